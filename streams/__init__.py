@@ -1,0 +1,1 @@
+"""The Faust app: topics, records, agents, tables, sinks, alerting."""

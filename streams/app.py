@@ -1,0 +1,28 @@
+"""The one Faust app. Agents live in ``streams/<domain>/agents.py`` and are imported by
+``streams/worker.py`` (explicit, so that importing the app never drags in TensorFlow)."""
+
+from __future__ import annotations
+
+import faust
+
+from wardwatch.settings import get_settings
+
+_s = get_settings()
+
+app = faust.App(
+    _s.app_id,
+    broker=_s.faust_broker,
+    store="memory://",            # state is rebuilt from the Kafka changelog topics on start
+    topic_partitions=_s.partitions,
+    topic_replication_factor=_s.replication,
+    value_serializer="json",
+    key_serializer="raw",
+    web_enabled=False,
+    consumer_auto_offset_reset="earliest",
+    broker_commit_every=100,
+    broker_commit_interval=1.0,
+    stream_wait_empty=False,
+    producer_acks=-1,             # a send completes when the broker has it
+    table_cleanup_interval=60.0,
+    logging_config=None,
+)

@@ -1,0 +1,25 @@
+"""Dead-letter records: bad input with its reason and its original bytes, never lost."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+from typing import Any
+
+
+def deadletter_record(reason: str, source_topic: str, raw: bytes | None, key: bytes | str | None = None,
+                      partition: int | None = None, offset: int | None = None,
+                      detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON record sent to ``deadletter``: why, where from, and the original bytes (base64)."""
+    if isinstance(key, bytes):
+        key = key.decode("utf-8", "replace")
+    return {
+        "reason": reason,
+        "source_topic": source_topic,
+        "partition": partition,
+        "offset": offset,
+        "key": key,
+        "original_b64": base64.b64encode(raw or b"").decode(),
+        "detail": detail or {},
+        "at": datetime.now(timezone.utc).isoformat(),
+    }

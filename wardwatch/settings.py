@@ -1,0 +1,77 @@
+"""One settings object for every part of WardWatch, read from ``WARDWATCH_*`` variables.
+
+The defaults point at the embedded local services that ``wardwatch services up`` starts on
+loopback. Pointing at a real cluster is configuration only::
+
+    WARDWATCH_KAFKA_BOOTSTRAP=kafka-1:9092,kafka-2:9092
+    WARDWATCH_INFLUX_URL=https://influx.example:8086
+    WARDWATCH_INFLUX_TOKEN_FILE=/run/secrets/influx_token   # or WARDWATCH_INFLUX_TOKEN
+    WARDWATCH_INFLUX_ORG=ward   WARDWATCH_INFLUX_BUCKET=wardwatch
+
+Secrets are never defaults in code: the token comes from the environment or from a file.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WARDWATCH_", extra="ignore")
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    partitions: int = Field(4, ge=1, description="partitions of every keyed topic")
+    replication: int = Field(1, ge=1, description="replication factor of created topics")
+    app_id: str = "wardwatch"
+
+    # InfluxDB (v2 HTTP API; the embedded 1.8 server takes org "-" and bucket "db/rp")
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_token: SecretStr = SecretStr("")
+    influx_token_file: Path | None = None
+    influx_org: str = "-"
+    influx_bucket: str = "wardwatch/autogen"
+    influx_batch_size: int = 2000
+    influx_flush_s: float = 1.0
+
+    # Local services and files
+    cache_dir: Path = Path.home() / ".cache" / "wardwatch"
+    run_dir: Path = Path.home() / ".local" / "state" / "wardwatch"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    influx_port: int = 8086
+    influx_rpc_port: int = 8088
+    artifacts_dir: Path | None = None  # where workers store PNG strips, thumbnails, reports
+
+    log_level: str = "INFO"
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap.split(",") if s.strip()]
+
+    @property
+    def faust_broker(self) -> str:
+        return ";".join(f"kafka://{s}" for s in self.bootstrap_servers)
+
+    @property
+    def influx_database(self) -> str:
+        """Database part of ``db/rp`` (used to create it on the embedded 1.8 server)."""
+        return self.influx_bucket.split("/", 1)[0]
+
+    def influx_token_value(self) -> str:
+        if self.influx_token_file is not None:
+            return self.influx_token_file.read_text().strip()
+        return self.influx_token.get_secret_value()
+
+    @property
+    def artifacts_path(self) -> Path:
+        return self.artifacts_dir or (self.run_dir / "artifacts")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,51 @@
+"""Topic names, one place for every producer and consumer (Faust or not).
+
+Every stream topic is keyed by patient id (jobs by job id) so that one patient's records stay
+ordered on one partition and workers scale as a consumer group.
+"""
+
+from __future__ import annotations
+
+VITALS = "vitals"              # raw bedside readings (JSON bytes), key = patient id
+ECG = "ecg"                    # raw ECG chunks (JSON bytes), key = patient id
+LABS = "labs"                  # lab results (JSON bytes), key = patient id
+CONDITIONS = "alerts.conditions"  # alert conditions from every source -> the alert component
+ALERTS = "alerts"              # alert events for subscribers (raised/escalated/resolved/...)
+ALERTS_ACK = "alerts.ack"      # operator actions on alerts (acknowledge, silence)
+DEADLETTER = "deadletter"      # bad input with its reason and original bytes
+POINTS = "influx.points"       # time-series points on their way to InfluxDB
+
+JOBS_IMAGE = "jobs.image"
+JOBS_GENOMIC = "jobs.genomic"
+JOBS_NOTES = "jobs.notes"
+RESULTS_IMAGE = "results.image"
+RESULTS_GENOMIC = "results.genomic"
+RESULTS_NOTES = "results.notes"
+
+STREAM_TOPICS = (VITALS, ECG, LABS, CONDITIONS, ALERTS, ALERTS_ACK, DEADLETTER, POINTS)
+BATCH_TOPICS = (JOBS_IMAGE, JOBS_GENOMIC, JOBS_NOTES, RESULTS_IMAGE, RESULTS_GENOMIC, RESULTS_NOTES)
+ALL_TOPICS = STREAM_TOPICS + BATCH_TOPICS
+
+
+def ensure_topics(names: tuple[str, ...] = ALL_TOPICS, partitions: int | None = None) -> list[str]:
+    """Create any of ``names`` that do not exist yet; return the ones created."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    from wardwatch.settings import get_settings
+
+    s = get_settings()
+    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers, client_id="wardwatch-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(n, partitions or s.partitions, s.replication) for n in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass
+        return missing
+    finally:
+        admin.close()
