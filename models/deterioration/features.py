@@ -1,0 +1,416 @@
+"""Deterioration-model features: ONE implementation for training, evaluation and the live stream.
+
+The PhysioNet/CinC 2019 challenge data (Reyna MA et al., Crit Care Med 48(2):210-217, 2020) has
+one row per ICU hour; a bedside monitor sends a reading every second. Both go through the same
+two functions over a per-patient, JSON-serialisable state dict (it lives in a Faust table):
+
+``features_update(state, record) -> state``
+    ``record`` is either a challenge row (a mapping with ``ICULOS`` and the challenge column
+    names, NaN or None = not measured) or a stream record: a ``VitalsReading``-shaped dict
+    (``ts`` + ``hr_bpm``, ``spo2_pct``, ...) or a lab result dict (``ts`` + ``test`` +
+    ``value``, see ``streams/labs/records.py``).
+``features_vector(state, feature_set) -> np.ndarray``
+    the model input after everything fed so far.
+
+Hourly buckets (how training and streaming features match)
+----------------------------------------------------------
+The state keeps one *open* bucket for the current ICU hour, holding the running mean of every
+variable measured in that hour, and a short history of *closed* hourly values. A challenge row
+is one complete bucket (its hour is ``ICULOS``); stream readings fall into hour
+``1 + floor((ts - t0) / 3600 s)`` where ``t0`` is the ICU admission time (by default the first
+reading's time, i.e. the first reading is in ICU hour 1, as in the challenge). When a record of a
+later hour arrives, the open bucket is closed into the history. ``features_vector`` always treats
+the open bucket as the latest hour, so after the last reading of hour *h* the stream state yields
+exactly the vector that the challenge row of hour *h* yields (the running mean of identical
+values is that value, bit for bit). Within an hour the stream vector is the hour-so-far version.
+A reading older than the open hour is added to the open bucket (late data is not re-bucketed).
+
+Demographics: ``features_admit(state, age_years=..., sex=..., admit_ts=...)`` records what an
+admission (ADT) message supplies; challenge rows carry ``Age``/``Gender`` themselves. They are
+used only by the ``"full"`` feature set; the deployed ``"vitals"`` set needs nothing but the
+monitor.
+
+MAP: challenge rows carry a measured MAP (arterial line or NIBP); a ``VitalsReading`` has no MAP
+field, so the stream uses ``map_mmhg`` when a record has one, else derives MAP = (SBP + 2 DBP) / 3
+from a reading that has both. The challenge rows use the same derivation when MAP is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+WINDOW_H = 6            # trend / variability window, hours (inclusive of the current hour)
+GAP_CAP_H = 24.0        # hours-since-last-measurement cap (and value for "never measured")
+LAB_GAP_CAP_H = 72.0
+
+VITALS = ("HR", "O2Sat", "Temp", "SBP", "MAP", "DBP", "Resp")
+
+# Stream field (units in the name) -> challenge column.
+STREAM_FIELDS = {
+    "hr_bpm": "HR", "spo2_pct": "O2Sat", "temp_c": "Temp", "sbp_mmhg": "SBP",
+    "map_mmhg": "MAP", "dbp_mmhg": "DBP", "rr_bpm": "Resp",
+}
+
+# Challenge laboratory columns and their units (Reyna 2020, Table 1 of the challenge data
+# description). EtCO2 is not used (no monitor field carries it).
+LABS: dict[str, str] = {
+    "BaseExcess": "mmol/L", "HCO3": "mmol/L", "FiO2": "fraction", "pH": "pH", "PaCO2": "mmHg",
+    "SaO2": "%", "AST": "IU/L", "BUN": "mg/dL", "Alkalinephos": "IU/L", "Calcium": "mg/dL",
+    "Chloride": "mmol/L", "Creatinine": "mg/dL", "Bilirubin_direct": "mg/dL",
+    "Glucose": "mg/dL", "Lactate": "mmol/L", "Magnesium": "mmol/dL", "Phosphate": "mg/dL",
+    "Potassium": "mmol/L", "Bilirubin_total": "mg/dL", "TroponinI": "ng/mL", "Hct": "%",
+    "Hgb": "g/dL", "PTT": "s", "WBC": "10^3/uL", "Fibrinogen": "mg/dL",
+    "Platelets": "10^3/uL",
+}
+
+# Fixed imputation values for a variable never measured: adult reference ("normal") values,
+# deliberately not learned from hospital A so that another hospital's missingness pattern does
+# not shift them.
+NORMAL: dict[str, float] = {
+    "HR": 80.0, "O2Sat": 97.0, "Temp": 37.0, "SBP": 120.0, "MAP": 85.0, "DBP": 70.0,
+    "Resp": 16.0,
+    "BaseExcess": 0.0, "HCO3": 24.0, "FiO2": 0.21, "pH": 7.40, "PaCO2": 40.0, "SaO2": 97.0,
+    "AST": 25.0, "BUN": 14.0, "Alkalinephos": 80.0, "Calcium": 9.2, "Chloride": 102.0,
+    "Creatinine": 0.9, "Bilirubin_direct": 0.2, "Glucose": 110.0, "Lactate": 1.0,
+    "Magnesium": 2.0, "Phosphate": 3.5, "Potassium": 4.2, "Bilirubin_total": 0.7,
+    "TroponinI": 0.01, "Hct": 40.0, "Hgb": 13.5, "PTT": 30.0, "WBC": 8.0,
+    "Fibrinogen": 300.0, "Platelets": 250.0,
+    "Age": 62.0,
+}
+# Typical spread used to scale squared deviations from normal (keeps them O(1)).
+SPREAD: dict[str, float] = {
+    "HR": 15.0, "O2Sat": 3.0, "Temp": 0.8, "SBP": 20.0, "MAP": 12.0, "DBP": 12.0, "Resp": 5.0,
+}
+
+# Plausibility limits: values outside are treated as artefacts (not measured) offline; in the
+# stream the vitals validator rejects them before they reach this code.
+PLAUSIBLE: dict[str, tuple[float, float]] = {
+    "HR": (20.0, 300.0), "O2Sat": (20.0, 100.0), "Temp": (25.0, 45.0), "SBP": (30.0, 300.0),
+    "MAP": (15.0, 250.0), "DBP": (10.0, 200.0), "Resp": (1.0, 80.0),
+}
+
+FEATURE_SETS = ("vitals", "full")
+
+
+# --------------------------------------------------------------------------- names
+def _vital_names() -> list[str]:
+    names: list[str] = []
+    for v in VITALS:
+        names += [f"{v}_last", f"{v}_dev2", f"{v}_mean6h", f"{v}_min6h", f"{v}_max6h",
+                  f"{v}_slope6h", f"{v}_std6h", f"{v}_vs_baseline", f"{v}_hours_since",
+                  f"{v}_never", f"{v}_frac_measured"]
+    names += ["ShockIndex", "PulsePressure", "ICULOS", "log_ICULOS", "ICULOS_le_6h",
+              "hours_with_vitals_6h"]
+    return names
+
+
+def _full_extra_names() -> list[str]:
+    names = ["Age", "Gender_male", "demographics_missing"]
+    for lab in LABS:
+        names += [f"{lab}_last", f"{lab}_hours_since", f"{lab}_never"]
+    names += ["labs_count_24h"]
+    return names
+
+
+def feature_names(feature_set: str = "vitals") -> list[str]:
+    """Names of the columns of :func:`features_vector` for ``feature_set``.
+
+    Parameters
+    ----------
+    feature_set : {"vitals", "full"}
+        ``"vitals"``: what a bedside monitor supplies (the deployed model). ``"full"``: vitals
+        plus demographics (admission record) and laboratory results (``labs`` topic).
+    """
+    if feature_set == "vitals":
+        return _vital_names()
+    if feature_set == "full":
+        return _vital_names() + _full_extra_names()
+    raise ValueError(f"unknown feature_set {feature_set!r}; valid: {FEATURE_SETS}")
+
+
+# --------------------------------------------------------------------------- state
+def features_init(admit_ts: datetime | str | None = None, iculos_at_admit: int = 1) -> dict:
+    """A fresh per-patient state.
+
+    Parameters
+    ----------
+    admit_ts : datetime or ISO string, optional
+        ICU admission time. When None, the first stream reading's time is used.
+    iculos_at_admit : int
+        ICU hour of ``admit_ts`` (1 = first hour, as in the challenge data).
+    """
+    t0 = None if admit_ts is None else _epoch(admit_ts) - (iculos_at_admit - 1) * 3600.0
+    return {
+        "v": STATE_VERSION,
+        "t0": t0,                 # epoch seconds of the start of ICU hour 1
+        "hour": None,             # the open bucket's ICU hour
+        "open": {},               # var -> [running mean, n] for the open hour
+        "hist": {},               # var -> [[hour, value], ...] closed hours in the window
+        "last": {},               # var -> [value, hour] last closed value (kept forever)
+        "base": {},               # var -> [sum of hourly values, number of hours measured]
+        "vital_hours": [],        # closed hours (in window) that had any vital sign
+        "lab_hours": [],          # closed hours (last 24 h) with their lab count: [[h, n]]
+        "age": None,
+        "male": None,
+    }
+
+
+def features_admit(state: dict, *, age_years: float | None = None, sex: str | None = None,
+                   admit_ts: datetime | str | None = None) -> dict:
+    """Record admission (ADT) data: age in years, sex ("M"/"F"), ICU admission time."""
+    if age_years is not None:
+        state["age"] = float(age_years)
+    if sex is not None:
+        if sex not in ("M", "F"):
+            raise ValueError(f"sex must be 'M' or 'F', got {sex!r}")
+        state["male"] = 1.0 if sex == "M" else 0.0
+    if admit_ts is not None:
+        state["t0"] = _epoch(admit_ts)
+    return state
+
+
+def _epoch(ts: datetime | str) -> float:
+    if isinstance(ts, str):
+        ts = datetime.fromisoformat(ts)
+    if ts.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return ts.timestamp()
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def _record_values(record: Mapping[str, Any]) -> dict[str, float]:
+    """Challenge-named values carried by a row, a vitals reading or a lab result."""
+    vals: dict[str, float] = {}
+    if "test" in record:                         # a lab result (streams/labs/records.py)
+        name = record["test"]
+        if name not in LABS:
+            raise ValueError(f"unknown lab test {name!r}; valid: {sorted(LABS)}")
+        v = _num(record.get("value"))
+        if v is not None:
+            vals[name] = v
+        return vals
+    for key, col in STREAM_FIELDS.items():      # a stream vitals reading
+        v = _num(record.get(key))
+        if v is not None:
+            vals[col] = v
+    for col in VITALS + tuple(LABS):            # a challenge row
+        v = _num(record.get(col))
+        if v is not None:
+            vals[col] = v
+    if "MAP" not in vals and "SBP" in vals and "DBP" in vals:
+        vals["MAP"] = (vals["SBP"] + 2.0 * vals["DBP"]) / 3.0
+    for col, (lo, hi) in PLAUSIBLE.items():
+        if col in vals and not lo <= vals[col] <= hi:
+            log.debug("implausible %s dropped", col)
+            del vals[col]
+    return vals
+
+
+def _record_hour(state: dict, record: Mapping[str, Any]) -> int:
+    if "ICULOS" in record and _num(record["ICULOS"]) is not None:
+        return int(float(record["ICULOS"]))
+    if "ts" not in record:
+        raise ValueError("a record needs ICULOS (challenge row) or ts (stream record)")
+    t = _epoch(record["ts"])
+    if state["t0"] is None:
+        state["t0"] = t
+    return 1 + int(math.floor((t - state["t0"]) / 3600.0))
+
+
+def _close_open_bucket(state: dict) -> None:
+    h = state["hour"]
+    if h is None:
+        return
+    any_vital = False
+    n_labs = 0
+    for var, (mean, _n) in state["open"].items():
+        state["hist"].setdefault(var, []).append([h, mean])
+        state["last"][var] = [mean, h]
+        b = state["base"].setdefault(var, [0.0, 0])
+        b[0] += mean
+        b[1] += 1
+        if var in LABS:
+            n_labs += 1
+        else:
+            any_vital = True
+    if any_vital:
+        state["vital_hours"].append(h)
+    if n_labs:
+        state["lab_hours"].append([h, n_labs])
+    state["open"] = {}
+
+
+def _trim(state: dict, hour: int) -> None:
+    lo = hour - WINDOW_H + 1           # keep closed hours that are inside the next window
+    for var, pts in state["hist"].items():
+        if pts and pts[0][0] < lo:
+            state["hist"][var] = [p for p in pts if p[0] >= lo]
+    state["vital_hours"] = [h for h in state["vital_hours"] if h >= lo]
+    state["lab_hours"] = [p for p in state["lab_hours"] if p[0] > hour - 24]
+
+
+def features_update(state: dict, record: Mapping[str, Any]) -> dict:
+    """Feed one record (challenge row, vitals reading or lab result) into the state.
+
+    Parameters
+    ----------
+    state : dict
+        From :func:`features_init` (or a previous update); modified in place and returned.
+    record : mapping
+        A challenge row (``ICULOS`` + column names; also ``Age``/``Gender``), a
+        ``VitalsReading.to_dict()``-shaped dict, or a lab result dict (``ts``, ``test``,
+        ``value``).
+
+    Returns
+    -------
+    dict
+        The same state, JSON-serialisable.
+    """
+    hour = _record_hour(state, record)
+    if state["hour"] is None:
+        state["hour"] = hour
+    elif hour > state["hour"]:
+        _close_open_bucket(state)
+        state["hour"] = hour
+        _trim(state, hour)
+    if "Age" in record and _num(record["Age"]) is not None:
+        state["age"] = _num(record["Age"])
+    if "Gender" in record and _num(record["Gender"]) is not None:
+        state["male"] = _num(record["Gender"])
+    for var, v in _record_values(record).items():
+        acc = state["open"].get(var)
+        if acc is None:
+            state["open"][var] = [v, 1]
+        else:                          # running mean: exact when every value is the same
+            acc[1] += 1
+            acc[0] += (v - acc[0]) / acc[1]
+    return state
+
+
+# --------------------------------------------------------------------------- vector
+def _slope(pts: list[tuple[int, float]]) -> float:
+    n = len(pts)
+    if n < 2:
+        return 0.0
+    mx = sum(p[0] for p in pts) / n
+    my = sum(p[1] for p in pts) / n
+    sxx = sum((p[0] - mx) ** 2 for p in pts)
+    if sxx == 0:
+        return 0.0
+    return sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
+
+
+def _window(state: dict, var: str, hour: int) -> list[tuple[int, float]]:
+    lo = hour - WINDOW_H + 1
+    pts = [(h, v) for h, v in state["hist"].get(var, ()) if h >= lo]
+    if var in state["open"]:
+        pts.append((hour, state["open"][var][0]))
+    return pts
+
+
+def _last(state: dict, var: str, hour: int) -> tuple[float | None, float]:
+    """Last value and hours since it was measured (the open bucket counts as now)."""
+    if var in state["open"]:
+        return state["open"][var][0], 0.0
+    if var in state["last"]:
+        v, h = state["last"][var]
+        return v, float(hour - h)
+    return None, math.inf
+
+
+def features_vector(state: dict, feature_set: str = "vitals") -> np.ndarray:
+    """The model input after everything fed so far (column order: :func:`feature_names`).
+
+    Never-measured values are imputed with fixed adult reference values (``NORMAL``) and flagged
+    by ``*_never`` columns, so the vector has no NaN.
+    """
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature_set {feature_set!r}; valid: {FEATURE_SETS}")
+    hour = state["hour"] if state["hour"] is not None else 1
+    out: list[float] = []
+    lastv: dict[str, float] = {}
+    for var in VITALS:
+        v, since = _last(state, var, hour)
+        never = v is None
+        if v is None:
+            v = NORMAL[var]
+        lastv[var] = v
+        pts = _window(state, var, hour)
+        vals = [p[1] for p in pts]
+        if vals:
+            mean = sum(vals) / len(vals)
+            mn, mx = min(vals), max(vals)
+            std = math.sqrt(sum((x - mean) ** 2 for x in vals) / len(vals)) if len(vals) > 1 else 0.0
+        else:
+            mean = mn = mx = v
+            std = 0.0
+        b = state["base"].get(var)
+        bsum, bn = (b[0], b[1]) if b else (0.0, 0)
+        if var in state["open"]:
+            bsum += state["open"][var][0]
+            bn += 1
+        baseline = bsum / bn if bn else v
+        dev = (v - NORMAL[var]) / SPREAD[var]
+        out += [v, dev * dev, mean, mn, mx, _slope(pts), std, v - baseline,
+                min(since, GAP_CAP_H), float(never), len(vals) / WINDOW_H]
+    sbp = max(lastv["SBP"], 1.0)
+    out.append(lastv["HR"] / sbp)
+    out.append(lastv["SBP"] - lastv["DBP"])
+    out.append(float(hour))
+    out.append(math.log1p(max(hour, 0)))
+    out.append(float(hour <= 6))
+    open_vital = any(k in state["open"] for k in VITALS)
+    n_vh = sum(1 for h in state["vital_hours"] if h > hour - WINDOW_H) + int(open_vital)
+    out.append(float(n_vh))
+    if feature_set == "full":
+        age, male = state["age"], state["male"]
+        out += [NORMAL["Age"] if age is None else age, 0.5 if male is None else male,
+                float(age is None or male is None)]
+        for lab in LABS:
+            v, since = _last(state, lab, hour)
+            out += [NORMAL[lab] if v is None else v, min(since, LAB_GAP_CAP_H),
+                    float(v is None)]
+        n_open = sum(1 for k in state["open"] if k in LABS)
+        out.append(float(sum(n for h, n in state["lab_hours"] if h > hour - 24) + n_open))
+    return np.asarray(out, dtype=float)
+
+
+def last_vitals(state: dict) -> dict[str, float | None]:
+    """Last value of each vital sign (challenge names), None if never measured."""
+    hour = state["hour"] if state["hour"] is not None else 1
+    return {var: _last(state, var, hour)[0] for var in VITALS}
+
+
+def features_psv_rows(rows: list[Mapping[str, Any]], feature_set: str = "vitals",
+                      state: dict | None = None) -> tuple[np.ndarray, list[dict]]:
+    """Offline path: feed challenge rows hour by hour, one vector per row.
+
+    Returns the matrix (rows x features) and, per row, the last vitals (for NEWS2 / qSOFA on
+    the same rows).
+    """
+    state = features_init() if state is None else state
+    X = []
+    lv = []
+    for r in rows:
+        features_update(state, r)
+        X.append(features_vector(state, feature_set))
+        lv.append(last_vitals(state))
+    return np.vstack(X) if X else np.zeros((0, len(feature_names(feature_set)))), lv
