@@ -1,0 +1,70 @@
+"""The alert agent: the one place where conditions become alert events.
+
+Conditions (from every source) and operator actions (``alerts.ack``) are both keyed by patient
+id, so they share partitions and the changelog-backed table of open alerts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+
+from streams.alerts.conditions import Condition
+from streams.alerts.engine import alert_on_action, alert_on_condition, alert_points
+from streams.app import app
+from streams.deadletter import deadletter_record
+from streams.metrics import metrics
+from streams.topics import alerts_ack_topic, alerts_topic, conditions_topic, deadletter_topic, points_topic
+from wardwatch.logs import log_event, pid_ref
+from wardwatch.topics import ALERTS_ACK, CONDITIONS
+
+log = logging.getLogger("wardwatch.alerts")
+
+open_alerts = app.Table("alerts-open", default=dict)
+
+
+async def _publish(patient_id: str, events: list[dict]) -> None:
+    key = patient_id.encode()
+    for ev in events:
+        await alerts_topic.send(key=key, value=ev)
+        log_event(log, "alert event", type=ev["type"], alert_id=ev["alert_id"], source=ev["source"],
+                  priority=ev["priority"], patient=pid_ref(patient_id))
+    for p in alert_points(events):
+        await points_topic.send(key=key, value=p)
+    metrics.incr("alert_events", len(events))
+
+
+@app.agent(conditions_topic)
+async def raise_alerts(stream):
+    async for event in stream.events():
+        msg = event.message
+        try:
+            cond = Condition.from_dict(event.value)
+        except (TypeError, ValueError, KeyError) as e:
+            await deadletter_topic.send(key=msg.key, value=deadletter_record(
+                f"invalid condition: {e}", CONDITIONS, json.dumps(event.value, default=str).encode(),
+                msg.key, msg.partition, msg.offset))
+            continue
+        state, events = alert_on_condition(open_alerts[cond.patient_id], cond)
+        open_alerts[cond.patient_id] = state
+        await _publish(cond.patient_id, events)
+
+
+@app.agent(alerts_ack_topic)
+async def act_on_alerts(stream):
+    """Operator actions: ``{"patient_id", "alert_id", "action": "acknowledge"|"silence", "by"}``."""
+    async for event in stream.events():
+        msg = event.message
+        try:
+            action = json.loads(msg.value)
+            pid = action["patient_id"]
+            if msg.key and msg.key.decode() != pid:
+                raise ValueError("message key does not match patient_id")
+            state, events = alert_on_action(open_alerts[pid], action, datetime.now(timezone.utc))
+        except (ValueError, KeyError, TypeError) as e:
+            await deadletter_topic.send(key=msg.key, value=deadletter_record(
+                f"invalid alert action: {e}", ALERTS_ACK, msg.value, msg.key, msg.partition, msg.offset))
+            continue
+        open_alerts[pid] = state
+        await _publish(pid, events)

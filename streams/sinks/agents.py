@@ -1,0 +1,44 @@
+"""The InfluxDB sink agent and the pipeline-metrics timer."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+
+from streams.app import app
+from streams.deadletter import deadletter_record
+from streams.metrics import metrics
+from streams.sinks.influx import InfluxWriter
+from streams.sinks.points import point
+from streams.topics import deadletter_topic, points_topic
+from wardwatch.logs import log_event
+from wardwatch.settings import get_settings
+from wardwatch.topics import POINTS
+
+log = logging.getLogger("wardwatch.sink")
+_s = get_settings()
+writer = InfluxWriter(_s)
+
+
+@app.agent(points_topic)
+async def write_points(stream):
+    """Batches of points -> InfluxDB. Offsets commit only after the batch is written."""
+    async for batch in stream.take(_s.influx_batch_size, within=_s.influx_flush_s):
+        rejected = await writer.write(batch)
+        for p, reason in rejected:
+            await deadletter_topic.send(value=deadletter_record(
+                reason, POINTS, json.dumps(p, default=str).encode()))
+        metrics.incr("points_written", len(batch) - len(rejected))
+        metrics.incr("points_rejected", len(rejected))
+
+
+@app.timer(interval=10.0)
+async def report_pipeline_metrics():
+    counts = metrics.snapshot()
+    if not counts:
+        return
+    counts["influx_retries"] = writer.retries
+    await points_topic.send(value=point("pipeline", {"host": metrics.host, "app": _s.app_id},
+                                        counts, datetime.now(timezone.utc)))
+    log_event(log, "pipeline", **counts)

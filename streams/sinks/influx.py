@@ -1,0 +1,113 @@
+"""Batched InfluxDB writes that never drop a point silently.
+
+``InfluxWriter.write(points)`` retries transient failures (connection refused, timeouts, HTTP
+429/5xx) with capped exponential backoff for as long as it takes: the sink agent does not return
+from a batch, so Kafka offsets are not committed and nothing is lost if the worker dies meanwhile
+(on restart the batch is re-read; InfluxDB overwrites identical points, so a replay is
+idempotent). A batch the server rejects as bad data (HTTP 400/422, e.g. a field type conflict) is
+split and retried point by point; only the points rejected on their own are returned, for the
+caller to dead-letter with the server's reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from influxdb_client import Point, WritePrecision
+
+from wardwatch.logs import log_event
+from wardwatch.settings import Settings
+
+log = logging.getLogger("wardwatch.sink")
+
+PERMANENT = (400, 413, 422)
+
+
+def to_line(p: dict[str, Any]) -> str:
+    """One point dict (see :func:`streams.sinks.points.point`) as line protocol."""
+    pt = Point(p["measurement"]).time(int(p["time_ns"]), WritePrecision.NS)
+    for k, v in sorted(p.get("tags", {}).items()):
+        pt = pt.tag(k, v)
+    for k, v in p["fields"].items():
+        pt = pt.field(k, v)
+    line = pt.to_line_protocol()
+    if not line:
+        raise ValueError(f"point {p.get('measurement')!r} has no writable field")
+    return line
+
+
+def _status(exc: BaseException) -> int | None:
+    return getattr(exc, "status", None)
+
+
+class InfluxWriter:
+    def __init__(self, settings: Settings, *, max_backoff_s: float = 30.0,
+                 post: Callable[[str], Awaitable[None]] | None = None) -> None:
+        self.s = settings
+        self.max_backoff_s = max_backoff_s
+        self._post = post
+        self._client = None
+        self.written = 0
+        self.retries = 0
+
+    async def _post_lines(self, body: str) -> None:
+        if self._post is not None:
+            return await self._post(body)
+        if self._client is None:
+            from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+
+            self._client = InfluxDBClientAsync(url=self.s.influx_url, token=self.s.influx_token_value(),
+                                               org=self.s.influx_org, timeout=30_000)
+        await self._client.write_api().write(bucket=self.s.influx_bucket, org=self.s.influx_org,
+                                             record=body, write_precision=WritePrecision.NS)
+
+    async def _write_until_done(self, body: str) -> None:
+        """Post ``body``; retry transient failures forever; re-raise permanent ones."""
+        backoff = 0.5
+        while True:
+            try:
+                await self._post_lines(body)
+                return
+            except Exception as e:  # network errors have no status; HTTP errors do
+                status = _status(e)
+                if status in PERMANENT:
+                    raise
+                self.retries += 1
+                log_event(log, "influx write failed, retrying", logging.WARNING,
+                          error=type(e).__name__, status=status, backoff_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+
+    async def write(self, points: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+        """Write ``points``; return ``[(point, reason)]`` for points InfluxDB rejected as bad data."""
+        rejected: list[tuple[dict[str, Any], str]] = []
+        lines: list[tuple[dict[str, Any], str]] = []
+        for p in points:
+            try:
+                lines.append((p, to_line(p)))
+            except (KeyError, TypeError, ValueError) as e:
+                rejected.append((p, f"not a valid point: {e}"))
+        if not lines:
+            return rejected
+        try:
+            await self._write_until_done("\n".join(line for _, line in lines))
+            self.written += len(lines)
+        except Exception as e:
+            log_event(log, "influx rejected batch, writing point by point", logging.WARNING,
+                      status=_status(e), points=len(lines))
+            for p, line in lines:
+                try:
+                    await self._write_until_done(line)
+                    self.written += 1
+                except Exception as e1:
+                    rejected.append((p, f"InfluxDB rejected the point (HTTP {_status(e1)}): "
+                                        f"{str(e1)[:300]}"))
+        return rejected
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None

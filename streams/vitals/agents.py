@@ -1,0 +1,66 @@
+"""The vitals agent: decode -> validate -> order check -> NEWS2 -> conditions and points.
+
+Thin by design: every decision is a pure function in ``streams/vitals/``; this module only moves
+data between the topic, the per-patient table and those functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from streams.app import app
+from streams.deadletter import deadletter_record
+from streams.metrics import metrics
+from streams.topics import conditions_topic, deadletter_topic, points_topic, vitals_topic
+from streams.vitals.scoring import (
+    news2_condition,
+    news2_from_state,
+    vitals_points,
+    vitals_state_update,
+)
+from streams.vitals.validate import InvalidReading, vitals_order_check, vitals_validate
+from wardwatch.logs import log_event, pid_ref
+from wardwatch.topics import VITALS
+
+log = logging.getLogger("wardwatch.vitals")
+
+# Per-patient vitals state (latest values, NEWS2 alert level), backed by a changelog topic.
+vitals_state = app.Table("vitals-state", default=dict)
+
+
+async def _deadletter(reason: str, event, key: str | None) -> None:
+    msg = event.message
+    await deadletter_topic.send(
+        key=msg.key, value=deadletter_record(reason, VITALS, msg.value, key, msg.partition, msg.offset))
+    metrics.incr("vitals_deadletter")
+    log_event(log, "reading rejected", logging.WARNING, reason=reason,
+              patient=pid_ref(key) if key else "-", offset=msg.offset)
+
+
+@app.agent(vitals_topic)
+async def score_vitals(stream):
+    async for event in stream.events():
+        msg = event.message
+        key = msg.key.decode("utf-8", "replace") if msg.key else None
+        try:
+            reading = vitals_validate(msg.value, key=key, now=datetime.now(timezone.utc))
+            state = vitals_state[reading.patient_id]
+            vitals_order_check(reading, state.get("last_ts"), state.get("last_reading"))
+        except InvalidReading as e:
+            await _deadletter(e.reason, event, key)
+            continue
+        state = vitals_state_update(state, reading)
+        result = news2_from_state(state, reading.ts)
+        level, condition = news2_condition(reading, result, state.get("news2_level", "none"))
+        state["news2_level"] = level
+        conditions = [condition] if condition else []
+        points = vitals_points(reading, result)
+        # Further per-reading scorers (e.g. the deterioration model) plug in here.
+        vitals_state[reading.patient_id] = state
+        pkey = reading.patient_id.encode()
+        for c in conditions:
+            await conditions_topic.send(key=pkey, value=c.to_dict())
+        for p in points:
+            await points_topic.send(key=pkey, value=p)
+        metrics.incr("vitals_processed")

@@ -1,0 +1,143 @@
+"""Per-patient vitals state and the NEWS2 alert condition: pure functions over plain dicts.
+
+Monitors send parameters at different rates (HR/SpO2/RR every second, NIBP every few minutes,
+temperature and ACVPU when charted), so NEWS2 is scored on the latest value of each parameter,
+provided it is recent enough (:data:`MAX_AGE_S`). A parameter older than its limit makes the score
+incomplete: no NEWS2 is produced rather than one built on stale data.
+
+The state is a JSON-serialisable dict (it lives in a changelog-backed Faust table)::
+
+    {"last_ts": iso, "last_reading": {...}, "values": {"hr_bpm": [72.0, iso], ...},
+     "spo2_scale": 1, "news2_level": "none" | "low" | "medium" | "high", "n": 123}
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from streams.alerts.conditions import Condition
+from streams.vitals.news2 import News2Result, news2_score
+from streams.vitals.records import VitalsReading
+
+NEWS2_VERSION = "news2-rcp-2017"
+
+# How long a charted value stays usable for NEWS2, in seconds of device time.
+MAX_AGE_S: dict[str, float] = {
+    "hr_bpm": 300, "spo2_pct": 300, "rr_bpm": 300,
+    "sbp_mmhg": 3600, "temp_c": 4 * 3600,
+    "o2": 12 * 3600, "acvpu": 12 * 3600,
+}
+NEWS2_INPUTS = ("rr_bpm", "spo2_pct", "o2", "sbp_mmhg", "hr_bpm", "acvpu", "temp_c")
+
+# NEWS2 clinical risk (RCP 2017 Chart 2) -> alert priority (IEC 60601-1-8 vocabulary).
+# high risk (>=7): emergency response -> high; medium (5-6): urgent response -> medium;
+# low-medium (3 in one parameter): urgent ward-based review -> low; low: no alert.
+RISK_TO_LEVEL = {"high": "high", "medium": "medium", "low-medium": "low", "low": "none"}
+
+
+def vitals_state_update(state: dict[str, Any], reading: VitalsReading) -> dict[str, Any]:
+    """Fold one validated, in-order reading into the patient's state (returns a new dict)."""
+    ts = reading.ts.isoformat()
+    values = dict(state.get("values", {}))
+    for name, v in reading.measurements().items():
+        values[name] = [v, ts]
+    return {
+        **state,
+        "last_ts": ts,
+        "last_reading": reading.to_dict(),
+        "values": values,
+        "spo2_scale": reading.spo2_scale,
+        "bed": reading.bed,
+        "n": int(state.get("n", 0)) + 1,
+    }
+
+
+def news2_inputs(state: dict[str, Any], at: datetime) -> tuple[dict[str, Any] | None, list[str]]:
+    """The NEWS2 inputs from the state at time ``at``, or ``(None, missing_or_stale)``."""
+    values = state.get("values", {})
+    missing: list[str] = []
+    got: dict[str, Any] = {}
+    for name in NEWS2_INPUTS:
+        entry = values.get(name)
+        if entry is None:
+            missing.append(name)
+            continue
+        v, ts = entry
+        if (at - datetime.fromisoformat(ts)).total_seconds() > MAX_AGE_S[name]:
+            missing.append(name)
+            continue
+        got[name] = v
+    if missing:
+        return None, missing
+    return {
+        "rr_bpm": got["rr_bpm"], "spo2_pct": got["spo2_pct"],
+        "spo2_scale": int(state.get("spo2_scale", 1)), "on_oxygen": got["o2"] == "oxygen",
+        "sbp_mmhg": got["sbp_mmhg"], "hr_bpm": got["hr_bpm"], "acvpu": got["acvpu"],
+        "temp_c": got["temp_c"],
+    }, []
+
+
+def news2_from_state(state: dict[str, Any], at: datetime) -> News2Result | None:
+    inputs, _ = news2_inputs(state, at)
+    return None if inputs is None else news2_score(**inputs)
+
+
+def news2_level(result: News2Result | None) -> str:
+    """Alert level for a NEWS2 result: "none", "low", "medium" or "high"."""
+    return "none" if result is None else RISK_TO_LEVEL[result.risk]
+
+
+def news2_condition(reading: VitalsReading, result: News2Result | None,
+                    prev_level: str) -> tuple[str, Condition | None]:
+    """The new alert level and the Condition to send when it changed (else None).
+
+    An incomplete score (a parameter missing or stale) keeps the previous level: the alert
+    neither resolves nor escalates on missing data.
+    """
+    if result is None:
+        return prev_level, None
+    level = news2_level(result)
+    if level == prev_level:
+        return level, None
+    if level == "none":
+        return level, Condition(
+            patient_id=reading.patient_id, bed=reading.bed, source="news2", active=False,
+            priority="low", ts=reading.ts.isoformat(),
+            message=f"NEWS2 {result.score}: back in the low band",
+            evidence={"news2": result.to_dict(), "reading": reading.to_dict()},
+            versions={"news2": NEWS2_VERSION})
+    scored = {k: v for k, v in result.components.items() if v > 0}
+    what = {"high": "NEWS2 >= 7 (high clinical risk)", "medium": "NEWS2 5-6 (medium clinical risk)",
+            "low": "a single NEWS2 parameter scores 3"}[level]
+    return level, Condition(
+        patient_id=reading.patient_id, bed=reading.bed, source="news2", active=True,
+        priority=level, ts=reading.ts.isoformat(),
+        message=f"NEWS2 {result.score}: {what}. {result.response}",
+        evidence={"news2": result.to_dict(), "scored_components": scored,
+                  "reading": reading.to_dict()},
+        versions={"news2": NEWS2_VERSION})
+
+
+def vitals_points(reading: VitalsReading, result: News2Result | None) -> list[dict[str, Any]]:
+    """InfluxDB points for one reading: ``vitals`` (its measurements) and ``news2``."""
+    from streams.sinks.points import point
+
+    tags = {"patient": reading.patient_id, "bed": reading.bed}
+    fields: dict[str, Any] = {}
+    for k, v in reading.measurements().items():
+        if k == "o2":
+            fields["on_oxygen"] = v == "oxygen"
+        elif k == "acvpu":
+            fields["acvpu"] = v
+        else:
+            fields[k] = float(v)
+    if reading.spo2_pct is not None:
+        fields["spo2_scale"] = reading.spo2_scale
+    out = [point("vitals", tags, fields, reading.ts)]
+    if result is not None:
+        nf: dict[str, Any] = {"score": result.score, "band": result.band, "risk": result.risk}
+        nf.update({f"c_{k}": v for k, v in result.components.items()})
+        out.append(point("news2", tags, nf, reading.ts))
+    return out
+
