@@ -146,6 +146,40 @@ def batch_submit(
         raise typer.Exit(1)
 
 
+# --------------------------------------------------------------------------- genomic
+@train_app.command("genomic")
+def train_genomic(
+    expression: Optional[Path] = typer.Option(None, "--expression", help="Golub-format CSV (default: shared training set)"),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="patient,cancer CSV"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default models/genomic)"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train the ALL/AML expression classifier (Golub 1999 training set); print CV metrics."""
+    from batch.genomic import train as gt
+
+    m = gt.genomic_train(expression or gt.DEFAULT_EXPRESSION, labels or gt.DEFAULT_LABELS,
+                         out or gt.MODEL_DIR, seed=seed)
+    print(json.dumps({k: v for k, v in m.items() if k != "selected_probes"}, indent=2))
+
+
+@eval_app.command("genomic")
+def eval_genomic(
+    expression: Path = typer.Option(..., "--expression", exists=True, dir_okay=False),
+    labels: Path = typer.Option(..., "--labels", exists=True, dir_okay=False),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Accuracy and confusion of the committed classifier on Golub-format data."""
+    from batch.genomic.evaluate import genomic_evaluate
+
+    r = genomic_evaluate(expression, labels, model_dir)
+    if json_out:
+        print(json.dumps(r))
+        return
+    console.print(f"accuracy {r['accuracy']:.3f} (n = {r['n']}); confusion "
+                  f"{r['confusion']['labels']} {r['confusion']['matrix']}")
+
+
 def main() -> None:
     app()
 
