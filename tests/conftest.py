@@ -1,0 +1,119 @@
+"""Test session services: a real Kafka broker and a real InfluxDB server, started here.
+
+The test session owns a stack of its own (its own run folder and ports, wiped at start), so
+tests never read a developer's demo data and a leftover from an earlier run cannot leak into
+assertions. The binaries come from the same cache as ``wardwatch services up``.
+Set WARDWATCH_TEST_EXTERNAL=1 to run against the services the environment points at instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+if not os.environ.get("WARDWATCH_TEST_EXTERNAL"):
+    _run = Path(os.environ.get("WARDWATCH_TEST_RUN_DIR", Path.home() / ".local/state/wardwatch-test"))
+    os.environ.update({
+        "WARDWATCH_RUN_DIR": str(_run),
+        "WARDWATCH_KAFKA_PORT": "19092", "WARDWATCH_KAFKA_CONTROLLER_PORT": "19093",
+        "WARDWATCH_KAFKA_BOOTSTRAP": "127.0.0.1:19092",
+        "WARDWATCH_INFLUX_PORT": "18086", "WARDWATCH_INFLUX_RPC_PORT": "18088",
+        "WARDWATCH_INFLUX_URL": "http://127.0.0.1:18086",
+        "WARDWATCH_INFLUX_BUCKET": "wardwatch_test/autogen",
+    })
+
+REPO = Path(__file__).resolve().parents[1]
+WARDWATCH = str(Path(sys.executable).with_name("wardwatch"))
+
+
+@pytest.fixture(scope="session")
+def services():
+    """Kafka + InfluxDB for this test session (fresh data; stopped at the end)."""
+    from wardwatch.services import stack
+    from wardwatch.settings import get_settings
+
+    s = get_settings()
+    own = not os.environ.get("WARDWATCH_TEST_EXTERNAL")
+    if own:
+        stack.down(s)
+        shutil.rmtree(s.run_dir, ignore_errors=True)
+    stack.up(s)
+    yield s
+    if own:
+        stack.down(s)
+
+
+class WorkerProcess:
+    """A ``wardwatch`` subprocess (stream worker, batch worker, ...) with its log file."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str]):
+        self.args, self.log_path = args, log_path
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen([WARDWATCH, *args], stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **env}, cwd=REPO, start_new_session=True)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.args} exited {self.proc.returncode}:\n{self.output()[-3000:]}")
+            time.sleep(0.5)
+        raise TimeoutError(f"{self.args}: no {text!r} after {timeout}s:\n{self.output()[-3000:]}")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def start_worker(services, tmp_path_factory):
+    """Factory: ``start_worker(args, env=None, ready="...")`` -> a running WorkerProcess."""
+    started: list[WorkerProcess] = []
+    logs = tmp_path_factory.mktemp("workers")
+
+    def start(args: list[str], env: dict[str, str] | None = None, ready: str | None = None,
+              timeout: float = 180.0) -> WorkerProcess:
+        w = WorkerProcess(args, logs / f"{args[0]}-{len(started)}.log", env or {})
+        started.append(w)
+        if ready:
+            w.wait_for(ready, timeout)
+        return w
+
+    yield start
+    for w in started:
+        w.stop()
+
+
+@pytest.fixture(scope="session")
+def stream_app_id() -> str:
+    return f"wardwatch-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def stream_worker(start_worker, stream_app_id):
+    """The Faust stream worker (all agents) for the session, ready to consume."""
+    return start_worker(["worker"], env={"WARDWATCH_APP_ID": stream_app_id}, ready="Worker ready")

@@ -1,0 +1,111 @@
+"""Scripted vitals through the real Kafka broker and the real Faust worker into real InfluxDB."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from wardwatch.kafka_io import consume, end_offsets, make_producer, send
+
+pytestmark = pytest.mark.integration
+
+NORMAL = {"hr_bpm": 72, "spo2_pct": 97, "rr_bpm": 14, "sbp_mmhg": 124, "dbp_mmhg": 78,
+          "temp_c": 36.8, "o2": "air", "acvpu": "A"}
+
+
+def reading(pid: str, t: datetime, **changes):
+    return {"patient_id": pid, "bed": f"bed-{pid[-4:]}", "ts": t.isoformat(), **NORMAL, **changes}
+
+
+def collect(start, want, timeout_s=60.0):
+    """Read alerts/deadletter after ``start`` until ``want(events)`` holds or time runs out."""
+    got: list[tuple[str, str, dict]] = []
+    deadline = time.monotonic() + timeout_s
+    for topic, key, value in consume(["alerts", "deadletter"], start=start, timeout_s=timeout_s):
+        got.append((topic, key, value))
+        if want(got) or time.monotonic() > deadline:
+            break
+    return got
+
+
+def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker, services):
+    run = uuid.uuid4().hex[:6]
+    a, b = f"A-{run}", f"B-{run}"
+    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    t = lambda s: t0 + timedelta(seconds=s)  # noqa: E731
+    start = end_offsets(["alerts", "deadletter"])
+    p = make_producer()
+    script = [
+        (a, reading(a, t(0))),                                      # NEWS2 0
+        (a, reading(a, t(1), acvpu="C")),                           # single 3 -> raised low
+        (a, reading(a, t(2), acvpu="C")),                           # persists: nothing
+        (a, b"{broken json"),                                       # deadletter
+        (a, reading(a, t(3), acvpu="C", rr_bpm=22, hr_bpm=115, temp_c=38.5)),  # 8 -> escalated high
+        (a, reading(a, t(2), acvpu="C")),                           # out of order -> deadletter
+        (a, reading(a, t(3), acvpu="C", rr_bpm=22, hr_bpm=115, temp_c=38.5)),  # duplicate -> deadletter
+        (a, reading(a, t(4))),                                      # back to 0 -> resolved
+        (b, reading(b, t(0), hr_bpm=95, rr_bpm=22, temp_c=38.5, sbp_mmhg=105)),  # 5 -> raised medium
+        (b, {**reading(b, t(1)), "temp_f": 98.6}),                  # wrong unit -> deadletter
+        (b, reading(b, t(2), hr_bpm=400)),                          # impossible -> deadletter
+        (b, reading(b, t(3))),                                      # resolved
+    ]
+    for key, value in script:
+        send(p, "vitals", key, value)
+    p.flush()
+
+    def done(got):
+        alerts = [v for tp, k, v in got if tp == "alerts" and k in (a, b)]
+        dead = [v for tp, k, v in got if tp == "deadletter" and k in (a, b)]
+        return len(alerts) >= 5 and len(dead) >= 5
+
+    got = collect(start, done, timeout_s=90)
+    alerts = {pid: [(v["type"], v["priority"]) for tp, k, v in got if tp == "alerts" and k == pid]
+              for pid in (a, b)}
+    assert alerts[a] == [("raised", "low"), ("escalated", "high"), ("resolved", "high")]
+    assert alerts[b] == [("raised", "medium"), ("resolved", "medium")]
+    ev = next(v for tp, k, v in got if tp == "alerts" and k == a and v["type"] == "escalated")
+    assert ev["evidence"]["news2"]["score"] == 8
+    assert ev["evidence"]["scored_components"] == {"rr": 2, "hr": 2, "consciousness": 3, "temp": 1}
+    assert ev["evidence"]["reading"]["hr_bpm"] == 115
+    assert ev["versions"] == {"news2": "news2-rcp-2017"}
+    ids = {v["alert_id"] for tp, k, v in got if tp == "alerts" and k == a}
+    assert len(ids) == 1
+
+    reasons = sorted(v["reason"].split(":")[0] for tp, k, v in got if tp == "deadletter" and k in (a, b))
+    assert reasons == sorted(["malformed JSON", "out of order", "duplicate reading (same device time and content)",
+                              "field 'temp_f' is not accepted", "hr_bpm=400.0 outside the physiological range [0, 300]"])
+    broken = next(v for tp, k, v in got if tp == "deadletter" and v["reason"].startswith("malformed"))
+    import base64
+
+    assert base64.b64decode(broken["original_b64"]) == b"{broken json"
+    assert stream_worker.alive()
+
+    # Every good reading and its NEWS2 score is queryable with Flux.
+    from influxdb_client import InfluxDBClient
+
+    s = services
+    flux = f'''from(bucket: "{s.influx_bucket}") |> range(start: -1h)
+      |> filter(fn: (r) => r._measurement == "news2" and r._field == "score" and r.patient == "{a}")'''
+    deadline = time.monotonic() + 30
+    scores: list = []
+    with InfluxDBClient(url=s.influx_url, token=s.influx_token_value(), org=s.influx_org) as c:
+        while time.monotonic() < deadline:
+            scores = [r.get_value() for tab in c.query_api().query(flux) for r in tab.records]
+            if len(scores) >= 5:
+                break
+            time.sleep(1)
+        assert scores == [0, 3, 3, 8, 0]
+        flux_alerts = f'''from(bucket: "{s.influx_bucket}") |> range(start: -1h)
+          |> filter(fn: (r) => r._measurement == "alerts" and r._field == "alert_id" and r.patient == "{b}")'''
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            kinds = sorted(r.values["type"] for tab in c.query_api().query(flux_alerts) for r in tab.records)
+            if len(kinds) >= 2:
+                break
+            time.sleep(1)
+        assert kinds == ["raised", "resolved"]
+        bed = [r.values["bed"] for tab in c.query_api().query(flux) for r in tab.records]
+        assert set(bed) == {f"bed-{a[-4:]}"}

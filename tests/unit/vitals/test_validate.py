@@ -1,0 +1,83 @@
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from streams.vitals.validate import InvalidReading, vitals_order_check, vitals_validate
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+GOOD = {"patient_id": "P1", "bed": "B1", "ts": "2026-11-25T11:59:00+00:00", "hr_bpm": 72,
+        "spo2_pct": 97, "rr_bpm": 14, "sbp_mmhg": 124, "dbp_mmhg": 78, "temp_c": 36.8,
+        "o2": "air", "acvpu": "A"}
+
+
+def raw(**changes):
+    d = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in d.items() if v is not ...}).encode()
+
+
+def reason(data: bytes, key="P1") -> str:
+    with pytest.raises(InvalidReading) as e:
+        vitals_validate(data, key=key, now=NOW)
+    return e.value.reason
+
+
+def test_good_reading():
+    r = vitals_validate(raw(), key="P1", now=NOW)
+    assert r.hr_bpm == 72.0 and r.temp_c == 36.8 and r.o2 == "air" and r.spo2_scale == 1
+    assert r.ts.tzinfo is not None
+
+
+def test_partial_reading_is_fine():
+    r = vitals_validate(json.dumps({"patient_id": "P1", "bed": "B1", "ts": GOOD["ts"],
+                                    "hr_bpm": 80}).encode(), key="P1", now=NOW)
+    assert r.hr_bpm == 80 and r.sbp_mmhg is None
+
+
+@pytest.mark.parametrize("data,expected", [
+    (b"{not json", "malformed JSON"),
+    (b"[1, 2]", "expected a JSON object"),
+    (b'{"patient_id": "P1", "hr_bpm": NaN}', "non-finite"),
+    (raw(temp_f=99.5), "send temp_c"),
+    (raw(spo2=0.97, spo2_pct=...), "send spo2_pct"),
+    (raw(colour="blue"), "unknown fields"),
+    (raw(patient_id=""), "patient_id"),
+    (raw(patient_id="P2"), "key does not match"),
+    (raw(bed=None), "bed"),
+    (raw(ts="yesterday"), "not ISO-8601"),
+    (raw(ts="2026-11-25T11:59:00"), "no timezone"),
+    (raw(ts="2026-11-25T13:00:00+00:00"), "in the future"),
+    (raw(hr_bpm="72"), "must be a number"),
+    (raw(hr_bpm=True), "must be a number"),
+    (raw(hr_bpm=420), "outside the physiological range"),
+    (raw(hr_bpm=-5), "outside the physiological range"),
+    (raw(spo2_pct=104), "outside the physiological range"),
+    (raw(spo2_pct=0.95), "looks like a fraction"),
+    (raw(temp_c=98.6), "looks like Fahrenheit"),
+    (raw(temp_c=12.0), "outside the physiological range"),
+    (raw(sbp_mmhg=80, dbp_mmhg=90), "not below sbp_mmhg"),
+    (raw(spo2_scale=3), "spo2_scale"),
+    (raw(o2="nasal"), "o2 must be"),
+    (raw(acvpu="X"), "acvpu must be"),
+])
+def test_rejections_have_reasons(data, expected):
+    assert expected in reason(data)
+
+
+def test_no_measurement_rejected():
+    data = json.dumps({"patient_id": "P1", "bed": "B1", "ts": GOOD["ts"]}).encode()
+    assert "no measurement" in reason(data)
+
+
+def test_order_check():
+    r1 = vitals_validate(raw(), key="P1", now=NOW)
+    vitals_order_check(r1, None)  # first reading
+    later = vitals_validate(raw(ts="2026-11-25T11:59:01+00:00"), key="P1", now=NOW)
+    vitals_order_check(later, r1.ts.isoformat(), r1.to_dict())
+    with pytest.raises(InvalidReading, match="duplicate"):
+        vitals_order_check(r1, r1.ts.isoformat(), r1.to_dict())
+    other = vitals_validate(raw(hr_bpm=90), key="P1", now=NOW)
+    with pytest.raises(InvalidReading, match="conflicting"):
+        vitals_order_check(other, r1.ts.isoformat(), r1.to_dict())
+    with pytest.raises(InvalidReading, match="out of order: 60s older"):
+        vitals_order_check(r1, (r1.ts + timedelta(seconds=60)).isoformat(), None)
