@@ -1,0 +1,1 @@
+"""Bedside-device feeds: synthetic patients, record replay, load tests."""

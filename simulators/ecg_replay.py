@@ -1,0 +1,117 @@
+"""Replay WFDB records (e.g. MIT-BIH) as live bedside ECG feeds on the ``ecg`` topic.
+
+One bed per record; with more beds than records the records are reused (each bed is its own
+patient id). The lead sent is ``MLII`` when the record has it (the lead the beat classifier is
+trained on; MIT-BIH record 114 stores it second), else channel 0. Samples are converted from
+physical millivolts to integer microvolts.
+
+Device timestamps start at the replay start (or ``start``) and advance with the signal, so at
+``speed`` 10 the device clocks run ten times faster than the wall clock, as a recorded feed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from simulators.ecg_feed import BedFeed, PlayStats, play
+
+
+def record_names(records_dir: Path | str) -> list[str]:
+    """Record names (``.hea`` stems) in a directory, sorted."""
+    d = Path(records_dir)
+    names = sorted(p.stem for p in d.glob("*.hea"))
+    if not names:
+        raise FileNotFoundError(f"no WFDB records (*.hea) in {d}")
+    return names
+
+
+def load_feed(path: Path | str, patient_id: str, bed: str, start_s: float = 0.0,
+              seconds: float | None = None) -> BedFeed:
+    """Read one WFDB record into a :class:`BedFeed`.
+
+    Parameters
+    ----------
+    path : path without extension, e.g. ``.../mitdb-ds1/207``.
+    start_s : float
+        Start this many seconds into the record.
+    seconds : float, optional
+        Read at most this many seconds.
+    """
+    import wfdb
+
+    hdr = wfdb.rdheader(str(path))
+    ch = hdr.sig_name.index("MLII") if "MLII" in hdr.sig_name else 0
+    fs = float(hdr.fs)
+    sampfrom = int(round(start_s * fs))
+    sampto = hdr.sig_len if seconds is None else min(hdr.sig_len, sampfrom + int(round(seconds * fs)))
+    if sampfrom >= sampto:
+        raise ValueError(f"start_s={start_s} is past the end of {path}")
+    rec = wfdb.rdrecord(str(path), channels=[ch], sampfrom=sampfrom, sampto=sampto)
+    units = (rec.units[0] or "mV").lower()
+    scale = {"mv": 1000.0, "uv": 1.0, "v": 1e6}.get(units)
+    if scale is None:
+        raise ValueError(f"{path}: unknown signal unit {rec.units[0]!r}")
+    x = np.nan_to_num(rec.p_signal[:, 0] * scale)
+    truth: list[tuple[int, str]] = []
+    try:
+        ann = wfdb.rdann(str(path), "atr", sampfrom=sampfrom, sampto=sampto)
+        truth = [(int(s) - sampfrom, sym) for s, sym in zip(ann.sample, ann.symbol)]
+    except FileNotFoundError:
+        pass
+    return BedFeed(patient_id=patient_id, bed=bed, fs_hz=fs, lead=rec.sig_name[0],
+                   signal_uv=np.round(x).astype(np.int32), truth=truth,
+                   source=f"wfdb:{Path(path).name}")
+
+
+def replay_feeds(records_dir: Path | str, beds: int | None = None, *,
+                 only: Sequence[str] | None = None, start_s: float = 0.0,
+                 seconds: float | None = None, prefix: str = "MITDB") -> list[BedFeed]:
+    """Load the feeds for a replay.
+
+    Parameters
+    ----------
+    records_dir : directory of WFDB records.
+    beds : int, optional
+        Number of beds (default: one per record).
+    only : record names to use (default: all in the directory).
+    prefix : str
+        Patient ids are ``f"{prefix}-{record}-{i:03d}"``, beds ``f"ECG-{i + 1:03d}"``.
+    """
+    names = list(only) if only else record_names(records_dir)
+    n = beds or len(names)
+    cache: dict[str, BedFeed] = {}
+    feeds = []
+    for i in range(n):
+        name = names[i % len(names)]
+        if name not in cache:
+            cache[name] = load_feed(Path(records_dir) / name, "", "", start_s, seconds)
+        f = cache[name]
+        feeds.append(BedFeed(patient_id=f"{prefix}-{name}-{i:03d}", bed=f"ECG-{i + 1:03d}",
+                             fs_hz=f.fs_hz, lead=f.lead, signal_uv=f.signal_uv, truth=f.truth,
+                             source=f.source))
+    return feeds
+
+
+def replay_ecg(records_dir: Path | str, *, speed: float = 1.0, beds: int | None = None,
+               seconds: float | None = None, start_s: float = 0.0,
+               only: Sequence[str] | None = None, prefix: str = "MITDB",
+               start: datetime | None = None) -> PlayStats:
+    """Replay records as live feeds (what ``wardwatch replay ecg`` runs).
+
+    Parameters
+    ----------
+    speed : float
+        1.0 real time; larger is faster; 0 = as fast as possible.
+    seconds : float, optional
+        Seconds of each record to replay (from ``start_s``).
+    """
+    feeds = replay_feeds(records_dir, beds, only=only, start_s=start_s, seconds=seconds,
+                         prefix=prefix)
+    return play(feeds, speed=speed, seconds=seconds, start=start)
+
+
+__all__ = ["load_feed", "record_names", "replay_ecg", "replay_feeds"]

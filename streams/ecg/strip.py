@@ -1,0 +1,173 @@
+"""ECG strips: a few seconds of signal around an alarm, rendered as a PNG on ECG paper.
+
+Standard ECG paper (25 mm/s, 10 mm/mV; small squares 1 mm = 40 ms x 0.1 mV, large squares
+5 mm = 200 ms x 0.5 mV). Beats are marked with their AAMI class above the trace, the event
+time with a vertical line. Rendering uses matplotlib's Agg canvas on a private ``Figure`` (no
+pyplot global state), so it is safe in a worker thread.
+
+The rolling signal the agent keeps per patient is encoded compactly for the state table with
+:func:`buffer_encode` / :func:`buffer_decode` (int16 microvolts, base64) and appended with
+:func:`buffer_append`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BEAT_COLOURS = {"N": "#1f4e79", "S": "#b8860b", "V": "#c00000", "F": "#7030a0", "Q": "#555555"}
+
+
+# ------------------------------------------------------------------------------ rolling buffer
+def buffer_encode(samples_uv: np.ndarray) -> str:
+    """int16 little-endian microvolts, base64 (half the size of a JSON int list)."""
+    arr = np.clip(np.asarray(samples_uv), -32768, 32767).astype("<i2")
+    return base64.b64encode(arr.tobytes()).decode()
+
+
+def buffer_decode(data: str) -> np.ndarray:
+    """Inverse of :func:`buffer_encode` (int16 microvolts)."""
+    return np.frombuffer(base64.b64decode(data), dtype="<i2").astype(np.int16)
+
+
+def buffer_append(buf: dict[str, Any] | None, chunk_uv: np.ndarray, start_t: float, fs: float,
+                  keep_s: float = 10.0) -> dict[str, Any]:
+    """Append a chunk to a bounded rolling buffer ``{"t0", "fs", "uv"}``.
+
+    Parameters
+    ----------
+    buf : dict or None
+        The previous buffer (None, or a different ``fs``, starts a new one).
+    chunk_uv : numpy.ndarray
+        Samples in microvolts; the first is at device time ``start_t`` (POSIX s).
+    keep_s : float
+        Seconds kept (older samples are dropped).
+
+    Returns
+    -------
+    dict
+        ``t0`` = device time of the first kept sample. A discontinuity (``start_t`` not where
+        the buffer ends) restarts the buffer, so the strip never joins unrelated signal.
+    """
+    keep_n = int(round(keep_s * fs))
+    if buf and buf.get("fs") == fs:
+        old = buffer_decode(buf["uv"])
+        end_t = buf["t0"] + old.size / fs
+        if abs(end_t - start_t) < 1.5 / fs:
+            x = np.concatenate([old, np.asarray(chunk_uv, dtype=np.int16)])
+            t0 = buf["t0"]
+        else:
+            x, t0 = np.asarray(chunk_uv, dtype=np.int16), start_t
+    else:
+        x, t0 = np.asarray(chunk_uv, dtype=np.int16), start_t
+    if x.size > keep_n:
+        t0 += (x.size - keep_n) / fs
+        x = x[-keep_n:]
+    return {"t0": t0, "fs": fs, "uv": buffer_encode(x)}
+
+
+# ------------------------------------------------------------------------------ strip
+def strip_id(patient_id: str, source: str, t: float) -> str:
+    """Deterministic id of an alarm event's strip: the same event gives the same file name.
+
+    The patient id is hashed, so the file name reveals nothing about the patient.
+    """
+    h = hashlib.sha256(f"{patient_id}|{source}|{round(t * 1000)}".encode()).hexdigest()[:20]
+    return f"ecg-{source.split('.')[-1]}-{h}"
+
+
+def strip_render(path: Path | str, samples_uv: np.ndarray, fs: float, t0: float, *,
+                 beats: list[tuple[float, str]] = (), event_t: float | None = None,
+                 title: str = "", seconds: float = 6.0) -> Path:
+    """Render an ECG strip PNG.
+
+    Parameters
+    ----------
+    path : where to write the PNG (parent folders are created).
+    samples_uv : numpy.ndarray
+        Microvolts; sample 0 at device time ``t0`` (POSIX s).
+    fs : float
+        Sampling rate in Hz.
+    beats : list of (t, label)
+        Beats to mark (device time, AAMI class).
+    event_t : float, optional
+        Alarm time; the strip shows ``seconds`` of signal ending 1 s after it (or the buffer
+        end, whichever is earlier).
+    title : str
+        Header text (no patient identifier: the file is served to subscribers).
+    seconds : float
+        Strip length.
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from simulators.ecg_synth import synth_ecg
+    >>> sig, beats = synth_ecg(8, fs=360.0)
+    >>> p = strip_render(Path(tempfile.mkdtemp()) / "s.png", sig, 360.0, 0.0,
+    ...                  beats=[(s / 360, b) for s, b in beats], event_t=5.0)
+    >>> p.stat().st_size > 10_000
+    True
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    x = np.asarray(samples_uv, dtype=np.float64) / 1000.0
+    t = t0 + np.arange(x.size) / fs
+    end = t[-1] if x.size else t0
+    if event_t is not None:
+        end = min(end, event_t + 1.0)
+    start = max(t0, end - seconds)
+    sel = (t >= start) & (t <= end)
+    ts, xs = t[sel] - start, x[sel]
+    dur = max(seconds, float(ts[-1]) if ts.size else seconds)
+    base = float(np.median(xs)) if xs.size else 0.0
+    xs = xs - base
+    lo = min(-1.5, float(np.floor((xs.min() if xs.size else 0) * 2) / 2) - 0.5)
+    hi = max(2.0, float(np.ceil((xs.max() if xs.size else 0) * 2) / 2) + 0.5)
+
+    # 25 mm/s and 10 mm/mV -> 1 s = 25 mm, 1 mV = 10 mm; 1 inch = 25.4 mm
+    width_in = dur * 25 / 25.4 + 0.6
+    height_in = (hi - lo) * 10 / 25.4 + 0.7
+    fig = Figure(figsize=(width_in, height_in), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.3 / width_in, 0.3 / height_in, 1 - 0.6 / width_in, 1 - 0.7 / height_in))
+    ax.set_xlim(0, dur)
+    ax.set_ylim(lo, hi)
+    ax.set_facecolor("#fff5f5")
+    xv = np.arange(0, dur + 1e-9, 0.04)
+    xmaj = np.abs(xv / 0.2 - np.round(xv / 0.2)) < 1e-6
+    yv = np.arange(np.ceil(lo / 0.1) * 0.1, hi + 1e-9, 0.1)
+    ymaj = np.abs(yv / 0.5 - np.round(yv / 0.5)) < 1e-6
+    for major, colour, lw in ((False, "#fbd9d9", 0.4), (True, "#f4a6a6", 0.8)):
+        ax.vlines(xv[xmaj == major], lo, hi, colors=colour, linewidths=lw, zorder=0)
+        ax.hlines(yv[ymaj == major], 0, dur, colors=colour, linewidths=lw, zorder=0)
+    ax.plot(ts, xs, color="black", lw=0.9, zorder=3)
+    for bt, lab in beats:
+        if start <= bt <= end:
+            ax.text(bt - start, hi - 0.25, lab, ha="center", va="top", fontsize=9,
+                    fontweight="bold", color=BEAT_COLOURS.get(lab, "black"), zorder=4)
+    if event_t is not None and start <= event_t <= end:
+        ax.axvline(event_t - start, color="#c00000", lw=1.2, ls="--", zorder=4)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    stamp = datetime.fromtimestamp(start, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    fig.text(0.3 / width_in, 1 - 0.3 / height_in, f"{title}   {stamp}   25 mm/s  10 mm/mV",
+             fontsize=9, va="bottom")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, format="png", dpi=100)
+    tmp.replace(path)  # atomic: a subscriber never reads a half-written file
+    return path
+
+
+__all__ = ["buffer_append", "buffer_decode", "buffer_encode", "strip_id", "strip_render"]

@@ -1,0 +1,81 @@
+"""ECG chunk validation: every rejection carries its reason code."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from streams.ecg.records import InvalidChunk, ecg_sequence_check, ecg_validate
+
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+
+
+def chunk(**changes):
+    d = {"patient_id": "P1", "bed": "ICU-01", "ts": T0.isoformat(), "fs_hz": 360, "seq": 5,
+         "lead": "MLII", "ecg_uv": [10, -20, 1500, -300] * 90}
+    d.update(changes)
+    return {k: v for k, v in d.items() if v is not ...}
+
+
+def code(raw, **kw) -> str:
+    with pytest.raises(InvalidChunk) as e:
+        ecg_validate(raw if isinstance(raw, (bytes, str)) else json.dumps(raw), **kw)
+    assert e.value.reason.startswith(e.value.code + ": ")
+    return e.value.code
+
+
+def test_valid_chunk_round_trips():
+    c = ecg_validate(json.dumps(chunk()), key="P1")
+    assert (c.n, c.fs_hz, c.seq, c.lead) == (360, 360.0, 5, "MLII")
+    assert c.duration_s == pytest.approx(1.0)
+    assert c.ecg_mv()[2] == pytest.approx(1.5)
+    assert ecg_validate(json.dumps(c.to_dict())).ecg_uv.tolist() == c.ecg_uv.tolist()
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b"{not json", "malformed"),
+    (b"\xff\xfe", "malformed"),
+    (b"[1, 2]", "malformed"),
+    (b'{"patient_id": NaN}', "malformed"),
+    (chunk(lead=...), "missing_field"),
+    (chunk(ecg_uv=...), "missing_field"),
+    (chunk(ecg_mv=[0.1]), "unknown_field"),
+    (chunk(ts="yesterday"), "bad_timestamp"),
+    (chunk(ts="2026-11-25T10:00:00"), "bad_timestamp"),
+    (chunk(fs_hz=50), "bad_fs"),
+    (chunk(fs_hz="360"), "malformed"),
+    (chunk(seq=-1), "malformed"),
+    (chunk(lead="XYZ"), "unknown_lead"),
+    (chunk(ecg_uv=[]), "empty_chunk"),
+    (chunk(ecg_uv=[0] * 360 * 6), "chunk_too_long"),
+    (chunk(ecg_uv=[0.5, 0.2]), "malformed"),
+    (chunk(ecg_uv=[0, 25_000, 0]), "amplitude_impossible"),
+])
+def test_rejections_have_reasons(raw, expected):
+    assert code(raw) == expected
+
+
+def test_key_mismatch_and_future():
+    assert code(chunk(), key="P2") == "key_mismatch"
+    assert code(chunk(ts=(T0 + timedelta(days=3)).isoformat()), now=T0) == "bad_timestamp"
+
+
+def test_sequence_check():
+    c = ecg_validate(json.dumps(chunk()))
+    last = {"seq": 4, "end_t": c.t0, "fs_hz": 360.0}
+    assert ecg_sequence_check(c, None).kind == "first"
+    assert ecg_sequence_check(c, last).continuous
+    gap = ecg_sequence_check(c, {**last, "seq": 1})
+    assert (gap.kind, gap.missing, gap.continuous) == ("gap", 3, False)
+    for last_seq, expected in ((5, "duplicate"), (9, "out_of_order")):
+        with pytest.raises(InvalidChunk) as e:
+            ecg_sequence_check(c, {**last, "seq": last_seq})
+        assert e.value.code == expected
+    with pytest.raises(InvalidChunk) as e:
+        ecg_sequence_check(c, {**last, "fs_hz": 250.0})
+    assert e.value.code == "fs_mismatch"
+    # device restart: seq back to 0 with a later device time is a new stream, not out of order
+    c0 = ecg_validate(json.dumps(chunk(seq=0, ts=(T0 + timedelta(seconds=30)).isoformat())))
+    assert ecg_sequence_check(c0, {**last, "seq": 900}).kind == "restart"

@@ -1,0 +1,180 @@
+"""Each alarm rule on constructed beat sequences and signals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from simulators.ecg_synth import SynthEvent, synth_ecg
+from streams.ecg.rules import (RuleConfig, ecg_signal_quality, feed_check, feed_resumed,
+                               hr_from_beats, rules_init, rules_step)
+
+CLEAN = {"flat": False, "noisy": False, "p2p_uv": 1500.0, "hf_ratio": 0.01}
+T0 = 1_790_000_000.0
+
+
+def beats_at(rr_s, labels=None, t0=T0 + 0.5):
+    t = t0 + np.concatenate([[0.0], np.cumsum(rr_s)])
+    labels = labels or ["N"] * len(t)
+    return list(zip(t.tolist(), labels))
+
+
+def drive(beats, seconds, quality=lambda k: CLEAN, state=None, cfg=RuleConfig()):
+    """Feed beats through the rules in 1 s chunks; return (state, changes)."""
+    state = state or rules_init()
+    out = []
+    for k in range(int(seconds)):
+        s, e = T0 + k, T0 + k + 1
+        chunk = [(t, lab) for t, lab in beats if s <= t < e]
+        out += rules_step(state, chunk, start_t=s, end_t=e, analysed_t=e - 0.3,
+                          quality=quality(k), cfg=cfg)
+    json.dumps(state)  # state stays JSON-serialisable
+    return state, out
+
+
+def changes(out, source=None):
+    return [(c.source, c.active, c.priority) for c in out if source is None or c.source == source]
+
+
+def test_sinus_is_quiet():
+    rng = np.random.default_rng(0)
+    rr = 0.8 * (1 + 0.03 * np.sin(np.arange(120) / 3)) + rng.normal(0, 0.008, 120)
+    _, out = drive(beats_at(rr), 95)
+    assert out == []
+
+
+def test_vt_run_fires_once_latched_high_with_evidence():
+    rr = [0.8] * 20 + [0.38] * 8 + [0.8] * 20
+    labels = ["N"] * 21 + ["V"] * 8 + ["N"] * 20
+    _, out = drive(beats_at(rr, labels), 40)
+    vt = [c for c in out if c.source == "ecg.vtach"]
+    assert [(c.active, c.priority) for c in vt] == [(True, "high"), (False, "high")]
+    on = vt[0]
+    assert on.latched and on.category == "physiological"
+    assert on.evidence["run_beats"] == 3 and on.evidence["rate_bpm"] > 150
+    assert [b["label"] for b in on.evidence["beats"]][-3:] == ["V", "V", "V"]
+    assert vt[1].evidence["run_beats"] == 8
+
+
+def test_slow_or_short_v_runs_are_not_vt():
+    # 2 consecutive V (couplet) and a slow idioventricular run of 4 at 60 bpm
+    rr = [0.8] * 10 + [0.5] + [0.5] + [0.8] * 10 + [1.0] * 4 + [0.8] * 10
+    labels = ["N"] * 11 + ["V", "V"] + ["N"] * 9 + ["V"] * 4 + ["N"] * 11
+    _, out = drive(beats_at(rr, labels[:len(rr) + 1]), 40)
+    assert changes(out, "ecg.vtach") == []
+
+
+def test_pause_then_asystole_then_recovery():
+    rr = [0.8] * 10 + [5.5] + [0.8] * 10
+    _, out = drive(beats_at(rr), 25)
+    assert changes(out, "ecg.pause") == [("ecg.pause", True, "medium"), ("ecg.pause", False, "medium")]
+    asy = [c for c in out if c.source == "ecg.asystole"]
+    assert [(c.active, c.priority, c.latched) for c in asy] == [(True, "high", True), (False, "high", True)]
+    assert asy[0].evidence["pause_s"] >= 4.0
+
+
+def test_short_pause_only():
+    _, out = drive(beats_at([0.8] * 10 + [3.4] + [0.8] * 20), 25)
+    assert {c.source for c in out} == {"ecg.pause"}
+
+
+def test_brady_and_tachy_thresholds_with_sustain():
+    _, out = drive(beats_at([60 / 45] * 30), 40)      # 45 bpm: brady medium after 10 s
+    brady = [c for c in out if c.source == "ecg.brady"]
+    assert [(c.active, c.priority) for c in brady] == [(True, "medium")]
+    assert brady[0].t - T0 >= 10
+    _, out = drive(beats_at([60 / 36] * 30), 45)      # 36 bpm: extreme -> high
+    assert changes(out, "ecg.brady") == [("ecg.brady", True, "high")]
+    _, out = drive(beats_at([60 / 130] * 80), 35)     # 130 bpm: tachy medium
+    assert changes(out) == [("ecg.tachy", True, "medium")]
+    _, out = drive(beats_at([60 / 55] * 40), 40)      # 55 bpm: within limits
+    assert out == []
+    _, out = drive(beats_at([60 / 130] * 3 + [0.8] * 40), 30)   # 2 s of 130: not sustained
+    assert out == []
+
+
+def test_tachy_resolves_when_rate_returns():
+    rr = [60 / 130] * 40 + [0.8] * 30
+    _, out = drive(beats_at(rr), 45)
+    assert changes(out, "ecg.tachy") == [("ecg.tachy", True, "medium"), ("ecg.tachy", False, "medium")]
+
+
+def test_af_on_irregular_rr_not_on_sinus_or_pvcs():
+    rng = np.random.default_rng(1)
+    af_rr = np.clip(rng.gamma(6.0, 0.6 / 6.0, 120), 0.3, 1.6)
+    _, out = drive(beats_at(af_rr), 70)
+    af = [c for c in out if c.source == "ecg.afib"]
+    assert [(c.active, c.priority) for c in af] == [(True, "medium")]
+    assert af[0].evidence["nrmssd"] > 0.1
+    # sinus with PVCs and compensatory pauses: V intervals are excluded -> no AF
+    rr, labels = [], ["N"]
+    for i in range(80):
+        if i % 6 == 5:
+            rr += [0.5, 1.1]
+            labels += ["V", "N"]
+        else:
+            rr.append(0.8)
+            labels.append("N")
+    _, out = drive(beats_at(rr, labels), 80)
+    assert changes(out, "ecg.afib") == []
+
+
+def test_pvc_burden():
+    rr, labels = [], ["N"]
+    for i in range(90):                    # one PVC every 4th beat at 75 bpm ~ 19 PVC/min
+        if i % 4 == 3:
+            rr += [0.5]
+            labels += ["V"]
+        else:
+            rr += [0.8]
+            labels += ["N"]
+    _, out = drive(beats_at(rr, labels), 65)
+    pvc = [c for c in out if c.source == "ecg.pvc_burden"]
+    assert [(c.active, c.priority) for c in pvc] == [(True, "low")]
+    assert pvc[0].evidence["pvc_per_min"] >= 10 and 0 < pvc[0].evidence["pvc_pct"] < 50
+
+
+def test_flat_line_is_leads_off_not_asystole():
+    fs = 360.0
+    sig, _ = synth_ecg(20, fs, 70, [SynthEvent("leads_off", 8, 8)], seed=2)
+    q = [ecg_signal_quality(sig[max(0, int((k + 1 - 3) * fs)):int((k + 1) * fs)], fs) for k in range(20)]
+    beats = [(T0 + t, "N") for t in np.arange(0.5, 8, 0.85)] + [(T0 + t, "N") for t in np.arange(16.4, 20, 0.85)]
+    _, out = drive(beats, 20, quality=lambda k: q[k])
+    srcs = changes(out)
+    assert ("ecg.leads_off", True, "medium") in srcs and ("ecg.leads_off", False, "medium") in srcs
+    lo = next(c for c in out if c.source == "ecg.leads_off")
+    assert lo.category == "technical" and not lo.latched
+    assert not any(s in ("ecg.asystole", "ecg.pause") for s, _, _ in srcs)
+
+
+def test_noise_technical_alarm_after_sustain_and_clear():
+    fs = 360.0
+    sig, _ = synth_ecg(30, fs, 70, [SynthEvent("noise", 5, 12, {"amp_uv": 500})], seed=2)
+    q = [ecg_signal_quality(sig[max(0, int((k - 2) * fs)):int((k + 1) * fs)], fs) for k in range(30)]
+    assert sum(x["noisy"] for x in q) >= 10
+    beats = [(T0 + t, "N") for t in np.arange(0.5, 30, 0.85)]
+    _, out = drive(beats, 30, quality=lambda k: q[k])
+    noise = [c for c in out if c.source == "ecg.noise"]
+    assert [(c.active, c.category) for c in noise] == [(True, "technical"), (False, "technical")]
+    assert noise[0].t - T0 >= 5 + 4 - 1
+    assert all(c.source == "ecg.noise" for c in out)
+
+
+def test_feed_stopped_and_resumed():
+    st = rules_init()
+    assert feed_check(st, last_rx_wall=100.0, now_wall=105.0, last_end_t=T0) == []
+    on = feed_check(st, last_rx_wall=100.0, now_wall=111.0, last_end_t=T0)
+    assert [(c.source, c.active, c.category) for c in on] == [("ecg.feed_stopped", True, "technical")]
+    assert feed_check(st, last_rx_wall=100.0, now_wall=130.0, last_end_t=T0) == []  # once
+    off = feed_resumed(st, T0 + 31)
+    assert [(c.source, c.active) for c in off] == [("ecg.feed_stopped", False)]
+
+
+def test_hr_from_rr():
+    beats = [[T0 + 0.75 * i, "N", 1] for i in range(10)]
+    assert hr_from_beats(beats) == pytest.approx(80.0)
+    beats[5:] = [[b[0], b[1], 2] for b in beats[5:]]     # no RR across a segment break
+    assert hr_from_beats(beats) == pytest.approx(80.0)
+    assert hr_from_beats(beats[:2]) is None

@@ -1,0 +1,33 @@
+"""ECG strip PNGs and the rolling signal buffer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulators.ecg_synth import SynthEvent, synth_ecg
+from streams.ecg.strip import buffer_append, buffer_decode, strip_id, strip_render
+
+
+def test_rolling_buffer_is_bounded_and_restarts_on_discontinuity():
+    fs = 360.0
+    buf = None
+    for k in range(15):
+        buf = buffer_append(buf, np.full(360, k, dtype=np.int32), 100.0 + k, fs, keep_s=10.0)
+    x = buffer_decode(buf["uv"])
+    assert x.size == 3600 and x[0] == 5 and x[-1] == 14
+    assert buf["t0"] == 105.0
+    buf = buffer_append(buf, np.zeros(360, dtype=np.int32), 200.0, fs)   # gap -> new buffer
+    assert buffer_decode(buf["uv"]).size == 360 and buf["t0"] == 200.0
+
+
+def test_strip_png_written(tmp_path):
+    fs = 360.0
+    sig, beats = synth_ecg(10, fs, 80, [SynthEvent("vrun", 5, 2.5, {"rate_bpm": 170})], seed=4)
+    sid = strip_id("P1", "ecg.vtach", 1000.0 + 6.0)
+    assert sid == strip_id("P1", "ecg.vtach", 1006.0) and "P1" not in sid
+    p = strip_render(tmp_path / "strips" / f"{sid}.png", sig, fs, 1000.0,
+                     beats=[(1000.0 + s / fs, b) for s, b in beats], event_t=1006.0,
+                     title="ecg.vtach")
+    data = p.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    assert not list(tmp_path.rglob("*.tmp.png"))
