@@ -1,0 +1,1 @@
+"""Model code: training, evaluation, inference; trained artifacts and model cards."""
