@@ -82,6 +82,132 @@ def worker(log_level: str = typer.Option("info", "--log-level")) -> None:
     run(log_level)
 
 
+# --------------------------------------------------------------------------- vitals / NEWS2
+@app.command()
+def news2(
+    rr: float = typer.Option(..., "--rr", help="respiration rate, breaths/min"),
+    spo2: float = typer.Option(..., "--spo2", help="SpO2, percent"),
+    scale: int = typer.Option(1, "--scale", help="SpO2 scale: 1, or 2 for hypercapnic respiratory failure"),
+    o2: str = typer.Option(..., "--o2", help="air or oxygen"),
+    sbp: float = typer.Option(..., "--sbp", help="systolic BP, mmHg"),
+    hr: float = typer.Option(..., "--hr", help="pulse, beats/min"),
+    acvpu: str = typer.Option(..., "--acvpu", help="A, C, V, P or U"),
+    temp: float = typer.Option(..., "--temp", help="temperature, degrees Celsius"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Score one set of observations with NEWS2 (RCP 2017)."""
+    from streams.vitals.news2 import news2_score
+
+    if o2 not in ("air", "oxygen"):
+        raise typer.BadParameter("--o2 must be 'air' or 'oxygen'")
+    try:
+        r = news2_score(rr_bpm=rr, spo2_pct=spo2, spo2_scale=scale, on_oxygen=o2 == "oxygen",
+                        sbp_mmhg=sbp, hr_bpm=hr, acvpu=acvpu.upper(), temp_c=temp)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    out = {"score": r.score, "band": r.band, "risk": r.risk, "components": r.components,
+           "single_param_3": r.single_param_3, "response": r.response}
+    if json_out:
+        print(json.dumps(out))
+        return
+    t = Table("parameter", "points")
+    for k, v in r.components.items():
+        t.add_row(k, str(v))
+    console.print(t)
+    console.print(f"NEWS2 [bold]{r.score}[/] (band {r.band}, {r.risk} risk)\n{r.response}")
+
+
+@app.command()
+def simulate(
+    beds: int = typer.Option(24, "--beds", min=1),
+    duration: float = typer.Option(60.0, "--duration", help="wall-clock seconds"),
+    speed: float = typer.Option(1.0, "--speed", help="device seconds per wall second"),
+    seed: int = typer.Option(7, "--seed"),
+    fast: bool = typer.Option(False, "--fast", help="do not wait between ticks"),
+) -> None:
+    """Produce a simulated ward's vitals to Kafka (stable, sepsis, hypoxia, bradycardia)."""
+    from rich.progress import Progress
+
+    from simulators.vitals import run_vitals_feed, ward_plan
+
+    patients = ward_plan(beds, seed=seed)
+    with Progress(console=console) as progress:
+        task = progress.add_task("producing vitals", total=duration)
+        sent = run_vitals_feed(patients, duration_s=duration, speed=speed, seed=seed,
+                               realtime=not fast,
+                               on_tick=lambda wall, _: progress.update(task, completed=wall))
+    console.print(f"sent {sent} readings for {beds} beds")
+
+
+@app.command()
+def demo(
+    beds: int = typer.Option(24, "--beds", min=1),
+    duration: float = typer.Option(60.0, "--duration", help="wall-clock seconds of simulation"),
+    speed: float = typer.Option(30.0, "--speed", help="device seconds per wall second"),
+    seed: int = typer.Option(7, "--seed"),
+) -> None:
+    """The main job: services up, stream worker, a simulated ward, live view, summary."""
+    from wardwatch.demo import run_demo
+
+    summary = run_demo(_settings(), beds=beds, duration_s=duration, speed=speed, seed=seed,
+                       console=console)
+    t = Table("summary", "value", title="WardWatch demo summary")
+    for k, v in summary.items():
+        t.add_row(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v))
+    console.print(t)
+    s = _settings()
+    console.print(
+        f"Data in InfluxDB at {s.influx_url}, bucket [bold]{s.influx_bucket}[/]; e.g.\n"
+        f'  from(bucket: "{s.influx_bucket}") |> range(start: -2h) '
+        f'|> filter(fn: (r) => r._measurement == "news2" and r._field == "score")\n'
+        "Services keep running for queries: `wardwatch services down` stops them.")
+    if summary["vitals_points"] == 0:
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- alerts
+@alerts_app.command("tail")
+def alerts_tail(
+    from_beginning: bool = typer.Option(False, "--from-beginning"),
+    json_out: bool = typer.Option(False, "--json", help="one JSON event per line"),
+    seconds: float = typer.Option(0, "--seconds", help="stop after this long with nothing new (0: never)"),
+) -> None:
+    """Follow alert events as a subscriber would."""
+    from wardwatch import topics
+    from wardwatch.kafka_io import consume
+
+    for _, _, ev in consume([topics.ALERTS], from_beginning=from_beginning,
+                            timeout_s=seconds or 10 ** 9):
+        if not isinstance(ev, dict):
+            continue
+        if json_out:
+            print(json.dumps(ev), flush=True)
+        else:
+            console.print(f"{ev['ts']} bed {ev['bed']} [bold]{ev['type']}[/] {ev['priority']} "
+                          f"{ev['source']} {ev['alert_id']}: {ev['message'][:100]}")
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    patient_id: str = typer.Argument(...),
+    alert_id: str = typer.Argument(...),
+    by: str = typer.Option(..., "--by", help="who acknowledges (user id)"),
+    silence: float = typer.Option(0, "--silence", help="silence for N seconds instead of acknowledging"),
+) -> None:
+    """Acknowledge (or silence) an alert; the alert component publishes the resulting events."""
+    from wardwatch import topics
+    from wardwatch.kafka_io import make_producer, send
+
+    action = {"patient_id": patient_id, "alert_id": alert_id, "by": by,
+              "action": "silence" if silence else "acknowledge"}
+    if silence:
+        action["duration_s"] = silence
+    p = make_producer()
+    send(p, topics.ALERTS_ACK, patient_id, action).get(timeout=30)
+    p.close()
+    console.print(f"{action['action']} sent for {alert_id}")
+
+
 # --------------------------------------------------------------------------- batch jobs
 _BATCH_KINDS = ("image", "genomic", "notes")
 

@@ -52,8 +52,9 @@ async def score_vitals(stream):
             continue
         state = vitals_state_update(state, reading)
         result = news2_from_state(state, reading.ts)
-        level, condition = news2_condition(reading, result, state.get("news2_level", "none"))
-        state["news2_level"] = level
+        level, lower_since, condition = news2_condition(
+            reading, result, state.get("news2_level", "none"), state.get("news2_lower_since"))
+        state["news2_level"], state["news2_lower_since"] = level, lower_since
         conditions = [condition] if condition else []
         points = vitals_points(reading, result)
         # Further per-reading scorers (e.g. the deterioration model) plug in here.

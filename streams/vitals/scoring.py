@@ -8,7 +8,8 @@ incomplete: no NEWS2 is produced rather than one built on stale data.
 The state is a JSON-serialisable dict (it lives in a changelog-backed Faust table)::
 
     {"last_ts": iso, "last_reading": {...}, "values": {"hr_bpm": [72.0, iso], ...},
-     "spo2_scale": 1, "news2_level": "none" | "low" | "medium" | "high", "n": 123}
+     "spo2_scale": 1, "news2_level": "none" | "low" | "medium" | "high",
+     "news2_lower_since": iso | None, "n": 123}
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ NEWS2_INPUTS = ("rr_bpm", "spo2_pct", "o2", "sbp_mmhg", "hr_bpm", "acvpu", "temp
 # high risk (>=7): emergency response -> high; medium (5-6): urgent response -> medium;
 # low-medium (3 in one parameter): urgent ward-based review -> low; low: no alert.
 RISK_TO_LEVEL = {"high": "high", "medium": "medium", "low-medium": "low", "low": "none"}
+LEVELS = ("none", "low", "medium", "high")
+# A lower NEWS2 level must persist this long (device time) before the alert steps down.
+NEWS2_STEP_DOWN_HOLD_S = 300.0
 
 
 def vitals_state_update(state: dict[str, Any], reading: VitalsReading) -> dict[str, Any]:
@@ -88,20 +92,36 @@ def news2_level(result: News2Result | None) -> str:
     return "none" if result is None else RISK_TO_LEVEL[result.risk]
 
 
-def news2_condition(reading: VitalsReading, result: News2Result | None,
-                    prev_level: str) -> tuple[str, Condition | None]:
-    """The new alert level and the Condition to send when it changed (else None).
+def news2_condition(reading: VitalsReading, result: News2Result | None, prev_level: str,
+                    lower_since: str | None = None,
+                    hold_s: float = NEWS2_STEP_DOWN_HOLD_S) -> tuple[str, str | None, Condition | None]:
+    """Next alert level, the time a lower level was first seen, and the Condition to send.
 
-    An incomplete score (a parameter missing or stale) keeps the previous level: the alert
-    neither resolves nor escalates on missing data.
+    Rising is immediate: a higher level sends a Condition at once. Falling has hysteresis: the
+    lower level must persist for ``hold_s`` seconds of device time before the alert steps down
+    (or resolves), so noise around a band edge does not make the alarm flap (alarm fatigue:
+    Sendelbach & Funk, AACN Adv Crit Care 2013). An incomplete score (a parameter missing or
+    stale) changes nothing: the alert neither resolves nor escalates on missing data.
     """
     if result is None:
-        return prev_level, None
+        return prev_level, lower_since, None
     level = news2_level(result)
-    if level == prev_level:
-        return level, None
+    rank = LEVELS.index
+    if rank(level) >= rank(prev_level):
+        if level == prev_level:
+            return level, None, None
+        return level, None, _news2_condition(reading, result, level)
+    ts = reading.ts.isoformat()
+    if lower_since is None:
+        return prev_level, ts, None
+    if (reading.ts - datetime.fromisoformat(lower_since)).total_seconds() < hold_s:
+        return prev_level, lower_since, None
+    return level, None, _news2_condition(reading, result, level)
+
+
+def _news2_condition(reading: VitalsReading, result: News2Result, level: str) -> Condition:
     if level == "none":
-        return level, Condition(
+        return Condition(
             patient_id=reading.patient_id, bed=reading.bed, source="news2", active=False,
             priority="low", ts=reading.ts.isoformat(),
             message=f"NEWS2 {result.score}: back in the low band",
@@ -110,7 +130,7 @@ def news2_condition(reading: VitalsReading, result: News2Result | None,
     scored = {k: v for k, v in result.components.items() if v > 0}
     what = {"high": "NEWS2 >= 7 (high clinical risk)", "medium": "NEWS2 5-6 (medium clinical risk)",
             "low": "a single NEWS2 parameter scores 3"}[level]
-    return level, Condition(
+    return Condition(
         patient_id=reading.patient_id, bed=reading.bed, source="news2", active=True,
         priority=level, ts=reading.ts.isoformat(),
         message=f"NEWS2 {result.score}: {what}. {result.response}",

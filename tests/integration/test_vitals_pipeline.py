@@ -8,9 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from streams.vitals.scoring import NEWS2_STEP_DOWN_HOLD_S
 from wardwatch.kafka_io import consume, end_offsets, make_producer, send
 
 pytestmark = pytest.mark.integration
+
+HOLD = int(NEWS2_STEP_DOWN_HOLD_S)
 
 NORMAL = {"hr_bpm": 72, "spo2_pct": 97, "rr_bpm": 14, "sbp_mmhg": 124, "dbp_mmhg": 78,
           "temp_c": 36.8, "o2": "air", "acvpu": "A"}
@@ -34,7 +37,7 @@ def collect(start, want, timeout_s=60.0):
 def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker, services):
     run = uuid.uuid4().hex[:6]
     a, b = f"A-{run}", f"B-{run}"
-    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=30)
     t = lambda s: t0 + timedelta(seconds=s)  # noqa: E731
     start = end_offsets(["alerts", "deadletter"])
     p = make_producer()
@@ -46,11 +49,13 @@ def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker,
         (a, reading(a, t(3), acvpu="C", rr_bpm=22, hr_bpm=115, temp_c=38.5)),  # 8 -> escalated high
         (a, reading(a, t(2), acvpu="C")),                           # out of order -> deadletter
         (a, reading(a, t(3), acvpu="C", rr_bpm=22, hr_bpm=115, temp_c=38.5)),  # duplicate -> deadletter
-        (a, reading(a, t(4))),                                      # back to 0 -> resolved
+        (a, reading(a, t(4))),                                      # back to 0: held (hysteresis)
+        (a, reading(a, t(4 + HOLD))),                               # 0 for the hold -> resolved
         (b, reading(b, t(0), hr_bpm=95, rr_bpm=22, temp_c=38.5, sbp_mmhg=105)),  # 5 -> raised medium
         (b, {**reading(b, t(1)), "temp_f": 98.6}),                  # wrong unit -> deadletter
         (b, reading(b, t(2), hr_bpm=400)),                          # impossible -> deadletter
-        (b, reading(b, t(3))),                                      # resolved
+        (b, reading(b, t(3))),                                      # held
+        (b, reading(b, t(3 + HOLD))),                               # resolved
     ]
     for key, value in script:
         send(p, "vitals", key, value)
@@ -94,10 +99,10 @@ def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker,
     with InfluxDBClient(url=s.influx_url, token=s.influx_token_value(), org=s.influx_org) as c:
         while time.monotonic() < deadline:
             scores = [r.get_value() for tab in c.query_api().query(flux) for r in tab.records]
-            if len(scores) >= 5:
+            if len(scores) >= 6:
                 break
             time.sleep(1)
-        assert scores == [0, 3, 3, 8, 0]
+        assert scores == [0, 3, 3, 8, 0, 0]
         flux_alerts = f'''from(bucket: "{s.influx_bucket}") |> range(start: -1h)
           |> filter(fn: (r) => r._measurement == "alerts" and r._field == "alert_id" and r.patient == "{b}")'''
         deadline = time.monotonic() + 30
