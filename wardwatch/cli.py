@@ -306,6 +306,47 @@ def eval_genomic(
                   f"{r['confusion']['labels']} {r['confusion']['matrix']}")
 
 
+# --------------------------------------------------------------------------- ECG feeds
+@replay_app.command("ecg")
+def replay_ecg_cmd(
+    records: Path = typer.Option(..., "--records", exists=True, file_okay=False,
+                                 help="folder of WFDB records (.hea/.dat), e.g. MIT-BIH"),
+    speed: float = typer.Option(1.0, "--speed", help="1 = real time; 0 = as fast as possible"),
+    beds: Optional[int] = typer.Option(None, "--beds", min=1, help="beds (default: one per record)"),
+    seconds: Optional[float] = typer.Option(None, "--seconds", help="seconds of each record"),
+    start: float = typer.Option(0.0, "--start", help="start this many seconds into each record"),
+    only: Optional[str] = typer.Option(None, "--only", help="comma-separated record names"),
+    prefix: str = typer.Option("MITDB", "--prefix", help="patient id prefix"),
+) -> None:
+    """Replay WFDB records as live bedside ECG feeds (1 s chunks) on the ``ecg`` topic."""
+    from simulators.ecg_replay import replay_ecg
+
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    stats = replay_ecg(records, speed=speed, beds=beds, seconds=seconds, start_s=start,
+                       only=names, prefix=prefix)
+    print(json.dumps(stats.__dict__))
+
+
+@replay_app.command("ecg-synth")
+def replay_ecg_synth_cmd(
+    beds: int = typer.Option(8, "--beds", min=1),
+    seconds: float = typer.Option(120.0, "--seconds", help="seconds of signal per bed"),
+    speed: float = typer.Option(1.0, "--speed", help="1 = real time; 0 = as fast as possible"),
+    scenarios: Optional[str] = typer.Option(
+        None, "--scenarios", help="comma-separated: sinus,vrun,pause,af,leads_off,noise,brady,tachy"),
+    seed: int = typer.Option(0, "--seed"),
+    fs: float = typer.Option(360.0, "--fs"),
+    prefix: str = typer.Option("SYN", "--prefix", help="patient id prefix"),
+) -> None:
+    """Synthetic ECG feeds with injected events (VT run, pause, AF, leads off, noise)."""
+    from simulators.ecg_feed import play
+    from simulators.ecg_synth import synth_beds
+
+    names = [n.strip() for n in scenarios.split(",") if n.strip()] if scenarios else None
+    feeds = synth_beds(beds, duration_s=seconds, fs=fs, seed=seed, scenarios=names, prefix=prefix)
+    print(json.dumps(play(feeds, speed=speed).__dict__))
+
+
 def main() -> None:
     app()
 
