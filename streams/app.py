@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import faust
 
+from wardwatch.logs import logging_config
 from wardwatch.settings import get_settings
 
 _s = get_settings()
@@ -24,5 +25,5 @@ app = faust.App(
     stream_wait_empty=False,
     producer_acks=-1,             # a send completes when the broker has it
     table_cleanup_interval=60.0,
-    logging_config=None,
+    logging_config=logging_config(_s.log_level),
 )

@@ -20,9 +20,9 @@ def load_agents() -> None:
 def run(log_level: str = "info") -> None:
     from streams.app import app
 
-    load_agents()
-    app.main_args = None
     import sys
+
+    load_agents()
 
     sys.argv = ["wardwatch-worker", "worker", "--loglevel", log_level, "--without-web"]
     app.main()

@@ -51,6 +51,18 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level)
 
 
+def logging_config(level: str = "INFO") -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` dict with the key=value formatter (used by the worker)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"kv": {"()": "wardwatch.logs.KeyValueFormatter"}},
+        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "kv",
+                                 "stream": "ext://sys.stderr"}},
+        "root": {"level": level.upper(), "handlers": ["default"]},
+    }
+
+
 def log_event(logger: logging.Logger, msg: str, level: int = logging.INFO, **fields: Any) -> None:
     """Log ``msg`` with structured ``fields`` (never pass a raw patient id: use pid_ref)."""
     logger.log(level, msg, extra={"fields": fields})
