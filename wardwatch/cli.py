@@ -347,6 +347,26 @@ def replay_ecg_synth_cmd(
     print(json.dumps(play(feeds, speed=speed).__dict__))
 
 
+# --------------------------------------------------------------------------- notes
+@eval_app.command("notes")
+def eval_notes(
+    tsv: Path = typer.Option(..., "--tsv", exists=True, dir_okay=False,
+                             help="NegEx test-set format: Report No., Concept, Sentence, Negation"),
+    reports: str = typer.Option("all", "--reports", help="all | dev (1-30) | heldout (31-60)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Negation precision/recall/F1 of the notes ConText rules on a NegEx-format file."""
+    from batch.notes.negex_eval import negex_evaluate
+
+    r = negex_evaluate(tsv, reports)
+    if json_out:
+        print(json.dumps(r))
+        return
+    n = r["negated"]
+    console.print(f"negated P {n['precision']:.3f} R {n['recall']:.3f} F1 {n['f1']:.3f}; "
+                  f"accuracy {r['accuracy']:.3f} (n = {r['n']}, reports {reports})")
+
+
 def main() -> None:
     app()
 
