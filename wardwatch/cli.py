@@ -367,6 +367,42 @@ def eval_notes(
                   f"accuracy {r['accuracy']:.3f} (n = {r['n']}, reports {reports})")
 
 
+# --------------------------------------------------------------------------- ECG beat model
+@train_app.command("ecg")
+def train_ecg(
+    out: Optional[Path] = typer.Option(None, "--out", help="artifact folder (default models/ecg/artifacts)"),
+    seed: int = typer.Option(7, "--seed"),
+    records: Optional[Path] = typer.Option(None, "--records", help="DS1 WFDB records (default ../shared/data/mitdb-ds1)"),
+    folds: int = typer.Option(4, "--folds", help="leave-records-out folds for the held-out estimate (0: none)"),
+) -> None:
+    """Rebuild the ECG beat CNN (DS1 only, record-wise CV) and export it to TFLite."""
+    from models.ecg.train import DEFAULT_OUT, train
+
+    m = train(out or DEFAULT_OUT, seed=seed, records_dir=records, folds=folds)
+    summary = {"model": m["model"]["version"], "beats": m["beats"]}
+    if "cv" in m:
+        summary["cv_pooled"] = {k: m["cv"]["pooled"][k] for k in ("veb", "sveb")}
+    print(json.dumps(summary, indent=2))
+
+
+@eval_app.command("ecg")
+def eval_ecg(
+    records: Path = typer.Option(..., "--records", exists=True, file_okay=False, help="folder of WFDB records with .atr"),
+    json_out: bool = typer.Option(False, "--json"),
+    write_annotations: Optional[Path] = typer.Option(None, "--write-annotations", help="write <record>.wwd here"),
+    model: Optional[Path] = typer.Option(None, "--model", help="TFLite model (default: committed artifact)"),
+) -> None:
+    """AAMI EC57 QRS/VEB/SVEB statistics of the streaming detector + classifier on WFDB records."""
+    from models.ecg.evaluate import evaluate_records
+
+    r = evaluate_records(records, write_annotations_dir=write_annotations, model_path=model)
+    if json_out:
+        print(json.dumps(r))
+        return
+    for k in ("qrs", "veb", "sveb"):
+        console.print(f"{k.upper():5s} Se {r[k]['se']} %  +P {r[k]['ppv']} %  (tp {r[k]['tp']}, fn {r[k]['fn']}, fp {r[k]['fp']})")
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,182 @@
+"""Evaluate the streaming ECG pipeline on WFDB records (AAMI EC57 beat-by-beat statistics).
+
+``evaluate_records`` runs exactly what the Faust agent runs: chunked :class:`ECGBeatStream`
+(1 s chunks) and a batched :class:`BeatClassifier` over every record in a folder that has an
+``.atr`` reference annotation file.
+
+Scoring (what is excluded, stated once): beats within the first and last 1 s of a record and
+inside ventricular flutter/fibrillation episodes (``[`` ... ``]``) are not scored, as AAMI EC57 /
+``bxb`` exclude VF; the 150 ms match window of EC57 is used. The first 5 minutes are *not*
+excluded (EC57's learning period applies to rhythm statistics, and our detector learns in 2 s).
+VEB and SVEB statistics follow EC57 / de Chazal 2004: a reference V (S) beat matched by a beat
+labelled V (S) is a TP; a detected beat labelled V (S) whose match is not V (S) — or that matches
+no reference beat — is a FP; Q reference beats are not counted against +P.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.ecg.aami import aami_class
+from models.ecg.metrics import beats_match, scoring_mask, se_ppv, vf_intervals
+from models.ecg.pipeline import BeatCandidate, BeatClassifier, ECGBeatStream
+
+log = logging.getLogger(__name__)
+
+CHUNK_S = 1.0  #: chunk length used for evaluation, seconds (as the replay simulator sends)
+
+
+def load_record(path: str | Path) -> dict[str, Any]:
+    """Read a WFDB record and its ``atr`` annotations; pick lead MLII when present.
+
+    Returns
+    -------
+    dict
+        ``signal`` (mV, 1-D), ``fs``, ``lead``, ``ann_sample``, ``ann_symbol``, ``name``.
+    """
+    import wfdb
+
+    path = str(path)
+    rec = wfdb.rdrecord(path)
+    ann = wfdb.rdann(path, "atr")
+    ch = rec.sig_name.index("MLII") if "MLII" in rec.sig_name else 0
+    x = rec.p_signal[:, ch].astype(float)
+    x = np.nan_to_num(x, nan=0.0)
+    return {
+        "name": Path(path).name, "signal": x, "fs": float(rec.fs), "lead": rec.sig_name[ch],
+        "ann_sample": np.asarray(ann.sample, dtype=np.int64), "ann_symbol": list(ann.symbol),
+    }
+
+
+def stream_record(signal: np.ndarray, fs: float, chunk_s: float = CHUNK_S) -> list[BeatCandidate]:
+    """Run a whole record through :class:`ECGBeatStream` in chunks; return every beat."""
+    s = ECGBeatStream(fs)
+    n = max(1, int(round(chunk_s * fs)))
+    out: list[BeatCandidate] = []
+    for i in range(0, len(signal), n):
+        out.extend(s.detect(signal[i:i + n]))
+    return out
+
+
+def reference_beats(rec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Reference beat samples and AAMI labels (non-beat annotations dropped)."""
+    keep = [i for i, s in enumerate(rec["ann_symbol"]) if aami_class(s) is not None]
+    return rec["ann_sample"][keep], np.array([aami_class(rec["ann_symbol"][i]) for i in keep])
+
+
+def label_candidates(rec: dict[str, Any], beats: list[BeatCandidate]) -> tuple[np.ndarray, np.ndarray]:
+    """AAMI reference label of each detected beat ('' when unmatched) and the scored mask."""
+    ref, lab = reference_beats(rec)
+    det = np.array([b.sample for b in beats], dtype=np.int64)
+    _, t2r = beats_match(ref, det, rec["fs"])
+    y = np.array([lab[j] if j >= 0 else "" for j in t2r])
+    mask = scoring_mask(det, len(rec["signal"]), rec["fs"], vf_intervals(rec["ann_sample"], rec["ann_symbol"]))
+    return y, mask
+
+
+def _class_counts(ref_lab: np.ndarray, r2t: np.ndarray, pred: np.ndarray, t2r: np.ndarray, cls: str) -> dict[str, int]:
+    ref_is = ref_lab == cls
+    matched_pred = np.array([pred[j] if j >= 0 else "" for j in r2t])
+    tp = int(np.sum(ref_is & (matched_pred == cls)))
+    fn = int(np.sum(ref_is)) - tp
+    # detected beats labelled cls that are not reference cls (Q references are not counted)
+    det_ref = np.array([ref_lab[i] if i >= 0 else "" for i in t2r])
+    fp = int(np.sum((pred == cls) & (det_ref != cls) & (det_ref != "Q")))
+    return {"tp": tp, "fn": fn, "fp": fp}
+
+
+def score_record(rec: dict[str, Any], samples: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """EC57 beat-by-beat counts for one record (QRS, VEB, SVEB) and the confusion matrix."""
+    fs, n = rec["fs"], len(rec["signal"])
+    ex = vf_intervals(rec["ann_sample"], rec["ann_symbol"])
+    ref, lab = reference_beats(rec)
+    rm = scoring_mask(ref, n, fs, ex)
+    ref, lab = ref[rm], lab[rm]
+    det = np.asarray(samples, dtype=np.int64)
+    pred = np.asarray(labels, dtype=object)
+    dm = scoring_mask(det, n, fs, ex)
+    det, pred = det[dm], pred[dm].astype(str) if dm.any() else np.array([], dtype=str)
+    r2t, t2r = beats_match(ref, det, fs)
+    qrs = {"tp": int(np.sum(r2t >= 0)), "fn": int(np.sum(r2t < 0)), "fp": int(np.sum(t2r < 0))}
+    classes = ["N", "S", "V", "F", "Q"]
+    conf = [[int(np.sum((lab == a) & np.array([r2t[i] >= 0 and pred[r2t[i]] == b for i in range(len(ref))], dtype=bool)))
+             for b in classes] for a in classes]
+    return {
+        "qrs": qrs,
+        "veb": _class_counts(lab, r2t, pred, t2r, "V"),
+        "sveb": _class_counts(lab, r2t, pred, t2r, "S"),
+        "confusion": {"rows_ref_cols_pred": classes, "matrix": conf},
+    }
+
+
+def _pct(c: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(se_ppv(c["tp"], c["fn"], c["fp"]))
+    out.update(c)
+    return {k: (None if isinstance(v, float) and np.isnan(v) else (round(v, 3) if isinstance(v, float) else v)) for k, v in out.items()}
+
+
+def evaluate_records(records_dir: str | Path, write_annotations_dir: str | Path | None = None,
+                     model_path: str | Path | None = None, chunk_s: float = CHUNK_S) -> dict[str, Any]:
+    """Run the streaming detector + classifier over every WFDB record with ``.atr`` in a folder.
+
+    Parameters
+    ----------
+    records_dir : str or Path
+        Folder with ``<name>.hea``, ``.dat`` and ``.atr`` files.
+    write_annotations_dir : str or Path, optional
+        When given, write ``<name>.wwd`` WFDB annotation files (detected beats, AAMI symbols).
+    model_path : str or Path, optional
+        TFLite model; the committed artifact by default.
+    chunk_s : float
+        Chunk length fed to the stream, seconds.
+
+    Returns
+    -------
+    dict
+        ``{"qrs": {"se","ppv","tp","fp","fn"}, "veb": {"se","ppv",...}, "sveb": {...},
+        "records": {name: {...}}, "model_version": ..., "scoring": ...}``; percentages.
+    """
+    records_dir = Path(records_dir)
+    names = sorted(p.stem for p in records_dir.glob("*.atr") if p.with_suffix(".hea").exists())
+    if not names:
+        raise FileNotFoundError(f"no WFDB records with .atr annotations in {records_dir}")
+    clf = BeatClassifier(model_path)
+    tot = {k: {"tp": 0, "fn": 0, "fp": 0} for k in ("qrs", "veb", "sveb")}
+    per: dict[str, Any] = {}
+    conf_tot = np.zeros((5, 5), dtype=int)
+    for name in names:
+        rec = load_record(records_dir / name)
+        beats = stream_record(rec["signal"], rec["fs"], chunk_s)
+        labels, _ = clf.predict(beats) if beats else ([], None)
+        samples = np.array([b.sample for b in beats], dtype=np.int64)
+        sc = score_record(rec, samples, labels)
+        for k in tot:
+            for c in ("tp", "fn", "fp"):
+                tot[k][c] += sc[k][c]
+        conf_tot += np.array(sc["confusion"]["matrix"])
+        per[name] = {"lead": rec["lead"], "beats_detected": len(beats),
+                     **{k: _pct(sc[k]) for k in ("qrs", "veb", "sveb")}, "confusion": sc["confusion"]}
+        log.info("record %s: qrs %s veb %s sveb %s", name, per[name]["qrs"], per[name]["veb"], per[name]["sveb"])
+        if write_annotations_dir is not None:
+            _write_wwd(Path(write_annotations_dir), name, rec["fs"], samples, labels)
+    return {
+        "qrs": _pct(tot["qrs"]), "veb": _pct(tot["veb"]), "sveb": _pct(tot["sveb"]),
+        "confusion": {"rows_ref_cols_pred": ["N", "S", "V", "F", "Q"], "matrix": conf_tot.tolist()},
+        "records": per,
+        "model_version": clf.version,
+        "scoring": "AAMI EC57 beat-by-beat, 150 ms window; first/last 1 s and VF episodes excluded; chunk_s=%g" % chunk_s,
+    }
+
+
+def _write_wwd(out_dir: Path, name: str, fs: float, samples: np.ndarray, labels: list[str]) -> None:
+    import wfdb
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if len(samples) == 0:
+        log.warning("record %s: no beats detected, no annotation file written", name)
+        return
+    wfdb.wrann(name, "wwd", np.asarray(samples, dtype=np.int64), symbol=list(labels), fs=fs, write_dir=str(out_dir))

@@ -1,0 +1,322 @@
+"""The one streaming ECG beat pipeline used by the Faust agent, training and evaluation.
+
+``ECGBeatStream`` turns chunks of one patient's ECG (mV) into :class:`BeatCandidate` objects,
+each carrying the classifier inputs; ``BeatClassifier`` classifies a batch of candidates
+(from many patients at once) with the TFLite model. No Kafka, no Faust, no I/O apart from
+``BeatClassifier`` loading its model file.
+
+Classifier inputs per beat (both computed only from the past and the next R peak):
+
+* ``wave``: shape ``(WAVE_LEN, 2)`` at ``MODEL_FS`` Hz, from ``PRE_S`` before to ``POST_S`` after
+  the R peak, baseline (window median) removed. Channel 0 is the beat, channel 1 the beat minus
+  the patient's running average beat (template); both are divided by the template's R amplitude
+  so the inputs are comparable across patients.
+* ``rr``: ``N_RR`` RR-interval features: pre-RR, post-RR, local RR (mean of the last 10), average
+  RR (exponential average over about 5 minutes), and the ratios pre/avg, post/avg, local/avg,
+  pre/post. RR features relative to the patient's own rhythm are what makes SVEB separable in
+  the inter-patient setting (de Chazal, O'Dwyer, Reilly, IEEE TBME 51(7), 2004; Mar et al.,
+  IEEE TBME 58(8), 2011; Llamedo & Martinez, IEEE TBME 58(3), 2011).
+
+Delay: a beat needs its post-RR, so it is emitted when the next R peak is confirmed by the
+detector (one RR interval plus the detector's ~0.3 s delay). If no next beat comes within
+``max_rr_s`` (a pause), the beat is emitted once ``max_rr_s + 1 s`` have passed with its post-RR
+capped at ``max_rr_s``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from scipy import signal as sps
+
+from models.ecg.aami import AAMI_CLASSES
+from models.ecg.qrs import QRSDetector
+
+log = logging.getLogger(__name__)
+
+MODEL_FS = 180.0  #: Hz, rate of the classifier's beat window
+PRE_S = 0.35  #: s of signal before the R peak in the window (P wave for SVEB)
+POST_S = 0.45  #: s after the R peak (QRS and T wave)
+WAVE_LEN = int(round((PRE_S + POST_S) * MODEL_FS))  #: samples in the window (144)
+N_RR = 8  #: RR features
+RR_FEATURES = ("pre_rr_s", "post_rr_s", "local_rr_s", "avg_rr_s", "pre_avg", "post_avg", "local_avg", "pre_post")
+_LOCAL_N = 10
+_AVG_ALPHA = 1.0 / 300.0
+_TEMPLATE_ALPHA = 0.02
+_STATE_VERSION = 1
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "artifacts" / "ecg_beat_cnn.tflite"
+
+
+@dataclass(frozen=True)
+class BeatCandidate:
+    """One detected beat with its classifier inputs.
+
+    Attributes
+    ----------
+    sample : int
+        Absolute sample index of the R peak since the stream start (at the input ``fs``).
+    t_offset_s : float
+        ``sample / fs``: seconds since the stream start.
+    pre_rr_s, post_rr_s : float
+        RR intervals before and after the beat, seconds (``pre_rr_s`` is NaN for the first beat).
+    wave : numpy.ndarray
+        float32 ``(WAVE_LEN, 2)`` beat window (see module docstring).
+    rr : numpy.ndarray
+        float32 ``(N_RR,)`` RR features.
+    """
+
+    sample: int
+    t_offset_s: float
+    pre_rr_s: float
+    post_rr_s: float
+    wave: np.ndarray
+    rr: np.ndarray
+
+
+class ECGBeatStream:
+    """Per-patient streaming beat detector and feature extractor.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate of the incoming ECG in Hz (required).
+    max_rr_s : float
+        Longest post-RR waited for; a beat followed by a longer pause is emitted with this value.
+    **detector_kwargs
+        Settings for :class:`models.ecg.qrs.QRSDetector`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fs = 250.0
+    >>> t = np.arange(int(10 * fs)) / fs
+    >>> ecg = np.exp(-((t % 0.8 - 0.4) ** 2) / (2 * 0.012 ** 2))
+    >>> s = ECGBeatStream(fs)
+    >>> beats = [b for c in np.array_split(ecg, 10) for b in s.detect(c)]
+    >>> round(beats[2].pre_rr_s, 2), beats[2].wave.shape
+    (0.8, (144, 2))
+    """
+
+    def __init__(self, fs: float, max_rr_s: float = 3.0, **detector_kwargs: Any) -> None:
+        if fs <= 0:
+            raise ValueError(f"fs must be positive, got {fs}")
+        self.fs = float(fs)
+        self.max_rr_s = float(max_rr_s)
+        self._det_kwargs = dict(detector_kwargs)
+        self.detector = QRSDetector(fs, **detector_kwargs)
+        self._pre_n = int(np.ceil(PRE_S * fs)) + 2
+        self._post_n = int(np.ceil(POST_S * fs)) + 2
+        self._max_rr_n = int(round(max_rr_s * fs))
+        self._wait_n = self._max_rr_n + int(round(1.0 * fs))
+        self._buf = np.zeros(0)
+        self._buf_start = 0
+        self._pending: list[int] = []  # R peaks waiting for their post-RR (at most one normally)
+        self._prev_r = -1  # R peak before the pending one (for pre-RR)
+        self._rr_hist: list[float] = []  # last pre-RR values, s
+        self._avg_rr = float("nan")
+        self._template: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ state
+    def to_state(self) -> dict[str, Any]:
+        """Plain JSON-serialisable state (detector + buffer + RR history + template)."""
+        return {
+            "v": _STATE_VERSION,
+            "fs": self.fs,
+            "max_rr_s": self.max_rr_s,
+            "det_kwargs": self._det_kwargs,
+            "detector": self.detector.to_state(),
+            "buf": self._buf.tolist(),
+            "buf_start": self._buf_start,
+            "pending": list(self._pending),
+            "prev_r": self._prev_r,
+            "rr_hist": list(self._rr_hist),
+            "avg_rr": None if np.isnan(self._avg_rr) else self._avg_rr,
+            "template": None if self._template is None else self._template.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> "ECGBeatStream":
+        """Rebuild from :meth:`to_state` output."""
+        if d.get("v") != _STATE_VERSION:
+            raise ValueError(f"unsupported ECGBeatStream state version {d.get('v')!r}")
+        s = cls(d["fs"], max_rr_s=d["max_rr_s"], **d["det_kwargs"])
+        s.detector = QRSDetector.from_state(d["detector"])
+        s._buf = np.asarray(d["buf"], dtype=float)
+        s._buf_start = int(d["buf_start"])
+        s._pending = [int(x) for x in d["pending"]]
+        s._prev_r = int(d["prev_r"])
+        s._rr_hist = [float(x) for x in d["rr_hist"]]
+        s._avg_rr = float("nan") if d["avg_rr"] is None else float(d["avg_rr"])
+        s._template = None if d["template"] is None else np.asarray(d["template"], dtype=float)
+        return s
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples consumed since the stream start."""
+        return self.detector.samples_seen
+
+    # ------------------------------------------------------------------ processing
+    def detect(self, chunk_mv: np.ndarray) -> list[BeatCandidate]:
+        """Consume the next chunk (mV) and return the beats whose inputs are now complete.
+
+        Parameters
+        ----------
+        chunk_mv : numpy.ndarray
+            1-D ECG samples in millivolts continuing this patient's stream.
+
+        Returns
+        -------
+        list of BeatCandidate
+            In stream order; each detected beat appears exactly once.
+        """
+        x = np.asarray(chunk_mv, dtype=float).ravel()
+        peaks = self.detector.process(x)
+        self._buf = np.concatenate([self._buf, x])
+        out: list[BeatCandidate] = []
+        for r in peaks.tolist():
+            for p in self._pending:
+                out.append(self._make(p, r))
+            self._pending = [int(r)]
+        n = self.samples_seen
+        if self._pending and n - self._pending[0] > self._wait_n:
+            p = self._pending.pop(0)
+            out.append(self._make(p, None))
+        self._trim()
+        return out
+
+    def _make(self, r: int, next_r: int | None) -> BeatCandidate:
+        fs = self.fs
+        pre = (r - self._prev_r) / fs if self._prev_r >= 0 else float("nan")
+        post = min((next_r - r) / fs, self.max_rr_s) if next_r is not None else self.max_rr_s
+        self._prev_r = r
+        if not np.isnan(pre):
+            pre = min(pre, self.max_rr_s)
+            self._rr_hist = (self._rr_hist + [pre])[-_LOCAL_N:]
+            self._avg_rr = pre if np.isnan(self._avg_rr) else (1 - _AVG_ALPHA) * self._avg_rr + _AVG_ALPHA * pre
+        pre_f = pre if not np.isnan(pre) else post
+        local = float(np.mean(self._rr_hist)) if self._rr_hist else pre_f
+        avg = self._avg_rr if not np.isnan(self._avg_rr) else pre_f
+        # while fewer than a handful of beats are known the long average is the local one
+        if len(self._rr_hist) < _LOCAL_N:
+            avg = local
+        rr = np.array([pre_f, post, local, avg, pre_f / avg, post / avg, local / avg, pre_f / post], dtype=np.float32)
+        seg = self._window(r)
+        if self._template is None:
+            self._template = seg.copy()
+        scale = max(float(np.max(np.abs(self._template))), 0.1)
+        wave = np.stack([seg / scale, (seg - self._template) / scale], axis=1).astype(np.float32)
+        self._template = (1 - _TEMPLATE_ALPHA) * self._template + _TEMPLATE_ALPHA * seg
+        return BeatCandidate(sample=int(r), t_offset_s=r / fs, pre_rr_s=float(pre), post_rr_s=float(post), wave=wave, rr=rr)
+
+    def _window(self, r: int) -> np.ndarray:
+        """Beat window around ``r`` resampled to MODEL_FS, baseline removed (zero-padded at edges)."""
+        a, b = r - self._pre_n, r + self._post_n
+        seg = np.zeros(b - a)
+        lo, hi = max(a, self._buf_start), min(b, self._buf_start + self._buf.size)
+        if hi > lo:
+            seg[lo - a:hi - a] = self._buf[lo - self._buf_start:hi - self._buf_start]
+        # positions (input samples, relative to a) of the model-rate grid
+        t = (np.arange(WAVE_LEN) / MODEL_FS - PRE_S) * self.fs + (r - a)
+        if self.fs != MODEL_FS:
+            # anti-alias before linear interpolation when the input rate is higher
+            if self.fs > MODEL_FS * 1.5:
+                seg = np.convolve(seg, _lowpass(self.fs), mode="same")  # linear-phase FIR
+        w = np.interp(t, np.arange(seg.size), seg)
+        return w - np.median(w)
+
+    def _trim(self) -> None:
+        """Keep the signal from the oldest pending beat's window (or the last few seconds)."""
+        if self._pending:
+            keep = self._pending[0] - self._pre_n - 2
+        else:
+            keep = self.samples_seen - self._wait_n - self._pre_n
+        cut = max(keep, 0) - self._buf_start
+        if cut > 0:
+            self._buf = self._buf[cut:]
+            self._buf_start += cut
+
+
+_LP_CACHE: dict[float, np.ndarray] = {}
+
+
+def _lowpass(fs: float) -> np.ndarray:
+    """Linear-phase FIR anti-alias filter (cut-off 0.4 x MODEL_FS) for input rate ``fs``."""
+    if fs not in _LP_CACHE:
+        ntaps = int(2 * round(0.02 * fs) + 1)
+        _LP_CACHE[fs] = sps.firwin(ntaps, 0.4 * MODEL_FS, fs=fs)
+    return _LP_CACHE[fs]
+
+
+def stack_inputs(beats: Sequence[BeatCandidate]) -> tuple[np.ndarray, np.ndarray]:
+    """Stack candidates into model input arrays ``(n, WAVE_LEN, 2)`` and ``(n, N_RR)`` (float32)."""
+    if not beats:
+        return np.zeros((0, WAVE_LEN, 2), np.float32), np.zeros((0, N_RR), np.float32)
+    return np.stack([b.wave for b in beats]), np.stack([b.rr for b in beats])
+
+
+class BeatClassifier:
+    """Batched AAMI beat classifier on the TFLite (LiteRT) artifact.
+
+    Parameters
+    ----------
+    model_path : str or Path, optional
+        ``.tflite`` file; defaults to the committed artifact. Its sibling ``*.json`` metadata
+        gives the ``version``.
+    num_threads : int
+        Interpreter threads.
+
+    Attributes
+    ----------
+    version : str
+        Model version (training seed, data and content hash) for alert evidence.
+    classes : tuple of str
+        Output order, ``("N", "S", "V", "F", "Q")``.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, num_threads: int = 1) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        path = Path(model_path) if model_path is not None else DEFAULT_MODEL
+        meta_path = path.with_suffix(".json")
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        self.version: str = str(meta.get("version", path.stem))
+        self.classes: tuple[str, ...] = tuple(meta.get("classes", AAMI_CLASSES))
+        self._interp = Interpreter(model_path=str(path), num_threads=num_threads)
+        ins = self._interp.get_input_details()
+        self._wave_idx = next(d["index"] for d in ins if len(d["shape"]) == 3)
+        self._rr_idx = next(d["index"] for d in ins if len(d["shape"]) == 2)
+        self._out_idx = self._interp.get_output_details()[0]["index"]
+        self._batch = -1
+
+    def predict_proba(self, wave: np.ndarray, rr: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n, 5)`` for stacked inputs (see :func:`stack_inputs`)."""
+        n = int(wave.shape[0])
+        if n == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        if n != self._batch:
+            self._interp.resize_tensor_input(self._wave_idx, [n, WAVE_LEN, 2])
+            self._interp.resize_tensor_input(self._rr_idx, [n, N_RR])
+            self._interp.allocate_tensors()
+            self._batch = n
+        self._interp.set_tensor(self._wave_idx, np.ascontiguousarray(wave, dtype=np.float32))
+        self._interp.set_tensor(self._rr_idx, np.ascontiguousarray(rr, dtype=np.float32))
+        self._interp.invoke()
+        return np.array(self._interp.get_tensor(self._out_idx))
+
+    def predict(self, beats: Sequence[BeatCandidate]) -> tuple[list[str], np.ndarray]:
+        """Classify a batch of candidates (from any number of patients).
+
+        Returns
+        -------
+        (labels, proba) : tuple
+            AAMI class per beat and the ``(n, 5)`` probabilities.
+        """
+        wave, rr = stack_inputs(beats)
+        p = self.predict_proba(wave, rr)
+        return [self.classes[i] for i in np.argmax(p, axis=1)], p

@@ -1,0 +1,260 @@
+"""Train the AAMI beat classifier (small Keras 1-D CNN + RR features) on MIT-BIH DS1, export TFLite.
+
+Inputs come from the streaming pipeline itself (:func:`models.ecg.evaluate.stream_record`, 1 s
+chunks): the network is trained on the beats our own detector finds, positioned as in the
+stream, labelled with the AAMI class of the matching reference annotation (150 ms window).
+
+Validation is by record, never by beat: ``folds`` leave-records-out folds over the 22 DS1
+records (each record is scored by a model that never saw it); the pooled held-out VEB/SVEB
+statistics go into ``metrics.json`` and the model card. The shipped model is then trained on all
+22 DS1 records with the same fixed recipe (no early stopping, so no selection on held-out data).
+
+Rebuild: ``wardwatch train ecg --out models/ecg/artifacts --seed 7``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.ecg.aami import AAMI_CLASSES
+from models.ecg.pipeline import N_RR, WAVE_LEN
+
+log = logging.getLogger(__name__)
+
+DS1_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb-ds1"
+DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
+MODEL_NAME = "ecg_beat_cnn"
+
+# Fixed recipe (hyper-parameters). Chosen once, before looking at held-out folds in detail.
+EPOCHS = 8
+BATCH = 128
+LR = 2e-3
+CLASS_WEIGHT_POWER = 0.5  # weight_c = (n_max / n_c) ** power: tempered balancing
+
+
+def default_records_dir() -> Path:
+    """DS1 records folder: ``WARDWATCH_MITDB_DS1`` or ``../shared/data/mitdb-ds1`` next to the repo."""
+    return Path(os.environ.get("WARDWATCH_MITDB_DS1", str(DS1_DIR)))
+
+
+def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = None) -> dict[str, np.ndarray]:
+    """Stream every record and collect the scored beats with their reference labels.
+
+    Returns arrays ``wave (n, WAVE_LEN, 2)``, ``rr (n, N_RR)``, ``y`` (AAMI label, '' for a
+    detection with no reference beat), ``rec`` (record name), ``ref_q`` unused-safe.
+    """
+    from models.ecg.evaluate import label_candidates, load_record, stream_record
+
+    names = sorted(p.stem for p in Path(records_dir).glob("*.atr"))
+    key = hashlib.sha256(("|".join(names) + _code_hash()).encode()).hexdigest()[:12]
+    cache = Path(tempfile.gettempdir()) / f"wardwatch-ecg-dataset-{key}.npz"
+    if use_cache and cache.exists():
+        d = np.load(cache)
+        return {k: d[k] for k in d.files}
+    waves, rrs, ys, recs = [], [], [], []
+    task = progress.add_task("stream DS1 records", total=len(names)) if progress else None
+    for name in names:
+        rec = load_record(Path(records_dir) / name)
+        beats = stream_record(rec["signal"], rec["fs"])
+        y, mask = label_candidates(rec, beats)
+        idx = np.nonzero(mask)[0]
+        waves.append(np.stack([beats[i].wave for i in idx]))
+        rrs.append(np.stack([beats[i].rr for i in idx]))
+        ys.append(y[idx].astype("<U1"))
+        recs.append(np.full(idx.size, name, dtype="<U8"))
+        if progress:
+            progress.advance(task)
+    data = {"wave": np.concatenate(waves), "rr": np.concatenate(rrs), "y": np.concatenate(ys), "rec": np.concatenate(recs)}
+    if use_cache:
+        np.savez(cache, **data)
+    return data
+
+
+def _code_hash() -> str:
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for f in ("qrs.py", "pipeline.py", "evaluate.py", "aami.py", "metrics.py"):
+        h.update((here / f).read_bytes())
+    return h.hexdigest()
+
+
+def build_model(seed: int) -> Any:
+    """The 1-D CNN: beat window (2 channels) + RR features -> 5 AAMI classes (about 30 k params)."""
+    import keras
+    from keras import layers
+
+    init = keras.initializers.GlorotUniform(seed=seed)
+    wave = keras.Input((WAVE_LEN, 2), name="wave")
+    rr = keras.Input((N_RR,), name="rr")
+    x = layers.Conv1D(16, 7, padding="same", activation="relu", kernel_initializer=init)(wave)
+    x = layers.MaxPooling1D(2)(x)
+    x = layers.Conv1D(24, 5, padding="same", activation="relu", kernel_initializer=init)(x)
+    x = layers.MaxPooling1D(2)(x)
+    x = layers.Conv1D(32, 5, padding="same", activation="relu", kernel_initializer=init)(x)
+    x = layers.MaxPooling1D(4)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.3, seed=seed)(x)
+    x = layers.Dense(32, activation="relu", kernel_initializer=init)(x)
+    r = layers.Dense(16, activation="relu", kernel_initializer=init)(rr)
+    h = layers.Concatenate()([x, r])
+    h = layers.Dense(32, activation="relu", kernel_initializer=init)(h)
+    h = layers.Dropout(0.2, seed=seed)(h)
+    out = layers.Dense(len(AAMI_CLASSES), activation="softmax", kernel_initializer=init, name="proba")(h)
+    model = keras.Model([wave, rr], out, name=MODEL_NAME)
+    model.compile(optimizer=keras.optimizers.Adam(LR), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _class_weights(y: np.ndarray) -> dict[int, float]:
+    counts = np.bincount(y, minlength=len(AAMI_CLASSES)).astype(float)
+    w = {}
+    for c, n in enumerate(counts):
+        w[c] = float((counts.max() / n) ** CLASS_WEIGHT_POWER) if n > 0 else 0.0
+    return w
+
+
+def _fit(wave: np.ndarray, rr: np.ndarray, y: np.ndarray, seed: int, progress: Any = None, label: str = "") -> Any:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(seed)
+    task = progress.add_task(f"train {label}", total=EPOCHS) if progress else None
+
+    class _Tick(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if progress:
+                progress.update(task, advance=1, description=f"train {label} loss {logs.get('loss', 0):.3f}")
+
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    model.fit([wave[order], rr[order]], y[order], epochs=EPOCHS, batch_size=BATCH, shuffle=True,
+              class_weight=_class_weights(y), verbose=0, callbacks=[_Tick()])
+    return model
+
+
+def _folds(names: np.ndarray, y: np.ndarray, rec: np.ndarray, k: int) -> list[list[str]]:
+    """Deterministic record folds spreading SVEB- and VEB-rich records across folds."""
+    recs = sorted(set(names.tolist()))
+    s = {r: int(np.sum((rec == r) & (y == "S"))) for r in recs}
+    v = {r: int(np.sum((rec == r) & (y == "V"))) for r in recs}
+    order = sorted(recs, key=lambda r: (-(s[r] * 4 + v[r]), r))
+    folds: list[list[str]] = [[] for _ in range(k)]
+    for i, r in enumerate(order):
+        cycle, pos = divmod(i, k)
+        folds[pos if cycle % 2 == 0 else k - 1 - pos].append(r)
+    return folds
+
+
+def ec57_counts(y_ref: np.ndarray, y_pred: np.ndarray, cls: str) -> dict[str, int]:
+    """EC57 counts over detected beats ('' = no reference beat; missed beats excluded)."""
+    tp = int(np.sum((y_ref == cls) & (y_pred == cls)))
+    fn = int(np.sum((y_ref == cls) & (y_pred != cls)))
+    fp = int(np.sum((y_pred == cls) & (y_ref != cls) & (y_ref != "Q")))
+    return {"tp": tp, "fn": fn, "fp": fp}
+
+
+def _summary(y_ref: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    from models.ecg.metrics import se_ppv
+
+    out: dict[str, Any] = {}
+    for name, cls in (("veb", "V"), ("sveb", "S"), ("n", "N"), ("f", "F")):
+        c = ec57_counts(y_ref, y_pred, cls)
+        out[name] = {**{k: round(v, 2) for k, v in se_ppv(c["tp"], c["fn"], c["fp"]).items()}, **c}
+    labs = list(AAMI_CLASSES)
+    out["confusion"] = {"rows_ref_cols_pred": labs,
+                        "matrix": [[int(np.sum((y_ref == a) & (y_pred == b))) for b in labs] for a in labs]}
+    return out
+
+
+def export_tflite(model: Any, path: Path) -> bytes:
+    """Convert the Keras model to TFLite with a dynamic batch dimension; write and return bytes."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None, WAVE_LEN, 2], tf.float32, name="wave"),
+                                  tf.TensorSpec([None, N_RR], tf.float32, name="rr")])
+    def serve(wave: Any, rr: Any) -> Any:
+        return model([wave, rr], training=False)
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], model)
+    blob = conv.convert()
+    path.write_bytes(blob)
+    return blob
+
+
+def train(out_dir: str | Path = DEFAULT_OUT, seed: int = 7, records_dir: str | Path | None = None,
+          folds: int = 4, use_cache: bool = True) -> dict[str, Any]:
+    """Cross-validate by record, train the final model on all DS1 records, export TFLite.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Where ``ecg_beat_cnn.tflite``, ``ecg_beat_cnn.json`` (metadata) and ``metrics.json`` go.
+    seed : int
+        Seed for every random choice (weights, dropout, shuffling).
+    records_dir : str or Path, optional
+        DS1 records; :func:`default_records_dir` by default.
+    folds : int
+        Leave-records-out folds for the held-out estimate (0 skips cross-validation).
+    use_cache : bool
+        Reuse the streamed dataset from the temp folder when the code and records are unchanged.
+
+    Returns
+    -------
+    dict
+        The metrics written to ``metrics.json``.
+    """
+    import tensorflow as tf
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    tf.config.experimental.enable_op_determinism()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    records_dir = Path(records_dir) if records_dir else default_records_dir()
+    t0 = time.time()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn()) as progress:
+        data = build_dataset(records_dir, use_cache, progress)
+        lab_idx = {c: i for i, c in enumerate(AAMI_CLASSES)}
+        has = data["y"] != ""
+        y_int = np.array([lab_idx.get(c, -1) for c in data["y"]])
+        metrics: dict[str, Any] = {"seed": seed, "records": sorted(set(data["rec"].tolist())),
+                                   "beats": {c: int(np.sum(data["y"] == c)) for c in AAMI_CLASSES},
+                                   "unmatched_detections": int(np.sum(~has))}
+        if folds > 1:
+            fold_recs = _folds(data["rec"], data["y"], data["rec"], folds)
+            pred = np.full(len(y_int), "", dtype="<U1")
+            per_fold = []
+            for f, recs in enumerate(fold_recs):
+                held = np.isin(data["rec"], recs)
+                tr = ~held & has
+                m = _fit(data["wave"][tr], data["rr"][tr], y_int[tr], seed, progress, f"fold {f + 1}/{folds}")
+                p = m.predict([data["wave"][held], data["rr"][held]], batch_size=1024, verbose=0)
+                pred[held] = np.array(AAMI_CLASSES)[np.argmax(p, axis=1)]
+                per_fold.append({"held_out": recs, **_summary(data["y"][held], pred[held])})
+            per_record = {r: _summary(data["y"][data["rec"] == r], pred[data["rec"] == r]) for r in metrics["records"]}
+            metrics["cv"] = {"scheme": f"{folds}-fold leave-records-out over DS1 (each record scored by a model that never saw it)",
+                             "pooled": _summary(data["y"], pred), "folds": per_fold,
+                             "per_record": {r: {"veb": v["veb"], "sveb": v["sveb"]} for r, v in per_record.items()}}
+        model = _fit(data["wave"][has], data["rr"][has], y_int[has], seed, progress, "final (all DS1)")
+    model.save(out / f"{MODEL_NAME}.keras")
+    blob = export_tflite(model, out / f"{MODEL_NAME}.tflite")
+    version = f"{MODEL_NAME}-s{seed}-{hashlib.sha256(blob).hexdigest()[:12]}"
+    meta = {"version": version, "classes": list(AAMI_CLASSES), "seed": seed, "epochs": EPOCHS, "batch": BATCH,
+            "lr": LR, "class_weight_power": CLASS_WEIGHT_POWER, "params": int(model.count_params()),
+            "inputs": {"wave": [WAVE_LEN, 2], "rr": [N_RR]}, "train_records": metrics["records"],
+            "tflite_bytes": len(blob)}
+    (out / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    metrics["model"] = meta
+    metrics["train_seconds"] = round(time.time() - t0, 1)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    log.info("trained %s in %.0f s", version, time.time() - t0)
+    return metrics
