@@ -69,7 +69,7 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
         r"(?i:\b(?:mrn|medical\s+record\s+(?:number|no\.?|#)|mr\s*#|record\s*#|account\s*(?:number|no\.?|#)?|"
         r"acct\.?\s*(?:#|no\.?)?|ssn|social\s+security\s+(?:number|no\.?|#)|patient\s+id|pt\s+id|"
         r"id\s*(?:number|no\.?|#)|unit\s+(?:number|no\.?)|encounter\s*(?:#|number|no\.?)|"
-        r"fin|csn|visit\s*(?:#|number))\b)\s*[:#]?\s*((?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,})"), 1),
+        r"fin|csn|visit\s*(?:#|number))(?!\w))\s*[:#]?\s*((?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,})"), 1),
     ("PHONE", re.compile(
         r"(?<![\d/])(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b(?:\s*(?:x|ext\.?)\s*\d{1,5})?"), 0),
     # Dates: numeric with year, ISO, month-name forms. A bare year is kept (Safe Harbor allows it).
