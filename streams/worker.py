@@ -7,6 +7,7 @@ import importlib
 # Agent modules, imported explicitly so that the worker registers them (no scan of the package).
 AGENT_MODULES = [
     "streams.vitals.agents",
+    "streams.ecg.agents",
     "streams.alerts.agents",
     "streams.sinks.agents",
 ]

@@ -227,7 +227,7 @@ def hr_from_beats(beats: list[list[Any]], t: float | None = None,
 
 
 def rr_irregularity(beats: list[list[Any]], cfg: RuleConfig = RuleConfig()) -> dict[str, float] | None:
-    """RR irregularity of the last ``cfg.af_window`` N/S-to-N/S intervals.
+    """RR irregularity of the last ``cfg.af_window`` N/S-to-N/S intervals (0.2 s to a pause).
 
     Returns
     -------
@@ -241,7 +241,8 @@ def rr_irregularity(beats: list[list[Any]], cfg: RuleConfig = RuleConfig()) -> d
             break
         if a[2] != b[2]:
             break
-        if a[1] in ("N", "S") and b[1] in ("N", "S"):
+        # pauses (>= pause_s) are their own alarm, not AF irregularity
+        if a[1] in ("N", "S") and b[1] in ("N", "S") and 0.2 <= b[0] - a[0] < cfg.pause_s:
             rr.append(b[0] - a[0])
     if len(rr) < cfg.af_min_intervals:
         return None
@@ -323,12 +324,10 @@ def _on_beat(state: dict[str, Any], em: _Emitter, t: float, label: str, cfg: Rul
     # Pause / asystole that ended with this beat (found retrospectively, e.g. within one chunk).
     known = [v for v in (prev_t, from_t) if v is not None]
     ref = max(known) if known else None
-    if ref is not None:
+    if ref is not None and t - ref >= cfg.pause_s and not _same_t(state.get("gap_ref"), ref):
+        # a pause that ended before the horizon check saw it (e.g. within one chunk)
         _gap_rules(state, em, ref, t, cfg)
-    for src in ("ecg.pause", "ecg.asystole"):
-        if em.is_active(src):
-            em.clear(src, t, f"{src.split('.')[1]} ended: beat at {_iso(t)}",
-                     {"pause_s": round(t - (ref or t), 2)})
+        _gap_clear(state, em, t)
     beats.append([t, label, state["seg"]])
     state["last_beat_t"] = t
 
@@ -417,9 +416,24 @@ def _rate_rule(state: dict[str, Any], em: _Emitter, t: float, hr: float, cfg: Ru
             em.clear(src, t, f"HR {hr:.0f} bpm back within limits", {"hr_bpm": round(hr, 1)})
 
 
+def _same_t(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and abs(a - b) < 1e-3
+
+
+def _gap_clear(state: dict[str, Any], em: _Emitter, t: float) -> None:
+    """End pause / asystole: a QRS was detected at ``t``."""
+    ref = state.get("gap_ref")
+    for src in ("ecg.pause", "ecg.asystole"):
+        if em.is_active(src):
+            em.clear(src, t, f"{src.split('.')[1]} ended: QRS at {_iso(t)}",
+                     {"pause_s": round(t - ref, 2) if ref is not None else None})
+
+
 def _gap_rules(state: dict[str, Any], em: _Emitter, ref: float, t: float, cfg: RuleConfig) -> None:
     """Pause / asystole when nothing has been detected from ``ref`` up to ``t``."""
     gap = t - ref
+    if gap >= cfg.pause_s:
+        state["gap_ref"] = ref
     ev = {"no_beat_since": _iso(ref), "pause_s": round(gap, 2),
           "beats": _beats_evidence(state["beats"], ref - 6.0, ref)}
     if gap >= cfg.pause_s:
@@ -446,6 +460,7 @@ def _trim(state: dict[str, Any], t: float, cfg: RuleConfig) -> None:
 # ------------------------------------------------------------------------------ entry points
 def rules_step(state: dict[str, Any], beats: list[tuple[float, str]], *, start_t: float,
                end_t: float, analysed_t: float | None, quality: dict[str, Any],
+               last_qrs_t: float | None = None,
                cfg: RuleConfig = RuleConfig()) -> list[AlarmChange]:
     """Advance the rules by one chunk.
 
@@ -462,6 +477,10 @@ def rules_step(state: dict[str, Any], beats: list[tuple[float, str]], *, start_t
         emission delay); None while the detector is still learning its thresholds.
     quality : dict
         :func:`ecg_signal_quality` of the rolling signal ending with this chunk.
+    last_qrs_t : float, optional
+        Device time of the last QRS the detector has confirmed, even if that beat is not yet
+        classified (the classifier waits for the next beat's RR); pause and asystole are
+        measured from it, so they are not delayed by classification.
     cfg : RuleConfig
 
     Returns
@@ -523,11 +542,16 @@ def rules_step(state: dict[str, Any], beats: list[tuple[float, str]], *, start_t
             continue
         _on_beat(state, em, float(t), str(label), cfg)
 
-    # Ongoing pause / asystole up to the analysis horizon.
-    if analysed_t is not None:
-        ref = state["last_beat_t"] if state["last_beat_t"] is not None else state["from_t"]
-        if ref is not None and analysed_t > ref:
-            _gap_rules(state, em, ref, analysed_t, cfg)
+    # Ongoing pause / asystole up to the analysis horizon, from the last QRS detected.
+    known = [v for v in (state["last_beat_t"], state["from_t"]) if v is not None]
+    if last_qrs_t is not None and last_qrs_t >= state["from_t"]:
+        known.append(last_qrs_t)
+    ref = max(known) if known else None
+    gap_ref = state.get("gap_ref")
+    if gap_ref is not None and ref is not None and ref > gap_ref + 1e-3:
+        _gap_clear(state, em, ref)
+    if analysed_t is not None and ref is not None and analysed_t > ref:
+        _gap_rules(state, em, ref, analysed_t, cfg)
     _trim(state, end_t, cfg)
     return em.out
 

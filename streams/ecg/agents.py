@@ -1,0 +1,231 @@
+"""The ECG agent: chunks in -> validate -> detect (per patient) -> classify (batched across
+patients) -> rules -> alarm conditions, InfluxDB points, ECG strips.
+
+Thin by design: validation is :mod:`streams.ecg.records`, the per-patient steps are
+:mod:`streams.ecg.process`, the rules :mod:`streams.ecg.rules`, the detector and classifier
+:mod:`models.ecg.pipeline`. This module moves data between the ``ecg`` topic, the changelog
+table ``ecg-state`` and those functions.
+
+Batching: ``take_events`` collects up to :data:`BATCH_MAX` chunks (many patients) or
+:data:`BATCH_WITHIN_S` seconds, then every beat candidate of the batch goes through one
+``BeatClassifier.predict`` call.
+
+The table uses the key partitioner (``use_partitioner=True``): a patient's state goes to the
+changelog partition of its key, which is the partition of its ``ecg`` records (same key, same
+murmur2 partitioner, same partition count), whichever event the batch is processing; this also
+lets the feed-stopped timer update the table outside stream iteration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from faust.types import TP
+
+from models.ecg.pipeline import ECGBeatStream
+from streams.app import app
+from streams.deadletter import deadletter_record
+from streams.ecg.process import (Detection, alarm_condition, ecg_admit, ecg_analyse, ecg_detect,
+                                 ecg_state_new, strip_inputs)
+from streams.ecg.records import InvalidChunk, ecg_validate
+from streams.ecg.rules import AlarmChange, RuleConfig, feed_check
+from streams.ecg.strip import strip_id, strip_render
+from streams.metrics import metrics
+from streams.topics import conditions_topic, deadletter_topic, ecg_topic, points_topic
+from wardwatch.logs import log_event, pid_ref
+from wardwatch.settings import get_settings
+from wardwatch.topics import ECG
+
+log = logging.getLogger("wardwatch.ecg")
+
+BATCH_MAX = 256          #: chunks per classification batch
+BATCH_WITHIN_S = 0.25    #: longest wait to fill a batch (adds at most this latency)
+FEED_CHECK_S = 2.0       #: feed-stopped timer period
+RULES = RuleConfig()
+
+ecg_state = app.Table("ecg-state", default=dict, key_type=str,
+                      use_partitioner=True)
+
+
+class _Runtime:
+    """Process-local helpers (not patient state): the classifier, a cache of live detectors
+    validated against the table (a rebuilt-from-state detector is identical, only slower), and
+    the lock that keeps the feed timer and the agent from interleaving table updates."""
+
+    def __init__(self) -> None:
+        self.classifier: Any = None
+        self.classifier_error: str | None = None
+        self.versions: dict[str, str] = {}
+        self.streams: dict[str, tuple[int, float, ECGBeatStream]] = {}
+        self.lock = asyncio.Lock()
+
+    def load_classifier(self) -> None:
+        if self.classifier is not None or self.classifier_error is not None:
+            return
+        try:
+            from models.ecg.pipeline import BeatClassifier
+
+            self.classifier = BeatClassifier()
+            self.versions = {"beat_classifier": self.classifier.version}
+        except Exception as e:  # no model artifact: degrade to QRS-only rules, loudly
+            self.classifier_error = f"{type(e).__name__}: {e}"
+            self.versions = {"beat_classifier": "unavailable"}
+            log_event(log, "beat classifier unavailable; beats labelled Q (rate/pause/technical "
+                      "alarms only)", logging.ERROR, error=self.classifier_error)
+
+    def classify(self, dets: list[Detection]) -> list[list[str]]:
+        cands = [c for d in dets for c in d.candidates]
+        if not cands:
+            return [[] for _ in dets]
+        labels = ["Q"] * len(cands)
+        if self.classifier is not None:
+            try:
+                labels, _ = self.classifier.predict(cands)
+            except Exception:  # keep rate/pause/technical alarms running
+                log.exception("beat classification failed; batch labelled Q")
+                metrics.incr("ecg_classify_errors")
+        metrics.incr("ecg_beats_classified", len(cands))
+        out, i = [], 0
+        for d in dets:
+            out.append(list(labels[i:i + len(d.candidates)]))
+            i += len(d.candidates)
+        return out
+
+
+rt = _Runtime()
+
+
+async def _deadletter(reason: str, event: Any, key: str | None, detail: dict | None = None) -> None:
+    msg = event.message
+    await deadletter_topic.send(key=msg.key, value=deadletter_record(
+        reason, ECG, msg.value, key, msg.partition, msg.offset, detail=detail))
+    metrics.incr("ecg_deadletter")
+    log_event(log, "ecg chunk rejected", logging.WARNING, reason=reason.split(":")[0],
+              patient=pid_ref(key) if key else "-", offset=msg.offset)
+
+
+def _render_strip(pid: str, bed: str, change: AlarmChange, inputs: tuple) -> str | None:
+    """Render the strip PNG (runs in a worker thread); return its path or None."""
+    x, fs, t0, beats = inputs
+    if x.size == 0:
+        return None
+    path = get_settings().artifacts_path / "strips" / f"{strip_id(pid, change.source, change.t)}.png"
+    if not path.exists():
+        strip_render(path, x, fs, t0, beats=beats, event_t=change.t,
+                     title=f"{bed}  {change.source} ({change.priority})")
+    return str(path)
+
+
+async def _emit(pid: str, bed: str, changes: list[AlarmChange], strip: tuple | None) -> None:
+    key = pid.encode()
+    for ch in changes:
+        path = None
+        if ch.active and strip is not None and ch.source != "ecg.feed_stopped":
+            try:
+                path = await asyncio.to_thread(_render_strip, pid, bed, ch, strip)
+            except Exception as e:  # a strip is evidence, never a reason to lose the alarm
+                log_event(log, "strip rendering failed", logging.ERROR, error=repr(e),
+                          source=ch.source, patient=pid_ref(pid))
+        cond = alarm_condition(ch, pid, bed, rt.versions, path)
+        await conditions_topic.send(key=key, value=cond.to_dict())
+        metrics.incr("ecg_conditions")
+        log_event(log, "ecg alarm change", source=ch.source, active=ch.active,
+                  priority=ch.priority, patient=pid_ref(pid))
+
+
+@app.agent(ecg_topic)
+async def analyse_ecg(stream):
+    rt.load_classifier()
+    async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+        async with rt.lock:
+            await _process_batch(events)
+
+
+async def _process_batch(events: list) -> None:
+    now = datetime.now(timezone.utc)
+    states: dict[str, dict] = {}
+    work: list[tuple[Any, Detection, dict, list[AlarmChange]]] = []
+    for event in events:
+        msg = event.message
+        key = msg.key.decode("utf-8", "replace") if msg.key else None
+        try:
+            chunk = ecg_validate(msg.value, key=key, now=now)
+            pid = chunk.patient_id
+            if pid not in states:
+                states[pid] = ecg_state[pid] or ecg_state_new()
+            st = states[pid]
+            verdict, changes = ecg_admit(st, chunk, time.time(), msg.partition)
+        except InvalidChunk as e:
+            await _deadletter(e.reason, event, key, {"code": e.code})
+            continue
+        except Exception as e:  # a bug or a state we cannot read: never lose the chunk silently
+            log.exception("ecg admit failed")
+            await _deadletter(f"processing_error: {type(e).__name__}: {e}", event, key,
+                              {"code": "processing_error"})
+            continue
+        if verdict.kind == "gap":
+            # the chunk is analysed; the missing seconds are reported, continuity restarts
+            await _deadletter(f"seq_gap: {verdict.missing} chunk(s) missing before seq {chunk.seq}",
+                              event, key, {"code": "seq_gap", "missing": verdict.missing,
+                                           "processed": True})
+        cached = rt.streams.get(pid)
+        live = None
+        if (verdict.continuous and cached is not None and cached[0] == chunk.seq - 1
+                and cached[1] == st.get("seg_t0")):
+            live = cached[2]
+        try:
+            det, live = ecg_detect(st, chunk, RULES, live)
+        except Exception as e:
+            log.exception("ecg detection failed")
+            rt.streams.pop(pid, None)
+            await _deadletter(f"processing_error: {type(e).__name__}: {e}", event, key,
+                              {"code": "processing_error"})
+            continue
+        rt.streams[pid] = (chunk.seq, st["seg_t0"], live)
+        work.append((chunk, det, st, changes))
+    if not work:
+        return
+    labels = rt.classify([w[1] for w in work])
+    for (chunk, det, st, changes), labs in zip(work, labels):
+        try:
+            res = ecg_analyse(st, chunk, det, labs, RULES)
+        except Exception:
+            log.exception("ecg analysis failed")
+            metrics.incr("ecg_analysis_errors")
+            continue
+        changes = changes + res.changes
+        if changes:
+            strip = strip_inputs(st, det) if det.buf else None
+            await _emit(chunk.patient_id, chunk.bed, changes, strip)
+        pkey = chunk.patient_id.encode()
+        for p in res.points:
+            await points_topic.send(key=pkey, value=p)
+        metrics.incr("ecg_chunks")
+    for pid, st in states.items():
+        ecg_state[pid] = st
+
+
+@app.timer(interval=FEED_CHECK_S)
+async def ecg_feed_watch() -> None:
+    """Feed stopped: no chunk for ``RULES.feed_timeout_s`` (wall clock) on an active stream."""
+    try:
+        actives = app.assignor.assigned_actives()
+    except Exception:
+        return
+    now = time.time()
+    async with rt.lock:
+        for pid, st in list(ecg_state.items()):
+            if not st or st.get("last") is None or "rx_wall" not in st:
+                continue
+            if TP(ECG, int(st.get("partition", -1))) not in actives:
+                continue  # a standby copy: the worker that owns the partition alarms
+            changes = feed_check(st["rules"], last_rx_wall=st["rx_wall"], now_wall=now,
+                                 last_end_t=st["last"]["end_t"], cfg=RULES)
+            if changes:
+                ecg_state[pid] = st
+                rt.streams.pop(pid, None)
+                await _emit(pid, st.get("bed", ""), changes, None)

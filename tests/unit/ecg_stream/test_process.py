@@ -1,0 +1,101 @@
+"""The per-patient steps the agent runs (admit -> detect -> classify -> analyse), with the real
+streaming detector on synthetic feeds and labels taken from the synthetic truth."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from simulators.ecg_feed import feed_chunks
+from simulators.ecg_synth import synth_beds
+from streams.ecg.process import alarm_condition, ecg_admit, ecg_analyse, ecg_detect, ecg_state_new
+from streams.ecg.records import InvalidChunk, ecg_validate
+
+START = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+
+def oracle(feed, det):
+    """Truth label of each detected beat (Q when it matches no true beat within 150 ms)."""
+    tr = np.array([s for s, _ in feed.truth])
+    out = []
+    for t in det.beat_t:
+        s = (t - START.timestamp()) * feed.fs_hz
+        j = int(np.argmin(np.abs(tr - s)))
+        out.append(feed.truth[j][1] if abs(tr[j] - s) < 0.15 * feed.fs_hz else "Q")
+    return out
+
+
+def run(feed, roundtrip=True):
+    st, changes, points = ecg_state_new(), [], []
+    for c in feed_chunks(feed, START):
+        chunk = ecg_validate(json.dumps(c), key=feed.patient_id)
+        if roundtrip:  # what the changelog table does between chunks
+            st = json.loads(json.dumps(st))
+        _, ch = ecg_admit(st, chunk, 0.0)
+        det, _ = ecg_detect(st, chunk)
+        res = ecg_analyse(st, chunk, det, oracle(feed, det))
+        changes += ch + res.changes
+        points += res.points
+    return st, changes, points
+
+
+@pytest.fixture(scope="module")
+def beds():
+    return {f.source.split(":")[1]: f for f in synth_beds(8, duration_s=60, seed=0)}
+
+
+def summary(changes):
+    return [(c.source, c.active) for c in changes]
+
+
+def test_sinus_quiet_with_hr_and_beat_counts(beds):
+    _, changes, points = run(beds["sinus"])
+    assert changes == []
+    hr = [p["fields"]["hr_bpm"] for p in points if p["measurement"] == "ecg_hr"]
+    assert len(hr) > 40 and 65 < np.median(hr) < 80
+    bins = [p for p in points if p["measurement"] == "beats"]
+    assert len(bins) >= 4 and all(p["tags"]["patient"] == "SYN-0000" for p in bins)
+    assert all(10 <= p["fields"]["N"] <= 14 and p["fields"]["V"] == 0 for p in bins[1:])
+
+
+def test_vrun_fires_vtach_once(beds):
+    _, changes, _ = run(beds["vrun"])
+    vt = [c for c in changes if c.source == "ecg.vtach"]
+    assert [c.active for c in vt] == [True, False]
+    assert 20.0 <= vt[0].t - START.timestamp() <= 23.0       # run starts at 20 s
+    cond = alarm_condition(vt[0], "SYN-0001", "SIM-002", {"beat_classifier": "test"}, "/x.png")
+    assert cond.latched and cond.priority == "high" and cond.evidence["strip_png"] == "/x.png"
+    assert cond.versions["beat_classifier"] == "test" and "ecg_rules" in cond.versions
+
+
+def test_pause_and_asystole_from_streaming_detector(beds):
+    _, changes, _ = run(beds["pause"])
+    assert summary(changes) == [("ecg.pause", True), ("ecg.asystole", True),
+                                ("ecg.pause", False), ("ecg.asystole", False)]
+    on = changes[1].t - START.timestamp()
+    assert 28.0 <= on <= 30.0                                 # last beat before 25 s, + 4 s
+
+
+def test_state_round_trip_gives_same_result(beds):
+    a = run(beds["vrun"], roundtrip=True)
+    b = run(beds["vrun"], roundtrip=False)
+    assert summary(a[1]) == summary(b[1]) and len(a[2]) == len(b[2])
+    assert len(json.dumps(a[0])) < 60_000                    # bounded state per patient
+
+
+def test_duplicate_and_gap(beds):
+    feed = beds["sinus"]
+    chunks = [ecg_validate(json.dumps(c)) for c in feed_chunks(feed, START, seconds=8)]
+    st = ecg_state_new()
+    for c in chunks[:4]:
+        ecg_admit(st, c, 0.0)
+        ecg_detect(st, c)
+    with pytest.raises(InvalidChunk) as e:
+        ecg_admit(st, chunks[3], 0.0)
+    assert e.value.code == "duplicate"
+    verdict, _ = ecg_admit(st, chunks[6], 0.0)
+    assert (verdict.kind, verdict.missing) == ("gap", 2)
+    assert st["beat_stream"] is None and st["seg_t0"] == chunks[6].t0
