@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -67,10 +67,10 @@ def feed_chunks(feed: BedFeed, start: datetime, chunk_s: float = 1.0,
     >>> [c["seq"] for c in feed_chunks(feed, datetime(2026, 1, 1, tzinfo=timezone.utc))]
     [0, 1, 2]
     """
-    n = int(round(chunk_s * feed.fs_hz))
+    n = round(chunk_s * feed.fs_hz)
     total = feed.signal_uv.size
     if seconds is not None:
-        total = min(total, int(round(seconds * feed.fs_hz)))
+        total = min(total, round(seconds * feed.fs_hz))
     for seq, i0 in enumerate(range(0, total, n)):
         piece = feed.signal_uv[i0:min(i0 + n, total)]
         ts = start + timedelta(seconds=i0 / feed.fs_hz)
@@ -108,7 +108,7 @@ def play(feeds: Sequence[BedFeed], *, speed: float = 1.0, seconds: float | None 
     topic = topic or topics.ECG
     own = producer is None
     producer = producer or make_producer(linger_ms=20)
-    start = start or datetime.now(timezone.utc)
+    start = start or datetime.now(UTC)
     iters = [feed_chunks(f, start, chunk_s, seconds) for f in feeds]
     stats = PlayStats(beds=len(feeds))
     fast = not speed or speed == float("inf")

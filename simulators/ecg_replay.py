@@ -46,8 +46,8 @@ def load_feed(path: Path | str, patient_id: str, bed: str, start_s: float = 0.0,
     hdr = wfdb.rdheader(str(path))
     ch = hdr.sig_name.index("MLII") if "MLII" in hdr.sig_name else 0
     fs = float(hdr.fs)
-    sampfrom = int(round(start_s * fs))
-    sampto = hdr.sig_len if seconds is None else min(hdr.sig_len, sampfrom + int(round(seconds * fs)))
+    sampfrom = round(start_s * fs)
+    sampto = hdr.sig_len if seconds is None else min(hdr.sig_len, sampfrom + round(seconds * fs))
     if sampfrom >= sampto:
         raise ValueError(f"start_s={start_s} is past the end of {path}")
     rec = wfdb.rdrecord(str(path), channels=[ch], sampfrom=sampfrom, sampto=sampto)

@@ -127,7 +127,7 @@ def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
     ('int32', True)
     """
     rng = np.random.default_rng(seed)
-    n = int(round(duration_s * fs))
+    n = round(duration_s * fs)
     t = np.arange(n) / fs
     x = np.zeros(n)
     sched = _schedule(duration_s, hr_bpm, events, rng)
@@ -164,7 +164,7 @@ def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
         elif e.kind == "leads_off":
             x[i0:i1] = e.params.get("level_uv", 0.0) / 1000.0
     signal_uv = np.round(x * 1000.0).astype(np.int32)
-    beats = [(int(round(tb * fs)), lab) for tb, lab in sched if tb * fs < n]
+    beats = [(round(tb * fs), lab) for tb, lab in sched if tb * fs < n]
     return signal_uv, beats
 
 

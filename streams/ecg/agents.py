@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from faust.types import TP
@@ -29,8 +29,15 @@ from faust.types import TP
 from models.ecg.pipeline import ECGBeatStream
 from streams.app import app
 from streams.deadletter import deadletter_record
-from streams.ecg.process import (Detection, alarm_condition, ecg_admit, ecg_analyse, ecg_detect,
-                                 ecg_state_new, strip_inputs)
+from streams.ecg.process import (
+    Detection,
+    alarm_condition,
+    ecg_admit,
+    ecg_analyse,
+    ecg_detect,
+    ecg_state_new,
+    strip_inputs,
+)
 from streams.ecg.records import InvalidChunk, ecg_validate
 from streams.ecg.rules import AlarmChange, RuleConfig, feed_check
 from streams.ecg.strip import strip_id, strip_render
@@ -71,7 +78,7 @@ class _Runtime:
 
             self.classifier = BeatClassifier()
             self.versions = {"beat_classifier": self.classifier.version}
-        except Exception as e:  # no model artifact: degrade to QRS-only rules, loudly
+        except Exception as e:  # noqa: BLE001 - no model artifact: degrade to QRS-only rules, loudly
             self.classifier_error = f"{type(e).__name__}: {e}"
             self.versions = {"beat_classifier": "unavailable"}
             log_event(log, "beat classifier unavailable; beats labelled Q (rate/pause/technical "
@@ -127,7 +134,7 @@ async def _emit(pid: str, bed: str, changes: list[AlarmChange], strip: tuple | N
         if ch.active and strip is not None and ch.source != "ecg.feed_stopped":
             try:
                 path = await asyncio.to_thread(_render_strip, pid, bed, ch, strip)
-            except Exception as e:  # a strip is evidence, never a reason to lose the alarm
+            except Exception as e:  # noqa: BLE001 - a strip is evidence, never a reason to lose the alarm
                 log_event(log, "strip rendering failed", logging.ERROR, error=repr(e),
                           source=ch.source, patient=pid_ref(pid))
         cond = alarm_condition(ch, pid, bed, rt.versions, path)
@@ -146,7 +153,7 @@ async def analyse_ecg(stream):
 
 
 async def _process_batch(events: list) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     states: dict[str, dict] = {}
     work: list[tuple[Any, Detection, dict, list[AlarmChange]]] = []
     for event in events:
@@ -214,7 +221,7 @@ async def ecg_feed_watch() -> None:
     """Feed stopped: no chunk for ``RULES.feed_timeout_s`` (wall clock) on an active stream."""
     try:
         actives = app.assignor.assigned_actives()
-    except Exception:
+    except Exception:  # noqa: BLE001 - not assigned yet (rebalancing)
         return
     now = time.time()
     async with rt.lock:

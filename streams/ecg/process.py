@@ -27,17 +27,28 @@ No Faust, no Kafka, no file I/O here.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
 from models.ecg.pipeline import BeatCandidate, ECGBeatStream
 from streams.alerts.conditions import Condition
 from streams.ecg.records import ECGChunk, SeqVerdict, ecg_sequence_check
-from streams.ecg.rules import (RULES_VERSION, AlarmChange, RuleConfig, ecg_signal_quality,
-                               feed_resumed, hr_from_beats, rules_init, rules_restart, rules_step)
+from streams.ecg.rules import (
+    DEFAULT_RULES,
+    RULES_VERSION,
+    AlarmChange,
+    RuleConfig,
+    ecg_signal_quality,
+    feed_resumed,
+    hr_from_beats,
+    rules_init,
+    rules_restart,
+    rules_step,
+)
 from streams.ecg.strip import buffer_append, buffer_decode
 from streams.sinks.points import point
 
@@ -48,7 +59,7 @@ BEAT_CLASSES = ("N", "S", "V", "F", "Q")
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def ecg_state_new() -> dict[str, Any]:
@@ -101,7 +112,7 @@ class Detection:
     buf: dict[str, Any] | None = None   # the rolling signal right after this chunk (for strips)
 
 
-def ecg_detect(state: dict[str, Any], chunk: ECGChunk, cfg: RuleConfig = RuleConfig(),
+def ecg_detect(state: dict[str, Any], chunk: ECGChunk, cfg: RuleConfig = DEFAULT_RULES,
                stream: ECGBeatStream | None = None) -> tuple[Detection, ECGBeatStream]:
     """Run the patient's streaming beat detector on the chunk; return the completed beats.
 
@@ -153,14 +164,14 @@ def _bins_flush(state: dict[str, Any], upto_t: float, tags: dict[str, str], out:
         fields: dict[str, Any] = {k: c.get(k, 0) for k in BEAT_CLASSES}
         fields["total"] = sum(fields.values())
         fields["unanalysable"] = int(b["susp"])
-        out.append(point("beats", tags, fields, datetime.fromtimestamp(b["t0"], tz=timezone.utc)))
+        out.append(point("beats", tags, fields, datetime.fromtimestamp(b["t0"], tz=UTC)))
         b["t0"] += BIN_S
         b["counts"] = {}
         b["susp"] = False
 
 
 def ecg_analyse(state: dict[str, Any], chunk: ECGChunk, det: Detection, labels: Sequence[str],
-                cfg: RuleConfig = RuleConfig()) -> Analysis:
+                cfg: RuleConfig = DEFAULT_RULES) -> Analysis:
     """Rules, heart rate and beat counts for one chunk after its beats are classified.
 
     Parameters
@@ -203,7 +214,7 @@ def ecg_analyse(state: dict[str, Any], chunk: ECGChunk, det: Detection, labels: 
             res.points.append(point("ecg_hr", tags,
                                     {"hr_bpm": res.hr_bpm,
                                      "rr_ms": round(rr_ms, 1) if rr_ms is not None else None},
-                                    datetime.fromtimestamp(rb[-1][0], tz=timezone.utc)))
+                                    datetime.fromtimestamp(rb[-1][0], tz=UTC)))
     return res
 
 
@@ -231,5 +242,14 @@ def strip_inputs(state: dict[str, Any], det: Detection | None = None
     return buffer_decode(buf["uv"]), float(buf["fs"]), float(buf["t0"]), beats
 
 
-__all__ = ["Analysis", "BIN_S", "Detection", "alarm_condition", "ecg_admit", "ecg_analyse", "ecg_detect",
-           "ecg_state_new", "strip_inputs"]
+__all__ = [
+    "BIN_S",
+    "Analysis",
+    "Detection",
+    "alarm_condition",
+    "ecg_admit",
+    "ecg_analyse",
+    "ecg_detect",
+    "ecg_state_new",
+    "strip_inputs",
+]

@@ -341,5 +341,15 @@ def ecg_chunk_dict(patient_id: str, bed: str, ts: datetime, fs_hz: float, seq: i
             "seq": int(seq), "lead": lead, "ecg_uv": [int(v) for v in ecg_uv]}
 
 
-__all__ = ["ECGChunk", "InvalidChunk", "LEADS", "MAX_ABS_UV", "REASONS", "SeqVerdict",
-           "ecg_chunk_dict", "ecg_decode", "ecg_sequence_check", "ecg_validate"]
+__all__ = [
+    "LEADS",
+    "MAX_ABS_UV",
+    "REASONS",
+    "ECGChunk",
+    "InvalidChunk",
+    "SeqVerdict",
+    "ecg_chunk_dict",
+    "ecg_decode",
+    "ecg_sequence_check",
+    "ecg_validate",
+]

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import numpy as np
@@ -119,6 +120,9 @@ class RuleConfig:
     keep_beats_max: int = 400
 
 
+DEFAULT_RULES = RuleConfig()
+
+
 @dataclass(frozen=True)
 class AlarmChange:
     """One alarm condition starting (``active``), changing priority, or ending.
@@ -143,7 +147,7 @@ class AlarmChange:
 
 
 # ------------------------------------------------------------------------------ signal quality
-def ecg_signal_quality(window_uv: np.ndarray, fs: float, cfg: RuleConfig = RuleConfig()) -> dict[str, Any]:
+def ecg_signal_quality(window_uv: np.ndarray, fs: float, cfg: RuleConfig = DEFAULT_RULES) -> dict[str, Any]:
     """Flat-line and noise measures of the most recent signal.
 
     Parameters
@@ -169,11 +173,11 @@ def ecg_signal_quality(window_uv: np.ndarray, fs: float, cfg: RuleConfig = RuleC
     True
     """
     x = np.asarray(window_uv, dtype=np.float64)
-    nf = max(1, int(round(cfg.flat_window_s * fs)))
+    nf = max(1, round(cfg.flat_window_s * fs))
     tail = x[-nf:]
     p2p = float(tail.max() - tail.min()) if tail.size else 0.0
     flat = bool(tail.size >= nf and p2p < cfg.flat_p2p_uv)
-    nn = int(round(cfg.noise_window_s * fs))
+    nn = round(cfg.noise_window_s * fs)
     seg = x[-nn:]
     hf_ratio = hf_rms = 0.0
     if seg.size >= int(fs) and not flat:
@@ -195,7 +199,7 @@ def ecg_signal_quality(window_uv: np.ndarray, fs: float, cfg: RuleConfig = RuleC
 
 # ------------------------------------------------------------------------------ heart rate
 def hr_from_beats(beats: list[list[Any]], t: float | None = None,
-                  cfg: RuleConfig = RuleConfig()) -> float | None:
+                  cfg: RuleConfig = DEFAULT_RULES) -> float | None:
     """Heart rate (bpm) from the most recent RR intervals.
 
     Parameters
@@ -226,7 +230,7 @@ def hr_from_beats(beats: list[list[Any]], t: float | None = None,
     return 60.0 / (sum(rr) / len(rr))
 
 
-def rr_irregularity(beats: list[list[Any]], cfg: RuleConfig = RuleConfig()) -> dict[str, float] | None:
+def rr_irregularity(beats: list[list[Any]], cfg: RuleConfig = DEFAULT_RULES) -> dict[str, float] | None:
     """RR irregularity of the last ``cfg.af_window`` N/S-to-N/S intervals (0.2 s to a pause).
 
     Returns
@@ -269,9 +273,9 @@ def rules_init() -> dict[str, Any]:
 
 
 def _iso(t: float) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def _beats_evidence(beats: list[list[Any]], t_from: float, t_to: float, limit: int = 24) -> list[dict]:
@@ -461,7 +465,7 @@ def _trim(state: dict[str, Any], t: float, cfg: RuleConfig) -> None:
 def rules_step(state: dict[str, Any], beats: list[tuple[float, str]], *, start_t: float,
                end_t: float, analysed_t: float | None, quality: dict[str, Any],
                last_qrs_t: float | None = None,
-               cfg: RuleConfig = RuleConfig()) -> list[AlarmChange]:
+               cfg: RuleConfig = DEFAULT_RULES) -> list[AlarmChange]:
     """Advance the rules by one chunk.
 
     Parameters
@@ -564,7 +568,7 @@ def rules_restart(state: dict[str, Any]) -> None:
 
 
 def feed_check(state: dict[str, Any], *, last_rx_wall: float, now_wall: float,
-               last_end_t: float, cfg: RuleConfig = RuleConfig()) -> list[AlarmChange]:
+               last_end_t: float, cfg: RuleConfig = DEFAULT_RULES) -> list[AlarmChange]:
     """Feed-stopped technical alarm, evaluated by the agent's timer on the wall clock.
 
     Parameters
@@ -594,6 +598,19 @@ def feed_resumed(state: dict[str, Any], t: float) -> list[AlarmChange]:
     return em.out
 
 
-__all__ = ["AlarmChange", "LATCHED", "PHYSIOLOGICAL", "RULES_VERSION", "RuleConfig", "TECHNICAL",
-           "ecg_signal_quality", "feed_check", "feed_resumed", "hr_from_beats", "rr_irregularity",
-           "rules_init", "rules_restart", "rules_step"]
+__all__ = [
+    "LATCHED",
+    "PHYSIOLOGICAL",
+    "RULES_VERSION",
+    "TECHNICAL",
+    "AlarmChange",
+    "RuleConfig",
+    "ecg_signal_quality",
+    "feed_check",
+    "feed_resumed",
+    "hr_from_beats",
+    "rr_irregularity",
+    "rules_init",
+    "rules_restart",
+    "rules_step",
+]

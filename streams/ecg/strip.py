@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ def buffer_append(buf: dict[str, Any] | None, chunk_uv: np.ndarray, start_t: flo
         ``t0`` = device time of the first kept sample. A discontinuity (``start_t`` not where
         the buffer ends) restarts the buffer, so the strip never joins unrelated signal.
     """
-    keep_n = int(round(keep_s * fs))
+    keep_n = round(keep_s * fs)
     if buf and buf.get("fs") == fs:
         old = buffer_decode(buf["uv"])
         end_t = buf["t0"] + old.size / fs
@@ -159,7 +159,7 @@ def strip_render(path: Path | str, samples_uv: np.ndarray, fs: float, t0: float,
         ax.axvline(event_t - start, color="#c00000", lw=1.2, ls="--", zorder=4)
     ax.set_xticks([])
     ax.set_yticks([])
-    stamp = datetime.fromtimestamp(start, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    stamp = datetime.fromtimestamp(start, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     fig.text(0.3 / width_in, 1 - 0.3 / height_in, f"{title}   {stamp}   25 mm/s  10 mm/mV",
              fontsize=9, va="bottom")
     path = Path(path)

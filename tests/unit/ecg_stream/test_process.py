@@ -4,7 +4,7 @@ streaming detector on synthetic feeds and labels taken from the synthetic truth.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from simulators.ecg_synth import synth_beds
 from streams.ecg.process import alarm_condition, ecg_admit, ecg_analyse, ecg_detect, ecg_state_new
 from streams.ecg.records import InvalidChunk, ecg_validate
 
-START = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def oracle(feed, det):

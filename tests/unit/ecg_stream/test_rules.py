@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from simulators.ecg_synth import SynthEvent, synth_ecg
-from streams.ecg.rules import (RuleConfig, ecg_signal_quality, feed_check, feed_resumed,
-                               hr_from_beats, rules_init, rules_step)
+from streams.ecg.rules import (
+    RuleConfig,
+    ecg_signal_quality,
+    feed_check,
+    feed_resumed,
+    hr_from_beats,
+    rules_init,
+    rules_step,
+)
 
 CLEAN = {"flat": False, "noisy": False, "p2p_uv": 1500.0, "hf_ratio": 0.01}
 T0 = 1_790_000_000.0
@@ -21,9 +28,10 @@ def beats_at(rr_s, labels=None, t0=T0 + 0.5):
     return list(zip(t.tolist(), labels))
 
 
-def drive(beats, seconds, quality=lambda k: CLEAN, state=None, cfg=RuleConfig()):
+def drive(beats, seconds, quality=lambda k: CLEAN, state=None, cfg=None):
     """Feed beats through the rules in 1 s chunks; return (state, changes)."""
     state = state or rules_init()
+    cfg = cfg or RuleConfig()
     out = []
     for k in range(int(seconds)):
         s, e = T0 + k, T0 + k + 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from streams.ecg.records import ecg_validate
 from streams.ecg.rules import ecg_signal_quality
 
 DS1 = Path("/work/shared/data/mitdb-ds1")
-T0 = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 def test_synth_is_deterministic_and_valid():
@@ -31,7 +31,7 @@ def test_synth_is_deterministic_and_valid():
 
 def test_synth_events():
     fs = 360.0
-    sig, beats = synth_ecg(40, fs, 80, [SynthEvent("vrun", 10, 3, {"rate_bpm": 170}),
+    _sig, beats = synth_ecg(40, fs, 80, [SynthEvent("vrun", 10, 3, {"rate_bpm": 170}),
                                         SynthEvent("pause", 20, 5)], seed=0)
     labels = [b for _, b in beats]
     assert labels.count("V") >= 8
