@@ -52,6 +52,7 @@ log = logging.getLogger("wardwatch.ecg")
 BATCH_MAX = 256          #: chunks per classification batch
 BATCH_WITHIN_S = 0.25    #: longest wait to fill a batch (adds at most this latency)
 FEED_CHECK_S = 2.0       #: feed-stopped timer period
+RETIRE_AFTER_S = 6 * 3600.0  #: a stream silent this long (patient discharged) leaves the table
 RULES = RuleConfig()
 
 ecg_state = app.Table("ecg-state", default=dict, key_type=str,
@@ -230,6 +231,10 @@ async def ecg_feed_watch() -> None:
                 continue
             if TP(ECG, int(st.get("partition", -1))) not in actives:
                 continue  # a standby copy: the worker that owns the partition alarms
+            if now - st["rx_wall"] > RETIRE_AFTER_S:
+                del ecg_state[pid]  # its feed-stopped alarm was raised hours ago
+                rt.streams.pop(pid, None)
+                continue
             changes = feed_check(st["rules"], last_rx_wall=st["rx_wall"], now_wall=now,
                                  last_end_t=st["last"]["end_t"], cfg=RULES)
             if changes:
