@@ -1,6 +1,6 @@
 """Test session services: a real Kafka broker and a real InfluxDB server, started here.
 
-The test session owns a stack of its own (its own run folder and ports, wiped at start), so
+The test session owns a stack of its own (a fresh run folder and free ports), so
 tests never read a developer's demo data and a leftover from an earlier run cannot leak into
 assertions. The binaries come from the same cache as ``wardwatch services up``.
 Set WARDWATCH_TEST_EXTERNAL=1 to run against the services the environment points at instead.
@@ -8,24 +8,43 @@ Set WARDWATCH_TEST_EXTERNAL=1 to run against the services the environment points
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+def _free_ports(n: int) -> list[int]:
+    socks = []
+    for _ in range(n):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        socks.append(sock)
+    ports = [sock.getsockname()[1] for sock in socks]
+    for sock in socks:
+        sock.close()
+    return ports
+
+
 if not os.environ.get("WARDWATCH_TEST_EXTERNAL"):
-    _run = Path(os.environ.get("WARDWATCH_TEST_RUN_DIR", Path.home() / ".local/state/wardwatch-test"))
+    # A stack of this session's own: own run folder, own free ports, so that two test sessions
+    # on one machine (or a developer's demo) never share or restart each other's services.
+    _run = Path(tempfile.mkdtemp(prefix="wardwatch-test-"))
+    atexit.register(shutil.rmtree, _run, True)
+    _kafka, _ctrl, _influx, _rpc = _free_ports(4)
     os.environ.update({
         "WARDWATCH_RUN_DIR": str(_run),
-        "WARDWATCH_KAFKA_PORT": "19092", "WARDWATCH_KAFKA_CONTROLLER_PORT": "19093",
-        "WARDWATCH_KAFKA_BOOTSTRAP": "127.0.0.1:19092",
-        "WARDWATCH_INFLUX_PORT": "18086", "WARDWATCH_INFLUX_RPC_PORT": "18088",
-        "WARDWATCH_INFLUX_URL": "http://127.0.0.1:18086",
+        "WARDWATCH_KAFKA_PORT": str(_kafka), "WARDWATCH_KAFKA_CONTROLLER_PORT": str(_ctrl),
+        "WARDWATCH_KAFKA_BOOTSTRAP": f"127.0.0.1:{_kafka}",
+        "WARDWATCH_INFLUX_PORT": str(_influx), "WARDWATCH_INFLUX_RPC_PORT": str(_rpc),
+        "WARDWATCH_INFLUX_URL": f"http://127.0.0.1:{_influx}",
         "WARDWATCH_INFLUX_BUCKET": "wardwatch_test/autogen",
     })
 
@@ -41,13 +60,11 @@ def services():
 
     s = get_settings()
     own = not os.environ.get("WARDWATCH_TEST_EXTERNAL")
-    if own:
-        stack.down(s)
-        shutil.rmtree(s.run_dir, ignore_errors=True)
     stack.up(s)
     yield s
     if own:
         stack.down(s)
+        shutil.rmtree(s.run_dir, ignore_errors=True)
 
 
 class WorkerProcess:

@@ -42,3 +42,8 @@ async def report_pipeline_metrics():
     await points_topic.send(value=point("pipeline", {"host": metrics.host, "app": _s.app_id},
                                         counts, datetime.now(timezone.utc)))
     log_event(log, "pipeline", **counts)
+
+
+@app.on_before_shutdown.connect
+async def close_writer(app, **kwargs) -> None:
+    await writer.close()

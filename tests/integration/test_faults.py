@@ -1,0 +1,88 @@
+"""Faults in which nothing may be lost: a killed worker, InfluxDB down."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from influxdb_client import InfluxDBClient
+
+from streams.vitals.scoring import NEWS2_STEP_DOWN_HOLD_S
+from wardwatch.kafka_io import consume, end_offsets, make_producer, send
+from wardwatch.services import influx
+
+pytestmark = pytest.mark.integration
+
+NORMAL = {"hr_bpm": 72, "spo2_pct": 97, "rr_bpm": 14, "sbp_mmhg": 124, "dbp_mmhg": 78,
+          "temp_c": 36.8, "o2": "air", "acvpu": "A"}
+HIGH = {**NORMAL, "acvpu": "V", "rr_bpm": 22, "spo2_pct": 93}  # NEWS2 7
+
+
+def produce(pid: str, readings: list[tuple[datetime, dict]]) -> None:
+    p = make_producer()
+    for ts, vals in readings:
+        send(p, "vitals", pid, {"patient_id": pid, "bed": "F-1", "ts": ts.isoformat(), **vals})
+    p.flush()
+    p.close()
+
+
+def alerts_for(pid: str, start, n: int, timeout_s: float = 90) -> list[dict]:
+    out: list[dict] = []
+    for _, key, v in consume(["alerts"], start=start, timeout_s=timeout_s,
+                             stop=lambda _: len(out) >= n):
+        if key == pid:
+            out.append(v)
+    return out
+
+
+def test_killed_worker_recovers_alert_state_from_changelog(start_worker):
+    app_id = f"wardwatch-restart-{uuid.uuid4().hex[:6]}"
+    pid = f"R-{uuid.uuid4().hex[:6]}"
+    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    w1 = start_worker(["worker"], env={"WARDWATCH_APP_ID": app_id}, ready="Worker ready")
+    start = end_offsets(["alerts"])
+    produce(pid, [(t0, HIGH)])
+    raised = alerts_for(pid, start, 1)
+    assert [e["type"] for e in raised] == ["raised"]
+    time.sleep(3)  # let the changelog and offsets commit (commit interval 1 s)
+    w1.stop(kill=True)  # SIGKILL: no graceful shutdown
+
+    w2 = start_worker(["worker"], env={"WARDWATCH_APP_ID": app_id}, ready="Worker ready")
+    try:
+        start2 = end_offsets(["alerts"])
+        hold = int(NEWS2_STEP_DOWN_HOLD_S)
+        produce(pid, [(t0 + timedelta(seconds=1), HIGH),          # still high: no new alert
+                      (t0 + timedelta(seconds=2), NORMAL),        # lower: hold starts
+                      (t0 + timedelta(seconds=2 + hold), NORMAL)])  # held: resolved
+        after = alerts_for(pid, start2, 1)
+        assert [e["type"] for e in after] == ["resolved"]
+        assert after[0]["alert_id"] == raised[0]["alert_id"]  # the same alert, recovered
+    finally:
+        w2.stop()
+
+
+def test_influxdb_down_then_back_loses_no_point(stream_worker, services):
+    s = services
+    pid = f"I-{uuid.uuid4().hex[:6]}"
+    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=20)
+    assert influx.down(s)
+    try:
+        produce(pid, [(t0 + timedelta(seconds=i), {**NORMAL, "hr_bpm": 70 + i}) for i in range(20)])
+        deadline = time.monotonic() + 60
+        while "influx write failed, retrying" not in stream_worker.output():
+            assert time.monotonic() < deadline, "sink never saw InfluxDB down"
+            time.sleep(0.5)
+    finally:
+        influx.up(s)
+    flux = f'''from(bucket: "{s.influx_bucket}") |> range(start: -2h)
+      |> filter(fn: (r) => r._measurement == "vitals" and r._field == "hr_bpm" and r.patient == "{pid}")'''
+    values: list = []
+    deadline = time.monotonic() + 90
+    with InfluxDBClient(url=s.influx_url, token=s.influx_token_value(), org=s.influx_org) as c:
+        while time.monotonic() < deadline and len(values) < 20:
+            values = [r.get_value() for t in c.query_api().query(flux) for r in t.records]
+            time.sleep(1)
+    assert values == [70.0 + i for i in range(20)]
+    assert stream_worker.alive()
