@@ -23,7 +23,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -139,7 +139,7 @@ def ward_readings(patients: list[SimPatient], *, duration_s: float, speed: float
     rng = np.random.default_rng(seed + 1)
     device_total = duration_s * speed
     if start is None:
-        start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=device_total)
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=device_total)
     last: dict[str, dict[str, float]] = {p.patient_id: {} for p in patients}
     n_ticks = int(duration_s / interval_s)
     for i in range(n_ticks + 1):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -21,5 +21,5 @@ def deadletter_record(reason: str, source_topic: str, raw: bytes | None, key: by
         "key": key,
         "original_b64": base64.b64encode(raw or b"").decode(),
         "detail": detail or {},
-        "at": datetime.now(timezone.utc).isoformat(),
+        "at": datetime.now(UTC).isoformat(),
     }

@@ -19,9 +19,9 @@ def load_agents() -> None:
 
 
 def run(log_level: str = "info") -> None:
-    from streams.app import app
-
     import sys
+
+    from streams.app import app
 
     load_agents()
 

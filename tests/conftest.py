@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+
 def _free_ports(n: int) -> list[int]:
     socks = []
     for _ in range(n):

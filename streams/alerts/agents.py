@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from streams.alerts.conditions import Condition
 from streams.alerts.engine import alert_on_action, alert_on_condition, alert_points
@@ -61,7 +61,7 @@ async def act_on_alerts(stream):
             pid = action["patient_id"]
             if msg.key and msg.key.decode() != pid:
                 raise ValueError("message key does not match patient_id")
-            state, events = alert_on_action(open_alerts[pid], action, datetime.now(timezone.utc))
+            state, events = alert_on_action(open_alerts[pid], action, datetime.now(UTC))
         except (ValueError, KeyError, TypeError) as e:
             await deadletter_topic.send(key=msg.key, value=deadletter_record(
                 f"invalid alert action: {e}", ALERTS_ACK, msg.value, msg.key, msg.partition, msg.offset))

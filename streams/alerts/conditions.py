@@ -44,6 +44,6 @@ class Condition:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Condition":
+    def from_dict(cls, d: dict[str, Any]) -> Condition:
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         return cls(**known)

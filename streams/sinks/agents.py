@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from streams.app import app
 from streams.deadletter import deadletter_record
@@ -40,7 +40,7 @@ async def report_pipeline_metrics():
         return
     counts["influx_retries"] = writer.retries
     await points_topic.send(value=point("pipeline", {"host": metrics.host, "app": _s.app_id},
-                                        counts, datetime.now(timezone.utc)))
+                                        counts, datetime.now(UTC)))
     log_event(log, "pipeline", **counts)
 
 

@@ -7,7 +7,7 @@ data between the topic, the per-patient table and those functions.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from streams.app import app
 from streams.deadletter import deadletter_record
@@ -44,7 +44,7 @@ async def score_vitals(stream):
         msg = event.message
         key = msg.key.decode("utf-8", "replace") if msg.key else None
         try:
-            reading = vitals_validate(msg.value, key=key, now=datetime.now(timezone.utc))
+            reading = vitals_validate(msg.value, key=key, now=datetime.now(UTC))
             state = vitals_state[reading.patient_id]
             vitals_order_check(reading, state.get("last_ts"), state.get("last_reading"))
         except InvalidReading as e:

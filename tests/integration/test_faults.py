@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from influxdb_client import InfluxDBClient
@@ -40,7 +40,7 @@ def alerts_for(pid: str, start, n: int, timeout_s: float = 90) -> list[dict]:
 def test_killed_worker_recovers_alert_state_from_changelog(start_worker):
     app_id = f"wardwatch-restart-{uuid.uuid4().hex[:6]}"
     pid = f"R-{uuid.uuid4().hex[:6]}"
-    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     w1 = start_worker(["worker"], env={"WARDWATCH_APP_ID": app_id}, ready="Worker ready")
     start = end_offsets(["alerts"])
     produce(pid, [(t0, HIGH)])
@@ -66,7 +66,7 @@ def test_killed_worker_recovers_alert_state_from_changelog(start_worker):
 def test_influxdb_down_then_back_loses_no_point(stream_worker, services):
     s = services
     pid = f"I-{uuid.uuid4().hex[:6]}"
-    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=20)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
     assert influx.down(s)
     try:
         produce(pid, [(t0 + timedelta(seconds=i), {**NORMAL, "hr_bpm": 70 + i}) for i in range(20)])

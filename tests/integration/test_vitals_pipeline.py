@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -37,7 +37,7 @@ def collect(start, want, timeout_s=60.0):
 def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker, services):
     run = uuid.uuid4().hex[:6]
     a, b = f"A-{run}", f"B-{run}"
-    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=30)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
     t = lambda s: t0 + timedelta(seconds=s)  # noqa: E731
     start = end_offsets(["alerts", "deadletter"])
     p = make_producer()

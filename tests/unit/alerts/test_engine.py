@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -47,7 +47,7 @@ def test_sources_are_independent():
 
 
 def test_latched_alarm_needs_acknowledgement():
-    now = datetime(2026, 11, 25, 12, 5, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 12, 5, tzinfo=UTC)
     state, evs = run(cond(source="ecg.vtach", priority="high", latched=True),
                      cond(source="ecg.vtach", active=False, priority="high", latched=True))
     assert [e["type"] for e in evs] == ["raised", "latched"]
@@ -59,7 +59,7 @@ def test_latched_alarm_needs_acknowledgement():
 
 
 def test_ack_active_then_resolve_and_silence():
-    now = datetime(2026, 11, 25, 12, 5, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 12, 5, tzinfo=UTC)
     state, evs = run(cond(latched=True))
     aid = evs[0]["alert_id"]
     state, s = alert_on_action(state, {"patient_id": "P1", "alert_id": aid, "action": "silence",
@@ -72,7 +72,7 @@ def test_ack_active_then_resolve_and_silence():
 
 
 def test_bad_actions_raise():
-    now = datetime(2026, 11, 25, 12, 5, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 12, 5, tzinfo=UTC)
     with pytest.raises(ValueError, match="unknown action"):
         alert_on_action({}, {"patient_id": "P1", "alert_id": "x", "action": "delete"}, now)
     with pytest.raises(ValueError, match="no open alert"):

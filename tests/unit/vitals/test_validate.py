@@ -1,11 +1,11 @@
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from streams.vitals.validate import InvalidReading, vitals_order_check, vitals_validate
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 GOOD = {"patient_id": "P1", "bed": "B1", "ts": "2026-11-25T11:59:00+00:00", "hr_bpm": 72,
         "spo2_pct": 97, "rr_bpm": 14, "sbp_mmhg": 124, "dbp_mmhg": 78, "temp_c": 36.8,
         "o2": "air", "acvpu": "A"}
