@@ -95,7 +95,7 @@ class ExpressionModel:
                 "metrics": self.metrics}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "ExpressionModel":
+    def from_state(cls, state: dict[str, Any]) -> ExpressionModel:
         return cls(pipeline=state["pipeline"], probes=list(state["probes"]),
                    version=state["version"], metrics=dict(state.get("metrics", {})))
 
@@ -132,7 +132,7 @@ def expression_cv(x: pd.DataFrame, y: pd.Series, *, n_genes: int = 50, n_trees: 
         "rskf_accuracy_sd": float(np.std(scores)),
         "rskf_folds": len(scores),
         "rskf_scheme": f"{repeats}x stratified {folds}-fold, seed {seed}",
-        "n": int(len(ya)),
+        "n": len(ya),
         "class_counts": {c: int((ya == c).sum()) for c in CLASSES},
     }
     if loo:
@@ -190,7 +190,7 @@ def expression_evaluate(model: ExpressionModel, x: pd.DataFrame, y: pd.Series) -
     cm = confusion_matrix(yt, preds, labels=list(CLASSES))
     return {
         "accuracy": float(accuracy_score(yt, preds)),
-        "n": int(len(yt)),
+        "n": len(yt),
         "confusion": {"labels": list(CLASSES), "matrix": cm.tolist()},
     }
 

@@ -25,7 +25,12 @@ from typing import Any
 
 import Bio
 
-from batch.genomic.expression import MODEL_VERSION, ExpressionModel, expression_cluster, expression_predict
+from batch.genomic.expression import (
+    MODEL_VERSION,
+    ExpressionModel,
+    expression_cluster,
+    expression_predict,
+)
 from batch.genomic.fasta import FastaFormatError, InvalidAlphabetError, fasta_stats, fasta_summary
 from batch.genomic.golub import ExpressionFormatError, golub_parse_expression
 from batch.jobs import Job, JobRejected

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import joblib
 import sklearn
 
-from batch.genomic.expression import (CLASSES, MODEL_VERSION, ExpressionModel, expression_cluster,
-                                      expression_cv, expression_fit)
+from batch.genomic.expression import (
+    CLASSES,
+    MODEL_VERSION,
+    ExpressionModel,
+    expression_cluster,
+    expression_cv,
+    expression_fit,
+)
 from batch.genomic.golub import golub_align, golub_parse_expression, golub_parse_labels
 
 log = logging.getLogger(__name__)
@@ -61,7 +67,7 @@ def genomic_train(expression: Path = DEFAULT_EXPRESSION, labels: Path = DEFAULT_
         "cluster_ari_training": clus.adjusted_rand_vs_labels,
         "selected_probes": model.selected_probes,
         "sklearn": sklearn.__version__,
-        "trained_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "trained_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
     })
     model.metrics = {k: v for k, v in metrics.items() if k != "selected_probes"}
     out = Path(out_dir)

@@ -282,17 +282,14 @@ def context_of(sentence: str, start: int, end: int, *,
         matches = triggers_find(sentence, cat)
         fired: list[str] = []
         for t in matches:
-            # A trigger inside the target (e.g. "no" in "no known drug allergies" when the
-            # target is the whole phrase) still counts only if it precedes the target's head.
-            if t.kind == "forward" and t.end <= end and t.start < start + 1:
-                if t.end > start:  # overlaps the target's start: trigger is part of the target
+            if t.kind == "forward" and t.start <= start and t.end <= end:
+                # A trigger that opens the target itself ("No known drug allergies" as the
+                # target) fires; otherwise its scope must reach the target.
+                if t.end > start or _forward_scope_end(sentence, matches, t, limits[cat]) > start:
                     fired.append(t.phrase)
-                    continue
-                if _forward_scope_end(sentence, matches, t, limits[cat]) > start:
-                    fired.append(t.phrase)
-            elif t.kind == "backward" and t.start >= end:
-                if _backward_scope_start(sentence, matches, t, limits[cat]) < end:
-                    fired.append(t.phrase)
+            elif (t.kind == "backward" and t.start >= end
+                  and _backward_scope_start(sentence, matches, t, limits[cat]) < end):
+                fired.append(t.phrase)
         if fired:
             setattr(res, cat, True)
             res.triggers[cat] = fired

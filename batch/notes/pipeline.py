@@ -12,6 +12,7 @@ historical). Pure: text in, dict out.
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import re
 from functools import lru_cache
@@ -25,8 +26,14 @@ from batch.notes.context import context_of
 from batch.notes.deid import deid_text
 from batch.notes.lexicon import lexicon_patterns
 from batch.notes.measurements import measurements_extract
-from batch.notes.sections import (FAMILY_SECTIONS, HISTORICAL_SECTIONS, HYPOTHETICAL_SECTIONS,
-                                  Section, section_at, sections_detect)
+from batch.notes.sections import (
+    FAMILY_SECTIONS,
+    HISTORICAL_SECTIONS,
+    HYPOTHETICAL_SECTIONS,
+    Section,
+    section_at,
+    sections_detect,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +66,7 @@ def sentences_split(text: str, sections: list[Section] | None = None) -> list[tu
         cuts.add(s.body_start)
     out: list[tuple[int, int]] = []
     bounds = sorted(cuts)
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         seg = text[a:b]
         lead = len(seg) - len(seg.lstrip())
         trail = len(seg.rstrip())

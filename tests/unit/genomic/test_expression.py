@@ -6,10 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from batch.genomic.expression import (expression_cluster, expression_cv, expression_evaluate,
-                                      expression_predict, expression_preprocess)
-from batch.genomic.golub import (ExpressionFormatError, golub_align, golub_parse_expression,
-                                 golub_parse_labels)
+from batch.genomic.expression import (
+    expression_cluster,
+    expression_cv,
+    expression_evaluate,
+    expression_predict,
+    expression_preprocess,
+)
+from batch.genomic.golub import (
+    ExpressionFormatError,
+    golub_align,
+    golub_parse_expression,
+    golub_parse_labels,
+)
 from batch.genomic.train import genomic_load
 
 

@@ -3,8 +3,15 @@ from __future__ import annotations
 import pytest
 from Bio.SeqUtils import gc_fraction
 
-from batch.genomic.fasta import (FastaFormatError, InvalidAlphabetError, alphabet_detect,
-                                 fasta_stats, fasta_summary, gc_content, kmer_profile)
+from batch.genomic.fasta import (
+    FastaFormatError,
+    InvalidAlphabetError,
+    alphabet_detect,
+    fasta_stats,
+    fasta_summary,
+    gc_content,
+    kmer_profile,
+)
 
 
 def test_hiv_genome_stats_match_biopython(fasta_dir):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from batch.notes.negex_eval import (concept_locate, negex_evaluate, negex_read, negex_score)
+from batch.notes.negex_eval import concept_locate, negex_evaluate, negex_read, negex_score
 
 TSV = Path(__file__).resolve().parents[4] / "shared" / "data" / "negex" / "annotations-reports-1-60.tsv"
 
