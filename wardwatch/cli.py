@@ -403,6 +403,51 @@ def eval_ecg(
         console.print(f"{k.upper():5s} Se {r[k]['se']} %  +P {r[k]['ppv']} %  (tp {r[k]['tp']}, fn {r[k]['fn']}, fp {r[k]['fp']})")
 
 
+# --------------------------------------------------------------------------- deterioration model
+@train_app.command("deterioration")
+def train_deterioration(
+    data: Path = typer.Option(None, "--data", help="set A tarball (default: ../shared/data/sepsis2019/training_setA.tar.gz)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="artifact folder (default: models/deterioration/artifacts)"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Logistic deterioration model on PhysioNet 2019 set A: artifacts, metrics, model card."""
+    from models.deterioration.card import write_card
+    from models.deterioration.model import ARTIFACT_DIR
+    from models.deterioration.train import DEFAULT_TAR, train
+
+    res = train(data or DEFAULT_TAR, out or ARTIFACT_DIR, seed=seed)
+    write_card(res)
+    for fs in ("vitals", "full"):
+        t = res[fs]["test"]
+        console.print(f"{fs}: test AUROC {t['auroc']} AUPRC {t['auprc']} utility {t['utility']} "
+                      f"(NEWS2 AUROC {t['news2_auroc']}, qSOFA {t['qsofa_auroc']})")
+
+
+@eval_app.command("deterioration")
+def eval_deterioration(
+    data: Path = typer.Option(..., "--data", exists=True, file_okay=False, help="folder of .psv files"),
+    json_out: bool = typer.Option(False, "--json"),
+    predictions: Optional[Path] = typer.Option(None, "--predictions", help="write <record>.psv predictions here"),
+    model: Optional[Path] = typer.Option(None, "--model", help="artifact JSON (default: the deployed vitals model)"),
+) -> None:
+    """AUROC, AUPRC, utility, NEWS2 / qSOFA AUROC of the deterioration model on challenge files."""
+    from rich.progress import Progress
+
+    from models.deterioration.evaluate import evaluate_dir
+    from models.deterioration.model import load_model
+
+    n = len(list(data.glob("*.psv")))
+    with Progress(console=Console(stderr=True), transient=True) as prog:
+        task = prog.add_task("patients", total=n)
+        r = evaluate_dir(data, load_model(str(model) if model else None), predictions,
+                         progress=lambda: prog.advance(task))
+    if json_out:
+        print(json.dumps(r))
+        return
+    for k, v in r.items():
+        console.print(f"{k}: {v}")
+
+
 def main() -> None:
     app()
 

@@ -49,11 +49,17 @@ def iter_dir(data_dir: str | Path) -> Iterator[tuple[str, list[dict[str, float]]
         yield p.name, read_psv(p)
 
 
-def iter_tar(tar_path: str | Path) -> Iterator[tuple[str, list[dict[str, float]]]]:
-    """(file name, rows) for every ``.psv`` member of a challenge tarball, read in place."""
+def iter_tar(tar_path: str | Path, select: Callable[[str], bool] | None = None,
+             ) -> Iterator[tuple[str, list[dict[str, float]]]]:
+    """(file name, rows) for every ``.psv`` member of a challenge tarball, read in place.
+
+    ``select(file_name)`` (optional) skips members before they are parsed.
+    """
     with tarfile.open(tar_path, "r:*") as tf:
         for m in tf:
             if m.isfile() and m.name.endswith(".psv"):
+                if select is not None and not select(Path(m.name).name):
+                    continue
                 f = tf.extractfile(m)
                 assert f is not None
                 yield Path(m.name).name, parse_psv(f.read().decode())

@@ -51,6 +51,13 @@ STATE_VERSION = 1
 WINDOW_H = 6            # trend / variability window, hours (inclusive of the current hour)
 GAP_CAP_H = 24.0        # hours-since-last-measurement cap (and value for "never measured")
 LAB_GAP_CAP_H = 72.0
+# Time since admission is capped: in the challenge data the records of non-septic patients end
+# by ~60 h of ICU stay while septic ones run on, so an uncapped ICU hour would let a model learn
+# "long record = sepsis", a data-extraction artefact that fires on every long stay in a real ICU.
+ICULOS_CAP_H = 48
+ICULOS_STEPS_H = (2, 4, 6, 9, 12, 18, 24, 36)      # thermometer steps of the capped ICU hour
+GAP_STEPS_H = (0, 1, 2, 4, 8)                      # thermometer steps of hours since measured
+FRAC_STEPS = (1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6)   # of hours measured in the 6-h window
 
 VITALS = ("HR", "O2Sat", "Temp", "SBP", "MAP", "DBP", "Resp")
 
@@ -108,8 +115,11 @@ def _vital_names() -> list[str]:
         names += [f"{v}_last", f"{v}_dev2", f"{v}_mean6h", f"{v}_min6h", f"{v}_max6h",
                   f"{v}_slope6h", f"{v}_std6h", f"{v}_vs_baseline", f"{v}_hours_since",
                   f"{v}_never", f"{v}_frac_measured"]
-    names += ["ShockIndex", "PulsePressure", "ICULOS", "log_ICULOS", "ICULOS_le_6h",
+        names += [f"{v}_since_gt{g}h" for g in GAP_STEPS_H]
+        names += [f"{v}_frac_gt{k}of6" for k in range(1, 6)]
+    names += ["ShockIndex", "PulsePressure", "ICULOS_capped", "log_ICULOS_capped",
               "hours_with_vitals_6h"]
+    names += [f"ICULOS_gt{h}h" for h in ICULOS_STEPS_H]
     return names
 
 
@@ -369,17 +379,21 @@ def features_vector(state: dict, feature_set: str = "vitals") -> np.ndarray:
             bn += 1
         baseline = bsum / bn if bn else v
         dev = (v - NORMAL[var]) / SPREAD[var]
+        frac = len(vals) / WINDOW_H
         out += [v, dev * dev, mean, mn, mx, _slope(pts), std, v - baseline,
-                min(since, GAP_CAP_H), float(never), len(vals) / WINDOW_H]
+                min(since, GAP_CAP_H), float(never), frac]
+        out += [float(since > g) for g in GAP_STEPS_H]
+        out += [float(frac > f + 1e-9) for f in FRAC_STEPS]
     sbp = max(lastv["SBP"], 1.0)
     out.append(lastv["HR"] / sbp)
     out.append(lastv["SBP"] - lastv["DBP"])
-    out.append(float(hour))
-    out.append(math.log1p(max(hour, 0)))
-    out.append(float(hour <= 6))
+    capped = min(max(hour, 0), ICULOS_CAP_H)
+    out.append(float(capped))
+    out.append(math.log1p(capped))
     open_vital = any(k in state["open"] for k in VITALS)
     n_vh = sum(1 for h in state["vital_hours"] if h > hour - WINDOW_H) + int(open_vital)
     out.append(float(n_vh))
+    out += [float(capped > h) for h in ICULOS_STEPS_H]
     if feature_set == "full":
         age, male = state["age"], state["male"]
         out += [NORMAL["Age"] if age is None else age, 0.5 if male is None else male,

@@ -1,0 +1,109 @@
+"""Evaluate the deterioration model on any data in the PhysioNet/CinC 2019 challenge format.
+
+``wardwatch eval deterioration --data DIR --json [--predictions OUT]`` reads every ``.psv`` in
+DIR, runs the same feature code as the stream (:mod:`models.deterioration.features`) hour by
+hour, and reports pooled-row AUROC and AUPRC, the normalized utility score (Reyna et al., Crit
+Care Med 2020), and the AUROC of NEWS2 (RCP 2017) and qSOFA (Singer et al., JAMA 2016) on the
+same rows. With ``predictions_out`` it writes, per input file, a file of the same name with
+``PredictedProbability|PredictedLabel`` per input row (the challenge's prediction format).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from models.deterioration.dataset import PatientMatrix, iter_dir, patient_matrix
+from models.deterioration.model import DeteriorationModel, load_model
+from models.deterioration.utility import normalized_utility
+
+log = logging.getLogger(__name__)
+
+
+def _auc(y: np.ndarray, s: np.ndarray, fn: Callable[..., float]) -> float | None:
+    ok = ~np.isnan(s)
+    if ok.sum() == 0 or len(np.unique(y[ok])) < 2:
+        return None
+    return round(float(fn(y[ok], s[ok])), 4)
+
+
+def score_patients(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
+                   threshold: float) -> dict[str, Any]:
+    """Metrics over patients with labels: AUROC, AUPRC, utility, NEWS2 / qSOFA AUROC."""
+    labelled = [(pm, p) for pm, p in zip(pms, prob) if pm.y is not None]
+    out: dict[str, Any] = {"patients": len(pms), "rows": int(sum(len(pm.X) for pm in pms))}
+    if not labelled:
+        out.update(auroc=None, auprc=None, utility=None, news2_auroc=None, qsofa_auroc=None)
+        return out
+    y = np.concatenate([pm.y for pm, _ in labelled])
+    p = np.concatenate([pp for _, pp in labelled])
+    news = np.concatenate([pm.news2 for pm, _ in labelled])
+    qs = np.concatenate([pm.qsofa for pm, _ in labelled])
+    util = normalized_utility([pm.y for pm, _ in labelled],
+                              [(pp >= threshold).astype(int) for _, pp in labelled])
+    out.update(
+        auroc=_auc(y, p, roc_auc_score),
+        auprc=_auc(y, p, average_precision_score),
+        utility=round(util, 4),
+        news2_auroc=_auc(y, news, roc_auc_score),
+        qsofa_auroc=_auc(y, qs, roc_auc_score),
+        septic_patients=int(sum(int(pm.y.any()) for pm, _ in labelled)),
+        prevalence_rows=round(float(y.mean()), 4),
+    )
+    return out
+
+
+def evaluate_dir(data_dir: str | Path, model: DeteriorationModel | None = None,
+                 predictions_out: str | Path | None = None,
+                 progress: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """Evaluate ``model`` (default: the deployed artifact) on every ``.psv`` in ``data_dir``.
+
+    Parameters
+    ----------
+    data_dir : path
+        Directory of challenge ``.psv`` files (with or without ``SepsisLabel``).
+    model : DeteriorationModel, optional
+        Defaults to :func:`load_model` (the vitals-only deployed artifact).
+    predictions_out : path, optional
+        Where to write one prediction file per input, named as the input.
+    progress : callable, optional
+        Called once per patient (progress bars).
+
+    Returns
+    -------
+    dict
+        ``auroc``, ``auprc``, ``utility``, ``news2_auroc``, ``qsofa_auroc``, ``patients``,
+        ``rows`` (metrics are None when the files carry no labels).
+    """
+    model = model or load_model()
+    out_dir = Path(predictions_out) if predictions_out else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    pms, probs = [], []
+    for name, rows in iter_dir(data_dir):
+        pm = patient_matrix(name, rows, model.feature_set)
+        prob = model.predict_proba(pm.X) if len(pm.X) else np.zeros(0)
+        pms.append(pm)
+        probs.append(prob)
+        if out_dir is not None:
+            write_predictions(out_dir / name, prob, model.threshold)
+        if progress is not None:
+            progress()
+    if not pms:
+        raise FileNotFoundError(f"no .psv files in {data_dir}")
+    res = score_patients(pms, probs, model.threshold)
+    res["model_version"] = model.version
+    res["threshold"] = model.threshold
+    return res
+
+
+def write_predictions(path: Path, prob: np.ndarray, threshold: float) -> None:
+    """One challenge prediction file: header, then ``probability|label`` per input row."""
+    lines = ["PredictedProbability|PredictedLabel"]
+    lines += [f"{p:.4f}|{int(p >= threshold)}" for p in prob]
+    path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,143 @@
+"""The live deterioration step the vitals agent calls for every reading (pure, no faust).
+
+``deterioration_step(state, reading, news2, now) -> (state, points, conditions)``:
+
+* feeds the reading into the shared hourly feature state (:mod:`models.deterioration.features`,
+  the same code that built the training matrix);
+* scores the patient when ``SCORE_EVERY_S`` (60 s) of device time have passed since the last
+  score (and on the first reading), emitting one ``risk`` point per score;
+* raises a ``deterioration`` :class:`Condition` when the calibrated probability is at or above
+  the threshold chosen on validation patients for ``RAISE_AFTER`` consecutive scores, and clears
+  it when it is below the lower ``clear_threshold`` for ``CLEAR_AFTER`` consecutive scores and
+  the alert has been active for at least ``MIN_DWELL_S`` (hysteresis: no flapping). Conditions
+  are sent only on changes (became active / became inactive).
+
+The state is a JSON-serialisable dict (it lives in a Faust table keyed by patient id).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from models.deterioration.features import features_init, features_update, features_vector
+from models.deterioration.model import DeteriorationModel, load_model
+from streams.alerts.conditions import Condition
+from streams.sinks.points import point
+from streams.vitals.records import VitalsReading
+
+log = logging.getLogger(__name__)
+
+SOURCE = "deterioration"
+SCORE_EVERY_S = 60.0
+RAISE_AFTER = 2          # consecutive scores >= threshold before raising
+CLEAR_AFTER = 5          # consecutive scores < clear_threshold before clearing
+MIN_DWELL_S = 30 * 60.0  # an active alert stays at least this long
+PRIORITY = "medium"      # prompt response (IEC 60601-1-8); NEWS2 carries the emergency levels
+TOP_FEATURES = 5
+
+
+def live_init() -> dict[str, Any]:
+    """A fresh per-patient live state."""
+    return {"features": features_init(), "last_score_s": None, "prob": None, "active": False,
+            "above": 0, "below": 0, "active_since_s": None}
+
+
+def _news2_summary(news2: Any) -> dict[str, Any] | None:
+    if news2 is None:
+        return None
+    if isinstance(news2, Mapping):
+        return {k: news2.get(k) for k in ("score", "band", "risk")}
+    return {"score": getattr(news2, "score", None), "band": getattr(news2, "band", None),
+            "risk": getattr(news2, "risk", None)}
+
+
+def deterioration_step(state: dict[str, Any] | None, reading: VitalsReading, news2: Any,
+                       now: datetime | None = None, model: DeteriorationModel | None = None,
+                       ) -> tuple[dict[str, Any], list[dict], list[Condition]]:
+    """Update features with one reading; score every minute; raise / clear with hysteresis.
+
+    Parameters
+    ----------
+    state : dict or None
+        The patient's live state from the table (None for a new patient).
+    reading : VitalsReading
+        A validated reading.
+    news2 : News2Result, dict or None
+        The NEWS2 result at this moment (shown in the alert evidence), if any.
+    now : datetime, optional
+        Device time that drives the scoring schedule; defaults to ``reading.ts``.
+    model : DeteriorationModel, optional
+        Defaults to the deployed artifact.
+
+    Returns
+    -------
+    (state, points, conditions)
+        The new state, ``risk`` points for the InfluxDB sink, and conditions for the alert
+        component (empty unless the alert state changed).
+
+    Examples
+    --------
+    >>> from simulators.trajectories import load_trajectories, trajectory_readings
+    >>> traj = load_trajectories()[0]
+    >>> state = None
+    >>> for r in trajectory_readings(traj, step_s=60.0, hours=2):
+    ...     state, pts, conds = deterioration_step(state, r, None)
+    >>> pts[0]["measurement"]
+    'risk'
+    """
+    model = model or load_model()
+    state = state if state is not None else live_init()
+    features_update(state["features"], reading.to_dict())
+    t = (now or reading.ts).timestamp()
+    last = state["last_score_s"]
+    if last is not None and t - last < SCORE_EVERY_S:
+        return state, [], []
+    state["last_score_s"] = t
+    x = features_vector(state["features"], model.feature_set)
+    prob = float(model.predict_proba(x.reshape(1, -1))[0])
+    state["prob"] = prob
+    if prob >= model.threshold:
+        state["above"] += 1
+        state["below"] = 0
+    elif prob < model.clear_threshold:
+        state["below"] += 1
+        state["above"] = 0
+    else:                       # in the hysteresis band: hold
+        state["above"] = 0
+        state["below"] = 0
+    conditions: list[Condition] = []
+    ts_iso = reading.ts.isoformat()
+    if not state["active"] and state["above"] >= RAISE_AFTER:
+        state["active"] = True
+        state["active_since_s"] = t
+        conditions.append(_condition(reading, model, prob, x, news2, True, ts_iso))
+    elif (state["active"] and state["below"] >= CLEAR_AFTER
+          and t - (state["active_since_s"] or t) >= MIN_DWELL_S):
+        state["active"] = False
+        state["active_since_s"] = None
+        conditions.append(_condition(reading, model, prob, x, news2, False, ts_iso))
+    pts = [point("risk", {"patient": reading.patient_id, "bed": reading.bed},
+                 {"probability": round(prob, 5), "threshold": model.threshold,
+                  "alert": int(state["active"]), "icu_hour": int(state["features"]["hour"])},
+                 reading.ts)]
+    return state, pts, conditions
+
+
+def _condition(reading: VitalsReading, model: DeteriorationModel, prob: float, x: Any,
+               news2: Any, active: bool, ts_iso: str) -> Condition:
+    n2 = _news2_summary(news2)
+    evidence = {"probability": round(prob, 4), "threshold": model.threshold,
+                "clear_threshold": model.clear_threshold, "news2": n2,
+                "top_features": model.explain(x, TOP_FEATURES)}
+    n2txt = f"; NEWS2 {n2['score']}" if n2 and n2.get("score") is not None else ""
+    if active:
+        msg = (f"Deterioration risk {prob:.0%} (alert threshold {model.threshold:.0%}){n2txt}: "
+               + ", ".join(f["feature"] for f in evidence["top_features"][:3]))
+    else:
+        msg = f"Deterioration risk back to {prob:.0%} (clear below {model.clear_threshold:.0%})"
+    return Condition(patient_id=reading.patient_id, bed=reading.bed, source=SOURCE,
+                     active=active, priority=PRIORITY, ts=ts_iso, message=msg,
+                     evidence=evidence, versions={SOURCE: model.version})

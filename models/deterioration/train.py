@@ -1,0 +1,214 @@
+"""Train the deterioration model: ``wardwatch train deterioration``.
+
+Data: PhysioNet/CinC 2019 training set A (Reyna et al., Crit Care Med 2020), read in place from
+the tarball. Split by patient, deterministically, on a SHA-256 of the file name: 60 % train,
+20 % validation, 20 % test. Two models share that split:
+
+* ``vitals`` (deployed): bedside-monitor features only;
+* ``full``: plus demographics and laboratory results (what a ``labs`` topic would add).
+
+Each is a standardized L2 logistic regression (C chosen on validation AUROC), Platt-calibrated
+on the validation patients, with the alert threshold chosen on validation to maximise the
+normalized utility score. Test-patient metrics go into the artifact, ``metrics.json`` and the
+model card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.deterioration.dataset import PatientMatrix, iter_tar, patient_matrix
+from models.deterioration.evaluate import score_patients
+from models.deterioration.features import feature_names
+from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, save_model
+from models.deterioration.utility import normalized_utility
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TAR = Path(__file__).resolve().parents[3] / "shared/data/sepsis2019/training_setA.tar.gz"
+N_PATIENTS_A = 20336
+C_GRID = (0.003, 0.03, 0.3)
+AGE_BANDS = ((0, 50, "<50"), (50, 65, "50-64"), (65, 80, "65-79"), (80, 200, ">=80"))
+VERSION_PREFIX = "deterioration-lr"
+
+
+def split_of(name: str) -> str:
+    """Deterministic patient-wise split from the file name: train / val / test (60/20/20)."""
+    b = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 100
+    return "train" if b < 60 else "val" if b < 80 else "test"
+
+
+@dataclass
+class Fitted:
+    model: DeteriorationModel
+    val_utility: float
+    test: dict[str, Any]
+    test_prob: list[np.ndarray]
+
+
+def _stack(pms: Sequence[PatientMatrix], ncol: int) -> tuple[np.ndarray, np.ndarray]:
+    X = np.vstack([pm.X[:, :ncol] for pm in pms])
+    y = np.concatenate([pm.y for pm in pms])
+    return X, y
+
+
+def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(z.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def choose_threshold(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Threshold maximising the normalized utility on (validation) patients."""
+    ys = [pm.y for pm in pms]
+    grid = np.unique(np.quantile(np.concatenate(prob), np.linspace(0.5, 0.995, 60)))
+    best = (0.5, -np.inf)
+    for t in grid:
+        u = normalized_utility(ys, [(p >= t).astype(int) for p in prob])
+        if u > best[1]:
+            best = (float(t), u)
+    return best
+
+
+def fit_feature_set(feature_set: str, train: Sequence[PatientMatrix],
+                    val: Sequence[PatientMatrix], test: Sequence[PatientMatrix],
+                    seed: int = 0) -> Fitted:
+    """Fit, calibrate, threshold and test one feature set."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.preprocessing import StandardScaler
+
+    names = feature_names(feature_set)
+    ncol = len(names)
+    Xtr, ytr = _stack(train, ncol)
+    Xva, yva = _stack(val, ncol)
+    scaler = StandardScaler().fit(Xtr)
+    scaler.scale_[scaler.scale_ == 0] = 1.0
+    Ztr, Zva = scaler.transform(Xtr), scaler.transform(Xva)
+    best: tuple[float, Any, float] = (-1.0, None, 0.0)
+    for C in C_GRID:
+        lr = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(Ztr, ytr)
+        auc = roc_auc_score(yva, lr.decision_function(Zva))
+        log.info("%s C=%g validation AUROC %.4f", feature_set, C, auc)
+        if auc > best[0]:
+            best = (auc, lr, C)
+    val_auc, lr, C = best
+    a, b = _platt(lr.decision_function(Zva), yva)
+    model = DeteriorationModel(
+        version="", feature_set=feature_set, feature_names=names,
+        mean=[float(v) for v in scaler.mean_], scale=[float(v) for v in scaler.scale_],
+        coef=[float(v) for v in lr.coef_[0]], intercept=float(lr.intercept_[0]),
+        calib_a=a, calib_b=b, threshold=0.5, clear_threshold=0.5,
+    )
+    val_prob = [model.predict_proba(pm.X[:, :ncol]) for pm in val]
+    thr, val_util = choose_threshold(val, val_prob)
+    test_prob = [model.predict_proba(pm.X[:, :ncol]) for pm in test]
+    test_metrics = score_patients(test, test_prob, thr)
+    test_metrics.update(_subgroups(test, test_prob, thr))
+    digest = hashlib.sha256(json.dumps([model.coef, model.intercept, a, b, thr]).encode())
+    version = f"{VERSION_PREFIX}-{feature_set}-{digest.hexdigest()[:8]}"
+    model = DeteriorationModel(
+        **{**model.__dict__, "version": version, "threshold": round(thr, 5),
+           "clear_threshold": round(0.7 * thr, 5),
+           "metrics": {"test": test_metrics, "validation_auroc": round(val_auc, 4),
+                       "validation_utility": round(val_util, 4), "C": C}})
+    return Fitted(model, val_util, test_metrics, test_prob)
+
+
+def _subgroups(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
+               thr: float) -> dict[str, Any]:
+    groups: dict[str, list[int]] = {}
+    for i, pm in enumerate(pms):
+        sex = "male" if pm.male == 1 else "female" if pm.male == 0 else "unknown"
+        groups.setdefault(f"sex={sex}", []).append(i)
+        for lo, hi, label in AGE_BANDS:
+            if lo <= pm.age < hi:
+                groups.setdefault(f"age={label}", []).append(i)
+    out = {}
+    for g, idx in sorted(groups.items()):
+        m = score_patients([pms[i] for i in idx], [prob[i] for i in idx], thr)
+        out[g] = {k: m.get(k) for k in ("patients", "septic_patients", "rows", "auroc", "auprc",
+                                        "utility", "news2_auroc")}
+    return {"subgroups": out}
+
+
+def calibration_plot(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray], path: Path,
+                     title: str) -> None:
+    """Reliability diagram (10 quantile bins) on test patients, saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    y = np.concatenate([pm.y for pm in pms])
+    p = np.concatenate(prob)
+    frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
+    ax.plot([0, max(mean.max(), frac.max())], [0, max(mean.max(), frac.max())], "k:",
+            label="perfect")
+    ax.plot(mean, frac, "o-", label="model (test patients)")
+    ax.set_xlabel("predicted probability")
+    ax.set_ylabel("observed frequency of SepsisLabel")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def load_set_a(tar_path: Path, progress: Any = None) -> list[PatientMatrix]:
+    """Every patient of set A as full-feature matrices (the vitals set is a column prefix)."""
+    full, vit = feature_names("full"), feature_names("vitals")
+    assert full[: len(vit)] == vit, "the vitals features must be a prefix of the full set"
+    out = []
+    for name, rows in iter_tar(tar_path):
+        out.append(patient_matrix(name, rows, "full"))
+        if progress is not None:
+            progress()
+    return out
+
+
+def train(tar_path: str | Path = DEFAULT_TAR, out_dir: str | Path = ARTIFACT_DIR,
+          seed: int = 0, show_progress: bool = True) -> dict[str, Any]:
+    """Rebuild both artifacts, the calibration plot, ``metrics.json`` and the model card."""
+    from rich.progress import Progress
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with Progress(disable=not show_progress, transient=False) as prog:
+        task = prog.add_task("features (set A, hour by hour)", total=N_PATIENTS_A)
+        pms = load_set_a(Path(tar_path), lambda: prog.advance(task))
+    parts: dict[str, list[PatientMatrix]] = {"train": [], "val": [], "test": []}
+    for pm in sorted(pms, key=lambda p: p.name):
+        parts[split_of(pm.name)].append(pm)
+    results: dict[str, Any] = {
+        "data": str(Path(tar_path).name),
+        "split": {k: {"patients": len(v), "rows": int(sum(len(p.X) for p in v)),
+                      "septic_patients": int(sum(int(p.y.any()) for p in v))}
+                  for k, v in parts.items()},
+        "built_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    fitted: dict[str, Fitted] = {}
+    for fs in ("vitals", "full"):
+        log.info("fitting %s", fs)
+        f = fit_feature_set(fs, parts["train"], parts["val"], parts["test"], seed)
+        fitted[fs] = f
+        save_model(f.model, out_dir / f"deterioration_{fs}.json")
+        results[fs] = {"version": f.model.version, "threshold": f.model.threshold,
+                       "clear_threshold": f.model.clear_threshold, **f.model.metrics}
+    dep = fitted["vitals"]
+    calibration_plot(parts["test"], dep.test_prob, out_dir / "calibration_vitals.png",
+                     f"{dep.model.version}: calibration on {len(parts['test'])} test patients")
+    (out_dir / "metrics.json").write_text(json.dumps(results, indent=1) + "\n")
+    return results

@@ -1,0 +1,171 @@
+"""Real septic and non-septic ICU trajectories replayed as 1 Hz bedside vitals.
+
+The sample in ``simulators/data/sepsis2019_trajectories.psv.gz`` holds the hourly vital signs
+(HR, O2Sat, Temp, SBP, MAP, DBP, Resp), Age, Gender and SepsisLabel of a few dozen patients of
+the PhysioNet/CinC 2019 challenge training set A, all from the deterioration model's held-out
+*test* split (so the demo never replays a patient the model was trained on). Source and licence:
+PhysioNet open access; Reyna MA et al., Early Prediction of Sepsis From Clinical Data: the
+PhysioNet/Computing in Cardiology Challenge 2019. Crit Care Med 48(2):210-217 (2020).
+Rebuild: ``python -m simulators.trajectories --extract TAR`` (see :func:`extract_sample`).
+
+Replay (:func:`trajectory_readings`): ICU hour *h* of the record covers device time
+``[start + (h - 1) h, start + h h)``. A vital sign is sent during hour *h* only if the record
+measured it in that hour (the chart's own cadence: a missing NIBP hour stays missing), every
+``step_s`` seconds (1 s = 1 Hz), linearly interpolated towards the next measured hourly value,
+with seeded Gaussian noise. The readings are ``VitalsReading`` objects; ``.to_dict()`` gives the
+wire format.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from streams.vitals.records import VitalsReading
+
+log = logging.getLogger(__name__)
+
+SAMPLE_PATH = Path(__file__).parent / "data" / "sepsis2019_trajectories.psv.gz"
+COLUMNS = ("HR", "O2Sat", "Temp", "SBP", "MAP", "DBP", "Resp")
+FIELDS = {"HR": "hr_bpm", "O2Sat": "spo2_pct", "Temp": "temp_c", "SBP": "sbp_mmhg",
+          "DBP": "dbp_mmhg", "Resp": "rr_bpm"}
+NOISE_SD = {"HR": 1.5, "O2Sat": 0.4, "Temp": 0.03, "SBP": 2.0, "DBP": 1.5, "Resp": 0.8}
+LIMITS = {"HR": (25, 250), "O2Sat": (50, 100), "Temp": (30, 43), "SBP": (40, 280),
+          "DBP": (15, 180), "Resp": (3, 70)}
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One patient's hourly record (challenge column names, NaN = not measured)."""
+
+    record: str                       # source file name, e.g. "p000123"
+    septic: bool
+    onset_hour: int | None            # ICU hour of the first SepsisLabel=1 (6 h before onset)
+    age: float
+    male: bool
+    hours: np.ndarray                 # ICULOS per row
+    values: dict[str, np.ndarray]     # column -> hourly values
+
+
+def load_trajectories(path: str | Path = SAMPLE_PATH, septic: bool | None = None) -> list[Trajectory]:
+    """The stored sample (optionally only septic or only non-septic), in file order."""
+    with gzip.open(path, "rt") as f:
+        lines = f.read().strip().splitlines()
+    header = lines[0].split("|")
+    by_rec: dict[str, list[list[str]]] = {}
+    for line in lines[1:]:
+        parts = line.split("|")
+        by_rec.setdefault(parts[0], []).append(parts)
+    out = []
+    for rec, rows in by_rec.items():
+        cols = {h: np.array([float(r[i]) for r in rows]) for i, h in enumerate(header) if i > 0}
+        lab = cols["SepsisLabel"]
+        is_septic = bool(lab.max() > 0)
+        onset = int(cols["ICULOS"][int(np.argmax(lab))]) if is_septic else None
+        t = Trajectory(rec, is_septic, onset, float(cols["Age"][0]), cols["Gender"][0] == 1,
+                       cols["ICULOS"].astype(int), {c: cols[c] for c in COLUMNS})
+        if septic is None or t.septic == septic:
+            out.append(t)
+    return out
+
+
+def _interp_hourly(hours: np.ndarray, vals: np.ndarray, t_h: float, idx: int) -> float:
+    """Value at fractional ICU hour ``t_h`` in row ``idx``: towards the next measured value."""
+    v0 = vals[idx]
+    nxt = np.flatnonzero(~np.isnan(vals[idx + 1:]))
+    if len(nxt) == 0:
+        return float(v0)
+    j = idx + 1 + int(nxt[0])
+    frac = (t_h - hours[idx]) / float(hours[j] - hours[idx])
+    return float(v0 + (vals[j] - v0) * frac)
+
+
+def trajectory_readings(traj: Trajectory, *, patient_id: str | None = None, bed: str = "SIM-01",
+                        start: datetime | None = None, step_s: float = 1.0,
+                        hours: float | None = None, noise: bool = True,
+                        seed: int = 0) -> Iterator[VitalsReading]:
+    """Replay a trajectory as readings every ``step_s`` seconds of device time.
+
+    Parameters
+    ----------
+    traj : Trajectory
+        From :func:`load_trajectories`.
+    patient_id, bed : str
+        Identifiers on the readings (default patient id: ``"SIM-" + record``).
+    start : datetime, optional
+        Device time of the start of the first ICU hour (default 2026-01-01T00:00Z).
+    step_s : float
+        Seconds of device time between readings (1.0 = 1 Hz; larger for fast tests).
+    hours : float, optional
+        Stop after this many hours of the record.
+    noise, seed
+        Seeded Gaussian measurement noise.
+
+    Examples
+    --------
+    >>> traj = load_trajectories(septic=True)[0]
+    >>> r = next(trajectory_readings(traj, step_s=60.0))
+    >>> r.bed
+    'SIM-01'
+    """
+    if step_s <= 0:
+        raise ValueError("step_s must be positive")
+    rng = np.random.default_rng(seed)
+    start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+    pid = patient_id or f"SIM-{traj.record}"
+    first_h = int(traj.hours[0])
+    n_rows = len(traj.hours)
+    end_h = n_rows if hours is None else min(n_rows, int(math.ceil(hours)))
+    steps_per_hour = int(round(3600.0 / step_s))
+    # forward-filled values to interpolate from when a row itself measured the vital
+    for idx in range(end_h):
+        h = int(traj.hours[idx])
+        measured = {c: not math.isnan(traj.values[c][idx]) for c in FIELDS}
+        if not any(measured.values()):
+            continue
+        for k in range(steps_per_hour):
+            t_h = h + k / steps_per_hour
+            ts = start + timedelta(hours=(h - first_h) + k / steps_per_hour)
+            kw: dict[str, float] = {}
+            for c, field in FIELDS.items():
+                if not measured[c]:
+                    continue
+                v = _interp_hourly(traj.hours.astype(float), traj.values[c], t_h, idx)
+                if noise:
+                    v += rng.normal(0.0, NOISE_SD[c])
+                lo, hi = LIMITS[c]
+                kw[field] = round(min(max(v, lo), hi), 2 if c == "Temp" else 1)
+            yield VitalsReading(patient_id=pid, bed=bed, ts=ts, spo2_scale=1, o2="air",
+                                acvpu="A", **kw)
+
+
+def extract_sample(tar_path: str | Path, records: list[str], out: str | Path = SAMPLE_PATH) -> Path:
+    """Write the vitals/demographics/label columns of ``records`` from a set A tarball."""
+    from models.deterioration.dataset import iter_tar
+
+    want = set(records)
+    cols = ("ICULOS",) + COLUMNS + ("Age", "Gender", "SepsisLabel")
+    lines = ["record|" + "|".join(cols)]
+    found = {}
+    for name, rows in iter_tar(tar_path):
+        rec = name.removesuffix(".psv")
+        if rec in want:
+            found[rec] = [f"{rec}|" + "|".join(_fmt(r[c]) for c in cols) for r in rows]
+    for rec in records:
+        lines += found[rec]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(out, "wt", compresslevel=9) as f:
+        f.write("\n".join(lines) + "\n")
+    return out
+
+
+def _fmt(v: float) -> str:
+    return "NaN" if math.isnan(v) else f"{v:g}"

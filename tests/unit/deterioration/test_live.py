@@ -1,0 +1,99 @@
+"""The live step: a risk point every minute, one condition per crossing, cleared once."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from models.deterioration.features import feature_names
+from models.deterioration.live import MIN_DWELL_S, deterioration_step
+from models.deterioration.model import DeteriorationModel
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+
+
+def _hr_model() -> DeteriorationModel:
+    """A transparent model: logit = (HR_last - 100) / 10, so p >= 0.5 exactly when HR >= 100."""
+    names = feature_names("vitals")
+    coef = np.zeros(len(names))
+    coef[names.index("HR_last")] = 1.0
+    mean = np.zeros(len(names))
+    mean[names.index("HR_last")] = 100.0
+    scale = np.ones(len(names))
+    scale[names.index("HR_last")] = 10.0
+    return DeteriorationModel(version="test-hr", feature_set="vitals", feature_names=names,
+                              mean=mean.tolist(), scale=scale.tolist(), coef=coef.tolist(),
+                              intercept=0.0, calib_a=1.0, calib_b=0.0, threshold=0.5,
+                              clear_threshold=0.35)
+
+
+def _run(hr_by_minute: list[float], model: DeteriorationModel, news2=None):
+    from streams.vitals.records import VitalsReading
+
+    state, points, conds = None, [], []
+    for m, hr in enumerate(hr_by_minute):
+        for s in range(0, 60, 10):          # a reading every 10 s
+            r = VitalsReading(patient_id="P1", bed="B1", ts=T0 + timedelta(minutes=m, seconds=s),
+                              hr_bpm=hr, spo2_pct=97, rr_bpm=16)
+            state, p, c = deterioration_step(state, r, news2, model=model)
+            points += p
+            conds += c
+    return state, points, conds
+
+
+def test_one_condition_per_crossing_and_one_clear() -> None:
+    # The hourly bucket holds the running mean of the hour, so use one hour per phase.
+    hr = [80.0] * 60 + [140.0] * 60 + [60.0] * 120
+    state, points, conds = _run(hr, _hr_model())
+    assert [c.active for c in conds] == [True, False]
+    raised, cleared = conds
+    assert raised.source == "deterioration" and raised.priority == "medium"
+    assert raised.evidence["probability"] >= 0.5
+    assert raised.evidence["top_features"][0]["feature"] == "HR_last"
+    assert raised.versions == {"deterioration": "test-hr"}
+    t_raise = datetime.fromisoformat(raised.ts)
+    t_clear = datetime.fromisoformat(cleared.ts)
+    assert (t_clear - t_raise).total_seconds() >= MIN_DWELL_S
+    # one risk point per minute of device time, each carrying the probability
+    assert len(points) == len(hr)
+    assert all(p["measurement"] == "risk" and "probability" in p["fields"] for p in points)
+    json.dumps(state)   # the state goes into a Faust table
+
+
+def test_no_flapping_around_the_threshold() -> None:
+    # One reading per hour, so each score sees exactly that hour's HR (p = sigmoid((HR-100)/10)).
+    from streams.vitals.records import VitalsReading
+
+    model = _hr_model()
+    hrs = [80, 140, 140,            # raise needs two consecutive scores >= 0.5: raised at hour 3
+           95, 105, 90, 105,        # band / brief dips below clear (p 0.27): stays raised
+           60, 60, 60, 60, 99,      # 4 below clear, then back into the band: stays raised
+           60, 60, 60, 60, 60,      # 5 consecutive below clear: cleared once
+           98, 101, 90]             # one score above threshold is not enough to raise again
+    state, active = None, []
+    for h, hr in enumerate(hrs):
+        r = VitalsReading(patient_id="P1", bed="B1", ts=T0 + timedelta(hours=h), hr_bpm=hr)
+        state, _, conds = deterioration_step(state, r, None, model=model)
+        active += [(h, c.active) for c in conds]
+    assert active == [(2, True), (16, False)]
+
+
+def test_evidence_carries_news2_at_that_moment() -> None:
+    news2 = {"score": 7, "band": "7+", "risk": "high"}
+    _, _, conds = _run([80.0] * 60 + [140.0] * 10, _hr_model(), news2=news2)
+    assert conds[0].evidence["news2"] == news2
+    assert "NEWS2 7" in conds[0].message
+
+
+def test_deployed_artifact_scores_a_septic_trajectory() -> None:
+    from simulators.trajectories import load_trajectories, trajectory_readings
+
+    traj = load_trajectories(septic=True)[0]
+    state, n_points = None, 0
+    for r in trajectory_readings(traj, step_s=30.0, hours=3):
+        state, pts, _ = deterioration_step(state, r, None)
+        n_points += len(pts)
+    assert n_points >= 3 * 60 - 5
+    assert 0.0 <= state["prob"] <= 1.0
