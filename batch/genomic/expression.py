@@ -88,7 +88,7 @@ class ExpressionModel:
     @property
     def selected_probes(self) -> list[str]:
         mask = self.pipeline.named_steps["select"].get_support()
-        return [p for p, m in zip(self.probes, mask) if m]
+        return [p for p, m in zip(self.probes, mask, strict=True) if m]
 
     def to_state(self) -> dict[str, Any]:
         return {"pipeline": self.pipeline, "probes": self.probes, "version": self.version,
@@ -180,7 +180,7 @@ def expression_predict(model: ExpressionModel, x: pd.DataFrame) -> list[dict[str
     proba = model.pipeline.predict_proba(xa)
     i_aml = classes.index("AML")
     return [{"sample": str(s), "label": classes[int(np.argmax(p))], "p_aml": round(float(p[i_aml]), 4)}
-            for s, p in zip(x.index, proba)]
+            for s, p in zip(x.index, proba, strict=True)]
 
 
 def expression_evaluate(model: ExpressionModel, x: pd.DataFrame, y: pd.Series) -> dict[str, Any]:
@@ -216,7 +216,7 @@ class ClusterResult:
 def expression_cluster(x: pd.DataFrame, *, k: int = 2, n_components: int = 5, seed: int = 0,
                        top_var_genes: int = 1000,
                        labels: list[str] | None = None, title: str = "expression PCA + k-means",
-                       plot: bool = True) -> ClusterResult:
+                       label_prefix: str = "", plot: bool = True) -> ClusterResult:
     """PCA of centred log expression of the most variable genes, k-means on the leading PCs.
 
     Genes are filtered to the ``top_var_genes`` with the largest variance of log expression
@@ -241,6 +241,8 @@ def expression_cluster(x: pd.DataFrame, *, k: int = 2, n_components: int = 5, se
         Known or predicted labels, drawn as marker shapes and compared by adjusted Rand index.
     title : str
         Plot title.
+    label_prefix : str
+        Legend prefix of the label markers (e.g. ``"predicted "``).
     plot : bool
         Render the PNG (matplotlib Agg).
 
@@ -262,7 +264,8 @@ def expression_cluster(x: pd.DataFrame, *, k: int = 2, n_components: int = 5, se
     km = KMeans(n_clusters=kk, n_init=10, random_state=seed).fit(pcs)
     clusters = [int(c) for c in km.labels_]
     ari = float(adjusted_rand_score(labels, clusters)) if labels is not None else None
-    png = _cluster_png(pcs, clusters, labels, list(pca.explained_variance_ratio_), title) if plot else b""
+    png = (_cluster_png(pcs, clusters, labels, list(pca.explained_variance_ratio_), title,
+                        label_prefix) if plot else b"")
     return ClusterResult(
         samples=[str(s) for s in x.index], clusters=clusters,
         pcs=[[round(float(v), 4) for v in row[:2]] for row in pcs],
@@ -271,7 +274,7 @@ def expression_cluster(x: pd.DataFrame, *, k: int = 2, n_components: int = 5, se
 
 
 def _cluster_png(pcs: np.ndarray, clusters: list[int], labels: list[str] | None,
-                 evr: list[float], title: str) -> bytes:
+                 evr: list[float], title: str, label_prefix: str = "") -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -290,7 +293,8 @@ def _cluster_png(pcs: np.ndarray, clusters: list[int], labels: list[str] | None,
         ax.scatter([], [], color=cmap(c % 10), label=f"cluster {c}")
     if labels is not None:
         for lab in sorted(set(labels)):
-            ax.scatter([], [], color="white", edgecolors="black", marker=markers.get(lab, "o"), label=lab)
+            ax.scatter([], [], color="white", edgecolors="black", marker=markers.get(lab, "o"),
+                       label=f"{label_prefix}{lab}")
     ax.set_xlabel(f"PC1 ({100 * evr[0]:.1f} %)")
     ax.set_ylabel(f"PC2 ({100 * evr[1]:.1f} %)" if len(evr) > 1 else "PC2")
     ax.set_title(title)

@@ -144,7 +144,8 @@ def _expression(job: Job, text: str) -> dict[str, Any]:
     job.progress("cluster", 0.6)
     if len(x) >= 2:
         c = expression_cluster(x, k=k, labels=[p["label"] for p in preds],
-                               title=f"{job.filename}: PCA + k-means (k={min(k, len(x))})")
+                               title=f"{job.filename}: PCA + k-means (k={min(k, len(x))})",
+                               label_prefix="predicted ")
         clustering = c.to_dict()
         clustering["plot"] = "clusters.png"
         artifacts["clusters.png"] = c.png

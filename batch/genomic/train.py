@@ -81,6 +81,9 @@ def genomic_train(expression: Path = DEFAULT_EXPRESSION, labels: Path = DEFAULT_
 def model_card(m: dict[str, Any], size_bytes: int) -> str:
     """The model card text, with the numbers of this build."""
     cm = m["loo_confusion"]
+    rskf = (f"{m['rskf_accuracy_mean']:.3f} ± {m['rskf_accuracy_sd']:.3f} "
+            f"(sd over {m['rskf_folds']} folds)")
+    resub = f"{m['resubstitution_accuracy']:.3f}"
     return f"""# Model card: genomic ALL/AML classifier (`{m['model_version']}`)
 
 ## What it does
@@ -103,9 +106,9 @@ McLachlan, PNAS 2002) -> random forest, {m['n_trees']} trees, `random_state={m['
 ## Split and metrics (training set only, so cross-validated)
 | estimate | value |
 |---|---|
-| {m['rskf_scheme']} accuracy | {m['rskf_accuracy_mean']:.3f} ± {m['rskf_accuracy_sd']:.3f} (sd over {m['rskf_folds']} folds) |
+| {m['rskf_scheme']} accuracy | {rskf} |
 | leave-one-out accuracy | {m['loo_accuracy']:.3f} (n = {m['n']}) |
-| resubstitution accuracy (optimistic, not a performance estimate) | {m['resubstitution_accuracy']:.3f} |
+| resubstitution accuracy (optimistic, not a performance estimate) | {resub} |
 
 Leave-one-out confusion (rows true, columns predicted; {', '.join(CLASSES)}): `{cm}`.
 

@@ -47,7 +47,8 @@ NEG_FORWARD = [
     "with no", "without any", "without evidence of", "without any evidence of",
     "without signs of", "without sign of", "without indication of", "rather than",
     "cannot", "can't", "doesn't", "didn't", "wasn't", "weren't", "isn't", "aren't", "hasn't",
-    "haven't", "nontender", "non-tender", "negative", "ruled out", "was not", "were not", "is not", "are not", "patient was not",
+    "haven't", "nontender", "non-tender", "negative", "ruled out", "was not", "were not",
+    "is not", "are not", "patient was not",
     "no longer", "not any", "denies any", "denied any", "lack of", "lacks", "free from",
 ]
 NEG_BACKWARD = [

@@ -21,22 +21,22 @@ from typing import Any
 
 #: Common US first names (Social Security Administration top names, abridged), lower case.
 FIRST_NAMES = frozenset("""
-james john robert michael william david richard joseph thomas charles christopher daniel matthew
-anthony mark donald steven paul andrew joshua kenneth kevin brian george timothy ronald edward
-jason jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott brandon benjamin
-samuel gregory alexander frank patrick raymond jack dennis jerry tyler aaron jose adam nathan
-henry douglas zachary peter kyle walter ethan jeremy harold keith christian roger noah gerald
-carl terry sean austin arthur lawrence jesse dylan bryan joe jordan billy bruce albert willie
-gabriel logan alan juan wayne roy ralph randy eugene vincent russell louis philip bobby johnny
-bradley mary patricia jennifer linda elizabeth barbara susan jessica sarah karen nancy lisa
-betty margaret sandra ashley kimberly emily donna michelle dorothy carol amanda melissa deborah
-stephanie rebecca sharon laura cynthia kathleen amy shirley angela helen anna brenda pamela
-nicole emma samantha katherine christine debra rachel catherine carolyn janet ruth maria heather
-diane virginia julie joyce victoria olivia kelly christina lauren joan evelyn judith megan cheryl
-andrea hannah martha jacqueline frances gloria ann teresa kathryn sara janice jean alice madison
-doris abigail julia judy grace denise amber marilyn beverly danielle theresa sophia marie diana
-brittany natalie isabella charlotte rose alexis kayla mildred edna ethel gladys lillian florence
-irene louise norma agnes hazel
+james john robert michael william david richard joseph thomas charles christopher daniel
+matthew anthony mark donald steven paul andrew joshua kenneth kevin brian george timothy
+ronald edward jason jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott
+brandon benjamin samuel gregory alexander frank patrick raymond jack dennis jerry tyler aaron
+jose adam nathan henry douglas zachary peter kyle walter ethan jeremy harold keith christian
+roger noah gerald carl terry sean austin arthur lawrence jesse dylan bryan joe jordan billy
+bruce albert willie gabriel logan alan juan wayne roy ralph randy eugene vincent russell louis
+philip bobby johnny bradley mary patricia jennifer linda elizabeth barbara susan jessica sarah
+karen nancy lisa betty margaret sandra ashley kimberly emily donna michelle dorothy carol
+amanda melissa deborah stephanie rebecca sharon laura cynthia kathleen amy shirley angela
+helen anna brenda pamela nicole emma samantha katherine christine debra rachel catherine
+carolyn janet ruth maria heather diane virginia julie joyce victoria olivia kelly christina
+lauren joan evelyn judith megan cheryl andrea hannah martha jacqueline frances gloria ann
+teresa kathryn sara janice jean alice madison doris abigail julia judy grace denise amber
+marilyn beverly danielle theresa sophia marie diana brittany natalie isabella charlotte rose
+alexis kayla mildred edna ethel gladys lillian florence irene louise norma agnes hazel
 """.split())
 
 _TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Doctor|Nurse|Sister)\.?"
@@ -63,7 +63,7 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
     ("ID", re.compile(r"\*\*(?:ID-NUM|MRN|ACCOUNT)\b(?:\[[^\]]*\])?"), 0),
     ("PHONE", re.compile(r"\*\*PHONE\b(?:\[[^\]]*\])?"), 0),
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), 0),
-    ("URL", re.compile(r"\b(?:https?://|www\.)\S+", re.I), 0),
+    ("URL", re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE), 0),
     ("ID", re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), 0),  # SSN
     ("ID", re.compile(
         r"(?i:\b(?:mrn|medical\s+record\s+(?:number|no\.?|#)|mr\s*#|record\s*#|account\s*(?:number|no\.?|#)?|"
@@ -71,7 +71,8 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
         r"id\s*(?:number|no\.?|#)|unit\s+(?:number|no\.?)|encounter\s*(?:#|number|no\.?)|"
         r"fin|csn|visit\s*(?:#|number))(?!\w))\s*[:#]?\s*((?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,})"), 1),
     ("PHONE", re.compile(
-        r"(?<![\d/])(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b(?:\s*(?:x|ext\.?)\s*\d{1,5})?"), 0),
+        r"(?<![\d/])(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b"
+        r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?"), 0),
     # Dates: numeric with year, ISO, month-name forms. A bare year is kept (Safe Harbor allows it).
     ("DATE", re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b"), 0),
     ("DATE", re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"), 0),
@@ -79,7 +80,8 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
     ("DATE", re.compile(r"\b" + _MONTHS + r"\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?\b"), 0),
     ("DATE", re.compile(r"(?i:\b(?:on|since|from|until|dated|seen|admitted|discharged)\s+)"
                         r"(\d{1,2}/\d{1,2})\b(?!\s*(?:mm|/))"), 1),
-    ("AGE", re.compile(r"\b(?:9\d|1[0-1]\d)(?=\s*(?:-|\s)?\s*(?:years?|yrs?|y/?o|year-old)\b)", re.I), 0),
+    ("AGE", re.compile(r"\b(?:9\d|1[0-1]\d)(?=\s*(?:-|\s)?\s*(?:years?|yrs?|y/?o|year-old)\b)",
+                       re.IGNORECASE), 0),
     # Names: after a title, after a field label, after a cue, or a known first name + surname.
     ("NAME", re.compile(_TITLES + r"\s+((?:[A-Z]\.\s*)?" + _CAP + r"(?:\s+" + _CAP + r")?)"), 1),
     ("NAME", re.compile(
@@ -87,10 +89,12 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
         r"physician|surgeon|provider|pcp|primary\s+care\s+(?:physician|provider)|"
         r"referring\s+(?:physician|provider)|dictated\s+by|signed\s+by|electronically\s+signed\s+by|"
         r"cc|nok|next\s+of\s+kin|emergency\s+contact|contact|author)\s*:\s*)"
-        r"((?:" + _CAP + r"|[A-Z]{2,})(?:,?[ ](?!" + _STOPWORDS + r")(?:" + _CAP + r"|[A-Z]{2,}|[A-Z]\b\.?)){0,3})"), 1),
+        r"((?:" + _CAP + r"|[A-Z]{2,})"
+        r"(?:,?[ ](?!" + _STOPWORDS + r")(?:" + _CAP + r"|[A-Z]{2,}|[A-Z]\b\.?)){0,3})"), 1),
     ("NAME", re.compile(r"(?i:\b(?:seen\s+by|evaluated\s+by|examined\s+by|signed\s+by|per|"
                         r"discussed\s+with|spoke\s+with|husband|wife|son|daughter|mother|"
-                        r"father)\s+)(?!(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b|" + _SERVICES + r")(" + _CAP + r"(?:\s+" + _CAP + r")?)"
+                        r"father)\s+)(?!(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b|" + _SERVICES + r")"
+                        r"(" + _CAP + r"(?:\s+" + _CAP + r")?)"
                         r"(?=\s*(?:,|\.|$|\s+(?:MD|RN|DO|NP|PA)\b|\s+[a-z]))"), 1),
     ("NAME", re.compile(r"\b(" + _CAP + r")\s+(?:[A-Z]\.\s+)?(" + _CAP + r")\b"), -1),
 ]

@@ -129,9 +129,9 @@ appendectomy|cholecystectomy|laparoscopic cholecystectomy|colectomy|hemicolectom
 #: Abbreviations matched only when written in upper case ("PE" is pulmonary embolism, "pe" is
 #: not; "CT" is a scan, "ct" a count), as token patterns on ``TEXT``.
 ABBREVIATIONS: frozenset[str] = frozenset("""
-aki ams osa cad chf copd dvt dm dka doe pe esrd ckd gerd htn jvd mi stemi nstemi sob cva tia uti
-loc asa tpa ntg hctz kcl nph prbc ffp d5w egd ercp lp picc crrt pci cabg icd tte tee ecg ekg ct
-cta mri mra cxr eeg emg turp vats cpr bipap cpap echo cath
+aki ams osa cad chf copd dvt dm dka doe pe esrd ckd gerd htn jvd mi stemi nstemi sob cva tia
+uti loc asa tpa ntg hctz kcl nph prbc ffp d5w egd ercp lp picc crrt pci cabg icd tte tee ecg
+ekg ct cta mri mra cxr eeg emg turp vats cpr bipap cpap echo cath
 """.split())
 
 

@@ -9,8 +9,9 @@ reported with ``valid: false`` and a reason, never clamped). Pure functions over
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 LB_TO_KG = 0.45359237
 IN_TO_CM = 2.54
@@ -56,32 +57,34 @@ _DEG = r"(?:\s*(?:°|º|˚|deg(?:rees?)?\.?)\s*)"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("blood_pressure", re.compile(
         r"\b(?:b\.?p\.?|blood\s+pressures?|bps)" + _SEP + r"(\d{2,3})\s*/\s*(\d{2,3})"
-        r"(?:\s*(mm\s*hg|mmhg))?", re.I)),
-    ("blood_pressure", re.compile(r"\b(\d{2,3})\s*/\s*(\d{2,3})\s*(mm\s*hg)\b", re.I)),
+        r"(?:\s*(mm\s*hg|mmhg))?", re.IGNORECASE)),
+    ("blood_pressure", re.compile(r"\b(\d{2,3})\s*/\s*(\d{2,3})\s*(mm\s*hg)\b", re.IGNORECASE)),
     ("temperature", re.compile(
         r"\b(?:temp(?:erature)?|t(?:max|current)?|fever|febrile|pyrexia)" + _SEP + _NUM
-        + _DEG + r"?\s*(?:([FC])(?![A-Za-z])|(fahrenheit|celsius))?(?![A-Za-z])", re.I)),
-    ("temperature", re.compile(r"\b" + _NUM + _DEG + r"?\s*(?:([FC])\b|(fahrenheit|celsius))", re.I)),
+        + _DEG + r"?\s*(?:([FC])(?![A-Za-z])|(fahrenheit|celsius))?(?![A-Za-z])", re.IGNORECASE)),
+    ("temperature", re.compile(r"\b" + _NUM + _DEG + r"?\s*(?:([FC])\b|(fahrenheit|celsius))",
+                               re.IGNORECASE)),
     ("heart_rate", re.compile(
         r"\b(?:hr|heart\s+rate|pulse(?:\s+rate)?|p)" + _SEP + r"(\d{2,3})(?!\s*/)"
-        r"(?:\s*(bpm|beats\s+per\s+minute|/\s*min))?", re.I)),
-    ("heart_rate", re.compile(r"\b(\d{2,3})\s*(bpm|beats\s+per\s+minute)\b", re.I)),
+        r"(?:\s*(bpm|beats\s+per\s+minute|/\s*min))?", re.IGNORECASE)),
+    ("heart_rate", re.compile(r"\b(\d{2,3})\s*(bpm|beats\s+per\s+minute)\b", re.IGNORECASE)),
     ("respiratory_rate", re.compile(
         r"\b(?:rr|resp(?:iratory)?(?:\s+rate)?|respirations|r)" + _SEP + r"(\d{1,2})(?!\s*/\s*\d)"
-        r"(?:\s*(breaths\s+per\s+minute|/\s*min|bpm))?", re.I)),
+        r"(?:\s*(breaths\s+per\s+minute|/\s*min|bpm))?", re.IGNORECASE)),
     ("spo2", re.compile(
         r"\b(?:spo2|sao2|o2\s*sat(?:uration)?s?|oxygen\s+saturation|sat(?:uration)?s?|pulse\s+ox(?:imetry)?)"
-        + _SEP + r"(\d{2,3})\s*(%|percent)?", re.I)),
-    ("spo2", re.compile(r"\b(\d{2,3})\s*(%|percent)\s*(?:on|at)\s+(?:room\s+air|ra\b|\d+\s*l)", re.I)),
+        + _SEP + r"(\d{2,3})\s*(%|percent)?", re.IGNORECASE)),
+    ("spo2", re.compile(r"\b(\d{2,3})\s*(%|percent)\s*(?:on|at)\s+(?:room\s+air|ra\b|\d+\s*l)",
+                        re.IGNORECASE)),
     ("weight", re.compile(
         r"\b(?:weight|wt|weighs|weighing|weighed)" + _SEP + r"(\d{1,3}(?:,\d{3})*(?:\.\d+)?)\s*"
-        r"(kg|kgs|kilograms?|lbs?|pounds?|#)?(?![A-Za-z])", re.I)),
-    ("weight", re.compile(r"\b(\d{1,3}(?:\.\d+)?)\s*(kg|kgs|kilograms?|lbs?|pounds?)\b", re.I)),
+        r"(kg|kgs|kilograms?|lbs?|pounds?|#)?(?![A-Za-z])", re.IGNORECASE)),
+    ("weight", re.compile(r"\b(\d{1,3}(?:\.\d+)?)\s*(kg|kgs|kilograms?|lbs?|pounds?)\b", re.IGNORECASE)),
     ("height", re.compile(
-        r"\b(?:height|ht)" + _SEP + r"(\d{1,3}(?:\.\d+)?)\s*(cm|centimeters?|in|inches|m)\b", re.I)),
+        r"\b(?:height|ht)" + _SEP + r"(\d{1,3}(?:\.\d+)?)\s*(cm|centimeters?|in|inches|m)\b", re.IGNORECASE)),
     ("glucose", re.compile(
         r"\b(?:glucose|blood\s+sugar|bg|fsbg|fingerstick)" + _SEP + r"(\d{1,4}(?:\.\d+)?)\s*"
-        r"(mg\s*/\s*dl|mmol\s*/\s*l)?", re.I)),
+        r"(mg\s*/\s*dl|mmol\s*/\s*l)?", re.IGNORECASE)),
 ]
 
 

@@ -40,7 +40,7 @@ def results_for(kind: str, start: dict, job_ids: set[str], timeout_s: float = 24
     got: dict[str, list[dict[str, Any]]] = {j: [] for j in job_ids}
     deadline = time.monotonic() + timeout_s
     settle_until: float | None = None
-    for _topic, key, value in consume([f"results.{kind}"], start=start, timeout_s=timeout_s):
+    for _topic, _key, value in consume([f"results.{kind}"], start=start, timeout_s=timeout_s):
         if isinstance(value, dict) and value.get("job_id") in got:
             got[value["job_id"]].append(value)
         now = time.monotonic()

@@ -3,7 +3,8 @@ from __future__ import annotations
 from batch.notes.pipeline import notes_process, sentences_split
 
 NOTE = """PATIENT NAME: John Smith   MRN: 00123456   ADMISSION DATE: 03/14/2024
-HISTORY OF PRESENT ILLNESS: Mr. Smith has a history of CHF and presents with dyspnea and a fever of 102.4°F. He denies chest pain. Rule out pneumonia.
+HISTORY OF PRESENT ILLNESS: Mr. Smith has a history of CHF and presents with dyspnea and a fever
+of 102.4°F. He denies chest pain. Rule out pneumonia.
 FAMILY HISTORY: Mother with breast cancer.
 MEDICATIONS: Metoprolol 25 mg, furosemide 40 mg.
 PHYSICAL EXAMINATION: BP 142/88 mmHg, HR 104, SpO2 91% on room air. No JVD.
