@@ -30,8 +30,15 @@ log = logging.getLogger(__name__)
 CHUNK_S = 1.0  #: chunk length used for evaluation, seconds (as the replay simulator sends)
 
 
-def load_record(path: str | Path) -> dict[str, Any]:
+def load_record(path: str | Path, max_seconds: float | None = None) -> dict[str, Any]:
     """Read a WFDB record and its ``atr`` annotations; pick lead MLII when present.
+
+    Parameters
+    ----------
+    path : str or Path
+        Record path without extension.
+    max_seconds : float, optional
+        Read only the first seconds of the record.
 
     Returns
     -------
@@ -41,8 +48,10 @@ def load_record(path: str | Path) -> dict[str, Any]:
     import wfdb
 
     path = str(path)
-    rec = wfdb.rdrecord(path)
-    ann = wfdb.rdann(path, "atr")
+    fs = float(wfdb.rdheader(path).fs)
+    sampto = int(max_seconds * fs) if max_seconds else None
+    rec = wfdb.rdrecord(path, sampto=sampto)
+    ann = wfdb.rdann(path, "atr", sampto=sampto)
     ch = rec.sig_name.index("MLII") if "MLII" in rec.sig_name else 0
     x = rec.p_signal[:, ch].astype(float)
     x = np.nan_to_num(x, nan=0.0)
@@ -120,7 +129,8 @@ def _pct(c: dict[str, int]) -> dict[str, Any]:
 
 
 def evaluate_records(records_dir: str | Path, write_annotations_dir: str | Path | None = None,
-                     model_path: str | Path | None = None, chunk_s: float = CHUNK_S) -> dict[str, Any]:
+                     model_path: str | Path | None = None, chunk_s: float = CHUNK_S,
+                     max_seconds: float | None = None) -> dict[str, Any]:
     """Run the streaming detector + classifier over every WFDB record with ``.atr`` in a folder.
 
     Parameters
@@ -133,6 +143,8 @@ def evaluate_records(records_dir: str | Path, write_annotations_dir: str | Path 
         TFLite model; the committed artifact by default.
     chunk_s : float
         Chunk length fed to the stream, seconds.
+    max_seconds : float, optional
+        Evaluate only the first seconds of each record (quick checks, tests).
 
     Returns
     -------
@@ -149,7 +161,7 @@ def evaluate_records(records_dir: str | Path, write_annotations_dir: str | Path 
     per: dict[str, Any] = {}
     conf_tot = np.zeros((5, 5), dtype=int)
     for name in names:
-        rec = load_record(records_dir / name)
+        rec = load_record(records_dir / name, max_seconds)
         beats = stream_record(rec["signal"], rec["fs"], chunk_s)
         labels, _ = clf.predict(beats) if beats else ([], None)
         samples = np.array([b.sample for b in beats], dtype=np.int64)

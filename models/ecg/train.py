@@ -82,7 +82,7 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
 def _code_hash() -> str:
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    for f in ("qrs.py", "pipeline.py", "evaluate.py", "aami.py", "metrics.py"):
+    for f in ("qrs.py", "pipeline.py", "aami.py", "metrics.py"):
         h.update((here / f).read_bytes())
     return h.hexdigest()
 
@@ -176,16 +176,16 @@ def _summary(y_ref: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
 
 
 def export_tflite(model: Any, path: Path) -> bytes:
-    """Convert the Keras model to TFLite with a dynamic batch dimension; write and return bytes."""
+    """Convert the Keras model to TFLite (dynamic batch dimension) via a SavedModel; write it.
+
+    (Converting a concrete function that closes over the Keras 3 model's variables produced a
+    model without its weights — NaN outputs — so the SavedModel route is used.)
+    """
     import tensorflow as tf
 
-    @tf.function(input_signature=[tf.TensorSpec([None, WAVE_LEN, 2], tf.float32, name="wave"),
-                                  tf.TensorSpec([None, N_RR], tf.float32, name="rr")])
-    def serve(wave: Any, rr: Any) -> Any:
-        return model([wave, rr], training=False)
-
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], model)
-    blob = conv.convert()
+    with tempfile.TemporaryDirectory() as d:
+        model.export(d, format="tf_saved_model", verbose=False)
+        blob = tf.lite.TFLiteConverter.from_saved_model(d).convert()
     path.write_bytes(blob)
     return blob
 

@@ -1,0 +1,81 @@
+"""Beat classifier artifact and the streaming evaluation path on real DS1 records.
+
+Note: the shipped model is trained on all 22 DS1 records, so the record used here is a
+training record: this is a smoke test of the artifact and the pipeline wiring, not a measure
+of generalisation (that is the leave-records-out estimate in MODEL_CARD.md).
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.ecg.pipeline import DEFAULT_MODEL, N_RR, WAVE_LEN, BeatClassifier, ECGBeatStream
+
+DS1 = Path(__file__).resolve().parents[4] / "shared" / "data" / "mitdb-ds1"
+
+pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="ECG model artifact not built")
+
+
+@pytest.fixture(scope="module")
+def eval_119(tmp_path_factory):
+    if not (DS1 / "119.hea").exists():
+        pytest.skip("MIT-BIH DS1 not available")
+    from models.ecg.evaluate import evaluate_records
+
+    d = tmp_path_factory.mktemp("recs")
+    for name in ("119", "101"):
+        for ext in ("hea", "dat", "atr"):
+            shutil.copy(DS1 / f"{name}.{ext}", d / f"{name}.{ext}")
+    out = tmp_path_factory.mktemp("wwd")
+    return evaluate_records(d, write_annotations_dir=out, max_seconds=300), out
+
+
+def test_artifact_loads_and_returns_probabilities():
+    clf = BeatClassifier()
+    assert clf.version and clf.classes == ("N", "S", "V", "F", "Q")
+    rng = np.random.default_rng(0)
+    for n in (1, 7, 64):
+        p = clf.predict_proba(rng.standard_normal((n, WAVE_LEN, 2)).astype(np.float32),
+                              np.ones((n, N_RR), np.float32))
+        assert p.shape == (n, 5) and np.allclose(p.sum(axis=1), 1.0, atol=1e-4)
+    labels, p = clf.predict([])
+    assert labels == [] and p.shape == (0, 5)
+
+
+def test_eval_json_structure_and_veb_on_record_119(eval_119):
+    r, _ = eval_119
+    json.dumps(r)  # serialisable
+    assert set(r) >= {"qrs", "veb", "sveb", "records"}
+    assert set(r["qrs"]) >= {"se", "ppv", "tp", "fp", "fn"}
+    assert set(r["veb"]) >= {"se", "ppv"} and set(r["sveb"]) >= {"se", "ppv"}
+    assert set(r["records"]) == {"119", "101"}
+    assert r["qrs"]["se"] >= 99.5 and r["qrs"]["ppv"] >= 99.5
+    v = r["records"]["119"]["veb"]
+    assert v["tp"] + v["fn"] > 50  # 119 has ventricular bigeminy in its first 5 minutes
+    assert v["se"] >= 90.0 and v["ppv"] >= 90.0, v
+
+
+def test_written_annotations_are_readable_wfdb(eval_119):
+    wfdb = pytest.importorskip("wfdb")
+    r, out = eval_119
+    ann = wfdb.rdann(str(out / "119"), "wwd")
+    assert len(ann.sample) == r["records"]["119"]["beats_detected"]
+    assert set(ann.symbol) <= {"N", "S", "V", "F", "Q"} and "V" in set(ann.symbol)
+
+
+def test_stream_state_round_trip_gives_identical_beats():
+    fs = 250.0
+    t = np.arange(int(12 * fs)) / fs
+    ecg = np.exp(-((t % 0.8 - 0.4) ** 2) / (2 * 0.012**2)) - 0.2 * np.exp(-((t % 0.8 - 0.62) ** 2) / (2 * 0.04**2))
+    a = ECGBeatStream(fs)
+    ref = [b for c in np.array_split(ecg, 12) for b in a.detect(c)]
+    s, got = ECGBeatStream(fs), []
+    for c in np.array_split(ecg, 12):
+        got += s.detect(c)
+        s = ECGBeatStream.from_state(json.loads(json.dumps(s.to_state())))
+    assert [b.sample for b in got] == [b.sample for b in ref] and len(ref) >= 12
+    assert all(np.array_equal(x.wave, y.wave) and np.array_equal(x.rr, y.rr) for x, y in zip(got, ref))
+    assert got[3].wave.shape == (WAVE_LEN, 2) and abs(got[3].pre_rr_s - 0.8) < 0.01
