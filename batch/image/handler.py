@@ -34,6 +34,8 @@ from batch.jobs import Job, JobRejected
 log = logging.getLogger("wardwatch.batch.image")
 
 HANDLER_VERSION = "1.0"
+#: Outside CT a "body" covering nearly the whole image means Otsu separated nothing.
+MAX_NON_CT_BODY_FRACTION = 0.98
 
 
 def _v(pkg: str) -> str:
@@ -126,6 +128,10 @@ def _process_image(ds: Any, job: Job) -> tuple[dict[str, Any], dict[str, bytes],
     masks: dict[str, np.ndarray] = {"body": body_mask(frame.values, frame.units)}
     if frame.units == "HU":
         masks["lung"] = lung_mask(frame.values, masks["body"])
+    elif masks["body"].mean() > MAX_NON_CT_BODY_FRACTION:
+        # Otsu found no separable foreground (e.g. a flat secondary capture): no body mask
+        masks["body"] = np.zeros_like(masks["body"])
+        warns.append("no foreground separable from background: body mask empty")
     job.progress("segment", 0.55)
     x = pp.densenet_input(pp.resample(img01, pp.MODEL_SIZE, order=1))
     model = get_model()
@@ -142,7 +148,7 @@ def _process_image(ds: Any, job: Job) -> tuple[dict[str, Any], dict[str, bytes],
             "units": frame.units,
             "value_range": [round(float(v.min()), 2), round(float(v.max()), 2)],
             "value_percentiles": {p: round(float(q), 2) for p, q in
-                                  zip(("p1", "p50", "p99"), np.percentile(v, [1, 50, 99]))},
+                                  zip(("p1", "p50", "p99"), np.percentile(v, [1, 50, 99]), strict=True)},
             "window": {"center": center, "width": width, "source": window_src},
             "pixel_spacing_mm": list(spacing) if spacing else None,
             "model_input": [1, *pp.MODEL_SIZE, 3],

@@ -52,7 +52,7 @@ def ecg_png(leads: dict[str, np.ndarray], fs: float, peaks_ii: np.ndarray | None
     n = int(seconds * fs)
     fig, axes = plt.subplots(len(leads), 1, figsize=(10, 0.8 * len(leads) + 0.6), sharex=True)
     axes = np.atleast_1d(axes)
-    for ax, (name, x) in zip(axes, leads.items()):
+    for ax, (name, x) in zip(axes, leads.items(), strict=True):
         t = np.arange(min(n, x.size)) / fs
         ax.plot(t, x[: t.size], lw=0.6, color="black")
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
