@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -198,10 +199,10 @@ def test_ecg_waveform_job(image_worker, tmp_path):
 
 def test_cli_submit_wait_prints_results(image_worker, tmp_path):
     path = _copy(tmp_path, "SC_rgb_jpeg.dcm")  # JPEG baseline secondary capture
-    wardwatch = str(Path(os.sys.executable).with_name("wardwatch"))
+    wardwatch = str(Path(sys.executable).with_name("wardwatch"))
     p = subprocess.run([wardwatch, "batch", "submit", "image", str(path), "--wait",
-                        "--timeout", "240", "--param", f"test_run={RUN['test_run']}"], capture_output=True, text=True, timeout=300,
-                       env={**os.environ})
+                        "--timeout", "240", "--param", f"test_run={RUN['test_run']}"],
+                       capture_output=True, text=True, timeout=300, env={**os.environ})
     assert p.returncode == 0, p.stderr[-2000:]
     results = json.loads(p.stdout)
     assert len(results) == 1 and results[0]["status"] == "ok"
