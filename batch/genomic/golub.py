@@ -31,13 +31,15 @@ class ExpressionFormatError(ValueError):
     """The expression or label file is not in the Golub format."""
 
 
-def golub_parse_expression(source: str | Path | io.StringIO) -> pd.DataFrame:
+def golub_parse_expression(source: str | Path | io.StringIO, sep: str = ",") -> pd.DataFrame:
     """Read a Golub-format expression CSV into a samples x probes frame.
 
     Parameters
     ----------
     source : str, Path or file-like
         Path of the CSV, or a file-like object with its text.
+    sep : str
+        Field separator (``","``; ``"\\t"`` for a TSV export).
 
     Returns
     -------
@@ -53,7 +55,7 @@ def golub_parse_expression(source: str | Path | io.StringIO) -> pd.DataFrame:
         values are not numeric.
     """
     try:
-        raw = pd.read_csv(source, dtype=str, keep_default_na=False)
+        raw = pd.read_csv(source, sep=sep, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
         raise ExpressionFormatError(f"not a Golub expression CSV: {e}") from None
     cols = [str(c).strip() for c in raw.columns]

@@ -129,7 +129,7 @@ def _expression(job: Job, text: str) -> dict[str, Any]:
     job.progress("parse", 0.1)
     sep = "\t" if Path(job.filename).suffix.lower() == ".tsv" else ","
     try:
-        x = golub_parse_expression(io.StringIO(text.replace("\t", ",") if sep == "\t" else text))
+        x = golub_parse_expression(io.StringIO(text), sep=sep)
     except ExpressionFormatError as e:
         raise JobRejected("corrupt_file", str(e)) from None
     job.progress("predict", 0.3)
