@@ -107,7 +107,7 @@ def lead_ii_beats(lead_ii_mv: np.ndarray, fs: float) -> dict[str, Any]:
     peaks = np.array([b.sample for b in beats], dtype=int)
     out["heart_rate_bpm"] = heart_rate_bpm(peaks, fs)
     try:
-        clf = BeatClassifier()
+        clf = _classifier(BeatClassifier)
     except Exception as e:  # noqa: BLE001 - a missing/broken model file must not fail the job
         out["classifier"] = {"available": False, "error": type(e).__name__}
         return out
@@ -115,7 +115,19 @@ def lead_ii_beats(lead_ii_mv: np.ndarray, fs: float) -> dict[str, Any]:
     out["classifier"] = {"available": True, "name": "BeatClassifier", "version": clf.version,
                          "classes": list(clf.classes)}
     out["beat_counts"] = {c: labels.count(c) for c in clf.classes}
+    out["note"] = ("a beat is emitted once the next R peak confirms it: the last beat of the "
+                   "strip has no following RR interval and is not classified")
     return out
+
+
+_CLF: dict[str, Any] = {}
+
+
+def _classifier(cls: Any) -> Any:
+    """One BeatClassifier per process (loading the TFLite model per job is wasteful)."""
+    if "clf" not in _CLF:
+        _CLF["clf"] = cls()
+    return _CLF["clf"]
 
 
 def _simple(x: np.ndarray, fs: float, note: str) -> dict[str, Any]:

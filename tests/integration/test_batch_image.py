@@ -194,6 +194,8 @@ def test_ecg_waveform_job(image_worker, tmp_path):
     ecg = res["outputs"]["ecg"]
     assert ecg["n_leads"] == 12 and ecg["fs_hz"] == 1000.0
     assert 55 <= ecg["lead_ii"]["heart_rate_bpm"] <= 67
+    if ecg["lead_ii"].get("classifier", {}).get("available"):
+        assert sum(ecg["lead_ii"]["beat_counts"].values()) == ecg["lead_ii"]["n_beats"] >= 8
     assert Path(res["artifacts"]["ecg.png"]).is_file()
 
 

@@ -135,3 +135,7 @@ def test_ecg_leads_and_heart_rate():
     summary, _, _ = analyse_ecg(ds)
     assert summary["lead_ii"]["n_beats"] >= 8
     assert abs(summary["lead_ii"]["heart_rate_bpm"] - hr) < 5
+    lead_ii = summary["lead_ii"]
+    if lead_ii.get("classifier", {}).get("available"):  # the ECG model artifact is present
+        assert sum(lead_ii["beat_counts"].values()) == lead_ii["n_beats"]
+        assert set(lead_ii["beat_counts"]) == {"N", "S", "V", "F", "Q"}
