@@ -359,7 +359,7 @@ class JobWorker:
             install_signals: bool = True) -> dict[str, int]:
         """Run until SIGTERM/SIGINT (finishing the current job), ``max_jobs`` records, or
         ``idle_exit_s`` seconds without a job. Returns the outcome counts."""
-        from kafka.errors import KafkaError
+        from kafka.errors import CommitFailedError, KafkaError
 
         if install_signals:
             signal.signal(signal.SIGTERM, self.stop)
@@ -383,13 +383,17 @@ class JobWorker:
                     for m in msgs:
                         try:
                             outcome = self.handle_message(m)
+                        except CommitFailedError:
+                            # Partitions moved to another instance mid-job (rebalance). The
+                            # result is on the results topic, so the new owner skips the job.
+                            log_event(log, "job.commit_failed_rebalance", logging.WARNING,
+                                      partition=m.partition, offset=m.offset)
+                            continue
                         except KafkaError as e:
                             # The broker is unavailable: do not commit; seek back and retry.
                             log_event(log, "job.kafka_error", logging.ERROR, error=type(e).__name__,
                                       partition=m.partition, offset=m.offset)
-                            from kafka import TopicPartition
-
-                            self._consumer.seek(TopicPartition(m.topic, m.partition), m.offset)
+                            self._seek_back(m)
                             time.sleep(2.0)
                             continue
                         self.counts[outcome] = self.counts.get(outcome, 0) + 1
@@ -401,6 +405,17 @@ class JobWorker:
             log_event(log, "worker.stopped", kind=self.kind, **self.counts)
             self.close()
         return dict(self.counts)
+
+    def _seek_back(self, msg: Any) -> None:
+        """Re-read ``msg`` on the next poll (if its partition is still ours)."""
+        from kafka import TopicPartition
+
+        tp = TopicPartition(msg.topic, msg.partition)
+        try:
+            if tp in self._consumer.assignment():
+                self._consumer.seek(tp, msg.offset)
+        except Exception as e:  # noqa: BLE001 - partition revoked meanwhile: its new owner reads it
+            log_event(log, "job.seek_failed", logging.WARNING, error=type(e).__name__)
 
     def close(self) -> None:
         for c in (self._consumer, self._tail):
