@@ -71,7 +71,7 @@ def body_mask(values: np.ndarray, units: str) -> np.ndarray:
     """
     from scipy.ndimage import binary_fill_holes
     from skimage.filters import threshold_otsu
-    from skimage.morphology import binary_closing, binary_opening
+    from skimage.morphology import closing, opening
 
     v = values.astype(np.float32)
     fp = _disk(v.shape)
@@ -82,23 +82,23 @@ def body_mask(values: np.ndarray, units: str) -> np.ndarray:
         if float(v.max()) == float(v.min()):
             return np.zeros(v.shape, dtype=bool)
         m = v > threshold_otsu(v)
-        m = binary_opening(m, fp)
+        m = opening(m, fp)
     m = _largest_components(m, 1)
-    m = binary_closing(m, fp)
+    m = closing(m, fp)
     return binary_fill_holes(m).astype(bool)
 
 
 def lung_mask(hu: np.ndarray, body: np.ndarray) -> np.ndarray:
     """Boolean lung mask of a CT slice in HU (empty when no lung is in the slice)."""
     from scipy.ndimage import binary_fill_holes
-    from skimage.morphology import binary_closing, remove_small_objects
+    from skimage.morphology import closing, remove_small_objects
 
     air, ext = _external_air(hu)
     cand = air & body & ~ext
     min_area = max(16, int(0.02 * hu.size))  # ignore bowel gas, sinuses, trachea, noise
     cand = remove_small_objects(cand, max_size=min_area)
     m = _largest_components(cand, 2)
-    m = binary_closing(m, _disk(hu.shape, 0.01))
+    m = closing(m, _disk(hu.shape, 0.01))
     return binary_fill_holes(m).astype(bool)
 
 
