@@ -59,7 +59,7 @@ def load_feed(path: Path | str, patient_id: str, bed: str, start_s: float = 0.0,
     truth: list[tuple[int, str]] = []
     try:
         ann = wfdb.rdann(str(path), "atr", sampfrom=sampfrom, sampto=sampto)
-        truth = [(int(s) - sampfrom, sym) for s, sym in zip(ann.sample, ann.symbol)]
+        truth = [(int(s) - sampfrom, sym) for s, sym in zip(ann.sample, ann.symbol, strict=True)]
     except FileNotFoundError:
         pass
     return BedFeed(patient_id=patient_id, bed=bed, fs_hz=fs, lead=rec.sig_name[0],

@@ -132,7 +132,7 @@ def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
     x = np.zeros(n)
     sched = _schedule(duration_s, hr_bpm, events, rng)
     prev = None
-    for i, (tb, label) in enumerate(sched):
+    for tb, label in sched:
         rr = (tb - prev) if prev is not None else 60.0 / hr_bpm
         prev = tb
         in_af = _active(events, "af", tb) is not None

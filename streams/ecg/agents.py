@@ -10,9 +10,10 @@ Batching: ``take_events`` collects up to :data:`BATCH_MAX` chunks (many patients
 :data:`BATCH_WITHIN_S` seconds, then every beat candidate of the batch goes through one
 ``BeatClassifier.predict`` call.
 
-The table uses the key partitioner (``use_partitioner=True``): a patient's state goes to the
-changelog partition of its key, which is the partition of its ``ecg`` records (same key, same
-murmur2 partitioner, same partition count), whichever event the batch is processing; this also
+Changelog partition: Faust writes a table change to the partition of the *current event*, which
+in a batch of many patients is the wrong one for all but one. :class:`PatientStateTable` writes
+each patient's state to the partition its ``ecg`` records come from (stored in the state), so
+recovery after a restart or rebalance finds every patient's state with its partition; this also
 lets the feed-stopped timer update the table outside stream iteration.
 """
 
@@ -24,6 +25,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from faust import Table
 from faust.types import TP
 
 from models.ecg.pipeline import ECGBeatStream
@@ -55,8 +57,27 @@ FEED_CHECK_S = 2.0       #: feed-stopped timer period
 RETIRE_AFTER_S = 6 * 3600.0  #: a stream silent this long (patient discharged) leaves the table
 RULES = RuleConfig()
 
-ecg_state = app.Table("ecg-state", default=dict, key_type=str,
-                      use_partitioner=True)
+class PatientStateTable(Table):
+    """A table whose values carry their own changelog partition (``value["partition"]``)."""
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        part = value.get("partition") if isinstance(value, dict) else None
+        if part is None:
+            super().on_key_set(key, value)
+            return
+        self.send_changelog(int(part), key, value)
+        self._maybe_set_key_ttl(key, int(part))
+        self._sensor_on_set(self, key, value)
+
+    def retire(self, key: Any, partition: int) -> None:
+        """Delete ``key`` (tombstone on its changelog partition) outside stream iteration."""
+        self.send_changelog(int(partition), key, value=None, value_serializer="raw")
+        self.data.pop(key, None)
+        self._sensor_on_del(self, key)
+
+
+ecg_state = app.tables.add(PatientStateTable(app, name="ecg-state", default=dict, key_type=str,
+                                             beacon=app.tables.beacon))
 
 
 class _Runtime:
@@ -198,7 +219,7 @@ async def _process_batch(events: list) -> None:
     if not work:
         return
     labels = rt.classify([w[1] for w in work])
-    for (chunk, det, st, changes), labs in zip(work, labels):
+    for (chunk, det, st, changes), labs in zip(work, labels, strict=True):
         try:
             res = ecg_analyse(st, chunk, det, labs, RULES)
         except Exception:
@@ -232,7 +253,7 @@ async def ecg_feed_watch() -> None:
             if TP(ECG, int(st.get("partition", -1))) not in actives:
                 continue  # a standby copy: the worker that owns the partition alarms
             if now - st["rx_wall"] > RETIRE_AFTER_S:
-                del ecg_state[pid]  # its feed-stopped alarm was raised hours ago
+                ecg_state.retire(pid, st["partition"])  # feed-stopped was raised hours ago
                 rt.streams.pop(pid, None)
                 continue
             changes = feed_check(st["rules"], last_rx_wall=st["rx_wall"], now_wall=now,

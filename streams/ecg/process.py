@@ -186,7 +186,7 @@ def ecg_analyse(state: dict[str, Any], chunk: ECGChunk, det: Detection, labels: 
     """
     res = Analysis(quality=det.quality)
     tags = {"patient": chunk.patient_id, "bed": chunk.bed}
-    beats = [(t, str(lab)) for t, lab in zip(det.beat_t, labels)]
+    beats = [(t, str(lab)) for t, lab in zip(det.beat_t, labels, strict=True)]
     res.changes = rules_step(state["rules"], beats, start_t=chunk.t0, end_t=chunk.end_t,
                              analysed_t=det.analysed_t, quality=det.quality,
                              last_qrs_t=det.last_qrs_t, cfg=cfg)

@@ -221,7 +221,7 @@ def hr_from_beats(beats: list[list[Any]], t: float | None = None,
         return None
     t = beats[-1][0] if t is None else t
     rr: list[float] = []
-    for a, b in zip(reversed(beats[:-1]), reversed(beats)):
+    for a, b in zip(reversed(beats[:-1]), reversed(beats), strict=False):
         if len(rr) >= cfg.hr_rr_max or a[0] < t - cfg.hr_window_s or a[2] != b[2]:
             break
         rr.append(b[0] - a[0])
@@ -240,7 +240,7 @@ def rr_irregularity(beats: list[list[Any]], cfg: RuleConfig = DEFAULT_RULES) -> 
         None with fewer than ``cfg.af_min_intervals`` usable intervals.
     """
     rr: list[float] = []
-    for a, b in zip(reversed(beats[:-1]), reversed(beats)):
+    for a, b in zip(reversed(beats[:-1]), reversed(beats), strict=False):
         if len(rr) >= cfg.af_window:
             break
         if a[2] != b[2]:

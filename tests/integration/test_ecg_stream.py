@@ -16,9 +16,10 @@ from wardwatch.kafka_io import consume, end_offsets, make_producer, send
 pytestmark = pytest.mark.integration
 
 DS1 = Path("/work/shared/data/mitdb-ds1")
-# Record 207: its reference annotations have a run of 3 ventricular beats (MIT-BIH rhythm "(VT")
-# at 146 bpm starting 38.8 s into the record; the replay covers 0-60 s.
-RECORD, START_S, SECONDS = "207", 0.0, 60.0
+# Record 205 from 280 s: sinus rhythm, then two annotated ventricular runs (MIT-BIH "(VT") of 8
+# beats at 181 bpm (299.0 s) and 9 beats at 200 bpm (303.5 s); the replay covers 280-320 s.
+# (207's early run at 38.8 s is followed by ventricular flutter, where no beats are annotated.)
+RECORD, START_S, SECONDS = "205", 280.0, 40.0
 
 
 def annotated_beats(record: str, start_s: float, seconds: float) -> list[tuple[float, str]]:
@@ -27,7 +28,7 @@ def annotated_beats(record: str, start_s: float, seconds: float) -> list[tuple[f
 
     ann = wfdb.rdann(str(DS1 / record), "atr")
     fs = 360.0
-    return [(s / fs - start_s, sym) for s, sym in zip(ann.sample, ann.symbol)
+    return [(s / fs - start_s, sym) for s, sym in zip(ann.sample, ann.symbol, strict=True)
             if sym in "NLRejAaJSVEF/fQ" and start_s <= s / fs < start_s + seconds]
 
 
@@ -52,89 +53,115 @@ def flux(s, measurement: str, field: str, patient: str) -> str:
                 and r.patient == "{patient}")'''
 
 
-@pytest.mark.skipif(not DS1.exists(), reason="MIT-BIH DS1 not available")
-def test_replayed_record_gives_beats_hr_and_vrun_alarm(stream_worker, services):
-    from influxdb_client import InfluxDBClient
+def _classifier_built() -> bool:
+    from models.ecg.pipeline import DEFAULT_MODEL
 
+    return DEFAULT_MODEL.exists()
+
+
+@pytest.fixture(scope="module")
+def replayed(stream_worker, services):
+    """Replay the record segment at 20x real time plus three bad chunks; collect what the
+    worker publishes on ``alerts`` and ``deadletter`` for that patient."""
+    if not DS1.exists():
+        pytest.skip("MIT-BIH DS1 not available")
     from simulators.ecg_feed import play
     from simulators.ecg_replay import replay_feeds
 
-    runs = annotated_vruns(RECORD, START_S, SECONDS)
-    assert runs, "the chosen segment must contain an annotated V run"
     prefix = f"IT{uuid.uuid4().hex[:6]}"
     feeds = replay_feeds(DS1, 1, only=[RECORD], start_s=START_S, seconds=SECONDS, prefix=prefix)
     pid = feeds[0].patient_id
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=SECONDS + 30)
+    now = int(time.time()) // 10 * 10                      # beat-count intervals align with t0
+    t0 = datetime.fromtimestamp(now, tz=UTC) - timedelta(seconds=SECONDS + 30)
     start = end_offsets(["alerts", "deadletter"])
 
-    stats = play(feeds, speed=20.0, start=t0)            # 60 s of ECG in 3 s
+    stats = play(feeds, speed=20.0, start=t0)            # 40 s of ECG in 2 s
     assert stats.chunks == int(SECONDS)
 
-    # bad input on the same feed: malformed, a duplicate chunk, millivolts instead of microvolts
+    # bad input on the same feed: broken JSON, a late chunk, a duplicate, float (mV) samples
     p = make_producer()
     send(p, "ecg", pid, b'{"patient_id": "' + pid.encode() + b'", "ecg_uv": [1, 2')
+    n = int(SECONDS)
     dup = {"patient_id": pid, "bed": feeds[0].bed, "ts": (t0 + timedelta(seconds=5)).isoformat(),
            "fs_hz": 360.0, "seq": 5, "lead": "MLII", "ecg_uv": [0] * 360}
-    send(p, "ecg", pid, dup)
-    send(p, "ecg", pid, {**dup, "seq": 60, "ts": (t0 + timedelta(seconds=60)).isoformat(),
+    send(p, "ecg", pid, dup)                             # seq 5 after the last: out of order
+    last = {**dup, "seq": n - 1, "ts": (t0 + timedelta(seconds=n - 1)).isoformat(),
+            "ecg_uv": feeds[0].signal_uv[(n - 1) * 360:n * 360].tolist()}
+    send(p, "ecg", pid, last)                            # the last seq again: duplicate
+    send(p, "ecg", pid, {**dup, "seq": n, "ts": (t0 + timedelta(seconds=n)).isoformat(),
                          "ecg_uv": [0.1] * 360})
     p.flush()
     p.close()
 
+    want_vt = _classifier_built()
     got: list[tuple[str, str, dict]] = []
 
-    def done(_):
+    def done() -> bool:
         kinds = {(v.get("source"), v.get("type")) for tp, k, v in got if tp == "alerts" and k == pid}
         dead = [v for tp, k, v in got if tp == "deadletter" and k == pid]
-        return ("ecg.vtach", "raised") in kinds and ("ecg.feed_stopped", "raised") in kinds \
-            and len(dead) >= 3
+        return ((not want_vt or ("ecg.vtach", "raised") in kinds)
+                and ("ecg.feed_stopped", "raised") in kinds and len(dead) >= 4)
 
     deadline = time.monotonic() + 150
     for topic, key, value in consume(["alerts", "deadletter"], start=start, timeout_s=150):
         got.append((topic, key, value))
-        if done(got) or time.monotonic() > deadline:
+        if done() or time.monotonic() > deadline:
             break
+    return {"pid": pid, "t0": t0, "got": got, "worker": stream_worker}
 
-    alerts = [v for tp, k, v in got if tp == "alerts" and k == pid]
-    vt = [a for a in alerts if a["source"] == "ecg.vtach" and a["type"] == "raised"]
-    assert vt, f"no VT alarm; alerts: {[(a['source'], a['type']) for a in alerts]}"
-    a = vt[0]
-    assert a["priority"] == "high" and a["latched"] is True and a["category"] == "physiological"
-    onset = datetime.fromisoformat(a["ts"]).timestamp() - t0.timestamp()
-    assert any(r0 - 1.0 <= onset <= r0 + 3.0 + 3.0 for r0, _ in runs), (onset, runs)
-    ev = a["evidence"]
-    assert ev["rate_bpm"] >= 100 and ev["run_beats"] >= 3
-    assert [b["label"] for b in ev["beats"]][-3:] == ["V", "V", "V"]
-    assert a["versions"]["ecg_rules"].startswith("ecg-rules") and "beat_classifier" in a["versions"]
-    strip = Path(ev["strip_png"])
-    assert strip.exists() and strip.read_bytes()[:4] == b"\x89PNG"
-    # technical alarm from the agent's timer once the replay has stopped
-    fs = [x for x in alerts if x["source"] == "ecg.feed_stopped" and x["type"] == "raised"]
-    assert fs and fs[0]["category"] == "technical"
 
+def test_bad_chunks_go_to_deadletter_and_feed_stop_alarms(replayed):
+    pid, got = replayed["pid"], replayed["got"]
     dead = sorted(v["reason"].split(":")[0] for tp, k, v in got if tp == "deadletter" and k == pid)
-    assert dead == ["duplicate", "malformed", "malformed"]   # broken JSON; float samples (mV)
+    assert dead == ["duplicate", "malformed", "malformed", "out_of_order"]
     broken = next(v for tp, k, v in got if tp == "deadletter" and k == pid
-                  and v["detail"].get("code") == "malformed" and b"ecg_uv\": [1, 2" in
-                  base64.b64decode(v["original_b64"]))
-    assert broken["source_topic"] == "ecg"
-    assert stream_worker.alive()
+                  and b'ecg_uv": [1, 2' in base64.b64decode(v["original_b64"]))
+    assert broken["source_topic"] == "ecg" and broken["detail"]["code"] == "malformed"
+    alerts = [v for tp, k, v in got if tp == "alerts" and k == pid]
+    fs = [x for x in alerts if x["source"] == "ecg.feed_stopped" and x["type"] == "raised"]
+    assert fs and fs[0]["category"] == "technical"           # from the agent's timer
+    assert replayed["worker"].alive()
 
-    # beats per 10 s and heart rate are queryable with Flux
-    s = services
+
+def test_beats_and_heart_rate_in_influxdb(replayed, services):
+    from influxdb_client import InfluxDBClient
+
+    pid, s = replayed["pid"], services
     with InfluxDBClient(url=s.influx_url, token=s.influx_token_value(), org=s.influx_org) as c:
         q = c.query_api()
         deadline = time.monotonic() + 60
         totals: list = []
         while time.monotonic() < deadline:
             totals = [r.get_value() for t in q.query(flux(s, "beats", "total", pid)) for r in t.records]
-            if len(totals) >= 5:
+            if len(totals) >= 3:
                 break
             time.sleep(2)
-        assert len(totals) >= 5
-        ref_beats = sum(1 for _ in annotated_beats(RECORD, START_S, 10.0 * len(totals)))
+        assert len(totals) >= 3
+        ref_beats = len(annotated_beats(RECORD, START_S, 10.0 * len(totals)))
         assert 0.8 * ref_beats <= sum(totals) <= 1.25 * ref_beats   # beats counted, ~ reference
-        v_counts = [r.get_value() for t in q.query(flux(s, "beats", "V", pid)) for r in t.records]
-        assert sum(v_counts) >= 3
         hr = [r.get_value() for t in q.query(flux(s, "ecg_hr", "hr_bpm", pid)) for r in t.records]
-        assert len(hr) >= 30 and all(20 <= h <= 320 for h in hr)
+        assert len(hr) >= 25 and all(20 <= h <= 320 for h in hr)
+        if _classifier_built():
+            v = [r.get_value() for t in q.query(flux(s, "beats", "V", pid)) for r in t.records]
+            assert sum(v) >= 3
+
+
+def test_vrun_raises_latched_high_vt_alarm_with_strip(replayed):
+    if not _classifier_built():
+        pytest.skip("beat classifier artifact not built (wardwatch train ecg)")
+    pid, got, t0 = replayed["pid"], replayed["got"], replayed["t0"]
+    runs = annotated_vruns(RECORD, START_S, SECONDS)
+    assert runs, "the chosen segment must contain an annotated V run"
+    alerts = [v for tp, k, v in got if tp == "alerts" and k == pid]
+    vt = [a for a in alerts if a["source"] == "ecg.vtach" and a["type"] == "raised"]
+    assert vt, f"no VT alarm; alerts: {[(a['source'], a['type']) for a in alerts]}"
+    a = vt[0]
+    assert a["priority"] == "high" and a["latched"] is True and a["category"] == "physiological"
+    onset = datetime.fromisoformat(a["ts"]).timestamp() - t0.timestamp()
+    assert any(r0 - 1.0 <= onset <= r0 + 6.0 for r0, _ in runs), (onset, runs)
+    ev = a["evidence"]
+    assert ev["rate_bpm"] >= 100 and ev["run_beats"] >= 3
+    assert [b["label"] for b in ev["beats"]][-3:] == ["V", "V", "V"]
+    assert a["versions"]["ecg_rules"].startswith("ecg-rules") and "beat_classifier" in a["versions"]
+    strip = Path(ev["strip_png"])
+    assert strip.exists() and strip.read_bytes()[:4] == b"\x89PNG"

@@ -25,7 +25,7 @@ T0 = 1_790_000_000.0
 def beats_at(rr_s, labels=None, t0=T0 + 0.5):
     t = t0 + np.concatenate([[0.0], np.cumsum(rr_s)])
     labels = labels or ["N"] * len(t)
-    return list(zip(t.tolist(), labels))
+    return list(zip(t.tolist(), labels, strict=False))
 
 
 def drive(beats, seconds, quality=lambda k: CLEAN, state=None, cfg=None):
@@ -148,7 +148,8 @@ def test_flat_line_is_leads_off_not_asystole():
     fs = 360.0
     sig, _ = synth_ecg(20, fs, 70, [SynthEvent("leads_off", 8, 8)], seed=2)
     q = [ecg_signal_quality(sig[max(0, int((k + 1 - 3) * fs)):int((k + 1) * fs)], fs) for k in range(20)]
-    beats = [(T0 + t, "N") for t in np.arange(0.5, 8, 0.85)] + [(T0 + t, "N") for t in np.arange(16.4, 20, 0.85)]
+    beats = [(T0 + t, "N") for t in np.arange(0.5, 8, 0.85)]
+    beats += [(T0 + t, "N") for t in np.arange(16.4, 20, 0.85)]
     _, out = drive(beats, 20, quality=lambda k: q[k])
     srcs = changes(out)
     assert ("ecg.leads_off", True, "medium") in srcs and ("ecg.leads_off", False, "medium") in srcs
