@@ -99,3 +99,26 @@ def test_duplicate_and_gap(beds):
     verdict, _ = ecg_admit(st, chunks[6], 0.0)
     assert (verdict.kind, verdict.missing) == ("gap", 2)
     assert st["beat_stream"] is None and st["seg_t0"] == chunks[6].t0
+
+
+def test_synthetic_scenarios_with_the_committed_classifier(beds):
+    """The whole pure path with the real TFLite classifier: each scenario raises its alarm."""
+    from models.ecg.pipeline import DEFAULT_MODEL, BeatClassifier
+
+    if not DEFAULT_MODEL.exists():
+        pytest.skip("beat classifier artifact not built")
+    clf = BeatClassifier()
+    expected = {"sinus": set(), "vrun": {"ecg.vtach"}, "pause": {"ecg.pause", "ecg.asystole"},
+                "af": {"ecg.afib"}, "leads_off": {"ecg.leads_off"}, "noise": {"ecg.noise"},
+                "brady": {"ecg.brady"}, "tachy": {"ecg.tachy"}}
+    for name, feed in beds.items():
+        st, live, raised = ecg_state_new(), None, set()
+        for c in feed_chunks(feed, START):
+            chunk = ecg_validate(json.dumps(c))
+            _, ch = ecg_admit(st, chunk, 0.0)
+            det, live = ecg_detect(st, chunk, stream=live)
+            labels = clf.predict(det.candidates)[0] if det.candidates else []
+            raised |= {x.source for x in ch + ecg_analyse(st, chunk, det, labels).changes
+                       if x.active}
+        raised.discard("ecg.pvc_burden")  # the VT run also counts as frequent PVCs
+        assert raised == expected[name], name
