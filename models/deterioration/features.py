@@ -55,7 +55,7 @@ LAB_GAP_CAP_H = 72.0
 # by ~60 h of ICU stay while septic ones run on, so an uncapped ICU hour would let a model learn
 # "long record = sepsis", a data-extraction artefact that fires on every long stay in a real ICU.
 ICULOS_CAP_H = 48
-ICULOS_STEPS_H = (2, 4, 6, 9, 12, 18, 24, 36)      # thermometer steps of the capped ICU hour
+ICULOS_STEPS_H = tuple(range(2, ICULOS_CAP_H, 2))  # thermometer steps of the capped ICU hour
 GAP_STEPS_H = (0, 1, 2, 4, 8)                      # thermometer steps of hours since measured
 FRAC_STEPS = (1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6)   # of hours measured in the 6-h window
 

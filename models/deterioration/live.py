@@ -10,7 +10,9 @@
   the threshold chosen on validation patients for ``RAISE_AFTER`` consecutive scores, and clears
   it when it is below the lower ``clear_threshold`` for ``CLEAR_AFTER`` consecutive scores and
   the alert has been active for at least ``MIN_DWELL_S`` (hysteresis: no flapping). Conditions
-  are sent only on changes (became active / became inactive).
+  are sent only on changes (became active / became inactive). Warm-up: no alert is raised in the
+  first ``GRACE_S`` (30 min) of device time after the patient's first reading (the hourly features
+  need data; risk points are written from the first score).
 
 The state is a JSON-serialisable dict (it lives in a Faust table keyed by patient id).
 """
@@ -35,13 +37,15 @@ SCORE_EVERY_S = 60.0
 RAISE_AFTER = 2          # consecutive scores >= threshold before raising
 CLEAR_AFTER = 5          # consecutive scores < clear_threshold before clearing
 MIN_DWELL_S = 30 * 60.0  # an active alert stays at least this long
+GRACE_S = 30 * 60.0      # warm-up: no alert before 30 min of device time since the first reading
 PRIORITY = "medium"      # prompt response (IEC 60601-1-8); NEWS2 carries the emergency levels
 TOP_FEATURES = 5
 
 
 def live_init() -> dict[str, Any]:
     """A fresh per-patient live state."""
-    return {"features": features_init(), "last_score_s": None, "prob": None, "active": False,
+    return {"features": features_init(), "first_s": None, "last_score_s": None, "prob": None,
+            "active": False,
             "above": 0, "below": 0, "active_since_s": None}
 
 
@@ -92,6 +96,8 @@ def deterioration_step(state: dict[str, Any] | None, reading: VitalsReading, new
     state = state if state is not None else live_init()
     features_update(state["features"], reading.to_dict())
     t = (now or reading.ts).timestamp()
+    if state["first_s"] is None:
+        state["first_s"] = t
     last = state["last_score_s"]
     if last is not None and t - last < SCORE_EVERY_S:
         return state, [], []
@@ -110,7 +116,8 @@ def deterioration_step(state: dict[str, Any] | None, reading: VitalsReading, new
         state["below"] = 0
     conditions: list[Condition] = []
     ts_iso = reading.ts.isoformat()
-    if not state["active"] and state["above"] >= RAISE_AFTER:
+    warm = t - state["first_s"] >= GRACE_S
+    if not state["active"] and state["above"] >= RAISE_AFTER and warm:
         state["active"] = True
         state["active_since_s"] = t
         conditions.append(_condition(reading, model, prob, x, news2, True, ts_iso))

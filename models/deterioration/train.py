@@ -209,6 +209,6 @@ def train(tar_path: str | Path = DEFAULT_TAR, out_dir: str | Path = ARTIFACT_DIR
                        "clear_threshold": f.model.clear_threshold, **f.model.metrics}
     dep = fitted["vitals"]
     calibration_plot(parts["test"], dep.test_prob, out_dir / "calibration_vitals.png",
-                     f"{dep.model.version}: calibration on {len(parts['test'])} test patients")
+                     f"{dep.model.version}\ncalibration on {len(parts['test'])} test patients")
     (out_dir / "metrics.json").write_text(json.dumps(results, indent=1) + "\n")
     return results
