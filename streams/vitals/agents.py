@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from models.deterioration.live import deterioration_step
 from streams.app import app
 from streams.deadletter import deadletter_record
 from streams.metrics import metrics
@@ -58,10 +59,16 @@ async def score_vitals(stream):
         conditions = [condition] if condition else []
         points = vitals_points(reading, result)
         # Further per-reading scorers (e.g. the deterioration model) plug in here.
+        state["deterioration"], det_points, det_conditions = deterioration_step(
+            state.get("deterioration"), reading, result)
+        points = [*points, *det_points]
+        conditions += det_conditions
         vitals_state[reading.patient_id] = state
         pkey = reading.patient_id.encode()
+        # send_soon: buffered; Faust flushes the producer before it commits offsets, so a
+        # reading's outputs are on the broker before the reading counts as processed.
         for c in conditions:
-            await conditions_topic.send(key=pkey, value=c.to_dict())
+            conditions_topic.send_soon(key=pkey, value=c.to_dict())
         for p in points:
-            await points_topic.send(key=pkey, value=p)
+            points_topic.send_soon(key=pkey, value=p)
         metrics.incr("vitals_processed")
