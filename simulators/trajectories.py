@@ -3,7 +3,9 @@
 The sample in ``simulators/data/sepsis2019_trajectories.psv.gz`` holds the hourly vital signs
 (HR, O2Sat, Temp, SBP, MAP, DBP, Resp), Age, Gender and SepsisLabel of a few dozen patients of
 the PhysioNet/CinC 2019 challenge training set A, all from the deterioration model's held-out
-*test* split (so the demo never replays a patient the model was trained on). Source and licence:
+*test* split (so the demo never replays a patient the model was trained on): 21 septic records
+whose first SepsisLabel is at row 10-40 and 20 non-septic records of 20-50 h, the first of each
+in file order with HR charted in >= 70 % of hours, plus :data:`DEMO_SEPTIC` first. Source and licence:
 PhysioNet open access; Reyna MA et al., Early Prediction of Sepsis From Clinical Data: the
 PhysioNet/Computing in Cardiology Challenge 2019. Crit Care Med 48(2):210-217 (2020).
 Rebuild: ``python -m simulators.trajectories --extract TAR`` (see :func:`extract_sample`).
@@ -23,7 +25,7 @@ import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,11 @@ from streams.vitals.records import VitalsReading
 log = logging.getLogger(__name__)
 
 SAMPLE_PATH = Path(__file__).parent / "data" / "sepsis2019_trajectories.psv.gz"
+# The demo's deteriorating patient: a septic test-split record on which the deployed model,
+# replayed at one reading a minute, raises one alert ~8 h into the stay (SepsisLabel from ICU
+# hour 17). Chosen after training among 60 candidates (about half of the septic candidates raise
+# an alert at all, and 6 of 20 non-septic ones do): a showcase, not a performance figure.
+DEMO_SEPTIC = "p020563"
 COLUMNS = ("HR", "O2Sat", "Temp", "SBP", "MAP", "DBP", "Resp")
 FIELDS = {"HR": "hr_bpm", "O2Sat": "spo2_pct", "Temp": "temp_c", "SBP": "sbp_mmhg",
           "DBP": "dbp_mmhg", "Resp": "rr_bpm"}
@@ -118,7 +125,7 @@ def trajectory_readings(traj: Trajectory, *, patient_id: str | None = None, bed:
     if step_s <= 0:
         raise ValueError("step_s must be positive")
     rng = np.random.default_rng(seed)
-    start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = start or datetime(2026, 1, 1, tzinfo=UTC)
     pid = patient_id or f"SIM-{traj.record}"
     first_h = int(traj.hours[0])
     n_rows = len(traj.hours)

@@ -406,8 +406,8 @@ def eval_ecg(
 # --------------------------------------------------------------------------- deterioration model
 @train_app.command("deterioration")
 def train_deterioration(
-    data: Path = typer.Option(None, "--data", help="set A tarball (default: ../shared/data/sepsis2019/training_setA.tar.gz)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="artifact folder (default: models/deterioration/artifacts)"),
+    data: Path | None = typer.Option(None, "--data", help="set A tarball (default: shared data)"),
+    out: Path | None = typer.Option(None, "--out", help="artifact folder (default: committed)"),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Logistic deterioration model on PhysioNet 2019 set A: artifacts, metrics, model card."""
@@ -425,10 +425,10 @@ def train_deterioration(
 
 @eval_app.command("deterioration")
 def eval_deterioration(
-    data: Path = typer.Option(..., "--data", exists=True, file_okay=False, help="folder of .psv files"),
+    data: Path = typer.Option(..., "--data", exists=True, file_okay=False, help=".psv folder"),
     json_out: bool = typer.Option(False, "--json"),
-    predictions: Optional[Path] = typer.Option(None, "--predictions", help="write <record>.psv predictions here"),
-    model: Optional[Path] = typer.Option(None, "--model", help="artifact JSON (default: the deployed vitals model)"),
+    predictions: Path | None = typer.Option(None, "--predictions", help="write <record>.psv here"),
+    model: Path | None = typer.Option(None, "--model", help="artifact JSON (default: deployed)"),
 ) -> None:
     """AUROC, AUPRC, utility, NEWS2 / qSOFA AUROC of the deterioration model on challenge files."""
     from rich.progress import Progress

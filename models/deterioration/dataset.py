@@ -34,7 +34,7 @@ def parse_psv(text: str) -> list[dict[str, float]]:
     rows = []
     for line in lines[1:]:
         vals = [float(x) for x in line.split("|")]
-        rows.append(dict(zip(header, vals)))
+        rows.append(dict(zip(header, vals, strict=True)))
     return rows
 
 

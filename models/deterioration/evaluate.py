@@ -35,7 +35,7 @@ def _auc(y: np.ndarray, s: np.ndarray, fn: Callable[..., float]) -> float | None
 def score_patients(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
                    threshold: float) -> dict[str, Any]:
     """Metrics over patients with labels: AUROC, AUPRC, utility, NEWS2 / qSOFA AUROC."""
-    labelled = [(pm, p) for pm, p in zip(pms, prob) if pm.y is not None]
+    labelled = [(pm, p) for pm, p in zip(pms, prob, strict=True) if pm.y is not None]
     out: dict[str, Any] = {"patients": len(pms), "rows": int(sum(len(pm.X) for pm in pms))}
     if not labelled:
         out.update(auroc=None, auprc=None, utility=None, news2_auroc=None, qsofa_auroc=None)

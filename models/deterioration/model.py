@@ -78,7 +78,7 @@ class DeteriorationModel:
         return json.dumps(asdict(self), indent=1)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DeteriorationModel":
+    def from_dict(cls, d: dict[str, Any]) -> DeteriorationModel:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 

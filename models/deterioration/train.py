@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +197,7 @@ def train(tar_path: str | Path = DEFAULT_TAR, out_dir: str | Path = ARTIFACT_DIR
         "split": {k: {"patients": len(v), "rows": int(sum(len(p.X) for p in v)),
                       "septic_patients": int(sum(int(p.y.any()) for p in v))}
                   for k, v in parts.items()},
-        "built_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "built_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     fitted: dict[str, Fitted] = {}
     for fs in ("vitals", "full"):

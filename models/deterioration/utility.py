@@ -109,7 +109,7 @@ def normalized_utility(labels: Sequence[np.ndarray], predictions: Sequence[np.nd
     if len(labels) != len(predictions):
         raise ValueError("one prediction array per patient is required")
     observed = best = inaction = 0.0
-    for y, p in zip(labels, predictions):
+    for y, p in zip(labels, predictions, strict=True):
         observed += utility_rows(y, p).sum()
         best += utility_rows(y, best_predictions(y)).sum()
         inaction += utility_rows(y, np.zeros(len(y), dtype=int)).sum()
