@@ -243,8 +243,9 @@ def _backward_scope_start(sentence: str, matches: list[Match], trig: Match, max_
 
 
 #: Default scope limits in words per category (None: to the end of the clause). NegEx used a
-#: five-word window; ConText runs to the end of the sentence. Negation here stops at a
-#: termination term or clause punctuation, or after ``NEG_MAX_WORDS`` words.
+#: five-word window; ConText runs to the end of the sentence. Every scope here stops at a
+#: termination term of its category or at clause punctuation; historical and hypothetical
+#: scopes also stop after 8 words (their triggers, e.g. "if", "previous", are weaker cues).
 MAX_WORDS: dict[Category, int | None] = {"negated": None, "historical": 8, "hypothetical": 8,
                                          "family": None}
 

@@ -91,7 +91,7 @@ def test_notes_job_result_duplicate_and_deadletter(notes_worker, tmp_path):
     note = tmp_path / "note.txt"
     note.write_text(NOTE + f"\nRun {run}.\n")
     bad = tmp_path / "corrupt.txt"
-    bad.write_bytes(bytes(range(256)) * 8)
+    bad.write_bytes(bytes(range(256)) * 8 + run.encode())  # new bytes -> a new job id each run
     start = marker(["results.notes", "deadletter"])
 
     sent = submit_files("notes", [note, bad])
