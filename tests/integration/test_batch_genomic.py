@@ -37,14 +37,18 @@ def results_for(kind: str, start: dict, job_ids: set[str], timeout_s: float = 24
     got: dict[str, list[dict[str, Any]]] = {j: [] for j in job_ids}
     deadline = time.monotonic() + timeout_s
     settle_until: float | None = None
-    for _topic, _key, value in consume([f"results.{kind}"], start=start, timeout_s=timeout_s):
-        if isinstance(value, dict) and value.get("job_id") in got:
-            got[value["job_id"]].append(value)
+    def settled(_seen) -> bool:
+        nonlocal settle_until
         now = time.monotonic()
         if settle_until is None and all(got.values()):
             settle_until = now + settle_s
-        if (settle_until is not None and now >= settle_until) or now > deadline:
-            break
+        return (settle_until is not None and now >= settle_until) or now > deadline
+
+    # ``stop`` is checked after every poll, also when nothing new arrives
+    for _topic, _key, value in consume([f"results.{kind}"], start=start, timeout_s=timeout_s,
+                                       stop=settled):
+        if isinstance(value, dict) and value.get("job_id") in got:
+            got[value["job_id"]].append(value)
     return got
 
 
