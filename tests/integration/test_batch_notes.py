@@ -8,69 +8,14 @@ import json
 import os
 import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from batch.client import submit_files
-from wardwatch.kafka_io import consume, end_offsets
 
 pytestmark = pytest.mark.integration
 
-# ---- helpers (kept in this file: the test folders are not an importable package)
-def unique_run() -> str:
-    return uuid.uuid4().hex[:10]
-
-
-def start_batch_worker(start_worker, kind: str, artifacts: Path):
-    """A ``wardwatch batch worker KIND`` subprocess in a consumer group of its own."""
-    env = {"WARDWATCH_APP_ID": f"wardwatch-test-{kind}-{unique_run()}",
-           "WARDWATCH_ARTIFACTS_DIR": str(artifacts)}
-    return start_worker(["batch", "worker", kind], env=env, ready="worker.ready", timeout=300)
-
-
-def results_for(kind: str, start: dict, job_ids: set[str], timeout_s: float = 240.0,
-                settle_s: float = 0.0) -> dict[str, list[dict[str, Any]]]:
-    """Every result for ``job_ids`` on ``results.<kind>`` after ``start`` (all copies, so a
-    duplicate result would show as a second entry). Waits until each id has one, then
-    ``settle_s`` more seconds for any extra copy."""
-    got: dict[str, list[dict[str, Any]]] = {j: [] for j in job_ids}
-    deadline = time.monotonic() + timeout_s
-    settle_until: float | None = None
-    def settled(_seen) -> bool:
-        nonlocal settle_until
-        now = time.monotonic()
-        if settle_until is None and all(got.values()):
-            settle_until = now + settle_s
-        return (settle_until is not None and now >= settle_until) or now > deadline
-
-    # ``stop`` is checked after every poll, also when nothing new arrives
-    for _topic, _key, value in consume([f"results.{kind}"], start=start, timeout_s=timeout_s,
-                                       stop=settled):
-        if isinstance(value, dict) and value.get("job_id") in got:
-            got[value["job_id"]].append(value)
-    return got
-
-
-def deadletters_for(start: dict, job_id: str, timeout_s: float = 60.0) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for _topic, _key, value in consume(["deadletter"], start=start, timeout_s=timeout_s):
-        if isinstance(value, dict) and (value.get("detail") or {}).get("job_id") == job_id:
-            out.append(value)
-            break
-    return out
-
-
-def marker(topics: list[str]) -> dict:
-    from batch.worker import ensure_batch_topics
-
-    for k in {t.split(".", 1)[1] for t in topics if t.startswith("results.")}:
-        ensure_batch_topics(k)
-    return end_offsets(topics)
-# ----
 
 WARDWATCH = str(Path(sys.executable).with_name("wardwatch"))
 
@@ -85,22 +30,22 @@ Call Dr. Alice Walker at (412) 555-0199.
 
 
 @pytest.fixture(scope="module")
-def notes_worker(start_worker, tmp_path_factory):
-    return start_batch_worker(start_worker, "notes", tmp_path_factory.mktemp("notes-artifacts"))
+def notes_worker(start_worker, tmp_path_factory, batch_helpers):
+    return batch_helpers.start_batch_worker(start_worker, "notes", tmp_path_factory.mktemp("notes-artifacts"))
 
 
-def test_notes_job_result_duplicate_and_deadletter(notes_worker, tmp_path):
+def test_notes_job_result_duplicate_and_deadletter(notes_worker, tmp_path, batch_helpers):
     worker = notes_worker
-    run = unique_run()
+    run = batch_helpers.unique_run()
     note = tmp_path / "note.txt"
     note.write_text(NOTE + f"\nRun {run}.\n")
     bad = tmp_path / "corrupt.txt"
     bad.write_bytes(bytes(range(256)) * 8 + run.encode())  # new bytes -> a new job id each run
-    start = marker(["results.notes", "deadletter"])
+    start = batch_helpers.marker(["results.notes", "deadletter"])
 
     sent = submit_files("notes", [note, bad])
     ids = [m["job_id"] for m in sent]
-    got = results_for("notes", start, set(ids))
+    got = batch_helpers.results_for("notes", start, set(ids))
     ok, co = got[ids[0]], got[ids[1]]
 
     assert len(ok) == 1 and ok[0]["status"] == "ok", ok
@@ -117,7 +62,7 @@ def test_notes_job_result_duplicate_and_deadletter(notes_worker, tmp_path):
                                                   "medications", "physical_exam"}
 
     assert len(co) == 1 and co[0]["status"] == "failed" and co[0]["reason"] == "corrupt_file"
-    [dl] = deadletters_for(start, ids[1])
+    [dl] = batch_helpers.deadletters_for(start, ids[1])
     assert dl["reason"] == "corrupt_file" and dl["source_topic"] == "jobs.notes"
 
     # Duplicate through the CLI: `batch submit --wait` answers with the one existing result.
@@ -133,7 +78,7 @@ def test_notes_job_result_duplicate_and_deadletter(notes_worker, tmp_path):
     sentinel = tmp_path / "sentinel.txt"
     sentinel.write_text(f"No fever. Run {run}.")
     s_id = submit_files("notes", [sentinel])[0]["job_id"]
-    after = results_for("notes", start, {ids[0], s_id}, settle_s=3.0)
+    after = batch_helpers.results_for("notes", start, {ids[0], s_id}, settle_s=3.0)
     assert len(after[ids[0]]) == 1, "duplicate job id produced a second result"
     assert after[s_id][0]["outputs"]["summary"]["problems_negated"] == ["fever"]
     assert worker.alive()

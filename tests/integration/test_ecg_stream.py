@@ -144,6 +144,9 @@ def test_beats_and_heart_rate_in_influxdb(replayed, services):
         if _classifier_built():
             v = [r.get_value() for t in q.query(flux(s, "beats", "V", pid)) for r in t.records]
             assert sum(v) >= 3
+            rate = [(r.values["source"], r.get_value())
+                    for t in q.query(flux(s, "ecg_alarms", "rate_bpm", pid)) for r in t.records]
+            assert rate and all(src == "ecg.vtach" and bpm >= 100 for src, bpm in rate)
 
 
 def test_vrun_raises_latched_high_vt_alarm_with_strip(replayed):

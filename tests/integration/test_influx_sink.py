@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from influxdb_client import InfluxDBClient
@@ -20,9 +20,9 @@ pytestmark = pytest.mark.integration
 def test_type_conflict_is_rejected_alone(services):
     s = services
     pid = f"S-{uuid.uuid4().hex[:6]}"
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     good = [point("sinktest", {"patient": pid, "bed": "X"}, {"hr_bpm": 60.0 + i},
-                  datetime.fromtimestamp(now.timestamp() - 10 + i, timezone.utc)) for i in range(5)]
+                  datetime.fromtimestamp(now.timestamp() - 10 + i, UTC)) for i in range(5)]
     asyncio.run(_write(s, good[:1]))  # hr_bpm is now a float field in this shard
     bad = point("sinktest", {"patient": pid, "bed": "X"}, {"hr_bpm": "sixty"}, now)
     writer = InfluxWriter(s)

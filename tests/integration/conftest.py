@@ -1,0 +1,79 @@
+"""Shared helpers of the integration tests, offered as fixtures (the test folders are not an
+importable package)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wardwatch.kafka_io import consume, end_offsets
+
+
+def unique_run() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def start_batch_worker(start_worker, kind: str, artifacts: Path):
+    """A ``wardwatch batch worker KIND`` subprocess in a consumer group of its own."""
+    env = {"WARDWATCH_APP_ID": f"wardwatch-test-{kind}-{unique_run()}",
+           "WARDWATCH_ARTIFACTS_DIR": str(artifacts)}
+    return start_worker(["batch", "worker", kind], env=env, ready="worker.ready", timeout=300)
+
+
+def results_for(kind: str, start: dict, job_ids: set[str], timeout_s: float = 240.0,
+                settle_s: float = 0.0) -> dict[str, list[dict[str, Any]]]:
+    """Every result for ``job_ids`` on ``results.<kind>`` after ``start`` (all copies, so a
+    duplicate result would show as a second entry). Waits until each id has one, then
+    ``settle_s`` more seconds for any extra copy."""
+    got: dict[str, list[dict[str, Any]]] = {j: [] for j in job_ids}
+    deadline = time.monotonic() + timeout_s
+    settle_until: float | None = None
+    def settled(_seen) -> bool:
+        nonlocal settle_until
+        now = time.monotonic()
+        if settle_until is None and all(got.values()):
+            settle_until = now + settle_s
+        return (settle_until is not None and now >= settle_until) or now > deadline
+
+    # ``stop`` is checked after every poll, also when nothing new arrives
+    for _topic, _key, value in consume([f"results.{kind}"], start=start, timeout_s=timeout_s,
+                                       stop=settled):
+        if isinstance(value, dict) and value.get("job_id") in got:
+            got[value["job_id"]].append(value)
+    return got
+
+
+def deadletters_for(start: dict, job_id: str, timeout_s: float = 60.0) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for _topic, _key, value in consume(["deadletter"], start=start, timeout_s=timeout_s):
+        if isinstance(value, dict) and (value.get("detail") or {}).get("job_id") == job_id:
+            out.append(value)
+            break
+    return out
+
+
+def marker(topics: list[str]) -> dict:
+    from batch.worker import ensure_batch_topics
+
+    for k in {t.split(".", 1)[1] for t in topics if t.startswith("results.")}:
+        ensure_batch_topics(k)
+    return end_offsets(topics)
+
+
+class BatchHelpers:
+    """The batch-worker helpers above, as one fixture object."""
+
+    unique_run = staticmethod(unique_run)
+    start_batch_worker = staticmethod(start_batch_worker)
+    results_for = staticmethod(results_for)
+    deadletters_for = staticmethod(deadletters_for)
+    marker = staticmethod(marker)
+
+
+@pytest.fixture(scope="session")
+def batch_helpers() -> type[BatchHelpers]:
+    return BatchHelpers
