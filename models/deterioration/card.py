@@ -84,6 +84,14 @@ def write_card(res: dict[str, Any], path: Path = CARD_PATH) -> Path:
         _row("vitals only (deployed)", v["test"]),
         _row("vitals + labs + demographics", f["test"]),
         "",
+        "Alert burden at the hourly threshold (test patients with at least one hour flagged):",
+        f"vitals: {v['test'].get('flagged_septic_pct')} % of septic and "
+        f"{v['test'].get('flagged_non_septic_pct')} % of non-septic patients; with labs: "
+        f"{f['test'].get('flagged_septic_pct')} % and {f['test'].get('flagged_non_septic_pct')} %.",
+        "The utility score rewards early alarms (+1) far more than it penalises false ones",
+        "(-0.05 per hour), so its optimal threshold is permissive; the live step adds a 30-min",
+        "warm-up, two consecutive scores to raise and hysteresis to clear.",
+        "",
         f"Validation: vitals AUROC {v['validation_auroc']}, utility {v['validation_utility']}; "
         f"full AUROC {f['validation_auroc']}, utility {f['validation_utility']}.",
         "",

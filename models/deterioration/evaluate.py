@@ -32,6 +32,11 @@ def _auc(y: np.ndarray, s: np.ndarray, fn: Callable[..., float]) -> float | None
     return round(float(fn(y[ok], s[ok])), 4)
 
 
+def _flagged(labelled: list, threshold: float, septic: bool) -> float | None:
+    grp = [bool((p >= threshold).any()) for pm, p in labelled if bool(pm.y.any()) == septic]
+    return round(100.0 * sum(grp) / len(grp), 1) if grp else None
+
+
 def score_patients(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
                    threshold: float) -> dict[str, Any]:
     """Metrics over patients with labels: AUROC, AUPRC, utility, NEWS2 / qSOFA AUROC."""
@@ -53,6 +58,9 @@ def score_patients(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
         news2_auroc=_auc(y, news, roc_auc_score),
         qsofa_auroc=_auc(y, qs, roc_auc_score),
         septic_patients=int(sum(int(pm.y.any()) for pm, _ in labelled)),
+        # alert burden: share of patients with at least one hourly prediction >= threshold
+        flagged_septic_pct=_flagged(labelled, threshold, True),
+        flagged_non_septic_pct=_flagged(labelled, threshold, False),
         prevalence_rows=round(float(y.mean()), 4),
     )
     return out
