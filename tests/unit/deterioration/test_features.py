@@ -98,3 +98,16 @@ def test_unknown_feature_set_and_lab_rejected() -> None:
         feature_names("everything")
     with pytest.raises(ValueError, match="unknown lab"):
         features_update(features_init(), {"ts": T0.isoformat(), "test": "Unobtainium", "value": 1})
+
+
+def test_lab_record_feeds_the_full_features() -> None:
+    from streams.labs.records import LabResult
+
+    lab = LabResult(patient_id="P1", ts=T0, test="Lactate", value=3.1, unit="mmol/L")
+    state = features_init()
+    features_update(state, VitalsReading(patient_id="P1", bed="B1", ts=T0, hr_bpm=90).to_dict())
+    features_update(state, lab.to_dict())
+    x = features_vector(state, "full")
+    assert x[feature_names("full").index("Lactate_last")] == 3.1
+    with pytest.raises(ValueError, match="mmol/L"):
+        LabResult(patient_id="P1", ts=T0, test="Lactate", value=27.0, unit="mg/dL")

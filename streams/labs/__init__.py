@@ -1,0 +1,1 @@
+"""Laboratory results (the ``labs`` topic)."""
