@@ -34,6 +34,7 @@ from streams.deadletter import deadletter_record
 from streams.ecg.process import (
     Detection,
     alarm_condition,
+    alarm_point,
     ecg_admit,
     ecg_analyse,
     ecg_detect,
@@ -161,6 +162,7 @@ async def _emit(pid: str, bed: str, changes: list[AlarmChange], strip: tuple | N
                           source=ch.source, patient=pid_ref(pid))
         cond = alarm_condition(ch, pid, bed, rt.versions, path)
         await conditions_topic.send(key=key, value=cond.to_dict())
+        await points_topic.send(key=key, value=alarm_point(ch, pid, bed, path))
         metrics.incr("ecg_conditions")
         log_event(log, "ecg alarm change", source=ch.source, active=ch.active,
                   priority=ch.priority, patient=pid_ref(pid))
@@ -241,6 +243,14 @@ async def _process_batch(events: list) -> None:
 @app.timer(interval=FEED_CHECK_S)
 async def ecg_feed_watch() -> None:
     """Feed stopped: no chunk for ``RULES.feed_timeout_s`` (wall clock) on an active stream."""
+    try:
+        await _feed_watch()
+    except Exception:  # noqa: BLE001 - a timer failure must never stop the worker
+        log.exception("ecg feed watch failed")
+        metrics.incr("ecg_feed_watch_errors")
+
+
+async def _feed_watch() -> None:
     try:
         actives = app.assignor.assigned_actives()
     except Exception:  # noqa: BLE001 - not assigned yet (rebalancing)

@@ -230,6 +230,30 @@ def alarm_condition(change: AlarmChange, patient_id: str, bed: str,
                      versions={"ecg_rules": RULES_VERSION, **versions})
 
 
+#: Numeric evidence fields copied into the ``ecg_alarms`` point when present.
+EVIDENCE_FIELDS = ("rate_bpm", "run_beats", "hr_bpm", "pause_s", "nrmssd", "cov", "pvc_per_min",
+                   "pvc_pct", "p2p_uv", "hf_ratio", "silent_s", "duration_s")
+
+
+def alarm_point(change: AlarmChange, patient_id: str, bed: str,
+                strip_path: str | None = None) -> dict[str, Any]:
+    """The ``ecg_alarms`` InfluxDB point for one alarm change: the evidence as fields.
+
+    Tags ``patient``, ``bed``, ``source``, ``priority``, ``category``; fields ``active`` (1/0),
+    ``message``, the numeric evidence (:data:`EVIDENCE_FIELDS`) and ``strip_png``.
+    """
+    fields: dict[str, Any] = {"active": int(change.active), "message": change.message[:500]}
+    for k in EVIDENCE_FIELDS:
+        v = change.evidence.get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            fields[k] = float(v)
+    if strip_path:
+        fields["strip_png"] = strip_path
+    return point("ecg_alarms", {"patient": patient_id, "bed": bed, "source": change.source,
+                                "priority": change.priority, "category": change.category},
+                 fields, datetime.fromtimestamp(change.t, tz=UTC))
+
+
 def strip_inputs(state: dict[str, Any], det: Detection | None = None
                  ) -> tuple[np.ndarray, float, float, list[tuple[float, str]]]:
     """Signal (uV), fs, device time of its first sample, and recent labelled beats.

@@ -11,7 +11,14 @@ import pytest
 
 from simulators.ecg_feed import feed_chunks
 from simulators.ecg_synth import synth_beds
-from streams.ecg.process import alarm_condition, ecg_admit, ecg_analyse, ecg_detect, ecg_state_new
+from streams.ecg.process import (
+    alarm_condition,
+    alarm_point,
+    ecg_admit,
+    ecg_analyse,
+    ecg_detect,
+    ecg_state_new,
+)
 from streams.ecg.records import InvalidChunk, ecg_validate
 
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -66,6 +73,10 @@ def test_vrun_fires_vtach_once(beds):
     vt = [c for c in changes if c.source == "ecg.vtach"]
     assert [c.active for c in vt] == [True, False]
     assert 20.0 <= vt[0].t - START.timestamp() <= 23.0       # run starts at 20 s
+    pt = alarm_point(vt[0], "SYN-0001", "SIM-002", "/x.png")
+    assert pt["measurement"] == "ecg_alarms" and pt["tags"]["source"] == "ecg.vtach"
+    assert pt["fields"]["active"] == 1 and pt["fields"]["rate_bpm"] > 100
+    assert pt["fields"]["strip_png"] == "/x.png"
     cond = alarm_condition(vt[0], "SYN-0001", "SIM-002", {"beat_classifier": "test"}, "/x.png")
     assert cond.latched and cond.priority == "high" and cond.evidence["strip_png"] == "/x.png"
     assert cond.versions["beat_classifier"] == "test" and "ecg_rules" in cond.versions

@@ -1,0 +1,128 @@
+"""Alarm behaviour of the ECG stream path on WFDB records (what the agent would raise).
+
+Runs every record in a folder through exactly the agent's per-patient steps (1 s chunks,
+``ecg_admit`` -> ``ecg_detect`` -> ``BeatClassifier.predict`` -> ``ecg_analyse``) and scores the
+VT alarm against the reference: an annotated VT episode is a run of >= 3 consecutive V beats at
+>= 100 bpm in the ``.atr`` file; it is detected when a VT alarm starts between 1 s before its
+first beat and 3 s after its last. VT alarms matching no episode are false. Also reports every
+alarm source per hour and the AF alarm's time overlap with ``(AFIB`` rhythm annotations.
+
+Run: ``.venv/bin/python bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 [--json]``.
+Caveat: the committed classifier is trained on DS1, so on DS1 this measures the stream path and
+the rules with an optimistic classifier, not generalisation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from models.ecg.pipeline import BeatClassifier
+from simulators.ecg_feed import feed_chunks
+from simulators.ecg_replay import load_feed, record_names
+from streams.ecg.process import ecg_admit, ecg_analyse, ecg_detect, ecg_state_new
+from streams.ecg.records import ecg_validate
+
+BEATS = "NLRejAaJSVEF/fQ"
+
+
+def vt_episodes(path: Path, fs: float) -> list[tuple[float, float]]:
+    import wfdb
+
+    ann = wfdb.rdann(str(path), "atr")
+    beats = [(s / fs, sym) for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym in BEATS]
+    out, cur = [], []
+    for t, sym in beats + [(None, "N")]:
+        if sym in "VE":
+            cur.append(t)
+            continue
+        if len(cur) >= 3 and 60 * (len(cur) - 1) / (cur[-1] - cur[0]) >= 100:
+            out.append((cur[0], cur[-1]))
+        cur = []
+    return out
+
+
+def afib_intervals(path: Path, fs: float, end_s: float) -> list[tuple[float, float]]:
+    import wfdb
+
+    ann = wfdb.rdann(str(path), "atr")
+    out, start = [], None
+    for s, sym, aux in zip(ann.sample, ann.symbol, ann.aux_note, strict=True):
+        if sym != "+":
+            continue
+        rhythm = aux.strip("\x00")
+        if rhythm == "(AFIB" and start is None:
+            start = s / fs
+        elif rhythm != "(AFIB" and start is not None:
+            out.append((start, s / fs))
+            start = None
+    if start is not None:
+        out.append((start, end_s))
+    return out
+
+
+def run_record(path: Path, clf: BeatClassifier, seconds: float | None) -> dict:
+    feed = load_feed(path, "EVAL", "EVAL", 0.0, seconds)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    st, live, changes = ecg_state_new(), None, []
+    for c in feed_chunks(feed, t0):
+        chunk = ecg_validate(json.dumps(c))
+        _, ch = ecg_admit(st, chunk, 0.0)
+        det, live = ecg_detect(st, chunk, stream=live)
+        labels = clf.predict(det.candidates)[0] if det.candidates else []
+        changes += ch + ecg_analyse(st, chunk, det, labels).changes
+    base = t0.timestamp()
+    eps = vt_episodes(path, feed.fs_hz)
+    eps = [e for e in eps if seconds is None or e[1] < seconds]
+    vt_on = [c.t - base for c in changes if c.source == "ecg.vtach" and c.active]
+    hit = [any(a - 1.0 <= t <= b + 3.0 for t in vt_on) for a, b in eps]
+    false_vt = [t for t in vt_on if not any(a - 1.0 <= t <= b + 3.0 for a, b in eps)]
+    af_on = None
+    af_time = 0.0
+    for c in changes:
+        if c.source == "ecg.afib":
+            if c.active:
+                af_on = c.t - base
+            elif af_on is not None:
+                af_time += c.t - base - af_on
+                af_on = None
+    if af_on is not None:
+        af_time += feed.duration_s - af_on
+    af_ref = sum(b - a for a, b in afib_intervals(path, feed.fs_hz, feed.duration_s))
+    return {"hours": feed.duration_s / 3600, "vt_episodes": len(eps), "vt_detected": int(sum(hit)),
+            "vt_false": len(false_vt),
+            "alarms": dict(Counter(c.source for c in changes if c.active)),
+            "afib_ref_s": round(af_ref, 1), "afib_alarm_s": round(af_time, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=Path, required=True)
+    ap.add_argument("--seconds", type=float, default=None, help="first seconds of each record")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    clf = BeatClassifier()
+    per = {n: run_record(a.records / n, clf, a.seconds) for n in record_names(a.records)}
+    hours = sum(r["hours"] for r in per.values())
+    eps = sum(r["vt_episodes"] for r in per.values())
+    det = sum(r["vt_detected"] for r in per.values())
+    alarms: Counter = Counter()
+    for r in per.values():
+        alarms.update(r["alarms"])
+    out = {"hours": round(hours, 2), "classifier": clf.version,
+           "vt": {"episodes": eps, "detected": det,
+                  "episode_se_pct": round(100 * det / eps, 1) if eps else None,
+                  "false_per_hour": round(sum(r["vt_false"] for r in per.values()) / hours, 2)},
+           "alarms_per_hour": {k: round(v / hours, 2) for k, v in sorted(alarms.items())},
+           "records": per}
+    print(json.dumps(out, indent=None if a.json else 2))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
