@@ -47,6 +47,23 @@ def vt_episodes(path: Path, fs: float) -> list[tuple[float, float]]:
     return out
 
 
+def vf_intervals(path: Path, fs: float, end_s: float) -> list[tuple[float, float]]:
+    """Ventricular flutter / fibrillation episodes (MIT-BIH ``[`` ... ``]``), seconds."""
+    import wfdb
+
+    ann = wfdb.rdann(str(path), "atr")
+    out, start = [], None
+    for s, sym in zip(ann.sample, ann.symbol, strict=True):
+        if sym == "[":
+            start = s / fs
+        elif sym == "]" and start is not None:
+            out.append((start, s / fs))
+            start = None
+    if start is not None:
+        out.append((start, end_s))
+    return out
+
+
 def afib_intervals(path: Path, fs: float, end_s: float) -> list[tuple[float, float]]:
     import wfdb
 
@@ -81,7 +98,11 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None) -> dict:
     eps = [e for e in eps if seconds is None or e[1] < seconds]
     vt_on = [c.t - base for c in changes if c.source == "ecg.vtach" and c.active]
     hit = [any(a - 1.0 <= t <= b + 3.0 for t in vt_on) for a, b in eps]
-    false_vt = [t for t in vt_on if not any(a - 1.0 <= t <= b + 3.0 for a, b in eps)]
+    vf = vf_intervals(path, feed.fs_hz, feed.duration_s)
+    unmatched = [t for t in vt_on if not any(a - 1.0 <= t <= b + 3.0 for a, b in eps)]
+    # a VT alarm inside ventricular flutter/fibrillation is a correct lethal-arrhythmia alarm
+    in_vf = [t for t in unmatched if any(a - 1.0 <= t <= b + 3.0 for a, b in vf)]
+    false_vt = [t for t in unmatched if t not in in_vf]
     af_on = None
     af_time = 0.0
     for c in changes:
@@ -95,7 +116,7 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None) -> dict:
         af_time += feed.duration_s - af_on
     af_ref = sum(b - a for a, b in afib_intervals(path, feed.fs_hz, feed.duration_s))
     return {"hours": feed.duration_s / 3600, "vt_episodes": len(eps), "vt_detected": int(sum(hit)),
-            "vt_false": len(false_vt),
+            "vt_false": len(false_vt), "vt_in_vf": len(in_vf),
             "alarms": dict(Counter(c.source for c in changes if c.active)),
             "afib_ref_s": round(af_ref, 1), "afib_alarm_s": round(af_time, 1)}
 
@@ -117,7 +138,12 @@ def main() -> None:
     out = {"hours": round(hours, 2), "classifier": clf.version,
            "vt": {"episodes": eps, "detected": det,
                   "episode_se_pct": round(100 * det / eps, 1) if eps else None,
-                  "false_per_hour": round(sum(r["vt_false"] for r in per.values()) / hours, 2)},
+                  "false_per_hour": round(sum(r["vt_false"] for r in per.values()) / hours, 2),
+                  "alarms_in_vf_flutter": sum(r["vt_in_vf"] for r in per.values())},
+           "afib": {"ref_s": round(sum(r["afib_ref_s"] for r in per.values()), 1),
+                    "alarm_s": round(sum(r["afib_alarm_s"] for r in per.values()), 1),
+                    "alarm_s_in_non_af_records": round(sum(
+                        r["afib_alarm_s"] for r in per.values() if r["afib_ref_s"] == 0), 1)},
            "alarms_per_hour": {k: round(v / hours, 2) for k, v in sorted(alarms.items())},
            "records": per}
     print(json.dumps(out, indent=None if a.json else 2))
