@@ -36,8 +36,9 @@ out_of_order          ``seq`` below the last accepted one (late chunk)
 ====================  =============================================================
 
 A *gap* (``seq`` jumps ahead) is not a rejection: the chunk is analysed, the missing seconds
-are reported (a technical event, see :class:`SeqVerdict`) and signal continuity (QRS detector,
-RR intervals) restarts, because no beat or RR interval may be inferred across missing signal.
+are reported (the agent sends a ``seq_gap`` record to ``deadletter`` with ``detail.missing`` and
+``detail.processed = true``, see :class:`SeqVerdict`) and signal continuity (QRS detector, RR
+intervals) restarts, because no beat or RR interval may be inferred across missing signal.
 A ``seq`` that falls back to 0 with a later device time is a device restart (new stream).
 """
 
