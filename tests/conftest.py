@@ -50,6 +50,17 @@ if not os.environ.get("WARDWATCH_TEST_EXTERNAL"):
     })
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skipped test is a failed test here: a missing service must be started and missing
+    data or artifacts must be provided, never silently passed over."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.skipped and not hasattr(rep, "wasxfail"):
+        rep.outcome = "failed"
+        rep.longrepr = f"skipped tests are not allowed in WardWatch: {rep.longrepr}"
 WARDWATCH = str(Path(sys.executable).with_name("wardwatch"))
 
 

@@ -130,9 +130,12 @@ def up(s: Settings, timeout: float = 90.0) -> str:
     fetch(s)
     props = _write_config(s)
     if not (d / "data" / "meta.properties").exists():
+        # A cluster id is a base64 UUID; "--cluster-id=" keeps one starting with "-" an argument.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        subprocess.run(_java(s, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                             "-c", str(props)), check=True, capture_output=True)
+        fmt = subprocess.run(_java(s, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+                                   f"--config={props}"), capture_output=True, text=True)
+        if fmt.returncode != 0:
+            raise RuntimeError(f"Kafka storage format failed: {fmt.stdout[-2000:]} {fmt.stderr[-2000:]}")
     start_detached(_java(s, MARKER, str(props)), d, d / "stdout.log", d / "pid")
     wait_until(lambda: healthy(s), timeout, "Kafka")
     return "started"
