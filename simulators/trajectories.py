@@ -176,3 +176,41 @@ def extract_sample(tar_path: str | Path, records: list[str], out: str | Path = S
 
 def _fmt(v: float) -> str:
     return "NaN" if math.isnan(v) else f"{v:g}"
+
+
+def run_trajectory_feed(trajs: list[Trajectory], *, hours: float, step_s: float = 60.0,
+                        rate: float = 0.0, seed: int = 0, producer=None) -> int:
+    """Produce replayed trajectories to the ``vitals`` topic; return how many were sent.
+
+    Device time of every patient ends *now* (``hours`` of history), so no reading is in the
+    future; readings of all beds are interleaved in device-time order. ``rate`` caps the
+    readings sent per wall-clock second (0: as fast as the broker takes them).
+    """
+    import heapq
+    import time
+
+    from wardwatch import topics
+    from wardwatch.kafka_io import make_producer, send
+
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
+    streams = [trajectory_readings(t, bed=f"SIM-T{i + 1:02d}", start=start, step_s=step_s,
+                                   hours=hours, seed=seed + i) for i, t in enumerate(trajs)]
+    merged = heapq.merge(*streams, key=lambda r: r.ts)
+    own = producer is None
+    producer = producer or make_producer()
+    sent = 0
+    t0 = time.monotonic()
+    try:
+        for r in merged:
+            send(producer, topics.VITALS, r.patient_id, r.to_dict())
+            sent += 1
+            if rate > 0:
+                delay = t0 + sent / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+        producer.flush()
+    finally:
+        if own:
+            producer.close()
+    log.info("replayed %d readings of %d trajectories", sent, len(trajs))
+    return sent

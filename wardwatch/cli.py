@@ -448,6 +448,24 @@ def eval_deterioration(
         console.print(f"{k}: {v}")
 
 
+@replay_app.command("trajectories")
+def replay_trajectories(
+    beds: int = typer.Option(4, "--beds", min=1, help="patients (the demo septic one first)"),
+    hours: float = typer.Option(12.0, "--hours", help="hours of each record, ending now"),
+    step_s: float = typer.Option(60.0, "--step-s", help="device seconds between readings (1 = 1 Hz)"),
+    rate: float = typer.Option(0.0, "--rate", help="readings per wall second (0: as fast as possible)"),
+    septic_only: bool = typer.Option(False, "--septic-only"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Replay real PhysioNet 2019 set A trajectories (septic and not) as bedside vitals."""
+    from simulators.trajectories import DEMO_SEPTIC, load_trajectories, run_trajectory_feed
+
+    trajs = load_trajectories(septic=True if septic_only else None)
+    trajs.sort(key=lambda t: t.record != DEMO_SEPTIC)
+    sent = run_trajectory_feed(trajs[:beds], hours=hours, step_s=step_s, rate=rate, seed=seed)
+    console.print(f"sent {sent} readings for {min(beds, len(trajs))} patients")
+
+
 def main() -> None:
     app()
 

@@ -39,3 +39,28 @@ def test_replay_is_deterministic_for_a_seed() -> None:
     a = [r.to_dict() for r in trajectory_readings(traj, step_s=60.0, hours=2, seed=5)]
     b = [r.to_dict() for r in trajectory_readings(traj, step_s=60.0, hours=2, seed=5)]
     assert a == b
+
+
+def test_feed_interleaves_beds_in_device_time_and_ends_now() -> None:
+    from datetime import UTC, datetime
+
+    from simulators.trajectories import run_trajectory_feed
+
+    class FakeProducer:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, bytes, bytes]] = []
+
+        def send(self, topic: str, key: bytes, value: bytes) -> None:
+            self.sent.append((topic, key, value))
+
+        def flush(self) -> None:
+            pass
+
+    prod = FakeProducer()
+    n = run_trajectory_feed(load_trajectories()[:3], hours=2, step_s=300.0, producer=prod)
+    assert n == len(prod.sent) > 0
+    values = [json.loads(v) for _, _, v in prod.sent]
+    ts = [datetime.fromisoformat(v["ts"]) for v in values]
+    assert ts == sorted(ts) and ts[-1] <= datetime.now(UTC)
+    assert {t for t, _, _ in prod.sent} == {"vitals"}
+    assert len({v["patient_id"] for v in values}) == 3
