@@ -25,7 +25,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=256, help="beats per predict call (streaming batch)")
     ap.add_argument("--beats", type=int, default=20000, help="beats for the batched classifier")
-    ap.add_argument("--naive-beats", type=int, default=200, help="beats for the one-predict-per-beat baseline")
+    ap.add_argument(
+        "--naive-beats", type=int, default=200, help="beats for the one-predict-per-beat baseline"
+    )
     ap.add_argument("--record", default=None, help="WFDB record path (default DS1 208)")
     args = ap.parse_args()
 
@@ -35,6 +37,7 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
 
+    import models.ecg.nn  # noqa: F401  (registers the custom layers for load_model)
     from models.ecg.evaluate import load_record, stream_record
     from models.ecg.pipeline import DEFAULT_MODEL, BeatClassifier, stack_inputs
     from models.ecg.train import default_records_dir
@@ -53,7 +56,7 @@ def main() -> None:
     t0 = time.perf_counter()
     labels_fast = []
     for i in range(0, args.beats, args.batch):
-        p = clf.predict_proba(wave_all[i:i + args.batch], rr_all[i:i + args.batch])
+        p = clf.predict_proba(wave_all[i : i + args.batch], rr_all[i : i + args.batch])
         labels_fast.append(np.argmax(p, axis=1))
     t_fast = time.perf_counter() - t0
     fast = args.beats / t_fast
@@ -62,16 +65,26 @@ def main() -> None:
     model.predict([wave_all[:1], rr_all[:1]], verbose=0)  # warm-up
     n = args.naive_beats
     t0 = time.perf_counter()
-    labels_naive = [int(np.argmax(model.predict([wave_all[i:i + 1], rr_all[i:i + 1]], verbose=0))) for i in range(n)]
+    labels_naive = [
+        int(np.argmax(model.predict([wave_all[i : i + 1], rr_all[i : i + 1]], verbose=0))) for i in range(n)
+    ]
     t_naive = time.perf_counter() - t0
     naive = n / t_naive
     agree = float(np.mean(np.concatenate(labels_fast)[:n] == np.array(labels_naive)))
 
-    print(f"model {clf.version}; beats from record {rec['name']} ({len(beats)} beats in {seconds} s, "
-          f"stream detect+features {len(beats) / t_stream:,.0f} beats/s)")
-    print(f"batched TFLite classifier (batch {args.batch}, 1 thread): {fast:,.0f} beats/s per core ({args.beats} beats)")
+    print(
+        f"model {clf.version}; beats from record {rec['name']} ({len(beats)} beats in {seconds} s, "
+        f"stream detect+features {len(beats) / t_stream:,.0f} beats/s)"
+    )
+    print(
+        f"batched TFLite classifier (batch {args.batch}, 1 thread): {fast:,.0f} beats/s per core "
+        f"({args.beats} beats)"
+    )
     print(f"naive Keras model.predict per beat (1 thread):        {naive:,.1f} beats/s per core ({n} beats)")
-    print(f"ratio: {fast / naive:,.0f}x   (label agreement TFLite vs Keras on the naive beats: {100 * agree:.1f} %)")
+    print(
+        f"ratio: {fast / naive:,.0f}x   "
+        f"(label agreement TFLite vs Keras on the naive beats: {100 * agree:.1f} %)"
+    )
 
 
 if __name__ == "__main__":

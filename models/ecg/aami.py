@@ -25,11 +25,21 @@ AAMI_CLASSES: Final[tuple[str, ...]] = ("N", "S", "V", "F", "Q")
 
 #: MIT-BIH beat symbol -> AAMI class (AAMI EC57; de Chazal et al. 2004, Table I).
 MITBIH_TO_AAMI: Final[dict[str, str]] = {
-    "N": "N", "L": "N", "R": "N", "e": "N", "j": "N",
-    "A": "S", "a": "S", "J": "S", "S": "S",
-    "V": "V", "E": "V",
+    "N": "N",
+    "L": "N",
+    "R": "N",
+    "e": "N",
+    "j": "N",
+    "A": "S",
+    "a": "S",
+    "J": "S",
+    "S": "S",
+    "V": "V",
+    "E": "V",
     "F": "F",
-    "/": "Q", "f": "Q", "Q": "Q",
+    "/": "Q",
+    "f": "Q",
+    "Q": "Q",
 }
 
 

@@ -56,8 +56,12 @@ def load_record(path: str | Path, max_seconds: float | None = None) -> dict[str,
     x = rec.p_signal[:, ch].astype(float)
     x = np.nan_to_num(x, nan=0.0)
     return {
-        "name": Path(path).name, "signal": x, "fs": float(rec.fs), "lead": rec.sig_name[ch],
-        "ann_sample": np.asarray(ann.sample, dtype=np.int64), "ann_symbol": list(ann.symbol),
+        "name": Path(path).name,
+        "signal": x,
+        "fs": float(rec.fs),
+        "lead": rec.sig_name[ch],
+        "ann_sample": np.asarray(ann.sample, dtype=np.int64),
+        "ann_symbol": list(ann.symbol),
     }
 
 
@@ -67,7 +71,7 @@ def stream_record(signal: np.ndarray, fs: float, chunk_s: float = CHUNK_S) -> li
     n = max(1, int(round(chunk_s * fs)))
     out: list[BeatCandidate] = []
     for i in range(0, len(signal), n):
-        out.extend(s.detect(signal[i:i + n]))
+        out.extend(s.detect(signal[i : i + n]))
     return out
 
 
@@ -83,11 +87,15 @@ def label_candidates(rec: dict[str, Any], beats: list[BeatCandidate]) -> tuple[n
     det = np.array([b.sample for b in beats], dtype=np.int64)
     _, t2r = beats_match(ref, det, rec["fs"])
     y = np.array([lab[j] if j >= 0 else "" for j in t2r])
-    mask = scoring_mask(det, len(rec["signal"]), rec["fs"], vf_intervals(rec["ann_sample"], rec["ann_symbol"]))
+    mask = scoring_mask(
+        det, len(rec["signal"]), rec["fs"], vf_intervals(rec["ann_sample"], rec["ann_symbol"])
+    )
     return y, mask
 
 
-def _class_counts(ref_lab: np.ndarray, r2t: np.ndarray, pred: np.ndarray, t2r: np.ndarray, cls: str) -> dict[str, int]:
+def _class_counts(
+    ref_lab: np.ndarray, r2t: np.ndarray, pred: np.ndarray, t2r: np.ndarray, cls: str
+) -> dict[str, int]:
     ref_is = ref_lab == cls
     matched_pred = np.array([pred[j] if j >= 0 else "" for j in r2t])
     tp = int(np.sum(ref_is & (matched_pred == cls)))
@@ -112,8 +120,18 @@ def score_record(rec: dict[str, Any], samples: np.ndarray, labels: list[str]) ->
     r2t, t2r = beats_match(ref, det, fs)
     qrs = {"tp": int(np.sum(r2t >= 0)), "fn": int(np.sum(r2t < 0)), "fp": int(np.sum(t2r < 0))}
     classes = ["N", "S", "V", "F", "Q"]
-    conf = [[int(np.sum((lab == a) & np.array([r2t[i] >= 0 and pred[r2t[i]] == b for i in range(len(ref))], dtype=bool)))
-             for b in classes] for a in classes]
+    conf = [
+        [
+            int(
+                np.sum(
+                    (lab == a)
+                    & np.array([r2t[i] >= 0 and pred[r2t[i]] == b for i in range(len(ref))], dtype=bool)
+                )
+            )
+            for b in classes
+        ]
+        for a in classes
+    ]
     return {
         "qrs": qrs,
         "veb": _class_counts(lab, r2t, pred, t2r, "V"),
@@ -125,12 +143,19 @@ def score_record(rec: dict[str, Any], samples: np.ndarray, labels: list[str]) ->
 def _pct(c: dict[str, int]) -> dict[str, Any]:
     out: dict[str, Any] = dict(se_ppv(c["tp"], c["fn"], c["fp"]))
     out.update(c)
-    return {k: (None if isinstance(v, float) and np.isnan(v) else (round(v, 3) if isinstance(v, float) else v)) for k, v in out.items()}
+    return {
+        k: (None if isinstance(v, float) and np.isnan(v) else (round(v, 3) if isinstance(v, float) else v))
+        for k, v in out.items()
+    }
 
 
-def evaluate_records(records_dir: str | Path, write_annotations_dir: str | Path | None = None,
-                     model_path: str | Path | None = None, chunk_s: float = CHUNK_S,
-                     max_seconds: float | None = None) -> dict[str, Any]:
+def evaluate_records(
+    records_dir: str | Path,
+    write_annotations_dir: str | Path | None = None,
+    model_path: str | Path | None = None,
+    chunk_s: float = CHUNK_S,
+    max_seconds: float | None = None,
+) -> dict[str, Any]:
     """Run the streaming detector + classifier over every WFDB record with ``.atr`` in a folder.
 
     Parameters
@@ -170,17 +195,28 @@ def evaluate_records(records_dir: str | Path, write_annotations_dir: str | Path 
             for c in ("tp", "fn", "fp"):
                 tot[k][c] += sc[k][c]
         conf_tot += np.array(sc["confusion"]["matrix"])
-        per[name] = {"lead": rec["lead"], "beats_detected": len(beats),
-                     **{k: _pct(sc[k]) for k in ("qrs", "veb", "sveb")}, "confusion": sc["confusion"]}
-        log.info("record %s: qrs %s veb %s sveb %s", name, per[name]["qrs"], per[name]["veb"], per[name]["sveb"])
+        per[name] = {
+            "lead": rec["lead"],
+            "beats_detected": len(beats),
+            **{k: _pct(sc[k]) for k in ("qrs", "veb", "sveb")},
+            "confusion": sc["confusion"],
+        }
+        log.info(
+            "record %s: qrs %s veb %s sveb %s", name, per[name]["qrs"], per[name]["veb"], per[name]["sveb"]
+        )
         if write_annotations_dir is not None:
             _write_wwd(Path(write_annotations_dir), name, rec["fs"], samples, labels)
     return {
-        "qrs": _pct(tot["qrs"]), "veb": _pct(tot["veb"]), "sveb": _pct(tot["sveb"]),
+        "qrs": _pct(tot["qrs"]),
+        "veb": _pct(tot["veb"]),
+        "sveb": _pct(tot["sveb"]),
         "confusion": {"rows_ref_cols_pred": ["N", "S", "V", "F", "Q"], "matrix": conf_tot.tolist()},
         "records": per,
         "model_version": clf.version,
-        "scoring": "AAMI EC57 beat-by-beat, 150 ms window; first/last 1 s and VF episodes excluded; chunk_s=%g" % chunk_s,
+        "scoring": (
+            "AAMI EC57 beat-by-beat, 150 ms window; first/last 1 s and VF episodes excluded; "
+            f"chunk_s={chunk_s:g}"
+        ),
     }
 
 
@@ -191,4 +227,6 @@ def _write_wwd(out_dir: Path, name: str, fs: float, samples: np.ndarray, labels:
     if len(samples) == 0:
         log.warning("record %s: no beats detected, no annotation file written", name)
         return
-    wfdb.wrann(name, "wwd", np.asarray(samples, dtype=np.int64), symbol=list(labels), fs=fs, write_dir=str(out_dir))
+    wfdb.wrann(
+        name, "wwd", np.asarray(samples, dtype=np.int64), symbol=list(labels), fs=fs, write_dir=str(out_dir)
+    )

@@ -13,7 +13,9 @@ import numpy as np
 MATCH_WINDOW_S = 0.15
 
 
-def beats_match(ref: np.ndarray, test: np.ndarray, fs: float, window_s: float = MATCH_WINDOW_S) -> tuple[np.ndarray, np.ndarray]:
+def beats_match(
+    ref: np.ndarray, test: np.ndarray, fs: float, window_s: float = MATCH_WINDOW_S
+) -> tuple[np.ndarray, np.ndarray]:
     """Match detected beats to reference beats, one-to-one, within ``window_s``.
 
     Parameters
@@ -49,7 +51,7 @@ def beats_match(ref: np.ndarray, test: np.ndarray, fs: float, window_s: float = 
         pairs.append(np.stack([d[keep], i[keep], j[ok][keep]], axis=1))
     allp = np.concatenate(pairs)
     allp = allp[np.lexsort((allp[:, 1], allp[:, 0]))]
-    for d, i, j in allp:
+    for _, i, j in allp:
         if r2t[i] < 0 and t2r[j] < 0:
             r2t[i] = j
             t2r[j] = i
@@ -71,7 +73,7 @@ def vf_intervals(samples: np.ndarray, symbols: list[str]) -> list[tuple[int, int
     """
     out: list[tuple[int, int]] = []
     start: int | None = None
-    for s, sym in zip(samples, symbols):
+    for s, sym in zip(samples, symbols, strict=True):
         if sym == "[":
             start = int(s)
         elif sym == "]" and start is not None:
@@ -82,7 +84,9 @@ def vf_intervals(samples: np.ndarray, symbols: list[str]) -> list[tuple[int, int
     return out
 
 
-def scoring_mask(idx: np.ndarray, n_samples: int, fs: float, excluded: list[tuple[int, int]], edge_s: float = 1.0) -> np.ndarray:
+def scoring_mask(
+    idx: np.ndarray, n_samples: int, fs: float, excluded: list[tuple[int, int]], edge_s: float = 1.0
+) -> np.ndarray:
     """Boolean mask of beats that are scored: not within ``edge_s`` of either end, not in VF."""
     idx = np.asarray(idx, dtype=np.int64)
     edge = int(round(edge_s * fs))

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import signal as sps
@@ -44,7 +45,16 @@ PRE_S = 0.35  #: s of signal before the R peak in the window (P wave for SVEB)
 POST_S = 0.45  #: s after the R peak (QRS and T wave)
 WAVE_LEN = int(round((PRE_S + POST_S) * MODEL_FS))  #: samples in the window (144)
 N_RR = 8  #: RR features
-RR_FEATURES = ("pre_rr_s", "post_rr_s", "local_rr_s", "avg_rr_s", "pre_avg", "post_avg", "local_avg", "pre_post")
+RR_FEATURES = (
+    "pre_rr_s",
+    "post_rr_s",
+    "local_rr_s",
+    "avg_rr_s",
+    "pre_avg",
+    "post_avg",
+    "local_avg",
+    "pre_post",
+)
 _LOCAL_N = 10
 _AVG_ALPHA = 1.0 / 300.0
 _TEMPLATE_ALPHA = 0.02
@@ -141,7 +151,7 @@ class ECGBeatStream:
         }
 
     @classmethod
-    def from_state(cls, d: dict[str, Any]) -> "ECGBeatStream":
+    def from_state(cls, d: dict[str, Any]) -> ECGBeatStream:
         """Rebuild from :meth:`to_state` output."""
         if d.get("v") != _STATE_VERSION:
             raise ValueError(f"unsupported ECGBeatStream state version {d.get('v')!r}")
@@ -198,21 +208,27 @@ class ECGBeatStream:
         if not np.isnan(pre):
             pre = min(pre, self.max_rr_s)
             self._rr_hist = (self._rr_hist + [pre])[-_LOCAL_N:]
-            self._avg_rr = pre if np.isnan(self._avg_rr) else (1 - _AVG_ALPHA) * self._avg_rr + _AVG_ALPHA * pre
+            self._avg_rr = (
+                pre if np.isnan(self._avg_rr) else (1 - _AVG_ALPHA) * self._avg_rr + _AVG_ALPHA * pre
+            )
         pre_f = pre if not np.isnan(pre) else post
         local = float(np.mean(self._rr_hist)) if self._rr_hist else pre_f
         avg = self._avg_rr if not np.isnan(self._avg_rr) else pre_f
         # while fewer than a handful of beats are known the long average is the local one
         if len(self._rr_hist) < _LOCAL_N:
             avg = local
-        rr = np.array([pre_f, post, local, avg, pre_f / avg, post / avg, local / avg, pre_f / post], dtype=np.float32)
+        rr = np.array(
+            [pre_f, post, local, avg, pre_f / avg, post / avg, local / avg, pre_f / post], dtype=np.float32
+        )
         seg = self._window(r)
         if self._template is None:
             self._template = seg.copy()
         scale = max(float(np.max(np.abs(self._template))), 0.1)
         wave = np.stack([seg / scale, (seg - self._template) / scale], axis=1).astype(np.float32)
         self._template = (1 - _TEMPLATE_ALPHA) * self._template + _TEMPLATE_ALPHA * seg
-        return BeatCandidate(sample=int(r), t_offset_s=r / fs, pre_rr_s=float(pre), post_rr_s=float(post), wave=wave, rr=rr)
+        return BeatCandidate(
+            sample=int(r), t_offset_s=r / fs, pre_rr_s=float(pre), post_rr_s=float(post), wave=wave, rr=rr
+        )
 
     def _window(self, r: int) -> np.ndarray:
         """Beat window around ``r`` resampled to MODEL_FS, baseline removed (zero-padded at edges)."""
@@ -220,7 +236,7 @@ class ECGBeatStream:
         seg = np.zeros(b - a)
         lo, hi = max(a, self._buf_start), min(b, self._buf_start + self._buf.size)
         if hi > lo:
-            seg[lo - a:hi - a] = self._buf[lo - self._buf_start:hi - self._buf_start]
+            seg[lo - a : hi - a] = self._buf[lo - self._buf_start : hi - self._buf_start]
         # positions (input samples, relative to a) of the model-rate grid
         t = (np.arange(WAVE_LEN) / MODEL_FS - PRE_S) * self.fs + (r - a)
         if self.fs != MODEL_FS:

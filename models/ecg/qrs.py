@@ -130,7 +130,9 @@ class QRSDetector:
         self._deriv_b = np.array([2.0, 1.0, 0.0, -1.0, -2.0]) * (fs / 8.0)
         self._mwi_b = np.full(self._mwi_n, 1.0 / self._mwi_n)
         # how much signal history the candidate stage needs behind the scan position
-        self._keep_n = self._mwi_n + self._bp_delay + 2 * self._rsearch_n + 2 * self._base_n + self._dist_n + 8
+        self._keep_n = (
+            self._mwi_n + self._bp_delay + 2 * self._rsearch_n + 2 * self._base_n + self._dist_n + 8
+        )
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -164,35 +166,60 @@ class QRSDetector:
         return {
             "v": _STATE_VERSION,
             "params": {
-                "fs": self.fs, "band_hz": list(self.band_hz), "mwi_s": self.mwi_s,
-                "refractory_s": self.refractory_s, "twave_s": self.twave_s,
-                "peak_dist_s": self.peak_dist_s, "learn_s": self.learn_s,
-                "searchback_rr": self.searchback_rr, "r_search_s": self.r_search_s,
-                "relearn_s": self.relearn_s, "feature": self.feature,
+                "fs": self.fs,
+                "band_hz": list(self.band_hz),
+                "mwi_s": self.mwi_s,
+                "refractory_s": self.refractory_s,
+                "twave_s": self.twave_s,
+                "peak_dist_s": self.peak_dist_s,
+                "learn_s": self.learn_s,
+                "searchback_rr": self.searchback_rr,
+                "r_search_s": self.r_search_s,
+                "relearn_s": self.relearn_s,
+                "feature": self.feature,
             },
-            "zi_bp": self._zi_bp.tolist(), "zi_d": self._zi_d.tolist(), "zi_m": self._zi_m.tolist(),
-            "n": self._n, "buf_start": self._buf_start,
-            "raw": self._raw.tolist(), "bp": self._bp.tolist(), "mwi": self._mwi.tolist(),
-            "scan": self._scan, "learned": self._learned,
-            "learn_max": self._learn_max, "learn_sum": self._learn_sum, "learn_pos": self._learn_pos,
-            "spki": self._spki, "npki": self._npki,
-            "pending": [list(c) for c in self._pending], "gap": [list(c) for c in self._gap],
-            "last_r": self._last_r, "last_slope": self._last_slope,
-            "rr": list(self._rr), "searched_deadline": self._searched_deadline,
+            "zi_bp": self._zi_bp.tolist(),
+            "zi_d": self._zi_d.tolist(),
+            "zi_m": self._zi_m.tolist(),
+            "n": self._n,
+            "buf_start": self._buf_start,
+            "raw": self._raw.tolist(),
+            "bp": self._bp.tolist(),
+            "mwi": self._mwi.tolist(),
+            "scan": self._scan,
+            "learned": self._learned,
+            "learn_max": self._learn_max,
+            "learn_sum": self._learn_sum,
+            "learn_pos": self._learn_pos,
+            "spki": self._spki,
+            "npki": self._npki,
+            "pending": [list(c) for c in self._pending],
+            "gap": [list(c) for c in self._gap],
+            "last_r": self._last_r,
+            "last_slope": self._last_slope,
+            "rr": list(self._rr),
+            "searched_deadline": self._searched_deadline,
             "quiet_mark": self._quiet_mark,
         }
 
     @classmethod
-    def from_state(cls, d: dict[str, Any]) -> "QRSDetector":
+    def from_state(cls, d: dict[str, Any]) -> QRSDetector:
         """Rebuild a detector from :meth:`to_state` output (e.g. after a JSON round trip)."""
         if d.get("v") != _STATE_VERSION:
             raise ValueError(f"unsupported QRSDetector state version {d.get('v')!r}")
         p = d["params"]
         det = cls(
-            p["fs"], band_hz=tuple(p["band_hz"]), mwi_s=p["mwi_s"], refractory_s=p["refractory_s"],
-            twave_s=p["twave_s"], peak_dist_s=p["peak_dist_s"], learn_s=p["learn_s"],
-            searchback_rr=p["searchback_rr"], r_search_s=p["r_search_s"],
-            relearn_s=p["relearn_s"], feature=p["feature"],
+            p["fs"],
+            band_hz=tuple(p["band_hz"]),
+            mwi_s=p["mwi_s"],
+            refractory_s=p["refractory_s"],
+            twave_s=p["twave_s"],
+            peak_dist_s=p["peak_dist_s"],
+            learn_s=p["learn_s"],
+            searchback_rr=p["searchback_rr"],
+            r_search_s=p["r_search_s"],
+            relearn_s=p["relearn_s"],
+            feature=p["feature"],
         )
         det._zi_bp = np.asarray(d["zi_bp"], dtype=float).reshape(det._zi_bp.shape)
         det._zi_d = np.asarray(d["zi_d"], dtype=float)
@@ -269,7 +296,7 @@ class QRSDetector:
             # learning statistics over MWI samples [learn_pos, min(n, learn_n)), each once
             hi = min(self._n, self._learn_n)
             if hi > self._learn_pos:
-                seg = self._mwi[self._learn_pos - s0:hi - s0]
+                seg = self._mwi[self._learn_pos - s0 : hi - s0]
                 self._learn_max = max(self._learn_max, float(seg.max()))
                 self._learn_sum += float(seg.sum())
                 self._learn_pos = hi
@@ -285,7 +312,7 @@ class QRSDetector:
             for j in i[is_max]:
                 a = max(j - self._dist_n, 0)
                 v = mw[j]
-                if v <= 0.0 or np.any(mw[a:j] >= v) or np.any(mw[j + 1:j + 1 + self._dist_n] > v):
+                if v <= 0.0 or np.any(mw[a:j] >= v) or np.any(mw[j + 1 : j + 1 + self._dist_n] > v):
                     continue
                 self._candidate(int(j) + s0, float(v), out)
             self._scan = hi + 1
@@ -304,7 +331,7 @@ class QRSDetector:
         # the MWI peak trails the QRS; the band-passed QRS is within the MWI window
         a = max(mwi_idx - self._mwi_n - self._bp_delay, s0)
         b = max(mwi_idx + 1, a + 1)
-        seg = self._bp[a - s0:b - s0]
+        seg = self._bp[a - s0 : b - s0]
         k = int(np.argmax(np.abs(seg)))
         qrs_bp = a + k
         slope = float(np.max(np.abs(np.diff(seg)))) * self.fs if seg.size > 1 else 0.0
@@ -313,8 +340,8 @@ class QRSDetector:
         rb = max(min(c + self._rsearch_n + 1, self._n), ra + 1)
         ba = max(ra - self._base_n, s0)
         bb = min(rb + self._base_n, self._n)
-        base = float(np.median(self._raw[ba - s0:bb - s0]))
-        r = ra + int(np.argmax(np.abs(self._raw[ra - s0:rb - s0] - base)))
+        base = float(np.median(self._raw[ba - s0 : bb - s0]))
+        r = ra + int(np.argmax(np.abs(self._raw[ra - s0 : rb - s0] - base)))
         return r, slope
 
     def _candidate(self, mwi_idx: int, peak: float, out: list[int]) -> None:
@@ -383,13 +410,12 @@ class QRSDetector:
 
     def _decide(self, c: list[float], out: list[int]) -> None:
         self._maybe_searchback(int(c[0]), out)
-        mwi_idx, peak, r, slope = int(c[0]), c[1], int(c[2]), c[3]
+        peak, r, slope = c[1], int(c[2]), c[3]
         thr1, _ = self._thresholds()
         if self._last_r >= 0 and r - self._last_r < self._refr_n:
             return  # refractory: cannot be a new QRS
         if peak > thr1:
-            if (self._last_r >= 0 and r - self._last_r < self._twave_n
-                    and slope < 0.5 * self._last_slope):
+            if self._last_r >= 0 and r - self._last_r < self._twave_n and slope < 0.5 * self._last_slope:
                 self._npki = 0.125 * peak + 0.875 * self._npki  # T wave
                 return
             self._spki = 0.125 * peak + 0.875 * self._spki
@@ -444,5 +470,5 @@ def ecg_peaks(signal: np.ndarray, fs: float, chunk_s: float = 1.0, **kwargs: Any
     det = QRSDetector(fs, **kwargs)
     n = max(1, int(round(chunk_s * fs)))
     x = np.asarray(signal, dtype=float)
-    parts = [det.process(x[i:i + n]) for i in range(0, x.size, n)]
+    parts = [det.process(x[i : i + n]) for i in range(0, x.size, n)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)

@@ -73,7 +73,12 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
         recs.append(np.full(idx.size, name, dtype="<U8"))
         if progress:
             progress.advance(task)
-    data = {"wave": np.concatenate(waves), "rr": np.concatenate(rrs), "y": np.concatenate(ys), "rec": np.concatenate(recs)}
+    data = {
+        "wave": np.concatenate(waves),
+        "rr": np.concatenate(rrs),
+        "y": np.concatenate(ys),
+        "rec": np.concatenate(recs),
+    }
     if use_cache:
         np.savez(cache, **data)
     return data
@@ -88,7 +93,7 @@ def _code_hash() -> str:
 
 
 def build_model(seed: int) -> Any:
-    """The 1-D CNN: beat window (2 channels) + RR features -> 5 AAMI classes (about 30 k params)."""
+    """The 1-D CNN: beat window (2 channels) + log RR features -> 5 AAMI classes (about 18 k params)."""
     import keras
     from keras import layers
 
@@ -104,7 +109,11 @@ def build_model(seed: int) -> Any:
     x = layers.Flatten()(x)
     x = layers.Dropout(0.3, seed=seed)(x)
     x = layers.Dense(32, activation="relu", kernel_initializer=init)(x)
-    r = layers.Dense(16, activation="relu", kernel_initializer=init)(rr)
+    from models.ecg.nn import LogRR
+
+    r = LogRR()(rr)
+    r = layers.Dense(32, activation="relu", kernel_initializer=init)(r)
+    r = layers.Dense(16, activation="relu", kernel_initializer=init)(r)
     h = layers.Concatenate()([x, r])
     h = layers.Dense(32, activation="relu", kernel_initializer=init)(h)
     h = layers.Dropout(0.2, seed=seed)(h)
@@ -122,7 +131,9 @@ def _class_weights(y: np.ndarray) -> dict[int, float]:
     return w
 
 
-def _fit(wave: np.ndarray, rr: np.ndarray, y: np.ndarray, seed: int, progress: Any = None, label: str = "") -> Any:
+def _fit(
+    wave: np.ndarray, rr: np.ndarray, y: np.ndarray, seed: int, progress: Any = None, label: str = ""
+) -> Any:
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -136,8 +147,16 @@ def _fit(wave: np.ndarray, rr: np.ndarray, y: np.ndarray, seed: int, progress: A
 
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(y))
-    model.fit([wave[order], rr[order]], y[order], epochs=EPOCHS, batch_size=BATCH, shuffle=True,
-              class_weight=_class_weights(y), verbose=0, callbacks=[_Tick()])
+    model.fit(
+        [wave[order], rr[order]],
+        y[order],
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        shuffle=True,
+        class_weight=_class_weights(y),
+        verbose=0,
+        callbacks=[_Tick()],
+    )
     return model
 
 
@@ -170,8 +189,10 @@ def _summary(y_ref: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
         c = ec57_counts(y_ref, y_pred, cls)
         out[name] = {**{k: round(v, 2) for k, v in se_ppv(c["tp"], c["fn"], c["fp"]).items()}, **c}
     labs = list(AAMI_CLASSES)
-    out["confusion"] = {"rows_ref_cols_pred": labs,
-                        "matrix": [[int(np.sum((y_ref == a) & (y_pred == b))) for b in labs] for a in labs]}
+    out["confusion"] = {
+        "rows_ref_cols_pred": labs,
+        "matrix": [[int(np.sum((y_ref == a) & (y_pred == b))) for b in labs] for a in labs],
+    }
     return out
 
 
@@ -190,8 +211,13 @@ def export_tflite(model: Any, path: Path) -> bytes:
     return blob
 
 
-def train(out_dir: str | Path = DEFAULT_OUT, seed: int = 7, records_dir: str | Path | None = None,
-          folds: int = 4, use_cache: bool = True) -> dict[str, Any]:
+def train(
+    out_dir: str | Path = DEFAULT_OUT,
+    seed: int = 7,
+    records_dir: str | Path | None = None,
+    folds: int = 4,
+    use_cache: bool = True,
+) -> dict[str, Any]:
     """Cross-validate by record, train the final model on all DS1 records, export TFLite.
 
     Parameters
@@ -220,15 +246,22 @@ def train(out_dir: str | Path = DEFAULT_OUT, seed: int = 7, records_dir: str | P
     out.mkdir(parents=True, exist_ok=True)
     records_dir = Path(records_dir) if records_dir else default_records_dir()
     t0 = time.time()
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn()) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    ) as progress:
         data = build_dataset(records_dir, use_cache, progress)
         lab_idx = {c: i for i, c in enumerate(AAMI_CLASSES)}
         has = data["y"] != ""
         y_int = np.array([lab_idx.get(c, -1) for c in data["y"]])
-        metrics: dict[str, Any] = {"seed": seed, "records": sorted(set(data["rec"].tolist())),
-                                   "beats": {c: int(np.sum(data["y"] == c)) for c in AAMI_CLASSES},
-                                   "unmatched_detections": int(np.sum(~has))}
+        metrics: dict[str, Any] = {
+            "seed": seed,
+            "records": sorted(set(data["rec"].tolist())),
+            "beats": {c: int(np.sum(data["y"] == c)) for c in AAMI_CLASSES},
+            "unmatched_detections": int(np.sum(~has)),
+        }
         if folds > 1:
             fold_recs = _folds(data["rec"], data["y"], data["rec"], folds)
             pred = np.full(len(y_int), "", dtype="<U1")
@@ -240,18 +273,33 @@ def train(out_dir: str | Path = DEFAULT_OUT, seed: int = 7, records_dir: str | P
                 p = m.predict([data["wave"][held], data["rr"][held]], batch_size=1024, verbose=0)
                 pred[held] = np.array(AAMI_CLASSES)[np.argmax(p, axis=1)]
                 per_fold.append({"held_out": recs, **_summary(data["y"][held], pred[held])})
-            per_record = {r: _summary(data["y"][data["rec"] == r], pred[data["rec"] == r]) for r in metrics["records"]}
-            metrics["cv"] = {"scheme": f"{folds}-fold leave-records-out over DS1 (each record scored by a model that never saw it)",
-                             "pooled": _summary(data["y"], pred), "folds": per_fold,
-                             "per_record": {r: {"veb": v["veb"], "sveb": v["sveb"]} for r, v in per_record.items()}}
+            per_record = {
+                r: _summary(data["y"][data["rec"] == r], pred[data["rec"] == r]) for r in metrics["records"]
+            }
+            metrics["cv"] = {
+                "scheme": f"{folds}-fold leave-records-out over DS1 "
+                "(each record scored by a model that never saw it)",
+                "pooled": _summary(data["y"], pred),
+                "folds": per_fold,
+                "per_record": {r: {"veb": v["veb"], "sveb": v["sveb"]} for r, v in per_record.items()},
+            }
         model = _fit(data["wave"][has], data["rr"][has], y_int[has], seed, progress, "final (all DS1)")
     model.save(out / f"{MODEL_NAME}.keras")
     blob = export_tflite(model, out / f"{MODEL_NAME}.tflite")
     version = f"{MODEL_NAME}-s{seed}-{hashlib.sha256(blob).hexdigest()[:12]}"
-    meta = {"version": version, "classes": list(AAMI_CLASSES), "seed": seed, "epochs": EPOCHS, "batch": BATCH,
-            "lr": LR, "class_weight_power": CLASS_WEIGHT_POWER, "params": int(model.count_params()),
-            "inputs": {"wave": [WAVE_LEN, 2], "rr": [N_RR]}, "train_records": metrics["records"],
-            "tflite_bytes": len(blob)}
+    meta = {
+        "version": version,
+        "classes": list(AAMI_CLASSES),
+        "seed": seed,
+        "epochs": EPOCHS,
+        "batch": BATCH,
+        "lr": LR,
+        "class_weight_power": CLASS_WEIGHT_POWER,
+        "params": int(model.count_params()),
+        "inputs": {"wave": [WAVE_LEN, 2], "rr": [N_RR]},
+        "train_records": metrics["records"],
+        "tflite_bytes": len(blob),
+    }
     (out / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
     metrics["model"] = meta
     metrics["train_seconds"] = round(time.time() - t0, 1)

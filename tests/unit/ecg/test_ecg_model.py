@@ -38,8 +38,9 @@ def test_artifact_loads_and_returns_probabilities():
     assert clf.version and clf.classes == ("N", "S", "V", "F", "Q")
     rng = np.random.default_rng(0)
     for n in (1, 7, 64):
-        p = clf.predict_proba(rng.standard_normal((n, WAVE_LEN, 2)).astype(np.float32),
-                              np.ones((n, N_RR), np.float32))
+        p = clf.predict_proba(
+            rng.standard_normal((n, WAVE_LEN, 2)).astype(np.float32), np.ones((n, N_RR), np.float32)
+        )
         assert p.shape == (n, 5) and np.allclose(p.sum(axis=1), 1.0, atol=1e-4)
     labels, p = clf.predict([])
     assert labels == [] and p.shape == (0, 5)
@@ -69,7 +70,9 @@ def test_written_annotations_are_readable_wfdb(eval_119):
 def test_stream_state_round_trip_gives_identical_beats():
     fs = 250.0
     t = np.arange(int(12 * fs)) / fs
-    ecg = np.exp(-((t % 0.8 - 0.4) ** 2) / (2 * 0.012**2)) - 0.2 * np.exp(-((t % 0.8 - 0.62) ** 2) / (2 * 0.04**2))
+    ecg = np.exp(-((t % 0.8 - 0.4) ** 2) / (2 * 0.012**2)) - 0.2 * np.exp(
+        -((t % 0.8 - 0.62) ** 2) / (2 * 0.04**2)
+    )
     a = ECGBeatStream(fs)
     ref = [b for c in np.array_split(ecg, 12) for b in a.detect(c)]
     s, got = ECGBeatStream(fs), []
@@ -77,5 +80,7 @@ def test_stream_state_round_trip_gives_identical_beats():
         got += s.detect(c)
         s = ECGBeatStream.from_state(json.loads(json.dumps(s.to_state())))
     assert [b.sample for b in got] == [b.sample for b in ref] and len(ref) >= 12
-    assert all(np.array_equal(x.wave, y.wave) and np.array_equal(x.rr, y.rr) for x, y in zip(got, ref))
+    assert all(
+        np.array_equal(x.wave, y.wave) and np.array_equal(x.rr, y.rr) for x, y in zip(got, ref, strict=True)
+    )
     assert got[3].wave.shape == (WAVE_LEN, 2) and abs(got[3].pre_rr_s - 0.8) < 0.01

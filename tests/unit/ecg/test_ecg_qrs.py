@@ -37,7 +37,9 @@ def test_output_does_not_depend_on_chunking_and_survives_json_state():
     fs = 360.0
     rng = np.random.default_rng(3)
     beats = np.cumsum(rng.uniform(0.55, 1.1, 20)) + 0.3
-    x = _spikes(fs, beats.tolist(), float(beats[-1] + 1.5)) + 0.02 * rng.standard_normal(int((beats[-1] + 1.5) * fs))
+    x = _spikes(fs, beats.tolist(), float(beats[-1] + 1.5)) + 0.02 * rng.standard_normal(
+        int((beats[-1] + 1.5) * fs)
+    )
     ref = ecg_peaks(x, fs, chunk_s=1.0)
     assert np.array_equal(ref, ecg_peaks(x, fs, chunk_s=0.13))
     assert np.array_equal(ref, ecg_peaks(x, fs, chunk_s=4.7))
@@ -69,7 +71,7 @@ def test_detector_se_ppv_on_real_ds1_record(record, seconds):
     x = rec.p_signal[:, rec.sig_name.index("MLII")]
     from models.ecg.aami import is_beat
 
-    ref = np.array([s for s, sym in zip(ann.sample, ann.symbol) if is_beat(sym)])
+    ref = np.array([s for s, sym in zip(ann.sample, ann.symbol, strict=True) if is_beat(sym)])
     det = ecg_peaks(x, rec.fs, chunk_s=1.0)
     ex = vf_intervals(ann.sample, ann.symbol)
     ref, det = ref[scoring_mask(ref, n, rec.fs, ex)], det[scoring_mask(det, n, rec.fs, ex)]
