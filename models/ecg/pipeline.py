@@ -184,6 +184,11 @@ class ECGBeatStream:
         -------
         list of BeatCandidate
             In stream order; each detected beat appears exactly once.
+
+        Raises
+        ------
+        ValueError
+            If the chunk contains NaN or inf (the caller dead-letters it; state is unchanged).
         """
         x = np.asarray(chunk_mv, dtype=float).ravel()
         peaks = self.detector.process(x)

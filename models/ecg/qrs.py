@@ -269,6 +269,11 @@ class QRSDetector:
         numpy.ndarray
             Absolute sample indices (int64, since stream start, increasing) of the R peaks
             confirmed by this chunk; each beat is returned exactly once.
+
+        Raises
+        ------
+        ValueError
+            If the chunk contains NaN or inf (checked before any state changes).
         """
         x = np.asarray(chunk, dtype=float).ravel()
         if x.size == 0:
