@@ -170,7 +170,7 @@ def test_vrun_raises_latched_high_vt_alarm_with_strip(replayed):
     assert strip.exists() and strip.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_detector_state_survives_a_killed_worker(start_worker, services):
+def test_detector_state_survives_a_killed_worker(start_worker, services, request):
     """SIGKILL the worker 10 s into a feed; a new worker (same app id) continues the patient's
     detector and rules from the changelog: no detector re-learning (the first beats after the
     restart already have a heart rate), no sequence gap, and the V run after the restart still
@@ -211,6 +211,7 @@ def test_detector_state_survives_a_killed_worker(start_worker, services):
         w1.stop(kill=True)
 
         w2 = start_worker(["worker"], env={"WARDWATCH_APP_ID": app_id}, ready="Worker ready")
+        request.addfinalizer(w2.stop)  # no second consumer group may outlive this test
         start = end_offsets(["alerts", "deadletter"])
         produce(chunks[cut:])
         got = []

@@ -26,8 +26,13 @@ def reading(pid: str, t: datetime, **changes):
 def collect(start, want, timeout_s=60.0):
     """Read alerts/deadletter after ``start`` until ``want(events)`` holds or time runs out."""
     got: list[tuple[str, str, dict]] = []
+    seen: set[str] = set()
     deadline = time.monotonic() + timeout_s
     for topic, key, value in consume(["alerts", "deadletter"], start=start, timeout_s=timeout_s):
+        if topic == "alerts":  # subscribers de-duplicate re-delivered events by event_id
+            if value["event_id"] in seen:
+                continue
+            seen.add(value["event_id"])
         got.append((topic, key, value))
         if want(got) or time.monotonic() > deadline:
             break
