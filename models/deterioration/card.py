@@ -35,7 +35,9 @@ def _shift_lines(p: Path) -> list[str]:
         "",
         "  The threshold chosen in one unit does not transfer: utility collapses (even below",
         "  doing nothing) when the medical-ICU model meets surgical-ICU patients, as the challenge",
-        "  saw across hospitals. Re-choosing the threshold (and Platt step) locally is required.",
+        "  saw across hospitals (the units also differ in prevalence: ~10 % septic patients in",
+        "  the MICU test part, ~5 % in the SICU one). Ranking (AUROC) degrades less. Re-choosing",
+        "  the threshold (and the Platt step) on local data is required before use elsewhere.",
     ]
     return lines
 
@@ -51,7 +53,7 @@ def write_card(res: dict[str, Any], path: Path = CARD_PATH) -> Path:
         f"(vitals only). Comparison artifact with labs and demographics: "
         f"`artifacts/deterioration_full.json`, version `{f['version']}`. Built {res['built_utc']}.",
         "",
-        "Rebuild (deterministic, ~5 min on 1 core):",
+        "Rebuild (deterministic; ~8 min on a shared core, most of it hour-by-hour features):",
         "",
         "```",
         "wardwatch train deterioration      # artifacts/, metrics.json, calibration PNG, this card",
@@ -94,6 +96,14 @@ def write_card(res: dict[str, Any], path: Path = CARD_PATH) -> Path:
         "at 48 h, with steps). The `full` set adds age, sex and 26 laboratory values (last value,",
         "hours since, never-measured) and the 24-h lab count. Missing values are imputed with",
         "fixed adult reference values, never with hospital-A statistics.",
+        "",
+        "Stream: 1 Hz readings are averaged into the same hourly buckets (ICU hour 1 starts at the",
+        "first reading, or at the admission time given to `features_admit`); after the last",
+        "reading of an hour the stream vector equals the offline vector of that hour bit for bit",
+        "(tested). Demographics would come from an admission (ADT) message via",
+        "`features_admit(age_years=, sex=)`; no ADT topic exists yet, so the deployed model uses",
+        "vitals only. Labs: `streams/labs/records.py` (`LabResult`, units checked) feeds the",
+        "`full` model; no labs agent exists yet. MAP in the stream is derived (SBP + 2 DBP) / 3.",
         "",
         f"Thresholds (deployed): raise at p >= {v['threshold']}, clear below "
         f"{v['clear_threshold']}.",
