@@ -27,8 +27,13 @@ BATCH_TOPICS = (JOBS_IMAGE, JOBS_GENOMIC, JOBS_NOTES, RESULTS_IMAGE, RESULTS_GEN
 ALL_TOPICS = STREAM_TOPICS + BATCH_TOPICS
 
 
-def ensure_topics(names: tuple[str, ...] = ALL_TOPICS, partitions: int | None = None) -> list[str]:
-    """Create any of ``names`` that do not exist yet; return the ones created."""
+def ensure_topics(names: tuple[str, ...] = ALL_TOPICS, partitions: int | None = None,
+                  config: dict[str, str] | None = None, wait_s: float = 30.0) -> list[str]:
+    """Create any of ``names`` that do not exist yet and wait until the broker's metadata lists
+    their partitions; return the ones created."""
+    import time
+
+    from kafka import KafkaConsumer
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
@@ -41,11 +46,21 @@ def ensure_topics(names: tuple[str, ...] = ALL_TOPICS, partitions: int | None = 
         missing = [n for n in names if n not in existing]
         if missing:
             try:
-                admin.create_topics(
-                    [NewTopic(n, partitions or s.partitions, s.replication) for n in missing]
-                )
+                admin.create_topics([NewTopic(n, partitions or s.partitions, s.replication,
+                                              topic_configs=config or {}) for n in missing])
             except TopicAlreadyExistsError:
                 pass
-        return missing
     finally:
         admin.close()
+    if missing:
+        consumer = KafkaConsumer(bootstrap_servers=s.bootstrap_servers)
+        try:
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline:
+                consumer.topics()  # refreshes metadata
+                if all(consumer.partitions_for_topic(n) for n in missing):
+                    break
+                time.sleep(0.2)
+        finally:
+            consumer.close()
+    return missing
