@@ -34,8 +34,9 @@ DS1_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitd
 DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
 MODEL_NAME = "ecg_beat_cnn"
 
-# Fixed recipe (hyper-parameters). Chosen once, before looking at held-out folds in detail.
-EPOCHS = 8
+# Fixed recipe (hyper-parameters), chosen among six recipes compared on the same
+# leave-records-out folds (listed in MODEL_CARD.md); that choice biases the CV figure slightly up.
+EPOCHS = 5
 BATCH = 128
 LR = 2e-3
 CLASS_WEIGHT_POWER = 0.5  # weight_c = (n_max / n_c) ** power: tempered balancing
