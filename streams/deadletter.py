@@ -23,3 +23,14 @@ def deadletter_record(reason: str, source_topic: str, raw: bytes | None, key: by
         "detail": detail or {},
         "at": datetime.now(UTC).isoformat(),
     }
+
+
+async def deadletter_event(event: Any, reason: str, source_topic: str, *, raw: bytes | None = None,
+                           key: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    """Send the record behind a Faust ``event`` to ``deadletter`` (from inside an agent)."""
+    from streams.topics import deadletter_topic
+
+    msg = event.message
+    await deadletter_topic.send(key=msg.key, value=deadletter_record(
+        reason, source_topic, msg.value if raw is None else raw,
+        msg.key if key is None else key, msg.partition, msg.offset, detail))

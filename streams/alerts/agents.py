@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from streams.alerts.conditions import Condition
 from streams.alerts.engine import alert_on_action, alert_on_condition, alert_points
 from streams.app import app
-from streams.deadletter import deadletter_record
+from streams.deadletter import deadletter_event
 from streams.metrics import metrics
-from streams.topics import alerts_ack_topic, alerts_topic, conditions_topic, deadletter_topic, points_topic
+from streams.topics import alerts_ack_topic, alerts_topic, conditions_topic, points_topic
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.topics import ALERTS_ACK, CONDITIONS
 
@@ -38,13 +38,11 @@ async def _publish(patient_id: str, events: list[dict]) -> None:
 @app.agent(conditions_topic)
 async def raise_alerts(stream):
     async for event in stream.events():
-        msg = event.message
         try:
             cond = Condition.from_dict(event.value)
         except (TypeError, ValueError, KeyError) as e:
-            await deadletter_topic.send(key=msg.key, value=deadletter_record(
-                f"invalid condition: {e}", CONDITIONS, json.dumps(event.value, default=str).encode(),
-                msg.key, msg.partition, msg.offset))
+            await deadletter_event(event, f"invalid condition: {e}", CONDITIONS,
+                                   raw=json.dumps(event.value, default=str).encode())
             continue
         state, events = alert_on_condition(open_alerts[cond.patient_id], cond)
         open_alerts[cond.patient_id] = state
@@ -63,8 +61,7 @@ async def act_on_alerts(stream):
                 raise ValueError("message key does not match patient_id")
             state, events = alert_on_action(open_alerts[pid], action, datetime.now(UTC))
         except (ValueError, KeyError, TypeError) as e:
-            await deadletter_topic.send(key=msg.key, value=deadletter_record(
-                f"invalid alert action: {e}", ALERTS_ACK, msg.value, msg.key, msg.partition, msg.offset))
+            await deadletter_event(event, f"invalid alert action: {e}", ALERTS_ACK)
             continue
         open_alerts[pid] = state
         await _publish(pid, events)

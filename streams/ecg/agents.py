@@ -30,7 +30,7 @@ from faust.types import TP
 
 from models.ecg.pipeline import ECGBeatStream
 from streams.app import app
-from streams.deadletter import deadletter_record
+from streams.deadletter import deadletter_event
 from streams.ecg.process import (
     Detection,
     alarm_condition,
@@ -45,7 +45,7 @@ from streams.ecg.records import InvalidChunk, ecg_validate
 from streams.ecg.rules import AlarmChange, RuleConfig, feed_check
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
-from streams.topics import conditions_topic, deadletter_topic, ecg_topic, points_topic
+from streams.topics import conditions_topic, ecg_topic, points_topic
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.settings import get_settings
 from wardwatch.topics import ECG
@@ -130,12 +130,10 @@ rt = _Runtime()
 
 
 async def _deadletter(reason: str, event: Any, key: str | None, detail: dict | None = None) -> None:
-    msg = event.message
-    await deadletter_topic.send(key=msg.key, value=deadletter_record(
-        reason, ECG, msg.value, key, msg.partition, msg.offset, detail=detail))
+    await deadletter_event(event, reason, ECG, key=key, detail=detail)
     metrics.incr("ecg_deadletter")
     log_event(log, "ecg chunk rejected", logging.WARNING, reason=reason.split(":")[0],
-              patient=pid_ref(key) if key else "-", offset=msg.offset)
+              patient=pid_ref(key) if key else "-", offset=event.message.offset)
 
 
 def _render_strip(pid: str, bed: str, change: AlarmChange, inputs: tuple) -> str | None:

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from models.deterioration.live import deterioration_step
 from streams.app import app
-from streams.deadletter import deadletter_record
+from streams.deadletter import deadletter_event
 from streams.metrics import metrics
-from streams.topics import conditions_topic, deadletter_topic, points_topic, vitals_topic
+from streams.topics import conditions_topic, points_topic, vitals_topic
 from streams.vitals.scoring import (
     news2_condition,
     news2_from_state,
@@ -31,12 +31,10 @@ vitals_state = app.Table("vitals-state", default=dict)
 
 
 async def _deadletter(reason: str, event, key: str | None) -> None:
-    msg = event.message
-    await deadletter_topic.send(
-        key=msg.key, value=deadletter_record(reason, VITALS, msg.value, key, msg.partition, msg.offset))
+    await deadletter_event(event, reason, VITALS, key=key)
     metrics.incr("vitals_deadletter")
     log_event(log, "reading rejected", logging.WARNING, reason=reason,
-              patient=pid_ref(key) if key else "-", offset=msg.offset)
+              patient=pid_ref(key) if key else "-", offset=event.message.offset)
 
 
 @app.agent(vitals_topic)
