@@ -178,7 +178,7 @@ def run_demo(s: Settings, *, beds: int, duration_s: float, speed: float, seed: i
             "alert_events": sum(v for k, v in view.counts.items() if k.startswith("alerts ")),
             "deadletter": dead,
             "influxdb": {"url": s.influx_url, "bucket": s.influx_bucket,
-                         "measurements": ["vitals", "news2", "alerts", "pipeline"]},
+                         "measurements": ["vitals", "news2", "risk", "alerts", "pipeline"]},
             "worker_log": str(log_path),
         }
         return summary
