@@ -175,7 +175,7 @@ def run_demo(s: Settings, *, beds: int, duration_s: float, speed: float, seed: i
             "readings_sent": sent, "vitals_points": view.counts["vitals points"],
             "news2_scores": view.counts["news2 scores"],
             "alerts_raised": {k.split()[1]: v for k, v in view.counts.items() if k.startswith("raised ")},
-            "alert_events": sum(v for k, v in view.counts.items() if k.startswith("alerts ")),
+            "alert_events": {k.split()[1]: v for k, v in view.counts.items() if k.startswith("alerts ")},
             "deadletter": dead,
             "influxdb": {"url": s.influx_url, "bucket": s.influx_bucket,
                          "measurements": ["vitals", "news2", "risk", "alerts", "pipeline"]},
