@@ -91,3 +91,34 @@ def test_influxdb_down_then_back_loses_no_point(stream_worker, services):
             time.sleep(1)
     assert values == [70.0 + i for i in range(20)]
     assert stream_worker.alive()
+
+
+def test_broker_restart_loses_no_alarm(stream_worker, services):
+    """Kafka stopped and started under a running worker: the open alert survives (same id, no
+    re-raise), readings after the restart are scored and alarm, the worker stays up."""
+    from wardwatch.services import kafka
+
+    pid = f"K-{uuid.uuid4().hex[:6]}"
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=40)
+    start = end_offsets(["alerts"])
+    produce(pid, [(t0, {**NORMAL, "acvpu": "C"})])                 # single 3 -> raised low
+    raised = alerts_for(pid, start, 1)
+    assert [(e["type"], e["priority"]) for e in raised] == [("raised", "low")]
+    time.sleep(3)  # offsets and changelog committed before the broker goes away
+
+    assert kafka.down(services)
+    time.sleep(5)
+    assert kafka.up(services) == "started"
+
+    start2 = end_offsets(["alerts"])
+    hold = int(NEWS2_STEP_DOWN_HOLD_S)
+    produce(pid, [(t0 + timedelta(seconds=1), {**NORMAL, "acvpu": "C"}),  # persists: nothing
+                  (t0 + timedelta(seconds=2), HIGH),                        # escalated high
+                  (t0 + timedelta(seconds=3), NORMAL),
+                  (t0 + timedelta(seconds=3 + hold), NORMAL)])              # resolved
+    alerts_for(pid, start2, 2, timeout_s=120)
+    after = alerts_for(pid, start2, 3, timeout_s=5)
+    after = [e for e in after if e["event_id"] != raised[0]["event_id"]]
+    assert [(e["type"], e["priority"]) for e in after] == [("escalated", "high"), ("resolved", "high")]
+    assert {e["alert_id"] for e in after} == {raised[0]["alert_id"]}
+    assert stream_worker.alive()
