@@ -74,7 +74,8 @@ def consume(topics: list[str], *, start: dict[TopicPartition, int] | None = None
                     except (ValueError, TypeError):
                         value = m.value
                     key = m.key.decode("utf-8", "replace") if m.key else ""
-                    seen.append((tp.topic, value))
+                    if stop is not None:  # only kept for ``stop``: a tail must not grow forever
+                        seen.append((tp.topic, value))
                     yield tp.topic, key, value
             if stop is not None and stop(seen):
                 return
