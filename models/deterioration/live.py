@@ -141,10 +141,10 @@ def _condition(reading: VitalsReading, model: DeteriorationModel, prob: float, x
                 "top_features": model.explain(x, TOP_FEATURES)}
     n2txt = f"; NEWS2 {n2['score']}" if n2 and n2.get("score") is not None else ""
     if active:
-        msg = (f"Deterioration risk {prob:.0%} (alert threshold {model.threshold:.0%}){n2txt}: "
+        msg = (f"Deterioration risk {prob:.1%} (alert threshold {model.threshold:.1%}){n2txt}: "
                + ", ".join(f["feature"] for f in evidence["top_features"][:3]))
     else:
-        msg = f"Deterioration risk back to {prob:.0%} (clear below {model.clear_threshold:.0%})"
+        msg = f"Deterioration risk back to {prob:.1%} (clear below {model.clear_threshold:.1%})"
     return Condition(patient_id=reading.patient_id, bed=reading.bed, source=SOURCE,
                      active=active, priority=PRIORITY, ts=ts_iso, message=msg,
                      evidence=evidence, versions={SOURCE: model.version})
