@@ -19,6 +19,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARDWATCH_", extra="ignore")
@@ -49,6 +51,9 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # The read-only training/test data laid beside the repository (``../shared/data``).
+    shared_data: Path = REPO_ROOT.parent / "shared" / "data"
+
     @property
     def bootstrap_servers(self) -> list[str]:
         return [s.strip() for s in self.kafka_bootstrap.split(",") if s.strip()]
@@ -75,3 +80,8 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def shared_data(*parts: str) -> Path:
+    """A path inside the shared data folder (``WARDWATCH_SHARED_DATA``, default ``../shared/data``)."""
+    return get_settings().shared_data.joinpath(*parts)

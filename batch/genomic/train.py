@@ -24,13 +24,14 @@ from batch.genomic.expression import (
     expression_fit,
 )
 from batch.genomic.golub import golub_align, golub_parse_expression, golub_parse_labels
+from wardwatch.settings import shared_data
 
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = REPO_ROOT / "models" / "genomic"
 MODEL_FILE = "model.joblib"
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "golub"
+DEFAULT_DATA = shared_data("golub")
 DEFAULT_EXPRESSION = DEFAULT_DATA / "data_set_ALL_AML_train.csv"
 DEFAULT_LABELS = DEFAULT_DATA / "labels_train.csv"
 

@@ -31,10 +31,11 @@ from models.deterioration.evaluate import score_patients
 from models.deterioration.features import feature_names
 from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, save_model
 from models.deterioration.utility import normalized_utility
+from wardwatch.settings import shared_data
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TAR = Path(__file__).resolve().parents[3] / "shared/data/sepsis2019/training_setA.tar.gz"
+DEFAULT_TAR = shared_data("sepsis2019", "training_setA.tar.gz")
 N_PATIENTS_A = 20336
 C_GRID = (0.003, 0.03, 0.3)
 AGE_BANDS = ((0, 50, "<50"), (50, 65, "50-64"), (65, 80, "65-79"), (80, 200, ">=80"))

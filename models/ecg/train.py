@@ -27,10 +27,11 @@ import numpy as np
 
 from models.ecg.aami import AAMI_CLASSES
 from models.ecg.pipeline import N_RR, WAVE_LEN
+from wardwatch.settings import shared_data
 
 log = logging.getLogger(__name__)
 
-DS1_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb-ds1"
+DS1_DIR = shared_data("mitdb-ds1")
 DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
 MODEL_NAME = "ecg_beat_cnn"
 

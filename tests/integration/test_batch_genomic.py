@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from batch.client import submit_files
+from wardwatch.settings import shared_data
 
 pytestmark = pytest.mark.integration
 
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = shared_data()
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from wardwatch.kafka_io import consume, end_offsets, make_producer, send
+from wardwatch.settings import shared_data
 
 pytestmark = pytest.mark.integration
 
-DS1 = Path("/work/shared/data/mitdb-ds1")
+DS1 = shared_data("mitdb-ds1")
 # Record 205 from 280 s: sinus rhythm, then two annotated ventricular runs (MIT-BIH "(VT") of 8
 # beats at 181 bpm (299.0 s) and 9 beats at 200 bpm (303.5 s); the replay covers 280-320 s.
 # (207's early run at 38.8 s is followed by ventricular flutter, where no beats are annotated.)

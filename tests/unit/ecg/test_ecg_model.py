@@ -7,14 +7,14 @@ of generalisation (that is the leave-records-out estimate in MODEL_CARD.md).
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from models.ecg.pipeline import DEFAULT_MODEL, N_RR, WAVE_LEN, BeatClassifier, ECGBeatStream
+from wardwatch.settings import shared_data
 
-DS1 = Path(__file__).resolve().parents[4] / "shared" / "data" / "mitdb-ds1"
+DS1 = shared_data("mitdb-ds1")
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="ECG model artifact not built")
 

@@ -1,15 +1,15 @@
 """Streaming QRS detector: chunk boundaries, state round trip, Se/+P on a real DS1 record."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from models.ecg.metrics import beats_match, scoring_mask, vf_intervals
 from models.ecg.qrs import QRSDetector, ecg_peaks
+from wardwatch.settings import shared_data
 
-DS1 = Path(__file__).resolve().parents[4] / "shared" / "data" / "mitdb-ds1"
+DS1 = shared_data("mitdb-ds1")
 
 
 def _spikes(fs: float, beats_s: list[float], dur_s: float, width_s: float = 0.012) -> np.ndarray:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,9 @@ from simulators.ecg_feed import feed_chunks
 from simulators.ecg_synth import SCENARIOS, SynthEvent, synth_beds, synth_ecg
 from streams.ecg.records import ecg_validate
 from streams.ecg.rules import ecg_signal_quality
+from wardwatch.settings import shared_data
 
-DS1 = Path("/work/shared/data/mitdb-ds1")
+DS1 = shared_data("mitdb-ds1")
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
+from wardwatch.settings import shared_data
+
+DATA = shared_data()
 
 
 @pytest.fixture(scope="session")

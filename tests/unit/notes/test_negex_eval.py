@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from batch.notes.negex_eval import concept_locate, negex_evaluate, negex_read, negex_score
+from wardwatch.settings import shared_data
 
-TSV = Path(__file__).resolve().parents[4] / "shared" / "data" / "negex" / "annotations-reports-1-60.tsv"
+TSV = shared_data("negex", "annotations-reports-1-60.tsv")
 
 
 @pytest.fixture(scope="module")
