@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from streams.alerts.conditions import PRIORITIES, Condition
+from streams.sinks.points import point
 
 ACTIONS = ("acknowledge", "silence")
 
@@ -135,8 +136,6 @@ def alert_on_action(state: dict[str, Any], action: dict[str, Any],
 
 def alert_points(events: list[dict]) -> list[dict]:
     """InfluxDB points for alert events (measurement ``alerts``)."""
-    from streams.sinks.points import point
-
     return [point("alerts",
                   {"patient": e["patient_id"], "bed": e["bed"], "source": e["source"],
                    "priority": e["priority"], "type": e["type"], "category": e["category"]},

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from streams.alerts.conditions import Condition
+from streams.sinks.points import point
 from streams.vitals.news2 import News2Result, news2_score
 from streams.vitals.records import VitalsReading
 
@@ -141,8 +142,6 @@ def _news2_condition(reading: VitalsReading, result: News2Result, level: str) ->
 
 def vitals_points(reading: VitalsReading, result: News2Result | None) -> list[dict[str, Any]]:
     """InfluxDB points for one reading: ``vitals`` (its measurements) and ``news2``."""
-    from streams.sinks.points import point
-
     tags = {"patient": reading.patient_id, "bed": reading.bed}
     fields: dict[str, Any] = {}
     for k, v in reading.measurements().items():
