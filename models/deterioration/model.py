@@ -1,5 +1,10 @@
 """The deterioration model artifact: a standardized, Platt-calibrated logistic regression.
 
+Each input feature ``x`` enters as itself plus hinge terms ``max(0, x - k)`` at a few knots ``k``
+(quantiles of the training rows): a piecewise-linear effect per feature, still one logistic
+regression (an additive model; Hastie & Tibshirani, Generalized Additive Models, 1990). Risk
+then rises on both sides of normal (heart rate low or high) instead of only along one line.
+
 Learned state only (no code, no pickle): feature names, scaler mean/scale, coefficients,
 intercept, calibration slope/intercept, the alert thresholds chosen on validation patients, a
 version string and the metrics it was released with. Stored as JSON next to this module, so
@@ -42,13 +47,19 @@ class DeteriorationModel:
     threshold: float                 # raise: calibrated probability chosen on validation
     clear_threshold: float           # clear below this (hysteresis)
     metrics: dict[str, Any] = field(default_factory=dict)
+    knots: list[list[float]] = field(default_factory=list)  # per feature; [] = linear only
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.asarray(self.mean), np.asarray(self.scale), np.asarray(self.coef)
 
+    def source(self) -> np.ndarray:
+        """For each model column, the index of the input feature it comes from."""
+        return basis_source(len(self.feature_names), self.knots)
+
     def standardize(self, X: np.ndarray) -> np.ndarray:
+        """Hinge basis of ``X`` (rows x features), standardized: the logistic model's input."""
         mean, scale, _ = self._arrays()
-        return (np.asarray(X, dtype=float) - mean) / scale
+        return (hinge_basis(np.asarray(X, dtype=float), self.knots) - mean) / scale
 
     def decision(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated logit(s)."""
@@ -64,7 +75,7 @@ class DeteriorationModel:
         """Features pushing risk up most: coefficient x standardized value, largest first."""
         _, _, coef = self._arrays()
         xs = self.standardize(np.asarray(x, dtype=float).reshape(1, -1))[0]
-        contrib = coef * xs
+        contrib = np.bincount(self.source(), weights=coef * xs, minlength=len(self.feature_names))
         order = np.argsort(-contrib)
         out = []
         for i in order[:top]:
@@ -80,6 +91,24 @@ class DeteriorationModel:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeteriorationModel:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def hinge_basis(X: np.ndarray, knots: list[list[float]]) -> np.ndarray:
+    """``X`` followed by ``max(0, X[:, j] - k)`` for every knot ``k`` of every feature ``j``."""
+    X = np.atleast_2d(X)
+    cols = [X]
+    for j, ks in enumerate(knots):
+        if ks:
+            cols.append(np.maximum(0.0, X[:, [j]] - np.asarray(ks, dtype=X.dtype)))
+    return np.hstack(cols)
+
+
+def basis_source(n_features: int, knots: list[list[float]]) -> np.ndarray:
+    """Input-feature index of each :func:`hinge_basis` column."""
+    src = list(range(n_features))
+    for j, ks in enumerate(knots):
+        src += [j] * len(ks)
+    return np.asarray(src, dtype=int)
 
 
 def save_model(model: DeteriorationModel, path: str | Path) -> Path:

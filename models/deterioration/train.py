@@ -7,7 +7,8 @@ the tarball. Split by patient, deterministically, on a SHA-256 of the file name:
 * ``vitals`` (deployed): bedside-monitor features only;
 * ``full``: plus demographics and laboratory results (what a ``labs`` topic would add).
 
-Each is a standardized L2 logistic regression (C chosen on validation AUROC), Platt-calibrated
+Each is a standardized L2 logistic regression over a hinge basis of the features (knots at
+training quantiles; C chosen on validation AUROC), Platt-calibrated
 on the validation patients, with the alert threshold chosen on validation to maximise the
 normalized utility score. Test-patient metrics go into the artifact, ``metrics.json`` and the
 model card.
@@ -29,7 +30,7 @@ import numpy as np
 from models.deterioration.dataset import PatientMatrix, iter_tar, patient_matrix
 from models.deterioration.evaluate import score_patients
 from models.deterioration.features import feature_names
-from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, save_model
+from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, hinge_basis, save_model
 from models.deterioration.utility import normalized_utility
 from wardwatch.settings import shared_data
 
@@ -37,7 +38,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TAR = shared_data("sepsis2019", "training_setA.tar.gz")
 N_PATIENTS_A = 20336
-C_GRID = (0.003, 0.03, 0.3)
+C_GRID = (0.001, 0.003, 0.01, 0.03)
+KNOT_QUANTILES = (10, 25, 50, 75, 90)   # hinge knots per non-binary feature (training rows)
 AGE_BANDS = ((0, 50, "<50"), (50, 65, "50-64"), (65, 80, "65-79"), (80, 200, ">=80"))
 VERSION_PREFIX = "deterioration-lr"
 
@@ -81,6 +83,22 @@ def choose_threshold(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray]) -
     return best
 
 
+def choose_knots(X: np.ndarray) -> list[list[float]]:
+    """Hinge knots per column: the KNOT_QUANTILES of the training rows strictly inside the
+    column's range; none for 0/1 columns."""
+    knots: list[list[float]] = []
+    sample = X[::5]
+    for j in range(X.shape[1]):
+        col = X[:, j]
+        lo, hi = float(col.min()), float(col.max())
+        if np.isin(sample[:, j], (0.0, 1.0)).all() and np.isin(col, (0.0, 1.0)).all():
+            knots.append([])
+            continue
+        ks = np.unique(np.percentile(sample[:, j], KNOT_QUANTILES))
+        knots.append([float(k) for k in ks if lo < k < hi])
+    return knots
+
+
 def fit_feature_set(feature_set: str, train: Sequence[PatientMatrix],
                     val: Sequence[PatientMatrix], test: Sequence[PatientMatrix],
                     seed: int = 0) -> Fitted:
@@ -93,9 +111,13 @@ def fit_feature_set(feature_set: str, train: Sequence[PatientMatrix],
     ncol = len(names)
     Xtr, ytr = _stack(train, ncol)
     Xva, yva = _stack(val, ncol)
-    scaler = StandardScaler().fit(Xtr)
+    knots = choose_knots(Xtr)
+    Btr, Bva = hinge_basis(Xtr, knots), hinge_basis(Xva, knots)
+    del Xtr, Xva
+    scaler = StandardScaler().fit(Btr)
     scaler.scale_[scaler.scale_ == 0] = 1.0
-    Ztr, Zva = scaler.transform(Xtr), scaler.transform(Xva)
+    Ztr, Zva = scaler.transform(Btr), scaler.transform(Bva)
+    del Btr, Bva
     best: tuple[float, Any, float] = (-1.0, None, 0.0)
     for C in C_GRID:
         lr = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(Ztr, ytr)
@@ -109,14 +131,14 @@ def fit_feature_set(feature_set: str, train: Sequence[PatientMatrix],
         version="", feature_set=feature_set, feature_names=names,
         mean=[float(v) for v in scaler.mean_], scale=[float(v) for v in scaler.scale_],
         coef=[float(v) for v in lr.coef_[0]], intercept=float(lr.intercept_[0]),
-        calib_a=a, calib_b=b, threshold=0.5, clear_threshold=0.5,
+        calib_a=a, calib_b=b, threshold=0.5, clear_threshold=0.5, knots=knots,
     )
     val_prob = [model.predict_proba(pm.X[:, :ncol]) for pm in val]
     thr, val_util = choose_threshold(val, val_prob)
     test_prob = [model.predict_proba(pm.X[:, :ncol]) for pm in test]
     test_metrics = score_patients(test, test_prob, thr)
     test_metrics.update(_subgroups(test, test_prob, thr))
-    digest = hashlib.sha256(json.dumps([model.coef, model.intercept, a, b, thr]).encode())
+    digest = hashlib.sha256(json.dumps([model.coef, model.intercept, a, b, thr, knots]).encode())
     version = f"{VERSION_PREFIX}-{feature_set}-{digest.hexdigest()[:8]}"
     model = DeteriorationModel(
         **{**model.__dict__, "version": version, "threshold": round(thr, 5),
