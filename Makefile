@@ -5,6 +5,7 @@ install:
 demo: install
 	.venv/bin/wardwatch demo
 test: install
+	.venv/bin/ruff check .
 	.venv/bin/pytest
 services-up: install
 	.venv/bin/wardwatch services up

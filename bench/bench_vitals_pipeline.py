@@ -21,7 +21,7 @@ import argparse
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from rich.progress import Progress
 
@@ -34,7 +34,7 @@ from wardwatch.kafka_io import consume, end_offsets, json_bytes, make_producer, 
 
 def make_readings(beds: int, per_bed: int, tag: str) -> list[dict]:
     patients = ward_plan(beds, seed=11, prefix=f"BENCH{tag}")
-    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     out: list[dict] = []
     for _, tick in ward_readings(patients, duration_s=per_bed - 1, speed=5, start=start, seed=11):
         out.extend(tick)
@@ -49,10 +49,11 @@ def roundtrip(readings: list[dict], produce_topic: str, read_topic: str, match) 
         send(p, produce_topic, r["patient_id"], r)
     p.flush()
     want = len(readings)
-    got = 0
-    for _, _, v in consume([read_topic], start=start, timeout_s=600, stop=lambda _: got >= want):
+    seen = {"n": 0}   # read by the stop callback as it grows
+    for _, _, v in consume([read_topic], start=start, timeout_s=600, stop=lambda _: seen["n"] >= want):
         if isinstance(v, dict) and match(v):
-            got += 1
+            seen["n"] += 1
+    got = seen["n"]
     elapsed = time.perf_counter() - t
     p.close()
     if got < want:
@@ -67,7 +68,7 @@ def pure_path(readings: list[dict]) -> tuple[float, float]:
         json.loads(raw)
     base = time.process_time() - t
     states: dict[str, dict] = {}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     t = time.process_time()
     for key, raw in raws:
         r = vitals_validate(raw, key=key, now=now)

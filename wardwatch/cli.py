@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -221,8 +220,8 @@ def _batch_kind(kind: str) -> str:
 @batch_app.command("worker")
 def batch_worker(
     kind: str = typer.Argument(..., help="image | genomic | notes", callback=_batch_kind),
-    max_jobs: Optional[int] = typer.Option(None, "--max-jobs", help="exit after N records"),
-    idle_exit: Optional[float] = typer.Option(None, "--idle-exit", help="exit after S idle seconds"),
+    max_jobs: int | None = typer.Option(None, "--max-jobs", help="exit after N records"),
+    idle_exit: float | None = typer.Option(None, "--idle-exit", help="exit after S idle seconds"),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run a batch worker: jobs.KIND -> results.KIND (failures -> deadletter)."""
@@ -275,9 +274,10 @@ def batch_submit(
 # --------------------------------------------------------------------------- genomic
 @train_app.command("genomic")
 def train_genomic(
-    expression: Optional[Path] = typer.Option(None, "--expression", help="Golub-format CSV (default: shared training set)"),
-    labels: Optional[Path] = typer.Option(None, "--labels", help="patient,cancer CSV"),
-    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default models/genomic)"),
+    expression: Path | None = typer.Option(None, "--expression",
+                                           help="Golub-format CSV (default: shared training set)"),
+    labels: Path | None = typer.Option(None, "--labels", help="patient,cancer CSV"),
+    out: Path | None = typer.Option(None, "--out", help="output folder (default models/genomic)"),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train the ALL/AML expression classifier (Golub 1999 training set); print CV metrics."""
@@ -292,7 +292,7 @@ def train_genomic(
 def eval_genomic(
     expression: Path = typer.Option(..., "--expression", exists=True, dir_okay=False),
     labels: Path = typer.Option(..., "--labels", exists=True, dir_okay=False),
-    model_dir: Optional[Path] = typer.Option(None, "--model-dir"),
+    model_dir: Path | None = typer.Option(None, "--model-dir"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Accuracy and confusion of the committed classifier on Golub-format data."""
@@ -312,10 +312,10 @@ def replay_ecg_cmd(
     records: Path = typer.Option(..., "--records", exists=True, file_okay=False,
                                  help="folder of WFDB records (.hea/.dat), e.g. MIT-BIH"),
     speed: float = typer.Option(1.0, "--speed", help="1 = real time; 0 = as fast as possible"),
-    beds: Optional[int] = typer.Option(None, "--beds", min=1, help="beds (default: one per record)"),
-    seconds: Optional[float] = typer.Option(None, "--seconds", help="seconds of each record"),
+    beds: int | None = typer.Option(None, "--beds", min=1, help="beds (default: one per record)"),
+    seconds: float | None = typer.Option(None, "--seconds", help="seconds of each record"),
     start: float = typer.Option(0.0, "--start", help="start this many seconds into each record"),
-    only: Optional[str] = typer.Option(None, "--only", help="comma-separated record names"),
+    only: str | None = typer.Option(None, "--only", help="comma-separated record names"),
     prefix: str = typer.Option("MITDB", "--prefix", help="patient id prefix"),
 ) -> None:
     """Replay WFDB records as live bedside ECG feeds (1 s chunks) on the ``ecg`` topic."""
@@ -332,7 +332,7 @@ def replay_ecg_synth_cmd(
     beds: int = typer.Option(8, "--beds", min=1),
     seconds: float = typer.Option(120.0, "--seconds", help="seconds of signal per bed"),
     speed: float = typer.Option(1.0, "--speed", help="1 = real time; 0 = as fast as possible"),
-    scenarios: Optional[str] = typer.Option(
+    scenarios: str | None = typer.Option(
         None, "--scenarios", help="comma-separated: sinus,vrun,pause,af,leads_off,noise,brady,tachy"),
     seed: int = typer.Option(0, "--seed"),
     fs: float = typer.Option(360.0, "--fs"),
@@ -370,10 +370,12 @@ def eval_notes(
 # --------------------------------------------------------------------------- ECG beat model
 @train_app.command("ecg")
 def train_ecg(
-    out: Optional[Path] = typer.Option(None, "--out", help="artifact folder (default models/ecg/artifacts)"),
+    out: Path | None = typer.Option(None, "--out", help="artifact folder (default models/ecg/artifacts)"),
     seed: int = typer.Option(7, "--seed"),
-    records: Optional[Path] = typer.Option(None, "--records", help="DS1 WFDB records (default ../shared/data/mitdb-ds1)"),
-    folds: int = typer.Option(4, "--folds", help="leave-records-out folds for the held-out estimate (0: none)"),
+    records: Path | None = typer.Option(None, "--records",
+                                        help="DS1 WFDB records (default ../shared/data/mitdb-ds1)"),
+    folds: int = typer.Option(4, "--folds",
+                              help="leave-records-out folds for the held-out estimate (0: none)"),
 ) -> None:
     """Rebuild the ECG beat CNN (DS1 only, record-wise CV) and export it to TFLite."""
     from models.ecg.train import DEFAULT_OUT, train
@@ -387,10 +389,12 @@ def train_ecg(
 
 @eval_app.command("ecg")
 def eval_ecg(
-    records: Path = typer.Option(..., "--records", exists=True, file_okay=False, help="folder of WFDB records with .atr"),
+    records: Path = typer.Option(..., "--records", exists=True, file_okay=False,
+                                 help="folder of WFDB records with .atr"),
     json_out: bool = typer.Option(False, "--json"),
-    write_annotations: Optional[Path] = typer.Option(None, "--write-annotations", help="write <record>.wwd here"),
-    model: Optional[Path] = typer.Option(None, "--model", help="TFLite model (default: committed artifact)"),
+    write_annotations: Path | None = typer.Option(None, "--write-annotations",
+                                                  help="write <record>.wwd here"),
+    model: Path | None = typer.Option(None, "--model", help="TFLite model (default: committed artifact)"),
 ) -> None:
     """AAMI EC57 QRS/VEB/SVEB statistics of the streaming detector + classifier on WFDB records."""
     from models.ecg.evaluate import evaluate_records
@@ -400,7 +404,9 @@ def eval_ecg(
         print(json.dumps(r))
         return
     for k in ("qrs", "veb", "sveb"):
-        console.print(f"{k.upper():5s} Se {r[k]['se']} %  +P {r[k]['ppv']} %  (tp {r[k]['tp']}, fn {r[k]['fn']}, fp {r[k]['fp']})")
+        c = r[k]
+        console.print(f"{k.upper():5s} Se {c['se']} %  +P {c['ppv']} %  "
+                      f"(tp {c['tp']}, fn {c['fn']}, fp {c['fp']})")
 
 
 # --------------------------------------------------------------------------- deterioration model

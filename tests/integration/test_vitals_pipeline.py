@@ -85,8 +85,10 @@ def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker,
     assert len(ids) == 1
 
     reasons = sorted(v["reason"].split(":")[0] for tp, k, v in got if tp == "deadletter" and k in (a, b))
-    assert reasons == sorted(["malformed JSON", "out of order", "duplicate reading (same device time and content)",
-                              "field 'temp_f' is not accepted", "hr_bpm=400.0 outside the physiological range [0, 300]"])
+    assert reasons == sorted(["malformed JSON", "out of order",
+                              "duplicate reading (same device time and content)",
+                              "field 'temp_f' is not accepted",
+                              "hr_bpm=400.0 outside the physiological range [0, 300]"])
     broken = next(v for tp, k, v in got if tp == "deadletter" and v["reason"].startswith("malformed"))
     import base64
 
@@ -109,7 +111,8 @@ def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker,
             time.sleep(1)
         assert scores == [0, 3, 3, 8, 0, 0]
         flux_alerts = f'''from(bucket: "{s.influx_bucket}") |> range(start: -1h)
-          |> filter(fn: (r) => r._measurement == "alerts" and r._field == "alert_id" and r.patient == "{b}")'''
+          |> filter(fn: (r) => r._measurement == "alerts" and r._field == "alert_id"
+                               and r.patient == "{b}")'''
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             kinds = sorted(r.values["type"] for tab in c.query_api().query(flux_alerts) for r in tab.records)

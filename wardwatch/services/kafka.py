@@ -44,7 +44,8 @@ def fetch(s: Settings) -> Path:
     if (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
         return libs
     if shutil.which("mvn") is None or shutil.which("java") is None:
-        raise RuntimeError("Kafka needs Java 17 and Maven on PATH (apt-get install openjdk-17-jre-headless maven)")
+        raise RuntimeError("Kafka needs Java 17 and Maven on PATH "
+                           "(apt-get install openjdk-17-jre-headless maven)")
     build = libs.parent / "build"
     build.mkdir(parents=True, exist_ok=True)
     (build / "pom.xml").write_text(POM)
