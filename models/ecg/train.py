@@ -41,6 +41,7 @@ EPOCHS = 5
 BATCH = 128
 LR = 2e-3
 CLASS_WEIGHT_POWER = 0.5  # weight_c = (n_max / n_c) ** power: tempered balancing
+TF_THREADS = 2          # the shipped model was trained with 2 intra-/inter-op threads
 
 
 def default_records_dir() -> Path:
@@ -244,6 +245,10 @@ def train(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     tf.config.experimental.enable_op_determinism()
+    # Op determinism holds for a fixed thread count only: the same seed trained on 1 thread
+    # gave different weights (and CV figures several points apart) than on 2. Pin it.
+    tf.config.threading.set_intra_op_parallelism_threads(TF_THREADS)
+    tf.config.threading.set_inter_op_parallelism_threads(TF_THREADS)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     records_dir = Path(records_dir) if records_dir else default_records_dir()
