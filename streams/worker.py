@@ -8,6 +8,7 @@ import sys
 # Agent modules, imported explicitly so that the worker registers them (no scan of the package).
 AGENT_MODULES = [
     "streams.vitals.agents",
+    "streams.labs.agents",
     "streams.ecg.agents",
     "streams.alerts.agents",
     "streams.sinks.agents",

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Deterioration model the vitals agent runs: "vitals" (monitor only, the default), "full"
+    # (also labs from the ``labs`` topic; age/sex imputed until an admission feed exists), or
+    # the path of another artifact.
+    deterioration_model: str = "vitals"
+
     # The read-only training/test data laid beside the repository (``../shared/data``).
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"
 

@@ -107,8 +107,11 @@ def write_card(res: dict[str, Any], path: Path = CARD_PATH) -> Path:
         "reading of an hour the stream vector equals the offline vector of that hour bit for bit",
         "(tested). Demographics would come from an admission (ADT) message via",
         "`features_admit(age_years=, sex=)`; no ADT topic exists yet, so the deployed model uses",
-        "vitals only. Labs: `streams/labs/records.py` (`LabResult`, units checked) feeds the",
-        "`full` model; no labs agent exists yet. MAP in the stream is derived (SBP + 2 DBP) / 3.",
+        "vitals only. Labs: the `labs` topic (`streams/labs/records.py`, validated by",
+        "`streams/labs/validate.py`: unit and range checked, bad results to deadletter) is fed by",
+        "the labs agent into the same per-patient feature state; `WARDWATCH_DETERIORATION_MODEL=full`",
+        "makes the vitals agent score with the `full` model (age and sex then imputed: 62 y,",
+        "0.5, until an admission feed exists). MAP in the stream is derived (SBP + 2 DBP) / 3.",
         "",
         f"Thresholds (deployed): raise at p >= {v['threshold']}, clear below "
         f"{v['clear_threshold']}.",

@@ -49,6 +49,17 @@ def live_init() -> dict[str, Any]:
             "above": 0, "below": 0, "active_since_s": None}
 
 
+def deterioration_lab(state: dict[str, Any] | None, lab: Mapping[str, Any]) -> dict[str, Any]:
+    """Feed one laboratory result (``LabResult.to_dict()``) into the patient's live state.
+
+    The result lands in the hourly feature state (the ``full`` feature set reads it; the
+    deployed vitals-only model ignores labs); the next vitals reading's score uses it.
+    """
+    state = state if state is not None else live_init()
+    features_update(state["features"], lab)
+    return state
+
+
 def _news2_summary(news2: Any) -> dict[str, Any] | None:
     if news2 is None:
         return None

@@ -121,8 +121,16 @@ def save_model(model: DeteriorationModel, path: str | Path) -> Path:
 
 @lru_cache(maxsize=4)
 def load_model(path: str | None = None) -> DeteriorationModel:
-    """Load (and cache; the artifact is immutable) the deployed or a given artifact."""
-    p = Path(path) if path else DEFAULT_ARTIFACT
+    """Load (and cache; the artifact is immutable) an artifact.
+
+    ``path`` defaults to ``WARDWATCH_DETERIORATION_MODEL``: ``vitals`` (the deployed model),
+    ``full`` (vitals + labs) or a file path.
+    """
+    if path is None:
+        from wardwatch.settings import get_settings
+
+        path = get_settings().deterioration_model
+    p = ARTIFACT_DIR / f"deterioration_{path}.json" if path in ("vitals", "full") else Path(path)
     m = DeteriorationModel.from_dict(json.loads(p.read_text()))
     from models.deterioration.features import feature_names
 

@@ -99,3 +99,27 @@ def test_deployed_artifact_scores_a_septic_trajectory() -> None:
     minutes = (readings[-1].ts - readings[0].ts).total_seconds() / 60
     assert n_points >= minutes - 1          # at least one score per minute of device time
     assert 0.0 <= state["prob"] <= 1.0
+
+
+def test_full_model_uses_labs_from_the_labs_topic_and_vitals_model_ignores_them() -> None:
+    from models.deterioration.live import deterioration_lab, live_init
+    from models.deterioration.model import load_model
+    from streams.labs.records import LabResult
+    from streams.vitals.records import VitalsReading
+
+    full, vitals = load_model("full"), load_model("vitals")
+    assert (full.feature_set, vitals.feature_set) == ("full", "vitals")
+    reading = VitalsReading(patient_id="P1", bed="B1", ts=T0 + timedelta(minutes=10), hr_bpm=112,
+                            spo2_pct=94, rr_bpm=24, sbp_mmhg=95, dbp_mmhg=55, temp_c=38.4)
+    lactate = LabResult(patient_id="P1", ts=T0, test="Lactate", value=6.5, unit="mmol/L").to_dict()
+    probs = {}
+    for name, model in (("full", full), ("vitals", vitals)):
+        for with_lab in (False, True):
+            state = live_init()
+            state["features"]["t0"] = T0.timestamp()
+            if with_lab:
+                state = deterioration_lab(state, lactate)
+            state, _, _ = deterioration_step(state, reading, None, model=model)
+            probs[name, with_lab] = state["prob"]
+    assert probs["full", True] > probs["full", False]           # a lactate of 6.5 raises the risk
+    assert probs["vitals", True] == probs["vitals", False]      # the monitor-only model ignores it

@@ -1,0 +1,54 @@
+"""Lab results reach the patient's deterioration state through the real broker and worker; bad
+results go to the dead-letter topic with their reason, and the good ones around them are kept."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from wardwatch.kafka_io import consume, end_offsets, make_producer
+
+pytestmark = pytest.mark.integration
+
+
+def _lab(pid: str, ts: datetime, test: str, value, unit: str) -> bytes:
+    return json.dumps({"patient_id": pid, "ts": ts.isoformat(), "test": test, "value": value,
+                       "unit": unit}).encode()
+
+
+def test_labs_feed_the_patient_state_and_bad_results_are_deadlettered(stream_worker, stream_app_id):
+    pid = f"LAB-{uuid.uuid4().hex[:6]}"
+    t = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    changelog = f"{stream_app_id}-vitals-state-changelog"
+    offsets = end_offsets(["deadletter", changelog])
+    p = make_producer()
+    k = pid.encode()
+    for raw in (
+        _lab(pid, t, "Lactate", 3.4, "mmol/L"),                          # good
+        _lab(pid, t, "FiO2", 40, "fraction"),                            # percent sent as fraction
+        _lab(pid, t, "Glucose", 6.1, "mmol/L"),                          # wrong unit
+        b'{"patient_id": "' + k + b'", "ts": ',                          # malformed
+        _lab(pid, t + timedelta(minutes=5), "WBC", 17.5, "10^3/uL"),     # good, after the bad ones
+    ):
+        p.send("labs", key=k, value=raw)
+    p.flush()
+
+    reasons: list[str] = []
+    labs_seen: dict[str, float] = {}
+    deadline = time.monotonic() + 90
+    for topic, key, value in consume(["deadletter", changelog], start=offsets, timeout_s=90):
+        if topic == "deadletter" and value.get("key") == pid:
+            reasons.append(value["reason"])
+        elif topic == changelog and pid in key and isinstance(value, dict):
+            feats = (value.get("deterioration") or {}).get("features") or {}
+            labs_seen = {name: acc[0] for name, acc in feats.get("open", {}).items()}
+        if (len(reasons) == 3 and {"Lactate", "WBC"} <= set(labs_seen)) or time.monotonic() > deadline:
+            break
+    assert sorted(r.split(" ")[0] for r in reasons) == ["FiO2=40", "Glucose", "malformed"], reasons
+    assert any("'mg/dL'" in r for r in reasons)
+    assert labs_seen == {"Lactate": 3.4, "WBC": 17.5}
+    assert stream_worker.alive()
