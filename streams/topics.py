@@ -13,6 +13,7 @@ from wardwatch import topics as names
 vitals_topic = app.topic(names.VITALS, value_serializer="raw")
 ecg_topic = app.topic(names.ECG, value_serializer="raw")
 labs_topic = app.topic(names.LABS, value_serializer="raw")
+admissions_topic = app.topic(names.ADMISSIONS, value_serializer="raw")
 conditions_topic = app.topic(names.CONDITIONS, value_serializer="json")
 alerts_topic = app.topic(names.ALERTS, value_serializer="json")
 alerts_ack_topic = app.topic(names.ALERTS_ACK, value_serializer="raw")

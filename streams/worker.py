@@ -9,6 +9,7 @@ import sys
 AGENT_MODULES = [
     "streams.vitals.agents",
     "streams.labs.agents",
+    "streams.admissions.agents",
     "streams.ecg.agents",
     "streams.alerts.agents",
     "streams.sinks.agents",

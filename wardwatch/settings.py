@@ -52,8 +52,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     # Deterioration model the vitals agent runs: "vitals" (monitor only, the default), "full"
-    # (also labs from the ``labs`` topic; age/sex imputed until an admission feed exists), or
-    # the path of another artifact.
+    # (also labs from ``labs`` and age/sex from ``admissions``), or the path of an artifact.
     deterioration_model: str = "vitals"
 
     # The read-only training/test data laid beside the repository (``../shared/data``).

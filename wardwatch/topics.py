@@ -9,6 +9,7 @@ from __future__ import annotations
 VITALS = "vitals"              # raw bedside readings (JSON bytes), key = patient id
 ECG = "ecg"                    # raw ECG chunks (JSON bytes), key = patient id
 LABS = "labs"                  # lab results (JSON bytes), key = patient id
+ADMISSIONS = "admissions"      # admission (ADT) messages: age, sex, ICU admission time
 CONDITIONS = "alerts.conditions"  # alert conditions from every source -> the alert component
 ALERTS = "alerts"              # alert events for subscribers (raised/escalated/resolved/...)
 ALERTS_ACK = "alerts.ack"      # operator actions on alerts (acknowledge, silence)
@@ -22,7 +23,7 @@ RESULTS_IMAGE = "results.image"
 RESULTS_GENOMIC = "results.genomic"
 RESULTS_NOTES = "results.notes"
 
-STREAM_TOPICS = (VITALS, ECG, LABS, CONDITIONS, ALERTS, ALERTS_ACK, DEADLETTER, POINTS)
+STREAM_TOPICS = (VITALS, ECG, LABS, ADMISSIONS, CONDITIONS, ALERTS, ALERTS_ACK, DEADLETTER, POINTS)
 BATCH_TOPICS = (JOBS_IMAGE, JOBS_GENOMIC, JOBS_NOTES, RESULTS_IMAGE, RESULTS_GENOMIC, RESULTS_NOTES)
 ALL_TOPICS = STREAM_TOPICS + BATCH_TOPICS
 

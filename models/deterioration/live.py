@@ -24,7 +24,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from models.deterioration.features import features_init, features_update, features_vector
+from models.deterioration.features import (
+    features_admit,
+    features_init,
+    features_update,
+    features_vector,
+)
 from models.deterioration.model import DeteriorationModel, load_model
 from streams.alerts.conditions import Condition
 from streams.sinks.points import point
@@ -57,6 +62,21 @@ def deterioration_lab(state: dict[str, Any] | None, lab: Mapping[str, Any]) -> d
     """
     state = state if state is not None else live_init()
     features_update(state["features"], lab)
+    return state
+
+
+def deterioration_admit(state: dict[str, Any] | None, age_years: float, sex: str,
+                        admit_ts: datetime) -> dict[str, Any]:
+    """Record an admission (age, sex, ICU admission time) in the patient's live state.
+
+    The admission time numbers the ICU hours only if it arrives before the first reading; once
+    hours are counted from the first reading they are not renumbered (that would move every
+    hourly bucket already closed).
+    """
+    state = state if state is not None else live_init()
+    feats = state["features"]
+    features_admit(feats, age_years=age_years, sex=sex,
+                   admit_ts=admit_ts if feats["hour"] is None else None)
     return state
 
 

@@ -15,7 +15,13 @@ from typing import Any
 
 from models.deterioration.features import LABS
 from streams.labs.records import LabResult
-from streams.vitals.validate import MAX_FUTURE, InvalidReading, vitals_decode
+from streams.vitals.validate import (
+    InvalidReading,
+    check_fields,
+    patient_id_of,
+    timestamp_of,
+    vitals_decode,
+)
 
 # Inclusive limits per test (in the LABS units); values outside cannot be a real result.
 LAB_RANGES: dict[str, tuple[float, float]] = {
@@ -51,18 +57,8 @@ def labs_validate(raw: bytes, *, key: str | None = None, now: datetime | None = 
     2.6
     """
     obj: dict[str, Any] = vitals_decode(raw)
-    missing = sorted(FIELDS - set(obj))
-    if missing:
-        raise InvalidReading(f"missing fields {missing}", missing[0])
-    unknown = sorted(set(obj) - FIELDS)
-    if unknown:
-        raise InvalidReading(f"unknown fields {unknown}", unknown[0])
-    pid = obj["patient_id"]
-    if not isinstance(pid, str) or not pid.strip() or len(pid) > 64:
-        raise InvalidReading("patient_id must be a non-empty string of at most 64 characters",
-                             "patient_id")
-    if key is not None and key != pid:
-        raise InvalidReading("message key does not match patient_id", "patient_id")
+    check_fields(obj, FIELDS, FIELDS)
+    pid = patient_id_of(obj, key)
     test, unit, value = obj["test"], obj["unit"], obj["value"]
     if not isinstance(test, str) or test not in LABS:
         raise InvalidReading(f"unknown lab test {str(test)[:32]!r}; valid: {sorted(LABS)}", "test")
@@ -74,14 +70,5 @@ def labs_validate(raw: bytes, *, key: str | None = None, now: datetime | None = 
     if not lo <= value <= hi:
         raise InvalidReading(f"{test}={value} {unit} outside the possible range [{lo}, {hi}]",
                              "value")
-    if not isinstance(obj["ts"], str):
-        raise InvalidReading("ts must be an ISO-8601 timestamp string", "ts")
-    try:
-        ts = datetime.fromisoformat(obj["ts"])
-    except ValueError:
-        raise InvalidReading(f"ts is not ISO-8601: {obj['ts'][:40]!r}", "ts") from None
-    if ts.tzinfo is None:
-        raise InvalidReading("ts has no timezone (collection time must carry an offset)", "ts")
-    if now is not None and ts - now > MAX_FUTURE:
-        raise InvalidReading(f"ts is {(ts - now).total_seconds():.0f}s in the future", "ts")
+    ts = timestamp_of(obj, "ts", now)
     return LabResult(patient_id=pid, ts=ts, test=test, value=float(value), unit=unit)

@@ -7,7 +7,9 @@ data between the topic, the per-patient table and those functions.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from models.deterioration.live import deterioration_step
 from streams.app import app
@@ -70,3 +72,31 @@ async def score_vitals(stream):
         for p in points:
             points_topic.send_soon(key=pkey, value=p)
         metrics.incr("vitals_processed")
+
+
+async def apply_side_input(stream, validate: Callable[..., Any],
+                           apply: Callable[[dict, Any], None], source_topic: str) -> None:
+    """Run a side topic of the patient state (labs, admissions) keyed by patient id.
+
+    Each record is validated (``validate(raw, key=, now=)``; ``InvalidReading`` -> deadletter
+    with its reason) and applied to the patient's ``vitals-state`` entry by ``apply(state,
+    record)``. The side topic is co-partitioned with ``vitals`` (same key, same partition count),
+    so the patient's table shard is local; nothing awaits between reading and writing the state,
+    so it cannot interleave with the vitals agent on one patient.
+    """
+    name = source_topic.replace(".", "_")
+    async for event in stream.events():
+        msg = event.message
+        key = msg.key.decode("utf-8", "replace") if msg.key else None
+        try:
+            record = validate(msg.value, key=key, now=datetime.now(UTC))
+        except InvalidReading as e:
+            await deadletter_event(event, e.reason, source_topic, key=key)
+            metrics.incr(f"{name}_deadletter")
+            log_event(log, "record rejected", logging.WARNING, topic=source_topic, reason=e.reason,
+                      patient=pid_ref(key) if key else "-", offset=msg.offset)
+            continue
+        state = vitals_state[record.patient_id]
+        apply(state, record)
+        vitals_state[record.patient_id] = state
+        metrics.incr(f"{name}_processed")

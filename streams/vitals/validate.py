@@ -63,6 +63,44 @@ def vitals_decode(raw: bytes) -> dict[str, Any]:
     return obj
 
 
+def check_fields(obj: dict[str, Any], required: set[str], allowed: set[str]) -> None:
+    """Reject a record missing a required field or carrying an unknown one."""
+    missing = sorted(required - set(obj))
+    if missing:
+        raise InvalidReading(f"missing fields {missing}", missing[0])
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise InvalidReading(f"unknown fields {unknown}", unknown[0])
+
+
+def patient_id_of(obj: dict[str, Any], key: str | None) -> str:
+    """The record's ``patient_id``: a non-empty string of at most 64 characters that equals the
+    Kafka key (a record keyed otherwise would sit on another patient's partition)."""
+    pid = obj.get("patient_id")
+    if not isinstance(pid, str) or not pid.strip() or len(pid) > 64:
+        raise InvalidReading("patient_id must be a non-empty string of at most 64 characters",
+                             "patient_id")
+    if key is not None and key != pid:
+        raise InvalidReading("message key does not match patient_id", "patient_id")
+    return pid
+
+
+def timestamp_of(obj: dict[str, Any], field: str, now: datetime | None) -> datetime:
+    """``obj[field]`` as a timezone-aware datetime, at most 5 minutes after ``now``."""
+    raw = obj.get(field)
+    if not isinstance(raw, str):
+        raise InvalidReading(f"{field} must be an ISO-8601 timestamp string", field)
+    try:
+        ts = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidReading(f"{field} is not ISO-8601: {raw[:40]!r}", field) from None
+    if ts.tzinfo is None:
+        raise InvalidReading(f"{field} has no timezone (time must be UTC or carry an offset)", field)
+    if now is not None and ts - now > MAX_FUTURE:
+        raise InvalidReading(f"{field} is {(ts - now).total_seconds():.0f}s in the future", field)
+    return ts
+
+
 def _number(obj: dict[str, Any], name: str) -> float | None:
     v = obj.get(name)
     if v is None:
@@ -96,26 +134,12 @@ def vitals_validate(raw: bytes, *, key: str | None = None, now: datetime | None 
     if unknown:
         raise InvalidReading(f"unknown fields {unknown}", unknown[0])
 
-    pid = obj.get("patient_id")
-    if not isinstance(pid, str) or not pid.strip() or len(pid) > 64:
-        raise InvalidReading("patient_id must be a non-empty string of at most 64 characters", "patient_id")
-    if key is not None and key != pid:
-        raise InvalidReading("message key does not match patient_id", "patient_id")
+    pid = patient_id_of(obj, key)
     bed = obj.get("bed")
     if not isinstance(bed, str) or not bed.strip():
         raise InvalidReading("bed must be a non-empty string", "bed")
 
-    ts_raw = obj.get("ts")
-    if not isinstance(ts_raw, str):
-        raise InvalidReading("ts must be an ISO-8601 timestamp string", "ts")
-    try:
-        ts = datetime.fromisoformat(ts_raw)
-    except ValueError:
-        raise InvalidReading(f"ts is not ISO-8601: {ts_raw!r}", "ts") from None
-    if ts.tzinfo is None:
-        raise InvalidReading("ts has no timezone (device time must be UTC or carry an offset)", "ts")
-    if now is not None and ts - now > MAX_FUTURE:
-        raise InvalidReading(f"ts is {(ts - now).total_seconds():.0f}s in the future", "ts")
+    ts = timestamp_of(obj, "ts", now)
 
     values: dict[str, Any] = {}
     for name in NUMERIC:

@@ -1,5 +1,6 @@
-"""Lab results reach the patient's deterioration state through the real broker and worker; bad
-results go to the dead-letter topic with their reason, and the good ones around them are kept."""
+"""Lab results and admissions reach the patient's deterioration state through the real broker
+and worker; bad ones go to the dead-letter topic with their reason, the good ones around them are
+kept."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def _lab(pid: str, ts: datetime, test: str, value, unit: str) -> bytes:
                        "unit": unit}).encode()
 
 
-def test_labs_feed_the_patient_state_and_bad_results_are_deadlettered(stream_worker, stream_app_id):
+def test_labs_and_admission_feed_the_patient_state_and_bad_ones_are_deadlettered(
+        stream_worker, stream_app_id):
     pid = f"LAB-{uuid.uuid4().hex[:6]}"
     t = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
     changelog = f"{stream_app_id}-vitals-state-changelog"
@@ -35,8 +37,12 @@ def test_labs_feed_the_patient_state_and_bad_results_are_deadlettered(stream_wor
         _lab(pid, t + timedelta(minutes=5), "WBC", 17.5, "10^3/uL"),     # good, after the bad ones
     ):
         p.send("labs", key=k, value=raw)
+    adm = {"patient_id": pid, "admit_ts": (t - timedelta(hours=3)).isoformat(), "sex": "M"}
+    p.send("admissions", key=k, value=json.dumps({**adm, "age_years": 700}).encode())  # bad
+    p.send("admissions", key=k, value=json.dumps({**adm, "age_years": 58}).encode())
     p.flush()
 
+    demographics: tuple = (None, None)
     reasons: list[str] = []
     labs_seen: dict[str, float] = {}
     deadline = time.monotonic() + 90
@@ -46,9 +52,13 @@ def test_labs_feed_the_patient_state_and_bad_results_are_deadlettered(stream_wor
         elif topic == changelog and pid in key and isinstance(value, dict):
             feats = (value.get("deterioration") or {}).get("features") or {}
             labs_seen = {name: acc[0] for name, acc in feats.get("open", {}).items()}
-        if (len(reasons) == 3 and {"Lactate", "WBC"} <= set(labs_seen)) or time.monotonic() > deadline:
+            demographics = (feats.get("age"), feats.get("male"))
+        done = len(reasons) == 4 and {"Lactate", "WBC"} <= set(labs_seen) and demographics[0]
+        if done or time.monotonic() > deadline:
             break
-    assert sorted(r.split(" ")[0] for r in reasons) == ["FiO2=40", "Glucose", "malformed"], reasons
+    assert sorted(r.split(" ")[0] for r in reasons) == ["FiO2=40", "Glucose", "age_years=700",
+                                                         "malformed"], reasons
     assert any("'mg/dL'" in r for r in reasons)
     assert labs_seen == {"Lactate": 3.4, "WBC": 17.5}
+    assert demographics == (58.0, 1.0)
     assert stream_worker.alive()

@@ -1,0 +1,66 @@
+"""Validation of admission (ADT) messages: bytes in, an :class:`Admission` out, or a reason.
+
+Wire format (JSON, key = patient id)::
+
+    {"patient_id": "P001", "admit_ts": "2026-11-25T06:00:00+00:00", "age_years": 67, "sex": "F"}
+
+``admit_ts`` is the ICU admission time (it numbers the ICU hours of the deterioration features),
+``age_years`` the age in whole or fractional years (the model was trained on adults, 18-89),
+``sex`` "M" or "F" as the PhysioNet/CinC 2019 data records it. Only the ``full`` deterioration
+model reads age and sex.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from streams.vitals.validate import (
+    InvalidReading,
+    check_fields,
+    patient_id_of,
+    timestamp_of,
+    vitals_decode,
+)
+
+FIELDS = {"patient_id", "admit_ts", "age_years", "sex"}
+AGE_RANGE = (14.0, 120.0)     # adult ICU; set A itself spans 18-89 y (older ages recorded as 89)
+
+
+@dataclass(frozen=True)
+class Admission:
+    patient_id: str
+    admit_ts: datetime
+    age_years: float
+    sex: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["admit_ts"] = self.admit_ts.isoformat()
+        return d
+
+
+def admission_validate(raw: bytes, *, key: str | None = None,
+                       now: datetime | None = None) -> Admission:
+    """Decode and validate one ``admissions`` message; raises InvalidReading with the reason.
+
+    Examples
+    --------
+    >>> admission_validate(b'{"patient_id": "P1", "admit_ts": "2026-11-25T06:00:00+00:00", '
+    ...                    b'"age_years": 67, "sex": "F"}').sex
+    'F'
+    """
+    obj: dict[str, Any] = vitals_decode(raw)
+    check_fields(obj, FIELDS, FIELDS)
+    pid = patient_id_of(obj, key)
+    age = obj["age_years"]
+    if isinstance(age, bool) or not isinstance(age, (int, float)):
+        raise InvalidReading(f"age_years must be a number, got {str(age)[:16]!r}", "age_years")
+    if not AGE_RANGE[0] <= age <= AGE_RANGE[1]:
+        raise InvalidReading(f"age_years={age} outside [{AGE_RANGE[0]:g}, {AGE_RANGE[1]:g}] "
+                             "(adults; months or days are not accepted)", "age_years")
+    if obj["sex"] not in ("M", "F"):
+        raise InvalidReading(f"sex must be 'M' or 'F', got {str(obj['sex'])[:8]!r}", "sex")
+    ts = timestamp_of(obj, "admit_ts", now)
+    return Admission(patient_id=pid, admit_ts=ts, age_years=float(age), sex=obj["sex"])
