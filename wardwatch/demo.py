@@ -143,7 +143,10 @@ def run_demo(s: Settings, *, beds: int, duration_s: float, speed: float, seed: i
         with console.status("stream worker: starting and recovering its tables"):
             wait_ready(proc, log_path)
         start = end_offsets([topics.POINTS, topics.ALERTS, topics.DEADLETTER])
-        patients = ward_plan(beds, seed=seed)
+        # A fresh admission per run: the demo's device time ends now, so a second run within
+        # its time span would replay the same patients' past (rightly deadlettered as out of
+        # order against the state the first run left in the tables).
+        patients = ward_plan(beds, seed=seed, prefix=f"SIM{int(time.time()) % 1_000_000:06d}")
         view = WardView()
         stop = threading.Event()
         follower = threading.Thread(target=_follow, args=(view, {tp: o for tp, o in start.items()

@@ -49,3 +49,10 @@ def test_demo_runs_a_ward_end_to_end(services, stream_app_id):
     assert sent == 8 * 21 and points == sent
     assert '"high"' in text.split("alerts_raised")[1].splitlines()[0]  # the sepsis bed
     assert "wardwatch_test/autogen" in text
+    # Run it again at once: its device time overlaps the first run's, so it must admit new
+    # patients rather than replay the same ones into their persisted state (all out of order).
+    again = run("demo", "--beds", "8", "--duration", "20", "--speed", "60", timeout=600,
+                env={"WARDWATCH_APP_ID": stream_app_id, "COLUMNS": "200"})
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert int(again.stdout.split("vitals_points")[1].split()[1]) == sent
+    assert int(again.stdout.split("deadletter")[1].split()[1]) == 0
