@@ -25,7 +25,6 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 ARTIFACT_DIR = Path(__file__).parent / "artifacts"
-DEFAULT_ARTIFACT = ARTIFACT_DIR / "deterioration_vitals.json"
 
 
 @dataclass(frozen=True)
@@ -130,9 +129,10 @@ def load_model(path: str | None = None) -> DeteriorationModel:
         from wardwatch.settings import get_settings
 
         path = get_settings().deterioration_model
-    p = ARTIFACT_DIR / f"deterioration_{path}.json" if path in ("vitals", "full") else Path(path)
+    from models.deterioration.features import FEATURE_SETS, feature_names
+
+    p = ARTIFACT_DIR / f"deterioration_{path}.json" if path in FEATURE_SETS else Path(path)
     m = DeteriorationModel.from_dict(json.loads(p.read_text()))
-    from models.deterioration.features import feature_names
 
     if m.feature_names != feature_names(m.feature_set):
         raise ValueError(f"{p}: feature names do not match the feature code ({m.feature_set})")

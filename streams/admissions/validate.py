@@ -12,7 +12,7 @@ model reads age and sex.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,11 +34,6 @@ class Admission:
     admit_ts: datetime
     age_years: float
     sex: str
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["admit_ts"] = self.admit_ts.isoformat()
-        return d
 
 
 def admission_validate(raw: bytes, *, key: str | None = None,

@@ -130,9 +130,7 @@ def vitals_validate(raw: bytes, *, key: str | None = None, now: datetime | None 
     for f, expected in FOREIGN_UNITS.items():
         if f in obj:
             raise InvalidReading(f"field {f!r} is not accepted: send {expected}", f)
-    unknown = sorted(set(obj) - ALLOWED)
-    if unknown:
-        raise InvalidReading(f"unknown fields {unknown}", unknown[0])
+    check_fields(obj, set(), ALLOWED)
 
     pid = patient_id_of(obj, key)
     bed = obj.get("bed")
