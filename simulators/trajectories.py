@@ -1,7 +1,8 @@
 """Real septic and non-septic ICU trajectories replayed as 1 Hz bedside vitals.
 
 The sample in ``simulators/data/sepsis2019_trajectories.psv.gz`` holds the hourly vital signs
-(HR, O2Sat, Temp, SBP, MAP, DBP, Resp), Age, Gender and SepsisLabel of a few dozen patients of
+(HR, O2Sat, Temp, SBP, MAP, DBP, Resp), laboratory results (the 26 challenge labs the
+deterioration model knows, ``LABS``), Age, Gender and SepsisLabel of a few dozen patients of
 the PhysioNet/CinC 2019 challenge training set A, all from the deterioration model's held-out
 *test* split (so the demo never replays a patient the model was trained on): 21 septic records
 whose first SepsisLabel is at row 10-40 and 20 non-septic records of 20-50 h, the first of each
@@ -16,6 +17,12 @@ measured it in that hour (the chart's own cadence: a missing NIBP hour stays mis
 ``step_s`` seconds (1 s = 1 Hz), linearly interpolated towards the next measured hourly value,
 with seeded Gaussian noise. The readings are ``VitalsReading`` objects; ``.to_dict()`` gives the
 wire format.
+
+The same record also supplies what the other bedside-adjacent feeds would send
+(:func:`trajectory_labs`, :func:`trajectory_admission`): each laboratory value of hour *h* as a
+``LabResult`` collected at the start of that hour (``labs`` topic), and one admission message
+with age, sex and the ICU admission time = the start of ICU hour 1 (``admissions`` topic), so the
+``full`` deterioration model sees the record the way it was trained on it.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models.deterioration.features import LABS
+from streams.labs.records import LabResult
 from streams.vitals.records import VitalsReading
 
 log = logging.getLogger(__name__)
@@ -58,7 +67,8 @@ class Trajectory:
     age: float
     male: bool
     hours: np.ndarray                 # ICULOS per row
-    values: dict[str, np.ndarray]     # column -> hourly values
+    values: dict[str, np.ndarray]     # column -> hourly values (vital signs)
+    labs: dict[str, np.ndarray]       # lab name -> hourly values (NaN = not drawn that hour)
 
 
 def load_trajectories(path: str | Path = SAMPLE_PATH, septic: bool | None = None) -> list[Trajectory]:
@@ -77,7 +87,8 @@ def load_trajectories(path: str | Path = SAMPLE_PATH, septic: bool | None = None
         is_septic = bool(lab.max() > 0)
         onset = int(cols["ICULOS"][int(np.argmax(lab))]) if is_septic else None
         t = Trajectory(rec, is_septic, onset, float(cols["Age"][0]), cols["Gender"][0] == 1,
-                       cols["ICULOS"].astype(int), {c: cols[c] for c in COLUMNS})
+                       cols["ICULOS"].astype(int), {c: cols[c] for c in COLUMNS},
+                       {c: cols[c] for c in LABS})
         if septic is None or t.septic == septic:
             out.append(t)
     return out
@@ -127,7 +138,6 @@ def trajectory_readings(traj: Trajectory, *, patient_id: str | None = None, bed:
     rng = np.random.default_rng(seed)
     start = start or datetime(2026, 1, 1, tzinfo=UTC)
     pid = patient_id or f"SIM-{traj.record}"
-    first_h = int(traj.hours[0])
     n_rows = len(traj.hours)
     end_h = n_rows if hours is None else min(n_rows, int(math.ceil(hours)))
     steps_per_hour = int(round(3600.0 / step_s))
@@ -139,7 +149,7 @@ def trajectory_readings(traj: Trajectory, *, patient_id: str | None = None, bed:
             continue
         for k in range(steps_per_hour):
             t_h = h + k / steps_per_hour
-            ts = start + timedelta(hours=(h - first_h) + k / steps_per_hour)
+            ts = _hour_start(traj, idx, start) + timedelta(hours=k / steps_per_hour)
             kw: dict[str, float] = {}
             for c, field in FIELDS.items():
                 if not measured[c]:
@@ -153,12 +163,48 @@ def trajectory_readings(traj: Trajectory, *, patient_id: str | None = None, bed:
                                 acvpu="A", **kw)
 
 
+def _hour_start(traj: Trajectory, idx: int, start: datetime) -> datetime:
+    """Device time at which row ``idx`` (ICU hour ``traj.hours[idx]``) begins in a replay."""
+    return start + timedelta(hours=int(traj.hours[idx]) - int(traj.hours[0]))
+
+
+def trajectory_labs(traj: Trajectory, *, patient_id: str | None = None,
+                    start: datetime | None = None, hours: float | None = None) -> Iterator[LabResult]:
+    """The record's laboratory values as results collected at the start of their ICU hour.
+
+    Same clock as :func:`trajectory_readings` (``start`` = device time of the first row's hour);
+    units are the challenge's, i.e. exactly what the ``labs`` validator accepts.
+    """
+    start = start or datetime(2026, 1, 1, tzinfo=UTC)
+    pid = patient_id or f"SIM-{traj.record}"
+    end_h = len(traj.hours) if hours is None else min(len(traj.hours), int(math.ceil(hours)))
+    for idx in range(end_h):
+        ts = _hour_start(traj, idx, start)
+        for test, unit in LABS.items():
+            v = traj.labs[test][idx]
+            if not math.isnan(v):
+                yield LabResult(patient_id=pid, ts=ts, test=test, value=float(v), unit=unit)
+
+
+def trajectory_admission(traj: Trajectory, *, patient_id: str | None = None,
+                         start: datetime | None = None) -> dict[str, object]:
+    """The admission message (``admissions`` wire format) of a replayed record.
+
+    ``admit_ts`` is the start of ICU hour 1, so the stream numbers ICU hours as the record does
+    even when the first rows carry no vital sign.
+    """
+    start = start or datetime(2026, 1, 1, tzinfo=UTC)
+    admit = start - timedelta(hours=int(traj.hours[0]) - 1)
+    return {"patient_id": patient_id or f"SIM-{traj.record}", "admit_ts": admit.isoformat(),
+            "age_years": traj.age, "sex": "M" if traj.male else "F"}
+
+
 def extract_sample(tar_path: str | Path, records: list[str], out: str | Path = SAMPLE_PATH) -> Path:
     """Write the vitals/demographics/label columns of ``records`` from a set A tarball."""
     from models.deterioration.dataset import iter_tar
 
     want = set(records)
-    cols = ("ICULOS",) + COLUMNS + ("Age", "Gender", "SepsisLabel")
+    cols = ("ICULOS",) + COLUMNS + tuple(LABS) + ("Age", "Gender", "SepsisLabel")
     lines = ["record|" + "|".join(cols)]
     found = {}
     for name, rows in iter_tar(tar_path):
@@ -179,38 +225,51 @@ def _fmt(v: float) -> str:
 
 
 def run_trajectory_feed(trajs: list[Trajectory], *, hours: float, step_s: float = 60.0,
-                        rate: float = 0.0, seed: int = 0, producer=None) -> int:
-    """Produce replayed trajectories to the ``vitals`` topic; return how many were sent.
+                        rate: float = 0.0, seed: int = 0, labs: bool = True,
+                        producer=None) -> dict[str, int]:
+    """Produce replayed trajectories to Kafka; return the messages sent per topic.
 
     Device time of every patient ends *now* (``hours`` of history), so no reading is in the
-    future; readings of all beds are interleaved in device-time order. ``rate`` caps the
-    readings sent per wall-clock second (0: as fast as the broker takes them).
+    future. With ``labs`` (default) each patient's admission goes to ``admissions`` first, then
+    vital signs (``vitals``) and laboratory results (``labs``) of all beds are interleaved in
+    device-time order. ``rate`` caps the messages sent per wall-clock second (0: as fast as the
+    broker takes them).
     """
     import heapq
+    import itertools
     import time
 
     from wardwatch import topics
     from wardwatch.kafka_io import make_producer, send
 
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
-    streams = [trajectory_readings(t, bed=f"SIM-T{i + 1:02d}", start=start, step_s=step_s,
-                                   hours=hours, seed=seed + i) for i, t in enumerate(trajs)]
-    merged = heapq.merge(*streams, key=lambda r: r.ts)
+    feeds: list[Iterator[tuple[datetime, str, str, dict]]] = []
+    first: list[tuple[str, str, dict]] = []
+    for i, t in enumerate(trajs):
+        pid = f"SIM-{t.record}"
+        feeds.append((r.ts, topics.VITALS, r.patient_id, r.to_dict()) for r in trajectory_readings(
+            t, patient_id=pid, bed=f"SIM-T{i + 1:02d}", start=start, step_s=step_s, hours=hours,
+            seed=seed + i))
+        if labs:
+            first.append((topics.ADMISSIONS, pid, trajectory_admission(t, patient_id=pid, start=start)))
+            feeds.append((r.ts, topics.LABS, r.patient_id, r.to_dict())
+                         for r in trajectory_labs(t, patient_id=pid, start=start, hours=hours))
+    merged = ((topic, key, value) for _, topic, key, value in heapq.merge(*feeds, key=lambda m: m[0]))
     own = producer is None
     producer = producer or make_producer()
-    sent = 0
+    sent: dict[str, int] = {}
     t0 = time.monotonic()
     try:
-        for r in merged:
-            send(producer, topics.VITALS, r.patient_id, r.to_dict())
-            sent += 1
+        for n, (topic, key, value) in enumerate(itertools.chain(first, merged), start=1):
+            send(producer, topic, key, value)
+            sent[topic] = sent.get(topic, 0) + 1
             if rate > 0:
-                delay = t0 + sent / rate - time.monotonic()
+                delay = t0 + n / rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
         producer.flush()
     finally:
         if own:
             producer.close()
-    log.info("replayed %d readings of %d trajectories", sent, len(trajs))
+    log.info("replayed %d trajectories: %s", len(trajs), sent)
     return sent

@@ -14,6 +14,9 @@ app = faust.App(
     _s.app_id,
     broker=_s.faust_broker,
     store="memory://",            # state is rebuilt from the Kafka changelog topics on start
+    # Faust's default datadir is "<app id>-data" in the working directory: keep it with the rest
+    # of the local state instead of littering wherever a worker was started.
+    datadir=str(_s.run_dir / "faust" / "{conf.name}-data"),
     topic_partitions=_s.partitions,
     topic_replication_factor=_s.replication,
     value_serializer="json",

@@ -461,15 +461,19 @@ def replay_trajectories(
     step_s: float = typer.Option(60.0, "--step-s", help="device seconds between readings (1 = 1 Hz)"),
     rate: float = typer.Option(0.0, "--rate", help="readings per wall second (0: as fast as possible)"),
     septic_only: bool = typer.Option(False, "--septic-only"),
+    labs: bool = typer.Option(True, "--labs/--no-labs",
+                              help="also send each record's admission and lab results"),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """Replay real PhysioNet 2019 set A trajectories (septic and not) as bedside vitals."""
+    """Replay real PhysioNet 2019 set A trajectories (septic and not) as bedside vitals, with
+    their lab results (``labs``) and admissions (``admissions``) for the full model."""
     from simulators.trajectories import DEMO_SEPTIC, load_trajectories, run_trajectory_feed
 
     trajs = load_trajectories(septic=True if septic_only else None)
     trajs.sort(key=lambda t: t.record != DEMO_SEPTIC)
-    sent = run_trajectory_feed(trajs[:beds], hours=hours, step_s=step_s, rate=rate, seed=seed)
-    console.print(f"sent {sent} readings for {min(beds, len(trajs))} patients")
+    sent = run_trajectory_feed(trajs[:beds], hours=hours, step_s=step_s, rate=rate, seed=seed,
+                               labs=labs)
+    console.print(f"sent {sent} for {min(beds, len(trajs))} patients")
 
 
 def main() -> None:
