@@ -226,27 +226,30 @@ def _fmt(v: float) -> str:
 
 def run_trajectory_feed(trajs: list[Trajectory], *, hours: float, step_s: float = 60.0,
                         rate: float = 0.0, seed: int = 0, labs: bool = True,
-                        producer=None) -> dict[str, int]:
+                        prefix: str | None = None, producer=None) -> dict[str, int]:
     """Produce replayed trajectories to Kafka; return the messages sent per topic.
 
     Device time of every patient ends *now* (``hours`` of history), so no reading is in the
     future. With ``labs`` (default) each patient's admission goes to ``admissions`` first, then
     vital signs (``vitals``) and laboratory results (``labs``) of all beds are interleaved in
     device-time order. ``rate`` caps the messages sent per wall-clock second (0: as fast as the
-    broker takes them).
+    broker takes them). Patient ids are ``<prefix>-<record>``, by default with a prefix new to
+    this run (:func:`simulators.vitals.run_prefix`), so replaying twice admits new patients.
     """
     import heapq
     import itertools
     import time
 
+    from simulators.vitals import run_prefix
     from wardwatch import topics
     from wardwatch.kafka_io import make_producer, send
 
+    prefix = prefix or run_prefix()
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
     feeds: list[Iterator[tuple[datetime, str, str, dict]]] = []
     first: list[tuple[str, str, dict]] = []
     for i, t in enumerate(trajs):
-        pid = f"SIM-{t.record}"
+        pid = f"{prefix}-{t.record}"
         feeds.append((r.ts, topics.VITALS, r.patient_id, r.to_dict()) for r in trajectory_readings(
             t, patient_id=pid, bed=f"SIM-T{i + 1:02d}", start=start, step_s=step_s, hours=hours,
             seed=seed + i))

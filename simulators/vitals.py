@@ -43,6 +43,16 @@ class SimPatient:
     peak: float = 0.8    # fraction of the run when it is fully developed
 
 
+def run_prefix() -> str:
+    """A patient-id prefix unique to this run (``SIM`` + 6 digits of the clock).
+
+    Simulated device time ends *now*, so a second run within the first one's time span under the
+    same patient ids would replay those patients' past: rightly deadlettered as out of order
+    against the state the first run left in the tables. Each run therefore admits new patients.
+    """
+    return f"SIM{int(time.time()) % 1_000_000:06d}"
+
+
 def ward_plan(beds: int, seed: int = 7, mix: dict[str, float] | None = None,
               prefix: str = "SIM") -> list[SimPatient]:
     """``beds`` patients; by default 1 in 8 sepsis, 1 in 12 hypoxia, 1 in 12 bradycardia."""

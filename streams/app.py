@@ -9,6 +9,8 @@ from wardwatch.logs import logging_config
 from wardwatch.settings import get_settings
 
 _s = get_settings()
+_faust_dir = _s.run_dir / "faust"
+_faust_dir.mkdir(parents=True, exist_ok=True)   # Faust creates the datadir, not its parents
 
 app = faust.App(
     _s.app_id,
@@ -16,7 +18,7 @@ app = faust.App(
     store="memory://",            # state is rebuilt from the Kafka changelog topics on start
     # Faust's default datadir is "<app id>-data" in the working directory: keep it with the rest
     # of the local state instead of littering wherever a worker was started.
-    datadir=str(_s.run_dir / "faust" / "{conf.name}-data"),
+    datadir=str(_faust_dir / "{conf.name}-data"),
     topic_partitions=_s.partitions,
     topic_replication_factor=_s.replication,
     value_serializer="json",

@@ -129,7 +129,7 @@ def wait_ready(proc: subprocess.Popen, log_path: Path, timeout: float = 180.0) -
 
 def run_demo(s: Settings, *, beds: int, duration_s: float, speed: float, seed: int,
              console: Console) -> dict:
-    from simulators.vitals import run_vitals_feed, ward_plan
+    from simulators.vitals import run_prefix, run_vitals_feed, ward_plan
     from wardwatch import topics
     from wardwatch.kafka_io import end_offsets
     from wardwatch.services import stack
@@ -143,10 +143,7 @@ def run_demo(s: Settings, *, beds: int, duration_s: float, speed: float, seed: i
         with console.status("stream worker: starting and recovering its tables"):
             wait_ready(proc, log_path)
         start = end_offsets([topics.POINTS, topics.ALERTS, topics.DEADLETTER])
-        # A fresh admission per run: the demo's device time ends now, so a second run within
-        # its time span would replay the same patients' past (rightly deadlettered as out of
-        # order against the state the first run left in the tables).
-        patients = ward_plan(beds, seed=seed, prefix=f"SIM{int(time.time()) % 1_000_000:06d}")
+        patients = ward_plan(beds, seed=seed, prefix=run_prefix())   # new patients per run
         view = WardView()
         stop = threading.Event()
         follower = threading.Thread(target=_follow, args=(view, {tp: o for tp, o in start.items()
