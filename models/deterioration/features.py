@@ -176,7 +176,15 @@ def features_init(admit_ts: datetime | str | None = None, iculos_at_admit: int =
 
 def features_admit(state: dict, *, age_years: float | None = None, sex: str | None = None,
                    admit_ts: datetime | str | None = None) -> dict:
-    """Record admission (ADT) data: age in years, sex ("M"/"F"), ICU admission time."""
+    """Record admission (ADT) data: age in years, sex ("M"/"F"), ICU admission time.
+
+    An admission time that arrives after readings were already bucketed (ADT messages are often
+    late, and Kafka orders nothing across topics) renumbers the ICU hours instead of re-bucketing:
+    every bucket keeps its readings and moves by the whole number of hours between the admission
+    and the first reading's hour (rounded; never backwards), and later readings fall on the same
+    hour boundaries. With an admission on a whole-hour offset the result is exactly the state an
+    admission received first would have built.
+    """
     if age_years is not None:
         state["age"] = float(age_years)
     if sex is not None:
@@ -184,8 +192,23 @@ def features_admit(state: dict, *, age_years: float | None = None, sex: str | No
             raise ValueError(f"sex must be 'M' or 'F', got {sex!r}")
         state["male"] = 1.0 if sex == "M" else 0.0
     if admit_ts is not None:
-        state["t0"] = _epoch(admit_ts)
+        if state["hour"] is None or state["t0"] is None:
+            state["t0"] = _epoch(admit_ts)
+        else:
+            _shift_hours(state, max(0, round((state["t0"] - _epoch(admit_ts)) / 3600.0)))
     return state
+
+
+def _shift_hours(state: dict, k: int) -> None:
+    """Renumber every stored ICU hour by ``k`` (the start of hour 1 moves ``k`` hours earlier)."""
+    if k == 0:
+        return
+    state["t0"] -= k * 3600.0
+    state["hour"] += k
+    state["hist"] = {var: [[h + k, v] for h, v in pts] for var, pts in state["hist"].items()}
+    state["last"] = {var: [v, h + k] for var, (v, h) in state["last"].items()}
+    state["vital_hours"] = [h + k for h in state["vital_hours"]]
+    state["lab_hours"] = [[h + k, n] for h, n in state["lab_hours"]]
 
 
 def _epoch(ts: datetime | str) -> float:

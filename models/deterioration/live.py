@@ -69,14 +69,11 @@ def deterioration_admit(state: dict[str, Any] | None, age_years: float, sex: str
                         admit_ts: datetime) -> dict[str, Any]:
     """Record an admission (age, sex, ICU admission time) in the patient's live state.
 
-    The admission time numbers the ICU hours only if it arrives before the first reading; once
-    hours are counted from the first reading they are not renumbered (that would move every
-    hourly bucket already closed).
+    A late admission renumbers the ICU hours already counted from the first reading
+    (:func:`features_admit`).
     """
     state = state if state is not None else live_init()
-    feats = state["features"]
-    features_admit(feats, age_years=age_years, sex=sex,
-                   admit_ts=admit_ts if feats["hour"] is None else None)
+    features_admit(state["features"], age_years=age_years, sex=sex, admit_ts=admit_ts)
     return state
 
 

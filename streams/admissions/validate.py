@@ -4,7 +4,10 @@ Wire format (JSON, key = patient id)::
 
     {"patient_id": "P001", "admit_ts": "2026-11-25T06:00:00+00:00", "age_years": 67, "sex": "F"}
 
-``admit_ts`` is the ICU admission time (it numbers the ICU hours of the deterioration features),
+``admit_ts`` is the ICU admission time: it numbers the ICU hours of the deterioration features
+(time since admission is a feature of both models; without an admission, hour 1 starts at the
+first reading), also when the message is processed after the patient's first readings
+(``features_admit`` renumbers the hours);
 ``age_years`` the age in whole or fractional years (the model was trained on adults, 18-89),
 ``sex`` "M" or "F" as the PhysioNet/CinC 2019 data records it. Only the ``full`` deterioration
 model reads age and sex.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from models.deterioration.features import feature_names, features_vector
-from models.deterioration.live import deterioration_admit, deterioration_step
+from models.deterioration.live import deterioration_admit, deterioration_lab, deterioration_step
 from streams.admissions.validate import admission_validate
 from streams.vitals.records import VitalsReading
 from streams.vitals.validate import InvalidReading
@@ -55,7 +56,34 @@ def test_admission_sets_demographics_and_numbers_icu_hours_from_admission() -> N
     x = dict(zip(feature_names("full"), features_vector(state["features"], "full"), strict=True))
     assert (x["Age"], x["Gender_male"], x["demographics_missing"]) == (71.0, 0.0, 0.0)
     assert x["ICULOS_capped"] == 6          # admitted 5 h before this reading: ICU hour 6
-    # an admission after the first reading keeps the hour numbering (closed buckets stay put)
+    # a later admission message (another, earlier admit time) renumbers the hours: 30 h after
+    # admission is ICU hour 31
     late = deterioration_admit(state, 80.0, "M", NOW - timedelta(hours=30))
     y = dict(zip(feature_names("full"), features_vector(late["features"], "full"), strict=True))
-    assert (y["Age"], y["Gender_male"], y["ICULOS_capped"]) == (80.0, 1.0, 6)
+    assert (y["Age"], y["Gender_male"], y["ICULOS_capped"]) == (80.0, 1.0, 31)
+
+
+def test_admission_after_the_first_readings_builds_the_state_an_early_one_would() -> None:
+    """Kafka orders nothing across topics: the admission may be processed after readings."""
+    admit = NOW - timedelta(hours=9)
+    readings = [VitalsReading(patient_id="P1", bed="B1", ts=NOW - timedelta(hours=4) + timedelta(minutes=m),
+                              hr_bpm=80 + m % 7, spo2_pct=96, rr_bpm=14 + m % 5, sbp_mmhg=120 - m % 11,
+                              temp_c=37.2)
+                for m in range(0, 4 * 60, 10)]
+    lab = {"patient_id": "P1", "ts": (NOW - timedelta(hours=2)).isoformat(), "test": "Lactate",
+           "value": 3.1, "unit": "mmol/L"}
+
+    def run(admit_first: bool) -> np.ndarray:
+        state = deterioration_admit(None, 66.0, "F", admit) if admit_first else None
+        for i, r in enumerate(readings):
+            if i == 12:
+                state = deterioration_lab(state, lab)
+            state, _, _ = deterioration_step(state, r, None)
+        if not admit_first:
+            state = deterioration_admit(state, 66.0, "F", admit)
+        return features_vector(state["features"], "full")
+
+    early, late = run(True), run(False)
+    names = feature_names("full")
+    assert early[names.index("ICULOS_capped")] == 9 and early[names.index("Lactate_last")] == 3.1
+    np.testing.assert_array_equal(late, early)
