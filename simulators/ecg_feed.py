@@ -32,6 +32,8 @@ class BedFeed:
         int32 samples in microvolts, the whole feed.
     truth : list of (sample, label)
         Reference beats (AAMI class or MIT-BIH symbol), when known; not sent.
+    lead2, signal2_uv
+        An optional second lead (same length), sent in the same chunks.
     """
 
     patient_id: str
@@ -41,6 +43,8 @@ class BedFeed:
     signal_uv: np.ndarray
     truth: list[tuple[int, str]] = field(default_factory=list)
     source: str = ""
+    lead2: str | None = None
+    signal2_uv: np.ndarray | None = None
 
     @property
     def duration_s(self) -> float:
@@ -73,8 +77,10 @@ def feed_chunks(feed: BedFeed, start: datetime, chunk_s: float = 1.0,
         total = min(total, round(seconds * feed.fs_hz))
     for seq, i0 in enumerate(range(0, total, n)):
         piece = feed.signal_uv[i0:min(i0 + n, total)]
+        piece2 = None if feed.signal2_uv is None else feed.signal2_uv[i0:min(i0 + n, total)]
         ts = start + timedelta(seconds=i0 / feed.fs_hz)
-        yield ecg_chunk_dict(feed.patient_id, feed.bed, ts, feed.fs_hz, seq, feed.lead, piece)
+        yield ecg_chunk_dict(feed.patient_id, feed.bed, ts, feed.fs_hz, seq, feed.lead, piece,
+                             lead2=feed.lead2, ecg2_uv=piece2)
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 One bed per record; with more beds than records the records are reused (each bed is its own
 patient id). The lead sent is ``MLII`` when the record has it (the lead the beat classifier is
-trained on; MIT-BIH record 114 stores it second), else channel 0. Samples are converted from
-physical millivolts to integer microvolts.
+trained on; MIT-BIH record 114 stores it second), else channel 0; the record's other lead goes
+in the same chunks as the second lead (``lead2``/``ecg2_uv``: V1 in most MIT-BIH records), for the
+two-lead beat model. Samples are converted from physical millivolts to integer microvolts.
 
 Device timestamps start at the replay start (or ``start``) and advance with the signal, so at
 ``speed`` 10 the device clocks run ten times faster than the wall clock, as a recorded feed.
@@ -45,26 +46,30 @@ def load_feed(path: Path | str, patient_id: str, bed: str, start_s: float = 0.0,
 
     hdr = wfdb.rdheader(str(path))
     ch = hdr.sig_name.index("MLII") if "MLII" in hdr.sig_name else 0
+    chans = [ch] + [i for i in range(len(hdr.sig_name)) if i != ch][:1]   # first + second lead
     fs = float(hdr.fs)
     sampfrom = round(start_s * fs)
     sampto = hdr.sig_len if seconds is None else min(hdr.sig_len, sampfrom + round(seconds * fs))
     if sampfrom >= sampto:
         raise ValueError(f"start_s={start_s} is past the end of {path}")
-    rec = wfdb.rdrecord(str(path), channels=[ch], sampfrom=sampfrom, sampto=sampto)
-    units = (rec.units[0] or "mV").lower()
-    scale = {"mv": 1000.0, "uv": 1.0, "v": 1e6}.get(units)
-    if scale is None:
-        raise ValueError(f"{path}: unknown signal unit {rec.units[0]!r}")
-    x = np.nan_to_num(rec.p_signal[:, 0] * scale)
+    rec = wfdb.rdrecord(str(path), channels=chans, sampfrom=sampfrom, sampto=sampto)
+    uv = []
+    for j in range(len(chans)):
+        units = (rec.units[j] or "mV").lower()
+        scale = {"mv": 1000.0, "uv": 1.0, "v": 1e6}.get(units)
+        if scale is None:
+            raise ValueError(f"{path}: unknown signal unit {rec.units[j]!r}")
+        uv.append(np.round(np.nan_to_num(rec.p_signal[:, j] * scale)).astype(np.int32))
     truth: list[tuple[int, str]] = []
     try:
         ann = wfdb.rdann(str(path), "atr", sampfrom=sampfrom, sampto=sampto)
         truth = [(int(s) - sampfrom, sym) for s, sym in zip(ann.sample, ann.symbol, strict=True)]
     except FileNotFoundError:
         pass
+    two = len(chans) > 1
     return BedFeed(patient_id=patient_id, bed=bed, fs_hz=fs, lead=rec.sig_name[0],
-                   signal_uv=np.round(x).astype(np.int32), truth=truth,
-                   source=f"wfdb:{Path(path).name}")
+                   signal_uv=uv[0], truth=truth, source=f"wfdb:{Path(path).name}",
+                   lead2=rec.sig_name[1] if two else None, signal2_uv=uv[1] if two else None)
 
 
 def replay_feeds(records_dir: Path | str, beds: int | None = None, *,
@@ -92,7 +97,7 @@ def replay_feeds(records_dir: Path | str, beds: int | None = None, *,
         f = cache[name]
         feeds.append(BedFeed(patient_id=f"{prefix}-{name}-{i:03d}", bed=f"ECG-{i + 1:03d}",
                              fs_hz=f.fs_hz, lead=f.lead, signal_uv=f.signal_uv, truth=f.truth,
-                             source=f.source))
+                             source=f.source, lead2=f.lead2, signal2_uv=f.signal2_uv))
     return feeds
 
 

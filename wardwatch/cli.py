@@ -376,11 +376,13 @@ def train_ecg(
                                         help="DS1 WFDB records (default ../shared/data/mitdb-ds1)"),
     folds: int = typer.Option(4, "--folds",
                               help="leave-records-out folds for the held-out estimate (0: none)"),
+    leads: int = typer.Option(1, "--leads", min=1, max=2,
+                              help="1: single-lead model; 2: two-lead model (first + second lead)"),
 ) -> None:
     """Rebuild the ECG beat CNN (DS1 only, record-wise CV) and export it to TFLite."""
     from models.ecg.train import DEFAULT_OUT, train
 
-    m = train(out or DEFAULT_OUT, seed=seed, records_dir=records, folds=folds)
+    m = train(out or DEFAULT_OUT, seed=seed, records_dir=records, folds=folds, leads=leads)
     summary = {"model": m["model"]["version"], "beats": m["beats"]}
     if "cv" in m:
         summary["cv_pooled"] = {k: m["cv"]["pooled"][k] for k in ("veb", "sveb")}
@@ -395,11 +397,14 @@ def eval_ecg(
     write_annotations: Path | None = typer.Option(None, "--write-annotations",
                                                   help="write <record>.wwd here"),
     model: Path | None = typer.Option(None, "--model", help="TFLite model (default: committed artifact)"),
+    leads: int = typer.Option(2, "--leads", min=1, max=2,
+                              help="2: also stream a record's second lead (two-lead model); 1: first only"),
 ) -> None:
     """AAMI EC57 QRS/VEB/SVEB statistics of the streaming detector + classifier on WFDB records."""
     from models.ecg.evaluate import evaluate_records
 
-    r = evaluate_records(records, write_annotations_dir=write_annotations, model_path=model)
+    r = evaluate_records(records, write_annotations_dir=write_annotations, model_path=model,
+                         leads=leads)
     if json_out:
         print(json.dumps(r))
         return

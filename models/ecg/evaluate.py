@@ -43,7 +43,8 @@ def load_record(path: str | Path, max_seconds: float | None = None) -> dict[str,
     Returns
     -------
     dict
-        ``signal`` (mV, 1-D), ``fs``, ``lead``, ``ann_sample``, ``ann_symbol``, ``name``.
+        ``signal`` (mV, 1-D), ``fs``, ``lead``, ``ann_sample``, ``ann_symbol``, ``name``, and
+        the record's other lead as ``signal2`` / ``lead2`` (None for a one-lead record).
     """
     import wfdb
 
@@ -55,23 +56,30 @@ def load_record(path: str | Path, max_seconds: float | None = None) -> dict[str,
     ch = rec.sig_name.index("MLII") if "MLII" in rec.sig_name else 0
     x = rec.p_signal[:, ch].astype(float)
     x = np.nan_to_num(x, nan=0.0)
+    ch2 = next((i for i in range(rec.p_signal.shape[1]) if i != ch), None)
     return {
         "name": Path(path).name,
         "signal": x,
         "fs": float(rec.fs),
         "lead": rec.sig_name[ch],
+        "signal2": None if ch2 is None else np.nan_to_num(rec.p_signal[:, ch2].astype(float), nan=0.0),
+        "lead2": None if ch2 is None else rec.sig_name[ch2],
         "ann_sample": np.asarray(ann.sample, dtype=np.int64),
         "ann_symbol": list(ann.symbol),
     }
 
 
-def stream_record(signal: np.ndarray, fs: float, chunk_s: float = CHUNK_S) -> list[BeatCandidate]:
-    """Run a whole record through :class:`ECGBeatStream` in chunks; return every beat."""
+def stream_record(signal: np.ndarray, fs: float, chunk_s: float = CHUNK_S,
+                  signal2: np.ndarray | None = None) -> list[BeatCandidate]:
+    """Run a whole record through :class:`ECGBeatStream` in chunks; return every beat.
+
+    With ``signal2`` every chunk also carries the second lead (beats then have ``wave2``).
+    """
     s = ECGBeatStream(fs)
     n = max(1, int(round(chunk_s * fs)))
     out: list[BeatCandidate] = []
     for i in range(0, len(signal), n):
-        out.extend(s.detect(signal[i : i + n]))
+        out.extend(s.detect(signal[i : i + n], None if signal2 is None else signal2[i : i + n]))
     return out
 
 
@@ -155,6 +163,7 @@ def evaluate_records(
     model_path: str | Path | None = None,
     chunk_s: float = CHUNK_S,
     max_seconds: float | None = None,
+    leads: int = 2,
 ) -> dict[str, Any]:
     """Run the streaming detector + classifier over every WFDB record with ``.atr`` in a folder.
 
@@ -170,6 +179,9 @@ def evaluate_records(
         Chunk length fed to the stream, seconds.
     max_seconds : float, optional
         Evaluate only the first seconds of each record (quick checks, tests).
+    leads : int
+        2 (default): stream a record's second lead too, so beats go to the two-lead model as on
+        a two-lead monitor; 1: the first lead only (the single-lead model).
 
     Returns
     -------
@@ -181,13 +193,16 @@ def evaluate_records(
     names = sorted(p.stem for p in records_dir.glob("*.atr") if p.with_suffix(".hea").exists())
     if not names:
         raise FileNotFoundError(f"no WFDB records with .atr annotations in {records_dir}")
-    clf = BeatClassifier(model_path)
+    if leads not in (1, 2):
+        raise ValueError(f"leads must be 1 or 2, got {leads}")
+    clf = BeatClassifier(model_path, model2_path=None if leads == 2 else False)
     tot = {k: {"tp": 0, "fn": 0, "fp": 0} for k in ("qrs", "veb", "sveb")}
     per: dict[str, Any] = {}
     conf_tot = np.zeros((5, 5), dtype=int)
     for name in names:
         rec = load_record(records_dir / name, max_seconds)
-        beats = stream_record(rec["signal"], rec["fs"], chunk_s)
+        beats = stream_record(rec["signal"], rec["fs"], chunk_s,
+                              rec["signal2"] if leads == 2 else None)
         labels, _ = clf.predict(beats) if beats else ([], None)
         samples = np.array([b.sample for b in beats], dtype=np.int64)
         sc = score_record(rec, samples, labels)
@@ -197,7 +212,9 @@ def evaluate_records(
         conf_tot += np.array(sc["confusion"]["matrix"])
         per[name] = {
             "lead": rec["lead"],
+            "lead2": rec["lead2"] if leads == 2 else None,
             "beats_detected": len(beats),
+            "beats_two_lead": sum(b.wave2 is not None for b in beats),
             **{k: _pct(sc[k]) for k in ("qrs", "veb", "sveb")},
             "confusion": sc["confusion"],
         }

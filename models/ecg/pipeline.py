@@ -16,6 +16,11 @@ Classifier inputs per beat (both computed only from the past and the next R peak
   pre/post. RR features relative to the patient's own rhythm are what makes SVEB separable in
   the inter-patient setting (de Chazal, O'Dwyer, Reilly, IEEE TBME 51(7), 2004; Mar et al.,
   IEEE TBME 58(8), 2011; Llamedo & Martinez, IEEE TBME 58(3), 2011).
+* ``wave2`` (optional): the same two channels cut from a second lead (e.g. V1) at the same R
+  peak, with its own running average beat, when the chunks carry one (``detect(x, x2)``). Beat
+  detection always runs on the first lead. A second lead that is missing for part of the window
+  or flat (< ``LEAD2_FLAT_MV`` peak to peak: lead off) gives ``wave2 = None`` and the beat is
+  classified by the single-lead model.
 
 Delay: a beat needs its post-RR, so it is emitted when the next R peak is confirmed by the
 detector (one RR interval plus the detector's ~0.3 s delay). If no next beat comes within
@@ -59,8 +64,12 @@ _LOCAL_N = 10
 _AVG_ALPHA = 1.0 / 300.0
 _TEMPLATE_ALPHA = 0.02
 _STATE_VERSION = 1
+#: A beat window of the second lead with less than this peak-to-peak amplitude (mV) holds no QRS
+#: (lead off or disconnected channel; monitor input noise is tens of microvolts).
+LEAD2_FLAT_MV = 0.05
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "artifacts" / "ecg_beat_cnn.tflite"
+DEFAULT_MODEL_2LEAD = DEFAULT_MODEL.with_name("ecg_beat_cnn_2lead.tflite")
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,8 @@ class BeatCandidate:
         float32 ``(WAVE_LEN, 2)`` beat window (see module docstring).
     rr : numpy.ndarray
         float32 ``(N_RR,)`` RR features.
+    wave2 : numpy.ndarray or None
+        float32 ``(WAVE_LEN, 2)`` window of the second lead, None when there is none.
     """
 
     sample: int
@@ -87,6 +98,7 @@ class BeatCandidate:
     post_rr_s: float
     wave: np.ndarray
     rr: np.ndarray
+    wave2: np.ndarray | None = None
 
 
 class ECGBeatStream:
@@ -131,6 +143,9 @@ class ECGBeatStream:
         self._rr_hist: list[float] = []  # last pre-RR values, s
         self._avg_rr = float("nan")
         self._template: np.ndarray | None = None
+        self._buf2: np.ndarray | None = None  # second lead, aligned with _buf's tail
+        self._buf2_start = 0
+        self._template2: np.ndarray | None = None
 
     # ------------------------------------------------------------------ state
     def to_state(self) -> dict[str, Any]:
@@ -148,6 +163,9 @@ class ECGBeatStream:
             "rr_hist": list(self._rr_hist),
             "avg_rr": None if np.isnan(self._avg_rr) else self._avg_rr,
             "template": None if self._template is None else self._template.tolist(),
+            "buf2": None if self._buf2 is None else self._buf2.tolist(),
+            "buf2_start": self._buf2_start,
+            "template2": None if self._template2 is None else self._template2.tolist(),
         }
 
     @classmethod
@@ -164,6 +182,10 @@ class ECGBeatStream:
         s._rr_hist = [float(x) for x in d["rr_hist"]]
         s._avg_rr = float("nan") if d["avg_rr"] is None else float(d["avg_rr"])
         s._template = None if d["template"] is None else np.asarray(d["template"], dtype=float)
+        # second lead (absent from states written before it existed)
+        s._buf2 = None if d.get("buf2") is None else np.asarray(d["buf2"], dtype=float)
+        s._buf2_start = int(d.get("buf2_start", 0))
+        s._template2 = None if d.get("template2") is None else np.asarray(d["template2"], dtype=float)
         return s
 
     @property
@@ -172,13 +194,16 @@ class ECGBeatStream:
         return self.detector.samples_seen
 
     # ------------------------------------------------------------------ processing
-    def detect(self, chunk_mv: np.ndarray) -> list[BeatCandidate]:
+    def detect(self, chunk_mv: np.ndarray, chunk2_mv: np.ndarray | None = None) -> list[BeatCandidate]:
         """Consume the next chunk (mV) and return the beats whose inputs are now complete.
 
         Parameters
         ----------
         chunk_mv : numpy.ndarray
             1-D ECG samples in millivolts continuing this patient's stream.
+        chunk2_mv : numpy.ndarray, optional
+            The same samples' second lead (same length). A chunk without it ends the second
+            lead's continuity: it restarts with the next chunk that has one.
 
         Returns
         -------
@@ -188,11 +213,22 @@ class ECGBeatStream:
         Raises
         ------
         ValueError
-            If the chunk contains NaN or inf (the caller dead-letters it; state is unchanged).
+            If the chunk contains NaN or inf, or the second lead's length differs (the caller
+            dead-letters it; state is unchanged).
         """
         x = np.asarray(chunk_mv, dtype=float).ravel()
+        x2 = None if chunk2_mv is None else np.asarray(chunk2_mv, dtype=float).ravel()
+        if x2 is not None and (x2.size != x.size or not np.all(np.isfinite(x2))):
+            raise ValueError("second lead must be finite and as long as the first")
+        start = self.samples_seen
         peaks = self.detector.process(x)
         self._buf = np.concatenate([self._buf, x])
+        if x2 is None:
+            self._buf2 = None
+        elif self._buf2 is None:
+            self._buf2, self._buf2_start = x2, start
+        else:
+            self._buf2 = np.concatenate([self._buf2, x2])
         out: list[BeatCandidate] = []
         for r in peaks.tolist():
             for p in self._pending:
@@ -225,23 +261,33 @@ class ECGBeatStream:
         rr = np.array(
             [pre_f, post, local, avg, pre_f / avg, post / avg, local / avg, pre_f / post], dtype=np.float32
         )
-        seg = self._window(r)
-        if self._template is None:
-            self._template = seg.copy()
-        scale = max(float(np.max(np.abs(self._template))), 0.1)
-        wave = np.stack([seg / scale, (seg - self._template) / scale], axis=1).astype(np.float32)
-        self._template = (1 - _TEMPLATE_ALPHA) * self._template + _TEMPLATE_ALPHA * seg
+        seg = self._window(r, self._buf, self._buf_start)
+        self._template, wave = _beat_channels(seg, self._template)
+        wave2 = None
+        if self._lead2_covers(r):
+            seg2 = self._window(r, self._buf2, self._buf2_start)
+            if float(np.ptp(seg2)) >= LEAD2_FLAT_MV:
+                self._template2, wave2 = _beat_channels(seg2, self._template2)
         return BeatCandidate(
-            sample=int(r), t_offset_s=r / fs, pre_rr_s=float(pre), post_rr_s=float(post), wave=wave, rr=rr
+            sample=int(r), t_offset_s=r / fs, pre_rr_s=float(pre), post_rr_s=float(post), wave=wave, rr=rr,
+            wave2=wave2,
         )
 
-    def _window(self, r: int) -> np.ndarray:
+    def _lead2_covers(self, r: int) -> bool:
+        """The second lead has the whole window of ``r`` (zero padding only at the stream start,
+        as for the first lead)."""
+        if self._buf2 is None:
+            return False
+        a, b = r - self._pre_n, r + self._post_n
+        return (a >= self._buf2_start or self._buf2_start == 0) and b <= self._buf2_start + self._buf2.size
+
+    def _window(self, r: int, buf: np.ndarray, buf_start: int) -> np.ndarray:
         """Beat window around ``r`` resampled to MODEL_FS, baseline removed (zero-padded at edges)."""
         a, b = r - self._pre_n, r + self._post_n
         seg = np.zeros(b - a)
-        lo, hi = max(a, self._buf_start), min(b, self._buf_start + self._buf.size)
+        lo, hi = max(a, buf_start), min(b, buf_start + buf.size)
         if hi > lo:
-            seg[lo - a : hi - a] = self._buf[lo - self._buf_start : hi - self._buf_start]
+            seg[lo - a : hi - a] = buf[lo - buf_start : hi - buf_start]
         # positions (input samples, relative to a) of the model-rate grid
         t = (np.arange(WAVE_LEN) / MODEL_FS - PRE_S) * self.fs + (r - a)
         if self.fs != MODEL_FS:
@@ -261,6 +307,20 @@ class ECGBeatStream:
         if cut > 0:
             self._buf = self._buf[cut:]
             self._buf_start += cut
+        cut2 = self._buf_start - self._buf2_start
+        if self._buf2 is not None and cut2 > 0:
+            self._buf2 = self._buf2[cut2:]
+            self._buf2_start += cut2
+
+
+def _beat_channels(seg: np.ndarray, template: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(updated running average beat, ``(WAVE_LEN, 2)`` input): the beat and the beat minus the
+    average beat so far, both divided by the average beat's amplitude."""
+    if template is None:
+        template = seg.copy()
+    scale = max(float(np.max(np.abs(template))), 0.1)
+    wave = np.stack([seg / scale, (seg - template) / scale], axis=1).astype(np.float32)
+    return (1 - _TEMPLATE_ALPHA) * template + _TEMPLATE_ALPHA * seg, wave
 
 
 _LP_CACHE: dict[float, np.ndarray] = {}
@@ -274,54 +334,44 @@ def _lowpass(fs: float) -> np.ndarray:
     return _LP_CACHE[fs]
 
 
-def stack_inputs(beats: Sequence[BeatCandidate]) -> tuple[np.ndarray, np.ndarray]:
-    """Stack candidates into model input arrays ``(n, WAVE_LEN, 2)`` and ``(n, N_RR)`` (float32)."""
+def stack_inputs(beats: Sequence[BeatCandidate], two_lead: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Stack candidates into model inputs ``(n, WAVE_LEN, 2)`` (``4`` with ``two_lead``: the
+    first lead's channels, then the second's) and ``(n, N_RR)`` (float32)."""
+    ch = 4 if two_lead else 2
     if not beats:
-        return np.zeros((0, WAVE_LEN, 2), np.float32), np.zeros((0, N_RR), np.float32)
-    return np.stack([b.wave for b in beats]), np.stack([b.rr for b in beats])
+        return np.zeros((0, WAVE_LEN, ch), np.float32), np.zeros((0, N_RR), np.float32)
+    if two_lead:
+        wave = np.stack([np.concatenate([b.wave, b.wave2], axis=1) for b in beats])
+    else:
+        wave = np.stack([b.wave for b in beats])
+    return wave, np.stack([b.rr for b in beats])
 
 
-class BeatClassifier:
-    """Batched AAMI beat classifier on the TFLite (LiteRT) artifact.
+class _Lite:
+    """One TFLite (LiteRT) beat model: inputs ``(n, WAVE_LEN, channels)`` and ``(n, N_RR)``."""
 
-    Parameters
-    ----------
-    model_path : str or Path, optional
-        ``.tflite`` file; defaults to the committed artifact. Its sibling ``*.json`` metadata
-        gives the ``version``.
-    num_threads : int
-        Interpreter threads.
-
-    Attributes
-    ----------
-    version : str
-        Model version (training seed, data and content hash) for alert evidence.
-    classes : tuple of str
-        Output order, ``("N", "S", "V", "F", "Q")``.
-    """
-
-    def __init__(self, model_path: str | Path | None = None, num_threads: int = 1) -> None:
+    def __init__(self, path: Path, num_threads: int) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        path = Path(model_path) if model_path is not None else DEFAULT_MODEL
         meta_path = path.with_suffix(".json")
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         self.version: str = str(meta.get("version", path.stem))
         self.classes: tuple[str, ...] = tuple(meta.get("classes", AAMI_CLASSES))
         self._interp = Interpreter(model_path=str(path), num_threads=num_threads)
         ins = self._interp.get_input_details()
-        self._wave_idx = next(d["index"] for d in ins if len(d["shape"]) == 3)
+        wave_in = next(d for d in ins if len(d["shape"]) == 3)
+        self.channels = int(wave_in["shape"][2])
+        self._wave_idx = wave_in["index"]
         self._rr_idx = next(d["index"] for d in ins if len(d["shape"]) == 2)
         self._out_idx = self._interp.get_output_details()[0]["index"]
         self._batch = -1
 
-    def predict_proba(self, wave: np.ndarray, rr: np.ndarray) -> np.ndarray:
-        """Class probabilities ``(n, 5)`` for stacked inputs (see :func:`stack_inputs`)."""
+    def __call__(self, wave: np.ndarray, rr: np.ndarray) -> np.ndarray:
         n = int(wave.shape[0])
         if n == 0:
             return np.zeros((0, len(self.classes)), np.float32)
         if n != self._batch:
-            self._interp.resize_tensor_input(self._wave_idx, [n, WAVE_LEN, 2])
+            self._interp.resize_tensor_input(self._wave_idx, [n, WAVE_LEN, self.channels])
             self._interp.resize_tensor_input(self._rr_idx, [n, N_RR])
             self._interp.allocate_tensors()
             self._batch = n
@@ -329,6 +379,55 @@ class BeatClassifier:
         self._interp.set_tensor(self._rr_idx, np.ascontiguousarray(rr, dtype=np.float32))
         self._interp.invoke()
         return np.array(self._interp.get_tensor(self._out_idx))
+
+
+class BeatClassifier:
+    """Batched AAMI beat classifier on the TFLite (LiteRT) artifacts.
+
+    Beats with a second-lead window (``wave2``) go to the two-lead model, the others to the
+    single-lead model; one call classifies a batch from any number of patients.
+
+    Parameters
+    ----------
+    model_path : str or Path, optional
+        Single-lead ``.tflite`` file; defaults to the committed artifact. Its sibling ``*.json``
+        metadata gives the ``version``.
+    model2_path : str or Path or False, optional
+        Two-lead ``.tflite`` file; defaults to the committed one; ``False`` classifies every
+        beat with the single-lead model.
+    num_threads : int
+        Interpreter threads.
+
+    Attributes
+    ----------
+    version : str
+        Model version(s) (training seed, data and content hash) for alert evidence:
+        ``"<single>"`` or ``"<single>+<two-lead>"``.
+    classes : tuple of str
+        Output order, ``("N", "S", "V", "F", "Q")``.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, num_threads: int = 1,
+                 model2_path: str | Path | bool | None = None) -> None:
+        self._one = _Lite(Path(model_path) if model_path is not None else DEFAULT_MODEL, num_threads)
+        if model2_path is False:
+            self._two = None
+        else:
+            p2 = Path(model2_path) if isinstance(model2_path, (str, Path)) else DEFAULT_MODEL_2LEAD
+            self._two = _Lite(p2, num_threads) if (model2_path is not None or p2.exists()) else None
+        self.classes = self._one.classes
+        if self._two is not None and self._two.classes != self.classes:
+            raise ValueError("single- and two-lead models disagree on the class order")
+        self.version = self._one.version + (f"+{self._two.version}" if self._two else "")
+
+    def predict_proba(self, wave: np.ndarray, rr: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n, 5)`` for stacked inputs (see :func:`stack_inputs`): 2 wave
+        channels go to the single-lead model, 4 to the two-lead model."""
+        if wave.shape[-1] == 4:
+            if self._two is None:
+                raise ValueError("no two-lead model loaded")
+            return self._two(wave, rr)
+        return self._one(wave, rr)
 
     def predict(self, beats: Sequence[BeatCandidate]) -> tuple[list[str], np.ndarray]:
         """Classify a batch of candidates (from any number of patients).
@@ -338,6 +437,10 @@ class BeatClassifier:
         (labels, proba) : tuple
             AAMI class per beat and the ``(n, 5)`` probabilities.
         """
-        wave, rr = stack_inputs(beats)
-        p = self.predict_proba(wave, rr)
-        return [self.classes[i] for i in np.argmax(p, axis=1)], p
+        proba = np.zeros((len(beats), len(self.classes)), np.float32)
+        two = [i for i, b in enumerate(beats) if b.wave2 is not None] if self._two else []
+        one = sorted(set(range(len(beats))) - set(two))
+        for idx, two_lead in ((one, False), (two, True)):
+            if idx:
+                proba[idx] = self.predict_proba(*stack_inputs([beats[i] for i in idx], two_lead))
+        return [self.classes[i] for i in np.argmax(proba, axis=1)], proba

@@ -53,7 +53,8 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
     """Stream every record and collect the scored beats with their reference labels.
 
     Returns arrays ``wave (n, WAVE_LEN, 2)``, ``rr (n, N_RR)``, ``y`` (AAMI label, '' for a
-    detection with no reference beat), ``rec`` (record name), ``ref_q`` unused-safe.
+    detection with no reference beat), ``rec`` (record name), and the second lead streamed
+    alongside: ``wave2 (n, WAVE_LEN, 2)`` (zeros where a beat has none) and ``has2``.
     """
     from models.ecg.evaluate import label_candidates, load_record, stream_record
 
@@ -63,14 +64,17 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
     if use_cache and cache.exists():
         d = np.load(cache)
         return {k: d[k] for k in d.files}
-    waves, rrs, ys, recs = [], [], [], []
+    waves, rrs, ys, recs, waves2, has2 = [], [], [], [], [], []
     task = progress.add_task("stream DS1 records", total=len(names)) if progress else None
     for name in names:
         rec = load_record(Path(records_dir) / name)
-        beats = stream_record(rec["signal"], rec["fs"])
+        beats = stream_record(rec["signal"], rec["fs"], signal2=rec["signal2"])
         y, mask = label_candidates(rec, beats)
         idx = np.nonzero(mask)[0]
         waves.append(np.stack([beats[i].wave for i in idx]))
+        zero = np.zeros_like(beats[0].wave)
+        waves2.append(np.stack([zero if beats[i].wave2 is None else beats[i].wave2 for i in idx]))
+        has2.append(np.array([beats[i].wave2 is not None for i in idx]))
         rrs.append(np.stack([beats[i].rr for i in idx]))
         ys.append(y[idx].astype("<U1"))
         recs.append(np.full(idx.size, name, dtype="<U8"))
@@ -81,6 +85,8 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
         "rr": np.concatenate(rrs),
         "y": np.concatenate(ys),
         "rec": np.concatenate(recs),
+        "wave2": np.concatenate(waves2),
+        "has2": np.concatenate(has2),
     }
     if use_cache:
         np.savez(cache, **data)
@@ -95,13 +101,14 @@ def _code_hash() -> str:
     return h.hexdigest()
 
 
-def build_model(seed: int) -> Any:
-    """The 1-D CNN: beat window (2 channels) + log RR features -> 5 AAMI classes (about 18 k params)."""
+def build_model(seed: int, channels: int = 2) -> Any:
+    """The 1-D CNN: beat window (2 channels per lead) + log RR features -> 5 AAMI classes
+    (about 18 k parameters; the two-lead model differs only in its first layer's inputs)."""
     import keras
     from keras import layers
 
     init = keras.initializers.GlorotUniform(seed=seed)
-    wave = keras.Input((WAVE_LEN, 2), name="wave")
+    wave = keras.Input((WAVE_LEN, channels), name="wave")
     rr = keras.Input((N_RR,), name="rr")
     x = layers.Conv1D(16, 7, padding="same", activation="relu", kernel_initializer=init)(wave)
     x = layers.MaxPooling1D(2)(x)
@@ -140,7 +147,7 @@ def _fit(
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = build_model(seed)
+    model = build_model(seed, channels=int(wave.shape[-1]))
     task = progress.add_task(f"train {label}", total=EPOCHS) if progress else None
 
     class _Tick(keras.callbacks.Callback):
@@ -220,13 +227,15 @@ def train(
     records_dir: str | Path | None = None,
     folds: int = 4,
     use_cache: bool = True,
+    leads: int = 1,
 ) -> dict[str, Any]:
     """Cross-validate by record, train the final model on all DS1 records, export TFLite.
 
     Parameters
     ----------
     out_dir : str or Path
-        Where ``ecg_beat_cnn.tflite``, ``ecg_beat_cnn.json`` (metadata) and ``metrics.json`` go.
+        Where ``ecg_beat_cnn.tflite``, ``ecg_beat_cnn.json`` (metadata) and ``metrics.json`` go
+        (``ecg_beat_cnn_2lead.*`` and ``metrics_2lead.json`` with ``leads=2``).
     seed : int
         Seed for every random choice (weights, dropout, shuffling).
     records_dir : str or Path, optional
@@ -235,6 +244,9 @@ def train(
         Leave-records-out folds for the held-out estimate (0 skips cross-validation).
     use_cache : bool
         Reuse the streamed dataset from the temp folder when the code and records are unchanged.
+    leads : int
+        1: the single-lead model (first lead, MLII); 2: the two-lead model (first and second
+        lead's beat windows), trained and cross-validated on beats that have both.
 
     Returns
     -------
@@ -259,7 +271,14 @@ def train(
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
     ) as progress:
+        if leads not in (1, 2):
+            raise ValueError(f"leads must be 1 or 2, got {leads}")
         data = build_dataset(records_dir, use_cache, progress)
+        name = MODEL_NAME if leads == 1 else f"{MODEL_NAME}_2lead"
+        if leads == 2:
+            keep = data["has2"]
+            data = {k: v[keep] for k, v in data.items() if k not in ("wave2", "has2")} | {
+                "wave": np.concatenate([data["wave"][keep], data["wave2"][keep]], axis=2)}
         lab_idx = {c: i for i, c in enumerate(AAMI_CLASSES)}
         has = data["y"] != ""
         y_int = np.array([lab_idx.get(c, -1) for c in data["y"]])
@@ -268,6 +287,7 @@ def train(
             "records": sorted(set(data["rec"].tolist())),
             "beats": {c: int(np.sum(data["y"] == c)) for c in AAMI_CLASSES},
             "unmatched_detections": int(np.sum(~has)),
+            "leads": leads,
         }
         if folds > 1:
             fold_recs = _folds(data["rec"], data["y"], data["rec"], folds)
@@ -291,9 +311,9 @@ def train(
                 "per_record": {r: {"veb": v["veb"], "sveb": v["sveb"]} for r, v in per_record.items()},
             }
         model = _fit(data["wave"][has], data["rr"][has], y_int[has], seed, progress, "final (all DS1)")
-    model.save(out / f"{MODEL_NAME}.keras")
-    blob = export_tflite(model, out / f"{MODEL_NAME}.tflite")
-    version = f"{MODEL_NAME}-s{seed}-{hashlib.sha256(blob).hexdigest()[:12]}"
+    model.save(out / f"{name}.keras")
+    blob = export_tflite(model, out / f"{name}.tflite")
+    version = f"{name}-s{seed}-{hashlib.sha256(blob).hexdigest()[:12]}"
     meta = {
         "version": version,
         "classes": list(AAMI_CLASSES),
@@ -303,13 +323,14 @@ def train(
         "lr": LR,
         "class_weight_power": CLASS_WEIGHT_POWER,
         "params": int(model.count_params()),
-        "inputs": {"wave": [WAVE_LEN, 2], "rr": [N_RR]},
+        "inputs": {"wave": [WAVE_LEN, 2 * leads], "rr": [N_RR]},
         "train_records": metrics["records"],
         "tflite_bytes": len(blob),
     }
-    (out / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     metrics["model"] = meta
     metrics["train_seconds"] = round(time.time() - t0, 1)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out / ("metrics.json" if leads == 1 else "metrics_2lead.json")).write_text(
+        json.dumps(metrics, indent=2) + "\n")
     log.info("trained %s in %.0f s", version, time.time() - t0)
     return metrics

@@ -132,7 +132,7 @@ def ecg_detect(state: dict[str, Any], chunk: ECGChunk, cfg: RuleConfig = DEFAULT
     bs = state.get("beat_stream")
     if stream is None:
         stream = ECGBeatStream.from_state(bs) if bs else ECGBeatStream(chunk.fs_hz)
-    cands = stream.detect(chunk.ecg_mv())
+    cands = stream.detect(chunk.ecg_mv(), chunk.ecg2_mv())
     state["beat_stream"] = stream.to_state()
     det = stream.detector
     t0 = state["seg_t0"]

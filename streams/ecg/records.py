@@ -7,11 +7,16 @@ Wire format (one JSON object per Kafka message on topic ``ecg``, key = patient i
      "fs_hz": 360,                               # sampling rate in Hz
      "seq": 42,                                  # chunk sequence number: 0, 1, 2, ... per stream
      "lead": "MLII",                             # lead the samples come from
-     "ecg_uv": [-12, -10, ..., 35]}              # samples, integer microvolts
+     "ecg_uv": [-12, -10, ..., 35],              # samples, integer microvolts
+     "lead2": "V1", "ecg2_uv": [3, 4, ..., -8]}  # OPTIONAL second lead, same samples' times
 
 One message carries about one second of one lead (``fs_hz`` samples; at most
 :data:`MAX_CHUNK_S` seconds). Samples are integers in microvolts (units in the name: a device
 sending millivolts or ADC units must convert; a float sample is rejected, never rounded).
+A monitor with more than one lead may add a second one (``lead2`` + ``ecg2_uv``, sample-aligned
+with ``ecg_uv``: the same number of samples): beats are still detected on ``lead``, and the beat
+classifier then also reads the second lead's morphology (a two-lead model; see
+``models/ecg/MODEL_CARD.md``).
 
 What is rejected (sent to ``deadletter`` with the reason and the original bytes), by
 :func:`ecg_validate` (stateless) and :func:`ecg_sequence_check` (against the stream's last
@@ -26,7 +31,8 @@ unknown_field         a field not in the format (e.g. ``ecg_mv``: wrong unit)
 key_mismatch          Kafka key differs from ``patient_id`` (wrong partition)
 bad_timestamp         ``ts`` not ISO-8601, without timezone, or far in the future
 bad_fs                ``fs_hz`` outside :data:`FS_RANGE_HZ`
-unknown_lead          ``lead`` not in :data:`LEADS`
+unknown_lead          ``lead`` (or ``lead2``) not in :data:`LEADS`, or ``lead2`` equal to ``lead``
+lead2_mismatch        only one of ``lead2`` / ``ecg2_uv``, or ``ecg2_uv`` not as long as ``ecg_uv``
 empty_chunk           ``ecg_uv`` has no samples
 chunk_too_long        more than :data:`MAX_CHUNK_S` seconds in one message
 amplitude_impossible  a sample beyond +-:data:`MAX_ABS_UV` (not an ECG)
@@ -53,6 +59,7 @@ from typing import Any
 import numpy as np
 
 REQUIRED = ("patient_id", "bed", "ts", "fs_hz", "seq", "lead", "ecg_uv")
+OPTIONAL = ("lead2", "ecg2_uv")
 #: Accepted sampling rates (Hz). Diagnostic/monitoring ECG: 100 Hz is the lowest rate at which
 #: QRS morphology survives; 1 kHz covers pacemaker-spike capable front ends.
 FS_RANGE_HZ = (100.0, 1000.0)
@@ -69,7 +76,8 @@ LEADS = frozenset({"I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4"
 MAX_FUTURE = timedelta(days=1)
 
 REASONS = ("malformed", "missing_field", "unknown_field", "key_mismatch", "bad_timestamp",
-           "bad_fs", "unknown_lead", "empty_chunk", "chunk_too_long", "amplitude_impossible",
+           "bad_fs", "unknown_lead", "lead2_mismatch", "empty_chunk", "chunk_too_long",
+           "amplitude_impossible",
            "fs_mismatch", "duplicate", "out_of_order")
 
 
@@ -116,6 +124,8 @@ class ECGChunk:
     seq: int
     lead: str
     ecg_uv: np.ndarray
+    lead2: str | None = None
+    ecg2_uv: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -141,11 +151,18 @@ class ECGChunk:
         """Samples in millivolts (float64), what the QRS detector and classifier take."""
         return self.ecg_uv.astype(np.float64) / 1000.0
 
+    def ecg2_mv(self) -> np.ndarray | None:
+        """Second-lead samples in millivolts, None when the chunk has one lead."""
+        return None if self.ecg2_uv is None else self.ecg2_uv.astype(np.float64) / 1000.0
+
     def to_dict(self) -> dict[str, Any]:
         """The wire format (round-trips through :func:`ecg_validate`)."""
-        return {"patient_id": self.patient_id, "bed": self.bed, "ts": self.ts.isoformat(),
-                "fs_hz": self.fs_hz, "seq": self.seq, "lead": self.lead,
-                "ecg_uv": self.ecg_uv.astype(int).tolist()}
+        d = {"patient_id": self.patient_id, "bed": self.bed, "ts": self.ts.isoformat(),
+             "fs_hz": self.fs_hz, "seq": self.seq, "lead": self.lead,
+             "ecg_uv": self.ecg_uv.astype(int).tolist()}
+        if self.ecg2_uv is not None:
+            d.update(lead2=self.lead2, ecg2_uv=self.ecg2_uv.astype(int).tolist())
+        return d
 
 
 def _reject_constant(name: str) -> float:
@@ -207,7 +224,7 @@ def ecg_validate(raw: bytes | str, *, key: str | None = None,
     missing = [f for f in REQUIRED if f not in obj]
     if missing:
         raise InvalidChunk("missing_field", f"missing {missing}")
-    unknown = sorted(set(obj) - set(REQUIRED))
+    unknown = sorted(set(obj) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
         hint = " (samples must be ecg_uv, integer microvolts)" if any(
             u.startswith("ecg") for u in unknown) else ""
@@ -250,23 +267,40 @@ def ecg_validate(raw: bytes | str, *, key: str | None = None,
     if lead not in LEADS:
         raise InvalidChunk("unknown_lead", f"lead {lead[:16]!r} not in {sorted(LEADS)}")
 
-    samples = obj["ecg_uv"]
+    arr = _samples(obj["ecg_uv"], "ecg_uv", fs)
+    lead2, arr2 = obj.get("lead2"), obj.get("ecg2_uv")
+    if (lead2 is None) != (arr2 is None):
+        raise InvalidChunk("lead2_mismatch", "lead2 and ecg2_uv come together")
+    if lead2 is not None:
+        if not isinstance(lead2, str):
+            raise InvalidChunk("malformed", "lead2 must be a string")
+        if lead2 not in LEADS or lead2 == lead:
+            raise InvalidChunk("unknown_lead", f"lead2 {lead2[:16]!r} not in {sorted(LEADS)} "
+                                               "or equal to lead")
+        arr2 = _samples(arr2, "ecg2_uv", fs)
+        if arr2.size != arr.size:
+            raise InvalidChunk("lead2_mismatch", f"ecg2_uv has {arr2.size} samples, ecg_uv {arr.size}")
+    return ECGChunk(patient_id=pid, bed=bed, ts=ts, fs_hz=float(fs), seq=seq, lead=lead,
+                    ecg_uv=arr, lead2=lead2, ecg2_uv=arr2)
+
+
+def _samples(samples: Any, name: str, fs: float) -> np.ndarray:
+    """One lead's samples: a non-empty list of integer microvolts, at most MAX_CHUNK_S long."""
     if not isinstance(samples, list):
-        raise InvalidChunk("malformed", "ecg_uv must be a list of integers")
+        raise InvalidChunk("malformed", f"{name} must be a list of integers")
     if not samples:
-        raise InvalidChunk("empty_chunk", "ecg_uv has no samples")
+        raise InvalidChunk("empty_chunk", f"{name} has no samples")
     if len(samples) > MAX_CHUNK_S * fs:
         raise InvalidChunk("chunk_too_long",
                            f"{len(samples)} samples = {len(samples) / fs:.1f} s > {MAX_CHUNK_S} s")
     if not all(type(v) is int for v in samples):
-        raise InvalidChunk("malformed", "ecg_uv must hold integers (microvolts), not floats")
+        raise InvalidChunk("malformed", f"{name} must hold integers (microvolts), not floats")
     arr = np.asarray(samples, dtype=np.int64)
     peak = int(np.abs(arr).max())
     if peak > MAX_ABS_UV:
         raise InvalidChunk("amplitude_impossible",
-                           f"|sample| up to {peak} uV > {MAX_ABS_UV} uV (send microvolts)")
-    return ECGChunk(patient_id=pid, bed=bed, ts=ts, fs_hz=float(fs), seq=seq, lead=lead,
-                    ecg_uv=arr.astype(np.int32))
+                           f"|{name}| up to {peak} uV > {MAX_ABS_UV} uV (send microvolts)")
+    return arr.astype(np.int32)
 
 
 @dataclass(frozen=True)
@@ -328,18 +362,24 @@ def ecg_sequence_check(chunk: ECGChunk, last: dict[str, Any] | None) -> SeqVerdi
 
 
 def ecg_chunk_dict(patient_id: str, bed: str, ts: datetime, fs_hz: float, seq: int, lead: str,
-                   ecg_uv: np.ndarray | list[int]) -> dict[str, Any]:
+                   ecg_uv: np.ndarray | list[int], lead2: str | None = None,
+                   ecg2_uv: np.ndarray | list[int] | None = None) -> dict[str, Any]:
     """Build one wire-format message (used by the simulators).
 
     Parameters
     ----------
     ecg_uv : array-like of int
         Samples in microvolts; converted with ``int()`` (callers round first).
+    lead2, ecg2_uv : optional
+        A second lead and its samples (sent only when both are given).
     """
     if ts.tzinfo is None:
         raise ValueError("ts must be timezone-aware")
-    return {"patient_id": patient_id, "bed": bed, "ts": ts.isoformat(), "fs_hz": fs_hz,
-            "seq": int(seq), "lead": lead, "ecg_uv": [int(v) for v in ecg_uv]}
+    d = {"patient_id": patient_id, "bed": bed, "ts": ts.isoformat(), "fs_hz": fs_hz,
+         "seq": int(seq), "lead": lead, "ecg_uv": [int(v) for v in ecg_uv]}
+    if lead2 is not None and ecg2_uv is not None:
+        d.update(lead2=lead2, ecg2_uv=[int(v) for v in ecg2_uv])
+    return d
 
 
 __all__ = [

@@ -15,6 +15,8 @@ def test_wheel_contains_models_and_simulator_data(tmp_path):
     (wheel,) = tmp_path.glob("wardwatch-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ["models/ecg/artifacts/ecg_beat_cnn.tflite", "models/ecg/artifacts/ecg_beat_cnn.json",
+                     "models/ecg/artifacts/ecg_beat_cnn_2lead.tflite",
+                     "models/ecg/artifacts/ecg_beat_cnn_2lead.json",
                      "models/deterioration/artifacts/deterioration_vitals.json",
                      "models/genomic/model.joblib", "simulators/data/sepsis2019_trajectories.psv.gz",
                      "wardwatch/cli.py", "streams/worker.py", "batch/worker.py"]:

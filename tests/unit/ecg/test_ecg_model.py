@@ -5,13 +5,22 @@ training record: this is a smoke test of the artifact and the pipeline wiring, n
 of generalisation (that is the leave-records-out estimate in MODEL_CARD.md).
 """
 
+import dataclasses
 import json
 import shutil
 
 import numpy as np
 import pytest
 
-from models.ecg.pipeline import DEFAULT_MODEL, N_RR, WAVE_LEN, BeatClassifier, ECGBeatStream
+from models.ecg.pipeline import (
+    DEFAULT_MODEL,
+    DEFAULT_MODEL_2LEAD,
+    N_RR,
+    WAVE_LEN,
+    BeatClassifier,
+    ECGBeatStream,
+    stack_inputs,
+)
 from wardwatch.settings import shared_data
 
 DS1 = shared_data("mitdb-ds1")
@@ -84,3 +93,58 @@ def test_stream_state_round_trip_gives_identical_beats():
         np.array_equal(x.wave, y.wave) and np.array_equal(x.rr, y.rr) for x, y in zip(got, ref, strict=True)
     )
     assert got[3].wave.shape == (WAVE_LEN, 2) and abs(got[3].pre_rr_s - 0.8) < 0.01
+
+
+def _two_leads(fs: float, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    t = np.arange(int(seconds * fs)) / fs
+    lead1 = np.exp(-((t % 0.8 - 0.4) ** 2) / (2 * 0.012**2))
+    lead2 = -0.6 * np.exp(-((t % 0.8 - 0.41) ** 2) / (2 * 0.02**2)) + 0.1 * np.sin(2 * np.pi * 0.3 * t)
+    return lead1, lead2
+
+
+def test_second_lead_windows_survive_chunking_and_state_and_fall_back_when_missing():
+    fs = 250.0
+    x1, x2 = _two_leads(fs, 16)
+    whole = ECGBeatStream(fs)
+    ref = [b for i in range(0, x1.size, 250) for b in whole.detect(x1[i:i + 250], x2[i:i + 250])]
+    assert len(ref) >= 15 and all(b.wave2 is not None and b.wave2.shape == (WAVE_LEN, 2) for b in ref)
+    # other chunk boundaries and a JSON state round trip after every chunk: the same windows
+    s, got = ECGBeatStream(fs), []
+    for i in range(0, x1.size, 97):
+        got += s.detect(x1[i:i + 97], x2[i:i + 97])
+        s = ECGBeatStream.from_state(json.loads(json.dumps(s.to_state())))
+    assert [b.sample for b in got] == [b.sample for b in ref]
+    assert all(np.allclose(a.wave2, b.wave2, atol=1e-6) for a, b in zip(got, ref, strict=True))
+    assert not np.allclose(ref[5].wave2, ref[5].wave)          # it is the other lead's shape
+    # one second without the second lead: beats whose window touches it have none, then it returns
+    s, mixed = ECGBeatStream(fs), []
+    for i in range(0, x1.size, 250):
+        mixed += s.detect(x1[i:i + 250], None if i == 8 * 250 else x2[i:i + 250])
+    gap = [b for b in mixed if b.wave2 is None]
+    assert gap and all(7.0 < b.t_offset_s < 10.0 for b in gap)
+    assert mixed[-1].wave2 is not None
+    # a flat second lead (lead off) is no second lead
+    flat = ECGBeatStream(fs)
+    beats = [b for i in range(0, x1.size, 250) for b in flat.detect(x1[i:i + 250], np.zeros(250))]
+    assert beats and all(b.wave2 is None for b in beats)
+    with pytest.raises(ValueError):
+        ECGBeatStream(fs).detect(x1[:250], x2[:249])
+
+
+@pytest.mark.skipif(not DEFAULT_MODEL_2LEAD.exists(), reason="two-lead model artifact not built")
+def test_classifier_sends_two_lead_beats_to_the_two_lead_model():
+    fs = 360.0
+    x1, x2 = _two_leads(fs, 12)
+    s = ECGBeatStream(fs)
+    beats = [b for i in range(0, x1.size, 360) for b in s.detect(x1[i:i + 360], x2[i:i + 360])]
+    one = [dataclasses.replace(b, wave2=None) for b in beats[:4]]      # as if lead 2 were off
+    clf = BeatClassifier()
+    assert "+" in clf.version and "2lead" in clf.version
+    labels, p = clf.predict(beats[4:] + one)
+    p2 = clf.predict_proba(*stack_inputs(beats[4:], two_lead=True))
+    p1 = clf.predict_proba(*stack_inputs(one))
+    np.testing.assert_allclose(p, np.vstack([p2, p1]), atol=1e-6)
+    assert not np.allclose(p2, clf.predict_proba(*stack_inputs(beats[4:])), atol=1e-3)
+    only_one = BeatClassifier(model2_path=False)
+    np.testing.assert_allclose(only_one.predict(beats)[1], clf.predict_proba(*stack_inputs(beats)),
+                               atol=1e-6)

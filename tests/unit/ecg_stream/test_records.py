@@ -32,6 +32,14 @@ def test_valid_chunk_round_trips():
     assert c.duration_s == pytest.approx(1.0)
     assert c.ecg_mv()[2] == pytest.approx(1.5)
     assert ecg_validate(json.dumps(c.to_dict())).ecg_uv.tolist() == c.ecg_uv.tolist()
+    assert c.lead2 is None and c.ecg2_mv() is None and "ecg2_uv" not in c.to_dict()
+
+
+def test_chunk_with_a_second_lead_round_trips():
+    c = ecg_validate(json.dumps(chunk(lead2="V1", ecg2_uv=[-5, 7, 400, -90] * 90)), key="P1")
+    assert c.lead2 == "V1" and c.ecg2_uv.size == c.n and c.ecg2_mv()[2] == pytest.approx(0.4)
+    again = ecg_validate(json.dumps(c.to_dict()))
+    assert again.lead2 == "V1" and again.ecg2_uv.tolist() == c.ecg2_uv.tolist()
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -52,6 +60,13 @@ def test_valid_chunk_round_trips():
     (chunk(ecg_uv=[0] * 360 * 6), "chunk_too_long"),
     (chunk(ecg_uv=[0.5, 0.2]), "malformed"),
     (chunk(ecg_uv=[0, 25_000, 0]), "amplitude_impossible"),
+    (chunk(lead2="V1"), "lead2_mismatch"),
+    (chunk(ecg2_uv=[1] * 360), "lead2_mismatch"),
+    (chunk(lead2="V1", ecg2_uv=[1] * 359), "lead2_mismatch"),
+    (chunk(lead2="MLII", ecg2_uv=[1] * 360), "unknown_lead"),
+    (chunk(lead2="V9", ecg2_uv=[1] * 360), "unknown_lead"),
+    (chunk(lead2="V1", ecg2_uv=[0.5] * 360), "malformed"),
+    (chunk(lead2="V1", ecg2_uv=[0, 25_000] * 180), "amplitude_impossible"),
 ])
 def test_rejections_have_reasons(raw, expected):
     assert code(raw) == expected

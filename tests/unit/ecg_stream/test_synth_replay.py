@@ -54,5 +54,7 @@ def test_replay_reads_mlii_in_microvolts():
     assert all(f.lead == "MLII" and f.fs_hz == 360.0 for f in feeds)   # 114 stores MLII second
     assert feeds[1].signal_uv.size == 5 * 360 and feeds[1].signal_uv.dtype == np.int32
     assert 300 < np.ptp(feeds[1].signal_uv) < 5000                     # microvolts, not mV
-    c = next(feed_chunks(feeds[1], T0))
-    assert ecg_validate(json.dumps(c)).n == 360
+    c = ecg_validate(json.dumps(next(feed_chunks(feeds[0], T0))))
+    assert c.n == 360 and (c.lead, c.lead2) == ("MLII", "V5")          # 114's other lead
+    assert c.ecg2_uv.size == 360 and np.any(c.ecg2_uv != c.ecg_uv)
+    assert ecg_validate(json.dumps(next(feed_chunks(feeds[1], T0)))).lead2 == "V1"
