@@ -4,6 +4,10 @@ Both run in the same process on the same real beats (MIT-BIH DS1 record 208 stre
 ``ECGBeatStream``), single-threaded, so the numbers are per core. Run:
 
     .venv/bin/python bench/bench_ecg_classifier.py [--batch 256] [--beats 20000] [--naive-beats 200]
+        [--leads 1]
+
+``--leads 2`` (default) measures the two-lead model on beats streamed with the record's second
+lead (what a two-lead monitor gets), ``--leads 1`` the single-lead model.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ def main() -> None:
         "--naive-beats", type=int, default=200, help="beats for the one-predict-per-beat baseline"
     )
     ap.add_argument("--record", default=None, help="WFDB record path (default DS1 208)")
+    ap.add_argument("--leads", type=int, choices=(1, 2), default=2)
     args = ap.parse_args()
 
     import tensorflow as tf
@@ -39,15 +44,17 @@ def main() -> None:
 
     import models.ecg.nn  # noqa: F401  (registers the custom layers for load_model)
     from models.ecg.evaluate import load_record, stream_record
-    from models.ecg.pipeline import DEFAULT_MODEL, BeatClassifier, stack_inputs
+    from models.ecg.pipeline import DEFAULT_MODEL, DEFAULT_MODEL_2LEAD, BeatClassifier, stack_inputs
     from models.ecg.train import default_records_dir
 
     rec = load_record(args.record or default_records_dir() / "208")
     t0 = time.perf_counter()
     seconds = 300
-    beats = stream_record(rec["signal"][: int(seconds * rec["fs"])], rec["fs"])
+    n_s = int(seconds * rec["fs"])
+    two = args.leads == 2
+    beats = stream_record(rec["signal"][:n_s], rec["fs"], signal2=rec["signal2"][:n_s] if two else None)
     t_stream = time.perf_counter() - t0
-    wave, rr = stack_inputs(beats)
+    wave, rr = stack_inputs(beats, two_lead=two)
     reps = int(np.ceil(args.beats / len(beats)))
     wave_all, rr_all = np.tile(wave, (reps, 1, 1))[: args.beats], np.tile(rr, (reps, 1))[: args.beats]
 
@@ -61,7 +68,7 @@ def main() -> None:
     t_fast = time.perf_counter() - t0
     fast = args.beats / t_fast
 
-    model = keras.models.load_model(DEFAULT_MODEL.with_suffix(".keras"))
+    model = keras.models.load_model((DEFAULT_MODEL_2LEAD if two else DEFAULT_MODEL).with_suffix(".keras"))
     model.predict([wave_all[:1], rr_all[:1]], verbose=0)  # warm-up
     n = args.naive_beats
     t0 = time.perf_counter()
@@ -73,7 +80,8 @@ def main() -> None:
     agree = float(np.mean(np.concatenate(labels_fast)[:n] == np.array(labels_naive)))
 
     print(
-        f"model {clf.version}; beats from record {rec['name']} ({len(beats)} beats in {seconds} s, "
+        f"model {clf.version} ({args.leads} lead(s)); beats from record {rec['name']} "
+        f"({len(beats)} beats in {seconds} s, "
         f"stream detect+features {len(beats) / t_stream:,.0f} beats/s)"
     )
     print(

@@ -10,6 +10,11 @@ alarm source per hour and the AF alarm's time overlap with ``(AFIB`` rhythm anno
 Run: ``.venv/bin/python bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 [--json]``.
 Caveat: the committed classifier is trained on DS1, so on DS1 this measures the stream path and
 the rules with an optimistic classifier, not generalisation.
+
+Held out: ``--cv 4 [--seed 7]`` trains the leave-records-out fold models of ``wardwatch train
+ecg`` (single- and two-lead, the same folds and recipe) and runs each record with the models of
+the fold that never saw it, once with the single-lead model only and once with the two-lead
+model (records streamed with both leads): alarm-level figures on patients the models never saw.
 """
 
 from __future__ import annotations
@@ -121,21 +126,15 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None) -> dict:
             "afib_ref_s": round(af_ref, 1), "afib_alarm_s": round(af_time, 1)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--records", type=Path, required=True)
-    ap.add_argument("--seconds", type=float, default=None, help="first seconds of each record")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-    clf = BeatClassifier()
-    per = {n: run_record(a.records / n, clf, a.seconds) for n in record_names(a.records)}
+def summarise(per: dict[str, dict], classifier: str) -> dict:
+    """Pooled alarm figures over records (``run_record`` outputs)."""
     hours = sum(r["hours"] for r in per.values())
     eps = sum(r["vt_episodes"] for r in per.values())
     det = sum(r["vt_detected"] for r in per.values())
     alarms: Counter = Counter()
     for r in per.values():
         alarms.update(r["alarms"])
-    out = {"hours": round(hours, 2), "classifier": clf.version,
+    return {"hours": round(hours, 2), "classifier": classifier,
            "vt": {"episodes": eps, "detected": det,
                   "episode_se_pct": round(100 * det / eps, 1) if eps else None,
                   "false_per_hour": round(sum(r["vt_false"] for r in per.values()) / hours, 2),
@@ -146,6 +145,50 @@ def main() -> None:
                         r["afib_alarm_s"] for r in per.values() if r["afib_ref_s"] == 0), 1)},
            "alarms_per_hour": {k: round(v / hours, 2) for k, v in sorted(alarms.items())},
            "records": per}
+
+
+def held_out_classifiers(records: Path, folds: int, seed: int, tmp: Path) -> dict[str, dict]:
+    """Per record: the single-lead and the two-lead classifier of the fold that held it out."""
+    from models.ecg import train
+
+    train.tf_deterministic()
+    data = train.build_dataset(records)
+    paths: dict[int, dict[str, Path]] = {}
+    for leads in (1, 2):
+        for f, (recs, _held, model) in enumerate(train.fold_fits(train.lead_view(data, leads),
+                                                                 folds, seed)):
+            path = tmp / f"fold{f}-{leads}lead.tflite"
+            train.export_tflite(model, path)
+            paths.setdefault(f, {"records": recs})[leads] = path
+    out = {}
+    for p in paths.values():
+        one = BeatClassifier(p[1], model2_path=False)
+        two = BeatClassifier(p[1], model2_path=p[2])
+        out.update({r: {"single_lead": one, "two_lead": two} for r in p["records"]})
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=Path, required=True)
+    ap.add_argument("--seconds", type=float, default=None, help="first seconds of each record")
+    ap.add_argument("--cv", type=int, default=0, help="leave-records-out folds (held-out models)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    names = record_names(a.records)
+    if not a.cv:
+        clf = BeatClassifier()
+        out = summarise({n: run_record(a.records / n, clf, a.seconds) for n in names}, clf.version)
+    else:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            clfs = held_out_classifiers(a.records, a.cv, a.seed, Path(d))
+            out = {"held_out": f"{a.cv}-fold leave-records-out, seed {a.seed}"}
+            for kind in ("single_lead", "two_lead"):
+                per = {n: run_record(a.records / n, clfs[n][kind], a.seconds) for n in names}
+                out[kind] = summarise(per, kind)
     print(json.dumps(out, indent=None if a.json else 2))
 
 

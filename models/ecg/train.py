@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,44 @@ def build_model(seed: int, channels: int = 2) -> Any:
     model = keras.Model([wave, rr], out, name=MODEL_NAME)
     model.compile(optimizer=keras.optimizers.Adam(LR), loss="sparse_categorical_crossentropy")
     return model
+
+
+def tf_deterministic() -> None:
+    """Make TensorFlow training repeatable: op determinism on a pinned thread count.
+
+    Op determinism holds for a fixed thread count only: the same seed trained on 1 thread gave
+    different weights (and CV figures several points apart) than on 2.
+    """
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+    tf.config.threading.set_intra_op_parallelism_threads(TF_THREADS)
+    tf.config.threading.set_inter_op_parallelism_threads(TF_THREADS)
+
+
+def lead_view(data: dict[str, np.ndarray], leads: int) -> dict[str, np.ndarray]:
+    """The dataset as the ``leads``-lead model sees it: for 2, only beats with a second-lead
+    window, and ``wave`` holding both leads' channels ``(n, WAVE_LEN, 4)``."""
+    if leads not in (1, 2):
+        raise ValueError(f"leads must be 1 or 2, got {leads}")
+    if leads == 1:
+        return {k: v for k, v in data.items() if k not in ("wave2", "has2")}
+    keep = data["has2"]
+    return {k: v[keep] for k, v in data.items() if k not in ("wave2", "has2")} | {
+        "wave": np.concatenate([data["wave"][keep], data["wave2"][keep]], axis=2)}
+
+
+def fold_fits(data: dict[str, np.ndarray], folds: int, seed: int,
+              progress: Any = None) -> Iterator[tuple[list[str], np.ndarray, Any]]:
+    """Leave-records-out CV: yield ``(held-out records, held-out mask, model fitted on the
+    rest)`` per fold (``data`` from :func:`lead_view`; unlabelled detections are not trained on)."""
+    lab_idx = {c: i for i, c in enumerate(AAMI_CLASSES)}
+    y_int = np.array([lab_idx.get(c, -1) for c in data["y"]])
+    for f, recs in enumerate(_folds(data["rec"], data["y"], data["rec"], folds)):
+        held = np.isin(data["rec"], recs)
+        tr = ~held & (data["y"] != "")
+        yield recs, held, _fit(data["wave"][tr], data["rr"][tr], y_int[tr], seed, progress,
+                               f"fold {f + 1}/{folds}")
 
 
 def _class_weights(y: np.ndarray) -> dict[int, float]:
@@ -253,14 +292,9 @@ def train(
     dict
         The metrics written to ``metrics.json``.
     """
-    import tensorflow as tf
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    tf.config.experimental.enable_op_determinism()
-    # Op determinism holds for a fixed thread count only: the same seed trained on 1 thread
-    # gave different weights (and CV figures several points apart) than on 2. Pin it.
-    tf.config.threading.set_intra_op_parallelism_threads(TF_THREADS)
-    tf.config.threading.set_inter_op_parallelism_threads(TF_THREADS)
+    tf_deterministic()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     records_dir = Path(records_dir) if records_dir else default_records_dir()
@@ -271,14 +305,8 @@ def train(
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
     ) as progress:
-        if leads not in (1, 2):
-            raise ValueError(f"leads must be 1 or 2, got {leads}")
-        data = build_dataset(records_dir, use_cache, progress)
+        data = lead_view(build_dataset(records_dir, use_cache, progress), leads)
         name = MODEL_NAME if leads == 1 else f"{MODEL_NAME}_2lead"
-        if leads == 2:
-            keep = data["has2"]
-            data = {k: v[keep] for k, v in data.items() if k not in ("wave2", "has2")} | {
-                "wave": np.concatenate([data["wave"][keep], data["wave2"][keep]], axis=2)}
         lab_idx = {c: i for i, c in enumerate(AAMI_CLASSES)}
         has = data["y"] != ""
         y_int = np.array([lab_idx.get(c, -1) for c in data["y"]])
@@ -290,13 +318,9 @@ def train(
             "leads": leads,
         }
         if folds > 1:
-            fold_recs = _folds(data["rec"], data["y"], data["rec"], folds)
             pred = np.full(len(y_int), "", dtype="<U1")
             per_fold = []
-            for f, recs in enumerate(fold_recs):
-                held = np.isin(data["rec"], recs)
-                tr = ~held & has
-                m = _fit(data["wave"][tr], data["rr"][tr], y_int[tr], seed, progress, f"fold {f + 1}/{folds}")
+            for recs, held, m in fold_fits(data, folds, seed, progress):
                 p = m.predict([data["wave"][held], data["rr"][held]], batch_size=1024, verbose=0)
                 pred[held] = np.array(AAMI_CLASSES)[np.argmax(p, axis=1)]
                 per_fold.append({"held_out": recs, **_summary(data["y"][held], pred[held])})
