@@ -396,7 +396,9 @@ def eval_ecg(
     json_out: bool = typer.Option(False, "--json"),
     write_annotations: Path | None = typer.Option(None, "--write-annotations",
                                                   help="write <record>.wwd here"),
-    model: Path | None = typer.Option(None, "--model", help="TFLite model (default: committed artifact)"),
+    model: Path | None = typer.Option(None, "--model",
+                                      help="a single-lead TFLite model to evaluate alone "
+                                           "(default: the committed single- and two-lead models)"),
     leads: int = typer.Option(2, "--leads", min=1, max=2,
                               help="2: also stream a record's second lead (two-lead model); 1: first only"),
 ) -> None:

@@ -174,7 +174,8 @@ def evaluate_records(
     write_annotations_dir : str or Path, optional
         When given, write ``<name>.wwd`` WFDB annotation files (detected beats, AAMI symbols).
     model_path : str or Path, optional
-        TFLite model; the committed artifact by default.
+        A single-lead TFLite model to evaluate alone (every beat goes to it); by default the
+        committed single- and two-lead models.
     chunk_s : float
         Chunk length fed to the stream, seconds.
     max_seconds : float, optional
@@ -195,7 +196,7 @@ def evaluate_records(
         raise FileNotFoundError(f"no WFDB records with .atr annotations in {records_dir}")
     if leads not in (1, 2):
         raise ValueError(f"leads must be 1 or 2, got {leads}")
-    clf = BeatClassifier(model_path, model2_path=None if leads == 2 else False)
+    clf = BeatClassifier(model_path, model2_path=None if leads == 2 and model_path is None else False)
     tot = {k: {"tp": 0, "fn": 0, "fp": 0} for k in ("qrs", "veb", "sveb")}
     per: dict[str, Any] = {}
     conf_tot = np.zeros((5, 5), dtype=int)
