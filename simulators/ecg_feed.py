@@ -68,7 +68,7 @@ def feed_chunks(feed: BedFeed, start: datetime, chunk_s: float = 1.0,
     --------
     >>> from simulators.ecg_synth import synth_beds
     >>> feed = synth_beds(1, duration_s=3, seed=0)[0]
-    >>> [c["seq"] for c in feed_chunks(feed, datetime(2026, 1, 1, tzinfo=timezone.utc))]
+    >>> [c["seq"] for c in feed_chunks(feed, datetime(2026, 1, 1, tzinfo=UTC))]
     [0, 1, 2]
     """
     n = round(chunk_s * feed.fs_hz)
