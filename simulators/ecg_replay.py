@@ -44,9 +44,10 @@ def load_feed(path: Path | str, patient_id: str, bed: str, start_s: float = 0.0,
     """
     import wfdb
 
+    from models.ecg.evaluate import record_leads
+
     hdr = wfdb.rdheader(str(path))
-    ch = hdr.sig_name.index("MLII") if "MLII" in hdr.sig_name else 0
-    chans = [ch] + [i for i in range(len(hdr.sig_name)) if i != ch][:1]   # first + second lead
+    chans = [c for c in record_leads(hdr.sig_name) if c is not None]   # first (+ second) lead
     fs = float(hdr.fs)
     sampfrom = round(start_s * fs)
     sampto = hdr.sig_len if seconds is None else min(hdr.sig_len, sampfrom + round(seconds * fs))

@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 CHUNK_S = 1.0  #: chunk length used for evaluation, seconds (as the replay simulator sends)
 
 
+def record_leads(sig_name: list[str]) -> tuple[int, int | None]:
+    """Channels of a WFDB record to stream: the first lead (MLII when present, the lead the beat
+    classifiers were trained on; MIT-BIH 114 stores it second, else channel 0) and the second
+    lead (the next other channel, V1 in most MIT-BIH records; None for a one-lead record)."""
+    ch = sig_name.index("MLII") if "MLII" in sig_name else 0
+    return ch, next((i for i in range(len(sig_name)) if i != ch), None)
+
+
 def load_record(path: str | Path, max_seconds: float | None = None) -> dict[str, Any]:
     """Read a WFDB record and its ``atr`` annotations; pick lead MLII when present.
 
@@ -53,10 +61,9 @@ def load_record(path: str | Path, max_seconds: float | None = None) -> dict[str,
     sampto = int(max_seconds * fs) if max_seconds else None
     rec = wfdb.rdrecord(path, sampto=sampto)
     ann = wfdb.rdann(path, "atr", sampto=sampto)
-    ch = rec.sig_name.index("MLII") if "MLII" in rec.sig_name else 0
+    ch, ch2 = record_leads(rec.sig_name)
     x = rec.p_signal[:, ch].astype(float)
     x = np.nan_to_num(x, nan=0.0)
-    ch2 = next((i for i in range(rec.p_signal.shape[1]) if i != ch), None)
     return {
         "name": Path(path).name,
         "signal": x,

@@ -375,11 +375,11 @@ def ecg_chunk_dict(patient_id: str, bed: str, ts: datetime, fs_hz: float, seq: i
     """
     if ts.tzinfo is None:
         raise ValueError("ts must be timezone-aware")
-    d = {"patient_id": patient_id, "bed": bed, "ts": ts.isoformat(), "fs_hz": fs_hz,
-         "seq": int(seq), "lead": lead, "ecg_uv": [int(v) for v in ecg_uv]}
-    if lead2 is not None and ecg2_uv is not None:
-        d.update(lead2=lead2, ecg2_uv=[int(v) for v in ecg2_uv])
-    return d
+    two = lead2 is not None and ecg2_uv is not None
+    return ECGChunk(patient_id=patient_id, bed=bed, ts=ts, fs_hz=fs_hz, seq=int(seq), lead=lead,
+                    ecg_uv=np.asarray(ecg_uv).astype(np.int64),
+                    lead2=lead2 if two else None,
+                    ecg2_uv=np.asarray(ecg2_uv).astype(np.int64) if two else None).to_dict()
 
 
 __all__ = [
