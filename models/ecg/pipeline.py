@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from scipy import signal as sps
 
+from models.ecg import rhythm
 from models.ecg.aami import AAMI_CLASSES
 from models.ecg.qrs import QRSDetector
 
@@ -90,6 +91,10 @@ class BeatCandidate:
         float32 ``(N_RR,)`` RR features.
     wave2 : numpy.ndarray or None
         float32 ``(WAVE_LEN, 2)`` window of the second lead, None when there is none.
+    irregular : bool
+        The rhythm up to this beat (its pre-RR and the ``rhythm.WINDOW - 1`` before) is
+        AF-irregular (:func:`models.ecg.rhythm.irregular_rhythm`); ``BeatClassifier`` then never
+        labels the beat S.
     """
 
     sample: int
@@ -99,6 +104,7 @@ class BeatCandidate:
     wave: np.ndarray
     rr: np.ndarray
     wave2: np.ndarray | None = None
+    irregular: bool = False
 
 
 class ECGBeatStream:
@@ -141,6 +147,7 @@ class ECGBeatStream:
         self._pending: list[int] = []  # R peaks waiting for their post-RR (at most one normally)
         self._prev_r = -1  # R peak before the pending one (for pre-RR)
         self._rr_hist: list[float] = []  # last pre-RR values, s
+        self._rr_win: list[float] = []  # last rhythm.WINDOW pre-RR values, s (rhythm context)
         self._avg_rr = float("nan")
         self._template: np.ndarray | None = None
         self._buf2: np.ndarray | None = None  # second lead, aligned with _buf's tail
@@ -161,6 +168,7 @@ class ECGBeatStream:
             "pending": list(self._pending),
             "prev_r": self._prev_r,
             "rr_hist": list(self._rr_hist),
+            "rr_win": list(self._rr_win),
             "avg_rr": None if np.isnan(self._avg_rr) else self._avg_rr,
             "template": None if self._template is None else self._template.tolist(),
             "buf2": None if self._buf2 is None else self._buf2.tolist(),
@@ -180,6 +188,8 @@ class ECGBeatStream:
         s._pending = [int(x) for x in d["pending"]]
         s._prev_r = int(d["prev_r"])
         s._rr_hist = [float(x) for x in d["rr_hist"]]
+        # rhythm context (absent from states written before it: rebuilt over the next beats)
+        s._rr_win = [float(x) for x in d.get("rr_win", [])]
         s._avg_rr = float("nan") if d["avg_rr"] is None else float(d["avg_rr"])
         s._template = None if d["template"] is None else np.asarray(d["template"], dtype=float)
         # second lead (absent from states written before it existed)
@@ -249,6 +259,7 @@ class ECGBeatStream:
         if not np.isnan(pre):
             pre = min(pre, self.max_rr_s)
             self._rr_hist = (self._rr_hist + [pre])[-_LOCAL_N:]
+            self._rr_win = (self._rr_win + [pre])[-rhythm.WINDOW:]
             self._avg_rr = (
                 pre if np.isnan(self._avg_rr) else (1 - _AVG_ALPHA) * self._avg_rr + _AVG_ALPHA * pre
             )
@@ -270,7 +281,7 @@ class ECGBeatStream:
                 self._template2, wave2 = _beat_channels(seg2, self._template2)
         return BeatCandidate(
             sample=int(r), t_offset_s=r / fs, pre_rr_s=float(pre), post_rr_s=float(post), wave=wave, rr=rr,
-            wave2=wave2,
+            wave2=wave2, irregular=rhythm.irregular_rhythm(self._rr_win),
         )
 
     def _lead2_covers(self, r: int) -> bool:
@@ -397,6 +408,9 @@ class BeatClassifier:
         beat with the single-lead model.
     num_threads : int
         Interpreter threads.
+    rhythm_context : bool
+        Apply :func:`models.ecg.rhythm.rhythm_labels` to the labels (default; no S in an
+        irregular rhythm). False gives the models' own argmax (for measuring the rule).
 
     Attributes
     ----------
@@ -408,7 +422,8 @@ class BeatClassifier:
     """
 
     def __init__(self, model_path: str | Path | None = None, num_threads: int = 1,
-                 model2_path: str | Path | bool | None = None) -> None:
+                 model2_path: str | Path | bool | None = None, rhythm_context: bool = True) -> None:
+        self.rhythm_context = rhythm_context
         self._one = _Lite(Path(model_path) if model_path is not None else DEFAULT_MODEL, num_threads)
         if model2_path is False:
             self._two = None
@@ -435,7 +450,8 @@ class BeatClassifier:
         Returns
         -------
         (labels, proba) : tuple
-            AAMI class per beat and the ``(n, 5)`` probabilities.
+            AAMI class per beat (the models' argmax, then the rhythm context unless disabled)
+            and the models' ``(n, 5)`` probabilities.
         """
         proba = np.zeros((len(beats), len(self.classes)), np.float32)
         two = [i for i, b in enumerate(beats) if b.wave2 is not None] if self._two else []
@@ -443,4 +459,7 @@ class BeatClassifier:
         for idx, two_lead in ((one, False), (two, True)):
             if idx:
                 proba[idx] = self.predict_proba(*stack_inputs([beats[i] for i in idx], two_lead))
-        return [self.classes[i] for i in np.argmax(proba, axis=1)], proba
+        labels = [self.classes[i] for i in np.argmax(proba, axis=1)]
+        if self.rhythm_context:
+            labels = rhythm.rhythm_labels(labels, [b.irregular for b in beats])
+        return labels, proba

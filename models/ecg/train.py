@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from models.ecg import rhythm
 from models.ecg.aami import AAMI_CLASSES
 from models.ecg.pipeline import N_RR, WAVE_LEN
 from wardwatch.settings import shared_data
@@ -55,7 +56,8 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
 
     Returns arrays ``wave (n, WAVE_LEN, 2)``, ``rr (n, N_RR)``, ``y`` (AAMI label, '' for a
     detection with no reference beat), ``rec`` (record name), and the second lead streamed
-    alongside: ``wave2 (n, WAVE_LEN, 2)`` (zeros where a beat has none) and ``has2``.
+    alongside: ``wave2 (n, WAVE_LEN, 2)`` (zeros where a beat has none) and ``has2``; and
+    ``irregular`` (the beat's rhythm context, :mod:`models.ecg.rhythm`).
     """
     from models.ecg.evaluate import label_candidates, load_record, stream_record
 
@@ -65,7 +67,7 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
     if use_cache and cache.exists():
         d = np.load(cache)
         return {k: d[k] for k in d.files}
-    waves, rrs, ys, recs, waves2, has2 = [], [], [], [], [], []
+    waves, rrs, ys, recs, waves2, has2, irr = [], [], [], [], [], [], []
     task = progress.add_task("stream DS1 records", total=len(names)) if progress else None
     for name in names:
         rec = load_record(Path(records_dir) / name)
@@ -77,6 +79,7 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
         waves2.append(np.stack([zero if beats[i].wave2 is None else beats[i].wave2 for i in idx]))
         has2.append(np.array([beats[i].wave2 is not None for i in idx]))
         rrs.append(np.stack([beats[i].rr for i in idx]))
+        irr.append(np.array([beats[i].irregular for i in idx]))
         ys.append(y[idx].astype("<U1"))
         recs.append(np.full(idx.size, name, dtype="<U8"))
         if progress:
@@ -88,6 +91,7 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
         "rec": np.concatenate(recs),
         "wave2": np.concatenate(waves2),
         "has2": np.concatenate(has2),
+        "irregular": np.concatenate(irr),
     }
     if use_cache:
         np.savez(cache, **data)
@@ -97,7 +101,7 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
 def _code_hash() -> str:
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    for f in ("qrs.py", "pipeline.py", "aami.py", "metrics.py"):
+    for f in ("qrs.py", "pipeline.py", "rhythm.py", "aami.py", "metrics.py"):
         h.update((here / f).read_bytes())
     return h.hexdigest()
 
@@ -319,11 +323,16 @@ def train(
         }
         if folds > 1:
             pred = np.full(len(y_int), "", dtype="<U1")
-            per_fold = []
+            held_out = []
             for recs, held, m in fold_fits(data, folds, seed, progress):
                 p = m.predict([data["wave"][held], data["rr"][held]], batch_size=1024, verbose=0)
                 pred[held] = np.array(AAMI_CLASSES)[np.argmax(p, axis=1)]
-                per_fold.append({"held_out": recs, **_summary(data["y"][held], pred[held])})
+                held_out.append((recs, held))
+            # the labels the stream gives: the models' argmax, then the rhythm context
+            model_only = pred
+            pred = np.array(rhythm.rhythm_labels(model_only.tolist(), data["irregular"].tolist()))
+            per_fold = [{"held_out": recs, **_summary(data["y"][held], pred[held])}
+                        for recs, held in held_out]
             per_record = {
                 r: _summary(data["y"][data["rec"] == r], pred[data["rec"] == r]) for r in metrics["records"]
             }
@@ -331,6 +340,8 @@ def train(
                 "scheme": f"{folds}-fold leave-records-out over DS1 "
                 "(each record scored by a model that never saw it)",
                 "pooled": _summary(data["y"], pred),
+                "rhythm_context": "S -> N in an AF-irregular rhythm (models/ecg/rhythm.py)",
+                "pooled_model_only": _summary(data["y"], model_only),
                 "folds": per_fold,
                 "per_record": {r: {"veb": v["veb"], "sveb": v["sveb"]} for r, v in per_record.items()},
             }

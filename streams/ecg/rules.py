@@ -58,6 +58,8 @@ from typing import Any
 
 import numpy as np
 
+from models.ecg import rhythm
+
 RULES_VERSION = "ecg-rules-1.0"
 
 PHYSIOLOGICAL = ("ecg.asystole", "ecg.vtach", "ecg.pause", "ecg.brady", "ecg.tachy",
@@ -96,11 +98,11 @@ class RuleConfig:
     # irregularity measure. Only N/S-N/S intervals (ventricular beats and their compensatory
     # pauses excluded). Thresholds set on DS1 reference beats (30-interval windows, 10 % trim
     # each side): AF windows 93.6 % above, non-AF windows 2.4 % (untrimmed 0.1/0.1: 7.0 %).
-    af_window: int = 30
-    af_min_intervals: int = 20
-    af_trim: float = 0.10
-    af_nrmssd: float = 0.15
-    af_cov: float = 0.10
+    af_window: int = rhythm.WINDOW
+    af_min_intervals: int = rhythm.MIN_INTERVALS
+    af_trim: float = rhythm.TRIM
+    af_nrmssd: float = rhythm.AF_NRMSSD
+    af_cov: float = rhythm.AF_COV
     af_sustain_s: float = 10.0
     af_clear_factor: float = 0.7   # clears when both measures fall below 0.7 x threshold
     # Frequent PVCs: >= 10 PVCs/min is the usual "PVCs/min high" monitor default ([AHA2017]
@@ -253,16 +255,8 @@ def rr_irregularity(beats: list[list[Any]], cfg: RuleConfig = DEFAULT_RULES) -> 
             rr.append(b[0] - a[0])
     if len(rr) < cfg.af_min_intervals:
         return None
-    arr = np.asarray(rr[::-1])
-    # drop the most extreme intervals (isolated premature beats and their pauses), keeping the
-    # order, as Dash 2009 drops the 8 longest and 8 shortest of 128
-    k = int(round(arr.size * cfg.af_trim))
-    if k:
-        keep = np.sort(np.argsort(arr, kind="stable")[k:arr.size - k])
-        arr = arr[keep]
-    mean = float(arr.mean())
-    return {"nrmssd": float(np.sqrt(np.mean(np.diff(arr) ** 2)) / mean),
-            "cov": float(arr.std() / mean), "n": int(arr.size), "mean_rr_s": mean}
+    # drop the most extreme intervals (isolated premature beats and their pauses) first
+    return rhythm.rr_irregularity(rr[::-1], cfg.af_trim)
 
 
 # ------------------------------------------------------------------------------ state
