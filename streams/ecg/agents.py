@@ -33,6 +33,7 @@ from streams.app import app
 from streams.deadletter import deadletter_event
 from streams.ecg.process import (
     Detection,
+    StripInputs,
     alarm_condition,
     alarm_point,
     ecg_admit,
@@ -136,19 +137,19 @@ async def _deadletter(reason: str, event: Any, key: str | None, detail: dict | N
               patient=pid_ref(key) if key else "-", offset=event.message.offset)
 
 
-def _render_strip(pid: str, bed: str, change: AlarmChange, inputs: tuple) -> str | None:
+def _render_strip(pid: str, bed: str, change: AlarmChange, inputs: StripInputs) -> str | None:
     """Render the strip PNG (runs in a worker thread); return its path or None."""
-    x, fs, t0, beats = inputs
-    if x.size == 0:
+    if inputs.x_uv.size == 0:
         return None
     path = get_settings().artifacts_path / "strips" / f"{strip_id(pid, change.source, change.t)}.png"
     if not path.exists():
-        strip_render(path, x, fs, t0, beats=beats, event_t=change.t,
-                     title=f"{bed}  {change.source} ({change.priority})")
+        strip_render(path, inputs.x_uv, inputs.fs, inputs.t0, beats=inputs.beats, event_t=change.t,
+                     title=f"{bed}  {change.source} ({change.priority})", lead=inputs.lead,
+                     second=inputs.second)
     return str(path)
 
 
-async def _emit(pid: str, bed: str, changes: list[AlarmChange], strip: tuple | None) -> None:
+async def _emit(pid: str, bed: str, changes: list[AlarmChange], strip: StripInputs | None) -> None:
     key = pid.encode()
     for ch in changes:
         path = None

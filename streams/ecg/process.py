@@ -18,6 +18,7 @@ The state is one JSON-serialisable dict (Faust table value)::
      "beat_stream": ECGBeatStream.to_state(),  # QRS detector + beat feature state
      "rules": rules_init(),                    # alarm rule state (recent beats, active alarms)
      "buf": {"t0", "fs", "uv"},                # rolling 10 s of signal for ECG strips
+     "buf2": {"t0", "fs", "uv", "lead"} | None, # the same of the second lead, when chunks carry one
      "bins": {"t0", "counts", "susp"},         # beat class counts of the open 10 s interval
      "qrs": {"last_t", "analysed_t"}}
 
@@ -110,6 +111,7 @@ class Detection:
     analysed_t: float | None        # detection complete up to here; None while learning
     quality: dict[str, Any]         # ecg_signal_quality of the rolling signal
     buf: dict[str, Any] | None = None   # the rolling signal right after this chunk (for strips)
+    buf2: dict[str, Any] | None = None  # the same of the second lead (None without one)
 
 
 def ecg_detect(state: dict[str, Any], chunk: ECGChunk, cfg: RuleConfig = DEFAULT_RULES,
@@ -142,9 +144,19 @@ def ecg_detect(state: dict[str, Any], chunk: ECGChunk, cfg: RuleConfig = DEFAULT
            "analysed_t": (t0 + det.samples_seen / chunk.fs_hz - det.delay_s) if learned else None}
     state["qrs"] = qrs
     state["buf"] = buffer_append(state.get("buf"), chunk.ecg_uv, chunk.t0, chunk.fs_hz, BUFFER_S)
+    state["buf2"] = _second_lead_buffer(state.get("buf2"), chunk)
     quality = ecg_signal_quality(buffer_decode(state["buf"]["uv"]), chunk.fs_hz, cfg)
     return Detection(list(cands), [t0 + c.t_offset_s for c in cands], qrs["last_t"],
-                     qrs["analysed_t"], quality, state["buf"]), stream
+                     qrs["analysed_t"], quality, state["buf"], state["buf2"]), stream
+
+
+def _second_lead_buffer(buf2: dict[str, Any] | None, chunk: ECGChunk) -> dict[str, Any] | None:
+    """The second lead's rolling buffer after ``chunk``: None when the chunk has none; restarted
+    when the lead changes (a strip never joins two different leads)."""
+    if chunk.ecg2_uv is None:
+        return None
+    prev = buf2 if buf2 is not None and buf2.get("lead") == chunk.lead2 else None
+    return buffer_append(prev, chunk.ecg2_uv, chunk.t0, chunk.fs_hz, BUFFER_S) | {"lead": chunk.lead2}
 
 
 @dataclass
@@ -254,22 +266,39 @@ def alarm_point(change: AlarmChange, patient_id: str, bed: str,
                  fields, datetime.fromtimestamp(change.t, tz=UTC))
 
 
-def strip_inputs(state: dict[str, Any], det: Detection | None = None
-                 ) -> tuple[np.ndarray, float, float, list[tuple[float, str]]]:
-    """Signal (uV), fs, device time of its first sample, and recent labelled beats.
+@dataclass(frozen=True)
+class StripInputs:
+    """What a strip needs, frozen at one chunk (see :func:`streams.ecg.strip.strip_render`)."""
 
-    With ``det``, the signal is the rolling buffer as it was right after that chunk (later
-    chunks of the same batch may have moved the state's buffer on).
+    x_uv: np.ndarray                       # first lead, microvolts
+    fs: float
+    t0: float                              # device time of x_uv[0]
+    beats: list[tuple[float, str]]         # recent labelled beats (device time, class)
+    lead: str
+    second: tuple[str, np.ndarray, float] | None = None   # (lead, microvolts, t0) of lead 2
+
+
+def strip_inputs(state: dict[str, Any], det: Detection | None = None) -> StripInputs:
+    """Signal of the first (and second) lead and the recent labelled beats.
+
+    With ``det``, the signals are the rolling buffers as they were right after that chunk (later
+    chunks of the same batch may have moved the state's buffers on).
     """
-    buf = det.buf if det is not None and det.buf is not None else state["buf"]
+    buf, buf2 = (det.buf, det.buf2) if det is not None and det.buf is not None else (
+        state["buf"], state.get("buf2"))
     beats = [(b[0], b[1]) for b in state["rules"]["beats"]]
-    return buffer_decode(buf["uv"]), float(buf["fs"]), float(buf["t0"]), beats
+    second = None
+    if buf2 is not None and buf2["fs"] == buf["fs"]:
+        second = (str(buf2["lead"]), buffer_decode(buf2["uv"]), float(buf2["t0"]))
+    return StripInputs(buffer_decode(buf["uv"]), float(buf["fs"]), float(buf["t0"]), beats,
+                       str(state.get("lead") or ""), second)
 
 
 __all__ = [
     "BIN_S",
     "Analysis",
     "Detection",
+    "StripInputs",
     "alarm_condition",
     "ecg_admit",
     "ecg_analyse",

@@ -81,9 +81,24 @@ def strip_id(patient_id: str, source: str, t: float) -> str:
     return f"ecg-{source.split('.')[-1]}-{h}"
 
 
+def _trace(samples_uv: np.ndarray, fs: float, t0: float, start: float, end: float
+           ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Times (s from ``start``) and mV (median removed) of one lead inside [start, end], with
+    the half-millivolt-rounded range it needs (at least -1.5 to 2 mV)."""
+    x = np.asarray(samples_uv, dtype=np.float64) / 1000.0
+    t = t0 + np.arange(x.size) / fs
+    sel = (t >= start) & (t <= end)
+    ts, xs = t[sel] - start, x[sel]
+    xs = xs - (float(np.median(xs)) if xs.size else 0.0)
+    lo = min(-1.5, float(np.floor((xs.min() if xs.size else 0) * 2) / 2) - 0.5)
+    hi = max(2.0, float(np.ceil((xs.max() if xs.size else 0) * 2) / 2) + 0.5)
+    return ts, xs, lo, hi
+
+
 def strip_render(path: Path | str, samples_uv: np.ndarray, fs: float, t0: float, *,
                  beats: list[tuple[float, str]] = (), event_t: float | None = None,
-                 title: str = "", seconds: float = 6.0) -> Path:
+                 title: str = "", seconds: float = 6.0, lead: str = "",
+                 second: tuple[str, np.ndarray, float] | None = None) -> Path:
     """Render an ECG strip PNG.
 
     Parameters
@@ -102,6 +117,11 @@ def strip_render(path: Path | str, samples_uv: np.ndarray, fs: float, t0: float,
         Header text (no patient identifier: the file is served to subscribers).
     seconds : float
         Strip length.
+    lead : str
+        Name of the lead, written at the start of its trace.
+    second : (lead name, samples_uv, t0), optional
+        A second lead at the same ``fs`` (e.g. V1), drawn under the first on the same time axis
+        and paper, as a two-channel monitor strip.
 
     Returns
     -------
@@ -120,19 +140,20 @@ def strip_render(path: Path | str, samples_uv: np.ndarray, fs: float, t0: float,
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    x = np.asarray(samples_uv, dtype=np.float64) / 1000.0
-    t = t0 + np.arange(x.size) / fs
-    end = t[-1] if x.size else t0
+    n = len(samples_uv)
+    end = t0 + (n - 1) / fs if n else t0
     if event_t is not None:
         end = min(end, event_t + 1.0)
     start = max(t0, end - seconds)
-    sel = (t >= start) & (t <= end)
-    ts, xs = t[sel] - start, x[sel]
+    ts, xs, lo, hi = _trace(samples_uv, fs, t0, start, end)
     dur = max(seconds, float(ts[-1]) if ts.size else seconds)
-    base = float(np.median(xs)) if xs.size else 0.0
-    xs = xs - base
-    lo = min(-1.5, float(np.floor((xs.min() if xs.size else 0) * 2) / 2) - 0.5)
-    hi = max(2.0, float(np.ceil((xs.max() if xs.size else 0) * 2) / 2) + 0.5)
+    traces = [(lead, ts, xs, 0.0)]
+    if second is not None:
+        # the second lead hangs under the first: its top at the first one's bottom
+        ts2, xs2, lo2, hi2 = _trace(second[1], fs, second[2], start, end)
+        offset = lo - hi2
+        traces.append((second[0], ts2, xs2, offset))
+        lo = lo2 + offset
 
     # 25 mm/s and 10 mm/mV -> 1 s = 25 mm, 1 mV = 10 mm; 1 inch = 25.4 mm
     width_in = dur * 25 / 25.4 + 0.6
@@ -150,7 +171,10 @@ def strip_render(path: Path | str, samples_uv: np.ndarray, fs: float, t0: float,
     for major, colour, lw in ((False, "#fbd9d9", 0.4), (True, "#f4a6a6", 0.8)):
         ax.vlines(xv[xmaj == major], lo, hi, colors=colour, linewidths=lw, zorder=0)
         ax.hlines(yv[ymaj == major], 0, dur, colors=colour, linewidths=lw, zorder=0)
-    ax.plot(ts, xs, color="black", lw=0.9, zorder=3)
+    for name, tt, xx, offset in traces:
+        ax.plot(tt, xx + offset, color="black", lw=0.9, zorder=3)
+        if name:
+            ax.text(0.05, offset + 0.35, name, ha="left", va="bottom", fontsize=9, zorder=4)
     for bt, lab in beats:
         if start <= bt <= end:
             ax.text(bt - start, hi - 0.25, lab, ha="center", va="top", fontsize=9,

@@ -133,3 +133,26 @@ def test_synthetic_scenarios_with_the_committed_classifier(beds):
                        if x.active}
         raised.discard("ecg.pvc_burden")  # the VT run also counts as frequent PVCs
         assert raised == expected[name], name
+
+
+def test_strip_inputs_carry_the_second_lead_only_while_chunks_do(beds):
+    from streams.ecg.process import strip_inputs
+
+    feed = beds["sinus"]
+    st = ecg_state_new()
+    seen = []
+    for i, c in enumerate(feed_chunks(feed, START, seconds=14)):
+        if i != 9:                                    # chunk 9 arrives without its second lead
+            c = c | {"lead2": "V1", "ecg2_uv": [-v // 2 for v in c["ecg_uv"]]}
+        chunk = ecg_validate(json.dumps(c), key=feed.patient_id)
+        st = json.loads(json.dumps(st))
+        ecg_admit(st, chunk, 0.0)
+        det, _ = ecg_detect(st, chunk)
+        seen.append(strip_inputs(st, det))
+    assert seen[8].second is not None and seen[8].lead == feed.lead and seen[8].second[0] == "V1"
+    assert seen[9].second is None                     # never a stale second lead on a strip
+    s = seen[-1]                                      # 4 chunks since: its buffer restarted at 10
+    name, x2, t02 = s.second
+    assert t02 == START.timestamp() + 10.0 and x2.size == round(4 * s.fs)
+    assert name == "V1"
+    np.testing.assert_array_equal(x2, [-v // 2 for v in s.x_uv[-x2.size:].tolist()])
