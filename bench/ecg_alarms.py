@@ -11,10 +11,12 @@ Run: ``.venv/bin/python bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 [
 Caveat: the committed classifier is trained on DS1, so on DS1 this measures the stream path and
 the rules with an optimistic classifier, not generalisation.
 
-Held out: ``--cv 4 [--seed 7]`` trains the leave-records-out fold models of ``wardwatch train
-ecg`` (single- and two-lead, the same folds and recipe) and runs each record with the models of
-the fold that never saw it, once with the single-lead model only and once with the two-lead
-model (records streamed with both leads): alarm-level figures on patients the models never saw.
+Held out: ``--cv 4 [--seeds1 7] [--seeds2 7,11,13,17,19]`` trains the leave-records-out fold
+models of ``wardwatch train ecg`` (single- and two-lead, the same folds and recipes; by default
+the shipped recipes' seeds, ``train.SEEDS``: several seeds make an averaged ensemble) and runs
+each record with the models of the fold that never saw it, once with the single-lead model only
+and once with the two-lead model (records streamed with both leads): alarm-level figures on
+patients the models never saw.
 """
 
 from __future__ import annotations
@@ -147,7 +149,8 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
            "records": per}
 
 
-def held_out_classifiers(records: Path, folds: int, seed: int, tmp: Path) -> dict[str, dict]:
+def held_out_classifiers(records: Path, folds: int, seeds: dict[int, list[int]],
+                         tmp: Path) -> dict[str, dict]:
     """Per record: the single-lead and the two-lead classifier of the fold that held it out."""
     from models.ecg import train
 
@@ -156,7 +159,7 @@ def held_out_classifiers(records: Path, folds: int, seed: int, tmp: Path) -> dic
     paths: dict[int, dict[str, Path]] = {}
     for leads in (1, 2):
         for f, (recs, _held, model) in enumerate(train.fold_fits(train.lead_view(data, leads),
-                                                                 folds, seed)):
+                                                                 folds, seeds[leads])):
             path = tmp / f"fold{f}-{leads}lead.tflite"
             train.export_tflite(model, path)
             paths.setdefault(f, {"records": recs})[leads] = path
@@ -173,7 +176,8 @@ def main() -> None:
     ap.add_argument("--records", type=Path, required=True)
     ap.add_argument("--seconds", type=float, default=None, help="first seconds of each record")
     ap.add_argument("--cv", type=int, default=0, help="leave-records-out folds (held-out models)")
-    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--seeds1", default=None, help="single-lead seeds (default the shipped recipe's)")
+    ap.add_argument("--seeds2", default=None, help="two-lead seeds (default the shipped recipe's)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     names = record_names(a.records)
@@ -183,9 +187,13 @@ def main() -> None:
     else:
         import tempfile
 
+        from models.ecg.train import SEEDS
+
+        seeds = {n: [int(x) for x in arg.split(",")] if arg else list(SEEDS[n])
+                 for n, arg in ((1, a.seeds1), (2, a.seeds2))}
         with tempfile.TemporaryDirectory() as d:
-            clfs = held_out_classifiers(a.records, a.cv, a.seed, Path(d))
-            out = {"held_out": f"{a.cv}-fold leave-records-out, seed {a.seed}"}
+            clfs = held_out_classifiers(a.records, a.cv, seeds, Path(d))
+            out = {"held_out": f"{a.cv}-fold leave-records-out, seeds {seeds}"}
             for kind in ("single_lead", "two_lead"):
                 per = {n: run_record(a.records / n, clfs[n][kind], a.seconds) for n in names}
                 out[kind] = summarise(per, kind)

@@ -371,7 +371,10 @@ def eval_notes(
 @train_app.command("ecg")
 def train_ecg(
     out: Path | None = typer.Option(None, "--out", help="artifact folder (default models/ecg/artifacts)"),
-    seed: int = typer.Option(7, "--seed"),
+    seeds: str | None = typer.Option(None, "--seeds",
+                                     help="comma-separated seeds, one network each (several: an "
+                                          "averaged ensemble); default the shipped recipe's "
+                                          "(single-lead 7; two-lead 7,11,13,17,19)"),
     records: Path | None = typer.Option(None, "--records",
                                         help="DS1 WFDB records (default ../shared/data/mitdb-ds1)"),
     folds: int = typer.Option(4, "--folds",
@@ -382,7 +385,8 @@ def train_ecg(
     """Rebuild the ECG beat CNN (DS1 only, record-wise CV) and export it to TFLite."""
     from models.ecg.train import DEFAULT_OUT, train
 
-    m = train(out or DEFAULT_OUT, seed=seed, records_dir=records, folds=folds, leads=leads)
+    seed_list = [int(x) for x in seeds.split(",") if x.strip()] if seeds else None
+    m = train(out or DEFAULT_OUT, seeds=seed_list, records_dir=records, folds=folds, leads=leads)
     summary = {"model": m["model"]["version"], "beats": m["beats"]}
     if "cv" in m:
         summary["cv_pooled"] = {k: m["cv"]["pooled"][k] for k in ("veb", "sveb")}

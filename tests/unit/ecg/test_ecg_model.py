@@ -148,3 +148,22 @@ def test_classifier_sends_two_lead_beats_to_the_two_lead_model():
     only_one = BeatClassifier(model2_path=False)
     np.testing.assert_allclose(only_one.predict(beats)[1], clf.predict_proba(*stack_inputs(beats)),
                                atol=1e-6)
+
+
+def test_average_models_is_the_mean_of_its_members_and_exports_as_one_model(tmp_path):
+    from models.ecg.pipeline import _Lite
+    from models.ecg.train import average_models, build_model, export_tflite
+
+    members = [build_model(seed, channels=4) for seed in (7, 11)]
+    rng = np.random.default_rng(3)
+    wave = rng.standard_normal((6, WAVE_LEN, 4)).astype(np.float32)
+    rr = rng.uniform(0.5, 1.5, (6, N_RR)).astype(np.float32)
+    each = [m.predict([wave, rr], verbose=0) for m in members]
+    assert not np.allclose(each[0], each[1], atol=1e-3)          # the seeds differ
+    ens = average_models(members)
+    np.testing.assert_allclose(ens.predict([wave, rr], verbose=0), np.mean(each, axis=0), atol=1e-6)
+    assert average_models(members[:1]) is members[0]
+    export_tflite(ens, tmp_path / "ens.tflite")
+    lite = _Lite(tmp_path / "ens.tflite", 1)
+    assert lite.channels == 4
+    np.testing.assert_allclose(lite(wave, rr), np.mean(each, axis=0), atol=1e-5)
