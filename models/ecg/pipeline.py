@@ -415,8 +415,8 @@ class BeatClassifier:
     Attributes
     ----------
     version : str
-        Model version(s) (training seed, data and content hash) for alert evidence:
-        ``"<single>"`` or ``"<single>+<two-lead>"``.
+        Model version(s) (training seeds, data and content hash) for alert evidence:
+        ``"<single>[+<two-lead>][+<rhythm context>]"``.
     classes : tuple of str
         Output order, ``("N", "S", "V", "F", "Q")``.
     """
@@ -433,7 +433,8 @@ class BeatClassifier:
         self.classes = self._one.classes
         if self._two is not None and self._two.classes != self.classes:
             raise ValueError("single- and two-lead models disagree on the class order")
-        self.version = self._one.version + (f"+{self._two.version}" if self._two else "")
+        self.version = (self._one.version + (f"+{self._two.version}" if self._two else "")
+                        + (f"+{rhythm.VERSION}" if rhythm_context else ""))
 
     def predict_proba(self, wave: np.ndarray, rr: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, 5)`` for stacked inputs (see :func:`stack_inputs`): 2 wave

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+VERSION = "rhythm-1"  #: named in BeatClassifier.version when the rule is applied
 WINDOW = 30  #: RR intervals in the rhythm context (the AF window of the alarm rules)
 MIN_INTERVALS = 20  #: fewer usable intervals: no verdict (treated as regular)
 TRIM = 0.10  #: fraction of intervals dropped at each end before measuring (Dash 2009: 8/128)

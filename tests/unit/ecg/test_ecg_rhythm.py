@@ -100,6 +100,7 @@ def test_classifier_applies_rhythm_context_on_real_beats():
     labels, p = clf.predict(b209)
     np.testing.assert_array_equal(p, p_raw)           # the rule changes labels, not probabilities
     assert labels == rhythm.rhythm_labels(raw_labels, [b.irregular for b in b209])
+    assert clf.version.endswith("+" + rhythm.VERSION) and rhythm.VERSION not in raw.version
     forced = clf.predict([dataclasses.replace(b, irregular=True) for b in b209])[0]
     assert "S" not in forced
     assert [lab for lab in forced if lab != "N"] == [lab for lab in raw_labels if lab not in "NS"]
