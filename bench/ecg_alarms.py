@@ -11,7 +11,7 @@ Run: ``.venv/bin/python bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 [
 Caveat: the committed classifier is trained on DS1, so on DS1 this measures the stream path and
 the rules with an optimistic classifier, not generalisation.
 
-Held out: ``--cv 4 [--seeds1 7] [--seeds2 7,11,13,17,19]`` trains the leave-records-out fold
+Held out: ``--cv 4 [--seeds1 7,11,13,17,19] [--seeds2 7]`` trains the leave-records-out fold
 models of ``wardwatch train ecg`` (single- and two-lead, the same folds and recipes; by default
 the shipped recipes' seeds, ``train.SEEDS``: several seeds make an averaged ensemble) and runs
 each record with the models of the fold that never saw it, once with the single-lead model only

@@ -374,7 +374,7 @@ def train_ecg(
     seeds: str | None = typer.Option(None, "--seeds",
                                      help="comma-separated seeds, one network each (several: an "
                                           "averaged ensemble); default the shipped recipe's "
-                                          "(single-lead 7; two-lead 7,11,13,17,19)"),
+                                          "(7,11,13,17,19: a five-network ensemble)"),
     records: Path | None = typer.Option(None, "--records",
                                         help="DS1 WFDB records (default ../shared/data/mitdb-ds1)"),
     folds: int = typer.Option(4, "--folds",
