@@ -1,4 +1,4 @@
-"""Synthetic single-lead ECG with injected events, for load tests and demos.
+"""Synthetic ECG (lead II, and V1 as a second lead) with injected events, for load tests and demos.
 
 Each beat is a sum of Gaussian waves (P, Q, R, S, T), the dynamical-model shape of McSharry PE
 et al., "A dynamical model for generating synthetic electrocardiogram signals", IEEE Trans
@@ -12,7 +12,8 @@ ODE, and every beat's true time and class is known). Injected events:
 ``noise``      broadband muscle-like noise of ``amp_uv`` RMS on top of the ECG
 ``rate``       sinus rhythm at another ``rate_bpm`` (bradycardia / tachycardia)
 
-Everything is deterministic for a given ``seed``.
+Everything is deterministic for a given ``seed``. The V1 lead of a seed has the same beats,
+rhythm and events as its lead II (one heart), its own wave shapes and its own measurement noise.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ from simulators.ecg_feed import BedFeed
 _NORMAL = (("P", -0.20, 0.15, 0.025), ("Q", -0.028, -0.12, 0.010), ("R", 0.0, 1.20, 0.011),
            ("S", 0.030, -0.28, 0.011), ("T", 0.26, 0.32, 0.045))
 _VENTRICULAR = (("R", 0.0, 1.55, 0.035), ("S", 0.075, -0.55, 0.035), ("T", 0.33, -0.45, 0.065))
+# V1 faces the right ventricle: small r, deep S, low P and flat/negative T in sinus rhythm; a
+# ventricular beat from the right ventricle (left-bundle-branch-block shape) gives a wide QS with
+# a discordant, positive T. Textbook shapes for a demo signal, not a model of any patient.
+_V1_NORMAL = (("P", -0.20, 0.06, 0.025), ("R", -0.005, 0.25, 0.010), ("S", 0.025, -0.85, 0.014),
+              ("T", 0.26, -0.08, 0.05))
+_V1_VENTRICULAR = (("Q", 0.01, -1.30, 0.04), ("T", 0.33, 0.40, 0.065))
+#: Leads the synthesiser draws: lead -> (sinus waves, ventricular waves).
+LEADS = {"II": (_NORMAL, _VENTRICULAR), "V1": (_V1_NORMAL, _V1_VENTRICULAR)}
 EVENT_KINDS = ("vrun", "pause", "af", "leads_off", "noise", "rate")
 
 
@@ -97,7 +106,7 @@ def _schedule(duration_s: float, hr_bpm: float, events: Sequence[SynthEvent],
 
 def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
               events: Sequence[SynthEvent] = (), seed: int = 0,
-              noise_uv: float = 8.0) -> tuple[np.ndarray, list[tuple[int, str]]]:
+              noise_uv: float = 8.0, lead: str = "II") -> tuple[np.ndarray, list[tuple[int, str]]]:
     """Synthesise one lead of ECG.
 
     Parameters
@@ -112,6 +121,8 @@ def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
     seed : int
     noise_uv : float
         RMS of the background measurement noise.
+    lead : str
+        A lead of :data:`LEADS`; the same ``seed`` gives the same beats in every lead.
 
     Returns
     -------
@@ -126,6 +137,9 @@ def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
     >>> sig.dtype.name, "V" in {b for _, b in beats}
     ('int32', True)
     """
+    if lead not in LEADS:
+        raise ValueError(f"unknown lead {lead!r}; valid: {list(LEADS)}")
+    normal, ventricular = LEADS[lead]
     rng = np.random.default_rng(seed)
     n = round(duration_s * fs)
     t = np.arange(n) / fs
@@ -136,7 +150,7 @@ def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
         rr = (tb - prev) if prev is not None else 60.0 / hr_bpm
         prev = tb
         in_af = _active(events, "af", tb) is not None
-        waves = _VENTRICULAR if label == "V" else _NORMAL
+        waves = ventricular if label == "V" else normal
         amp_scale = rng.normal(1.0, 0.03)
         lo, hi = int(max(0, (tb - 0.45) * fs)), int(min(n, (tb + 0.75) * fs))
         seg = t[lo:hi] - tb
@@ -146,7 +160,9 @@ def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
             if name == "T":
                 c = c * np.sqrt(min(max(rr, 0.3), 1.5)) / np.sqrt(0.85)
             x[lo:hi] += a * amp_scale * np.exp(-((seg - c) ** 2) / (2 * w * w))
-    # baseline wander (respiration) and measurement noise
+    # baseline wander (respiration) and measurement noise: the lead's own after the shared beats
+    if lead != "II":
+        rng = np.random.default_rng([seed, list(LEADS).index(lead)])
     x += 0.06 * np.sin(2 * np.pi * 0.22 * t + rng.uniform(0, 2 * np.pi))
     x += rng.normal(0, noise_uv / 1000.0, n)
     for e in events:
@@ -182,7 +198,8 @@ SCENARIOS: dict[str, tuple[float, tuple[SynthEvent, ...]]] = {
 
 
 def synth_beds(n: int, duration_s: float = 60.0, fs: float = 360.0, seed: int = 0,
-               scenarios: Sequence[str] | None = None, prefix: str = "SYN") -> list[BedFeed]:
+               scenarios: Sequence[str] | None = None, prefix: str = "SYN",
+               leads: int = 2) -> list[BedFeed]:
     """Make ``n`` synthetic bedside feeds, cycling through ``scenarios``.
 
     Parameters
@@ -199,12 +216,16 @@ def synth_beds(n: int, duration_s: float = 60.0, fs: float = 360.0, seed: int = 
         Names from :data:`SCENARIOS` (default: all, in order; ``["sinus"]`` for plain load).
     prefix : str
         Patient ids are ``f"{prefix}-{i:04d}"``, beds ``f"SIM-{i + 1:03d}"``.
+    leads : int
+        2 (default, as a bedside monitor sends): lead II and V1; 1: lead II only.
 
     Examples
     --------
     >>> [f.source for f in synth_beds(3, duration_s=5)]
     ['synth:sinus', 'synth:vrun', 'synth:pause']
     """
+    if leads not in (1, 2):
+        raise ValueError(f"leads must be 1 or 2, got {leads}")
     names = list(scenarios or SCENARIOS)
     unknown = [s for s in names if s not in SCENARIOS]
     if unknown:
@@ -214,9 +235,11 @@ def synth_beds(n: int, duration_s: float = 60.0, fs: float = 360.0, seed: int = 
         name = names[i % len(names)]
         hr, events = SCENARIOS[name]
         sig, beats = synth_ecg(duration_s, fs, hr, events, seed=seed + i)
+        sig2 = synth_ecg(duration_s, fs, hr, events, seed=seed + i, lead="V1")[0] if leads == 2 else None
         feeds.append(BedFeed(patient_id=f"{prefix}-{i:04d}", bed=f"SIM-{i + 1:03d}", fs_hz=fs,
-                             lead="II", signal_uv=sig, truth=beats, source=f"synth:{name}"))
+                             lead="II", signal_uv=sig, truth=beats, source=f"synth:{name}",
+                             lead2="V1" if leads == 2 else None, signal2_uv=sig2))
     return feeds
 
 
-__all__ = ["EVENT_KINDS", "SCENARIOS", "SynthEvent", "synth_beds", "synth_ecg"]
+__all__ = ["EVENT_KINDS", "LEADS", "SCENARIOS", "SynthEvent", "synth_beds", "synth_ecg"]

@@ -337,13 +337,15 @@ def replay_ecg_synth_cmd(
     seed: int = typer.Option(0, "--seed"),
     fs: float = typer.Option(360.0, "--fs"),
     prefix: str = typer.Option("SYN", "--prefix", help="patient id prefix"),
+    leads: int = typer.Option(2, "--leads", min=1, max=2, help="2: lead II + V1; 1: lead II only"),
 ) -> None:
     """Synthetic ECG feeds with injected events (VT run, pause, AF, leads off, noise)."""
     from simulators.ecg_feed import play
     from simulators.ecg_synth import synth_beds
 
     names = [n.strip() for n in scenarios.split(",") if n.strip()] if scenarios else None
-    feeds = synth_beds(beds, duration_s=seconds, fs=fs, seed=seed, scenarios=names, prefix=prefix)
+    feeds = synth_beds(beds, duration_s=seconds, fs=fs, seed=seed, scenarios=names, prefix=prefix,
+                       leads=leads)
     print(json.dumps(play(feeds, speed=speed).__dict__))
 
 

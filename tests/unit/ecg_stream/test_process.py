@@ -142,6 +142,7 @@ def test_strip_inputs_carry_the_second_lead_only_while_chunks_do(beds):
     st = ecg_state_new()
     seen = []
     for i, c in enumerate(feed_chunks(feed, START, seconds=14)):
+        c = {k: v for k, v in c.items() if k not in ("lead2", "ecg2_uv")}
         if i != 9:                                    # chunk 9 arrives without its second lead
             c = c | {"lead2": "V1", "ecg2_uv": [-v // 2 for v in c["ecg_uv"]]}
         chunk = ecg_validate(json.dumps(c), key=feed.patient_id)

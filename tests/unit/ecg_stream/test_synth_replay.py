@@ -45,6 +45,28 @@ def test_synth_events():
     assert len(synth_beds(len(SCENARIOS) + 1, duration_s=2)) == len(SCENARIOS) + 1
 
 
+def test_synth_second_lead_is_the_same_heart_seen_from_v1():
+    fs = 360.0
+    ev = [SynthEvent("vrun", 10, 4, {"rate_bpm": 170}), SynthEvent("leads_off", 25, 5)]
+    ii, beats = synth_ecg(40, fs, 80, ev, seed=5)
+    v1, beats_v1 = synth_ecg(40, fs, 80, ev, seed=5, lead="V1")
+    assert beats_v1 == beats and not np.array_equal(v1, ii)
+    n = [s for s, b in beats if b == "N" and s < 9 * fs]
+    v = [s for s, b in beats if b == "V"]
+    assert np.mean(ii[n]) > 800 and np.mean(v1[n]) < 300          # tall R in II, small r in V1
+    assert np.min([v1[s - 20:s + 20].min() for s in v]) < -900      # wide QS of the V beats in V1
+    assert np.corrcoef(ii[: int(9 * fs)] - ii[: int(9 * fs)].mean(), v1[: int(9 * fs)])[0, 1] < 0.5
+    i0, i1 = int(25 * fs), int(30 * fs)
+    assert np.ptp(v1[i0:i1]) == 0 and np.ptp(ii[i0:i1]) == 0          # leads off: every lead flat
+    with pytest.raises(ValueError):
+        synth_ecg(2, fs, lead="V9")
+    two, one = synth_beds(2, duration_s=5, seed=0)[1], synth_beds(2, duration_s=5, seed=0, leads=1)[1]
+    assert two.lead2 == "V1" and np.array_equal(two.signal_uv, one.signal_uv) and one.lead2 is None
+    for c in feed_chunks(two, T0):
+        chunk = ecg_validate(json.dumps(c), key=two.patient_id)
+        assert chunk.lead2 == "V1" and chunk.ecg2_uv.size == chunk.ecg_uv.size
+
+
 @pytest.mark.skipif(not DS1.exists(), reason="MIT-BIH DS1 not available")
 def test_replay_reads_mlii_in_microvolts():
     from simulators.ecg_replay import replay_feeds
