@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from scipy import signal as sps
 
-from models.ecg import rhythm
+from models.ecg import morphology, rhythm
 from models.ecg.aami import AAMI_CLASSES
 from models.ecg.qrs import QRSDetector
 
@@ -408,22 +408,24 @@ class BeatClassifier:
         beat with the single-lead model.
     num_threads : int
         Interpreter threads.
-    rhythm_context : bool
-        Apply :func:`models.ecg.rhythm.rhythm_labels` to the labels (default; no S in an
-        irregular rhythm). False gives the models' own argmax (for measuring the rule).
+    context : bool
+        Correct the models' labels with the patient's own context (default): no S in an
+        irregular rhythm (:func:`models.ecg.rhythm.rhythm_labels`), no V for a QRS that matches
+        the patient's average beat (:func:`models.ecg.morphology.morphology_labels`). False gives
+        the models' own argmax (for measuring the rules).
 
     Attributes
     ----------
     version : str
         Model version(s) (training seeds, data and content hash) for alert evidence:
-        ``"<single>[+<two-lead>][+<rhythm context>]"``.
+        ``"<single>[+<two-lead>][+<rhythm rule>+<template rule>]"``.
     classes : tuple of str
         Output order, ``("N", "S", "V", "F", "Q")``.
     """
 
     def __init__(self, model_path: str | Path | None = None, num_threads: int = 1,
-                 model2_path: str | Path | bool | None = None, rhythm_context: bool = True) -> None:
-        self.rhythm_context = rhythm_context
+                 model2_path: str | Path | bool | None = None, context: bool = True) -> None:
+        self.context = context
         self._one = _Lite(Path(model_path) if model_path is not None else DEFAULT_MODEL, num_threads)
         if model2_path is False:
             self._two = None
@@ -434,7 +436,7 @@ class BeatClassifier:
         if self._two is not None and self._two.classes != self.classes:
             raise ValueError("single- and two-lead models disagree on the class order")
         self.version = (self._one.version + (f"+{self._two.version}" if self._two else "")
-                        + (f"+{rhythm.VERSION}" if rhythm_context else ""))
+                        + (f"+{rhythm.VERSION}+{morphology.VERSION}" if context else ""))
 
     def predict_proba(self, wave: np.ndarray, rr: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, 5)`` for stacked inputs (see :func:`stack_inputs`): 2 wave
@@ -451,16 +453,20 @@ class BeatClassifier:
         Returns
         -------
         (labels, proba) : tuple
-            AAMI class per beat (the models' argmax, then the rhythm context unless disabled)
+            AAMI class per beat (the models' argmax, then the context rules unless disabled)
             and the models' ``(n, 5)`` probabilities.
         """
         proba = np.zeros((len(beats), len(self.classes)), np.float32)
         two = [i for i, b in enumerate(beats) if b.wave2 is not None] if self._two else []
         one = sorted(set(range(len(beats))) - set(two))
+        matches = np.zeros(len(beats), dtype=bool)
         for idx, two_lead in ((one, False), (two, True)):
             if idx:
-                proba[idx] = self.predict_proba(*stack_inputs([beats[i] for i in idx], two_lead))
+                wave, rr = stack_inputs([beats[i] for i in idx], two_lead)
+                proba[idx] = self.predict_proba(wave, rr)
+                matches[idx] = morphology.template_matches(wave)   # the leads this model saw
         labels = [self.classes[i] for i in np.argmax(proba, axis=1)]
-        if self.rhythm_context:
+        if self.context:
             labels = rhythm.rhythm_labels(labels, [b.irregular for b in beats])
+            labels = morphology.morphology_labels(labels, matches.tolist())
         return labels, proba

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from models.ecg import rhythm
+from models.ecg import morphology, rhythm
 from models.ecg.aami import AAMI_CLASSES
 from models.ecg.pipeline import N_RR, WAVE_LEN
 from wardwatch.settings import shared_data
@@ -356,9 +356,11 @@ def train(
                 p = m.predict([data["wave"][held], data["rr"][held]], batch_size=1024, verbose=0)
                 pred[held] = np.array(AAMI_CLASSES)[np.argmax(p, axis=1)]
                 held_out.append((recs, held))
-            # the labels the stream gives: the models' argmax, then the rhythm context
+            # the labels the stream gives: the models' argmax, then the context rules
             model_only = pred
-            pred = np.array(rhythm.rhythm_labels(model_only.tolist(), data["irregular"].tolist()))
+            pred = np.array(morphology.morphology_labels(
+                rhythm.rhythm_labels(model_only.tolist(), data["irregular"].tolist()),
+                morphology.template_matches(data["wave"]).tolist()))
             per_fold = [{"held_out": recs, **_summary(data["y"][held], pred[held])}
                         for recs, held in held_out]
             per_record = {
@@ -368,7 +370,8 @@ def train(
                 "scheme": f"{folds}-fold leave-records-out over DS1 "
                 "(each record scored by a model that never saw it)",
                 "pooled": _summary(data["y"], pred),
-                "rhythm_context": "S -> N in an AF-irregular rhythm (models/ecg/rhythm.py)",
+                "context_rules": "S -> N in an AF-irregular rhythm (models/ecg/rhythm.py); V -> N "
+                                 "when the QRS matches the patient's average beat (morphology.py)",
                 "pooled_model_only": _summary(data["y"], model_only),
                 "folds": per_fold,
                 "per_record": {r: {"veb": v["veb"], "sveb": v["sveb"]} for r, v in per_record.items()},

@@ -7,8 +7,16 @@ import json
 import numpy as np
 import pytest
 
-from models.ecg import rhythm
-from models.ecg.pipeline import DEFAULT_MODEL, BeatClassifier, ECGBeatStream
+from models.ecg import morphology, rhythm
+from models.ecg.pipeline import (
+    DEFAULT_MODEL,
+    MODEL_FS,
+    PRE_S,
+    WAVE_LEN,
+    BeatClassifier,
+    ECGBeatStream,
+    stack_inputs,
+)
 from wardwatch.settings import shared_data
 
 DS1 = shared_data("mitdb-ds1")
@@ -81,7 +89,7 @@ def test_beat_stream_flags_irregular_rhythm_across_chunks_and_state():
 
 
 @pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="ECG model artifact not built")
-def test_classifier_applies_rhythm_context_on_real_beats():
+def test_classifier_applies_both_context_rules_on_real_beats():
     if not (DS1 / "209.hea").exists() or not (DS1 / "203.hea").exists():
         pytest.skip("MIT-BIH DS1 not available")
     from models.ecg.evaluate import load_record, stream_record
@@ -91,16 +99,39 @@ def test_classifier_applies_rhythm_context_on_real_beats():
         return stream_record(rec["signal"], rec["fs"], signal2=rec["signal2"])
 
     # 203 is atrial flutter/fibrillation throughout; 209's SVEBs (SVTA runs) sit in sinus rhythm
-    b203, b209 = beats_of("203", 120), beats_of("209", 300)
+    b203, b209 = beats_of("203", 300), beats_of("209", 300)
     assert np.mean([b.irregular for b in b203]) > 0.8
     assert np.mean([b.irregular for b in b209]) < 0.1
-    clf, raw = BeatClassifier(), BeatClassifier(rhythm_context=False)
-    raw_labels, p_raw = raw.predict(b209)
-    assert raw_labels.count("S") >= 10
-    labels, p = clf.predict(b209)
-    np.testing.assert_array_equal(p, p_raw)           # the rule changes labels, not probabilities
-    assert labels == rhythm.rhythm_labels(raw_labels, [b.irregular for b in b209])
-    assert clf.version.endswith("+" + rhythm.VERSION) and rhythm.VERSION not in raw.version
+    clf, raw = BeatClassifier(), BeatClassifier(context=False)
+    assert clf.version.endswith(f"+{rhythm.VERSION}+{morphology.VERSION}")
+    assert rhythm.VERSION not in raw.version
+    share = {}
+    for name, beats in (("209", b209), ("203", b203)):
+        raw_labels, p_raw = raw.predict(beats)
+        labels, p = clf.predict(beats)
+        np.testing.assert_array_equal(p, p_raw)       # the rules change labels, not probabilities
+        matches = np.array([morphology.template_matches(stack_inputs([b], b.wave2 is not None)[0])[0]
+                            for b in beats])
+        assert labels == morphology.morphology_labels(
+            rhythm.rhythm_labels(raw_labels, [b.irregular for b in beats]), matches.tolist())
+        lab = np.array(raw_labels)
+        share[name] = {c: float(matches[lab == c].mean()) for c in ("N", "V") if (lab == c).any()}
+    # real ventricular beats (203's multiform PVCs) never match the template; in 209's sinus
+    # rhythm most normal beats do
+    assert share["203"]["V"] == 0.0 and share["209"]["N"] > 0.5, share
+    assert raw.predict(b209)[0].count("S") >= 10
     forced = clf.predict([dataclasses.replace(b, irregular=True) for b in b209])[0]
     assert "S" not in forced
-    assert [lab for lab in forced if lab != "N"] == [lab for lab in raw_labels if lab not in "NS"]
+
+
+def test_template_rule_keeps_a_ventricular_beat_and_drops_a_normal_one():
+    assert morphology.R_INDEX == round(PRE_S * MODEL_FS) and morphology.QRS_HALF == round(0.1 * MODEL_FS)
+    t = np.arange(WAVE_LEN) - morphology.R_INDEX
+    normal = np.exp(-t ** 2 / 8.0)
+    wide = 0.8 * np.exp(-(t - 4) ** 2 / 150.0) - 0.3 * np.exp(-(t - 20) ** 2 / 60.0)
+    as_n = np.stack([normal * 1.02, 0.02 * normal], axis=1)              # the usual shape
+    as_v = np.stack([wide, wide - normal], axis=1)                       # a different QRS
+    two = np.concatenate([as_n, as_v], axis=1)                           # lead 2 disagrees
+    assert morphology.template_matches(np.stack([as_n, as_v])).tolist() == [True, False]
+    assert morphology.template_matches(two[None]).tolist() == [False]  # every lead must match
+    assert morphology.morphology_labels(["V", "V", "S"], [True, False, True]) == ["N", "V", "S"]
