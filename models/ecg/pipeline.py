@@ -464,7 +464,8 @@ class BeatClassifier:
             if idx:
                 wave, rr = stack_inputs([beats[i] for i in idx], two_lead)
                 proba[idx] = self.predict_proba(wave, rr)
-                matches[idx] = morphology.template_matches(wave)   # the leads this model saw
+                if self.context:
+                    matches[idx] = morphology.template_matches(wave)   # the leads this model saw
         labels = [self.classes[i] for i in np.argmax(proba, axis=1)]
         if self.context:
             labels = rhythm.rhythm_labels(labels, [b.irregular for b in beats])

@@ -251,7 +251,7 @@ def rr_irregularity(beats: list[list[Any]], cfg: RuleConfig = DEFAULT_RULES) -> 
         if a[2] != b[2]:
             break
         # pauses (>= pause_s) are their own alarm, not AF irregularity
-        if a[1] in ("N", "S") and b[1] in ("N", "S") and 0.2 <= b[0] - a[0] < cfg.pause_s:
+        if a[1] in ("N", "S") and b[1] in ("N", "S") and rhythm.RR_MIN_S <= b[0] - a[0] < cfg.pause_s:
             rr.append(b[0] - a[0])
     if len(rr) < cfg.af_min_intervals:
         return None
