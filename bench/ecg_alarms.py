@@ -98,7 +98,7 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None) -> dict:
         chunk = ecg_validate(json.dumps(c))
         _, ch = ecg_admit(st, chunk, 0.0)
         det, live = ecg_detect(st, chunk, stream=live)
-        labels = clf.predict(det.candidates)[0] if det.candidates else []
+        labels = clf.predict(det.candidates, st["votes"])[0] if det.candidates else []
         changes += ch + ecg_analyse(st, chunk, det, labels).changes
     base = t0.timestamp()
     eps = vt_episodes(path, feed.fs_hz)

@@ -111,7 +111,7 @@ def lead_ii_beats(lead_ii_mv: np.ndarray, fs: float) -> dict[str, Any]:
     except Exception as e:  # noqa: BLE001 - a missing/broken model file must not fail the job
         out["classifier"] = {"available": False, "error": type(e).__name__}
         return out
-    labels, _ = clf.predict(beats)
+    labels, _ = clf.predict(beats, {})
     out["classifier"] = {"available": True, "name": "BeatClassifier", "version": clf.version,
                          "classes": list(clf.classes)}
     out["beat_counts"] = {c: labels.count(c) for c in clf.classes}

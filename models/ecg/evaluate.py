@@ -211,7 +211,7 @@ def evaluate_records(
         rec = load_record(records_dir / name, max_seconds)
         beats = stream_record(rec["signal"], rec["fs"], chunk_s,
                               rec["signal2"] if leads == 2 else None)
-        labels, _ = clf.predict(beats) if beats else ([], None)
+        labels, _ = clf.predict(beats, {}) if beats else ([], None)
         samples = np.array([b.sample for b in beats], dtype=np.int64)
         sc = score_record(rec, samples, labels)
         for k in tot:

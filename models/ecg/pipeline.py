@@ -95,6 +95,9 @@ class BeatCandidate:
         The rhythm up to this beat (its pre-RR and the ``rhythm.WINDOW - 1`` before) is
         AF-irregular (:func:`models.ecg.rhythm.irregular_rhythm`); ``BeatClassifier`` then never
         labels the beat S.
+    family : int
+        The QRS morphology family the beat joined (:class:`models.ecg.morphology.Families`, ids
+        per stream); ``BeatClassifier.predict`` labels V by the family's vote. -1: none.
     """
 
     sample: int
@@ -105,6 +108,7 @@ class BeatCandidate:
     rr: np.ndarray
     wave2: np.ndarray | None = None
     irregular: bool = False
+    family: int = -1
 
 
 class ECGBeatStream:
@@ -153,10 +157,11 @@ class ECGBeatStream:
         self._buf2: np.ndarray | None = None  # second lead, aligned with _buf's tail
         self._buf2_start = 0
         self._template2: np.ndarray | None = None
+        self.families = morphology.Families()
 
     # ------------------------------------------------------------------ state
     def to_state(self) -> dict[str, Any]:
-        """Plain JSON-serialisable state (detector + buffer + RR history + template)."""
+        """Plain JSON-serialisable state (detector + buffer + RR history + templates + families)."""
         return {
             "v": _STATE_VERSION,
             "fs": self.fs,
@@ -174,6 +179,7 @@ class ECGBeatStream:
             "buf2": None if self._buf2 is None else self._buf2.tolist(),
             "buf2_start": self._buf2_start,
             "template2": None if self._template2 is None else self._template2.tolist(),
+            "families": self.families.to_state(),
         }
 
     @classmethod
@@ -196,6 +202,8 @@ class ECGBeatStream:
         s._buf2 = None if d.get("buf2") is None else np.asarray(d["buf2"], dtype=float)
         s._buf2_start = int(d.get("buf2_start", 0))
         s._template2 = None if d.get("template2") is None else np.asarray(d["template2"], dtype=float)
+        # morphology families (absent from states written before them: they start afresh)
+        s.families = morphology.Families.from_state(d.get("families"))
         return s
 
     @property
@@ -282,6 +290,7 @@ class ECGBeatStream:
         return BeatCandidate(
             sample=int(r), t_offset_s=r / fs, pre_rr_s=float(pre), post_rr_s=float(post), wave=wave, rr=rr,
             wave2=wave2, irregular=rhythm.irregular_rhythm(self._rr_win),
+            family=self.families.assign(morphology.qrs_part(wave)),
         )
 
     def _lead2_covers(self, r: int) -> bool:
@@ -409,16 +418,18 @@ class BeatClassifier:
     num_threads : int
         Interpreter threads.
     context : bool
-        Correct the models' labels with the patient's own context (default): no S in an
-        irregular rhythm (:func:`models.ecg.rhythm.rhythm_labels`), no V for a QRS that matches
-        the patient's average beat (:func:`models.ecg.morphology.morphology_labels`). False gives
-        the models' own argmax (for measuring the rules).
+        Correct the models' labels with the patient's own context (default): p(V) voted by the
+        beat's morphology family when :meth:`predict` is given the patients' votes
+        (:func:`models.ecg.morphology.family_vote`), no S in an irregular rhythm
+        (:func:`models.ecg.rhythm.rhythm_labels`), no V for a QRS that matches the patient's
+        average beat (:func:`models.ecg.morphology.morphology_labels`). False gives the models'
+        own argmax (for measuring the rules).
 
     Attributes
     ----------
     version : str
         Model version(s) (training seeds, data and content hash) for alert evidence:
-        ``"<single>[+<two-lead>][+<rhythm rule>+<template rule>]"``.
+        ``"<single>[+<two-lead>][+<rhythm rule>+<template rule>+<family vote>]"``.
     classes : tuple of str
         Output order, ``("N", "S", "V", "F", "Q")``.
     """
@@ -436,7 +447,8 @@ class BeatClassifier:
         if self._two is not None and self._two.classes != self.classes:
             raise ValueError("single- and two-lead models disagree on the class order")
         self.version = (self._one.version + (f"+{self._two.version}" if self._two else "")
-                        + (f"+{rhythm.VERSION}+{morphology.VERSION}" if context else ""))
+                        + (f"+{rhythm.VERSION}+{morphology.VERSION}+{morphology.FAMILY_VERSION}"
+                           if context else ""))
 
     def predict_proba(self, wave: np.ndarray, rr: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, 5)`` for stacked inputs (see :func:`stack_inputs`): 2 wave
@@ -447,14 +459,25 @@ class BeatClassifier:
             return self._two(wave, rr)
         return self._one(wave, rr)
 
-    def predict(self, beats: Sequence[BeatCandidate]) -> tuple[list[str], np.ndarray]:
+    def predict(self, beats: Sequence[BeatCandidate],
+                votes: dict | Sequence[dict] | None = None) -> tuple[list[str], np.ndarray]:
         """Classify a batch of candidates (from any number of patients).
+
+        Parameters
+        ----------
+        beats : sequence of BeatCandidate
+            Each patient's beats in stream order (patients may interleave).
+        votes : dict or sequence of dict, optional
+            The patients' morphology family votes (:func:`models.ecg.morphology.family_vote`):
+            per beat, its patient's plain JSON dict kept with the patient's state (the same
+            object for all of one patient's beats), or one dict when all beats are one
+            patient's; updated in place. Without them the family vote is not applied.
 
         Returns
         -------
         (labels, proba) : tuple
-            AAMI class per beat (the models' argmax, then the context rules unless disabled)
-            and the models' ``(n, 5)`` probabilities.
+            AAMI class per beat (the argmax after the family vote, then the context rules;
+            without ``context``, the models' argmax) and the models' ``(n, 5)`` probabilities.
         """
         proba = np.zeros((len(beats), len(self.classes)), np.float32)
         two = [i for i, b in enumerate(beats) if b.wave2 is not None] if self._two else []
@@ -466,8 +489,32 @@ class BeatClassifier:
                 proba[idx] = self.predict_proba(wave, rr)
                 if self.context:
                     matches[idx] = morphology.template_matches(wave)   # the leads this model saw
-        labels = [self.classes[i] for i in np.argmax(proba, axis=1)]
-        if self.context:
-            labels = rhythm.rhythm_labels(labels, [b.irregular for b in beats])
-            labels = morphology.morphology_labels(labels, matches.tolist())
+        if not self.context:
+            return [self.classes[i] for i in np.argmax(proba, axis=1)], proba
+        if isinstance(votes, dict):
+            votes = [votes] * len(beats)
+        labels = context_labels(proba, [b.irregular for b in beats], matches.tolist(),
+                                [b.family for b in beats], votes, self.classes)
         return labels, proba
+
+
+def context_labels(proba: np.ndarray, irregular: Sequence[bool], matches: Sequence[bool],
+                   family: Sequence[int] | None = None, votes: Sequence[dict] | None = None,
+                   classes: Sequence[str] = AAMI_CLASSES) -> list[str]:
+    """The stream's beat labels from the models' probabilities and the patient's context (the one
+    place the stream, the evaluation and the training CV label beats).
+
+    In order: p(V) voted by the beat's morphology family when ``votes`` are given (per beat, its
+    patient's vote dict, updated in place, beats in stream order;
+    :func:`models.ecg.morphology.family_vote`, :func:`models.ecg.morphology.vote_proba`), the
+    argmax, no S in an irregular rhythm (:func:`models.ecg.rhythm.rhythm_labels`), no V for a
+    QRS that matches the patient's average beat (:func:`models.ecg.morphology.morphology_labels`).
+    """
+    voted = np.asarray(proba)
+    if votes is not None and family is not None:
+        v = list(classes).index("V")
+        fpv = [morphology.family_vote(vs, f, p) if f >= 0 else p
+               for f, vs, p in zip(family, votes, voted[:, v].tolist(), strict=True)]
+        voted = morphology.vote_proba(voted, np.asarray(fpv), v)
+    labels = [classes[i] for i in np.argmax(voted, axis=1)]
+    return morphology.morphology_labels(rhythm.rhythm_labels(labels, irregular), matches)

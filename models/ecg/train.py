@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from models.ecg import morphology, rhythm
+from models.ecg import morphology
 from models.ecg.aami import AAMI_CLASSES
-from models.ecg.pipeline import N_RR, WAVE_LEN
+from models.ecg.pipeline import N_RR, WAVE_LEN, context_labels
 from wardwatch.settings import shared_data
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,8 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
     Returns arrays ``wave (n, WAVE_LEN, 2)``, ``rr (n, N_RR)``, ``y`` (AAMI label, '' for a
     detection with no reference beat), ``rec`` (record name), and the second lead streamed
     alongside: ``wave2 (n, WAVE_LEN, 2)`` (zeros where a beat has none) and ``has2``; and
-    ``irregular`` (the beat's rhythm context, :mod:`models.ecg.rhythm`).
+    ``irregular`` (the beat's rhythm context, :mod:`models.ecg.rhythm`) and ``family`` (its QRS
+    morphology family in the stream, :class:`models.ecg.morphology.Families`).
     """
     from models.ecg.evaluate import label_candidates, load_record, stream_record
 
@@ -73,7 +74,7 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
     if use_cache and cache.exists():
         d = np.load(cache)
         return {k: d[k] for k in d.files}
-    waves, rrs, ys, recs, waves2, has2, irr = [], [], [], [], [], [], []
+    waves, rrs, ys, recs, waves2, has2, irr, fam = [], [], [], [], [], [], [], []
     task = progress.add_task("stream DS1 records", total=len(names)) if progress else None
     for name in names:
         rec = load_record(Path(records_dir) / name)
@@ -86,6 +87,7 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
         has2.append(np.array([beats[i].wave2 is not None for i in idx]))
         rrs.append(np.stack([beats[i].rr for i in idx]))
         irr.append(np.array([beats[i].irregular for i in idx]))
+        fam.append(np.array([beats[i].family for i in idx], dtype=np.int64))
         ys.append(y[idx].astype("<U1"))
         recs.append(np.full(idx.size, name, dtype="<U8"))
         if progress:
@@ -98,6 +100,7 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
         "wave2": np.concatenate(waves2),
         "has2": np.concatenate(has2),
         "irregular": np.concatenate(irr),
+        "family": np.concatenate(fam),
     }
     if use_cache:
         np.savez(cache, **data)
@@ -107,7 +110,7 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
 def _code_hash() -> str:
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    for f in ("qrs.py", "pipeline.py", "rhythm.py", "aami.py", "metrics.py"):
+    for f in ("qrs.py", "pipeline.py", "rhythm.py", "morphology.py", "aami.py", "metrics.py"):
         h.update((here / f).read_bytes())
     return h.hexdigest()
 
@@ -350,17 +353,18 @@ def train(
             "leads": leads,
         }
         if folds > 1:
-            pred = np.full(len(y_int), "", dtype="<U1")
+            proba = np.zeros((len(y_int), len(AAMI_CLASSES)), np.float32)
             held_out = []
             for recs, held, m in fold_fits(data, folds, seeds, progress):
-                p = m.predict([data["wave"][held], data["rr"][held]], batch_size=1024, verbose=0)
-                pred[held] = np.array(AAMI_CLASSES)[np.argmax(p, axis=1)]
+                proba[held] = m.predict([data["wave"][held], data["rr"][held]], batch_size=1024, verbose=0)
                 held_out.append((recs, held))
-            # the labels the stream gives: the models' argmax, then the context rules
-            model_only = pred
-            pred = np.array(morphology.morphology_labels(
-                rhythm.rhythm_labels(model_only.tolist(), data["irregular"].tolist()),
-                morphology.template_matches(data["wave"]).tolist()))
+            model_only = np.array(AAMI_CLASSES)[np.argmax(proba, axis=1)]
+            # the labels the stream gives: the family vote (one vote dict per record; each
+            # record's beats are in stream order), then the context rules
+            votes = {r: {} for r in metrics["records"]}
+            pred = np.array(context_labels(
+                proba, data["irregular"].tolist(), morphology.template_matches(data["wave"]).tolist(),
+                data["family"].tolist(), [votes[r] for r in data["rec"].tolist()]))
             per_fold = [{"held_out": recs, **_summary(data["y"][held], pred[held])}
                         for recs, held in held_out]
             per_record = {
@@ -370,8 +374,9 @@ def train(
                 "scheme": f"{folds}-fold leave-records-out over DS1 "
                 "(each record scored by a model that never saw it)",
                 "pooled": _summary(data["y"], pred),
-                "context_rules": "S -> N in an AF-irregular rhythm (models/ecg/rhythm.py); V -> N "
-                                 "when the QRS matches the patient's average beat (morphology.py)",
+                "context_rules": "p(V) voted by the beat's QRS morphology family; S -> N in an "
+                                 "AF-irregular rhythm (models/ecg/rhythm.py); V -> N when the QRS "
+                                 "matches the patient's average beat (morphology.py)",
                 "pooled_model_only": _summary(data["y"], model_only),
                 "folds": per_fold,
                 "per_record": {r: {"veb": v["veb"], "sveb": v["sveb"]} for r, v in per_record.items()},

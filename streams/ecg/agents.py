@@ -108,14 +108,18 @@ class _Runtime:
             log_event(log, "beat classifier unavailable; beats labelled Q (rate/pause/technical "
                       "alarms only)", logging.ERROR, error=self.classifier_error)
 
-    def classify(self, dets: list[Detection]) -> list[list[str]]:
+    def classify(self, work: list[tuple[Detection, dict]]) -> list[list[str]]:
+        """Labels per detection of ``(detection, patient state)`` pairs, in one batched call
+        (the patient's family votes are updated in its state)."""
+        dets = [d for d, _ in work]
         cands = [c for d in dets for c in d.candidates]
         if not cands:
             return [[] for _ in dets]
         labels = ["Q"] * len(cands)
         if self.classifier is not None:
             try:
-                labels, _ = self.classifier.predict(cands)
+                votes = [st["votes"] for d, st in work for _ in d.candidates]
+                labels, _ = self.classifier.predict(cands, votes)
             except Exception:  # keep rate/pause/technical alarms running
                 log.exception("beat classification failed; batch labelled Q")
                 metrics.incr("ecg_classify_errors")
@@ -219,7 +223,7 @@ async def _process_batch(events: list) -> None:
         work.append((chunk, det, st, changes))
     if not work:
         return
-    labels = rt.classify([w[1] for w in work])
+    labels = rt.classify([(w[1], w[2]) for w in work])
     for (chunk, det, st, changes), labs in zip(work, labels, strict=True):
         try:
             res = ecg_analyse(st, chunk, det, labs, RULES)

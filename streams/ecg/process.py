@@ -5,7 +5,8 @@ The agent runs, for every chunk, in this order (batching the middle step across 
     state = table[patient] or ecg_state_new()
     verdict, changes = ecg_admit(state, chunk, now_wall)      # sequence check, feed resumed
     det, _ = ecg_detect(state, chunk)                         # QRS + beat inputs (per patient)
-    labels = classifier.predict(all candidates of the batch)  # one call for every patient
+    labels = classifier.predict(all candidates of the batch,  # one call for every patient
+                                votes=[their patient's state["votes"]])
     changes += ecg_analyse(state, chunk, det, labels).changes # rules, HR, beat counts
     table[patient] = state
 
@@ -16,6 +17,7 @@ The state is one JSON-serialisable dict (Faust table value)::
      "rx_wall", "partition",                   # receive wall time (feed-stopped timer)
      "seg_t0",                                 # device time of sample 0 of the detector stream
      "beat_stream": ECGBeatStream.to_state(),  # QRS detector + beat feature state
+     "votes": {family id: [mean p(V), n]},     # morphology family votes (models.ecg.morphology)
      "rules": rules_init(),                    # alarm rule state (recent beats, active alarms)
      "buf": {"t0", "fs", "uv"},                # rolling 10 s of signal for ECG strips
      "buf2": {"t0", "fs", "uv", "lead"} | None, # the same of the second lead, when chunks carry one
@@ -66,7 +68,8 @@ def _iso(t: float) -> str:
 def ecg_state_new() -> dict[str, Any]:
     """An empty per-patient state (the stream starts with its first chunk)."""
     return {"v": STATE_VERSION, "last": None, "rules": rules_init(), "buf": None, "bins": None,
-            "beat_stream": None, "seg_t0": None, "qrs": {"last_t": None, "analysed_t": None}}
+            "beat_stream": None, "votes": {}, "seg_t0": None,
+            "qrs": {"last_t": None, "analysed_t": None}}
 
 
 def ecg_admit(state: dict[str, Any], chunk: ECGChunk, now_wall: float,
@@ -132,8 +135,11 @@ def ecg_detect(state: dict[str, Any], chunk: ECGChunk, cfg: RuleConfig = DEFAULT
         The detection and the advanced detector (its state is also in ``state``).
     """
     bs = state.get("beat_stream")
+    if not bs:   # a new detector stream: its morphology families, and so their votes, start afresh
+        state["votes"] = {}
     if stream is None:
         stream = ECGBeatStream.from_state(bs) if bs else ECGBeatStream(chunk.fs_hz)
+    state.setdefault("votes", {})  # states written before the family vote
     cands = stream.detect(chunk.ecg_mv(), chunk.ecg2_mv())
     state["beat_stream"] = stream.to_state()
     det = stream.detector

@@ -103,7 +103,7 @@ def test_classifier_applies_both_context_rules_on_real_beats():
     assert np.mean([b.irregular for b in b203]) > 0.8
     assert np.mean([b.irregular for b in b209]) < 0.1
     clf, raw = BeatClassifier(), BeatClassifier(context=False)
-    assert clf.version.endswith(f"+{rhythm.VERSION}+{morphology.VERSION}")
+    assert f"+{rhythm.VERSION}+{morphology.VERSION}" in clf.version
     assert rhythm.VERSION not in raw.version
     share = {}
     for name, beats in (("209", b209), ("203", b203)):

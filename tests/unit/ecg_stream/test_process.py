@@ -110,6 +110,15 @@ def test_duplicate_and_gap(beds):
     verdict, _ = ecg_admit(st, chunks[6], 0.0)
     assert (verdict.kind, verdict.missing) == ("gap", 2)
     assert st["beat_stream"] is None and st["seg_t0"] == chunks[6].t0
+    # the new detector stream numbers its morphology families afresh: their votes restart too
+    st["votes"]["0"] = [0.9, 40]
+    ecg_detect(st, chunks[6])
+    assert st["votes"] == {} and st["beat_stream"]["families"]["next_id"] <= 2
+    old = ecg_state_new()
+    del old["votes"]                         # a state written before the family vote
+    ecg_admit(old, chunks[0], 0.0)
+    ecg_detect(old, chunks[0])
+    assert old["votes"] == {}
 
 
 def test_synthetic_scenarios_with_the_committed_classifier(beds):
@@ -128,11 +137,13 @@ def test_synthetic_scenarios_with_the_committed_classifier(beds):
             chunk = ecg_validate(json.dumps(c))
             _, ch = ecg_admit(st, chunk, 0.0)
             det, live = ecg_detect(st, chunk, stream=live)
-            labels = clf.predict(det.candidates)[0] if det.candidates else []
+            labels = clf.predict(det.candidates, st["votes"])[0] if det.candidates else []
             raised |= {x.source for x in ch + ecg_analyse(st, chunk, det, labels).changes
                        if x.active}
         raised.discard("ecg.pvc_burden")  # the VT run also counts as frequent PVCs
         assert raised == expected[name], name
+        if name in ("sinus", "vrun"):       # the family votes live in the patient's state
+            assert st["votes"] and json.loads(json.dumps(st["votes"])) == st["votes"]
 
 
 def test_strip_inputs_carry_the_second_lead_only_while_chunks_do(beds):
