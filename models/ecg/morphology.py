@@ -98,6 +98,8 @@ JOIN_R = 0.90  #: a QRS joins its best-matching family when the correlation is a
 FAMILY_ALPHA = 0.1  #: weight of a new member in its family's template
 MAX_FAMILIES = 16  #: families kept per patient (the one with fewest members makes room)
 VOTE_MIN_ALPHA = 0.01  #: family p(V): mean of its first 100 members, then exponential (~100 beats)
+CERTAIN_V = 0.99  #: the vote never lowers a beat's own p(V) at or above this
+REST_MIN = 0.05  #: other classes below this share of a beat: what the vote takes from V goes to N
 
 
 def qrs_part(wave: np.ndarray) -> np.ndarray:
@@ -195,16 +197,25 @@ def vote_proba(proba: np.ndarray, family_pv: np.ndarray, v_index: int = 2) -> np
     """Probabilities with each beat's p(V) replaced by its family's mean p(V) and the other
     classes rescaled to keep their proportions (rows still sum to 1).
 
+    Two guards: the vote never lowers a p(V) of at least :data:`CERTAIN_V` (a beat the network
+    is certain of stays V whatever its family says, so a VT run of such beats is never broken
+    by the vote), and when the other classes hold less than :data:`REST_MIN` of the beat's
+    probability their proportions are noise, so what the vote takes from V goes to N.
+
     Examples
     --------
     >>> vote_proba(np.array([[0.2, 0.2, 0.6, 0.0, 0.0]]), np.array([0.2])).round(3).tolist()
     [[0.4, 0.4, 0.2, 0.0, 0.0]]
+    >>> vote_proba(np.array([[0.0, 0.0, 0.995, 0.0, 0.005]]), np.array([0.2])).round(3).tolist()
+    [[0.0, 0.0, 0.995, 0.0, 0.005]]
     """
     p = np.asarray(proba, dtype=np.float64).copy()
+    own = p[:, v_index]
     fv = np.asarray(family_pv, dtype=np.float64)
-    rest = 1.0 - p[:, v_index]
-    scale = np.where(rest > 1e-9, (1.0 - fv) / np.where(rest > 1e-9, rest, 1.0), 0.0)
-    p *= scale[:, None]
-    p[:, 0] += np.where(rest > 1e-9, 0.0, 1.0 - fv)   # a beat the network called V for certain: rest to N
+    fv = np.where(own >= CERTAIN_V, np.maximum(fv, own), fv)
+    rest = 1.0 - own
+    known = (rest >= REST_MIN) | (fv >= own)   # rest goes to N only where V is voted down
+    p *= np.where(known, (1.0 - fv) / np.where(rest > 0, rest, 1.0), 0.0)[:, None]
+    p[:, 0] += np.where(known, 0.0, 1.0 - fv)
     p[:, v_index] = fv
     return p

@@ -58,11 +58,17 @@ def test_family_vote_is_a_mean_then_exponential_and_keeps_recent_families():
 
 
 def test_vote_proba_replaces_pv_and_keeps_the_other_classes_proportions():
-    p = np.array([[0.6, 0.3, 0.1, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0]])
-    q = vote_proba(p, np.array([0.55, 0.2]))
+    p = np.array([[0.6, 0.3, 0.1, 0.0, 0.0],
+                  [0.0, 0.0, 0.97, 0.01, 0.02],       # other classes under REST_MIN: noise
+                  [0.0, 0.0, 0.995, 0.0, 0.005],      # certain V
+                  [0.0, 0.0, 0.995, 0.0, 0.005]])
+    q = vote_proba(p, np.array([0.55, 0.2, 0.2, 1.0]))
     np.testing.assert_allclose(q.sum(axis=1), 1.0)
     np.testing.assert_allclose(q[0], [0.3, 0.15, 0.55, 0.0, 0.0])
-    np.testing.assert_allclose(q[1], [0.8, 0.0, 0.2, 0.0, 0.0])   # all certainty was V: rest to N
+    np.testing.assert_allclose(q[1], [0.8, 0.0, 0.2, 0.0, 0.0])     # what V loses goes to N
+    np.testing.assert_allclose(q[2], p[2])                           # never voted down
+    np.testing.assert_allclose(q[3], [0.0, 0.0, 1.0, 0.0, 0.0])     # but may be voted up
+    assert morphology.CERTAIN_V > 0.9 and morphology.REST_MIN < 0.1
 
 
 def test_context_labels_follow_the_family_not_the_single_beat():
@@ -79,6 +85,10 @@ def test_context_labels_follow_the_family_not_the_single_beat():
     voted = context_labels(proba, no, no, family, [votes] * len(family))
     assert voted[n_beats] == "N" and voted[-1] == "V" and voted[n_beats + 1:-1] == ["V"] * 5
     assert set(votes) == {"0", "1"} and votes["1"][1] == 6
+    # a beat the network is certain of is never voted down (a VT run is not broken by the vote)
+    certain = np.array([p_normal] * n_beats + [[0.0, 0.0, 0.995, 0.0, 0.005]])
+    assert context_labels(certain, no[:n_beats + 1], no[:n_beats + 1], [0] * (n_beats + 1),
+                          [{}] * (n_beats + 1))[-1] == "V"
     # a beat outside any family (-1) is labelled on its own
     assert context_labels(proba[-1:], no[:1], no[:1], [-1], [{}]) == ["N"]
     # the template rule still applies after the vote
