@@ -123,6 +123,7 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None) -> dict:
         af_time += feed.duration_s - af_on
     af_ref = sum(b - a for a, b in afib_intervals(path, feed.fs_hz, feed.duration_s))
     return {"hours": feed.duration_s / 3600, "vt_episodes": len(eps), "vt_detected": int(sum(hit)),
+            "vt_missed_s": [round(a, 1) for (a, _), h in zip(eps, hit, strict=True) if not h],
             "vt_false": len(false_vt), "vt_in_vf": len(in_vf),
             "alarms": dict(Counter(c.source for c in changes if c.active)),
             "afib_ref_s": round(af_ref, 1), "afib_alarm_s": round(af_time, 1)}
