@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from models.ecg import morphology
+from models.ecg.evaluate import stream_record
 from models.ecg.morphology import MAX_FAMILIES, QRS_HALF, Families, family_vote, vote_proba
 from models.ecg.pipeline import BeatClassifier, ECGBeatStream, context_labels
 from wardwatch.settings import shared_data
@@ -108,20 +109,16 @@ def _ecg(shapes: list[str], fs: float) -> np.ndarray:
     return x
 
 
-def test_beat_stream_assigns_families_across_chunks_and_state():
+def test_beat_stream_assigns_families_across_chunks_and_state(stream_with_restarts):
     fs = 250.0
     shapes = (["n"] * 9 + ["w"]) * 6
     x = _ecg(shapes, fs)
-    s = ECGBeatStream(fs)
-    ref = [b for i in range(0, x.size, 250) for b in s.detect(x[i:i + 250])]
+    ref = stream_record(x, fs)
     assert len(ref) >= 55
     fam = {b.family for b, sh in zip(ref, shapes, strict=False) if sh == "n"}
     wide = {b.family for b, sh in zip(ref, shapes, strict=False) if sh == "w"}
     assert len(fam) == 1 and len(wide) == 1 and fam != wide, (fam, wide)
-    s, got = ECGBeatStream(fs), []
-    for i in range(0, x.size, 97):
-        got += s.detect(x[i:i + 97])
-        s = ECGBeatStream.from_state(json.loads(json.dumps(s.to_state())))
+    got, s = stream_with_restarts(x, fs, 97)
     assert [(b.sample, b.family) for b in got] == [(b.sample, b.family) for b in ref]
     old = s.to_state()
     del old["families"]           # a state written before the families existed still loads

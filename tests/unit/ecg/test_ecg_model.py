@@ -12,6 +12,7 @@ import shutil
 import numpy as np
 import pytest
 
+from models.ecg.evaluate import stream_record
 from models.ecg.pipeline import (
     DEFAULT_MODEL,
     DEFAULT_MODEL_2LEAD,
@@ -102,17 +103,13 @@ def _two_leads(fs: float, seconds: float) -> tuple[np.ndarray, np.ndarray]:
     return lead1, lead2
 
 
-def test_second_lead_windows_survive_chunking_and_state_and_fall_back_when_missing():
+def test_second_lead_windows_survive_chunking_and_state_and_fall_back_when_missing(stream_with_restarts):
     fs = 250.0
     x1, x2 = _two_leads(fs, 16)
-    whole = ECGBeatStream(fs)
-    ref = [b for i in range(0, x1.size, 250) for b in whole.detect(x1[i:i + 250], x2[i:i + 250])]
+    ref = stream_record(x1, fs, signal2=x2)
     assert len(ref) >= 15 and all(b.wave2 is not None and b.wave2.shape == (WAVE_LEN, 2) for b in ref)
     # other chunk boundaries and a JSON state round trip after every chunk: the same windows
-    s, got = ECGBeatStream(fs), []
-    for i in range(0, x1.size, 97):
-        got += s.detect(x1[i:i + 97], x2[i:i + 97])
-        s = ECGBeatStream.from_state(json.loads(json.dumps(s.to_state())))
+    got, _ = stream_with_restarts(x1, fs, 97, x2)
     assert [b.sample for b in got] == [b.sample for b in ref]
     assert all(np.allclose(a.wave2, b.wave2, atol=1e-6) for a, b in zip(got, ref, strict=True))
     assert not np.allclose(ref[5].wave2, ref[5].wave)          # it is the other lead's shape

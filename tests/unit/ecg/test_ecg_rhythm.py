@@ -2,12 +2,12 @@
 and the classifier."""
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
 
 from models.ecg import morphology, rhythm
+from models.ecg.evaluate import stream_record
 from models.ecg.pipeline import (
     DEFAULT_MODEL,
     MODEL_FS,
@@ -64,23 +64,18 @@ def _ecg_at(beat_times: np.ndarray, fs: float) -> np.ndarray:
     return x
 
 
-def test_beat_stream_flags_irregular_rhythm_across_chunks_and_state():
+def test_beat_stream_flags_irregular_rhythm_across_chunks_and_state(stream_with_restarts):
     fs = 250.0
     af = _ecg_at(np.cumsum(np.r_[0.5, _af_rr(70)]), fs)
     sinus = _ecg_at(np.cumsum(np.r_[0.5, _sinus_with_pacs(70)]), fs)
-    s = ECGBeatStream(fs)
-    ref = [b for i in range(0, af.size, 250) for b in s.detect(af[i:i + 250])]
+    ref = stream_record(af, fs)
     assert len(ref) >= 60
     assert not any(b.irregular for b in ref[:rhythm.MIN_INTERVALS - 1])   # no verdict yet
     assert all(b.irregular for b in ref[rhythm.WINDOW:])
-    s = ECGBeatStream(fs)
-    reg = [b for i in range(0, sinus.size, 250) for b in s.detect(sinus[i:i + 250])]
+    reg = stream_record(sinus, fs)
     assert len(reg) >= 60 and not any(b.irregular for b in reg)
     # other chunk boundaries and a JSON state round trip after every chunk: the same flags
-    s, got = ECGBeatStream(fs), []
-    for i in range(0, af.size, 97):
-        got += s.detect(af[i:i + 97])
-        s = ECGBeatStream.from_state(json.loads(json.dumps(s.to_state())))
+    got, s = stream_with_restarts(af, fs, 97)
     assert [(b.sample, b.irregular) for b in got] == [(b.sample, b.irregular) for b in ref]
     # a state written before the rhythm context existed still loads (the context rebuilds)
     old = s.to_state()
