@@ -135,11 +135,12 @@ def ecg_detect(state: dict[str, Any], chunk: ECGChunk, cfg: RuleConfig = DEFAULT
         The detection and the advanced detector (its state is also in ``state``).
     """
     bs = state.get("beat_stream")
-    if not bs:   # a new detector stream: its morphology families, and so their votes, start afresh
+    if not bs or "votes" not in state:
+        # a new detector stream numbers its morphology families afresh, so their votes restart;
+        # states written before the family vote have none
         state["votes"] = {}
     if stream is None:
         stream = ECGBeatStream.from_state(bs) if bs else ECGBeatStream(chunk.fs_hz)
-    state.setdefault("votes", {})  # states written before the family vote
     cands = stream.detect(chunk.ecg_mv(), chunk.ecg2_mv())
     state["beat_stream"] = stream.to_state()
     det = stream.detector
