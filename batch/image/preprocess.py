@@ -128,7 +128,7 @@ def ct_to_hu(stored: np.ndarray, slope: float, intercept: float) -> np.ndarray:
 def window_level(values: np.ndarray, center: float, width: float) -> np.ndarray:
     """Linear VOI window (PS3.3 C.11.2.1.2.1) to [0, 1] float32.
 
-    >>> window_level(np.array([-1000.0, 40.0, 1000.0]), 40.0, 400.0).round(3).tolist()
+    >>> [round(float(v), 3) for v in window_level(np.array([-1000.0, 40.0, 1000.0]), 40.0, 400.0)]
     [0.0, 0.501, 1.0]
     """
     if width < 1:
