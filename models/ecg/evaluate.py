@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from models.ecg.aami import aami_class
-from models.ecg.metrics import beats_match, scoring_mask, se_ppv, vf_intervals
+from models.ecg.metrics import beats_match, class_counts, scoring_mask, se_ppv, vf_intervals
 from models.ecg.pipeline import BeatCandidate, BeatClassifier, ECGBeatStream
 
 log = logging.getLogger(__name__)
@@ -108,19 +108,6 @@ def label_candidates(rec: dict[str, Any], beats: list[BeatCandidate]) -> tuple[n
     return y, mask
 
 
-def _class_counts(
-    ref_lab: np.ndarray, r2t: np.ndarray, pred: np.ndarray, t2r: np.ndarray, cls: str
-) -> dict[str, int]:
-    ref_is = ref_lab == cls
-    matched_pred = np.array([pred[j] if j >= 0 else "" for j in r2t])
-    tp = int(np.sum(ref_is & (matched_pred == cls)))
-    fn = int(np.sum(ref_is)) - tp
-    # detected beats labelled cls that are not reference cls (Q references are not counted)
-    det_ref = np.array([ref_lab[i] if i >= 0 else "" for i in t2r])
-    fp = int(np.sum((pred == cls) & (det_ref != cls) & (det_ref != "Q")))
-    return {"tp": tp, "fn": fn, "fp": fp}
-
-
 def score_record(rec: dict[str, Any], samples: np.ndarray, labels: list[str]) -> dict[str, Any]:
     """EC57 beat-by-beat counts for one record (QRS, VEB, SVEB) and the confusion matrix."""
     fs, n = rec["fs"], len(rec["signal"])
@@ -134,6 +121,7 @@ def score_record(rec: dict[str, Any], samples: np.ndarray, labels: list[str]) ->
     det, pred = det[dm], pred[dm].astype(str) if dm.any() else np.array([], dtype=str)
     r2t, t2r = beats_match(ref, det, fs)
     qrs = {"tp": int(np.sum(r2t >= 0)), "fn": int(np.sum(r2t < 0)), "fp": int(np.sum(t2r < 0))}
+    det_ref = np.array([lab[i] if i >= 0 else "" for i in t2r], dtype=str)
     classes = ["N", "S", "V", "F", "Q"]
     conf = [
         [
@@ -149,8 +137,8 @@ def score_record(rec: dict[str, Any], samples: np.ndarray, labels: list[str]) ->
     ]
     return {
         "qrs": qrs,
-        "veb": _class_counts(lab, r2t, pred, t2r, "V"),
-        "sveb": _class_counts(lab, r2t, pred, t2r, "S"),
+        "veb": class_counts(det_ref, pred, "V", n_ref=int(np.sum(lab == "V"))),
+        "sveb": class_counts(det_ref, pred, "S", n_ref=int(np.sum(lab == "S"))),
         "confusion": {"rows_ref_cols_pred": classes, "matrix": conf},
     }
 

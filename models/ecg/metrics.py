@@ -58,6 +58,43 @@ def beats_match(
     return r2t, t2r
 
 
+#: Reference classes whose beats are not false positives when labelled as the key class, as in
+#: PhysioNet's ``bxb`` (WFDB, the reference implementation of ANSI/AAMI EC57 beat-by-beat
+#: comparison): ``VFP = Nv + Sv + Ov + Xv`` (a fusion beat is partly ventricular and an
+#: unclassifiable beat has no class to contradict) and ``SFP = Ns + Vs + Fs + Os + Xs``.
+#: Detections without a reference beat (``O``, label ``''`` here) are false positives.
+NOT_FALSE_POSITIVE = {"V": ("F", "Q"), "S": ("Q",)}
+
+
+def class_counts(det_ref: np.ndarray, pred: np.ndarray, cls: str, n_ref: int | None = None) -> dict[str, int]:
+    """EC57 counts of one beat class over detected beats.
+
+    Parameters
+    ----------
+    det_ref : numpy.ndarray
+        Reference AAMI class of each detected beat (``''``: no matching reference beat).
+    pred : numpy.ndarray
+        The detected beats' labels.
+    cls : str
+        The class scored (``"V"`` for VEB, ``"S"`` for SVEB).
+    n_ref : int, optional
+        Reference beats of ``cls`` in all, missed ones included (``bxb``'s ``Vo`` count as false
+        negatives); by default those among the detected beats only.
+
+    Examples
+    --------
+    >>> ref = np.array(["V", "V", "F", "N", "Q", ""]); pred = np.array(["V", "N", "V", "V", "V", "V"])
+    >>> class_counts(ref, pred, "V"), class_counts(ref, pred, "V", n_ref=3)["fn"]
+    ({'tp': 1, 'fn': 1, 'fp': 2}, 2)
+    """
+    det_ref, pred = np.asarray(det_ref), np.asarray(pred)
+    tp = int(np.sum((det_ref == cls) & (pred == cls)))
+    total = int(np.sum(det_ref == cls)) if n_ref is None else int(n_ref)
+    fp = int(np.sum((pred == cls) & (det_ref != cls)
+                    & ~np.isin(det_ref, NOT_FALSE_POSITIVE.get(cls, ("Q",)))))
+    return {"tp": tp, "fn": total - tp, "fp": fp}
+
+
 def se_ppv(tp: int, fn: int, fp: int) -> dict[str, float]:
     """Sensitivity and positive predictivity in percent (NaN when undefined)."""
     se = 100.0 * tp / (tp + fn) if tp + fn else float("nan")

@@ -507,7 +507,7 @@ def context_labels(proba: np.ndarray, irregular: Sequence[bool], matches: Sequen
     In order: p(V) voted by the beat's morphology family when ``votes`` are given (per beat, its
     patient's vote dict, updated in place, beats in stream order;
     :func:`models.ecg.morphology.family_vote`, :func:`models.ecg.morphology.vote_proba`), the
-    argmax, no S in an irregular rhythm (:func:`models.ecg.rhythm.rhythm_labels`), no V for a
+    argmax, no doubtful S in an irregular rhythm (:func:`models.ecg.rhythm.rhythm_labels`), no V for a
     QRS that matches the patient's average beat (:func:`models.ecg.morphology.morphology_labels`).
     """
     voted = np.asarray(proba)
@@ -517,4 +517,5 @@ def context_labels(proba: np.ndarray, irregular: Sequence[bool], matches: Sequen
                for f, vs, p in zip(family, votes, voted[:, v].tolist(), strict=True)]
         voted = morphology.vote_proba(voted, np.asarray(fpv), v)
     labels = [classes[i] for i in np.argmax(voted, axis=1)]
-    return morphology.morphology_labels(rhythm.rhythm_labels(labels, irregular), matches)
+    p_s = voted[:, list(classes).index("S")].tolist()
+    return morphology.morphology_labels(rhythm.rhythm_labels(labels, irregular, p_s), matches)

@@ -253,20 +253,12 @@ def _folds(names: np.ndarray, y: np.ndarray, rec: np.ndarray, k: int) -> list[li
     return folds
 
 
-def ec57_counts(y_ref: np.ndarray, y_pred: np.ndarray, cls: str) -> dict[str, int]:
-    """EC57 counts over detected beats ('' = no reference beat; missed beats excluded)."""
-    tp = int(np.sum((y_ref == cls) & (y_pred == cls)))
-    fn = int(np.sum((y_ref == cls) & (y_pred != cls)))
-    fp = int(np.sum((y_pred == cls) & (y_ref != cls) & (y_ref != "Q")))
-    return {"tp": tp, "fn": fn, "fp": fp}
-
-
 def _summary(y_ref: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
-    from models.ecg.metrics import se_ppv
+    from models.ecg.metrics import class_counts, se_ppv
 
     out: dict[str, Any] = {}
     for name, cls in (("veb", "V"), ("sveb", "S"), ("n", "N"), ("f", "F")):
-        c = ec57_counts(y_ref, y_pred, cls)
+        c = class_counts(y_ref, y_pred, cls)
         out[name] = {**{k: round(v, 2) for k, v in se_ppv(c["tp"], c["fn"], c["fp"]).items()}, **c}
     labs = list(AAMI_CLASSES)
     out["confusion"] = {
@@ -375,7 +367,8 @@ def train(
                 "(each record scored by a model that never saw it)",
                 "pooled": _summary(data["y"], pred),
                 "context_rules": "p(V) voted by the beat's QRS morphology family; S -> N in an "
-                                 "AF-irregular rhythm (models/ecg/rhythm.py); V -> N when the QRS "
+                                 "AF-irregular rhythm unless p(S) >= 0.99 (models/ecg/rhythm.py); "
+                                 "V -> N when the QRS "
                                  "matches the patient's average beat (morphology.py)",
                 "pooled_model_only": _summary(data["y"], model_only),
                 "folds": per_fold,

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from models.ecg.evaluate import score_record
 from models.ecg.metrics import beats_match, scoring_mask, vf_intervals
 from models.ecg.qrs import QRSDetector, ecg_peaks
 from wardwatch.settings import shared_data
@@ -89,3 +90,24 @@ def test_beats_match_is_one_to_one_within_150_ms():
     assert r2t.tolist() == [0, -1, -1]
     assert (t2r >= 0).sum() == (r2t >= 0).sum()
     assert t2r[3] == -1
+
+
+def test_score_record_counts_veb_and_sveb_as_bxb_does():
+    """EC57 as PhysioNet's bxb scores it: VFP = Nv + Sv + Ov, SFP = Ns + Vs + Fs + Os; F and Q
+    reference beats labelled V, and Q labelled S, are not false positives; missed beats are
+    false negatives of their class."""
+    fs = 100.0
+    ref = ["N", "V", "F", "/", "A", "V", "N", "F", "/", "A"]  # '/' paced -> Q, 'A' -> S
+    ref_s = [200 + 100 * k for k in range(len(ref))]
+    # beat 5 (V) is missed; one extra detection at 1250 has no reference beat
+    det = [200, 300, 400, 500, 600, 800, 900, 1000, 1100, 1250]
+    lab = ["V", "V", "V", "V", "S", "S", "S", "S", "V", "S"]
+    rec = {"fs": fs, "signal": np.zeros(1500), "ann_sample": np.array(ref_s), "ann_symbol": ref}
+    sc = score_record(rec, np.array(det), lab)
+    assert sc["qrs"] == {"tp": 9, "fn": 1, "fp": 1}
+    # V: TP 1 (300); FN the missed V at 700; FP the N at 200 and the A at 1100 (the F at 400 and
+    # the paced beat at 500 are not)
+    assert sc["veb"] == {"tp": 1, "fn": 1, "fp": 2}
+    # S: TP 1 (600); FN the A at 1100 labelled V; FP the N at 800, the F at 900 and the extra at
+    # 1250 (the paced beat at 1000 is not)
+    assert sc["sveb"] == {"tp": 1, "fn": 1, "fp": 3}

@@ -52,6 +52,9 @@ def test_rhythm_labels_only_removes_s_in_irregular_context():
     labels = ["N", "S", "S", "V", "F", "Q", "S"]
     irr = [True, True, False, True, True, True, True]
     assert rhythm.rhythm_labels(labels, irr) == ["N", "N", "S", "V", "F", "Q", "N"]
+    # a certain S is kept, a doubtful one is not; p(S) of other labels does not matter
+    p_s = [0.999, rhythm.CERTAIN_S, 0.5, 0.999, 0.0, 0.0, rhythm.CERTAIN_S - 1e-6]
+    assert rhythm.rhythm_labels(labels, irr, p_s) == ["N", "S", "S", "V", "F", "Q", "N"]
     with pytest.raises(ValueError):
         rhythm.rhythm_labels(labels, irr[:-1])
 
@@ -108,15 +111,18 @@ def test_classifier_applies_both_context_rules_on_real_beats():
         matches = np.array([morphology.template_matches(stack_inputs([b], b.wave2 is not None)[0])[0]
                             for b in beats])
         assert labels == morphology.morphology_labels(
-            rhythm.rhythm_labels(raw_labels, [b.irregular for b in beats]), matches.tolist())
+            rhythm.rhythm_labels(raw_labels, [b.irregular for b in beats], p[:, 1]), matches.tolist())
         lab = np.array(raw_labels)
         share[name] = {c: float(matches[lab == c].mean()) for c in ("N", "V") if (lab == c).any()}
     # real ventricular beats (203's multiform PVCs) never match the template; in 209's sinus
     # rhythm most normal beats do
     assert share["203"]["V"] == 0.0 and share["209"]["N"] > 0.5, share
     assert raw.predict(b209)[0].count("S") >= 10
-    forced = clf.predict([dataclasses.replace(b, irregular=True) for b in b209])[0]
-    assert "S" not in forced
+    forced, p_forced = clf.predict([dataclasses.replace(b, irregular=True) for b in b209])
+    kept = np.array(forced) == "S"
+    # in an irregular rhythm only the S labels the network is certain of are kept
+    assert kept.sum() < raw.predict(b209)[0].count("S")
+    assert np.all(p_forced[kept, 1] >= rhythm.CERTAIN_S)
 
 
 def test_template_rule_keeps_a_ventricular_beat_and_drops_a_normal_one():
