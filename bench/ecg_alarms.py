@@ -4,7 +4,9 @@ Runs every record in a folder through exactly the agent's per-patient steps (1 s
 ``ecg_admit`` -> ``ecg_detect`` -> ``BeatClassifier.predict`` -> ``ecg_analyse``) and scores the
 VT alarm against the reference: an annotated VT episode is a run of >= 3 consecutive V beats at
 >= 100 bpm in the ``.atr`` file; it is detected when a VT alarm starts between 1 s before its
-first beat and 3 s after its last. VT alarms matching no episode are false. Also reports every
+first beat and 3 s after its last. VT alarms matching no episode are false. The VF / flutter
+alarm is scored the same way against ``[`` ... ``]`` episodes (its delay from onset), with its
+alarms inside VT episodes counted apart (a lethal alarm, not a false one). Also reports every
 alarm source per hour and the AF alarm's time overlap with ``(AFIB`` rhythm annotations.
 
 Run: ``.venv/bin/python bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 [--json]``.
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.ecg import metrics
 from models.ecg.pipeline import BeatClassifier
 from simulators.ecg_feed import feed_chunks
 from simulators.ecg_replay import load_feed, record_names
@@ -54,21 +57,12 @@ def vt_episodes(path: Path, fs: float) -> list[tuple[float, float]]:
     return out
 
 
-def vf_intervals(path: Path, fs: float, end_s: float) -> list[tuple[float, float]]:
+def vf_intervals(path: Path, fs: float) -> list[tuple[float, float]]:
     """Ventricular flutter / fibrillation episodes (MIT-BIH ``[`` ... ``]``), seconds."""
     import wfdb
 
     ann = wfdb.rdann(str(path), "atr")
-    out, start = [], None
-    for s, sym in zip(ann.sample, ann.symbol, strict=True):
-        if sym == "[":
-            start = s / fs
-        elif sym == "]" and start is not None:
-            out.append((start, s / fs))
-            start = None
-    if start is not None:
-        out.append((start, end_s))
-    return out
+    return [(a / fs, b / fs) for a, b in metrics.vf_intervals(ann.sample, list(ann.symbol))]
 
 
 def afib_intervals(path: Path, fs: float, end_s: float) -> list[tuple[float, float]]:
@@ -105,11 +99,16 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None) -> dict:
     eps = [e for e in eps if seconds is None or e[1] < seconds]
     vt_on = [c.t - base for c in changes if c.source == "ecg.vtach" and c.active]
     hit = [any(a - 1.0 <= t <= b + 3.0 for t in vt_on) for a, b in eps]
-    vf = vf_intervals(path, feed.fs_hz, feed.duration_s)
+    vf = vf_intervals(path, feed.fs_hz)
     unmatched = [t for t in vt_on if not any(a - 1.0 <= t <= b + 3.0 for a, b in eps)]
     # a VT alarm inside ventricular flutter/fibrillation is a correct lethal-arrhythmia alarm
     in_vf = [t for t in unmatched if any(a - 1.0 <= t <= b + 3.0 for a, b in vf)]
     false_vt = [t for t in unmatched if t not in in_vf]
+    # the VF / flutter alarm: delay from each episode's onset; alarms in VT counted apart
+    vf_on = [c.t - base for c in changes if c.source == "ecg.vfib" and c.active]
+    vf_delay = [next((round(t - a, 1) for t in vf_on if a - 1.0 <= t <= b + 3.0), None) for a, b in vf]
+    vf_other = [t for t in vf_on if not any(a - 1.0 <= t <= b + 3.0 for a, b in vf)]
+    vf_in_vt = [t for t in vf_other if any(a - 1.0 <= t <= b + 3.0 for a, b in eps)]
     af_on = None
     af_time = 0.0
     for c in changes:
@@ -125,6 +124,8 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None) -> dict:
     return {"hours": feed.duration_s / 3600, "vt_episodes": len(eps), "vt_detected": int(sum(hit)),
             "vt_missed_s": [round(a, 1) for (a, _), h in zip(eps, hit, strict=True) if not h],
             "vt_false": len(false_vt), "vt_in_vf": len(in_vf),
+            "vf_episodes": len(vf), "vf_delay_s": vf_delay, "vf_in_vt": len(vf_in_vt),
+            "vf_false": len(vf_other) - len(vf_in_vt),
             "alarms": dict(Counter(c.source for c in changes if c.active)),
             "afib_ref_s": round(af_ref, 1), "afib_alarm_s": round(af_time, 1)}
 
@@ -142,6 +143,11 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
                   "episode_se_pct": round(100 * det / eps, 1) if eps else None,
                   "false_per_hour": round(sum(r["vt_false"] for r in per.values()) / hours, 2),
                   "alarms_in_vf_flutter": sum(r["vt_in_vf"] for r in per.values())},
+           "vf": {"episodes": sum(r["vf_episodes"] for r in per.values()),
+                  "detected": sum(d is not None for r in per.values() for d in r["vf_delay_s"]),
+                  "delay_s": [d for r in per.values() for d in r["vf_delay_s"]],
+                  "alarms_in_vt": sum(r["vf_in_vt"] for r in per.values()),
+                  "false_per_hour": round(sum(r["vf_false"] for r in per.values()) / hours, 2)},
            "afib": {"ref_s": round(sum(r["afib_ref_s"] for r in per.values()), 1),
                     "alarm_s": round(sum(r["afib_alarm_s"] for r in per.values()), 1),
                     "alarm_s_in_non_af_records": round(sum(

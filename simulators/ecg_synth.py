@@ -11,6 +11,8 @@ ODE, and every beat's true time and class is known). Injected events:
 ``leads_off``  flat line (electrode off: constant output), beats continue underneath
 ``noise``      broadband muscle-like noise of ``amp_uv`` RMS on top of the ECG
 ``rate``       sinus rhythm at another ``rate_bpm`` (bradycardia / tachycardia)
+``vf``         ventricular fibrillation: no beats, coarse fibrillation waves of ``amp_uv`` at
+               ``freq_hz`` (default 400 uV, 5 Hz: 300/min), drifting in rate and amplitude
 
 Everything is deterministic for a given ``seed``. The V1 lead of a seed has the same beats,
 rhythm and events as its lead II (one heart), its own wave shapes and its own measurement noise.
@@ -37,7 +39,7 @@ _V1_NORMAL = (("P", -0.20, 0.06, 0.025), ("R", -0.005, 0.25, 0.010), ("S", 0.025
 _V1_VENTRICULAR = (("Q", 0.01, -1.30, 0.04), ("T", 0.33, 0.40, 0.065))
 #: Leads the synthesiser draws: lead -> (sinus waves, ventricular waves).
 LEADS = {"II": (_NORMAL, _VENTRICULAR), "V1": (_V1_NORMAL, _V1_VENTRICULAR)}
-EVENT_KINDS = ("vrun", "pause", "af", "leads_off", "noise", "rate")
+EVENT_KINDS = ("vrun", "pause", "af", "leads_off", "noise", "rate", "vf")
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,9 @@ def _schedule(duration_s: float, hr_bpm: float, events: Sequence[SynthEvent],
     beats: list[tuple[float, str]] = []
     t = 0.35 + rng.uniform(0, 0.3)
     while t < duration_s:
-        pause = _active(events, "pause", t)
-        if pause is not None:
-            t = pause.start_s + pause.duration_s + 0.05
+        stop = _active(events, "pause", t) or _active(events, "vf", t)
+        if stop is not None:
+            t = stop.start_s + stop.duration_s + 0.05
             continue
         vrun = _active(events, "vrun", t)
         af = _active(events, "af", t)
@@ -173,6 +175,12 @@ def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
             tt = t[i0:i1]
             f = 6.0 + 1.5 * np.sin(2 * np.pi * 0.1 * tt)  # 4.5-7.5 Hz fibrillatory waves
             x[i0:i1] += 0.05 * np.sin(2 * np.pi * np.cumsum(f) / fs + rng.uniform(0, 6.3))
+        elif e.kind == "vf":
+            tt = t[i0:i1]
+            f = e.params.get("freq_hz", 5.0) * (1 + 0.15 * np.sin(2 * np.pi * 0.2 * tt))
+            env = 1 + 0.35 * np.sin(2 * np.pi * 0.3 * tt + rng.uniform(0, 6.3))
+            phase = 2 * np.pi * np.cumsum(f) / fs + rng.uniform(0, 6.3)
+            x[i0:i1] += e.params.get("amp_uv", 400.0) / 1000.0 * env * np.sin(phase)
         elif e.kind == "noise":
             amp = e.params.get("amp_uv", 400.0) / 1000.0
             w = rng.normal(0, amp, i1 - i0)
@@ -192,6 +200,7 @@ SCENARIOS: dict[str, tuple[float, tuple[SynthEvent, ...]]] = {
     "af": (75.0, (SynthEvent("af", 10.0, 1e9, {"rate_bpm": 115.0}),)),
     "leads_off": (70.0, (SynthEvent("leads_off", 20.0, 15.0),)),
     "noise": (70.0, (SynthEvent("noise", 20.0, 15.0, {"amp_uv": 500.0}),)),
+    "vf": (90.0, (SynthEvent("vf", 25.0, 20.0),)),
     "brady": (38.0, ()),
     "tachy": (135.0, ()),
 }

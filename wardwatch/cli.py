@@ -333,7 +333,7 @@ def replay_ecg_synth_cmd(
     seconds: float = typer.Option(120.0, "--seconds", help="seconds of signal per bed"),
     speed: float = typer.Option(1.0, "--speed", help="1 = real time; 0 = as fast as possible"),
     scenarios: str | None = typer.Option(
-        None, "--scenarios", help="comma-separated: sinus,vrun,pause,af,leads_off,noise,brady,tachy"),
+        None, "--scenarios", help="comma-separated: sinus,vrun,pause,af,leads_off,noise,brady,tachy,vf"),
     seed: int = typer.Option(0, "--seed"),
     fs: float = typer.Option(360.0, "--fs"),
     prefix: str = typer.Option("SYN", "--prefix", help="patient id prefix"),

@@ -51,6 +51,7 @@ from streams.ecg.rules import (
     rules_init,
     rules_restart,
     rules_step,
+    vf_measures,
 )
 from streams.ecg.strip import buffer_append, buffer_decode
 from streams.sinks.points import point
@@ -112,7 +113,7 @@ class Detection:
     beat_t: list[float]             # device time of each candidate's R peak (POSIX s)
     last_qrs_t: float | None        # last QRS confirmed by the detector (classified or not)
     analysed_t: float | None        # detection complete up to here; None while learning
-    quality: dict[str, Any]         # ecg_signal_quality of the rolling signal
+    quality: dict[str, Any]         # ecg_signal_quality and vf_measures of the rolling signal
     buf: dict[str, Any] | None = None   # the rolling signal right after this chunk (for strips)
     buf2: dict[str, Any] | None = None  # the same of the second lead (None without one)
 
@@ -152,7 +153,8 @@ def ecg_detect(state: dict[str, Any], chunk: ECGChunk, cfg: RuleConfig = DEFAULT
     state["qrs"] = qrs
     state["buf"] = buffer_append(state.get("buf"), chunk.ecg_uv, chunk.t0, chunk.fs_hz, BUFFER_S)
     state["buf2"] = _second_lead_buffer(state.get("buf2"), chunk)
-    quality = ecg_signal_quality(buffer_decode(state["buf"]["uv"]), chunk.fs_hz, cfg)
+    signal = buffer_decode(state["buf"]["uv"])
+    quality = ecg_signal_quality(signal, chunk.fs_hz, cfg) | vf_measures(signal, chunk.fs_hz, cfg)
     return Detection(list(cands), [t0 + c.t_offset_s for c in cands], qrs["last_t"],
                      qrs["analysed_t"], quality, state["buf"], state["buf2"]), stream
 

@@ -7,6 +7,7 @@ source              priority  latched  rule (defaults in :class:`RuleConfig`)
 ==================  ========  =======  ====================================================
 ``ecg.asystole``    high      yes      no beat for >= 4 s
 ``ecg.vtach``       high      yes      >= 3 consecutive V beats at >= 100 bpm
+``ecg.vfib``        high      yes      VF/flutter waveform (from the signal, not beats) for 2 s
 ``ecg.pause``       medium    no       no beat for >= 3 s (< asystole)
 ``ecg.brady``       medium    no       HR < 50 bpm sustained 10 s (high when < 40 bpm)
 ``ecg.tachy``       medium    no       HR > 120 bpm sustained 10 s (high when > 150 bpm)
@@ -47,6 +48,15 @@ References
   run of >= 3 ventricular beats; MIT-BIH annotates every such run ``(VT``). [EC57]
 - Dash S, Chon KH, Lu S, Raeder EA. Automatic real time detection of atrial fibrillation.
   Ann Biomed Eng 37(9):1701-1709 (2009) (normalised RMSSD > 0.1 of RR series). [Dash2009]
+- Kuo S, Dillman R. Computer detection of ventricular fibrillation. Computers in Cardiology
+  1978:347-349 (the "VF filter": leakage of a notch filter tuned to the signal's mean period).
+  [KD1978]
+- Barro S, Ruiz R, Cabello D, Mira J. Algorithmic sequential decision-making in the frequency
+  domain for life threatening ventricular arrhythmias and imitative artefacts: a diagnostic
+  system. J Biomed Eng 11(4):320-328 (1989) (spectral concentration around the dominant VF
+  frequency). Both as described and compared on MIT-BIH in Amann A, Tratnig R, Unterkofler K.
+  Reliability of old and new ventricular fibrillation detection algorithms for automated
+  external defibrillators. BioMed Eng OnLine 4:60 (2005). [Barro1989][Amann2005]
 """
 
 from __future__ import annotations
@@ -60,12 +70,12 @@ import numpy as np
 
 from models.ecg import rhythm
 
-RULES_VERSION = "ecg-rules-1.0"
+RULES_VERSION = "ecg-rules-1.1"
 
-PHYSIOLOGICAL = ("ecg.asystole", "ecg.vtach", "ecg.pause", "ecg.brady", "ecg.tachy",
+PHYSIOLOGICAL = ("ecg.asystole", "ecg.vtach", "ecg.vfib", "ecg.pause", "ecg.brady", "ecg.tachy",
                  "ecg.afib", "ecg.pvc_burden")
 TECHNICAL = ("ecg.leads_off", "ecg.noise", "ecg.feed_stopped")
-LATCHED = frozenset({"ecg.asystole", "ecg.vtach"})
+LATCHED = frozenset({"ecg.asystole", "ecg.vtach", "ecg.vfib"})
 BEAT_CLASSES = ("N", "S", "V", "F", "Q")
 
 
@@ -84,6 +94,19 @@ class RuleConfig:
     # [AHA2017]/[EC57]: VT = >= 3 consecutive ventricular beats at a rate > 100 bpm.
     vt_min_beats: int = 3
     vt_rate_bpm: float = 100.0
+    # [KD1978][Barro1989][Amann2005]: ventricular fibrillation / flutter has no QRS to detect, so
+    # it is found in the signal: over the last vf_window_s, the VF-filter leakage below
+    # vf_leak_max (a nearly periodic wave), the spectrum concentrated around its peak (0.7-1.4 x
+    # the peak frequency holds more than vf_conc_min of the 0.5 Hz - 20 x peak amplitude) and
+    # the peak at >= vf_freq_min_hz (150/min). Limits set on DS1 (4 s windows every 0.5 s):
+    # inside 207's flutter episodes the medians are 0.57 / 0.40 / 3.5 Hz; of 78,928 windows
+    # outside VF/flutter none passes except 19 inside 205's VT runs.
+    vf_window_s: float = 4.0
+    vf_leak_max: float = 0.65
+    vf_conc_min: float = 0.25
+    vf_freq_min_hz: float = 2.5
+    vf_sustain_s: float = 2.0
+    vf_clear_s: float = 4.0
     # [IEC]/[EC13] adjustable HR alarm limits; adult defaults 50/120; "extreme" 40/150 escalate.
     brady_bpm: float = 50.0
     brady_extreme_bpm: float = 40.0
@@ -200,6 +223,54 @@ def ecg_signal_quality(window_uv: np.ndarray, fs: float, cfg: RuleConfig = DEFAU
     return {"p2p_uv": round(p2p, 1), "flat": flat,
             "hf_ratio": round(hf_ratio, 4) if math.isfinite(hf_ratio) else 1e9,
             "hf_rms_uv": round(hf_rms, 1), "noisy": noisy}
+
+
+def vf_measures(window_uv: np.ndarray, fs: float, cfg: RuleConfig = DEFAULT_RULES) -> dict[str, Any]:
+    """Ventricular fibrillation / flutter measures of the last ``cfg.vf_window_s`` of signal.
+
+    Returns
+    -------
+    dict
+        ``vf_leak``: the VF filter's leakage [KD1978] (mean period ``N = pi * sum|x| /
+        sum|dx| + 1/2`` samples; leakage ``sum|x[i] + x[i-N]| / sum(|x[i]| + |x[i-N]|)``, small
+        for a sine-like wave, near 1 for QRS complexes); ``vf_conc``: the share of the
+        Hamming-windowed amplitude spectrum from 0.5 Hz to 20 x the peak frequency that lies
+        within 0.7-1.4 x the peak [Barro1989] (peak searched over 0.5-9 Hz); ``vf_freq_hz``: that
+        peak; ``vf``: all three within the :class:`RuleConfig` limits.
+
+    Examples
+    --------
+    >>> fs = 250.0; t = np.arange(int(4 * fs)) / fs
+    >>> vf_measures(400 * np.sin(2 * np.pi * 4.0 * t), fs)["vf"]
+    True
+    >>> from simulators.ecg_synth import synth_ecg
+    >>> vf_measures(synth_ecg(6, fs=360.0, hr_bpm=150)[0], 360.0)["vf"]
+    False
+    """
+    out = {"vf_leak": 1.0, "vf_conc": 0.0, "vf_freq_hz": 0.0, "vf": False}
+    n = round(cfg.vf_window_s * fs)
+    x = np.asarray(window_uv, dtype=np.float64)[-n:]
+    if x.size < n:
+        return out
+    x = x - x.mean()
+    dsum = float(np.abs(np.diff(x)).sum())
+    if dsum <= 0:
+        return out
+    half = int(math.floor(math.pi * float(np.abs(x).sum()) / dsum + 0.5))
+    if 1 <= half < x.size:
+        a, b = x[half:], x[:-half]
+        den = float((np.abs(a) + np.abs(b)).sum())
+        out["vf_leak"] = round(float(np.abs(a + b).sum()) / den, 4) if den > 0 else 1.0
+    amp = np.abs(np.fft.rfft(x * np.hamming(x.size)))
+    f = np.fft.rfftfreq(x.size, 1.0 / fs)
+    band = (f >= 0.5) & (f <= 9.0)
+    peak = float(f[band][np.argmax(amp[band])])
+    total = float(amp[(f >= 0.5) & (f <= 20.0 * peak)].sum())
+    conc = float(amp[(f >= 0.7 * peak) & (f <= 1.4 * peak)].sum()) / total if total > 0 else 0.0
+    out.update(vf_conc=round(conc, 4), vf_freq_hz=round(peak, 3))
+    out["vf"] = bool(out["vf_leak"] < cfg.vf_leak_max and conc > cfg.vf_conc_min
+                     and peak >= cfg.vf_freq_min_hz)
+    return out
 
 
 # ------------------------------------------------------------------------------ heart rate
@@ -361,7 +432,7 @@ def _on_beat(state: dict[str, Any], em: _Emitter, t: float, label: str, cfg: Rul
 
     # Rate alarms: HR from the mean of recent RR intervals [EC13], sustained [IEC].
     hr = hr_from_beats(beats, t, cfg)
-    if hr is not None:
+    if hr is not None and not em.is_active("ecg.vfib"):   # chained under VF (see _gap_rules)
         _rate_rule(state, em, t, hr, cfg)
 
     # Atrial fibrillation: RR irregularity of N/S beats [Dash2009][AHA2017].
@@ -437,7 +508,14 @@ def _gap_clear(state: dict[str, Any], em: _Emitter, t: float) -> None:
 
 
 def _gap_rules(state: dict[str, Any], em: _Emitter, ref: float, t: float, cfg: RuleConfig) -> None:
-    """Pause / asystole when nothing has been detected from ``ref`` up to ``t``."""
+    """Pause / asystole when nothing has been detected from ``ref`` up to ``t``.
+
+    Not while a VF alarm is active: in fibrillation the detector finds waves sporadically, and
+    pause, asystole and rate alarms from them would only bury the lethal one (monitors chain
+    lower rhythm alarms under VF; alarm fatigue, [AHA2017]).
+    """
+    if em.is_active("ecg.vfib"):
+        return
     gap = t - ref
     if gap >= cfg.pause_s:
         state["gap_ref"] = ref
@@ -451,6 +529,30 @@ def _gap_rules(state: dict[str, Any], em: _Emitter, ref: float, t: float, cfg: R
         em.raise_("ecg.asystole", "high", ref + cfg.asystole_s,
                   f"asystole: no QRS for {gap:.1f} s",
                   {**ev, "rule": f"no beat for >= {cfg.asystole_s:.0f} s (IEC 60601-2-27; AAMI EC13)"})
+
+
+def _vf_rule(state: dict[str, Any], em: _Emitter, start_t: float, end_t: float,
+             quality: dict[str, Any], cfg: RuleConfig) -> None:
+    """Ventricular fibrillation / flutter from the signal's VF measures [KD1978][Barro1989]."""
+    since = state["since"]
+    ev = {k: quality.get(k) for k in ("vf_leak", "vf_conc", "vf_freq_hz")}
+    if quality.get("vf"):
+        since.pop("vf_off", None)
+        since.setdefault("vf", start_t)
+        if end_t - since["vf"] >= cfg.vf_sustain_s:
+            rate = 60.0 * float(quality.get("vf_freq_hz") or 0.0)
+            em.raise_("ecg.vfib", "high", end_t,
+                      f"ventricular fibrillation / flutter: {rate:.0f} waves/min, no organised QRS",
+                      {**ev, "beats": _beats_evidence(state["beats"], end_t - 8.0, end_t),
+                       "rule": f"VF-filter leakage < {cfg.vf_leak_max} and spectral concentration "
+                               f"> {cfg.vf_conc_min} at >= {60 * cfg.vf_freq_min_hz:.0f}/min over "
+                               f"{cfg.vf_window_s:.0f} s, for {cfg.vf_sustain_s:.0f} s (Kuo & "
+                               "Dillman 1978; Barro 1989)"})
+    else:
+        since.pop("vf", None)
+        since.setdefault("vf_off", start_t)
+        if em.is_active("ecg.vfib") and end_t - since["vf_off"] >= cfg.vf_clear_s:
+            em.clear("ecg.vfib", end_t, "VF waveform no longer present", ev)
 
 
 def _trim(state: dict[str, Any], t: float, cfg: RuleConfig) -> None:
@@ -483,7 +585,8 @@ def rules_step(state: dict[str, Any], beats: list[tuple[float, str]], *, start_t
         Device time up to which beat detection is complete (``end_t`` minus the detector's
         emission delay); None while the detector is still learning its thresholds.
     quality : dict
-        :func:`ecg_signal_quality` of the rolling signal ending with this chunk.
+        :func:`ecg_signal_quality` of the rolling signal ending with this chunk, with the
+        :func:`vf_measures` of the same signal (without them, no VF alarm).
     last_qrs_t : float, optional
         Device time of the last QRS the detector has confirmed, even if that beat is not yet
         classified (the classifier waits for the next beat's RR); pause and asystole are
@@ -544,6 +647,7 @@ def rules_step(state: dict[str, Any], beats: list[tuple[float, str]], *, start_t
         state["from_t"] = start_t
         state["last_beat_t"] = None
 
+    _vf_rule(state, em, start_t, end_t, quality, cfg)
     for t, label in beats:
         if t < state["from_t"]:
             continue
@@ -609,6 +713,7 @@ __all__ = [
     "AlarmChange",
     "RuleConfig",
     "ecg_signal_quality",
+    "vf_measures",
     "feed_check",
     "feed_resumed",
     "hr_from_beats",

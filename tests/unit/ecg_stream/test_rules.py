@@ -16,6 +16,7 @@ from streams.ecg.rules import (
     hr_from_beats,
     rules_init,
     rules_step,
+    vf_measures,
 )
 
 CLEAN = {"flat": False, "noisy": False, "p2p_uv": 1500.0, "hf_ratio": 0.01}
@@ -169,6 +170,67 @@ def test_noise_technical_alarm_after_sustain_and_clear():
     assert [(c.active, c.category) for c in noise] == [(True, "technical"), (False, "technical")]
     assert noise[0].t - T0 >= 5 + 4 - 1
     assert all(c.source == "ecg.noise" for c in out)
+
+
+def _signal_quality(sig, fs, seconds):
+    """What the agent measures after each 1 s chunk: quality and VF measures of the last 10 s."""
+    out = []
+    for k in range(seconds):
+        w = sig[max(0, int((k - 9) * fs)):int((k + 1) * fs)]
+        out.append(ecg_signal_quality(w, fs) | vf_measures(w, fs))
+    return out
+
+
+def test_vf_fires_once_high_latched_and_chains_rate_and_pause_alarms():
+    fs = 360.0
+    sig, beats = synth_ecg(60, fs, 90, [SynthEvent("vf", 20, 20)], seed=3)
+    q = _signal_quality(sig, fs, 60)
+    assert not any(x["vf"] for x in q[:20]) and sum(x["vf"] for x in q[24:40]) >= 14
+    # beats as the detector would see them: sinus outside VF, a few stray waves inside it
+    bt = [(T0 + s / fs, lab) for s, lab in beats] + [(T0 + t, "V") for t in (23.0, 27.5, 33.1, 38.2)]
+    _, out = drive(sorted(bt), 60, quality=lambda k: q[k])
+    vf = [c for c in out if c.source == "ecg.vfib"]
+    assert [(c.active, c.priority) for c in vf] == [(True, "high"), (False, "high")]
+    assert vf[0].latched and vf[0].category == "physiological"
+    assert 21 <= vf[0].t - T0 <= 26            # within 6 s of onset (4 s window + 2 s sustained)
+    assert 40 <= vf[1].t - T0 <= 47 and 3.5 <= vf[0].evidence["vf_freq_hz"] <= 6.5
+    # the stray waves give long gaps and low rates: no pause / asystole / brady while VF is on
+    during = [c.source for c in out if c.active and vf[0].t <= c.t <= vf[1].t and c.source != "ecg.vfib"]
+    assert during == []
+    # without the VF measures (an older agent's quality dict) the same input raises pauses
+    _, plain = drive(sorted(bt), 60, quality=lambda k: {x: q[k][x] for x in CLEAN})
+    assert "ecg.vfib" not in {c.source for c in plain} and "ecg.pause" in {c.source for c in plain}
+
+
+def test_vf_measures_quiet_on_fast_organised_rhythms_and_noise():
+    fs = 360.0
+    for hr in (60, 110, 150, 180):        # sinus up to 180/min: narrow QRS, energy spread
+        sig, _ = synth_ecg(12, fs, hr, seed=hr)
+        assert not vf_measures(sig, fs)["vf"], hr
+    sig, _ = synth_ecg(12, fs, 70, [SynthEvent("noise", 0, 12, {"amp_uv": 500})], seed=1)
+    assert not vf_measures(sig, fs)["vf"]
+    assert not vf_measures(sig[: int(2 * fs)], fs)["vf"]           # under 4 s: no verdict
+    assert not vf_measures(np.zeros(int(5 * fs)), fs)["vf"]        # flat line
+
+
+@pytest.mark.parametrize(("record", "start", "stop", "flutter"),
+                         [("207", 35.0, 62.0, True), ("208", 0.0, 120.0, False),
+                          ("203", 0.0, 120.0, False)])
+def test_vf_on_real_records(record, start, stop, flutter):
+    """207's ventricular flutter (MIT-BIH '[' at 40.7 s, ']' at 51.0 s, then 54.8-60.4 s) is found
+    within 6 s; 208 (frequent multiform PVCs, couplets) and 203 (AF, multiform VT) have none."""
+    from models.ecg.evaluate import load_record
+    from wardwatch.settings import shared_data
+
+    rec = load_record(shared_data("mitdb-ds1") / record, max_seconds=stop)
+    fs = rec["fs"]
+    uv = rec["signal"] * 1000.0
+    hits = [k for k in range(int(start) + 4, int(stop))
+            if vf_measures(uv[int((k - 4) * fs):int(k * fs)], fs)["vf"]]
+    if flutter:
+        assert hits and hits[0] <= 40.7 + 6 and all(40.7 < k <= 61.0 + 1 for k in hits), hits
+    else:
+        assert hits == []
 
 
 def test_feed_stopped_and_resumed():
