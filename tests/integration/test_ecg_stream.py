@@ -238,3 +238,43 @@ def test_detector_state_survives_a_killed_worker(start_worker, services, request
         # with the state restored the first beat after the restart already has a heart rate
         # (offline, same data: 10.5 s); a fresh detector needs 3 beats first (11.8 s)
         assert after and after[0] < cut + 1.6, hr_t
+
+
+def test_ventricular_flutter_raises_the_vf_alarm_with_evidence_in_influxdb(stream_worker, services):
+    """207 from 35 s: ventricular flutter from 40.7 s (MIT-BIH '[') to 51.0 s; the worker raises
+    the signal-based VF alarm (high, latched, with its strip) within 8 s of onset, and its
+    measures reach the ``ecg_alarms`` point."""
+    if not DS1.exists():
+        pytest.skip("MIT-BIH DS1 not available")
+    from influxdb_client import InfluxDBClient
+
+    from simulators.ecg_feed import play
+    from simulators.ecg_replay import replay_feeds
+
+    start_s, seconds, onset = 35.0, 30.0, 40.7
+    feeds = replay_feeds(DS1, 1, only=["207"], start_s=start_s, seconds=seconds,
+                         prefix=f"VF{uuid.uuid4().hex[:6]}")
+    pid = feeds[0].patient_id
+    t0 = datetime.fromtimestamp(int(time.time()) // 10 * 10, tz=UTC) - timedelta(seconds=seconds + 30)
+    start = end_offsets(["alerts"])
+    play(feeds, speed=20.0, start=t0)
+    vf = []
+    for _, key, value in consume(["alerts"], start=start, timeout_s=120):
+        if key == pid and value.get("source") == "ecg.vfib" and value.get("type") == "raised":
+            vf.append(value)
+            break
+    assert vf, "no VF alarm"
+    a = vf[0]
+    assert a["priority"] == "high" and a["latched"] is True and a["category"] == "physiological"
+    after = datetime.fromisoformat(a["ts"]).timestamp() - t0.timestamp() - (onset - start_s)
+    assert 0 < after <= 8.0, after
+    assert a["evidence"]["vf_leak"] < 0.65 and Path(a["evidence"]["strip_png"]).exists()
+    s = services
+    with InfluxDBClient(url=s.influx_url, token=s.influx_token_value(), org=s.influx_org) as c:
+        deadline, leak = time.monotonic() + 60, []
+        while time.monotonic() < deadline and not leak:
+            leak = [(r.values["source"], r.get_value())
+                    for t in c.query_api().query(flux(s, "ecg_alarms", "vf_leak", pid)) for r in t.records]
+            time.sleep(1)
+        assert leak and all(src == "ecg.vfib" for src, _ in leak)
+    assert stream_worker.alive()
