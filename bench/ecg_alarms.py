@@ -84,6 +84,11 @@ def afib_intervals(path: Path, fs: float, end_s: float) -> list[tuple[float, flo
     return out
 
 
+def _in_episode(t: float, episodes: list[tuple[float, float]]) -> bool:
+    """An alarm at ``t`` belongs to an episode: from 1 s before its start to 3 s after its end."""
+    return any(a - 1.0 <= t <= b + 3.0 for a, b in episodes)
+
+
 def run_record(path: Path, clf: BeatClassifier, seconds: float | None) -> dict:
     feed = load_feed(path, "EVAL", "EVAL", 0.0, seconds)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -98,17 +103,17 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None) -> dict:
     eps = vt_episodes(path, feed.fs_hz)
     eps = [e for e in eps if seconds is None or e[1] < seconds]
     vt_on = [c.t - base for c in changes if c.source == "ecg.vtach" and c.active]
-    hit = [any(a - 1.0 <= t <= b + 3.0 for t in vt_on) for a, b in eps]
+    hit = [any(_in_episode(t, [e]) for t in vt_on) for e in eps]
     vf = vf_intervals(path, feed.fs_hz)
-    unmatched = [t for t in vt_on if not any(a - 1.0 <= t <= b + 3.0 for a, b in eps)]
+    unmatched = [t for t in vt_on if not _in_episode(t, eps)]
     # a VT alarm inside ventricular flutter/fibrillation is a correct lethal-arrhythmia alarm
-    in_vf = [t for t in unmatched if any(a - 1.0 <= t <= b + 3.0 for a, b in vf)]
+    in_vf = [t for t in unmatched if _in_episode(t, vf)]
     false_vt = [t for t in unmatched if t not in in_vf]
     # the VF / flutter alarm: delay from each episode's onset; alarms in VT counted apart
     vf_on = [c.t - base for c in changes if c.source == "ecg.vfib" and c.active]
-    vf_delay = [next((round(t - a, 1) for t in vf_on if a - 1.0 <= t <= b + 3.0), None) for a, b in vf]
-    vf_other = [t for t in vf_on if not any(a - 1.0 <= t <= b + 3.0 for a, b in vf)]
-    vf_in_vt = [t for t in vf_other if any(a - 1.0 <= t <= b + 3.0 for a, b in eps)]
+    vf_delay = [next((round(t - e[0], 1) for t in vf_on if _in_episode(t, [e])), None) for e in vf]
+    vf_other = [t for t in vf_on if not _in_episode(t, vf)]
+    vf_in_vt = [t for t in vf_other if _in_episode(t, eps)]
     af_on = None
     af_time = 0.0
     for c in changes:

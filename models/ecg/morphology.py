@@ -34,6 +34,7 @@ VERSION = "template-1"  #: named in BeatClassifier.version when the rule is appl
 R_INDEX = 63  #: index of the R peak in a beat window (pipeline.PRE_S 0.35 s x MODEL_FS 180 Hz)
 QRS_HALF = 18  #: QRS part compared: R +- 18 samples (0.10 s at 180 Hz)
 MATCH_R = 0.95  #: Pearson correlation with the template above which a QRS "matches"
+_QRS = slice(R_INDEX - QRS_HALF, R_INDEX + QRS_HALF + 1)  #: the QRS samples of a beat window
 
 
 def template_matches(wave: np.ndarray) -> np.ndarray:
@@ -60,7 +61,7 @@ def template_matches(wave: np.ndarray) -> np.ndarray:
     >>> template_matches(np.stack([same, other])).tolist()
     [True, False]
     """
-    w = np.asarray(wave, dtype=np.float64)[:, R_INDEX - QRS_HALF:R_INDEX + QRS_HALF + 1, :]
+    w = np.asarray(wave, dtype=np.float64)[:, _QRS, :]
     beat, template = w[:, :, 0::2], w[:, :, 0::2] - w[:, :, 1::2]
     beat = beat - beat.mean(axis=1, keepdims=True)
     template = template - template.mean(axis=1, keepdims=True)
@@ -104,7 +105,7 @@ REST_MIN = 0.05  #: other classes below this share of a beat: what the vote take
 
 def qrs_part(wave: np.ndarray) -> np.ndarray:
     """The QRS (R +- :data:`QRS_HALF` samples) of a beat window's first channel."""
-    return np.asarray(wave, dtype=np.float64)[R_INDEX - QRS_HALF:R_INDEX + QRS_HALF + 1, 0]
+    return np.asarray(wave, dtype=np.float64)[_QRS, 0]
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

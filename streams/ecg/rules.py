@@ -534,25 +534,22 @@ def _gap_rules(state: dict[str, Any], em: _Emitter, ref: float, t: float, cfg: R
 def _vf_rule(state: dict[str, Any], em: _Emitter, start_t: float, end_t: float,
              quality: dict[str, Any], cfg: RuleConfig) -> None:
     """Ventricular fibrillation / flutter from the signal's VF measures [KD1978][Barro1989]."""
-    since = state["since"]
+    vf = bool(quality.get("vf"))
+    chunk_s = end_t - start_t
+    on_s = _held(state, "vf", vf, start_t) + chunk_s      # VF measures true since ... to end_t
+    off_s = _held(state, "vf_off", not vf, start_t) + chunk_s
     ev = {k: quality.get(k) for k in ("vf_leak", "vf_conc", "vf_freq_hz")}
-    if quality.get("vf"):
-        since.pop("vf_off", None)
-        since.setdefault("vf", start_t)
-        if end_t - since["vf"] >= cfg.vf_sustain_s:
-            rate = 60.0 * float(quality.get("vf_freq_hz") or 0.0)
-            em.raise_("ecg.vfib", "high", end_t,
-                      f"ventricular fibrillation / flutter: {rate:.0f} waves/min, no organised QRS",
-                      {**ev, "beats": _beats_evidence(state["beats"], end_t - 8.0, end_t),
-                       "rule": f"VF-filter leakage < {cfg.vf_leak_max} and spectral concentration "
-                               f"> {cfg.vf_conc_min} at >= {60 * cfg.vf_freq_min_hz:.0f}/min over "
-                               f"{cfg.vf_window_s:.0f} s, for {cfg.vf_sustain_s:.0f} s (Kuo & "
-                               "Dillman 1978; Barro 1989)"})
-    else:
-        since.pop("vf", None)
-        since.setdefault("vf_off", start_t)
-        if em.is_active("ecg.vfib") and end_t - since["vf_off"] >= cfg.vf_clear_s:
-            em.clear("ecg.vfib", end_t, "VF waveform no longer present", ev)
+    if vf and on_s >= cfg.vf_sustain_s:
+        rate = 60.0 * float(quality.get("vf_freq_hz") or 0.0)
+        em.raise_("ecg.vfib", "high", end_t,
+                  f"ventricular fibrillation / flutter: {rate:.0f} waves/min, no organised QRS",
+                  {**ev, "beats": _beats_evidence(state["beats"], end_t - 8.0, end_t),
+                   "rule": f"VF-filter leakage < {cfg.vf_leak_max} and spectral concentration "
+                           f"> {cfg.vf_conc_min} at >= {60 * cfg.vf_freq_min_hz:.0f}/min over "
+                           f"{cfg.vf_window_s:.0f} s, for {cfg.vf_sustain_s:.0f} s (Kuo & "
+                           "Dillman 1978; Barro 1989)"})
+    elif not vf and em.is_active("ecg.vfib") and off_s >= cfg.vf_clear_s:
+        em.clear("ecg.vfib", end_t, "VF waveform no longer present", ev)
 
 
 def _trim(state: dict[str, Any], t: float, cfg: RuleConfig) -> None:
