@@ -22,22 +22,29 @@ def _shift_lines(p: Path) -> list[str]:
     lines = [
         "- Shift proxy inside set A (`python -m models.deterioration.shift`): the same recipe",
         "  fitted on one ICU type and tested on held-out patients of the same and the other type",
-        "  (test patients; AUROC / utility / NEWS2 AUROC):",
+        "  (test patients; AUROC / utility / NEWS2 AUROC with the shipped threshold rule; then",
+        "  the utility with the challenge's own rule, the best utility at the training unit's",
+        "  prevalence):",
         "",
-        "  | trained on -> tested on | same unit | other unit |",
-        "  |---|---|---|",
+        "  | trained on -> tested on | same unit | other unit | same / other, challenge's rule |",
+        "  |---|---|---|---|",
     ]
     for k, v in sh.items():
         a, b = v["same_unit_test"], v["other_unit_test"]
+        own = v.get("own_prevalence_utility", {})
         lines.append(f"  | {k} | {a['auroc']} / {a['utility']} / {a['news2_auroc']} | "
-                     f"{b['auroc']} / {b['utility']} / {b['news2_auroc']} |")
+                     f"{b['auroc']} / {b['utility']} / {b['news2_auroc']} | "
+                     f"{own.get('same_unit_test', '-')} / {own.get('other_unit_test', '-')} |")
     lines += [
         "",
-        "  The threshold chosen in one unit does not transfer: utility collapses (even below",
-        "  doing nothing) when the medical-ICU model meets surgical-ICU patients, as the challenge",
-        "  saw across hospitals (the units also differ in prevalence: ~10 % septic patients in",
-        "  the MICU test part, ~5 % in the SICU one). Ranking (AUROC) degrades less. Re-choosing",
-        "  the threshold (and the Platt step) on local data is required before use elsewhere.",
+        "  The units differ in prevalence (~10 % septic patients in the MICU test part, ~5 % in",
+        "  the SICU one) and in case mix. With the challenge's rule the threshold chosen in one",
+        "  unit does not transfer: utility collapses below doing nothing when the medical-ICU",
+        "  model meets surgical-ICU patients, as the challenge saw across hospitals. The shipped",
+        "  rule (the best worst-case utility from the training unit's prevalence down to 0.65 of",
+        "  it) keeps that case just above zero, at the price of utility where prevalence is as",
+        "  high as in training or higher (SICU -> MICU). Ranking (AUROC) degrades less. Re-choosing",
+        "  the threshold (and the Platt step) on local data is still best before use elsewhere.",
     ]
     return lines
 
@@ -89,7 +96,8 @@ def write_card(res: dict[str, Any], path: Path = CARD_PATH) -> Path:
         "explanation of an alert sums each feature's terms (coefficient x standardized value).",
         "On validation this lifted AUROC from 0.783 (linear) to 0.791. Platt",
         "calibration fitted on the validation patients, alert threshold chosen on validation",
-        "patients to maximise the normalized utility score; the alert clears below 0.7 x",
+        "patients to maximise the worst normalized utility score from set A's septic",
+        "prevalence down to set B's (see Generalisation); the alert clears below 0.7 x",
         "threshold (hysteresis). Stored as JSON (coefficients, scaler, calibration, thresholds,",
         "version); inference is numpy only.",
         "",
@@ -132,8 +140,10 @@ def write_card(res: dict[str, Any], path: Path = CARD_PATH) -> Path:
         f"{v['test'].get('flagged_non_septic_pct')} % of non-septic patients; with labs: "
         f"{f['test'].get('flagged_septic_pct')} % and {f['test'].get('flagged_non_septic_pct')} %.",
         "The utility score rewards early alarms (+1) far more than it penalises false ones",
-        "(-0.05 per hour), so its optimal threshold is permissive; the live step adds a 30-min",
-        "warm-up, two consecutive scores to raise and hysteresis to clear.",
+        "(-0.05 per hour), so its optimal threshold is permissive; the shipped threshold is",
+        "stricter than that optimum so that it holds where sepsis is rarer (see Generalisation);",
+        "the live step adds a 30-min warm-up, two consecutive scores to raise and hysteresis to",
+        "clear.",
         "",
         f"Validation: vitals AUROC {v['validation_auroc']}, utility {v['validation_utility']}; "
         f"full AUROC {f['validation_auroc']}, utility {f['validation_utility']}.",
@@ -180,7 +190,8 @@ def write_card(res: dict[str, Any], path: Path = CARD_PATH) -> Path:
         "0.8018 with both imputed (62 y, 0.5, the live default before an admission arrives) vs",
         "0.8025 with the true values.",
         "",
-        "Live replay (a showcase on 41 test-split records, not a performance figure): the 41",
+        "Live replay (a showcase on 41 test-split records, not a performance figure; measured",
+        "with the earlier thresholds of the challenge's rule, see Generalisation): the 41",
         "sample trajectories (21 septic) replayed with their labs and admissions, 24 h of each at",
         "one reading a minute, through Kafka and the worker: the `full` model alerted on 11 of 21",
         "septic and 2 of 20 non-septic patients, the deployed `vitals` model on 8 of 21 and 4 of",
@@ -196,6 +207,40 @@ def write_card(res: dict[str, Any], path: Path = CARD_PATH) -> Path:
         "  real ICU. In an exploratory run, adding 20 bins of the uncapped ICU hour to an earlier",
         "  version of these features lifted validation AUROC from 0.749 to 0.789 (the linear",
         "  model of the time reached 0.782 without it); we gave that up on purpose.",
+        "- The alert threshold is chosen to hold where sepsis is rarer. The challenge's public",
+        "  hospitals differ (Reyna et al. 2020: 8.8 % of set A's patients septic, 5.7 % of set",
+        "  B's), and with fewer septic patients each false alarm weighs more in the normalized",
+        "  utility. The threshold maximises the worst validation utility from set A's prevalence",
+        "  down to set B's (`train.PREVALENCE_FACTORS`; a lower prevalence is scored by counting",
+        "  every non-septic patient more often, `utility.prevalence_weight`), not the utility at",
+        "  set A's prevalence alone (the challenge's rule, used here until 2026-11-26). Test",
+        "  patients of set A, normalized utility at set A's prevalence / set B's / half of set",
+        "  A's, and the share of septic / non-septic patients with at least one alerted hour:",
+        "",
+        "  | model | rule | threshold | utility | alerted septic / non-septic |",
+        "  |---|---|---|---|---|",
+        *[f"  | {name} | {rule} | {r['threshold']} | "
+          f"{' / '.join(str(u) for u in r['utility_by_prevalence'].values())} | "
+          f"{r['flagged_septic_pct']} % / {r['flagged_non_septic_pct']} % |"
+          for name, m in (("vitals (deployed)", v), ("vitals + labs", f))
+          for rule, r in (("shipped", {**m["test"], "threshold": m["threshold"]}),
+                          ("challenge's", m["test"]["challenge_rule"]))],
+        "",
+        "  The shipped rule gives up some utility at set A's own prevalence for more at lower",
+        "  ones and fewer alerted non-septic patients; on the ICU-type shift below it lifts the",
+        "  collapse (utility below zero) to just above zero.",
+        "",
+        "  Before choosing, the range was also tried down to half of set A's prevalence (vitals",
+        "  threshold 0.049: test utility 0.307 / 0.279 / 0.256, but the 41 sample trajectories",
+        "  replayed live for 24 h alerted on 2 of 21 septic patients instead of 10) and down to",
+        "  0.8 of it (0.028: 0.356 / 0.290 / 0.235). Live replay of the same 41 (the pure path,",
+        "  one reading a minute, 24 h): 10 of 21 septic and 6 of 20 non-septic patients alerted",
+        "  with the challenge's threshold, 7 and 4 with the shipped one.",
+        "",
+        "- Dropping the vital-sign missingness features (care-process signals that differ",
+        "  between hospitals) did not transfer better across ICU types (other-unit test AUROC",
+        "  MICU -> SICU 0.689 -> 0.682, SICU -> MICU 0.716 -> 0.682; measured 2026-11-26), so",
+        "  they stay.",
         "- No hospital identifiers (Unit1/Unit2, HospAdmTime) are features; imputation uses fixed",
         "  reference values, not hospital-A medians; strong L2 regularisation (small C).",
         "- Only one hospital is available here (set B is not in `../shared/data`), so no external",

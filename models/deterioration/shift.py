@@ -19,7 +19,7 @@ from typing import Any
 from models.deterioration.dataset import iter_tar, patient_matrix
 from models.deterioration.evaluate import score_patients
 from models.deterioration.model import ARTIFACT_DIR
-from models.deterioration.train import DEFAULT_TAR, fit_feature_set, split_of
+from models.deterioration.train import DEFAULT_TAR, choose_threshold, fit_feature_set, split_of
 
 log = logging.getLogger(__name__)
 KEYS = ("patients", "septic_patients", "auroc", "auprc", "utility", "news2_auroc")
@@ -38,12 +38,21 @@ def unit_shift(tar_path: Path = DEFAULT_TAR) -> dict[str, Any]:
                 for k in ("train", "val", "test")}
         other = [p for p in pms if unit[p.name] == dst and split_of(p.name) == "test"]
         f = fit_feature_set("vitals", part["train"], part["val"], part["test"])
-        m_other = score_patients(other, [f.model.predict_proba(p.X) for p in other],
-                                 f.model.threshold)
+        other_prob = [f.model.predict_proba(p.X) for p in other]
+        m_other = score_patients(other, other_prob, f.model.threshold)
+        # The challenge's own rule for comparison: the best utility at the source's prevalence.
+        own, _ = choose_threshold(part["val"], [f.model.predict_proba(p.X) for p in part["val"]],
+                                  factors=(1.0,))
         out[f"{src}->{dst}"] = {"train_patients": len(part["train"]),
                                 "threshold": f.model.threshold,
                                 "same_unit_test": {k: f.test.get(k) for k in KEYS},
-                                "other_unit_test": {k: m_other.get(k) for k in KEYS}}
+                                "other_unit_test": {k: m_other.get(k) for k in KEYS},
+                                "own_prevalence_threshold": round(own, 5),
+                                "own_prevalence_utility": {
+                                    "same_unit_test": score_patients(
+                                        part["test"], f.test_prob, own)["utility"],
+                                    "other_unit_test": score_patients(
+                                        other, other_prob, own)["utility"]}}
         log.info("%s->%s: %s", src, dst, out[f"{src}->{dst}"])
     return out
 

@@ -91,13 +91,19 @@ def best_predictions(labels: np.ndarray, *, dt_early: float = DT_EARLY,
     return best
 
 
-def normalized_utility(labels: Sequence[np.ndarray], predictions: Sequence[np.ndarray]) -> float:
+def normalized_utility(labels: Sequence[np.ndarray], predictions: Sequence[np.ndarray],
+                       non_septic_weight: float = 1.0) -> float:
     """The challenge score over patients: ``(U - U_inaction) / (U_best - U_inaction)``.
 
     Parameters
     ----------
     labels, predictions : sequences of per-patient arrays
         Hourly ``SepsisLabel`` and binary predictions, one array per patient.
+    non_septic_weight : float
+        Every patient without a positive label counts this many times in all three sums: the
+        score the same predictions would get where septic patients are rarer (weight ``w``
+        divides the odds of a septic patient by ``w``; see :func:`prevalence_weight`). 1 is the
+        challenge's own score.
 
     Examples
     --------
@@ -105,15 +111,35 @@ def normalized_utility(labels: Sequence[np.ndarray], predictions: Sequence[np.nd
     >>> y = [np.array([0] * 10 + [1] * 9)]
     >>> round(normalized_utility(y, y), 3) < 1.0   # predicting the label itself is not optimal
     True
+    >>> y, p = [np.array([0, 0, 1, 1]), np.zeros(4)], [np.array([1, 1, 1, 1]), np.ones(4)]
+    >>> normalized_utility(y, p) > normalized_utility(y, p, non_septic_weight=2.0)  # false alarms weigh more
+    True
     """
     if len(labels) != len(predictions):
         raise ValueError("one prediction array per patient is required")
     observed = best = inaction = 0.0
     for y, p in zip(labels, predictions, strict=True):
-        observed += utility_rows(y, p).sum()
-        best += utility_rows(y, best_predictions(y)).sum()
-        inaction += utility_rows(y, np.zeros(len(y), dtype=int)).sum()
+        w = 1.0 if np.any(y) else non_septic_weight
+        observed += w * utility_rows(y, p).sum()
+        best += w * utility_rows(y, best_predictions(y)).sum()
+        inaction += w * utility_rows(y, np.zeros(len(y), dtype=int)).sum()
     denom = best - inaction
     if denom == 0:
         return float("nan")
     return float((observed - inaction) / denom)
+
+
+def prevalence_weight(septic_fraction: float, factor: float) -> float:
+    """The :func:`normalized_utility` ``non_septic_weight`` that turns a set whose patients are
+    septic with ``septic_fraction`` into one where they are septic ``factor`` times as often.
+
+    Examples
+    --------
+    >>> round(prevalence_weight(0.088, 0.5), 3)   # set A's 8.8 % septic patients, halved
+    2.096
+    >>> prevalence_weight(0.088, 1.0)
+    1.0
+    """
+    odds = septic_fraction / (1.0 - septic_fraction)
+    target = factor * septic_fraction
+    return float(odds / (target / (1.0 - target)))

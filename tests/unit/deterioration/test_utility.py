@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.deterioration.utility import best_predictions, normalized_utility, utility_rows
+from models.deterioration.utility import (
+    best_predictions,
+    normalized_utility,
+    prevalence_weight,
+    utility_rows,
+)
 
 
 def test_non_septic_patient_false_alarms_cost_u_fp() -> None:
@@ -70,3 +75,23 @@ def test_normalized_utility_hand_case() -> None:
 def test_shape_mismatch_rejected() -> None:
     with pytest.raises(ValueError):
         utility_rows(np.zeros(3), np.zeros(4))
+
+
+def test_non_septic_weight_counts_each_non_septic_patient_that_many_times() -> None:
+    # The hand case above with the non-septic patient counted twice: its 4 false alarms cost
+    # 2 * 0.2 and its inaction / best terms (both 0) are unchanged.
+    y1 = np.array([0] * 14 + [1] * 12)
+    y2 = np.zeros(4, dtype=int)
+    p1 = np.array([0] * 14 + [1] * 12)
+    p2 = np.ones(4, dtype=int)
+    expected = (5.0 - 2 * 0.2 - (-10.0)) / (7.5 - (-10.0))
+    assert normalized_utility([y1, y2], [p1, p2], non_septic_weight=2.0) == pytest.approx(expected)
+    # Same as listing the non-septic patient twice.
+    assert normalized_utility([y1, y2, y2], [p1, p2, p2]) == pytest.approx(expected)
+
+
+def test_prevalence_weight_gives_the_target_septic_fraction() -> None:
+    n_septic, n_other = 88, 912                     # 8.8 % septic, as set A
+    for factor in (1.0, 0.5, 0.25):
+        w = prevalence_weight(n_septic / (n_septic + n_other), factor)
+        assert n_septic / (n_septic + w * n_other) == pytest.approx(0.088 * factor)
