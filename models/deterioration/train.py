@@ -80,36 +80,30 @@ def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
-def choose_threshold(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
-                     factors: Sequence[float] = PREVALENCE_FACTORS) -> tuple[float, dict[float, float]]:
-    """The threshold whose worst normalized utility over ``factors`` (septic prevalence relative
-    to these patients', :func:`models.deterioration.utility.prevalence_weight`) is highest.
-
-    Returns the threshold and its utility at each factor. With ``factors=(1.0,)`` this is the
-    challenge's own choice (the best utility on these patients).
-    """
+def utility_by_prevalence(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray], thr: float,
+                          factors: Sequence[float]) -> dict[float, float]:
+    """Normalized utility of alerting at ``prob >= thr`` where septic patients are ``factor``
+    times as common as among ``pms`` (:func:`models.deterioration.utility.prevalence_weight`)."""
     ys = [pm.y for pm in pms]
     septic = float(np.mean([bool(np.any(y)) for y in ys]))
-    weights = {f: prevalence_weight(septic, f) for f in factors}
+    pred = [(p >= thr).astype(int) for p in prob]
+    return {f: normalized_utility(ys, pred, prevalence_weight(septic, f)) for f in factors}
+
+
+def choose_threshold(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
+                     factors: Sequence[float] = PREVALENCE_FACTORS) -> tuple[float, dict[float, float]]:
+    """The threshold whose worst :func:`utility_by_prevalence` over ``factors`` is highest, and
+    its utility at each factor. With ``factors=(1.0,)`` this is the challenge's own choice (the
+    best utility on these patients)."""
     grid = np.unique(np.quantile(np.concatenate(prob), np.linspace(0.5, 0.995, 60)))
-    best: tuple[float, dict[float, float]] = (0.5, {})
-    best_worst = -np.inf
-    for t in grid:
-        pred = [(p >= t).astype(int) for p in prob]
-        u = {f: normalized_utility(ys, pred, w) for f, w in weights.items()}
-        if min(u.values()) > best_worst:
-            best, best_worst = (float(t), u), min(u.values())
-    return best
+    scored = [(float(t), utility_by_prevalence(pms, prob, t, factors)) for t in grid]
+    return max(scored, key=lambda s: min(s[1].values()))   # the first of equals, the lowest
 
 
-def _utility_by_prevalence(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
-                           thr: float) -> dict[str, float]:
-    """Normalized utility at threshold ``thr`` at each of :data:`REPORT_FACTORS` times the
-    septic prevalence of ``pms``."""
-    septic = float(np.mean([bool(pm.y.any()) for pm in pms]))
-    ys, pred = [pm.y for pm in pms], [(p >= thr).astype(int) for p in prob]
-    return {str(f): round(normalized_utility(ys, pred, prevalence_weight(septic, f)), 4)
-            for f in REPORT_FACTORS}
+def _report_utilities(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
+                      thr: float) -> dict[str, float]:
+    return {str(f): round(u, 4)
+            for f, u in utility_by_prevalence(pms, prob, thr, REPORT_FACTORS).items()}
 
 
 def choose_knots(X: np.ndarray) -> list[list[float]]:
@@ -167,13 +161,13 @@ def fit_feature_set(feature_set: str, train: Sequence[PatientMatrix],
     val_util = val_utils[1.0]
     test_prob = [model.predict_proba(pm.X[:, :ncol]) for pm in test]
     test_metrics = score_patients(test, test_prob, thr)
-    test_metrics["utility_by_prevalence"] = _utility_by_prevalence(test, test_prob, thr)
+    test_metrics["utility_by_prevalence"] = _report_utilities(test, test_prob, thr)
     # The challenge's own rule (best utility at set A's prevalence), for the model card.
     own, own_val = choose_threshold(val, val_prob, factors=(1.0,))
     own_test = score_patients(test, test_prob, own)
     test_metrics["challenge_rule"] = {
         "threshold": round(own, 5), "validation_utility": round(own_val[1.0], 4),
-        "utility_by_prevalence": _utility_by_prevalence(test, test_prob, own),
+        "utility_by_prevalence": _report_utilities(test, test_prob, own),
         **{k: own_test[k] for k in ("flagged_septic_pct", "flagged_non_septic_pct")}}
     test_metrics.update(_subgroups(test, test_prob, thr))
     digest = hashlib.sha256(json.dumps([model.coef, model.intercept, a, b, thr, knots]).encode())
