@@ -19,7 +19,13 @@ from typing import Any
 from models.deterioration.dataset import iter_tar, patient_matrix
 from models.deterioration.evaluate import score_patients
 from models.deterioration.model import ARTIFACT_DIR
-from models.deterioration.train import DEFAULT_TAR, choose_threshold, fit_feature_set, split_of
+from models.deterioration.train import (
+    DEFAULT_TAR,
+    choose_threshold,
+    fit_feature_set,
+    split_of,
+    utility_by_prevalence,
+)
 
 log = logging.getLogger(__name__)
 KEYS = ("patients", "septic_patients", "auroc", "auprc", "utility", "news2_auroc")
@@ -49,10 +55,9 @@ def unit_shift(tar_path: Path = DEFAULT_TAR) -> dict[str, Any]:
                                 "other_unit_test": {k: m_other.get(k) for k in KEYS},
                                 "own_prevalence_threshold": round(own, 5),
                                 "own_prevalence_utility": {
-                                    "same_unit_test": score_patients(
-                                        part["test"], f.test_prob, own)["utility"],
-                                    "other_unit_test": score_patients(
-                                        other, other_prob, own)["utility"]}}
+                                    k: round(utility_by_prevalence(pl, pr, own, (1.0,))[1.0], 4)
+                                    for k, pl, pr in (("same_unit_test", part["test"], f.test_prob),
+                                                      ("other_unit_test", other, other_prob))}}
         log.info("%s->%s: %s", src, dst, out[f"{src}->{dst}"])
     return out
 
