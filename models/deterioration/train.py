@@ -32,7 +32,7 @@ from models.deterioration.dataset import PatientMatrix, iter_tar, patient_matrix
 from models.deterioration.evaluate import score_patients
 from models.deterioration.features import feature_names
 from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, hinge_basis, save_model
-from models.deterioration.utility import normalized_utility, prevalence_weight
+from models.deterioration.utility import normalized_utilities, prevalence_weight
 from wardwatch.settings import shared_data
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ def utility_by_prevalence(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarra
     ys = [pm.y for pm in pms]
     septic = float(np.mean([bool(np.any(y)) for y in ys]))
     pred = [(p >= thr).astype(int) for p in prob]
-    return {f: normalized_utility(ys, pred, prevalence_weight(septic, f)) for f in factors}
+    scores = normalized_utilities(ys, pred, [prevalence_weight(septic, f) for f in factors])
+    return dict(zip(factors, scores, strict=True))
 
 
 def choose_threshold(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],

@@ -115,18 +115,32 @@ def normalized_utility(labels: Sequence[np.ndarray], predictions: Sequence[np.nd
     >>> normalized_utility(y, p) > normalized_utility(y, p, non_septic_weight=2.0)  # false alarms weigh more
     True
     """
+    return normalized_utilities(labels, predictions, (non_septic_weight,))[0]
+
+
+def normalized_utilities(labels: Sequence[np.ndarray], predictions: Sequence[np.ndarray],
+                         non_septic_weights: Sequence[float]) -> list[float]:
+    """:func:`normalized_utility` at each of ``non_septic_weights``, from one pass over the
+    patients (each patient's three utility sums are computed once and weighted per score).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y, p = [np.array([0, 0, 1, 1]), np.zeros(4)], [np.array([1, 1, 1, 1]), np.ones(4)]
+    >>> normalized_utilities(y, p, (1.0, 2.0)) == [normalized_utility(y, p, w) for w in (1.0, 2.0)]
+    True
+    """
     if len(labels) != len(predictions):
         raise ValueError("one prediction array per patient is required")
-    observed = best = inaction = 0.0
+    ws = np.asarray(non_septic_weights, dtype=float)
+    observed, best, inaction = np.zeros(ws.size), np.zeros(ws.size), np.zeros(ws.size)
     for y, p in zip(labels, predictions, strict=True):
-        w = 1.0 if np.any(y) else non_septic_weight
+        w = np.ones(ws.size) if np.any(y) else ws
         observed += w * utility_rows(y, p).sum()
         best += w * utility_rows(y, best_predictions(y)).sum()
         inaction += w * utility_rows(y, np.zeros(len(y), dtype=int)).sum()
-    denom = best - inaction
-    if denom == 0:
-        return float("nan")
-    return float((observed - inaction) / denom)
+    return [float("nan") if b == i else float((o - i) / (b - i))
+            for o, b, i in zip(observed, best, inaction, strict=True)]
 
 
 def prevalence_weight(septic_fraction: float, factor: float) -> float:
