@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from models.ecg import morphology
+from models.ecg import morphology, rhythm
 from models.ecg.aami import AAMI_CLASSES
 from models.ecg.pipeline import N_RR, WAVE_LEN, context_labels
 from wardwatch.settings import shared_data
@@ -367,7 +367,8 @@ def train(
                 "(each record scored by a model that never saw it)",
                 "pooled": _summary(data["y"], pred),
                 "context_rules": "p(V) voted by the beat's QRS morphology family; S -> N in an "
-                                 "AF-irregular rhythm unless p(S) >= 0.99 (models/ecg/rhythm.py); "
+                                 f"AF-irregular rhythm unless p(S) >= {rhythm.CERTAIN_S} "
+                                 "(models/ecg/rhythm.py); "
                                  "V -> N when the QRS "
                                  "matches the patient's average beat (morphology.py)",
                 "pooled_model_only": _summary(data["y"], model_only),
