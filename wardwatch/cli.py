@@ -19,12 +19,15 @@ eval_app = typer.Typer(help="Evaluate a model on data in its source format.", no
 replay_app = typer.Typer(help="Replay recorded data as live bedside feeds.", no_args_is_help=True)
 batch_app = typer.Typer(help="Side-topic batch jobs: image, genomic, notes.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Follow and act on alerts.", no_args_is_help=True)
+calibrate_app = typer.Typer(help="Fit a model's calibration and alert threshold to a site's own "
+                            "labelled data.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.add_typer(replay_app, name="replay")
 app.add_typer(batch_app, name="batch")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(calibrate_app, name="calibrate")
 
 console = Console()
 
@@ -465,6 +468,66 @@ def eval_deterioration(
         return
     for k, v in r.items():
         console.print(f"{k}: {v}")
+
+
+@calibrate_app.command("deterioration")
+def calibrate_deterioration(
+    data: Path = typer.Option(..., "--data", exists=True, file_okay=False,
+                              help=".psv folder of the site's patients, with SepsisLabel"),
+    out: Path = typer.Option(..., "--out", help="where to write the site artifact (JSON)"),
+    model: Path | None = typer.Option(None, "--model", help="artifact JSON (default: deployed)"),
+    holdout: float | None = typer.Option(None, "--holdout", min=0.0, max=0.9,
+                                         help="share of patients held out of the fit, for the "
+                                         "report (default 0.3)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Refit the Platt step and alert threshold on a site's patients; same coefficients.
+
+    Use the result with WARDWATCH_DETERIORATION_MODEL=<out>.
+    """
+    from rich.progress import Progress
+
+    from models.deterioration.dataset import build, iter_dir
+    from models.deterioration.model import load_model, save_model
+    from models.deterioration.site import HOLDOUT, calibrate_site
+
+    base = load_model(str(model) if model else None)
+    n = len(list(data.glob("*.psv")))
+    with Progress(console=Console(stderr=True), transient=True) as prog:
+        task = prog.add_task("patients", total=n)
+        pms = build(iter_dir(data), base.feature_set, lambda: prog.advance(task))
+    try:
+        site, report = calibrate_site(base, pms, HOLDOUT if holdout is None else holdout)
+    except ValueError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from e
+    save_model(site, out)
+    report["out"] = str(out)
+    if json_out:
+        print(json.dumps(report))
+        return
+    fit, held = report["fit"], report["holdout"]
+    console.print(f"{site.version} written to {out}\nfit on {fit['patients']} patients "
+                  f"({fit['septic_patients']} septic): Platt step a {base.calib_a:.3f} -> "
+                  f"{site.calib_a:.3f}, b {base.calib_b:.3f} -> {site.calib_b:.3f}; alert "
+                  f"threshold {base.threshold} -> {site.threshold} (calibrated probability)")
+    if held:
+        table = Table(title=f"{held['site']['patients']} held-out patients "
+                            f"({held['site']['septic_patients']} septic)")
+        table.add_column("")
+        for tag in held:
+            table.add_column(tag, justify="right")
+        for f in held["site"]["utility_by_prevalence"]:
+            label = "this site's" if float(f) == 1.0 else f"{f} x this site's"
+            table.add_row(f"utility at {label} prevalence",
+                          *[str(h["utility_by_prevalence"][f]) for h in held.values()])
+        for key, label in (("flagged_septic_pct", "septic patients alerted, %"),
+                           ("flagged_non_septic_pct", "non-septic patients alerted, %")):
+            table.add_row(label, *[str(h[key]) for h in held.values()])
+        console.print(table)
+    for w in report["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(f"use it: WARDWATCH_DETERIORATION_MODEL={out}")
 
 
 @replay_app.command("trajectories")

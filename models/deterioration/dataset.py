@@ -124,7 +124,7 @@ def patient_matrix(name: str, rows: list[dict[str, float]], feature_set: str) ->
 
 
 def build(items: Iterator[tuple[str, list[dict[str, float]]]], feature_set: str,
-          total: int | None = None, progress: Callable[[], Any] | None = None) -> list[PatientMatrix]:
+          progress: Callable[[], Any] | None = None) -> list[PatientMatrix]:
     """:func:`patient_matrix` for every (name, rows); ``progress()`` is called per patient."""
     out = []
     for name, rows in items:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from models.deterioration.dataset import PatientMatrix, iter_dir, patient_matrix
+from models.deterioration.dataset import PatientMatrix, build, iter_dir
 from models.deterioration.model import DeteriorationModel, load_model
 from models.deterioration.utility import normalized_utility
 
@@ -92,18 +92,13 @@ def evaluate_dir(data_dir: str | Path, model: DeteriorationModel | None = None,
     out_dir = Path(predictions_out) if predictions_out else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    pms, probs = [], []
-    for name, rows in iter_dir(data_dir):
-        pm = patient_matrix(name, rows, model.feature_set)
-        prob = model.predict_proba(pm.X) if len(pm.X) else np.zeros(0)
-        pms.append(pm)
-        probs.append(prob)
-        if out_dir is not None:
-            write_predictions(out_dir / name, prob, model.threshold)
-        if progress is not None:
-            progress()
+    pms = build(iter_dir(data_dir), model.feature_set, progress)
     if not pms:
         raise FileNotFoundError(f"no .psv files in {data_dir}")
+    probs = [model.predict_proba(pm.X) if len(pm.X) else np.zeros(0) for pm in pms]
+    if out_dir is not None:
+        for pm, prob in zip(pms, probs, strict=True):
+            write_predictions(out_dir / pm.name, prob, model.threshold)
     res = score_patients(pms, probs, model.threshold)
     res["model_version"] = model.version
     res["threshold"] = model.threshold

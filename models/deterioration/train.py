@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from models.deterioration.dataset import PatientMatrix, iter_tar, patient_matrix
+from models.deterioration.dataset import PatientMatrix, build, iter_tar
 from models.deterioration.evaluate import score_patients
 from models.deterioration.features import feature_names
 from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, hinge_basis, save_model
@@ -51,6 +51,7 @@ VERSION_PREFIX = "deterioration-lr"
 # card: "Generalisation"), not the utility at set A's prevalence alone.
 PREVALENCE_FACTORS = (1.0, round((1142 / 20000) / (1790 / 20336), 3))
 REPORT_FACTORS = (*PREVALENCE_FACTORS, 0.5)   # test utility is also reported at half set A's
+CLEAR_RATIO = 0.7   # the alert clears below this fraction of its threshold (hysteresis)
 
 
 def split_of(name: str) -> str:
@@ -73,7 +74,9 @@ def _stack(pms: Sequence[PatientMatrix], ncol: int) -> tuple[np.ndarray, np.ndar
     return X, y
 
 
-def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: ``(a, b)`` with ``p = sigmoid(a * z + b)`` fitted to labels ``y`` (Platt,
+    Advances in Large Margin Classifiers, 1999; an unregularised one-feature logistic fit)."""
     from sklearn.linear_model import LogisticRegression
 
     lr = LogisticRegression(C=1e6, max_iter=1000).fit(z.reshape(-1, 1), y)
@@ -150,7 +153,7 @@ def fit_feature_set(feature_set: str, train: Sequence[PatientMatrix],
         if auc > best[0]:
             best = (auc, lr, C)
     val_auc, lr, C = best
-    a, b = _platt(lr.decision_function(Zva), yva)
+    a, b = platt(lr.decision_function(Zva), yva)
     model = DeteriorationModel(
         version="", feature_set=feature_set, feature_names=names,
         mean=[float(v) for v in scaler.mean_], scale=[float(v) for v in scaler.scale_],
@@ -175,7 +178,7 @@ def fit_feature_set(feature_set: str, train: Sequence[PatientMatrix],
     version = f"{VERSION_PREFIX}-{feature_set}-{digest.hexdigest()[:8]}"
     model = DeteriorationModel(
         **{**model.__dict__, "version": version, "threshold": round(thr, 5),
-           "clear_threshold": round(0.7 * thr, 5),
+           "clear_threshold": round(CLEAR_RATIO * thr, 5),
            "metrics": {"test": test_metrics, "validation_auroc": round(val_auc, 4),
                        "validation_utility": round(val_util, 4),
                        "validation_utility_by_prevalence": {str(f): round(u, 4)
@@ -230,12 +233,7 @@ def load_set_a(tar_path: Path, progress: Any = None) -> list[PatientMatrix]:
     """Every patient of set A as full-feature matrices (the vitals set is a column prefix)."""
     full, vit = feature_names("full"), feature_names("vitals")
     assert full[: len(vit)] == vit, "the vitals features must be a prefix of the full set"
-    out = []
-    for name, rows in iter_tar(tar_path):
-        out.append(patient_matrix(name, rows, "full"))
-        if progress is not None:
-            progress()
-    return out
+    return build(iter_tar(tar_path), "full", progress)
 
 
 def train(tar_path: str | Path = DEFAULT_TAR, out_dir: str | Path = ARTIFACT_DIR,
