@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     # Deterioration model the vitals agent runs: "vitals" (monitor only, the default), "full"
-    # (also labs from ``labs`` and age/sex from ``admissions``), or the path of an artifact.
+    # (also labs from ``labs`` and age/sex from ``admissions``), or the path of an artifact
+    # (e.g. a site refit written by ``wardwatch calibrate deterioration``).
     deterioration_model: str = "vitals"
 
     # The read-only training/test data laid beside the repository (``../shared/data``).

@@ -2,5 +2,6 @@
 
 Modules: ``features`` (one feature implementation, offline and streaming), ``utility`` (the
 PhysioNet 2019 utility score), ``dataset`` (challenge files), ``model`` (the artifact),
-``train``, ``evaluate`` and ``live`` (the pure step the vitals agent calls).
+``train``, ``evaluate``, ``site`` (refit calibration and threshold on a site's patients),
+``shift`` (shift checks) and ``live`` (the pure step the vitals agent calls).
 """

@@ -6,21 +6,38 @@ about 60 % of patients have one): fit the vitals-only model exactly as ``train.p
 features, split, calibration and threshold choice) on MICU patients only and test on held-out
 SICU patients, and the reverse. Writes ``artifacts/unit_shift.json``; the model card quotes it.
 
-Run: ``python -m models.deterioration.shift`` (about 6 min on one core).
+It also measures what ``wardwatch calibrate deterioration`` buys at the "new hospital": the
+source-unit model refitted (Platt step and threshold, :func:`site.recalibrate`) on 250, 500 or all
+of the other unit's validation patients (5 seeded draws of the smaller sizes), scored on the other
+unit's test patients.
+
+A second shift is between training and serving: set A's vitals are charted by nurses (a
+missing hour stays missing), while a bedside monitor reports HR, SpO2 and RR every second, and
+NIBP cycles or an arterial line and a temperature probe can report every hour too. How often a
+vital is charted is a care-process signal the features carry (hours since measured, fraction
+measured). :func:`monitor_shift` scores the deployed model on the test patients as the monitor
+would feed them (:func:`monitor_view`) and writes ``artifacts/monitor_shift.json``.
+
+Run: ``python -m models.deterioration.shift`` (about 12 min on one core).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.deterioration.dataset import iter_tar, patient_matrix
+import numpy as np
+
+from models.deterioration.dataset import PatientMatrix, iter_tar, patient_matrix
 from models.deterioration.evaluate import score_patients
-from models.deterioration.model import ARTIFACT_DIR
+from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, load_model
+from models.deterioration.site import recalibrate
 from models.deterioration.train import (
     DEFAULT_TAR,
+    PREVALENCE_FACTORS,
     choose_threshold,
     fit_feature_set,
     split_of,
@@ -29,6 +46,87 @@ from models.deterioration.train import (
 
 log = logging.getLogger(__name__)
 KEYS = ("patients", "septic_patients", "auroc", "auprc", "utility", "news2_auroc")
+SITE_SIZES = (250, 500)   # labelled patients a site might have (plus all of its validation part)
+SITE_DRAWS = 5
+# Vitals a monitor reports every hour, by how much of the bedside is continuous.
+MONITOR_VIEWS = {"charted": (), "monitor HR, SpO2, RR": ("HR", "O2Sat", "Resp"),
+                 "+ NIBP / arterial BP": ("HR", "O2Sat", "Resp", "SBP", "MAP", "DBP"),
+                 "+ temperature probe": ("HR", "O2Sat", "Resp", "SBP", "MAP", "DBP", "Temp")}
+
+
+def monitor_view(rows: list[dict[str, float]], variables: Sequence[str]) -> list[dict[str, float]]:
+    """Challenge rows with each of ``variables`` present in every hour, as a monitor would report
+    it: linear between charted hours, held at the first / last charted value outside them (a
+    variable never charted stays missing).
+
+    >>> monitor_view([{"HR": 80.0}, {"HR": float("nan")}, {"HR": 90.0}], ["HR"])
+    [{'HR': 80.0}, {'HR': 85.0}, {'HR': 90.0}]
+    """
+    out = [dict(r) for r in rows]
+    hours = np.arange(len(rows))
+    for v in variables:
+        x = np.array([r.get(v, np.nan) for r in rows], dtype=float)
+        ok = ~np.isnan(x)
+        if ok.any():
+            for r, val in zip(out, np.interp(hours, hours[ok], x[ok]), strict=True):
+                r[v] = float(val)
+    return out
+
+
+def monitor_shift(tar_path: Path = DEFAULT_TAR) -> dict[str, Any]:
+    """The deployed model's test metrics with the vitals charted (as trained) and as monitors of
+    increasing coverage would feed them (:data:`MONITOR_VIEWS`); for the widest view also after
+    :func:`site.recalibrate` on the validation patients seen the same way."""
+    model = load_model()
+    views: dict[str, list[PatientMatrix]] = {k: [] for k in MONITOR_VIEWS}
+    widest = list(MONITOR_VIEWS)[-1]
+    val: list[PatientMatrix] = []
+    for name, rows in iter_tar(tar_path, lambda n: split_of(n) in ("val", "test")):
+        if split_of(name) == "val":
+            val.append(patient_matrix(name, monitor_view(rows, MONITOR_VIEWS[widest]),
+                                      model.feature_set))
+            continue
+        for k, variables in MONITOR_VIEWS.items():
+            views[k].append(patient_matrix(name, monitor_view(rows, variables), model.feature_set))
+    out: dict[str, Any] = {"model_version": model.version, "threshold": model.threshold}
+    models = {k: model for k in views}
+    models[f"{widest}, site refit"] = recalibrate(model, val)
+    views[f"{widest}, site refit"] = views[widest]
+    for k, pms in views.items():
+        m = models[k]
+        prob = [m.predict_proba(p.X) for p in pms]
+        s = score_patients(pms, prob, m.threshold)
+        out[k] = {**{key: s[key] for key in ("auroc", "auprc", "utility", "flagged_septic_pct",
+                                             "flagged_non_septic_pct", "prevalence_rows")},
+                  "threshold": m.threshold,
+                  "utility_by_prevalence": {
+                      str(f): round(u, 4) for f, u in utility_by_prevalence(
+                          pms, prob, m.threshold, PREVALENCE_FACTORS).items()},
+                  "mean_probability": round(float(np.mean(np.concatenate(prob))), 4)}
+        log.info("%s: %s", k, out[k])
+    return out
+
+
+def site_refit(model: DeteriorationModel, site: Sequence[PatientMatrix],
+               test: Sequence[PatientMatrix], seed: int = 0) -> dict[str, Any]:
+    """Test utility (mean and worst over draws, per prevalence factor) of ``model`` refitted on
+    :data:`SITE_SIZES` patients drawn from ``site``, and on all of them."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {}
+    for n in (*SITE_SIZES, len(site)):
+        draws = ([np.arange(len(site))] if n >= len(site) else
+                 [rng.choice(len(site), n, replace=False) for _ in range(SITE_DRAWS)])
+        utils = []
+        for idx in draws:
+            m = recalibrate(model, [site[i] for i in idx])
+            prob = [m.predict_proba(p.X) for p in test]
+            utils.append(utility_by_prevalence(test, prob, m.threshold, PREVALENCE_FACTORS))
+        out[str(min(n, len(site)))] = {
+            "draws": len(draws),
+            "utility_mean": {str(f): round(float(np.mean([u[f] for u in utils])), 4)
+                             for f in PREVALENCE_FACTORS},
+            "utility_min": {str(f): round(min(u[f] for u in utils), 4) for f in PREVALENCE_FACTORS}}
+    return out
 
 
 def unit_shift(tar_path: Path = DEFAULT_TAR) -> dict[str, Any]:
@@ -57,12 +155,19 @@ def unit_shift(tar_path: Path = DEFAULT_TAR) -> dict[str, Any]:
                                 "own_prevalence_utility": {
                                     k: round(utility_by_prevalence(pl, pr, own, (1.0,))[1.0], 4)
                                     for k, pl, pr in (("same_unit_test", part["test"], f.test_prob),
-                                                      ("other_unit_test", other, other_prob))}}
+                                                      ("other_unit_test", other, other_prob))},
+                                "other_unit_test_by_prevalence": {
+                                    str(k): round(v, 4) for k, v in utility_by_prevalence(
+                                        other, other_prob, f.model.threshold,
+                                        PREVALENCE_FACTORS).items()},
+                                "other_unit_site_refit": site_refit(
+                                    f.model, [p for p in pms if unit[p.name] == dst
+                                              and split_of(p.name) == "val"], other)}
         log.info("%s->%s: %s", src, dst, out[f"{src}->{dst}"])
     return out
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    res = unit_shift()
-    (ARTIFACT_DIR / "unit_shift.json").write_text(json.dumps(res, indent=1) + "\n")
+    for fn, file in ((monitor_shift, "monitor_shift.json"), (unit_shift, "unit_shift.json")):
+        (ARTIFACT_DIR / file).write_text(json.dumps(fn(), indent=1) + "\n")
