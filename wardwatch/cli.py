@@ -463,11 +463,14 @@ def eval_deterioration(
         task = prog.add_task("patients", total=n)
         r = evaluate_dir(data, load_model(str(model) if model else None), predictions,
                          progress=lambda: prog.advance(task))
+    for w in r["warnings"]:
+        Console(stderr=True).print(f"[yellow]warning:[/yellow] {w}")
     if json_out:
         print(json.dumps(r))
         return
     for k, v in r.items():
-        console.print(f"{k}: {v}")
+        if k != "warnings":
+            console.print(f"{k}: {v}")
 
 
 @calibrate_app.command("deterioration")

@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 import math
 import tarfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from models.deterioration.features import features_psv_rows
+from models.deterioration.features import PLAUSIBLE, VITAL_UNITS, features_psv_rows
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ class PatientMatrix:
     qsofa: np.ndarray           # qSOFA per row
     age: float
     male: float
+    vital_counts: dict[str, list[int]] = field(default_factory=dict)  # [present, implausible]
 
 
 def patient_matrix(name: str, rows: list[dict[str, float]], feature_set: str) -> PatientMatrix:
@@ -120,7 +121,37 @@ def patient_matrix(name: str, rows: list[dict[str, float]], feature_set: str) ->
     qs = np.array([qsofa_score(v["Resp"], v["SBP"]) for v in lv], dtype=float)
     age = rows[0].get("Age", math.nan) if rows else math.nan
     male = rows[0].get("Gender", math.nan) if rows else math.nan
-    return PatientMatrix(name, X, y, news, qs, float(age), float(male))
+    return PatientMatrix(name, X, y, news, qs, float(age), float(male), vital_counts(rows))
+
+
+def vital_counts(rows: list[dict[str, float]]) -> dict[str, list[int]]:
+    """Per vital sign: [values present, values outside ``features.PLAUSIBLE``] in challenge rows
+    (the feature code drops the latter as artefacts, i.e. treats them as not measured)."""
+    out = {}
+    for var, (lo, hi) in PLAUSIBLE.items():
+        vals = [r[var] for r in rows if var in r and not math.isnan(r[var])]
+        out[var] = [len(vals), sum(1 for v in vals if not lo <= v <= hi)]
+    return out
+
+
+IMPLAUSIBLE_WARN_PCT = 5.0   # above this share of a vital's values implausible, suspect units
+
+
+def data_quality(pms: Sequence[PatientMatrix]) -> tuple[dict[str, Any], list[str]]:
+    """Values present and the share outside the plausible range, per vital over all patients,
+    and a warning per vital with more than :data:`IMPLAUSIBLE_WARN_PCT` % of them out of range
+    (usually the wrong units, e.g. temperature in Fahrenheit)."""
+    quality: dict[str, Any] = {}
+    warnings = []
+    for var, (lo, hi) in PLAUSIBLE.items():
+        n = sum(pm.vital_counts.get(var, [0, 0])[0] for pm in pms)
+        bad = sum(pm.vital_counts.get(var, [0, 0])[1] for pm in pms)
+        pct = round(100.0 * bad / n, 2) if n else 0.0
+        quality[var] = {"values": n, "implausible_pct": pct}
+        if pct > IMPLAUSIBLE_WARN_PCT:
+            warnings.append(f"{var}: {pct} % of {n} values outside {lo:g}-{hi:g} {VITAL_UNITS[var]}"
+                            f" and treated as not measured; expected unit {VITAL_UNITS[var]}")
+    return quality, warnings
 
 
 def build(items: Iterator[tuple[str, list[dict[str, float]]]], feature_set: str,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from models.deterioration.dataset import PatientMatrix, build, iter_dir
+from models.deterioration.dataset import PatientMatrix, build, data_quality, iter_dir
 from models.deterioration.model import DeteriorationModel, load_model
 from models.deterioration.utility import normalized_utility
 
@@ -86,7 +86,8 @@ def evaluate_dir(data_dir: str | Path, model: DeteriorationModel | None = None,
     -------
     dict
         ``auroc``, ``auprc``, ``utility``, ``news2_auroc``, ``qsofa_auroc``, ``patients``,
-        ``rows`` (metrics are None when the files carry no labels).
+        ``rows`` (metrics are None when the files carry no labels), ``data_quality`` and
+        ``warnings`` (:func:`dataset.data_quality`: vitals out of range, e.g. wrong units).
     """
     model = model or load_model()
     out_dir = Path(predictions_out) if predictions_out else None
@@ -102,6 +103,7 @@ def evaluate_dir(data_dir: str | Path, model: DeteriorationModel | None = None,
     res = score_patients(pms, probs, model.threshold)
     res["model_version"] = model.version
     res["threshold"] = model.threshold
+    res["data_quality"], res["warnings"] = data_quality(pms)
     return res
 
 

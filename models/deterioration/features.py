@@ -111,6 +111,8 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "HR": (20.0, 300.0), "O2Sat": (20.0, 100.0), "Temp": (25.0, 45.0), "SBP": (30.0, 300.0),
     "MAP": (15.0, 250.0), "DBP": (10.0, 200.0), "Resp": (1.0, 80.0),
 }
+VITAL_UNITS = {"HR": "beats/min", "O2Sat": "%", "Temp": "deg C", "SBP": "mmHg", "MAP": "mmHg",
+               "DBP": "mmHg", "Resp": "breaths/min"}   # the challenge's units (Reyna 2020)
 
 FEATURE_SETS = ("vitals", "full")
 

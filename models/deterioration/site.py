@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from models.deterioration.dataset import PatientMatrix
+from models.deterioration.dataset import PatientMatrix, data_quality
 from models.deterioration.evaluate import score_patients
 from models.deterioration.model import DeteriorationModel
 from models.deterioration.train import (
@@ -95,7 +95,8 @@ def calibrate_site(model: DeteriorationModel, pms: Sequence[PatientMatrix],
                               "threshold": site.threshold, "base_threshold": model.threshold,
                               "calib_a": round(site.calib_a, 4), "calib_b": round(site.calib_b, 4),
                               "unlabelled_skipped": len(pms) - len(labelled),
-                              "fit": site.metrics["site_fit"], "holdout": {}, "warnings": []}
+                              "fit": site.metrics["site_fit"], "holdout": {}}
+    report["data_quality"], report["warnings"] = data_quality(pms)
     if held and any(pm.y.any() for pm in held) and not all(pm.y.any() for pm in held):
         for tag, m in (("deployed", model), ("site", site)):
             prob = [m.predict_proba(pm.X) for pm in held]

@@ -81,6 +81,7 @@ def test_site_fit_keeps_the_ranking_and_matches_the_site_risk(site_dir: Path) ->
     assert site.clear_threshold < site.threshold
     assert site.version.startswith(base.version + "-site-")
     assert site.metrics["site_report"] == report
+    assert report["warnings"] == [] and report["data_quality"]["Temp"]["values"] > 0
 
 
 def test_cli_writes_an_artifact_that_eval_and_the_stream_load(site_dir: Path, tmp_path: Path) -> None:
@@ -109,3 +110,26 @@ def test_cli_refuses_a_folder_without_septic_patients(site_dir: Path, tmp_path: 
                        timeout=300)
     assert r.returncode == 2 and "septic" in r.stdout + r.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_vitals_in_the_wrong_units_are_reported_not_silently_dropped(site_dir: Path,
+                                                                      tmp_path: Path) -> None:
+    from models.deterioration.evaluate import evaluate_dir
+
+    data = tmp_path / "fahrenheit"
+    data.mkdir()
+    for p in sorted(site_dir.glob("*.psv"))[:20]:
+        lines = p.read_text().splitlines()
+        col = lines[0].split("|").index("Temp")
+        rows = [lines[0]]
+        for line in lines[1:]:
+            cells = line.split("|")
+            if cells[col] != "NaN":
+                cells[col] = f"{float(cells[col]) * 9 / 5 + 32:.1f}"
+            rows.append("|".join(cells))
+        (data / p.name).write_text("\n".join(rows) + "\n")
+    res = evaluate_dir(data)
+    assert res["data_quality"]["Temp"]["implausible_pct"] == 100.0
+    assert res["data_quality"]["HR"]["implausible_pct"] < 1.0
+    assert [w for w in res["warnings"] if w.startswith("Temp:") and "deg C" in w]
+    assert not [w for w in res["warnings"] if w.startswith("HR:")]
