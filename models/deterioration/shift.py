@@ -40,6 +40,7 @@ from models.deterioration.train import (
     PREVALENCE_FACTORS,
     choose_threshold,
     fit_feature_set,
+    rounded,
     split_of,
     utility_by_prevalence,
 )
@@ -99,9 +100,8 @@ def monitor_shift(tar_path: Path = DEFAULT_TAR) -> dict[str, Any]:
         out[k] = {**{key: s[key] for key in ("auroc", "auprc", "utility", "flagged_septic_pct",
                                              "flagged_non_septic_pct", "prevalence_rows")},
                   "threshold": m.threshold,
-                  "utility_by_prevalence": {
-                      str(f): round(u, 4) for f, u in utility_by_prevalence(
-                          pms, prob, m.threshold, PREVALENCE_FACTORS).items()},
+                  "utility_by_prevalence": rounded(utility_by_prevalence(
+                      pms, prob, m.threshold, PREVALENCE_FACTORS)),
                   "mean_probability": round(float(np.mean(np.concatenate(prob))), 4)}
         log.info("%s: %s", k, out[k])
     return out
@@ -156,10 +156,8 @@ def unit_shift(tar_path: Path = DEFAULT_TAR) -> dict[str, Any]:
                                     k: round(utility_by_prevalence(pl, pr, own, (1.0,))[1.0], 4)
                                     for k, pl, pr in (("same_unit_test", part["test"], f.test_prob),
                                                       ("other_unit_test", other, other_prob))},
-                                "other_unit_test_by_prevalence": {
-                                    str(k): round(v, 4) for k, v in utility_by_prevalence(
-                                        other, other_prob, f.model.threshold,
-                                        PREVALENCE_FACTORS).items()},
+                                "other_unit_test_by_prevalence": rounded(utility_by_prevalence(
+                                    other, other_prob, f.model.threshold, PREVALENCE_FACTORS)),
                                 "other_unit_site_refit": site_refit(
                                     f.model, [p for p in pms if unit[p.name] == dst
                                               and split_of(p.name) == "val"], other)}

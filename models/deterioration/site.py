@@ -36,6 +36,7 @@ from models.deterioration.train import (
     PREVALENCE_FACTORS,
     choose_threshold,
     platt,
+    rounded,
     utility_by_prevalence,
 )
 
@@ -69,7 +70,7 @@ def recalibrate(model: DeteriorationModel, pms: Sequence[PatientMatrix]) -> Dete
     digest = hashlib.sha256(json.dumps([model.version, a, b, thr]).encode()).hexdigest()[:8]
     fit = {"patients": len(pms), "septic_patients": septic,
            "rows": int(sum(len(pm.y) for pm in pms)),
-           "utility_by_prevalence": {str(f): round(u, 4) for f, u in utils.items()}}
+           "utility_by_prevalence": rounded(utils)}
     return dataclasses.replace(
         calibrated, version=f"{model.version}-site-{digest}", threshold=round(thr, 5),
         clear_threshold=round(CLEAR_RATIO * thr, 5),
@@ -103,9 +104,8 @@ def calibrate_site(model: DeteriorationModel, pms: Sequence[PatientMatrix],
             s = score_patients(held, prob, m.threshold)
             report["holdout"][tag] = {
                 **{k: s.get(k) for k in REPORT_KEYS},
-                "utility_by_prevalence": {str(f): round(u, 4) for f, u in
-                                          utility_by_prevalence(held, prob, m.threshold,
-                                                                PREVALENCE_FACTORS).items()}}
+                "utility_by_prevalence": rounded(utility_by_prevalence(
+                    held, prob, m.threshold, PREVALENCE_FACTORS))}
     else:
         report["warnings"].append("no held-out comparison: the held-out share needs septic and "
                                   "non-septic patients")

@@ -104,10 +104,9 @@ def choose_threshold(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
     return max(scored, key=lambda s: min(s[1].values()))   # the first of equals, the lowest
 
 
-def _report_utilities(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
-                      thr: float) -> dict[str, float]:
-    return {str(f): round(u, 4)
-            for f, u in utility_by_prevalence(pms, prob, thr, REPORT_FACTORS).items()}
+def rounded(utils: dict[float, float]) -> dict[str, float]:
+    """Utilities by prevalence factor as JSON keeps them: string keys, 4 decimals."""
+    return {str(f): round(u, 4) for f, u in utils.items()}
 
 
 def choose_knots(X: np.ndarray) -> list[list[float]]:
@@ -165,13 +164,15 @@ def fit_feature_set(feature_set: str, train: Sequence[PatientMatrix],
     val_util = val_utils[1.0]
     test_prob = [model.predict_proba(pm.X[:, :ncol]) for pm in test]
     test_metrics = score_patients(test, test_prob, thr)
-    test_metrics["utility_by_prevalence"] = _report_utilities(test, test_prob, thr)
+    test_metrics["utility_by_prevalence"] = rounded(
+        utility_by_prevalence(test, test_prob, thr, REPORT_FACTORS))
     # The challenge's own rule (best utility at set A's prevalence), for the model card.
     own, own_val = choose_threshold(val, val_prob, factors=(1.0,))
     own_test = score_patients(test, test_prob, own)
     test_metrics["challenge_rule"] = {
         "threshold": round(own, 5), "validation_utility": round(own_val[1.0], 4),
-        "utility_by_prevalence": _report_utilities(test, test_prob, own),
+        "utility_by_prevalence": rounded(utility_by_prevalence(test, test_prob, own,
+                                                               REPORT_FACTORS)),
         **{k: own_test[k] for k in ("flagged_septic_pct", "flagged_non_septic_pct")}}
     test_metrics.update(_subgroups(test, test_prob, thr))
     digest = hashlib.sha256(json.dumps([model.coef, model.intercept, a, b, thr, knots]).encode())
@@ -181,8 +182,7 @@ def fit_feature_set(feature_set: str, train: Sequence[PatientMatrix],
            "clear_threshold": round(CLEAR_RATIO * thr, 5),
            "metrics": {"test": test_metrics, "validation_auroc": round(val_auc, 4),
                        "validation_utility": round(val_util, 4),
-                       "validation_utility_by_prevalence": {str(f): round(u, 4)
-                                                            for f, u in val_utils.items()},
+                       "validation_utility_by_prevalence": rounded(val_utils),
                        "C": C}})
     return Fitted(model, val_util, test_metrics, test_prob)
 
