@@ -410,12 +410,18 @@ def eval_ecg(
                                            "(default: the committed single- and two-lead models)"),
     leads: int = typer.Option(2, "--leads", min=1, max=2,
                               help="2: also stream a record's second lead (two-lead model); 1: first only"),
+    resample: float | None = typer.Option(None, "--resample", metavar="HZ",
+                                          help="resample each record to HZ first (e.g. 250, 500, "
+                                               "125: a bedside monitor's rate); default: the file's"),
 ) -> None:
     """AAMI EC57 QRS/VEB/SVEB statistics of the streaming detector + classifier on WFDB records."""
     from models.ecg.evaluate import evaluate_records
 
+    if resample is not None and not 0 < resample < float("inf"):
+        raise typer.BadParameter(f"must be a positive rate in Hz, got {resample:g}",
+                                 param_hint="--resample")
     r = evaluate_records(records, write_annotations_dir=write_annotations, model_path=model,
-                         leads=leads)
+                         leads=leads, resample_hz=resample)
     if json_out:
         print(json.dumps(r))
         return
