@@ -200,7 +200,8 @@ def score_record(rec: dict[str, Any], samples: np.ndarray, labels: list[str]) ->
     }
 
 
-def _pct(c: dict[str, int]) -> dict[str, Any]:
+def gross_stats(c: dict[str, int]) -> dict[str, Any]:
+    """Se and +P (%, 3 decimals; None when undefined) with the ``tp``/``fn``/``fp`` counts."""
     out: dict[str, Any] = dict(se_ppv(c["tp"], c["fn"], c["fp"]))
     out.update(c)
     return {
@@ -277,7 +278,7 @@ def evaluate_records(
             "lead2": rec["lead2"] if leads == 2 else None,
             "beats_detected": len(beats),
             "beats_two_lead": sum(b.wave2 is not None for b in beats),
-            **{k: _pct(sc[k]) for k in ("qrs", "veb", "sveb")},
+            **{k: gross_stats(sc[k]) for k in ("qrs", "veb", "sveb")},
             "confusion": sc["confusion"],
         }
         log.info(
@@ -286,9 +287,9 @@ def evaluate_records(
         if write_annotations_dir is not None:
             _write_wwd(Path(write_annotations_dir), name, rec["fs"], samples, labels)
     return {
-        "qrs": _pct(tot["qrs"]),
-        "veb": _pct(tot["veb"]),
-        "sveb": _pct(tot["sveb"]),
+        "qrs": gross_stats(tot["qrs"]),
+        "veb": gross_stats(tot["veb"]),
+        "sveb": gross_stats(tot["sveb"]),
         "confusion": {"rows_ref_cols_pred": ["N", "S", "V", "F", "Q"], "matrix": conf_tot.tolist()},
         "records": per,
         "model_version": clf.version,

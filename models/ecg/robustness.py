@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from scipy import signal as sps
 
-from models.ecg.evaluate import _pct, load_record, reference_beats, score_record, stream_record
+from models.ecg.evaluate import gross_stats, load_record, reference_beats, score_record, stream_record
 from models.ecg.pipeline import BeatClassifier
 
 QRS_HALF_S = 0.05  #: s either side of a reference beat where :func:`noise` measures the QRS size
@@ -221,7 +221,7 @@ def run(records_dir: str | Path | None = None, out: str | Path | None = OUT,
         "scoring": "AAMI EC57 beat-by-beat, 150 ms window; first/last 1 s and VF episodes excluded; "
                    "1 s chunks, both leads (two-lead model)",
         "conditions": {
-            c: {"description": CONDITIONS[c][0], **{k: _pct(v) for k, v in tot[c].items()},
+            c: {"description": CONDITIONS[c][0], **{k: gross_stats(v) for k, v in tot[c].items()},
                 "records": per[c]}
             for c in conds
         },
