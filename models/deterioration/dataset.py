@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from models.deterioration.features import PLAUSIBLE, VITAL_UNITS, features_psv_rows
+from models.deterioration.features import PLAUSIBLE, VITAL_UNITS, features_psv_rows, is_plausible
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +128,9 @@ def vital_counts(rows: list[dict[str, float]]) -> dict[str, list[int]]:
     """Per vital sign: [values present, values outside ``features.PLAUSIBLE``] in challenge rows
     (the feature code drops the latter as artefacts, i.e. treats them as not measured)."""
     out = {}
-    for var, (lo, hi) in PLAUSIBLE.items():
+    for var in PLAUSIBLE:
         vals = [r[var] for r in rows if var in r and not math.isnan(r[var])]
-        out[var] = [len(vals), sum(1 for v in vals if not lo <= v <= hi)]
+        out[var] = [len(vals), sum(1 for v in vals if not is_plausible(var, v))]
     return out
 
 

@@ -111,6 +111,14 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "HR": (20.0, 300.0), "O2Sat": (20.0, 100.0), "Temp": (25.0, 45.0), "SBP": (30.0, 300.0),
     "MAP": (15.0, 250.0), "DBP": (10.0, 200.0), "Resp": (1.0, 80.0),
 }
+
+
+def is_plausible(col: str, value: float) -> bool:
+    """Whether ``value`` is inside ``PLAUSIBLE[col]`` (True for columns without limits)."""
+    lo, hi = PLAUSIBLE.get(col, (-math.inf, math.inf))
+    return lo <= value <= hi
+
+
 VITAL_UNITS = {"HR": "beats/min", "O2Sat": "%", "Temp": "deg C", "SBP": "mmHg", "MAP": "mmHg",
                "DBP": "mmHg", "Resp": "breaths/min"}   # the challenge's units (Reyna 2020)
 
@@ -260,8 +268,8 @@ def _record_values(record: Mapping[str, Any]) -> dict[str, float]:
             vals[col] = v
     if "MAP" not in vals and "SBP" in vals and "DBP" in vals:
         vals["MAP"] = (vals["SBP"] + 2.0 * vals["DBP"]) / 3.0
-    for col, (lo, hi) in PLAUSIBLE.items():
-        if col in vals and not lo <= vals[col] <= hi:
+    for col in PLAUSIBLE:
+        if col in vals and not is_plausible(col, vals[col]):
             log.debug("implausible %s dropped", col)
             del vals[col]
     return vals

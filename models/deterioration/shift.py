@@ -90,11 +90,9 @@ def monitor_shift(tar_path: Path = DEFAULT_TAR) -> dict[str, Any]:
         for k, variables in MONITOR_VIEWS.items():
             views[k].append(patient_matrix(name, monitor_view(rows, variables), model.feature_set))
     out: dict[str, Any] = {"model_version": model.version, "threshold": model.threshold}
-    models = {k: model for k in views}
-    models[f"{widest}, site refit"] = recalibrate(model, val)
-    views[f"{widest}, site refit"] = views[widest]
-    for k, pms in views.items():
-        m = models[k]
+    runs = [(k, model, pms) for k, pms in views.items()]
+    runs.append((f"{widest}, site refit", recalibrate(model, val), views[widest]))
+    for k, m, pms in runs:
         prob = [m.predict_proba(p.X) for p in pms]
         s = score_patients(pms, prob, m.threshold)
         out[k] = {**{key: s[key] for key in ("auroc", "auprc", "utility", "flagged_septic_pct",
