@@ -16,7 +16,9 @@ no reference beat — is a FP; Q reference beats are not counted against +P.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,11 @@ def record_leads(sig_name: list[str]) -> tuple[int, int | None]:
     lead (the next other channel, V1 in most MIT-BIH records; None for a one-lead record)."""
     ch = sig_name.index("MLII") if "MLII" in sig_name else 0
     return ch, next((i for i in range(len(sig_name)) if i != ch), None)
+
+
+def record_names(records_dir: str | Path) -> list[str]:
+    """Sorted names of the WFDB records in a folder that have a header and ``.atr`` annotations."""
+    return sorted(p.stem for p in Path(records_dir).glob("*.atr") if p.with_suffix(".hea").exists())
 
 
 def load_record(path: str | Path, max_seconds: float | None = None) -> dict[str, Any]:
@@ -218,6 +225,8 @@ def evaluate_records(
     max_seconds: float | None = None,
     leads: int = 2,
     resample_hz: float | None = None,
+    transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    on_record: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the streaming detector + classifier over every WFDB record with ``.atr`` in a folder.
 
@@ -240,6 +249,13 @@ def evaluate_records(
     resample_hz : float, optional
         Resample every record to this rate first (:func:`resample_record`), to measure the
         stream at a monitor's sampling rate; by default each record's own rate.
+    transform : callable, optional
+        Applied to every record (the dict :func:`load_record` returns, after ``resample_hz``)
+        before it is streamed and scored; returns the record to use, e.g. a signal condition
+        from :data:`models.ecg.robustness.CONDITIONS`. Scoring uses the returned record's
+        ``fs`` and ``ann_sample``.
+    on_record : callable, optional
+        Called with each record's name once it is scored (e.g. to advance a progress bar).
 
     Returns
     -------
@@ -248,21 +264,23 @@ def evaluate_records(
         "records": {name: {...}}, "model_version": ..., "scoring": ...}``; percentages.
     """
     records_dir = Path(records_dir)
-    names = sorted(p.stem for p in records_dir.glob("*.atr") if p.with_suffix(".hea").exists())
+    names = record_names(records_dir)
     if not names:
         raise FileNotFoundError(f"no WFDB records with .atr annotations in {records_dir}")
     if leads not in (1, 2):
         raise ValueError(f"leads must be 1 or 2, got {leads}")
     if resample_hz is not None and not (np.isfinite(resample_hz) and resample_hz > 0):
         raise ValueError(f"resample rate must be a positive number of Hz, got {resample_hz:g}")
+    steps = [partial(resample_record, fs_new=resample_hz)] if resample_hz is not None else []
+    steps += [transform] if transform is not None else []
     clf = BeatClassifier(model_path, model2_path=None if leads == 2 and model_path is None else False)
     tot = {k: {"tp": 0, "fn": 0, "fp": 0} for k in ("qrs", "veb", "sveb")}
     per: dict[str, Any] = {}
     conf_tot = np.zeros((5, 5), dtype=int)
     for name in names:
         rec = load_record(records_dir / name, max_seconds)
-        if resample_hz is not None:
-            rec = resample_record(rec, resample_hz)
+        for step in steps:
+            rec = step(rec)
         beats = stream_record(rec["signal"], rec["fs"], chunk_s,
                               rec["signal2"] if leads == 2 else None)
         labels, _ = clf.predict(beats, {}) if beats else ([], None)
@@ -286,6 +304,8 @@ def evaluate_records(
         )
         if write_annotations_dir is not None:
             _write_wwd(Path(write_annotations_dir), name, rec["fs"], samples, labels)
+        if on_record is not None:
+            on_record(name)
     return {
         "qrs": gross_stats(tot["qrs"]),
         "veb": gross_stats(tot["veb"]),

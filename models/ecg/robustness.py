@@ -11,10 +11,10 @@ in mV): each returns a new record and leaves its input unchanged, and applies to
 * :func:`noise`: additive white Gaussian (EMG-like, broadband) noise at a given SNR (the noise
   stress test's convention: against the QRS amplitude).
 
-:func:`run` streams the 22 DS1 records through the evaluation's own path
-(:func:`models.ecg.evaluate.stream_record`, the two-lead :class:`BeatClassifier`,
-:func:`models.ecg.evaluate.score_record`) once per condition and writes
-``artifacts/robustness.json``: ``python -m models.ecg.robustness``.
+:func:`run` streams the 22 DS1 records through the evaluation itself
+(:func:`models.ecg.evaluate.evaluate_records` with the condition as its ``transform``; two-lead
+model) once per condition and writes ``artifacts/robustness.json``:
+``python -m models.ecg.robustness``.
 
 Caveat: the shipped beat classifiers were trained on these DS1 records, so their VEB/SVEB figures
 mean something only as the change from the clean condition on the same records (a lower bound on
@@ -38,8 +38,7 @@ from typing import Any
 import numpy as np
 from scipy import signal as sps
 
-from models.ecg.evaluate import gross_stats, load_record, reference_beats, score_record, stream_record
-from models.ecg.pipeline import BeatClassifier
+from models.ecg.evaluate import evaluate_records, record_names, reference_beats
 
 QRS_HALF_S = 0.05  #: s either side of a reference beat where :func:`noise` measures the QRS size
 
@@ -188,41 +187,33 @@ def run(records_dir: str | Path | None = None, out: str | Path | None = OUT,
     from models.ecg.train import default_records_dir
 
     records_dir = Path(records_dir) if records_dir else default_records_dir()
-    names = sorted(p.stem for p in records_dir.glob("*.atr") if p.with_suffix(".hea").exists())
+    names = record_names(records_dir)
     conds = conditions or list(CONDITIONS)
     unknown = sorted(set(conds) - set(CONDITIONS))
     if unknown:
         raise ValueError(f"unknown condition(s) {unknown}; valid: {list(CONDITIONS)}")
-    clf = BeatClassifier()
-    tot = {c: {k: {"tp": 0, "fn": 0, "fp": 0} for k in ("qrs", "veb", "sveb")} for c in conds}
-    per: dict[str, dict[str, Any]] = {c: {} for c in conds}
+    ev: dict[str, dict[str, Any]] = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn()) as bar:
         task = bar.add_task("robustness", total=len(names) * len(conds))
-        for name in names:
-            clean = load_record(records_dir / name, max_seconds)
-            for c in conds:
-                bar.update(task, description=f"{name} {c}")
-                rec = CONDITIONS[c][1](clean)
-                beats = stream_record(rec["signal"], rec["fs"], signal2=rec["signal2"])
-                labels, _ = clf.predict(beats, {}) if beats else ([], None)
-                sc = score_record(rec, np.array([b.sample for b in beats], dtype=np.int64), labels)
-                per[c][name] = {k: sc[k] for k in ("qrs", "veb", "sveb")}
-                for k, counts in tot[c].items():
-                    for n in counts:
-                        counts[n] += sc[k][n]
-                bar.advance(task)
+        for c in conds:
+            bar.update(task, description=c)
+            ev[c] = evaluate_records(
+                records_dir, max_seconds=max_seconds, leads=2, transform=CONDITIONS[c][1],
+                on_record=lambda name, c=c: bar.update(task, advance=1, description=f"{c} {name}"))
+    counts = ("tp", "fn", "fp")  # per record: the raw EC57 counts (evaluate_records adds Se/+P)
     result = {
         "caveat": CAVEAT,
         "command": "python -m models.ecg.robustness",
         "records": names,
         "max_seconds": max_seconds,
-        "model_version": clf.version,
+        "model_version": ev[conds[0]]["model_version"],
         "scoring": "AAMI EC57 beat-by-beat, 150 ms window; first/last 1 s and VF episodes excluded; "
                    "1 s chunks, both leads (two-lead model)",
         "conditions": {
-            c: {"description": CONDITIONS[c][0], **{k: gross_stats(v) for k, v in tot[c].items()},
-                "records": per[c]}
+            c: {"description": CONDITIONS[c][0], **{k: ev[c][k] for k in ("qrs", "veb", "sveb")},
+                "records": {name: {k: {n: r[k][n] for n in counts} for k in ("qrs", "veb", "sveb")}
+                            for name, r in ev[c]["records"].items()}}
             for c in conds
         },
     }

@@ -1,10 +1,13 @@
 """Bedside sampling rates: resampling a record (signal and reference annotations) and the streaming
-detector on a real DS1 record at 250 and 500 Hz as well as its native 360 Hz."""
+detector on a real DS1 record at 250 and 500 Hz as well as its native 360 Hz; the evaluation's
+``resample_hz`` is its per-record ``transform`` hook with :func:`resample_record`."""
+
+from functools import partial
 
 import numpy as np
 import pytest
 
-from models.ecg.evaluate import load_record, resample_record, score_record, stream_record
+from models.ecg.evaluate import evaluate_records, load_record, resample_record, score_record, stream_record
 from wardwatch.settings import shared_data
 
 DS1 = shared_data("mitdb-ds1")
@@ -68,3 +71,22 @@ def test_streaming_detector_finds_the_beats_at_250_and_500_hz():
     for fs, (se, ppv) in se_ppv.items():
         assert se >= 99.0 and ppv >= 99.0, (fs, se_ppv)
         assert abs(se - se_ppv[360.0][0]) <= 1.0 and abs(ppv - se_ppv[360.0][1]) <= 1.0, (fs, se_ppv)
+
+
+def test_evaluate_records_resample_is_a_transform_applied_before_the_callers(tmp_path):
+    """First 20 s of 119: ``resample_hz=250`` scores exactly as ``transform=resample to 250``; a
+    caller's transform sees the resampled record; ``on_record`` gets each record's name."""
+    pytest.importorskip("wfdb")
+    if not (DS1 / "119.hea").exists():
+        pytest.skip("MIT-BIH DS1 not available")
+    for ext in ("hea", "dat", "atr"):
+        (tmp_path / f"119.{ext}").symlink_to(DS1 / f"119.{ext}")
+    by_rate = evaluate_records(tmp_path, max_seconds=20, resample_hz=250)
+    by_hook = evaluate_records(tmp_path, max_seconds=20, transform=partial(resample_record, fs_new=250))
+    assert by_rate["scoring"].endswith("; records resampled to 250 Hz")
+    assert by_hook == {**by_rate, "scoring": by_rate["scoring"].removesuffix("; records resampled to 250 Hz")}
+    assert by_rate["records"]["119"]["fs"] == 250.0 and by_rate["qrs"]["tp"] >= 15
+    seen, done = [], []
+    evaluate_records(tmp_path, max_seconds=20, resample_hz=250, on_record=done.append,
+                     transform=lambda r: seen.append(r["fs"]) or r)
+    assert seen == [250.0] and done == ["119"]
