@@ -9,7 +9,9 @@ alarm is scored the same way against ``[`` ... ``]`` episodes (its delay from on
 alarms inside VT episodes counted apart (a lethal alarm, not a false one). Also reports every
 alarm source per hour and the AF alarm's time overlap with ``(AFIB`` rhythm annotations.
 
-Run: ``.venv/bin/python bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 [--json]``.
+Run: ``.venv/bin/python bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 [--json]``;
+``--condition NAME`` streams the records as a monitor would deliver them (a
+``models/ecg/robustness.py`` condition on both leads, e.g. ``filter_noise_12db``).
 Caveat: the committed classifier is trained on DS1, so on DS1 this measures the stream path and
 the rules with an optimistic classifier, not generalisation.
 
@@ -26,14 +28,18 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
+from rich.progress import track
 
-from models.ecg import metrics
+from models.ecg import metrics, robustness
+from models.ecg.evaluate import load_record
 from models.ecg.pipeline import BeatClassifier
-from simulators.ecg_feed import feed_chunks
+from simulators.ecg_feed import BedFeed, feed_chunks
 from simulators.ecg_replay import load_feed, record_names
 from streams.ecg.process import ecg_admit, ecg_analyse, ecg_detect, ecg_state_new
 from streams.ecg.records import ecg_validate
@@ -89,8 +95,24 @@ def _in_episode(t: float, episodes: list[tuple[float, float]]) -> bool:
     return any(a - 1.0 <= t <= b + 3.0 for a, b in episodes)
 
 
-def run_record(path: Path, clf: BeatClassifier, seconds: float | None) -> dict:
+def monitor_feed(path: Path, seconds: float | None, condition: str | None) -> BedFeed:
+    """The record as a feed, both leads passed through a :data:`robustness.CONDITIONS` entry
+    (a monitor's filter, gain, mains, wander or noise) when ``condition`` names one."""
     feed = load_feed(path, "EVAL", "EVAL", 0.0, seconds)
+    if condition is None:
+        return feed
+    rec = robustness.CONDITIONS[condition][1](load_record(path, seconds))
+
+    def uv(mv: np.ndarray | None) -> np.ndarray | None:
+        return None if mv is None else np.round(np.asarray(mv) * 1000.0).astype(np.int32)
+
+    return replace(feed, signal_uv=uv(rec["signal"]),
+                   signal2_uv=uv(rec["signal2"]) if feed.signal2_uv is not None else None)
+
+
+def run_record(path: Path, clf: BeatClassifier, seconds: float | None,
+               condition: str | None = None) -> dict:
+    feed = monitor_feed(path, seconds, condition)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     st, live, changes = ecg_state_new(), None, []
     for c in feed_chunks(feed, t0):
@@ -104,7 +126,7 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None) -> dict:
     eps = [e for e in eps if seconds is None or e[1] < seconds]
     vt_on = [c.t - base for c in changes if c.source == "ecg.vtach" and c.active]
     hit = [any(_in_episode(t, [e]) for t in vt_on) for e in eps]
-    vf = vf_intervals(path, feed.fs_hz)
+    vf = [e for e in vf_intervals(path, feed.fs_hz) if seconds is None or e[1] < seconds]
     unmatched = [t for t in vt_on if not _in_episode(t, eps)]
     # a VT alarm inside ventricular flutter/fibrillation is a correct lethal-arrhythmia alarm
     in_vf = [t for t in unmatched if _in_episode(t, vf)]
@@ -190,12 +212,19 @@ def main() -> None:
     ap.add_argument("--cv", type=int, default=0, help="leave-records-out folds (held-out models)")
     ap.add_argument("--seeds1", default=None, help="single-lead seeds (default the shipped recipe's)")
     ap.add_argument("--seeds2", default=None, help="two-lead seeds (default the shipped recipe's)")
+    ap.add_argument("--condition", choices=list(robustness.CONDITIONS), default=None,
+                    help="stream the records as a monitor would deliver them (models/ecg/robustness.py)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     names = record_names(a.records)
+
+    def runs(clf_of) -> dict[str, dict]:
+        return {n: run_record(a.records / n, clf_of(n), a.seconds, a.condition)
+                for n in track(names, description="records", console=Console(stderr=True))}
+
     if not a.cv:
         clf = BeatClassifier()
-        out = summarise({n: run_record(a.records / n, clf, a.seconds) for n in names}, clf.version)
+        out = summarise(runs(lambda _: clf), clf.version)
     else:
         import tempfile
 
@@ -207,8 +236,8 @@ def main() -> None:
             clfs = held_out_classifiers(a.records, a.cv, seeds, Path(d))
             out = {"held_out": f"{a.cv}-fold leave-records-out, seeds {seeds}"}
             for kind in ("single_lead", "two_lead"):
-                per = {n: run_record(a.records / n, clfs[n][kind], a.seconds) for n in names}
-                out[kind] = summarise(per, kind)
+                out[kind] = summarise(runs(lambda n, k=kind: clfs[n][k]), kind)
+    out["condition"] = a.condition
     print(json.dumps(out, indent=None if a.json else 2))
 
 

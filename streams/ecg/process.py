@@ -211,7 +211,7 @@ def ecg_analyse(state: dict[str, Any], chunk: ECGChunk, det: Detection, labels: 
     res.changes = rules_step(state["rules"], beats, start_t=chunk.t0, end_t=chunk.end_t,
                              analysed_t=det.analysed_t, quality=det.quality,
                              last_qrs_t=det.last_qrs_t, cfg=cfg)
-    suspended = bool(res.quality["flat"] or res.quality["noisy"])
+    suspended = bool(state["rules"].get("suspended"))     # as the rules decided (VF is not noise)
 
     if state.get("bins") is None:
         state["bins"] = {"t0": math.floor(chunk.t0 / BIN_S) * BIN_S, "counts": {}, "susp": False}

@@ -197,9 +197,12 @@ def test_vf_fires_once_high_latched_and_chains_rate_and_pause_alarms():
     # the stray waves give long gaps and low rates: no pause / asystole / brady while VF is on
     during = [c.source for c in out if c.active and vf[0].t <= c.t <= vf[1].t and c.source != "ecg.vfib"]
     assert during == []
-    # without the VF measures (an older agent's quality dict) the same input raises pauses
-    _, plain = drive(sorted(bt), 60, quality=lambda k: {x: q[k][x] for x in CLEAN})
-    assert "ecg.vfib" not in {c.source for c in plain} and "ecg.pause" in {c.source for c in plain}
+    # without the VF measures (an older agent's quality dict) the same input raises pauses, and
+    # the in-band noise measure calls the VF "noise": why a positive VF measure overrides it
+    assert sum(x["noisy_inband"] for x in q[24:40]) >= 12
+    _, plain = drive(sorted(bt), 60, quality=lambda k: {x: q[k][x] for x in (*CLEAN, "noisy_inband")})
+    assert "ecg.vfib" not in {c.source for c in plain}
+    assert {"ecg.pause", "ecg.noise"} <= {c.source for c in plain}
 
 
 def test_vf_measures_quiet_on_fast_organised_rhythms_and_noise():
@@ -249,3 +252,57 @@ def test_hr_from_rr():
     beats[5:] = [[b[0], b[1], 2] for b in beats[5:]]     # no RR across a segment break
     assert hr_from_beats(beats) == pytest.approx(80.0)
     assert hr_from_beats(beats[:2]) is None
+
+
+def _monitor(rec_or_uv, fs=None, snr_db=None):
+    """A real or synthetic lead as a monitor in monitoring mode delivers it (optionally with
+    white noise at ``snr_db``, nst convention), back in microvolts."""
+    from models.ecg import robustness as rb
+
+    rec = rec_or_uv if fs is None else {"fs": fs, "signal": np.asarray(rec_or_uv) / 1000.0,
+                                         "signal2": None}
+    if snr_db is not None:
+        rec = rb.noise(rec, snr_db=snr_db, seed=0)
+    return rb.monitor_filter(rec)["signal"] * 1000.0
+
+
+def test_noise_behind_a_monitor_filter_is_unanalysable_and_clean_is_not():
+    """A 0.5-40 Hz monitoring-mode filter removes the 40-150 Hz band the spectral measure needs
+    (it used to say 'clean' at 6 dB SNR); the in-band slope measure still sees the noise, on a
+    real DS1 record, at 360 Hz and resampled to 250 Hz, and raises ecg.noise (analysis goes on:
+    the measure also rises in fast wide-QRS VT)."""
+    from models.ecg.evaluate import load_record, reference_beats, resample_record
+    from wardwatch.settings import shared_data
+
+    rec = load_record(shared_data("mitdb-ds1") / "119", max_seconds=60)
+    for r in (rec, resample_record(rec, 250)):
+        fs = r["fs"]
+        clean = _signal_quality(_monitor(r), fs, 60)[10:]
+        noisy = _signal_quality(_monitor(r, snr_db=6.0), fs, 60)[10:]
+        assert not any(x["noisy"] or x["noisy_inband"] for x in clean), fs
+        assert sum(x["noisy_inband"] for x in noisy) >= 0.9 * len(noisy), fs
+        # the spectral measure is blind behind the filter
+        assert not any(x["noisy"] for x in noisy)
+        assert min(x["slope_ratio"] for x in noisy) > 2 * max(x["slope_ratio"] for x in clean)
+    beats = [(T0 + s / rec["fs"], lab) for s, lab in zip(*reference_beats(rec), strict=True)]
+    q = _signal_quality(_monitor(rec, snr_db=6.0), rec["fs"], 60)
+    _, out = drive(beats, 60, quality=lambda k: q[k] if k >= 10 else CLEAN)
+    _, ref = drive(beats, 60)
+    assert [(c.source, c.active) for c in out] == [("ecg.noise", True)] + [
+        (c.source, c.active) for c in ref]                # and the rhythm's own alarms, unchanged
+    assert 10 + 4 <= out[0].t - T0 <= 10 + 6
+    assert out[0].evidence["slope_ratio"] > RuleConfig().noise_slope_ratio
+    assert "analysis continues" in out[0].message       # in-band noise never hides a rhythm
+
+
+def test_asystole_behind_a_monitor_filter_is_not_noise():
+    """15 s without a QRS outlasts the 10 s rolling signal, so the slope measure loses its QRS
+    reference; the quiet baseline stays under the slope floor: asystole, never 'noise'."""
+    fs = 360.0
+    sig, beats = synth_ecg(40, fs, 70, [SynthEvent("pause", 15, 15)], seed=4)
+    q = _signal_quality(_monitor(sig, fs), fs, 40)
+    assert not any(x["noisy"] or x["noisy_inband"] for x in q)
+    assert max(x["slope_ratio"] for x in q[27:30]) > RuleConfig().noise_slope_ratio  # no QRS left
+    _, out = drive([(T0 + s / fs, lab) for s, lab in beats], 40, quality=lambda k: q[k])
+    assert [c.source for c in out if c.active][:2] == ["ecg.pause", "ecg.asystole"]
+    assert "ecg.noise" not in {c.source for c in out}
