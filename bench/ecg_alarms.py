@@ -110,6 +110,20 @@ def monitor_feed(path: Path, seconds: float | None, condition: str | None) -> Be
                    signal2_uv=uv(rec["signal2"]) if feed.signal2_uv is not None else None)
 
 
+def _spans(changes: list, source: str, base: float, end_s: float) -> list[tuple[float, float]]:
+    """(start, end) seconds of each time ``source`` was active (open spans end at ``end_s``)."""
+    out, on = [], None
+    for c in changes:
+        if c.source != source:
+            continue
+        if c.active and on is None:
+            on = c.t - base
+        elif not c.active and on is not None:
+            out.append((on, c.t - base))
+            on = None
+    return out + ([(on, end_s)] if on is not None else [])
+
+
 def run_record(path: Path, clf: BeatClassifier, seconds: float | None,
                condition: str | None = None) -> dict:
     feed = monitor_feed(path, seconds, condition)
@@ -133,20 +147,14 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None,
     false_vt = [t for t in unmatched if t not in in_vf]
     # the VF / flutter alarm: delay from each episode's onset; alarms in VT counted apart
     vf_on = [c.t - base for c in changes if c.source == "ecg.vfib" and c.active]
-    vf_delay = [next((round(t - e[0], 1) for t in vf_on if _in_episode(t, [e])), None) for e in vf]
+    # an episode is caught by an alarm that starts in it or is still on when it starts (two
+    # episodes a few seconds apart share one alarm): delay 0 for the second
+    vf_spans = _spans(changes, "ecg.vfib", base, feed.duration_s)
+    vf_delay = [next((round(max(a - e[0], 0.0), 1) for a, b in vf_spans
+                      if a <= e[1] + 3.0 and b >= e[0] - 1.0), None) for e in vf]
     vf_other = [t for t in vf_on if not _in_episode(t, vf)]
     vf_in_vt = [t for t in vf_other if _in_episode(t, eps)]
-    af_on = None
-    af_time = 0.0
-    for c in changes:
-        if c.source == "ecg.afib":
-            if c.active:
-                af_on = c.t - base
-            elif af_on is not None:
-                af_time += c.t - base - af_on
-                af_on = None
-    if af_on is not None:
-        af_time += feed.duration_s - af_on
+    af_time = sum(b - a for a, b in _spans(changes, "ecg.afib", base, feed.duration_s))
     af_ref = sum(b - a for a, b in afib_intervals(path, feed.fs_hz, feed.duration_s))
     return {"hours": feed.duration_s / 3600, "vt_episodes": len(eps), "vt_detected": int(sum(hit)),
             "vt_missed_s": [round(a, 1) for (a, _), h in zip(eps, hit, strict=True) if not h],
@@ -154,7 +162,9 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None,
             "vf_episodes": len(vf), "vf_delay_s": vf_delay, "vf_in_vt": len(vf_in_vt),
             "vf_false": len(vf_other) - len(vf_in_vt),
             "alarms": dict(Counter(c.source for c in changes if c.active)),
-            "afib_ref_s": round(af_ref, 1), "afib_alarm_s": round(af_time, 1)}
+            "afib_ref_s": round(af_ref, 1), "afib_alarm_s": round(af_time, 1),
+            "noise_alarm_s": round(sum(b - a for a, b in _spans(changes, "ecg.noise", base,
+                                                                  feed.duration_s)), 1)}
 
 
 def summarise(per: dict[str, dict], classifier: str) -> dict:
@@ -179,6 +189,7 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
                     "alarm_s": round(sum(r["afib_alarm_s"] for r in per.values()), 1),
                     "alarm_s_in_non_af_records": round(sum(
                         r["afib_alarm_s"] for r in per.values() if r["afib_ref_s"] == 0), 1)},
+           "noise_alarm_pct": round(100 * sum(r["noise_alarm_s"] for r in per.values()) / (3600 * hours), 2),
            "alarms_per_hour": {k: round(v / hours, 2) for k, v in sorted(alarms.items())},
            "records": per}
 
