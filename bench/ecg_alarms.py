@@ -37,10 +37,10 @@ from rich.console import Console
 from rich.progress import track
 
 from models.ecg import metrics, robustness
-from models.ecg.evaluate import load_record
+from models.ecg.evaluate import load_record, record_names
 from models.ecg.pipeline import BeatClassifier
 from simulators.ecg_feed import BedFeed, feed_chunks
-from simulators.ecg_replay import load_feed, record_names
+from simulators.ecg_replay import load_feed
 from streams.ecg.process import ecg_admit, ecg_analyse, ecg_detect, ecg_state_new
 from streams.ecg.records import ecg_validate
 

@@ -21,15 +21,6 @@ import numpy as np
 from simulators.ecg_feed import BedFeed, PlayStats, play
 
 
-def record_names(records_dir: Path | str) -> list[str]:
-    """Record names (``.hea`` stems) in a directory, sorted."""
-    d = Path(records_dir)
-    names = sorted(p.stem for p in d.glob("*.hea"))
-    if not names:
-        raise FileNotFoundError(f"no WFDB records (*.hea) in {d}")
-    return names
-
-
 def load_feed(path: Path | str, patient_id: str, bed: str, start_s: float = 0.0,
               seconds: float | None = None) -> BedFeed:
     """Read one WFDB record into a :class:`BedFeed`.
@@ -87,7 +78,9 @@ def replay_feeds(records_dir: Path | str, beds: int | None = None, *,
     prefix : str
         Patient ids are ``f"{prefix}-{record}-{i:03d}"``, beds ``f"ECG-{i + 1:03d}"``.
     """
-    names = list(only) if only else record_names(records_dir)
+    from models.ecg.evaluate import record_names
+
+    names = list(only) if only else record_names(records_dir, annotated=False)
     n = beds or len(names)
     cache: dict[str, BedFeed] = {}
     feeds = []
@@ -120,4 +113,4 @@ def replay_ecg(records_dir: Path | str, *, speed: float = 1.0, beds: int | None 
     return play(feeds, speed=speed, seconds=seconds, start=start)
 
 
-__all__ = ["load_feed", "record_names", "replay_ecg", "replay_feeds"]
+__all__ = ["load_feed", "replay_ecg", "replay_feeds"]

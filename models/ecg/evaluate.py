@@ -42,9 +42,18 @@ def record_leads(sig_name: list[str]) -> tuple[int, int | None]:
     return ch, next((i for i in range(len(sig_name)) if i != ch), None)
 
 
-def record_names(records_dir: str | Path) -> list[str]:
-    """Sorted names of the WFDB records in a folder that have a header and ``.atr`` annotations."""
-    return sorted(p.stem for p in Path(records_dir).glob("*.atr") if p.with_suffix(".hea").exists())
+def record_names(records_dir: str | Path, annotated: bool = True) -> list[str]:
+    """Sorted names of the WFDB records in a folder: those with a header and ``.atr``
+    annotations, or with ``annotated=False`` every header (a replay needs no annotations).
+
+    Raises FileNotFoundError when there is none.
+    """
+    d = Path(records_dir)
+    names = sorted(p.stem for p in d.glob("*.hea") if not annotated or p.with_suffix(".atr").exists())
+    if not names:
+        what = "WFDB records with .atr annotations" if annotated else "WFDB records (*.hea)"
+        raise FileNotFoundError(f"no {what} in {d}")
+    return names
 
 
 def load_record(path: str | Path, max_seconds: float | None = None) -> dict[str, Any]:
@@ -265,8 +274,6 @@ def evaluate_records(
     """
     records_dir = Path(records_dir)
     names = record_names(records_dir)
-    if not names:
-        raise FileNotFoundError(f"no WFDB records with .atr annotations in {records_dir}")
     if leads not in (1, 2):
         raise ValueError(f"leads must be 1 or 2, got {leads}")
     if resample_hz is not None and not (np.isfinite(resample_hz) and resample_hz > 0):
