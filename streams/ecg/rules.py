@@ -699,8 +699,9 @@ def rules_step(state: dict[str, Any], beats: list[tuple[float, str]], *, start_t
     em = _Emitter(state)
     # --- technical: flat line (leads off) and noise; a VF waveform is not noise
     flat = bool(quality.get("flat"))
-    unanalysable = bool(quality.get("noisy")) and not quality.get("vf")
-    noisy = unanalysable or (bool(quality.get("noisy_inband")) and not quality.get("vf"))
+    vf = bool(quality.get("vf"))
+    unanalysable = bool(quality.get("noisy")) and not vf
+    noisy = bool(quality.get("noisy") or quality.get("noisy_inband")) and not vf
     q_ev = {k: quality.get(k) for k in ("p2p_uv", "hf_ratio", "slope_ratio")}
     if flat:
         em.raise_("ecg.leads_off", "medium", end_t,
