@@ -20,10 +20,10 @@ Technical alarms (the equipment / signal, not the patient):
 =====================  ========  ===========================================================
 ``ecg.leads_off``      medium    flat line: peak-to-peak < 20 uV over the last 2 s
 ``ecg.noise``          medium    for 4 s, either unanalysable: 40-150 Hz / 1-40 Hz power > 0.3
-                                 (and 40-150 Hz RMS > 30 uV); or noisy inside the ECG band (what
-                                 a monitor's 0.5-40 Hz filter leaves): the median slope of the
-                                 last 3 s > 0.1 x the QRS slope (99th percentile over 10 s) and
-                                 >= 2 uV/ms, analysis continues; never while VF measures fire
+                      / low     (and 40-150 Hz RMS > 30 uV); or (low) noisy inside the ECG band
+                                 (what a monitor's 0.5-40 Hz filter leaves): the median slope of
+                                 the last 3 s > 0.1 x the QRS slope (99th percentile over 10 s)
+                                 and >= 2 uV/ms, analysis continues; never while VF measures fire
 ``ecg.feed_stopped``   medium    no chunk received for 10 s (wall clock, agent timer)
 =====================  ========  ===========================================================
 
@@ -715,7 +715,8 @@ def rules_step(state: dict[str, Any], beats: list[tuple[float, str]], *, start_t
         state["clean_since"] = None
         state["since"].setdefault("noise", start_t)
         if end_t - state["since"]["noise"] >= cfg.noise_sustain_s:
-            em.raise_("ecg.noise", "medium", end_t,
+            # in-band noise is advisory (low); a priority change re-emits with the new message
+            em.raise_("ecg.noise", "medium" if unanalysable else "low", end_t,
                       "ECG unanalysable: noise" if unanalysable
                       else "ECG noisy: analysis continues, its alarms may be false",
                       {**q_ev, "rule": f"HF/LF power > {cfg.noise_hf_ratio}, or in-band median "

@@ -315,6 +315,18 @@ def test_noise_behind_a_monitor_filter_is_unanalysable_and_clean_is_not():
     assert 10 + 4 <= out[0].t - T0 <= 10 + 6
     assert out[0].evidence["slope_ratio"] > RuleConfig().noise_slope_ratio
     assert "analysis continues" in out[0].message       # in-band noise never hides a rhythm
+    assert out[0].priority == "low"
+
+
+def test_noise_alarm_escalates_in_place_when_the_signal_becomes_unanalysable():
+    inband = {**CLEAN, "noisy_inband": True, "slope_ratio": 0.2}
+    worse = {**inband, "noisy": True, "hf_ratio": 0.9}
+    q = [CLEAN] * 5 + [inband] * 8 + [worse] * 8 + [CLEAN] * 8
+    beats = [(T0 + t, "N") for t in np.arange(0.5, 29, 0.85)]
+    _, out = drive(beats, 29, quality=lambda k: q[k])
+    noise = [(c.active, c.priority, c.message.split(":")[0]) for c in out if c.source == "ecg.noise"]
+    assert noise == [(True, "low", "ECG noisy"), (True, "medium", "ECG unanalysable"),
+                     (False, "medium", "ECG analysable again")]
 
 
 def test_asystole_behind_a_monitor_filter_is_not_noise():
