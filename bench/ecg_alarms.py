@@ -5,9 +5,11 @@ Runs every record in a folder through exactly the agent's per-patient steps (1 s
 VT alarm against the reference: an annotated VT episode is a run of >= 3 consecutive V beats at
 >= 100 bpm in the ``.atr`` file; it is detected when a VT alarm starts between 1 s before its
 first beat and 3 s after its last. VT alarms matching no episode are false. The VF / flutter
-alarm is scored the same way against ``[`` ... ``]`` episodes (its delay from onset), with its
-alarms inside VT episodes counted apart (a lethal alarm, not a false one). Also reports every
-alarm source per hour and the AF alarm's time overlap with ``(AFIB`` rhythm annotations.
+alarm is scored against ``[`` ... ``]`` episodes (its delay from onset), where an alarm still on
+when an episode starts also catches it (delay 0: two episodes seconds apart share one alarm),
+with its alarms inside VT episodes counted apart (a lethal alarm, not a false one). Also
+reports every alarm source per hour (onsets and priority changes), the AF alarm's time overlap
+with ``(AFIB`` rhythm annotations and the share of time the noise alarm is on.
 
 Run: ``.venv/bin/python bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 [--json]``;
 ``--condition NAME`` streams the records as a monitor would deliver them (a

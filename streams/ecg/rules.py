@@ -715,8 +715,11 @@ def rules_step(state: dict[str, Any], beats: list[tuple[float, str]], *, start_t
         state["clean_since"] = None
         state["since"].setdefault("noise", start_t)
         if end_t - state["since"]["noise"] >= cfg.noise_sustain_s:
-            # in-band noise is advisory (low); a priority change re-emits with the new message
-            em.raise_("ecg.noise", "medium" if unanalysable else "low", end_t,
+            # in-band noise is advisory (low); unanalysable escalates an open alarm to medium
+            # (re-emitted with the new message) and it stays medium until it clears, so a signal
+            # near the 40-150 Hz limit does not flap between the two
+            was = state["active"].get("ecg.noise", {}).get("priority")
+            em.raise_("ecg.noise", "medium" if unanalysable or was == "medium" else "low", end_t,
                       "ECG unanalysable: noise" if unanalysable
                       else "ECG noisy: analysis continues, its alarms may be false",
                       {**q_ev, "rule": f"HF/LF power > {cfg.noise_hf_ratio}, or in-band median "

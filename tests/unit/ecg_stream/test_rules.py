@@ -321,7 +321,7 @@ def test_noise_behind_a_monitor_filter_is_unanalysable_and_clean_is_not():
 def test_noise_alarm_escalates_in_place_when_the_signal_becomes_unanalysable():
     inband = {**CLEAN, "noisy_inband": True, "slope_ratio": 0.2}
     worse = {**inband, "noisy": True, "hf_ratio": 0.9}
-    q = [CLEAN] * 5 + [inband] * 8 + [worse] * 8 + [CLEAN] * 8
+    q = [CLEAN] * 5 + [inband] * 8 + [worse, inband] * 4 + [CLEAN] * 8      # no flapping
     beats = [(T0 + t, "N") for t in np.arange(0.5, 29, 0.85)]
     _, out = drive(beats, 29, quality=lambda k: q[k])
     noise = [(c.active, c.priority, c.message.split(":")[0]) for c in out if c.source == "ecg.noise"]
