@@ -20,8 +20,6 @@ DATA = shared_data()
 
 @pytest.fixture(scope="module")
 def genomic_worker(start_worker, tmp_path_factory, batch_helpers):
-    if not (DATA / "fasta").is_dir():
-        pytest.skip("shared data missing")
     artifacts = tmp_path_factory.mktemp("genomic-artifacts")
     return batch_helpers.start_batch_worker(start_worker, "genomic", artifacts), artifacts
 

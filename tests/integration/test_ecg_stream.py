@@ -54,18 +54,10 @@ def flux(s, measurement: str, field: str, patient: str) -> str:
                 and r.patient == "{patient}")'''
 
 
-def _classifier_built() -> bool:
-    from models.ecg.pipeline import DEFAULT_MODEL
-
-    return DEFAULT_MODEL.exists()
-
-
 @pytest.fixture(scope="module")
 def replayed(stream_worker, services):
     """Replay the record segment at 20x real time plus three bad chunks; collect what the
     worker publishes on ``alerts`` and ``deadletter`` for that patient."""
-    if not DS1.exists():
-        pytest.skip("MIT-BIH DS1 not available")
     from simulators.ecg_feed import play
     from simulators.ecg_replay import replay_feeds
 
@@ -94,13 +86,12 @@ def replayed(stream_worker, services):
     p.flush()
     p.close()
 
-    want_vt = _classifier_built()
     got: list[tuple[str, str, dict]] = []
 
     def done() -> bool:
         kinds = {(v.get("source"), v.get("type")) for tp, k, v in got if tp == "alerts" and k == pid}
         dead = [v for tp, k, v in got if tp == "deadletter" and k == pid]
-        return ((not want_vt or ("ecg.vtach", "raised") in kinds)
+        return (("ecg.vtach", "raised") in kinds
                 and ("ecg.feed_stopped", "raised") in kinds and len(dead) >= 4)
 
     deadline = time.monotonic() + 150
@@ -142,17 +133,14 @@ def test_beats_and_heart_rate_in_influxdb(replayed, services):
         assert 0.8 * ref_beats <= sum(totals) <= 1.25 * ref_beats   # beats counted, ~ reference
         hr = [r.get_value() for t in q.query(flux(s, "ecg_hr", "hr_bpm", pid)) for r in t.records]
         assert len(hr) >= 25 and all(20 <= h <= 320 for h in hr)
-        if _classifier_built():
-            v = [r.get_value() for t in q.query(flux(s, "beats", "V", pid)) for r in t.records]
-            assert sum(v) >= 3
-            rate = [(r.values["source"], r.get_value())
-                    for t in q.query(flux(s, "ecg_alarms", "rate_bpm", pid)) for r in t.records]
-            assert rate and all(src == "ecg.vtach" and bpm >= 100 for src, bpm in rate)
+        v = [r.get_value() for t in q.query(flux(s, "beats", "V", pid)) for r in t.records]
+        assert sum(v) >= 3
+        rate = [(r.values["source"], r.get_value())
+                for t in q.query(flux(s, "ecg_alarms", "rate_bpm", pid)) for r in t.records]
+        assert rate and all(src == "ecg.vtach" and bpm >= 100 for src, bpm in rate)
 
 
 def test_vrun_raises_latched_high_vt_alarm_with_strip(replayed):
-    if not _classifier_built():
-        pytest.skip("beat classifier artifact not built (wardwatch train ecg)")
     pid, got, t0 = replayed["pid"], replayed["got"], replayed["t0"]
     runs = annotated_vruns(RECORD, START_S, SECONDS)
     assert runs, "the chosen segment must contain an annotated V run"
@@ -176,8 +164,6 @@ def test_detector_state_survives_a_killed_worker(start_worker, services, request
     detector and rules from the changelog: no detector re-learning (the first beats after the
     restart already have a heart rate), no sequence gap, and the V run after the restart still
     raises the VT alarm."""
-    if not DS1.exists():
-        pytest.skip("MIT-BIH DS1 not available")
     from simulators.ecg_feed import feed_chunks
     from simulators.ecg_replay import replay_feeds
 
@@ -244,8 +230,6 @@ def test_ventricular_flutter_raises_the_vf_alarm_with_evidence_in_influxdb(strea
     """207 from 35 s: ventricular flutter from 40.7 s (MIT-BIH '[') to 51.0 s; the worker raises
     the signal-based VF alarm (high, latched, with its strip) within 8 s of onset, and its
     measures reach the ``ecg_alarms`` point."""
-    if not DS1.exists():
-        pytest.skip("MIT-BIH DS1 not available")
     from influxdb_client import InfluxDBClient
 
     from simulators.ecg_feed import play

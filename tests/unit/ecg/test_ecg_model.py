@@ -14,8 +14,6 @@ import pytest
 
 from models.ecg.evaluate import stream_record
 from models.ecg.pipeline import (
-    DEFAULT_MODEL,
-    DEFAULT_MODEL_2LEAD,
     N_RR,
     WAVE_LEN,
     BeatClassifier,
@@ -26,13 +24,10 @@ from wardwatch.settings import shared_data
 
 DS1 = shared_data("mitdb-ds1")
 
-pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="ECG model artifact not built")
 
 
 @pytest.fixture(scope="module")
 def eval_119(tmp_path_factory):
-    if not (DS1 / "119.hea").exists():
-        pytest.skip("MIT-BIH DS1 not available")
     from models.ecg.evaluate import evaluate_records
 
     d = tmp_path_factory.mktemp("recs")
@@ -70,7 +65,7 @@ def test_eval_json_structure_and_veb_on_record_119(eval_119):
 
 
 def test_written_annotations_are_readable_wfdb(eval_119):
-    wfdb = pytest.importorskip("wfdb")
+    import wfdb
     r, out = eval_119
     ann = wfdb.rdann(str(out / "119"), "wwd")
     assert len(ann.sample) == r["records"]["119"]["beats_detected"]
@@ -128,7 +123,6 @@ def test_second_lead_windows_survive_chunking_and_state_and_fall_back_when_missi
         ECGBeatStream(fs).detect(x1[:250], x2[:249])
 
 
-@pytest.mark.skipif(not DEFAULT_MODEL_2LEAD.exists(), reason="two-lead model artifact not built")
 def test_classifier_sends_two_lead_beats_to_the_two_lead_model():
     fs = 360.0
     x1, x2 = _two_leads(fs, 12)

@@ -9,7 +9,6 @@ import pytest
 from models.ecg import morphology, rhythm
 from models.ecg.evaluate import stream_record
 from models.ecg.pipeline import (
-    DEFAULT_MODEL,
     MODEL_FS,
     PRE_S,
     WAVE_LEN,
@@ -86,10 +85,7 @@ def test_beat_stream_flags_irregular_rhythm_across_chunks_and_state(stream_with_
     assert ECGBeatStream.from_state(old)._rr_win == []
 
 
-@pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="ECG model artifact not built")
 def test_classifier_applies_both_context_rules_on_real_beats():
-    if not (DS1 / "209.hea").exists() or not (DS1 / "203.hea").exists():
-        pytest.skip("MIT-BIH DS1 not available")
     from models.ecg.evaluate import load_record, stream_record
 
     def beats_of(name: str, seconds: float):

@@ -102,9 +102,6 @@ def test_noise_hits_the_requested_snr_against_the_qrs_amplitude_per_lead_and_is_
 def test_streaming_detector_finds_the_beats_of_a_record_through_a_monitor_filter():
     """First 60 s of 208 (PVCs, couplets, fusion), both leads, 1 s chunks, after the monitor's
     causal 0.5-40 Hz band-pass; the same scoring as the clean record."""
-    pytest.importorskip("wfdb")
-    if not (DS1 / "208.hea").exists():
-        pytest.skip("MIT-BIH DS1 not available")
     clean = load_record(DS1 / "208", max_seconds=60)
     q = {}
     for name, rec in (("clean", clean), ("filtered", rb.monitor_filter(clean, lo=0.5, hi=40.0))):
@@ -116,9 +113,6 @@ def test_streaming_detector_finds_the_beats_of_a_record_through_a_monitor_filter
 
 
 def test_run_writes_every_condition_for_every_record(tmp_path):
-    pytest.importorskip("wfdb")
-    if not (DS1 / "119.hea").exists():
-        pytest.skip("MIT-BIH DS1 not available")
     recs = tmp_path / "recs"
     recs.mkdir()
     for ext in ("hea", "dat", "atr"):

@@ -123,10 +123,8 @@ def test_duplicate_and_gap(beds):
 
 def test_synthetic_scenarios_with_the_committed_classifier(beds):
     """The whole pure path with the real TFLite classifier: each scenario raises its alarm."""
-    from models.ecg.pipeline import DEFAULT_MODEL, BeatClassifier
+    from models.ecg.pipeline import BeatClassifier
 
-    if not DEFAULT_MODEL.exists():
-        pytest.skip("beat classifier artifact not built")
     clf = BeatClassifier()
     # the synthetic VT run (170/min, identical smooth complexes) is sine-like enough to raise the
     # VF / flutter alarm too, as fast monomorphic VT does on real records (205)

@@ -67,7 +67,6 @@ def test_synth_second_lead_is_the_same_heart_seen_from_v1():
         assert chunk.lead2 == "V1" and chunk.ecg2_uv.size == chunk.ecg_uv.size
 
 
-@pytest.mark.skipif(not DS1.exists(), reason="MIT-BIH DS1 not available")
 def test_replay_reads_mlii_in_microvolts():
     from simulators.ecg_replay import replay_feeds
 
