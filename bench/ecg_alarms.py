@@ -8,8 +8,9 @@ first beat and 3 s after its last. VT alarms matching no episode are false. The 
 alarm is scored against ``[`` ... ``]`` episodes (its delay from onset), where an alarm still on
 when an episode starts also catches it (delay 0: two episodes seconds apart share one alarm),
 with its alarms inside VT episodes counted apart (a lethal alarm, not a false one). Also
-reports every alarm source per hour (onsets and priority changes), the AF alarm's time overlap
-with ``(AFIB`` rhythm annotations and the share of time the noise alarm is on.
+reports every alarm source per hour (onsets and priority changes), the AF alarm by duration
+against ``(AFIB`` rhythm annotations (Se, +P, and its time outside AF and atrial flutter) and
+the share of time the noise alarm is on.
 
 Run: ``.venv/bin/python bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 [--json]``;
 ``--condition NAME`` streams the records as a monitor would deliver them (a
@@ -73,7 +74,9 @@ def vf_intervals(path: Path, fs: float) -> list[tuple[float, float]]:
     return [(a / fs, b / fs) for a, b in metrics.vf_intervals(ann.sample, list(ann.symbol))]
 
 
-def afib_intervals(path: Path, fs: float, end_s: float) -> list[tuple[float, float]]:
+def afib_intervals(path: Path, fs: float, end_s: float,
+                   rhythms: tuple[str, ...] = ("(AFIB",)) -> list[tuple[float, float]]:
+    """(start, end) seconds of the reference rhythm episodes named in ``rhythms``."""
     import wfdb
 
     ann = wfdb.rdann(str(path), "atr")
@@ -82,9 +85,9 @@ def afib_intervals(path: Path, fs: float, end_s: float) -> list[tuple[float, flo
         if sym != "+":
             continue
         rhythm = aux.strip("\x00")
-        if rhythm == "(AFIB" and start is None:
+        if rhythm in rhythms and start is None:
             start = s / fs
-        elif rhythm != "(AFIB" and start is not None:
+        elif rhythm not in rhythms and start is not None:
             out.append((start, s / fs))
             start = None
     if start is not None:
@@ -126,6 +129,15 @@ def _spans(changes: list, source: str, base: float, end_s: float) -> list[tuple[
     return out + ([(on, end_s)] if on is not None else [])
 
 
+def _length(spans: list[tuple[float, float]]) -> float:
+    return sum(b - a for a, b in spans)
+
+
+def _overlap(spans: list[tuple[float, float]], ref: list[tuple[float, float]]) -> float:
+    """Seconds that ``spans`` and ``ref`` (each non-overlapping) have in common."""
+    return sum(max(0.0, min(b, d) - max(a, c)) for a, b in spans for c, d in ref)
+
+
 def run_record(path: Path, clf: BeatClassifier, seconds: float | None,
                condition: str | None = None) -> dict:
     feed = monitor_feed(path, seconds, condition)
@@ -156,17 +168,36 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None,
                       if a <= e[1] + 3.0 and b >= e[0] - 1.0), None) for e in vf]
     vf_other = [t for t in vf_on if not _in_episode(t, vf)]
     vf_in_vt = [t for t in vf_other if _in_episode(t, eps)]
-    af_time = sum(b - a for a, b in _spans(changes, "ecg.afib", base, feed.duration_s))
-    af_ref = sum(b - a for a, b in afib_intervals(path, feed.fs_hz, feed.duration_s))
+    af_spans = _spans(changes, "ecg.afib", base, feed.duration_s)
+    af_ref = afib_intervals(path, feed.fs_hz, feed.duration_s)
+    atrial = afib_intervals(path, feed.fs_hz, feed.duration_s, ("(AFIB", "(AFL"))
     return {"hours": feed.duration_s / 3600, "vt_episodes": len(eps), "vt_detected": int(sum(hit)),
             "vt_missed_s": [round(a, 1) for (a, _), h in zip(eps, hit, strict=True) if not h],
             "vt_false": len(false_vt), "vt_in_vf": len(in_vf),
             "vf_episodes": len(vf), "vf_delay_s": vf_delay, "vf_in_vt": len(vf_in_vt),
             "vf_false": len(vf_other) - len(vf_in_vt),
             "alarms": dict(Counter(c.source for c in changes if c.active)),
-            "afib_ref_s": round(af_ref, 1), "afib_alarm_s": round(af_time, 1),
+            "afib_ref_s": round(_length(af_ref), 1), "afib_alarm_s": round(_length(af_spans), 1),
+            "afib_alarm_in_af_s": round(_overlap(af_spans, af_ref), 1),
+            "afib_alarm_outside_af_afl_s": round(_length(af_spans) - _overlap(af_spans, atrial), 1),
             "noise_alarm_s": round(sum(b - a for a, b in _spans(changes, "ecg.noise", base,
                                                                   feed.duration_s)), 1)}
+
+
+def _afib_summary(per: dict[str, dict], hours: float) -> dict:
+    """AF alarm by duration, as EC57 scores AF detection: the share of reference AF time the
+    alarm is on (Se) and of alarm time that is AF (+P); alarm time outside AF and atrial flutter
+    (the false part, flutter being an organised atrial rhythm the alarm may also call) per hour."""
+    ref = sum(r["afib_ref_s"] for r in per.values())
+    on = sum(r["afib_alarm_s"] for r in per.values())
+    hit = sum(r["afib_alarm_in_af_s"] for r in per.values())
+    false = sum(r["afib_alarm_outside_af_afl_s"] for r in per.values())
+    return {"ref_s": round(ref, 1), "alarm_s": round(on, 1),
+            "duration_se_pct": round(100 * hit / ref, 1) if ref else None,
+            "duration_ppv_pct": round(100 * hit / on, 1) if on else None,
+            "alarm_s_outside_af_afl": round(false, 1),
+            "alarm_s_in_non_af_records": round(sum(
+                r["afib_alarm_s"] for r in per.values() if r["afib_ref_s"] == 0), 1)}
 
 
 def summarise(per: dict[str, dict], classifier: str) -> dict:
@@ -187,10 +218,7 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
                   "delay_s": [d for r in per.values() for d in r["vf_delay_s"]],
                   "alarms_in_vt": sum(r["vf_in_vt"] for r in per.values()),
                   "false_per_hour": round(sum(r["vf_false"] for r in per.values()) / hours, 2)},
-           "afib": {"ref_s": round(sum(r["afib_ref_s"] for r in per.values()), 1),
-                    "alarm_s": round(sum(r["afib_alarm_s"] for r in per.values()), 1),
-                    "alarm_s_in_non_af_records": round(sum(
-                        r["afib_alarm_s"] for r in per.values() if r["afib_ref_s"] == 0), 1)},
+           "afib": _afib_summary(per, hours),
            "noise_alarm_pct": round(100 * sum(r["noise_alarm_s"] for r in per.values()) / (3600 * hours), 2),
            "alarms_per_hour": {k: round(v / hours, 2) for k, v in sorted(alarms.items())},
            "records": per}

@@ -252,7 +252,7 @@ def alarm_condition(change: AlarmChange, patient_id: str, bed: str,
 
 
 #: Numeric evidence fields copied into the ``ecg_alarms`` point when present.
-EVIDENCE_FIELDS = ("rate_bpm", "run_beats", "hr_bpm", "pause_s", "nrmssd", "cov", "pvc_per_min",
+EVIDENCE_FIELDS = ("rate_bpm", "run_beats", "hr_bpm", "pause_s", "nrmssd", "cov", "she", "pvc_per_min",
                    "pvc_pct", "p2p_uv", "hf_ratio", "silent_s", "duration_s", "vf_leak", "vf_conc",
                    "vf_freq_hz")
 

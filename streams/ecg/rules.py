@@ -55,7 +55,8 @@ References
 - ANSI/AAMI EC57:2012, testing and reporting performance of rhythm algorithms (VT episode: a
   run of >= 3 ventricular beats; MIT-BIH annotates every such run ``(VT``). [EC57]
 - Dash S, Chon KH, Lu S, Raeder EA. Automatic real time detection of atrial fibrillation.
-  Ann Biomed Eng 37(9):1701-1709 (2009) (normalised RMSSD > 0.1 of RR series). [Dash2009]
+  Ann Biomed Eng 37(9):1701-1709 (2009) (normalised RMSSD > 0.1 and Shannon entropy >= 0.7
+  of the RR series). [Dash2009]
 - Kuo S, Dillman R. Computer detection of ventricular fibrillation. Computers in Cardiology
   1978:347-349 (the "VF filter": leakage of a notch filter tuned to the signal's mean period).
   [KD1978]
@@ -152,8 +153,9 @@ class RuleConfig:
     af_trim: float = rhythm.TRIM
     af_nrmssd: float = rhythm.AF_NRMSSD
     af_cov: float = rhythm.AF_COV
+    af_she: float = rhythm.AF_SHE
     af_sustain_s: float = 10.0
-    af_clear_factor: float = 0.7   # clears when both measures fall below 0.7 x threshold
+    af_clear_factor: float = 0.7   # clears when nRMSSD and CoV, or the entropy, fall below 0.7 x limit
     # Frequent PVCs: >= 10 PVCs/min is the usual "PVCs/min high" monitor default ([AHA2017]
     # discusses PVC-burden monitoring; Lown grade 2 = > 30 PVCs/h).
     pvc_per_min: int = 10
@@ -401,8 +403,9 @@ def rr_irregularity(beats: list[list[Any]], cfg: RuleConfig = DEFAULT_RULES) -> 
     Returns
     -------
     dict or None
-        ``nrmssd`` (RMSSD / mean RR), ``cov`` (SD / mean RR), ``n`` (intervals), ``mean_rr_s``;
-        None with fewer than ``cfg.af_min_intervals`` usable intervals.
+        ``nrmssd``, ``cov``, ``she`` (entropy), ``n`` (intervals), ``mean_rr_s``
+        (:func:`models.ecg.rhythm.rr_irregularity`); None with fewer than
+        ``cfg.af_min_intervals`` usable intervals.
     """
     rr: list[float] = []
     for a, b in zip(reversed(beats[:-1]), reversed(beats), strict=False):
@@ -527,20 +530,23 @@ def _on_beat(state: dict[str, Any], em: _Emitter, t: float, label: str, cfg: Rul
     # Atrial fibrillation: RR irregularity of N/S beats [Dash2009][AHA2017].
     irr = rr_irregularity(beats, cfg)
     if irr is not None:
-        irregular = irr["nrmssd"] > cfg.af_nrmssd and irr["cov"] > cfg.af_cov
+        irregular = rhythm.af_irregular(irr, cfg.af_nrmssd, cfg.af_cov, cfg.af_she)
         held = _held(state, "afib", irregular, t)
         ev = {k: round(v, 4) if isinstance(v, float) else v for k, v in irr.items()}
         if irregular and held >= cfg.af_sustain_s:
             em.raise_("ecg.afib", "medium", t,
                       f"atrial fibrillation suspected: irregular RR (nRMSSD {irr['nrmssd']:.2f}, "
-                      f"CoV {irr['cov']:.2f} over {irr['n']} intervals)",
+                      f"CoV {irr['cov']:.2f}, entropy {irr['she']:.2f} over {irr['n']} intervals)",
                       {**ev, "hr_bpm": round(hr, 1) if hr else None,
                        "beats": _beats_evidence(beats, t - 8.0, t),
-                       "rule": f"nRMSSD > {cfg.af_nrmssd} and CoV > {cfg.af_cov} of N/S RR over "
-                               f"{cfg.af_window} intervals for {cfg.af_sustain_s:.0f} s (Dash 2009)"})
-        elif (em.is_active("ecg.afib") and irr["nrmssd"] < cfg.af_nrmssd * cfg.af_clear_factor
-              and irr["cov"] < cfg.af_cov * cfg.af_clear_factor):
-            em.clear("ecg.afib", t, "RR regular again", ev)
+                       "rule": f"nRMSSD > {cfg.af_nrmssd}, CoV > {cfg.af_cov} and Shannon entropy "
+                               f">= {cfg.af_she} of N/S RR over {cfg.af_window} intervals for "
+                               f"{cfg.af_sustain_s:.0f} s (Dash 2009)"})
+        elif em.is_active("ecg.afib") and (
+                (irr["nrmssd"] < cfg.af_nrmssd * cfg.af_clear_factor
+                 and irr["cov"] < cfg.af_cov * cfg.af_clear_factor)
+                or irr["she"] < cfg.af_she * cfg.af_clear_factor):
+            em.clear("ecg.afib", t, "RR regular or organised again", ev)
 
     # PVC burden: V beats in the last minute.
     w0 = t - cfg.pvc_window_s

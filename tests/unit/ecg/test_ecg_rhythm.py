@@ -47,6 +47,26 @@ def test_irregularity_trims_isolated_ectopy_and_flags_af():
     assert not rhythm.irregular_rhythm(list(_af_rr(60)) + [0.8] * rhythm.WINDOW)
 
 
+def test_organised_irregular_rhythms_are_not_af():
+    # atrial bigeminy and trigeminy vary beat to beat as much as AF (trimming cannot remove a
+    # third or half of the beats) but their intervals sit in 2-3 clusters: low entropy
+    bigeminy, trigeminy = [0.55, 1.0] * 15, [0.55, 1.0, 0.8] * 10
+    for rr in (bigeminy, trigeminy):
+        r = rhythm.rr_irregularity(rr)
+        assert r["nrmssd"] > rhythm.AF_NRMSSD and r["cov"] > rhythm.AF_COV   # variable...
+        assert r["she"] < rhythm.AF_SHE                                       # ...but organised
+        assert not rhythm.irregular_rhythm(rr)
+    assert rhythm.rr_irregularity(bigeminy)["she"] == pytest.approx(np.log(2) / np.log(16))
+    af = rhythm.rr_irregularity(list(_af_rr(30)))
+    assert af["she"] >= rhythm.AF_SHE and rhythm.af_irregular(af)
+    # the limits: nRMSSD and CoV strictly above, entropy at least (Dash 2009's 0.7)
+    at = {"nrmssd": rhythm.AF_NRMSSD + 1e-9, "cov": rhythm.AF_COV + 1e-9, "she": rhythm.AF_SHE}
+    assert rhythm.af_irregular(at)
+    assert not rhythm.af_irregular({**at, "she": rhythm.AF_SHE - 1e-9})
+    assert not rhythm.af_irregular({**at, "nrmssd": rhythm.AF_NRMSSD})
+    assert not rhythm.af_irregular({**at, "cov": rhythm.AF_COV})
+
+
 def test_rhythm_labels_only_removes_s_in_irregular_context():
     labels = ["N", "S", "S", "V", "F", "Q", "S"]
     irr = [True, True, False, True, True, True, True]

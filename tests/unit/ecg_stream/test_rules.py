@@ -130,6 +130,22 @@ def test_af_on_irregular_rr_not_on_sinus_or_pvcs():
     assert changes(out, "ecg.afib") == []
 
 
+def test_atrial_bigeminy_is_not_af_and_ends_an_af_alarm():
+    # N S N S ...: every other beat an atrial premature beat, so every interval is an N/S one
+    # and nRMSSD/CoV are as high as in AF; only the entropy (two RR clusters) tells it apart
+    bigeminy = [0.55, 1.0] * 40
+    _, out = drive(beats_at(bigeminy, ["N"] + ["S", "N"] * 40), 70)
+    assert changes(out, "ecg.afib") == []
+    af_rr = list(np.clip(np.random.default_rng(2).gamma(6.0, 0.6 / 6.0, 80), 0.3, 1.6))
+    rr = af_rr + bigeminy
+    labels = ["N"] * (len(af_rr) + 1) + ["S", "N"] * 40
+    _, out = drive(beats_at(rr, labels), sum(rr) + 1)
+    af = [c for c in out if c.source == "ecg.afib"]
+    assert [c.active for c in af] == [True, False]
+    assert af[0].evidence["she"] >= 0.7
+    assert af[1].t < T0 + sum(af_rr) + 25 * 0.775        # cleared within the first 25 beats
+
+
 def test_pvc_burden():
     rr, labels = [], ["N"]
     for i in range(90):                    # one PVC every 4th beat at 75 bpm ~ 19 PVC/min
