@@ -88,11 +88,26 @@ def rr_irregularity(rr_s: Sequence[float] | np.ndarray, trim: float = TRIM) -> d
     if k:
         arr = arr[np.sort(np.argsort(arr, kind="stable")[k:arr.size - k])]
     mean = float(arr.mean())
-    counts, _ = np.histogram(arr, bins=SHE_BINS)
-    p = counts[counts > 0] / arr.size
     return {"nrmssd": float(np.sqrt(np.mean(np.diff(arr) ** 2)) / mean),
-            "cov": float(arr.std() / mean), "she": float(abs((p * np.log(p)).sum()) / np.log(SHE_BINS)),
-            "n": int(arr.size), "mean_rr_s": mean}
+            "cov": float(arr.std() / mean), "she": _entropy(arr), "n": int(arr.size), "mean_rr_s": mean}
+
+
+def _entropy(arr: np.ndarray) -> float:
+    """Shannon entropy of ``arr``'s histogram in :data:`SHE_BINS` equal bins from its minimum to
+    its maximum, over log :data:`SHE_BINS`. The bins are ``np.histogram``'s, edge cases included
+    (RR intervals are whole samples, so values often sit on an edge), computed the way it
+    computes them for equal bins, without its overhead: this runs for every beat, and
+    ``np.histogram`` costs about 65 µs on 24 values."""
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi <= lo:
+        return 0.0
+    edges = np.linspace(lo, hi, SHE_BINS + 1)
+    idx = np.minimum(((arr - lo) * (SHE_BINS / (hi - lo))).astype(np.intp), SHE_BINS - 1)
+    idx -= arr < edges[idx]
+    idx += (arr >= edges[idx + 1]) & (idx != SHE_BINS - 1)
+    counts = np.bincount(idx, minlength=SHE_BINS)
+    p = counts[counts > 0] / arr.size
+    return float(abs((p * np.log(p)).sum()) / np.log(SHE_BINS))
 
 
 def af_irregular(r: dict[str, float], nrmssd: float = AF_NRMSSD, cov: float = AF_COV,
