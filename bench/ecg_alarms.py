@@ -180,14 +180,13 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None,
             "afib_ref_s": round(_length(af_ref), 1), "afib_alarm_s": round(_length(af_spans), 1),
             "afib_alarm_in_af_s": round(_overlap(af_spans, af_ref), 1),
             "afib_alarm_outside_af_afl_s": round(_length(af_spans) - _overlap(af_spans, atrial), 1),
-            "noise_alarm_s": round(sum(b - a for a, b in _spans(changes, "ecg.noise", base,
-                                                                  feed.duration_s)), 1)}
+            "noise_alarm_s": round(_length(_spans(changes, "ecg.noise", base, feed.duration_s)), 1)}
 
 
-def _afib_summary(per: dict[str, dict], hours: float) -> dict:
+def _afib_summary(per: dict[str, dict]) -> dict:
     """AF alarm by duration, as EC57 scores AF detection: the share of reference AF time the
-    alarm is on (Se) and of alarm time that is AF (+P); alarm time outside AF and atrial flutter
-    (the false part, flutter being an organised atrial rhythm the alarm may also call) per hour."""
+    alarm is on (Se) and of alarm time that is AF (+P); and the alarm's seconds outside AF and
+    atrial flutter (the false part: flutter is an atrial rhythm the alarm may also call)."""
     ref = sum(r["afib_ref_s"] for r in per.values())
     on = sum(r["afib_alarm_s"] for r in per.values())
     hit = sum(r["afib_alarm_in_af_s"] for r in per.values())
@@ -218,7 +217,7 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
                   "delay_s": [d for r in per.values() for d in r["vf_delay_s"]],
                   "alarms_in_vt": sum(r["vf_in_vt"] for r in per.values()),
                   "false_per_hour": round(sum(r["vf_false"] for r in per.values()) / hours, 2)},
-           "afib": _afib_summary(per, hours),
+           "afib": _afib_summary(per),
            "noise_alarm_pct": round(100 * sum(r["noise_alarm_s"] for r in per.values()) / (3600 * hours), 2),
            "alarms_per_hour": {k: round(v / hours, 2) for k, v in sorted(alarms.items())},
            "records": per}
