@@ -66,9 +66,9 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
     ``irregular`` (the beat's rhythm context, :mod:`models.ecg.rhythm`) and ``family`` (its QRS
     morphology family in the stream, :class:`models.ecg.morphology.Families`).
     """
-    from models.ecg.evaluate import label_candidates, load_record, stream_record
+    from models.ecg.evaluate import label_candidates, load_record, record_names, stream_record
 
-    names = sorted(p.stem for p in Path(records_dir).glob("*.atr"))
+    names = record_names(records_dir)
     key = hashlib.sha256(("|".join(names) + _code_hash()).encode()).hexdigest()[:12]
     cache = Path(tempfile.gettempdir()) / f"wardwatch-ecg-dataset-{key}.npz"
     if use_cache and cache.exists():
