@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from rich.progress import Progress
 
 from simulators.vitals import ward_plan, ward_readings
-from streams.vitals.scoring import news2_condition, news2_from_state, vitals_points, vitals_state_update
+from streams.vitals.scoring import vitals_step
 from streams.vitals.validate import vitals_order_check, vitals_validate
 from wardwatch import topics
 from wardwatch.kafka_io import consume, end_offsets, json_bytes, make_producer, send
@@ -74,11 +74,7 @@ def pure_path(readings: list[dict]) -> tuple[float, float]:
         r = vitals_validate(raw, key=key, now=now)
         st = states.get(key, {})
         vitals_order_check(r, st.get("last_ts"), st.get("last_reading"))
-        st = vitals_state_update(st, r)
-        res = news2_from_state(st, r.ts)
-        level, since, _ = news2_condition(r, res, st.get("news2_level", "none"), st.get("news2_lower_since"))
-        st["news2_level"], st["news2_lower_since"] = level, since
-        vitals_points(r, res)
+        st, _, _ = vitals_step(st, r)   # the agent's own step (without the deterioration model)
         states[key] = st
     return base, time.process_time() - t
 

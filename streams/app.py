@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import faust
 
+from streams import delivery
 from wardwatch.logs import logging_config
 from wardwatch.settings import get_settings
 
+delivery.install()   # Faust's at-least-once bookkeeping, fixed (issue #25)
 _s = get_settings()
 _faust_dir = _s.run_dir / "faust"
 _faust_dir.mkdir(parents=True, exist_ok=True)   # Faust creates the datadir, not its parents
@@ -25,6 +27,8 @@ app = faust.App(
     key_serializer="raw",
     web_enabled=False,
     consumer_auto_offset_reset="earliest",
+    broker_session_timeout=_s.session_timeout_s,
+    broker_heartbeat_interval=_s.session_timeout_s / 3,
     broker_commit_every=100,
     broker_commit_interval=1.0,
     stream_wait_empty=False,

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="partitions of every keyed topic")
     replication: int = Field(1, ge=1, description="replication factor of created topics")
     app_id: str = "wardwatch"
+    # How long the group waits for a silent worker before its partitions move to the others
+    # (Kafka's session timeout; the heartbeat is a third of it). Shorter means a killed worker's
+    # patients are picked up sooner; the broker accepts 6 s at least.
+    session_timeout_s: float = Field(30.0, ge=6.0)
 
     # InfluxDB (v2 HTTP API; the embedded 1.8 server takes org "-" and bucket "db/rp")
     influx_url: str = "http://127.0.0.1:8086"

@@ -10,11 +10,8 @@ Batching: ``take_events`` collects up to :data:`BATCH_MAX` chunks (many patients
 :data:`BATCH_WITHIN_S` seconds, then every beat candidate of the batch goes through one
 ``BeatClassifier.predict`` call.
 
-Changelog partition: Faust writes a table change to the partition of the *current event*, which
-in a batch of many patients is the wrong one for all but one. :class:`PatientStateTable` writes
-each patient's state to the partition its ``ecg`` records come from (stored in the state), so
-recovery after a restart or rebalance finds every patient's state with its partition; this also
-lets the feed-stopped timer update the table outside stream iteration.
+Changelog partition: ``ecg-state`` is a :class:`streams.tables.PatientStateTable` (each
+patient's state goes to the partition its ``ecg`` records come from).
 """
 
 from __future__ import annotations
@@ -25,12 +22,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from faust import Table
 from faust.types import TP
 
 from models.ecg.pipeline import ECGBeatStream
 from streams.app import app
-from streams.deadletter import deadletter_event
+from streams.deadletter import deadletter_of
+from streams.delivery import publish
 from streams.ecg.process import (
     Detection,
     StripInputs,
@@ -42,11 +39,12 @@ from streams.ecg.process import (
     ecg_state_new,
     strip_inputs,
 )
-from streams.ecg.records import InvalidChunk, ecg_validate
+from streams.ecg.records import ECGChunk, InvalidChunk, ecg_validate
 from streams.ecg.rules import AlarmChange, RuleConfig, feed_check
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
-from streams.topics import conditions_topic, ecg_topic, points_topic
+from streams.tables import patient_table
+from streams.topics import conditions_topic, deadletter_topic, ecg_topic, points_topic
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.settings import get_settings
 from wardwatch.topics import ECG
@@ -59,27 +57,7 @@ FEED_CHECK_S = 2.0       #: feed-stopped timer period
 RETIRE_AFTER_S = 6 * 3600.0  #: a stream silent this long (patient discharged) leaves the table
 RULES = RuleConfig()
 
-class PatientStateTable(Table):
-    """A table whose values carry their own changelog partition (``value["partition"]``)."""
-
-    def on_key_set(self, key: Any, value: Any) -> None:
-        part = value.get("partition") if isinstance(value, dict) else None
-        if part is None:
-            super().on_key_set(key, value)
-            return
-        self.send_changelog(int(part), key, value)
-        self._maybe_set_key_ttl(key, int(part))
-        self._sensor_on_set(self, key, value)
-
-    def retire(self, key: Any, partition: int) -> None:
-        """Delete ``key`` (tombstone on its changelog partition) outside stream iteration."""
-        self.send_changelog(int(partition), key, value=None, value_serializer="raw")
-        self.data.pop(key, None)
-        self._sensor_on_del(self, key)
-
-
-ecg_state = app.tables.add(PatientStateTable(app, name="ecg-state", default=dict, key_type=str,
-                                             beacon=app.tables.beacon))
+ecg_state = patient_table("ecg-state")
 
 
 class _Runtime:
@@ -134,8 +112,11 @@ class _Runtime:
 rt = _Runtime()
 
 
-async def _deadletter(reason: str, event: Any, key: str | None, detail: dict | None = None) -> None:
-    await deadletter_event(event, reason, ECG, key=key, detail=detail)
+def _deadletter(sends: list, reason: str, event: Any, key: str | None,
+                detail: dict | None = None) -> None:
+    """Queue a chunk's dead letter with the batch's outputs (published together, confirmed)."""
+    sends.append((deadletter_topic, event.message.key,
+                  deadletter_of(event, reason, ECG, key=key, detail=detail)))
     metrics.incr("ecg_deadletter")
     log_event(log, "ecg chunk rejected", logging.WARNING, reason=reason.split(":")[0],
               patient=pid_ref(key) if key else "-", offset=event.message.offset)
@@ -153,7 +134,9 @@ def _render_strip(pid: str, bed: str, change: AlarmChange, inputs: StripInputs) 
     return str(path)
 
 
-async def _emit(pid: str, bed: str, changes: list[AlarmChange], strip: StripInputs | None) -> None:
+async def _emit(sends: list, pid: str, bed: str, changes: list[AlarmChange],
+                strip: StripInputs | None) -> None:
+    """Queue the alarm conditions and points of ``changes`` (rendering strips on the way)."""
     key = pid.encode()
     for ch in changes:
         path = None
@@ -164,8 +147,8 @@ async def _emit(pid: str, bed: str, changes: list[AlarmChange], strip: StripInpu
                 log_event(log, "strip rendering failed", logging.ERROR, error=repr(e),
                           source=ch.source, patient=pid_ref(pid))
         cond = alarm_condition(ch, pid, bed, rt.versions, path)
-        await conditions_topic.send(key=key, value=cond.to_dict())
-        await points_topic.send(key=key, value=alarm_point(ch, pid, bed, path))
+        sends.append((conditions_topic, key, cond.to_dict()))
+        sends.append((points_topic, key, alarm_point(ch, pid, bed, path)))
         metrics.incr("ecg_conditions")
         log_event(log, "ecg alarm change", source=ch.source, active=ch.active,
                   priority=ch.priority, patient=pid_ref(pid))
@@ -177,12 +160,20 @@ async def analyse_ecg(stream):
     async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
         async with rt.lock:
             await _process_batch(events)
+        # take_events leaves acknowledging to the agent (Faust's own take() acks, this does
+        # not): without it the ecg offsets were never committed and a restarted worker read
+        # every chunk again. Only now are the batch's outputs and dead letters sent.
+        for event in events:
+            await stream.ack(event)
 
 
 async def _process_batch(events: list) -> None:
+    """One batch: every output (conditions, points, dead letters) is published and acknowledged
+    by the broker before the patients' states are written to the table."""
     now = datetime.now(UTC)
+    sends: list[tuple[Any, bytes | None, Any]] = []
     states: dict[str, dict] = {}
-    work: list[tuple[Any, Detection, dict, list[AlarmChange]]] = []
+    work: list[tuple[Any, ECGChunk, Detection, dict, list[AlarmChange]]] = []
     for event in events:
         msg = event.message
         key = msg.key.decode("utf-8", "replace") if msg.key else None
@@ -194,18 +185,18 @@ async def _process_batch(events: list) -> None:
             st = states[pid]
             verdict, changes = ecg_admit(st, chunk, time.time(), msg.partition)
         except InvalidChunk as e:
-            await _deadletter(e.reason, event, key, {"code": e.code})
+            _deadletter(sends, e.reason, event, key, {"code": e.code})
             continue
         except Exception as e:  # a bug or a state we cannot read: never lose the chunk silently
             log.exception("ecg admit failed")
-            await _deadletter(f"processing_error: {type(e).__name__}: {e}", event, key,
-                              {"code": "processing_error"})
+            _deadletter(sends, f"processing_error: {type(e).__name__}: {e}", event, key,
+                        {"code": "processing_error"})
             continue
         if verdict.kind == "gap":
             # the chunk is analysed; the missing seconds are reported, continuity restarts
-            await _deadletter(f"seq_gap: {verdict.missing} chunk(s) missing before seq {chunk.seq}",
-                              event, key, {"code": "seq_gap", "missing": verdict.missing,
-                                           "processed": True})
+            _deadletter(sends, f"seq_gap: {verdict.missing} chunk(s) missing before seq {chunk.seq}",
+                        event, key, {"code": "seq_gap", "missing": verdict.missing,
+                                     "processed": True})
         cached = rt.streams.get(pid)
         live = None
         if (verdict.continuous and cached is not None and cached[0] == chunk.seq - 1
@@ -216,31 +207,37 @@ async def _process_batch(events: list) -> None:
         except Exception as e:
             log.exception("ecg detection failed")
             rt.streams.pop(pid, None)
-            await _deadletter(f"processing_error: {type(e).__name__}: {e}", event, key,
-                              {"code": "processing_error"})
+            _deadletter(sends, f"processing_error: {type(e).__name__}: {e}", event, key,
+                        {"code": "processing_error"})
             continue
         rt.streams[pid] = (chunk.seq, st["seg_t0"], live)
-        work.append((chunk, det, st, changes))
-    if not work:
-        return
-    labels = rt.classify([(w[1], w[2]) for w in work])
-    for (chunk, det, st, changes), labs in zip(work, labels, strict=True):
+        work.append((event, chunk, det, st, changes))
+    if work:
+        await _analyse(work, sends)
+    await publish(sends)
+    for pid, st in states.items():
+        ecg_state[pid] = st
+
+
+async def _analyse(work: list, sends: list) -> None:
+    """Classify the batch's beats in one call, then run each chunk's rules; queue the outputs."""
+    labels = rt.classify([(w[2], w[3]) for w in work])
+    for (event, chunk, det, st, changes), labs in zip(work, labels, strict=True):
         try:
             res = ecg_analyse(st, chunk, det, labs, RULES)
-        except Exception:
+        except Exception as e:  # a bug: the chunk goes to deadletter, the batch goes on
             log.exception("ecg analysis failed")
             metrics.incr("ecg_analysis_errors")
+            _deadletter(sends, f"processing_error: {type(e).__name__}: {e}", event,
+                        chunk.patient_id, {"code": "processing_error", "stage": "analyse"})
             continue
         changes = changes + res.changes
         if changes:
             strip = strip_inputs(st, det) if det.buf else None
-            await _emit(chunk.patient_id, chunk.bed, changes, strip)
+            await _emit(sends, chunk.patient_id, chunk.bed, changes, strip)
         pkey = chunk.patient_id.encode()
-        for p in res.points:
-            await points_topic.send(key=pkey, value=p)
+        sends += [(points_topic, pkey, p) for p in res.points]
         metrics.incr("ecg_chunks")
-    for pid, st in states.items():
-        ecg_state[pid] = st
 
 
 @app.timer(interval=FEED_CHECK_S)
@@ -272,6 +269,8 @@ async def _feed_watch() -> None:
             changes = feed_check(st["rules"], last_rx_wall=st["rx_wall"], now_wall=now,
                                  last_end_t=st["last"]["end_t"], cfg=RULES)
             if changes:
+                sends: list[tuple[Any, bytes | None, Any]] = []
+                await _emit(sends, pid, st.get("bed", ""), changes, None)
+                await publish(sends)
                 ecg_state[pid] = st
                 rt.streams.pop(pid, None)
-                await _emit(pid, st.get("bed", ""), changes, None)

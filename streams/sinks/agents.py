@@ -7,11 +7,11 @@ import logging
 from datetime import UTC, datetime
 
 from streams.app import app
-from streams.deadletter import deadletter_record
+from streams.deadletter import deadletter_record, deadletter_send
 from streams.metrics import metrics
 from streams.sinks.influx import InfluxWriter
 from streams.sinks.points import point
-from streams.topics import deadletter_topic, points_topic
+from streams.topics import points_topic
 from wardwatch.logs import log_event
 from wardwatch.settings import get_settings
 from wardwatch.topics import POINTS
@@ -27,7 +27,7 @@ async def write_points(stream):
     async for batch in stream.take(_s.influx_batch_size, within=_s.influx_flush_s):
         rejected = await writer.write(batch)
         for p, reason in rejected:
-            await deadletter_topic.send(value=deadletter_record(
+            await deadletter_send(deadletter_record(
                 reason, POINTS, json.dumps(p, default=str).encode()))
         metrics.incr("points_written", len(batch) - len(rejected))
         metrics.incr("points_rejected", len(rejected))

@@ -1,11 +1,18 @@
-"""The vitals agent: decode -> validate -> order check -> NEWS2 -> conditions and points.
+"""The vitals agent: decode -> validate -> order check -> :func:`vitals_step` -> outputs.
 
 Thin by design: every decision is a pure function in ``streams/vitals/``; this module only moves
 data between the topic, the per-patient table and those functions.
+
+Readings are taken in micro-batches (many patients). A batch's outputs (conditions, points,
+dead letters) are published and acknowledged by the broker first; then the patients' states
+are written to the table, then the readings are acknowledged, so a commit never passes a
+reading whose outputs are not on the broker, and a state can never be ahead of its outputs
+(a re-delivered reading would otherwise be a "duplicate" whose alarm was lost).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,65 +20,66 @@ from typing import Any
 
 from models.deterioration.live import deterioration_step
 from streams.app import app
-from streams.deadletter import deadletter_event
+from streams.deadletter import deadletter_event, deadletter_of
+from streams.delivery import publish
 from streams.metrics import metrics
-from streams.topics import conditions_topic, points_topic, vitals_topic
-from streams.vitals.scoring import (
-    news2_condition,
-    news2_from_state,
-    vitals_points,
-    vitals_state_update,
-)
+from streams.tables import patient_table
+from streams.topics import conditions_topic, deadletter_topic, points_topic, vitals_topic
+from streams.vitals.scoring import vitals_step
 from streams.vitals.validate import InvalidReading, vitals_order_check, vitals_validate
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.topics import VITALS
 
 log = logging.getLogger("wardwatch.vitals")
 
+BATCH_MAX = 500          #: readings per micro-batch
+BATCH_WITHIN_S = 0.05    #: longest wait to fill a batch (adds at most this latency)
+
 # Per-patient vitals state (latest values, NEWS2 alert level), backed by a changelog topic.
-vitals_state = app.Table("vitals-state", default=dict)
-
-
-async def _deadletter(reason: str, event, key: str | None) -> None:
-    await deadletter_event(event, reason, VITALS, key=key)
-    metrics.incr("vitals_deadletter")
-    log_event(log, "reading rejected", logging.WARNING, reason=reason,
-              patient=pid_ref(key) if key else "-", offset=event.message.offset)
+vitals_state = patient_table("vitals-state")
+# Held from reading a patient's state to writing it back (a batch awaits its outputs in
+# between), so a lab or admission for the same patient cannot be overwritten by the batch.
+state_lock = asyncio.Lock()
 
 
 @app.agent(vitals_topic)
 async def score_vitals(stream):
-    async for event in stream.events():
+    async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+        async with state_lock:
+            await _score_batch(events)
+        for event in events:  # take_events leaves acknowledging to the agent: outputs first
+            await stream.ack(event)
+
+
+async def _score_batch(events: list) -> None:
+    now = datetime.now(UTC)
+    states: dict[str, dict] = {}
+    sends: list[tuple[Any, bytes | None, Any]] = []
+    for event in events:
         msg = event.message
         key = msg.key.decode("utf-8", "replace") if msg.key else None
         try:
-            reading = vitals_validate(msg.value, key=key, now=datetime.now(UTC))
-            state = vitals_state[reading.patient_id]
+            reading = vitals_validate(msg.value, key=key, now=now)
+            pid = reading.patient_id
+            state = states[pid] if pid in states else vitals_state[pid]
             vitals_order_check(reading, state.get("last_ts"), state.get("last_reading"))
         except InvalidReading as e:
-            await _deadletter(e.reason, event, key)
+            sends.append((deadletter_topic, msg.key, deadletter_of(event, e.reason, VITALS, key=key)))
+            metrics.incr("vitals_deadletter")
+            log_event(log, "reading rejected", logging.WARNING, reason=e.reason,
+                      patient=pid_ref(key) if key else "-", partition=msg.partition,
+                      offset=msg.offset)
             continue
-        state = vitals_state_update(state, reading)
-        result = news2_from_state(state, reading.ts)
-        level, lower_since, condition = news2_condition(
-            reading, result, state.get("news2_level", "none"), state.get("news2_lower_since"))
-        state["news2_level"], state["news2_lower_since"] = level, lower_since
-        conditions = [condition] if condition else []
-        points = vitals_points(reading, result)
-        # Further per-reading scorers (e.g. the deterioration model) plug in here.
-        state["deterioration"], det_points, det_conditions = deterioration_step(
-            state.get("deterioration"), reading, result)
-        points = [*points, *det_points]
-        conditions += det_conditions
-        vitals_state[reading.patient_id] = state
-        pkey = reading.patient_id.encode()
-        # send_soon: buffered; Faust flushes the producer before it commits offsets, so a
-        # reading's outputs are on the broker before the reading counts as processed.
-        for c in conditions:
-            conditions_topic.send_soon(key=pkey, value=c.to_dict())
-        for p in points:
-            points_topic.send_soon(key=pkey, value=p)
+        state, conditions, points = vitals_step(state, reading, deterioration_step)
+        state["partition"] = msg.partition
+        states[pid] = state
+        pkey = pid.encode()
+        sends += [(conditions_topic, pkey, c.to_dict()) for c in conditions]
+        sends += [(points_topic, pkey, p) for p in points]
         metrics.incr("vitals_processed")
+    await publish(sends)
+    for pid, state in states.items():
+        vitals_state[pid] = state
 
 
 async def apply_side_input(stream, validate: Callable[..., Any],
@@ -81,8 +89,8 @@ async def apply_side_input(stream, validate: Callable[..., Any],
     Each record is validated (``validate(raw, key=, now=)``; ``InvalidReading`` -> deadletter
     with its reason) and applied to the patient's ``vitals-state`` entry by ``apply(state,
     record)``. The side topic is co-partitioned with ``vitals`` (same key, same partition count),
-    so the patient's table shard is local; nothing awaits between reading and writing the state,
-    so it cannot interleave with the vitals agent on one patient.
+    so the patient's table shard is local; :data:`state_lock` keeps it from interleaving with a
+    vitals batch.
     """
     name = source_topic.replace(".", "_")
     async for event in stream.events():
@@ -96,7 +104,8 @@ async def apply_side_input(stream, validate: Callable[..., Any],
             log_event(log, "record rejected", logging.WARNING, topic=source_topic, reason=e.reason,
                       patient=pid_ref(key) if key else "-", offset=msg.offset)
             continue
-        state = vitals_state[record.patient_id]
-        apply(state, record)
-        vitals_state[record.patient_id] = state
+        async with state_lock:
+            state = vitals_state[record.patient_id]
+            apply(state, record)
+            vitals_state[record.patient_id] = state
         metrics.incr(f"{name}_processed")

@@ -160,3 +160,26 @@ def vitals_points(reading: VitalsReading, result: News2Result | None) -> list[di
         out.append(point("news2", tags, nf, reading.ts))
     return out
 
+
+
+def vitals_step(state: dict[str, Any], reading: VitalsReading, deterioration: Any = None,
+                ) -> tuple[dict[str, Any], list[Condition], list[dict[str, Any]]]:
+    """One validated, in-order reading through every vitals scorer: the patient's state, NEWS2
+    with its alert hysteresis, and the deterioration model (``deterioration(state, reading,
+    news2) -> (state, points, conditions)``, e.g. :func:`models.deterioration.live.
+    deterioration_step`; None to skip it). Returns the new state, the alert conditions and the
+    InfluxDB points; ``state`` is not modified.
+    """
+    state = vitals_state_update(state, reading)
+    result = news2_from_state(state, reading.ts)
+    level, lower_since, condition = news2_condition(
+        reading, result, state.get("news2_level", "none"), state.get("news2_lower_since"))
+    state["news2_level"], state["news2_lower_since"] = level, lower_since
+    conditions = [condition] if condition else []
+    points = vitals_points(reading, result)
+    if deterioration is not None:
+        state["deterioration"], det_points, det_conditions = deterioration(
+            state.get("deterioration"), reading, result)
+        points += det_points
+        conditions += det_conditions
+    return state, conditions, points

@@ -1,0 +1,305 @@
+"""At-least-once delivery under Faust: nothing acknowledged that no agent processed (issue #25).
+
+Faust (faust-streaming 0.15.3) decides which fetched records reach the agents and which offsets
+are committed. Four of its rules let a commit pass a record that no agent ever processed, so
+that the record is neither processed nor dead-lettered; seen around worker kills and the
+rebalances that follow (instrumented runs: every restart delivered a record fetched before the
+recovery seek *after* it):
+
+1. **Records delivered before the seek, and gap filling after it.** Right after an assignment
+   Faust delivers records before the recovery has sought the partition to its committed offset;
+   a record fetched long before (far ahead) is processed, the patient's state moves past
+   records nobody processed, and when those arrive they are "out of order".
+   **Gap filling:** When a fetched record's offset jumps past the read position,
+   Faust marks the offsets in between as acknowledged (meant for compacted topics and
+   transaction markers). Right after a rebalance the recovery seeks every partition back to its
+   committed offset while records fetched before the seek are still being delivered; such a
+   stale record jumps ahead, the offsets it jumps over are "acknowledged" unprocessed, and when
+   the fetcher then reads them from the new position they are dropped as already read.
+2. **Committing past the head.** The commit skips a single unacknowledged record at the
+   committed offset (``min(acked) - committed > 1`` instead of ``> 0``; upstream
+   faust-streaming issue #606) and checks nothing when the committed offset is 0.
+3. **A partition never committed is not read from its start after a rebalance.** The seek to
+   the committed offset leaves such a partition where the fetcher was; records fetched before
+   the rebalance and cleared from the agents' queues with it are skipped, and the first commit
+   then takes whatever run was acknowledged. Such a partition is now read from its first
+   offset (the app's ``earliest`` policy), and that offset is its commit head.
+4. **A flush that does not flush.** Before committing, Faust flushes its producer buffer (where
+   ``send_soon`` outputs and table changelogs wait); that flush returns as soon as one message
+   takes longer than 0.1 s, buffered messages and all, and the commit goes ahead.
+
+Our input topics are never compacted and no producer writes transactions into them, so a jump
+in offsets is a stale record: :func:`delivery_verdict` holds it back and the partition is read
+again from the expected offset, which delivers every record once, in order. The commit takes
+only the run of acknowledged offsets that starts at the committed offset
+(:func:`committable_run`), and the buffer flush waits until the buffer is empty.
+
+Agents send their outputs with :func:`publish`, which returns once the broker has acknowledged
+every one of them; only then do they write table state and acknowledge their input. A failed
+send is otherwise a log line in Faust, and a state change whose changelog reached the broker
+before the outputs it implies would turn the re-delivered input into a "duplicate".
+
+:func:`install` applies the four fixes to Faust's classes; ``streams.app`` calls it before it
+creates the app. A Faust upgrade must re-check each one (``FAUST_VERSION``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import faust
+from faust.transport import consumer as faust_consumer
+from faust.transport import producer as faust_producer
+
+FAUST_VERSION = "0.15.3"
+#: a jump that stays after this many re-reads of the partition is a real gap (never expected on
+#: our topics; delivering then keeps a partition from stalling forever)
+REAL_GAP_AFTER_REREADS = 3
+
+#: seconds between attempts while the broker does not acknowledge an output (then the last)
+RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+log = logging.getLogger("wardwatch.delivery")
+
+
+async def publish(sends: list[tuple[Any, bytes | None, Any]]) -> None:
+    """Send every ``(topic, key, value)`` and return when the broker has acknowledged all of
+    them; what fails is sent again with backoff for as long as it takes (the caller waits:
+    nothing is dropped)."""
+    pending, attempt = list(sends), 0
+    while pending:
+        futures: list[Any] = []
+        for topic, key, value in pending:
+            try:
+                futures.append(await topic.send(key=key, value=value))
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - counted as failed below, sent again
+                futures.append(e)
+        results = await asyncio.gather(
+            *(f for f in futures if not isinstance(f, BaseException)), return_exceptions=True)
+        it = iter(results)
+        outcome = [f if isinstance(f, BaseException) else next(it) for f in futures]
+        failed = [s for s, r in zip(pending, outcome, strict=True) if isinstance(r, BaseException)]
+        if not failed:
+            return
+        delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
+        attempt += 1
+        first = next(r for r in outcome if isinstance(r, BaseException))
+        log.warning("%d of %d outputs not acknowledged (%s: %s); retry %d in %.1fs", len(failed),
+                    len(pending), type(first).__name__, first, attempt, delay)
+        await asyncio.sleep(delay)
+        pending = failed
+
+
+def delivery_verdict(expected: int | None, offset: int) -> str:
+    """What to do with a fetched record of a partition whose next record is ``expected``.
+
+    ``"deliver"`` it (the next one); ``"drop"`` it (an offset already delivered, fetched again
+    after a seek); ``"hold"`` it (it jumps ahead: it was fetched before a seek, and the records
+    before it are still to come); ``"wait"`` (the partition has no position yet: it was just
+    assigned and the seek to its committed offset has not happened, so the record may be one
+    fetched long before; it is read again after the seek).
+
+    >>> [delivery_verdict(10, o) for o in (9, 10, 11)]
+    ['drop', 'deliver', 'hold']
+    >>> delivery_verdict(None, 42)
+    'wait'
+    """
+    if expected is None:
+        return "wait"
+    if offset == expected:
+        return "deliver"
+    return "drop" if offset < expected else "hold"
+
+
+def committable_run(committed: int | None, acked: list[int]) -> int:
+    """How many of the sorted ``acked`` offsets may be committed: the run of consecutive
+    offsets that starts at the ``committed`` offset (the next record to process), or at the
+    first acknowledged one when nothing was committed yet. Offsets below ``committed`` must be
+    removed first.
+
+    >>> committable_run(10, [10, 11, 12, 14])
+    3
+    >>> committable_run(10, [11, 12])   # record 10 is still being processed: commit nothing
+    0
+    >>> committable_run(0, [1, 2])
+    0
+    >>> committable_run(None, [5, 6, 8])
+    2
+    """
+    if not acked or (committed is not None and acked[0] != committed):
+        return 0
+    n = 1
+    while n < len(acked) and acked[n] == acked[n - 1] + 1:
+        n += 1
+    return n
+
+
+def _new_offset(self: Any, tp: Any) -> int | None:
+    """Faust ``Consumer._new_offset``: the offset to commit for ``tp`` or None (fix 2)."""
+    acked: list[int] = self._acked[tp]
+    if not acked:
+        return None
+    gaps = self._gap.get(tp)
+    if gaps:  # offsets that do not exist (a real gap, see _drain_messages): count as processed
+        top = max(acked)
+        for iv in sorted(gaps.overlap(0, top + 1), key=lambda iv: iv.begin):
+            acked.extend(range(iv.begin, iv.end))
+        gaps.chop(0, top + 1)
+    acked.sort()
+    committed = self._committed_offset[tp]
+    if committed is not None:
+        stale = 0
+        while stale < len(acked) and acked[stale] < committed:
+            stale += 1
+        if stale:
+            self._acked_index[tp].difference_update(acked[:stale])
+            del acked[:stale]
+    n = committable_run(committed, acked)
+    if n == 0:
+        return None
+    batch = acked[:n]
+    del acked[:n]
+    self._acked_index[tp].difference_update(batch)
+    return batch[-1] + 1
+
+
+async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR0912, PLR0915
+    """Faust ``Consumer._drain_messages`` (the fetch loop that hands records to the streams),
+    with the read position of every acknowledged topic kept as *the next offset to deliver*
+    and :func:`delivery_verdict` applied to each record (fix 1). Adapted from faust-streaming
+    0.15.3 ``faust/transport/consumer.py`` (BSD-3-Clause); the rest is unchanged."""
+    callback = self.callback
+    getmany = self.getmany
+    consumer_should_stop = self._stopped.is_set
+    fetcher_should_stop = fetcher._stopped.is_set
+    expected = self._read_offset   # perform_seek/seek set it to the committed (next) offset
+    held: dict[Any, tuple[int, int, int]] = self.__dict__.setdefault("_ww_held", {})
+    set_flag, unset_flag = self.diag.set_flag, self.diag.unset_flag
+    commit_every = self._commit_every
+    acks_enabled_for = self.app.topics.acks_enabled_for
+    yield_every, since_yield, batch_no = 100, 0, 0
+    try:
+        while not (consumer_should_stop() or fetcher_should_stop()):
+            set_flag(faust_consumer.CONSUMER_FETCHING)
+            ait = getmany(timeout=1.0)
+            batch_no += 1
+            await self.sleep(0)
+            if not self.should_stop:
+                async for tp, message in ait:
+                    since_yield += 1
+                    if since_yield > yield_every:
+                        await asyncio.sleep(0)
+                        since_yield = 0
+                    offset = message.offset
+                    nxt = expected[tp]
+                    if acks_enabled_for(message.topic):
+                        verdict = delivery_verdict(nxt, offset)
+                        if verdict == "hold":
+                            prev = held.get(tp)
+                            rereads = prev[2] + (prev[1] != batch_no) if prev and prev[0] == nxt else 0
+                            if rereads < REAL_GAP_AFTER_REREADS:
+                                if prev is None or prev[0] != nxt:
+                                    log.warning("record fetched before a seek held back; reading "
+                                                "%s again from offset %s (got %s)", tp, nxt, offset)
+                                    await self._seek(tp, nxt)
+                                held[tp] = (nxt, batch_no, rereads)
+                                continue
+                            log.error("offsets %s-%s of %s do not exist; going on at %s",
+                                      nxt, offset - 1, tp, offset)
+                            self._gap[tp].addi(nxt, offset)
+                            verdict = "deliver"
+                        held.pop(tp, None)
+                        if verdict in ("drop", "wait"):
+                            continue
+                    elif nxt is not None and offset < nxt:
+                        continue  # Faust's own rule for topics without acks (changelogs)
+                    if commit_every is not None and self._n_acked >= commit_every:
+                        self._n_acked = 0
+                        await self.commit()
+                    delivery = callback(message)
+                    res = await self.wait_first(delivery, self.suspend_flow.wait())
+                    if delivery in res.done:  # not delivered when a rebalance suspended the flow
+                        expected[tp] = offset + 1
+                unset_flag(faust_consumer.CONSUMER_FETCHING)
+    except self.consumer_stopped_errors:
+        if self.transport.app.should_stop:
+            self.log.info("Broker stopped consumer, shutting down...")
+            return
+        raise
+    except asyncio.CancelledError:
+        if self.transport.app.should_stop:
+            self.log.info("Consumer shutting down for user cancel.")
+            return
+        raise
+    except Exception as exc:
+        self.log.exception("Drain messages raised: %r", exc)
+        raise
+    finally:
+        unset_flag(faust_consumer.CONSUMER_FETCHING)
+
+
+_faust_perform_seek = faust_consumer.Consumer.perform_seek
+
+
+async def _perform_seek(self: Any) -> None:
+    """Faust ``Consumer.perform_seek`` (after every assignment): to the committed offsets, and
+    a partition of an acknowledged topic that has none from its first offset (fix 3)."""
+    await _faust_perform_seek(self)
+    log.info("seek to committed offsets %s", {f"{tp.topic}/{tp.partition}": o
+                                              for tp, o in self._read_offset.items()})
+    acks_enabled_for = self.app.topics.acks_enabled_for
+    fresh = [tp for tp in self.assignment()
+             if self._committed_offset.get(tp) is None and acks_enabled_for(tp.topic)]
+    if not fresh:
+        return
+    starts = await self.earliest_offsets(*fresh)
+    for tp in fresh:
+        first = int(starts.get(tp) or 0)
+        await self._seek(tp, first)
+        self._read_offset[tp] = first
+        self._committed_offset[tp] = first
+
+
+async def _buffer_flush(self: Any) -> None:
+    """Faust ``ProducerBuffer.flush``: wait until every buffered message is handed to the
+    Kafka client, however long that takes (fix 4)."""
+    while self.size:
+        if self.state != "running":
+            raise RuntimeError("Cannot flush: Producer not Running")
+        self.message_sent.clear()
+        try:
+            await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)
+        except TimeoutError:
+            continue
+
+
+_PATCHES: list[tuple[Any, str, Callable[..., Any]]] = [
+    (faust_consumer.Consumer, "_new_offset", _new_offset),
+    (faust_consumer.Consumer, "_drain_messages", _drain_messages),
+    (faust_consumer.Consumer, "perform_seek", _perform_seek),
+    (faust_producer.ProducerBuffer, "flush", _buffer_flush),
+]
+
+
+#: Faust's own methods, kept for the tests that show what each fix changes
+FAUST_ORIGINALS: dict[str, Callable[..., Any]] = {
+    f"{cls.__name__}.{name}": getattr(cls, name) for cls, name, _ in _PATCHES}
+
+
+def install() -> None:
+    """Apply the fixes to Faust's classes (idempotent). Refuses another Faust version: each fix
+    replaces a method of 0.15.3 and must be re-checked against a new one."""
+    if faust.__version__ != FAUST_VERSION:
+        raise RuntimeError(f"streams.delivery fixes faust-streaming {FAUST_VERSION}, found "
+                           f"{faust.__version__}: re-check each fix against the new version")
+    for cls, name, fn in _PATCHES:
+        setattr(cls, name, fn)
+
+
+def installed() -> bool:
+    return all(getattr(cls, name) is fn for cls, name, fn in _PATCHES)

@@ -1,0 +1,195 @@
+"""Issue #25: workers SIGKILLed again and again while valid and malformed records flow, the
+survivor taking the partitions over through a rebalance each time. Counted against the real
+broker: every malformed record reaches ``deadletter`` (by its source topic, partition and
+offset), every valid reading is processed (its ``vitals`` point is on ``influx.points``), and
+the group's committed offsets reach the end of every input topic (nothing left behind, no
+commit stalled).
+
+Before the fix, Faust marked offsets it had never delivered as acknowledged after the seek that
+follows a rebalance (``streams/delivery.py``): such records were neither processed nor
+dead-lettered. ``WARDWATCH_KILL_CYCLES`` sets the number of kills (10 by default, ~2 minutes).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from kafka import KafkaConsumer
+
+from streams.sinks.points import point
+from wardwatch.kafka_io import consume, end_offsets, make_producer
+from wardwatch.settings import get_settings
+
+pytestmark = pytest.mark.integration
+
+CYCLES = int(os.environ.get("WARDWATCH_KILL_CYCLES", "10"))
+RATE_PER_S = 120        # records per second on vitals (about a fifth malformed) + a few elsewhere
+NORMAL = {"hr_bpm": 72, "spo2_pct": 97, "rr_bpm": 14, "sbp_mmhg": 124, "dbp_mmhg": 78,
+          "temp_c": 36.8, "o2": "air", "acvpu": "A"}
+
+
+def malformed_vitals(key: str, ts: datetime, kind: int) -> bytes:
+    """The five kinds of the issue: not JSON, truncated JSON, Fahrenheit, a word, impossible."""
+    base = {"patient_id": key, "bed": "K-1", "ts": ts.isoformat(), **NORMAL}
+    if kind == 0:
+        return b"not json at all"
+    if kind == 1:
+        return json.dumps(base).encode()[:30]
+    if kind == 2:
+        base.pop("temp_c")
+        return json.dumps({**base, "temp_f": 98.6}).encode()
+    if kind == 3:
+        return json.dumps({**base, "hr_bpm": "fast"}).encode()
+    return json.dumps({**base, "spo2_pct": 250}).encode()
+
+
+def point_time_ns(ts: datetime) -> int:
+    return point("vitals", {}, {"x": 1}, ts)["time_ns"]
+
+
+class Feed(threading.Thread):
+    """Sends records until stopped, remembering where each one landed."""
+
+    def __init__(self, tag: str, t0: datetime):
+        super().__init__(daemon=True)
+        self.tag, self.t0 = tag, t0
+        self.stop = threading.Event()
+        self.sent: list[tuple[str, str, str, int, object]] = []  # kind, topic, key, ts ns, future
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+
+    def _run(self) -> None:
+        rng = random.Random(25)
+        p = make_producer()
+        n_patients, i = 150, 0
+        while not self.stop.is_set():
+            t_next = time.monotonic() + 1.0 / RATE_PER_S
+            if rng.random() < 0.2:
+                key = f"B{self.tag}-{i}"
+                value = malformed_vitals(key, self.t0, i % 5)
+                self.sent.append(("bad", "vitals", key, 0, p.send("vitals", key=key.encode(),
+                                                                  value=value)))
+            else:
+                pid = f"P{self.tag}-{i % n_patients}"
+                ts = self.t0 + timedelta(milliseconds=10 * i)  # each patient's in order, past
+                value = json.dumps({"patient_id": pid, "bed": "K-2", "ts": ts.isoformat(),
+                                    **NORMAL}).encode()
+                self.sent.append(("ok", "vitals", pid, point_time_ns(ts),
+                                  p.send("vitals", key=pid.encode(), value=value)))
+            if i % 40 == 0:  # the other dead-lettering agents: ECG chunks and operator actions
+                key = f"E{self.tag}-{i}"
+                self.sent.append(("bad", "ecg", key, 0, p.send(
+                    "ecg", key=key.encode(), value=b'{"patient_id": "x", "ecg_uv": [1,')))
+                self.sent.append(("bad", "alerts.ack", key, 0, p.send(
+                    "alerts.ack", key=key.encode(), value=b'{"action": "acknowledge"}')))
+            i += 1
+            time.sleep(max(0.0, t_next - time.monotonic()))
+        p.flush()
+        p.close()
+
+
+def committed(group: str, tps: list) -> dict:
+    """The group's committed offset of each partition (None: never committed); reading them
+    does not join the group."""
+    c = KafkaConsumer(bootstrap_servers=get_settings().bootstrap_servers, group_id=group,
+                      enable_auto_commit=False)
+    try:
+        return {tp: c.committed(tp) for tp in tps}
+    finally:
+        c.close()
+
+
+def test_worker_kills_through_rebalances_lose_no_record(start_worker, services):
+    app_id = f"wardwatch-kill-{uuid.uuid4().hex[:6]}"
+    env = {"WARDWATCH_APP_ID": app_id, "WARDWATCH_SESSION_TIMEOUT_S": "6"}
+    workers = [start_worker(["worker"], env=env, ready="Worker ready") for _ in range(2)]
+    inputs = ["vitals", "ecg", "alerts.ack"]
+    start = end_offsets(["deadletter", "influx.points"])
+    tag = uuid.uuid4().hex[:6]
+    feed = Feed(tag, datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3))
+    feed.start()
+    try:
+        for cycle in range(CYCLES):
+            time.sleep(2.0)                      # both workers busy with the feed
+            victim = workers[cycle % 2]
+            victim.stop(kill=True)               # SIGKILL mid-stream: records in flight
+            # the replacement joins while the survivor still owns everything until the dead
+            # member's session expires: the feed goes on through both rebalances
+            workers[cycle % 2] = start_worker(["worker"], env=env, ready="Worker ready")
+            assert workers[(cycle + 1) % 2].alive()
+    finally:
+        feed.stop.set()
+        feed.join(60)
+    assert feed.error is None, feed.error
+
+    expected_bad: dict[tuple[str, int, int], str] = {}   # (topic, partition, offset) -> key
+    ok_times: set[tuple[str, int]] = set()                 # (patient, device time ns)
+    ok_where: dict[tuple[str, int], tuple[int, int]] = {}  # -> (partition, offset)
+    for kind, topic, key, ts_ns, fut in feed.sent:
+        md = fut.get(timeout=30)
+        if kind == "bad":
+            expected_bad[(topic, md.partition, md.offset)] = key
+        else:
+            ok_times.add((key, ts_ns))
+            ok_where[(key, ts_ns)] = (md.partition, md.offset)
+
+    dead: Counter = Counter()
+    points: set[tuple[str, int]] = set()
+    rejected_ok: dict[tuple[str, int], str] = {}   # valid readings dead-lettered (diagnostics)
+
+    def complete(_seen) -> bool:
+        return set(expected_bad) <= set(dead) and ok_times <= points
+
+    for topic, key, v in consume(["deadletter", "influx.points"], start=start, timeout_s=240,
+                                 stop=complete):
+        if not isinstance(v, dict):
+            continue
+        if topic == "deadletter" and v.get("source_topic") in inputs:
+            k = (v["source_topic"], v["partition"], v["offset"])
+            if k in expected_bad:
+                assert v["key"] == expected_bad[k]
+                dead[k] += 1
+            elif v["key"].startswith(f"P{tag}"):
+                raw = json.loads(base64.b64decode(v["original_b64"]))
+                ts_ns = point_time_ns(datetime.fromisoformat(raw["ts"]))
+                rejected_ok[(v["key"], ts_ns)] = v["reason"].split(":")[0]
+        elif topic == "influx.points" and v.get("measurement") == "vitals" and key.startswith(f"P{tag}"):
+            points.add((key, v["time_ns"]))
+
+    missing_bad = sorted(set(expected_bad) - set(dead))
+    missing_ok = sorted(ok_times - points)
+    redelivered = sum(c - 1 for c in dead.values())
+    print(f"\nkills={CYCLES} malformed={len(expected_bad)} dead-lettered={len(dead)} "
+          f"re-delivered={redelivered} valid={len(ok_times)} processed={len(ok_times & points)}")
+    assert not missing_bad, f"{len(missing_bad)} malformed records never dead-lettered: {missing_bad[:10]}"
+    why = Counter(rejected_ok.get(m, "never dead-lettered") for m in missing_ok)
+    where = sorted(ok_where[m] for m in missing_ok)
+    assert not missing_ok, f"{len(missing_ok)} valid readings lost ({dict(why)}) at {where[:20]}"
+
+    # every input partition's committed offset reaches its end: nothing skipped, nothing stalled
+    ends = end_offsets(inputs)
+    deadline = time.monotonic() + 60
+    while True:
+        got = committed(app_id, list(ends))
+        behind = {tp: (got[tp], end) for tp, end in ends.items() if (got[tp] or 0) < end}
+        if not behind or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert not behind, f"committed offsets short of the end: {behind}"
+    for w in workers:
+        assert w.alive()
+        w.stop()
