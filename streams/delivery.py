@@ -250,9 +250,10 @@ async def _perform_seek(self: Any) -> None:
     """Faust ``Consumer.perform_seek`` (after every assignment): to the committed offsets, and
     a partition of an acknowledged topic that has none from its first offset (fix 3)."""
     await _faust_perform_seek(self)
-    log.info("seek to committed offsets %s", {f"{tp.topic}/{tp.partition}": o
-                                              for tp, o in self._read_offset.items()})
     acks_enabled_for = self.app.topics.acks_enabled_for
+    log.info("input positions after the seek: %s", {
+        f"{tp.topic}/{tp.partition}": o for tp, o in self._read_offset.items()
+        if acks_enabled_for(tp.topic)})
     fresh = [tp for tp in self.assignment()
              if self._committed_offset.get(tp) is None and acks_enabled_for(tp.topic)]
     if not fresh:
