@@ -118,9 +118,11 @@ def delivery_verdict(expected: int | None, offset: int) -> str:
 
 def committable_run(committed: int | None, acked: list[int]) -> int:
     """How many of the sorted ``acked`` offsets may be committed: the run of consecutive
-    offsets that starts at the ``committed`` offset (the next record to process), or at the
-    first acknowledged one when nothing was committed yet. Offsets below ``committed`` must be
-    removed first.
+    offsets that starts at the ``committed`` offset (the next record to process). With no
+    committed offset the partition is between a revocation and its next seek (every assigned
+    partition gets one there, see :func:`_perform_seek`): acknowledgements then come from a
+    batch of the previous assignment and nothing is committed. Offsets below ``committed``
+    must be removed first.
 
     >>> committable_run(10, [10, 11, 12, 14])
     3
@@ -129,9 +131,9 @@ def committable_run(committed: int | None, acked: list[int]) -> int:
     >>> committable_run(0, [1, 2])
     0
     >>> committable_run(None, [5, 6, 8])
-    2
+    0
     """
-    if not acked or (committed is not None and acked[0] != committed):
+    if not acked or committed is None or acked[0] != committed:
         return 0
     n = 1
     while n < len(acked) and acked[n] == acked[n - 1] + 1:

@@ -82,7 +82,7 @@ def test_delivery_verdict(expected, offset, verdict):
 def test_committable_run_starts_at_the_head():
     assert committable_run(3, [3, 4, 6]) == 2
     assert committable_run(3, [4, 5]) == 0
-    assert committable_run(None, [4, 5]) == 2
+    assert committable_run(None, [4, 5]) == 0   # between a revocation and the next seek
     assert committable_run(3, []) == 0
 
 
