@@ -1,7 +1,7 @@
 """Dead-letter records: bad input with its reason and its original bytes, never lost.
 
 Inside the worker a dead letter goes out with the agent's other outputs through
-:func:`streams.delivery.publish` (:func:`deadletter_send` for one), which returns only once the
+:func:`streams.delivery.publish` (:func:`deadletter_event` for one), which returns only once the
 broker has acknowledged it: the agent acknowledges the bad input after that, so a commit never
 passes a record whose dead letter is still in a client buffer or failed to arrive (issue #25).
 """
@@ -31,25 +31,24 @@ def deadletter_record(reason: str, source_topic: str, raw: bytes | None, key: by
     }
 
 
-async def deadletter_send(record: dict[str, Any], key: bytes | None = None) -> None:
-    """Put one dead letter on ``deadletter``; returns once the broker has acknowledged it."""
-    from streams.delivery import publish
+def deadletter_output(event: Any, reason: str, source_topic: str, *, raw: bytes | None = None,
+                      key: str | None = None, detail: dict[str, Any] | None = None,
+                      ) -> tuple[Any, bytes | None, dict[str, Any]]:
+    """The ``(topic, key, record)`` output that dead-letters the message behind a Faust
+    ``event`` (its bytes, partition and offset, unless ``raw`` or ``key`` say otherwise), for
+    :func:`streams.delivery.publish` with the agent's other outputs."""
     from streams.topics import deadletter_topic
 
-    await publish([(deadletter_topic, key, record)])
-
-
-def deadletter_of(event: Any, reason: str, source_topic: str, *, raw: bytes | None = None,
-                  key: str | None = None, detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The dead-letter record of the message behind a Faust ``event`` (its bytes, partition and
-    offset), unless ``raw`` or ``key`` say otherwise."""
     msg = event.message
-    return deadletter_record(reason, source_topic, msg.value if raw is None else raw,
-                             msg.key if key is None else key, msg.partition, msg.offset, detail)
+    return deadletter_topic, msg.key, deadletter_record(
+        reason, source_topic, msg.value if raw is None else raw, msg.key if key is None else key,
+        msg.partition, msg.offset, detail)
 
 
 async def deadletter_event(event: Any, reason: str, source_topic: str, *, raw: bytes | None = None,
                            key: str | None = None, detail: dict[str, Any] | None = None) -> None:
     """Dead-letter the record behind a Faust ``event`` (from inside an agent), confirmed."""
-    await deadletter_send(deadletter_of(event, reason, source_topic, raw=raw, key=key,
-                                        detail=detail), key=event.message.key)
+    from streams.delivery import publish
+
+    await publish([deadletter_output(event, reason, source_topic, raw=raw, key=key,
+                                     detail=detail)])

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
@@ -93,6 +94,17 @@ async def publish(sends: list[tuple[Any, bytes | None, Any]]) -> None:
                     len(pending), type(first).__name__, first, attempt, delay)
         await asyncio.sleep(delay)
         pending = failed
+
+
+async def acked_batches(stream: Any, max_events: int, within_s: float) -> Any:
+    """``stream.take_events`` batches, each acknowledged only after the agent has handled it
+    (the body of its ``async for`` returned: outputs published, state written). Faust's
+    ``take_events`` leaves acknowledging to its caller; without it the offsets of a batching
+    agent are never committed. A batch whose body raises is not acknowledged."""
+    async for events in stream.take_events(max_events, within=within_s):
+        yield events
+        for event in events:
+            await stream.ack(event)
 
 
 def delivery_verdict(expected: int | None, offset: int) -> str:
@@ -155,9 +167,7 @@ def _new_offset(self: Any, tp: Any) -> int | None:
     acked.sort()
     committed = self._committed_offset[tp]
     if committed is not None:
-        stale = 0
-        while stale < len(acked) and acked[stale] < committed:
-            stale += 1
+        stale = bisect_left(acked, committed)
         if stale:
             self._acked_index[tp].difference_update(acked[:stale])
             del acked[:stale]

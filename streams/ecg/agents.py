@@ -6,7 +6,7 @@ Thin by design: validation is :mod:`streams.ecg.records`, the per-patient steps 
 :mod:`models.ecg.pipeline`. This module moves data between the ``ecg`` topic, the changelog
 table ``ecg-state`` and those functions.
 
-Batching: ``take_events`` collects up to :data:`BATCH_MAX` chunks (many patients) or
+Batching: :func:`streams.delivery.acked_batches` collects up to :data:`BATCH_MAX` chunks (many patients) or
 :data:`BATCH_WITHIN_S` seconds, then every beat candidate of the batch goes through one
 ``BeatClassifier.predict`` call.
 
@@ -26,8 +26,8 @@ from faust.types import TP
 
 from models.ecg.pipeline import ECGBeatStream
 from streams.app import app
-from streams.deadletter import deadletter_of
-from streams.delivery import publish
+from streams.deadletter import deadletter_output
+from streams.delivery import acked_batches, publish
 from streams.ecg.process import (
     Detection,
     StripInputs,
@@ -44,7 +44,7 @@ from streams.ecg.rules import AlarmChange, RuleConfig, feed_check
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
 from streams.tables import patient_table
-from streams.topics import conditions_topic, deadletter_topic, ecg_topic, points_topic
+from streams.topics import conditions_topic, ecg_topic, points_topic
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.settings import get_settings
 from wardwatch.topics import ECG
@@ -115,8 +115,7 @@ rt = _Runtime()
 def _deadletter(sends: list, reason: str, event: Any, key: str | None,
                 detail: dict | None = None) -> None:
     """Queue a chunk's dead letter with the batch's outputs (published together, confirmed)."""
-    sends.append((deadletter_topic, event.message.key,
-                  deadletter_of(event, reason, ECG, key=key, detail=detail)))
+    sends.append(deadletter_output(event, reason, ECG, key=key, detail=detail))
     metrics.incr("ecg_deadletter")
     log_event(log, "ecg chunk rejected", logging.WARNING, reason=reason.split(":")[0],
               patient=pid_ref(key) if key else "-", offset=event.message.offset)
@@ -157,14 +156,9 @@ async def _emit(sends: list, pid: str, bed: str, changes: list[AlarmChange],
 @app.agent(ecg_topic)
 async def analyse_ecg(stream):
     rt.load_classifier()
-    async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+    async for events in acked_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
         async with rt.lock:
             await _process_batch(events)
-        # take_events leaves acknowledging to the agent (Faust's own take() acks, this does
-        # not): without it the ecg offsets were never committed and a restarted worker read
-        # every chunk again. Only now are the batch's outputs and dead letters sent.
-        for event in events:
-            await stream.ack(event)
 
 
 async def _process_batch(events: list) -> None:

@@ -7,11 +7,12 @@ import logging
 from datetime import UTC, datetime
 
 from streams.app import app
-from streams.deadletter import deadletter_record, deadletter_send
+from streams.deadletter import deadletter_record
+from streams.delivery import publish
 from streams.metrics import metrics
 from streams.sinks.influx import InfluxWriter
 from streams.sinks.points import point
-from streams.topics import points_topic
+from streams.topics import deadletter_topic, points_topic
 from wardwatch.logs import log_event
 from wardwatch.settings import get_settings
 from wardwatch.topics import POINTS
@@ -26,9 +27,8 @@ async def write_points(stream):
     """Batches of points -> InfluxDB. Offsets commit only after the batch is written."""
     async for batch in stream.take(_s.influx_batch_size, within=_s.influx_flush_s):
         rejected = await writer.write(batch)
-        for p, reason in rejected:
-            await deadletter_send(deadletter_record(
-                reason, POINTS, json.dumps(p, default=str).encode()))
+        await publish([(deadletter_topic, None, deadletter_record(
+            reason, POINTS, json.dumps(p, default=str).encode())) for p, reason in rejected])
         metrics.incr("points_written", len(batch) - len(rejected))
         metrics.incr("points_rejected", len(rejected))
 

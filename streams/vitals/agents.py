@@ -20,11 +20,11 @@ from typing import Any
 
 from models.deterioration.live import deterioration_step
 from streams.app import app
-from streams.deadletter import deadletter_event, deadletter_of
-from streams.delivery import publish
+from streams.deadletter import deadletter_event, deadletter_output
+from streams.delivery import acked_batches, publish
 from streams.metrics import metrics
 from streams.tables import patient_table
-from streams.topics import conditions_topic, deadletter_topic, points_topic, vitals_topic
+from streams.topics import conditions_topic, points_topic, vitals_topic
 from streams.vitals.scoring import vitals_step
 from streams.vitals.validate import InvalidReading, vitals_order_check, vitals_validate
 from wardwatch.logs import log_event, pid_ref
@@ -44,11 +44,9 @@ state_lock = asyncio.Lock()
 
 @app.agent(vitals_topic)
 async def score_vitals(stream):
-    async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+    async for events in acked_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
         async with state_lock:
             await _score_batch(events)
-        for event in events:  # take_events leaves acknowledging to the agent: outputs first
-            await stream.ack(event)
 
 
 async def _score_batch(events: list) -> None:
@@ -64,7 +62,7 @@ async def _score_batch(events: list) -> None:
             state = states[pid] if pid in states else vitals_state[pid]
             vitals_order_check(reading, state.get("last_ts"), state.get("last_reading"))
         except InvalidReading as e:
-            sends.append((deadletter_topic, msg.key, deadletter_of(event, e.reason, VITALS, key=key)))
+            sends.append(deadletter_output(event, e.reason, VITALS, key=key))
             metrics.incr("vitals_deadletter")
             log_event(log, "reading rejected", logging.WARNING, reason=e.reason,
                       patient=pid_ref(key) if key else "-", partition=msg.partition,
