@@ -151,6 +151,7 @@ def kill_run(start_worker, services):
             ok_where[(key, ts_ns)] = (md.partition, md.offset)
 
     dead: Counter = Counter()
+    dead_reasons: dict[tuple[str, int, int], set[str]] = {}
     points: set[tuple[str, int]] = set()
     rejected_ok: dict[tuple[str, int], str] = {}   # valid readings dead-lettered (diagnostics)
 
@@ -166,6 +167,7 @@ def kill_run(start_worker, services):
             if k in expected_bad:
                 assert v["key"] == expected_bad[k]
                 dead[k] += 1
+                dead_reasons.setdefault(k, set()).add(v["reason"])
             elif v["key"].startswith(f"P{tag}"):
                 raw = json.loads(base64.b64decode(v["original_b64"]))
                 ts_ns = point_time_ns(datetime.fromisoformat(raw["ts"]))
@@ -176,7 +178,7 @@ def kill_run(start_worker, services):
           f"re-delivered={sum(c - 1 for c in dead.values())} valid={len(ok_times)} "
           f"processed={len(ok_times & points)}")
     yield {"app_id": app_id, "workers": workers, "expected_bad": expected_bad, "dead": dead,
-           "ok_times": ok_times, "ok_where": ok_where, "points": points,
+           "dead_reasons": dead_reasons, "ok_times": ok_times, "ok_where": ok_where, "points": points,
            "rejected_ok": rejected_ok}
     for w in workers:
         w.stop()
@@ -189,12 +191,17 @@ def test_every_valid_reading_is_processed(kill_run):
     assert not missing, f"{len(missing)} valid readings lost ({dict(why)}) at {where[:20]}"
 
 
-@pytest.mark.xfail(strict=False, reason="issue #25 open: before the no-commit-without-a-head "
-                   "rule 1-2 of ~2,700 malformed records were missed in 2 of 4 ten-kill runs, 0 "
-                   "in 6 runs since; non-strict until more runs confirm (XPASS = none missed)")
 def test_every_malformed_record_is_dead_lettered(kill_run):
     missing = sorted(set(kill_run["expected_bad"]) - set(kill_run["dead"]))
     assert not missing, f"{len(missing)} malformed records never dead-lettered: {missing[:10]}"
+
+
+def test_a_redelivered_dead_letter_is_the_same_dead_letter(kill_run):
+    """Delivery is at least once: a record re-read after a kill is dead-lettered again. Each
+    dead letter names its source (topic, partition, offset), so a reader de-duplicates by that
+    identity, and a re-delivered one carries the same reason as the first."""
+    differing = {k: r for k, r in kill_run["dead_reasons"].items() if len(r) != 1}
+    assert not differing, f"re-delivered dead letters with other reasons: {list(differing.items())[:5]}"
 
 
 def test_committed_offsets_reach_the_end_of_every_input(kill_run):
