@@ -289,7 +289,7 @@ class JobWorker:
 
     def handle_message(self, msg: Any) -> str:
         """Process one consumed record end to end; returns ``ok|failed|skipped|deadletter``."""
-        from streams.deadletter import deadletter_record
+        from wardwatch.records.deadletter import deadletter_record
         from wardwatch.topics import DEADLETTER
 
         job_id = peek_job_id(msg.value, msg.key)
@@ -340,8 +340,8 @@ class JobWorker:
     def _metric(self, result: dict[str, Any]) -> None:
         """A ``batch_job`` point for the dashboards (best effort: never fails a job)."""
         try:
-            from streams.sinks.points import point
             from wardwatch.kafka_io import send
+            from wardwatch.records.points import point
             from wardwatch.topics import POINTS
 
             p = point("batch_job", {"kind": self.kind, "status": result["status"]},

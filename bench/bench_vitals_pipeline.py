@@ -25,11 +25,11 @@ from datetime import UTC, datetime, timedelta
 
 from rich.progress import Progress
 
+from models.vitals.scoring import vitals_step
 from simulators.vitals import ward_plan, ward_readings
-from streams.vitals.scoring import vitals_step
-from streams.vitals.validate import vitals_order_check, vitals_validate
 from wardwatch import topics
 from wardwatch.kafka_io import consume, end_offsets, json_bytes, make_producer, send
+from wardwatch.records.vitals import vitals_order_check, vitals_validate
 
 
 def make_readings(beds: int, per_bed: int, tag: str) -> list[dict]:

@@ -45,7 +45,7 @@ from models.ecg.pipeline import BeatClassifier
 from simulators.ecg_feed import BedFeed, feed_chunks
 from simulators.ecg_replay import load_feed
 from streams.ecg.process import ecg_admit, ecg_analyse, ecg_detect, ecg_state_new
-from streams.ecg.records import ecg_validate
+from wardwatch.records.ecg import ecg_validate
 
 BEATS = "NLRejAaJSVEF/fQ"
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from simulators.ecg_feed import feed_chunks
 from simulators.ecg_synth import synth_beds
 from streams.ecg.process import ecg_admit, ecg_analyse, ecg_detect, ecg_state_new
-from streams.ecg.records import ecg_validate
+from wardwatch.records.ecg import ecg_validate
 
 
 def run(beds: int, seconds: float, cached: bool, leads: int = 2) -> dict:

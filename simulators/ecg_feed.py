@@ -2,7 +2,7 @@
 
 Shared by the record replay (:mod:`simulators.ecg_replay`) and the synthetic generator
 (:mod:`simulators.ecg_synth`). Every message follows the wire format of
-:mod:`streams.ecg.records`; the key is the patient id.
+:mod:`wardwatch.records.ecg`; the key is the patient id.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from streams.ecg.records import ecg_chunk_dict
 from wardwatch.logs import log_event
+from wardwatch.records.ecg import ecg_chunk_dict
 
 log = logging.getLogger("wardwatch.sim.ecg")
 

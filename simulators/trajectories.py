@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from models.deterioration.features import LABS
-from streams.labs.records import LabResult
-from streams.vitals.records import VitalsReading
+from wardwatch.records.labs import LabResult
+from wardwatch.records.vitals import VitalsReading
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Dead-letter records: bad input with its reason and its original bytes, never lost.
+"""Dead-letter the record behind a Faust event (the record itself: wardwatch.records.deadletter).
 
 Inside the worker a dead letter goes out with the agent's other outputs through
 :func:`streams.delivery.publish` (:func:`deadletter_event` for one), which returns only once the
@@ -8,31 +8,14 @@ passes a record whose dead letter is still in a client buffer or failed to arriv
 
 from __future__ import annotations
 
-import base64
-from datetime import UTC, datetime
 from typing import Any
 
-
-def deadletter_record(reason: str, source_topic: str, raw: bytes | None, key: bytes | str | None = None,
-                      partition: int | None = None, offset: int | None = None,
-                      detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON record sent to ``deadletter``: why, where from, and the original bytes (base64)."""
-    if isinstance(key, bytes):
-        key = key.decode("utf-8", "replace")
-    return {
-        "reason": reason,
-        "source_topic": source_topic,
-        "partition": partition,
-        "offset": offset,
-        "key": key,
-        "original_b64": base64.b64encode(raw or b"").decode(),
-        "detail": detail or {},
-        "at": datetime.now(UTC).isoformat(),
-    }
+from wardwatch.records.deadletter import deadletter_record
+from wardwatch.records.errors import InvalidRecord
 
 
-def deadletter_output(event: Any, reason: str, source_topic: str, *, raw: bytes | None = None,
-                      key: str | None = None, detail: dict[str, Any] | None = None,
+def deadletter_output(event: Any, reason: str | InvalidRecord, source_topic: str, *,
+                      raw: bytes | None = None, key: str | None = None, detail: dict[str, Any] | None = None,
                       ) -> tuple[Any, bytes | None, dict[str, Any]]:
     """The ``(topic, key, record)`` output that dead-letters the message behind a Faust
     ``event`` (its bytes, partition and offset, unless ``raw`` or ``key`` say otherwise), for
@@ -45,8 +28,9 @@ def deadletter_output(event: Any, reason: str, source_topic: str, *, raw: bytes 
         msg.partition, msg.offset, detail)
 
 
-async def deadletter_event(event: Any, reason: str, source_topic: str, *, raw: bytes | None = None,
-                           key: str | None = None, detail: dict[str, Any] | None = None) -> None:
+async def deadletter_event(event: Any, reason: str | InvalidRecord, source_topic: str, *,
+                           raw: bytes | None = None, key: str | None = None,
+                           detail: dict[str, Any] | None = None) -> None:
     """Dead-letter the record behind a Faust ``event`` (from inside an agent), confirmed."""
     from streams.delivery import publish
 

@@ -98,7 +98,7 @@ def news2(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Score one set of observations with NEWS2 (RCP 2017)."""
-    from streams.vitals.news2 import news2_score
+    from models.vitals.news2 import news2_score
 
     if o2 not in ("air", "oxygen"):
         raise typer.BadParameter("--o2 must be 'air' or 'oxygen'")

@@ -80,10 +80,10 @@ def news2_from_vitals(v: dict[str, float | None]) -> int | None:
     """NEWS2 (RCP 2017) of challenge-named last vitals; scale 1, air, Alert assumed.
 
     A parameter never measured scores 0 (its normal value is used). Returns None when no vital
-    sign was measured at all, or when ``streams.vitals.news2`` is unavailable.
+    sign was measured at all, or when ``models.vitals.news2`` is unavailable.
     """
     try:
-        from streams.vitals.news2 import news2_score
+        from models.vitals.news2 import news2_score
     except ImportError:  # the foundation's NEWS2 module is not there
         return None
     if all(x is None for x in v.values()):

@@ -8,7 +8,7 @@ two functions over a per-patient, JSON-serialisable state dict (it lives in a Fa
     ``record`` is either a challenge row (a mapping with ``ICULOS`` and the challenge column
     names, NaN or None = not measured) or a stream record: a ``VitalsReading``-shaped dict
     (``ts`` + ``hr_bpm``, ``spo2_pct``, ...) or a lab result dict (``ts`` + ``test`` +
-    ``value``, see ``streams/labs/records.py``).
+    ``value``, see ``wardwatch/records/labs.py``).
 ``features_vector(state, feature_set) -> np.ndarray``
     the model input after everything fed so far.
 
@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from wardwatch.records.labs import LABS
+
 log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
@@ -74,17 +76,6 @@ STREAM_FIELDS = {
     "map_mmhg": "MAP", "dbp_mmhg": "DBP", "rr_bpm": "Resp",
 }
 
-# Challenge laboratory columns and their units (Reyna 2020, Table 1 of the challenge data
-# description). EtCO2 is not used (no monitor field carries it).
-LABS: dict[str, str] = {
-    "BaseExcess": "mmol/L", "HCO3": "mmol/L", "FiO2": "fraction", "pH": "pH", "PaCO2": "mmHg",
-    "SaO2": "%", "AST": "IU/L", "BUN": "mg/dL", "Alkalinephos": "IU/L", "Calcium": "mg/dL",
-    "Chloride": "mmol/L", "Creatinine": "mg/dL", "Bilirubin_direct": "mg/dL",
-    "Glucose": "mg/dL", "Lactate": "mmol/L", "Magnesium": "mmol/dL", "Phosphate": "mg/dL",
-    "Potassium": "mmol/L", "Bilirubin_total": "mg/dL", "TroponinI": "ng/mL", "Hct": "%",
-    "Hgb": "g/dL", "PTT": "s", "WBC": "10^3/uL", "Fibrinogen": "mg/dL",
-    "Platelets": "10^3/uL",
-}
 
 # Fixed imputation values for a variable never measured: adult reference ("normal") values,
 # deliberately not learned from hospital A so that another hospital's missingness pattern does
@@ -250,7 +241,7 @@ def _num(x: Any) -> float | None:
 def _record_values(record: Mapping[str, Any]) -> dict[str, float]:
     """Challenge-named values carried by a row, a vitals reading or a lab result."""
     vals: dict[str, float] = {}
-    if "test" in record:                         # a lab result (streams/labs/records.py)
+    if "test" in record:                         # a lab result (wardwatch/records/labs.py)
         name = record["test"]
         if name not in LABS:
             raise ValueError(f"unknown lab test {name!r}; valid: {sorted(LABS)}")

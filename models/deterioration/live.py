@@ -31,9 +31,9 @@ from models.deterioration.features import (
     features_vector,
 )
 from models.deterioration.model import DeteriorationModel, load_model
-from streams.alerts.conditions import Condition
-from streams.sinks.points import point
-from streams.vitals.records import VitalsReading
+from wardwatch.records.conditions import Condition
+from wardwatch.records.points import point
+from wardwatch.records.vitals import VitalsReading
 
 log = logging.getLogger(__name__)
 

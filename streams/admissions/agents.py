@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from models.deterioration.live import deterioration_admit
-from streams.admissions.validate import admission_validate
 from streams.app import app
 from streams.topics import admissions_topic
 from streams.vitals.agents import apply_side_input
+from wardwatch.records.admissions import admission_validate
 from wardwatch.topics import ADMISSIONS
 
 

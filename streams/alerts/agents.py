@@ -11,7 +11,6 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from streams.alerts.conditions import Condition
 from streams.alerts.engine import alert_on_action, alert_on_condition, alert_points
 from streams.app import app
 from streams.deadletter import deadletter_event
@@ -19,6 +18,8 @@ from streams.delivery import publish
 from streams.metrics import metrics
 from streams.topics import alerts_ack_topic, alerts_topic, conditions_topic, points_topic
 from wardwatch.logs import log_event, pid_ref
+from wardwatch.records.conditions import Condition
+from wardwatch.records.errors import InvalidRecord
 from wardwatch.topics import ALERTS_ACK, CONDITIONS
 
 log = logging.getLogger("wardwatch.alerts")
@@ -47,7 +48,7 @@ async def raise_alerts(stream):
         try:
             cond = Condition.from_dict(event.value)
         except (TypeError, ValueError, KeyError) as e:
-            await deadletter_event(event, f"invalid condition: {e}", CONDITIONS,
+            await deadletter_event(event, InvalidRecord("malformed", f"invalid condition: {e}"), CONDITIONS,
                                    raw=json.dumps(event.value, default=str).encode())
             continue
         async with alerts_lock:
@@ -66,10 +67,15 @@ async def act_on_alerts(stream):
                 action = json.loads(msg.value)
                 pid = action["patient_id"]
                 if msg.key and msg.key.decode() != pid:
-                    raise ValueError("message key does not match patient_id")
+                    raise InvalidRecord("key_mismatch", "message key does not match patient_id",
+                                        "patient_id")
                 state, events = alert_on_action(open_alerts[pid], action, datetime.now(UTC))
+            except InvalidRecord as e:
+                await deadletter_event(event, e, ALERTS_ACK)
+                continue
             except (ValueError, KeyError, TypeError) as e:
-                await deadletter_event(event, f"invalid alert action: {e}", ALERTS_ACK)
+                await deadletter_event(event, InvalidRecord("malformed", f"invalid alert action: {e}"),
+                                       ALERTS_ACK)
                 continue
             await _publish(pid, events)
             open_alerts[pid] = state

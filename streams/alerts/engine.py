@@ -1,6 +1,6 @@
 """The alert component: conditions and operator actions in, alert events out (pure).
 
-Every source of alerts sends :class:`~streams.alerts.conditions.Condition` records; this module
+Every source of alerts sends :class:`~wardwatch.records.conditions.Condition` records; this module
 alone decides what subscribers see. Per patient it keeps the open alerts, one per source::
 
     {"open": {"news2": {"alert_id", "priority", "onset_ts", "active", "latched",
@@ -28,8 +28,8 @@ from copy import deepcopy
 from datetime import datetime, timedelta
 from typing import Any
 
-from streams.alerts.conditions import PRIORITIES, Condition
-from streams.sinks.points import point
+from wardwatch.records.conditions import PRIORITIES, Condition
+from wardwatch.records.points import point
 
 ACTIONS = ("acknowledge", "silence")
 

@@ -1,7 +1,7 @@
 """The ECG agent: chunks in -> validate -> detect (per patient) -> classify (batched across
 patients) -> rules -> alarm conditions, InfluxDB points, ECG strips.
 
-Thin by design: validation is :mod:`streams.ecg.records`, the per-patient steps are
+Thin by design: validation is :mod:`wardwatch.records.ecg`, the per-patient steps are
 :mod:`streams.ecg.process`, the rules :mod:`streams.ecg.rules`, the detector and classifier
 :mod:`models.ecg.pipeline`. This module moves data between the ``ecg`` topic, the changelog
 table ``ecg-state`` and those functions.
@@ -39,13 +39,14 @@ from streams.ecg.process import (
     ecg_state_new,
     strip_inputs,
 )
-from streams.ecg.records import ECGChunk, InvalidChunk, ecg_validate
 from streams.ecg.rules import AlarmChange, RuleConfig, feed_check
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
 from streams.tables import patient_table
 from streams.topics import conditions_topic, ecg_topic, points_topic
 from wardwatch.logs import log_event, pid_ref
+from wardwatch.records.ecg import ECGChunk, ecg_validate
+from wardwatch.records.errors import InvalidRecord
 from wardwatch.settings import get_settings
 from wardwatch.topics import ECG
 
@@ -178,7 +179,7 @@ async def _process_batch(events: list) -> None:
                 states[pid] = ecg_state[pid] or ecg_state_new()
             st = states[pid]
             verdict, changes = ecg_admit(st, chunk, time.time(), msg.partition)
-        except InvalidChunk as e:
+        except InvalidRecord as e:
             _deadletter(sends, e.reason, event, key, {"code": e.code})
             continue
         except Exception as e:  # a bug or a state we cannot read: never lose the chunk silently

@@ -38,8 +38,6 @@ from typing import Any
 import numpy as np
 
 from models.ecg.pipeline import BeatCandidate, ECGBeatStream
-from streams.alerts.conditions import Condition
-from streams.ecg.records import ECGChunk, SeqVerdict, ecg_sequence_check
 from streams.ecg.rules import (
     DEFAULT_RULES,
     RULES_VERSION,
@@ -54,7 +52,9 @@ from streams.ecg.rules import (
     vf_measures,
 )
 from streams.ecg.strip import buffer_append, buffer_decode
-from streams.sinks.points import point
+from wardwatch.records.conditions import Condition
+from wardwatch.records.ecg import ECGChunk, SeqVerdict, ecg_sequence_check
+from wardwatch.records.points import point
 
 STATE_VERSION = 1
 BIN_S = 10.0          #: beat-count interval for the ``beats`` measurement
@@ -82,7 +82,7 @@ def ecg_admit(state: dict[str, Any], chunk: ECGChunk, now_wall: float,
 
     Raises
     ------
-    streams.ecg.records.InvalidChunk
+    wardwatch.records.ecg.InvalidRecord
         ``duplicate``, ``out_of_order`` or ``fs_mismatch`` (state unchanged).
     """
     if state.get("v") != STATE_VERSION:

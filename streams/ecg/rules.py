@@ -39,7 +39,7 @@ positive the signal is neither noisy nor unanalysable, and the VF rule runs whet
 the signal is noisy (the in-band measure cannot tell coarse VF from noise by itself).
 
 Every rule emits an :class:`AlarmChange` only when its condition starts, changes priority or
-ends; the agent turns changes into :class:`streams.alerts.conditions.Condition` records.
+ends; the agent turns changes into :class:`wardwatch.records.conditions.Condition` records.
 All state is a plain dict (JSON-serialisable) kept per patient in a Faust table.
 
 References

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from models.deterioration.live import deterioration_lab
 from streams.app import app
-from streams.labs.validate import labs_validate
 from streams.topics import labs_topic
 from streams.vitals.agents import apply_side_input
+from wardwatch.records.labs import labs_validate
 from wardwatch.topics import LABS
 
 

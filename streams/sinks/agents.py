@@ -7,13 +7,13 @@ import logging
 from datetime import UTC, datetime
 
 from streams.app import app
-from streams.deadletter import deadletter_record
 from streams.delivery import publish
 from streams.metrics import metrics
 from streams.sinks.influx import InfluxWriter
-from streams.sinks.points import point
 from streams.topics import deadletter_topic, points_topic
 from wardwatch.logs import log_event
+from wardwatch.records.deadletter import deadletter_record
+from wardwatch.records.points import point
 from wardwatch.settings import get_settings
 from wardwatch.topics import POINTS
 

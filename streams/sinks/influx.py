@@ -27,7 +27,7 @@ PERMANENT = (400, 413, 422)
 
 
 def to_line(p: dict[str, Any]) -> str:
-    """One point dict (see :func:`streams.sinks.points.point`) as line protocol."""
+    """One point dict (see :func:`wardwatch.records.points.point`) as line protocol."""
     pt = Point(p["measurement"]).time(int(p["time_ns"]), WritePrecision.NS)
     for k, v in sorted(p.get("tags", {}).items()):
         pt = pt.tag(k, v)

@@ -19,15 +19,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models.deterioration.live import deterioration_step
+from models.vitals.scoring import vitals_step
 from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
 from streams.delivery import acked_batches, publish
 from streams.metrics import metrics
 from streams.tables import patient_table
 from streams.topics import conditions_topic, points_topic, vitals_topic
-from streams.vitals.scoring import vitals_step
-from streams.vitals.validate import InvalidReading, vitals_order_check, vitals_validate
 from wardwatch.logs import log_event, pid_ref
+from wardwatch.records.errors import InvalidRecord
+from wardwatch.records.vitals import vitals_order_check, vitals_validate
 from wardwatch.topics import VITALS
 
 log = logging.getLogger("wardwatch.vitals")
@@ -61,8 +62,8 @@ async def _score_batch(events: list) -> None:
             pid = reading.patient_id
             state = states[pid] if pid in states else vitals_state[pid]
             vitals_order_check(reading, state.get("last_ts"), state.get("last_reading"))
-        except InvalidReading as e:
-            sends.append(deadletter_output(event, e.reason, VITALS, key=key))
+        except InvalidRecord as e:
+            sends.append(deadletter_output(event, e, VITALS, key=key))
             metrics.incr("vitals_deadletter")
             log_event(log, "reading rejected", logging.WARNING, reason=e.reason,
                       patient=pid_ref(key) if key else "-", partition=msg.partition,
@@ -84,7 +85,7 @@ async def apply_side_input(stream, validate: Callable[..., Any],
                            apply: Callable[[dict, Any], None], source_topic: str) -> None:
     """Run a side topic of the patient state (labs, admissions) keyed by patient id.
 
-    Each record is validated (``validate(raw, key=, now=)``; ``InvalidReading`` -> deadletter
+    Each record is validated (``validate(raw, key=, now=)``; ``InvalidRecord`` -> deadletter
     with its reason) and applied to the patient's ``vitals-state`` entry by ``apply(state,
     record)``. The side topic is co-partitioned with ``vitals`` (same key, same partition count),
     so the patient's table shard is local; :data:`state_lock` keeps it from interleaving with a
@@ -96,8 +97,8 @@ async def apply_side_input(stream, validate: Callable[..., Any],
         key = msg.key.decode("utf-8", "replace") if msg.key else None
         try:
             record = validate(msg.value, key=key, now=datetime.now(UTC))
-        except InvalidReading as e:
-            await deadletter_event(event, e.reason, source_topic, key=key)
+        except InvalidRecord as e:
+            await deadletter_event(event, e, source_topic, key=key)
             metrics.incr(f"{name}_deadletter")
             log_event(log, "record rejected", logging.WARNING, topic=source_topic, reason=e.reason,
                       patient=pid_ref(key) if key else "-", offset=msg.offset)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from influxdb_client import InfluxDBClient
 
-from streams.vitals.scoring import NEWS2_STEP_DOWN_HOLD_S
+from models.vitals.scoring import NEWS2_STEP_DOWN_HOLD_S
 from wardwatch.kafka_io import consume, end_offsets, make_producer, send
 from wardwatch.services import influx
 

@@ -13,7 +13,7 @@ import pytest
 from influxdb_client import InfluxDBClient
 
 from streams.sinks.influx import InfluxWriter
-from streams.sinks.points import point
+from wardwatch.records.points import point
 
 pytestmark = pytest.mark.integration
 DASHBOARD = Path(__file__).resolve().parents[2] / "grafana" / "dashboards" / "ward.json"

@@ -12,7 +12,7 @@ import pytest
 from influxdb_client import InfluxDBClient
 
 from streams.sinks.influx import InfluxWriter, to_line
-from streams.sinks.points import point
+from wardwatch.records.points import point
 
 pytestmark = pytest.mark.integration
 

@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kafka import KafkaConsumer
 
-from streams.sinks.points import point
 from wardwatch.kafka_io import consume, end_offsets, make_producer
+from wardwatch.records.points import point
 from wardwatch.settings import get_settings
 
 pytestmark = pytest.mark.integration

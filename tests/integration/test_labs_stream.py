@@ -56,8 +56,10 @@ def test_labs_and_admission_feed_the_patient_state_and_bad_ones_are_deadlettered
         done = len(reasons) == 4 and {"Lactate", "WBC"} <= set(labs_seen) and demographics[0]
         if done or time.monotonic() > deadline:
             break
-    assert sorted(r.split(" ")[0] for r in reasons) == ["FiO2=40", "Glucose", "age_years=700",
-                                                         "malformed"], reasons
+    assert sorted(r.split(":")[0] for r in reasons) == ["malformed", "out_of_range", "out_of_range",
+                                                         "wrong_unit"], reasons
+    assert {r.split(" ")[1] for r in reasons if r.startswith("out_of_range")} == {"FiO2=40",
+                                                                                 "age_years=700"}
     assert any("'mg/dL'" in r for r in reasons)
     assert labs_seen == {"Lactate": 3.4, "WBC": 17.5}
     assert demographics == (58.0, 1.0)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.vitals.scoring import NEWS2_STEP_DOWN_HOLD_S
+from models.vitals.scoring import NEWS2_STEP_DOWN_HOLD_S
 from wardwatch.kafka_io import consume, end_offsets, make_producer, send
 
 pytestmark = pytest.mark.integration
@@ -84,11 +84,11 @@ def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker,
     ids = {v["alert_id"] for tp, k, v in got if tp == "alerts" and k == a}
     assert len(ids) == 1
 
-    reasons = sorted(v["reason"].split(":")[0] for tp, k, v in got if tp == "deadletter" and k in (a, b))
-    assert reasons == sorted(["malformed JSON", "out of order",
-                              "duplicate reading (same device time and content)",
-                              "field 'temp_f' is not accepted",
-                              "hr_bpm=400.0 outside the physiological range [0, 300]"])
+    dead = sorted((v["code"], v["field"] or "") for tp, k, v in got if tp == "deadletter" and k in (a, b))
+    assert dead == sorted([("malformed", ""), ("out_of_order", "ts"), ("duplicate", "ts"),
+                           ("wrong_unit", "temp_f"), ("out_of_range", "hr_bpm")])
+    reasons = {v["code"]: v["reason"] for tp, k, v in got if tp == "deadletter" and k in (a, b)}
+    assert "temp_f" in reasons["wrong_unit"] and "hr_bpm=400.0" in reasons["out_of_range"]
     broken = next(v for tp, k, v in got if tp == "deadletter" and v["reason"].startswith("malformed"))
     import base64
 

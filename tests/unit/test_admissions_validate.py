@@ -10,9 +10,9 @@ import pytest
 
 from models.deterioration.features import feature_names, features_vector
 from models.deterioration.live import deterioration_admit, deterioration_lab, deterioration_step
-from streams.admissions.validate import admission_validate
-from streams.vitals.records import VitalsReading
-from streams.vitals.validate import InvalidReading
+from wardwatch.records.admissions import admission_validate
+from wardwatch.records.errors import InvalidRecord
+from wardwatch.records.vitals import VitalsReading
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -43,7 +43,7 @@ def test_a_good_admission_is_accepted() -> None:
     ({"admit_ts": (NOW + timedelta(hours=2)).isoformat()}, "P1", "in the future"),
 ])
 def test_bad_admissions_are_rejected_with_a_reason(over: dict, key: str, reason: str) -> None:
-    with pytest.raises(InvalidReading) as e:
+    with pytest.raises(InvalidRecord) as e:
         admission_validate(_raw(**over), key=key, now=NOW)
     assert reason in e.value.reason
 

@@ -17,7 +17,7 @@ MODULES = sorted(
 
 
 def test_modules_with_examples_are_found():
-    assert "models.ecg.rhythm" in MODULES and "streams.vitals.news2" in MODULES
+    assert "models.ecg.rhythm" in MODULES and "models.vitals.news2" in MODULES
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -15,8 +15,8 @@ from models.deterioration.features import (
     features_vector,
 )
 from models.deterioration.live import deterioration_lab
-from streams.labs.validate import LAB_RANGES, labs_validate
-from streams.vitals.validate import InvalidReading
+from wardwatch.records.errors import InvalidRecord
+from wardwatch.records.labs import LAB_RANGES, labs_validate
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -47,15 +47,15 @@ def test_a_good_result_is_accepted() -> None:
     ({"ts": (NOW + timedelta(hours=1)).isoformat()}, "P1", "in the future"),
 ])
 def test_bad_results_are_rejected_with_a_reason(over: dict, key: str, reason: str) -> None:
-    with pytest.raises(InvalidReading) as e:
+    with pytest.raises(InvalidRecord) as e:
         labs_validate(_raw(**over), key=key, now=NOW)
     assert reason in e.value.reason
 
 
 def test_malformed_and_non_finite_messages_are_rejected() -> None:
-    with pytest.raises(InvalidReading, match="malformed JSON"):
+    with pytest.raises(InvalidRecord, match="malformed: not JSON"):
         labs_validate(b'{"patient_id": ', key="P1", now=NOW)
-    with pytest.raises(InvalidReading, match="non-finite"):
+    with pytest.raises(InvalidRecord, match="non-finite"):
         labs_validate(_raw().replace(b"2.6", b"NaN"), key="P1", now=NOW)
 
 

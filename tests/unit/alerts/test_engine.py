@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams.alerts.conditions import Condition
 from streams.alerts.engine import alert_on_action, alert_on_condition, alert_points
+from wardwatch.records.conditions import Condition
 
 
 def cond(active=True, priority="medium", ts="2026-11-25T12:00:00+00:00", source="news2", latched=False):

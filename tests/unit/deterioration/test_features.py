@@ -16,7 +16,7 @@ from models.deterioration.features import (
     features_update,
     features_vector,
 )
-from streams.vitals.records import VitalsReading
+from wardwatch.records.vitals import VitalsReading
 
 NAN = math.nan
 # ICU hours 1..9 of a patient getting worse; hour 5 has no measurement at all, NIBP and
@@ -101,7 +101,7 @@ def test_unknown_feature_set_and_lab_rejected() -> None:
 
 
 def test_lab_record_feeds_the_full_features() -> None:
-    from streams.labs.records import LabResult
+    from wardwatch.records.labs import LabResult
 
     lab = LabResult(patient_id="P1", ts=T0, test="Lactate", value=3.1, unit="mmol/L")
     state = features_init()

@@ -30,7 +30,7 @@ def _hr_model() -> DeteriorationModel:
 
 
 def _run(hr_by_minute: list[float], model: DeteriorationModel, news2=None):
-    from streams.vitals.records import VitalsReading
+    from wardwatch.records.vitals import VitalsReading
 
     state, points, conds = None, [], []
     for m, hr in enumerate(hr_by_minute):
@@ -64,7 +64,7 @@ def test_one_condition_per_crossing_and_one_clear() -> None:
 
 def test_no_flapping_around_the_threshold() -> None:
     # One reading per hour, so each score sees exactly that hour's HR (p = sigmoid((HR-100)/10)).
-    from streams.vitals.records import VitalsReading
+    from wardwatch.records.vitals import VitalsReading
 
     model = _hr_model()
     hrs = [80, 140, 140,            # raise needs two consecutive scores >= 0.5: raised at hour 3
@@ -104,8 +104,8 @@ def test_deployed_artifact_scores_a_septic_trajectory() -> None:
 def test_full_model_uses_labs_from_the_labs_topic_and_vitals_model_ignores_them() -> None:
     from models.deterioration.live import deterioration_lab, live_init
     from models.deterioration.model import load_model
-    from streams.labs.records import LabResult
-    from streams.vitals.records import VitalsReading
+    from wardwatch.records.labs import LabResult
+    from wardwatch.records.vitals import VitalsReading
 
     full, vitals = load_model("full"), load_model("vitals")
     assert (full.feature_set, vitals.feature_set) == ("full", "vitals")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from simulators.trajectories import DEMO_SEPTIC, SAMPLE_PATH, load_trajectories, trajectory_readings
-from streams.vitals.validate import vitals_validate
+from wardwatch.records.vitals import vitals_validate
 
 
 def test_sample_is_small_and_has_both_outcomes() -> None:
@@ -68,8 +68,8 @@ def test_feed_interleaves_beds_in_device_time_and_ends_now() -> None:
 
 def test_feed_sends_admissions_first_then_labs_and_vitals_in_device_time() -> None:
     from simulators.trajectories import run_trajectory_feed
-    from streams.admissions.validate import admission_validate
-    from streams.labs.validate import labs_validate
+    from wardwatch.records.admissions import admission_validate
+    from wardwatch.records.labs import labs_validate
 
     trajs = load_trajectories()[:3]
     prod = FakeProducer()

@@ -19,7 +19,8 @@ from streams.ecg.process import (
     ecg_detect,
     ecg_state_new,
 )
-from streams.ecg.records import InvalidChunk, ecg_validate
+from wardwatch.records.ecg import ecg_validate
+from wardwatch.records.errors import InvalidRecord
 
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -104,7 +105,7 @@ def test_duplicate_and_gap(beds):
     for c in chunks[:4]:
         ecg_admit(st, c, 0.0)
         ecg_detect(st, c)
-    with pytest.raises(InvalidChunk) as e:
+    with pytest.raises(InvalidRecord) as e:
         ecg_admit(st, chunks[3], 0.0)
     assert e.value.code == "duplicate"
     verdict, _ = ecg_admit(st, chunks[6], 0.0)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.ecg.records import InvalidChunk, ecg_sequence_check, ecg_validate
+from wardwatch.records.ecg import ecg_sequence_check, ecg_validate
+from wardwatch.records.errors import InvalidRecord
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -20,7 +21,7 @@ def chunk(**changes):
 
 
 def code(raw, **kw) -> str:
-    with pytest.raises(InvalidChunk) as e:
+    with pytest.raises(InvalidRecord) as e:
         ecg_validate(raw if isinstance(raw, (bytes, str)) else json.dumps(raw), **kw)
     assert e.value.reason.startswith(e.value.code + ": ")
     return e.value.code
@@ -85,10 +86,10 @@ def test_sequence_check():
     gap = ecg_sequence_check(c, {**last, "seq": 1})
     assert (gap.kind, gap.missing, gap.continuous) == ("gap", 3, False)
     for last_seq, expected in ((5, "duplicate"), (9, "out_of_order")):
-        with pytest.raises(InvalidChunk) as e:
+        with pytest.raises(InvalidRecord) as e:
             ecg_sequence_check(c, {**last, "seq": last_seq})
         assert e.value.code == expected
-    with pytest.raises(InvalidChunk) as e:
+    with pytest.raises(InvalidRecord) as e:
         ecg_sequence_check(c, {**last, "fs_hz": 250.0})
     assert e.value.code == "fs_mismatch"
     # device restart: seq back to 0 with a later device time is a new stream, not out of order

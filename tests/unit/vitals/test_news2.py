@@ -2,7 +2,7 @@
 
 import pytest
 
-from streams.vitals import news2 as n
+from models.vitals import news2 as n
 
 
 @pytest.mark.parametrize("rr,pts", [(0, 3), (8, 3), (9, 1), (11, 1), (12, 0), (20, 0), (21, 2),

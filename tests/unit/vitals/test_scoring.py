@@ -1,7 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from streams.vitals.records import VitalsReading
-from streams.vitals.scoring import (
+from models.vitals.scoring import (
     NEWS2_STEP_DOWN_HOLD_S,
     news2_condition,
     news2_from_state,
@@ -9,6 +8,7 @@ from streams.vitals.scoring import (
     vitals_points,
     vitals_state_update,
 )
+from wardwatch.records.vitals import VitalsReading
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 FULL = dict(hr_bpm=72, spo2_pct=97, rr_bpm=14, sbp_mmhg=124, dbp_mmhg=78, temp_c=36.8, o2="air",

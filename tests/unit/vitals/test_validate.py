@@ -3,7 +3,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.vitals.validate import InvalidReading, vitals_order_check, vitals_validate
+from wardwatch.records.errors import InvalidRecord
+from wardwatch.records.vitals import vitals_order_check, vitals_validate
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 GOOD = {"patient_id": "P1", "bed": "B1", "ts": "2026-11-25T11:59:00+00:00", "hr_bpm": 72,
@@ -17,7 +18,7 @@ def raw(**changes):
 
 
 def reason(data: bytes, key="P1") -> str:
-    with pytest.raises(InvalidReading) as e:
+    with pytest.raises(InvalidRecord) as e:
         vitals_validate(data, key=key, now=NOW)
     return e.value.reason
 
@@ -34,34 +35,35 @@ def test_partial_reading_is_fine():
     assert r.hr_bpm == 80 and r.sbp_mmhg is None
 
 
-@pytest.mark.parametrize("data,expected", [
-    (b"{not json", "malformed JSON"),
-    (b"[1, 2]", "expected a JSON object"),
-    (b'{"patient_id": "P1", "hr_bpm": NaN}', "non-finite"),
-    (raw(temp_f=99.5), "send temp_c"),
-    (raw(spo2=0.97, spo2_pct=...), "send spo2_pct"),
-    (raw(colour="blue"), "unknown fields"),
-    (raw(patient_id=""), "patient_id"),
-    (raw(patient_id="P2"), "key does not match"),
-    (raw(bed=None), "bed"),
-    (raw(ts="yesterday"), "not ISO-8601"),
-    (raw(ts="2026-11-25T11:59:00"), "no timezone"),
-    (raw(ts="2026-11-25T13:00:00+00:00"), "in the future"),
-    (raw(hr_bpm="72"), "must be a number"),
-    (raw(hr_bpm=True), "must be a number"),
-    (raw(hr_bpm=420), "outside the physiological range"),
-    (raw(hr_bpm=-5), "outside the physiological range"),
-    (raw(spo2_pct=104), "outside the physiological range"),
-    (raw(spo2_pct=0.95), "looks like a fraction"),
-    (raw(temp_c=98.6), "looks like Fahrenheit"),
-    (raw(temp_c=12.0), "outside the physiological range"),
-    (raw(sbp_mmhg=80, dbp_mmhg=90), "not below sbp_mmhg"),
-    (raw(spo2_scale=3), "spo2_scale"),
-    (raw(o2="nasal"), "o2 must be"),
-    (raw(acvpu="X"), "acvpu must be"),
+@pytest.mark.parametrize("data,code,expected", [
+    (b"{not json", "malformed", "not JSON"),
+    (b"[1, 2]", "malformed", "expected a JSON object"),
+    (b'{"patient_id": "P1", "hr_bpm": NaN}', "malformed", "non-finite"),
+    (raw(temp_f=99.5), "wrong_unit", "send temp_c"),
+    (raw(spo2=0.97, spo2_pct=...), "wrong_unit", "send spo2_pct"),
+    (raw(colour="blue"), "unknown_field", "unknown fields"),
+    (raw(patient_id=""), "malformed", "patient_id"),
+    (raw(patient_id="P2"), "key_mismatch", "key does not match"),
+    (raw(bed=None), "malformed", "bed"),
+    (raw(ts="yesterday"), "bad_timestamp", "not ISO-8601"),
+    (raw(ts="2026-11-25T11:59:00"), "bad_timestamp", "no timezone"),
+    (raw(ts="2026-11-25T13:00:00+00:00"), "bad_timestamp", "in the future"),
+    (raw(hr_bpm="72"), "malformed", "must be a number"),
+    (raw(hr_bpm=True), "malformed", "must be a number"),
+    (raw(hr_bpm=420), "out_of_range", "outside the physiological range"),
+    (raw(hr_bpm=-5), "out_of_range", "outside the physiological range"),
+    (raw(spo2_pct=104), "out_of_range", "outside the physiological range"),
+    (raw(spo2_pct=0.95), "wrong_unit", "looks like a fraction"),
+    (raw(temp_c=98.6), "wrong_unit", "looks like Fahrenheit"),
+    (raw(temp_c=12.0), "out_of_range", "outside the physiological range"),
+    (raw(sbp_mmhg=80, dbp_mmhg=90), "out_of_range", "not below sbp_mmhg"),
+    (raw(spo2_scale=3), "bad_value", "spo2_scale"),
+    (raw(o2="nasal"), "bad_value", "o2 must be"),
+    (raw(acvpu="X"), "bad_value", "acvpu must be"),
 ])
-def test_rejections_have_reasons(data, expected):
-    assert expected in reason(data)
+def test_rejections_have_codes_and_reasons(data, code, expected):
+    got = reason(data)
+    assert got.startswith(f"{code}: ") and expected in got
 
 
 def test_no_measurement_rejected():
@@ -74,10 +76,10 @@ def test_order_check():
     vitals_order_check(r1, None)  # first reading
     later = vitals_validate(raw(ts="2026-11-25T11:59:01+00:00"), key="P1", now=NOW)
     vitals_order_check(later, r1.ts.isoformat(), r1.to_dict())
-    with pytest.raises(InvalidReading, match="duplicate"):
+    with pytest.raises(InvalidRecord, match="duplicate"):
         vitals_order_check(r1, r1.ts.isoformat(), r1.to_dict())
     other = vitals_validate(raw(hr_bpm=90), key="P1", now=NOW)
-    with pytest.raises(InvalidReading, match="conflicting"):
+    with pytest.raises(InvalidRecord, match="conflicting"):
         vitals_order_check(other, r1.ts.isoformat(), r1.to_dict())
-    with pytest.raises(InvalidReading, match="out of order: 60s older"):
+    with pytest.raises(InvalidRecord, match="out_of_order: 60s older"):
         vitals_order_check(r1, (r1.ts + timedelta(seconds=60)).isoformat(), None)

@@ -1,4 +1,4 @@
-"""The ECG chunk a bedside device sends, its validation and its sequence check.
+"""The ECG chunk a bedside device sends, its validation and its sequence check (pure).
 
 Wire format (one JSON object per Kafka message on topic ``ecg``, key = patient id, UTF-8)::
 
@@ -50,13 +50,15 @@ A ``seq`` that falls back to 0 with a later device time is a device restart (new
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+
+from wardwatch.records.errors import InvalidRecord
+from wardwatch.records.wire import decode_object, patient_id_of, timestamp_of
 
 REQUIRED = ("patient_id", "bed", "ts", "fs_hz", "seq", "lead", "ecg_uv")
 OPTIONAL = ("lead2", "ecg2_uv")
@@ -74,36 +76,6 @@ LEADS = frozenset({"I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4"
                    "MLI", "MLII", "MLIII", "MV1", "MV2", "MV3", "MV4", "MV5", "MV6"})
 #: A device clock more than this ahead of the receiving worker is wrong.
 MAX_FUTURE = timedelta(days=1)
-
-REASONS = ("malformed", "missing_field", "unknown_field", "key_mismatch", "bad_timestamp",
-           "bad_fs", "unknown_lead", "lead2_mismatch", "empty_chunk", "chunk_too_long",
-           "amplitude_impossible",
-           "fs_mismatch", "duplicate", "out_of_order")
-
-
-class InvalidChunk(ValueError):
-    """A chunk that goes to the dead-letter topic.
-
-    Parameters
-    ----------
-    code : str
-        One of :data:`REASONS`.
-    message : str
-        Human-readable detail (no sample values, no patient id).
-    """
-
-    def __init__(self, code: str, message: str):
-        if code not in REASONS:
-            raise ValueError(f"unknown reason code {code!r}; valid: {REASONS}")
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-    @property
-    def reason(self) -> str:
-        """``"<code>: <message>"``, the dead-letter ``reason`` field."""
-        return f"{self.code}: {self.message}"
-
 
 @dataclass(frozen=True)
 class ECGChunk:
@@ -165,29 +137,6 @@ class ECGChunk:
         return d
 
 
-def _reject_constant(name: str) -> float:
-    raise InvalidChunk("malformed", f"non-finite number {name}")
-
-
-def ecg_decode(raw: bytes | str) -> dict[str, Any]:
-    """Parse one message as a JSON object.
-
-    Raises
-    ------
-    InvalidChunk
-        ``malformed`` for bytes that are not a UTF-8 JSON object.
-    """
-    try:
-        obj = json.loads(raw, parse_constant=_reject_constant)
-    except InvalidChunk:
-        raise
-    except (ValueError, UnicodeDecodeError, TypeError) as e:
-        raise InvalidChunk("malformed", f"not JSON: {e}") from None
-    if not isinstance(obj, dict):
-        raise InvalidChunk("malformed", f"expected a JSON object, got {type(obj).__name__}")
-    return obj
-
-
 def ecg_validate(raw: bytes | str, *, key: str | None = None,
                  now: datetime | None = None) -> ECGChunk:
     """Decode and validate one ECG chunk (stateless checks).
@@ -208,78 +157,63 @@ def ecg_validate(raw: bytes | str, *, key: str | None = None,
 
     Raises
     ------
-    InvalidChunk
-        With one of :data:`REASONS`.
+    InvalidRecord
+        With one of the codes of :data:`wardwatch.records.errors.CODES`.
 
     Examples
     --------
-    >>> from simulators.ecg_synth import synth_ecg
-    >>> sig, _ = synth_ecg(2.0, fs=360.0, seed=1)
+    >>> import json
     >>> raw = json.dumps({"patient_id": "P1", "bed": "B1", "ts": "2026-01-01T00:00:00+00:00",
-    ...                   "fs_hz": 360, "seq": 0, "lead": "II", "ecg_uv": sig[:360].tolist()})
+    ...                   "fs_hz": 360, "seq": 0, "lead": "II", "ecg_uv": [0, 5, 12] * 120})
     >>> ecg_validate(raw).n
     360
     """
-    obj = ecg_decode(raw)
+    obj = decode_object(raw)
     missing = [f for f in REQUIRED if f not in obj]
     if missing:
-        raise InvalidChunk("missing_field", f"missing {missing}")
+        raise InvalidRecord("missing_field", f"missing {missing}", missing[0])
     unknown = sorted(set(obj) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
         hint = " (samples must be ecg_uv, integer microvolts)" if any(
             u.startswith("ecg") for u in unknown) else ""
-        raise InvalidChunk("unknown_field", f"unknown fields {unknown}{hint}")
+        raise InvalidRecord("unknown_field", f"unknown fields {unknown}{hint}", unknown[0])
 
-    pid, bed = obj["patient_id"], obj["bed"]
-    if not isinstance(pid, str) or not pid.strip() or len(pid) > 64:
-        raise InvalidChunk("malformed", "patient_id must be a non-empty string (<= 64 chars)")
-    if key is not None and key != pid:
-        raise InvalidChunk("key_mismatch", "message key does not match patient_id")
+    pid = patient_id_of(obj, key)
+    bed = obj["bed"]
     if not isinstance(bed, str) or not bed.strip() or len(bed) > 64:
-        raise InvalidChunk("malformed", "bed must be a non-empty string (<= 64 chars)")
-
-    ts_raw = obj["ts"]
-    if not isinstance(ts_raw, str):
-        raise InvalidChunk("bad_timestamp", "ts must be an ISO-8601 string")
-    try:
-        ts = datetime.fromisoformat(ts_raw)
-    except ValueError:
-        raise InvalidChunk("bad_timestamp", f"ts is not ISO-8601: {ts_raw[:40]!r}") from None
-    if ts.tzinfo is None:
-        raise InvalidChunk("bad_timestamp", "ts has no timezone")
-    if now is not None and ts - now > MAX_FUTURE:
-        raise InvalidChunk("bad_timestamp",
-                           f"ts is {(ts - now).total_seconds():.0f} s ahead of the receiver")
+        raise InvalidRecord("malformed", "bed must be a non-empty string (<= 64 chars)", "bed")
+    ts = timestamp_of(obj, "ts", now, MAX_FUTURE)
 
     fs = obj["fs_hz"]
     if isinstance(fs, bool) or not isinstance(fs, (int, float)) or not math.isfinite(fs):
-        raise InvalidChunk("malformed", "fs_hz must be a number")
+        raise InvalidRecord("malformed", "fs_hz must be a number", "fs_hz")
     if not FS_RANGE_HZ[0] <= fs <= FS_RANGE_HZ[1]:
-        raise InvalidChunk("bad_fs", f"fs_hz={fs} outside {FS_RANGE_HZ} Hz")
+        raise InvalidRecord("bad_fs", f"fs_hz={fs} outside {FS_RANGE_HZ} Hz", "fs_hz")
 
     seq = obj["seq"]
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise InvalidChunk("malformed", "seq must be a non-negative integer")
+        raise InvalidRecord("malformed", "seq must be a non-negative integer", "seq")
 
     lead = obj["lead"]
     if not isinstance(lead, str):
-        raise InvalidChunk("malformed", "lead must be a string")
+        raise InvalidRecord("malformed", "lead must be a string", "lead")
     if lead not in LEADS:
-        raise InvalidChunk("unknown_lead", f"lead {lead[:16]!r} not in {sorted(LEADS)}")
+        raise InvalidRecord("unknown_lead", f"lead {lead[:16]!r} not in {sorted(LEADS)}", "lead")
 
     arr = _samples(obj["ecg_uv"], "ecg_uv", fs)
     lead2, arr2 = obj.get("lead2"), obj.get("ecg2_uv")
     if (lead2 is None) != (arr2 is None):
-        raise InvalidChunk("lead2_mismatch", "lead2 and ecg2_uv come together")
+        raise InvalidRecord("lead2_mismatch", "lead2 and ecg2_uv come together", "lead2")
     if lead2 is not None:
         if not isinstance(lead2, str):
-            raise InvalidChunk("malformed", "lead2 must be a string")
+            raise InvalidRecord("malformed", "lead2 must be a string", "lead2")
         if lead2 not in LEADS or lead2 == lead:
-            raise InvalidChunk("unknown_lead", f"lead2 {lead2[:16]!r} not in {sorted(LEADS)} "
-                                               "or equal to lead")
+            raise InvalidRecord("unknown_lead", f"lead2 {lead2[:16]!r} not in {sorted(LEADS)} "
+                                "or equal to lead", "lead2")
         arr2 = _samples(arr2, "ecg2_uv", fs)
         if arr2.size != arr.size:
-            raise InvalidChunk("lead2_mismatch", f"ecg2_uv has {arr2.size} samples, ecg_uv {arr.size}")
+            raise InvalidRecord("lead2_mismatch", f"ecg2_uv has {arr2.size} samples, ecg_uv {arr.size}",
+                                "ecg2_uv")
     return ECGChunk(patient_id=pid, bed=bed, ts=ts, fs_hz=float(fs), seq=seq, lead=lead,
                     ecg_uv=arr, lead2=lead2, ecg2_uv=arr2)
 
@@ -287,19 +221,19 @@ def ecg_validate(raw: bytes | str, *, key: str | None = None,
 def _samples(samples: Any, name: str, fs: float) -> np.ndarray:
     """One lead's samples: a non-empty list of integer microvolts, at most MAX_CHUNK_S long."""
     if not isinstance(samples, list):
-        raise InvalidChunk("malformed", f"{name} must be a list of integers")
+        raise InvalidRecord("malformed", f"{name} must be a list of integers", name)
     if not samples:
-        raise InvalidChunk("empty_chunk", f"{name} has no samples")
+        raise InvalidRecord("empty_chunk", f"{name} has no samples", name)
     if len(samples) > MAX_CHUNK_S * fs:
-        raise InvalidChunk("chunk_too_long",
-                           f"{len(samples)} samples = {len(samples) / fs:.1f} s > {MAX_CHUNK_S} s")
+        raise InvalidRecord("chunk_too_long",
+                           f"{len(samples)} samples = {len(samples) / fs:.1f} s > {MAX_CHUNK_S} s", name)
     if not all(type(v) is int for v in samples):
-        raise InvalidChunk("malformed", f"{name} must hold integers (microvolts), not floats")
+        raise InvalidRecord("malformed", f"{name} must hold integers (microvolts), not floats", name)
     arr = np.asarray(samples, dtype=np.int64)
     peak = int(np.abs(arr).max())
     if peak > MAX_ABS_UV:
-        raise InvalidChunk("amplitude_impossible",
-                           f"|{name}| up to {peak} uV > {MAX_ABS_UV} uV (send microvolts)")
+        raise InvalidRecord("amplitude_impossible",
+                           f"|{name}| up to {peak} uV > {MAX_ABS_UV} uV (send microvolts)", name)
     return arr.astype(np.int32)
 
 
@@ -340,7 +274,7 @@ def ecg_sequence_check(chunk: ECGChunk, last: dict[str, Any] | None) -> SeqVerdi
 
     Raises
     ------
-    InvalidChunk
+    InvalidRecord
         ``duplicate``, ``out_of_order`` or ``fs_mismatch``.
     """
     if not last:
@@ -350,11 +284,11 @@ def ecg_sequence_check(chunk: ECGChunk, last: dict[str, Any] | None) -> SeqVerdi
     if restart:
         return SeqVerdict("restart")
     if chunk.seq == last_seq:
-        raise InvalidChunk("duplicate", f"seq {chunk.seq} already received")
+        raise InvalidRecord("duplicate", f"seq {chunk.seq} already received")
     if chunk.seq < last_seq:
-        raise InvalidChunk("out_of_order", f"seq {chunk.seq} after seq {last_seq}")
+        raise InvalidRecord("out_of_order", f"seq {chunk.seq} after seq {last_seq}")
     if float(last["fs_hz"]) != chunk.fs_hz:
-        raise InvalidChunk("fs_mismatch",
+        raise InvalidRecord("fs_mismatch",
                            f"fs_hz={chunk.fs_hz:g} but this stream runs at {last['fs_hz']:g} Hz")
     if chunk.seq == last_seq + 1:
         return SeqVerdict("next")
@@ -385,12 +319,9 @@ def ecg_chunk_dict(patient_id: str, bed: str, ts: datetime, fs_hz: float, seq: i
 __all__ = [
     "LEADS",
     "MAX_ABS_UV",
-    "REASONS",
     "ECGChunk",
-    "InvalidChunk",
     "SeqVerdict",
     "ecg_chunk_dict",
-    "ecg_decode",
     "ecg_sequence_check",
     "ecg_validate",
 ]

@@ -17,10 +17,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from streams.alerts.conditions import Condition
-from streams.sinks.points import point
-from streams.vitals.news2 import News2Result, news2_score
-from streams.vitals.records import VitalsReading
+from models.vitals.news2 import News2Result, news2_score
+from wardwatch.records.conditions import Condition
+from wardwatch.records.points import point
+from wardwatch.records.vitals import VitalsReading
 
 NEWS2_VERSION = "news2-rcp-2017"
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-ACVPU = ("A", "C", "V", "P", "U")
-PARAMETERS = ("rr", "spo2", "air_or_oxygen", "sbp", "hr", "consciousness", "temp")
+from wardwatch.records.vitals import ACVPU  # the consciousness levels of Chart 1
 
 # Chart 4 clinical responses, keyed by risk level (Chart 2 thresholds).
 RESPONSES = {

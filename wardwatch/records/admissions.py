@@ -19,13 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from streams.vitals.validate import (
-    InvalidReading,
-    check_fields,
-    patient_id_of,
-    timestamp_of,
-    vitals_decode,
-)
+from wardwatch.records.errors import InvalidRecord
+from wardwatch.records.wire import check_fields, decode_object, patient_id_of, timestamp_of
 
 FIELDS = {"patient_id", "admit_ts", "age_years", "sex"}
 AGE_RANGE = (14.0, 120.0)     # adult ICU; set A itself spans 18-89 y (older ages recorded as 89)
@@ -41,7 +36,7 @@ class Admission:
 
 def admission_validate(raw: bytes, *, key: str | None = None,
                        now: datetime | None = None) -> Admission:
-    """Decode and validate one ``admissions`` message; raises InvalidReading with the reason.
+    """Decode and validate one ``admissions`` message; raises InvalidRecord with its code and reason.
 
     Examples
     --------
@@ -49,16 +44,16 @@ def admission_validate(raw: bytes, *, key: str | None = None,
     ...                    b'"age_years": 67, "sex": "F"}').sex
     'F'
     """
-    obj: dict[str, Any] = vitals_decode(raw)
+    obj: dict[str, Any] = decode_object(raw)
     check_fields(obj, FIELDS, FIELDS)
     pid = patient_id_of(obj, key)
     age = obj["age_years"]
     if isinstance(age, bool) or not isinstance(age, (int, float)):
-        raise InvalidReading(f"age_years must be a number, got {str(age)[:16]!r}", "age_years")
+        raise InvalidRecord("malformed", f"age_years must be a number, got {str(age)[:16]!r}", "age_years")
     if not AGE_RANGE[0] <= age <= AGE_RANGE[1]:
-        raise InvalidReading(f"age_years={age} outside [{AGE_RANGE[0]:g}, {AGE_RANGE[1]:g}] "
+        raise InvalidRecord("out_of_range", f"age_years={age} outside [{AGE_RANGE[0]:g}, {AGE_RANGE[1]:g}] "
                              "(adults; months or days are not accepted)", "age_years")
     if obj["sex"] not in ("M", "F"):
-        raise InvalidReading(f"sex must be 'M' or 'F', got {str(obj['sex'])[:8]!r}", "sex")
+        raise InvalidRecord("bad_value", f"sex must be 'M' or 'F', got {str(obj['sex'])[:8]!r}", "sex")
     ts = timestamp_of(obj, "admit_ts", now)
     return Admission(patient_id=pid, admit_ts=ts, age_years=float(age), sex=obj["sex"])

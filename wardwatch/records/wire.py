@@ -1,0 +1,96 @@
+"""JSON decoding and the field checks every record's validation shares (pure).
+
+Each raises :class:`~wardwatch.records.errors.InvalidRecord` with its code and field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from wardwatch.records.errors import InvalidRecord
+
+#: A device clock this far ahead of the receiving worker is wrong (vitals, labs, admissions).
+MAX_FUTURE = timedelta(minutes=5)
+
+
+def _reject_constant(name: str) -> float:
+    raise InvalidRecord("malformed", f"non-finite number {name}")
+
+
+def decode_object(raw: bytes | str) -> dict[str, Any]:
+    """Parse one message as a JSON object (NaN and Infinity are rejected).
+
+    Examples
+    --------
+    >>> decode_object(b'{"hr_bpm": 72}')
+    {'hr_bpm': 72}
+    >>> decode_object(b'[1]')
+    Traceback (most recent call last):
+    ...
+    wardwatch.records.errors.InvalidRecord: malformed: expected a JSON object, got list
+    """
+    try:
+        obj = json.loads(raw, parse_constant=_reject_constant)
+    except InvalidRecord:
+        raise
+    except (ValueError, UnicodeDecodeError, TypeError) as e:
+        raise InvalidRecord("malformed", f"not JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise InvalidRecord("malformed", f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def check_fields(obj: dict[str, Any], required: set[str], allowed: set[str]) -> None:
+    """Reject a record missing a required field or carrying an unknown one."""
+    missing = sorted(required - set(obj))
+    if missing:
+        raise InvalidRecord("missing_field", f"missing fields {missing}", missing[0])
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise InvalidRecord("unknown_field", f"unknown fields {unknown}", unknown[0])
+
+
+def patient_id_of(obj: dict[str, Any], key: str | None) -> str:
+    """The record's ``patient_id``: a non-empty string of at most 64 characters that equals the
+    Kafka key (a record keyed otherwise would sit on another patient's partition)."""
+    pid = obj.get("patient_id")
+    if not isinstance(pid, str) or not pid.strip() or len(pid) > 64:
+        raise InvalidRecord("malformed", "patient_id must be a non-empty string of at most 64 "
+                            "characters", "patient_id")
+    if key is not None and key != pid:
+        raise InvalidRecord("key_mismatch", "message key does not match patient_id", "patient_id")
+    return pid
+
+
+def timestamp_of(obj: dict[str, Any], field: str, now: datetime | None,
+                 max_future: timedelta = MAX_FUTURE) -> datetime:
+    """``obj[field]`` as a timezone-aware datetime, at most ``max_future`` after ``now``."""
+    raw = obj.get(field)
+    if not isinstance(raw, str):
+        raise InvalidRecord("bad_timestamp", f"{field} must be an ISO-8601 timestamp string", field)
+    try:
+        ts = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidRecord("bad_timestamp", f"{field} is not ISO-8601: {raw[:40]!r}", field) from None
+    if ts.tzinfo is None:
+        raise InvalidRecord("bad_timestamp", f"{field} has no timezone (time must be UTC or carry "
+                            "an offset)", field)
+    if now is not None and ts - now > max_future:
+        raise InvalidRecord("bad_timestamp", f"{field} is {(ts - now).total_seconds():.0f}s in the "
+                            "future", field)
+    return ts
+
+
+def number_of(obj: dict[str, Any], name: str) -> float | None:
+    """``obj[name]`` as a finite float, None when absent; a bool or string is malformed."""
+    v = obj.get(name)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise InvalidRecord("malformed", f"{name} must be a number, got {str(v)[:16]!r}", name)
+    if not math.isfinite(v):
+        raise InvalidRecord("malformed", f"{name} is not finite", name)
+    return float(v)
