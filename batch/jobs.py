@@ -277,7 +277,8 @@ def artifact_dir(root: Path, kind: str, job_id: str) -> Path:
     return root / kind / job_id
 
 
-def build_result(job: Job, *, status: str, started_at: str, finished_at: str, latency_s: float,
+def build_result(  # noqa: PLR0913 - one keyword per result field
+                 job: Job, *, status: str, started_at: str, finished_at: str, latency_s: float,
                  progress: dict[str, Any], worker: str, versions: dict[str, str],
                  outputs: dict[str, Any] | None = None, artifacts: dict[str, str] | None = None,
                  warnings: Iterable[str] = (), reason: str | None = None,

@@ -167,6 +167,16 @@ def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
         rng = np.random.default_rng([seed, list(LEADS).index(lead)])
     x += 0.06 * np.sin(2 * np.pi * 0.22 * t + rng.uniform(0, 2 * np.pi))
     x += rng.normal(0, noise_uv / 1000.0, n)
+    _overlay_events(x, t, fs, events, rng)
+    signal_uv = np.round(x * 1000.0).astype(np.int32)
+    beats = [(round(tb * fs), lab) for tb, lab in sched if tb * fs < n]
+    return signal_uv, beats
+
+
+def _overlay_events(x: np.ndarray, t: np.ndarray, fs: float, events: Sequence[SynthEvent],
+                    rng: np.random.Generator) -> None:
+    """Add the non-beat events (AF waves, VF, noise bursts, leads off) to ``x`` in place."""
+    n = x.size
     for e in events:
         i0, i1 = int(e.start_s * fs), min(n, int((e.start_s + e.duration_s) * fs))
         if i1 <= i0:
@@ -187,9 +197,6 @@ def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
             x[i0:i1] += w
         elif e.kind == "leads_off":
             x[i0:i1] = e.params.get("level_uv", 0.0) / 1000.0
-    signal_uv = np.round(x * 1000.0).astype(np.int32)
-    beats = [(round(tb * fs), lab) for tb, lab in sched if tb * fs < n]
-    return signal_uv, beats
 
 
 #: Scenario name -> (sinus rate, events) for the demo / load-test beds. Times in seconds.

@@ -204,7 +204,7 @@ def extract_sample(tar_path: str | Path, records: list[str], out: str | Path = S
     from models.deterioration.dataset import iter_tar
 
     want = set(records)
-    cols = ("ICULOS",) + COLUMNS + tuple(LABS) + ("Age", "Gender", "SepsisLabel")
+    cols = ("ICULOS", *COLUMNS, *tuple(LABS), "Age", "Gender", "SepsisLabel")
     lines = ["record|" + "|".join(cols)]
     found = {}
     for name, rows in iter_tar(tar_path):

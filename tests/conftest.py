@@ -84,7 +84,7 @@ class WorkerProcess:
 
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str]):
         self.args, self.log_path = args, log_path
-        self.log = open(log_path, "ab")
+        self.log = open(log_path, "ab")  # noqa: SIM115 - open while the process runs
         self.proc = subprocess.Popen([WARDWATCH, *args], stdout=self.log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **env}, cwd=REPO, start_new_session=True)
 

@@ -6,6 +6,8 @@ ordered on one partition and workers scale as a consumer group.
 
 from __future__ import annotations
 
+import contextlib
+
 VITALS = "vitals"              # raw bedside readings (JSON bytes), key = patient id
 ECG = "ecg"                    # raw ECG chunks (JSON bytes), key = patient id
 LABS = "labs"                  # lab results (JSON bytes), key = patient id
@@ -46,11 +48,9 @@ def ensure_topics(names: tuple[str, ...] = ALL_TOPICS, partitions: int | None = 
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(n, partitions or s.partitions, s.replication,
                                               topic_configs=config or {}) for n in missing])
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
     if missing:

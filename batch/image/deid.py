@@ -162,8 +162,7 @@ def _apply(ds: Dataset, key: bytes, report: DeidReport, path: str = "") -> None:
         row = profile_row(tag)
         if row is None:
             if elem.VR == "SQ":  # keep the sequence, clean what it contains
-                for i, item in enumerate(elem.value):
-                    _apply(item, key, report, f"{path}{tag.group:04X},{tag.element:04X}[{i}]/")
+                _apply_items(elem, key, report, path)
             continue  # not in the table: kept (e.g. SOP Class UID, pixel module)
         action = RESOLVE[row.action]
         label = _label(elem, path)
@@ -173,33 +172,53 @@ def _apply(ds: Dataset, key: bytes, report: DeidReport, path: str = "") -> None:
             del ds[tag]
             report.removed.append(label)
         elif action == "Z":
-            if elem.VR == "SQ":
-                elem.value = Sequence()
-            elif elem.VR in _NUMERIC:
-                elem.value = None
-            else:
-                elem.value = b"" if elem.VR in _BINARY else ""
+            _zero(elem)
             report.zeroed.append(label)
         elif action == "D":
-            if elem.VR == "SQ":  # a dummy sequence: no items (nothing identifying survives)
-                elem.value = Sequence()
-            elif elem.VR == "UI":
-                elem.value = replace_uid(str(elem.value or "0"), key)
-            else:
-                elem.value = _DUMMY.get(elem.VR, "ANONYMIZED")
+            _dummy(elem, key)
             report.dummied.append(label)
         elif action == "U":
-            if elem.VR == "UI":
-                vals = elem.value if elem.VM > 1 else [elem.value]
-                new = [replace_uid(str(v), key) for v in vals if v]
-                elem.value = new if elem.VM > 1 else (new[0] if new else "")
-            else:  # an odd VR for a U row: do not keep the value
-                elem.value = "" if elem.VR != "SQ" else Sequence()
+            _replace_uids(elem, key)
             report.uids_replaced.append(label)
         elif action == "U*":  # keep the sequence; the profile applies inside (UIDs -> U)
-            for i, item in enumerate(elem.value or []):
-                _apply(item, key, report, f"{path}{tag.group:04X},{tag.element:04X}[{i}]/")
+            _apply_items(elem, key, report, path)
             report.uids_replaced.append(label)
+
+
+def _apply_items(elem: DataElement, key: bytes, report: DeidReport, path: str) -> None:
+    """Apply the profile inside every item of a sequence element."""
+    for i, item in enumerate(elem.value or []):
+        _apply(item, key, report, f"{path}{elem.tag.group:04X},{elem.tag.element:04X}[{i}]/")
+
+
+def _zero(elem: DataElement) -> None:
+    """Action Z: a zero-length value of the element's own kind."""
+    if elem.VR == "SQ":
+        elem.value = Sequence()
+    elif elem.VR in _NUMERIC:
+        elem.value = None
+    else:
+        elem.value = b"" if elem.VR in _BINARY else ""
+
+
+def _dummy(elem: DataElement, key: bytes) -> None:
+    """Action D: a dummy value of the same VR."""
+    if elem.VR == "SQ":  # a dummy sequence: no items (nothing identifying survives)
+        elem.value = Sequence()
+    elif elem.VR == "UI":
+        elem.value = replace_uid(str(elem.value or "0"), key)
+    else:
+        elem.value = _DUMMY.get(elem.VR, "ANONYMIZED")
+
+
+def _replace_uids(elem: DataElement, key: bytes) -> None:
+    """Action U: every UID replaced by its keyed surrogate."""
+    if elem.VR == "UI":
+        vals = elem.value if elem.VM > 1 else [elem.value]
+        new = [replace_uid(str(v), key) for v in vals if v]
+        elem.value = new if elem.VM > 1 else (new[0] if new else "")
+    else:  # an odd VR for a U row: do not keep the value
+        elem.value = "" if elem.VR != "SQ" else Sequence()
 
 
 _BINARY = {"OB", "OW", "OD", "OF", "OL", "OV", "UN"}

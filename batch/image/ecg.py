@@ -13,6 +13,7 @@ used).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -45,15 +46,11 @@ def ecg_leads(ds: Dataset, group: int = 0) -> tuple[dict[str, np.ndarray], float
     leads: dict[str, np.ndarray] = {}
     for i, ch in enumerate(wf.ChannelDefinitionSequence):
         label = f"ch{i + 1}"
-        try:
+        with contextlib.suppress(AttributeError, IndexError):
             label = str(ch.ChannelSourceSequence[0].CodeMeaning)
-        except (AttributeError, IndexError):
-            pass
         unit = "uv"
-        try:
+        with contextlib.suppress(AttributeError, IndexError):
             unit = str(ch.ChannelSensitivityUnitsSequence[0].CodeValue).lower()
-        except (AttributeError, IndexError):
-            pass
         leads[_short_lead(label)] = arr[:, i] * _UNIT_TO_MV.get(unit, 1e-3)
     return leads, fs
 

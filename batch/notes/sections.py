@@ -124,7 +124,7 @@ def sections_detect(text: str) -> list[Section]:
             heads[m.start(1)] = (name, m.group(1).strip(), m.end())
     out: list[Section] = []
     starts = sorted(heads)
-    if not starts or starts[0] > 0 and text[: starts[0]].strip():
+    if not starts or (starts[0] > 0 and text[: starts[0]].strip()):
         first = starts[0] if starts else len(text)
         out.append(Section("preamble", "", 0, 0, first))
     for i, s in enumerate(starts):

@@ -56,18 +56,27 @@ def _round(x: float, places: int = 0) -> Decimal:
     return Decimal(str(x)).quantize(q, rounding=ROUND_HALF_UP)
 
 
+# Chart 1 rows as (highest value of the band, score), ascending; above the last band: the
+# row's final score. Values are rounded to the chart's resolution first (see _round).
+RR_BANDS = ((8, 3), (11, 1), (20, 0), (24, 2)), 3
+SPO2_SCALE1_BANDS = ((91, 3), (93, 2), (95, 1)), 0
+SPO2_SCALE2_BANDS = ((83, 3), (85, 2), (87, 1), (92, 0)), 0          # >= 93 on air: 0
+SPO2_SCALE2_OXYGEN_BANDS = ((83, 3), (85, 2), (87, 1), (92, 0), (94, 1), (96, 2)), 3
+SBP_BANDS = ((90, 3), (100, 2), (110, 1), (219, 0)), 3
+HR_BANDS = ((40, 3), (50, 1), (90, 0), (110, 1), (130, 2)), 3
+TEMP_BANDS = ((Decimal("35.0"), 3), (Decimal("36.0"), 1), (Decimal("38.0"), 0),
+              (Decimal("39.0"), 1)), 2
+
+
+def _band(v: Decimal, bands: tuple[tuple[tuple[int | Decimal, int], ...], int]) -> int:
+    """The score of the first band whose upper bound (inclusive) is at or above ``v``."""
+    rows, above = bands
+    return next((score for upper, score in rows if v <= upper), above)
+
+
 def score_rr(rr_bpm: float) -> int:
     """Respiration rate (per minute): <=8: 3; 9-11: 1; 12-20: 0; 21-24: 2; >=25: 3."""
-    v = _round(rr_bpm)
-    if v <= 8:
-        return 3
-    if v <= 11:
-        return 1
-    if v <= 20:
-        return 0
-    if v <= 24:
-        return 2
-    return 3
+    return _band(_round(rr_bpm), RR_BANDS)
 
 
 def score_spo2(spo2_pct: float, scale: int, on_oxygen: bool) -> int:
@@ -76,30 +85,11 @@ def score_spo2(spo2_pct: float, scale: int, on_oxygen: bool) -> int:
     Scale 2 (hypercapnic respiratory failure, target 88-92 %): <=83: 3; 84-85: 2; 86-87: 1;
     88-92, or >=93 on air: 0; 93-94 on oxygen: 1; 95-96 on oxygen: 2; >=97 on oxygen: 3.
     """
-    v = _round(spo2_pct)
     if scale == 1:
-        if v <= 91:
-            return 3
-        if v <= 93:
-            return 2
-        if v <= 95:
-            return 1
-        return 0
+        return _band(_round(spo2_pct), SPO2_SCALE1_BANDS)
     if scale != 2:
         raise ValueError(f"SpO2 scale must be 1 or 2, got {scale!r}")
-    if v <= 83:
-        return 3
-    if v <= 85:
-        return 2
-    if v <= 87:
-        return 1
-    if v <= 92 or not on_oxygen:
-        return 0
-    if v <= 94:
-        return 1
-    if v <= 96:
-        return 2
-    return 3
+    return _band(_round(spo2_pct), SPO2_SCALE2_OXYGEN_BANDS if on_oxygen else SPO2_SCALE2_BANDS)
 
 
 def score_air_or_oxygen(on_oxygen: bool) -> int:
@@ -109,32 +99,12 @@ def score_air_or_oxygen(on_oxygen: bool) -> int:
 
 def score_sbp(sbp_mmhg: float) -> int:
     """Systolic BP (mmHg): <=90: 3; 91-100: 2; 101-110: 1; 111-219: 0; >=220: 3."""
-    v = _round(sbp_mmhg)
-    if v <= 90:
-        return 3
-    if v <= 100:
-        return 2
-    if v <= 110:
-        return 1
-    if v <= 219:
-        return 0
-    return 3
+    return _band(_round(sbp_mmhg), SBP_BANDS)
 
 
 def score_hr(hr_bpm: float) -> int:
     """Pulse (per minute): <=40: 3; 41-50: 1; 51-90: 0; 91-110: 1; 111-130: 2; >=131: 3."""
-    v = _round(hr_bpm)
-    if v <= 40:
-        return 3
-    if v <= 50:
-        return 1
-    if v <= 90:
-        return 0
-    if v <= 110:
-        return 1
-    if v <= 130:
-        return 2
-    return 3
+    return _band(_round(hr_bpm), HR_BANDS)
 
 
 def score_consciousness(acvpu: str) -> int:
@@ -146,16 +116,7 @@ def score_consciousness(acvpu: str) -> int:
 
 def score_temp(temp_c: float) -> int:
     """Temperature (degrees C): <=35.0: 3; 35.1-36.0: 1; 36.1-38.0: 0; 38.1-39.0: 1; >=39.1: 2."""
-    v = _round(temp_c, 1)
-    if v <= Decimal("35.0"):
-        return 3
-    if v <= Decimal("36.0"):
-        return 1
-    if v <= Decimal("38.0"):
-        return 0
-    if v <= Decimal("39.0"):
-        return 1
-    return 2
+    return _band(_round(temp_c, 1), TEMP_BANDS)
 
 
 def news2_band(score: int) -> str:

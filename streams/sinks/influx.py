@@ -95,14 +95,14 @@ class InfluxWriter:
         try:
             await self._write_until_done("\n".join(line for _, line in lines))
             self.written += len(lines)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failed batch is retried point by point
             log_event(log, "influx rejected batch, writing point by point", logging.WARNING,
                       status=_status(e), points=len(lines))
             for p, line in lines:
                 try:
                     await self._write_until_done(line)
                     self.written += 1
-                except Exception as e1:
+                except Exception as e1:  # noqa: BLE001 - the point is dead-lettered with its error
                     rejected.append((p, f"InfluxDB rejected the point (HTTP {_status(e1)}): "
                                         f"{str(e1)[:300]}"))
         return rejected

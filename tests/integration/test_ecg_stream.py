@@ -38,7 +38,7 @@ def annotated_vruns(record: str, start_s: float, seconds: float, min_beats: int 
     """(onset s from the replay start, beats) of every reference V run in the replayed segment."""
     beats = annotated_beats(record, start_s, seconds)
     runs, cur = [], []
-    for t, sym in beats + [(None, "N")]:
+    for t, sym in [*beats, (None, "N")]:
         if sym in "VE":
             cur.append(t)
             continue

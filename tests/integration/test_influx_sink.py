@@ -26,7 +26,7 @@ def test_type_conflict_is_rejected_alone(services):
     asyncio.run(_write(s, good[:1]))  # hr_bpm is now a float field in this shard
     bad = point("sinktest", {"patient": pid, "bed": "X"}, {"hr_bpm": "sixty"}, now)
     writer = InfluxWriter(s)
-    rejected = asyncio.run(_write(s, good[1:] + [bad], writer))
+    rejected = asyncio.run(_write(s, [*good[1:], bad], writer))
     assert [p for p, _ in rejected] == [bad]
     assert "HTTP 400" in rejected[0][1] and "conflict" in rejected[0][1]
     flux = f'''from(bucket: "{s.influx_bucket}") |> range(start: -1h)

@@ -194,6 +194,14 @@ def ecg_validate(raw: bytes | str, *, key: str | None = None,
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise InvalidRecord("malformed", "seq must be a non-negative integer", "seq")
 
+    lead, arr, lead2, arr2 = _leads(obj, fs)
+    return ECGChunk(patient_id=pid, bed=bed, ts=ts, fs_hz=float(fs), seq=seq, lead=lead,
+                    ecg_uv=arr, lead2=lead2, ecg2_uv=arr2)
+
+
+def _leads(obj: dict[str, Any], fs: float
+           ) -> tuple[str, np.ndarray, str | None, np.ndarray | None]:
+    """The lead(s) and their samples: ``(lead, ecg_uv, lead2, ecg2_uv)``."""
     lead = obj["lead"]
     if not isinstance(lead, str):
         raise InvalidRecord("malformed", "lead must be a string", "lead")
@@ -214,8 +222,7 @@ def ecg_validate(raw: bytes | str, *, key: str | None = None,
         if arr2.size != arr.size:
             raise InvalidRecord("lead2_mismatch", f"ecg2_uv has {arr2.size} samples, ecg_uv {arr.size}",
                                 "ecg2_uv")
-    return ECGChunk(patient_id=pid, bed=bed, ts=ts, fs_hz=float(fs), seq=seq, lead=lead,
-                    ecg_uv=arr, lead2=lead2, ecg2_uv=arr2)
+    return lead, arr, lead2, arr2
 
 
 def _samples(samples: Any, name: str, fs: float) -> np.ndarray:

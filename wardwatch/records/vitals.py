@@ -104,7 +104,26 @@ def vitals_validate(raw: bytes, *, key: str | None = None, now: datetime | None 
 
     ts = timestamp_of(obj, "ts", now)
 
-    values: dict[str, Any] = {}
+    values = _measurements(obj)
+    scale = obj.get("spo2_scale", 1)
+    if scale not in (1, 2) or isinstance(scale, bool):
+        raise InvalidRecord("bad_value", f"spo2_scale must be 1 or 2, got {scale!r}", "spo2_scale")
+    o2 = obj.get("o2")
+    if o2 is not None and o2 not in ("air", "oxygen"):
+        raise InvalidRecord("bad_value", f"o2 must be 'air' or 'oxygen', got {o2!r}", "o2")
+    acvpu = obj.get("acvpu")
+    if acvpu is not None and acvpu not in ACVPU:
+        raise InvalidRecord("bad_value", f"acvpu must be one of {list(ACVPU)}, got {acvpu!r}", "acvpu")
+    if not values and o2 is None and acvpu is None:
+        raise InvalidRecord("no_measurement", "reading carries no measurement")
+
+    return VitalsReading(patient_id=pid, bed=bed, ts=ts, spo2_scale=int(scale), o2=o2,
+                         acvpu=acvpu, **values)
+
+
+def _measurements(obj: dict[str, Any]) -> dict[str, float]:
+    """The numeric measurements, each in its unit and physiologically possible."""
+    values: dict[str, float] = {}
     for name in NUMERIC:
         v = number_of(obj, name)
         if v is None:
@@ -123,21 +142,7 @@ def vitals_validate(raw: bytes, *, key: str | None = None, now: datetime | None 
         raise InvalidRecord(
             "out_of_range", f"dbp_mmhg={values['dbp_mmhg']} is not below sbp_mmhg={values['sbp_mmhg']}",
             "dbp_mmhg")
-
-    scale = obj.get("spo2_scale", 1)
-    if scale not in (1, 2) or isinstance(scale, bool):
-        raise InvalidRecord("bad_value", f"spo2_scale must be 1 or 2, got {scale!r}", "spo2_scale")
-    o2 = obj.get("o2")
-    if o2 is not None and o2 not in ("air", "oxygen"):
-        raise InvalidRecord("bad_value", f"o2 must be 'air' or 'oxygen', got {o2!r}", "o2")
-    acvpu = obj.get("acvpu")
-    if acvpu is not None and acvpu not in ACVPU:
-        raise InvalidRecord("bad_value", f"acvpu must be one of {list(ACVPU)}, got {acvpu!r}", "acvpu")
-    if not values and o2 is None and acvpu is None:
-        raise InvalidRecord("no_measurement", "reading carries no measurement")
-
-    return VitalsReading(patient_id=pid, bed=bed, ts=ts, spo2_scale=int(scale), o2=o2,
-                         acvpu=acvpu, **values)
+    return values
 
 
 def vitals_order_check(reading: VitalsReading, last_ts: str | None,

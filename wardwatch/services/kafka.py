@@ -118,7 +118,7 @@ def healthy(s: Settings) -> bool:
         admin.list_topics()
         admin.close()
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - a health probe: any failure means not ready
         return False
 
 

@@ -84,7 +84,7 @@ def test_garbage_without_job_id_is_deadlettered_only(worker):
 def test_wrong_kind_gets_failed_result(worker):
     m = make_job_message("notes", b"text", "n.txt")
     assert worker.handle_message(_msg(json.dumps(m).encode(), m["job_id"].encode())) == "failed"
-    res = [c[3] for c in worker.calls if c[0] == "produce" and c[1] == "results.image"][0]
+    res = next(c[3] for c in worker.calls if c[0] == "produce" and c[1] == "results.image")
     assert res["reason"] == "wrong_kind" and res["job_id"] == m["job_id"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +27,7 @@ def test_readings_validate_and_track_the_hourly_values() -> None:
         vitals_validate(json.dumps(r.to_dict()).encode(), key=r.patient_id)
     # 1 Hz spacing at step_s=1, device time monotonic
     fast = list(trajectory_readings(traj, step_s=1.0, hours=1))
-    assert all(b.ts - a.ts == timedelta(seconds=1) for a, b in zip(fast, fast[1:], strict=False))
+    assert all(b.ts - a.ts == timedelta(seconds=1) for a, b in itertools.pairwise(fast))
     # the hour's mean HR follows the record (noise and interpolation stay small)
     i = int(np.flatnonzero(~np.isnan(traj.values["HR"]))[0])
     hour = [r.hr_bpm for r in readings if r.hr_bpm is not None
