@@ -14,6 +14,8 @@ Templates see each source JSON under its name in :attr:`Card.sources`, and:
     the size of a file next to the card, in bytes;
 ``text(name)``
     the text of an optional file next to the card, or ``None`` when it does not exist;
+``delta(places=2)``
+    filter: a signed difference, ``+0.16`` / ``−0.63`` / ``0.00``;
 ``demote(text, level)``
     filter: the text with its first heading dropped and the others moved down so the highest
     is ``level``, for including a Markdown file as a section of the card.
@@ -84,6 +86,14 @@ def _fmt(value: Any, spec: str) -> str:
     return format(value, spec)
 
 
+def _delta(value: float, places: int = 2) -> str:
+    """A signed difference: ``+0.16``, ``−0.63`` (minus sign), ``0.00`` when it rounds to zero."""
+    text = format(abs(value), f".{places}f")
+    if float(text) == 0:
+        return text
+    return ("+" if value > 0 else "\u2212") + text
+
+
 def _demote(text: str, level: int) -> str:
     lines = text.strip("\n").split("\n")
     if lines and lines[0].startswith("#"):
@@ -142,7 +152,7 @@ def card_render(card: Card, *, root: Path = ROOT, out: Path | None = None,
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(template.parent),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    env.filters.update(fmt=_fmt, demote=_demote)
+    env.filters.update(fmt=_fmt, delta=_delta, demote=_demote)
     env.globals.update(file_bytes=lambda name: (base / name).stat().st_size, text=text)
     return env.get_template(template.name).render(ctx)
 
