@@ -1,7 +1,8 @@
 """Train, evaluate and persist the ALL/AML expression classifier (``wardwatch train genomic``).
 
 Writes ``model.joblib`` (the fitted pipeline, probe order, version, CV metrics),
-``metrics.json`` and ``MODEL_CARD.md`` into the output folder (default ``models/genomic/``).
+``metrics.json`` and ``MODEL_CARD.md`` (rendered by :mod:`models.cards` from
+``models/genomic/MODEL_CARD.md.tmpl``) into the output folder (default ``models/genomic/``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import joblib
 import sklearn
 
 from batch.genomic.expression import (
-    CLASSES,
     MODEL_VERSION,
     ExpressionModel,
     expression_cluster,
@@ -24,6 +24,7 @@ from batch.genomic.expression import (
     expression_fit,
 )
 from batch.genomic.golub import golub_align, golub_parse_expression, golub_parse_labels
+from models.cards import CARDS, card_write
 from wardwatch.settings import shared_data
 
 log = logging.getLogger(__name__)
@@ -75,65 +76,5 @@ def genomic_train(expression: Path = DEFAULT_EXPRESSION, labels: Path = DEFAULT_
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(model.to_state(), out / MODEL_FILE, compress=3)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    (out / "MODEL_CARD.md").write_text(model_card(metrics, (out / MODEL_FILE).stat().st_size))
+    card_write(CARDS["genomic"], out=out / "MODEL_CARD.md", data={"m": metrics})
     return metrics
-
-
-def model_card(m: dict[str, Any], size_bytes: int) -> str:
-    """The model card text, with the numbers of this build."""
-    cm = m["loo_confusion"]
-    rskf = (f"{m['rskf_accuracy_mean']:.3f} ± {m['rskf_accuracy_sd']:.3f} "
-            f"(sd over {m['rskf_folds']} folds)")
-    resub = f"{m['resubstitution_accuracy']:.3f}"
-    return f"""# Model card: genomic ALL/AML classifier (`{m['model_version']}`)
-
-## What it does
-Predicts acute lymphoblastic (ALL) vs acute myeloid (AML) leukaemia from one Affymetrix Hu6800
-bone-marrow/blood expression profile (7,129 probes, "average difference" units), for
-`jobs.genomic` expression jobs. Research use only; not a diagnostic device.
-
-## Data
-Golub TR et al., Molecular classification of cancer, Science 286:531-537 (1999): the 38-sample
-**training** set only (`../shared/data/golub/data_set_ALL_AML_train.csv`, `labels_train.csv`;
-{m['class_counts']['ALL']} ALL, {m['class_counts']['AML']} AML). The 34-sample independent set is
-not in this repository and was never used: it is the data the model is judged on.
-
-## Model
-log10 of values clipped to [100, 16000] (Dudoit, Fridlyand & Speed, JASA 2002) -> the
-{m['n_genes']} probes with the largest ANOVA F (selected inside every CV fold; Ambroise &
-McLachlan, PNAS 2002) -> random forest, {m['n_trees']} trees, `random_state={m['seed']}`
-(scikit-learn {m['sklearn']}). Artifact `model.joblib`, {size_bytes / 1024:.0f} KiB.
-
-## Split and metrics (training set only, so cross-validated)
-| estimate | value |
-|---|---|
-| {m['rskf_scheme']} accuracy | {rskf} |
-| leave-one-out accuracy | {m['loo_accuracy']:.3f} (n = {m['n']}) |
-| resubstitution accuracy (optimistic, not a performance estimate) | {resub} |
-
-Leave-one-out confusion (rows true, columns predicted; {', '.join(CLASSES)}): `{cm}`.
-
-### Subgroup metrics
-Per-class leave-one-out recall: ALL {m['loo_recall']['ALL']:.3f}, AML {m['loo_recall']['AML']:.3f}.
-The ALL B-/T-cell subtypes, sex and sample source (BM/PB) are not in the label file, so no
-further subgroup can be reported.
-
-### Clustering
-PCA (centred log expression, 1,000 most variable probes) + k-means (k = 2): adjusted Rand index
-with ALL/AML on the training set {m['cluster_ari_training']:.3f} (settings chosen while looking at
-this number, so it is descriptive, not an independent estimate).
-
-## Limits
-- 38 samples, 11 AML: the CV estimate has a wide interval (one sample = 2.6 points).
-- One array platform (Hu6800) and one lab's protocol; other platforms need remapping and
-  renormalisation. Submitted files missing more than 1 % of the probes are rejected.
-- Two classes only; any other leukaemia (or a normal sample) is still forced into ALL or AML.
-- Random forest probabilities (`p_aml`) are not calibrated.
-
-## Rebuild
-```
-.venv/bin/wardwatch train genomic          # deterministic: seed {m['seed']}
-.venv/bin/wardwatch eval genomic --expression EXPR.csv --labels LABELS.csv --json
-```
-Built {m['trained_at']}.
-"""
