@@ -1,12 +1,24 @@
-# The two commands of README: `make demo` (the main job) and `make test` (the tests).
-.PHONY: demo test install services-up services-down bench
+# README's two commands: `make demo` (the main job) and `make test` (everything, what .ci/run calls).
+# `make lint`, `make typecheck` and `make test-unit` (no services, under 2 minutes) are the quick
+# checks to run while working; `pre-commit install` runs lint on every commit.
+.PHONY: demo test install services-up services-down lint typecheck test-unit cards
 install:
 	./scripts/bootstrap
 demo: install
 	.venv/bin/wardwatch demo
-test: install
+lint: install
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
+	.venv/bin/python -m models.cards --check
+typecheck: install
+	.venv/bin/mypy
+test-unit: install
+	.venv/bin/pytest tests/unit -q
+test: lint typecheck
 	.venv/bin/pytest
+cards: install
+	.venv/bin/python -m models.cards
 services-up: install
 	.venv/bin/wardwatch services up
 services-down:

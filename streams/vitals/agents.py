@@ -1,7 +1,8 @@
 """The vitals agent: decode -> validate -> order check -> :func:`vitals_step` -> outputs.
 
-Thin by design: every decision is a pure function in ``streams/vitals/``; this module only moves
-data between the topic, the per-patient table and those functions.
+Thin by design: every decision is a pure function (``models.vitals.scoring``, the validators of
+``wardwatch.records``); this module only moves data between the topic, the per-patient table
+and those functions.
 
 Readings are taken in micro-batches (many patients). A batch's outputs (conditions, points,
 dead letters) are published and acknowledged by the broker first; then the patients' states
