@@ -183,8 +183,8 @@ def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
             x[i0:i1] += e.params.get("amp_uv", 400.0) / 1000.0 * env * np.sin(phase)
         elif e.kind == "noise":
             amp = e.params.get("amp_uv", 400.0) / 1000.0
-            w = rng.normal(0, amp, i1 - i0)
-            x[i0:i1] += w
+            burst = rng.normal(0, amp, i1 - i0)
+            x[i0:i1] += burst
         elif e.kind == "leads_off":
             x[i0:i1] = e.params.get("level_uv", 0.0) / 1000.0
     signal_uv = np.round(x * 1000.0).astype(np.int32)
