@@ -145,7 +145,7 @@ def ensure_batch_topics(kind: str) -> None:
 
 
 def _versions(kind: str) -> dict[str, str]:
-    from wardwatch import __version__ as ww_version  # type: ignore[attr-defined]
+    from wardwatch import __version__ as ww_version
 
     v = {"wardwatch": str(ww_version), "batch_framework": FRAMEWORK_VERSION}
     try:
@@ -264,7 +264,7 @@ class JobWorker:
 
         progress = ProgressLog(time.monotonic, on_mark)
         job.progress = progress
-        common = {"started_at": started, "worker": self.worker_id}
+        common: dict[str, Any] = {"started_at": started, "worker": self.worker_id}
         try:
             out = self.handler(job)
             if not isinstance(out, dict) or "outputs" not in out:

@@ -193,8 +193,8 @@ def _overlay_events(x: np.ndarray, t: np.ndarray, fs: float, events: Sequence[Sy
             x[i0:i1] += e.params.get("amp_uv", 400.0) / 1000.0 * env * np.sin(phase)
         elif e.kind == "noise":
             amp = e.params.get("amp_uv", 400.0) / 1000.0
-            w = rng.normal(0, amp, i1 - i0)
-            x[i0:i1] += w
+            burst = rng.normal(0, amp, i1 - i0)
+            x[i0:i1] += burst
         elif e.kind == "leads_off":
             x[i0:i1] = e.params.get("level_uv", 0.0) / 1000.0
 

@@ -37,8 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.deterioration.features import LABS
-from wardwatch.records.labs import LabResult
+from wardwatch.records.labs import LABS, LabResult
 from wardwatch.records.vitals import VitalsReading
 
 log = logging.getLogger(__name__)

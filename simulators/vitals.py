@@ -95,7 +95,7 @@ def _progress(p: SimPatient, frac: float) -> float:
 
 
 def vitals_at(p: SimPatient, elapsed_s: float, total_s: float, rng: np.random.Generator,
-              ts: datetime, last_sent: dict[str, float] | None = None) -> dict[str, Any]:
+              ts: datetime, last_sent: dict[str, Any] | None = None) -> dict[str, Any]:
     """The reading patient ``p`` sends at ``elapsed_s`` of a ``total_s`` run (device time)."""
     g = _progress(p, elapsed_s / total_s if total_s > 0 else 1.0)
     v = dict(p.base)

@@ -37,5 +37,6 @@ class PatientStateTable(Table):
 
 def patient_table(name: str) -> PatientStateTable:
     """A per-patient state table (``default=dict``, string keys) registered with the app."""
-    return app.tables.add(PatientStateTable(app, name=name, default=dict, key_type=str,
-                                            beacon=app.tables.beacon))
+    table = PatientStateTable(app, name=name, default=dict, key_type=str, beacon=app.tables.beacon)
+    app.tables.add(table)
+    return table

@@ -45,7 +45,7 @@ def end_offsets(topics: list[str]) -> dict[TopicPartition, int]:
 
 def consume(topics: list[str], *, start: dict[TopicPartition, int] | None = None,
             group_id: str | None = None, timeout_s: float = 30.0,
-            stop: Callable[[list[tuple[str, dict]]], bool] | None = None,
+            stop: Callable[[list[tuple[str, dict | bytes]]], bool] | None = None,
             from_beginning: bool = False) -> Iterator[tuple[str, str, dict | bytes]]:
     """Yield ``(topic, key, value)`` until ``timeout_s`` passes with nothing new, or ``stop``.
 
@@ -63,7 +63,7 @@ def consume(topics: list[str], *, start: dict[TopicPartition, int] | None = None
                 c.seek(tp, off)
         else:
             c.subscribe(topics)
-        seen: list[tuple[str, dict]] = []
+        seen: list[tuple[str, dict | bytes]] = []
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             batch = c.poll(timeout_ms=500)

@@ -46,7 +46,8 @@ MAX_MISSING_PROBE_FRACTION = 0.01
 
 def expression_preprocess(x: np.ndarray | pd.DataFrame) -> np.ndarray:
     """Floor at 100, ceiling at 16,000, log10 (Dudoit et al. 2002)."""
-    return np.log10(np.clip(np.asarray(x, dtype=float), FLOOR, CEILING))
+    out: np.ndarray = np.log10(np.clip(np.asarray(x, dtype=float), FLOOR, CEILING))
+    return out
 
 
 def f_score(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

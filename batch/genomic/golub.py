@@ -87,7 +87,7 @@ def golub_parse_expression(source: str | Path | io.StringIO, sep: str = ",") -> 
     if values.index.duplicated().any():
         dup = values.index[values.index.duplicated()][0]
         raise ExpressionFormatError(f"duplicate probe {dup!r}")
-    frame = values.T.astype(float)
+    frame: pd.DataFrame = values.T.astype(float)
     frame.index = [str(s) for s in frame.index]
     frame = frame.loc[sorted(frame.index, key=_sample_key)]
     frame.index.name = "sample"

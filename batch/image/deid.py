@@ -148,7 +148,7 @@ def replace_uid(uid: str, key: bytes) -> str:
 
 
 def _label(elem: DataElement, path: str) -> str:
-    name = elem.keyword or (profile_row(elem.tag).name if profile_row(elem.tag) else "")
+    name = elem.keyword or (row.name if (row := profile_row(elem.tag)) else "")
     return f"{path}{elem.tag.group:04X},{elem.tag.element:04X} {name}".strip()
 
 

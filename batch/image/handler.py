@@ -212,7 +212,7 @@ def handle(job: Job) -> dict[str, Any]:
     job.progress("deidentify", 0.2)
     meta = getattr(ds, "file_meta", None)
     ts = meta.get("TransferSyntaxUID") if meta is not None else None
-    common = {
+    common: dict[str, Any] = {
         "modality": str(ds.get("Modality", "")),
         "sop_class": getattr(ds.SOPClassUID, "name", str(ds.SOPClassUID)),
         "transfer_syntax": getattr(ts, "name", str(ts)) if ts else None,

@@ -110,6 +110,13 @@ class PatientMatrix:
     male: float
     vital_counts: dict[str, list[int]] = field(default_factory=dict)  # [present, implausible]
 
+    @property
+    def labels(self) -> np.ndarray:
+        """``y`` of a labelled patient; ValueError when the file has no SepsisLabel."""
+        if self.y is None:
+            raise ValueError(f"{self.name}: no SepsisLabel")
+        return self.y
+
 
 def patient_matrix(name: str, rows: list[dict[str, float]], feature_set: str) -> PatientMatrix:
     """Features, labels and reference scores of one patient, hour by hour."""

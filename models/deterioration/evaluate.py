@@ -32,8 +32,9 @@ def _auc(y: np.ndarray, s: np.ndarray, fn: Callable[..., float]) -> float | None
     return round(float(fn(y[ok], s[ok])), 4)
 
 
-def _flagged(labelled: list, threshold: float, septic: bool) -> float | None:
-    grp = [bool((p >= threshold).any()) for pm, p in labelled if bool(pm.y.any()) == septic]
+def _flagged(labelled: list[tuple[PatientMatrix, np.ndarray]], threshold: float,
+             septic: bool) -> float | None:
+    grp = [bool((p >= threshold).any()) for pm, p in labelled if bool(pm.labels.any()) == septic]
     return round(100.0 * sum(grp) / len(grp), 1) if grp else None
 
 
@@ -45,11 +46,11 @@ def score_patients(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
     if not labelled:
         out.update(auroc=None, auprc=None, utility=None, news2_auroc=None, qsofa_auroc=None)
         return out
-    y = np.concatenate([pm.y for pm, _ in labelled])
+    y = np.concatenate([pm.labels for pm, _ in labelled])
     p = np.concatenate([pp for _, pp in labelled])
     news = np.concatenate([pm.news2 for pm, _ in labelled])
     qs = np.concatenate([pm.qsofa for pm, _ in labelled])
-    util = normalized_utility([pm.y for pm, _ in labelled],
+    util = normalized_utility([pm.labels for pm, _ in labelled],
                               [(pp >= threshold).astype(int) for _, pp in labelled])
     out.update(
         auroc=_auc(y, p, roc_auc_score),
@@ -57,7 +58,7 @@ def score_patients(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
         utility=round(util, 4),
         news2_auroc=_auc(y, news, roc_auc_score),
         qsofa_auroc=_auc(y, qs, roc_auc_score),
-        septic_patients=int(sum(int(pm.y.any()) for pm, _ in labelled)),
+        septic_patients=int(sum(int(pm.labels.any()) for pm, _ in labelled)),
         # alert burden: share of patients with at least one hourly prediction >= threshold
         flagged_septic_pct=_flagged(labelled, threshold, True),
         flagged_non_septic_pct=_flagged(labelled, threshold, False),

@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -157,7 +157,27 @@ def feature_names(feature_set: str = "vitals") -> list[str]:
 
 
 # --------------------------------------------------------------------------- state
-def features_init(admit_ts: datetime | str | None = None, iculos_at_admit: int = 1) -> dict:
+class FeatureState(TypedDict):
+    """The per-patient feature state: a plain JSON-serialisable dict (a Faust table value).
+
+    Pairs are two-element lists, not tuples, so that the state is the same after a JSON round
+    trip through the table's changelog.
+    """
+
+    v: int                              # STATE_VERSION
+    t0: float | None                    # epoch seconds of the start of ICU hour 1
+    hour: int | None                    # the open bucket's ICU hour
+    open: dict[str, list[float]]        # var -> [running mean, n] for the open hour
+    hist: dict[str, list[list[float]]]  # var -> [[hour, value], ...] closed hours in the window
+    last: dict[str, list[float]]        # var -> [value, hour] last closed value (kept forever)
+    base: dict[str, list[float]]        # var -> [sum of hourly values, number of hours measured]
+    vital_hours: list[int]              # closed hours (in window) that had any vital sign
+    lab_hours: list[list[int]]          # closed hours (last 24 h) with their lab count: [[h, n]]
+    age: float | None
+    male: float | None                  # 1.0 male, 0.0 female
+
+
+def features_init(admit_ts: datetime | str | None = None, iculos_at_admit: int = 1) -> FeatureState:
     """A fresh per-patient state.
 
     Parameters
@@ -183,8 +203,8 @@ def features_init(admit_ts: datetime | str | None = None, iculos_at_admit: int =
     }
 
 
-def features_admit(state: dict, *, age_years: float | None = None, sex: str | None = None,
-                   admit_ts: datetime | str | None = None) -> dict:
+def features_admit(state: FeatureState, *, age_years: float | None = None, sex: str | None = None,
+                   admit_ts: datetime | str | None = None) -> FeatureState:
     """Record admission (ADT) data: age in years, sex ("M"/"F"), ICU admission time.
 
     An admission time that arrives after readings were already bucketed (ADT messages are often
@@ -208,12 +228,14 @@ def features_admit(state: dict, *, age_years: float | None = None, sex: str | No
     return state
 
 
-def _shift_hours(state: dict, k: int) -> None:
+def _shift_hours(state: FeatureState, k: int) -> None:
     """Renumber every stored ICU hour by ``k`` (the start of hour 1 moves ``k`` hours earlier)."""
     if k == 0:
         return
-    state["t0"] -= k * 3600.0
-    state["hour"] += k
+    t0, hour = state["t0"], state["hour"]
+    assert t0 is not None and hour is not None, "only a state with an open hour is renumbered"
+    state["t0"] = t0 - k * 3600.0
+    state["hour"] = hour + k
     state["hist"] = {var: [[h + k, v] for h, v in pts] for var, pts in state["hist"].items()}
     state["last"] = {var: [v, h + k] for var, (v, h) in state["last"].items()}
     state["vital_hours"] = [h + k for h in state["vital_hours"]]
@@ -266,18 +288,19 @@ def _record_values(record: Mapping[str, Any]) -> dict[str, float]:
     return vals
 
 
-def _record_hour(state: dict, record: Mapping[str, Any]) -> int:
+def _record_hour(state: FeatureState, record: Mapping[str, Any]) -> int:
     if "ICULOS" in record and _num(record["ICULOS"]) is not None:
         return int(float(record["ICULOS"]))
     if "ts" not in record:
         raise ValueError("a record needs ICULOS (challenge row) or ts (stream record)")
     t = _epoch(record["ts"])
-    if state["t0"] is None:
-        state["t0"] = t
-    return 1 + int(math.floor((t - state["t0"]) / 3600.0))
+    t0 = state["t0"]
+    if t0 is None:
+        t0 = state["t0"] = t
+    return 1 + int(math.floor((t - t0) / 3600.0))
 
 
-def _close_open_bucket(state: dict) -> None:
+def _close_open_bucket(state: FeatureState) -> None:
     h = state["hour"]
     if h is None:
         return
@@ -300,7 +323,7 @@ def _close_open_bucket(state: dict) -> None:
     state["open"] = {}
 
 
-def _trim(state: dict, hour: int) -> None:
+def _trim(state: FeatureState, hour: int) -> None:
     lo = hour - WINDOW_H + 1           # keep closed hours that are inside the next window
     for var, pts in state["hist"].items():
         if pts and pts[0][0] < lo:
@@ -309,7 +332,7 @@ def _trim(state: dict, hour: int) -> None:
     state["lab_hours"] = [p for p in state["lab_hours"] if p[0] > hour - 24]
 
 
-def features_update(state: dict, record: Mapping[str, Any]) -> dict:
+def features_update(state: FeatureState, record: Mapping[str, Any]) -> FeatureState:
     """Feed one record (challenge row, vitals reading or lab result) into the state.
 
     Parameters
@@ -323,7 +346,7 @@ def features_update(state: dict, record: Mapping[str, Any]) -> dict:
 
     Returns
     -------
-    dict
+    FeatureState
         The same state, JSON-serialisable.
     """
     hour = _record_hour(state, record)
@@ -348,7 +371,7 @@ def features_update(state: dict, record: Mapping[str, Any]) -> dict:
 
 
 # --------------------------------------------------------------------------- vector
-def _slope(pts: list[tuple[int, float]]) -> float:
+def _slope(pts: list[tuple[float, float]]) -> float:
     n = len(pts)
     if n < 2:
         return 0.0
@@ -360,7 +383,7 @@ def _slope(pts: list[tuple[int, float]]) -> float:
     return sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
 
 
-def _window(state: dict, var: str, hour: int) -> list[tuple[int, float]]:
+def _window(state: FeatureState, var: str, hour: int) -> list[tuple[float, float]]:
     lo = hour - WINDOW_H + 1
     pts = [(h, v) for h, v in state["hist"].get(var, ()) if h >= lo]
     if var in state["open"]:
@@ -368,7 +391,7 @@ def _window(state: dict, var: str, hour: int) -> list[tuple[int, float]]:
     return pts
 
 
-def _last(state: dict, var: str, hour: int) -> tuple[float | None, float]:
+def _last(state: FeatureState, var: str, hour: int) -> tuple[float | None, float]:
     """Last value and hours since it was measured (the open bucket counts as now)."""
     if var in state["open"]:
         return state["open"][var][0], 0.0
@@ -378,7 +401,7 @@ def _last(state: dict, var: str, hour: int) -> tuple[float | None, float]:
     return None, math.inf
 
 
-def features_vector(state: dict, feature_set: str = "vitals") -> np.ndarray:
+def features_vector(state: FeatureState, feature_set: str = "vitals") -> np.ndarray:
     """The model input after everything fed so far (column order: :func:`feature_names`).
 
     Never-measured values are imputed with fixed adult reference values (``NORMAL``) and flagged
@@ -440,22 +463,23 @@ def features_vector(state: dict, feature_set: str = "vitals") -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
-def last_vitals(state: dict) -> dict[str, float | None]:
+def last_vitals(state: FeatureState) -> dict[str, float | None]:
     """Last value of each vital sign (challenge names), None if never measured."""
     hour = state["hour"] if state["hour"] is not None else 1
     return {var: _last(state, var, hour)[0] for var in VITALS}
 
 
-def features_psv_rows(rows: list[Mapping[str, Any]], feature_set: str = "vitals",
-                      state: dict | None = None) -> tuple[np.ndarray, list[dict]]:
+def features_psv_rows(rows: Sequence[Mapping[str, Any]], feature_set: str = "vitals",
+                      state: FeatureState | None = None,
+                      ) -> tuple[np.ndarray, list[dict[str, float | None]]]:
     """Offline path: feed challenge rows hour by hour, one vector per row.
 
     Returns the matrix (rows x features) and, per row, the last vitals (for NEWS2 / qSOFA on
     the same rows).
     """
     state = features_init() if state is None else state
-    X = []
-    lv = []
+    X: list[np.ndarray] = []
+    lv: list[dict[str, float | None]] = []
     for r in rows:
         features_update(state, r)
         X.append(features_vector(state, feature_set))

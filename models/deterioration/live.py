@@ -22,9 +22,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
+
+import numpy as np
 
 from models.deterioration.features import (
+    FeatureState,
     features_admit,
     features_init,
     features_update,
@@ -47,14 +50,27 @@ PRIORITY = "medium"      # prompt response (IEC 60601-1-8); NEWS2 carries the em
 TOP_FEATURES = 5
 
 
-def live_init() -> dict[str, Any]:
+class LiveState(TypedDict):
+    """The per-patient live state: a plain JSON-serialisable dict (a Faust table value)."""
+
+    features: FeatureState        # the hourly feature state (models.deterioration.features)
+    first_s: float | None         # device time (epoch s) of the first reading
+    last_score_s: float | None    # device time of the last score
+    prob: float | None            # the last calibrated probability
+    active: bool                  # the deterioration alert is raised
+    above: int                    # consecutive scores >= threshold
+    below: int                    # consecutive scores < clear_threshold
+    active_since_s: float | None  # device time the alert was raised
+
+
+def live_init() -> LiveState:
     """A fresh per-patient live state."""
     return {"features": features_init(), "first_s": None, "last_score_s": None, "prob": None,
             "active": False,
             "above": 0, "below": 0, "active_since_s": None}
 
 
-def deterioration_lab(state: dict[str, Any] | None, lab: Mapping[str, Any]) -> dict[str, Any]:
+def deterioration_lab(state: LiveState | None, lab: Mapping[str, Any]) -> LiveState:
     """Feed one laboratory result (``LabResult.to_dict()``) into the patient's live state.
 
     The result lands in the hourly feature state (the ``full`` feature set reads it; the
@@ -65,8 +81,8 @@ def deterioration_lab(state: dict[str, Any] | None, lab: Mapping[str, Any]) -> d
     return state
 
 
-def deterioration_admit(state: dict[str, Any] | None, age_years: float, sex: str,
-                        admit_ts: datetime) -> dict[str, Any]:
+def deterioration_admit(state: LiveState | None, age_years: float, sex: str,
+                        admit_ts: datetime) -> LiveState:
     """Record an admission (age, sex, ICU admission time) in the patient's live state.
 
     A late admission renumbers the ICU hours already counted from the first reading
@@ -77,7 +93,7 @@ def deterioration_admit(state: dict[str, Any] | None, age_years: float, sex: str
     return state
 
 
-def _news2_summary(news2: Any) -> dict[str, Any] | None:
+def _news2_summary(news2: object) -> dict[str, Any] | None:
     if news2 is None:
         return None
     if isinstance(news2, Mapping):
@@ -86,14 +102,14 @@ def _news2_summary(news2: Any) -> dict[str, Any] | None:
             "risk": getattr(news2, "risk", None)}
 
 
-def deterioration_step(state: dict[str, Any] | None, reading: VitalsReading, news2: Any,
+def deterioration_step(state: LiveState | None, reading: VitalsReading, news2: object,
                        now: datetime | None = None, model: DeteriorationModel | None = None,
-                       ) -> tuple[dict[str, Any], list[dict], list[Condition]]:
+                       ) -> tuple[LiveState, list[dict[str, Any]], list[Condition]]:
     """Update features with one reading; score every minute; raise / clear with hysteresis.
 
     Parameters
     ----------
-    state : dict or None
+    state : LiveState or None
         The patient's live state from the table (None for a new patient).
     reading : VitalsReading
         A validated reading.
@@ -124,8 +140,9 @@ def deterioration_step(state: dict[str, Any] | None, reading: VitalsReading, new
     state = state if state is not None else live_init()
     features_update(state["features"], reading.to_dict())
     t = (now or reading.ts).timestamp()
-    if state["first_s"] is None:
-        state["first_s"] = t
+    first_s = state["first_s"]
+    if first_s is None:
+        first_s = state["first_s"] = t
     last = state["last_score_s"]
     if last is not None and t - last < SCORE_EVERY_S:
         return state, [], []
@@ -144,7 +161,7 @@ def deterioration_step(state: dict[str, Any] | None, reading: VitalsReading, new
         state["below"] = 0
     conditions: list[Condition] = []
     ts_iso = reading.ts.isoformat()
-    warm = t - state["first_s"] >= GRACE_S
+    warm = t - first_s >= GRACE_S
     if not state["active"] and state["above"] >= RAISE_AFTER and warm:
         state["active"] = True
         state["active_since_s"] = t
@@ -154,19 +171,21 @@ def deterioration_step(state: dict[str, Any] | None, reading: VitalsReading, new
         state["active"] = False
         state["active_since_s"] = None
         conditions.append(_condition(reading, model, prob, x, news2, False, ts_iso))
+    icu_hour = state["features"]["hour"]
+    assert icu_hour is not None, "features_update sets the hour"
     pts = [point("risk", {"patient": reading.patient_id, "bed": reading.bed},
                  {"probability": round(prob, 5), "threshold": model.threshold,
-                  "alert": int(state["active"]), "icu_hour": int(state["features"]["hour"])},
+                  "alert": int(state["active"]), "icu_hour": int(icu_hour)},
                  reading.ts)]
     return state, pts, conditions
 
 
-def _condition(reading: VitalsReading, model: DeteriorationModel, prob: float, x: Any,
-               news2: Any, active: bool, ts_iso: str) -> Condition:
+def _condition(reading: VitalsReading, model: DeteriorationModel, prob: float, x: np.ndarray,
+               news2: object, active: bool, ts_iso: str) -> Condition:
     n2 = _news2_summary(news2)
-    evidence = {"probability": round(prob, 4), "threshold": model.threshold,
-                "clear_threshold": model.clear_threshold, "news2": n2,
-                "top_features": model.explain(x, TOP_FEATURES)}
+    evidence: dict[str, Any] = {"probability": round(prob, 4), "threshold": model.threshold,
+                                "clear_threshold": model.clear_threshold, "news2": n2,
+                                "top_features": model.explain(x, TOP_FEATURES)}
     n2txt = f"; NEWS2 {n2['score']}" if n2 and n2.get("score") is not None else ""
     if active:
         msg = (f"Deterioration risk {prob:.1%} (alert threshold {model.threshold:.1%}){n2txt}: "

@@ -58,17 +58,20 @@ class DeteriorationModel:
     def standardize(self, X: np.ndarray) -> np.ndarray:
         """Hinge basis of ``X`` (rows x features), standardized: the logistic model's input."""
         mean, scale, _ = self._arrays()
-        return (hinge_basis(np.asarray(X, dtype=float), self.knots) - mean) / scale
+        z: np.ndarray = (hinge_basis(np.asarray(X, dtype=float), self.knots) - mean) / scale
+        return z
 
     def decision(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated logit(s)."""
         _, _, coef = self._arrays()
-        return self.standardize(X) @ coef + self.intercept
+        z: np.ndarray = self.standardize(X) @ coef + self.intercept
+        return z
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Calibrated probability of the (6-h-ahead) sepsis label, per row."""
         z = self.calib_a * self.decision(X) + self.calib_b
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        p: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        return p
 
     def explain(self, x: np.ndarray, top: int = 5) -> list[dict[str, Any]]:
         """Features pushing risk up most: coefficient x standardized value, largest first."""

@@ -58,18 +58,18 @@ def recalibrate(model: DeteriorationModel, pms: Sequence[PatientMatrix]) -> Dete
     Raises ValueError unless ``pms`` hold both septic and non-septic patients with labels.
     """
     pms = [pm for pm in pms if pm.y is not None and len(pm.y)]
-    septic = sum(bool(pm.y.any()) for pm in pms)
+    septic = sum(bool(pm.labels.any()) for pm in pms)
     if septic == 0 or septic == len(pms):
         raise ValueError(f"{len(pms)} labelled patients, {septic} septic: the fit needs both "
                          "septic and non-septic patients with SepsisLabel")
     z = [model.decision(pm.X) for pm in pms]
-    a, b = platt(np.concatenate(z), np.concatenate([pm.y for pm in pms]))
+    a, b = platt(np.concatenate(z), np.concatenate([pm.labels for pm in pms]))
     calibrated = dataclasses.replace(model, calib_a=a, calib_b=b)
     prob = [calibrated.predict_proba(pm.X) for pm in pms]
     thr, utils = choose_threshold(pms, prob)
     digest = hashlib.sha256(json.dumps([model.version, a, b, thr]).encode()).hexdigest()[:8]
     fit = {"patients": len(pms), "septic_patients": septic,
-           "rows": int(sum(len(pm.y) for pm in pms)),
+           "rows": int(sum(len(pm.labels) for pm in pms)),
            "utility_by_prevalence": rounded(utils)}
     return dataclasses.replace(
         calibrated, version=f"{model.version}-site-{digest}", threshold=round(thr, 5),
@@ -98,7 +98,7 @@ def calibrate_site(model: DeteriorationModel, pms: Sequence[PatientMatrix],
                               "unlabelled_skipped": len(pms) - len(labelled),
                               "fit": site.metrics["site_fit"], "holdout": {}}
     report["data_quality"], report["warnings"] = data_quality(pms)
-    if held and any(pm.y.any() for pm in held) and not all(pm.y.any() for pm in held):
+    if held and any(pm.labels.any() for pm in held) and not all(pm.labels.any() for pm in held):
         for tag, m in (("deployed", model), ("site", site)):
             prob = [m.predict_proba(pm.X) for pm in held]
             s = score_patients(held, prob, m.threshold)

@@ -45,7 +45,7 @@ class News2Result:
     single_param_3: bool
     response: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {"score": self.score, "band": self.band, "risk": self.risk,
                 "components": dict(self.components), "single_param_3": self.single_param_3,
                 "response": self.response}

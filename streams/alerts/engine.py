@@ -26,12 +26,33 @@ from __future__ import annotations
 import hashlib
 from copy import deepcopy
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from wardwatch.records.conditions import PRIORITIES, Condition
 from wardwatch.records.points import point
 
 ACTIONS = ("acknowledge", "silence")
+
+
+class OpenAlert(TypedDict):
+    """One open alert of a patient (a plain JSON-serialisable dict)."""
+
+    alert_id: str
+    priority: str
+    onset_ts: str
+    active: bool
+    latched: bool
+    acknowledged: bool
+    silenced_until: str | None
+    message: str
+    category: str
+    bed: str
+
+
+class AlertState(TypedDict, total=False):
+    """A patient's alert state (a Faust table value; ``{}`` for a patient with none yet)."""
+
+    open: dict[str, OpenAlert]   # source -> its open alert
 
 
 def _h(*parts: str) -> str:
@@ -42,7 +63,7 @@ def alert_id(patient_id: str, source: str, onset_ts: str) -> str:
     return "al-" + _h(patient_id, source, onset_ts)
 
 
-def _event(kind: str, alert: dict[str, Any], patient_id: str, bed: str, source: str, ts: str,
+def _event(kind: str, alert: OpenAlert, patient_id: str, bed: str, source: str, ts: str,
            cond: Condition | None = None, **extra: Any) -> dict[str, Any]:
     ev = {
         "event_id": "ev-" + _h(alert["alert_id"], kind, ts, alert["priority"]),
@@ -64,12 +85,13 @@ def _event(kind: str, alert: dict[str, Any], patient_id: str, bed: str, source: 
     return ev
 
 
-def alert_on_condition(state: dict[str, Any], cond: Condition) -> tuple[dict[str, Any], list[dict]]:
+def alert_on_condition(state: AlertState, cond: Condition,
+                       ) -> tuple[AlertState, list[dict[str, Any]]]:
     """Apply one condition to a patient's alert state; return the new state and events."""
     state = deepcopy(state) if state else {}
     open_ = state.setdefault("open", {})
     cur = open_.get(cond.source)
-    events: list[dict] = []
+    events: list[dict[str, Any]] = []
     if cond.active:
         if cur is None:
             cur = {"alert_id": alert_id(cond.patient_id, cond.source, cond.ts),
@@ -80,8 +102,8 @@ def alert_on_condition(state: dict[str, Any], cond: Condition) -> tuple[dict[str
             events.append(_event("raised", cur, cond.patient_id, cond.bed, cond.source, cond.ts, cond))
         else:
             rising = PRIORITIES.index(cond.priority) > PRIORITIES.index(cur["priority"])
-            cur.update(active=True, message=cond.message,
-                       latched=cur["latched"] or cond.latched)
+            cur.update({"active": True, "message": cond.message,
+                        "latched": cur["latched"] or cond.latched})
             if rising:
                 cur["priority"] = cond.priority
                 cur["acknowledged"] = False  # a higher-priority alarm needs a new acknowledgement
@@ -99,8 +121,8 @@ def alert_on_condition(state: dict[str, Any], cond: Condition) -> tuple[dict[str
     return state, events
 
 
-def alert_on_action(state: dict[str, Any], action: dict[str, Any],
-                    now: datetime) -> tuple[dict[str, Any], list[dict]]:
+def alert_on_action(state: AlertState, action: dict[str, Any],
+                    now: datetime) -> tuple[AlertState, list[dict[str, Any]]]:
     """Apply an operator action ``{"alert_id", "action", "by", "duration_s"?}``.
 
     Raises ValueError for an unknown action or alert id (the caller dead-letters it).
@@ -117,7 +139,7 @@ def alert_on_action(state: dict[str, Any], action: dict[str, Any],
     ts = now.isoformat()
     by = str(action.get("by", ""))
     pid = action["patient_id"]
-    events: list[dict] = []
+    events: list[dict[str, Any]] = []
     if kind == "acknowledge":
         cur["acknowledged"] = True
         events.append(_event("acknowledged", cur, pid, cur.get("bed", ""), source, ts, by=by))
@@ -134,7 +156,7 @@ def alert_on_action(state: dict[str, Any], action: dict[str, Any],
     return state, events
 
 
-def alert_points(events: list[dict]) -> list[dict]:
+def alert_points(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """InfluxDB points for alert events (measurement ``alerts``)."""
     return [point("alerts",
                   {"patient": e["patient_id"], "bed": e["bed"], "source": e["source"],

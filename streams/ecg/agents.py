@@ -240,7 +240,7 @@ async def ecg_feed_watch() -> None:
     """Feed stopped: no chunk for ``RULES.feed_timeout_s`` (wall clock) on an active stream."""
     try:
         await _feed_watch()
-    except Exception:  # noqa: BLE001 - a timer failure must never stop the worker
+    except Exception:
         log.exception("ecg feed watch failed")
         metrics.incr("ecg_feed_watch_errors")
 

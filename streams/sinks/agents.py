@@ -44,6 +44,7 @@ async def report_pipeline_metrics():
     log_event(log, "pipeline", **counts)
 
 
-@app.on_before_shutdown.connect
+# mode types a receiver as SignalHandlerT, which mypy matches against no async function at all
+@app.on_before_shutdown.connect  # type: ignore[arg-type]
 async def close_writer(app, **kwargs) -> None:
     await writer.close()

@@ -14,9 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from influxdb_client import Point, WritePrecision
+
+if TYPE_CHECKING:
+    from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
 from wardwatch.logs import log_event
 from wardwatch.settings import Settings
@@ -49,7 +52,7 @@ class InfluxWriter:
         self.s = settings
         self.max_backoff_s = max_backoff_s
         self._post = post
-        self._client = None
+        self._client: InfluxDBClientAsync | None = None
         self.written = 0
         self.retries = 0
 
@@ -62,7 +65,9 @@ class InfluxWriter:
             self._client = InfluxDBClientAsync(url=self.s.influx_url, token=self.s.influx_token_value(),
                                                org=self.s.influx_org, timeout=30_000)
         await self._client.write_api().write(bucket=self.s.influx_bucket, org=self.s.influx_org,
-                                             record=body, write_precision=WritePrecision.NS)
+                                             record=body,
+                                             # WritePrecision.NS is a str constant of that class
+                                             write_precision=WritePrecision.NS)  # type: ignore[arg-type]
 
     async def _write_until_done(self, body: str) -> None:
         """Post ``body``; retry transient failures forever; re-raise permanent ones."""

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 
-def point(measurement: str, tags: dict[str, str], fields: dict[str, Any], ts: datetime | str) -> dict:
+def point(measurement: str, tags: dict[str, str], fields: dict[str, Any],
+          ts: datetime | str) -> dict[str, Any]:
     """A point as a plain dict: ``time_ns`` integer nanoseconds since the epoch (UTC)."""
     if isinstance(ts, str):
         ts = datetime.fromisoformat(ts)

@@ -155,7 +155,7 @@ def test_classifier_applies_both_context_rules_on_real_beats():
 
 
 def test_template_rule_keeps_a_ventricular_beat_and_drops_a_normal_one():
-    assert morphology.R_INDEX == round(PRE_S * MODEL_FS) and morphology.QRS_HALF == round(0.1 * MODEL_FS)
+    assert round(PRE_S * MODEL_FS) == morphology.R_INDEX and round(0.1 * MODEL_FS) == morphology.QRS_HALF
     t = np.arange(WAVE_LEN) - morphology.R_INDEX
     normal = np.exp(-t ** 2 / 8.0)
     wide = 0.8 * np.exp(-(t - 4) ** 2 / 150.0) - 0.3 * np.exp(-(t - 20) ** 2 / 60.0)
