@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models.deterioration.live import deterioration_step
+from models.deterioration.model import load_model
 from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
 from streams.delivery import acked_batches, publish
@@ -28,6 +29,7 @@ from streams.topics import conditions_topic, points_topic, vitals_topic
 from streams.vitals.scoring import vitals_step
 from streams.vitals.validate import InvalidReading, vitals_order_check, vitals_validate
 from wardwatch.logs import log_event, pid_ref
+from wardwatch.settings import get_settings
 from wardwatch.topics import VITALS
 
 log = logging.getLogger("wardwatch.vitals")
@@ -40,6 +42,13 @@ vitals_state = patient_table("vitals-state")
 # Held from reading a patient's state to writing it back (a batch awaits its outputs in
 # between), so a lab or admission for the same patient cannot be overwritten by the batch.
 state_lock = asyncio.Lock()
+
+
+def _deterioration(state: dict | None, reading: Any, news2: Any) -> tuple:
+    """:func:`deterioration_step` with the configured model (``WARDWATCH_DETERIORATION_MODEL``;
+    loaded once, then cached)."""
+    return deterioration_step(state, reading, news2,
+                              model=load_model(get_settings().deterioration_model))
 
 
 @app.agent(vitals_topic)
@@ -68,7 +77,7 @@ async def _score_batch(events: list) -> None:
                       patient=pid_ref(key) if key else "-", partition=msg.partition,
                       offset=msg.offset)
             continue
-        state, conditions, points = vitals_step(state, reading, deterioration_step)
+        state, conditions, points = vitals_step(state, reading, _deterioration)
         state["partition"] = msg.partition
         states[pid] = state
         pkey = pid.encode()
