@@ -1,5 +1,5 @@
 # The two commands of README: `make demo` (the main job) and `make test` (the tests).
-.PHONY: demo test install services-up services-down bench
+.PHONY: demo test install services-up services-down
 install:
 	./scripts/bootstrap
 demo: install

@@ -26,7 +26,3 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()
