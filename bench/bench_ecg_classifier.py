@@ -45,9 +45,9 @@ def main() -> None:
     import models.ecg.nn  # noqa: F401  (registers the custom layers for load_model)
     from models.ecg.evaluate import load_record, stream_record
     from models.ecg.pipeline import DEFAULT_MODEL, DEFAULT_MODEL_2LEAD, BeatClassifier, stack_inputs
-    from models.ecg.train import default_records_dir
+    from wardwatch.settings import mitdb_ds1_dir
 
-    rec = load_record(args.record or default_records_dir() / "208")
+    rec = load_record(args.record or mitdb_ds1_dir() / "208")
     t0 = time.perf_counter()
     seconds = 300
     n_s = int(seconds * rec["fs"])

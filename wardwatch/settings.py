@@ -13,6 +13,7 @@ Secrets are never defaults in code: the token comes from the environment or from
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -94,3 +95,8 @@ def get_settings() -> Settings:
 def shared_data(*parts: str) -> Path:
     """A path inside the shared data folder (``WARDWATCH_SHARED_DATA``, default ``../shared/data``)."""
     return get_settings().shared_data.joinpath(*parts)
+
+
+def mitdb_ds1_dir() -> Path:
+    """MIT-BIH DS1 records folder: ``WARDWATCH_MITDB_DS1``, else ``mitdb-ds1`` in the shared data."""
+    return Path(os.environ.get("WARDWATCH_MITDB_DS1", str(shared_data("mitdb-ds1"))))

@@ -122,16 +122,12 @@ def save_model(model: DeteriorationModel, path: str | Path) -> Path:
 
 
 @lru_cache(maxsize=4)
-def load_model(path: str | None = None) -> DeteriorationModel:
+def load_model(path: str = "vitals") -> DeteriorationModel:
     """Load (and cache; the artifact is immutable) an artifact.
 
-    ``path`` defaults to ``WARDWATCH_DETERIORATION_MODEL``: ``vitals`` (the deployed model),
-    ``full`` (vitals + labs) or a file path.
+    ``path`` is ``vitals`` (the deployed model, the default), ``full`` (vitals + labs) or a file
+    path. The stream and the CLI pass the configured ``WARDWATCH_DETERIORATION_MODEL``.
     """
-    if path is None:
-        from wardwatch.settings import get_settings
-
-        path = get_settings().deterioration_model
     from models.deterioration.features import FEATURE_SETS, feature_names
 
     p = ARTIFACT_DIR / f"deterioration_{path}.json" if path in FEATURE_SETS else Path(path)

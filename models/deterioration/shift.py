@@ -18,7 +18,8 @@ vital is charted is a care-process signal the features carry (hours since measur
 measured). :func:`monitor_shift` scores the deployed model on the test patients as the monitor
 would feed them (:func:`monitor_view`) and writes ``artifacts/monitor_shift.json``.
 
-Run: ``python -m models.deterioration.shift`` (about 12 min on one core).
+Run: ``python -m models.deterioration.shift ../shared/data/sepsis2019/training_setA.tar.gz``
+(about 12 min on one core).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from models.deterioration.evaluate import score_patients
 from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, load_model
 from models.deterioration.site import recalibrate
 from models.deterioration.train import (
-    DEFAULT_TAR,
     PREVALENCE_FACTORS,
     choose_threshold,
     fit_feature_set,
@@ -74,7 +74,7 @@ def monitor_view(rows: list[dict[str, float]], variables: Sequence[str]) -> list
     return out
 
 
-def monitor_shift(tar_path: Path = DEFAULT_TAR) -> dict[str, Any]:
+def monitor_shift(tar_path: Path) -> dict[str, Any]:
     """The deployed model's test metrics with the vitals charted (as trained) and as monitors of
     increasing coverage would feed them (:data:`MONITOR_VIEWS`); for the widest view also after
     :func:`site.recalibrate` on the validation patients seen the same way."""
@@ -127,7 +127,7 @@ def site_refit(model: DeteriorationModel, site: Sequence[PatientMatrix],
     return out
 
 
-def unit_shift(tar_path: Path = DEFAULT_TAR) -> dict[str, Any]:
+def unit_shift(tar_path: Path) -> dict[str, Any]:
     """Same-unit and other-unit test metrics for MICU->SICU and SICU->MICU."""
     pms, unit = [], {}
     for name, rows in iter_tar(tar_path):
@@ -164,6 +164,12 @@ def unit_shift(tar_path: Path = DEFAULT_TAR) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    import sys
+
     logging.basicConfig(level=logging.INFO)
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m models.deterioration.shift SET_A_TARBALL "
+                 "(../shared/data/sepsis2019/training_setA.tar.gz)")
+    tar = Path(sys.argv[1])
     for fn, file in ((monitor_shift, "monitor_shift.json"), (unit_shift, "unit_shift.json")):
-        (ARTIFACT_DIR / file).write_text(json.dumps(fn(), indent=1) + "\n")
+        (ARTIFACT_DIR / file).write_text(json.dumps(fn(tar), indent=1) + "\n")

@@ -33,11 +33,11 @@ from models.deterioration.evaluate import score_patients
 from models.deterioration.features import feature_names
 from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, hinge_basis, save_model
 from models.deterioration.utility import normalized_utilities, prevalence_weight
-from wardwatch.settings import shared_data
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TAR = shared_data("sepsis2019", "training_setA.tar.gz")
+#: Set A's tarball inside the shared data folder (``WARDWATCH_SHARED_DATA``; the CLI resolves it).
+SET_A_TAR = "sepsis2019/training_setA.tar.gz"
 N_PATIENTS_A = 20336
 C_GRID = (0.001, 0.003, 0.01, 0.03)
 KNOT_QUANTILES = (10, 25, 50, 75, 90)   # hinge knots per non-binary feature (training rows)
@@ -238,7 +238,7 @@ def load_set_a(tar_path: Path, progress: Any = None) -> list[PatientMatrix]:
     return build(iter_tar(tar_path), "full", progress)
 
 
-def train(tar_path: str | Path = DEFAULT_TAR, out_dir: str | Path = ARTIFACT_DIR,
+def train(tar_path: str | Path, out_dir: str | Path = ARTIFACT_DIR,
           seed: int = 0, show_progress: bool = True) -> dict[str, Any]:
     """Rebuild both artifacts, the calibration plot, ``metrics.json`` and the model card."""
     from rich.progress import Progress

@@ -162,7 +162,7 @@ CONDITIONS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = 
 }
 
 
-def run(records_dir: str | Path | None = None, out: str | Path | None = OUT,
+def run(records_dir: str | Path, out: str | Path | None = OUT,
         conditions: list[str] | None = None, max_seconds: float | None = None) -> dict[str, Any]:
     """Evaluate every record under every condition (two-lead model, 1 s chunks, EC57 scoring).
 
@@ -184,9 +184,7 @@ def run(records_dir: str | Path | None = None, out: str | Path | None = OUT,
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from models.ecg.train import default_records_dir
-
-    records_dir = Path(records_dir) if records_dir else default_records_dir()
+    records_dir = Path(records_dir)
     names = record_names(records_dir)
     conds = conditions or list(CONDITIONS)
     unknown = sorted(set(conds) - set(CONDITIONS))
@@ -223,9 +221,9 @@ def run(records_dir: str | Path | None = None, out: str | Path | None = OUT,
 
 
 def main() -> None:
-    """``python -m models.ecg.robustness [--records DIR] [--out FILE] [--conditions ...]``."""
+    """``python -m models.ecg.robustness --records DIR [--out FILE] [--conditions ...]``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--records", type=Path, default=None, help="WFDB records (default DS1)")
+    ap.add_argument("--records", type=Path, required=True, help="WFDB records (e.g. DS1)")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--conditions", nargs="*", choices=list(CONDITIONS), default=None)
     ap.add_argument("--max-seconds", type=float, default=None)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -30,11 +29,9 @@ import numpy as np
 from models.ecg import morphology, rhythm
 from models.ecg.aami import AAMI_CLASSES
 from models.ecg.pipeline import N_RR, WAVE_LEN, context_labels
-from wardwatch.settings import shared_data
 
 log = logging.getLogger(__name__)
 
-DS1_DIR = shared_data("mitdb-ds1")
 DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts"
 MODEL_NAME = "ecg_beat_cnn"
 
@@ -50,11 +47,6 @@ TF_THREADS = 2          # the shipped model was trained with 2 intra-/inter-op t
 # on held-out records an average of five lifted VEB Se by ~4 points over the mean single network,
 # for both the single- and the two-lead model, and made the figures less seed-dependent).
 SEEDS = {1: (7, 11, 13, 17, 19), 2: (7, 11, 13, 17, 19)}
-
-
-def default_records_dir() -> Path:
-    """DS1 records folder: ``WARDWATCH_MITDB_DS1`` or ``../shared/data/mitdb-ds1`` next to the repo."""
-    return Path(os.environ.get("WARDWATCH_MITDB_DS1", str(DS1_DIR)))
 
 
 def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = None) -> dict[str, np.ndarray]:
@@ -286,7 +278,8 @@ def export_tflite(model: Any, path: Path) -> bytes:
 def train(
     out_dir: str | Path = DEFAULT_OUT,
     seeds: Sequence[int] | None = None,
-    records_dir: str | Path | None = None,
+    *,
+    records_dir: str | Path,
     folds: int = 4,
     use_cache: bool = True,
     leads: int = 1,
@@ -302,8 +295,8 @@ def train(
         One network per seed (the seed fixes weights, dropout and shuffling); several seeds give
         an ensemble averaging their probabilities, exported as one model. Default
         ``SEEDS[leads]``, the shipped recipe.
-    records_dir : str or Path, optional
-        DS1 records; :func:`default_records_dir` by default.
+    records_dir : str or Path
+        The DS1 records (``wardwatch train ecg`` passes ``WARDWATCH_MITDB_DS1`` or the shared data's).
     folds : int
         Leave-records-out folds for the held-out estimate (0 skips cross-validation).
     use_cache : bool
@@ -324,7 +317,7 @@ def train(
     tf_deterministic()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records_dir = Path(records_dir) if records_dir else default_records_dir()
+    records_dir = Path(records_dir)
     t0 = time.time()
     with Progress(
         TextColumn("{task.description}"),

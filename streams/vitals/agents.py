@@ -19,7 +19,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from models.deterioration.live import deterioration_step
+from models.deterioration.live import LiveState, deterioration_step
+from models.deterioration.model import load_model
 from models.vitals.scoring import vitals_step
 from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
@@ -28,8 +29,10 @@ from streams.metrics import metrics
 from streams.tables import patient_table
 from streams.topics import conditions_topic, points_topic, vitals_topic
 from wardwatch.logs import log_event, pid_ref
+from wardwatch.records.conditions import Condition
 from wardwatch.records.errors import InvalidRecord
-from wardwatch.records.vitals import vitals_order_check, vitals_validate
+from wardwatch.records.vitals import VitalsReading, vitals_order_check, vitals_validate
+from wardwatch.settings import get_settings
 from wardwatch.topics import VITALS
 
 log = logging.getLogger("wardwatch.vitals")
@@ -42,6 +45,14 @@ vitals_state = patient_table("vitals-state")
 # Held from reading a patient's state to writing it back (a batch awaits its outputs in
 # between), so a lab or admission for the same patient cannot be overwritten by the batch.
 state_lock = asyncio.Lock()
+
+
+def _deterioration(state: LiveState | None, reading: VitalsReading, news2: object,
+                   ) -> tuple[LiveState, list[dict[str, Any]], list[Condition]]:
+    """:func:`deterioration_step` with the configured model (``WARDWATCH_DETERIORATION_MODEL``;
+    loaded once, then cached)."""
+    return deterioration_step(state, reading, news2,
+                              model=load_model(get_settings().deterioration_model))
 
 
 @app.agent(vitals_topic)
@@ -70,7 +81,7 @@ async def _score_batch(events: list) -> None:
                       patient=pid_ref(key) if key else "-", partition=msg.partition,
                       offset=msg.offset)
             continue
-        state, conditions, points = vitals_step(state, reading, deterioration_step)
+        state, conditions, points = vitals_step(state, reading, _deterioration)
         state["partition"] = msg.partition
         states[pid] = state
         pkey = pid.encode()

@@ -19,6 +19,6 @@ def test_wheel_contains_models_and_simulator_data(tmp_path):
                      "models/ecg/artifacts/ecg_beat_cnn_2lead.json",
                      "models/deterioration/artifacts/deterioration_vitals.json",
                      "models/genomic/model.joblib", "simulators/data/sepsis2019_trajectories.psv.gz",
-                     "wardwatch/cli.py", "streams/worker.py", "batch/worker.py"]:
+                     "wardwatch/cli/__init__.py", "streams/worker.py", "batch/worker.py"]:
         assert required in names, required
     assert not any(n.startswith("tests/") for n in names)

@@ -8,7 +8,10 @@ from sklearn.metrics import roc_auc_score
 from models.deterioration.dataset import iter_tar, patient_matrix
 from models.deterioration.features import feature_names
 from models.deterioration.model import load_model
-from models.deterioration.train import DEFAULT_TAR, split_of
+from models.deterioration.train import SET_A_TAR, split_of
+from wardwatch.settings import shared_data
+
+SET_A = shared_data(SET_A_TAR)
 
 
 def test_artifact_loads_and_matches_feature_code() -> None:
@@ -32,7 +35,7 @@ def test_beats_news2_on_held_out_test_patients() -> None:
         seen["n"] += 1
         return True
 
-    pms = [patient_matrix(n, rows, m.feature_set) for n, rows in iter_tar(DEFAULT_TAR, select)]
+    pms = [patient_matrix(n, rows, m.feature_set) for n, rows in iter_tar(SET_A, select)]
     y = np.concatenate([pm.y for pm in pms])
     p = np.concatenate([m.predict_proba(pm.X) for pm in pms])
     news = np.concatenate([pm.news2 for pm in pms])

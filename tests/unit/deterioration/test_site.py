@@ -16,7 +16,10 @@ import pytest
 from models.deterioration.dataset import build, iter_dir
 from models.deterioration.model import load_model
 from models.deterioration.site import calibrate_site, is_holdout, recalibrate
-from models.deterioration.train import DEFAULT_TAR, split_of
+from models.deterioration.train import SET_A_TAR, split_of
+from wardwatch.settings import shared_data
+
+SET_A = shared_data(SET_A_TAR)
 
 WARDWATCH = str(Path(sys.executable).with_name("wardwatch"))
 
@@ -27,7 +30,7 @@ def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     set A (never used to fit the model) with only every third septic patient kept."""
     out = tmp_path_factory.mktemp("site")
     seen = septic = 0
-    with tarfile.open(DEFAULT_TAR, "r:*") as tf:
+    with tarfile.open(SET_A, "r:*") as tf:
         for m in tf:
             name = Path(m.name).name
             if not (m.isfile() and name.endswith(".psv")) or split_of(name) != "test":

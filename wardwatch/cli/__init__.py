@@ -1,0 +1,28 @@
+"""The ``wardwatch`` command. Thin: every command parses flags and calls one function elsewhere.
+
+One module per sub-app (``wardwatch services``: :mod:`.services`, ``train``: :mod:`.train`,
+``eval``: :mod:`.evaluate`, ``replay``: :mod:`.replay`, ``batch``: :mod:`.batch`, ``alerts``:
+:mod:`.alerts`, ``calibrate``: :mod:`.calibrate`); the top-level commands (``worker``, ``news2``,
+``simulate``, ``demo``) and the root app in :mod:`.toplevel`; rich tables in :mod:`.render`.
+
+Heavy imports (Faust, TensorFlow, spaCy) happen inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+from wardwatch.cli import alerts, batch, calibrate, evaluate, replay, services, train
+from wardwatch.cli.toplevel import app
+
+app.add_typer(services.app, name="services")
+app.add_typer(train.app, name="train")
+app.add_typer(evaluate.app, name="eval")
+app.add_typer(replay.app, name="replay")
+app.add_typer(batch.app, name="batch")
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(calibrate.app, name="calibrate")
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,58 @@
+"""Terminal output of the CLI: the shared console and the rich tables the commands print."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def stderr_console() -> Console:
+    """A console on stderr (progress bars and warnings, so stdout stays machine-readable)."""
+    return Console(stderr=True)
+
+
+def services_table(rows: Iterable[Any]) -> Table:
+    """``wardwatch services status``: one row per service."""
+    t = Table("service", "pid", "healthy", "endpoint")
+    for r in rows:
+        t.add_row(r.name, str(r.pid or "-"), "[green]yes[/]" if r.healthy else "[red]no[/]", r.endpoint)
+    return t
+
+
+def news2_table(components: Mapping[str, int]) -> Table:
+    """``wardwatch news2``: the points of each parameter."""
+    t = Table("parameter", "points")
+    for k, v in components.items():
+        t.add_row(k, str(v))
+    return t
+
+
+def summary_table(summary: Mapping[str, Any]) -> Table:
+    """``wardwatch demo``: the run's summary (dicts and lists as JSON)."""
+    t = Table("summary", "value", title="WardWatch demo summary")
+    for k, v in summary.items():
+        t.add_row(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v))
+    return t
+
+
+def holdout_table(held: Mapping[str, Any]) -> Table:
+    """``wardwatch calibrate deterioration``: deployed vs refitted model on the held-out patients."""
+    table = Table(title=f"{held['site']['patients']} held-out patients "
+                        f"({held['site']['septic_patients']} septic)")
+    table.add_column("")
+    for tag in held:
+        table.add_column(tag, justify="right")
+    for f in held["site"]["utility_by_prevalence"]:
+        label = "this site's" if float(f) == 1.0 else f"{f} x this site's"
+        table.add_row(f"utility at {label} prevalence",
+                      *[str(h["utility_by_prevalence"][f]) for h in held.values()])
+    for key, label in (("flagged_septic_pct", "septic patients alerted, %"),
+                       ("flagged_non_septic_pct", "non-septic patients alerted, %")):
+        table.add_row(label, *[str(h[key]) for h in held.values()])
+    return table
