@@ -39,8 +39,8 @@ async def report_pipeline_metrics():
     if not counts:
         return
     counts["influx_retries"] = writer.retries
-    await points_topic.send(value=point("pipeline", {"host": metrics.host, "app": _s.app_id},
-                                        counts, datetime.now(UTC)))
+    await publish([(points_topic, None, point("pipeline", {"host": metrics.host, "app": _s.app_id},
+                                              counts, datetime.now(UTC)))])
     log_event(log, "pipeline", **counts)
 
 
