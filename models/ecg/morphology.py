@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 VERSION = "template-1"  #: named in BeatClassifier.version when the rule is applied
-R_INDEX = 63  #: index of the R peak in a beat window (pipeline.PRE_S 0.35 s x MODEL_FS 180 Hz)
+R_INDEX = 63  #: index of the R peak in a beat window (beats.PRE_S 0.35 s x MODEL_FS 180 Hz)
 QRS_HALF = 18  #: QRS part compared: R +- 18 samples (0.10 s at 180 Hz)
 MATCH_R = 0.95  #: Pearson correlation with the template above which a QRS "matches"
 _QRS = slice(R_INDEX - QRS_HALF, R_INDEX + QRS_HALF + 1)  #: the QRS samples of a beat window
@@ -43,7 +43,7 @@ def template_matches(wave: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     wave : numpy.ndarray
-        Stacked classifier inputs ``(n, WAVE_LEN, 2 * leads)`` (:func:`pipeline.stack_inputs`):
+        Stacked classifier inputs ``(n, WAVE_LEN, 2 * leads)`` (:func:`models.ecg.beats.stack_inputs`):
         per lead, the beat and the beat minus the template.
 
     Returns
