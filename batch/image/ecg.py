@@ -4,11 +4,11 @@ Leads come from ``ds.waveform_array(0)`` (pydicom applies Channel Sensitivity, B
 Correction Factor, PS3.3 C.10.9.1.4), labelled by each channel's Channel Source Sequence code
 meaning and converted to mV from the Channel Sensitivity Units (UCUM ``uV``/``mV``).
 
-Beats: when the ECG model package (:mod:`models.ecg.beats`, :mod:`models.ecg.classify`) is importable, lead II is run
-through its ``ECGBeatStream`` (the same streaming QRS detector the bedside agent uses) and its
-``BeatClassifier`` (AAMI N/S/V/F/Q). Otherwise, or if its model file is missing, a simple
-Pan-Tompkins-style R-peak detector here gives the heart rate (and the result says which was
-used).
+Beats: when the ECG model package (:mod:`models.ecg.beats`, :mod:`models.ecg.classify`) is
+importable, lead II is run through its ``ECGBeatStream`` (the same streaming QRS detector the
+bedside agent uses) and its ``BeatClassifier`` (AAMI N/S/V/F/Q). Otherwise, or if its model
+file is missing, a simple Pan-Tompkins-style R-peak detector here gives the heart rate (and the
+result says which was used).
 """
 
 from __future__ import annotations

@@ -266,7 +266,7 @@ class ECGBeatStream:
         seg = self._window(r, self._buf, self._buf_start)
         self._template, wave = _beat_channels(seg, self._template)
         wave2 = None
-        if self._lead2_covers(r):
+        if self._buf2 is not None and self._lead2_covers(r):
             seg2 = self._window(r, self._buf2, self._buf2_start)
             if float(np.ptp(seg2)) >= LEAD2_FLAT_MV:
                 self._template2, wave2 = _beat_channels(seg2, self._template2)

@@ -18,6 +18,7 @@ import numpy as np
 from models.ecg import morphology, rhythm
 from models.ecg.aami import AAMI_CLASSES
 from models.ecg.beats import N_RR, WAVE_LEN, BeatCandidate, stack_inputs
+from models.ecg.morphology import FamilyVotes
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "artifacts" / "ecg_beat_cnn.tflite"
 DEFAULT_MODEL_2LEAD = DEFAULT_MODEL.with_name("ecg_beat_cnn_2lead.tflite")
@@ -116,7 +117,7 @@ class BeatClassifier:
         return self._one(wave, rr)
 
     def predict(self, beats: Sequence[BeatCandidate],
-                votes: dict | Sequence[dict] | None = None) -> tuple[list[str], np.ndarray]:
+                votes: FamilyVotes | Sequence[FamilyVotes] | None = None) -> tuple[list[str], np.ndarray]:
         """Classify a batch of candidates (from any number of patients).
 
         Parameters
@@ -155,7 +156,8 @@ class BeatClassifier:
 
 
 def context_labels(proba: np.ndarray, irregular: Sequence[bool], matches: Sequence[bool],
-                   family: Sequence[int] | None = None, votes: Sequence[dict] | None = None,
+                   family: Sequence[int] | None = None,
+                   votes: Sequence[FamilyVotes] | None = None,
                    classes: Sequence[str] = AAMI_CLASSES) -> list[str]:
     """The stream's beat labels from the models' probabilities and the patient's context (the one
     place the stream, the evaluation and the training CV label beats).

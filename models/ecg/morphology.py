@@ -95,6 +95,7 @@ def morphology_labels(labels: Sequence[str], matches: Sequence[bool]) -> list[st
 # and a VEB the network doubts is one when its family is ventricular.
 
 FAMILY_VERSION = "family-1"  #: named in BeatClassifier.version when the vote is applied
+FamilyVotes = dict[str, list[float]]  #: a patient's family votes: family id -> [mean p(V), members]
 JOIN_R = 0.90  #: a QRS joins its best-matching family when the correlation is above this
 FAMILY_ALPHA = 0.1  #: weight of a new member in its family's template
 MAX_FAMILIES = 16  #: families kept per patient (the one with fewest members makes room)
@@ -168,7 +169,7 @@ class Families:
         return f
 
 
-def family_vote(votes: dict[str, list[float]], family: int, p_v: float) -> float:
+def family_vote(votes: FamilyVotes, family: int, p_v: float) -> float:
     """Add a beat's p(V) to its family's running mean in ``votes`` (a patient's plain JSON dict
     ``{family id: [mean p(V), members]}``, updated in place) and return the new mean.
 

@@ -26,7 +26,7 @@ import math
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,16 +72,21 @@ def ecg_admit(state: ECGState, chunk: ECGChunk, now_wall: float,
         ``duplicate``, ``out_of_order`` or ``fs_mismatch`` (state unchanged).
     """
     if state.get("v") != STATE_VERSION:
-        state.clear()
-        state.update(ecg_state_new())
-    verdict = ecg_sequence_check(chunk, state.get("last"))  # type: ignore[arg-type]
+        raw = cast("dict[str, Any]", state)    # a state of another version: start afresh
+        raw.clear()
+        raw.update(ecg_state_new())
+    last = state.get("last")
+    verdict = ecg_sequence_check(chunk, None if last is None else dict(last))
     if not verdict.continuous:
         state["beat_stream"] = None
         state["seg_t0"] = chunk.t0
         state["qrs"] = {"last_t": None, "analysed_t": None}
         rules_restart(state["rules"])
-    state.update(bed=chunk.bed, lead=chunk.lead, fs=chunk.fs_hz, rx_wall=now_wall,
-                 last={"seq": chunk.seq, "end_t": chunk.end_t, "fs_hz": chunk.fs_hz})
+    state["bed"] = chunk.bed
+    state["lead"] = chunk.lead
+    state["fs"] = chunk.fs_hz
+    state["rx_wall"] = now_wall
+    state["last"] = {"seq": chunk.seq, "end_t": chunk.end_t, "fs_hz": chunk.fs_hz}
     if partition is not None:
         state["partition"] = partition
     return verdict, feed_resumed(state["rules"], chunk.t0)

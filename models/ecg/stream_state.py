@@ -20,11 +20,10 @@ from __future__ import annotations
 from typing import Any, NotRequired, TypedDict
 
 from models.ecg.alarms.state import RuleState, rules_init
+from models.ecg.morphology import FamilyVotes
 from models.ecg.signal_buffer import SignalBuffer
 
 STATE_VERSION = 1
-
-FamilyVotes = dict[str, list[float]]   #: morphology family id -> [mean p(V), n]
 
 
 class LastChunk(TypedDict):

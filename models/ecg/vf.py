@@ -76,7 +76,8 @@ def vf_measures(window_uv: NDArray[np.number[Any]], fs: float,
     peak = float(f[band][np.argmax(amp[band])])
     total = float(amp[(f >= 0.5) & (f <= 20.0 * peak)].sum())
     conc = float(amp[(f >= 0.7 * peak) & (f <= 1.4 * peak)].sum()) / total if total > 0 else 0.0
-    out.update(vf_conc=round(conc, 4), vf_freq_hz=round(peak, 3))
+    out["vf_conc"] = round(conc, 4)
+    out["vf_freq_hz"] = round(peak, 3)
     out["vf"] = bool(out["vf_leak"] < cfg.vf_leak_max and conc > cfg.vf_conc_min
                      and peak >= cfg.vf_freq_min_hz)
     return out

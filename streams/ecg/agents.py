@@ -160,15 +160,13 @@ def _rejected(sends: list, r: Rejected, event: Any, key: str | None) -> None:
     _deadletter(sends, r.reason, event, key, r.detail)
 
 
-async def _process_batch(events: list) -> None:
-    """One batch: every output (conditions, points, dead letters) is published and acknowledged
-    by the broker before the patients' states are written to the table."""
+def _take_in(events: list, keys: list[str | None], states: dict[str, ECGState]
+             ) -> tuple[list[tuple[int, str, dict[str, Any]]], list[tuple[int, ECGChunk]]]:
+    """Validate the batch's records and read their patients' states: the records that fail, as
+    ``(event, reason, detail)``, and the chunks for the step, as ``(event, chunk)``."""
     now = datetime.now(UTC)
-    sends: list[tuple[Any, bytes | None, Any]] = []
-    states: dict[str, ECGState] = {}
-    keys = [e.message.key.decode("utf-8", "replace") if e.message.key else None for e in events]
-    early: list[tuple[int, str, dict[str, Any]]] = []   # (event, reason, detail) before the step
-    admitted: list[tuple[int, ECGChunk]] = []            # (event, chunk) for the step
+    early: list[tuple[int, str, dict[str, Any]]] = []
+    admitted: list[tuple[int, ECGChunk]] = []
     for i, event in enumerate(events):
         try:
             chunk = ecg_validate(event.message.value, key=keys[i], now=now)
@@ -183,6 +181,16 @@ async def _process_batch(events: list) -> None:
             early.append((i, f"processing_error: {type(e).__name__}: {e}", {"code": "processing_error"}))
             continue
         admitted.append((i, chunk))
+    return early, admitted
+
+
+async def _process_batch(events: list) -> None:
+    """One batch: every output (conditions, points, dead letters) is published and acknowledged
+    by the broker before the patients' states are written to the table."""
+    sends: list[tuple[Any, bytes | None, Any]] = []
+    states: dict[str, ECGState] = {}
+    keys = [e.message.key.decode("utf-8", "replace") if e.message.key else None for e in events]
+    early, admitted = _take_in(events, keys, states)
     res = ecg_step(states, [c for _, c in admitted], rt, time.time(),
                    partitions=[events[i].message.partition for i, _ in admitted],
                    live=rt.streams, cfg=RULES)
@@ -196,9 +204,8 @@ async def _process_batch(events: list) -> None:
         else:
             _rejected(sends, rej, events[i], keys[i])
     for out in res.results:
-        event = events[admitted[out.index][0]]
         if out.rejected is not None:
-            _rejected(sends, out.rejected, event, out.chunk.patient_id)
+            _rejected(sends, out.rejected, events[admitted[out.index][0]], out.chunk.patient_id)
             continue
         if out.changes:
             await _emit(sends, out.chunk.patient_id, out.chunk.bed, out.changes, out.strip)

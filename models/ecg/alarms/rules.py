@@ -93,9 +93,10 @@ def _noise_on(state: RuleState, em: Emitter, quality: Quality, start_t: float, e
 def _noise_off(state: RuleState, em: Emitter, quality: Quality, start_t: float, end_t: float,
                cfg: RuleConfig) -> None:
     state["since"].pop("noise", None)
-    if state["clean_since"] is None:
-        state["clean_since"] = start_t
-    if em.is_active("ecg.noise") and end_t - state["clean_since"] >= cfg.noise_clear_s:
+    clean_since = state["clean_since"]
+    if clean_since is None:
+        clean_since = state["clean_since"] = start_t
+    if em.is_active("ecg.noise") and end_t - clean_since >= cfg.noise_clear_s:
         em.clear("ecg.noise", end_t, "ECG analysable again", _quality_evidence(quality))
 
 
