@@ -45,7 +45,7 @@ positive the signal is neither noisy nor unanalysable, and the VF rule runs whet
 the signal is noisy (the in-band measure cannot tell coarse VF from noise by itself).
 
 Every rule emits an :class:`AlarmChange` only when its condition starts, changes priority or
-ends; :func:`models.ecg.step.alarm_condition` turns changes into alert ``Condition`` records.
+ends; :func:`models.ecg.alarm_output.alarm_condition` turns changes into alert ``Condition`` records.
 All state is a plain dict (JSON-serialisable, :class:`RuleState`) kept per patient in the
 ECG stream state.
 
