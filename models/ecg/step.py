@@ -31,6 +31,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from models.ecg.aami import AAMI_CLASSES
 from models.ecg.alarms import AlarmChange, feed_resumed, rules_restart, rules_step
 from models.ecg.beats import BeatCandidate, ECGBeatStream
 from models.ecg.measures import hr_from_beats
@@ -51,7 +52,6 @@ from streams.sinks.points import point
 
 BIN_S = 10.0          #: beat-count interval for the ``beats`` measurement
 BUFFER_S = 10.0       #: rolling signal kept for strips and the signal measures
-BEAT_CLASSES = ("N", "S", "V", "F", "Q")
 
 Point = dict[str, Any]   #: an InfluxDB point (:func:`streams.sinks.points.point`)
 #: A live detector cached beside the table state: (seq of its last chunk, seg_t0, detector)
@@ -169,13 +169,12 @@ class Analysis:
     changes: list[AlarmChange] = field(default_factory=list)
     points: list[Point] = field(default_factory=list)
     hr_bpm: float | None = None
-    quality: dict[str, Any] = field(default_factory=dict)
 
 
 def _bins_flush(bins: BeatBins, upto_t: float, tags: dict[str, str], out: list[Point]) -> None:
     while bins["t0"] + BIN_S <= upto_t:
         c = bins["counts"]
-        fields: dict[str, Any] = {k: c.get(k, 0) for k in BEAT_CLASSES}
+        fields: dict[str, Any] = {k: c.get(k, 0) for k in AAMI_CLASSES}
         fields["total"] = sum(fields.values())
         fields["unanalysable"] = int(bins["susp"])
         out.append(point("beats", tags, fields, datetime.fromtimestamp(bins["t0"], tz=UTC)))
@@ -216,7 +215,7 @@ def ecg_analyse(state: ECGState, chunk: ECGChunk, det: Detection, labels: Sequen
         ``points``: ``ecg_hr`` (``hr_bpm``, ``rr_ms`` at the newest beat) and ``beats`` (counts
         of N/S/V/F/Q per 10 s interval, ``unanalysable`` = 1 if part of it was flat/noisy).
     """
-    res = Analysis(quality=det.quality)
+    res = Analysis()
     tags = {"patient": chunk.patient_id, "bed": chunk.bed}
     beats = [(t, str(lab)) for t, lab in zip(det.beat_t, labels, strict=True)]
     res.changes = rules_step(state["rules"], beats, start_t=chunk.t0, end_t=chunk.end_t,
