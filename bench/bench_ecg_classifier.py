@@ -43,8 +43,9 @@ def main() -> None:
     import keras
 
     import models.ecg.nn  # noqa: F401  (registers the custom layers for load_model)
+    from models.ecg.beats import stack_inputs
+    from models.ecg.classify import DEFAULT_MODEL, DEFAULT_MODEL_2LEAD, BeatClassifier
     from models.ecg.evaluate import load_record, stream_record
-    from models.ecg.pipeline import DEFAULT_MODEL, DEFAULT_MODEL_2LEAD, BeatClassifier, stack_inputs
     from wardwatch.settings import mitdb_ds1_dir
 
     rec = load_record(args.record or mitdb_ds1_dir() / "208")

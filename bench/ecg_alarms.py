@@ -1,7 +1,7 @@
 """Alarm behaviour of the ECG stream path on WFDB records (what the agent would raise).
 
-Runs every record in a folder through exactly the agent's per-patient steps (1 s chunks,
-``ecg_admit`` -> ``ecg_detect`` -> ``BeatClassifier.predict`` -> ``ecg_analyse``) and scores the
+Runs every record in a folder through exactly the agent's step (1 s chunks,
+:func:`models.ecg.step.ecg_step`: admit -> detect -> ``BeatClassifier.predict`` -> analyse) and scores the
 VT alarm against the reference: an annotated VT episode is a run of >= 3 consecutive V beats at
 >= 100 bpm in the ``.atr`` file; it is detected when a VT alarm starts between 1 s before its
 first beat and 3 s after its last. VT alarms matching no episode are false. The VF / flutter
@@ -40,11 +40,12 @@ from rich.console import Console
 from rich.progress import track
 
 from models.ecg import metrics, robustness
+from models.ecg.classify import BeatClassifier
 from models.ecg.evaluate import load_record, record_names
-from models.ecg.pipeline import BeatClassifier
+from models.ecg.step import LiveDetector, ecg_step
+from models.ecg.stream_state import ECGState
 from simulators.ecg_feed import BedFeed, feed_chunks
 from simulators.ecg_replay import load_feed
-from streams.ecg.process import ecg_admit, ecg_analyse, ecg_detect, ecg_state_new
 from wardwatch.records.ecg import ecg_validate
 
 BEATS = "NLRejAaJSVEF/fQ"
@@ -56,7 +57,7 @@ def vt_episodes(path: Path, fs: float) -> list[tuple[float, float]]:
     ann = wfdb.rdann(str(path), "atr")
     beats = [(s / fs, sym) for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym in BEATS]
     out, cur = [], []
-    for t, sym in beats + [(None, "N")]:
+    for t, sym in [*beats, (None, "N")]:
         if sym in "VE":
             cur.append(t)
             continue
@@ -142,13 +143,13 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None,
                condition: str | None = None) -> dict:
     feed = monitor_feed(path, seconds, condition)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    st, live, changes = ecg_state_new(), None, []
+    states: dict[str, ECGState] = {}
+    live: dict[str, LiveDetector] = {}
+    changes = []
     for c in feed_chunks(feed, t0):
-        chunk = ecg_validate(json.dumps(c))
-        _, ch = ecg_admit(st, chunk, 0.0)
-        det, live = ecg_detect(st, chunk, stream=live)
-        labels = clf.predict(det.candidates, st["votes"])[0] if det.candidates else []
-        changes += ch + ecg_analyse(st, chunk, det, labels).changes
+        res = ecg_step(states, [ecg_validate(json.dumps(c))], clf, 0.0, live=live)
+        res.raise_errors()
+        changes += res.changes
     base = t0.timestamp()
     eps = vt_episodes(path, feed.fs_hz)
     eps = [e for e in eps if seconds is None or e[1] < seconds]

@@ -4,11 +4,11 @@ Leads come from ``ds.waveform_array(0)`` (pydicom applies Channel Sensitivity, B
 Correction Factor, PS3.3 C.10.9.1.4), labelled by each channel's Channel Source Sequence code
 meaning and converted to mV from the Channel Sensitivity Units (UCUM ``uV``/``mV``).
 
-Beats: when the ECG model package (:mod:`models.ecg.pipeline`) is importable, lead II is run
-through its ``ECGBeatStream`` (the same streaming QRS detector the bedside agent uses) and its
-``BeatClassifier`` (AAMI N/S/V/F/Q). Otherwise, or if its model file is missing, a simple
-Pan-Tompkins-style R-peak detector here gives the heart rate (and the result says which was
-used).
+Beats: when the ECG model package (:mod:`models.ecg.beats`, :mod:`models.ecg.classify`) is
+importable, lead II is run through its ``ECGBeatStream`` (the same streaming QRS detector the
+bedside agent uses) and its ``BeatClassifier`` (AAMI N/S/V/F/Q). Otherwise, or if its model
+file is missing, a simple Pan-Tompkins-style R-peak detector here gives the heart rate (and the
+result says which was used).
 """
 
 from __future__ import annotations
@@ -92,13 +92,16 @@ def heart_rate_bpm(peaks: np.ndarray, fs: float) -> float | None:
 def lead_ii_beats(lead_ii_mv: np.ndarray, fs: float) -> dict[str, Any]:
     """Beats of lead II: classified by the ECG model when available, else counted here."""
     try:
-        from models.ecg.pipeline import BeatClassifier, ECGBeatStream
+        from models.ecg.beats import ECGBeatStream
+        from models.ecg.classify import BeatClassifier
     except ImportError as e:
-        log.info("models.ecg.pipeline not importable (%s): simple R-peak count", type(e).__name__)
+        log.info("models.ecg not importable (%s): simple R-peak count", type(e).__name__)
         return _simple(lead_ii_mv, fs, note="models.ecg.pipeline not available")
     stream = ECGBeatStream(fs)
     chunk = int(fs)  # 1 s chunks, as a bedside feed would deliver
     beats = [b for i in range(0, lead_ii_mv.size, chunk) for b in stream.detect(lead_ii_mv[i:i + chunk])]
+    # the method name predates the split of models.ecg.pipeline into beats/classify; it is kept
+    # so that stored summaries stay comparable
     out: dict[str, Any] = {"method": "models.ecg.pipeline.ECGBeatStream",
                            "n_beats": len(beats)}
     peaks = np.array([b.sample for b in beats], dtype=int)

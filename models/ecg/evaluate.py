@@ -26,8 +26,9 @@ import numpy as np
 from scipy import signal as sps
 
 from models.ecg.aami import aami_class
+from models.ecg.beats import BeatCandidate, ECGBeatStream
+from models.ecg.classify import BeatClassifier
 from models.ecg.metrics import beats_match, class_counts, scoring_mask, se_ppv, vf_intervals
-from models.ecg.pipeline import BeatCandidate, BeatClassifier, ECGBeatStream
 
 log = logging.getLogger(__name__)
 

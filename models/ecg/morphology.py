@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 VERSION = "template-1"  #: named in BeatClassifier.version when the rule is applied
-R_INDEX = 63  #: index of the R peak in a beat window (pipeline.PRE_S 0.35 s x MODEL_FS 180 Hz)
+R_INDEX = 63  #: index of the R peak in a beat window (beats.PRE_S 0.35 s x MODEL_FS 180 Hz)
 QRS_HALF = 18  #: QRS part compared: R +- 18 samples (0.10 s at 180 Hz)
 MATCH_R = 0.95  #: Pearson correlation with the template above which a QRS "matches"
 _QRS = slice(R_INDEX - QRS_HALF, R_INDEX + QRS_HALF + 1)  #: the QRS samples of a beat window
@@ -43,7 +43,7 @@ def template_matches(wave: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     wave : numpy.ndarray
-        Stacked classifier inputs ``(n, WAVE_LEN, 2 * leads)`` (:func:`pipeline.stack_inputs`):
+        Stacked classifier inputs ``(n, WAVE_LEN, 2 * leads)`` (:func:`models.ecg.beats.stack_inputs`):
         per lead, the beat and the beat minus the template.
 
     Returns
@@ -95,6 +95,7 @@ def morphology_labels(labels: Sequence[str], matches: Sequence[bool]) -> list[st
 # and a VEB the network doubts is one when its family is ventricular.
 
 FAMILY_VERSION = "family-1"  #: named in BeatClassifier.version when the vote is applied
+FamilyVotes = dict[str, list[float]]  #: a patient's family votes: family id -> [mean p(V), members]
 JOIN_R = 0.90  #: a QRS joins its best-matching family when the correlation is above this
 FAMILY_ALPHA = 0.1  #: weight of a new member in its family's template
 MAX_FAMILIES = 16  #: families kept per patient (the one with fewest members makes room)
@@ -168,7 +169,7 @@ class Families:
         return f
 
 
-def family_vote(votes: dict[str, list[float]], family: int, p_v: float) -> float:
+def family_vote(votes: FamilyVotes, family: int, p_v: float) -> float:
     """Add a beat's p(V) to its family's running mean in ``votes`` (a patient's plain JSON dict
     ``{family id: [mean p(V), members]}``, updated in place) and return the new mean.
 

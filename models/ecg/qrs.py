@@ -82,7 +82,7 @@ class QRSDetector:
     [0.5, 1.5, 2.5]
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917 - the detector's settings, each in physical units
         self,
         fs: float,
         band_hz: tuple[float, float] = (5.0, 15.0),
@@ -389,9 +389,9 @@ class QRSDetector:
             _, thr2 = self._thresholds()
             best = None
             for c in self._gap:
-                if c[2] - self._last_r >= self._refr_n and c[1] > thr2 and c[0] <= dl:
-                    if best is None or c[1] > best[1]:
-                        best = c
+                if (c[2] - self._last_r >= self._refr_n and c[1] > thr2 and c[0] <= dl
+                        and (best is None or c[1] > best[1])):
+                    best = c
             if best is None:
                 return
             self._gap = [c for c in self._gap if c[0] > best[0]]
@@ -433,7 +433,7 @@ class QRSDetector:
         r = int(c[2])
         if self._last_r >= 0:
             rr = r - self._last_r
-            self._rr = (self._rr + [rr])[-8:]
+            self._rr = ([*self._rr, rr])[-8:]
         self._last_r = r
         self._last_slope = c[3]
         self._gap = [g for g in self._gap if g[2] > r]

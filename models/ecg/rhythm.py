@@ -53,7 +53,8 @@ TRIM = 0.10  #: fraction of intervals dropped at each end before measuring (Dash
 RR_MIN_S = 0.2  #: intervals outside [RR_MIN_S, RR_MAX_S) are artefacts or pauses, not rhythm
 RR_MAX_S = 3.0
 # AF limits, chosen on DS1 reference beats for the AF alarm (30-interval windows, 10 % trim):
-# AF windows 93.6 % above both, non-AF windows 2.4 % (streams/ecg/rules.py, RuleConfig).
+# AF windows 93.6 % above both, non-AF windows 2.4 % (models/ecg/rule_config.py, RuleConfig;
+# models/ecg/tuning_history.md).
 AF_NRMSSD = 0.15
 AF_COV = 0.10
 # Dash 2009's own limit for the Shannon entropy of the trimmed RR series in 16 equal bins

@@ -28,7 +28,8 @@ import numpy as np
 
 from models.ecg import morphology, rhythm
 from models.ecg.aami import AAMI_CLASSES
-from models.ecg.pipeline import N_RR, WAVE_LEN, context_labels
+from models.ecg.beats import N_RR, WAVE_LEN
+from models.ecg.classify import context_labels
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
 def _code_hash() -> str:
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    for f in ("qrs.py", "pipeline.py", "rhythm.py", "morphology.py", "aami.py", "metrics.py"):
+    for f in ("qrs.py", "beats.py", "classify.py", "rhythm.py", "morphology.py", "aami.py", "metrics.py"):
         h.update((here / f).read_bytes())
     return h.hexdigest()
 

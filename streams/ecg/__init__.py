@@ -1,2 +1,2 @@
-"""ECG stream: wire format and validation (``records``), alarm rules (``rules``), ECG strips
-(``strip``), per-patient state steps (``state``) and the thin Faust agent (``agents``)."""
+"""ECG stream wiring: wire format and validation (``records``), ECG strip rendering (``strip``) and
+the thin Faust agent (``agents``). The clinical step it runs is :mod:`models.ecg.step`."""

@@ -1,10 +1,10 @@
-"""The ECG agent: chunks in -> validate -> detect (per patient) -> classify (batched across
-patients) -> rules -> alarm conditions, InfluxDB points, ECG strips.
+"""The ECG agent: chunks in -> validate -> :func:`models.ecg.step.ecg_step` (admit, detect,
+classify batched across patients, rules) -> alarm conditions, InfluxDB points, ECG strips.
 
-Thin by design: validation is :mod:`wardwatch.records.ecg`, the per-patient steps are
-:mod:`streams.ecg.process`, the rules :mod:`streams.ecg.rules`, the detector and classifier
-:mod:`models.ecg.pipeline`. This module moves data between the ``ecg`` topic, the changelog
-table ``ecg-state`` and those functions.
+Thin by design: validation is :mod:`wardwatch.records.ecg`, the step is :mod:`models.ecg.step` (the
+one implementation the benches and tests also run), strips are rendered by
+:mod:`streams.ecg.strip`. This module moves data between the ``ecg`` topic, the changelog table
+``ecg-state`` and those functions.
 
 Batching: :func:`streams.delivery.acked_batches` collects up to :data:`BATCH_MAX` chunks (many patients) or
 :data:`BATCH_WITHIN_S` seconds, then every beat candidate of the batch goes through one
@@ -19,27 +19,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from faust.types import TP
 
-from models.ecg.pipeline import ECGBeatStream
+from models.ecg.alarm_output import alarm_condition, alarm_point
+from models.ecg.alarms import AlarmChange, feed_check
+from models.ecg.beats import BeatCandidate
+from models.ecg.rule_config import RuleConfig
+from models.ecg.step import LiveDetector, Rejected, StripInputs, ecg_state_new, ecg_step
+from models.ecg.stream_state import ECGState, FamilyVotes
 from streams.app import app
 from streams.deadletter import deadletter_output
 from streams.delivery import acked_batches, publish
-from streams.ecg.process import (
-    Detection,
-    StripInputs,
-    alarm_condition,
-    alarm_point,
-    ecg_admit,
-    ecg_analyse,
-    ecg_detect,
-    ecg_state_new,
-    strip_inputs,
-)
-from streams.ecg.rules import AlarmChange, RuleConfig, feed_check
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
 from streams.tables import patient_table
@@ -70,14 +64,14 @@ class _Runtime:
         self.classifier: Any = None
         self.classifier_error: str | None = None
         self.versions: dict[str, str] = {}
-        self.streams: dict[str, tuple[int, float, ECGBeatStream]] = {}
+        self.streams: dict[str, LiveDetector] = {}
         self.lock = asyncio.Lock()
 
     def load_classifier(self) -> None:
         if self.classifier is not None or self.classifier_error is not None:
             return
         try:
-            from models.ecg.pipeline import BeatClassifier
+            from models.ecg.classify import BeatClassifier
 
             self.classifier = BeatClassifier()
             self.versions = {"beat_classifier": self.classifier.version}
@@ -87,38 +81,31 @@ class _Runtime:
             log_event(log, "beat classifier unavailable; beats labelled Q (rate/pause/technical "
                       "alarms only)", logging.ERROR, error=self.classifier_error)
 
-    def classify(self, work: list[tuple[Detection, dict]]) -> list[list[str]]:
-        """Labels per detection of ``(detection, patient state)`` pairs, in one batched call
-        (the patient's family votes are updated in its state)."""
-        dets = [d for d, _ in work]
-        cands = [c for d in dets for c in d.candidates]
-        if not cands:
-            return [[] for _ in dets]
-        labels = ["Q"] * len(cands)
+    def predict(self, beats: Sequence[BeatCandidate],
+                votes: Sequence[FamilyVotes]) -> tuple[list[str], None]:
+        """Labels of a batch's candidates in one call (the step's classifier): Q for all when the
+        classifier is unavailable or fails, so rate/pause/technical alarms keep running."""
+        labels = ["Q"] * len(beats)
         if self.classifier is not None:
             try:
-                votes = [st["votes"] for d, st in work for _ in d.candidates]
-                labels, _ = self.classifier.predict(cands, votes)
+                labels, _ = self.classifier.predict(beats, votes)
             except Exception:  # keep rate/pause/technical alarms running
                 log.exception("beat classification failed; batch labelled Q")
                 metrics.incr("ecg_classify_errors")
-        metrics.incr("ecg_beats_classified", len(cands))
-        out, i = [], 0
-        for d in dets:
-            out.append(list(labels[i:i + len(d.candidates)]))
-            i += len(d.candidates)
-        return out
+        metrics.incr("ecg_beats_classified", len(beats))
+        return labels, None
 
 
 rt = _Runtime()
 
 
-def _deadletter(sends: list, reason: str, event: Any, key: str | None,
+def _deadletter(sends: list, reason: str | InvalidRecord, event: Any, key: str | None,
                 detail: dict | None = None) -> None:
     """Queue a chunk's dead letter with the batch's outputs (published together, confirmed)."""
     sends.append(deadletter_output(event, reason, ECG, key=key, detail=detail))
     metrics.incr("ecg_deadletter")
-    log_event(log, "ecg chunk rejected", logging.WARNING, reason=reason.split(":")[0],
+    code = reason.code if isinstance(reason, InvalidRecord) else reason.split(":")[0]
+    log_event(log, "ecg chunk rejected", logging.WARNING, reason=code,
               patient=pid_ref(key) if key else "-", offset=event.message.offset)
 
 
@@ -162,77 +149,74 @@ async def analyse_ecg(stream):
             await _process_batch(events)
 
 
-async def _process_batch(events: list) -> None:
-    """One batch: every output (conditions, points, dead letters) is published and acknowledged
-    by the broker before the patients' states are written to the table."""
+_STAGE_LOG = {"admit": "ecg admit failed", "detect": "ecg detection failed",
+              "analyse": "ecg analysis failed"}
+
+
+def _rejected(sends: list, r: Rejected, event: Any, key: str | None) -> None:
+    """Dead-letter a chunk the step rejected (logging a processing error's traceback)."""
+    if r.error is not None:
+        log.error(_STAGE_LOG[r.stage], exc_info=r.error)
+    if r.stage == "analyse":
+        metrics.incr("ecg_analysis_errors")
+    _deadletter(sends, r.reason, event, key, r.detail)
+
+
+def _take_in(events: list, keys: list[str | None], states: dict[str, ECGState]
+             ) -> tuple[list[tuple[int, str | InvalidRecord, dict[str, Any]]], list[tuple[int, ECGChunk]]]:
+    """Validate the batch's records and read their patients' states: the records that fail, as
+    ``(event, reason, detail)``, and the chunks for the step, as ``(event, chunk)``."""
     now = datetime.now(UTC)
-    sends: list[tuple[Any, bytes | None, Any]] = []
-    states: dict[str, dict] = {}
-    work: list[tuple[Any, ECGChunk, Detection, dict, list[AlarmChange]]] = []
-    for event in events:
-        msg = event.message
-        key = msg.key.decode("utf-8", "replace") if msg.key else None
+    early: list[tuple[int, str | InvalidRecord, dict[str, Any]]] = []
+    admitted: list[tuple[int, ECGChunk]] = []
+    for i, event in enumerate(events):
         try:
-            chunk = ecg_validate(msg.value, key=key, now=now)
+            chunk = ecg_validate(event.message.value, key=keys[i], now=now)
             pid = chunk.patient_id
             if pid not in states:
                 states[pid] = ecg_state[pid] or ecg_state_new()
-            st = states[pid]
-            verdict, changes = ecg_admit(st, chunk, time.time(), msg.partition)
         except InvalidRecord as e:
-            _deadletter(sends, e.reason, event, key, {"code": e.code})
+            early.append((i, e, {"code": e.code}))
             continue
-        except Exception as e:  # a bug or a state we cannot read: never lose the chunk silently
+        except Exception as e:  # a state we cannot read: never lose the chunk silently
             log.exception("ecg admit failed")
-            _deadletter(sends, f"processing_error: {type(e).__name__}: {e}", event, key,
-                        {"code": "processing_error"})
+            early.append((i, f"processing_error: {type(e).__name__}: {e}", {"code": "processing_error"}))
             continue
-        if verdict.kind == "gap":
-            # the chunk is analysed; the missing seconds are reported, continuity restarts
-            _deadletter(sends, f"seq_gap: {verdict.missing} chunk(s) missing before seq {chunk.seq}",
-                        event, key, {"code": "seq_gap", "missing": verdict.missing,
-                                     "processed": True})
-        cached = rt.streams.get(pid)
-        live = None
-        if (verdict.continuous and cached is not None and cached[0] == chunk.seq - 1
-                and cached[1] == st.get("seg_t0")):
-            live = cached[2]
-        try:
-            det, live = ecg_detect(st, chunk, RULES, live)
-        except Exception as e:
-            log.exception("ecg detection failed")
-            rt.streams.pop(pid, None)
-            _deadletter(sends, f"processing_error: {type(e).__name__}: {e}", event, key,
-                        {"code": "processing_error"})
+        admitted.append((i, chunk))
+    return early, admitted
+
+
+async def _process_batch(events: list) -> None:
+    """One batch: every output (conditions, points, dead letters) is published and acknowledged
+    by the broker before the patients' states are written to the table."""
+    sends: list[tuple[Any, bytes | None, Any]] = []
+    states: dict[str, ECGState] = {}
+    keys = [e.message.key.decode("utf-8", "replace") if e.message.key else None for e in events]
+    early, admitted = _take_in(events, keys, states)
+    res = ecg_step(states, [c for _, c in admitted], rt, time.time(),
+                   partitions=[events[i].message.partition for i, _ in admitted],
+                   live=rt.streams, cfg=RULES)
+    # dead letters of the admission stage, in event order (as the chunks were taken in)
+    verdicts = sorted([(i, r, d, None) for i, r, d in early]
+                      + [(admitted[r.index][0], r.reason, r.detail, r) for r in res.rejected],
+                      key=lambda v: v[0])
+    for i, reason, detail, rej in verdicts:
+        if rej is None:
+            _deadletter(sends, reason, events[i], keys[i], detail)
+        else:
+            _rejected(sends, rej, events[i], keys[i])
+    for out in res.results:
+        if out.rejected is not None:
+            _rejected(sends, out.rejected, events[admitted[out.index][0]], out.chunk.patient_id)
             continue
-        rt.streams[pid] = (chunk.seq, st["seg_t0"], live)
-        work.append((event, chunk, det, st, changes))
-    if work:
-        await _analyse(work, sends)
+        if out.changes:
+            await _emit(sends, out.chunk.patient_id, out.chunk.bed, out.changes, out.strip)
+        pkey = out.chunk.patient_id.encode()
+        sends += [(points_topic, pkey, p) for p in out.points]
+        metrics.incr("ecg_chunks")
     await publish(sends)
     for pid, st in states.items():
         ecg_state[pid] = st
-
-
-async def _analyse(work: list, sends: list) -> None:
-    """Classify the batch's beats in one call, then run each chunk's rules; queue the outputs."""
-    labels = rt.classify([(w[2], w[3]) for w in work])
-    for (event, chunk, det, st, changes), labs in zip(work, labels, strict=True):
-        try:
-            res = ecg_analyse(st, chunk, det, labs, RULES)
-        except Exception as e:  # a bug: the chunk goes to deadletter, the batch goes on
-            log.exception("ecg analysis failed")
-            metrics.incr("ecg_analysis_errors")
-            _deadletter(sends, f"processing_error: {type(e).__name__}: {e}", event,
-                        chunk.patient_id, {"code": "processing_error", "stage": "analyse"})
-            continue
-        changes = changes + res.changes
-        if changes:
-            strip = strip_inputs(st, det) if det.buf else None
-            await _emit(sends, chunk.patient_id, chunk.bed, changes, strip)
-        pkey = chunk.patient_id.encode()
-        sends += [(points_topic, pkey, p) for p in res.points]
-        metrics.incr("ecg_chunks")
 
 
 @app.timer(interval=FEED_CHECK_S)

@@ -5,70 +5,19 @@ Standard ECG paper (25 mm/s, 10 mm/mV; small squares 1 mm = 40 ms x 0.1 mV, larg
 time with a vertical line. Rendering uses matplotlib's Agg canvas on a private ``Figure`` (no
 pyplot global state), so it is safe in a worker thread.
 
-The rolling signal the agent keeps per patient is encoded compactly for the state table with
-:func:`buffer_encode` / :func:`buffer_decode` (int16 microvolts, base64) and appended with
-:func:`buffer_append`.
+The rolling signal a strip is cut from is kept in the patient's ECG state
+(:mod:`models.ecg.signal_buffer`); :func:`models.ecg.step.strip_inputs` gathers it.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 BEAT_COLOURS = {"N": "#1f4e79", "S": "#b8860b", "V": "#c00000", "F": "#7030a0", "Q": "#555555"}
-
-
-# ------------------------------------------------------------------------------ rolling buffer
-def buffer_encode(samples_uv: np.ndarray) -> str:
-    """int16 little-endian microvolts, base64 (half the size of a JSON int list)."""
-    arr = np.clip(np.asarray(samples_uv), -32768, 32767).astype("<i2")
-    return base64.b64encode(arr.tobytes()).decode()
-
-
-def buffer_decode(data: str) -> np.ndarray:
-    """Inverse of :func:`buffer_encode` (int16 microvolts)."""
-    return np.frombuffer(base64.b64decode(data), dtype="<i2").astype(np.int16)
-
-
-def buffer_append(buf: dict[str, Any] | None, chunk_uv: np.ndarray, start_t: float, fs: float,
-                  keep_s: float = 10.0) -> dict[str, Any]:
-    """Append a chunk to a bounded rolling buffer ``{"t0", "fs", "uv"}``.
-
-    Parameters
-    ----------
-    buf : dict or None
-        The previous buffer (None, or a different ``fs``, starts a new one).
-    chunk_uv : numpy.ndarray
-        Samples in microvolts; the first is at device time ``start_t`` (POSIX s).
-    keep_s : float
-        Seconds kept (older samples are dropped).
-
-    Returns
-    -------
-    dict
-        ``t0`` = device time of the first kept sample. A discontinuity (``start_t`` not where
-        the buffer ends) restarts the buffer, so the strip never joins unrelated signal.
-    """
-    keep_n = round(keep_s * fs)
-    if buf and buf.get("fs") == fs:
-        old = buffer_decode(buf["uv"])
-        end_t = buf["t0"] + old.size / fs
-        if abs(end_t - start_t) < 1.5 / fs:
-            x = np.concatenate([old, np.asarray(chunk_uv, dtype=np.int16)])
-            t0 = buf["t0"]
-        else:
-            x, t0 = np.asarray(chunk_uv, dtype=np.int16), start_t
-    else:
-        x, t0 = np.asarray(chunk_uv, dtype=np.int16), start_t
-    if x.size > keep_n:
-        t0 += (x.size - keep_n) / fs
-        x = x[-keep_n:]
-    return {"t0": t0, "fs": fs, "uv": buffer_encode(x)}
 
 
 # ------------------------------------------------------------------------------ strip
@@ -194,4 +143,4 @@ def strip_render(path: Path | str, samples_uv: np.ndarray, fs: float, t0: float,
     return path
 
 
-__all__ = ["buffer_append", "buffer_decode", "buffer_encode", "strip_id", "strip_render"]
+__all__ = ["strip_id", "strip_render"]

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from models.ecg.pipeline import BeatCandidate, ECGBeatStream
+from models.ecg.beats import BeatCandidate, ECGBeatStream
 
 
 def _stream_with_restarts(x: np.ndarray, fs: float, step: int, x2: np.ndarray | None = None

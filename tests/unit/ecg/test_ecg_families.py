@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from models.ecg import morphology
+from models.ecg.beats import ECGBeatStream
+from models.ecg.classify import BeatClassifier, context_labels
 from models.ecg.evaluate import stream_record
 from models.ecg.morphology import MAX_FAMILIES, QRS_HALF, Families, family_vote, vote_proba
-from models.ecg.pipeline import BeatClassifier, ECGBeatStream, context_labels
 from wardwatch.settings import shared_data
 
 DS1 = shared_data("mitdb-ds1")

@@ -12,14 +12,9 @@ import shutil
 import numpy as np
 import pytest
 
+from models.ecg.beats import N_RR, WAVE_LEN, ECGBeatStream, stack_inputs
+from models.ecg.classify import BeatClassifier
 from models.ecg.evaluate import stream_record
-from models.ecg.pipeline import (
-    N_RR,
-    WAVE_LEN,
-    BeatClassifier,
-    ECGBeatStream,
-    stack_inputs,
-)
 from wardwatch.settings import shared_data
 
 DS1 = shared_data("mitdb-ds1")
@@ -131,7 +126,7 @@ def test_classifier_sends_two_lead_beats_to_the_two_lead_model():
     one = [dataclasses.replace(b, wave2=None) for b in beats[:4]]      # as if lead 2 were off
     clf = BeatClassifier()
     assert "+" in clf.version and "2lead" in clf.version
-    labels, p = clf.predict(beats[4:] + one)
+    _labels, p = clf.predict(beats[4:] + one)
     p2 = clf.predict_proba(*stack_inputs(beats[4:], two_lead=True))
     p1 = clf.predict_proba(*stack_inputs(one))
     np.testing.assert_allclose(p, np.vstack([p2, p1]), atol=1e-6)
@@ -142,7 +137,7 @@ def test_classifier_sends_two_lead_beats_to_the_two_lead_model():
 
 
 def test_average_models_is_the_mean_of_its_members_and_exports_as_one_model(tmp_path):
-    from models.ecg.pipeline import _Lite
+    from models.ecg.classify import _Lite
     from models.ecg.train import average_models, build_model, export_tflite
 
     members = [build_model(seed, channels=4) for seed in (7, 11)]

@@ -7,15 +7,9 @@ import numpy as np
 import pytest
 
 from models.ecg import morphology, rhythm
+from models.ecg.beats import MODEL_FS, PRE_S, WAVE_LEN, ECGBeatStream, stack_inputs
+from models.ecg.classify import BeatClassifier
 from models.ecg.evaluate import stream_record
-from models.ecg.pipeline import (
-    MODEL_FS,
-    PRE_S,
-    WAVE_LEN,
-    BeatClassifier,
-    ECGBeatStream,
-    stack_inputs,
-)
 from wardwatch.settings import shared_data
 
 DS1 = shared_data("mitdb-ds1")

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from models.ecg.signal_quality import ecg_signal_quality
 from simulators.ecg_feed import feed_chunks
 from simulators.ecg_synth import SCENARIOS, SynthEvent, synth_beds, synth_ecg
-from streams.ecg.rules import ecg_signal_quality
 from wardwatch.records.ecg import ecg_validate
 from wardwatch.settings import shared_data
 

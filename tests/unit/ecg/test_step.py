@@ -1,5 +1,5 @@
-"""The per-patient steps the agent runs (admit -> detect -> classify -> analyse), with the real
-streaming detector on synthetic feeds and labels taken from the synthetic truth."""
+"""The ECG step the agent runs (admit -> detect -> classify -> analyse), with the real streaming
+detector on synthetic feeds and labels taken from the synthetic truth."""
 
 from __future__ import annotations
 
@@ -9,45 +9,45 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from models.ecg.alarm_output import alarm_condition, alarm_point
+from models.ecg.step import ecg_admit, ecg_detect, ecg_state_new, ecg_step
 from simulators.ecg_feed import feed_chunks
 from simulators.ecg_synth import SCENARIOS, synth_beds
-from streams.ecg.process import (
-    alarm_condition,
-    alarm_point,
-    ecg_admit,
-    ecg_analyse,
-    ecg_detect,
-    ecg_state_new,
-)
 from wardwatch.records.ecg import ecg_validate
 from wardwatch.records.errors import InvalidRecord
 
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def oracle(feed, det):
-    """Truth label of each detected beat (Q when it matches no true beat within 150 ms)."""
-    tr = np.array([s for s, _ in feed.truth])
-    out = []
-    for t in det.beat_t:
-        s = (t - START.timestamp()) * feed.fs_hz
-        j = int(np.argmin(np.abs(tr - s)))
-        out.append(feed.truth[j][1] if abs(tr[j] - s) < 0.15 * feed.fs_hz else "Q")
-    return out
+class Oracle:
+    """Truth label of each detected beat (Q when it matches no true beat within 150 ms): the
+    step's classifier. The feeds have no gap, so a candidate's stream starts at START."""
+
+    def __init__(self, feed):
+        self.feed = feed
+        self.truth = np.array([s for s, _ in feed.truth])
+
+    def predict(self, beats, votes):
+        out = []
+        for c in beats:
+            s = c.t_offset_s * self.feed.fs_hz
+            j = int(np.argmin(np.abs(self.truth - s)))
+            out.append(self.feed.truth[j][1] if abs(self.truth[j] - s) < 0.15 * self.feed.fs_hz else "Q")
+        return out, None
 
 
 def run(feed, roundtrip=True):
-    st, changes, points = ecg_state_new(), [], []
+    states, changes, points = {}, [], []
     for c in feed_chunks(feed, START):
         chunk = ecg_validate(json.dumps(c), key=feed.patient_id)
         if roundtrip:  # what the changelog table does between chunks
-            st = json.loads(json.dumps(st))
-        _, ch = ecg_admit(st, chunk, 0.0)
-        det, _ = ecg_detect(st, chunk)
-        res = ecg_analyse(st, chunk, det, oracle(feed, det))
-        changes += ch + res.changes
-        points += res.points
-    return st, changes, points
+            states = json.loads(json.dumps(states))
+        res = ecg_step(states, [chunk], Oracle(feed), 0.0)
+        res.raise_errors()
+        assert res.rejected == []
+        changes += res.changes
+        points += [p for r in res.results for p in r.points]
+    return states[feed.patient_id], changes, points
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def test_duplicate_and_gap(beds):
 
 def test_synthetic_scenarios_with_the_committed_classifier(beds):
     """The whole pure path with the real TFLite classifier: each scenario raises its alarm."""
-    from models.ecg.pipeline import BeatClassifier
+    from models.ecg.classify import BeatClassifier
 
     clf = BeatClassifier()
     # the synthetic VT run (170/min, identical smooth complexes) is sine-like enough to raise the
@@ -135,13 +135,12 @@ def test_synthetic_scenarios_with_the_committed_classifier(beds):
                 "tachy": {"ecg.tachy"}, "vf": {"ecg.vfib"}}
     assert set(expected) == set(beds)
     for name, feed in beds.items():
-        st, live, on = ecg_state_new(), None, []
+        states, live, on = {}, {}, []
         for c in feed_chunks(feed, START):
-            chunk = ecg_validate(json.dumps(c))
-            _, ch = ecg_admit(st, chunk, 0.0)
-            det, live = ecg_detect(st, chunk, stream=live)
-            labels = clf.predict(det.candidates, st["votes"])[0] if det.candidates else []
-            on += [x for x in ch + ecg_analyse(st, chunk, det, labels).changes if x.active]
+            res = ecg_step(states, [ecg_validate(json.dumps(c))], clf, 0.0, live=live)
+            res.raise_errors()
+            on += [x for x in res.changes if x.active]
+        st = states[feed.patient_id]
         raised = {x.source for x in on} - {"ecg.pvc_burden"}  # a VT run is also frequent PVCs
         assert raised == expected[name], name
         if name == "vf":                    # its evidence reaches the ecg_alarms point
@@ -152,7 +151,7 @@ def test_synthetic_scenarios_with_the_committed_classifier(beds):
 
 
 def test_strip_inputs_carry_the_second_lead_only_while_chunks_do(beds):
-    from streams.ecg.process import strip_inputs
+    from models.ecg.step import strip_inputs
 
     feed = beds["sinus"]
     st = ecg_state_new()
@@ -173,3 +172,83 @@ def test_strip_inputs_carry_the_second_lead_only_while_chunks_do(beds):
     assert t02 == START.timestamp() + 10.0 and x2.size == round(4 * s.fs)
     assert name == "V1"
     np.testing.assert_array_equal(x2, [-v // 2 for v in s.x_uv[-x2.size:].tolist()])
+
+
+def test_step_verdicts_in_chunk_order_and_gap_chunk_still_analysed(beds):
+    feed = beds["sinus"]
+    chunks = [ecg_validate(json.dumps(c)) for c in feed_chunks(feed, START, seconds=8)]
+    states = {}
+    res = ecg_step(states, [chunks[0], chunks[1], chunks[1], chunks[4], chunks[5]], None, 5.0,
+                   partitions=[3, 3, 3, 3, 3])
+    assert [(r.index, r.stage, r.detail) for r in res.rejected] == [
+        (2, "admit", {"code": "duplicate"}),
+        (3, "gap", {"code": "seq_gap", "missing": 2, "processed": True})]
+    assert res.rejected[1].reason == "seq_gap: 2 chunk(s) missing before seq 4"
+    assert [r.index for r in res.results] == [0, 1, 3, 4]       # the gap chunk is analysed
+    st = states[feed.patient_id]
+    assert st["partition"] == 3 and st["rx_wall"] == 5.0 and st["last"]["seq"] == 5
+    assert st["seg_t0"] == chunks[4].t0                           # continuity restarted
+
+
+def test_step_errors_are_verdicts_not_exceptions(beds):
+    class Broken:
+        def predict(self, beats, votes):
+            raise RuntimeError("model gone")
+
+    feed = beds["sinus"]
+    chunks = [ecg_validate(json.dumps(c)) for c in feed_chunks(feed, START, seconds=7)]
+    states = {}
+    ecg_step(states, chunks[:5], None, 0.0)
+    states[feed.patient_id]["bins"] = "?"                         # a state the analysis cannot read
+    res = ecg_step(states, chunks[5:6], Oracle(feed), 0.0)
+    assert [(r.index, r.rejected.stage, r.rejected.detail["code"]) for r in res.results] == [
+        (0, "analyse", "processing_error")]
+    assert res.results[0].changes == [] and res.results[0].rejected.detail["stage"] == "analyse"
+    with pytest.raises(TypeError):
+        res.raise_errors()
+    states[feed.patient_id]["rules"] = None                       # nor admission
+    res = ecg_step(states, chunks[6:], Oracle(feed), 0.0)
+    assert [(r.index, r.stage, r.detail) for r in res.rejected] == [
+        (0, "admit", {"code": "processing_error"})]
+    assert res.rejected[0].reason.startswith("processing_error: TypeError") and res.results == []
+    # a failing classifier is the caller's to handle (the agent labels the batch Q)
+    with pytest.raises(RuntimeError):
+        ecg_step({}, chunks[:5], Broken(), 0.0)
+
+
+def test_one_batch_of_many_patients_equals_each_patient_alone(beds):
+    """The agent batches chunks of many patients (and several of one patient) into one step; the
+    outputs and states are those of each patient's chunks run one by one."""
+    feeds = [beds[n] for n in ("vrun", "pause", "af")]
+    oracles = {f.patient_id: Oracle(f) for f in feeds}
+    per = {f.patient_id: [ecg_validate(json.dumps(c)) for c in feed_chunks(f, START, seconds=40)]
+           for f in feeds}
+    alone = {}
+    for f in feeds:
+        states, out = {}, []
+        for c in per[f.patient_id]:
+            res = ecg_step(states, [c], oracles[f.patient_id], 0.0)
+            out += [(ch.source, ch.active, ch.t) for ch in res.changes]
+        alone[f.patient_id] = (out, json.dumps(states[f.patient_id]))
+
+    states = {}
+
+    class ByPatient:
+        """The oracle of each candidate's patient, known by its votes object (one per patient)."""
+
+        def predict(self, beats, votes):
+            owner = {id(st["votes"]): pid for pid, st in states.items()}
+            return [oracles[owner[id(v)]].predict([b], None)[0][0]
+                    for b, v in zip(beats, votes, strict=True)], None
+
+    out = {f.patient_id: [] for f in feeds}
+    for k in range(0, 40, 2):                          # 2 s of every patient per batch, interleaved
+        batch = [per[f.patient_id][j] for j in (k, k + 1) for f in feeds]
+        res = ecg_step(states, batch, ByPatient(), 0.0)
+        assert res.rejected == []
+        for r in res.results:
+            out[r.chunk.patient_id] += [(ch.source, ch.active, ch.t) for ch in r.changes]
+    for f in feeds:
+        assert out[f.patient_id] == alone[f.patient_id][0], f.patient_id
+        assert json.dumps(states[f.patient_id]) == alone[f.patient_id][1]
+    assert {s for o, _ in alone.values() for s, _, _ in o} >= {"ecg.vtach", "ecg.pause", "ecg.afib"}

@@ -7,17 +7,12 @@ import json
 import numpy as np
 import pytest
 
+from models.ecg.alarms import feed_check, feed_resumed, rules_init, rules_step
+from models.ecg.measures import hr_from_beats
+from models.ecg.rule_config import RuleConfig
+from models.ecg.signal_quality import ecg_signal_quality
+from models.ecg.vf import vf_measures
 from simulators.ecg_synth import SynthEvent, synth_ecg
-from streams.ecg.rules import (
-    RuleConfig,
-    ecg_signal_quality,
-    feed_check,
-    feed_resumed,
-    hr_from_beats,
-    rules_init,
-    rules_step,
-    vf_measures,
-)
 
 CLEAN = {"flat": False, "noisy": False, "p2p_uv": 1500.0, "hf_ratio": 0.01}
 T0 = 1_790_000_000.0
