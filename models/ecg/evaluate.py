@@ -279,7 +279,8 @@ def evaluate_records(
         raise ValueError(f"leads must be 1 or 2, got {leads}")
     if resample_hz is not None and not (np.isfinite(resample_hz) and resample_hz > 0):
         raise ValueError(f"resample rate must be a positive number of Hz, got {resample_hz:g}")
-    steps = [partial(resample_record, fs_new=resample_hz)] if resample_hz is not None else []
+    steps: list[Callable[[dict[str, Any]], dict[str, Any]]] = (
+        [partial(resample_record, fs_new=resample_hz)] if resample_hz is not None else [])
     steps += [transform] if transform is not None else []
     clf = BeatClassifier(model_path, model2_path=None if leads == 2 and model_path is None else False)
     tot = {k: {"tp": 0, "fn": 0, "fp": 0} for k in ("qrs", "veb", "sveb")}

@@ -27,6 +27,7 @@ patient's beats by QRS shape as they arrive and gives each beat its family's mea
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,8 @@ def template_matches(wave: np.ndarray) -> np.ndarray:
     template = template - template.mean(axis=1, keepdims=True)
     den = np.sqrt((beat * beat).sum(axis=1) * (template * template).sum(axis=1))
     r = np.where(den > 0, (beat * template).sum(axis=1) / np.where(den > 0, den, 1.0), 0.0)
-    return np.all(r > MATCH_R, axis=1)
+    matches: np.ndarray = np.all(r > MATCH_R, axis=1)
+    return matches
 
 
 def morphology_labels(labels: Sequence[str], matches: Sequence[bool]) -> list[str]:
@@ -154,13 +156,13 @@ class Families:
         self.next_id += 1
         return self.next_id - 1
 
-    def to_state(self) -> dict:
+    def to_state(self) -> dict[str, Any]:
         """Plain JSON-serialisable state."""
         return {"templates": [t.tolist() for t in self.templates], "ids": list(self.ids),
                 "counts": list(self.counts), "next_id": self.next_id}
 
     @classmethod
-    def from_state(cls, d: dict | None) -> Families:
+    def from_state(cls, d: dict[str, Any] | None) -> Families:
         """Rebuild from :meth:`to_state` (None: no families yet)."""
         f = cls()
         if d:

@@ -90,7 +90,8 @@ def gain(rec: dict[str, Any], k: float) -> dict[str, Any]:
 
 def _sine(rec: dict[str, Any], amp_mv: float, hz: float, phase: float) -> dict[str, Any]:
     def add(x: np.ndarray, _: int) -> np.ndarray:
-        return x + amp_mv * np.sin(2 * np.pi * hz * np.arange(x.size) / rec["fs"] + phase)
+        out: np.ndarray = x + amp_mv * np.sin(2 * np.pi * hz * np.arange(x.size) / rec["fs"] + phase)
+        return out
     return _leads(rec, add)
 
 
@@ -137,7 +138,8 @@ def noise(rec: dict[str, Any], snr_db: float = 12.0, seed: int = 0) -> dict[str,
 
     def add(x: np.ndarray, i: int) -> np.ndarray:
         a = np.median([np.ptp(x[max(b - half, 0) : b + half + 1]) for b in beats if b < x.size])
-        return x + a / np.sqrt(8 * 10 ** (snr_db / 10)) * draws[i]
+        out: np.ndarray = x + a / np.sqrt(8 * 10 ** (snr_db / 10)) * draws[i]
+        return out
     return _leads(rec, add)
 
 
@@ -160,6 +162,11 @@ CONDITIONS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = 
     "noise_6db": ("white Gaussian noise, 6 dB SNR (nst convention, seed 0)",
                   partial(noise, snr_db=6.0, seed=0)),
 }
+
+
+def _advance(bar: Any, task: Any, condition: str, record: str) -> None:
+    """Progress: one record of one condition done."""
+    bar.update(task, advance=1, description=f"{condition} {record}")
 
 
 def run(records_dir: str | Path, out: str | Path | None = OUT,
@@ -198,7 +205,7 @@ def run(records_dir: str | Path, out: str | Path | None = OUT,
             bar.update(task, description=c)
             ev[c] = evaluate_records(
                 records_dir, max_seconds=max_seconds, leads=2, transform=CONDITIONS[c][1],
-                on_record=lambda name, c=c: bar.update(task, advance=1, description=f"{c} {name}"))
+                on_record=partial(_advance, bar, task, c))
     counts = ("tp", "fn", "fp")  # per record: the raw EC57 counts (evaluate_records adds Se/+P)
     result = {
         "caveat": CAVEAT,

@@ -30,6 +30,7 @@ from models.ecg import morphology, rhythm
 from models.ecg.aami import AAMI_CLASSES
 from models.ecg.beats import N_RR, WAVE_LEN
 from models.ecg.classify import context_labels
+from models.ecg.stream_state import FamilyVotes
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,11 @@ TF_THREADS = 2          # the shipped model was trained with 2 intra-/inter-op t
 # on held-out records an average of five lifted VEB Se by ~4 points over the mean single network,
 # for both the single- and the two-lead model, and made the figures less seed-dependent).
 SEEDS = {1: (7, 11, 13, 17, 19), 2: (7, 11, 13, 17, 19)}
+
+
+def _or(wave: np.ndarray | None, default: np.ndarray) -> np.ndarray:
+    """``wave``, or ``default`` for a beat without a second lead."""
+    return default if wave is None else wave
 
 
 def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = None) -> dict[str, np.ndarray]:
@@ -76,7 +82,7 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
         idx = np.nonzero(mask)[0]
         waves.append(np.stack([beats[i].wave for i in idx]))
         zero = np.zeros_like(beats[0].wave)
-        waves2.append(np.stack([zero if beats[i].wave2 is None else beats[i].wave2 for i in idx]))
+        waves2.append(np.stack([_or(beats[i].wave2, zero) for i in idx]))
         has2.append(np.array([beats[i].wave2 is not None for i in idx]))
         rrs.append(np.stack([beats[i].rr for i in idx]))
         irr.append(np.array([beats[i].irregular for i in idx]))
@@ -96,7 +102,7 @@ def build_dataset(records_dir: Path, use_cache: bool = True, progress: Any = Non
         "family": np.concatenate(fam),
     }
     if use_cache:
-        np.savez(cache, **data)
+        np.savez(cache, **data)  # type: ignore[arg-type]  # numpy stubs read **kwds as allow_pickle
     return data
 
 
@@ -214,8 +220,8 @@ def _fit(
     task = progress.add_task(f"train {label}", total=EPOCHS) if progress else None
 
     class _Tick(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            if progress:
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            if progress and logs is not None:
                 progress.update(task, advance=1, description=f"train {label} loss {logs.get('loss', 0):.3f}")
 
     rng = np.random.default_rng(seed)
@@ -273,7 +279,7 @@ def export_tflite(model: Any, path: Path) -> bytes:
         model.export(d, format="tf_saved_model", verbose=False)
         blob = tf.lite.TFLiteConverter.from_saved_model(d).convert()
     path.write_bytes(blob)
-    return blob
+    return bytes(blob)
 
 
 def train(
@@ -347,7 +353,7 @@ def train(
             model_only = np.array(AAMI_CLASSES)[np.argmax(proba, axis=1)]
             # the labels the stream gives: the family vote (one vote dict per record; each
             # record's beats are in stream order), then the context rules
-            votes = {r: {} for r in metrics["records"]}
+            votes: dict[str, FamilyVotes] = {r: {} for r in metrics["records"]}
             pred = np.array(context_labels(
                 proba, data["irregular"].tolist(), morphology.template_matches(data["wave"]).tolist(),
                 data["family"].tolist(), [votes[r] for r in data["rec"].tolist()]))

@@ -12,6 +12,7 @@ The rolling signal a strip is cut from is kept in the patient's ECG state
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def _trace(samples_uv: np.ndarray, fs: float, t0: float, start: float, end: floa
 
 
 def strip_render(path: Path | str, samples_uv: np.ndarray, fs: float, t0: float, *,
-                 beats: list[tuple[float, str]] = (), event_t: float | None = None,
+                 beats: Sequence[tuple[float, str]] = (), event_t: float | None = None,
                  title: str = "", seconds: float = 6.0, lead: str = "",
                  second: tuple[str, np.ndarray, float] | None = None) -> Path:
     """Render an ECG strip PNG.

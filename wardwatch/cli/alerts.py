@@ -43,7 +43,7 @@ def alerts_ack(
     from wardwatch import topics
     from wardwatch.kafka_io import make_producer, send
 
-    action = {"patient_id": patient_id, "alert_id": alert_id, "by": by,
+    action: dict[str, str | float] = {"patient_id": patient_id, "alert_id": alert_id, "by": by,
               "action": "silence" if silence else "acknowledge"}
     if silence:
         action["duration_s"] = silence
