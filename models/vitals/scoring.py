@@ -14,15 +14,38 @@ The state is a JSON-serialisable dict (it lives in a changelog-backed Faust tabl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
+from models.deterioration.live import LiveState
 from models.vitals.news2 import News2Result, news2_score
 from wardwatch.records.conditions import Condition
 from wardwatch.records.points import point
 from wardwatch.records.vitals import VitalsReading
 
 NEWS2_VERSION = "news2-rcp-2017"
+
+
+class VitalsState(TypedDict, total=False):
+    """One patient's vitals state (the ``vitals-state`` table value; every key optional, a new
+    patient's state is ``{}``)."""
+
+    last_ts: str                            # device time of the last accepted reading (ISO)
+    last_reading: dict[str, Any]            # that reading (duplicate check)
+    values: dict[str, list[Any]]            # parameter -> [value, ISO time it was measured]
+    spo2_scale: int
+    bed: str
+    n: int                                  # readings accepted
+    news2_level: str                        # "none" | "low" | "medium" | "high"
+    news2_lower_since: str | None           # when a lower level was first seen (hysteresis)
+    deterioration: LiveState | None         # models.deterioration.live state
+    partition: int                          # input partition (set by the agent)
+
+
+#: ``deterioration(state, reading, news2) -> (state, points, conditions)``
+DeteriorationStep = Callable[[LiveState | None, VitalsReading, News2Result | None],
+                             tuple[LiveState, list[dict[str, Any]], list[Condition]]]
 
 # How long a charted value stays usable for NEWS2, in seconds of device time.
 MAX_AGE_S: dict[str, float] = {
@@ -41,7 +64,7 @@ LEVELS = ("none", "low", "medium", "high")
 NEWS2_STEP_DOWN_HOLD_S = 300.0
 
 
-def vitals_state_update(state: dict[str, Any], reading: VitalsReading) -> dict[str, Any]:
+def vitals_state_update(state: VitalsState, reading: VitalsReading) -> VitalsState:
     """Fold one validated, in-order reading into the patient's state (returns a new dict)."""
     ts = reading.ts.isoformat()
     values = dict(state.get("values", {}))
@@ -58,7 +81,7 @@ def vitals_state_update(state: dict[str, Any], reading: VitalsReading) -> dict[s
     }
 
 
-def news2_inputs(state: dict[str, Any], at: datetime) -> tuple[dict[str, Any] | None, list[str]]:
+def news2_inputs(state: VitalsState, at: datetime) -> tuple[dict[str, Any] | None, list[str]]:
     """The NEWS2 inputs from the state at time ``at``, or ``(None, missing_or_stale)``."""
     values = state.get("values", {})
     missing: list[str] = []
@@ -83,7 +106,7 @@ def news2_inputs(state: dict[str, Any], at: datetime) -> tuple[dict[str, Any] | 
     }, []
 
 
-def news2_from_state(state: dict[str, Any], at: datetime) -> News2Result | None:
+def news2_from_state(state: VitalsState, at: datetime) -> News2Result | None:
     inputs, _ = news2_inputs(state, at)
     return None if inputs is None else news2_score(**inputs)
 
@@ -162,8 +185,9 @@ def vitals_points(reading: VitalsReading, result: News2Result | None) -> list[di
 
 
 
-def vitals_step(state: dict[str, Any], reading: VitalsReading, deterioration: Any = None,
-                ) -> tuple[dict[str, Any], list[Condition], list[dict[str, Any]]]:
+def vitals_step(state: VitalsState, reading: VitalsReading,
+                deterioration: DeteriorationStep | None = None,
+                ) -> tuple[VitalsState, list[Condition], list[dict[str, Any]]]:
     """One validated, in-order reading through every vitals scorer: the patient's state, NEWS2
     with its alert hysteresis, and the deterioration model (``deterioration(state, reading,
     news2) -> (state, points, conditions)``, e.g. :func:`models.deterioration.live.

@@ -21,7 +21,7 @@ from typing import Any
 
 from models.deterioration.live import LiveState, deterioration_step
 from models.deterioration.model import load_model
-from models.vitals.scoring import vitals_step
+from models.vitals.scoring import VitalsState, vitals_step
 from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
 from streams.delivery import acked_batches, publish
@@ -64,7 +64,7 @@ async def score_vitals(stream):
 
 async def _score_batch(events: list) -> None:
     now = datetime.now(UTC)
-    states: dict[str, dict] = {}
+    states: dict[str, VitalsState] = {}
     sends: list[tuple[Any, bytes | None, Any]] = []
     for event in events:
         msg = event.message
