@@ -12,12 +12,14 @@ futures that :func:`streams.delivery.publish` awaits):
 :class:`BrokerStub` is a Faust ``Producer`` whose ``send()`` returns the future a broker's
 acknowledgement resolves; it resolves it at once (or when the test releases it, or fails it, to
 see what the agent does while its outputs are not acknowledged) and records what the broker
-acknowledged.
+acknowledged. It is started with each test, as a worker starts its producer (the buffer that
+carries table changelogs runs only in a started producer).
 
 A message is *processed* when the agent acknowledged it (``event.message.acked``): Faust acks an
-``events()`` message when the agent asks for the next one, and :func:`streams.delivery.
-acked_batches` acks a batch after the agent's body for it returned. (``put(wait=True)`` returns
-earlier, when the message enters the agent's stream.)
+``events()`` message when the agent asks for the next one; :func:`streams.delivery.
+acked_batches` and Faust's ``take()`` ack a batch after the agent's body for it returned. (For an
+agent that yields nothing, as ours, ``put(wait=True)`` returns earlier: when the message enters
+the agent's stream.)
 
 Every agent test runs on one event loop (the app's, for the session): the agents' module-level
 locks and the app's flow control bind to the loop they first wait on. The fixture restores the
@@ -29,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -80,9 +82,17 @@ class BrokerStub(Producer):
         self.hold = False
         self.fail_next = 0
 
-    async def send(self, topic: str, key: bytes | None, value: bytes | None,
-                   partition: int | None, timestamp: float | None, headers: Any, *,
-                   transactional_id: str | None = None) -> asyncio.Future:
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+        *,
+        transactional_id: str | None = None,
+    ) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
         msg = Sent(topic, key, value, partition)
         if self.fail_next:
@@ -95,9 +105,17 @@ class BrokerStub(Producer):
             self._ack(fut, msg)
         return fut
 
-    async def send_and_wait(self, topic: str, key: bytes | None, value: bytes | None,
-                            partition: int | None, timestamp: float | None, headers: Any, *,
-                            transactional_id: str | None = None) -> RecordMetadata:
+    async def send_and_wait(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+        *,
+        transactional_id: str | None = None,
+    ) -> RecordMetadata:
         return await (await self.send(topic, key, value, partition, timestamp, headers))
 
     def release(self) -> None:
@@ -110,9 +128,15 @@ class BrokerStub(Producer):
     def _ack(self, fut: asyncio.Future, msg: Sent) -> None:
         self.sent.append(msg)
         part = msg.partition or 0
-        fut.set_result(RecordMetadata(topic=msg.topic, partition=part,
-                                      topic_partition=TP(msg.topic, part),
-                                      offset=len(self.sent) - 1, timestamp=None))
+        fut.set_result(
+            RecordMetadata(
+                topic=msg.topic,
+                partition=part,
+                topic_partition=TP(msg.topic, part),
+                offset=len(self.sent) - 1,
+                timestamp=None,
+            )
+        )
 
 
 class AgentHarness:
@@ -187,7 +211,7 @@ def agents(faust_loop):
     counts = metrics.counts.copy()
     broker = BrokerStub(app.producer_transport, faust_loop)
     app.producer = broker
-    faust_loop.run_until_complete(broker.start())   # a worker starts its producer at once
+    faust_loop.run_until_complete(broker.start())  # a worker starts its producer at once
     for table in (vitals_state, open_alerts):
         table.data.clear()
     harness = AgentHarness(faust_loop, broker)

@@ -21,8 +21,9 @@ ADMIT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
 
 
 def admission(pid: str = "P001", **over) -> bytes:
-    return json.dumps({"patient_id": pid, "admit_ts": ADMIT.isoformat(), "age_years": 67,
-                       "sex": "F", **over}).encode()
+    return json.dumps(
+        {"patient_id": pid, "admit_ts": ADMIT.isoformat(), "age_years": 67, "sex": "F", **over}
+    ).encode()
 
 
 def test_an_admission_sets_age_sex_and_admission_time(agents):
@@ -37,8 +38,9 @@ def test_an_admission_sets_age_sex_and_admission_time(agents):
 
     [log] = agents.run(scenario())
     adm = admission_validate(raw, key="P001")
-    expected = json.loads(json.dumps(
-        {"deterioration": deterioration_admit(None, adm.age_years, adm.sex, adm.admit_ts)}))
+    expected = json.loads(
+        json.dumps({"deterioration": deterioration_admit(None, adm.age_years, adm.sex, adm.admit_ts)})
+    )
     assert vitals_state.data["P001"] == expected
     features = expected["deterioration"]["features"]
     assert (features["age"], features["male"]) == (67.0, 0.0)
@@ -47,14 +49,16 @@ def test_an_admission_sets_age_sex_and_admission_time(agents):
     assert metrics.counts["admissions_processed"] == before + 1
 
 
-@pytest.mark.parametrize(("value", "code", "field"), [
-    (admission(sex="X"), "bad_value", "sex"),
-    (admission(age_years=0.5), "out_of_range", "age_years"),
-    (admission(ward="ICU"), "unknown_field", "ward"),
-    (admission(pid="P002"), "key_mismatch", "patient_id"),
-])
-def test_a_bad_admission_is_dead_lettered_once_with_code_field_and_offset(agents, value, code,
-                                                                          field):
+@pytest.mark.parametrize(
+    ("value", "code", "field"),
+    [
+        (admission(sex="X"), "bad_value", "sex"),
+        (admission(age_years=0.5), "out_of_range", "age_years"),
+        (admission(ward="ICU"), "unknown_field", "ward"),
+        (admission(pid="P002"), "key_mismatch", "patient_id"),
+    ],
+)
+def test_a_bad_admission_is_dead_lettered_once_with_code_field_and_offset(agents, value, code, field):
     async def scenario():
         async with ingest_admissions.test_context() as agent:
             event = await agent.put(value, key=b"P001", partition=2)

@@ -20,11 +20,27 @@ from wardwatch.records.vitals import vitals_validate
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
 #: NEWS2 19 (every parameter in its highest band): high clinical risk
-SICK = {"hr_bpm": 135, "spo2_pct": 88, "rr_bpm": 28, "sbp_mmhg": 88, "dbp_mmhg": 50,
-        "temp_c": 39.5, "o2": "oxygen", "acvpu": "V"}
+SICK = {
+    "hr_bpm": 135,
+    "spo2_pct": 88,
+    "rr_bpm": 28,
+    "sbp_mmhg": 88,
+    "dbp_mmhg": 50,
+    "temp_c": 39.5,
+    "o2": "oxygen",
+    "acvpu": "V",
+}
 #: NEWS2 0
-WELL = {"hr_bpm": 70, "spo2_pct": 97, "rr_bpm": 16, "sbp_mmhg": 120, "dbp_mmhg": 80,
-        "temp_c": 37.0, "o2": "air", "acvpu": "A"}
+WELL = {
+    "hr_bpm": 70,
+    "spo2_pct": 97,
+    "rr_bpm": 16,
+    "sbp_mmhg": 120,
+    "dbp_mmhg": 80,
+    "temp_c": 37.0,
+    "o2": "air",
+    "acvpu": "A",
+}
 
 
 def reading(pid: str = "P001", at_s: float = 0.0, **values) -> bytes:
@@ -52,8 +68,7 @@ def test_a_reading_publishes_the_step_outputs_then_writes_the_state(agents):
     changelog = agents.run(scenario())
     conditions = agents.sent(topics.CONDITIONS)
     assert [c.json() for c in conditions] == exp_conditions
-    assert [(c["source"], c["priority"], c["active"]) for c in exp_conditions] == [
-        ("news2", "high", True)]
+    assert [(c["source"], c["priority"], c["active"]) for c in exp_conditions] == [("news2", "high", True)]
     assert exp_conditions[0]["evidence"]["news2"]["score"] == 19
     points = agents.sent(topics.POINTS)
     assert [p.json() for p in points] == exp_points
@@ -77,24 +92,29 @@ def test_a_batch_of_many_patients_and_readings(agents):
 
     async def scenario():
         async with score_vitals.test_context() as agent:
-            events = [await agent.put(raw, key=pid.encode(), wait=False)
-                      for raw, pid in zip(raws, ("P001", "P002", "P001"), strict=True)]
+            events = [
+                await agent.put(raw, key=pid.encode(), wait=False)
+                for raw, pid in zip(raws, ("P001", "P002", "P001"), strict=True)
+            ]
             await agents.processed(agent, *events)
 
     agents.run(scenario())
-    assert agents.values(topics.CONDITIONS) == c1 + c2 + c3 == c3   # only the sick reading alerts
+    assert agents.values(topics.CONDITIONS) == c1 + c2 + c3 == c3  # only the sick reading alerts
     assert agents.values(topics.POINTS) == p1 + p2 + p3
     assert vitals_state.data["P001"] == {**s3, "partition": 0}
     assert vitals_state.data["P002"] == {**s2, "partition": 0}
     assert vitals_state.data["P001"]["n"] == 2
 
 
-@pytest.mark.parametrize(("value", "code", "field"), [
-    (b"not json", "malformed", None),
-    (reading(temp_f=99.5), "wrong_unit", "temp_f"),
-    (reading(hr_bpm=400), "out_of_range", "hr_bpm"),
-    (reading(pid="P002", **WELL), "key_mismatch", "patient_id"),
-])
+@pytest.mark.parametrize(
+    ("value", "code", "field"),
+    [
+        (b"not json", "malformed", None),
+        (reading(temp_f=99.5), "wrong_unit", "temp_f"),
+        (reading(hr_bpm=400), "out_of_range", "hr_bpm"),
+        (reading(pid="P002", **WELL), "key_mismatch", "patient_id"),
+    ],
+)
 def test_a_bad_reading_is_dead_lettered_once_with_code_field_and_offset(agents, value, code, field):
     good = reading(**WELL)
     before = metrics.counts["vitals_deadletter"]
@@ -133,7 +153,7 @@ def test_a_duplicate_reading_is_dead_lettered(agents, same_batch):
     agents.run(scenario())
     [dl] = agents.values(topics.DEADLETTER)
     assert (dl["code"], dl["field"], dl["offset"]) == ("duplicate", "ts", 1)
-    assert len(agents.values(topics.CONDITIONS)) == 1        # the first one's alert, once
+    assert len(agents.values(topics.CONDITIONS)) == 1  # the first one's alert, once
     assert vitals_state.data["P001"]["n"] == 1
 
 
@@ -184,5 +204,5 @@ def test_an_output_the_broker_did_not_acknowledge_is_sent_again(agents):
 
     agents.run(scenario())
     assert len(agents.broker.failed) == 1
-    assert agents.values(topics.CONDITIONS) == exp_conditions     # each output exactly once
+    assert agents.values(topics.CONDITIONS) == exp_conditions  # each output exactly once
     assert agents.values(topics.POINTS) == exp_points
