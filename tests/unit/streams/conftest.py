@@ -1,0 +1,228 @@
+"""Faust's own test harness for the agents, without a broker.
+
+``agent.test_context()`` (faust-streaming 0.15.3, ``faust/agents/agent.py``) runs a copy of an
+agent on an in-memory channel: ``put()`` hands it a message (key, value, partition and an offset
+that counts up from 0) as the agent's topic would. It does nothing about the agent's *outputs*:
+``topic.send()`` and a table's changelog still go to ``app.producer``, which would connect to
+Kafka. Faust's testing guide mocks each topic's ``send``; here the broker end is replaced
+instead, so that everything between the agent and the broker is Faust's own code (serialisers,
+``Topic.send``/``publish_message``, the producer buffer that carries table changelogs, the
+futures that :func:`streams.delivery.publish` awaits):
+
+:class:`BrokerStub` is a Faust ``Producer`` whose ``send()`` returns the future a broker's
+acknowledgement resolves; it resolves it at once (or when the test releases it, or fails it, to
+see what the agent does while its outputs are not acknowledged) and records what the broker
+acknowledged. It is started with each test, as a worker starts its producer (the buffer that
+carries table changelogs runs only in a started producer).
+
+A message is *processed* when the agent acknowledged it (``event.message.acked``): Faust acks an
+``events()`` message when the agent asks for the next one; :func:`streams.delivery.
+acked_batches` and Faust's ``take()`` ack a batch after the agent's body for it returned. (For an
+agent that yields nothing, as ours, ``put(wait=True)`` returns earlier: when the message enters
+the agent's stream.)
+
+Every agent test runs on one event loop (the app's, for the session): the agents' module-level
+locks and the app's flow control bind to the loop they first wait on. The fixture restores the
+app's producer, flow control, tables and metrics afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from faust.transport.producer import Producer
+from faust.types.tuples import TP, RecordMetadata
+
+from streams.app import app
+
+#: seconds a test waits for an agent before it fails
+TIMEOUT_S = 10.0
+
+
+class BrokerUnavailableError(Exception):
+    """What the stub's broker answers a send it fails."""
+
+
+@dataclass
+class Sent:
+    """A message the broker acknowledged (key and value as sent: serialised bytes)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int | None
+
+    def json(self) -> Any:
+        return None if self.value is None else json.loads(self.value)
+
+
+@dataclass
+class _Pending:
+    future: asyncio.Future
+    sent: Sent
+
+
+class BrokerStub(Producer):
+    """A Faust producer with the broker replaced by a list (see the module docstring).
+
+    ``hold = True`` leaves acknowledgements pending until :meth:`release`; ``fail_next = n``
+    makes the broker fail the next ``n`` sends.
+    """
+
+    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(transport, loop=loop)
+        self.sent: list[Sent] = []
+        self.pending: list[_Pending] = []
+        self.failed: list[Sent] = []
+        self.hold = False
+        self.fail_next = 0
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+        *,
+        transactional_id: str | None = None,
+    ) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        msg = Sent(topic, key, value, partition)
+        if self.fail_next:
+            self.fail_next -= 1
+            self.failed.append(msg)
+            fut.set_exception(BrokerUnavailableError("not acknowledged"))
+        elif self.hold:
+            self.pending.append(_Pending(fut, msg))
+        else:
+            self._ack(fut, msg)
+        return fut
+
+    async def send_and_wait(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+        *,
+        transactional_id: str | None = None,
+    ) -> RecordMetadata:
+        return await (await self.send(topic, key, value, partition, timestamp, headers))
+
+    def release(self) -> None:
+        """Acknowledge every held send, and those to come."""
+        self.hold = False
+        for p in self.pending:
+            self._ack(p.future, p.sent)
+        self.pending.clear()
+
+    def _ack(self, fut: asyncio.Future, msg: Sent) -> None:
+        self.sent.append(msg)
+        part = msg.partition or 0
+        fut.set_result(
+            RecordMetadata(
+                topic=msg.topic,
+                partition=part,
+                topic_partition=TP(msg.topic, part),
+                offset=len(self.sent) - 1,
+                timestamp=None,
+            )
+        )
+
+
+class AgentHarness:
+    """What an agent test needs: the loop, the broker stub and the waits."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, broker: BrokerStub):
+        self.loop = loop
+        self.broker = broker
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return self.loop.run_until_complete(asyncio.wait_for(coro, TIMEOUT_S * 2))
+
+    def sent(self, topic: str) -> list[Sent]:
+        """What the broker acknowledged on ``topic``, in order."""
+        return [m for m in self.broker.sent if m.topic == topic]
+
+    def values(self, topic: str) -> list[Any]:
+        """The JSON values acknowledged on ``topic``, in order."""
+        return [m.json() for m in self.sent(topic)]
+
+    def changelog(self, table: Any) -> list[Sent]:
+        return self.sent(table.changelog_topic.get_topic_name())
+
+    @staticmethod
+    async def processed(agent: Any, *events: Any) -> None:
+        """Wait until the agent has acknowledged each of ``events`` (raise if it crashed)."""
+        async with asyncio.timeout(TIMEOUT_S):
+            while not all(e.message.acked for e in events):
+                if agent._crash_reason is not None:
+                    raise agent._crash_reason
+                await asyncio.sleep(0.002)
+
+    async def changelogged(self, table: Any, n: int) -> list[Sent]:
+        """Wait until ``n`` changes of ``table`` reached the broker (a table sends its
+        changelog through the producer buffer, after the agent wrote the table); return them."""
+        await self.until(lambda: len(self.changelog(table)) >= n)
+        return self.changelog(table)
+
+    async def until(self, condition: Any) -> None:
+        """Wait until ``condition()`` holds."""
+        async with asyncio.timeout(TIMEOUT_S):
+            while not condition():
+                await asyncio.sleep(0.002)
+
+
+@pytest.fixture(scope="session")
+def faust_loop():
+    """One event loop for every agent test, made the app's loop for the session."""
+    loop = asyncio.new_event_loop()
+    previous = app._loop
+    app.loop = loop
+    yield loop
+    tasks = asyncio.all_tasks(loop)
+    for t in tasks:
+        t.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.wait(tasks))
+    loop.close()
+    app.loop = previous
+
+
+@pytest.fixture
+def agents(faust_loop):
+    """An :class:`AgentHarness` with the app's producer replaced by a :class:`BrokerStub`;
+    the tables the agents write are emptied before and after."""
+    from streams.alerts.agents import open_alerts
+    from streams.metrics import metrics
+    from streams.vitals.agents import vitals_state
+
+    saved = app._producer, app._producer_transport
+    was_active = app.flow_control.is_active()
+    counts = metrics.counts.copy()
+    broker = BrokerStub(app.producer_transport, faust_loop)
+    app.producer = broker
+    faust_loop.run_until_complete(broker.start())  # a worker starts its producer at once
+    for table in (vitals_state, open_alerts):
+        table.data.clear()
+    harness = AgentHarness(faust_loop, broker)
+    yield harness
+    # table changelogs still queued, then stop
+    faust_loop.run_until_complete(asyncio.wait_for(broker.buffer.flush(), TIMEOUT_S))
+    faust_loop.run_until_complete(broker.stop())
+    app._producer, app._producer_transport = saved
+    if not was_active:
+        app.flow_control.suspend()
+    for table in (vitals_state, open_alerts):
+        table.data.clear()
+    metrics.counts.clear()
+    metrics.counts.update(counts)

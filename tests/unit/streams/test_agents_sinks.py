@@ -1,0 +1,67 @@
+"""``streams.sinks.agents.write_points`` under Faust's ``test_context()`` (no broker; see
+``conftest.py``). No InfluxDB server here: what InfluxDB does with a write (accepts, rejects with
+HTTP 400, is unavailable) is tested against the real server in ``tests/integration``. These tests
+cover the agent's wiring only: points that cannot become line protocol are dead-lettered without
+any request to InfluxDB, and a batch reaches the writer as one line-protocol body (through
+``InfluxWriter``'s ``post`` argument, which records the body instead of sending it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+import streams.sinks.agents as sink
+from streams.metrics import metrics
+from streams.sinks.agents import write_points
+from streams.sinks.influx import InfluxWriter, to_line
+from wardwatch import topics
+from wardwatch.records.points import point
+from wardwatch.settings import get_settings
+
+TS = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+GOOD = point("vitals", {"patient": "P001", "bed": "ICU-01"}, {"hr_bpm": 72.0}, TS)
+#: no writable field (InfluxDB takes no point without one) / no measurement at all
+NO_FIELD = {**GOOD, "fields": {"hr_bpm": None}}
+NO_MEASUREMENT = {k: v for k, v in GOOD.items() if k != "measurement"}
+
+
+def test_points_that_are_not_line_protocol_are_dead_lettered_without_a_write(agents):
+    """The module's own writer, pointed at no server: nothing is sent to InfluxDB (a request
+    would be retried until the test times out), each bad point is one dead letter."""
+    before = metrics.counts["points_rejected"]
+
+    async def scenario():
+        async with write_points.test_context() as agent:
+            events = [await agent.put(p, wait=False) for p in (NO_FIELD, NO_MEASUREMENT)]
+            await agents.processed(agent, *events)
+
+    agents.run(scenario())
+    assert sink.writer._client is None  # no InfluxDB client was ever made
+    dls = agents.values(topics.DEADLETTER)
+    assert [(d["code"], d["source_topic"]) for d in dls] == [("not a valid point", topics.POINTS)] * 2
+    assert "no writable field" in dls[0]["reason"] and "measurement" in dls[1]["reason"]
+    assert [json.loads(base64.b64decode(d["original_b64"])) for d in dls] == [NO_FIELD, NO_MEASUREMENT]
+    assert metrics.counts["points_rejected"] == before + 2
+
+
+def test_a_batch_reaches_the_writer_as_one_body_and_bad_points_are_dead_lettered(agents, monkeypatch):
+    bodies: list[str] = []
+
+    async def post(body: str) -> None:
+        bodies.append(body)
+
+    monkeypatch.setattr(sink, "writer", InfluxWriter(get_settings(), post=post))
+    good2 = {**GOOD, "time_ns": GOOD["time_ns"] + 1_000_000_000}
+    before = metrics.counts["points_written"]
+
+    async def scenario():
+        async with write_points.test_context() as agent:
+            events = [await agent.put(p, wait=False) for p in (GOOD, NO_FIELD, good2)]
+            await agents.processed(agent, *events)
+
+    agents.run(scenario())
+    assert bodies == [f"{to_line(GOOD)}\n{to_line(good2)}"]
+    [dl] = agents.values(topics.DEADLETTER)
+    assert json.loads(base64.b64decode(dl["original_b64"])) == NO_FIELD
+    assert metrics.counts["points_written"] == before + 2

@@ -1,0 +1,208 @@
+"""``streams.vitals.agents.score_vitals`` under Faust's ``test_context()`` (no broker; see
+``conftest.py``): it moves readings to :func:`vitals_step` and the step's outputs to the broker,
+dead-letters what does not validate, and writes the state only once the outputs are on the
+broker."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from models.deterioration.live import deterioration_step
+from models.vitals.scoring import vitals_step
+from streams.metrics import metrics
+from streams.vitals.agents import score_vitals, vitals_state
+from wardwatch import topics
+from wardwatch.records.vitals import vitals_validate
+
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+#: NEWS2 19 (every parameter in its highest band): high clinical risk
+SICK = {
+    "hr_bpm": 135,
+    "spo2_pct": 88,
+    "rr_bpm": 28,
+    "sbp_mmhg": 88,
+    "dbp_mmhg": 50,
+    "temp_c": 39.5,
+    "o2": "oxygen",
+    "acvpu": "V",
+}
+#: NEWS2 0
+WELL = {
+    "hr_bpm": 70,
+    "spo2_pct": 97,
+    "rr_bpm": 16,
+    "sbp_mmhg": 120,
+    "dbp_mmhg": 80,
+    "temp_c": 37.0,
+    "o2": "air",
+    "acvpu": "A",
+}
+
+
+def reading(pid: str = "P001", at_s: float = 0.0, **values) -> bytes:
+    ts = (T0 + timedelta(seconds=at_s)).isoformat()
+    return json.dumps({"patient_id": pid, "bed": "ICU-01", "ts": ts, **values}).encode()
+
+
+def step(state: dict, raw: bytes, pid: str = "P001"):
+    """What the agent must publish and store for ``raw``: the pure step, JSON round-tripped."""
+    state, conditions, points = vitals_step(state, vitals_validate(raw, key=pid), deterioration_step)
+    return json.loads(json.dumps((state, [c.to_dict() for c in conditions], points)))
+
+
+def test_a_reading_publishes_the_step_outputs_then_writes_the_state(agents):
+    raw = reading(**SICK)
+    exp_state, exp_conditions, exp_points = step({}, raw)
+    before = metrics.counts["vitals_processed"]
+
+    async def scenario():
+        async with score_vitals.test_context() as agent:
+            event = await agent.put(raw, key=b"P001", partition=3)
+            await agents.processed(agent, event)
+            return await agents.changelogged(vitals_state, 1)
+
+    changelog = agents.run(scenario())
+    conditions = agents.sent(topics.CONDITIONS)
+    assert [c.json() for c in conditions] == exp_conditions
+    assert [(c["source"], c["priority"], c["active"]) for c in exp_conditions] == [("news2", "high", True)]
+    assert exp_conditions[0]["evidence"]["news2"]["score"] == 19
+    points = agents.sent(topics.POINTS)
+    assert [p.json() for p in points] == exp_points
+    assert [p["measurement"] for p in exp_points] == ["vitals", "news2", "risk"]
+    assert {m.key for m in conditions + points} == {b"P001"}
+    assert agents.sent(topics.DEADLETTER) == []
+    # the state, with the partition its reading came from, in the table and its changelog
+    assert vitals_state.data["P001"] == {**exp_state, "partition": 3}
+    [log] = changelog
+    assert (json.loads(log.key), log.json(), log.partition) == ("P001", {**exp_state, "partition": 3}, 3)
+    assert metrics.counts["vitals_processed"] == before + 1
+
+
+def test_a_batch_of_many_patients_and_readings(agents):
+    """Readings of two patients in one micro-batch: each patient's readings are folded in order,
+    the second one scored on the state the first one left."""
+    raws = [reading("P001", 0, **WELL), reading("P002", 0, **WELL), reading("P001", 60, **SICK)]
+    s1, c1, p1 = step({}, raws[0], "P001")
+    s2, c2, p2 = step({}, raws[1], "P002")
+    s3, c3, p3 = step(s1, raws[2], "P001")
+
+    async def scenario():
+        async with score_vitals.test_context() as agent:
+            events = [
+                await agent.put(raw, key=pid.encode(), wait=False)
+                for raw, pid in zip(raws, ("P001", "P002", "P001"), strict=True)
+            ]
+            await agents.processed(agent, *events)
+
+    agents.run(scenario())
+    assert agents.values(topics.CONDITIONS) == c1 + c2 + c3 == c3  # only the sick reading alerts
+    assert agents.values(topics.POINTS) == p1 + p2 + p3
+    assert vitals_state.data["P001"] == {**s3, "partition": 0}
+    assert vitals_state.data["P002"] == {**s2, "partition": 0}
+    assert vitals_state.data["P001"]["n"] == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "field"),
+    [
+        (b"not json", "malformed", None),
+        (reading(temp_f=99.5), "wrong_unit", "temp_f"),
+        (reading(hr_bpm=400), "out_of_range", "hr_bpm"),
+        (reading(pid="P002", **WELL), "key_mismatch", "patient_id"),
+    ],
+)
+def test_a_bad_reading_is_dead_lettered_once_with_code_field_and_offset(agents, value, code, field):
+    good = reading(**WELL)
+    before = metrics.counts["vitals_deadletter"]
+
+    async def scenario():
+        async with score_vitals.test_context() as agent:
+            e0 = await agent.put(good, key=b"P001", partition=2, wait=False)
+            e1 = await agent.put(value, key=b"P001", partition=2, wait=False)
+            await agents.processed(agent, e0, e1)
+
+    agents.run(scenario())
+    [dl] = agents.values(topics.DEADLETTER)
+    assert (dl["code"], dl["field"], dl["source_topic"]) == (code, field, topics.VITALS)
+    assert (dl["partition"], dl["offset"], dl["key"]) == (2, 1, "P001")
+    assert dl["reason"].startswith(f"{code}: ")
+    assert base64.b64decode(dl["original_b64"]) == value
+    assert [m.key for m in agents.sent(topics.DEADLETTER)] == [b"P001"]
+    # the good reading of the same batch went through
+    assert agents.values(topics.POINTS) == step({}, good)[2]
+    assert vitals_state.data["P001"]["n"] == 1
+    assert metrics.counts["vitals_deadletter"] == before + 1
+
+
+@pytest.mark.parametrize("same_batch", [True, False])
+def test_a_duplicate_reading_is_dead_lettered(agents, same_batch):
+    raw = reading(**SICK)
+
+    async def scenario():
+        async with score_vitals.test_context() as agent:
+            e0 = await agent.put(raw, key=b"P001", wait=False)
+            if not same_batch:
+                await agents.processed(agent, e0)
+            e1 = await agent.put(raw, key=b"P001", wait=False)
+            await agents.processed(agent, e0, e1)
+
+    agents.run(scenario())
+    [dl] = agents.values(topics.DEADLETTER)
+    assert (dl["code"], dl["field"], dl["offset"]) == ("duplicate", "ts", 1)
+    assert len(agents.values(topics.CONDITIONS)) == 1  # the first one's alert, once
+    assert vitals_state.data["P001"]["n"] == 1
+
+
+def test_an_earlier_reading_is_dead_lettered_as_out_of_order(agents):
+    async def scenario():
+        async with score_vitals.test_context() as agent:
+            e0 = await agent.put(reading(at_s=60, **WELL), key=b"P001")
+            e1 = await agent.put(reading(at_s=0, **WELL), key=b"P001")
+            await agents.processed(agent, e0, e1)
+
+    agents.run(scenario())
+    [dl] = agents.values(topics.DEADLETTER)
+    assert (dl["code"], dl["field"], dl["offset"]) == ("out_of_order", "ts", 1)
+
+
+def test_state_is_written_and_the_reading_acked_only_after_the_broker_acknowledged(agents):
+    """While the broker has not acknowledged the batch's outputs, the patient's state is not
+    written and the reading is not acknowledged (a commit could otherwise pass it)."""
+    raw = reading(**SICK)
+    exp_state, exp_conditions, exp_points = step({}, raw)
+    n_out = len(exp_conditions) + len(exp_points)
+
+    async def scenario():
+        async with score_vitals.test_context() as agent:
+            agents.broker.hold = True
+            event = await agent.put(raw, key=b"P001")
+            await agents.until(lambda: len(agents.broker.pending) == n_out)
+            assert not event.message.acked
+            assert "P001" not in vitals_state.data
+            assert agents.sent(topics.CONDITIONS) == []
+            agents.broker.release()
+            await agents.processed(agent, event)
+
+    agents.run(scenario())
+    assert vitals_state.data["P001"] == {**exp_state, "partition": 0}
+    assert agents.values(topics.CONDITIONS) == exp_conditions
+
+
+def test_an_output_the_broker_did_not_acknowledge_is_sent_again(agents):
+    raw = reading(**SICK)
+    _, exp_conditions, exp_points = step({}, raw)
+
+    async def scenario():
+        async with score_vitals.test_context() as agent:
+            agents.broker.fail_next = 1
+            event = await agent.put(raw, key=b"P001")
+            await agents.processed(agent, event)
+
+    agents.run(scenario())
+    assert len(agents.broker.failed) == 1
+    assert agents.values(topics.CONDITIONS) == exp_conditions  # each output exactly once
+    assert agents.values(topics.POINTS) == exp_points
