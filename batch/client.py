@@ -13,15 +13,17 @@ from batch.worker import ensure_batch_topics, job_topic, result_topic
 from wardwatch.settings import get_settings
 
 
-def submit_files(kind: str, paths: Iterable[str | Path],
-                 params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def submit_files(
+    kind: str, paths: Iterable[str | Path], params: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Send one job per file to ``jobs.<kind>`` (key = job id); return the job messages
     without their payload. Resubmitting a file gives the same job id (content hash + kind)."""
     from wardwatch.kafka_io import make_producer, send
 
     ensure_batch_topics(kind)
-    producer = make_producer(max_request_size=MAX_MESSAGE_BYTES + 1024 * 1024,
-                             client_id=f"wardwatch-submit-{kind}")
+    producer = make_producer(
+        max_request_size=MAX_MESSAGE_BYTES + 1024 * 1024, client_id=f"wardwatch-submit-{kind}"
+    )
     sent: list[dict[str, Any]] = []
     try:
         for p in paths:
@@ -35,8 +37,12 @@ def submit_files(kind: str, paths: Iterable[str | Path],
     return sent
 
 
-def wait_results(kind: str, job_ids: Iterable[str], timeout_s: float = 300.0,
-                 on_result: Callable[[dict[str, Any]], None] | None = None) -> dict[str, dict]:
+def wait_results(
+    kind: str,
+    job_ids: Iterable[str],
+    timeout_s: float = 300.0,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, dict]:
     """Read ``results.<kind>`` from the beginning until every id in ``job_ids`` has a result
     (including ones produced before this call: a resubmitted job is answered at once) or the
     timeout passes. Returns ``{job_id: result}`` for the ids found (the first result of each)."""
@@ -46,9 +52,13 @@ def wait_results(kind: str, job_ids: Iterable[str], timeout_s: float = 300.0,
     found: dict[str, dict] = {}
     s = get_settings()
     fetch = MAX_MESSAGE_BYTES + 1024 * 1024
-    c = KafkaConsumer(bootstrap_servers=s.bootstrap_servers, group_id=None,
-                      enable_auto_commit=False, max_partition_fetch_bytes=fetch,
-                      fetch_max_bytes=fetch)
+    c = KafkaConsumer(
+        bootstrap_servers=s.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=fetch,
+        fetch_max_bytes=fetch,
+    )
     try:
         topic = result_topic(kind)
         deadline = time.monotonic() + timeout_s

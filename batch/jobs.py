@@ -126,9 +126,15 @@ def make_job_id(kind: str, data: bytes, params: dict[str, Any] | None = None) ->
     return f"{kind}-{h.hexdigest()[:32]}"
 
 
-def make_job_message(kind: str, data: bytes, filename: str, params: dict[str, Any] | None = None,
-                     *, path: str | Path | None = None,
-                     max_inline: int = MAX_INLINE_BYTES) -> dict[str, Any]:
+def make_job_message(
+    kind: str,
+    data: bytes,
+    filename: str,
+    params: dict[str, Any] | None = None,
+    *,
+    path: str | Path | None = None,
+    max_inline: int = MAX_INLINE_BYTES,
+) -> dict[str, Any]:
     """Build the job message for ``data`` (inline when small, else by ``path``).
 
     Raises
@@ -158,8 +164,9 @@ def make_job_message(kind: str, data: bytes, filename: str, params: dict[str, An
     return msg
 
 
-def parse_job_message(raw: bytes | None, expected_kind: str,
-                      read_path: Callable[[str], bytes] | None = None) -> Job:
+def parse_job_message(
+    raw: bytes | None, expected_kind: str, read_path: Callable[[str], bytes] | None = None
+) -> Job:
     """Decode and validate one raw job message into a :class:`Job`.
 
     Raises
@@ -200,8 +207,14 @@ def parse_job_message(raw: bytes | None, expected_kind: str,
     sha = msg.get("sha256")
     if sha and hashlib.sha256(data).hexdigest() != sha:
         raise JobRejected("bad_payload", "sha256 of the file bytes does not match the message")
-    return Job(job_id=msg["job_id"], kind=msg["kind"], filename=Path(msg["filename"]).name,
-               data=data, submitted_at=str(msg.get("submitted_at") or ""), params=params)
+    return Job(
+        job_id=msg["job_id"],
+        kind=msg["kind"],
+        filename=Path(msg["filename"]).name,
+        data=data,
+        submitted_at=str(msg.get("submitted_at") or ""),
+        params=params,
+    )
 
 
 def peek_job_id(raw: bytes | None, key: bytes | None) -> str | None:
@@ -230,8 +243,9 @@ class ProgressLog:
 
     def __call__(self, stage: str, fraction: float) -> None:
         fraction = min(1.0, max(0.0, float(fraction)))
-        self.stages.append({"stage": stage, "fraction": round(fraction, 3),
-                            "t_s": round(self._clock() - self._t0, 4)})
+        self.stages.append(
+            {"stage": stage, "fraction": round(fraction, 3), "t_s": round(self._clock() - self._t0, 4)}
+        )
         if self._on_mark is not None:
             self._on_mark(stage, fraction)
 
@@ -278,11 +292,21 @@ def artifact_dir(root: Path, kind: str, job_id: str) -> Path:
 
 
 def build_result(  # noqa: PLR0913 - one keyword per result field
-                 job: Job, *, status: str, started_at: str, finished_at: str, latency_s: float,
-                 progress: dict[str, Any], worker: str, versions: dict[str, str],
-                 outputs: dict[str, Any] | None = None, artifacts: dict[str, str] | None = None,
-                 warnings: Iterable[str] = (), reason: str | None = None,
-                 error: str | None = None) -> dict[str, Any]:
+    job: Job,
+    *,
+    status: str,
+    started_at: str,
+    finished_at: str,
+    latency_s: float,
+    progress: dict[str, Any],
+    worker: str,
+    versions: dict[str, str],
+    outputs: dict[str, Any] | None = None,
+    artifacts: dict[str, str] | None = None,
+    warnings: Iterable[str] = (),
+    reason: str | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
     """The result message for one job (``status`` is ``"ok"`` or ``"failed"``)."""
     if status not in ("ok", "failed"):
         raise ValueError(f"status must be 'ok' or 'failed', not {status!r}")

@@ -85,6 +85,7 @@ _REGISTERED: dict[str, Handler] = {}
 
 def register(kind: str, handler: Handler | None = None) -> Any:
     """Register ``handler`` for ``kind`` (usable as a decorator); overrides :data:`HANDLERS`."""
+
     def deco(fn: Handler) -> Handler:
         _REGISTERED[kind] = fn
         return fn
@@ -133,9 +134,12 @@ def ensure_batch_topics(kind: str) -> None:
     admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers, client_id="wardwatch-batch")
     try:
         admin.alter_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, t,
-                            configs={"max.message.bytes": str(MAX_MESSAGE_BYTES + 65536)})
-             for t in (job_topic(kind), result_topic(kind), DEADLETTER)],
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC, t, configs={"max.message.bytes": str(MAX_MESSAGE_BYTES + 65536)}
+                )
+                for t in (job_topic(kind), result_topic(kind), DEADLETTER)
+            ],
             incremental=True,
         )
     except KafkaError as e:  # an older broker or no ACL: inline size stays at the broker default
@@ -169,8 +173,7 @@ class JobWorker:
         Defaults to :func:`wardwatch.settings.get_settings`.
     """
 
-    def __init__(self, kind: str, handler: Handler | None = None,
-                 settings: Settings | None = None) -> None:
+    def __init__(self, kind: str, handler: Handler | None = None, settings: Settings | None = None) -> None:
         self.kind = kind
         self.s = settings or get_settings()
         self._custom_handler = handler is not None or kind in _REGISTERED
@@ -182,8 +185,9 @@ class JobWorker:
         self._consumer: Any = None
         self._tail: Any = None
         self._producer: Any = None
-        self._versions = _versions(kind) if handler is None else {
-            "wardwatch": "dev", "batch_framework": FRAMEWORK_VERSION}
+        self._versions = (
+            _versions(kind) if handler is None else {"wardwatch": "dev", "batch_framework": FRAMEWORK_VERSION}
+        )
 
     # ------------------------------------------------------------------ kafka plumbing
     def _connect(self) -> None:
@@ -195,16 +199,24 @@ class JobWorker:
         fetch = MAX_MESSAGE_BYTES + 1024 * 1024
         self._producer = make_producer(max_request_size=fetch, client_id=f"wardwatch-batch-{self.kind}")
         self._consumer = KafkaConsumer(
-            bootstrap_servers=self.s.bootstrap_servers, group_id=group_id(self.kind, self.s),
-            client_id=f"wardwatch-batch-{self.kind}", enable_auto_commit=False,
-            auto_offset_reset="earliest", max_poll_records=1,
+            bootstrap_servers=self.s.bootstrap_servers,
+            group_id=group_id(self.kind, self.s),
+            client_id=f"wardwatch-batch-{self.kind}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=1,
             max_poll_interval_ms=30 * 60 * 1000,  # one heavy job may take minutes on a busy CPU
-            max_partition_fetch_bytes=fetch, fetch_max_bytes=fetch,
+            max_partition_fetch_bytes=fetch,
+            fetch_max_bytes=fetch,
         )
         self._consumer.subscribe([job_topic(self.kind)])
-        self._tail = KafkaConsumer(bootstrap_servers=self.s.bootstrap_servers, group_id=None,
-                                   enable_auto_commit=False, max_partition_fetch_bytes=fetch,
-                                   fetch_max_bytes=fetch)
+        self._tail = KafkaConsumer(
+            bootstrap_servers=self.s.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=fetch,
+            fetch_max_bytes=fetch,
+        )
         topic = result_topic(self.kind)
         parts = self._tail.partitions_for_topic(topic) or set()
         self._tail.assign([TopicPartition(topic, p) for p in sorted(parts)])
@@ -259,8 +271,14 @@ class JobWorker:
         started, t0 = utc_now(), time.monotonic()
 
         def on_mark(stage: str, fraction: float) -> None:
-            log_event(log, "job.progress", job_id=job.job_id, kind=self.kind, stage=stage,
-                      fraction=round(fraction, 3))
+            log_event(
+                log,
+                "job.progress",
+                job_id=job.job_id,
+                kind=self.kind,
+                stage=stage,
+                fraction=round(fraction, 3),
+            )
 
         progress = ProgressLog(time.monotonic, on_mark)
         job.progress = progress
@@ -271,19 +289,33 @@ class JobWorker:
                 raise TypeError("handler must return a dict with an 'outputs' key")
             paths = self._store_artifacts(job.job_id, out.get("artifacts") or {})
             return build_result(
-                job, status="ok", finished_at=utc_now(), latency_s=time.monotonic() - t0,
+                job,
+                status="ok",
+                finished_at=utc_now(),
+                latency_s=time.monotonic() - t0,
                 progress=progress.as_dict(done=True),
                 versions={**self._versions, **(out.get("versions") or {})},
-                outputs=out["outputs"], artifacts=paths, warnings=out.get("warnings") or (),
-                **common)
+                outputs=out["outputs"],
+                artifacts=paths,
+                warnings=out.get("warnings") or (),
+                **common,
+            )
         except JobRejected as e:
             reason, error, detail = e.reason, e.message, e.detail
         except Exception as e:
             reason, error, detail = "processing_error", f"{type(e).__name__}: {e}"[:500], {}
             log.debug("handler exception", exc_info=True)
-        res = build_result(job, status="failed", finished_at=utc_now(),
-                           latency_s=time.monotonic() - t0, progress=progress.as_dict(done=False),
-                           versions=self._versions, reason=reason, error=error, **common)
+        res = build_result(
+            job,
+            status="failed",
+            finished_at=utc_now(),
+            latency_s=time.monotonic() - t0,
+            progress=progress.as_dict(done=False),
+            versions=self._versions,
+            reason=reason,
+            error=error,
+            **common,
+        )
         res["detail"] = detail
         return res
 
@@ -295,35 +327,61 @@ class JobWorker:
         job_id = peek_job_id(msg.value, msg.key)
         self.refresh_done()
         if self.done.decide(job_id) == "skip":
-            log_event(log, "job.duplicate_skipped", job_id=job_id, kind=self.kind,
-                      partition=msg.partition, offset=msg.offset)
+            log_event(
+                log,
+                "job.duplicate_skipped",
+                job_id=job_id,
+                kind=self.kind,
+                partition=msg.partition,
+                offset=msg.offset,
+            )
             self._commit(msg)
             return "skipped"
 
         def deadletter(reason: str, error: str, detail: dict[str, Any]) -> None:
-            rec = deadletter_record(reason, msg.topic, msg.value, msg.key, msg.partition,
-                                    msg.offset, {"job_id": job_id, "kind": self.kind,
-                                                 "error": error, **detail})
+            rec = deadletter_record(
+                reason,
+                msg.topic,
+                msg.value,
+                msg.key,
+                msg.partition,
+                msg.offset,
+                {"job_id": job_id, "kind": self.kind, "error": error, **detail},
+            )
             self._produce(DEADLETTER, job_id or "", rec)
 
         try:
             job = parse_job_message(msg.value, self.kind)
         except JobRejected as e:
-            log_event(log, "job.rejected", logging.WARNING, job_id=job_id, kind=self.kind,
-                      reason=e.reason)
+            log_event(log, "job.rejected", logging.WARNING, job_id=job_id, kind=self.kind, reason=e.reason)
             deadletter(e.reason, e.message, e.detail)
             if job_id is None:  # nothing to key a result by: dead letter only
                 self._commit(msg)
                 return "deadletter"
             job = Job(job_id=job_id, kind=self.kind, filename="", data=b"")
-            result = build_result(job, status="failed", started_at=utc_now(), finished_at=utc_now(),
-                                  latency_s=0.0, progress={"fraction": 0.0, "stages": []},
-                                  worker=self.worker_id, versions=self._versions,
-                                  reason=e.reason, error=e.message)
+            result = build_result(
+                job,
+                status="failed",
+                started_at=utc_now(),
+                finished_at=utc_now(),
+                latency_s=0.0,
+                progress={"fraction": 0.0, "stages": []},
+                worker=self.worker_id,
+                versions=self._versions,
+                reason=e.reason,
+                error=e.message,
+            )
         else:
-            log_event(log, "job.start", job_id=job.job_id, kind=self.kind,
-                      size_bytes=len(job.data), suffix=Path(job.filename).suffix.lower(),
-                      partition=msg.partition, offset=msg.offset)
+            log_event(
+                log,
+                "job.start",
+                job_id=job.job_id,
+                kind=self.kind,
+                size_bytes=len(job.data),
+                suffix=Path(job.filename).suffix.lower(),
+                partition=msg.partition,
+                offset=msg.offset,
+            )
             result = self.run_job(job)
             if result["status"] == "failed":
                 deadletter(result["reason"], result["error"] or "", result.get("detail") or {})
@@ -331,10 +389,17 @@ class JobWorker:
         self.done.add(result["job_id"])
         self._commit(msg)  # only now: the result is safely on the results topic
         self._metric(result)
-        log_event(log, "job.done", logging.INFO if result["status"] == "ok" else logging.WARNING,
-                  job_id=result["job_id"], kind=self.kind, status=result["status"],
-                  reason=result["reason"], latency_s=result["latency_s"],
-                  artifacts=len(result["artifacts"]))
+        log_event(
+            log,
+            "job.done",
+            logging.INFO if result["status"] == "ok" else logging.WARNING,
+            job_id=result["job_id"],
+            kind=self.kind,
+            status=result["status"],
+            reason=result["reason"],
+            latency_s=result["latency_s"],
+            artifacts=len(result["artifacts"]),
+        )
         return result["status"]
 
     def _metric(self, result: dict[str, Any]) -> None:
@@ -344,9 +409,12 @@ class JobWorker:
             from wardwatch.records.points import point
             from wardwatch.topics import POINTS
 
-            p = point("batch_job", {"kind": self.kind, "status": result["status"]},
-                      {"latency_s": float(result["latency_s"]), "count": 1},
-                      result["finished_at"])
+            p = point(
+                "batch_job",
+                {"kind": self.kind, "status": result["status"]},
+                {"latency_s": float(result["latency_s"]), "count": 1},
+                result["finished_at"],
+            )
             send(self._producer, POINTS, result["job_id"], p)
         except Exception as e:  # noqa: BLE001
             log_event(log, "batch.metric_failed", logging.DEBUG, error=type(e).__name__)
@@ -355,8 +423,9 @@ class JobWorker:
     def stop(self, *_: Any) -> None:
         self._stop = True
 
-    def run(self, max_jobs: int | None = None, idle_exit_s: float | None = None,
-            install_signals: bool = True) -> dict[str, int]:
+    def run(
+        self, max_jobs: int | None = None, idle_exit_s: float | None = None, install_signals: bool = True
+    ) -> dict[str, int]:
         """Run until SIGTERM/SIGINT (finishing the current job), ``max_jobs`` records, or
         ``idle_exit_s`` seconds without a job. Returns the outcome counts."""
         from kafka.errors import CommitFailedError, KafkaError
@@ -369,8 +438,14 @@ class JobWorker:
             warm()
         self._connect()
         self.refresh_done(timeout_s=60)
-        log_event(log, "worker.ready", kind=self.kind, group=group_id(self.kind, self.s),
-                  known_results=len(self.done), worker=self.worker_id)
+        log_event(
+            log,
+            "worker.ready",
+            kind=self.kind,
+            group=group_id(self.kind, self.s),
+            known_results=len(self.done),
+            worker=self.worker_id,
+        )
         handled, idle_since = 0, time.monotonic()
         try:
             while not self._stop:
@@ -386,13 +461,24 @@ class JobWorker:
                         except CommitFailedError:
                             # Partitions moved to another instance mid-job (rebalance). The
                             # result is on the results topic, so the new owner skips the job.
-                            log_event(log, "job.commit_failed_rebalance", logging.WARNING,
-                                      partition=m.partition, offset=m.offset)
+                            log_event(
+                                log,
+                                "job.commit_failed_rebalance",
+                                logging.WARNING,
+                                partition=m.partition,
+                                offset=m.offset,
+                            )
                             continue
                         except KafkaError as e:
                             # The broker is unavailable: do not commit; seek back and retry.
-                            log_event(log, "job.kafka_error", logging.ERROR, error=type(e).__name__,
-                                      partition=m.partition, offset=m.offset)
+                            log_event(
+                                log,
+                                "job.kafka_error",
+                                logging.ERROR,
+                                error=type(e).__name__,
+                                partition=m.partition,
+                                offset=m.offset,
+                            )
                             self._seek_back(m)
                             time.sleep(2.0)
                             continue
@@ -427,8 +513,9 @@ class JobWorker:
         self._consumer = self._tail = self._producer = None
 
 
-def run_worker(kind: str, max_jobs: int | None = None, idle_exit_s: float | None = None,
-               log_level: str | None = None) -> dict[str, int]:
+def run_worker(
+    kind: str, max_jobs: int | None = None, idle_exit_s: float | None = None, log_level: str | None = None
+) -> dict[str, int]:
     """Entry point of ``wardwatch batch worker KIND``."""
     from wardwatch.logs import setup_logging
 

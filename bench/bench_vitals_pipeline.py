@@ -49,7 +49,7 @@ def roundtrip(readings: list[dict], produce_topic: str, read_topic: str, match) 
         send(p, produce_topic, r["patient_id"], r)
     p.flush()
     want = len(readings)
-    seen = {"n": 0}   # read by the stop callback as it grows
+    seen = {"n": 0}  # read by the stop callback as it grows
     for _, _, v in consume([read_topic], start=start, timeout_s=600, stop=lambda _: seen["n"] >= want):
         if isinstance(v, dict) and match(v):
             seen["n"] += 1
@@ -74,7 +74,7 @@ def pure_path(readings: list[dict]) -> tuple[float, float]:
         r = vitals_validate(raw, key=key, now=now)
         st = states.get(key, {})
         vitals_order_check(r, st.get("last_ts"), st.get("last_reading"))
-        st, _, _ = vitals_step(st, r)   # the agent's own step (without the deterioration model)
+        st, _, _ = vitals_step(st, r)  # the agent's own step (without the deterioration model)
         states[key] = st
     return base, time.process_time() - t
 
@@ -94,24 +94,40 @@ def main() -> None:
         # warm-up: the worker must own its partitions (a rebalance can take a session timeout)
         warm = make_readings(20, 2, uuid.uuid4().hex[:4])
         warm_ids = {r["patient_id"] for r in warm}
-        roundtrip(warm, topics.VITALS, topics.POINTS,
-                  lambda v: v.get("measurement") == "vitals" and v["tags"].get("patient") in warm_ids)
+        roundtrip(
+            warm,
+            topics.VITALS,
+            topics.POINTS,
+            lambda v: v.get("measurement") == "vitals" and v["tags"].get("patient") in warm_ids,
+        )
         pipe_r = make_readings(a.beds, a.readings, uuid.uuid4().hex[:4])
         ids = {r["patient_id"] for r in pipe_r}
-        pipe_s = roundtrip(pipe_r, topics.VITALS, topics.POINTS,
-                           lambda v: v.get("measurement") == "vitals" and v["tags"].get("patient") in ids)
+        pipe_s = roundtrip(
+            pipe_r,
+            topics.VITALS,
+            topics.POINTS,
+            lambda v: v.get("measurement") == "vitals" and v["tags"].get("patient") in ids,
+        )
         progress.advance(task)
         json_s, path_s = pure_path(pipe_r)
         progress.advance(task)
     n = len(pipe_r)
-    print(json.dumps({
-        "readings": n, "beds": a.beds,
-        "kafka_roundtrip_per_s": round(n / base_s), "pipeline_per_s": round(n / pipe_s),
-        "pipeline_vs_kafka_ratio": round(base_s / pipe_s, 3),
-        "pure_path_per_s_per_core": round(n / path_s), "json_loads_per_s_per_core": round(n / json_s),
-        "pure_path_vs_json_ratio": round(json_s / path_s, 4),
-        "beds_at_1hz_one_worker": round(n / pipe_s),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "readings": n,
+                "beds": a.beds,
+                "kafka_roundtrip_per_s": round(n / base_s),
+                "pipeline_per_s": round(n / pipe_s),
+                "pipeline_vs_kafka_ratio": round(base_s / pipe_s, 3),
+                "pure_path_per_s_per_core": round(n / path_s),
+                "json_loads_per_s_per_core": round(n / json_s),
+                "pure_path_vs_json_ratio": round(json_s / path_s, 4),
+                "beds_at_1hz_one_worker": round(n / pipe_s),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -75,8 +75,9 @@ def vf_intervals(path: Path, fs: float) -> list[tuple[float, float]]:
     return [(a / fs, b / fs) for a, b in metrics.vf_intervals(ann.sample, list(ann.symbol))]
 
 
-def afib_intervals(path: Path, fs: float, end_s: float,
-                   rhythms: tuple[str, ...] = ("(AFIB",)) -> list[tuple[float, float]]:
+def afib_intervals(
+    path: Path, fs: float, end_s: float, rhythms: tuple[str, ...] = ("(AFIB",)
+) -> list[tuple[float, float]]:
     """(start, end) seconds of the reference rhythm episodes named in ``rhythms``."""
     import wfdb
 
@@ -112,8 +113,11 @@ def monitor_feed(path: Path, seconds: float | None, condition: str | None) -> Be
     def uv(mv: np.ndarray | None) -> np.ndarray | None:
         return None if mv is None else np.round(np.asarray(mv) * 1000.0).astype(np.int32)
 
-    return replace(feed, signal_uv=uv(rec["signal"]),
-                   signal2_uv=uv(rec["signal2"]) if feed.signal2_uv is not None else None)
+    return replace(
+        feed,
+        signal_uv=uv(rec["signal"]),
+        signal2_uv=uv(rec["signal2"]) if feed.signal2_uv is not None else None,
+    )
 
 
 def _spans(changes: list, source: str, base: float, end_s: float) -> list[tuple[float, float]]:
@@ -139,8 +143,7 @@ def _overlap(spans: list[tuple[float, float]], ref: list[tuple[float, float]]) -
     return sum(max(0.0, min(b, d) - max(a, c)) for a, b in spans for c, d in ref)
 
 
-def run_record(path: Path, clf: BeatClassifier, seconds: float | None,
-               condition: str | None = None) -> dict:
+def run_record(path: Path, clf: BeatClassifier, seconds: float | None, condition: str | None = None) -> dict:
     feed = monitor_feed(path, seconds, condition)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     states: dict[str, ECGState] = {}
@@ -165,23 +168,33 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None,
     # an episode is caught by an alarm that starts in it or is still on when it starts (two
     # episodes a few seconds apart share one alarm): delay 0 for the second
     vf_spans = _spans(changes, "ecg.vfib", base, feed.duration_s)
-    vf_delay = [next((round(max(a - e[0], 0.0), 1) for a, b in vf_spans
-                      if a <= e[1] + 3.0 and b >= e[0] - 1.0), None) for e in vf]
+    vf_delay = [
+        next((round(max(a - e[0], 0.0), 1) for a, b in vf_spans if a <= e[1] + 3.0 and b >= e[0] - 1.0), None)
+        for e in vf
+    ]
     vf_other = [t for t in vf_on if not _in_episode(t, vf)]
     vf_in_vt = [t for t in vf_other if _in_episode(t, eps)]
     af_spans = _spans(changes, "ecg.afib", base, feed.duration_s)
     af_ref = afib_intervals(path, feed.fs_hz, feed.duration_s)
     atrial = afib_intervals(path, feed.fs_hz, feed.duration_s, ("(AFIB", "(AFL"))
-    return {"hours": feed.duration_s / 3600, "vt_episodes": len(eps), "vt_detected": int(sum(hit)),
-            "vt_missed_s": [round(a, 1) for (a, _), h in zip(eps, hit, strict=True) if not h],
-            "vt_false": len(false_vt), "vt_in_vf": len(in_vf),
-            "vf_episodes": len(vf), "vf_delay_s": vf_delay, "vf_in_vt": len(vf_in_vt),
-            "vf_false": len(vf_other) - len(vf_in_vt),
-            "alarms": dict(Counter(c.source for c in changes if c.active)),
-            "afib_ref_s": round(_length(af_ref), 1), "afib_alarm_s": round(_length(af_spans), 1),
-            "afib_alarm_in_af_s": round(_overlap(af_spans, af_ref), 1),
-            "afib_alarm_outside_af_afl_s": round(_length(af_spans) - _overlap(af_spans, atrial), 1),
-            "noise_alarm_s": round(_length(_spans(changes, "ecg.noise", base, feed.duration_s)), 1)}
+    return {
+        "hours": feed.duration_s / 3600,
+        "vt_episodes": len(eps),
+        "vt_detected": int(sum(hit)),
+        "vt_missed_s": [round(a, 1) for (a, _), h in zip(eps, hit, strict=True) if not h],
+        "vt_false": len(false_vt),
+        "vt_in_vf": len(in_vf),
+        "vf_episodes": len(vf),
+        "vf_delay_s": vf_delay,
+        "vf_in_vt": len(vf_in_vt),
+        "vf_false": len(vf_other) - len(vf_in_vt),
+        "alarms": dict(Counter(c.source for c in changes if c.active)),
+        "afib_ref_s": round(_length(af_ref), 1),
+        "afib_alarm_s": round(_length(af_spans), 1),
+        "afib_alarm_in_af_s": round(_overlap(af_spans, af_ref), 1),
+        "afib_alarm_outside_af_afl_s": round(_length(af_spans) - _overlap(af_spans, atrial), 1),
+        "noise_alarm_s": round(_length(_spans(changes, "ecg.noise", base, feed.duration_s)), 1),
+    }
 
 
 def _afib_summary(per: dict[str, dict]) -> dict:
@@ -192,12 +205,16 @@ def _afib_summary(per: dict[str, dict]) -> dict:
     on = sum(r["afib_alarm_s"] for r in per.values())
     hit = sum(r["afib_alarm_in_af_s"] for r in per.values())
     false = sum(r["afib_alarm_outside_af_afl_s"] for r in per.values())
-    return {"ref_s": round(ref, 1), "alarm_s": round(on, 1),
-            "duration_se_pct": round(100 * hit / ref, 1) if ref else None,
-            "duration_ppv_pct": round(100 * hit / on, 1) if on else None,
-            "alarm_s_outside_af_afl": round(false, 1),
-            "alarm_s_in_non_af_records": round(sum(
-                r["afib_alarm_s"] for r in per.values() if r["afib_ref_s"] == 0), 1)}
+    return {
+        "ref_s": round(ref, 1),
+        "alarm_s": round(on, 1),
+        "duration_se_pct": round(100 * hit / ref, 1) if ref else None,
+        "duration_ppv_pct": round(100 * hit / on, 1) if on else None,
+        "alarm_s_outside_af_afl": round(false, 1),
+        "alarm_s_in_non_af_records": round(
+            sum(r["afib_alarm_s"] for r in per.values() if r["afib_ref_s"] == 0), 1
+        ),
+    }
 
 
 def summarise(per: dict[str, dict], classifier: str) -> dict:
@@ -208,24 +225,33 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
     alarms: Counter = Counter()
     for r in per.values():
         alarms.update(r["alarms"])
-    return {"hours": round(hours, 2), "classifier": classifier,
-           "vt": {"episodes": eps, "detected": det,
-                  "episode_se_pct": round(100 * det / eps, 1) if eps else None,
-                  "false_per_hour": round(sum(r["vt_false"] for r in per.values()) / hours, 2),
-                  "alarms_in_vf_flutter": sum(r["vt_in_vf"] for r in per.values())},
-           "vf": {"episodes": sum(r["vf_episodes"] for r in per.values()),
-                  "detected": sum(d is not None for r in per.values() for d in r["vf_delay_s"]),
-                  "delay_s": [d for r in per.values() for d in r["vf_delay_s"]],
-                  "alarms_in_vt": sum(r["vf_in_vt"] for r in per.values()),
-                  "false_per_hour": round(sum(r["vf_false"] for r in per.values()) / hours, 2)},
-           "afib": _afib_summary(per),
-           "noise_alarm_pct": round(100 * sum(r["noise_alarm_s"] for r in per.values()) / (3600 * hours), 2),
-           "alarms_per_hour": {k: round(v / hours, 2) for k, v in sorted(alarms.items())},
-           "records": per}
+    return {
+        "hours": round(hours, 2),
+        "classifier": classifier,
+        "vt": {
+            "episodes": eps,
+            "detected": det,
+            "episode_se_pct": round(100 * det / eps, 1) if eps else None,
+            "false_per_hour": round(sum(r["vt_false"] for r in per.values()) / hours, 2),
+            "alarms_in_vf_flutter": sum(r["vt_in_vf"] for r in per.values()),
+        },
+        "vf": {
+            "episodes": sum(r["vf_episodes"] for r in per.values()),
+            "detected": sum(d is not None for r in per.values() for d in r["vf_delay_s"]),
+            "delay_s": [d for r in per.values() for d in r["vf_delay_s"]],
+            "alarms_in_vt": sum(r["vf_in_vt"] for r in per.values()),
+            "false_per_hour": round(sum(r["vf_false"] for r in per.values()) / hours, 2),
+        },
+        "afib": _afib_summary(per),
+        "noise_alarm_pct": round(100 * sum(r["noise_alarm_s"] for r in per.values()) / (3600 * hours), 2),
+        "alarms_per_hour": {k: round(v / hours, 2) for k, v in sorted(alarms.items())},
+        "records": per,
+    }
 
 
-def held_out_classifiers(records: Path, folds: int, seeds: dict[int, list[int]],
-                         tmp: Path) -> dict[str, dict]:
+def held_out_classifiers(
+    records: Path, folds: int, seeds: dict[int, list[int]], tmp: Path
+) -> dict[str, dict]:
     """Per record: the single-lead and the two-lead classifier of the fold that held it out."""
     from models.ecg import train
 
@@ -233,8 +259,9 @@ def held_out_classifiers(records: Path, folds: int, seeds: dict[int, list[int]],
     data = train.build_dataset(records)
     paths: dict[int, dict[str, Path]] = {}
     for leads in (1, 2):
-        for f, (recs, _held, model) in enumerate(train.fold_fits(train.lead_view(data, leads),
-                                                                 folds, seeds[leads])):
+        for f, (recs, _held, model) in enumerate(
+            train.fold_fits(train.lead_view(data, leads), folds, seeds[leads])
+        ):
             path = tmp / f"fold{f}-{leads}lead.tflite"
             train.export_tflite(model, path)
             paths.setdefault(f, {"records": recs})[leads] = path
@@ -253,15 +280,21 @@ def main() -> None:
     ap.add_argument("--cv", type=int, default=0, help="leave-records-out folds (held-out models)")
     ap.add_argument("--seeds1", default=None, help="single-lead seeds (default the shipped recipe's)")
     ap.add_argument("--seeds2", default=None, help="two-lead seeds (default the shipped recipe's)")
-    ap.add_argument("--condition", choices=list(robustness.CONDITIONS), default=None,
-                    help="stream the records as a monitor would deliver them (models/ecg/robustness.py)")
+    ap.add_argument(
+        "--condition",
+        choices=list(robustness.CONDITIONS),
+        default=None,
+        help="stream the records as a monitor would deliver them (models/ecg/robustness.py)",
+    )
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     names = record_names(a.records)
 
     def runs(clf_of) -> dict[str, dict]:
-        return {n: run_record(a.records / n, clf_of(n), a.seconds, a.condition)
-                for n in track(names, description="records", console=Console(stderr=True))}
+        return {
+            n: run_record(a.records / n, clf_of(n), a.seconds, a.condition)
+            for n in track(names, description="records", console=Console(stderr=True))
+        }
 
     if not a.cv:
         clf = BeatClassifier()
@@ -271,8 +304,10 @@ def main() -> None:
 
         from models.ecg.train import SEEDS
 
-        seeds = {n: [int(x) for x in arg.split(",")] if arg else list(SEEDS[n])
-                 for n, arg in ((1, a.seeds1), (2, a.seeds2))}
+        seeds = {
+            n: [int(x) for x in arg.split(",")] if arg else list(SEEDS[n])
+            for n, arg in ((1, a.seeds1), (2, a.seeds2))
+        }
         with tempfile.TemporaryDirectory() as d:
             clfs = held_out_classifiers(a.records, a.cv, seeds, Path(d))
             out = {"held_out": f"{a.cv}-fold leave-records-out, seeds {seeds}"}

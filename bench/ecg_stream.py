@@ -51,24 +51,39 @@ def run(beds: int, seconds: float, cached: bool, leads: int = 2) -> dict:
         ecg_step(states, chunks, labeller, 0.0, live=live).raise_errors()
         n += len(chunks)
     cpu = time.process_time() - t
-    return {"mode": "cached" if cached else "json_state", "leads": leads, "chunks": n,
-            "cpu_s": round(cpu, 2), "chunks_per_cpu_s": round(n / cpu, 1),
-            "realtime_beds_per_core": round(n / cpu, 1),  # 1 chunk = 1 s of one bed
-            **({"max_state_bytes": state_bytes} if not cached else {})}
+    return {
+        "mode": "cached" if cached else "json_state",
+        "leads": leads,
+        "chunks": n,
+        "cpu_s": round(cpu, 2),
+        "chunks_per_cpu_s": round(n / cpu, 1),
+        "realtime_beds_per_core": round(n / cpu, 1),  # 1 chunk = 1 s of one bed
+        **({"max_state_bytes": state_bytes} if not cached else {}),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--beds", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--leads", type=int, choices=(1, 2), default=2,
-                    help="2: also measure lead II alone in the same run, as the baseline")
+    ap.add_argument(
+        "--leads",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="2: also measure lead II alone in the same run, as the baseline",
+    )
     a = ap.parse_args()
     out = [run(a.beds, a.seconds, cached=c, leads=n) for n in sorted({1, a.leads}) for c in (False, True)]
     if a.leads == 2:  # the second lead's cost, against the one-lead path measured in the same run
         by = {(r["leads"], r["mode"]): r["chunks_per_cpu_s"] for r in out}
-        out.append({"two_lead_speed_vs_one_lead": {
-            m: round(by[(2, m)] / by[(1, m)], 3) for m in ("json_state", "cached")}})
+        out.append(
+            {
+                "two_lead_speed_vs_one_lead": {
+                    m: round(by[(2, m)] / by[(1, m)], 3) for m in ("json_state", "cached")
+                }
+            }
+        )
     print(json.dumps(out))
 
 

@@ -65,18 +65,25 @@ class Card:
 
 
 CARDS: dict[str, Card] = {
-    "ecg": Card("models/ecg/MODEL_CARD.md", {
-        "m1": "artifacts/metrics.json",
-        "m2": "artifacts/metrics_2lead.json",
-        "rob": "artifacts/robustness.json",
-        "alarms": "../../bench/ecg_alarms_ds1.json",
-        "h": "card_figures.json",
-    }),
-    "deterioration": Card("models/deterioration/MODEL_CARD.md", {
-        "res": "artifacts/metrics.json",
-        "unit_shift": "artifacts/unit_shift.json",
-        "monitor_shift": "artifacts/monitor_shift.json",
-    }, optional=frozenset({"unit_shift", "monitor_shift"})),
+    "ecg": Card(
+        "models/ecg/MODEL_CARD.md",
+        {
+            "m1": "artifacts/metrics.json",
+            "m2": "artifacts/metrics_2lead.json",
+            "rob": "artifacts/robustness.json",
+            "alarms": "../../bench/ecg_alarms_ds1.json",
+            "h": "card_figures.json",
+        },
+    ),
+    "deterioration": Card(
+        "models/deterioration/MODEL_CARD.md",
+        {
+            "res": "artifacts/metrics.json",
+            "unit_shift": "artifacts/unit_shift.json",
+            "monitor_shift": "artifacts/monitor_shift.json",
+        },
+        optional=frozenset({"unit_shift", "monitor_shift"}),
+    ),
     "genomic": Card("models/genomic/MODEL_CARD.md", {"m": "metrics.json"}),
     "notes": Card("batch/notes/EVALUATION.md", {"m": "metrics.json", "h": "card_figures.json"}),
 }
@@ -106,8 +113,9 @@ def _demote(text: str, level: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def card_render(card: Card, *, root: Path = ROOT, out: Path | None = None,
-                data: Mapping[str, Any] | None = None) -> str:
+def card_render(
+    card: Card, *, root: Path = ROOT, out: Path | None = None, data: Mapping[str, Any] | None = None
+) -> str:
     """The card's text, rendered from its template.
 
     Parameters
@@ -142,23 +150,30 @@ def card_render(card: Card, *, root: Path = ROOT, out: Path | None = None,
             continue
         ctx[name] = json.loads(p.read_text(encoding="utf-8"))
     if given:
-        raise ValueError(f"unknown sources {sorted(given)} for {card.path}; "
-                         f"expected some of {sorted(card.sources)}")
+        raise ValueError(
+            f"unknown sources {sorted(given)} for {card.path}; expected some of {sorted(card.sources)}"
+        )
 
     def text(name: str) -> str | None:
         p = base / name
         return p.read_text(encoding="utf-8") if p.exists() else None
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(template.parent),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template.parent),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
     env.filters.update(fmt=_fmt, delta=_delta, demote=_demote)
     env.globals.update(file_bytes=lambda name: (base / name).stat().st_size, text=text)
     return env.get_template(template.name).render(ctx)
 
 
-def card_write(card: Card, *, root: Path = ROOT, out: Path | None = None,
-               data: Mapping[str, Any] | None = None) -> Path:
+def card_write(
+    card: Card, *, root: Path = ROOT, out: Path | None = None, data: Mapping[str, Any] | None = None
+) -> Path:
     """Render ``card`` and write it (to ``out``, default the committed card); the path."""
     path = out or root / card.path
     path.write_text(card_render(card, root=root, out=out, data=data), encoding="utf-8")
@@ -167,16 +182,23 @@ def card_write(card: Card, *, root: Path = ROOT, out: Path | None = None,
 
 def cards_stale(root: Path = ROOT, names: Sequence[str] | None = None) -> list[str]:
     """The cards whose committed text differs from their rendering."""
-    return [n for n in names or CARDS
-            if (root / CARDS[n].path).read_text(encoding="utf-8") != card_render(CARDS[n], root=root)]
+    return [
+        n
+        for n in names or CARDS
+        if (root / CARDS[n].path).read_text(encoding="utf-8") != card_render(CARDS[n], root=root)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m models.cards", description=__doc__.split("\n")[0])
-    ap.add_argument("names", nargs="*", metavar="CARD",
-                    help=f"cards to render (default all: {', '.join(CARDS)})")
-    ap.add_argument("--check", action="store_true",
-                    help="write nothing; exit 1 if a committed card differs from its rendering")
+    ap.add_argument(
+        "names", nargs="*", metavar="CARD", help=f"cards to render (default all: {', '.join(CARDS)})"
+    )
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if a committed card differs from its rendering",
+    )
     args = ap.parse_args(argv)
     names = args.names or list(CARDS)
     if unknown := [n for n in names if n not in CARDS]:
@@ -184,8 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         stale = cards_stale(ROOT, names)
         for n in stale:
-            print(f"{CARDS[n].path} differs from its rendering: run python -m models.cards {n}",
-                  file=sys.stderr)
+            print(
+                f"{CARDS[n].path} differs from its rendering: run python -m models.cards {n}", file=sys.stderr
+            )
         return 1 if stale else 0
     for n in names:
         print(card_write(CARDS[n]).relative_to(ROOT))

@@ -51,8 +51,9 @@ class BedFeed:
         return self.signal_uv.size / self.fs_hz
 
 
-def feed_chunks(feed: BedFeed, start: datetime, chunk_s: float = 1.0,
-                seconds: float | None = None) -> Iterator[dict[str, Any]]:
+def feed_chunks(
+    feed: BedFeed, start: datetime, chunk_s: float = 1.0, seconds: float | None = None
+) -> Iterator[dict[str, Any]]:
     """Cut one feed into wire-format chunk dicts.
 
     Parameters
@@ -76,11 +77,12 @@ def feed_chunks(feed: BedFeed, start: datetime, chunk_s: float = 1.0,
     if seconds is not None:
         total = min(total, round(seconds * feed.fs_hz))
     for seq, i0 in enumerate(range(0, total, n)):
-        piece = feed.signal_uv[i0:min(i0 + n, total)]
-        piece2 = None if feed.signal2_uv is None else feed.signal2_uv[i0:min(i0 + n, total)]
+        piece = feed.signal_uv[i0 : min(i0 + n, total)]
+        piece2 = None if feed.signal2_uv is None else feed.signal2_uv[i0 : min(i0 + n, total)]
         ts = start + timedelta(seconds=i0 / feed.fs_hz)
-        yield ecg_chunk_dict(feed.patient_id, feed.bed, ts, feed.fs_hz, seq, feed.lead, piece,
-                             lead2=feed.lead2, ecg2_uv=piece2)
+        yield ecg_chunk_dict(
+            feed.patient_id, feed.bed, ts, feed.fs_hz, seq, feed.lead, piece, lead2=feed.lead2, ecg2_uv=piece2
+        )
 
 
 @dataclass
@@ -91,9 +93,16 @@ class PlayStats:
     wall_s: float = 0.0
 
 
-def play(feeds: Sequence[BedFeed], *, speed: float = 1.0, seconds: float | None = None,
-         chunk_s: float = 1.0, start: datetime | None = None, producer: Any = None,
-         topic: str | None = None) -> PlayStats:
+def play(
+    feeds: Sequence[BedFeed],
+    *,
+    speed: float = 1.0,
+    seconds: float | None = None,
+    chunk_s: float = 1.0,
+    start: datetime | None = None,
+    producer: Any = None,
+    topic: str | None = None,
+) -> PlayStats:
     """Send every feed's chunks to the ``ecg`` topic, all beds in step, paced by ``speed``.
 
     Parameters
@@ -143,8 +152,14 @@ def play(feeds: Sequence[BedFeed], *, speed: float = 1.0, seconds: float | None 
             producer.close()
     stats.signal_s = max(k - 1, 0) * chunk_s  # the last round found every feed exhausted
     stats.wall_s = time.monotonic() - t_wall0
-    log_event(log, "ecg feeds played", beds=stats.beds, chunks=stats.chunks,
-              signal_s=round(stats.signal_s, 1), wall_s=round(stats.wall_s, 2))
+    log_event(
+        log,
+        "ecg feeds played",
+        beds=stats.beds,
+        chunks=stats.chunks,
+        signal_s=round(stats.signal_s, 1),
+        wall_s=round(stats.wall_s, 2),
+    )
     return stats
 
 

@@ -21,8 +21,9 @@ import numpy as np
 from simulators.ecg_feed import BedFeed, PlayStats, play
 
 
-def load_feed(path: Path | str, patient_id: str, bed: str, start_s: float = 0.0,
-              seconds: float | None = None) -> BedFeed:
+def load_feed(
+    path: Path | str, patient_id: str, bed: str, start_s: float = 0.0, seconds: float | None = None
+) -> BedFeed:
     """Read one WFDB record into a :class:`BedFeed`.
 
     Parameters
@@ -38,7 +39,7 @@ def load_feed(path: Path | str, patient_id: str, bed: str, start_s: float = 0.0,
     from models.ecg.evaluate import record_leads
 
     hdr = wfdb.rdheader(str(path))
-    chans = [c for c in record_leads(hdr.sig_name) if c is not None]   # first (+ second) lead
+    chans = [c for c in record_leads(hdr.sig_name) if c is not None]  # first (+ second) lead
     fs = float(hdr.fs)
     sampfrom = round(start_s * fs)
     sampto = hdr.sig_len if seconds is None else min(hdr.sig_len, sampfrom + round(seconds * fs))
@@ -59,14 +60,28 @@ def load_feed(path: Path | str, patient_id: str, bed: str, start_s: float = 0.0,
     except FileNotFoundError:
         pass
     two = len(chans) > 1
-    return BedFeed(patient_id=patient_id, bed=bed, fs_hz=fs, lead=rec.sig_name[0],
-                   signal_uv=uv[0], truth=truth, source=f"wfdb:{Path(path).name}",
-                   lead2=rec.sig_name[1] if two else None, signal2_uv=uv[1] if two else None)
+    return BedFeed(
+        patient_id=patient_id,
+        bed=bed,
+        fs_hz=fs,
+        lead=rec.sig_name[0],
+        signal_uv=uv[0],
+        truth=truth,
+        source=f"wfdb:{Path(path).name}",
+        lead2=rec.sig_name[1] if two else None,
+        signal2_uv=uv[1] if two else None,
+    )
 
 
-def replay_feeds(records_dir: Path | str, beds: int | None = None, *,
-                 only: Sequence[str] | None = None, start_s: float = 0.0,
-                 seconds: float | None = None, prefix: str = "MITDB") -> list[BedFeed]:
+def replay_feeds(
+    records_dir: Path | str,
+    beds: int | None = None,
+    *,
+    only: Sequence[str] | None = None,
+    start_s: float = 0.0,
+    seconds: float | None = None,
+    prefix: str = "MITDB",
+) -> list[BedFeed]:
     """Load the feeds for a replay.
 
     Parameters
@@ -89,16 +104,33 @@ def replay_feeds(records_dir: Path | str, beds: int | None = None, *,
         if name not in cache:
             cache[name] = load_feed(Path(records_dir) / name, "", "", start_s, seconds)
         f = cache[name]
-        feeds.append(BedFeed(patient_id=f"{prefix}-{name}-{i:03d}", bed=f"ECG-{i + 1:03d}",
-                             fs_hz=f.fs_hz, lead=f.lead, signal_uv=f.signal_uv, truth=f.truth,
-                             source=f.source, lead2=f.lead2, signal2_uv=f.signal2_uv))
+        feeds.append(
+            BedFeed(
+                patient_id=f"{prefix}-{name}-{i:03d}",
+                bed=f"ECG-{i + 1:03d}",
+                fs_hz=f.fs_hz,
+                lead=f.lead,
+                signal_uv=f.signal_uv,
+                truth=f.truth,
+                source=f.source,
+                lead2=f.lead2,
+                signal2_uv=f.signal2_uv,
+            )
+        )
     return feeds
 
 
-def replay_ecg(records_dir: Path | str, *, speed: float = 1.0, beds: int | None = None,
-               seconds: float | None = None, start_s: float = 0.0,
-               only: Sequence[str] | None = None, prefix: str = "MITDB",
-               start: datetime | None = None) -> PlayStats:
+def replay_ecg(
+    records_dir: Path | str,
+    *,
+    speed: float = 1.0,
+    beds: int | None = None,
+    seconds: float | None = None,
+    start_s: float = 0.0,
+    only: Sequence[str] | None = None,
+    prefix: str = "MITDB",
+    start: datetime | None = None,
+) -> PlayStats:
     """Replay records as live feeds (what ``wardwatch replay ecg`` runs).
 
     Parameters
@@ -108,8 +140,7 @@ def replay_ecg(records_dir: Path | str, *, speed: float = 1.0, beds: int | None 
     seconds : float, optional
         Seconds of each record to replay (from ``start_s``).
     """
-    feeds = replay_feeds(records_dir, beds, only=only, start_s=start_s, seconds=seconds,
-                         prefix=prefix)
+    feeds = replay_feeds(records_dir, beds, only=only, start_s=start_s, seconds=seconds, prefix=prefix)
     return play(feeds, speed=speed, seconds=seconds, start=start)
 
 

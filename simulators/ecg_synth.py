@@ -28,14 +28,23 @@ import numpy as np
 from simulators.ecg_feed import BedFeed
 
 # Wave (centre s relative to R, amplitude mV, width s). T centre scales with sqrt(RR) (Bazett).
-_NORMAL = (("P", -0.20, 0.15, 0.025), ("Q", -0.028, -0.12, 0.010), ("R", 0.0, 1.20, 0.011),
-           ("S", 0.030, -0.28, 0.011), ("T", 0.26, 0.32, 0.045))
+_NORMAL = (
+    ("P", -0.20, 0.15, 0.025),
+    ("Q", -0.028, -0.12, 0.010),
+    ("R", 0.0, 1.20, 0.011),
+    ("S", 0.030, -0.28, 0.011),
+    ("T", 0.26, 0.32, 0.045),
+)
 _VENTRICULAR = (("R", 0.0, 1.55, 0.035), ("S", 0.075, -0.55, 0.035), ("T", 0.33, -0.45, 0.065))
 # V1 faces the right ventricle: small r, deep S, low P and flat/negative T in sinus rhythm; a
 # ventricular beat from the right ventricle (left-bundle-branch-block shape) gives a wide QS with
 # a discordant, positive T. Textbook shapes for a demo signal, not a model of any patient.
-_V1_NORMAL = (("P", -0.20, 0.06, 0.025), ("R", -0.005, 0.25, 0.010), ("S", 0.025, -0.85, 0.014),
-              ("T", 0.26, -0.08, 0.05))
+_V1_NORMAL = (
+    ("P", -0.20, 0.06, 0.025),
+    ("R", -0.005, 0.25, 0.010),
+    ("S", 0.025, -0.85, 0.014),
+    ("T", 0.26, -0.08, 0.05),
+)
 _V1_VENTRICULAR = (("Q", 0.01, -1.30, 0.04), ("T", 0.33, 0.40, 0.065))
 #: Leads the synthesiser draws: lead -> (sinus waves, ventricular waves).
 LEADS = {"II": (_NORMAL, _VENTRICULAR), "V1": (_V1_NORMAL, _V1_VENTRICULAR)}
@@ -77,8 +86,9 @@ def _active(events: Sequence[SynthEvent], kind: str, t: float) -> SynthEvent | N
     return None
 
 
-def _schedule(duration_s: float, hr_bpm: float, events: Sequence[SynthEvent],
-              rng: np.random.Generator) -> list[tuple[float, str]]:
+def _schedule(
+    duration_s: float, hr_bpm: float, events: Sequence[SynthEvent], rng: np.random.Generator
+) -> list[tuple[float, str]]:
     """Beat times (s) and AAMI labels."""
     beats: list[tuple[float, str]] = []
     t = 0.35 + rng.uniform(0, 0.3)
@@ -106,9 +116,15 @@ def _schedule(duration_s: float, hr_bpm: float, events: Sequence[SynthEvent],
     return beats
 
 
-def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
-              events: Sequence[SynthEvent] = (), seed: int = 0,
-              noise_uv: float = 8.0, lead: str = "II") -> tuple[np.ndarray, list[tuple[int, str]]]:
+def synth_ecg(
+    duration_s: float,
+    fs: float,
+    hr_bpm: float = 72.0,
+    events: Sequence[SynthEvent] = (),
+    seed: int = 0,
+    noise_uv: float = 8.0,
+    lead: str = "II",
+) -> tuple[np.ndarray, list[tuple[int, str]]]:
     """Synthesise one lead of ECG.
 
     Parameters
@@ -173,8 +189,9 @@ def synth_ecg(duration_s: float, fs: float, hr_bpm: float = 72.0,
     return signal_uv, beats
 
 
-def _overlay_events(x: np.ndarray, t: np.ndarray, fs: float, events: Sequence[SynthEvent],
-                    rng: np.random.Generator) -> None:
+def _overlay_events(
+    x: np.ndarray, t: np.ndarray, fs: float, events: Sequence[SynthEvent], rng: np.random.Generator
+) -> None:
     """Add the non-beat events (AF waves, VF, noise bursts, leads off) to ``x`` in place."""
     n = x.size
     for e in events:
@@ -213,9 +230,15 @@ SCENARIOS: dict[str, tuple[float, tuple[SynthEvent, ...]]] = {
 }
 
 
-def synth_beds(n: int, duration_s: float = 60.0, fs: float = 360.0, seed: int = 0,
-               scenarios: Sequence[str] | None = None, prefix: str = "SYN",
-               leads: int = 2) -> list[BedFeed]:
+def synth_beds(
+    n: int,
+    duration_s: float = 60.0,
+    fs: float = 360.0,
+    seed: int = 0,
+    scenarios: Sequence[str] | None = None,
+    prefix: str = "SYN",
+    leads: int = 2,
+) -> list[BedFeed]:
     """Make ``n`` synthetic bedside feeds, cycling through ``scenarios``.
 
     Parameters
@@ -252,9 +275,19 @@ def synth_beds(n: int, duration_s: float = 60.0, fs: float = 360.0, seed: int = 
         hr, events = SCENARIOS[name]
         sig, beats = synth_ecg(duration_s, fs, hr, events, seed=seed + i)
         sig2 = synth_ecg(duration_s, fs, hr, events, seed=seed + i, lead="V1")[0] if leads == 2 else None
-        feeds.append(BedFeed(patient_id=f"{prefix}-{i:04d}", bed=f"SIM-{i + 1:03d}", fs_hz=fs,
-                             lead="II", signal_uv=sig, truth=beats, source=f"synth:{name}",
-                             lead2="V1" if leads == 2 else None, signal2_uv=sig2))
+        feeds.append(
+            BedFeed(
+                patient_id=f"{prefix}-{i:04d}",
+                bed=f"SIM-{i + 1:03d}",
+                fs_hz=fs,
+                lead="II",
+                signal_uv=sig,
+                truth=beats,
+                source=f"synth:{name}",
+                lead2="V1" if leads == 2 else None,
+                signal2_uv=sig2,
+            )
+        )
     return feeds
 
 

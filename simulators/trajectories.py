@@ -49,25 +49,37 @@ SAMPLE_PATH = Path(__file__).parent / "data" / "sepsis2019_trajectories.psv.gz"
 # an alert at all, and 6 of 20 non-septic ones do): a showcase, not a performance figure.
 DEMO_SEPTIC = "p020563"
 COLUMNS = ("HR", "O2Sat", "Temp", "SBP", "MAP", "DBP", "Resp")
-FIELDS = {"HR": "hr_bpm", "O2Sat": "spo2_pct", "Temp": "temp_c", "SBP": "sbp_mmhg",
-          "DBP": "dbp_mmhg", "Resp": "rr_bpm"}
+FIELDS = {
+    "HR": "hr_bpm",
+    "O2Sat": "spo2_pct",
+    "Temp": "temp_c",
+    "SBP": "sbp_mmhg",
+    "DBP": "dbp_mmhg",
+    "Resp": "rr_bpm",
+}
 NOISE_SD = {"HR": 1.5, "O2Sat": 0.4, "Temp": 0.03, "SBP": 2.0, "DBP": 1.5, "Resp": 0.8}
-LIMITS = {"HR": (25, 250), "O2Sat": (50, 100), "Temp": (30, 43), "SBP": (40, 280),
-          "DBP": (15, 180), "Resp": (3, 70)}
+LIMITS = {
+    "HR": (25, 250),
+    "O2Sat": (50, 100),
+    "Temp": (30, 43),
+    "SBP": (40, 280),
+    "DBP": (15, 180),
+    "Resp": (3, 70),
+}
 
 
 @dataclass(frozen=True)
 class Trajectory:
     """One patient's hourly record (challenge column names, NaN = not measured)."""
 
-    record: str                       # source file name, e.g. "p000123"
+    record: str  # source file name, e.g. "p000123"
     septic: bool
-    onset_hour: int | None            # ICU hour of the first SepsisLabel=1 (6 h before onset)
+    onset_hour: int | None  # ICU hour of the first SepsisLabel=1 (6 h before onset)
     age: float
     male: bool
-    hours: np.ndarray                 # ICULOS per row
-    values: dict[str, np.ndarray]     # column -> hourly values (vital signs)
-    labs: dict[str, np.ndarray]       # lab name -> hourly values (NaN = not drawn that hour)
+    hours: np.ndarray  # ICULOS per row
+    values: dict[str, np.ndarray]  # column -> hourly values (vital signs)
+    labs: dict[str, np.ndarray]  # lab name -> hourly values (NaN = not drawn that hour)
 
 
 def load_trajectories(path: str | Path = SAMPLE_PATH, septic: bool | None = None) -> list[Trajectory]:
@@ -85,9 +97,16 @@ def load_trajectories(path: str | Path = SAMPLE_PATH, septic: bool | None = None
         lab = cols["SepsisLabel"]
         is_septic = bool(lab.max() > 0)
         onset = int(cols["ICULOS"][int(np.argmax(lab))]) if is_septic else None
-        t = Trajectory(rec, is_septic, onset, float(cols["Age"][0]), cols["Gender"][0] == 1,
-                       cols["ICULOS"].astype(int), {c: cols[c] for c in COLUMNS},
-                       {c: cols[c] for c in LABS})
+        t = Trajectory(
+            rec,
+            is_septic,
+            onset,
+            float(cols["Age"][0]),
+            cols["Gender"][0] == 1,
+            cols["ICULOS"].astype(int),
+            {c: cols[c] for c in COLUMNS},
+            {c: cols[c] for c in LABS},
+        )
         if septic is None or t.septic == septic:
             out.append(t)
     return out
@@ -96,7 +115,7 @@ def load_trajectories(path: str | Path = SAMPLE_PATH, septic: bool | None = None
 def _interp_hourly(hours: np.ndarray, vals: np.ndarray, t_h: float, idx: int) -> float:
     """Value at fractional ICU hour ``t_h`` in row ``idx``: towards the next measured value."""
     v0 = vals[idx]
-    nxt = np.flatnonzero(~np.isnan(vals[idx + 1:]))
+    nxt = np.flatnonzero(~np.isnan(vals[idx + 1 :]))
     if len(nxt) == 0:
         return float(v0)
     j = idx + 1 + int(nxt[0])
@@ -104,10 +123,17 @@ def _interp_hourly(hours: np.ndarray, vals: np.ndarray, t_h: float, idx: int) ->
     return float(v0 + (vals[j] - v0) * frac)
 
 
-def trajectory_readings(traj: Trajectory, *, patient_id: str | None = None, bed: str = "SIM-01",
-                        start: datetime | None = None, step_s: float = 1.0,
-                        hours: float | None = None, noise: bool = True,
-                        seed: int = 0) -> Iterator[VitalsReading]:
+def trajectory_readings(
+    traj: Trajectory,
+    *,
+    patient_id: str | None = None,
+    bed: str = "SIM-01",
+    start: datetime | None = None,
+    step_s: float = 1.0,
+    hours: float | None = None,
+    noise: bool = True,
+    seed: int = 0,
+) -> Iterator[VitalsReading]:
     """Replay a trajectory as readings every ``step_s`` seconds of device time.
 
     Parameters
@@ -158,8 +184,7 @@ def trajectory_readings(traj: Trajectory, *, patient_id: str | None = None, bed:
                     v += rng.normal(0.0, NOISE_SD[c])
                 lo, hi = LIMITS[c]
                 kw[field] = round(min(max(v, lo), hi), 2 if c == "Temp" else 1)
-            yield VitalsReading(patient_id=pid, bed=bed, ts=ts, spo2_scale=1, o2="air",
-                                acvpu="A", **kw)
+            yield VitalsReading(patient_id=pid, bed=bed, ts=ts, spo2_scale=1, o2="air", acvpu="A", **kw)
 
 
 def _hour_start(traj: Trajectory, idx: int, start: datetime) -> datetime:
@@ -167,8 +192,13 @@ def _hour_start(traj: Trajectory, idx: int, start: datetime) -> datetime:
     return start + timedelta(hours=int(traj.hours[idx]) - int(traj.hours[0]))
 
 
-def trajectory_labs(traj: Trajectory, *, patient_id: str | None = None,
-                    start: datetime | None = None, hours: float | None = None) -> Iterator[LabResult]:
+def trajectory_labs(
+    traj: Trajectory,
+    *,
+    patient_id: str | None = None,
+    start: datetime | None = None,
+    hours: float | None = None,
+) -> Iterator[LabResult]:
     """The record's laboratory values as results collected at the start of their ICU hour.
 
     Same clock as :func:`trajectory_readings` (``start`` = device time of the first row's hour);
@@ -185,8 +215,9 @@ def trajectory_labs(traj: Trajectory, *, patient_id: str | None = None,
                 yield LabResult(patient_id=pid, ts=ts, test=test, value=float(v), unit=unit)
 
 
-def trajectory_admission(traj: Trajectory, *, patient_id: str | None = None,
-                         start: datetime | None = None) -> dict[str, object]:
+def trajectory_admission(
+    traj: Trajectory, *, patient_id: str | None = None, start: datetime | None = None
+) -> dict[str, object]:
     """The admission message (``admissions`` wire format) of a replayed record.
 
     ``admit_ts`` is the start of ICU hour 1, so the stream numbers ICU hours as the record does
@@ -194,8 +225,12 @@ def trajectory_admission(traj: Trajectory, *, patient_id: str | None = None,
     """
     start = start or datetime(2026, 1, 1, tzinfo=UTC)
     admit = start - timedelta(hours=int(traj.hours[0]) - 1)
-    return {"patient_id": patient_id or f"SIM-{traj.record}", "admit_ts": admit.isoformat(),
-            "age_years": traj.age, "sex": "M" if traj.male else "F"}
+    return {
+        "patient_id": patient_id or f"SIM-{traj.record}",
+        "admit_ts": admit.isoformat(),
+        "age_years": traj.age,
+        "sex": "M" if traj.male else "F",
+    }
 
 
 def extract_sample(tar_path: str | Path, records: list[str], out: str | Path = SAMPLE_PATH) -> Path:
@@ -223,9 +258,17 @@ def _fmt(v: float) -> str:
     return "NaN" if math.isnan(v) else f"{v:g}"
 
 
-def run_trajectory_feed(trajs: list[Trajectory], *, hours: float, step_s: float = 60.0,
-                        rate: float = 0.0, seed: int = 0, labs: bool = True,
-                        prefix: str | None = None, producer=None) -> dict[str, int]:
+def run_trajectory_feed(
+    trajs: list[Trajectory],
+    *,
+    hours: float,
+    step_s: float = 60.0,
+    rate: float = 0.0,
+    seed: int = 0,
+    labs: bool = True,
+    prefix: str | None = None,
+    producer=None,
+) -> dict[str, int]:
     """Produce replayed trajectories to Kafka; return the messages sent per topic.
 
     Device time of every patient ends *now* (``hours`` of history), so no reading is in the
@@ -249,13 +292,24 @@ def run_trajectory_feed(trajs: list[Trajectory], *, hours: float, step_s: float 
     first: list[tuple[str, str, dict]] = []
     for i, t in enumerate(trajs):
         pid = f"{prefix}-{t.record}"
-        feeds.append((r.ts, topics.VITALS, r.patient_id, r.to_dict()) for r in trajectory_readings(
-            t, patient_id=pid, bed=f"SIM-T{i + 1:02d}", start=start, step_s=step_s, hours=hours,
-            seed=seed + i))
+        feeds.append(
+            (r.ts, topics.VITALS, r.patient_id, r.to_dict())
+            for r in trajectory_readings(
+                t,
+                patient_id=pid,
+                bed=f"SIM-T{i + 1:02d}",
+                start=start,
+                step_s=step_s,
+                hours=hours,
+                seed=seed + i,
+            )
+        )
         if labs:
             first.append((topics.ADMISSIONS, pid, trajectory_admission(t, patient_id=pid, start=start)))
-            feeds.append((r.ts, topics.LABS, r.patient_id, r.to_dict())
-                         for r in trajectory_labs(t, patient_id=pid, start=start, hours=hours))
+            feeds.append(
+                (r.ts, topics.LABS, r.patient_id, r.to_dict())
+                for r in trajectory_labs(t, patient_id=pid, start=start, hours=hours)
+            )
     merged = ((topic, key, value) for _, topic, key, value in heapq.merge(*feeds, key=lambda m: m[0]))
     own = producer is None
     producer = producer or make_producer()

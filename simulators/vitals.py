@@ -39,8 +39,8 @@ class SimPatient:
     bed: str
     scenario: str
     base: dict[str, float]
-    onset: float = 0.2   # fraction of the run when the scenario starts
-    peak: float = 0.8    # fraction of the run when it is fully developed
+    onset: float = 0.2  # fraction of the run when the scenario starts
+    peak: float = 0.8  # fraction of the run when it is fully developed
 
 
 def run_prefix() -> str:
@@ -53,8 +53,9 @@ def run_prefix() -> str:
     return f"SIM{int(time.time()) % 1_000_000:06d}"
 
 
-def ward_plan(beds: int, seed: int = 7, mix: dict[str, float] | None = None,
-              prefix: str = "SIM") -> list[SimPatient]:
+def ward_plan(
+    beds: int, seed: int = 7, mix: dict[str, float] | None = None, prefix: str = "SIM"
+) -> list[SimPatient]:
     """``beds`` patients; by default 1 in 8 sepsis, 1 in 12 hypoxia, 1 in 12 bradycardia."""
     rng = np.random.default_rng(seed)
     mix = mix or {"sepsis": 1 / 8, "hypoxia": 1 / 12, "bradycardia": 1 / 12}
@@ -73,14 +74,24 @@ def ward_plan(beds: int, seed: int = 7, mix: dict[str, float] | None = None,
     out = []
     for b in range(beds):
         base = {
-            "hr_bpm": float(rng.uniform(62, 84)), "rr_bpm": float(rng.uniform(13, 17)),
-            "spo2_pct": float(rng.uniform(96.5, 98.5)), "sbp_mmhg": float(rng.uniform(118, 138)),
+            "hr_bpm": float(rng.uniform(62, 84)),
+            "rr_bpm": float(rng.uniform(13, 17)),
+            "spo2_pct": float(rng.uniform(96.5, 98.5)),
+            "sbp_mmhg": float(rng.uniform(118, 138)),
             "temp_c": float(rng.uniform(36.5, 37.3)),
         }
         if scenarios[b] == "hypoxia":
             base["spo2_pct"] = float(rng.uniform(89.5, 91.0))
-        out.append(SimPatient(f"{prefix}-{b + 1:04d}", f"W1-{b + 1:02d}", scenarios[b], base,
-                              onset=float(rng.uniform(0.1, 0.3)), peak=float(rng.uniform(0.6, 0.8))))
+        out.append(
+            SimPatient(
+                f"{prefix}-{b + 1:04d}",
+                f"W1-{b + 1:02d}",
+                scenarios[b],
+                base,
+                onset=float(rng.uniform(0.1, 0.3)),
+                peak=float(rng.uniform(0.6, 0.8)),
+            )
+        )
     return out
 
 
@@ -94,8 +105,14 @@ def _progress(p: SimPatient, frac: float) -> float:
     return 0.5 - 0.5 * math.cos(math.pi * x)
 
 
-def vitals_at(p: SimPatient, elapsed_s: float, total_s: float, rng: np.random.Generator,
-              ts: datetime, last_sent: dict[str, Any] | None = None) -> dict[str, Any]:
+def vitals_at(
+    p: SimPatient,
+    elapsed_s: float,
+    total_s: float,
+    rng: np.random.Generator,
+    ts: datetime,
+    last_sent: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The reading patient ``p`` sends at ``elapsed_s`` of a ``total_s`` run (device time)."""
     g = _progress(p, elapsed_s / total_s if total_s > 0 else 1.0)
     v = dict(p.base)
@@ -120,8 +137,13 @@ def vitals_at(p: SimPatient, elapsed_s: float, total_s: float, rng: np.random.Ge
         v[k] += float(rng.normal(0, sd))
     v["spo2_pct"] = min(100.0, v["spo2_pct"])
     reading: dict[str, Any] = {
-        "patient_id": p.patient_id, "bed": p.bed, "ts": ts.isoformat(), "spo2_scale": scale,
-        "hr_bpm": round(v["hr_bpm"]), "spo2_pct": round(v["spo2_pct"]), "rr_bpm": round(v["rr_bpm"]),
+        "patient_id": p.patient_id,
+        "bed": p.bed,
+        "ts": ts.isoformat(),
+        "spo2_scale": scale,
+        "hr_bpm": round(v["hr_bpm"]),
+        "spo2_pct": round(v["spo2_pct"]),
+        "rr_bpm": round(v["rr_bpm"]),
     }
     last = last_sent if last_sent is not None else {}
     if elapsed_s - last.get("nibp", -1e9) >= NIBP_EVERY_S:
@@ -137,9 +159,15 @@ def vitals_at(p: SimPatient, elapsed_s: float, total_s: float, rng: np.random.Ge
     return reading
 
 
-def ward_readings(patients: list[SimPatient], *, duration_s: float, speed: float = 1.0,
-                  interval_s: float = 1.0, start: datetime | None = None,
-                  seed: int = 7) -> Iterator[tuple[float, list[dict[str, Any]]]]:
+def ward_readings(
+    patients: list[SimPatient],
+    *,
+    duration_s: float,
+    speed: float = 1.0,
+    interval_s: float = 1.0,
+    start: datetime | None = None,
+    seed: int = 7,
+) -> Iterator[tuple[float, list[dict[str, Any]]]]:
     """Yield ``(wall_offset_s, readings)`` ticks: every ``interval_s`` of wall time, one reading
     per patient, device time advancing ``speed`` times faster than the wall clock.
 
@@ -159,10 +187,18 @@ def ward_readings(patients: list[SimPatient], *, duration_s: float, speed: float
         yield wall, [vitals_at(p, elapsed, device_total, rng, ts, last[p.patient_id]) for p in patients]
 
 
-def run_vitals_feed(patients: list[SimPatient], *, duration_s: float, speed: float = 1.0,
-                    interval_s: float = 1.0, seed: int = 7, realtime: bool = True,
-                    producer=None, on_tick: Callable[[float, list[dict]], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> int:
+def run_vitals_feed(
+    patients: list[SimPatient],
+    *,
+    duration_s: float,
+    speed: float = 1.0,
+    interval_s: float = 1.0,
+    seed: int = 7,
+    realtime: bool = True,
+    producer=None,
+    on_tick: Callable[[float, list[dict]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> int:
     """Produce the ward's readings to the ``vitals`` topic; return how many were sent."""
     from wardwatch import topics
     from wardwatch.kafka_io import make_producer, send
@@ -172,8 +208,9 @@ def run_vitals_feed(patients: list[SimPatient], *, duration_s: float, speed: flo
     sent = 0
     t0 = time.monotonic()
     try:
-        for wall, readings in ward_readings(patients, duration_s=duration_s, speed=speed,
-                                            interval_s=interval_s, seed=seed):
+        for wall, readings in ward_readings(
+            patients, duration_s=duration_s, speed=speed, interval_s=interval_s, seed=seed
+        ):
             if should_stop and should_stop():
                 break
             if realtime:

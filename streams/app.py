@@ -9,15 +9,15 @@ from streams import delivery
 from wardwatch.logs import logging_config
 from wardwatch.settings import get_settings
 
-delivery.install()   # Faust's at-least-once bookkeeping, fixed (issue #25)
+delivery.install()  # Faust's at-least-once bookkeeping, fixed (issue #25)
 _s = get_settings()
 _faust_dir = _s.run_dir / "faust"
-_faust_dir.mkdir(parents=True, exist_ok=True)   # Faust creates the datadir, not its parents
+_faust_dir.mkdir(parents=True, exist_ok=True)  # Faust creates the datadir, not its parents
 
 app = faust.App(
     _s.app_id,
     broker=_s.faust_broker,
-    store="memory://",            # state is rebuilt from the Kafka changelog topics on start
+    store="memory://",  # state is rebuilt from the Kafka changelog topics on start
     # Faust's default datadir is "<app id>-data" in the working directory: keep it with the rest
     # of the local state instead of littering wherever a worker was started.
     datadir=str(_faust_dir / "{conf.name}-data"),
@@ -32,7 +32,7 @@ app = faust.App(
     broker_commit_every=100,
     broker_commit_interval=1.0,
     stream_wait_empty=False,
-    producer_acks=-1,             # a send completes when the broker has it
+    producer_acks=-1,  # a send completes when the broker has it
     table_cleanup_interval=60.0,
     logging_config=logging_config(_s.log_level),
 )

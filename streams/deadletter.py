@@ -14,25 +14,46 @@ from wardwatch.records.deadletter import deadletter_record
 from wardwatch.records.errors import InvalidRecord
 
 
-def deadletter_output(event: Any, reason: str | InvalidRecord, source_topic: str, *,
-                      raw: bytes | None = None, key: str | None = None, detail: dict[str, Any] | None = None,
-                      ) -> tuple[Any, bytes | None, dict[str, Any]]:
+def deadletter_output(
+    event: Any,
+    reason: str | InvalidRecord,
+    source_topic: str,
+    *,
+    raw: bytes | None = None,
+    key: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> tuple[Any, bytes | None, dict[str, Any]]:
     """The ``(topic, key, record)`` output that dead-letters the message behind a Faust
     ``event`` (its bytes, partition and offset, unless ``raw`` or ``key`` say otherwise), for
     :func:`streams.delivery.publish` with the agent's other outputs."""
     from streams.topics import deadletter_topic
 
     msg = event.message
-    return deadletter_topic, msg.key, deadletter_record(
-        reason, source_topic, msg.value if raw is None else raw, msg.key if key is None else key,
-        msg.partition, msg.offset, detail)
+    return (
+        deadletter_topic,
+        msg.key,
+        deadletter_record(
+            reason,
+            source_topic,
+            msg.value if raw is None else raw,
+            msg.key if key is None else key,
+            msg.partition,
+            msg.offset,
+            detail,
+        ),
+    )
 
 
-async def deadletter_event(event: Any, reason: str | InvalidRecord, source_topic: str, *,
-                           raw: bytes | None = None, key: str | None = None,
-                           detail: dict[str, Any] | None = None) -> None:
+async def deadletter_event(
+    event: Any,
+    reason: str | InvalidRecord,
+    source_topic: str,
+    *,
+    raw: bytes | None = None,
+    key: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
     """Dead-letter the record behind a Faust ``event`` (from inside an agent), confirmed."""
     from streams.delivery import publish
 
-    await publish([deadletter_output(event, reason, source_topic, raw=raw, key=key,
-                                     detail=detail)])
+    await publish([deadletter_output(event, reason, source_topic, raw=raw, key=key, detail=detail)])

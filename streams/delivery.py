@@ -81,7 +81,8 @@ async def publish(sends: list[tuple[Any, bytes | None, Any]]) -> None:
             except Exception as e:  # noqa: BLE001 - counted as failed below, sent again
                 futures.append(e)
         results = await asyncio.gather(
-            *(f for f in futures if not isinstance(f, BaseException)), return_exceptions=True)
+            *(f for f in futures if not isinstance(f, BaseException)), return_exceptions=True
+        )
         it = iter(results)
         outcome = [f if isinstance(f, BaseException) else next(it) for f in futures]
         failed = [s for s, r in zip(pending, outcome, strict=True) if isinstance(r, BaseException)]
@@ -90,8 +91,15 @@ async def publish(sends: list[tuple[Any, bytes | None, Any]]) -> None:
         delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
         attempt += 1
         first = next(r for r in outcome if isinstance(r, BaseException))
-        log.warning("%d of %d outputs not acknowledged (%s: %s); retry %d in %.1fs", len(failed),
-                    len(pending), type(first).__name__, first, attempt, delay)
+        log.warning(
+            "%d of %d outputs not acknowledged (%s: %s); retry %d in %.1fs",
+            len(failed),
+            len(pending),
+            type(first).__name__,
+            first,
+            attempt,
+            delay,
+        )
         await asyncio.sleep(delay)
         pending = failed
 
@@ -189,7 +197,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
     getmany = self.getmany
     consumer_should_stop = self._stopped.is_set
     fetcher_should_stop = fetcher._stopped.is_set
-    expected = self._read_offset   # perform_seek/seek set it to the committed (next) offset
+    expected = self._read_offset  # perform_seek/seek set it to the committed (next) offset
     held: dict[Any, tuple[int, int, int]] = self.__dict__.setdefault("_ww_held", {})
     set_flag, unset_flag = self.diag.set_flag, self.diag.unset_flag
     commit_every = self._commit_every
@@ -216,13 +224,23 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
                             rereads = prev[2] + (prev[1] != batch_no) if prev and prev[0] == nxt else 0
                             if rereads < REAL_GAP_AFTER_REREADS:
                                 if prev is None or prev[0] != nxt:
-                                    log.warning("record fetched before a seek held back; reading "
-                                                "%s again from offset %s (got %s)", tp, nxt, offset)
+                                    log.warning(
+                                        "record fetched before a seek held back; reading "
+                                        "%s again from offset %s (got %s)",
+                                        tp,
+                                        nxt,
+                                        offset,
+                                    )
                                     await self._seek(tp, nxt)
                                 held[tp] = (nxt, batch_no, rereads)
                                 continue
-                            log.error("offsets %s-%s of %s do not exist; going on at %s",
-                                      nxt, offset - 1, tp, offset)
+                            log.error(
+                                "offsets %s-%s of %s do not exist; going on at %s",
+                                nxt,
+                                offset - 1,
+                                tp,
+                                offset,
+                            )
                             self._gap[tp].addi(nxt, offset)
                             verdict = "deliver"
                         held.pop(tp, None)
@@ -263,11 +281,19 @@ async def _perform_seek(self: Any) -> None:
     a partition of an acknowledged topic that has none from its first offset (fix 3)."""
     await _faust_perform_seek(self)
     acks_enabled_for = self.app.topics.acks_enabled_for
-    log.info("input positions after the seek: %s", {
-        f"{tp.topic}/{tp.partition}": o for tp, o in self._read_offset.items()
-        if acks_enabled_for(tp.topic)})
-    fresh = [tp for tp in self.assignment()
-             if self._committed_offset.get(tp) is None and acks_enabled_for(tp.topic)]
+    log.info(
+        "input positions after the seek: %s",
+        {
+            f"{tp.topic}/{tp.partition}": o
+            for tp, o in self._read_offset.items()
+            if acks_enabled_for(tp.topic)
+        },
+    )
+    fresh = [
+        tp
+        for tp in self.assignment()
+        if self._committed_offset.get(tp) is None and acks_enabled_for(tp.topic)
+    ]
     if not fresh:
         return
     starts = await self.earliest_offsets(*fresh)
@@ -301,15 +327,18 @@ _PATCHES: list[tuple[Any, str, Callable[..., Any]]] = [
 
 #: Faust's own methods, kept for the tests that show what each fix changes
 FAUST_ORIGINALS: dict[str, Callable[..., Any]] = {
-    f"{cls.__name__}.{name}": getattr(cls, name) for cls, name, _ in _PATCHES}
+    f"{cls.__name__}.{name}": getattr(cls, name) for cls, name, _ in _PATCHES
+}
 
 
 def install() -> None:
     """Apply the fixes to Faust's classes (idempotent). Refuses another Faust version: each fix
     replaces a method of 0.15.3 and must be re-checked against a new one."""
     if faust.__version__ != FAUST_VERSION:
-        raise RuntimeError(f"streams.delivery fixes faust-streaming {FAUST_VERSION}, found "
-                           f"{faust.__version__}: re-check each fix against the new version")
+        raise RuntimeError(
+            f"streams.delivery fixes faust-streaming {FAUST_VERSION}, found "
+            f"{faust.__version__}: re-check each fix against the new version"
+        )
     for cls, name, fn in _PATCHES:
         setattr(cls, name, fn)
 

@@ -29,8 +29,9 @@ def ensure_worker_topics(app) -> None:
     from wardwatch.topics import ALL_TOPICS, ensure_topics
 
     ensure_topics(ALL_TOPICS)
-    ensure_topics(tuple(t.changelog_topic_name for t in app.tables.values()),
-                  config={"cleanup.policy": "compact"})
+    ensure_topics(
+        tuple(t.changelog_topic_name for t in app.tables.values()), config={"cleanup.policy": "compact"}
+    )
 
 
 def run(log_level: str = "info") -> None:

@@ -40,14 +40,18 @@ if not os.environ.get("WARDWATCH_TEST_EXTERNAL"):
     _run = Path(tempfile.mkdtemp(prefix="wardwatch-test-"))
     atexit.register(shutil.rmtree, _run, True)
     _kafka, _ctrl, _influx, _rpc = _free_ports(4)
-    os.environ.update({
-        "WARDWATCH_RUN_DIR": str(_run),
-        "WARDWATCH_KAFKA_PORT": str(_kafka), "WARDWATCH_KAFKA_CONTROLLER_PORT": str(_ctrl),
-        "WARDWATCH_KAFKA_BOOTSTRAP": f"127.0.0.1:{_kafka}",
-        "WARDWATCH_INFLUX_PORT": str(_influx), "WARDWATCH_INFLUX_RPC_PORT": str(_rpc),
-        "WARDWATCH_INFLUX_URL": f"http://127.0.0.1:{_influx}",
-        "WARDWATCH_INFLUX_BUCKET": "wardwatch_test/autogen",
-    })
+    os.environ.update(
+        {
+            "WARDWATCH_RUN_DIR": str(_run),
+            "WARDWATCH_KAFKA_PORT": str(_kafka),
+            "WARDWATCH_KAFKA_CONTROLLER_PORT": str(_ctrl),
+            "WARDWATCH_KAFKA_BOOTSTRAP": f"127.0.0.1:{_kafka}",
+            "WARDWATCH_INFLUX_PORT": str(_influx),
+            "WARDWATCH_INFLUX_RPC_PORT": str(_rpc),
+            "WARDWATCH_INFLUX_URL": f"http://127.0.0.1:{_influx}",
+            "WARDWATCH_INFLUX_BUCKET": "wardwatch_test/autogen",
+        }
+    )
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,6 +65,8 @@ def pytest_runtest_makereport(item, call):
     if rep.skipped and not hasattr(rep, "wasxfail"):
         rep.outcome = "failed"
         rep.longrepr = f"skipped tests are not allowed in WardWatch: {rep.longrepr}"
+
+
 WARDWATCH = str(Path(sys.executable).with_name("wardwatch"))
 
 
@@ -85,8 +91,14 @@ class WorkerProcess:
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str]):
         self.args, self.log_path = args, log_path
         self.log = open(log_path, "ab")  # noqa: SIM115 - open while the process runs
-        self.proc = subprocess.Popen([WARDWATCH, *args], stdout=self.log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **env}, cwd=REPO, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [WARDWATCH, *args],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            cwd=REPO,
+            start_new_session=True,
+        )
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -124,8 +136,9 @@ def start_worker(services, tmp_path_factory):
     started: list[WorkerProcess] = []
     logs = tmp_path_factory.mktemp("workers")
 
-    def start(args: list[str], env: dict[str, str] | None = None, ready: str | None = None,
-              timeout: float = 180.0) -> WorkerProcess:
+    def start(
+        args: list[str], env: dict[str, str] | None = None, ready: str | None = None, timeout: float = 180.0
+    ) -> WorkerProcess:
         w = WorkerProcess(args, logs / f"{args[0]}-{len(started)}.log", env or {})
         started.append(w)
         if ready:

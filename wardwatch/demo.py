@@ -79,13 +79,26 @@ class WardView:
                 alerts = ", ".join(f"[{PRIORITY_STYLE[p]}]{src} {p}[/]" for src, (_, p) in b.alerts.items())
                 n2 = "-" if b.news2 is None else str(b.news2)
                 style = {"high": "bold red", "medium": "yellow", "low-medium": "cyan"}.get(b.risk, "")
-                t.add_row(b.bed, _f(v.get("hr_bpm")), _f(v.get("spo2_pct")), _f(v.get("rr_bpm")),
-                          _f(v.get("sbp_mmhg")), _f(v.get("temp_c"), 1),
-                          f"[{style}]{n2}[/]" if style else n2, alerts)
+                t.add_row(
+                    b.bed,
+                    _f(v.get("hr_bpm")),
+                    _f(v.get("spo2_pct")),
+                    _f(v.get("rr_bpm")),
+                    _f(v.get("sbp_mmhg")),
+                    _f(v.get("temp_c"), 1),
+                    f"[{style}]{n2}[/]" if style else n2,
+                    alerts,
+                )
             recent = self.events[-6:]
-        log = "\n".join(f"{e['ts'][11:19]} {e['bed']:>6} {e['type']:<10} "
-                        f"[{PRIORITY_STYLE.get(e['priority'], '')}]{e['priority']}[/] "
-                        f"{e['message'][:70]}" for e in recent) or "no alerts yet"
+        log = (
+            "\n".join(
+                f"{e['ts'][11:19]} {e['bed']:>6} {e['type']:<10} "
+                f"[{PRIORITY_STYLE.get(e['priority'], '')}]{e['priority']}[/] "
+                f"{e['message'][:70]}"
+                for e in recent
+            )
+            or "no alerts yet"
+        )
         return Group(t, Panel(log, title="latest alert events"))
 
 
@@ -97,8 +110,9 @@ def _follow(view: WardView, start, stop: threading.Event) -> None:
     from wardwatch import topics
     from wardwatch.kafka_io import consume
 
-    for topic, _, value in consume([topics.POINTS, topics.ALERTS], start=start, timeout_s=10 ** 6,
-                                   stop=lambda _: stop.is_set()):
+    for topic, _, value in consume(
+        [topics.POINTS, topics.ALERTS], start=start, timeout_s=10**6, stop=lambda _: stop.is_set()
+    ):
         if not isinstance(value, dict):
             continue
         if topic == topics.POINTS:
@@ -112,8 +126,13 @@ def _follow(view: WardView, start, stop: threading.Event) -> None:
 def start_worker_process(s: Settings, log_path: Path) -> subprocess.Popen:
     exe = str(Path(sys.executable).with_name("wardwatch"))
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([exe, "worker"], stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
-                            env=dict(os.environ), start_new_session=True)
+    return subprocess.Popen(
+        [exe, "worker"],
+        stdout=open(log_path, "ab"),
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ),
+        start_new_session=True,
+    )
 
 
 def wait_ready(proc: subprocess.Popen, log_path: Path, timeout: float = 180.0) -> None:
@@ -127,8 +146,7 @@ def wait_ready(proc: subprocess.Popen, log_path: Path, timeout: float = 180.0) -
     raise TimeoutError(f"worker not ready after {timeout:.0f}s; see {log_path}")
 
 
-def run_demo(s: Settings, *, beds: int, duration_s: float, speed: float, seed: int,
-             console: Console) -> dict:
+def run_demo(s: Settings, *, beds: int, duration_s: float, speed: float, seed: int, console: Console) -> dict:
     from simulators.vitals import run_prefix, run_vitals_feed, ward_plan
     from wardwatch import topics
     from wardwatch.kafka_io import end_offsets
@@ -143,19 +161,25 @@ def run_demo(s: Settings, *, beds: int, duration_s: float, speed: float, seed: i
         with console.status("stream worker: starting and recovering its tables"):
             wait_ready(proc, log_path)
         start = end_offsets([topics.POINTS, topics.ALERTS, topics.DEADLETTER])
-        patients = ward_plan(beds, seed=seed, prefix=run_prefix())   # new patients per run
+        patients = ward_plan(beds, seed=seed, prefix=run_prefix())  # new patients per run
         view = WardView()
         stop = threading.Event()
-        follower = threading.Thread(target=_follow, args=(view, {tp: o for tp, o in start.items()
-                                                                 if tp.topic != topics.DEADLETTER}, stop),
-                                    daemon=True)
+        follower = threading.Thread(
+            target=_follow,
+            args=(view, {tp: o for tp, o in start.items() if tp.topic != topics.DEADLETTER}, stop),
+            daemon=True,
+        )
         follower.start()
         sent = 0
-        title = (f"WardWatch demo - {beds} beds, {duration_s:.0f}s at {speed:g}x "
-                 f"({duration_s * speed / 60:.0f} min of device time)")
+        title = (
+            f"WardWatch demo - {beds} beds, {duration_s:.0f}s at {speed:g}x "
+            f"({duration_s * speed / 60:.0f} min of device time)"
+        )
         with Live(view.render(title), console=console, refresh_per_second=4) as live:
+
             def tick(wall, readings):
                 live.update(view.render(f"{title} - t+{wall:.0f}s"))
+
             sent = run_vitals_feed(patients, duration_s=duration_s, speed=speed, seed=seed, on_tick=tick)
             # let the pipeline drain: wait until every reading has its vitals point
             deadline = time.monotonic() + 30
@@ -167,18 +191,28 @@ def run_demo(s: Settings, *, beds: int, duration_s: float, speed: float, seed: i
         stop.set()
         from wardwatch.kafka_io import consume
 
-        dead = sum(1 for _ in consume([topics.DEADLETTER], start={tp: o for tp, o in start.items()
-                                                                   if tp.topic == topics.DEADLETTER},
-                                      timeout_s=1.5))
+        dead = sum(
+            1
+            for _ in consume(
+                [topics.DEADLETTER],
+                start={tp: o for tp, o in start.items() if tp.topic == topics.DEADLETTER},
+                timeout_s=1.5,
+            )
+        )
         summary = {
-            "beds": beds, "scenarios": dict(Counter(p.scenario for p in patients)),
-            "readings_sent": sent, "vitals_points": view.counts["vitals points"],
+            "beds": beds,
+            "scenarios": dict(Counter(p.scenario for p in patients)),
+            "readings_sent": sent,
+            "vitals_points": view.counts["vitals points"],
             "news2_scores": view.counts["news2 scores"],
             "alerts_raised": {k.split()[1]: v for k, v in view.counts.items() if k.startswith("raised ")},
             "alert_events": {k.split()[1]: v for k, v in view.counts.items() if k.startswith("alerts ")},
             "deadletter": dead,
-            "influxdb": {"url": s.influx_url, "bucket": s.influx_bucket,
-                         "measurements": ["vitals", "news2", "risk", "alerts", "pipeline"]},
+            "influxdb": {
+                "url": s.influx_url,
+                "bucket": s.influx_bucket,
+                "measurements": ["vitals", "news2", "risk", "alerts", "pipeline"],
+            },
             "worker_log": str(log_path),
         }
         return summary

@@ -19,9 +19,14 @@ def json_bytes(value: Any) -> bytes:
 
 def make_producer(**overrides: Any) -> KafkaProducer:
     s = get_settings()
-    cfg: dict[str, Any] = dict(bootstrap_servers=s.bootstrap_servers, acks="all", linger_ms=5,
-                               retries=10, max_in_flight_requests_per_connection=1,
-                               client_id="wardwatch")
+    cfg: dict[str, Any] = dict(
+        bootstrap_servers=s.bootstrap_servers,
+        acks="all",
+        linger_ms=5,
+        retries=10,
+        max_in_flight_requests_per_connection=1,
+        client_id="wardwatch",
+    )
     cfg.update(overrides)
     return KafkaProducer(**cfg)
 
@@ -43,19 +48,27 @@ def end_offsets(topics: list[str]) -> dict[TopicPartition, int]:
         c.close()
 
 
-def consume(topics: list[str], *, start: dict[TopicPartition, int] | None = None,
-            group_id: str | None = None, timeout_s: float = 30.0,
-            stop: Callable[[list[tuple[str, dict | bytes]]], bool] | None = None,
-            from_beginning: bool = False) -> Iterator[tuple[str, str, dict | bytes]]:
+def consume(
+    topics: list[str],
+    *,
+    start: dict[TopicPartition, int] | None = None,
+    group_id: str | None = None,
+    timeout_s: float = 30.0,
+    stop: Callable[[list[tuple[str, dict | bytes]]], bool] | None = None,
+    from_beginning: bool = False,
+) -> Iterator[tuple[str, str, dict | bytes]]:
     """Yield ``(topic, key, value)`` until ``timeout_s`` passes with nothing new, or ``stop``.
 
     With ``start`` (from :func:`end_offsets`) it reads exactly what arrived after that marker.
     Values that parse as JSON come back as dicts, others as bytes.
     """
     s = get_settings()
-    c = KafkaConsumer(bootstrap_servers=s.bootstrap_servers, group_id=group_id,
-                      enable_auto_commit=group_id is not None,
-                      auto_offset_reset="earliest" if from_beginning else "latest")
+    c = KafkaConsumer(
+        bootstrap_servers=s.bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=group_id is not None,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
     try:
         if start is not None:
             c.assign(list(start))

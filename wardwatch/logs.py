@@ -57,8 +57,9 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"kv": {"()": "wardwatch.logs.KeyValueFormatter"}},
-        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "kv",
-                                 "stream": "ext://sys.stderr"}},
+        "handlers": {
+            "default": {"class": "logging.StreamHandler", "formatter": "kv", "stream": "ext://sys.stderr"}
+        },
         "root": {"level": level.upper(), "handlers": ["default"]},
     }
 

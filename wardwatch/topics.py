@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import contextlib
 
-VITALS = "vitals"              # raw bedside readings (JSON bytes), key = patient id
-ECG = "ecg"                    # raw ECG chunks (JSON bytes), key = patient id
-LABS = "labs"                  # lab results (JSON bytes), key = patient id
-ADMISSIONS = "admissions"      # admission (ADT) messages: age, sex, ICU admission time
+VITALS = "vitals"  # raw bedside readings (JSON bytes), key = patient id
+ECG = "ecg"  # raw ECG chunks (JSON bytes), key = patient id
+LABS = "labs"  # lab results (JSON bytes), key = patient id
+ADMISSIONS = "admissions"  # admission (ADT) messages: age, sex, ICU admission time
 CONDITIONS = "alerts.conditions"  # alert conditions from every source -> the alert component
-ALERTS = "alerts"              # alert events for subscribers (raised/escalated/resolved/...)
-ALERTS_ACK = "alerts.ack"      # operator actions on alerts (acknowledge, silence)
-DEADLETTER = "deadletter"      # bad input with its reason and original bytes
-POINTS = "influx.points"       # time-series points on their way to InfluxDB
+ALERTS = "alerts"  # alert events for subscribers (raised/escalated/resolved/...)
+ALERTS_ACK = "alerts.ack"  # operator actions on alerts (acknowledge, silence)
+DEADLETTER = "deadletter"  # bad input with its reason and original bytes
+POINTS = "influx.points"  # time-series points on their way to InfluxDB
 
 JOBS_IMAGE = "jobs.image"
 JOBS_GENOMIC = "jobs.genomic"
@@ -30,8 +30,12 @@ BATCH_TOPICS = (JOBS_IMAGE, JOBS_GENOMIC, JOBS_NOTES, RESULTS_IMAGE, RESULTS_GEN
 ALL_TOPICS = STREAM_TOPICS + BATCH_TOPICS
 
 
-def ensure_topics(names: tuple[str, ...] = ALL_TOPICS, partitions: int | None = None,
-                  config: dict[str, str] | None = None, wait_s: float = 30.0) -> list[str]:
+def ensure_topics(
+    names: tuple[str, ...] = ALL_TOPICS,
+    partitions: int | None = None,
+    config: dict[str, str] | None = None,
+    wait_s: float = 30.0,
+) -> list[str]:
     """Create any of ``names`` that do not exist yet and wait until the broker's metadata lists
     their partitions; return the ones created."""
     import time
@@ -49,8 +53,12 @@ def ensure_topics(names: tuple[str, ...] = ALL_TOPICS, partitions: int | None = 
         missing = [n for n in names if n not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(n, partitions or s.partitions, s.replication,
-                                              topic_configs=config or {}) for n in missing])
+                admin.create_topics(
+                    [
+                        NewTopic(n, partitions or s.partitions, s.replication, topic_configs=config or {})
+                        for n in missing
+                    ]
+                )
     finally:
         admin.close()
     if missing:

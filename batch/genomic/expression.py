@@ -70,11 +70,13 @@ def expression_pipeline(n_genes: int = 50, n_trees: int = 300, seed: int = 0) ->
     seed : int
         ``random_state`` of the forest (the only randomness).
     """
-    return Pipeline([
-        ("log", FunctionTransformer(expression_preprocess)),
-        ("select", SelectKBest(f_score, k=n_genes)),
-        ("rf", RandomForestClassifier(n_estimators=n_trees, random_state=seed, n_jobs=1)),
-    ])
+    return Pipeline(
+        [
+            ("log", FunctionTransformer(expression_preprocess)),
+            ("select", SelectKBest(f_score, k=n_genes)),
+            ("rf", RandomForestClassifier(n_estimators=n_trees, random_state=seed, n_jobs=1)),
+        ]
+    )
 
 
 @dataclass
@@ -92,25 +94,43 @@ class ExpressionModel:
         return [p for p, m in zip(self.probes, mask, strict=True) if m]
 
     def to_state(self) -> dict[str, Any]:
-        return {"pipeline": self.pipeline, "probes": self.probes, "version": self.version,
-                "metrics": self.metrics}
+        return {
+            "pipeline": self.pipeline,
+            "probes": self.probes,
+            "version": self.version,
+            "metrics": self.metrics,
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ExpressionModel:
-        return cls(pipeline=state["pipeline"], probes=list(state["probes"]),
-                   version=state["version"], metrics=dict(state.get("metrics", {})))
+        return cls(
+            pipeline=state["pipeline"],
+            probes=list(state["probes"]),
+            version=state["version"],
+            metrics=dict(state.get("metrics", {})),
+        )
 
 
-def expression_fit(x: pd.DataFrame, y: pd.Series, *, n_genes: int = 50, n_trees: int = 300,
-                   seed: int = 0) -> ExpressionModel:
+def expression_fit(
+    x: pd.DataFrame, y: pd.Series, *, n_genes: int = 50, n_trees: int = 300, seed: int = 0
+) -> ExpressionModel:
     """Fit the pipeline on samples x probes ``x`` and labels ``y`` (``ALL``/``AML``)."""
     pipe = expression_pipeline(n_genes, n_trees, seed)
     pipe.fit(x.to_numpy(dtype=float), y.to_numpy())
     return ExpressionModel(pipeline=pipe, probes=[str(c) for c in x.columns])
 
 
-def expression_cv(x: pd.DataFrame, y: pd.Series, *, n_genes: int = 50, n_trees: int = 300,
-                  seed: int = 0, folds: int = 5, repeats: int = 10, loo: bool = True) -> dict[str, Any]:
+def expression_cv(
+    x: pd.DataFrame,
+    y: pd.Series,
+    *,
+    n_genes: int = 50,
+    n_trees: int = 300,
+    seed: int = 0,
+    folds: int = 5,
+    repeats: int = 10,
+    loo: bool = True,
+) -> dict[str, Any]:
     """Cross-validated accuracy: repeated stratified k-fold and (optionally) leave-one-out.
 
     Returns
@@ -139,12 +159,15 @@ def expression_cv(x: pd.DataFrame, y: pd.Series, *, n_genes: int = 50, n_trees: 
     if loo:
         loo_pred = cross_val_predict(pipe, xa, ya, cv=LeaveOneOut())
         cm = confusion_matrix(ya, loo_pred, labels=list(CLASSES))
-        out.update({
-            "loo_accuracy": float(accuracy_score(ya, loo_pred)),
-            "loo_confusion": cm.tolist(),
-            "loo_recall": {c: float(cm[i, i] / cm[i].sum()) if cm[i].sum() else None
-                           for i, c in enumerate(CLASSES)},
-        })
+        out.update(
+            {
+                "loo_accuracy": float(accuracy_score(ya, loo_pred)),
+                "loo_confusion": cm.tolist(),
+                "loo_recall": {
+                    c: float(cm[i, i] / cm[i].sum()) if cm[i].sum() else None for i, c in enumerate(CLASSES)
+                },
+            }
+        )
     return out
 
 
@@ -162,8 +185,10 @@ def expression_align(model: ExpressionModel, x: pd.DataFrame) -> tuple[np.ndarra
     """
     missing = [p for p in model.probes if p not in x.columns]
     if len(missing) > MAX_MISSING_PROBE_FRACTION * len(model.probes):
-        raise ValueError(f"{len(missing)} of {len(model.probes)} model probes missing from the "
-                         f"submitted data (e.g. {missing[:3]}); expected the Hu6800 probe set")
+        raise ValueError(
+            f"{len(missing)} of {len(model.probes)} model probes missing from the "
+            f"submitted data (e.g. {missing[:3]}); expected the Hu6800 probe set"
+        )
     xa = x.reindex(columns=model.probes).fillna(FLOOR).to_numpy(dtype=float)
     return xa, len(missing)
 
@@ -180,8 +205,10 @@ def expression_predict(model: ExpressionModel, x: pd.DataFrame) -> list[dict[str
     classes = list(model.pipeline.classes_)
     proba = model.pipeline.predict_proba(xa)
     i_aml = classes.index("AML")
-    return [{"sample": str(s), "label": classes[int(np.argmax(p))], "p_aml": round(float(p[i_aml]), 4)}
-            for s, p in zip(x.index, proba, strict=True)]
+    return [
+        {"sample": str(s), "label": classes[int(np.argmax(p))], "p_aml": round(float(p[i_aml]), 4)}
+        for s, p in zip(x.index, proba, strict=True)
+    ]
 
 
 def expression_evaluate(model: ExpressionModel, x: pd.DataFrame, y: pd.Series) -> dict[str, Any]:
@@ -209,15 +236,28 @@ class ClusterResult:
     png: bytes = field(repr=False, default=b"")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"samples": self.samples, "clusters": self.clusters, "pcs": self.pcs,
-                "explained_variance_ratio": self.explained_variance_ratio, "k": self.k,
-                "adjusted_rand_vs_labels": self.adjusted_rand_vs_labels}
+        return {
+            "samples": self.samples,
+            "clusters": self.clusters,
+            "pcs": self.pcs,
+            "explained_variance_ratio": self.explained_variance_ratio,
+            "k": self.k,
+            "adjusted_rand_vs_labels": self.adjusted_rand_vs_labels,
+        }
 
 
-def expression_cluster(x: pd.DataFrame, *, k: int = 2, n_components: int = 5, seed: int = 0,
-                       top_var_genes: int = 1000,
-                       labels: list[str] | None = None, title: str = "expression PCA + k-means",
-                       label_prefix: str = "", plot: bool = True) -> ClusterResult:
+def expression_cluster(
+    x: pd.DataFrame,
+    *,
+    k: int = 2,
+    n_components: int = 5,
+    seed: int = 0,
+    top_var_genes: int = 1000,
+    labels: list[str] | None = None,
+    title: str = "expression PCA + k-means",
+    label_prefix: str = "",
+    plot: bool = True,
+) -> ClusterResult:
     """PCA of centred log expression of the most variable genes, k-means on the leading PCs.
 
     Genes are filtered to the ``top_var_genes`` with the largest variance of log expression
@@ -265,17 +305,30 @@ def expression_cluster(x: pd.DataFrame, *, k: int = 2, n_components: int = 5, se
     km = KMeans(n_clusters=kk, n_init=10, random_state=seed).fit(pcs)
     clusters = [int(c) for c in km.labels_]
     ari = float(adjusted_rand_score(labels, clusters)) if labels is not None else None
-    png = (_cluster_png(pcs, clusters, labels, list(pca.explained_variance_ratio_), title,
-                        label_prefix) if plot else b"")
+    png = (
+        _cluster_png(pcs, clusters, labels, list(pca.explained_variance_ratio_), title, label_prefix)
+        if plot
+        else b""
+    )
     return ClusterResult(
-        samples=[str(s) for s in x.index], clusters=clusters,
+        samples=[str(s) for s in x.index],
+        clusters=clusters,
         pcs=[[round(float(v), 4) for v in row[:2]] for row in pcs],
         explained_variance_ratio=[round(float(v), 4) for v in pca.explained_variance_ratio_],
-        k=kk, adjusted_rand_vs_labels=ari, png=png)
+        k=kk,
+        adjusted_rand_vs_labels=ari,
+        png=png,
+    )
 
 
-def _cluster_png(pcs: np.ndarray, clusters: list[int], labels: list[str] | None,
-                 evr: list[float], title: str, label_prefix: str = "") -> bytes:
+def _cluster_png(
+    pcs: np.ndarray,
+    clusters: list[int],
+    labels: list[str] | None,
+    evr: list[float],
+    title: str,
+    label_prefix: str = "",
+) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -288,14 +341,27 @@ def _cluster_png(pcs: np.ndarray, clusters: list[int], labels: list[str] | None,
     cmap = matplotlib.colormaps["tab10"]
     for i in range(len(pcs)):
         lab = labels[i] if labels is not None else None
-        ax.scatter(pcs[i, 0], y2[i], color=cmap(clusters[i] % 10), marker=markers.get(lab or "", "o"),
-                   edgecolors="black", linewidths=0.4, s=40)
+        ax.scatter(
+            pcs[i, 0],
+            y2[i],
+            color=cmap(clusters[i] % 10),
+            marker=markers.get(lab or "", "o"),
+            edgecolors="black",
+            linewidths=0.4,
+            s=40,
+        )
     for c in sorted(set(clusters)):
         ax.scatter([], [], color=cmap(c % 10), label=f"cluster {c}")
     if labels is not None:
         for lab in sorted(set(labels)):
-            ax.scatter([], [], color="white", edgecolors="black", marker=markers.get(lab, "o"),
-                       label=f"{label_prefix}{lab}")
+            ax.scatter(
+                [],
+                [],
+                color="white",
+                edgecolors="black",
+                marker=markers.get(lab, "o"),
+                label=f"{label_prefix}{lab}",
+            )
     ax.set_xlabel(f"PC1 ({100 * evr[0]:.1f} %)")
     ax.set_ylabel(f"PC2 ({100 * evr[1]:.1f} %)" if len(evr) > 1 else "PC2")
     ax.set_title(title)

@@ -164,8 +164,15 @@ def kmer_profile(seq: str, k: int, alphabet: Alphabet | None = None) -> Counter[
     return out
 
 
-def record_stats(record_id: str, description: str, seq: str, *, k: int = 3, top: int = 10,
-                 alphabet: Alphabet | Literal["auto"] = "auto") -> RecordStats:
+def record_stats(
+    record_id: str,
+    description: str,
+    seq: str,
+    *,
+    k: int = 3,
+    top: int = 10,
+    alphabet: Alphabet | Literal["auto"] = "auto",
+) -> RecordStats:
     """Statistics of one sequence.
 
     Parameters
@@ -213,8 +220,9 @@ def record_stats(record_id: str, description: str, seq: str, *, k: int = 3, top:
     )
 
 
-def fasta_stats(text: str, *, k: int = 3, top: int = 10,
-                alphabet: Alphabet | Literal["auto"] = "auto") -> list[RecordStats]:
+def fasta_stats(
+    text: str, *, k: int = 3, top: int = 10, alphabet: Alphabet | Literal["auto"] = "auto"
+) -> list[RecordStats]:
     """Parse FASTA ``text`` with Biopython and return one :class:`RecordStats` per record.
 
     Parameters
@@ -249,8 +257,7 @@ def fasta_stats(text: str, *, k: int = 3, top: int = 10,
         raise FastaFormatError(f"not FASTA: {first_line}") from None
     if not records:
         raise FastaFormatError("not FASTA: no record (no line starting with '>')")
-    out = [record_stats(r.id, r.description, str(r.seq), k=k, top=top, alphabet=alphabet)
-           for r in records]
+    out = [record_stats(r.id, r.description, str(r.seq), k=k, top=top, alphabet=alphabet) for r in records]
     log.debug("fasta_stats: %d records, k=%d", len(out), k)
     return out
 

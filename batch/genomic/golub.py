@@ -63,8 +63,12 @@ def golub_parse_expression(source: str | Path | io.StringIO, sep: str = ",") -> 
     if PROBE_COLUMN not in cols:
         raise ExpressionFormatError(f"not a Golub expression CSV: no {PROBE_COLUMN!r} column")
     # Drop fully empty trailing columns some exports carry ("Unnamed: n").
-    data_cols = [c for c in cols if c not in (PROBE_COLUMN, DESCRIPTION_COLUMN)
-                 and not (c.startswith("Unnamed") and (raw[c].str.strip() == "").all())]
+    data_cols = [
+        c
+        for c in cols
+        if c not in (PROBE_COLUMN, DESCRIPTION_COLUMN)
+        and not (c.startswith("Unnamed") and (raw[c].str.strip() == "").all())
+    ]
     samples: list[str] = []
     i = 0
     while i < len(data_cols):
@@ -74,7 +78,8 @@ def golub_parse_expression(source: str | Path | io.StringIO, sep: str = ",") -> 
         nxt = data_cols[i + 1] if i + 1 < len(data_cols) else ""
         if not nxt.lower().startswith("call"):
             raise ExpressionFormatError(
-                f"sample column {c!r} is not followed by its 'call' column (got {nxt!r})")
+                f"sample column {c!r} is not followed by its 'call' column (got {nxt!r})"
+            )
         samples.append(c)
         i += 2
     if not samples:
@@ -111,8 +116,9 @@ def golub_parse_labels(source: str | Path | io.StringIO) -> pd.Series:
     raw.columns = [c.strip().lower() for c in raw.columns]
     if not {"patient", "cancer"} <= set(raw.columns):
         raise ExpressionFormatError("label CSV needs columns 'patient' and 'cancer'")
-    labels = pd.Series(raw["cancer"].str.strip().str.upper().values,
-                       index=raw["patient"].str.strip(), name="cancer")
+    labels = pd.Series(
+        raw["cancer"].str.strip().str.upper().values, index=raw["patient"].str.strip(), name="cancer"
+    )
     bad = sorted(set(labels) - set(CLASSES))
     if bad:
         raise ExpressionFormatError(f"unknown labels {bad}; valid: {list(CLASSES)}")

@@ -82,9 +82,11 @@ def _kind_of(job: Job, text: str) -> str:
         return "fasta"
     if suffix in TABLE_SUFFIXES or head.startswith(("Gene Description", '"Gene Description')):
         return "expression"
-    raise JobRejected("unsupported_format",
-                      f"expected FASTA ({', '.join(sorted(FASTA_SUFFIXES))}) or a Golub-format "
-                      f"expression CSV, got {suffix or 'no suffix'!r}")
+    raise JobRejected(
+        "unsupported_format",
+        f"expected FASTA ({', '.join(sorted(FASTA_SUFFIXES))}) or a Golub-format "
+        f"expression CSV, got {suffix or 'no suffix'!r}",
+    )
 
 
 def handle(job: Job) -> dict[str, Any]:
@@ -107,9 +109,16 @@ def _fasta(job: Job, text: str) -> dict[str, Any]:
     try:
         stats = fasta_stats(text, k=k, top=top, alphabet=alphabet)  # type: ignore[arg-type]
     except InvalidAlphabetError as e:
-        raise JobRejected("invalid_alphabet", str(e),
-                          {"record_id": e.record_id, "bad_chars": e.bad_chars,
-                           "position": e.position, "alphabet": e.alphabet}) from None
+        raise JobRejected(
+            "invalid_alphabet",
+            str(e),
+            {
+                "record_id": e.record_id,
+                "bad_chars": e.bad_chars,
+                "position": e.position,
+                "alphabet": e.alphabet,
+            },
+        ) from None
     except FastaFormatError as e:
         raise JobRejected("corrupt_file", str(e)) from None
     job.progress("stats", 0.9)
@@ -120,8 +129,10 @@ def _fasta(job: Job, text: str) -> dict[str, Any]:
     summary = fasta_summary(stats)
     if summary["duplicate_ids"]:
         warnings.append(f"duplicate record ids: {summary['duplicate_ids'][:10]}")
-    return {"outputs": {"type": "fasta", "k": k, "summary": summary, "records": records},
-            "warnings": warnings}
+    return {
+        "outputs": {"type": "fasta", "k": k, "summary": summary, "records": records},
+        "warnings": warnings,
+    }
 
 
 def _expression(job: Job, text: str) -> dict[str, Any]:
@@ -143,9 +154,13 @@ def _expression(job: Job, text: str) -> dict[str, Any]:
     clustering: dict[str, Any] | None = None
     job.progress("cluster", 0.6)
     if len(x) >= 2:
-        c = expression_cluster(x, k=k, labels=[p["label"] for p in preds],
-                               title=f"{job.filename}: PCA + k-means (k={min(k, len(x))})",
-                               label_prefix="predicted ")
+        c = expression_cluster(
+            x,
+            k=k,
+            labels=[p["label"] for p in preds],
+            title=f"{job.filename}: PCA + k-means (k={min(k, len(x))})",
+            label_prefix="predicted ",
+        )
         clustering = c.to_dict()
         clustering["plot"] = "clusters.png"
         artifacts["clusters.png"] = c.png
@@ -153,7 +168,17 @@ def _expression(job: Job, text: str) -> dict[str, Any]:
         warnings.append("one sample: no clustering")
     job.progress("done", 0.95)
     counts = {lab: sum(1 for p in preds if p["label"] == lab) for lab in ("ALL", "AML")}
-    return {"outputs": {"type": "expression", "n_samples": len(x), "n_probes": int(x.shape[1]),
-                        "model_version": model.version, "predictions": preds,
-                        "predicted_counts": counts, "clustering": clustering},
-            "artifacts": artifacts, "warnings": warnings, "versions": VERSIONS}
+    return {
+        "outputs": {
+            "type": "expression",
+            "n_samples": len(x),
+            "n_probes": int(x.shape[1]),
+            "model_version": model.version,
+            "predictions": preds,
+            "predicted_counts": counts,
+            "clustering": clustering,
+        },
+        "artifacts": artifacts,
+        "warnings": warnings,
+        "versions": VERSIONS,
+    }

@@ -45,9 +45,17 @@ def genomic_load(model_dir: Path = MODEL_DIR) -> ExpressionModel:
     return ExpressionModel.from_state(joblib.load(path))
 
 
-def genomic_train(expression: Path = DEFAULT_EXPRESSION, labels: Path = DEFAULT_LABELS,
-                  out_dir: Path = MODEL_DIR, *, seed: int = 0, n_genes: int = 50,
-                  n_trees: int = 300, folds: int = 5, repeats: int = 10) -> dict[str, Any]:
+def genomic_train(
+    expression: Path = DEFAULT_EXPRESSION,
+    labels: Path = DEFAULT_LABELS,
+    out_dir: Path = MODEL_DIR,
+    *,
+    seed: int = 0,
+    n_genes: int = 50,
+    n_trees: int = 300,
+    folds: int = 5,
+    repeats: int = 10,
+) -> dict[str, Any]:
     """Cross-validate, fit on all training samples, write model, metrics and model card.
 
     Returns
@@ -57,20 +65,23 @@ def genomic_train(expression: Path = DEFAULT_EXPRESSION, labels: Path = DEFAULT_
     """
     x, y = golub_align(golub_parse_expression(expression), golub_parse_labels(labels))
     log.info("golub training set: %d samples x %d probes", *x.shape)
-    metrics = expression_cv(x, y, n_genes=n_genes, n_trees=n_trees, seed=seed, folds=folds,
-                            repeats=repeats)
+    metrics = expression_cv(x, y, n_genes=n_genes, n_trees=n_trees, seed=seed, folds=folds, repeats=repeats)
     model = expression_fit(x, y, n_genes=n_genes, n_trees=n_trees, seed=seed)
     train_acc = float((model.pipeline.predict(x.to_numpy(dtype=float)) == y.to_numpy()).mean())
     clus = expression_cluster(x, labels=list(y), plot=False, seed=seed)
-    metrics.update({
-        "model_version": MODEL_VERSION,
-        "seed": seed, "n_genes": n_genes, "n_trees": n_trees,
-        "resubstitution_accuracy": train_acc,
-        "cluster_ari_training": clus.adjusted_rand_vs_labels,
-        "selected_probes": model.selected_probes,
-        "sklearn": sklearn.__version__,
-        "trained_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-    })
+    metrics.update(
+        {
+            "model_version": MODEL_VERSION,
+            "seed": seed,
+            "n_genes": n_genes,
+            "n_trees": n_trees,
+            "resubstitution_accuracy": train_acc,
+            "cluster_ari_training": clus.adjusted_rand_vs_labels,
+            "selected_probes": model.selected_probes,
+            "sklearn": sklearn.__version__,
+            "trained_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        }
+    )
     model.metrics = {k: v for k, v in metrics.items() if k != "selected_probes"}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -42,8 +42,17 @@ PROFILE_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
 DEID_VERSION = "1.0"
 
 # Resolution of the conditional actions (see module docstring).
-RESOLVE = {"X": "X", "Z": "Z", "D": "D", "U": "U", "X/Z": "Z", "X/D": "D", "X/Z/D": "Z",
-           "Z/D": "D", "X/Z/U*": "U*"}
+RESOLVE = {
+    "X": "X",
+    "Z": "Z",
+    "D": "D",
+    "U": "U",
+    "X/Z": "Z",
+    "X/D": "D",
+    "X/Z/D": "Z",
+    "Z/D": "D",
+    "X/Z/U*": "U*",
+}
 
 
 @dataclass(frozen=True)
@@ -75,14 +84,22 @@ def _parse_table(text: str) -> tuple[ProfileRow, ...]:
         tag, action, name = line.split(" ", 2)
         g, e = tag.strip("()").split(",")
         repeating = g.endswith("xx")
-        rows.append(ProfileRow(int(g[:2], 16) << 8 if repeating else int(g, 16),
-                               None if e == "xxxx" else int(e, 16), action, name, repeating))
+        rows.append(
+            ProfileRow(
+                int(g[:2], 16) << 8 if repeating else int(g, 16),
+                None if e == "xxxx" else int(e, 16),
+                action,
+                name,
+                repeating,
+            )
+        )
     return tuple(rows)
 
 
 PROFILE: tuple[ProfileRow, ...] = _parse_table(TABLE_E1_1)
-_BY_TAG: dict[int, ProfileRow] = {(r.group << 16) | r.element: r for r in PROFILE
-                                  if not r.repeating and r.element is not None}
+_BY_TAG: dict[int, ProfileRow] = {
+    (r.group << 16) | r.element: r for r in PROFILE if not r.repeating and r.element is not None
+}
 _REPEATING = [r for r in PROFILE if r.repeating]
 
 
@@ -97,13 +114,38 @@ def profile_row(tag: BaseTag) -> ProfileRow | None:
 # Dummy values per VR (PS3.15 E.3.1: "a non-zero length value that may be a dummy value and
 # consistent with the VR").
 _DUMMY: dict[str, Any] = {
-    "PN": "ANONYMIZED", "LO": "ANONYMIZED", "SH": "ANONYMIZED", "LT": "ANONYMIZED",
-    "ST": "ANONYMIZED", "UT": "ANONYMIZED", "UC": "ANONYMIZED", "CS": "ANONYMIZED",
-    "AE": "ANONYMIZED", "UR": "http://anonymized", "DA": "19000101", "TM": "000000.00",
-    "DT": "19000101000000.000000", "AS": "000Y", "IS": "0", "DS": "0", "US": 0, "SS": 0,
-    "UL": 0, "SL": 0, "FL": 0.0, "FD": 0.0, "SV": 0, "UV": 0, "AT": 0,
-    "OB": b"\x00\x00", "OW": b"\x00\x00", "OD": b"\x00" * 8, "OF": b"\x00" * 4,
-    "OL": b"\x00" * 4, "OV": b"\x00" * 8, "UN": b"\x00\x00",
+    "PN": "ANONYMIZED",
+    "LO": "ANONYMIZED",
+    "SH": "ANONYMIZED",
+    "LT": "ANONYMIZED",
+    "ST": "ANONYMIZED",
+    "UT": "ANONYMIZED",
+    "UC": "ANONYMIZED",
+    "CS": "ANONYMIZED",
+    "AE": "ANONYMIZED",
+    "UR": "http://anonymized",
+    "DA": "19000101",
+    "TM": "000000.00",
+    "DT": "19000101000000.000000",
+    "AS": "000Y",
+    "IS": "0",
+    "DS": "0",
+    "US": 0,
+    "SS": 0,
+    "UL": 0,
+    "SL": 0,
+    "FL": 0.0,
+    "FD": 0.0,
+    "SV": 0,
+    "UV": 0,
+    "AT": 0,
+    "OB": b"\x00\x00",
+    "OW": b"\x00\x00",
+    "OD": b"\x00" * 8,
+    "OF": b"\x00" * 4,
+    "OL": b"\x00" * 4,
+    "OV": b"\x00" * 8,
+    "UN": b"\x00\x00",
 }
 _TEMPORAL_VRS = {"DA", "TM", "DT"}
 
@@ -128,9 +170,13 @@ class DeidReport:
             "replaced_dummy": sorted(set(self.dummied)),
             "uids_replaced": sorted(set(self.uids_replaced)),
             "private_attributes_removed": self.private_removed,
-            "counts": {"removed": len(self.removed), "zero_length": len(self.zeroed),
-                       "dummy": len(self.dummied), "uid": len(self.uids_replaced),
-                       "private": self.private_removed},
+            "counts": {
+                "removed": len(self.removed),
+                "zero_length": len(self.zeroed),
+                "dummy": len(self.dummied),
+                "uid": len(self.uids_replaced),
+                "private": self.private_removed,
+            },
         }
 
 
@@ -248,7 +294,8 @@ def deidentify(ds: Dataset, key: bytes) -> tuple[Dataset, DeidReport]:
     if meta is not None and "MediaStorageSOPInstanceUID" in meta:
         # (0002,0003) U, and it must equal the new SOP Instance UID (PS3.10 7.1).
         meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID") or replace_uid(
-            str(meta.MediaStorageSOPInstanceUID), key)
+            str(meta.MediaStorageSOPInstanceUID), key
+        )
         report.uids_replaced.append("0002,0003 MediaStorageSOPInstanceUID")
     # PS3.15 E.1.1: mark the instance as de-identified and say how.
     ds.PatientIdentityRemoved = "YES"

@@ -78,7 +78,7 @@ def r_peaks_simple(x_mv: np.ndarray, fs: float) -> np.ndarray:
     peaks, _ = find_peaks(mwi, height=thr, distance=int(0.25 * fs))
     # refine to the largest absolute deflection of the band-passed signal near each peak
     half = int(0.1 * fs)
-    out = [max(0, p - half) + int(np.argmax(np.abs(y[max(0, p - half): p + half]))) for p in peaks]
+    out = [max(0, p - half) + int(np.argmax(np.abs(y[max(0, p - half) : p + half]))) for p in peaks]
     return np.unique(np.asarray(out, dtype=int))
 
 
@@ -99,11 +99,10 @@ def lead_ii_beats(lead_ii_mv: np.ndarray, fs: float) -> dict[str, Any]:
         return _simple(lead_ii_mv, fs, note="models.ecg.pipeline not available")
     stream = ECGBeatStream(fs)
     chunk = int(fs)  # 1 s chunks, as a bedside feed would deliver
-    beats = [b for i in range(0, lead_ii_mv.size, chunk) for b in stream.detect(lead_ii_mv[i:i + chunk])]
+    beats = [b for i in range(0, lead_ii_mv.size, chunk) for b in stream.detect(lead_ii_mv[i : i + chunk])]
     # the method name predates the split of models.ecg.pipeline into beats/classify; it is kept
     # so that stored summaries stay comparable
-    out: dict[str, Any] = {"method": "models.ecg.pipeline.ECGBeatStream",
-                           "n_beats": len(beats)}
+    out: dict[str, Any] = {"method": "models.ecg.pipeline.ECGBeatStream", "n_beats": len(beats)}
     peaks = np.array([b.sample for b in beats], dtype=int)
     out["heart_rate_bpm"] = heart_rate_bpm(peaks, fs)
     try:
@@ -112,11 +111,17 @@ def lead_ii_beats(lead_ii_mv: np.ndarray, fs: float) -> dict[str, Any]:
         out["classifier"] = {"available": False, "error": type(e).__name__}
         return out
     labels, _ = clf.predict(beats, {})
-    out["classifier"] = {"available": True, "name": "BeatClassifier", "version": clf.version,
-                         "classes": list(clf.classes)}
+    out["classifier"] = {
+        "available": True,
+        "name": "BeatClassifier",
+        "version": clf.version,
+        "classes": list(clf.classes),
+    }
     out["beat_counts"] = {c: labels.count(c) for c in clf.classes}
-    out["note"] = ("a beat is emitted once the next R peak confirms it: the last beat of the "
-                   "strip has no following RR interval and is not classified")
+    out["note"] = (
+        "a beat is emitted once the next R peak confirms it: the last beat of the "
+        "strip has no following RR interval and is not classified"
+    )
     return out
 
 
@@ -132,8 +137,12 @@ def _classifier(cls: Any) -> Any:
 
 def _simple(x: np.ndarray, fs: float, note: str) -> dict[str, Any]:
     peaks = r_peaks_simple(x, fs)
-    return {"method": "batch.image.ecg.r_peaks_simple", "note": note,
-            "n_beats": int(peaks.size), "heart_rate_bpm": heart_rate_bpm(peaks, fs)}
+    return {
+        "method": "batch.image.ecg.r_peaks_simple",
+        "note": note,
+        "n_beats": int(peaks.size),
+        "heart_rate_bpm": heart_rate_bpm(peaks, fs),
+    }
 
 
 def analyse_ecg(ds: Dataset) -> tuple[dict[str, Any], dict[str, np.ndarray], float]:
@@ -146,8 +155,9 @@ def analyse_ecg(ds: Dataset) -> tuple[dict[str, Any], dict[str, np.ndarray], flo
         "n_leads": len(leads),
         "leads": list(leads),
         "multiplex_group": str(wf.get("MultiplexGroupLabel", "")),
-        "amplitude_range_mv": {k: [round(float(v.min()), 3), round(float(v.max()), 3)]
-                               for k, v in leads.items()},
+        "amplitude_range_mv": {
+            k: [round(float(v.min()), 3), round(float(v.max()), 3)] for k, v in leads.items()
+        },
     }
     lead2 = leads.get("II")
     if lead2 is None:
@@ -156,7 +166,9 @@ def analyse_ecg(ds: Dataset) -> tuple[dict[str, Any], dict[str, np.ndarray], flo
         return summary, leads, fs
     summary["lead_ii"] = lead_ii_beats(lead2, fs)
     simple = r_peaks_simple(lead2, fs)
-    summary["lead_ii_check"] = {"method": "batch.image.ecg.r_peaks_simple",
-                                "n_beats": int(simple.size),
-                                "heart_rate_bpm": heart_rate_bpm(simple, fs)}
+    summary["lead_ii_check"] = {
+        "method": "batch.image.ecg.r_peaks_simple",
+        "n_beats": int(simple.size),
+        "heart_rate_bpm": heart_rate_bpm(simple, fs),
+    }
     return summary, leads, fs

@@ -88,8 +88,11 @@ def _deidentify(ds: Any) -> tuple[Any, dict[str, Any], list[str]]:
 
     key, configured = deid_key()
     ds, report = deidentify(ds, key)
-    warns = [] if configured else [
-        "WARDWATCH_IMAGE_DEID_KEY unset: replaced UIDs are consistent within this worker process only"]
+    warns = (
+        []
+        if configured
+        else ["WARDWATCH_IMAGE_DEID_KEY unset: replaced UIDs are consistent within this worker process only"]
+    )
     return ds, report.as_dict(), warns
 
 
@@ -142,13 +145,17 @@ def _process_image(ds: Any, job: Job) -> tuple[dict[str, Any], dict[str, bytes],
     outputs: dict[str, Any] = {
         "type": "image",
         "image": {
-            "rows": int(v.shape[0]), "columns": int(v.shape[1]),
-            "frames": frame.n_frames, "frame_used": frame.frame_index,
+            "rows": int(v.shape[0]),
+            "columns": int(v.shape[1]),
+            "frames": frame.n_frames,
+            "frame_used": frame.frame_index,
             "photometric": str(ds.get("PhotometricInterpretation", "")),
             "units": frame.units,
             "value_range": [round(float(v.min()), 2), round(float(v.max()), 2)],
-            "value_percentiles": {p: round(float(q), 2) for p, q in
-                                  zip(("p1", "p50", "p99"), np.percentile(v, [1, 50, 99]), strict=True)},
+            "value_percentiles": {
+                p: round(float(q), 2)
+                for p, q in zip(("p1", "p50", "p99"), np.percentile(v, [1, 50, 99]), strict=True)
+            },
             "window": {"center": center, "width": width, "source": window_src},
             "pixel_spacing_mm": list(spacing) if spacing else None,
             "model_input": [1, *pp.MODEL_SIZE, 3],
@@ -164,19 +171,22 @@ def _process_image(ds: Any, job: Job) -> tuple[dict[str, Any], dict[str, bytes],
         outputs["segmentation"]["lung"]["mean_hu"] = round(float(v[lung].mean()), 1) if lung.any() else None
     artifacts: dict[str, bytes] = {}
     if str(ds.get("BurnedInAnnotation", "")).upper() == "YES":
-        warns.append("Burned In Annotation = YES: pixel data may show identifiers; "
-                     "no thumbnail or de-identified DICOM stored")
+        warns.append(
+            "Burned In Annotation = YES: pixel data may show identifiers; "
+            "no thumbnail or de-identified DICOM stored"
+        )
         outputs["pixels_stored"] = False
     else:
         artifacts["thumbnail.png"] = render.thumbnail_png(
-            grey01 if frame.rgb is None else img01, masks, ImageSettings().thumbnail_px,
-            rgb=frame.rgb)
+            grey01 if frame.rgb is None else img01, masks, ImageSettings().thumbnail_px, rgb=frame.rgb
+        )
         artifacts["deidentified.dcm"] = _dicom_bytes(ds)
         outputs["pixels_stored"] = True
-        if str(ds.get("Modality", "")).upper() in ("US", "OT", "SC", "XC") and \
-                "BurnedInAnnotation" not in ds:
-            warns.append("Burned In Annotation not stated for a modality that often has it: "
-                         "check the thumbnail before sharing")
+        if str(ds.get("Modality", "")).upper() in ("US", "OT", "SC", "XC") and "BurnedInAnnotation" not in ds:
+            warns.append(
+                "Burned In Annotation not stated for a modality that often has it: "
+                "check the thumbnail before sharing"
+            )
     job.progress("render", 0.95)
     return outputs, artifacts, warns
 
@@ -194,12 +204,13 @@ def _process_ecg(ds: Any, job: Job) -> tuple[dict[str, Any], dict[str, bytes], l
     elif summary.get("lead_ii") and not summary["lead_ii"].get("classifier", {}).get("available"):
         warns.append("ECG beat classifier model file unavailable: beats detected, not classified")
     peaks = r_peaks_simple(leads["II"], fs) if "II" in leads else None
-    artifacts = {"ecg.png": render.ecg_png(leads, fs, peaks),
-                 "deidentified.dcm": _dicom_bytes(ds)}
-    outputs = {"type": "ecg", "ecg": summary,
-               # The DenseNet is not applied to waveforms; its status is still stated.
-               "model": {"name": MODEL_NAME, "applied": False, "trained": False,
-                         "warning": UNTRAINED_WARNING}}
+    artifacts = {"ecg.png": render.ecg_png(leads, fs, peaks), "deidentified.dcm": _dicom_bytes(ds)}
+    outputs = {
+        "type": "ecg",
+        "ecg": summary,
+        # The DenseNet is not applied to waveforms; its status is still stated.
+        "model": {"name": MODEL_NAME, "applied": False, "trained": False, "warning": UNTRAINED_WARNING},
+    }
     job.progress("render", 0.95)
     return outputs, artifacts, warns
 
@@ -224,17 +235,27 @@ def handle(job: Job) -> dict[str, Any]:
         outputs, artifacts, w = _process_image(ds, job)
     elif any(w in common["sop_class"] for w in ("Image Storage", "Waveform Storage", "Segmentation")):
         # pydicom stops quietly at end of file: an image class without pixel data is truncated
-        raise JobRejected("corrupt_file",
-                          f"{common['sop_class']} without pixel data or waveform: truncated file?",
-                          {"sop_class": common["sop_class"]})
+        raise JobRejected(
+            "corrupt_file",
+            f"{common['sop_class']} without pixel data or waveform: truncated file?",
+            {"sop_class": common["sop_class"]},
+        )
     else:
-        raise JobRejected("unsupported_format",
-                          f"no pixel data or waveform to analyse ({common['sop_class']})",
-                          {"sop_class": common["sop_class"]})
+        raise JobRejected(
+            "unsupported_format",
+            f"no pixel data or waveform to analyse ({common['sop_class']})",
+            {"sop_class": common["sop_class"]},
+        )
     outputs = {**common, **outputs}
     outputs["warnings"] = warns + w
     artifacts["findings.json"] = json.dumps(outputs, indent=2, default=str).encode()
     model = outputs.get("model", {})
-    return {"outputs": outputs, "artifacts": artifacts, "warnings": warns + w,
-            "versions": {**VERSIONS, "model": f"{model.get('name')}"
-                         f"{'' if model.get('trained') else ' (untrained)'}"}}
+    return {
+        "outputs": outputs,
+        "artifacts": artifacts,
+        "warnings": warns + w,
+        "versions": {
+            **VERSIONS,
+            "model": f"{model.get('name')}{'' if model.get('trained') else ' (untrained)'}",
+        },
+    }

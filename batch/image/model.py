@@ -32,8 +32,7 @@ SEED = 20261125
 class ImageModel:
     """DenseNet121 wrapper: ``predict(x) -> dict`` for a (1, 224, 224, 3) preprocessed batch."""
 
-    def __init__(self, weights: Path | None = None, labels: Path | None = None,
-                 top_k: int = 5) -> None:
+    def __init__(self, weights: Path | None = None, labels: Path | None = None, top_k: int = 5) -> None:
         import keras
 
         self.top_k = top_k
@@ -42,8 +41,9 @@ class ImageModel:
             self.labels = [str(x) for x in json.loads(Path(labels).read_text())]
         classes = len(self.labels) if self.labels else 1000
         keras.utils.set_random_seed(SEED)  # the untrained model is the same on every worker
-        self.net = keras.applications.DenseNet121(weights=None, include_top=True,
-                                                  input_shape=(224, 224, 3), classes=classes)
+        self.net = keras.applications.DenseNet121(
+            weights=None, include_top=True, input_shape=(224, 224, 3), classes=classes
+        )
         self.trained = False
         self.weights_sha256: str | None = None
         if weights is not None:
@@ -59,9 +59,13 @@ class ImageModel:
         """The ``model`` block of every result."""
         import keras
 
-        d: dict[str, Any] = {"name": MODEL_NAME, "trained": self.trained,
-                             "keras": keras.__version__, "input": [224, 224, 3],
-                             "preprocessing": "densenet (torch mode: ImageNet mean/std)"}
+        d: dict[str, Any] = {
+            "name": MODEL_NAME,
+            "trained": self.trained,
+            "keras": keras.__version__,
+            "input": [224, 224, 3],
+            "preprocessing": "densenet (torch mode: ImageNet mean/std)",
+        }
         if self.trained:
             d["weights_sha256"] = self.weights_sha256
         else:
@@ -75,8 +79,10 @@ class ImageModel:
             p = np.asarray(self.net(x, training=False))[0].astype(np.float64)
         top = np.argsort(p)[::-1][: self.top_k]
         return {
-            "top": [{"class": self.labels[i] if self.labels else int(i),
-                     "probability": round(float(p[i]), 6)} for i in top],
+            "top": [
+                {"class": self.labels[i] if self.labels else int(i), "probability": round(float(p[i]), 6)}
+                for i in top
+            ],
             "entropy_bits": round(float(-(p * np.log2(np.clip(p, 1e-12, 1))).sum()), 4),
             "n_classes": int(p.size),
         }

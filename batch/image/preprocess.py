@@ -68,19 +68,24 @@ def decode_frame(ds: Dataset) -> Frame:
     try:
         arr = ds.pixel_array
     except NotImplementedError as e:
-        raise JobRejected("unsupported_transfer_syntax",
-                          f"no decoder installed for transfer syntax {getattr(ts, 'name', ts)}",
-                          {"transfer_syntax": str(ts)}) from e
+        raise JobRejected(
+            "unsupported_transfer_syntax",
+            f"no decoder installed for transfer syntax {getattr(ts, 'name', ts)}",
+            {"transfer_syntax": str(ts)},
+        ) from e
     except RuntimeError as e:  # every installed decoder failed on this encoding
-        raise JobRejected("pixel_decode_failed",
-                          f"no installed decoder could decode the pixel data "
-                          f"({getattr(ts, 'name', ts)}): {str(e).splitlines()[-1][:200]}",
-                          {"transfer_syntax": str(ts)}) from e
+        raise JobRejected(
+            "pixel_decode_failed",
+            f"no installed decoder could decode the pixel data "
+            f"({getattr(ts, 'name', ts)}): {str(e).splitlines()[-1][:200]}",
+            {"transfer_syntax": str(ts)},
+        ) from e
     except (ValueError, AttributeError, TypeError, KeyError) as e:
-        raise JobRejected("corrupt_pixel_data",
-                          f"pixel data cannot be decoded ({getattr(ts, 'name', ts)}): "
-                          f"{str(e).splitlines()[0][:200]}",
-                          {"transfer_syntax": str(ts)}) from e
+        raise JobRejected(
+            "corrupt_pixel_data",
+            f"pixel data cannot be decoded ({getattr(ts, 'name', ts)}): {str(e).splitlines()[0][:200]}",
+            {"transfer_syntax": str(ts)},
+        ) from e
     n_frames = int(ds.get("NumberOfFrames") or 1)
     samples = int(ds.get("SamplesPerPixel") or 1)
     idx = n_frames // 2
@@ -97,8 +102,7 @@ def decode_frame(ds: Dataset) -> Frame:
     values = np.asarray(apply_modality_lut(arr, ds), dtype=np.float32)
     if photometric == "MONOCHROME1":  # lowest value is white: invert for display/segmentation
         values = values.max() + values.min() - values
-    units = "HU" if str(ds.get("Modality", "")).upper() == "CT" else \
-        str(ds.get("RescaleType") or "US")
+    units = "HU" if str(ds.get("Modality", "")).upper() == "CT" else str(ds.get("RescaleType") or "US")
     return Frame(values, None, units, idx, n_frames)
 
 
@@ -113,7 +117,7 @@ def _to_uint8(a: np.ndarray) -> np.ndarray:
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
     """ITU-R BT.601 luma of an RGB image, float32 in [0, 255]."""
-    return (rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    return rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def ct_to_hu(stored: np.ndarray, slope: float, intercept: float) -> np.ndarray:
@@ -162,9 +166,14 @@ def resample(img: np.ndarray, size: tuple[int, int] = MODEL_SIZE, order: int = 1
     from skimage.transform import resize
 
     out_shape = size + img.shape[2:]
-    return resize(img, out_shape, order=order, preserve_range=True,
-                  anti_aliasing=order > 0 and (img.shape[0] > size[0] or img.shape[1] > size[1]),
-                  mode="edge").astype(img.dtype if order == 0 else np.float32)
+    return resize(
+        img,
+        out_shape,
+        order=order,
+        preserve_range=True,
+        anti_aliasing=order > 0 and (img.shape[0] > size[0] or img.shape[1] > size[1]),
+        mode="edge",
+    ).astype(img.dtype if order == 0 else np.float32)
 
 
 def densenet_input(img01: np.ndarray) -> np.ndarray:

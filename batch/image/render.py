@@ -13,8 +13,9 @@ BODY_RGB = (0, 200, 0)
 LUNG_RGB = (40, 120, 255)
 
 
-def thumbnail_png(img01: np.ndarray, masks: dict[str, np.ndarray], size_px: int = 256,
-                  rgb: np.ndarray | None = None) -> bytes:
+def thumbnail_png(
+    img01: np.ndarray, masks: dict[str, np.ndarray], size_px: int = 256, rgb: np.ndarray | None = None
+) -> bytes:
     """Windowed image (values in [0, 1]) or ``rgb`` with each mask tinted and outlined.
 
     Body mask: green; lung mask: blue (30 % tint inside, solid outline).
@@ -22,8 +23,11 @@ def thumbnail_png(img01: np.ndarray, masks: dict[str, np.ndarray], size_px: int 
     from PIL import Image
     from skimage.segmentation import find_boundaries
 
-    base = rgb.astype(np.float32) if rgb is not None else \
-        np.repeat((np.clip(img01, 0, 1) * 255.0)[..., None], 3, axis=2)
+    base = (
+        rgb.astype(np.float32)
+        if rgb is not None
+        else np.repeat((np.clip(img01, 0, 1) * 255.0)[..., None], 3, axis=2)
+    )
     out = base.copy()
     for name, color in (("body", BODY_RGB), ("lung", LUNG_RGB)):
         m = masks.get(name)
@@ -34,15 +38,17 @@ def thumbnail_png(img01: np.ndarray, masks: dict[str, np.ndarray], size_px: int 
         out[find_boundaries(m, mode="inner")] = c
     im = Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
     scale = size_px / max(im.size)
-    im = im.resize((max(1, round(im.size[0] * scale)), max(1, round(im.size[1] * scale))),
-                   Image.Resampling.BILINEAR)
+    im = im.resize(
+        (max(1, round(im.size[0] * scale)), max(1, round(im.size[1] * scale))), Image.Resampling.BILINEAR
+    )
     buf = io.BytesIO()
     im.save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 
-def ecg_png(leads: dict[str, np.ndarray], fs: float, peaks_ii: np.ndarray | None = None,
-            seconds: float = 10.0) -> bytes:
+def ecg_png(
+    leads: dict[str, np.ndarray], fs: float, peaks_ii: np.ndarray | None = None, seconds: float = 10.0
+) -> bytes:
     """A 12-lead strip (one row per lead, ``seconds`` long) with lead II R peaks marked."""
     import matplotlib
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-AIR_HU = -400.0          # below: air-like (lung or outside air)
+AIR_HU = -400.0  # below: air-like (lung or outside air)
 EXTERNAL_AIR_HU = -930.0  # median below: outside air rather than aerated lung
-FOV_HU = -1500.0         # below: padding outside the reconstruction circle
+FOV_HU = -1500.0  # below: padding outside the reconstruction circle
 
 
 def _largest_components(mask: np.ndarray, n: int) -> np.ndarray:

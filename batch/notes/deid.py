@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Common US first names (Social Security Administration top names, abridged), lower case.
-FIRST_NAMES = frozenset("""
+FIRST_NAMES = frozenset(
+    """
 james john robert michael william david richard joseph thomas charles christopher daniel
 matthew anthony mark donald steven paul andrew joshua kenneth kevin brian george timothy
 ronald edward jason jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott
@@ -37,23 +38,30 @@ lauren joan evelyn judith megan cheryl andrea hannah martha jacqueline frances g
 teresa kathryn sara janice jean alice madison doris abigail julia judy grace denise amber
 marilyn beverly danielle theresa sophia marie diana brittany natalie isabella charlotte rose
 alexis kayla mildred edna ethel gladys lillian florence irene louise norma agnes hazel
-""".split())
+""".split()
+)
 
 _TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Doctor|Nurse|Sister)\.?"
 _CAP = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
-_MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|Jun(?:e)?|Jul(?:y)?|"
-           r"Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+_MONTHS = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|Jun(?:e)?|Jul(?:y)?|"
+    r"Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
 
 #: Words that end a name run after a field label.
-_STOPWORDS = (r"(?:The|He|She|This|Patient|MRN|DOB|MR|ID|Account|Acct|Date|Age|Sex|Room|Unit|"
-              r"Admission|Discharge|Attending|Service|Phone|Tel)\b")
+_STOPWORDS = (
+    r"(?:The|He|She|This|Patient|MRN|DOB|MR|ID|Account|Acct|Date|Age|Sex|Room|Unit|"
+    r"Admission|Discharge|Attending|Service|Phone|Tel)\b"
+)
 #: Services and teams a note is "seen by" that are not people.
-_SERVICES = (r"(?:Cardiology|Neurology|Surgery|Medicine|Oncology|Nephrology|Psychiatry|"
-             r"Orthopedics|Urology|Pulmonary|Pulmonology|Gastroenterology|GI|ID|Infectious|"
-             r"Hematology|Endocrinology|Dermatology|Radiology|Anesthesia|Physical|Occupational|"
-             r"Social|Nutrition|Pharmacy|Palliative|Hospice|Rheumatology|Ophthalmology|ENT|"
-             r"Obstetrics|Gynecology|Pediatrics|Emergency|Critical|Trauma|Vascular|Case|"
-             r"Interventional|Cardiac|Cardiothoracic|Plastic|Transplant|Wound|Speech)\b")
+_SERVICES = (
+    r"(?:Cardiology|Neurology|Surgery|Medicine|Oncology|Nephrology|Psychiatry|"
+    r"Orthopedics|Urology|Pulmonary|Pulmonology|Gastroenterology|GI|ID|Infectious|"
+    r"Hematology|Endocrinology|Dermatology|Radiology|Anesthesia|Physical|Occupational|"
+    r"Social|Nutrition|Pharmacy|Palliative|Hospice|Rheumatology|Ophthalmology|ENT|"
+    r"Obstetrics|Gynecology|Pediatrics|Emergency|Critical|Trauma|Vascular|Case|"
+    r"Interventional|Cardiac|Cardiothoracic|Plastic|Transplant|Wound|Speech)\b"
+)
 
 # (category, pattern, group to replace or 0). Order matters: earlier rules claim their spans.
 _RULES: list[tuple[str, re.Pattern[str], int]] = [
@@ -65,46 +73,101 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), 0),
     ("URL", re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE), 0),
     ("ID", re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), 0),  # SSN
-    ("ID", re.compile(
-        r"(?i:\b(?:mrn|medical\s+record\s+(?:number|no\.?|#)|mr\s*#|record\s*#|account\s*(?:number|no\.?|#)?|"
-        r"acct\.?\s*(?:#|no\.?)?|ssn|social\s+security\s+(?:number|no\.?|#)|patient\s+id|pt\s+id|"
-        r"id\s*(?:number|no\.?|#)|unit\s+(?:number|no\.?)|encounter\s*(?:#|number|no\.?)|"
-        r"fin|csn|visit\s*(?:#|number))(?!\w))\s*[:#]?\s*((?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,})"), 1),
-    ("PHONE", re.compile(
-        r"(?<![\d/])(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b"
-        r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?"), 0),
+    (
+        "ID",
+        re.compile(
+            r"(?i:\b(?:mrn|medical\s+record\s+(?:number|no\.?|#)|mr\s*#|record\s*#|account\s*(?:number|no\.?|#)?|"
+            r"acct\.?\s*(?:#|no\.?)?|ssn|social\s+security\s+(?:number|no\.?|#)|patient\s+id|pt\s+id|"
+            r"id\s*(?:number|no\.?|#)|unit\s+(?:number|no\.?)|encounter\s*(?:#|number|no\.?)|"
+            r"fin|csn|visit\s*(?:#|number))(?!\w))\s*[:#]?\s*((?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,})"
+        ),
+        1,
+    ),
+    (
+        "PHONE",
+        re.compile(
+            r"(?<![\d/])(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b"
+            r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?"
+        ),
+        0,
+    ),
     # Dates: numeric with year, ISO, month-name forms. A bare year is kept (Safe Harbor allows it).
     ("DATE", re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b"), 0),
     ("DATE", re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"), 0),
     ("DATE", re.compile(r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTHS + r",?\s+\d{4}\b"), 0),
     ("DATE", re.compile(r"\b" + _MONTHS + r"\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?\b"), 0),
-    ("DATE", re.compile(r"(?i:\b(?:on|since|from|until|dated|seen|admitted|discharged)\s+)"
-                        r"(\d{1,2}/\d{1,2})\b(?!\s*(?:mm|/))"), 1),
-    ("AGE", re.compile(r"\b(?:9\d|1[0-1]\d)(?=\s*(?:-|\s)?\s*(?:years?|yrs?|y/?o|year-old)\b)",
-                       re.IGNORECASE), 0),
+    (
+        "DATE",
+        re.compile(
+            r"(?i:\b(?:on|since|from|until|dated|seen|admitted|discharged)\s+)"
+            r"(\d{1,2}/\d{1,2})\b(?!\s*(?:mm|/))"
+        ),
+        1,
+    ),
+    (
+        "AGE",
+        re.compile(r"\b(?:9\d|1[0-1]\d)(?=\s*(?:-|\s)?\s*(?:years?|yrs?|y/?o|year-old)\b)", re.IGNORECASE),
+        0,
+    ),
     # Names: after a title, after a field label, after a cue, or a known first name + surname.
     ("NAME", re.compile(_TITLES + r"\s+((?:[A-Z]\.\s*)?" + _CAP + r"(?:\s+" + _CAP + r")?)"), 1),
-    ("NAME", re.compile(
-        r"(?i:\b(?:patient(?:'s)?\s+name|name|pt\s+name|attending(?:\s+physician)?|"
-        r"physician|surgeon|provider|pcp|primary\s+care\s+(?:physician|provider)|"
-        r"referring\s+(?:physician|provider)|dictated\s+by|signed\s+by|electronically\s+signed\s+by|"
-        r"cc|nok|next\s+of\s+kin|emergency\s+contact|contact|author)\s*:\s*)"
-        r"((?:" + _CAP + r"|[A-Z]{2,})"
-        r"(?:,?[ ](?!" + _STOPWORDS + r")(?:" + _CAP + r"|[A-Z]{2,}|[A-Z]\b\.?)){0,3})"), 1),
-    ("NAME", re.compile(r"(?i:\b(?:seen\s+by|evaluated\s+by|examined\s+by|signed\s+by|per|"
-                        r"discussed\s+with|spoke\s+with|husband|wife|son|daughter|mother|"
-                        r"father)\s+)(?!(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b|" + _SERVICES + r")"
-                        r"(" + _CAP + r"(?:\s+" + _CAP + r")?)"
-                        r"(?=\s*(?:,|\.|$|\s+(?:MD|RN|DO|NP|PA)\b|\s+[a-z]))"), 1),
+    (
+        "NAME",
+        re.compile(
+            r"(?i:\b(?:patient(?:'s)?\s+name|name|pt\s+name|attending(?:\s+physician)?|"
+            r"physician|surgeon|provider|pcp|primary\s+care\s+(?:physician|provider)|"
+            r"referring\s+(?:physician|provider)|dictated\s+by|signed\s+by|electronically\s+signed\s+by|"
+            r"cc|nok|next\s+of\s+kin|emergency\s+contact|contact|author)\s*:\s*)"
+            r"((?:" + _CAP + r"|[A-Z]{2,})"
+            r"(?:,?[ ](?!" + _STOPWORDS + r")(?:" + _CAP + r"|[A-Z]{2,}|[A-Z]\b\.?)){0,3})"
+        ),
+        1,
+    ),
+    (
+        "NAME",
+        re.compile(
+            r"(?i:\b(?:seen\s+by|evaluated\s+by|examined\s+by|signed\s+by|per|"
+            r"discussed\s+with|spoke\s+with|husband|wife|son|daughter|mother|"
+            r"father)\s+)(?!(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b|" + _SERVICES + r")"
+            r"(" + _CAP + r"(?:\s+" + _CAP + r")?)"
+            r"(?=\s*(?:,|\.|$|\s+(?:MD|RN|DO|NP|PA)\b|\s+[a-z]))"
+        ),
+        1,
+    ),
     ("NAME", re.compile(r"\b(" + _CAP + r")\s+(?:[A-Z]\.\s+)?(" + _CAP + r")\b"), -1),
 ]
 
-_REPLACEMENT = {"NAME": "[NAME]", "DATE": "[DATE]", "ID": "[ID]", "PHONE": "[PHONE]",
-                "EMAIL": "[EMAIL]", "URL": "[URL]", "AGE": "90+"}
+_REPLACEMENT = {
+    "NAME": "[NAME]",
+    "DATE": "[DATE]",
+    "ID": "[ID]",
+    "PHONE": "[PHONE]",
+    "EMAIL": "[EMAIL]",
+    "URL": "[URL]",
+    "AGE": "90+",
+}
 
 #: Capitalised words that open a sentence or are clinical and are never first names here.
-_NOT_NAMES = frozenset({"may", "will", "grace", "rose", "mark", "bill", "art", "joy", "hope",
-                        "faith", "iris", "june", "april", "august", "jack", "frank"})
+_NOT_NAMES = frozenset(
+    {
+        "may",
+        "will",
+        "grace",
+        "rose",
+        "mark",
+        "bill",
+        "art",
+        "joy",
+        "hope",
+        "faith",
+        "iris",
+        "june",
+        "april",
+        "august",
+        "jack",
+        "frank",
+    }
+)
 
 
 @dataclass

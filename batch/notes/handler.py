@@ -54,6 +54,8 @@ def handle(job: Job) -> dict[str, Any]:
     job.progress("done", 0.95)
     warnings = []
     if out["summary"]["measurements_invalid"]:
-        warnings.append(f"{out['summary']['measurements_invalid']} measurement(s) outside "
-                        "plausible ranges (see measurements[].reason)")
+        warnings.append(
+            f"{out['summary']['measurements_invalid']} measurement(s) outside "
+            "plausible ranges (see measurements[].reason)"
+        )
     return {"outputs": out, "warnings": warnings, "versions": VERSIONS}

@@ -128,11 +128,13 @@ appendectomy|cholecystectomy|laparoscopic cholecystectomy|colectomy|hemicolectom
 
 #: Abbreviations matched only when written in upper case ("PE" is pulmonary embolism, "pe" is
 #: not; "CT" is a scan, "ct" a count), as token patterns on ``TEXT``.
-ABBREVIATIONS: frozenset[str] = frozenset("""
+ABBREVIATIONS: frozenset[str] = frozenset(
+    """
 aki ams osa cad chf copd dvt dm dka doe pe esrd ckd gerd htn jvd mi stemi nstemi sob cva tia
 uti loc asa tpa ntg hctz kcl nph prbc ffp d5w egd ercp lp picc crrt pci cabg icd tte tee ecg
 ekg ct cta mri mra cxr eeg emg turp vats cpr bipap cpap echo cath
-""".split())
+""".split()
+)
 
 
 def _clean(terms: list[str]) -> list[str]:
@@ -146,8 +148,7 @@ def lexicon_patterns() -> list[dict[str, Any]]:
     """
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
-    for label, terms in (("PROBLEM", PROBLEMS), ("MEDICATION", MEDICATIONS),
-                         ("PROCEDURE", PROCEDURES)):
+    for label, terms in (("PROBLEM", PROBLEMS), ("MEDICATION", MEDICATIONS), ("PROCEDURE", PROCEDURES)):
         for t in _clean(terms):
             variants = [t]
             if label == "PROBLEM" and len(t) > 3 and t[-1] not in "sy" and " " not in t[-3:]:

@@ -55,36 +55,84 @@ _SEP = r"\s*(?:(?:(?:of|was|is|at|to|reading|measured|about|approximately)\b|[:=
 _DEG = r"(?:\s*(?:°|º|˚|deg(?:rees?)?\.?)\s*)"
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("blood_pressure", re.compile(
-        r"\b(?:b\.?p\.?|blood\s+pressures?|bps)" + _SEP + r"(\d{2,3})\s*/\s*(\d{2,3})"
-        r"(?:\s*(mm\s*hg|mmhg))?", re.IGNORECASE)),
+    (
+        "blood_pressure",
+        re.compile(
+            r"\b(?:b\.?p\.?|blood\s+pressures?|bps)" + _SEP + r"(\d{2,3})\s*/\s*(\d{2,3})"
+            r"(?:\s*(mm\s*hg|mmhg))?",
+            re.IGNORECASE,
+        ),
+    ),
     ("blood_pressure", re.compile(r"\b(\d{2,3})\s*/\s*(\d{2,3})\s*(mm\s*hg)\b", re.IGNORECASE)),
-    ("temperature", re.compile(
-        r"\b(?:temp(?:erature)?|t(?:max|current)?|fever|febrile|pyrexia)" + _SEP + _NUM
-        + _DEG + r"?\s*(?:([FC])(?![A-Za-z])|(fahrenheit|celsius))?(?![A-Za-z])", re.IGNORECASE)),
-    ("temperature", re.compile(r"\b" + _NUM + _DEG + r"?\s*(?:([FC])\b|(fahrenheit|celsius))",
-                               re.IGNORECASE)),
-    ("heart_rate", re.compile(
-        r"\b(?:hr|heart\s+rate|pulse(?:\s+rate)?|p)" + _SEP + r"(\d{2,3})(?!\s*/)"
-        r"(?:\s*(bpm|beats\s+per\s+minute|/\s*min))?", re.IGNORECASE)),
+    (
+        "temperature",
+        re.compile(
+            r"\b(?:temp(?:erature)?|t(?:max|current)?|fever|febrile|pyrexia)"
+            + _SEP
+            + _NUM
+            + _DEG
+            + r"?\s*(?:([FC])(?![A-Za-z])|(fahrenheit|celsius))?(?![A-Za-z])",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "temperature",
+        re.compile(r"\b" + _NUM + _DEG + r"?\s*(?:([FC])\b|(fahrenheit|celsius))", re.IGNORECASE),
+    ),
+    (
+        "heart_rate",
+        re.compile(
+            r"\b(?:hr|heart\s+rate|pulse(?:\s+rate)?|p)" + _SEP + r"(\d{2,3})(?!\s*/)"
+            r"(?:\s*(bpm|beats\s+per\s+minute|/\s*min))?",
+            re.IGNORECASE,
+        ),
+    ),
     ("heart_rate", re.compile(r"\b(\d{2,3})\s*(bpm|beats\s+per\s+minute)\b", re.IGNORECASE)),
-    ("respiratory_rate", re.compile(
-        r"\b(?:rr|resp(?:iratory)?(?:\s+rate)?|respirations|r)" + _SEP + r"(\d{1,2})(?!\s*/\s*\d)"
-        r"(?:\s*(breaths\s+per\s+minute|/\s*min|bpm))?", re.IGNORECASE)),
-    ("spo2", re.compile(
-        r"\b(?:spo2|sao2|o2\s*sat(?:uration)?s?|oxygen\s+saturation|sat(?:uration)?s?|pulse\s+ox(?:imetry)?)"
-        + _SEP + r"(\d{2,3})\s*(%|percent)?", re.IGNORECASE)),
-    ("spo2", re.compile(r"\b(\d{2,3})\s*(%|percent)\s*(?:on|at)\s+(?:room\s+air|ra\b|\d+\s*l)",
-                        re.IGNORECASE)),
-    ("weight", re.compile(
-        r"\b(?:weight|wt|weighs|weighing|weighed)" + _SEP + r"(\d{1,3}(?:,\d{3})*(?:\.\d+)?)\s*"
-        r"(kg|kgs|kilograms?|lbs?|pounds?|#)?(?![A-Za-z])", re.IGNORECASE)),
+    (
+        "respiratory_rate",
+        re.compile(
+            r"\b(?:rr|resp(?:iratory)?(?:\s+rate)?|respirations|r)" + _SEP + r"(\d{1,2})(?!\s*/\s*\d)"
+            r"(?:\s*(breaths\s+per\s+minute|/\s*min|bpm))?",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "spo2",
+        re.compile(
+            r"\b(?:spo2|sao2|o2\s*sat(?:uration)?s?|oxygen\s+saturation|sat(?:uration)?s?|pulse\s+ox(?:imetry)?)"
+            + _SEP
+            + r"(\d{2,3})\s*(%|percent)?",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "spo2",
+        re.compile(r"\b(\d{2,3})\s*(%|percent)\s*(?:on|at)\s+(?:room\s+air|ra\b|\d+\s*l)", re.IGNORECASE),
+    ),
+    (
+        "weight",
+        re.compile(
+            r"\b(?:weight|wt|weighs|weighing|weighed)" + _SEP + r"(\d{1,3}(?:,\d{3})*(?:\.\d+)?)\s*"
+            r"(kg|kgs|kilograms?|lbs?|pounds?|#)?(?![A-Za-z])",
+            re.IGNORECASE,
+        ),
+    ),
     ("weight", re.compile(r"\b(\d{1,3}(?:\.\d+)?)\s*(kg|kgs|kilograms?|lbs?|pounds?)\b", re.IGNORECASE)),
-    ("height", re.compile(
-        r"\b(?:height|ht)" + _SEP + r"(\d{1,3}(?:\.\d+)?)\s*(cm|centimeters?|in|inches|m)\b", re.IGNORECASE)),
-    ("glucose", re.compile(
-        r"\b(?:glucose|blood\s+sugar|bg|fsbg|fingerstick)" + _SEP + r"(\d{1,4}(?:\.\d+)?)\s*"
-        r"(mg\s*/\s*dl|mmol\s*/\s*l)?", re.IGNORECASE)),
+    (
+        "height",
+        re.compile(
+            r"\b(?:height|ht)" + _SEP + r"(\d{1,3}(?:\.\d+)?)\s*(cm|centimeters?|in|inches|m)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "glucose",
+        re.compile(
+            r"\b(?:glucose|blood\s+sugar|bg|fsbg|fingerstick)" + _SEP + r"(\d{1,4}(?:\.\d+)?)\s*"
+            r"(mg\s*/\s*dl|mmol\s*/\s*l)?",
+            re.IGNORECASE,
+        ),
+    ),
 ]
 
 
@@ -164,8 +212,13 @@ def _glucose(g: tuple[str | None, ...]) -> tuple[float, str, dict[str, float], b
 
 
 _CONVERT: dict[str, Callable[[tuple[str | None, ...]], tuple[float, str, dict[str, float], bool] | None]] = {
-    "temperature": _temperature, "blood_pressure": _bp, "heart_rate": _hr,
-    "respiratory_rate": _rr, "spo2": _spo2, "weight": _weight, "height": _height,
+    "temperature": _temperature,
+    "blood_pressure": _bp,
+    "heart_rate": _hr,
+    "respiratory_rate": _rr,
+    "spo2": _spo2,
+    "weight": _weight,
+    "height": _height,
     "glucose": _glucose,
 }
 
@@ -193,14 +246,15 @@ def measurements_extract(text: str) -> list[Measurement]:
     out: list[Measurement] = []
     for kind, rx in _PATTERNS:
         for m in rx.finditer(text):
-            if any(taken[m.start():m.end()]):
+            if any(taken[m.start() : m.end()]):
                 continue
             conv = _CONVERT[kind](m.groups())
             if conv is None:
                 continue
             value, unit, values, inferred = conv
-            taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
-            out.append(_check(Measurement(kind, m.start(), m.end(), m.group(0), value, unit,
-                                          values, inferred)))
+            taken[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
+            out.append(
+                _check(Measurement(kind, m.start(), m.end(), m.group(0), value, unit, values, inferred))
+            )
     out.sort(key=lambda x: x.start)
     return out

@@ -102,9 +102,15 @@ def negex_score(rows: Iterable[NegexRow], **kw: Any) -> dict[str, Any]:
     prec = tp / (tp + fp) if tp + fp else 0.0
     rec = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-    return {"negated": {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4)},
-            "accuracy": round((tp + tn) / n, 4) if n else 0.0, "n": n,
-            "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    return {
+        "negated": {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4)},
+        "accuracy": round((tp + tn) / n, 4) if n else 0.0,
+        "n": n,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+    }
 
 
 def negex_evaluate(path: str | Path, reports: str = "all") -> dict[str, Any]:

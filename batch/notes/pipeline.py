@@ -118,8 +118,7 @@ def notes_nlp() -> Language:
     """The spaCy pipeline (blank English + sentence rules + EntityRuler + ConText), built once."""
     nlp = spacy.blank("en")
     nlp.add_pipe("ww_sentences")
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER",
-                                                 "overwrite_ents": True})
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True})
     ruler.add_patterns(lexicon_patterns())  # type: ignore[attr-defined]
     nlp.add_pipe("ww_context")
     return nlp
@@ -160,12 +159,21 @@ def notes_process(text: str, *, deidentify: bool = True) -> dict[str, Any]:
     entities: list[dict[str, Any]] = []
     for ent in doc.ents:
         ctx = ent._.context
-        entities.append({
-            "label": ent.label_, "text": ent.text, "concept": ent.ent_id_ or ent.text.lower(),
-            "start": ent.start_char, "end": ent.end_char, "section": ent._.section,
-            "negated": ctx.negated, "historical": ctx.historical,
-            "hypothetical": ctx.hypothetical, "family": ctx.family, "triggers": ctx.triggers,
-        })
+        entities.append(
+            {
+                "label": ent.label_,
+                "text": ent.text,
+                "concept": ent.ent_id_ or ent.text.lower(),
+                "start": ent.start_char,
+                "end": ent.end_char,
+                "section": ent._.section,
+                "negated": ctx.negated,
+                "historical": ctx.historical,
+                "hypothetical": ctx.hypothetical,
+                "family": ctx.family,
+                "triggers": ctx.triggers,
+            }
+        )
     meas = [m.to_dict() for m in measurements_extract(clean)]
     for m in meas:
         sec = section_at(doc._.sections or [], m["start"])
@@ -173,8 +181,13 @@ def notes_process(text: str, *, deidentify: bool = True) -> dict[str, Any]:
     sections = [s.to_dict() for s in doc._.sections or []]
 
     def concepts(label: str, **flags: bool) -> list[str]:
-        return sorted({e["concept"] for e in entities if e["label"] == label
-                       and all(e[k] == v for k, v in flags.items())})
+        return sorted(
+            {
+                e["concept"]
+                for e in entities
+                if e["label"] == label and all(e[k] == v for k, v in flags.items())
+            }
+        )
 
     summary = {
         "n_entities": len(entities),
@@ -188,6 +201,12 @@ def notes_process(text: str, *, deidentify: bool = True) -> dict[str, Any]:
         "measurements_invalid": sum(1 for m in meas if not m["valid"]),
     }
     log.debug("notes_process: %d entities, %d measurements", len(entities), len(meas))
-    return {"text": clean, "deid": deid.to_dict() if deid else None, "sections": sections,
-            "entities": entities, "measurements": meas, "summary": summary,
-            "version": PIPELINE_VERSION}
+    return {
+        "text": clean,
+        "deid": deid.to_dict() if deid else None,
+        "sections": sections,
+        "entities": entities,
+        "measurements": meas,
+        "summary": summary,
+        "version": PIPELINE_VERSION,
+    }

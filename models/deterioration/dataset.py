@@ -49,8 +49,10 @@ def iter_dir(data_dir: str | Path) -> Iterator[tuple[str, list[dict[str, float]]
         yield p.name, read_psv(p)
 
 
-def iter_tar(tar_path: str | Path, select: Callable[[str], bool] | None = None,
-             ) -> Iterator[tuple[str, list[dict[str, float]]]]:
+def iter_tar(
+    tar_path: str | Path,
+    select: Callable[[str], bool] | None = None,
+) -> Iterator[tuple[str, list[dict[str, float]]]]:
     """(file name, rows) for every ``.psv`` member of a challenge tarball, read in place.
 
     ``select(file_name)`` (optional) skips members before they are parsed.
@@ -72,8 +74,11 @@ def qsofa_score(rr_bpm: float | None, sbp_mmhg: float | None, altered_mentation:
     Singer M et al. The Third International Consensus Definitions for Sepsis and Septic Shock
     (Sepsis-3). JAMA 315(8):801-810 (2016). A missing measurement scores 0.
     """
-    return (int(rr_bpm is not None and rr_bpm >= 22) + int(sbp_mmhg is not None and sbp_mmhg <= 100)
-            + int(bool(altered_mentation)))
+    return (
+        int(rr_bpm is not None and rr_bpm >= 22)
+        + int(sbp_mmhg is not None and sbp_mmhg <= 100)
+        + int(bool(altered_mentation))
+    )
 
 
 def news2_from_vitals(v: dict[str, float | None]) -> int | None:
@@ -93,19 +98,26 @@ def news2_from_vitals(v: dict[str, float | None]) -> int | None:
         x = v.get(k)
         return normal if x is None else float(x)
 
-    return news2_score(rr_bpm=g("Resp", 16), spo2_pct=g("O2Sat", 97), spo2_scale=1,
-                       on_oxygen=False, sbp_mmhg=g("SBP", 120), hr_bpm=g("HR", 70),
-                       acvpu="A", temp_c=g("Temp", 37.0)).score
+    return news2_score(
+        rr_bpm=g("Resp", 16),
+        spo2_pct=g("O2Sat", 97),
+        spo2_scale=1,
+        on_oxygen=False,
+        sbp_mmhg=g("SBP", 120),
+        hr_bpm=g("HR", 70),
+        acvpu="A",
+        temp_c=g("Temp", 37.0),
+    ).score
 
 
 # --------------------------------------------------------------------------- matrices
 @dataclass
 class PatientMatrix:
     name: str
-    X: np.ndarray               # rows x features
-    y: np.ndarray | None        # SepsisLabel, or None when the file has none
-    news2: np.ndarray           # NEWS2 per row (NaN if unavailable)
-    qsofa: np.ndarray           # qSOFA per row
+    X: np.ndarray  # rows x features
+    y: np.ndarray | None  # SepsisLabel, or None when the file has none
+    news2: np.ndarray  # NEWS2 per row (NaN if unavailable)
+    qsofa: np.ndarray  # qSOFA per row
     age: float
     male: float
     vital_counts: dict[str, list[int]] = field(default_factory=dict)  # [present, implausible]
@@ -141,7 +153,7 @@ def vital_counts(rows: list[dict[str, float]]) -> dict[str, list[int]]:
     return out
 
 
-IMPLAUSIBLE_WARN_PCT = 5.0   # above this share of a vital's values implausible, suspect units
+IMPLAUSIBLE_WARN_PCT = 5.0  # above this share of a vital's values implausible, suspect units
 
 
 def data_quality(pms: Sequence[PatientMatrix]) -> tuple[dict[str, Any], list[str]]:
@@ -156,13 +168,18 @@ def data_quality(pms: Sequence[PatientMatrix]) -> tuple[dict[str, Any], list[str
         pct = round(100.0 * bad / n, 2) if n else 0.0
         quality[var] = {"values": n, "implausible_pct": pct}
         if pct > IMPLAUSIBLE_WARN_PCT:
-            warnings.append(f"{var}: {pct} % of {n} values outside {lo:g}-{hi:g} {VITAL_UNITS[var]}"
-                            f" and treated as not measured; expected unit {VITAL_UNITS[var]}")
+            warnings.append(
+                f"{var}: {pct} % of {n} values outside {lo:g}-{hi:g} {VITAL_UNITS[var]}"
+                f" and treated as not measured; expected unit {VITAL_UNITS[var]}"
+            )
     return quality, warnings
 
 
-def build(items: Iterator[tuple[str, list[dict[str, float]]]], feature_set: str,
-          progress: Callable[[], Any] | None = None) -> list[PatientMatrix]:
+def build(
+    items: Iterator[tuple[str, list[dict[str, float]]]],
+    feature_set: str,
+    progress: Callable[[], Any] | None = None,
+) -> list[PatientMatrix]:
     """:func:`patient_matrix` for every (name, rows); ``progress()`` is called per patient."""
     out = []
     for name, rows in items:

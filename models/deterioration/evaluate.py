@@ -32,14 +32,16 @@ def _auc(y: np.ndarray, s: np.ndarray, fn: Callable[..., float]) -> float | None
     return round(float(fn(y[ok], s[ok])), 4)
 
 
-def _flagged(labelled: list[tuple[PatientMatrix, np.ndarray]], threshold: float,
-             septic: bool) -> float | None:
+def _flagged(
+    labelled: list[tuple[PatientMatrix, np.ndarray]], threshold: float, septic: bool
+) -> float | None:
     grp = [bool((p >= threshold).any()) for pm, p in labelled if bool(pm.labels.any()) == septic]
     return round(100.0 * sum(grp) / len(grp), 1) if grp else None
 
 
-def score_patients(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
-                   threshold: float) -> dict[str, Any]:
+def score_patients(
+    pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray], threshold: float
+) -> dict[str, Any]:
     """Metrics over patients with labels: AUROC, AUPRC, utility, NEWS2 / qSOFA AUROC."""
     labelled = [(pm, p) for pm, p in zip(pms, prob, strict=True) if pm.y is not None]
     out: dict[str, Any] = {"patients": len(pms), "rows": int(sum(len(pm.X) for pm in pms))}
@@ -50,8 +52,9 @@ def score_patients(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
     p = np.concatenate([pp for _, pp in labelled])
     news = np.concatenate([pm.news2 for pm, _ in labelled])
     qs = np.concatenate([pm.qsofa for pm, _ in labelled])
-    util = normalized_utility([pm.labels for pm, _ in labelled],
-                              [(pp >= threshold).astype(int) for _, pp in labelled])
+    util = normalized_utility(
+        [pm.labels for pm, _ in labelled], [(pp >= threshold).astype(int) for _, pp in labelled]
+    )
     out.update(
         auroc=_auc(y, p, roc_auc_score),
         auprc=_auc(y, p, average_precision_score),
@@ -67,9 +70,12 @@ def score_patients(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
     return out
 
 
-def evaluate_dir(data_dir: str | Path, model: DeteriorationModel | None = None,
-                 predictions_out: str | Path | None = None,
-                 progress: Callable[[], Any] | None = None) -> dict[str, Any]:
+def evaluate_dir(
+    data_dir: str | Path,
+    model: DeteriorationModel | None = None,
+    predictions_out: str | Path | None = None,
+    progress: Callable[[], Any] | None = None,
+) -> dict[str, Any]:
     """Evaluate ``model`` (default: the deployed artifact) on every ``.psv`` in ``data_dir``.
 
     Parameters

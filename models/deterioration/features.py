@@ -50,16 +50,16 @@ from wardwatch.records.labs import LABS
 log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
-WINDOW_H = 6            # trend / variability window, hours (inclusive of the current hour)
-GAP_CAP_H = 24.0        # hours-since-last-measurement cap (and value for "never measured")
+WINDOW_H = 6  # trend / variability window, hours (inclusive of the current hour)
+GAP_CAP_H = 24.0  # hours-since-last-measurement cap (and value for "never measured")
 LAB_GAP_CAP_H = 72.0
 # Time since admission is capped: in the challenge data the records of non-septic patients end
 # by ~60 h of ICU stay while septic ones run on, so an uncapped ICU hour would let a model learn
 # "long record = sepsis", a data-extraction artefact that fires on every long stay in a real ICU.
 ICULOS_CAP_H = 48
 ICULOS_STEPS_H = tuple(range(2, ICULOS_CAP_H, 2))  # thermometer steps of the capped ICU hour
-GAP_STEPS_H = (0, 1, 2, 4, 8)                      # thermometer steps of hours since measured
-FRAC_STEPS = (1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6)   # of hours measured in the 6-h window
+GAP_STEPS_H = (0, 1, 2, 4, 8)  # thermometer steps of hours since measured
+FRAC_STEPS = (1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6)  # of hours measured in the 6-h window
 
 VITALS = ("HR", "O2Sat", "Temp", "SBP", "MAP", "DBP", "Resp")
 # Vitals whose measurement cadence (hours since measured, never measured, fraction of hours
@@ -72,8 +72,13 @@ CADENCE_FREE = ("Temp",)
 
 # Stream field (units in the name) -> challenge column.
 STREAM_FIELDS = {
-    "hr_bpm": "HR", "spo2_pct": "O2Sat", "temp_c": "Temp", "sbp_mmhg": "SBP",
-    "map_mmhg": "MAP", "dbp_mmhg": "DBP", "rr_bpm": "Resp",
+    "hr_bpm": "HR",
+    "spo2_pct": "O2Sat",
+    "temp_c": "Temp",
+    "sbp_mmhg": "SBP",
+    "map_mmhg": "MAP",
+    "dbp_mmhg": "DBP",
+    "rr_bpm": "Resp",
 }
 
 
@@ -81,26 +86,62 @@ STREAM_FIELDS = {
 # deliberately not learned from hospital A so that another hospital's missingness pattern does
 # not shift them.
 NORMAL: dict[str, float] = {
-    "HR": 80.0, "O2Sat": 97.0, "Temp": 37.0, "SBP": 120.0, "MAP": 85.0, "DBP": 70.0,
+    "HR": 80.0,
+    "O2Sat": 97.0,
+    "Temp": 37.0,
+    "SBP": 120.0,
+    "MAP": 85.0,
+    "DBP": 70.0,
     "Resp": 16.0,
-    "BaseExcess": 0.0, "HCO3": 24.0, "FiO2": 0.21, "pH": 7.40, "PaCO2": 40.0, "SaO2": 97.0,
-    "AST": 25.0, "BUN": 14.0, "Alkalinephos": 80.0, "Calcium": 9.2, "Chloride": 102.0,
-    "Creatinine": 0.9, "Bilirubin_direct": 0.2, "Glucose": 110.0, "Lactate": 1.0,
-    "Magnesium": 2.0, "Phosphate": 3.5, "Potassium": 4.2, "Bilirubin_total": 0.7,
-    "TroponinI": 0.01, "Hct": 40.0, "Hgb": 13.5, "PTT": 30.0, "WBC": 8.0,
-    "Fibrinogen": 300.0, "Platelets": 250.0,
+    "BaseExcess": 0.0,
+    "HCO3": 24.0,
+    "FiO2": 0.21,
+    "pH": 7.40,
+    "PaCO2": 40.0,
+    "SaO2": 97.0,
+    "AST": 25.0,
+    "BUN": 14.0,
+    "Alkalinephos": 80.0,
+    "Calcium": 9.2,
+    "Chloride": 102.0,
+    "Creatinine": 0.9,
+    "Bilirubin_direct": 0.2,
+    "Glucose": 110.0,
+    "Lactate": 1.0,
+    "Magnesium": 2.0,
+    "Phosphate": 3.5,
+    "Potassium": 4.2,
+    "Bilirubin_total": 0.7,
+    "TroponinI": 0.01,
+    "Hct": 40.0,
+    "Hgb": 13.5,
+    "PTT": 30.0,
+    "WBC": 8.0,
+    "Fibrinogen": 300.0,
+    "Platelets": 250.0,
     "Age": 62.0,
 }
 # Typical spread used to scale squared deviations from normal (keeps them O(1)).
 SPREAD: dict[str, float] = {
-    "HR": 15.0, "O2Sat": 3.0, "Temp": 0.8, "SBP": 20.0, "MAP": 12.0, "DBP": 12.0, "Resp": 5.0,
+    "HR": 15.0,
+    "O2Sat": 3.0,
+    "Temp": 0.8,
+    "SBP": 20.0,
+    "MAP": 12.0,
+    "DBP": 12.0,
+    "Resp": 5.0,
 }
 
 # Plausibility limits: values outside are treated as artefacts (not measured) offline; in the
 # stream the vitals validator rejects them before they reach this code.
 PLAUSIBLE: dict[str, tuple[float, float]] = {
-    "HR": (20.0, 300.0), "O2Sat": (20.0, 100.0), "Temp": (25.0, 45.0), "SBP": (30.0, 300.0),
-    "MAP": (15.0, 250.0), "DBP": (10.0, 200.0), "Resp": (1.0, 80.0),
+    "HR": (20.0, 300.0),
+    "O2Sat": (20.0, 100.0),
+    "Temp": (25.0, 45.0),
+    "SBP": (30.0, 300.0),
+    "MAP": (15.0, 250.0),
+    "DBP": (10.0, 200.0),
+    "Resp": (1.0, 80.0),
 }
 
 
@@ -110,8 +151,15 @@ def is_plausible(col: str, value: float) -> bool:
     return lo <= value <= hi
 
 
-VITAL_UNITS = {"HR": "beats/min", "O2Sat": "%", "Temp": "deg C", "SBP": "mmHg", "MAP": "mmHg",
-               "DBP": "mmHg", "Resp": "breaths/min"}   # the challenge's units (Reyna 2020)
+VITAL_UNITS = {
+    "HR": "beats/min",
+    "O2Sat": "%",
+    "Temp": "deg C",
+    "SBP": "mmHg",
+    "MAP": "mmHg",
+    "DBP": "mmHg",
+    "Resp": "breaths/min",
+}  # the challenge's units (Reyna 2020)
 
 FEATURE_SETS = ("vitals", "full")
 
@@ -120,14 +168,21 @@ FEATURE_SETS = ("vitals", "full")
 def _vital_names() -> list[str]:
     names: list[str] = []
     for v in VITALS:
-        names += [f"{v}_last", f"{v}_dev2", f"{v}_mean6h", f"{v}_min6h", f"{v}_max6h",
-                  f"{v}_slope6h", f"{v}_std6h", f"{v}_vs_baseline"]
+        names += [
+            f"{v}_last",
+            f"{v}_dev2",
+            f"{v}_mean6h",
+            f"{v}_min6h",
+            f"{v}_max6h",
+            f"{v}_slope6h",
+            f"{v}_std6h",
+            f"{v}_vs_baseline",
+        ]
         if v not in CADENCE_FREE:
             names += [f"{v}_hours_since", f"{v}_never", f"{v}_frac_measured"]
             names += [f"{v}_since_gt{g}h" for g in GAP_STEPS_H]
             names += [f"{v}_frac_gt{k}of6" for k in range(1, 6)]
-    names += ["ShockIndex", "PulsePressure", "ICULOS_capped", "log_ICULOS_capped",
-              "hours_with_vitals_6h"]
+    names += ["ShockIndex", "PulsePressure", "ICULOS_capped", "log_ICULOS_capped", "hours_with_vitals_6h"]
     names += [f"ICULOS_gt{h}h" for h in ICULOS_STEPS_H]
     return names
 
@@ -164,17 +219,17 @@ class FeatureState(TypedDict):
     trip through the table's changelog.
     """
 
-    v: int                              # STATE_VERSION
-    t0: float | None                    # epoch seconds of the start of ICU hour 1
-    hour: int | None                    # the open bucket's ICU hour
-    open: dict[str, list[float]]        # var -> [running mean, n] for the open hour
+    v: int  # STATE_VERSION
+    t0: float | None  # epoch seconds of the start of ICU hour 1
+    hour: int | None  # the open bucket's ICU hour
+    open: dict[str, list[float]]  # var -> [running mean, n] for the open hour
     hist: dict[str, list[list[float]]]  # var -> [[hour, value], ...] closed hours in the window
-    last: dict[str, list[float]]        # var -> [value, hour] last closed value (kept forever)
-    base: dict[str, list[float]]        # var -> [sum of hourly values, number of hours measured]
-    vital_hours: list[int]              # closed hours (in window) that had any vital sign
-    lab_hours: list[list[int]]          # closed hours (last 24 h) with their lab count: [[h, n]]
+    last: dict[str, list[float]]  # var -> [value, hour] last closed value (kept forever)
+    base: dict[str, list[float]]  # var -> [sum of hourly values, number of hours measured]
+    vital_hours: list[int]  # closed hours (in window) that had any vital sign
+    lab_hours: list[list[int]]  # closed hours (last 24 h) with their lab count: [[h, n]]
     age: float | None
-    male: float | None                  # 1.0 male, 0.0 female
+    male: float | None  # 1.0 male, 0.0 female
 
 
 def features_init(admit_ts: datetime | str | None = None, iculos_at_admit: int = 1) -> FeatureState:
@@ -190,21 +245,26 @@ def features_init(admit_ts: datetime | str | None = None, iculos_at_admit: int =
     t0 = None if admit_ts is None else _epoch(admit_ts) - (iculos_at_admit - 1) * 3600.0
     return {
         "v": STATE_VERSION,
-        "t0": t0,                 # epoch seconds of the start of ICU hour 1
-        "hour": None,             # the open bucket's ICU hour
-        "open": {},               # var -> [running mean, n] for the open hour
-        "hist": {},               # var -> [[hour, value], ...] closed hours in the window
-        "last": {},               # var -> [value, hour] last closed value (kept forever)
-        "base": {},               # var -> [sum of hourly values, number of hours measured]
-        "vital_hours": [],        # closed hours (in window) that had any vital sign
-        "lab_hours": [],          # closed hours (last 24 h) with their lab count: [[h, n]]
+        "t0": t0,  # epoch seconds of the start of ICU hour 1
+        "hour": None,  # the open bucket's ICU hour
+        "open": {},  # var -> [running mean, n] for the open hour
+        "hist": {},  # var -> [[hour, value], ...] closed hours in the window
+        "last": {},  # var -> [value, hour] last closed value (kept forever)
+        "base": {},  # var -> [sum of hourly values, number of hours measured]
+        "vital_hours": [],  # closed hours (in window) that had any vital sign
+        "lab_hours": [],  # closed hours (last 24 h) with their lab count: [[h, n]]
         "age": None,
         "male": None,
     }
 
 
-def features_admit(state: FeatureState, *, age_years: float | None = None, sex: str | None = None,
-                   admit_ts: datetime | str | None = None) -> FeatureState:
+def features_admit(
+    state: FeatureState,
+    *,
+    age_years: float | None = None,
+    sex: str | None = None,
+    admit_ts: datetime | str | None = None,
+) -> FeatureState:
     """Record admission (ADT) data: age in years, sex ("M"/"F"), ICU admission time.
 
     An admission time that arrives after readings were already bucketed (ADT messages are often
@@ -263,7 +323,7 @@ def _num(x: Any) -> float | None:
 def _record_values(record: Mapping[str, Any]) -> dict[str, float]:
     """Challenge-named values carried by a row, a vitals reading or a lab result."""
     vals: dict[str, float] = {}
-    if "test" in record:                         # a lab result (wardwatch/records/labs.py)
+    if "test" in record:  # a lab result (wardwatch/records/labs.py)
         name = record["test"]
         if name not in LABS:
             raise ValueError(f"unknown lab test {name!r}; valid: {sorted(LABS)}")
@@ -271,11 +331,11 @@ def _record_values(record: Mapping[str, Any]) -> dict[str, float]:
         if v is not None:
             vals[name] = v
         return vals
-    for key, col in STREAM_FIELDS.items():      # a stream vitals reading
+    for key, col in STREAM_FIELDS.items():  # a stream vitals reading
         v = _num(record.get(key))
         if v is not None:
             vals[col] = v
-    for col in VITALS + tuple(LABS):            # a challenge row
+    for col in VITALS + tuple(LABS):  # a challenge row
         v = _num(record.get(col))
         if v is not None:
             vals[col] = v
@@ -324,7 +384,7 @@ def _close_open_bucket(state: FeatureState) -> None:
 
 
 def _trim(state: FeatureState, hour: int) -> None:
-    lo = hour - WINDOW_H + 1           # keep closed hours that are inside the next window
+    lo = hour - WINDOW_H + 1  # keep closed hours that are inside the next window
     for var, pts in state["hist"].items():
         if pts and pts[0][0] < lo:
             state["hist"][var] = [p for p in pts if p[0] >= lo]
@@ -364,7 +424,7 @@ def features_update(state: FeatureState, record: Mapping[str, Any]) -> FeatureSt
         acc = state["open"].get(var)
         if acc is None:
             state["open"][var] = [v, 1]
-        else:                          # running mean: exact when every value is the same
+        else:  # running mean: exact when every value is the same
             acc[1] += 1
             acc[0] += (v - acc[0]) / acc[1]
     return state
@@ -452,12 +512,14 @@ def features_vector(state: FeatureState, feature_set: str = "vitals") -> np.ndar
     out += [float(capped > h) for h in ICULOS_STEPS_H]
     if feature_set == "full":
         age, male = state["age"], state["male"]
-        out += [NORMAL["Age"] if age is None else age, 0.5 if male is None else male,
-                float(age is None or male is None)]
+        out += [
+            NORMAL["Age"] if age is None else age,
+            0.5 if male is None else male,
+            float(age is None or male is None),
+        ]
         for lab in LABS:
             v, since = _last(state, lab, hour)
-            out += [NORMAL[lab] if v is None else v, min(since, LAB_GAP_CAP_H),
-                    float(v is None)]
+            out += [NORMAL[lab] if v is None else v, min(since, LAB_GAP_CAP_H), float(v is None)]
         n_open = sum(1 for k in state["open"] if k in LABS)
         out.append(float(sum(n for h, n in state["lab_hours"] if h > hour - 24) + n_open))
     return np.asarray(out, dtype=float)
@@ -469,9 +531,11 @@ def last_vitals(state: FeatureState) -> dict[str, float | None]:
     return {var: _last(state, var, hour)[0] for var in VITALS}
 
 
-def features_psv_rows(rows: Sequence[Mapping[str, Any]], feature_set: str = "vitals",
-                      state: FeatureState | None = None,
-                      ) -> tuple[np.ndarray, list[dict[str, float | None]]]:
+def features_psv_rows(
+    rows: Sequence[Mapping[str, Any]],
+    feature_set: str = "vitals",
+    state: FeatureState | None = None,
+) -> tuple[np.ndarray, list[dict[str, float | None]]]:
     """Offline path: feed challenge rows hour by hour, one vector per row.
 
     Returns the matrix (rows x features) and, per row, the last vitals (for NEWS2 / qSOFA on

@@ -42,32 +42,39 @@ log = logging.getLogger(__name__)
 
 SOURCE = "deterioration"
 SCORE_EVERY_S = 60.0
-RAISE_AFTER = 2          # consecutive scores >= threshold before raising
-CLEAR_AFTER = 5          # consecutive scores < clear_threshold before clearing
+RAISE_AFTER = 2  # consecutive scores >= threshold before raising
+CLEAR_AFTER = 5  # consecutive scores < clear_threshold before clearing
 MIN_DWELL_S = 30 * 60.0  # an active alert stays at least this long
-GRACE_S = 30 * 60.0      # warm-up: no alert before 30 min of device time since the first reading
-PRIORITY = "medium"      # prompt response (IEC 60601-1-8); NEWS2 carries the emergency levels
+GRACE_S = 30 * 60.0  # warm-up: no alert before 30 min of device time since the first reading
+PRIORITY = "medium"  # prompt response (IEC 60601-1-8); NEWS2 carries the emergency levels
 TOP_FEATURES = 5
 
 
 class LiveState(TypedDict):
     """The per-patient live state: a plain JSON-serialisable dict (a Faust table value)."""
 
-    features: FeatureState        # the hourly feature state (models.deterioration.features)
-    first_s: float | None         # device time (epoch s) of the first reading
-    last_score_s: float | None    # device time of the last score
-    prob: float | None            # the last calibrated probability
-    active: bool                  # the deterioration alert is raised
-    above: int                    # consecutive scores >= threshold
-    below: int                    # consecutive scores < clear_threshold
+    features: FeatureState  # the hourly feature state (models.deterioration.features)
+    first_s: float | None  # device time (epoch s) of the first reading
+    last_score_s: float | None  # device time of the last score
+    prob: float | None  # the last calibrated probability
+    active: bool  # the deterioration alert is raised
+    above: int  # consecutive scores >= threshold
+    below: int  # consecutive scores < clear_threshold
     active_since_s: float | None  # device time the alert was raised
 
 
 def live_init() -> LiveState:
     """A fresh per-patient live state."""
-    return {"features": features_init(), "first_s": None, "last_score_s": None, "prob": None,
-            "active": False,
-            "above": 0, "below": 0, "active_since_s": None}
+    return {
+        "features": features_init(),
+        "first_s": None,
+        "last_score_s": None,
+        "prob": None,
+        "active": False,
+        "above": 0,
+        "below": 0,
+        "active_since_s": None,
+    }
 
 
 def deterioration_lab(state: LiveState | None, lab: Mapping[str, Any]) -> LiveState:
@@ -81,8 +88,7 @@ def deterioration_lab(state: LiveState | None, lab: Mapping[str, Any]) -> LiveSt
     return state
 
 
-def deterioration_admit(state: LiveState | None, age_years: float, sex: str,
-                        admit_ts: datetime) -> LiveState:
+def deterioration_admit(state: LiveState | None, age_years: float, sex: str, admit_ts: datetime) -> LiveState:
     """Record an admission (age, sex, ICU admission time) in the patient's live state.
 
     A late admission renumbers the ICU hours already counted from the first reading
@@ -98,13 +104,20 @@ def _news2_summary(news2: object) -> dict[str, Any] | None:
         return None
     if isinstance(news2, Mapping):
         return {k: news2.get(k) for k in ("score", "band", "risk")}
-    return {"score": getattr(news2, "score", None), "band": getattr(news2, "band", None),
-            "risk": getattr(news2, "risk", None)}
+    return {
+        "score": getattr(news2, "score", None),
+        "band": getattr(news2, "band", None),
+        "risk": getattr(news2, "risk", None),
+    }
 
 
-def deterioration_step(state: LiveState | None, reading: VitalsReading, news2: object,
-                       now: datetime | None = None, model: DeteriorationModel | None = None,
-                       ) -> tuple[LiveState, list[dict[str, Any]], list[Condition]]:
+def deterioration_step(
+    state: LiveState | None,
+    reading: VitalsReading,
+    news2: object,
+    now: datetime | None = None,
+    model: DeteriorationModel | None = None,
+) -> tuple[LiveState, list[dict[str, Any]], list[Condition]]:
     """Update features with one reading; score every minute; raise / clear with hysteresis.
 
     Parameters
@@ -156,7 +169,7 @@ def deterioration_step(state: LiveState | None, reading: VitalsReading, news2: o
     elif prob < model.clear_threshold:
         state["below"] += 1
         state["above"] = 0
-    else:                       # in the hysteresis band: hold
+    else:  # in the hysteresis band: hold
         state["above"] = 0
         state["below"] = 0
     conditions: list[Condition] = []
@@ -166,32 +179,64 @@ def deterioration_step(state: LiveState | None, reading: VitalsReading, news2: o
         state["active"] = True
         state["active_since_s"] = t
         conditions.append(_condition(reading, model, prob, x, news2, True, ts_iso))
-    elif (state["active"] and state["below"] >= CLEAR_AFTER
-          and t - (state["active_since_s"] or t) >= MIN_DWELL_S):
+    elif (
+        state["active"]
+        and state["below"] >= CLEAR_AFTER
+        and t - (state["active_since_s"] or t) >= MIN_DWELL_S
+    ):
         state["active"] = False
         state["active_since_s"] = None
         conditions.append(_condition(reading, model, prob, x, news2, False, ts_iso))
     icu_hour = state["features"]["hour"]
     assert icu_hour is not None, "features_update sets the hour"
-    pts = [point("risk", {"patient": reading.patient_id, "bed": reading.bed},
-                 {"probability": round(prob, 5), "threshold": model.threshold,
-                  "alert": int(state["active"]), "icu_hour": int(icu_hour)},
-                 reading.ts)]
+    pts = [
+        point(
+            "risk",
+            {"patient": reading.patient_id, "bed": reading.bed},
+            {
+                "probability": round(prob, 5),
+                "threshold": model.threshold,
+                "alert": int(state["active"]),
+                "icu_hour": int(icu_hour),
+            },
+            reading.ts,
+        )
+    ]
     return state, pts, conditions
 
 
-def _condition(reading: VitalsReading, model: DeteriorationModel, prob: float, x: np.ndarray,
-               news2: object, active: bool, ts_iso: str) -> Condition:
+def _condition(
+    reading: VitalsReading,
+    model: DeteriorationModel,
+    prob: float,
+    x: np.ndarray,
+    news2: object,
+    active: bool,
+    ts_iso: str,
+) -> Condition:
     n2 = _news2_summary(news2)
-    evidence: dict[str, Any] = {"probability": round(prob, 4), "threshold": model.threshold,
-                                "clear_threshold": model.clear_threshold, "news2": n2,
-                                "top_features": model.explain(x, TOP_FEATURES)}
+    evidence: dict[str, Any] = {
+        "probability": round(prob, 4),
+        "threshold": model.threshold,
+        "clear_threshold": model.clear_threshold,
+        "news2": n2,
+        "top_features": model.explain(x, TOP_FEATURES),
+    }
     n2txt = f"; NEWS2 {n2['score']}" if n2 and n2.get("score") is not None else ""
     if active:
-        msg = (f"Deterioration risk {prob:.1%} (alert threshold {model.threshold:.1%}){n2txt}: "
-               + ", ".join(f["feature"] for f in evidence["top_features"][:3]))
+        msg = f"Deterioration risk {prob:.1%} (alert threshold {model.threshold:.1%}){n2txt}: " + ", ".join(
+            f["feature"] for f in evidence["top_features"][:3]
+        )
     else:
         msg = f"Deterioration risk back to {prob:.1%} (clear below {model.clear_threshold:.1%})"
-    return Condition(patient_id=reading.patient_id, bed=reading.bed, source=SOURCE,
-                     active=active, priority=PRIORITY, ts=ts_iso, message=msg,
-                     evidence=evidence, versions={SOURCE: model.version})
+    return Condition(
+        patient_id=reading.patient_id,
+        bed=reading.bed,
+        source=SOURCE,
+        active=active,
+        priority=PRIORITY,
+        ts=ts_iso,
+        message=msg,
+        evidence=evidence,
+        versions={SOURCE: model.version},
+    )

@@ -43,8 +43,8 @@ class DeteriorationModel:
     intercept: float
     calib_a: float
     calib_b: float
-    threshold: float                 # raise: calibrated probability chosen on validation
-    clear_threshold: float           # clear below this (hysteresis)
+    threshold: float  # raise: calibrated probability chosen on validation
+    clear_threshold: float  # clear below this (hysteresis)
     metrics: dict[str, Any] = field(default_factory=dict)
     knots: list[list[float]] = field(default_factory=list)  # per feature; [] = linear only
 
@@ -83,8 +83,13 @@ class DeteriorationModel:
         for i in order[:top]:
             if contrib[i] <= 0:
                 break
-            out.append({"feature": self.feature_names[i], "value": round(float(x[i]), 3),
-                        "contribution": round(float(contrib[i]), 3)})
+            out.append(
+                {
+                    "feature": self.feature_names[i],
+                    "value": round(float(x[i]), 3),
+                    "contribution": round(float(contrib[i]), 3),
+                }
+            )
         return out
 
     def to_json(self) -> str:

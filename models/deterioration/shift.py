@@ -47,12 +47,15 @@ from models.deterioration.train import (
 
 log = logging.getLogger(__name__)
 KEYS = ("patients", "septic_patients", "auroc", "auprc", "utility", "news2_auroc")
-SITE_SIZES = (250, 500)   # labelled patients a site might have (plus all of its validation part)
+SITE_SIZES = (250, 500)  # labelled patients a site might have (plus all of its validation part)
 SITE_DRAWS = 5
 # Vitals a monitor reports every hour, by how much of the bedside is continuous.
-MONITOR_VIEWS = {"charted": (), "monitor HR, SpO2, RR": ("HR", "O2Sat", "Resp"),
-                 "+ NIBP / arterial BP": ("HR", "O2Sat", "Resp", "SBP", "MAP", "DBP"),
-                 "+ temperature probe": ("HR", "O2Sat", "Resp", "SBP", "MAP", "DBP", "Temp")}
+MONITOR_VIEWS = {
+    "charted": (),
+    "monitor HR, SpO2, RR": ("HR", "O2Sat", "Resp"),
+    "+ NIBP / arterial BP": ("HR", "O2Sat", "Resp", "SBP", "MAP", "DBP"),
+    "+ temperature probe": ("HR", "O2Sat", "Resp", "SBP", "MAP", "DBP", "Temp"),
+}
 
 
 def monitor_view(rows: list[dict[str, float]], variables: Sequence[str]) -> list[dict[str, float]]:
@@ -84,8 +87,7 @@ def monitor_shift(tar_path: Path) -> dict[str, Any]:
     val: list[PatientMatrix] = []
     for name, rows in iter_tar(tar_path, lambda n: split_of(n) in ("val", "test")):
         if split_of(name) == "val":
-            val.append(patient_matrix(name, monitor_view(rows, MONITOR_VIEWS[widest]),
-                                      model.feature_set))
+            val.append(patient_matrix(name, monitor_view(rows, MONITOR_VIEWS[widest]), model.feature_set))
             continue
         for k, variables in MONITOR_VIEWS.items():
             views[k].append(patient_matrix(name, monitor_view(rows, variables), model.feature_set))
@@ -95,25 +97,41 @@ def monitor_shift(tar_path: Path) -> dict[str, Any]:
     for k, m, pms in runs:
         prob = [m.predict_proba(p.X) for p in pms]
         s = score_patients(pms, prob, m.threshold)
-        out[k] = {**{key: s[key] for key in ("auroc", "auprc", "utility", "flagged_septic_pct",
-                                             "flagged_non_septic_pct", "prevalence_rows")},
-                  "threshold": m.threshold,
-                  "utility_by_prevalence": rounded(utility_by_prevalence(
-                      pms, prob, m.threshold, PREVALENCE_FACTORS)),
-                  "mean_probability": round(float(np.mean(np.concatenate(prob))), 4)}
+        out[k] = {
+            **{
+                key: s[key]
+                for key in (
+                    "auroc",
+                    "auprc",
+                    "utility",
+                    "flagged_septic_pct",
+                    "flagged_non_septic_pct",
+                    "prevalence_rows",
+                )
+            },
+            "threshold": m.threshold,
+            "utility_by_prevalence": rounded(
+                utility_by_prevalence(pms, prob, m.threshold, PREVALENCE_FACTORS)
+            ),
+            "mean_probability": round(float(np.mean(np.concatenate(prob))), 4),
+        }
         log.info("%s: %s", k, out[k])
     return out
 
 
-def site_refit(model: DeteriorationModel, site: Sequence[PatientMatrix],
-               test: Sequence[PatientMatrix], seed: int = 0) -> dict[str, Any]:
+def site_refit(
+    model: DeteriorationModel, site: Sequence[PatientMatrix], test: Sequence[PatientMatrix], seed: int = 0
+) -> dict[str, Any]:
     """Test utility (mean and worst over draws, per prevalence factor) of ``model`` refitted on
     :data:`SITE_SIZES` patients drawn from ``site``, and on all of them."""
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {}
     for n in (*SITE_SIZES, len(site)):
-        draws = ([np.arange(len(site))] if n >= len(site) else
-                 [rng.choice(len(site), n, replace=False) for _ in range(SITE_DRAWS)])
+        draws = (
+            [np.arange(len(site))]
+            if n >= len(site)
+            else [rng.choice(len(site), n, replace=False) for _ in range(SITE_DRAWS)]
+        )
         utils = []
         for idx in draws:
             m = recalibrate(model, [site[i] for i in idx])
@@ -121,9 +139,11 @@ def site_refit(model: DeteriorationModel, site: Sequence[PatientMatrix],
             utils.append(utility_by_prevalence(test, prob, m.threshold, PREVALENCE_FACTORS))
         out[str(min(n, len(site)))] = {
             "draws": len(draws),
-            "utility_mean": {str(f): round(float(np.mean([u[f] for u in utils])), 4)
-                             for f in PREVALENCE_FACTORS},
-            "utility_min": {str(f): round(min(u[f] for u in utils), 4) for f in PREVALENCE_FACTORS}}
+            "utility_mean": {
+                str(f): round(float(np.mean([u[f] for u in utils])), 4) for f in PREVALENCE_FACTORS
+            },
+            "utility_min": {str(f): round(min(u[f] for u in utils), 4) for f in PREVALENCE_FACTORS},
+        }
     return out
 
 
@@ -136,29 +156,38 @@ def unit_shift(tar_path: Path) -> dict[str, Any]:
         pms.append(patient_matrix(name, rows, "vitals"))
     out: dict[str, Any] = {}
     for src, dst in (("MICU", "SICU"), ("SICU", "MICU")):
-        part = {k: [p for p in pms if unit[p.name] == src and split_of(p.name) == k]
-                for k in ("train", "val", "test")}
+        part = {
+            k: [p for p in pms if unit[p.name] == src and split_of(p.name) == k]
+            for k in ("train", "val", "test")
+        }
         other = [p for p in pms if unit[p.name] == dst and split_of(p.name) == "test"]
         f = fit_feature_set("vitals", part["train"], part["val"], part["test"])
         other_prob = [f.model.predict_proba(p.X) for p in other]
         m_other = score_patients(other, other_prob, f.model.threshold)
         # The challenge's own rule for comparison: the best utility at the source's prevalence.
-        own, _ = choose_threshold(part["val"], [f.model.predict_proba(p.X) for p in part["val"]],
-                                  factors=(1.0,))
-        out[f"{src}->{dst}"] = {"train_patients": len(part["train"]),
-                                "threshold": f.model.threshold,
-                                "same_unit_test": {k: f.test.get(k) for k in KEYS},
-                                "other_unit_test": {k: m_other.get(k) for k in KEYS},
-                                "own_prevalence_threshold": round(own, 5),
-                                "own_prevalence_utility": {
-                                    k: round(utility_by_prevalence(pl, pr, own, (1.0,))[1.0], 4)
-                                    for k, pl, pr in (("same_unit_test", part["test"], f.test_prob),
-                                                      ("other_unit_test", other, other_prob))},
-                                "other_unit_test_by_prevalence": rounded(utility_by_prevalence(
-                                    other, other_prob, f.model.threshold, PREVALENCE_FACTORS)),
-                                "other_unit_site_refit": site_refit(
-                                    f.model, [p for p in pms if unit[p.name] == dst
-                                              and split_of(p.name) == "val"], other)}
+        own, _ = choose_threshold(
+            part["val"], [f.model.predict_proba(p.X) for p in part["val"]], factors=(1.0,)
+        )
+        out[f"{src}->{dst}"] = {
+            "train_patients": len(part["train"]),
+            "threshold": f.model.threshold,
+            "same_unit_test": {k: f.test.get(k) for k in KEYS},
+            "other_unit_test": {k: m_other.get(k) for k in KEYS},
+            "own_prevalence_threshold": round(own, 5),
+            "own_prevalence_utility": {
+                k: round(utility_by_prevalence(pl, pr, own, (1.0,))[1.0], 4)
+                for k, pl, pr in (
+                    ("same_unit_test", part["test"], f.test_prob),
+                    ("other_unit_test", other, other_prob),
+                )
+            },
+            "other_unit_test_by_prevalence": rounded(
+                utility_by_prevalence(other, other_prob, f.model.threshold, PREVALENCE_FACTORS)
+            ),
+            "other_unit_site_refit": site_refit(
+                f.model, [p for p in pms if unit[p.name] == dst and split_of(p.name) == "val"], other
+            ),
+        }
         log.info("%s->%s: %s", src, dst, out[f"{src}->{dst}"])
     return out
 
@@ -168,8 +197,10 @@ if __name__ == "__main__":
 
     logging.basicConfig(level=logging.INFO)
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m models.deterioration.shift SET_A_TARBALL "
-                 "(../shared/data/sepsis2019/training_setA.tar.gz)")
+        sys.exit(
+            "usage: python -m models.deterioration.shift SET_A_TARBALL "
+            "(../shared/data/sepsis2019/training_setA.tar.gz)"
+        )
     tar = Path(sys.argv[1])
     for fn, file in ((monitor_shift, "monitor_shift.json"), (unit_shift, "unit_shift.json")):
         (ARTIFACT_DIR / file).write_text(json.dumps(fn(tar), indent=1) + "\n")

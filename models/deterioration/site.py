@@ -40,10 +40,17 @@ from models.deterioration.train import (
     utility_by_prevalence,
 )
 
-HOLDOUT = 0.3          # share of the site's patients held out of the fit, for the report
-FEW_SEPTIC = 20        # below this many septic patients in the fit, the report warns
-REPORT_KEYS = ("patients", "septic_patients", "rows", "auroc", "utility", "flagged_septic_pct",
-               "flagged_non_septic_pct")
+HOLDOUT = 0.3  # share of the site's patients held out of the fit, for the report
+FEW_SEPTIC = 20  # below this many septic patients in the fit, the report warns
+REPORT_KEYS = (
+    "patients",
+    "septic_patients",
+    "rows",
+    "auroc",
+    "utility",
+    "flagged_septic_pct",
+    "flagged_non_septic_pct",
+)
 
 
 def is_holdout(name: str, fraction: float = HOLDOUT) -> bool:
@@ -60,25 +67,34 @@ def recalibrate(model: DeteriorationModel, pms: Sequence[PatientMatrix]) -> Dete
     pms = [pm for pm in pms if pm.y is not None and len(pm.y)]
     septic = sum(bool(pm.labels.any()) for pm in pms)
     if septic == 0 or septic == len(pms):
-        raise ValueError(f"{len(pms)} labelled patients, {septic} septic: the fit needs both "
-                         "septic and non-septic patients with SepsisLabel")
+        raise ValueError(
+            f"{len(pms)} labelled patients, {septic} septic: the fit needs both "
+            "septic and non-septic patients with SepsisLabel"
+        )
     z = [model.decision(pm.X) for pm in pms]
     a, b = platt(np.concatenate(z), np.concatenate([pm.labels for pm in pms]))
     calibrated = dataclasses.replace(model, calib_a=a, calib_b=b)
     prob = [calibrated.predict_proba(pm.X) for pm in pms]
     thr, utils = choose_threshold(pms, prob)
     digest = hashlib.sha256(json.dumps([model.version, a, b, thr]).encode()).hexdigest()[:8]
-    fit = {"patients": len(pms), "septic_patients": septic,
-           "rows": int(sum(len(pm.labels) for pm in pms)),
-           "utility_by_prevalence": rounded(utils)}
+    fit = {
+        "patients": len(pms),
+        "septic_patients": septic,
+        "rows": int(sum(len(pm.labels) for pm in pms)),
+        "utility_by_prevalence": rounded(utils),
+    }
     return dataclasses.replace(
-        calibrated, version=f"{model.version}-site-{digest}", threshold=round(thr, 5),
+        calibrated,
+        version=f"{model.version}-site-{digest}",
+        threshold=round(thr, 5),
         clear_threshold=round(CLEAR_RATIO * thr, 5),
-        metrics={"base_version": model.version, "base_threshold": model.threshold, "site_fit": fit})
+        metrics={"base_version": model.version, "base_threshold": model.threshold, "site_fit": fit},
+    )
 
 
-def calibrate_site(model: DeteriorationModel, pms: Sequence[PatientMatrix],
-                   holdout: float = HOLDOUT) -> tuple[DeteriorationModel, dict[str, Any]]:
+def calibrate_site(
+    model: DeteriorationModel, pms: Sequence[PatientMatrix], holdout: float = HOLDOUT
+) -> tuple[DeteriorationModel, dict[str, Any]]:
     """Refit ``model`` on the site's patients outside the held-out share and compare both
     artifacts on the held-out patients.
 
@@ -92,11 +108,17 @@ def calibrate_site(model: DeteriorationModel, pms: Sequence[PatientMatrix],
     labelled = [pm for pm in pms if pm.y is not None]
     held = [pm for pm in labelled if is_holdout(pm.name, holdout)]
     site = recalibrate(model, [pm for pm in labelled if not is_holdout(pm.name, holdout)])
-    report: dict[str, Any] = {"model_version": site.version, "base_version": model.version,
-                              "threshold": site.threshold, "base_threshold": model.threshold,
-                              "calib_a": round(site.calib_a, 4), "calib_b": round(site.calib_b, 4),
-                              "unlabelled_skipped": len(pms) - len(labelled),
-                              "fit": site.metrics["site_fit"], "holdout": {}}
+    report: dict[str, Any] = {
+        "model_version": site.version,
+        "base_version": model.version,
+        "threshold": site.threshold,
+        "base_threshold": model.threshold,
+        "calib_a": round(site.calib_a, 4),
+        "calib_b": round(site.calib_b, 4),
+        "unlabelled_skipped": len(pms) - len(labelled),
+        "fit": site.metrics["site_fit"],
+        "holdout": {},
+    }
     report["data_quality"], report["warnings"] = data_quality(pms)
     if held and any(pm.labels.any() for pm in held) and not all(pm.labels.any() for pm in held):
         for tag, m in (("deployed", model), ("site", site)):
@@ -104,14 +126,19 @@ def calibrate_site(model: DeteriorationModel, pms: Sequence[PatientMatrix],
             s = score_patients(held, prob, m.threshold)
             report["holdout"][tag] = {
                 **{k: s.get(k) for k in REPORT_KEYS},
-                "utility_by_prevalence": rounded(utility_by_prevalence(
-                    held, prob, m.threshold, PREVALENCE_FACTORS))}
+                "utility_by_prevalence": rounded(
+                    utility_by_prevalence(held, prob, m.threshold, PREVALENCE_FACTORS)
+                ),
+            }
     else:
-        report["warnings"].append("no held-out comparison: the held-out share needs septic and "
-                                  "non-septic patients")
+        report["warnings"].append(
+            "no held-out comparison: the held-out share needs septic and non-septic patients"
+        )
     if site.metrics["site_fit"]["septic_patients"] < FEW_SEPTIC:
-        report["warnings"].append(f"only {site.metrics['site_fit']['septic_patients']} septic "
-                                  f"patients in the fit (fewer than {FEW_SEPTIC}): the threshold "
-                                  "is uncertain; refit when more labelled patients are available")
+        report["warnings"].append(
+            f"only {site.metrics['site_fit']['septic_patients']} septic "
+            f"patients in the fit (fewer than {FEW_SEPTIC}): the threshold "
+            "is uncertain; refit when more labelled patients are available"
+        )
     site = dataclasses.replace(site, metrics={**site.metrics, "site_report": report})
     return site, report

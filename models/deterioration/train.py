@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 SET_A_TAR = "sepsis2019/training_setA.tar.gz"
 N_PATIENTS_A = 20336
 C_GRID = (0.001, 0.003, 0.01, 0.03)
-KNOT_QUANTILES = (10, 25, 50, 75, 90)   # hinge knots per non-binary feature (training rows)
+KNOT_QUANTILES = (10, 25, 50, 75, 90)  # hinge knots per non-binary feature (training rows)
 AGE_BANDS = ((0, 50, "<50"), (50, 65, "50-64"), (65, 80, "65-79"), (80, 200, ">=80"))
 VERSION_PREFIX = "deterioration-lr"
 # The alert threshold must hold up where sepsis is rarer than in set A: the challenge's public
@@ -50,8 +50,8 @@ VERSION_PREFIX = "deterioration-lr"
 # prevalences from set A's down to set B's (factors relative to the validation patients'; model
 # card: "Generalisation"), not the utility at set A's prevalence alone.
 PREVALENCE_FACTORS = (1.0, round((1142 / 20000) / (1790 / 20336), 3))
-REPORT_FACTORS = (*PREVALENCE_FACTORS, 0.5)   # test utility is also reported at half set A's
-CLEAR_RATIO = 0.7   # the alert clears below this fraction of its threshold (hysteresis)
+REPORT_FACTORS = (*PREVALENCE_FACTORS, 0.5)  # test utility is also reported at half set A's
+CLEAR_RATIO = 0.7  # the alert clears below this fraction of its threshold (hysteresis)
 
 
 def split_of(name: str) -> str:
@@ -83,27 +83,31 @@ def platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
-def utility_by_prevalence(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray], thr: float,
-                          factors: Sequence[float]) -> dict[float, float]:
+def utility_by_prevalence(
+    pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray], thr: float, factors: Sequence[float]
+) -> dict[float, float]:
     """Normalized utility of alerting at ``prob >= thr`` where septic patients are ``factor``
     times as common as among ``pms`` (:func:`models.deterioration.utility.prevalence_weight`)."""
-    ys = [pm.y for pm in pms]
+    ys = [pm.labels for pm in pms]
     septic = float(np.mean([bool(np.any(y)) for y in ys]))
     pred = [(p >= thr).astype(int) for p in prob]
-    # TODO(#17): pm.labels above (pms are labelled) once the settings change here has merged
-    scores = normalized_utilities(ys, pred,  # type: ignore[arg-type]
-                                  [prevalence_weight(septic, f) for f in factors])
+    scores = normalized_utilities(
+        ys,
+        pred,
+        [prevalence_weight(septic, f) for f in factors],
+    )
     return dict(zip(factors, scores, strict=True))
 
 
-def choose_threshold(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
-                     factors: Sequence[float] = PREVALENCE_FACTORS) -> tuple[float, dict[float, float]]:
+def choose_threshold(
+    pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray], factors: Sequence[float] = PREVALENCE_FACTORS
+) -> tuple[float, dict[float, float]]:
     """The threshold whose worst :func:`utility_by_prevalence` over ``factors`` is highest, and
     its utility at each factor. With ``factors=(1.0,)`` this is the challenge's own choice (the
     best utility on these patients)."""
     grid = np.unique(np.quantile(np.concatenate(prob), np.linspace(0.5, 0.995, 60)))
     scored = [(float(t), utility_by_prevalence(pms, prob, t, factors)) for t in grid]
-    return max(scored, key=lambda s: min(s[1].values()))   # the first of equals, the lowest
+    return max(scored, key=lambda s: min(s[1].values()))  # the first of equals, the lowest
 
 
 def rounded(utils: dict[float, float]) -> dict[str, float]:
@@ -127,9 +131,13 @@ def choose_knots(X: np.ndarray) -> list[list[float]]:
     return knots
 
 
-def fit_feature_set(feature_set: str, train: Sequence[PatientMatrix],
-                    val: Sequence[PatientMatrix], test: Sequence[PatientMatrix],
-                    seed: int = 0) -> Fitted:
+def fit_feature_set(
+    feature_set: str,
+    train: Sequence[PatientMatrix],
+    val: Sequence[PatientMatrix],
+    test: Sequence[PatientMatrix],
+    seed: int = 0,
+) -> Fitted:
     """Fit, calibrate, threshold and test one feature set."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -156,10 +164,18 @@ def fit_feature_set(feature_set: str, train: Sequence[PatientMatrix],
     val_auc, lr, C = best
     a, b = platt(lr.decision_function(Zva), yva)
     model = DeteriorationModel(
-        version="", feature_set=feature_set, feature_names=names,
-        mean=[float(v) for v in scaler.mean_], scale=[float(v) for v in scaler.scale_],
-        coef=[float(v) for v in lr.coef_[0]], intercept=float(lr.intercept_[0]),
-        calib_a=a, calib_b=b, threshold=0.5, clear_threshold=0.5, knots=knots,
+        version="",
+        feature_set=feature_set,
+        feature_names=names,
+        mean=[float(v) for v in scaler.mean_],
+        scale=[float(v) for v in scaler.scale_],
+        coef=[float(v) for v in lr.coef_[0]],
+        intercept=float(lr.intercept_[0]),
+        calib_a=a,
+        calib_b=b,
+        threshold=0.5,
+        clear_threshold=0.5,
+        knots=knots,
     )
     val_prob = [model.predict_proba(pm.X[:, :ncol]) for pm in val]
     thr, val_utils = choose_threshold(val, val_prob)
@@ -167,30 +183,39 @@ def fit_feature_set(feature_set: str, train: Sequence[PatientMatrix],
     test_prob = [model.predict_proba(pm.X[:, :ncol]) for pm in test]
     test_metrics = score_patients(test, test_prob, thr)
     test_metrics["utility_by_prevalence"] = rounded(
-        utility_by_prevalence(test, test_prob, thr, REPORT_FACTORS))
+        utility_by_prevalence(test, test_prob, thr, REPORT_FACTORS)
+    )
     # The challenge's own rule (best utility at set A's prevalence), for the model card.
     own, own_val = choose_threshold(val, val_prob, factors=(1.0,))
     own_test = score_patients(test, test_prob, own)
     test_metrics["challenge_rule"] = {
-        "threshold": round(own, 5), "validation_utility": round(own_val[1.0], 4),
-        "utility_by_prevalence": rounded(utility_by_prevalence(test, test_prob, own,
-                                                               REPORT_FACTORS)),
-        **{k: own_test[k] for k in ("flagged_septic_pct", "flagged_non_septic_pct")}}
+        "threshold": round(own, 5),
+        "validation_utility": round(own_val[1.0], 4),
+        "utility_by_prevalence": rounded(utility_by_prevalence(test, test_prob, own, REPORT_FACTORS)),
+        **{k: own_test[k] for k in ("flagged_septic_pct", "flagged_non_septic_pct")},
+    }
     test_metrics.update(_subgroups(test, test_prob, thr))
     digest = hashlib.sha256(json.dumps([model.coef, model.intercept, a, b, thr, knots]).encode())
     version = f"{VERSION_PREFIX}-{feature_set}-{digest.hexdigest()[:8]}"
     model = DeteriorationModel(
-        **{**model.__dict__, "version": version, "threshold": round(thr, 5),
-           "clear_threshold": round(CLEAR_RATIO * thr, 5),
-           "metrics": {"test": test_metrics, "validation_auroc": round(val_auc, 4),
-                       "validation_utility": round(val_util, 4),
-                       "validation_utility_by_prevalence": rounded(val_utils),
-                       "C": C}})
+        **{
+            **model.__dict__,
+            "version": version,
+            "threshold": round(thr, 5),
+            "clear_threshold": round(CLEAR_RATIO * thr, 5),
+            "metrics": {
+                "test": test_metrics,
+                "validation_auroc": round(val_auc, 4),
+                "validation_utility": round(val_util, 4),
+                "validation_utility_by_prevalence": rounded(val_utils),
+                "C": C,
+            },
+        }
+    )
     return Fitted(model, val_util, test_metrics, test_prob)
 
 
-def _subgroups(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
-               thr: float) -> dict[str, Any]:
+def _subgroups(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray], thr: float) -> dict[str, Any]:
     groups: dict[str, list[int]] = {}
     for i, pm in enumerate(pms):
         sex = "male" if pm.male == 1 else "female" if pm.male == 0 else "unknown"
@@ -201,13 +226,16 @@ def _subgroups(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray],
     out = {}
     for g, idx in sorted(groups.items()):
         m = score_patients([pms[i] for i in idx], [prob[i] for i in idx], thr)
-        out[g] = {k: m.get(k) for k in ("patients", "septic_patients", "rows", "auroc", "auprc",
-                                        "utility", "news2_auroc")}
+        out[g] = {
+            k: m.get(k)
+            for k in ("patients", "septic_patients", "rows", "auroc", "auprc", "utility", "news2_auroc")
+        }
     return {"subgroups": out}
 
 
-def calibration_plot(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray], path: Path,
-                     title: str) -> None:
+def calibration_plot(
+    pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray], path: Path, title: str
+) -> None:
     """Reliability diagram (10 quantile bins) on test patients, saved as PNG."""
     import matplotlib
 
@@ -219,8 +247,7 @@ def calibration_plot(pms: Sequence[PatientMatrix], prob: Sequence[np.ndarray], p
     p = np.concatenate(prob)
     frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
     fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
-    ax.plot([0, max(mean.max(), frac.max())], [0, max(mean.max(), frac.max())], "k:",
-            label="perfect")
+    ax.plot([0, max(mean.max(), frac.max())], [0, max(mean.max(), frac.max())], "k:", label="perfect")
     ax.plot(mean, frac, "o-", label="model (test patients)")
     ax.set_xlabel("predicted probability")
     ax.set_ylabel("observed frequency of SepsisLabel")
@@ -238,8 +265,9 @@ def load_set_a(tar_path: Path, progress: Any = None) -> list[PatientMatrix]:
     return build(iter_tar(tar_path), "full", progress)
 
 
-def train(tar_path: str | Path, out_dir: str | Path = ARTIFACT_DIR,
-          seed: int = 0, show_progress: bool = True) -> dict[str, Any]:
+def train(
+    tar_path: str | Path, out_dir: str | Path = ARTIFACT_DIR, seed: int = 0, show_progress: bool = True
+) -> dict[str, Any]:
     """Rebuild both artifacts, the calibration plot, ``metrics.json`` and the model card."""
     from rich.progress import Progress
 
@@ -253,10 +281,14 @@ def train(tar_path: str | Path, out_dir: str | Path = ARTIFACT_DIR,
         parts[split_of(pm.name)].append(pm)
     results: dict[str, Any] = {
         "data": str(Path(tar_path).name),
-        "split": {k: {"patients": len(v), "rows": int(sum(len(p.X) for p in v)),
-                      # TODO(#17): p.labels (every set-A file is labelled)
-                      "septic_patients": int(sum(int(p.y.any()) for p in v))}  # type: ignore[misc,union-attr]
-                  for k, v in parts.items()},
+        "split": {
+            k: {
+                "patients": len(v),
+                "rows": int(sum(len(p.X) for p in v)),
+                "septic_patients": sum(int(p.labels.any()) for p in v),
+            }
+            for k, v in parts.items()
+        },
         "built_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     fitted: dict[str, Fitted] = {}
@@ -265,10 +297,18 @@ def train(tar_path: str | Path, out_dir: str | Path = ARTIFACT_DIR,
         f = fit_feature_set(fs, parts["train"], parts["val"], parts["test"], seed)
         fitted[fs] = f
         save_model(f.model, out_dir / f"deterioration_{fs}.json")
-        results[fs] = {"version": f.model.version, "threshold": f.model.threshold,
-                       "clear_threshold": f.model.clear_threshold, **f.model.metrics}
+        results[fs] = {
+            "version": f.model.version,
+            "threshold": f.model.threshold,
+            "clear_threshold": f.model.clear_threshold,
+            **f.model.metrics,
+        }
     dep = fitted["vitals"]
-    calibration_plot(parts["test"], dep.test_prob, out_dir / "calibration_vitals.png",
-                     f"{dep.model.version}\ncalibration on {len(parts['test'])} test patients")
+    calibration_plot(
+        parts["test"],
+        dep.test_prob,
+        out_dir / "calibration_vitals.png",
+        f"{dep.model.version}\ncalibration on {len(parts['test'])} test patients",
+    )
     (out_dir / "metrics.json").write_text(json.dumps(results, indent=1) + "\n")
     return results

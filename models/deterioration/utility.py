@@ -37,10 +37,18 @@ U_FP = -0.05
 U_TN = 0.0
 
 
-def utility_rows(labels: np.ndarray, predictions: np.ndarray, *, dt_early: float = DT_EARLY,
-                 dt_optimal: float = DT_OPTIMAL, dt_late: float = DT_LATE,
-                 max_u_tp: float = MAX_U_TP, min_u_fn: float = MIN_U_FN, u_fp: float = U_FP,
-                 u_tn: float = U_TN) -> np.ndarray:
+def utility_rows(
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    *,
+    dt_early: float = DT_EARLY,
+    dt_optimal: float = DT_OPTIMAL,
+    dt_late: float = DT_LATE,
+    max_u_tp: float = MAX_U_TP,
+    min_u_fn: float = MIN_U_FN,
+    u_fp: float = U_FP,
+    u_tn: float = U_TN,
+) -> np.ndarray:
     """Utility of each hourly prediction of one patient (Reyna 2020, Fig. 2).
 
     Parameters
@@ -73,13 +81,19 @@ def utility_rows(labels: np.ndarray, predictions: np.ndarray, *, dt_early: float
     fall = max_u_tp * (dt_late - d) / (dt_late - dt_optimal)
     pos = np.where(d <= dt_optimal, rise, np.where(d <= dt_late, fall, 0.0))
     # Negative predictions: 0 until dt_optimal, then a ramp down to min_u_fn at dt_late.
-    neg = np.where((d > dt_optimal) & (d <= dt_late),
-                   min_u_fn * (d - dt_optimal) / (dt_late - dt_optimal), 0.0)
+    neg = np.where(
+        (d > dt_optimal) & (d <= dt_late), min_u_fn * (d - dt_optimal) / (dt_late - dt_optimal), 0.0
+    )
     return np.where(pred, pos, neg)
 
 
-def best_predictions(labels: np.ndarray, *, dt_early: float = DT_EARLY,
-                     dt_optimal: float = DT_OPTIMAL, dt_late: float = DT_LATE) -> np.ndarray:
+def best_predictions(
+    labels: np.ndarray,
+    *,
+    dt_early: float = DT_EARLY,
+    dt_optimal: float = DT_OPTIMAL,
+    dt_late: float = DT_LATE,
+) -> np.ndarray:
     """The optimal predictions: 1 on ``t_sepsis + dt_early .. t_sepsis + dt_late``, else 0."""
     labels = np.asarray(labels).astype(bool)
     best = np.zeros(len(labels), dtype=int)
@@ -91,8 +105,9 @@ def best_predictions(labels: np.ndarray, *, dt_early: float = DT_EARLY,
     return best
 
 
-def normalized_utility(labels: Sequence[np.ndarray], predictions: Sequence[np.ndarray],
-                       non_septic_weight: float = 1.0) -> float:
+def normalized_utility(
+    labels: Sequence[np.ndarray], predictions: Sequence[np.ndarray], non_septic_weight: float = 1.0
+) -> float:
     """The challenge score over patients: ``(U - U_inaction) / (U_best - U_inaction)``.
 
     Parameters
@@ -118,8 +133,9 @@ def normalized_utility(labels: Sequence[np.ndarray], predictions: Sequence[np.nd
     return normalized_utilities(labels, predictions, (non_septic_weight,))[0]
 
 
-def normalized_utilities(labels: Sequence[np.ndarray], predictions: Sequence[np.ndarray],
-                         non_septic_weights: Sequence[float]) -> list[float]:
+def normalized_utilities(
+    labels: Sequence[np.ndarray], predictions: Sequence[np.ndarray], non_septic_weights: Sequence[float]
+) -> list[float]:
     """:func:`normalized_utility` at each of ``non_septic_weights``, from one pass over the
     patients (each patient's three utility sums are computed once and weighted per score).
 
@@ -139,8 +155,10 @@ def normalized_utilities(labels: Sequence[np.ndarray], predictions: Sequence[np.
         observed += w * utility_rows(y, p).sum()
         best += w * utility_rows(y, best_predictions(y)).sum()
         inaction += w * utility_rows(y, np.zeros(len(y), dtype=int)).sum()
-    return [float("nan") if b == i else float((o - i) / (b - i))
-            for o, b, i in zip(observed, best, inaction, strict=True)]
+    return [
+        float("nan") if b == i else float((o - i) / (b - i))
+        for o, b, i in zip(observed, best, inaction, strict=True)
+    ]
 
 
 def prevalence_weight(septic_fraction: float, factor: float) -> float:

@@ -11,26 +11,52 @@ from wardwatch.records.conditions import Condition
 from wardwatch.records.points import point
 
 
-def alarm_condition(change: AlarmChange, patient_id: str, bed: str,
-                    versions: dict[str, str], strip_path: str | None = None) -> Condition:
+def alarm_condition(
+    change: AlarmChange, patient_id: str, bed: str, versions: dict[str, str], strip_path: str | None = None
+) -> Condition:
     """The :class:`Condition` the alert component receives for one alarm change."""
     evidence = dict(change.evidence)
     if strip_path:
         evidence["strip_png"] = strip_path
-    return Condition(patient_id=patient_id, bed=bed, source=change.source, active=change.active,
-                     priority=change.priority, ts=iso(change.t), message=change.message,
-                     category=change.category, latched=change.latched, evidence=evidence,
-                     versions={"ecg_rules": RULES_VERSION, **versions})
+    return Condition(
+        patient_id=patient_id,
+        bed=bed,
+        source=change.source,
+        active=change.active,
+        priority=change.priority,
+        ts=iso(change.t),
+        message=change.message,
+        category=change.category,
+        latched=change.latched,
+        evidence=evidence,
+        versions={"ecg_rules": RULES_VERSION, **versions},
+    )
 
 
 #: Numeric evidence fields copied into the ``ecg_alarms`` point when present.
-EVIDENCE_FIELDS = ("rate_bpm", "run_beats", "hr_bpm", "pause_s", "nrmssd", "cov", "she", "pvc_per_min",
-                   "pvc_pct", "p2p_uv", "hf_ratio", "silent_s", "duration_s", "vf_leak", "vf_conc",
-                   "vf_freq_hz")
+EVIDENCE_FIELDS = (
+    "rate_bpm",
+    "run_beats",
+    "hr_bpm",
+    "pause_s",
+    "nrmssd",
+    "cov",
+    "she",
+    "pvc_per_min",
+    "pvc_pct",
+    "p2p_uv",
+    "hf_ratio",
+    "silent_s",
+    "duration_s",
+    "vf_leak",
+    "vf_conc",
+    "vf_freq_hz",
+)
 
 
-def alarm_point(change: AlarmChange, patient_id: str, bed: str,
-                strip_path: str | None = None) -> dict[str, Any]:
+def alarm_point(
+    change: AlarmChange, patient_id: str, bed: str, strip_path: str | None = None
+) -> dict[str, Any]:
     """The ``ecg_alarms`` InfluxDB point for one alarm change: the evidence as fields.
 
     Tags ``patient``, ``bed``, ``source``, ``priority``, ``category``; fields ``active`` (1/0),
@@ -44,9 +70,17 @@ def alarm_point(change: AlarmChange, patient_id: str, bed: str,
     if strip_path:
         fields["strip_png"] = strip_path
     point_: dict[str, Any] = point(
-        "ecg_alarms", {"patient": patient_id, "bed": bed, "source": change.source,
-                       "priority": change.priority, "category": change.category},
-        fields, datetime.fromtimestamp(change.t, tz=UTC))
+        "ecg_alarms",
+        {
+            "patient": patient_id,
+            "bed": bed,
+            "source": change.source,
+            "priority": change.priority,
+            "category": change.category,
+        },
+        fields,
+        datetime.fromtimestamp(change.t, tz=UTC),
+    )
     return point_
 
 

@@ -250,7 +250,7 @@ class ECGBeatStream:
         if not np.isnan(pre):
             pre = min(pre, self.max_rr_s)
             self._rr_hist = ([*self._rr_hist, pre])[-_LOCAL_N:]
-            self._rr_win = ([*self._rr_win, pre])[-rhythm.WINDOW:]
+            self._rr_win = ([*self._rr_win, pre])[-rhythm.WINDOW :]
             self._avg_rr = (
                 pre if np.isnan(self._avg_rr) else (1 - _AVG_ALPHA) * self._avg_rr + _AVG_ALPHA * pre
             )
@@ -271,8 +271,14 @@ class ECGBeatStream:
             if float(np.ptp(seg2)) >= LEAD2_FLAT_MV:
                 self._template2, wave2 = _beat_channels(seg2, self._template2)
         return BeatCandidate(
-            sample=int(r), t_offset_s=r / fs, pre_rr_s=float(pre), post_rr_s=float(post), wave=wave, rr=rr,
-            wave2=wave2, irregular=rhythm.irregular_rhythm(self._rr_win),
+            sample=int(r),
+            t_offset_s=r / fs,
+            pre_rr_s=float(pre),
+            post_rr_s=float(post),
+            wave=wave,
+            rr=rr,
+            wave2=wave2,
+            irregular=rhythm.irregular_rhythm(self._rr_win),
             family=self.families.assign(morphology.qrs_part(wave)),
         )
 
@@ -345,4 +351,3 @@ def stack_inputs(beats: Sequence[BeatCandidate], two_lead: bool = False) -> tupl
     else:
         wave = np.stack([b.wave for b in beats])
     return wave, np.stack([b.rr for b in beats])
-

@@ -91,8 +91,13 @@ class BeatClassifier:
         Output order, ``("N", "S", "V", "F", "Q")``.
     """
 
-    def __init__(self, model_path: str | Path | None = None, num_threads: int = 1,
-                 model2_path: str | Path | bool | None = None, context: bool = True) -> None:
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        num_threads: int = 1,
+        model2_path: str | Path | bool | None = None,
+        context: bool = True,
+    ) -> None:
         self.context = context
         self._one = _Lite(Path(model_path) if model_path is not None else DEFAULT_MODEL, num_threads)
         if model2_path is False:
@@ -103,9 +108,11 @@ class BeatClassifier:
         self.classes = self._one.classes
         if self._two is not None and self._two.classes != self.classes:
             raise ValueError("single- and two-lead models disagree on the class order")
-        self.version = (self._one.version + (f"+{self._two.version}" if self._two else "")
-                        + (f"+{rhythm.VERSION}+{morphology.VERSION}+{morphology.FAMILY_VERSION}"
-                           if context else ""))
+        self.version = (
+            self._one.version
+            + (f"+{self._two.version}" if self._two else "")
+            + (f"+{rhythm.VERSION}+{morphology.VERSION}+{morphology.FAMILY_VERSION}" if context else "")
+        )
 
     def predict_proba(self, wave: np.ndarray, rr: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, 5)`` for stacked inputs (see :func:`stack_inputs`): 2 wave
@@ -116,8 +123,9 @@ class BeatClassifier:
             return self._two(wave, rr)
         return self._one(wave, rr)
 
-    def predict(self, beats: Sequence[BeatCandidate],
-                votes: FamilyVotes | Sequence[FamilyVotes] | None = None) -> tuple[list[str], np.ndarray]:
+    def predict(
+        self, beats: Sequence[BeatCandidate], votes: FamilyVotes | Sequence[FamilyVotes] | None = None
+    ) -> tuple[list[str], np.ndarray]:
         """Classify a batch of candidates (from any number of patients).
 
         Parameters
@@ -145,20 +153,30 @@ class BeatClassifier:
                 wave, rr = stack_inputs([beats[i] for i in idx], two_lead)
                 proba[idx] = self.predict_proba(wave, rr)
                 if self.context:
-                    matches[idx] = morphology.template_matches(wave)   # the leads this model saw
+                    matches[idx] = morphology.template_matches(wave)  # the leads this model saw
         if not self.context:
             return [self.classes[i] for i in np.argmax(proba, axis=1)], proba
         if isinstance(votes, dict):
             votes = [votes] * len(beats)
-        labels = context_labels(proba, [b.irregular for b in beats], matches.tolist(),
-                                [b.family for b in beats], votes, self.classes)
+        labels = context_labels(
+            proba,
+            [b.irregular for b in beats],
+            matches.tolist(),
+            [b.family for b in beats],
+            votes,
+            self.classes,
+        )
         return labels, proba
 
 
-def context_labels(proba: np.ndarray, irregular: Sequence[bool], matches: Sequence[bool],
-                   family: Sequence[int] | None = None,
-                   votes: Sequence[FamilyVotes] | None = None,
-                   classes: Sequence[str] = AAMI_CLASSES) -> list[str]:
+def context_labels(
+    proba: np.ndarray,
+    irregular: Sequence[bool],
+    matches: Sequence[bool],
+    family: Sequence[int] | None = None,
+    votes: Sequence[FamilyVotes] | None = None,
+    classes: Sequence[str] = AAMI_CLASSES,
+) -> list[str]:
     """The stream's beat labels from the models' probabilities and the patient's context (the one
     place the stream, the evaluation and the training CV label beats).
 
@@ -171,8 +189,10 @@ def context_labels(proba: np.ndarray, irregular: Sequence[bool], matches: Sequen
     voted = np.asarray(proba)
     if votes is not None and family is not None:
         v = list(classes).index("V")
-        fpv = [morphology.family_vote(vs, f, p) if f >= 0 else p
-               for f, vs, p in zip(family, votes, voted[:, v].tolist(), strict=True)]
+        fpv = [
+            morphology.family_vote(vs, f, p) if f >= 0 else p
+            for f, vs, p in zip(family, votes, voted[:, v].tolist(), strict=True)
+        ]
         voted = morphology.vote_proba(voted, np.asarray(fpv), v)
     labels = [classes[i] for i in np.argmax(voted, axis=1)]
     p_s = voted[:, list(classes).index("S")].tolist()

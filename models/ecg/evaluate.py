@@ -150,8 +150,9 @@ def resample_record(rec: dict[str, Any], fs_new: float) -> dict[str, Any]:
     return out
 
 
-def stream_record(signal: np.ndarray, fs: float, chunk_s: float = CHUNK_S,
-                  signal2: np.ndarray | None = None) -> list[BeatCandidate]:
+def stream_record(
+    signal: np.ndarray, fs: float, chunk_s: float = CHUNK_S, signal2: np.ndarray | None = None
+) -> list[BeatCandidate]:
     """Run a whole record through :class:`ECGBeatStream` in chunks; return every beat.
 
     With ``signal2`` every chunk also carries the second lead (beats then have ``wave2``).
@@ -280,7 +281,8 @@ def evaluate_records(
     if resample_hz is not None and not (np.isfinite(resample_hz) and resample_hz > 0):
         raise ValueError(f"resample rate must be a positive number of Hz, got {resample_hz:g}")
     steps: list[Callable[[dict[str, Any]], dict[str, Any]]] = (
-        [partial(resample_record, fs_new=resample_hz)] if resample_hz is not None else [])
+        [partial(resample_record, fs_new=resample_hz)] if resample_hz is not None else []
+    )
     steps += [transform] if transform is not None else []
     clf = BeatClassifier(model_path, model2_path=None if leads == 2 and model_path is None else False)
     tot = {k: {"tp": 0, "fn": 0, "fp": 0} for k in ("qrs", "veb", "sveb")}
@@ -290,8 +292,7 @@ def evaluate_records(
         rec = load_record(records_dir / name, max_seconds)
         for step in steps:
             rec = step(rec)
-        beats = stream_record(rec["signal"], rec["fs"], chunk_s,
-                              rec["signal2"] if leads == 2 else None)
+        beats = stream_record(rec["signal"], rec["fs"], chunk_s, rec["signal2"] if leads == 2 else None)
         labels, _ = clf.predict(beats, {}) if beats else ([], None)
         samples = np.array([b.sample for b in beats], dtype=np.int64)
         sc = score_record(rec, samples, labels)

@@ -16,8 +16,9 @@ def butter_sos(band: Band, fs: float) -> NDArray[np.float64]:
     """4th-order Butterworth low-pass (one edge, Hz) or band-pass ((lo, hi) Hz) as second-order
     sections, cached per rate; the top edge at most 0.45 x fs."""
     if isinstance(band, tuple):
-        sos: NDArray[np.float64] = sps.butter(4, [band[0], min(band[1], 0.45 * fs)], "bandpass",
-                                              fs=fs, output="sos")
+        sos: NDArray[np.float64] = sps.butter(
+            4, [band[0], min(band[1], 0.45 * fs)], "bandpass", fs=fs, output="sos"
+        )
         return sos
     low: NDArray[np.float64] = sps.butter(4, min(band, 0.45 * fs), "low", fs=fs, output="sos")
     return low

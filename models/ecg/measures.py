@@ -17,11 +17,12 @@ from typing import Any
 from models.ecg import rhythm
 from models.ecg.rule_config import DEFAULT_RULES, RuleConfig
 
-BeatEntry = list[Any]   #: ``[t, label, seg]``: device time (POSIX s), AAMI class, segment number
+BeatEntry = list[Any]  #: ``[t, label, seg]``: device time (POSIX s), AAMI class, segment number
 
 
-def hr_from_beats(beats: Sequence[BeatEntry], t: float | None = None,
-                  cfg: RuleConfig = DEFAULT_RULES) -> float | None:
+def hr_from_beats(
+    beats: Sequence[BeatEntry], t: float | None = None, cfg: RuleConfig = DEFAULT_RULES
+) -> float | None:
     """Heart rate (bpm) from the most recent RR intervals.
 
     Parameters

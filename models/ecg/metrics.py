@@ -90,8 +90,9 @@ def class_counts(det_ref: np.ndarray, pred: np.ndarray, cls: str, n_ref: int | N
     det_ref, pred = np.asarray(det_ref), np.asarray(pred)
     tp = int(np.sum((det_ref == cls) & (pred == cls)))
     total = int(np.sum(det_ref == cls)) if n_ref is None else int(n_ref)
-    fp = int(np.sum((pred == cls) & (det_ref != cls)
-                    & ~np.isin(det_ref, NOT_FALSE_POSITIVE.get(cls, ("Q",)))))
+    fp = int(
+        np.sum((pred == cls) & (det_ref != cls) & ~np.isin(det_ref, NOT_FALSE_POSITIVE.get(cls, ("Q",))))
+    )
     return {"tp": tp, "fn": total - tp, "fp": fp}
 
 

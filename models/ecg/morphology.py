@@ -158,8 +158,12 @@ class Families:
 
     def to_state(self) -> dict[str, Any]:
         """Plain JSON-serialisable state."""
-        return {"templates": [t.tolist() for t in self.templates], "ids": list(self.ids),
-                "counts": list(self.counts), "next_id": self.next_id}
+        return {
+            "templates": [t.tolist() for t in self.templates],
+            "ids": list(self.ids),
+            "counts": list(self.counts),
+            "next_id": self.next_id,
+        }
 
     @classmethod
     def from_state(cls, d: dict[str, Any] | None) -> Families:
@@ -191,7 +195,7 @@ def family_vote(votes: FamilyVotes, family: int, p_v: float) -> float:
     mean, n = votes.pop(key, (0.0, 0))
     a = max(VOTE_MIN_ALPHA, 1.0 / (n + 1))
     mean = (1 - a) * mean + a * float(p_v)
-    votes[key] = [mean, int(n) + 1]   # re-inserted last: dict order is least recently voted first
+    votes[key] = [mean, int(n) + 1]  # re-inserted last: dict order is least recently voted first
     while len(votes) > 2 * MAX_FAMILIES:
         del votes[next(iter(votes))]
     return mean
@@ -218,7 +222,7 @@ def vote_proba(proba: np.ndarray, family_pv: np.ndarray, v_index: int = 2) -> np
     fv = np.asarray(family_pv, dtype=np.float64)
     fv = np.where(own >= CERTAIN_V, np.maximum(fv, own), fv)
     rest = 1.0 - own
-    known = (rest >= REST_MIN) | (fv >= own)   # rest goes to N only where V is voted down
+    known = (rest >= REST_MIN) | (fv >= own)  # rest goes to N only where V is voted down
     p *= np.where(known, (1.0 - fv) / np.where(rest > 0, rest, 1.0), 0.0)[:, None]
     p[:, 0] += np.where(known, 0.0, 1.0 - fv)
     p[:, v_index] = fv

@@ -389,8 +389,12 @@ class QRSDetector:
             _, thr2 = self._thresholds()
             best = None
             for c in self._gap:
-                if (c[2] - self._last_r >= self._refr_n and c[1] > thr2 and c[0] <= dl
-                        and (best is None or c[1] > best[1])):
+                if (
+                    c[2] - self._last_r >= self._refr_n
+                    and c[1] > thr2
+                    and c[0] <= dl
+                    and (best is None or c[1] > best[1])
+                ):
                     best = c
             if best is None:
                 return

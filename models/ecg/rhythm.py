@@ -87,10 +87,15 @@ def rr_irregularity(rr_s: Sequence[float] | np.ndarray, trim: float = TRIM) -> d
     arr = np.asarray(rr_s, dtype=float)
     k = int(round(arr.size * trim))
     if k:
-        arr = arr[np.sort(np.argsort(arr, kind="stable")[k:arr.size - k])]
+        arr = arr[np.sort(np.argsort(arr, kind="stable")[k : arr.size - k])]
     mean = float(arr.mean())
-    return {"nrmssd": float(np.sqrt(np.mean(np.diff(arr) ** 2)) / mean),
-            "cov": float(arr.std() / mean), "she": _entropy(arr), "n": int(arr.size), "mean_rr_s": mean}
+    return {
+        "nrmssd": float(np.sqrt(np.mean(np.diff(arr) ** 2)) / mean),
+        "cov": float(arr.std() / mean),
+        "she": _entropy(arr),
+        "n": int(arr.size),
+        "mean_rr_s": mean,
+    }
 
 
 def _entropy(arr: np.ndarray) -> float:
@@ -111,8 +116,9 @@ def _entropy(arr: np.ndarray) -> float:
     return float(abs((p * np.log(p)).sum()) / np.log(SHE_BINS))
 
 
-def af_irregular(r: dict[str, float], nrmssd: float = AF_NRMSSD, cov: float = AF_COV,
-                 she: float = AF_SHE) -> bool:
+def af_irregular(
+    r: dict[str, float], nrmssd: float = AF_NRMSSD, cov: float = AF_COV, she: float = AF_SHE
+) -> bool:
     """The AF verdict on :func:`rr_irregularity`'s measures: nRMSSD and CoV above their limits
     and Shannon entropy at least ``she`` (Dash 2009).
 
@@ -134,8 +140,9 @@ def irregular_rhythm(rr_s: Sequence[float]) -> bool:
     return af_irregular(rr_irregularity(arr))
 
 
-def rhythm_labels(labels: Sequence[str], irregular: Sequence[bool],
-                  p_s: Sequence[float] | None = None) -> list[str]:
+def rhythm_labels(
+    labels: Sequence[str], irregular: Sequence[bool], p_s: Sequence[float] | None = None
+) -> list[str]:
     """Labels with S replaced by N where the beat's rhythm context is AF-irregular and its p(S)
     (when given) is under :data:`CERTAIN_S`.
 
@@ -147,5 +154,7 @@ def rhythm_labels(labels: Sequence[str], irregular: Sequence[bool],
     ['S', 'N']
     """
     ps = [0.0] * len(labels) if p_s is None else p_s
-    return ["N" if lab == "S" and irr and p < CERTAIN_S else lab
-            for lab, irr, p in zip(labels, irregular, ps, strict=True)]
+    return [
+        "N" if lab == "S" and irr and p < CERTAIN_S else lab
+        for lab, irr, p in zip(labels, irregular, ps, strict=True)
+    ]

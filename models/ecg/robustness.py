@@ -92,17 +92,20 @@ def _sine(rec: dict[str, Any], amp_mv: float, hz: float, phase: float) -> dict[s
     def add(x: np.ndarray, _: int) -> np.ndarray:
         out: np.ndarray = x + amp_mv * np.sin(2 * np.pi * hz * np.arange(x.size) / rec["fs"] + phase)
         return out
+
     return _leads(rec, add)
 
 
-def powerline(rec: dict[str, Any], hz: float = 60.0, amp_mv: float = 0.1,
-              phase: float = 0.0) -> dict[str, Any]:
+def powerline(
+    rec: dict[str, Any], hz: float = 60.0, amp_mv: float = 0.1, phase: float = 0.0
+) -> dict[str, Any]:
     """Mains interference: a ``hz`` sine of amplitude (peak) ``amp_mv`` added to every lead."""
     return _sine(rec, amp_mv, hz, phase)
 
 
-def baseline_wander(rec: dict[str, Any], amp_mv: float = 0.5, hz: float = 0.3,
-                    phase: float = 0.0) -> dict[str, Any]:
+def baseline_wander(
+    rec: dict[str, Any], amp_mv: float = 0.5, hz: float = 0.3, phase: float = 0.0
+) -> dict[str, Any]:
     """Baseline wander (respiration): a ``hz`` sine of amplitude (peak) ``amp_mv`` on every lead."""
     return _sine(rec, amp_mv, hz, phase)
 
@@ -132,35 +135,46 @@ def noise(rec: dict[str, Any], snr_db: float = 12.0, seed: int = 0) -> dict[str,
     if beats.size == 0:
         raise ValueError("noise() measures the QRS amplitude at the reference beats; the record has none")
     rng = np.random.default_rng(seed)
-    draws = {i: rng.standard_normal(rec[k].size) for i, k in enumerate(("signal", "signal2"))
-             if rec.get(k) is not None}
+    draws = {
+        i: rng.standard_normal(rec[k].size)
+        for i, k in enumerate(("signal", "signal2"))
+        if rec.get(k) is not None
+    }
     half = max(1, int(round(QRS_HALF_S * rec["fs"])))
 
     def add(x: np.ndarray, i: int) -> np.ndarray:
         a = np.median([np.ptp(x[max(b - half, 0) : b + half + 1]) for b in beats if b < x.size])
         out: np.ndarray = x + a / np.sqrt(8 * 10 ** (snr_db / 10)) * draws[i]
         return out
+
     return _leads(rec, add)
 
 
 #: name -> (what it is, the perturbation); "clean" first, the reference for every change
 CONDITIONS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "clean": ("MIT-BIH as recorded (0.1-100 Hz)", lambda r: r),
-    "monitor_filter": ("causal Butterworth 0.5-40 Hz, 2 poles per edge",
-                       partial(monitor_filter, lo=0.5, hi=40.0)),
+    "monitor_filter": (
+        "causal Butterworth 0.5-40 Hz, 2 poles per edge",
+        partial(monitor_filter, lo=0.5, hi=40.0),
+    ),
     "gain_0.5": ("amplitude x 0.5", partial(gain, k=0.5)),
     "gain_2.0": ("amplitude x 2.0", partial(gain, k=2.0)),
     "powerline_60hz": ("60 Hz sine, 0.1 mV amplitude", partial(powerline, hz=60.0, amp_mv=0.1)),
     "baseline_wander": ("0.3 Hz sine, 0.5 mV amplitude", partial(baseline_wander, amp_mv=0.5, hz=0.3)),
-    "noise_12db": ("white Gaussian noise, 12 dB SNR (nst convention, seed 0)",
-                   partial(noise, snr_db=12.0, seed=0)),
-    "filter_noise_12db": ("the 12 dB noise, then the 0.5-40 Hz monitor filter (as a monitor in "
-                          "monitoring mode delivers noise)",
-                          lambda r: monitor_filter(noise(r, snr_db=12.0, seed=0), lo=0.5, hi=40.0)),
+    "noise_12db": (
+        "white Gaussian noise, 12 dB SNR (nst convention, seed 0)",
+        partial(noise, snr_db=12.0, seed=0),
+    ),
+    "filter_noise_12db": (
+        "the 12 dB noise, then the 0.5-40 Hz monitor filter (as a monitor in monitoring mode delivers noise)",
+        lambda r: monitor_filter(noise(r, snr_db=12.0, seed=0), lo=0.5, hi=40.0),
+    ),
     # stress points beyond the usual: a low-voltage ECG (QRS < 0.5 mV), heavy noise
     "gain_0.25": ("amplitude x 0.25", partial(gain, k=0.25)),
-    "noise_6db": ("white Gaussian noise, 6 dB SNR (nst convention, seed 0)",
-                  partial(noise, snr_db=6.0, seed=0)),
+    "noise_6db": (
+        "white Gaussian noise, 6 dB SNR (nst convention, seed 0)",
+        partial(noise, snr_db=6.0, seed=0),
+    ),
 }
 
 
@@ -169,8 +183,12 @@ def _advance(bar: Any, task: Any, condition: str, record: str) -> None:
     bar.update(task, advance=1, description=f"{condition} {record}")
 
 
-def run(records_dir: str | Path, out: str | Path | None = OUT,
-        conditions: list[str] | None = None, max_seconds: float | None = None) -> dict[str, Any]:
+def run(
+    records_dir: str | Path,
+    out: str | Path | None = OUT,
+    conditions: list[str] | None = None,
+    max_seconds: float | None = None,
+) -> dict[str, Any]:
     """Evaluate every record under every condition (two-lead model, 1 s chunks, EC57 scoring).
 
     Parameters
@@ -198,14 +216,22 @@ def run(records_dir: str | Path, out: str | Path | None = OUT,
     if unknown:
         raise ValueError(f"unknown condition(s) {unknown}; valid: {list(CONDITIONS)}")
     ev: dict[str, dict[str, Any]] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn()) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    ) as bar:
         task = bar.add_task("robustness", total=len(names) * len(conds))
         for c in conds:
             bar.update(task, description=c)
             ev[c] = evaluate_records(
-                records_dir, max_seconds=max_seconds, leads=2, transform=CONDITIONS[c][1],
-                on_record=partial(_advance, bar, task, c))
+                records_dir,
+                max_seconds=max_seconds,
+                leads=2,
+                transform=CONDITIONS[c][1],
+                on_record=partial(_advance, bar, task, c),
+            )
     counts = ("tp", "fn", "fp")  # per record: the raw EC57 counts (evaluate_records adds Se/+P)
     result = {
         "caveat": CAVEAT,
@@ -214,11 +240,16 @@ def run(records_dir: str | Path, out: str | Path | None = OUT,
         "max_seconds": max_seconds,
         "model_version": ev[conds[0]]["model_version"],
         "scoring": "AAMI EC57 beat-by-beat, 150 ms window; first/last 1 s and VF episodes excluded; "
-                   "1 s chunks, both leads (two-lead model)",
+        "1 s chunks, both leads (two-lead model)",
         "conditions": {
-            c: {"description": CONDITIONS[c][0], **{k: ev[c][k] for k in ("qrs", "veb", "sveb")},
-                "records": {name: {k: {n: r[k][n] for n in counts} for k in ("qrs", "veb", "sveb")}
-                            for name, r in ev[c]["records"].items()}}
+            c: {
+                "description": CONDITIONS[c][0],
+                **{k: ev[c][k] for k in ("qrs", "veb", "sveb")},
+                "records": {
+                    name: {k: {n: r[k][n] for n in counts} for k in ("qrs", "veb", "sveb")}
+                    for name, r in ev[c]["records"].items()
+                },
+            }
             for c in conds
         },
     }
@@ -238,8 +269,10 @@ def main() -> None:
     r = run(a.records, a.out, a.conditions, a.max_seconds)
     for c, v in r["conditions"].items():
         q, ve, sv = v["qrs"], v["veb"], v["sveb"]
-        print(f"{c:16s} QRS {q['se']}/{q['ppv']} (tp {q['tp']} fp {q['fp']} fn {q['fn']})  "
-              f"VEB {ve['se']}/{ve['ppv']}  SVEB {sv['se']}/{sv['ppv']}")
+        print(
+            f"{c:16s} QRS {q['se']}/{q['ppv']} (tp {q['tp']} fp {q['fp']} fn {q['fn']})  "
+            f"VEB {ve['se']}/{ve['ppv']}  SVEB {sv['se']}/{sv['ppv']}"
+        )
 
 
 if __name__ == "__main__":

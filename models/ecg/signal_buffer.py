@@ -34,8 +34,13 @@ def buffer_decode(data: str) -> NDArray[np.int16]:
     return np.frombuffer(base64.b64decode(data), dtype="<i2").astype(np.int16)
 
 
-def buffer_append(buf: SignalBuffer | None, chunk_uv: NDArray[np.number[Any]], start_t: float,
-                  fs: float, keep_s: float = 10.0) -> SignalBuffer:
+def buffer_append(
+    buf: SignalBuffer | None,
+    chunk_uv: NDArray[np.number[Any]],
+    start_t: float,
+    fs: float,
+    keep_s: float = 10.0,
+) -> SignalBuffer:
     """Append a chunk to a bounded rolling buffer ``{"t0", "fs", "uv"}``.
 
     Parameters

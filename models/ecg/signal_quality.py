@@ -35,8 +35,9 @@ class SignalQuality(TypedDict):
     noisy_inband: bool
 
 
-def inband_noise(window_uv: NDArray[np.number[Any]], fs: float,
-                 cfg: RuleConfig = DEFAULT_RULES) -> tuple[float, float]:
+def inband_noise(
+    window_uv: NDArray[np.number[Any]], fs: float, cfg: RuleConfig = DEFAULT_RULES
+) -> tuple[float, float]:
     """In-band noise of the last ``cfg.noise_window_s`` against the QRS slope of the window.
 
     Returns
@@ -54,12 +55,13 @@ def inband_noise(window_uv: NDArray[np.number[Any]], fs: float,
     ref = float(np.percentile(d, 99))
     if ref <= 0:
         return 0.0, 0.0
-    med = float(np.median(d[-round(cfg.noise_window_s * fs):]))
+    med = float(np.median(d[-round(cfg.noise_window_s * fs) :]))
     return med / ref, med * fs / 1000.0
 
 
-def ecg_signal_quality(window_uv: NDArray[np.number[Any]], fs: float,
-                       cfg: RuleConfig = DEFAULT_RULES) -> SignalQuality:
+def ecg_signal_quality(
+    window_uv: NDArray[np.number[Any]], fs: float, cfg: RuleConfig = DEFAULT_RULES
+) -> SignalQuality:
     """Flat-line and noise measures of the most recent signal.
 
     Parameters
@@ -105,15 +107,18 @@ def ecg_signal_quality(window_uv: NDArray[np.number[Any]], fs: float,
         p_hi = float(spec[(freqs >= mid) & (freqs < hi)].sum())
         hf_ratio = p_hi / p_lo if p_lo > 0 else (math.inf if p_hi > 0 else 0.0)
         # band RMS by Parseval (one-sided spectrum of a Hann-windowed segment)
-        hf_rms = math.sqrt(2.0 * p_hi / (seg.size ** 2 * 0.375))
+        hf_rms = math.sqrt(2.0 * p_hi / (seg.size**2 * 0.375))
         slope_ratio, slope = inband_noise(x, fs, cfg)
-    return {"p2p_uv": round(p2p, 1), "flat": flat,
-            "hf_ratio": round(hf_ratio, 4) if math.isfinite(hf_ratio) else 1e9,
-            "hf_rms_uv": round(hf_rms, 1),
-            "noisy": bool(hf_ratio > cfg.noise_hf_ratio and hf_rms > cfg.noise_hf_rms_uv),
-            "slope_ratio": round(slope_ratio, 4), "slope_uv_ms": round(slope, 2),
-            "noisy_inband": bool(slope_ratio > cfg.noise_slope_ratio
-                                 and slope >= cfg.noise_slope_min_uv_ms)}
+    return {
+        "p2p_uv": round(p2p, 1),
+        "flat": flat,
+        "hf_ratio": round(hf_ratio, 4) if math.isfinite(hf_ratio) else 1e9,
+        "hf_rms_uv": round(hf_rms, 1),
+        "noisy": bool(hf_ratio > cfg.noise_hf_ratio and hf_rms > cfg.noise_hf_rms_uv),
+        "slope_ratio": round(slope_ratio, 4),
+        "slope_uv_ms": round(slope, 2),
+        "noisy_inband": bool(slope_ratio > cfg.noise_slope_ratio and slope >= cfg.noise_slope_min_uv_ms),
+    }
 
 
 __all__ = ["SignalQuality", "ecg_signal_quality", "inband_noise"]

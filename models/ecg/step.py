@@ -51,17 +51,18 @@ from wardwatch.records.ecg import ECGChunk, SeqVerdict, ecg_sequence_check
 from wardwatch.records.errors import InvalidRecord
 from wardwatch.records.points import point
 
-BIN_S = 10.0          #: beat-count interval for the ``beats`` measurement
-BUFFER_S = 10.0       #: rolling signal kept for strips and the signal measures
+BIN_S = 10.0  #: beat-count interval for the ``beats`` measurement
+BUFFER_S = 10.0  #: rolling signal kept for strips and the signal measures
 
-Point = dict[str, Any]   #: an InfluxDB point (:func:`wardwatch.records.points.point`)
+Point = dict[str, Any]  #: an InfluxDB point (:func:`wardwatch.records.points.point`)
 #: A live detector cached beside the table state: (seq of its last chunk, seg_t0, detector)
 LiveDetector = tuple[int, float | None, ECGBeatStream]
 
 
 # ------------------------------------------------------------------------------ stages
-def ecg_admit(state: ECGState, chunk: ECGChunk, now_wall: float,
-              partition: int | None = None) -> tuple[SeqVerdict, list[AlarmChange]]:
+def ecg_admit(
+    state: ECGState, chunk: ECGChunk, now_wall: float, partition: int | None = None
+) -> tuple[SeqVerdict, list[AlarmChange]]:
     """Accept a validated chunk into the patient's stream (or raise to dead-letter it).
 
     A gap or a device restart starts a new detector stream: no beat or RR interval is
@@ -73,7 +74,7 @@ def ecg_admit(state: ECGState, chunk: ECGChunk, now_wall: float,
         ``duplicate``, ``out_of_order`` or ``fs_mismatch`` (state unchanged).
     """
     if state.get("v") != STATE_VERSION:
-        raw = cast("dict[str, Any]", state)    # a state of another version: start afresh
+        raw = cast("dict[str, Any]", state)  # a state of another version: start afresh
         raw.clear()
         raw.update(ecg_state_new())
     last = state.get("last")
@@ -102,16 +103,17 @@ class Detection:
     """
 
     candidates: list[BeatCandidate]
-    beat_t: list[float]             # device time of each candidate's R peak (POSIX s)
-    last_qrs_t: float | None        # last QRS confirmed by the detector (classified or not)
-    analysed_t: float | None        # detection complete up to here; None while learning
-    quality: dict[str, Any]         # ecg_signal_quality and vf_measures of the rolling signal
-    buf: SignalBuffer | None = None     # the rolling signal right after this chunk (for strips)
-    buf2: LeadBuffer | None = None      # the same of the second lead (None without one)
+    beat_t: list[float]  # device time of each candidate's R peak (POSIX s)
+    last_qrs_t: float | None  # last QRS confirmed by the detector (classified or not)
+    analysed_t: float | None  # detection complete up to here; None while learning
+    quality: dict[str, Any]  # ecg_signal_quality and vf_measures of the rolling signal
+    buf: SignalBuffer | None = None  # the rolling signal right after this chunk (for strips)
+    buf2: LeadBuffer | None = None  # the same of the second lead (None without one)
 
 
-def ecg_detect(state: ECGState, chunk: ECGChunk, cfg: RuleConfig = DEFAULT_RULES,
-               stream: ECGBeatStream | None = None) -> tuple[Detection, ECGBeatStream]:
+def ecg_detect(
+    state: ECGState, chunk: ECGChunk, cfg: RuleConfig = DEFAULT_RULES, stream: ECGBeatStream | None = None
+) -> tuple[Detection, ECGBeatStream]:
     """Run the patient's streaming beat detector on the chunk; return the completed beats.
 
     Also appends the chunk to the rolling strip buffer and measures signal quality on it.
@@ -141,16 +143,25 @@ def ecg_detect(state: ECGState, chunk: ECGChunk, cfg: RuleConfig = DEFAULT_RULES
     assert t0 is not None, "ecg_admit sets seg_t0 before the first detection"
     last_r = int(getattr(det, "_last_r", -1))
     learned = det.samples_seen >= det.learn_s * det.fs
-    qrs = {"last_t": t0 + last_r / chunk.fs_hz if last_r >= 0 else None,
-           "analysed_t": (t0 + det.samples_seen / chunk.fs_hz - det.delay_s) if learned else None}
+    qrs = {
+        "last_t": t0 + last_r / chunk.fs_hz if last_r >= 0 else None,
+        "analysed_t": (t0 + det.samples_seen / chunk.fs_hz - det.delay_s) if learned else None,
+    }
     state["qrs"] = {"last_t": qrs["last_t"], "analysed_t": qrs["analysed_t"]}
     buf = buffer_append(state.get("buf"), chunk.ecg_uv, chunk.t0, chunk.fs_hz, BUFFER_S)
     state["buf"] = buf
     state["buf2"] = _second_lead_buffer(state.get("buf2"), chunk)
     signal = buffer_decode(buf["uv"])
     quality = {**ecg_signal_quality(signal, chunk.fs_hz, cfg), **vf_measures(signal, chunk.fs_hz, cfg)}
-    return Detection(list(cands), [t0 + c.t_offset_s for c in cands], qrs["last_t"],
-                     qrs["analysed_t"], quality, buf, state["buf2"]), stream
+    return Detection(
+        list(cands),
+        [t0 + c.t_offset_s for c in cands],
+        qrs["last_t"],
+        qrs["analysed_t"],
+        quality,
+        buf,
+        state["buf2"],
+    ), stream
 
 
 def _second_lead_buffer(buf2: LeadBuffer | None, chunk: ECGChunk) -> LeadBuffer | None:
@@ -184,8 +195,15 @@ def _bins_flush(bins: BeatBins, upto_t: float, tags: dict[str, str], out: list[P
         bins["susp"] = False
 
 
-def _beat_counts(state: ECGState, chunk: ECGChunk, det: Detection, beats: list[tuple[float, str]],
-                 suspended: bool, tags: dict[str, str], out: list[Point]) -> None:
+def _beat_counts(
+    state: ECGState,
+    chunk: ECGChunk,
+    det: Detection,
+    beats: list[tuple[float, str]],
+    suspended: bool,
+    tags: dict[str, str],
+    out: list[Point],
+) -> None:
     """Count the chunk's beats into 10 s bins; emit the ``beats`` points of closed intervals."""
     if state.get("bins") is None:
         state["bins"] = {"t0": math.floor(chunk.t0 / BIN_S) * BIN_S, "counts": {}, "susp": False}
@@ -202,8 +220,9 @@ def _beat_counts(state: ECGState, chunk: ECGChunk, det: Detection, beats: list[t
     _bins_flush(bins, horizon - 4.5, tags, out)
 
 
-def ecg_analyse(state: ECGState, chunk: ECGChunk, det: Detection, labels: Sequence[str],
-                cfg: RuleConfig = DEFAULT_RULES) -> Analysis:
+def ecg_analyse(
+    state: ECGState, chunk: ECGChunk, det: Detection, labels: Sequence[str], cfg: RuleConfig = DEFAULT_RULES
+) -> Analysis:
     """Rules, heart rate and beat counts for one chunk after its beats are classified.
 
     Parameters
@@ -219,10 +238,17 @@ def ecg_analyse(state: ECGState, chunk: ECGChunk, det: Detection, labels: Sequen
     res = Analysis()
     tags = {"patient": chunk.patient_id, "bed": chunk.bed}
     beats = [(t, str(lab)) for t, lab in zip(det.beat_t, labels, strict=True)]
-    res.changes = rules_step(state["rules"], beats, start_t=chunk.t0, end_t=chunk.end_t,
-                             analysed_t=det.analysed_t, quality=det.quality,
-                             last_qrs_t=det.last_qrs_t, cfg=cfg)
-    suspended = bool(state["rules"].get("suspended"))     # as the rules decided (VF is not noise)
+    res.changes = rules_step(
+        state["rules"],
+        beats,
+        start_t=chunk.t0,
+        end_t=chunk.end_t,
+        analysed_t=det.analysed_t,
+        quality=det.quality,
+        last_qrs_t=det.last_qrs_t,
+        cfg=cfg,
+    )
+    suspended = bool(state["rules"].get("suspended"))  # as the rules decided (VF is not noise)
     _beat_counts(state, chunk, det, beats, suspended, tags, res.points)
     rb = state["rules"]["beats"]
     if beats and not suspended and rb:
@@ -230,10 +256,14 @@ def ecg_analyse(state: ECGState, chunk: ECGChunk, det: Detection, labels: Sequen
         if hr is not None:
             res.hr_bpm = round(hr, 1)
             rr_ms = (rb[-1][0] - rb[-2][0]) * 1000.0 if len(rb) >= 2 and rb[-1][2] == rb[-2][2] else None
-            res.points.append(point("ecg_hr", tags,
-                                    {"hr_bpm": res.hr_bpm,
-                                     "rr_ms": round(rr_ms, 1) if rr_ms is not None else None},
-                                    datetime.fromtimestamp(rb[-1][0], tz=UTC)))
+            res.points.append(
+                point(
+                    "ecg_hr",
+                    tags,
+                    {"hr_bpm": res.hr_bpm, "rr_ms": round(rr_ms, 1) if rr_ms is not None else None},
+                    datetime.fromtimestamp(rb[-1][0], tz=UTC),
+                )
+            )
     return res
 
 
@@ -241,12 +271,12 @@ def ecg_analyse(state: ECGState, chunk: ECGChunk, det: Detection, labels: Sequen
 class StripInputs:
     """What a strip needs, frozen at one chunk (see :func:`streams.ecg.strip.strip_render`)."""
 
-    x_uv: NDArray[np.int16]                # first lead, microvolts
+    x_uv: NDArray[np.int16]  # first lead, microvolts
     fs: float
-    t0: float                              # device time of x_uv[0]
-    beats: list[tuple[float, str]]         # recent labelled beats (device time, class)
+    t0: float  # device time of x_uv[0]
+    beats: list[tuple[float, str]]  # recent labelled beats (device time, class)
     lead: str
-    second: tuple[str, NDArray[np.int16], float] | None = None   # (lead, microvolts, t0) of lead 2
+    second: tuple[str, NDArray[np.int16], float] | None = None  # (lead, microvolts, t0) of lead 2
 
 
 def strip_inputs(state: ECGState, det: Detection | None = None) -> StripInputs:
@@ -255,15 +285,22 @@ def strip_inputs(state: ECGState, det: Detection | None = None) -> StripInputs:
     With ``det``, the signals are the rolling buffers as they were right after that chunk (later
     chunks of the same batch may have moved the state's buffers on).
     """
-    buf, buf2 = (det.buf, det.buf2) if det is not None and det.buf is not None else (
-        state["buf"], state.get("buf2"))
+    buf, buf2 = (
+        (det.buf, det.buf2) if det is not None and det.buf is not None else (state["buf"], state.get("buf2"))
+    )
     assert buf is not None, "strip inputs need a chunk's signal"
     beats = [(b[0], b[1]) for b in state["rules"]["beats"]]
     second = None
     if buf2 is not None and buf2["fs"] == buf["fs"]:
         second = (str(buf2["lead"]), buffer_decode(buf2["uv"]), float(buf2["t0"]))
-    return StripInputs(buffer_decode(buf["uv"]), float(buf["fs"]), float(buf["t0"]), beats,
-                       str(state.get("lead") or ""), second)
+    return StripInputs(
+        buffer_decode(buf["uv"]),
+        float(buf["fs"]),
+        float(buf["t0"]),
+        beats,
+        str(state.get("lead") or ""),
+        second,
+    )
 
 
 # ------------------------------------------------------------------------------ the step
@@ -271,8 +308,9 @@ class BeatLabeller(Protocol):
     """What :func:`ecg_step` classifies beats with: :class:`models.ecg.classify.BeatClassifier`,
     or anything with its ``predict`` (labels first)."""
 
-    def predict(self, beats: Sequence[BeatCandidate],
-                votes: Sequence[FamilyVotes]) -> tuple[Sequence[str], Any]: ...
+    def predict(
+        self, beats: Sequence[BeatCandidate], votes: Sequence[FamilyVotes]
+    ) -> tuple[Sequence[str], Any]: ...
 
 
 @dataclass(frozen=True)
@@ -328,8 +366,9 @@ class StepResult:
 
 
 def _processing_error(index: int, where: str, e: Exception, **detail: Any) -> Rejected:
-    return Rejected(index, where, f"processing_error: {type(e).__name__}: {e}",
-                    {"code": "processing_error", **detail}, e)
+    return Rejected(
+        index, where, f"processing_error: {type(e).__name__}: {e}", {"code": "processing_error", **detail}, e
+    )
 
 
 @dataclass
@@ -341,9 +380,16 @@ class _Admitted:
     changes: list[AlarmChange]
 
 
-def _admit_and_detect(index: int, chunk: ECGChunk, st: ECGState, now_wall: float,
-                      partition: int | None, live: MutableMapping[str, LiveDetector] | None,
-                      cfg: RuleConfig, out: StepResult) -> _Admitted | None:
+def _admit_and_detect(
+    index: int,
+    chunk: ECGChunk,
+    st: ECGState,
+    now_wall: float,
+    partition: int | None,
+    live: MutableMapping[str, LiveDetector] | None,
+    cfg: RuleConfig,
+    out: StepResult,
+) -> _Admitted | None:
     pid = chunk.patient_id
     try:
         verdict, changes = ecg_admit(st, chunk, now_wall, partition)
@@ -355,13 +401,22 @@ def _admit_and_detect(index: int, chunk: ECGChunk, st: ECGState, now_wall: float
         return None
     if verdict.kind == "gap":
         # the chunk is analysed; the missing seconds are reported, continuity restarts
-        out.rejected.append(Rejected(
-            index, "gap", f"seq_gap: {verdict.missing} chunk(s) missing before seq {chunk.seq}",
-            {"code": "seq_gap", "missing": verdict.missing, "processed": True}))
+        out.rejected.append(
+            Rejected(
+                index,
+                "gap",
+                f"seq_gap: {verdict.missing} chunk(s) missing before seq {chunk.seq}",
+                {"code": "seq_gap", "missing": verdict.missing, "processed": True},
+            )
+        )
     cached = live.get(pid) if live is not None else None
     stream = None
-    if (verdict.continuous and cached is not None and cached[0] == chunk.seq - 1
-            and cached[1] == st.get("seg_t0")):
+    if (
+        verdict.continuous
+        and cached is not None
+        and cached[0] == chunk.seq - 1
+        and cached[1] == st.get("seg_t0")
+    ):
         stream = cached[2]
     try:
         det, stream = ecg_detect(st, chunk, cfg, stream)
@@ -387,16 +442,21 @@ def _classify(work: list[_Admitted], classifier: BeatLabeller | None) -> list[li
         labels = classifier.predict(cands, [w.state["votes"] for w in work for _ in w.det.candidates])[0]
     out, i = [], 0
     for w in work:
-        out.append(list(labels[i:i + len(w.det.candidates)]))
+        out.append(list(labels[i : i + len(w.det.candidates)]))
         i += len(w.det.candidates)
     return out
 
 
-def ecg_step(states: MutableMapping[str, ECGState], chunks: Sequence[ECGChunk],
-             classifier: BeatLabeller | None, now_wall: float, *,
-             partitions: Sequence[int | None] | None = None,
-             live: MutableMapping[str, LiveDetector] | None = None,
-             cfg: RuleConfig = DEFAULT_RULES) -> StepResult:
+def ecg_step(
+    states: MutableMapping[str, ECGState],
+    chunks: Sequence[ECGChunk],
+    classifier: BeatLabeller | None,
+    now_wall: float,
+    *,
+    partitions: Sequence[int | None] | None = None,
+    live: MutableMapping[str, LiveDetector] | None = None,
+    cfg: RuleConfig = DEFAULT_RULES,
+) -> StepResult:
     """Admit, detect, classify (one batched call) and analyse a batch of validated chunks.
 
     Parameters
@@ -457,8 +517,9 @@ def _analyse(w: _Admitted, labels: list[str], cfg: RuleConfig) -> ChunkResult:
     try:
         res = ecg_analyse(w.state, w.chunk, w.det, labels, cfg)
     except Exception as e:  # noqa: BLE001 - a bug: the chunk is dead-lettered, the batch goes on
-        return ChunkResult(w.index, w.chunk, rejected=_processing_error(w.index, "analyse", e,
-                                                                         stage="analyse"))
+        return ChunkResult(
+            w.index, w.chunk, rejected=_processing_error(w.index, "analyse", e, stage="analyse")
+        )
     changes = w.changes + res.changes
     strip = strip_inputs(w.state, w.det) if changes and w.det.buf else None
     return ChunkResult(w.index, w.chunk, changes, res.points, res.hr_bpm, strip)

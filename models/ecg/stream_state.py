@@ -63,7 +63,7 @@ class ECGState(TypedDict):
     rules: RuleState
     buf: SignalBuffer | None
     bins: BeatBins | None
-    beat_stream: dict[str, Any] | None   # ECGBeatStream.to_state()
+    beat_stream: dict[str, Any] | None  # ECGBeatStream.to_state()
     votes: FamilyVotes
     seg_t0: float | None
     qrs: QRSHorizon
@@ -77,10 +77,26 @@ class ECGState(TypedDict):
 
 def ecg_state_new() -> ECGState:
     """An empty per-patient state (the stream starts with its first chunk)."""
-    return {"v": STATE_VERSION, "last": None, "rules": rules_init(), "buf": None, "bins": None,
-            "beat_stream": None, "votes": {}, "seg_t0": None,
-            "qrs": {"last_t": None, "analysed_t": None}}
+    return {
+        "v": STATE_VERSION,
+        "last": None,
+        "rules": rules_init(),
+        "buf": None,
+        "bins": None,
+        "beat_stream": None,
+        "votes": {},
+        "seg_t0": None,
+        "qrs": {"last_t": None, "analysed_t": None},
+    }
 
 
-__all__ = ["STATE_VERSION", "BeatBins", "ECGState", "FamilyVotes", "LastChunk", "LeadBuffer",
-           "QRSHorizon", "ecg_state_new"]
+__all__ = [
+    "STATE_VERSION",
+    "BeatBins",
+    "ECGState",
+    "FamilyVotes",
+    "LastChunk",
+    "LeadBuffer",
+    "QRSHorizon",
+    "ecg_state_new",
+]

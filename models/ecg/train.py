@@ -43,7 +43,7 @@ EPOCHS = 5
 BATCH = 128
 LR = 2e-3
 CLASS_WEIGHT_POWER = 0.5  # weight_c = (n_max / n_c) ** power: tempered balancing
-TF_THREADS = 2          # the shipped model was trained with 2 intra-/inter-op threads
+TF_THREADS = 2  # the shipped model was trained with 2 intra-/inter-op threads
 # Seeds of the shipped recipes: each model is the average of five networks of the same recipe
 # (the first five seeds of the earlier 15-seed study, fixed before the ensembles were measured;
 # on held-out records an average of five lifted VEB Se by ~4 points over the mean single network,
@@ -168,11 +168,13 @@ def lead_view(data: dict[str, np.ndarray], leads: int) -> dict[str, np.ndarray]:
         return {k: v for k, v in data.items() if k not in ("wave2", "has2")}
     keep = data["has2"]
     return {k: v[keep] for k, v in data.items() if k not in ("wave2", "has2")} | {
-        "wave": np.concatenate([data["wave"][keep], data["wave2"][keep]], axis=2)}
+        "wave": np.concatenate([data["wave"][keep], data["wave2"][keep]], axis=2)
+    }
 
 
-def fold_fits(data: dict[str, np.ndarray], folds: int, seeds: Sequence[int],
-              progress: Any = None) -> Iterator[tuple[list[str], np.ndarray, Any]]:
+def fold_fits(
+    data: dict[str, np.ndarray], folds: int, seeds: Sequence[int], progress: Any = None
+) -> Iterator[tuple[list[str], np.ndarray, Any]]:
     """Leave-records-out CV: yield ``(held-out records, held-out mask, model fitted on the
     rest)`` per fold (``data`` from :func:`lead_view`; unlabelled detections are not trained on).
     With several seeds the model is :func:`average_models` of one fit per seed."""
@@ -181,9 +183,23 @@ def fold_fits(data: dict[str, np.ndarray], folds: int, seeds: Sequence[int],
     for f, recs in enumerate(_folds(data["rec"], data["y"], data["rec"], folds)):
         held = np.isin(data["rec"], recs)
         tr = ~held & (data["y"] != "")
-        yield recs, held, average_models([
-            _fit(data["wave"][tr], data["rr"][tr], y_int[tr], s, progress, f"fold {f + 1}/{folds} seed {s}")
-            for s in seeds])
+        yield (
+            recs,
+            held,
+            average_models(
+                [
+                    _fit(
+                        data["wave"][tr],
+                        data["rr"][tr],
+                        y_int[tr],
+                        s,
+                        progress,
+                        f"fold {f + 1}/{folds} seed {s}",
+                    )
+                    for s in seeds
+                ]
+            ),
+        )
 
 
 def average_models(models: Sequence[Any]) -> Any:
@@ -354,11 +370,18 @@ def train(
             # the labels the stream gives: the family vote (one vote dict per record; each
             # record's beats are in stream order), then the context rules
             votes: dict[str, FamilyVotes] = {r: {} for r in metrics["records"]}
-            pred = np.array(context_labels(
-                proba, data["irregular"].tolist(), morphology.template_matches(data["wave"]).tolist(),
-                data["family"].tolist(), [votes[r] for r in data["rec"].tolist()]))
-            per_fold = [{"held_out": recs, **_summary(data["y"][held], pred[held])}
-                        for recs, held in held_out]
+            pred = np.array(
+                context_labels(
+                    proba,
+                    data["irregular"].tolist(),
+                    morphology.template_matches(data["wave"]).tolist(),
+                    data["family"].tolist(),
+                    [votes[r] for r in data["rec"].tolist()],
+                )
+            )
+            per_fold = [
+                {"held_out": recs, **_summary(data["y"][held], pred[held])} for recs, held in held_out
+            ]
             per_record = {
                 r: _summary(data["y"][data["rec"] == r], pred[data["rec"] == r]) for r in metrics["records"]
             }
@@ -367,16 +390,20 @@ def train(
                 "(each record scored by a model that never saw it)",
                 "pooled": _summary(data["y"], pred),
                 "context_rules": "p(V) voted by the beat's QRS morphology family; S -> N in an "
-                                 f"AF-irregular rhythm unless p(S) >= {rhythm.CERTAIN_S} "
-                                 "(models/ecg/rhythm.py); "
-                                 "V -> N when the QRS "
-                                 "matches the patient's average beat (morphology.py)",
+                f"AF-irregular rhythm unless p(S) >= {rhythm.CERTAIN_S} "
+                "(models/ecg/rhythm.py); "
+                "V -> N when the QRS "
+                "matches the patient's average beat (morphology.py)",
                 "pooled_model_only": _summary(data["y"], model_only),
                 "folds": per_fold,
                 "per_record": {r: {"veb": v["veb"], "sveb": v["sveb"]} for r, v in per_record.items()},
             }
-        model = average_models([_fit(data["wave"][has], data["rr"][has], y_int[has], s, progress,
-                                     f"final (all DS1) seed {s}") for s in seeds])
+        model = average_models(
+            [
+                _fit(data["wave"][has], data["rr"][has], y_int[has], s, progress, f"final (all DS1) seed {s}")
+                for s in seeds
+            ]
+        )
     model.save(out / f"{name}.keras")
     blob = export_tflite(model, out / f"{name}.tflite")
     version = f"{name}-s{'.'.join(map(str, seeds))}-{hashlib.sha256(blob).hexdigest()[:12]}"
@@ -397,6 +424,7 @@ def train(
     metrics["model"] = meta
     metrics["train_seconds"] = round(time.time() - t0, 1)
     (out / ("metrics.json" if leads == 1 else "metrics_2lead.json")).write_text(
-        json.dumps(metrics, indent=2) + "\n")
+        json.dumps(metrics, indent=2) + "\n"
+    )
     log.info("trained %s in %.0f s", version, time.time() - t0)
     return metrics

@@ -31,8 +31,7 @@ class VFMeasures(TypedDict):
     vf: bool
 
 
-def vf_measures(window_uv: NDArray[np.number[Any]], fs: float,
-                cfg: RuleConfig = DEFAULT_RULES) -> VFMeasures:
+def vf_measures(window_uv: NDArray[np.number[Any]], fs: float, cfg: RuleConfig = DEFAULT_RULES) -> VFMeasures:
     """Ventricular fibrillation / flutter measures of the last ``cfg.vf_window_s`` of signal,
     band-passed to ``cfg.vf_band_hz`` (zero phase, over one more second).
 
@@ -57,7 +56,7 @@ def vf_measures(window_uv: NDArray[np.number[Any]], fs: float,
     """
     out: VFMeasures = {"vf_leak": 1.0, "vf_conc": 0.0, "vf_freq_hz": 0.0, "vf": False}
     n = round(cfg.vf_window_s * fs)
-    x = np.asarray(window_uv, dtype=np.float64)[-(n + round(fs)):]   # 1 s more for the filter
+    x = np.asarray(window_uv, dtype=np.float64)[-(n + round(fs)) :]  # 1 s more for the filter
     if x.size < n:
         return out
     x = zero_phase(x, cfg.vf_band_hz, fs)[-n:]
@@ -78,8 +77,9 @@ def vf_measures(window_uv: NDArray[np.number[Any]], fs: float,
     conc = float(amp[(f >= 0.7 * peak) & (f <= 1.4 * peak)].sum()) / total if total > 0 else 0.0
     out["vf_conc"] = round(conc, 4)
     out["vf_freq_hz"] = round(peak, 3)
-    out["vf"] = bool(out["vf_leak"] < cfg.vf_leak_max and conc > cfg.vf_conc_min
-                     and peak >= cfg.vf_freq_min_hz)
+    out["vf"] = bool(
+        out["vf_leak"] < cfg.vf_leak_max and conc > cfg.vf_conc_min and peak >= cfg.vf_freq_min_hz
+    )
     return out
 
 

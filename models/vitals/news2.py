@@ -22,33 +22,38 @@ from wardwatch.records.vitals import ACVPU  # the consciousness levels of Chart 
 # Chart 4 clinical responses, keyed by risk level (Chart 2 thresholds).
 RESPONSES = {
     "low": "Continue routine NEWS monitoring (minimum 12-hourly for score 0; "
-           "4-6-hourly for 1-4); registered nurse to assess and decide on escalation.",
+    "4-6-hourly for 1-4); registered nurse to assess and decide on escalation.",
     "low-medium": "Urgent ward-based response: registered nurse to inform the medical team "
-                  "caring for the patient, who will review and decide whether escalation is "
-                  "required (a single parameter scoring 3).",
+    "caring for the patient, who will review and decide whether escalation is "
+    "required (a single parameter scoring 3).",
     "medium": "Key threshold for urgent response: minimum 1-hourly monitoring; registered nurse "
-              "to immediately inform the medical team; urgent assessment by a clinician or team "
-              "with core competencies in the care of acutely ill patients.",
+    "to immediately inform the medical team; urgent assessment by a clinician or team "
+    "with core competencies in the care of acutely ill patients.",
     "high": "Key threshold for emergency response: continuous monitoring of vital signs; "
-            "registered nurse to immediately inform the medical team at specialist registrar "
-            "level or above; emergency assessment by a team with critical-care competencies, "
-            "usually including airway management skills; consider transfer to level 2 or 3 care.",
+    "registered nurse to immediately inform the medical team at specialist registrar "
+    "level or above; emergency assessment by a team with critical-care competencies, "
+    "usually including airway management skills; consider transfer to level 2 or 3 care.",
 }
 
 
 @dataclass(frozen=True)
 class News2Result:
     score: int
-    band: str            # aggregate band: "0", "1-4", "5-6" or "7+"
-    risk: str            # "low", "low-medium", "medium" or "high" (Chart 2)
+    band: str  # aggregate band: "0", "1-4", "5-6" or "7+"
+    risk: str  # "low", "low-medium", "medium" or "high" (Chart 2)
     components: dict[str, int]
     single_param_3: bool
     response: str
 
     def to_dict(self) -> dict[str, object]:
-        return {"score": self.score, "band": self.band, "risk": self.risk,
-                "components": dict(self.components), "single_param_3": self.single_param_3,
-                "response": self.response}
+        return {
+            "score": self.score,
+            "band": self.band,
+            "risk": self.risk,
+            "components": dict(self.components),
+            "single_param_3": self.single_param_3,
+            "response": self.response,
+        }
 
 
 def _round(x: float, places: int = 0) -> Decimal:
@@ -60,12 +65,11 @@ def _round(x: float, places: int = 0) -> Decimal:
 # row's final score. Values are rounded to the chart's resolution first (see _round).
 RR_BANDS = ((8, 3), (11, 1), (20, 0), (24, 2)), 3
 SPO2_SCALE1_BANDS = ((91, 3), (93, 2), (95, 1)), 0
-SPO2_SCALE2_BANDS = ((83, 3), (85, 2), (87, 1), (92, 0)), 0          # >= 93 on air: 0
+SPO2_SCALE2_BANDS = ((83, 3), (85, 2), (87, 1), (92, 0)), 0  # >= 93 on air: 0
 SPO2_SCALE2_OXYGEN_BANDS = ((83, 3), (85, 2), (87, 1), (92, 0), (94, 1), (96, 2)), 3
 SBP_BANDS = ((90, 3), (100, 2), (110, 1), (219, 0)), 3
 HR_BANDS = ((40, 3), (50, 1), (90, 0), (110, 1), (130, 2)), 3
-TEMP_BANDS = ((Decimal("35.0"), 3), (Decimal("36.0"), 1), (Decimal("38.0"), 0),
-              (Decimal("39.0"), 1)), 2
+TEMP_BANDS = ((Decimal("35.0"), 3), (Decimal("36.0"), 1), (Decimal("38.0"), 0), (Decimal("39.0"), 1)), 2
 
 
 def _band(v: Decimal, bands: tuple[tuple[tuple[int | Decimal, int], ...], int]) -> int:
@@ -141,8 +145,17 @@ def news2_risk(score: int, single_param_3: bool) -> str:
     return "low"
 
 
-def news2_score(*, rr_bpm: float, spo2_pct: float, spo2_scale: int, on_oxygen: bool,
-                sbp_mmhg: float, hr_bpm: float, acvpu: str, temp_c: float) -> News2Result:
+def news2_score(
+    *,
+    rr_bpm: float,
+    spo2_pct: float,
+    spo2_scale: int,
+    on_oxygen: bool,
+    sbp_mmhg: float,
+    hr_bpm: float,
+    acvpu: str,
+    temp_c: float,
+) -> News2Result:
     """The NEWS2 aggregate score, its band, risk, components and clinical response.
 
     Examples
@@ -165,5 +178,11 @@ def news2_score(*, rr_bpm: float, spo2_pct: float, spo2_scale: int, on_oxygen: b
     # "Air or oxygen" scores 2 at most, so a 3 can only come from a physiological parameter.
     single3 = any(v == 3 for v in components.values())
     risk = news2_risk(total, single3)
-    return News2Result(score=total, band=news2_band(total), risk=risk, components=components,
-                       single_param_3=single3, response=RESPONSES[risk])
+    return News2Result(
+        score=total,
+        band=news2_band(total),
+        risk=risk,
+        components=components,
+        single_param_3=single3,
+        response=RESPONSES[risk],
+    )

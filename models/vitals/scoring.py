@@ -31,27 +31,33 @@ class VitalsState(TypedDict, total=False):
     """One patient's vitals state (the ``vitals-state`` table value; every key optional, a new
     patient's state is ``{}``)."""
 
-    last_ts: str                            # device time of the last accepted reading (ISO)
-    last_reading: dict[str, Any]            # that reading (duplicate check)
-    values: dict[str, list[Any]]            # parameter -> [value, ISO time it was measured]
+    last_ts: str  # device time of the last accepted reading (ISO)
+    last_reading: dict[str, Any]  # that reading (duplicate check)
+    values: dict[str, list[Any]]  # parameter -> [value, ISO time it was measured]
     spo2_scale: int
     bed: str
-    n: int                                  # readings accepted
-    news2_level: str                        # "none" | "low" | "medium" | "high"
-    news2_lower_since: str | None           # when a lower level was first seen (hysteresis)
-    deterioration: LiveState | None         # models.deterioration.live state
-    partition: int                          # input partition (set by the agent)
+    n: int  # readings accepted
+    news2_level: str  # "none" | "low" | "medium" | "high"
+    news2_lower_since: str | None  # when a lower level was first seen (hysteresis)
+    deterioration: LiveState | None  # models.deterioration.live state
+    partition: int  # input partition (set by the agent)
 
 
 #: ``deterioration(state, reading, news2) -> (state, points, conditions)``
-DeteriorationStep = Callable[[LiveState | None, VitalsReading, News2Result | None],
-                             tuple[LiveState, list[dict[str, Any]], list[Condition]]]
+DeteriorationStep = Callable[
+    [LiveState | None, VitalsReading, News2Result | None],
+    tuple[LiveState, list[dict[str, Any]], list[Condition]],
+]
 
 # How long a charted value stays usable for NEWS2, in seconds of device time.
 MAX_AGE_S: dict[str, float] = {
-    "hr_bpm": 300, "spo2_pct": 300, "rr_bpm": 300,
-    "sbp_mmhg": 3600, "temp_c": 4 * 3600,
-    "o2": 12 * 3600, "acvpu": 12 * 3600,
+    "hr_bpm": 300,
+    "spo2_pct": 300,
+    "rr_bpm": 300,
+    "sbp_mmhg": 3600,
+    "temp_c": 4 * 3600,
+    "o2": 12 * 3600,
+    "acvpu": 12 * 3600,
 }
 NEWS2_INPUTS = ("rr_bpm", "spo2_pct", "o2", "sbp_mmhg", "hr_bpm", "acvpu", "temp_c")
 
@@ -99,9 +105,13 @@ def news2_inputs(state: VitalsState, at: datetime) -> tuple[dict[str, Any] | Non
     if missing:
         return None, missing
     return {
-        "rr_bpm": got["rr_bpm"], "spo2_pct": got["spo2_pct"],
-        "spo2_scale": int(state.get("spo2_scale", 1)), "on_oxygen": got["o2"] == "oxygen",
-        "sbp_mmhg": got["sbp_mmhg"], "hr_bpm": got["hr_bpm"], "acvpu": got["acvpu"],
+        "rr_bpm": got["rr_bpm"],
+        "spo2_pct": got["spo2_pct"],
+        "spo2_scale": int(state.get("spo2_scale", 1)),
+        "on_oxygen": got["o2"] == "oxygen",
+        "sbp_mmhg": got["sbp_mmhg"],
+        "hr_bpm": got["hr_bpm"],
+        "acvpu": got["acvpu"],
         "temp_c": got["temp_c"],
     }, []
 
@@ -116,9 +126,13 @@ def news2_level(result: News2Result | None) -> str:
     return "none" if result is None else RISK_TO_LEVEL[result.risk]
 
 
-def news2_condition(reading: VitalsReading, result: News2Result | None, prev_level: str,
-                    lower_since: str | None = None,
-                    hold_s: float = NEWS2_STEP_DOWN_HOLD_S) -> tuple[str, str | None, Condition | None]:
+def news2_condition(
+    reading: VitalsReading,
+    result: News2Result | None,
+    prev_level: str,
+    lower_since: str | None = None,
+    hold_s: float = NEWS2_STEP_DOWN_HOLD_S,
+) -> tuple[str, str | None, Condition | None]:
     """Next alert level, the time a lower level was first seen, and the Condition to send.
 
     Rising is immediate: a higher level sends a Condition at once. Falling has hysteresis: the
@@ -146,21 +160,33 @@ def news2_condition(reading: VitalsReading, result: News2Result | None, prev_lev
 def _news2_condition(reading: VitalsReading, result: News2Result, level: str) -> Condition:
     if level == "none":
         return Condition(
-            patient_id=reading.patient_id, bed=reading.bed, source="news2", active=False,
-            priority="low", ts=reading.ts.isoformat(),
+            patient_id=reading.patient_id,
+            bed=reading.bed,
+            source="news2",
+            active=False,
+            priority="low",
+            ts=reading.ts.isoformat(),
             message=f"NEWS2 {result.score}: back in the low band",
             evidence={"news2": result.to_dict(), "reading": reading.to_dict()},
-            versions={"news2": NEWS2_VERSION})
+            versions={"news2": NEWS2_VERSION},
+        )
     scored = {k: v for k, v in result.components.items() if v > 0}
-    what = {"high": "NEWS2 >= 7 (high clinical risk)", "medium": "NEWS2 5-6 (medium clinical risk)",
-            "low": "a single NEWS2 parameter scores 3"}[level]
+    what = {
+        "high": "NEWS2 >= 7 (high clinical risk)",
+        "medium": "NEWS2 5-6 (medium clinical risk)",
+        "low": "a single NEWS2 parameter scores 3",
+    }[level]
     return Condition(
-        patient_id=reading.patient_id, bed=reading.bed, source="news2", active=True,
-        priority=level, ts=reading.ts.isoformat(),
+        patient_id=reading.patient_id,
+        bed=reading.bed,
+        source="news2",
+        active=True,
+        priority=level,
+        ts=reading.ts.isoformat(),
         message=f"NEWS2 {result.score}: {what}. {result.response}",
-        evidence={"news2": result.to_dict(), "scored_components": scored,
-                  "reading": reading.to_dict()},
-        versions={"news2": NEWS2_VERSION})
+        evidence={"news2": result.to_dict(), "scored_components": scored, "reading": reading.to_dict()},
+        versions={"news2": NEWS2_VERSION},
+    )
 
 
 def vitals_points(reading: VitalsReading, result: News2Result | None) -> list[dict[str, Any]]:
@@ -184,10 +210,11 @@ def vitals_points(reading: VitalsReading, result: News2Result | None) -> list[di
     return out
 
 
-
-def vitals_step(state: VitalsState, reading: VitalsReading,
-                deterioration: DeteriorationStep | None = None,
-                ) -> tuple[VitalsState, list[Condition], list[dict[str, Any]]]:
+def vitals_step(
+    state: VitalsState,
+    reading: VitalsReading,
+    deterioration: DeteriorationStep | None = None,
+) -> tuple[VitalsState, list[Condition], list[dict[str, Any]]]:
     """One validated, in-order reading through every vitals scorer: the patient's state, NEWS2
     with its alert hysteresis, and the deterioration model (``deterioration(state, reading,
     news2) -> (state, points, conditions)``, e.g. :func:`models.deterioration.live.
@@ -197,13 +224,15 @@ def vitals_step(state: VitalsState, reading: VitalsReading,
     state = vitals_state_update(state, reading)
     result = news2_from_state(state, reading.ts)
     level, lower_since, condition = news2_condition(
-        reading, result, state.get("news2_level", "none"), state.get("news2_lower_since"))
+        reading, result, state.get("news2_level", "none"), state.get("news2_lower_since")
+    )
     state["news2_level"], state["news2_lower_since"] = level, lower_since
     conditions = [condition] if condition else []
     points = vitals_points(reading, result)
     if deterioration is not None:
         state["deterioration"], det_points, det_conditions = deterioration(
-            state.get("deterioration"), reading, result)
+            state.get("deterioration"), reading, result
+        )
         points += det_points
         conditions += det_conditions
     return state, conditions, points

@@ -12,8 +12,9 @@ from wardwatch.topics import ADMISSIONS
 
 
 def _apply(state: dict, adm) -> None:
-    state["deterioration"] = deterioration_admit(state.get("deterioration"), adm.age_years,
-                                                 adm.sex, adm.admit_ts)
+    state["deterioration"] = deterioration_admit(
+        state.get("deterioration"), adm.age_years, adm.sex, adm.admit_ts
+    )
 
 
 @app.agent(admissions_topic)

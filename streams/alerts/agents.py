@@ -34,11 +34,19 @@ async def _publish(patient_id: str, events: list[dict]) -> None:
     """Alert events and their points, acknowledged by the broker before the caller writes the
     new state: a state ahead of its events would swallow the event on re-delivery."""
     key = patient_id.encode()
-    await publish([(alerts_topic, key, ev) for ev in events]
-                  + [(points_topic, key, p) for p in alert_points(events)])
+    await publish(
+        [(alerts_topic, key, ev) for ev in events] + [(points_topic, key, p) for p in alert_points(events)]
+    )
     for ev in events:
-        log_event(log, "alert event", type=ev["type"], alert_id=ev["alert_id"], source=ev["source"],
-                  priority=ev["priority"], patient=pid_ref(patient_id))
+        log_event(
+            log,
+            "alert event",
+            type=ev["type"],
+            alert_id=ev["alert_id"],
+            source=ev["source"],
+            priority=ev["priority"],
+            patient=pid_ref(patient_id),
+        )
     metrics.incr("alert_events", len(events))
 
 
@@ -48,8 +56,12 @@ async def raise_alerts(stream):
         try:
             cond = Condition.from_dict(event.value)
         except (TypeError, ValueError, KeyError) as e:
-            await deadletter_event(event, InvalidRecord("malformed", f"invalid condition: {e}"), CONDITIONS,
-                                   raw=json.dumps(event.value, default=str).encode())
+            await deadletter_event(
+                event,
+                InvalidRecord("malformed", f"invalid condition: {e}"),
+                CONDITIONS,
+                raw=json.dumps(event.value, default=str).encode(),
+            )
             continue
         async with alerts_lock:
             state, events = alert_on_condition(open_alerts[cond.patient_id], cond)
@@ -67,15 +79,15 @@ async def act_on_alerts(stream):
                 action = json.loads(msg.value)
                 pid = action["patient_id"]
                 if msg.key and msg.key.decode() != pid:
-                    raise InvalidRecord("key_mismatch", "message key does not match patient_id",
-                                        "patient_id")
+                    raise InvalidRecord("key_mismatch", "message key does not match patient_id", "patient_id")
                 state, events = alert_on_action(open_alerts[pid], action, datetime.now(UTC))
             except InvalidRecord as e:
                 await deadletter_event(event, e, ALERTS_ACK)
                 continue
             except (ValueError, KeyError, TypeError) as e:
-                await deadletter_event(event, InvalidRecord("malformed", f"invalid alert action: {e}"),
-                                       ALERTS_ACK)
+                await deadletter_event(
+                    event, InvalidRecord("malformed", f"invalid alert action: {e}"), ALERTS_ACK
+                )
                 continue
             await _publish(pid, events)
             open_alerts[pid] = state

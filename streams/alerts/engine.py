@@ -52,7 +52,7 @@ class OpenAlert(TypedDict):
 class AlertState(TypedDict, total=False):
     """A patient's alert state (a Faust table value; ``{}`` for a patient with none yet)."""
 
-    open: dict[str, OpenAlert]   # source -> its open alert
+    open: dict[str, OpenAlert]  # source -> its open alert
 
 
 def _h(*parts: str) -> str:
@@ -63,8 +63,16 @@ def alert_id(patient_id: str, source: str, onset_ts: str) -> str:
     return "al-" + _h(patient_id, source, onset_ts)
 
 
-def _event(kind: str, alert: OpenAlert, patient_id: str, bed: str, source: str, ts: str,
-           cond: Condition | None = None, **extra: Any) -> dict[str, Any]:
+def _event(
+    kind: str,
+    alert: OpenAlert,
+    patient_id: str,
+    bed: str,
+    source: str,
+    ts: str,
+    cond: Condition | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     ev = {
         "event_id": "ev-" + _h(alert["alert_id"], kind, ts, alert["priority"]),
         "alert_id": alert["alert_id"],
@@ -85,8 +93,10 @@ def _event(kind: str, alert: OpenAlert, patient_id: str, bed: str, source: str, 
     return ev
 
 
-def alert_on_condition(state: AlertState, cond: Condition,
-                       ) -> tuple[AlertState, list[dict[str, Any]]]:
+def alert_on_condition(
+    state: AlertState,
+    cond: Condition,
+) -> tuple[AlertState, list[dict[str, Any]]]:
     """Apply one condition to a patient's alert state; return the new state and events."""
     state = deepcopy(state) if state else {}
     open_ = state.setdefault("open", {})
@@ -94,21 +104,27 @@ def alert_on_condition(state: AlertState, cond: Condition,
     events: list[dict[str, Any]] = []
     if cond.active:
         if cur is None:
-            cur = {"alert_id": alert_id(cond.patient_id, cond.source, cond.ts),
-                   "priority": cond.priority, "onset_ts": cond.ts, "active": True,
-                   "latched": cond.latched, "acknowledged": False, "silenced_until": None,
-                   "message": cond.message, "category": cond.category, "bed": cond.bed}
+            cur = {
+                "alert_id": alert_id(cond.patient_id, cond.source, cond.ts),
+                "priority": cond.priority,
+                "onset_ts": cond.ts,
+                "active": True,
+                "latched": cond.latched,
+                "acknowledged": False,
+                "silenced_until": None,
+                "message": cond.message,
+                "category": cond.category,
+                "bed": cond.bed,
+            }
             open_[cond.source] = cur
             events.append(_event("raised", cur, cond.patient_id, cond.bed, cond.source, cond.ts, cond))
         else:
             rising = PRIORITIES.index(cond.priority) > PRIORITIES.index(cur["priority"])
-            cur.update({"active": True, "message": cond.message,
-                        "latched": cur["latched"] or cond.latched})
+            cur.update({"active": True, "message": cond.message, "latched": cur["latched"] or cond.latched})
             if rising:
                 cur["priority"] = cond.priority
                 cur["acknowledged"] = False  # a higher-priority alarm needs a new acknowledgement
-                events.append(_event("escalated", cur, cond.patient_id, cond.bed, cond.source,
-                                     cond.ts, cond))
+                events.append(_event("escalated", cur, cond.patient_id, cond.bed, cond.source, cond.ts, cond))
             else:
                 cur["priority"] = cond.priority  # de-escalation is silent; the alert stays open
     elif cur is not None and cur["active"]:
@@ -121,8 +137,9 @@ def alert_on_condition(state: AlertState, cond: Condition,
     return state, events
 
 
-def alert_on_action(state: AlertState, action: dict[str, Any],
-                    now: datetime) -> tuple[AlertState, list[dict[str, Any]]]:
+def alert_on_action(
+    state: AlertState, action: dict[str, Any], now: datetime
+) -> tuple[AlertState, list[dict[str, Any]]]:
     """Apply an operator action ``{"alert_id", "action", "by", "duration_s"?}``.
 
     Raises ValueError for an unknown action or alert id (the caller dead-letters it).
@@ -151,17 +168,36 @@ def alert_on_action(state: AlertState, action: dict[str, Any],
         if not 0 < duration <= 600:
             raise ValueError("silence duration_s must be in (0, 600]")
         cur["silenced_until"] = (now + timedelta(seconds=duration)).isoformat()
-        events.append(_event("silenced", cur, pid, cur.get("bed", ""), source, ts, by=by,
-                             silenced_until=cur["silenced_until"]))
+        events.append(
+            _event(
+                "silenced",
+                cur,
+                pid,
+                cur.get("bed", ""),
+                source,
+                ts,
+                by=by,
+                silenced_until=cur["silenced_until"],
+            )
+        )
     return state, events
 
 
 def alert_points(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """InfluxDB points for alert events (measurement ``alerts``)."""
-    return [point("alerts",
-                  {"patient": e["patient_id"], "bed": e["bed"], "source": e["source"],
-                   "priority": e["priority"], "type": e["type"], "category": e["category"]},
-                  {"alert_id": e["alert_id"], "event_id": e["event_id"], "message": e["message"][:500],
-                   "value": 1},
-                  e["ts"])
-            for e in events]
+    return [
+        point(
+            "alerts",
+            {
+                "patient": e["patient_id"],
+                "bed": e["bed"],
+                "source": e["source"],
+                "priority": e["priority"],
+                "type": e["type"],
+                "category": e["category"],
+            },
+            {"alert_id": e["alert_id"], "event_id": e["event_id"], "message": e["message"][:500], "value": 1},
+            e["ts"],
+        )
+        for e in events
+    ]

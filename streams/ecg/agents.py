@@ -46,9 +46,9 @@ from wardwatch.topics import ECG
 
 log = logging.getLogger("wardwatch.ecg")
 
-BATCH_MAX = 256          #: chunks per classification batch
-BATCH_WITHIN_S = 0.25    #: longest wait to fill a batch (adds at most this latency)
-FEED_CHECK_S = 2.0       #: feed-stopped timer period
+BATCH_MAX = 256  #: chunks per classification batch
+BATCH_WITHIN_S = 0.25  #: longest wait to fill a batch (adds at most this latency)
+FEED_CHECK_S = 2.0  #: feed-stopped timer period
 RETIRE_AFTER_S = 6 * 3600.0  #: a stream silent this long (patient discharged) leaves the table
 RULES = RuleConfig()
 
@@ -78,11 +78,14 @@ class _Runtime:
         except Exception as e:  # noqa: BLE001 - no model artifact: degrade to QRS-only rules, loudly
             self.classifier_error = f"{type(e).__name__}: {e}"
             self.versions = {"beat_classifier": "unavailable"}
-            log_event(log, "beat classifier unavailable; beats labelled Q (rate/pause/technical "
-                      "alarms only)", logging.ERROR, error=self.classifier_error)
+            log_event(
+                log,
+                "beat classifier unavailable; beats labelled Q (rate/pause/technical alarms only)",
+                logging.ERROR,
+                error=self.classifier_error,
+            )
 
-    def predict(self, beats: Sequence[BeatCandidate],
-                votes: Sequence[FamilyVotes]) -> tuple[list[str], None]:
+    def predict(self, beats: Sequence[BeatCandidate], votes: Sequence[FamilyVotes]) -> tuple[list[str], None]:
         """Labels of a batch's candidates in one call (the step's classifier): Q for all when the
         classifier is unavailable or fails, so rate/pause/technical alarms keep running."""
         labels = ["Q"] * len(beats)
@@ -99,14 +102,21 @@ class _Runtime:
 rt = _Runtime()
 
 
-def _deadletter(sends: list, reason: str | InvalidRecord, event: Any, key: str | None,
-                detail: dict | None = None) -> None:
+def _deadletter(
+    sends: list, reason: str | InvalidRecord, event: Any, key: str | None, detail: dict | None = None
+) -> None:
     """Queue a chunk's dead letter with the batch's outputs (published together, confirmed)."""
     sends.append(deadletter_output(event, reason, ECG, key=key, detail=detail))
     metrics.incr("ecg_deadletter")
     code = reason.code if isinstance(reason, InvalidRecord) else reason.split(":")[0]
-    log_event(log, "ecg chunk rejected", logging.WARNING, reason=code,
-              patient=pid_ref(key) if key else "-", offset=event.message.offset)
+    log_event(
+        log,
+        "ecg chunk rejected",
+        logging.WARNING,
+        reason=code,
+        patient=pid_ref(key) if key else "-",
+        offset=event.message.offset,
+    )
 
 
 def _render_strip(pid: str, bed: str, change: AlarmChange, inputs: StripInputs) -> str | None:
@@ -115,14 +125,23 @@ def _render_strip(pid: str, bed: str, change: AlarmChange, inputs: StripInputs) 
         return None
     path = get_settings().artifacts_path / "strips" / f"{strip_id(pid, change.source, change.t)}.png"
     if not path.exists():
-        strip_render(path, inputs.x_uv, inputs.fs, inputs.t0, beats=inputs.beats, event_t=change.t,
-                     title=f"{bed}  {change.source} ({change.priority})", lead=inputs.lead,
-                     second=inputs.second)
+        strip_render(
+            path,
+            inputs.x_uv,
+            inputs.fs,
+            inputs.t0,
+            beats=inputs.beats,
+            event_t=change.t,
+            title=f"{bed}  {change.source} ({change.priority})",
+            lead=inputs.lead,
+            second=inputs.second,
+        )
     return str(path)
 
 
-async def _emit(sends: list, pid: str, bed: str, changes: list[AlarmChange],
-                strip: StripInputs | None) -> None:
+async def _emit(
+    sends: list, pid: str, bed: str, changes: list[AlarmChange], strip: StripInputs | None
+) -> None:
     """Queue the alarm conditions and points of ``changes`` (rendering strips on the way)."""
     key = pid.encode()
     for ch in changes:
@@ -131,14 +150,26 @@ async def _emit(sends: list, pid: str, bed: str, changes: list[AlarmChange],
             try:
                 path = await asyncio.to_thread(_render_strip, pid, bed, ch, strip)
             except Exception as e:  # noqa: BLE001 - a strip is evidence, never a reason to lose the alarm
-                log_event(log, "strip rendering failed", logging.ERROR, error=repr(e),
-                          source=ch.source, patient=pid_ref(pid))
+                log_event(
+                    log,
+                    "strip rendering failed",
+                    logging.ERROR,
+                    error=repr(e),
+                    source=ch.source,
+                    patient=pid_ref(pid),
+                )
         cond = alarm_condition(ch, pid, bed, rt.versions, path)
         sends.append((conditions_topic, key, cond.to_dict()))
         sends.append((points_topic, key, alarm_point(ch, pid, bed, path)))
         metrics.incr("ecg_conditions")
-        log_event(log, "ecg alarm change", source=ch.source, active=ch.active,
-                  priority=ch.priority, patient=pid_ref(pid))
+        log_event(
+            log,
+            "ecg alarm change",
+            source=ch.source,
+            active=ch.active,
+            priority=ch.priority,
+            patient=pid_ref(pid),
+        )
 
 
 @app.agent(ecg_topic)
@@ -149,8 +180,7 @@ async def analyse_ecg(stream):
             await _process_batch(events)
 
 
-_STAGE_LOG = {"admit": "ecg admit failed", "detect": "ecg detection failed",
-              "analyse": "ecg analysis failed"}
+_STAGE_LOG = {"admit": "ecg admit failed", "detect": "ecg detection failed", "analyse": "ecg analysis failed"}
 
 
 def _rejected(sends: list, r: Rejected, event: Any, key: str | None) -> None:
@@ -162,8 +192,9 @@ def _rejected(sends: list, r: Rejected, event: Any, key: str | None) -> None:
     _deadletter(sends, r.reason, event, key, r.detail)
 
 
-def _take_in(events: list, keys: list[str | None], states: dict[str, ECGState]
-             ) -> tuple[list[tuple[int, str | InvalidRecord, dict[str, Any]]], list[tuple[int, ECGChunk]]]:
+def _take_in(
+    events: list, keys: list[str | None], states: dict[str, ECGState]
+) -> tuple[list[tuple[int, str | InvalidRecord, dict[str, Any]]], list[tuple[int, ECGChunk]]]:
     """Validate the batch's records and read their patients' states: the records that fail, as
     ``(event, reason, detail)``, and the chunks for the step, as ``(event, chunk)``."""
     now = datetime.now(UTC)
@@ -193,13 +224,21 @@ async def _process_batch(events: list) -> None:
     states: dict[str, ECGState] = {}
     keys = [e.message.key.decode("utf-8", "replace") if e.message.key else None for e in events]
     early, admitted = _take_in(events, keys, states)
-    res = ecg_step(states, [c for _, c in admitted], rt, time.time(),
-                   partitions=[events[i].message.partition for i, _ in admitted],
-                   live=rt.streams, cfg=RULES)
+    res = ecg_step(
+        states,
+        [c for _, c in admitted],
+        rt,
+        time.time(),
+        partitions=[events[i].message.partition for i, _ in admitted],
+        live=rt.streams,
+        cfg=RULES,
+    )
     # dead letters of the admission stage, in event order (as the chunks were taken in)
-    verdicts = sorted([(i, r, d, None) for i, r, d in early]
-                      + [(admitted[r.index][0], r.reason, r.detail, r) for r in res.rejected],
-                      key=lambda v: v[0])
+    verdicts = sorted(
+        [(i, r, d, None) for i, r, d in early]
+        + [(admitted[r.index][0], r.reason, r.detail, r) for r in res.rejected],
+        key=lambda v: v[0],
+    )
     for i, reason, detail, rej in verdicts:
         if rej is None:
             _deadletter(sends, reason, events[i], keys[i], detail)
@@ -245,8 +284,13 @@ async def _feed_watch() -> None:
                 ecg_state.retire(pid, st["partition"])  # feed-stopped was raised hours ago
                 rt.streams.pop(pid, None)
                 continue
-            changes = feed_check(st["rules"], last_rx_wall=st["rx_wall"], now_wall=now,
-                                 last_end_t=st["last"]["end_t"], cfg=RULES)
+            changes = feed_check(
+                st["rules"],
+                last_rx_wall=st["rx_wall"],
+                now_wall=now,
+                last_end_t=st["last"]["end_t"],
+                cfg=RULES,
+            )
             if changes:
                 sends: list[tuple[Any, bytes | None, Any]] = []
                 await _emit(sends, pid, st.get("bed", ""), changes, None)

@@ -31,8 +31,9 @@ def strip_id(patient_id: str, source: str, t: float) -> str:
     return f"ecg-{source.split('.')[-1]}-{h}"
 
 
-def _trace(samples_uv: np.ndarray, fs: float, t0: float, start: float, end: float
-           ) -> tuple[np.ndarray, np.ndarray, float, float]:
+def _trace(
+    samples_uv: np.ndarray, fs: float, t0: float, start: float, end: float
+) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Times (s from ``start``) and mV (median removed) of one lead inside [start, end], with
     the half-millivolt-rounded range it needs (at least -1.5 to 2 mV)."""
     x = np.asarray(samples_uv, dtype=np.float64) / 1000.0
@@ -45,10 +46,19 @@ def _trace(samples_uv: np.ndarray, fs: float, t0: float, start: float, end: floa
     return ts, xs, lo, hi
 
 
-def strip_render(path: Path | str, samples_uv: np.ndarray, fs: float, t0: float, *,
-                 beats: Sequence[tuple[float, str]] = (), event_t: float | None = None,
-                 title: str = "", seconds: float = 6.0, lead: str = "",
-                 second: tuple[str, np.ndarray, float] | None = None) -> Path:
+def strip_render(
+    path: Path | str,
+    samples_uv: np.ndarray,
+    fs: float,
+    t0: float,
+    *,
+    beats: Sequence[tuple[float, str]] = (),
+    event_t: float | None = None,
+    title: str = "",
+    seconds: float = 6.0,
+    lead: str = "",
+    second: tuple[str, np.ndarray, float] | None = None,
+) -> Path:
     """Render an ECG strip PNG.
 
     Parameters
@@ -127,15 +137,25 @@ def strip_render(path: Path | str, samples_uv: np.ndarray, fs: float, t0: float,
             ax.text(0.05, offset + 0.35, name, ha="left", va="bottom", fontsize=9, zorder=4)
     for bt, lab in beats:
         if start <= bt <= end:
-            ax.text(bt - start, hi - 0.25, lab, ha="center", va="top", fontsize=9,
-                    fontweight="bold", color=BEAT_COLOURS.get(lab, "black"), zorder=4)
+            ax.text(
+                bt - start,
+                hi - 0.25,
+                lab,
+                ha="center",
+                va="top",
+                fontsize=9,
+                fontweight="bold",
+                color=BEAT_COLOURS.get(lab, "black"),
+                zorder=4,
+            )
     if event_t is not None and start <= event_t <= end:
         ax.axvline(event_t - start, color="#c00000", lw=1.2, ls="--", zorder=4)
     ax.set_xticks([])
     ax.set_yticks([])
     stamp = datetime.fromtimestamp(start, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    fig.text(0.3 / width_in, 1 - 0.3 / height_in, f"{title}   {stamp}   25 mm/s  10 mm/mV",
-             fontsize=9, va="bottom")
+    fig.text(
+        0.3 / width_in, 1 - 0.3 / height_in, f"{title}   {stamp}   25 mm/s  10 mm/mV", fontsize=9, va="bottom"
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.png")

@@ -27,8 +27,16 @@ async def write_points(stream):
     """Batches of points -> InfluxDB. Offsets commit only after the batch is written."""
     async for batch in stream.take(_s.influx_batch_size, within=_s.influx_flush_s):
         rejected = await writer.write(batch)
-        await publish([(deadletter_topic, None, deadletter_record(
-            reason, POINTS, json.dumps(p, default=str).encode())) for p, reason in rejected])
+        await publish(
+            [
+                (
+                    deadletter_topic,
+                    None,
+                    deadletter_record(reason, POINTS, json.dumps(p, default=str).encode()),
+                )
+                for p, reason in rejected
+            ]
+        )
         metrics.incr("points_written", len(batch) - len(rejected))
         metrics.incr("points_rejected", len(rejected))
 
@@ -39,8 +47,15 @@ async def report_pipeline_metrics():
     if not counts:
         return
     counts["influx_retries"] = writer.retries
-    await publish([(points_topic, None, point("pipeline", {"host": metrics.host, "app": _s.app_id},
-                                              counts, datetime.now(UTC)))])
+    await publish(
+        [
+            (
+                points_topic,
+                None,
+                point("pipeline", {"host": metrics.host, "app": _s.app_id}, counts, datetime.now(UTC)),
+            )
+        ]
+    )
     log_event(log, "pipeline", **counts)
 
 

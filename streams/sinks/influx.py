@@ -47,8 +47,13 @@ def _status(exc: BaseException) -> int | None:
 
 
 class InfluxWriter:
-    def __init__(self, settings: Settings, *, max_backoff_s: float = 30.0,
-                 post: Callable[[str], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        max_backoff_s: float = 30.0,
+        post: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self.s = settings
         self.max_backoff_s = max_backoff_s
         self._post = post
@@ -62,12 +67,19 @@ class InfluxWriter:
         if self._client is None:
             from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
-            self._client = InfluxDBClientAsync(url=self.s.influx_url, token=self.s.influx_token_value(),
-                                               org=self.s.influx_org, timeout=30_000)
-        await self._client.write_api().write(bucket=self.s.influx_bucket, org=self.s.influx_org,
-                                             record=body,
-                                             # WritePrecision.NS is a str constant of that class
-                                             write_precision=WritePrecision.NS)  # type: ignore[arg-type]
+            self._client = InfluxDBClientAsync(
+                url=self.s.influx_url,
+                token=self.s.influx_token_value(),
+                org=self.s.influx_org,
+                timeout=30_000,
+            )
+        await self._client.write_api().write(
+            bucket=self.s.influx_bucket,
+            org=self.s.influx_org,
+            record=body,
+            # WritePrecision.NS is a str constant of that class
+            write_precision=WritePrecision.NS,  # type: ignore[arg-type]
+        )
 
     async def _write_until_done(self, body: str) -> None:
         """Post ``body``; retry transient failures forever; re-raise permanent ones."""
@@ -81,8 +93,14 @@ class InfluxWriter:
                 if status in PERMANENT:
                     raise
                 self.retries += 1
-                log_event(log, "influx write failed, retrying", logging.WARNING,
-                          error=type(e).__name__, status=status, backoff_s=backoff)
+                log_event(
+                    log,
+                    "influx write failed, retrying",
+                    logging.WARNING,
+                    error=type(e).__name__,
+                    status=status,
+                    backoff_s=backoff,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
 
@@ -101,15 +119,19 @@ class InfluxWriter:
             await self._write_until_done("\n".join(line for _, line in lines))
             self.written += len(lines)
         except Exception as e:  # noqa: BLE001 - any failed batch is retried point by point
-            log_event(log, "influx rejected batch, writing point by point", logging.WARNING,
-                      status=_status(e), points=len(lines))
+            log_event(
+                log,
+                "influx rejected batch, writing point by point",
+                logging.WARNING,
+                status=_status(e),
+                points=len(lines),
+            )
             for p, line in lines:
                 try:
                     await self._write_until_done(line)
                     self.written += 1
                 except Exception as e1:  # noqa: BLE001 - the point is dead-lettered with its error
-                    rejected.append((p, f"InfluxDB rejected the point (HTTP {_status(e1)}): "
-                                        f"{str(e1)[:300]}"))
+                    rejected.append((p, f"InfluxDB rejected the point (HTTP {_status(e1)}): {str(e1)[:300]}"))
         return rejected
 
     async def close(self) -> None:

@@ -37,8 +37,8 @@ from wardwatch.topics import VITALS
 
 log = logging.getLogger("wardwatch.vitals")
 
-BATCH_MAX = 500          #: readings per micro-batch
-BATCH_WITHIN_S = 0.05    #: longest wait to fill a batch (adds at most this latency)
+BATCH_MAX = 500  #: readings per micro-batch
+BATCH_WITHIN_S = 0.05  #: longest wait to fill a batch (adds at most this latency)
 
 # Per-patient vitals state (latest values, NEWS2 alert level), backed by a changelog topic.
 vitals_state = patient_table("vitals-state")
@@ -47,12 +47,14 @@ vitals_state = patient_table("vitals-state")
 state_lock = asyncio.Lock()
 
 
-def _deterioration(state: LiveState | None, reading: VitalsReading, news2: object,
-                   ) -> tuple[LiveState, list[dict[str, Any]], list[Condition]]:
+def _deterioration(
+    state: LiveState | None,
+    reading: VitalsReading,
+    news2: object,
+) -> tuple[LiveState, list[dict[str, Any]], list[Condition]]:
     """:func:`deterioration_step` with the configured model (``WARDWATCH_DETERIORATION_MODEL``;
     loaded once, then cached)."""
-    return deterioration_step(state, reading, news2,
-                              model=load_model(get_settings().deterioration_model))
+    return deterioration_step(state, reading, news2, model=load_model(get_settings().deterioration_model))
 
 
 @app.agent(vitals_topic)
@@ -77,9 +79,15 @@ async def _score_batch(events: list) -> None:
         except InvalidRecord as e:
             sends.append(deadletter_output(event, e, VITALS, key=key))
             metrics.incr("vitals_deadletter")
-            log_event(log, "reading rejected", logging.WARNING, reason=e.reason,
-                      patient=pid_ref(key) if key else "-", partition=msg.partition,
-                      offset=msg.offset)
+            log_event(
+                log,
+                "reading rejected",
+                logging.WARNING,
+                reason=e.reason,
+                patient=pid_ref(key) if key else "-",
+                partition=msg.partition,
+                offset=msg.offset,
+            )
             continue
         state, conditions, points = vitals_step(state, reading, _deterioration)
         state["partition"] = msg.partition
@@ -93,8 +101,9 @@ async def _score_batch(events: list) -> None:
         vitals_state[pid] = state
 
 
-async def apply_side_input(stream, validate: Callable[..., Any],
-                           apply: Callable[[dict, Any], None], source_topic: str) -> None:
+async def apply_side_input(
+    stream, validate: Callable[..., Any], apply: Callable[[dict, Any], None], source_topic: str
+) -> None:
     """Run a side topic of the patient state (labs, admissions) keyed by patient id.
 
     Each record is validated (``validate(raw, key=, now=)``; ``InvalidRecord`` -> deadletter
@@ -112,8 +121,15 @@ async def apply_side_input(stream, validate: Callable[..., Any],
         except InvalidRecord as e:
             await deadletter_event(event, e, source_topic, key=key)
             metrics.incr(f"{name}_deadletter")
-            log_event(log, "record rejected", logging.WARNING, topic=source_topic, reason=e.reason,
-                      patient=pid_ref(key) if key else "-", offset=msg.offset)
+            log_event(
+                log,
+                "record rejected",
+                logging.WARNING,
+                topic=source_topic,
+                reason=e.reason,
+                patient=pid_ref(key) if key else "-",
+                offset=msg.offset,
+            )
             continue
         async with state_lock:
             state = vitals_state[record.patient_id]

@@ -19,19 +19,23 @@ def unique_run() -> str:
 
 def start_batch_worker(start_worker, kind: str, artifacts: Path):
     """A ``wardwatch batch worker KIND`` subprocess in a consumer group of its own."""
-    env = {"WARDWATCH_APP_ID": f"wardwatch-test-{kind}-{unique_run()}",
-           "WARDWATCH_ARTIFACTS_DIR": str(artifacts)}
+    env = {
+        "WARDWATCH_APP_ID": f"wardwatch-test-{kind}-{unique_run()}",
+        "WARDWATCH_ARTIFACTS_DIR": str(artifacts),
+    }
     return start_worker(["batch", "worker", kind], env=env, ready="worker.ready", timeout=300)
 
 
-def results_for(kind: str, start: dict, job_ids: set[str], timeout_s: float = 240.0,
-                settle_s: float = 0.0) -> dict[str, list[dict[str, Any]]]:
+def results_for(
+    kind: str, start: dict, job_ids: set[str], timeout_s: float = 240.0, settle_s: float = 0.0
+) -> dict[str, list[dict[str, Any]]]:
     """Every result for ``job_ids`` on ``results.<kind>`` after ``start`` (all copies, so a
     duplicate result would show as a second entry). Waits until each id has one, then
     ``settle_s`` more seconds for any extra copy."""
     got: dict[str, list[dict[str, Any]]] = {j: [] for j in job_ids}
     deadline = time.monotonic() + timeout_s
     settle_until: float | None = None
+
     def settled(_seen) -> bool:
         nonlocal settle_until
         now = time.monotonic()
@@ -40,8 +44,7 @@ def results_for(kind: str, start: dict, job_ids: set[str], timeout_s: float = 24
         return (settle_until is not None and now >= settle_until) or now > deadline
 
     # ``stop`` is checked after every poll, also when nothing new arrives
-    for _topic, _key, value in consume([f"results.{kind}"], start=start, timeout_s=timeout_s,
-                                       stop=settled):
+    for _topic, _key, value in consume([f"results.{kind}"], start=start, timeout_s=timeout_s, stop=settled):
         if isinstance(value, dict) and value.get("job_id") in got:
             got[value["job_id"]].append(value)
     return got

@@ -36,8 +36,12 @@ def artifacts_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def image_worker(start_worker, artifacts_dir):
     # its own consumer group, so that no other image worker on a shared broker takes our jobs
-    env = {"WARDWATCH_ARTIFACTS_DIR": str(artifacts_dir), "WARDWATCH_IMAGE_DEID_KEY": DEID_KEY,
-           "WARDWATCH_APP_ID": f"wardwatch-test-{RUN['test_run']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {
+        "WARDWATCH_ARTIFACTS_DIR": str(artifacts_dir),
+        "WARDWATCH_IMAGE_DEID_KEY": DEID_KEY,
+        "WARDWATCH_APP_ID": f"wardwatch-test-{RUN['test_run']}",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
     # TensorFlow import + DenseNet121 build takes a while on a shared CPU
     w = start_worker(["batch", "worker", "image"], env=env, ready="worker.ready", timeout=400)
     os.environ["WARDWATCH_ARTIFACTS_DIR"] = str(artifacts_dir)
@@ -65,9 +69,13 @@ def _all_records(topic: str) -> list[tuple[str, dict]]:
 
     from wardwatch.settings import get_settings
 
-    c = KafkaConsumer(bootstrap_servers=get_settings().bootstrap_servers, group_id=None,
-                      enable_auto_commit=False, fetch_max_bytes=16 << 20,
-                      max_partition_fetch_bytes=16 << 20)
+    c = KafkaConsumer(
+        bootstrap_servers=get_settings().bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_bytes=16 << 20,
+        max_partition_fetch_bytes=16 << 20,
+    )
     try:
         tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
         c.assign(tps)
@@ -92,8 +100,12 @@ def test_ct_job_gives_one_deidentified_result(image_worker, tmp_path):
     assert res["status"] == "ok", res
     out = res["outputs"]
     assert out["type"] == "image" and out["modality"] == "CT"
-    assert out["model"] == {**out["model"], "name": "DenseNet121", "trained": False,
-                            "warning": "untrained model: outputs are not clinical findings"}
+    assert out["model"] == {
+        **out["model"],
+        "name": "DenseNet121",
+        "trained": False,
+        "warning": "untrained model: outputs are not clinical findings",
+    }
     assert out["image"]["units"] == "HU"
     assert out["segmentation"]["lung"]["pixels"] > 0
     assert res["progress"]["fraction"] == 1.0
@@ -143,10 +155,16 @@ def test_corrupt_file_goes_to_deadletter_and_worker_survives(image_worker, tmp_p
     job_id = sent[0]["job_id"]
     res = found[job_id]
     assert res["status"] == "failed" and res["reason"] in ("corrupt_file", "not_dicom")
-    dl = [v for _t, k, v in consume(["deadletter"], start=marker, timeout_s=30,
-                                    stop=lambda seen: any(isinstance(v, dict) and
-                                                          v.get("key") == job_id for _, v in seen))
-          if isinstance(v, dict) and v.get("key") == job_id]
+    dl = [
+        v
+        for _t, k, v in consume(
+            ["deadletter"],
+            start=marker,
+            timeout_s=30,
+            stop=lambda seen: any(isinstance(v, dict) and v.get("key") == job_id for _, v in seen),
+        )
+        if isinstance(v, dict) and v.get("key") == job_id
+    ]
     assert len(dl) == 1
     rec = dl[0]
     assert rec["reason"] == res["reason"] and rec["source_topic"] == "jobs.image"
@@ -202,25 +220,43 @@ def test_ecg_waveform_job(image_worker, tmp_path):
 def test_cli_submit_wait_prints_results(image_worker, tmp_path):
     path = _copy(tmp_path, "SC_rgb_jpeg.dcm")  # JPEG baseline secondary capture
     wardwatch = str(Path(sys.executable).with_name("wardwatch"))
-    p = subprocess.run([wardwatch, "batch", "submit", "image", str(path), "--wait",
-                        "--timeout", "240", "--param", f"test_run={RUN['test_run']}"],
-                       capture_output=True, text=True, timeout=300, env={**os.environ})
+    p = subprocess.run(
+        [
+            wardwatch,
+            "batch",
+            "submit",
+            "image",
+            str(path),
+            "--wait",
+            "--timeout",
+            "240",
+            "--param",
+            f"test_run={RUN['test_run']}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     results = json.loads(p.stdout)
     assert len(results) == 1 and results[0]["status"] == "ok"
     assert results[0]["outputs"]["model"]["trained"] is False
 
 
-def test_new_worker_instance_replays_jobs_without_second_results(image_worker, start_worker,
-                                                                 artifacts_dir):
+def test_new_worker_instance_replays_jobs_without_second_results(image_worker, start_worker, artifacts_dir):
     """A worker in a fresh consumer group re-reads every job on jobs.image (as after a crash
     before the offset commit, or a lost group): the results topic says they are done, so it
     skips them all and no job id gets a second result."""
-    env = {"WARDWATCH_ARTIFACTS_DIR": str(artifacts_dir), "WARDWATCH_IMAGE_DEID_KEY": DEID_KEY,
-           "WARDWATCH_APP_ID": f"wardwatch-test-{RUN['test_run']}-replay",
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
-    w = start_worker(["batch", "worker", "image", "--idle-exit", "15"], env=env,
-                     ready="worker.ready", timeout=400)
+    env = {
+        "WARDWATCH_ARTIFACTS_DIR": str(artifacts_dir),
+        "WARDWATCH_IMAGE_DEID_KEY": DEID_KEY,
+        "WARDWATCH_APP_ID": f"wardwatch-test-{RUN['test_run']}-replay",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    w = start_worker(
+        ["batch", "worker", "image", "--idle-exit", "15"], env=env, ready="worker.ready", timeout=400
+    )
     w.proc.wait(timeout=600)
     log = w.output()
     assert "msg=worker.stopped" in log

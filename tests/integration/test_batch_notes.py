@@ -58,17 +58,26 @@ def test_notes_job_result_duplicate_and_deadletter(notes_worker, tmp_path, batch
     assert ents["atrial fibrillation"]["historical"] and ents["breast cancer"]["family"]
     assert {"temp_c": 39.1} in [m["values"] for m in o["measurements"]]
     assert {m["kind"] for m in o["measurements"]} >= {"blood_pressure", "heart_rate", "spo2", "weight"}
-    assert {s["name"] for s in o["sections"]} >= {"history_of_present_illness", "family_history",
-                                                  "medications", "physical_exam"}
+    assert {s["name"] for s in o["sections"]} >= {
+        "history_of_present_illness",
+        "family_history",
+        "medications",
+        "physical_exam",
+    }
 
     assert len(co) == 1 and co[0]["status"] == "failed" and co[0]["reason"] == "corrupt_file"
     [dl] = batch_helpers.deadletters_for(start, ids[1])
     assert dl["reason"] == "corrupt_file" and dl["source_topic"] == "jobs.notes"
 
     # Duplicate through the CLI: `batch submit --wait` answers with the one existing result.
-    out = subprocess.run([WARDWATCH, "batch", "submit", "notes", str(note), "--wait",
-                          "--timeout", "120"], capture_output=True, text=True, timeout=300, check=False,
-                         env=os.environ.copy())
+    out = subprocess.run(
+        [WARDWATCH, "batch", "submit", "notes", str(note), "--wait", "--timeout", "120"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=os.environ.copy(),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     [res] = json.loads(out.stdout)
     assert res["job_id"] == ids[0]

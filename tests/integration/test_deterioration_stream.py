@@ -24,8 +24,11 @@ def test_septic_trajectory_raises_one_explained_deterioration_alert(stream_worke
     pid = f"DET-{uuid.uuid4().hex[:6]}"
     # Device time ends now: the replay is HOURS of history sent as fast as the broker takes it.
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=HOURS)
-    readings = list(trajectory_readings(traj, patient_id=pid, bed="ICU-DET", start=start,
-                                        step_s=60.0, hours=HOURS, seed=1))
+    readings = list(
+        trajectory_readings(
+            traj, patient_id=pid, bed="ICU-DET", start=start, step_s=60.0, hours=HOURS, seed=1
+        )
+    )
     offsets = end_offsets(["alerts"])
     p = make_producer()
     for r in readings:
@@ -38,7 +41,7 @@ def test_septic_trajectory_raises_one_explained_deterioration_alert(stream_worke
     for _topic, key, value in consume(["alerts"], start=offsets, timeout_s=120):
         if key == pid and value["source"] == "deterioration":
             got.append(value)
-            settle_until = settle_until or time.monotonic() + 10   # wait for any duplicate
+            settle_until = settle_until or time.monotonic() + 10  # wait for any duplicate
         if (settle_until and time.monotonic() > settle_until) or time.monotonic() > deadline:
             break
     raised = [e for e in got if e["type"] == "raised"]

@@ -29,12 +29,16 @@ def annotated_beats(record: str, start_s: float, seconds: float) -> list[tuple[f
 
     ann = wfdb.rdann(str(DS1 / record), "atr")
     fs = 360.0
-    return [(s / fs - start_s, sym) for s, sym in zip(ann.sample, ann.symbol, strict=True)
-            if sym in "NLRejAaJSVEF/fQ" and start_s <= s / fs < start_s + seconds]
+    return [
+        (s / fs - start_s, sym)
+        for s, sym in zip(ann.sample, ann.symbol, strict=True)
+        if sym in "NLRejAaJSVEF/fQ" and start_s <= s / fs < start_s + seconds
+    ]
 
 
-def annotated_vruns(record: str, start_s: float, seconds: float, min_beats: int = 3,
-                    min_rate: float = 100.0) -> list[tuple[float, int]]:
+def annotated_vruns(
+    record: str, start_s: float, seconds: float, min_beats: int = 3, min_rate: float = 100.0
+) -> list[tuple[float, int]]:
     """(onset s from the replay start, beats) of every reference V run in the replayed segment."""
     beats = annotated_beats(record, start_s, seconds)
     runs, cur = [], []
@@ -64,25 +68,37 @@ def replayed(stream_worker, services):
     prefix = f"IT{uuid.uuid4().hex[:6]}"
     feeds = replay_feeds(DS1, 1, only=[RECORD], start_s=START_S, seconds=SECONDS, prefix=prefix)
     pid = feeds[0].patient_id
-    now = int(time.time()) // 10 * 10                      # beat-count intervals align with t0
+    now = int(time.time()) // 10 * 10  # beat-count intervals align with t0
     t0 = datetime.fromtimestamp(now, tz=UTC) - timedelta(seconds=SECONDS + 30)
     start = end_offsets(["alerts", "deadletter"])
 
-    stats = play(feeds, speed=20.0, start=t0)            # 40 s of ECG in 2 s
+    stats = play(feeds, speed=20.0, start=t0)  # 40 s of ECG in 2 s
     assert stats.chunks == int(SECONDS)
 
     # bad input on the same feed: broken JSON, a late chunk, a duplicate, float (mV) samples
     p = make_producer()
     send(p, "ecg", pid, b'{"patient_id": "' + pid.encode() + b'", "ecg_uv": [1, 2')
     n = int(SECONDS)
-    dup = {"patient_id": pid, "bed": feeds[0].bed, "ts": (t0 + timedelta(seconds=5)).isoformat(),
-           "fs_hz": 360.0, "seq": 5, "lead": "MLII", "ecg_uv": [0] * 360}
-    send(p, "ecg", pid, dup)                             # seq 5 after the last: out of order
-    last = {**dup, "seq": n - 1, "ts": (t0 + timedelta(seconds=n - 1)).isoformat(),
-            "ecg_uv": feeds[0].signal_uv[(n - 1) * 360:n * 360].tolist()}
-    send(p, "ecg", pid, last)                            # the last seq again: duplicate
-    send(p, "ecg", pid, {**dup, "seq": n, "ts": (t0 + timedelta(seconds=n)).isoformat(),
-                         "ecg_uv": [0.1] * 360})
+    dup = {
+        "patient_id": pid,
+        "bed": feeds[0].bed,
+        "ts": (t0 + timedelta(seconds=5)).isoformat(),
+        "fs_hz": 360.0,
+        "seq": 5,
+        "lead": "MLII",
+        "ecg_uv": [0] * 360,
+    }
+    send(p, "ecg", pid, dup)  # seq 5 after the last: out of order
+    last = {
+        **dup,
+        "seq": n - 1,
+        "ts": (t0 + timedelta(seconds=n - 1)).isoformat(),
+        "ecg_uv": feeds[0].signal_uv[(n - 1) * 360 : n * 360].tolist(),
+    }
+    send(p, "ecg", pid, last)  # the last seq again: duplicate
+    send(
+        p, "ecg", pid, {**dup, "seq": n, "ts": (t0 + timedelta(seconds=n)).isoformat(), "ecg_uv": [0.1] * 360}
+    )
     p.flush()
     p.close()
 
@@ -91,8 +107,7 @@ def replayed(stream_worker, services):
     def done() -> bool:
         kinds = {(v.get("source"), v.get("type")) for tp, k, v in got if tp == "alerts" and k == pid}
         dead = [v for tp, k, v in got if tp == "deadletter" and k == pid]
-        return (("ecg.vtach", "raised") in kinds
-                and ("ecg.feed_stopped", "raised") in kinds and len(dead) >= 4)
+        return ("ecg.vtach", "raised") in kinds and ("ecg.feed_stopped", "raised") in kinds and len(dead) >= 4
 
     deadline = time.monotonic() + 150
     for topic, key, value in consume(["alerts", "deadletter"], start=start, timeout_s=150):
@@ -106,12 +121,15 @@ def test_bad_chunks_go_to_deadletter_and_feed_stop_alarms(replayed):
     pid, got = replayed["pid"], replayed["got"]
     dead = sorted(v["reason"].split(":")[0] for tp, k, v in got if tp == "deadletter" and k == pid)
     assert dead == ["duplicate", "malformed", "malformed", "out_of_order"]
-    broken = next(v for tp, k, v in got if tp == "deadletter" and k == pid
-                  and b'ecg_uv": [1, 2' in base64.b64decode(v["original_b64"]))
+    broken = next(
+        v
+        for tp, k, v in got
+        if tp == "deadletter" and k == pid and b'ecg_uv": [1, 2' in base64.b64decode(v["original_b64"])
+    )
     assert broken["source_topic"] == "ecg" and broken["detail"]["code"] == "malformed"
     alerts = [v for tp, k, v in got if tp == "alerts" and k == pid]
     fs = [x for x in alerts if x["source"] == "ecg.feed_stopped" and x["type"] == "raised"]
-    assert fs and fs[0]["category"] == "technical"           # from the agent's timer
+    assert fs and fs[0]["category"] == "technical"  # from the agent's timer
     assert replayed["worker"].alive()
 
 
@@ -130,13 +148,16 @@ def test_beats_and_heart_rate_in_influxdb(replayed, services):
             time.sleep(2)
         assert len(totals) >= 3
         ref_beats = len(annotated_beats(RECORD, START_S, 10.0 * len(totals)))
-        assert 0.8 * ref_beats <= sum(totals) <= 1.25 * ref_beats   # beats counted, ~ reference
+        assert 0.8 * ref_beats <= sum(totals) <= 1.25 * ref_beats  # beats counted, ~ reference
         hr = [r.get_value() for t in q.query(flux(s, "ecg_hr", "hr_bpm", pid)) for r in t.records]
         assert len(hr) >= 25 and all(20 <= h <= 320 for h in hr)
         v = [r.get_value() for t in q.query(flux(s, "beats", "V", pid)) for r in t.records]
         assert sum(v) >= 3
-        rate = [(r.values["source"], r.get_value())
-                for t in q.query(flux(s, "ecg_alarms", "rate_bpm", pid)) for r in t.records]
+        rate = [
+            (r.values["source"], r.get_value())
+            for t in q.query(flux(s, "ecg_alarms", "rate_bpm", pid))
+            for r in t.records
+        ]
         assert rate and all(src == "ecg.vtach" and bpm >= 100 for src, bpm in rate)
 
 
@@ -168,8 +189,9 @@ def test_detector_state_survives_a_killed_worker(start_worker, services, request
     from simulators.ecg_replay import replay_feeds
 
     app_id = f"wardwatch-ecg-restart-{uuid.uuid4().hex[:6]}"
-    feeds = replay_feeds(DS1, 1, only=[RECORD], start_s=START_S, seconds=SECONDS,
-                         prefix=f"RS{uuid.uuid4().hex[:6]}")
+    feeds = replay_feeds(
+        DS1, 1, only=[RECORD], start_s=START_S, seconds=SECONDS, prefix=f"RS{uuid.uuid4().hex[:6]}"
+    )
     pid = feeds[0].patient_id
     t0 = datetime.fromtimestamp(int(time.time()) // 10 * 10, tz=UTC) - timedelta(seconds=SECONDS + 30)
     chunks = list(feed_chunks(feeds[0], t0))
@@ -215,8 +237,11 @@ def test_detector_state_survives_a_killed_worker(start_worker, services, request
         deadline = time.monotonic() + 30
         hr_t: list[float] = []
         while time.monotonic() < deadline:
-            hr_t = sorted(r.get_time().timestamp() - t0.timestamp()
-                          for t in q.query(flux(s, "ecg_hr", "hr_bpm", pid)) for r in t.records)
+            hr_t = sorted(
+                r.get_time().timestamp() - t0.timestamp()
+                for t in q.query(flux(s, "ecg_hr", "hr_bpm", pid))
+                for r in t.records
+            )
             if any(x > cut + 5 for x in hr_t):
                 break
             time.sleep(1)
@@ -236,8 +261,9 @@ def test_ventricular_flutter_raises_the_vf_alarm_with_evidence_in_influxdb(strea
     from simulators.ecg_replay import replay_feeds
 
     start_s, seconds, onset = 35.0, 30.0, 40.7
-    feeds = replay_feeds(DS1, 1, only=["207"], start_s=start_s, seconds=seconds,
-                         prefix=f"VF{uuid.uuid4().hex[:6]}")
+    feeds = replay_feeds(
+        DS1, 1, only=["207"], start_s=start_s, seconds=seconds, prefix=f"VF{uuid.uuid4().hex[:6]}"
+    )
     pid = feeds[0].patient_id
     t0 = datetime.fromtimestamp(int(time.time()) // 10 * 10, tz=UTC) - timedelta(seconds=seconds + 30)
     start = end_offsets(["alerts"])
@@ -257,8 +283,11 @@ def test_ventricular_flutter_raises_the_vf_alarm_with_evidence_in_influxdb(strea
     with InfluxDBClient(url=s.influx_url, token=s.influx_token_value(), org=s.influx_org) as c:
         deadline, leak = time.monotonic() + 60, []
         while time.monotonic() < deadline and not leak:
-            leak = [(r.values["source"], r.get_value())
-                    for t in c.query_api().query(flux(s, "ecg_alarms", "vf_leak", pid)) for r in t.records]
+            leak = [
+                (r.values["source"], r.get_value())
+                for t in c.query_api().query(flux(s, "ecg_alarms", "vf_leak", pid))
+                for r in t.records
+            ]
             time.sleep(1)
         assert leak and all(src == "ecg.vfib" for src, _ in leak)
     assert stream_worker.alive()

@@ -15,8 +15,16 @@ from wardwatch.services import influx
 
 pytestmark = pytest.mark.integration
 
-NORMAL = {"hr_bpm": 72, "spo2_pct": 97, "rr_bpm": 14, "sbp_mmhg": 124, "dbp_mmhg": 78,
-          "temp_c": 36.8, "o2": "air", "acvpu": "A"}
+NORMAL = {
+    "hr_bpm": 72,
+    "spo2_pct": 97,
+    "rr_bpm": 14,
+    "sbp_mmhg": 124,
+    "dbp_mmhg": 78,
+    "temp_c": 36.8,
+    "o2": "air",
+    "acvpu": "A",
+}
 HIGH = {**NORMAL, "acvpu": "V", "rr_bpm": 22, "spo2_pct": 93}  # NEWS2 7
 
 
@@ -31,8 +39,7 @@ def produce(pid: str, readings: list[tuple[datetime, dict]]) -> None:
 def alerts_for(pid: str, start, n: int, timeout_s: float = 90) -> list[dict]:
     """Distinct alert events (by event_id, as a subscriber de-duplicates re-deliveries)."""
     out: dict[str, dict] = {}
-    for _, key, v in consume(["alerts"], start=start, timeout_s=timeout_s,
-                             stop=lambda _: len(out) >= n):
+    for _, key, v in consume(["alerts"], start=start, timeout_s=timeout_s, stop=lambda _: len(out) >= n):
         if key == pid:
             out.setdefault(v["event_id"], v)
     return list(out.values())
@@ -54,9 +61,14 @@ def test_killed_worker_recovers_alert_state_from_changelog(start_worker):
     try:
         start2 = end_offsets(["alerts"])
         hold = int(NEWS2_STEP_DOWN_HOLD_S)
-        produce(pid, [(t0 + timedelta(seconds=1), HIGH),          # still high: no new alert
-                      (t0 + timedelta(seconds=2), NORMAL),        # lower: hold starts
-                      (t0 + timedelta(seconds=2 + hold), NORMAL)])  # held: resolved
+        produce(
+            pid,
+            [
+                (t0 + timedelta(seconds=1), HIGH),  # still high: no new alert
+                (t0 + timedelta(seconds=2), NORMAL),  # lower: hold starts
+                (t0 + timedelta(seconds=2 + hold), NORMAL),
+            ],
+        )  # held: resolved
         alerts_for(pid, start2, 1)  # wait for the first event
         after = alerts_for(pid, start2, 2, timeout_s=5)  # then read all of them once more
         # a re-delivery of the original "raised" (same event_id) is the same alert, not a new one
@@ -101,7 +113,7 @@ def test_broker_restart_loses_no_alarm(stream_worker, services):
     pid = f"K-{uuid.uuid4().hex[:6]}"
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=40)
     start = end_offsets(["alerts"])
-    produce(pid, [(t0, {**NORMAL, "acvpu": "C"})])                 # single 3 -> raised low
+    produce(pid, [(t0, {**NORMAL, "acvpu": "C"})])  # single 3 -> raised low
     raised = alerts_for(pid, start, 1)
     assert [(e["type"], e["priority"]) for e in raised] == [("raised", "low")]
     time.sleep(3)  # offsets and changelog committed before the broker goes away
@@ -112,10 +124,15 @@ def test_broker_restart_loses_no_alarm(stream_worker, services):
 
     start2 = end_offsets(["alerts"])
     hold = int(NEWS2_STEP_DOWN_HOLD_S)
-    produce(pid, [(t0 + timedelta(seconds=1), {**NORMAL, "acvpu": "C"}),  # persists: nothing
-                  (t0 + timedelta(seconds=2), HIGH),                        # escalated high
-                  (t0 + timedelta(seconds=3), NORMAL),
-                  (t0 + timedelta(seconds=3 + hold), NORMAL)])              # resolved
+    produce(
+        pid,
+        [
+            (t0 + timedelta(seconds=1), {**NORMAL, "acvpu": "C"}),  # persists: nothing
+            (t0 + timedelta(seconds=2), HIGH),  # escalated high
+            (t0 + timedelta(seconds=3), NORMAL),
+            (t0 + timedelta(seconds=3 + hold), NORMAL),
+        ],
+    )  # resolved
     alerts_for(pid, start2, 2, timeout_s=120)
     after = alerts_for(pid, start2, 3, timeout_s=5)
     after = [e for e in after if e["event_id"] != raised[0]["event_id"]]

@@ -23,8 +23,10 @@ def test_dashboard_queries_execute(services):
     s = services
     now = datetime.now(UTC).replace(microsecond=0)
     tags = {"patient": f"G-{uuid.uuid4().hex[:6]}", "bed": "G-1"}
-    pts = [point("vitals", tags, {"hr_bpm": 80.0, "spo2_pct": 97.0}, now - timedelta(seconds=30)),
-           point("news2", tags, {"score": 2}, now - timedelta(seconds=30))]
+    pts = [
+        point("vitals", tags, {"hr_bpm": 80.0, "spo2_pct": 97.0}, now - timedelta(seconds=30)),
+        point("news2", tags, {"score": 2}, now - timedelta(seconds=30)),
+    ]
 
     async def write():
         w = InfluxWriter(s)
@@ -40,8 +42,12 @@ def test_dashboard_queries_execute(services):
     with InfluxDBClient(url=s.influx_url, token=s.influx_token_value(), org=s.influx_org) as c:
         for panel in panels:
             for target in panel["targets"]:
-                q = (target["query"].replace("v.defaultBucket", json.dumps(s.influx_bucket))
-                     .replace("v.timeRangeStart", "-1h").replace("v.timeRangeStop", "now()"))
+                q = (
+                    target["query"]
+                    .replace("v.defaultBucket", json.dumps(s.influx_bucket))
+                    .replace("v.timeRangeStart", "-1h")
+                    .replace("v.timeRangeStop", "now()")
+                )
                 tables = c.query_api().query(q)  # raises on a Flux error
                 returned[panel["title"]] = sum(len(t.records) for t in tables)
     assert returned["NEWS2 by bed"] >= 1 and returned["Heart rate by bed"] >= 1

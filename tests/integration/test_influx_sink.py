@@ -21,8 +21,15 @@ def test_type_conflict_is_rejected_alone(services):
     s = services
     pid = f"S-{uuid.uuid4().hex[:6]}"
     now = datetime.now(UTC).replace(microsecond=0)
-    good = [point("sinktest", {"patient": pid, "bed": "X"}, {"hr_bpm": 60.0 + i},
-                  datetime.fromtimestamp(now.timestamp() - 10 + i, UTC)) for i in range(5)]
+    good = [
+        point(
+            "sinktest",
+            {"patient": pid, "bed": "X"},
+            {"hr_bpm": 60.0 + i},
+            datetime.fromtimestamp(now.timestamp() - 10 + i, UTC),
+        )
+        for i in range(5)
+    ]
     asyncio.run(_write(s, good[:1]))  # hr_bpm is now a float field in this shard
     bad = point("sinktest", {"patient": pid, "bed": "X"}, {"hr_bpm": "sixty"}, now)
     writer = InfluxWriter(s)

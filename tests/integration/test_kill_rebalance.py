@@ -33,9 +33,17 @@ pytestmark = pytest.mark.integration
 
 CYCLES = int(os.environ.get("WARDWATCH_KILL_CYCLES", "8"))
 INPUTS = ["vitals", "ecg", "alerts.ack"]
-RATE_PER_S = 120        # records per second on vitals (about a fifth malformed) + a few elsewhere
-NORMAL = {"hr_bpm": 72, "spo2_pct": 97, "rr_bpm": 14, "sbp_mmhg": 124, "dbp_mmhg": 78,
-          "temp_c": 36.8, "o2": "air", "acvpu": "A"}
+RATE_PER_S = 120  # records per second on vitals (about a fifth malformed) + a few elsewhere
+NORMAL = {
+    "hr_bpm": 72,
+    "spo2_pct": 97,
+    "rr_bpm": 14,
+    "sbp_mmhg": 124,
+    "dbp_mmhg": 78,
+    "temp_c": 36.8,
+    "o2": "air",
+    "acvpu": "A",
+}
 
 
 def malformed_vitals(key: str, ts: datetime, kind: int) -> bytes:
@@ -82,21 +90,34 @@ class Feed(threading.Thread):
             if rng.random() < 0.2:
                 key = f"B{self.tag}-{i}"
                 value = malformed_vitals(key, self.t0, i % 5)
-                self.sent.append(("bad", "vitals", key, 0, p.send("vitals", key=key.encode(),
-                                                                  value=value)))
+                self.sent.append(("bad", "vitals", key, 0, p.send("vitals", key=key.encode(), value=value)))
             else:
                 pid = f"P{self.tag}-{i % n_patients}"
                 ts = self.t0 + timedelta(milliseconds=10 * i)  # each patient's in order, past
-                value = json.dumps({"patient_id": pid, "bed": "K-2", "ts": ts.isoformat(),
-                                    **NORMAL}).encode()
-                self.sent.append(("ok", "vitals", pid, point_time_ns(ts),
-                                  p.send("vitals", key=pid.encode(), value=value)))
+                value = json.dumps({"patient_id": pid, "bed": "K-2", "ts": ts.isoformat(), **NORMAL}).encode()
+                self.sent.append(
+                    ("ok", "vitals", pid, point_time_ns(ts), p.send("vitals", key=pid.encode(), value=value))
+                )
             if i % 40 == 0:  # the other dead-lettering agents: ECG chunks and operator actions
                 key = f"E{self.tag}-{i}"
-                self.sent.append(("bad", "ecg", key, 0, p.send(
-                    "ecg", key=key.encode(), value=b'{"patient_id": "x", "ecg_uv": [1,')))
-                self.sent.append(("bad", "alerts.ack", key, 0, p.send(
-                    "alerts.ack", key=key.encode(), value=b'{"action": "acknowledge"}')))
+                self.sent.append(
+                    (
+                        "bad",
+                        "ecg",
+                        key,
+                        0,
+                        p.send("ecg", key=key.encode(), value=b'{"patient_id": "x", "ecg_uv": [1,'),
+                    )
+                )
+                self.sent.append(
+                    (
+                        "bad",
+                        "alerts.ack",
+                        key,
+                        0,
+                        p.send("alerts.ack", key=key.encode(), value=b'{"action": "acknowledge"}'),
+                    )
+                )
             i += 1
             time.sleep(max(0.0, t_next - time.monotonic()))
         p.flush()
@@ -106,8 +127,9 @@ class Feed(threading.Thread):
 def committed(group: str, tps: list) -> dict:
     """The group's committed offset of each partition (None: never committed); reading them
     does not join the group."""
-    c = KafkaConsumer(bootstrap_servers=get_settings().bootstrap_servers, group_id=group,
-                      enable_auto_commit=False)
+    c = KafkaConsumer(
+        bootstrap_servers=get_settings().bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
     try:
         return {tp: c.committed(tp) for tp in tps}
     finally:
@@ -127,9 +149,9 @@ def kill_run(start_worker, services):
     feed.start()
     try:
         for cycle in range(CYCLES):
-            time.sleep(2.0)                      # both workers busy with the feed
+            time.sleep(2.0)  # both workers busy with the feed
             victim = workers[cycle % 2]
-            victim.stop(kill=True)               # SIGKILL mid-stream: records in flight
+            victim.stop(kill=True)  # SIGKILL mid-stream: records in flight
             # the replacement joins while the survivor still owns everything until the dead
             # member's session expires: the feed goes on through both rebalances
             workers[cycle % 2] = start_worker(["worker"], env=env, ready="Worker ready")
@@ -139,8 +161,8 @@ def kill_run(start_worker, services):
         feed.join(60)
     assert feed.error is None, feed.error
 
-    expected_bad: dict[tuple[str, int, int], str] = {}   # (topic, partition, offset) -> key
-    ok_times: set[tuple[str, int]] = set()                 # (patient, device time ns)
+    expected_bad: dict[tuple[str, int, int], str] = {}  # (topic, partition, offset) -> key
+    ok_times: set[tuple[str, int]] = set()  # (patient, device time ns)
     ok_where: dict[tuple[str, int], tuple[int, int]] = {}  # -> (partition, offset)
     for kind, topic, key, ts_ns, fut in feed.sent:
         md = fut.get(timeout=30)
@@ -153,13 +175,12 @@ def kill_run(start_worker, services):
     dead: Counter = Counter()
     dead_reasons: dict[tuple[str, int, int], set[str]] = {}
     points: set[tuple[str, int]] = set()
-    rejected_ok: dict[tuple[str, int], str] = {}   # valid readings dead-lettered (diagnostics)
+    rejected_ok: dict[tuple[str, int], str] = {}  # valid readings dead-lettered (diagnostics)
 
     def complete(_seen) -> bool:
         return set(expected_bad) <= set(dead) and ok_times <= points
 
-    for topic, key, v in consume(["deadletter", "influx.points"], start=start, timeout_s=150,
-                                 stop=complete):
+    for topic, key, v in consume(["deadletter", "influx.points"], start=start, timeout_s=150, stop=complete):
         if not isinstance(v, dict):
             continue
         if topic == "deadletter" and v.get("source_topic") in INPUTS:
@@ -174,12 +195,22 @@ def kill_run(start_worker, services):
                 rejected_ok[(v["key"], ts_ns)] = v["reason"].split(":")[0]
         elif topic == "influx.points" and v.get("measurement") == "vitals" and key.startswith(f"P{tag}"):
             points.add((key, v["time_ns"]))
-    print(f"\nkills={CYCLES} malformed={len(expected_bad)} dead-lettered={len(dead)} "
-          f"re-delivered={sum(c - 1 for c in dead.values())} valid={len(ok_times)} "
-          f"processed={len(ok_times & points)}")
-    yield {"app_id": app_id, "workers": workers, "expected_bad": expected_bad, "dead": dead,
-           "dead_reasons": dead_reasons, "ok_times": ok_times, "ok_where": ok_where, "points": points,
-           "rejected_ok": rejected_ok}
+    print(
+        f"\nkills={CYCLES} malformed={len(expected_bad)} dead-lettered={len(dead)} "
+        f"re-delivered={sum(c - 1 for c in dead.values())} valid={len(ok_times)} "
+        f"processed={len(ok_times & points)}"
+    )
+    yield {
+        "app_id": app_id,
+        "workers": workers,
+        "expected_bad": expected_bad,
+        "dead": dead,
+        "dead_reasons": dead_reasons,
+        "ok_times": ok_times,
+        "ok_where": ok_where,
+        "points": points,
+        "rejected_ok": rejected_ok,
+    }
     for w in workers:
         w.stop()
 

@@ -17,12 +17,14 @@ pytestmark = pytest.mark.integration
 
 
 def _lab(pid: str, ts: datetime, test: str, value, unit: str) -> bytes:
-    return json.dumps({"patient_id": pid, "ts": ts.isoformat(), "test": test, "value": value,
-                       "unit": unit}).encode()
+    return json.dumps(
+        {"patient_id": pid, "ts": ts.isoformat(), "test": test, "value": value, "unit": unit}
+    ).encode()
 
 
 def test_labs_and_admission_feed_the_patient_state_and_bad_ones_are_deadlettered(
-        stream_worker, stream_app_id):
+    stream_worker, stream_app_id
+):
     pid = f"LAB-{uuid.uuid4().hex[:6]}"
     t = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
     changelog = f"{stream_app_id}-vitals-state-changelog"
@@ -30,11 +32,11 @@ def test_labs_and_admission_feed_the_patient_state_and_bad_ones_are_deadlettered
     p = make_producer()
     k = pid.encode()
     for raw in (
-        _lab(pid, t, "Lactate", 3.4, "mmol/L"),                          # good
-        _lab(pid, t, "FiO2", 40, "fraction"),                            # percent sent as fraction
-        _lab(pid, t, "Glucose", 6.1, "mmol/L"),                          # wrong unit
-        b'{"patient_id": "' + k + b'", "ts": ',                          # malformed
-        _lab(pid, t + timedelta(minutes=5), "WBC", 17.5, "10^3/uL"),     # good, after the bad ones
+        _lab(pid, t, "Lactate", 3.4, "mmol/L"),  # good
+        _lab(pid, t, "FiO2", 40, "fraction"),  # percent sent as fraction
+        _lab(pid, t, "Glucose", 6.1, "mmol/L"),  # wrong unit
+        b'{"patient_id": "' + k + b'", "ts": ',  # malformed
+        _lab(pid, t + timedelta(minutes=5), "WBC", 17.5, "10^3/uL"),  # good, after the bad ones
     ):
         p.send("labs", key=k, value=raw)
     adm = {"patient_id": pid, "admit_ts": (t - timedelta(hours=3)).isoformat(), "sex": "M"}
@@ -56,10 +58,13 @@ def test_labs_and_admission_feed_the_patient_state_and_bad_ones_are_deadlettered
         done = len(reasons) == 4 and {"Lactate", "WBC"} <= set(labs_seen) and demographics[0]
         if done or time.monotonic() > deadline:
             break
-    assert sorted(r.split(":")[0] for r in reasons) == ["malformed", "out_of_range", "out_of_range",
-                                                         "wrong_unit"], reasons
-    assert {r.split(" ")[1] for r in reasons if r.startswith("out_of_range")} == {"FiO2=40",
-                                                                                 "age_years=700"}
+    assert sorted(r.split(":")[0] for r in reasons) == [
+        "malformed",
+        "out_of_range",
+        "out_of_range",
+        "wrong_unit",
+    ], reasons
+    assert {r.split(" ")[1] for r in reasons if r.startswith("out_of_range")} == {"FiO2=40", "age_years=700"}
     assert any("'mg/dL'" in r for r in reasons)
     assert labs_seen == {"Lactate": 3.4, "WBC": 17.5}
     assert demographics == (58.0, 1.0)

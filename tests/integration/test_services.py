@@ -27,8 +27,9 @@ def test_second_up_reuses_running_services(services):
 
 
 def test_status_cli_reports_both_healthy(services):
-    out = subprocess.run([WARDWATCH, "services", "status", "--json"], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [WARDWATCH, "services", "status", "--json"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     rows = {r["name"]: r for r in json.loads(out.stdout)}
     assert rows["kafka"]["healthy"] and rows["influxdb"]["healthy"]

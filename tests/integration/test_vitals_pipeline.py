@@ -15,8 +15,16 @@ pytestmark = pytest.mark.integration
 
 HOLD = int(NEWS2_STEP_DOWN_HOLD_S)
 
-NORMAL = {"hr_bpm": 72, "spo2_pct": 97, "rr_bpm": 14, "sbp_mmhg": 124, "dbp_mmhg": 78,
-          "temp_c": 36.8, "o2": "air", "acvpu": "A"}
+NORMAL = {
+    "hr_bpm": 72,
+    "spo2_pct": 97,
+    "rr_bpm": 14,
+    "sbp_mmhg": 124,
+    "dbp_mmhg": 78,
+    "temp_c": 36.8,
+    "o2": "air",
+    "acvpu": "A",
+}
 
 
 def reading(pid: str, t: datetime, **changes):
@@ -47,20 +55,20 @@ def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker,
     start = end_offsets(["alerts", "deadletter"])
     p = make_producer()
     script = [
-        (a, reading(a, t(0))),                                      # NEWS2 0
-        (a, reading(a, t(1), acvpu="C")),                           # single 3 -> raised low
-        (a, reading(a, t(2), acvpu="C")),                           # persists: nothing
-        (a, b"{broken json"),                                       # deadletter
+        (a, reading(a, t(0))),  # NEWS2 0
+        (a, reading(a, t(1), acvpu="C")),  # single 3 -> raised low
+        (a, reading(a, t(2), acvpu="C")),  # persists: nothing
+        (a, b"{broken json"),  # deadletter
         (a, reading(a, t(3), acvpu="C", rr_bpm=22, hr_bpm=115, temp_c=38.5)),  # 8 -> escalated high
-        (a, reading(a, t(2), acvpu="C")),                           # out of order -> deadletter
+        (a, reading(a, t(2), acvpu="C")),  # out of order -> deadletter
         (a, reading(a, t(3), acvpu="C", rr_bpm=22, hr_bpm=115, temp_c=38.5)),  # duplicate -> deadletter
-        (a, reading(a, t(4))),                                      # back to 0: held (hysteresis)
-        (a, reading(a, t(4 + HOLD))),                               # 0 for the hold -> resolved
+        (a, reading(a, t(4))),  # back to 0: held (hysteresis)
+        (a, reading(a, t(4 + HOLD))),  # 0 for the hold -> resolved
         (b, reading(b, t(0), hr_bpm=95, rr_bpm=22, temp_c=38.5, sbp_mmhg=105)),  # 5 -> raised medium
-        (b, {**reading(b, t(1)), "temp_f": 98.6}),                  # wrong unit -> deadletter
-        (b, reading(b, t(2), hr_bpm=400)),                          # impossible -> deadletter
-        (b, reading(b, t(3))),                                      # held
-        (b, reading(b, t(3 + HOLD))),                               # resolved
+        (b, {**reading(b, t(1)), "temp_f": 98.6}),  # wrong unit -> deadletter
+        (b, reading(b, t(2), hr_bpm=400)),  # impossible -> deadletter
+        (b, reading(b, t(3))),  # held
+        (b, reading(b, t(3 + HOLD))),  # resolved
     ]
     for key, value in script:
         send(p, "vitals", key, value)
@@ -72,8 +80,9 @@ def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker,
         return len(alerts) >= 5 and len(dead) >= 5
 
     got = collect(start, done, timeout_s=90)
-    alerts = {pid: [(v["type"], v["priority"]) for tp, k, v in got if tp == "alerts" and k == pid]
-              for pid in (a, b)}
+    alerts = {
+        pid: [(v["type"], v["priority"]) for tp, k, v in got if tp == "alerts" and k == pid] for pid in (a, b)
+    }
     assert alerts[a] == [("raised", "low"), ("escalated", "high"), ("resolved", "high")]
     assert alerts[b] == [("raised", "medium"), ("resolved", "medium")]
     ev = next(v for tp, k, v in got if tp == "alerts" and k == a and v["type"] == "escalated")
@@ -85,8 +94,15 @@ def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker,
     assert len(ids) == 1
 
     dead = sorted((v["code"], v["field"] or "") for tp, k, v in got if tp == "deadletter" and k in (a, b))
-    assert dead == sorted([("malformed", ""), ("out_of_order", "ts"), ("duplicate", "ts"),
-                           ("wrong_unit", "temp_f"), ("out_of_range", "hr_bpm")])
+    assert dead == sorted(
+        [
+            ("malformed", ""),
+            ("out_of_order", "ts"),
+            ("duplicate", "ts"),
+            ("wrong_unit", "temp_f"),
+            ("out_of_range", "hr_bpm"),
+        ]
+    )
     reasons = {v["code"]: v["reason"] for tp, k, v in got if tp == "deadletter" and k in (a, b)}
     assert "temp_f" in reasons["wrong_unit"] and "hr_bpm=400.0" in reasons["out_of_range"]
     broken = next(v for tp, k, v in got if tp == "deadletter" and v["reason"].startswith("malformed"))

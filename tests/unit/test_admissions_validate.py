@@ -18,8 +18,7 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def _raw(**over) -> bytes:
-    d = {"patient_id": "P1", "admit_ts": (NOW - timedelta(hours=5)).isoformat(), "age_years": 71,
-         "sex": "F"}
+    d = {"patient_id": "P1", "admit_ts": (NOW - timedelta(hours=5)).isoformat(), "age_years": 71, "sex": "F"}
     d.update(over)
     return json.dumps({k: v for k, v in d.items() if v is not ...}).encode()
 
@@ -30,18 +29,21 @@ def test_a_good_admission_is_accepted() -> None:
     assert adm.admit_ts == NOW - timedelta(hours=5)
 
 
-@pytest.mark.parametrize(("over", "key", "reason"), [
-    ({"age_years": 850}, "P1", "age_years=850 outside"),     # months sent as years
-    ({"age_years": 3}, "P1", "age_years=3 outside"),
-    ({"age_years": "71"}, "P1", "age_years must be a number"),
-    ({"sex": "female"}, "P1", "sex must be 'M' or 'F'"),
-    ({"sex": ...}, "P1", "missing fields ['sex']"),
-    ({"ward": "ICU"}, "P1", "unknown fields ['ward']"),
-    ({}, "P9", "message key does not match"),
-    ({"admit_ts": "yesterday"}, "P1", "not ISO-8601"),
-    ({"admit_ts": "2026-11-25T06:00:00"}, "P1", "no timezone"),
-    ({"admit_ts": (NOW + timedelta(hours=2)).isoformat()}, "P1", "in the future"),
-])
+@pytest.mark.parametrize(
+    ("over", "key", "reason"),
+    [
+        ({"age_years": 850}, "P1", "age_years=850 outside"),  # months sent as years
+        ({"age_years": 3}, "P1", "age_years=3 outside"),
+        ({"age_years": "71"}, "P1", "age_years must be a number"),
+        ({"sex": "female"}, "P1", "sex must be 'M' or 'F'"),
+        ({"sex": ...}, "P1", "missing fields ['sex']"),
+        ({"ward": "ICU"}, "P1", "unknown fields ['ward']"),
+        ({}, "P9", "message key does not match"),
+        ({"admit_ts": "yesterday"}, "P1", "not ISO-8601"),
+        ({"admit_ts": "2026-11-25T06:00:00"}, "P1", "no timezone"),
+        ({"admit_ts": (NOW + timedelta(hours=2)).isoformat()}, "P1", "in the future"),
+    ],
+)
 def test_bad_admissions_are_rejected_with_a_reason(over: dict, key: str, reason: str) -> None:
     with pytest.raises(InvalidRecord) as e:
         admission_validate(_raw(**over), key=key, now=NOW)
@@ -55,7 +57,7 @@ def test_admission_sets_demographics_and_numbers_icu_hours_from_admission() -> N
     state, _, _ = deterioration_step(state, reading, None)
     x = dict(zip(feature_names("full"), features_vector(state["features"], "full"), strict=True))
     assert (x["Age"], x["Gender_male"], x["demographics_missing"]) == (71.0, 0.0, 0.0)
-    assert x["ICULOS_capped"] == 6          # admitted 5 h before this reading: ICU hour 6
+    assert x["ICULOS_capped"] == 6  # admitted 5 h before this reading: ICU hour 6
     # a later admission message (another, earlier admit time) renumbers the hours: 30 h after
     # admission is ICU hour 31
     late = deterioration_admit(state, 80.0, "M", NOW - timedelta(hours=30))
@@ -66,12 +68,26 @@ def test_admission_sets_demographics_and_numbers_icu_hours_from_admission() -> N
 def test_admission_after_the_first_readings_builds_the_state_an_early_one_would() -> None:
     """Kafka orders nothing across topics: the admission may be processed after readings."""
     admit = NOW - timedelta(hours=9)
-    readings = [VitalsReading(patient_id="P1", bed="B1", ts=NOW - timedelta(hours=4) + timedelta(minutes=m),
-                              hr_bpm=80 + m % 7, spo2_pct=96, rr_bpm=14 + m % 5, sbp_mmhg=120 - m % 11,
-                              temp_c=37.2)
-                for m in range(0, 4 * 60, 10)]
-    lab = {"patient_id": "P1", "ts": (NOW - timedelta(hours=2)).isoformat(), "test": "Lactate",
-           "value": 3.1, "unit": "mmol/L"}
+    readings = [
+        VitalsReading(
+            patient_id="P1",
+            bed="B1",
+            ts=NOW - timedelta(hours=4) + timedelta(minutes=m),
+            hr_bpm=80 + m % 7,
+            spo2_pct=96,
+            rr_bpm=14 + m % 5,
+            sbp_mmhg=120 - m % 11,
+            temp_c=37.2,
+        )
+        for m in range(0, 4 * 60, 10)
+    ]
+    lab = {
+        "patient_id": "P1",
+        "ts": (NOW - timedelta(hours=2)).isoformat(),
+        "test": "Lactate",
+        "value": 3.1,
+        "unit": "mmol/L",
+    }
 
     def run(admit_first: bool) -> np.ndarray:
         state = deterioration_admit(None, 66.0, "F", admit) if admit_first else None

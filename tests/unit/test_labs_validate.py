@@ -22,8 +22,13 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def _raw(**over) -> bytes:
-    d = {"patient_id": "P1", "ts": (NOW - timedelta(hours=1)).isoformat(), "test": "Lactate",
-         "value": 2.6, "unit": "mmol/L"}
+    d = {
+        "patient_id": "P1",
+        "ts": (NOW - timedelta(hours=1)).isoformat(),
+        "test": "Lactate",
+        "value": 2.6,
+        "unit": "mmol/L",
+    }
     d.update(over)
     return json.dumps({k: v for k, v in d.items() if v is not ...}).encode()
 
@@ -33,19 +38,22 @@ def test_a_good_result_is_accepted() -> None:
     assert (lab.patient_id, lab.test, lab.value, lab.unit) == ("P1", "Lactate", 2.6, "mmol/L")
 
 
-@pytest.mark.parametrize(("over", "key", "reason"), [
-    ({"unit": "mg/dL"}, "P1", "Lactate must be sent in 'mmol/L'"),
-    ({"test": "FiO2", "value": 40, "unit": "fraction"}, "P1", "FiO2=40 fraction outside"),
-    ({"test": "pH", "value": 9.1, "unit": "pH"}, "P1", "pH=9.1"),
-    ({"test": "Unobtainium"}, "P1", "unknown lab test"),
-    ({"value": "high"}, "P1", "value must be a number"),
-    ({"value": True}, "P1", "value must be a number"),
-    ({"unit": ...}, "P1", "missing fields ['unit']"),
-    ({"extra": 1}, "P1", "unknown fields ['extra']"),
-    ({}, "P2", "message key does not match"),
-    ({"ts": "2026-11-25T10:00:00"}, "P1", "no timezone"),
-    ({"ts": (NOW + timedelta(hours=1)).isoformat()}, "P1", "in the future"),
-])
+@pytest.mark.parametrize(
+    ("over", "key", "reason"),
+    [
+        ({"unit": "mg/dL"}, "P1", "Lactate must be sent in 'mmol/L'"),
+        ({"test": "FiO2", "value": 40, "unit": "fraction"}, "P1", "FiO2=40 fraction outside"),
+        ({"test": "pH", "value": 9.1, "unit": "pH"}, "P1", "pH=9.1"),
+        ({"test": "Unobtainium"}, "P1", "unknown lab test"),
+        ({"value": "high"}, "P1", "value must be a number"),
+        ({"value": True}, "P1", "value must be a number"),
+        ({"unit": ...}, "P1", "missing fields ['unit']"),
+        ({"extra": 1}, "P1", "unknown fields ['extra']"),
+        ({}, "P2", "message key does not match"),
+        ({"ts": "2026-11-25T10:00:00"}, "P1", "no timezone"),
+        ({"ts": (NOW + timedelta(hours=1)).isoformat()}, "P1", "in the future"),
+    ],
+)
 def test_bad_results_are_rejected_with_a_reason(over: dict, key: str, reason: str) -> None:
     with pytest.raises(InvalidRecord) as e:
         labs_validate(_raw(**over), key=key, now=NOW)

@@ -10,15 +10,36 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_wheel_contains_models_and_simulator_data(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(tmp_path), str(REPO)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = tmp_path.glob("wardwatch-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for required in ["models/ecg/artifacts/ecg_beat_cnn.tflite", "models/ecg/artifacts/ecg_beat_cnn.json",
-                     "models/ecg/artifacts/ecg_beat_cnn_2lead.tflite",
-                     "models/ecg/artifacts/ecg_beat_cnn_2lead.json",
-                     "models/deterioration/artifacts/deterioration_vitals.json",
-                     "models/genomic/model.joblib", "simulators/data/sepsis2019_trajectories.psv.gz",
-                     "wardwatch/cli/__init__.py", "streams/worker.py", "batch/worker.py"]:
+    for required in [
+        "models/ecg/artifacts/ecg_beat_cnn.tflite",
+        "models/ecg/artifacts/ecg_beat_cnn.json",
+        "models/ecg/artifacts/ecg_beat_cnn_2lead.tflite",
+        "models/ecg/artifacts/ecg_beat_cnn_2lead.json",
+        "models/deterioration/artifacts/deterioration_vitals.json",
+        "models/genomic/model.joblib",
+        "simulators/data/sepsis2019_trajectories.psv.gz",
+        "wardwatch/cli/__init__.py",
+        "streams/worker.py",
+        "batch/worker.py",
+    ]:
         assert required in names, required
     assert not any(n.startswith("tests/") for n in names)

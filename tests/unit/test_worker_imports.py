@@ -22,11 +22,15 @@ print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
 
 
 def test_worker_import_graph_has_no_training_or_batch_libraries(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "WARDWATCH_RUN_DIR": str(tmp_path)}
-    r = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=tmp_path,
-                       env=env, timeout=300)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "WARDWATCH_RUN_DIR": str(tmp_path),
+    }
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     loaded = set(json.loads(r.stdout.strip().splitlines()[-1]))
-    assert "faust" in loaded and "streams" in loaded   # the probe did import the worker
+    assert "faust" in loaded and "streams" in loaded  # the probe did import the worker
     assert not loaded & set(NOT_IN_WORKER), sorted(loaded & set(NOT_IN_WORKER))

@@ -21,15 +21,16 @@ def alerts_tail(
     from wardwatch import topics
     from wardwatch.kafka_io import consume
 
-    for _, _, ev in consume([topics.ALERTS], from_beginning=from_beginning,
-                            timeout_s=seconds or 10 ** 9):
+    for _, _, ev in consume([topics.ALERTS], from_beginning=from_beginning, timeout_s=seconds or 10**9):
         if not isinstance(ev, dict):
             continue
         if json_out:
             print(json.dumps(ev), flush=True)
         else:
-            console.print(f"{ev['ts']} bed {ev['bed']} [bold]{ev['type']}[/] {ev['priority']} "
-                          f"{ev['source']} {ev['alert_id']}: {ev['message'][:100]}")
+            console.print(
+                f"{ev['ts']} bed {ev['bed']} [bold]{ev['type']}[/] {ev['priority']} "
+                f"{ev['source']} {ev['alert_id']}: {ev['message'][:100]}"
+            )
 
 
 @app.command("ack")
@@ -43,8 +44,12 @@ def alerts_ack(
     from wardwatch import topics
     from wardwatch.kafka_io import make_producer, send
 
-    action: dict[str, str | float] = {"patient_id": patient_id, "alert_id": alert_id, "by": by,
-              "action": "silence" if silence else "acknowledge"}
+    action: dict[str, str | float] = {
+        "patient_id": patient_id,
+        "alert_id": alert_id,
+        "by": by,
+        "action": "silence" if silence else "acknowledge",
+    }
     if silence:
         action["duration_s"] = silence
     p = make_producer()

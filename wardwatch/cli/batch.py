@@ -60,11 +60,15 @@ def batch_submit(
         print(json.dumps([{"job_id": m["job_id"], "filename": m["filename"]} for m in sent]))
         return
     ids = list(dict.fromkeys(m["job_id"] for m in sent))
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=err) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
         task = bar.add_task(f"{kind} jobs", total=len(ids))
-        found = wait_results(kind, ids, timeout_s=timeout,
-                             on_result=lambda r: bar.advance(task))
+        found = wait_results(kind, ids, timeout_s=timeout, on_result=lambda r: bar.advance(task))
     print(json.dumps([found[i] for i in ids if i in found], indent=2))
     missing = [i for i in ids if i not in found]
     if missing:

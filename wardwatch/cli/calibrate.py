@@ -9,19 +9,29 @@ import typer
 
 from wardwatch.cli.render import console, holdout_table, stderr_console
 
-app = typer.Typer(help="Fit a model's calibration and alert threshold to a site's own "
-                  "labelled data.", no_args_is_help=True)
+app = typer.Typer(
+    help="Fit a model's calibration and alert threshold to a site's own labelled data.", no_args_is_help=True
+)
 
 
 @app.command("deterioration")
 def calibrate_deterioration(
-    data: Path = typer.Option(..., "--data", exists=True, file_okay=False,
-                              help=".psv folder of the site's patients, with SepsisLabel"),
+    data: Path = typer.Option(
+        ...,
+        "--data",
+        exists=True,
+        file_okay=False,
+        help=".psv folder of the site's patients, with SepsisLabel",
+    ),
     out: Path = typer.Option(..., "--out", help="where to write the site artifact (JSON)"),
     model: Path | None = typer.Option(None, "--model", help="artifact JSON (default: deployed)"),
-    holdout: float | None = typer.Option(None, "--holdout", min=0.0, max=0.9,
-                                         help="share of patients held out of the fit, for the "
-                                         "report (default 0.3)"),
+    holdout: float | None = typer.Option(
+        None,
+        "--holdout",
+        min=0.0,
+        max=0.9,
+        help="share of patients held out of the fit, for the report (default 0.3)",
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Refit the Platt step and alert threshold on a site's patients; same coefficients.
@@ -51,10 +61,12 @@ def calibrate_deterioration(
         print(json.dumps(report))
         return
     fit, held = report["fit"], report["holdout"]
-    console.print(f"{site.version} written to {out}\nfit on {fit['patients']} patients "
-                  f"({fit['septic_patients']} septic): Platt step a {base.calib_a:.3f} -> "
-                  f"{site.calib_a:.3f}, b {base.calib_b:.3f} -> {site.calib_b:.3f}; alert "
-                  f"threshold {base.threshold} -> {site.threshold} (calibrated probability)")
+    console.print(
+        f"{site.version} written to {out}\nfit on {fit['patients']} patients "
+        f"({fit['septic_patients']} septic): Platt step a {base.calib_a:.3f} -> "
+        f"{site.calib_a:.3f}, b {base.calib_b:.3f} -> {site.calib_b:.3f}; alert "
+        f"threshold {base.threshold} -> {site.threshold} (calibrated probability)"
+    )
     if held:
         console.print(holdout_table(held))
     for w in report["warnings"]:

@@ -26,14 +26,21 @@ def eval_genomic(
     if json_out:
         print(json.dumps(r))
         return
-    console.print(f"accuracy {r['accuracy']:.3f} (n = {r['n']}); confusion "
-                  f"{r['confusion']['labels']} {r['confusion']['matrix']}")
+    console.print(
+        f"accuracy {r['accuracy']:.3f} (n = {r['n']}); confusion "
+        f"{r['confusion']['labels']} {r['confusion']['matrix']}"
+    )
 
 
 @app.command("notes")
 def eval_notes(
-    tsv: Path = typer.Option(..., "--tsv", exists=True, dir_okay=False,
-                             help="NegEx test-set format: Report No., Concept, Sentence, Negation"),
+    tsv: Path = typer.Option(
+        ...,
+        "--tsv",
+        exists=True,
+        dir_okay=False,
+        help="NegEx test-set format: Report No., Concept, Sentence, Negation",
+    ),
     reports: str = typer.Option("all", "--reports", help="all | dev (1-30) | heldout (31-60)"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -45,41 +52,58 @@ def eval_notes(
         print(json.dumps(r))
         return
     n = r["negated"]
-    console.print(f"negated P {n['precision']:.3f} R {n['recall']:.3f} F1 {n['f1']:.3f}; "
-                  f"accuracy {r['accuracy']:.3f} (n = {r['n']}, reports {reports})")
+    console.print(
+        f"negated P {n['precision']:.3f} R {n['recall']:.3f} F1 {n['f1']:.3f}; "
+        f"accuracy {r['accuracy']:.3f} (n = {r['n']}, reports {reports})"
+    )
 
 
 @app.command("ecg")
 def eval_ecg(
-    records: Path = typer.Option(..., "--records", exists=True, file_okay=False,
-                                 help="folder of WFDB records with .atr"),
+    records: Path = typer.Option(
+        ..., "--records", exists=True, file_okay=False, help="folder of WFDB records with .atr"
+    ),
     json_out: bool = typer.Option(False, "--json"),
-    write_annotations: Path | None = typer.Option(None, "--write-annotations",
-                                                  help="write <record>.wwd here"),
-    model: Path | None = typer.Option(None, "--model",
-                                      help="a single-lead TFLite model to evaluate alone "
-                                           "(default: the committed single- and two-lead models)"),
-    leads: int = typer.Option(2, "--leads", min=1, max=2,
-                              help="2: also stream a record's second lead (two-lead model); 1: first only"),
-    resample: float | None = typer.Option(None, "--resample", metavar="HZ",
-                                          help="resample each record to HZ first (e.g. 250, 500, "
-                                               "125: a bedside monitor's rate); default: the file's"),
+    write_annotations: Path | None = typer.Option(
+        None, "--write-annotations", help="write <record>.wwd here"
+    ),
+    model: Path | None = typer.Option(
+        None,
+        "--model",
+        help="a single-lead TFLite model to evaluate alone "
+        "(default: the committed single- and two-lead models)",
+    ),
+    leads: int = typer.Option(
+        2,
+        "--leads",
+        min=1,
+        max=2,
+        help="2: also stream a record's second lead (two-lead model); 1: first only",
+    ),
+    resample: float | None = typer.Option(
+        None,
+        "--resample",
+        metavar="HZ",
+        help="resample each record to HZ first (e.g. 250, 500, "
+        "125: a bedside monitor's rate); default: the file's",
+    ),
 ) -> None:
     """AAMI EC57 QRS/VEB/SVEB statistics of the streaming detector + classifier on WFDB records."""
     from models.ecg.evaluate import evaluate_records
 
     if resample is not None and not 0 < resample < float("inf"):
-        raise typer.BadParameter(f"must be a positive rate in Hz, got {resample:g}",
-                                 param_hint="--resample")
-    r = evaluate_records(records, write_annotations_dir=write_annotations, model_path=model,
-                         leads=leads, resample_hz=resample)
+        raise typer.BadParameter(f"must be a positive rate in Hz, got {resample:g}", param_hint="--resample")
+    r = evaluate_records(
+        records, write_annotations_dir=write_annotations, model_path=model, leads=leads, resample_hz=resample
+    )
     if json_out:
         print(json.dumps(r))
         return
     for k in ("qrs", "veb", "sveb"):
         c = r[k]
-        console.print(f"{k.upper():5s} Se {c['se']} %  +P {c['ppv']} %  "
-                      f"(tp {c['tp']}, fn {c['fn']}, fp {c['fp']})")
+        console.print(
+            f"{k.upper():5s} Se {c['se']} %  +P {c['ppv']} %  (tp {c['tp']}, fn {c['fn']}, fp {c['fp']})"
+        )
 
 
 @app.command("deterioration")
@@ -99,8 +123,12 @@ def eval_deterioration(
     n = len(list(data.glob("*.psv")))
     with Progress(console=stderr_console(), transient=True) as prog:
         task = prog.add_task("patients", total=n)
-        r = evaluate_dir(data, load_model(str(model) if model else get_settings().deterioration_model),
-                         predictions, progress=lambda: prog.advance(task))
+        r = evaluate_dir(
+            data,
+            load_model(str(model) if model else get_settings().deterioration_model),
+            predictions,
+            progress=lambda: prog.advance(task),
+        )
     for w in r["warnings"]:
         stderr_console().print(f"[yellow]warning:[/yellow] {w}")
     if json_out:

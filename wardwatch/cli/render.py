@@ -43,16 +43,20 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
 
 def holdout_table(held: Mapping[str, Any]) -> Table:
     """``wardwatch calibrate deterioration``: deployed vs refitted model on the held-out patients."""
-    table = Table(title=f"{held['site']['patients']} held-out patients "
-                        f"({held['site']['septic_patients']} septic)")
+    table = Table(
+        title=f"{held['site']['patients']} held-out patients ({held['site']['septic_patients']} septic)"
+    )
     table.add_column("")
     for tag in held:
         table.add_column(tag, justify="right")
     for f in held["site"]["utility_by_prevalence"]:
         label = "this site's" if float(f) == 1.0 else f"{f} x this site's"
-        table.add_row(f"utility at {label} prevalence",
-                      *[str(h["utility_by_prevalence"][f]) for h in held.values()])
-    for key, label in (("flagged_septic_pct", "septic patients alerted, %"),
-                       ("flagged_non_septic_pct", "non-septic patients alerted, %")):
+        table.add_row(
+            f"utility at {label} prevalence", *[str(h["utility_by_prevalence"][f]) for h in held.values()]
+        )
+    for key, label in (
+        ("flagged_septic_pct", "septic patients alerted, %"),
+        ("flagged_non_septic_pct", "non-septic patients alerted, %"),
+    ):
         table.add_row(label, *[str(h[key]) for h in held.values()])
     return table

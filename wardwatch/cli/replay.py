@@ -14,8 +14,13 @@ app = typer.Typer(help="Replay recorded data as live bedside feeds.", no_args_is
 
 @app.command("ecg")
 def replay_ecg_cmd(
-    records: Path = typer.Option(..., "--records", exists=True, file_okay=False,
-                                 help="folder of WFDB records (.hea/.dat), e.g. MIT-BIH"),
+    records: Path = typer.Option(
+        ...,
+        "--records",
+        exists=True,
+        file_okay=False,
+        help="folder of WFDB records (.hea/.dat), e.g. MIT-BIH",
+    ),
     speed: float = typer.Option(1.0, "--speed", help="1 = real time; 0 = as fast as possible"),
     beds: int | None = typer.Option(None, "--beds", min=1, help="beds (default: one per record)"),
     seconds: float | None = typer.Option(None, "--seconds", help="seconds of each record"),
@@ -27,8 +32,9 @@ def replay_ecg_cmd(
     from simulators.ecg_replay import replay_ecg
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
-    stats = replay_ecg(records, speed=speed, beds=beds, seconds=seconds, start_s=start,
-                       only=names, prefix=prefix)
+    stats = replay_ecg(
+        records, speed=speed, beds=beds, seconds=seconds, start_s=start, only=names, prefix=prefix
+    )
     print(json.dumps(stats.__dict__))
 
 
@@ -38,7 +44,8 @@ def replay_ecg_synth_cmd(
     seconds: float = typer.Option(120.0, "--seconds", help="seconds of signal per bed"),
     speed: float = typer.Option(1.0, "--speed", help="1 = real time; 0 = as fast as possible"),
     scenarios: str | None = typer.Option(
-        None, "--scenarios", help="comma-separated: sinus,vrun,pause,af,leads_off,noise,brady,tachy,vf"),
+        None, "--scenarios", help="comma-separated: sinus,vrun,pause,af,leads_off,noise,brady,tachy,vf"
+    ),
     seed: int = typer.Option(0, "--seed"),
     fs: float = typer.Option(360.0, "--fs"),
     prefix: str = typer.Option("SYN", "--prefix", help="patient id prefix"),
@@ -49,8 +56,9 @@ def replay_ecg_synth_cmd(
     from simulators.ecg_synth import synth_beds
 
     names = [n.strip() for n in scenarios.split(",") if n.strip()] if scenarios else None
-    feeds = synth_beds(beds, duration_s=seconds, fs=fs, seed=seed, scenarios=names, prefix=prefix,
-                       leads=leads)
+    feeds = synth_beds(
+        beds, duration_s=seconds, fs=fs, seed=seed, scenarios=names, prefix=prefix, leads=leads
+    )
     print(json.dumps(play(feeds, speed=speed).__dict__))
 
 
@@ -61,8 +69,9 @@ def replay_trajectories(
     step_s: float = typer.Option(60.0, "--step-s", help="device seconds between readings (1 = 1 Hz)"),
     rate: float = typer.Option(0.0, "--rate", help="readings per wall second (0: as fast as possible)"),
     septic_only: bool = typer.Option(False, "--septic-only"),
-    labs: bool = typer.Option(True, "--labs/--no-labs",
-                              help="also send each record's admission and lab results"),
+    labs: bool = typer.Option(
+        True, "--labs/--no-labs", help="also send each record's admission and lab results"
+    ),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Replay real PhysioNet 2019 set A trajectories (septic and not) as bedside vitals, with
@@ -71,6 +80,5 @@ def replay_trajectories(
 
     trajs = load_trajectories(septic=True if septic_only else None)
     trajs.sort(key=lambda t: t.record != DEMO_SEPTIC)
-    sent = run_trajectory_feed(trajs[:beds], hours=hours, step_s=step_s, rate=rate, seed=seed,
-                               labs=labs)
+    sent = run_trajectory_feed(trajs[:beds], hours=hours, step_s=step_s, rate=rate, seed=seed, labs=labs)
     console.print(f"sent {sent} for {min(beds, len(trajs))} patients")

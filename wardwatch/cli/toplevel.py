@@ -40,12 +40,26 @@ def news2(
     if o2 not in ("air", "oxygen"):
         raise typer.BadParameter("--o2 must be 'air' or 'oxygen'")
     try:
-        r = news2_score(rr_bpm=rr, spo2_pct=spo2, spo2_scale=scale, on_oxygen=o2 == "oxygen",
-                        sbp_mmhg=sbp, hr_bpm=hr, acvpu=acvpu.upper(), temp_c=temp)
+        r = news2_score(
+            rr_bpm=rr,
+            spo2_pct=spo2,
+            spo2_scale=scale,
+            on_oxygen=o2 == "oxygen",
+            sbp_mmhg=sbp,
+            hr_bpm=hr,
+            acvpu=acvpu.upper(),
+            temp_c=temp,
+        )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
-    out = {"score": r.score, "band": r.band, "risk": r.risk, "components": r.components,
-           "single_param_3": r.single_param_3, "response": r.response}
+    out = {
+        "score": r.score,
+        "band": r.band,
+        "risk": r.risk,
+        "components": r.components,
+        "single_param_3": r.single_param_3,
+        "response": r.response,
+    }
     if json_out:
         print(json.dumps(out))
         return
@@ -69,9 +83,14 @@ def simulate(
     patients = ward_plan(beds, seed=seed)
     with Progress(console=console) as progress:
         task = progress.add_task("producing vitals", total=duration)
-        sent = run_vitals_feed(patients, duration_s=duration, speed=speed, seed=seed,
-                               realtime=not fast,
-                               on_tick=lambda wall, _: progress.update(task, completed=wall))
+        sent = run_vitals_feed(
+            patients,
+            duration_s=duration,
+            speed=speed,
+            seed=seed,
+            realtime=not fast,
+            on_tick=lambda wall, _: progress.update(task, completed=wall),
+        )
     console.print(f"sent {sent} readings for {beds} beds")
 
 
@@ -86,14 +105,16 @@ def demo(
     from wardwatch.demo import run_demo
     from wardwatch.settings import get_settings
 
-    summary = run_demo(get_settings(), beds=beds, duration_s=duration, speed=speed, seed=seed,
-                       console=console)
+    summary = run_demo(
+        get_settings(), beds=beds, duration_s=duration, speed=speed, seed=seed, console=console
+    )
     console.print(summary_table(summary))
     s = get_settings()
     console.print(
         f"Data in InfluxDB at {s.influx_url}, bucket [bold]{s.influx_bucket}[/]; e.g.\n"
         f'  from(bucket: "{s.influx_bucket}") |> range(start: -2h) '
         f'|> filter(fn: (r) => r._measurement == "news2" and r._field == "score")\n'
-        "Services keep running for queries: `wardwatch services down` stops them.")
+        "Services keep running for queries: `wardwatch services down` stops them."
+    )
     if summary["vitals_points"] == 0:
         raise typer.Exit(1)

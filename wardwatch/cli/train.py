@@ -18,8 +18,9 @@ app = typer.Typer(help="Rebuild a trained model deterministically.", no_args_is_
 
 @app.command("genomic")
 def train_genomic(
-    expression: Path | None = typer.Option(None, "--expression",
-                                           help="Golub-format CSV (default: shared training set)"),
+    expression: Path | None = typer.Option(
+        None, "--expression", help="Golub-format CSV (default: shared training set)"
+    ),
     labels: Path | None = typer.Option(None, "--labels", help="patient,cancer CSV"),
     out: Path | None = typer.Option(None, "--out", help="output folder (default models/genomic)"),
     seed: int = typer.Option(0, "--seed"),
@@ -27,32 +28,40 @@ def train_genomic(
     """Train the ALL/AML expression classifier (Golub 1999 training set); print CV metrics."""
     from batch.genomic import train as gt
 
-    m = gt.genomic_train(expression or gt.DEFAULT_EXPRESSION, labels or gt.DEFAULT_LABELS,
-                         out or gt.MODEL_DIR, seed=seed)
+    m = gt.genomic_train(
+        expression or gt.DEFAULT_EXPRESSION, labels or gt.DEFAULT_LABELS, out or gt.MODEL_DIR, seed=seed
+    )
     print(json.dumps({k: v for k, v in m.items() if k != "selected_probes"}, indent=2))
 
 
 @app.command("ecg")
 def train_ecg(
     out: Path | None = typer.Option(None, "--out", help="artifact folder (default models/ecg/artifacts)"),
-    seeds: str | None = typer.Option(None, "--seeds",
-                                     help="comma-separated seeds, one network each (several: an "
-                                          "averaged ensemble); default the shipped recipe's "
-                                          "(7,11,13,17,19: a five-network ensemble)"),
-    records: Path | None = typer.Option(None, "--records",
-                                        help="DS1 WFDB records (default ../shared/data/mitdb-ds1)"),
-    folds: int = typer.Option(4, "--folds",
-                              help="leave-records-out folds for the held-out estimate (0: none)"),
-    leads: int = typer.Option(1, "--leads", min=1, max=2,
-                              help="1: single-lead model; 2: two-lead model (first + second lead)"),
+    seeds: str | None = typer.Option(
+        None,
+        "--seeds",
+        help="comma-separated seeds, one network each (several: an "
+        "averaged ensemble); default the shipped recipe's "
+        "(7,11,13,17,19: a five-network ensemble)",
+    ),
+    records: Path | None = typer.Option(
+        None, "--records", help="DS1 WFDB records (default ../shared/data/mitdb-ds1)"
+    ),
+    folds: int = typer.Option(
+        4, "--folds", help="leave-records-out folds for the held-out estimate (0: none)"
+    ),
+    leads: int = typer.Option(
+        1, "--leads", min=1, max=2, help="1: single-lead model; 2: two-lead model (first + second lead)"
+    ),
 ) -> None:
     """Rebuild the ECG beat CNN (DS1 only, record-wise CV) and export it to TFLite."""
     from models.ecg.train import DEFAULT_OUT, train
     from wardwatch.settings import mitdb_ds1_dir
 
     seed_list = [int(x) for x in seeds.split(",") if x.strip()] if seeds else None
-    m = train(out or DEFAULT_OUT, seeds=seed_list, records_dir=records or mitdb_ds1_dir(),
-              folds=folds, leads=leads)
+    m = train(
+        out or DEFAULT_OUT, seeds=seed_list, records_dir=records or mitdb_ds1_dir(), folds=folds, leads=leads
+    )
     summary = {"model": m["model"]["version"], "beats": m["beats"]}
     if "cv" in m:
         summary["cv_pooled"] = {k: m["cv"]["pooled"][k] for k in ("veb", "sveb")}
@@ -75,5 +84,7 @@ def train_deterioration(
     write_card(res)
     for fs in ("vitals", "full"):
         t = res[fs]["test"]
-        console.print(f"{fs}: test AUROC {t['auroc']} AUPRC {t['auprc']} utility {t['utility']} "
-                      f"(NEWS2 AUROC {t['news2_auroc']}, qSOFA {t['qsofa_auroc']})")
+        console.print(
+            f"{fs}: test AUROC {t['auroc']} AUPRC {t['auprc']} utility {t['utility']} "
+            f"(NEWS2 AUROC {t['news2_auroc']}, qSOFA {t['qsofa_auroc']})"
+        )

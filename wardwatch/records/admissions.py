@@ -23,7 +23,7 @@ from wardwatch.records.errors import InvalidRecord
 from wardwatch.records.wire import check_fields, decode_object, patient_id_of, timestamp_of
 
 FIELDS = {"patient_id", "admit_ts", "age_years", "sex"}
-AGE_RANGE = (14.0, 120.0)     # adult ICU; set A itself spans 18-89 y (older ages recorded as 89)
+AGE_RANGE = (14.0, 120.0)  # adult ICU; set A itself spans 18-89 y (older ages recorded as 89)
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,7 @@ class Admission:
     sex: str
 
 
-def admission_validate(raw: bytes, *, key: str | None = None,
-                       now: datetime | None = None) -> Admission:
+def admission_validate(raw: bytes, *, key: str | None = None, now: datetime | None = None) -> Admission:
     """Decode and validate one ``admissions`` message; raises InvalidRecord with its code and reason.
 
     Examples
@@ -51,8 +50,12 @@ def admission_validate(raw: bytes, *, key: str | None = None,
     if isinstance(age, bool) or not isinstance(age, (int, float)):
         raise InvalidRecord("malformed", f"age_years must be a number, got {str(age)[:16]!r}", "age_years")
     if not AGE_RANGE[0] <= age <= AGE_RANGE[1]:
-        raise InvalidRecord("out_of_range", f"age_years={age} outside [{AGE_RANGE[0]:g}, {AGE_RANGE[1]:g}] "
-                             "(adults; months or days are not accepted)", "age_years")
+        raise InvalidRecord(
+            "out_of_range",
+            f"age_years={age} outside [{AGE_RANGE[0]:g}, {AGE_RANGE[1]:g}] "
+            "(adults; months or days are not accepted)",
+            "age_years",
+        )
     if obj["sex"] not in ("M", "F"):
         raise InvalidRecord("bad_value", f"sex must be 'M' or 'F', got {str(obj['sex'])[:8]!r}", "sex")
     ts = timestamp_of(obj, "admit_ts", now)

@@ -24,13 +24,13 @@ CATEGORIES = ("physiological", "technical")
 class Condition:
     patient_id: str
     bed: str
-    source: str        # the alert kind, e.g. "news2", "ecg.vtach", "ecg.leads_off", "deterioration"
+    source: str  # the alert kind, e.g. "news2", "ecg.vtach", "ecg.leads_off", "deterioration"
     active: bool
-    priority: str      # one of PRIORITIES (ignored when active is False)
-    ts: str            # ISO-8601 UTC device time of the reading that triggered this condition
+    priority: str  # one of PRIORITIES (ignored when active is False)
+    ts: str  # ISO-8601 UTC device time of the reading that triggered this condition
     message: str = ""
     category: str = "physiological"
-    latched: bool = False   # a latched alarm stays until acknowledged, even after it ends
+    latched: bool = False  # a latched alarm stays until acknowledged, even after it ends
     evidence: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)  # model / rule versions behind it
 

@@ -14,10 +14,15 @@ from typing import Any
 from wardwatch.records.errors import InvalidRecord
 
 
-def deadletter_record(reason: str | InvalidRecord, source_topic: str, raw: bytes | None,
-                      key: bytes | str | None = None, partition: int | None = None,
-                      offset: int | None = None, detail: dict[str, Any] | None = None,
-                      ) -> dict[str, Any]:
+def deadletter_record(
+    reason: str | InvalidRecord,
+    source_topic: str,
+    raw: bytes | None,
+    key: bytes | str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The JSON record sent to ``deadletter``: why, where from, and the original bytes (base64).
 
     ``reason`` is an :class:`InvalidRecord` (its ``code`` and ``field`` are carried) or a reason

@@ -72,10 +72,34 @@ MAX_CHUNK_S = 5.0
 MAX_ABS_UV = 10_000
 #: Leads a monitor may send: limb, augmented, precordial, and the modified limb leads of
 #: Holter / MIT-BIH recordings.
-LEADS = frozenset({"I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
-                   "MLI", "MLII", "MLIII", "MV1", "MV2", "MV3", "MV4", "MV5", "MV6"})
+LEADS = frozenset(
+    {
+        "I",
+        "II",
+        "III",
+        "aVR",
+        "aVL",
+        "aVF",
+        "V1",
+        "V2",
+        "V3",
+        "V4",
+        "V5",
+        "V6",
+        "MLI",
+        "MLII",
+        "MLIII",
+        "MV1",
+        "MV2",
+        "MV3",
+        "MV4",
+        "MV5",
+        "MV6",
+    }
+)
 #: A device clock more than this ahead of the receiving worker is wrong.
 MAX_FUTURE = timedelta(days=1)
+
 
 @dataclass(frozen=True)
 class ECGChunk:
@@ -129,16 +153,21 @@ class ECGChunk:
 
     def to_dict(self) -> dict[str, Any]:
         """The wire format (round-trips through :func:`ecg_validate`)."""
-        d = {"patient_id": self.patient_id, "bed": self.bed, "ts": self.ts.isoformat(),
-             "fs_hz": self.fs_hz, "seq": self.seq, "lead": self.lead,
-             "ecg_uv": self.ecg_uv.astype(int).tolist()}
+        d = {
+            "patient_id": self.patient_id,
+            "bed": self.bed,
+            "ts": self.ts.isoformat(),
+            "fs_hz": self.fs_hz,
+            "seq": self.seq,
+            "lead": self.lead,
+            "ecg_uv": self.ecg_uv.astype(int).tolist(),
+        }
         if self.ecg2_uv is not None:
             d.update(lead2=self.lead2, ecg2_uv=self.ecg2_uv.astype(int).tolist())
         return d
 
 
-def ecg_validate(raw: bytes | str, *, key: str | None = None,
-                 now: datetime | None = None) -> ECGChunk:
+def ecg_validate(raw: bytes | str, *, key: str | None = None, now: datetime | None = None) -> ECGChunk:
     """Decode and validate one ECG chunk (stateless checks).
 
     Parameters
@@ -174,8 +203,11 @@ def ecg_validate(raw: bytes | str, *, key: str | None = None,
         raise InvalidRecord("missing_field", f"missing {missing}", missing[0])
     unknown = sorted(set(obj) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
-        hint = " (samples must be ecg_uv, integer microvolts)" if any(
-            u.startswith("ecg") for u in unknown) else ""
+        hint = (
+            " (samples must be ecg_uv, integer microvolts)"
+            if any(u.startswith("ecg") for u in unknown)
+            else ""
+        )
         raise InvalidRecord("unknown_field", f"unknown fields {unknown}{hint}", unknown[0])
 
     pid = patient_id_of(obj, key)
@@ -195,12 +227,20 @@ def ecg_validate(raw: bytes | str, *, key: str | None = None,
         raise InvalidRecord("malformed", "seq must be a non-negative integer", "seq")
 
     lead, arr, lead2, arr2 = _leads(obj, fs)
-    return ECGChunk(patient_id=pid, bed=bed, ts=ts, fs_hz=float(fs), seq=seq, lead=lead,
-                    ecg_uv=arr, lead2=lead2, ecg2_uv=arr2)
+    return ECGChunk(
+        patient_id=pid,
+        bed=bed,
+        ts=ts,
+        fs_hz=float(fs),
+        seq=seq,
+        lead=lead,
+        ecg_uv=arr,
+        lead2=lead2,
+        ecg2_uv=arr2,
+    )
 
 
-def _leads(obj: dict[str, Any], fs: float
-           ) -> tuple[str, np.ndarray, str | None, np.ndarray | None]:
+def _leads(obj: dict[str, Any], fs: float) -> tuple[str, np.ndarray, str | None, np.ndarray | None]:
     """The lead(s) and their samples: ``(lead, ecg_uv, lead2, ecg2_uv)``."""
     lead = obj["lead"]
     if not isinstance(lead, str):
@@ -216,12 +256,14 @@ def _leads(obj: dict[str, Any], fs: float
         if not isinstance(lead2, str):
             raise InvalidRecord("malformed", "lead2 must be a string", "lead2")
         if lead2 not in LEADS or lead2 == lead:
-            raise InvalidRecord("unknown_lead", f"lead2 {lead2[:16]!r} not in {sorted(LEADS)} "
-                                "or equal to lead", "lead2")
+            raise InvalidRecord(
+                "unknown_lead", f"lead2 {lead2[:16]!r} not in {sorted(LEADS)} or equal to lead", "lead2"
+            )
         arr2 = _samples(arr2, "ecg2_uv", fs)
         if arr2.size != arr.size:
-            raise InvalidRecord("lead2_mismatch", f"ecg2_uv has {arr2.size} samples, ecg_uv {arr.size}",
-                                "ecg2_uv")
+            raise InvalidRecord(
+                "lead2_mismatch", f"ecg2_uv has {arr2.size} samples, ecg_uv {arr.size}", "ecg2_uv"
+            )
     return lead, arr, lead2, arr2
 
 
@@ -232,15 +274,17 @@ def _samples(samples: Any, name: str, fs: float) -> np.ndarray:
     if not samples:
         raise InvalidRecord("empty_chunk", f"{name} has no samples", name)
     if len(samples) > MAX_CHUNK_S * fs:
-        raise InvalidRecord("chunk_too_long",
-                           f"{len(samples)} samples = {len(samples) / fs:.1f} s > {MAX_CHUNK_S} s", name)
+        raise InvalidRecord(
+            "chunk_too_long", f"{len(samples)} samples = {len(samples) / fs:.1f} s > {MAX_CHUNK_S} s", name
+        )
     if not all(type(v) is int for v in samples):
         raise InvalidRecord("malformed", f"{name} must hold integers (microvolts), not floats", name)
     arr = np.asarray(samples, dtype=np.int64)
     peak = int(np.abs(arr).max())
     if peak > MAX_ABS_UV:
-        raise InvalidRecord("amplitude_impossible",
-                           f"|{name}| up to {peak} uV > {MAX_ABS_UV} uV (send microvolts)", name)
+        raise InvalidRecord(
+            "amplitude_impossible", f"|{name}| up to {peak} uV > {MAX_ABS_UV} uV (send microvolts)", name
+        )
     return arr.astype(np.int32)
 
 
@@ -295,16 +339,25 @@ def ecg_sequence_check(chunk: ECGChunk, last: dict[str, Any] | None) -> SeqVerdi
     if chunk.seq < last_seq:
         raise InvalidRecord("out_of_order", f"seq {chunk.seq} after seq {last_seq}")
     if float(last["fs_hz"]) != chunk.fs_hz:
-        raise InvalidRecord("fs_mismatch",
-                           f"fs_hz={chunk.fs_hz:g} but this stream runs at {last['fs_hz']:g} Hz")
+        raise InvalidRecord(
+            "fs_mismatch", f"fs_hz={chunk.fs_hz:g} but this stream runs at {last['fs_hz']:g} Hz"
+        )
     if chunk.seq == last_seq + 1:
         return SeqVerdict("next")
     return SeqVerdict("gap", missing=chunk.seq - last_seq - 1)
 
 
-def ecg_chunk_dict(patient_id: str, bed: str, ts: datetime, fs_hz: float, seq: int, lead: str,
-                   ecg_uv: np.ndarray | list[int], lead2: str | None = None,
-                   ecg2_uv: np.ndarray | list[int] | None = None) -> dict[str, Any]:
+def ecg_chunk_dict(
+    patient_id: str,
+    bed: str,
+    ts: datetime,
+    fs_hz: float,
+    seq: int,
+    lead: str,
+    ecg_uv: np.ndarray | list[int],
+    lead2: str | None = None,
+    ecg2_uv: np.ndarray | list[int] | None = None,
+) -> dict[str, Any]:
     """Build one wire-format message (used by the simulators).
 
     Parameters
@@ -317,10 +370,17 @@ def ecg_chunk_dict(patient_id: str, bed: str, ts: datetime, fs_hz: float, seq: i
     if ts.tzinfo is None:
         raise ValueError("ts must be timezone-aware")
     two = lead2 is not None and ecg2_uv is not None
-    return ECGChunk(patient_id=patient_id, bed=bed, ts=ts, fs_hz=fs_hz, seq=int(seq), lead=lead,
-                    ecg_uv=np.asarray(ecg_uv).astype(np.int64),
-                    lead2=lead2 if two else None,
-                    ecg2_uv=np.asarray(ecg2_uv).astype(np.int64) if two else None).to_dict()
+    return ECGChunk(
+        patient_id=patient_id,
+        bed=bed,
+        ts=ts,
+        fs_hz=fs_hz,
+        seq=int(seq),
+        lead=lead,
+        ecg_uv=np.asarray(ecg_uv).astype(np.int64),
+        lead2=lead2 if two else None,
+        ecg2_uv=np.asarray(ecg2_uv).astype(np.int64) if two else None,
+    ).to_dict()
 
 
 __all__ = [

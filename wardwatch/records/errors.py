@@ -5,22 +5,27 @@ from __future__ import annotations
 #: Reason codes, shared by every topic's validation (the dead-letter record's ``code``).
 CODES = (
     # any record
-    "malformed",            # not UTF-8 JSON, not an object, NaN/Infinity, a field of the wrong type
-    "missing_field",        # a required field is absent
-    "unknown_field",        # a field not in the format
-    "key_mismatch",         # the Kafka key differs from patient_id (it sits on another partition)
-    "bad_timestamp",        # not ISO-8601, no timezone, or too far in the future
-    "wrong_unit",           # a value in another unit (temp_f, SpO2 as a fraction, a lab's unit)
-    "out_of_range",         # outside what can be measured on a living adult
-    "bad_value",            # not one of the allowed values (o2, ACVPU, SpO2 scale, sex, lab test)
-    "no_measurement",       # a reading with nothing in it
+    "malformed",  # not UTF-8 JSON, not an object, NaN/Infinity, a field of the wrong type
+    "missing_field",  # a required field is absent
+    "unknown_field",  # a field not in the format
+    "key_mismatch",  # the Kafka key differs from patient_id (it sits on another partition)
+    "bad_timestamp",  # not ISO-8601, no timezone, or too far in the future
+    "wrong_unit",  # a value in another unit (temp_f, SpO2 as a fraction, a lab's unit)
+    "out_of_range",  # outside what can be measured on a living adult
+    "bad_value",  # not one of the allowed values (o2, ACVPU, SpO2 scale, sex, lab test)
+    "no_measurement",  # a reading with nothing in it
     # one patient's stream
-    "duplicate",            # the same record again (a re-delivery)
-    "conflicting",          # same device time as the last one, other content
-    "out_of_order",         # older than the last accepted record (late data)
+    "duplicate",  # the same record again (a re-delivery)
+    "conflicting",  # same device time as the last one, other content
+    "out_of_order",  # older than the last accepted record (late data)
     # ECG chunks (streams/ecg: wardwatch.records.ecg)
-    "bad_fs", "unknown_lead", "lead2_mismatch", "empty_chunk", "chunk_too_long",
-    "amplitude_impossible", "fs_mismatch",
+    "bad_fs",
+    "unknown_lead",
+    "lead2_mismatch",
+    "empty_chunk",
+    "chunk_too_long",
+    "amplitude_impossible",
+    "fs_mismatch",
 )
 
 

@@ -34,12 +34,31 @@ from wardwatch.records.wire import check_fields, decode_object, patient_id_of, t
 # Challenge laboratory columns and their units (Reyna 2020, Table 1 of the challenge data
 # description). EtCO2 is not used (no monitor field carries it).
 LABS: dict[str, str] = {
-    "BaseExcess": "mmol/L", "HCO3": "mmol/L", "FiO2": "fraction", "pH": "pH", "PaCO2": "mmHg",
-    "SaO2": "%", "AST": "IU/L", "BUN": "mg/dL", "Alkalinephos": "IU/L", "Calcium": "mg/dL",
-    "Chloride": "mmol/L", "Creatinine": "mg/dL", "Bilirubin_direct": "mg/dL",
-    "Glucose": "mg/dL", "Lactate": "mmol/L", "Magnesium": "mmol/dL", "Phosphate": "mg/dL",
-    "Potassium": "mmol/L", "Bilirubin_total": "mg/dL", "TroponinI": "ng/mL", "Hct": "%",
-    "Hgb": "g/dL", "PTT": "s", "WBC": "10^3/uL", "Fibrinogen": "mg/dL",
+    "BaseExcess": "mmol/L",
+    "HCO3": "mmol/L",
+    "FiO2": "fraction",
+    "pH": "pH",
+    "PaCO2": "mmHg",
+    "SaO2": "%",
+    "AST": "IU/L",
+    "BUN": "mg/dL",
+    "Alkalinephos": "IU/L",
+    "Calcium": "mg/dL",
+    "Chloride": "mmol/L",
+    "Creatinine": "mg/dL",
+    "Bilirubin_direct": "mg/dL",
+    "Glucose": "mg/dL",
+    "Lactate": "mmol/L",
+    "Magnesium": "mmol/dL",
+    "Phosphate": "mg/dL",
+    "Potassium": "mmol/L",
+    "Bilirubin_total": "mg/dL",
+    "TroponinI": "ng/mL",
+    "Hct": "%",
+    "Hgb": "g/dL",
+    "PTT": "s",
+    "WBC": "10^3/uL",
+    "Fibrinogen": "mg/dL",
     "Platelets": "10^3/uL",
 }
 
@@ -47,10 +66,10 @@ LABS: dict[str, str] = {
 @dataclass(frozen=True)
 class LabResult:
     patient_id: str
-    ts: datetime          # specimen collection time, timezone-aware
-    test: str             # e.g. "Lactate", "WBC", "Creatinine" (see LABS)
+    ts: datetime  # specimen collection time, timezone-aware
+    test: str  # e.g. "Lactate", "WBC", "Creatinine" (see LABS)
     value: float
-    unit: str             # must equal LABS[test]
+    unit: str  # must equal LABS[test]
 
     def __post_init__(self) -> None:
         if self.test not in LABS:
@@ -67,19 +86,43 @@ class LabResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LabResult:
-        return cls(patient_id=str(d["patient_id"]), ts=datetime.fromisoformat(d["ts"]),
-                   test=str(d["test"]), value=float(d["value"]), unit=str(d["unit"]))
+        return cls(
+            patient_id=str(d["patient_id"]),
+            ts=datetime.fromisoformat(d["ts"]),
+            test=str(d["test"]),
+            value=float(d["value"]),
+            unit=str(d["unit"]),
+        )
 
 
 # Inclusive limits per test (in the LABS units); values outside cannot be a real result.
 LAB_RANGES: dict[str, tuple[float, float]] = {
-    "BaseExcess": (-40, 40), "HCO3": (1, 60), "FiO2": (0.21, 1.0), "pH": (6.5, 8.0),
-    "PaCO2": (5, 200), "SaO2": (10, 100), "AST": (0, 20000), "BUN": (0, 300),
-    "Alkalinephos": (0, 5000), "Calcium": (1, 25), "Chloride": (50, 160),
-    "Creatinine": (0.05, 30), "Bilirubin_direct": (0, 50), "Glucose": (5, 3000),
-    "Lactate": (0, 40), "Magnesium": (0.1, 15), "Phosphate": (0.1, 25), "Potassium": (1, 12),
-    "Bilirubin_total": (0, 80), "TroponinI": (0, 500), "Hct": (5, 75), "Hgb": (1, 25),
-    "PTT": (10, 250), "WBC": (0, 500), "Fibrinogen": (10, 2000), "Platelets": (1, 3000),
+    "BaseExcess": (-40, 40),
+    "HCO3": (1, 60),
+    "FiO2": (0.21, 1.0),
+    "pH": (6.5, 8.0),
+    "PaCO2": (5, 200),
+    "SaO2": (10, 100),
+    "AST": (0, 20000),
+    "BUN": (0, 300),
+    "Alkalinephos": (0, 5000),
+    "Calcium": (1, 25),
+    "Chloride": (50, 160),
+    "Creatinine": (0.05, 30),
+    "Bilirubin_direct": (0, 50),
+    "Glucose": (5, 3000),
+    "Lactate": (0, 40),
+    "Magnesium": (0.1, 15),
+    "Phosphate": (0.1, 25),
+    "Potassium": (1, 12),
+    "Bilirubin_total": (0, 80),
+    "TroponinI": (0, 500),
+    "Hct": (5, 75),
+    "Hgb": (1, 25),
+    "PTT": (10, 250),
+    "WBC": (0, 500),
+    "Fibrinogen": (10, 2000),
+    "Platelets": (1, 3000),
 }
 assert set(LAB_RANGES) == set(LABS), "every model lab needs a plausibility range"
 FIELDS = {"patient_id", "ts", "test", "value", "unit"}
@@ -109,16 +152,19 @@ def labs_validate(raw: bytes, *, key: str | None = None, now: datetime | None = 
     pid = patient_id_of(obj, key)
     test, unit, value = obj["test"], obj["unit"], obj["value"]
     if not isinstance(test, str) or test not in LABS:
-        raise InvalidRecord("bad_value", f"unknown lab test {str(test)[:32]!r}; valid: {sorted(LABS)}",
-                            "test")
+        raise InvalidRecord(
+            "bad_value", f"unknown lab test {str(test)[:32]!r}; valid: {sorted(LABS)}", "test"
+        )
     if unit != LABS[test]:
-        raise InvalidRecord("wrong_unit", f"{test} must be sent in {LABS[test]!r}, got {str(unit)[:16]!r}",
-                            "unit")
+        raise InvalidRecord(
+            "wrong_unit", f"{test} must be sent in {LABS[test]!r}, got {str(unit)[:16]!r}", "unit"
+        )
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidRecord("malformed", f"value must be a number, got {str(value)[:16]!r}", "value")
     lo, hi = LAB_RANGES[test]
     if not lo <= value <= hi:
-        raise InvalidRecord("out_of_range", f"{test}={value} {unit} outside the possible range [{lo}, {hi}]",
-                             "value")
+        raise InvalidRecord(
+            "out_of_range", f"{test}={value} {unit} outside the possible range [{lo}, {hi}]", "value"
+        )
     ts = timestamp_of(obj, "ts", now)
     return LabResult(patient_id=pid, ts=ts, test=test, value=float(value), unit=unit)

@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 
 
-def point(measurement: str, tags: dict[str, str], fields: dict[str, Any],
-          ts: datetime | str) -> dict[str, Any]:
+def point(
+    measurement: str, tags: dict[str, str], fields: dict[str, Any], ts: datetime | str
+) -> dict[str, Any]:
     """A point as a plain dict: ``time_ns`` integer nanoseconds since the epoch (UTC)."""
     if isinstance(ts, str):
         ts = datetime.fromisoformat(ts)
@@ -25,5 +26,9 @@ def point(measurement: str, tags: dict[str, str], fields: dict[str, Any],
     if not fields:
         raise ValueError(f"point {measurement!r} has no fields")
     time_ns = int(ts.timestamp()) * 1_000_000_000 + ts.microsecond * 1000
-    return {"measurement": measurement, "tags": {k: str(v) for k, v in tags.items()},
-            "fields": fields, "time_ns": time_ns}
+    return {
+        "measurement": measurement,
+        "tags": {k: str(v) for k, v in tags.items()},
+        "fields": fields,
+        "time_ns": time_ns,
+    }

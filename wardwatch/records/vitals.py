@@ -37,16 +37,16 @@ ACVPU = ("A", "C", "V", "P", "U")
 class VitalsReading:
     patient_id: str
     bed: str
-    ts: datetime                   # device time, timezone-aware
+    ts: datetime  # device time, timezone-aware
     hr_bpm: float | None = None
     spo2_pct: float | None = None
-    spo2_scale: int = 1            # NEWS2 SpO2 scale: 1, or 2 for hypercapnic respiratory failure
+    spo2_scale: int = 1  # NEWS2 SpO2 scale: 1, or 2 for hypercapnic respiratory failure
     rr_bpm: float | None = None
     sbp_mmhg: float | None = None
     dbp_mmhg: float | None = None
     temp_c: float | None = None
-    o2: str | None = None          # "air" or "oxygen"
-    acvpu: str | None = None       # "A", "C", "V", "P" or "U"
+    o2: str | None = None  # "air" or "oxygen"
+    acvpu: str | None = None  # "A", "C", "V", "P" or "U"
 
     def measurements(self) -> dict[str, Any]:
         """The measurements this reading carries (None left out)."""
@@ -69,10 +69,18 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 # Fields in another unit that a device may send by mistake: rejected with the unit expected.
 FOREIGN_UNITS = {
-    "temp_f": "temp_c (degrees Celsius)", "temp": "temp_c (degrees Celsius)",
-    "temperature": "temp_c (degrees Celsius)", "spo2": "spo2_pct (percent)",
-    "hr": "hr_bpm", "heart_rate": "hr_bpm", "rr": "rr_bpm", "resp_rate": "rr_bpm",
-    "sbp": "sbp_mmhg", "dbp": "dbp_mmhg", "sbp_kpa": "sbp_mmhg", "dbp_kpa": "dbp_mmhg",
+    "temp_f": "temp_c (degrees Celsius)",
+    "temp": "temp_c (degrees Celsius)",
+    "temperature": "temp_c (degrees Celsius)",
+    "spo2": "spo2_pct (percent)",
+    "hr": "hr_bpm",
+    "heart_rate": "hr_bpm",
+    "rr": "rr_bpm",
+    "resp_rate": "rr_bpm",
+    "sbp": "sbp_mmhg",
+    "dbp": "dbp_mmhg",
+    "sbp_kpa": "sbp_mmhg",
+    "dbp_kpa": "dbp_mmhg",
 }
 ALLOWED = {"patient_id", "bed", "ts", "spo2_scale", *MEASUREMENTS}
 
@@ -117,8 +125,7 @@ def vitals_validate(raw: bytes, *, key: str | None = None, now: datetime | None 
     if not values and o2 is None and acvpu is None:
         raise InvalidRecord("no_measurement", "reading carries no measurement")
 
-    return VitalsReading(patient_id=pid, bed=bed, ts=ts, spo2_scale=int(scale), o2=o2,
-                         acvpu=acvpu, **values)
+    return VitalsReading(patient_id=pid, bed=bed, ts=ts, spo2_scale=int(scale), o2=o2, acvpu=acvpu, **values)
 
 
 def _measurements(obj: dict[str, Any]) -> dict[str, float]:
@@ -129,24 +136,29 @@ def _measurements(obj: dict[str, Any]) -> dict[str, float]:
         if v is None:
             continue
         if name == "spo2_pct" and 0 < v <= 1 and not float(v).is_integer():
-            raise InvalidRecord("wrong_unit", f"spo2_pct={v} looks like a fraction: send percent (0-100)",
-                                    name)
+            raise InvalidRecord(
+                "wrong_unit", f"spo2_pct={v} looks like a fraction: send percent (0-100)", name
+            )
         if name == "temp_c" and 77 <= v <= 113:
             raise InvalidRecord("wrong_unit", f"temp_c={v} looks like Fahrenheit: send degrees Celsius", name)
         lo, hi = RANGES[name]
         if not lo <= v <= hi:
-            raise InvalidRecord("out_of_range", f"{name}={v} outside the physiological range [{lo}, {hi}]",
-                                name)
+            raise InvalidRecord(
+                "out_of_range", f"{name}={v} outside the physiological range [{lo}, {hi}]", name
+            )
         values[name] = v
     if "sbp_mmhg" in values and "dbp_mmhg" in values and values["dbp_mmhg"] >= values["sbp_mmhg"]:
         raise InvalidRecord(
-            "out_of_range", f"dbp_mmhg={values['dbp_mmhg']} is not below sbp_mmhg={values['sbp_mmhg']}",
-            "dbp_mmhg")
+            "out_of_range",
+            f"dbp_mmhg={values['dbp_mmhg']} is not below sbp_mmhg={values['sbp_mmhg']}",
+            "dbp_mmhg",
+        )
     return values
 
 
-def vitals_order_check(reading: VitalsReading, last_ts: str | None,
-                       last_reading: dict[str, Any] | None = None) -> None:
+def vitals_order_check(
+    reading: VitalsReading, last_ts: str | None, last_reading: dict[str, Any] | None = None
+) -> None:
     """Reject a duplicate or out-of-order reading of one patient's stream.
 
     A reading is in order when its device time is strictly after the last accepted one.

@@ -58,15 +58,17 @@ def patient_id_of(obj: dict[str, Any], key: str | None) -> str:
     Kafka key (a record keyed otherwise would sit on another patient's partition)."""
     pid = obj.get("patient_id")
     if not isinstance(pid, str) or not pid.strip() or len(pid) > 64:
-        raise InvalidRecord("malformed", "patient_id must be a non-empty string of at most 64 "
-                            "characters", "patient_id")
+        raise InvalidRecord(
+            "malformed", "patient_id must be a non-empty string of at most 64 characters", "patient_id"
+        )
     if key is not None and key != pid:
         raise InvalidRecord("key_mismatch", "message key does not match patient_id", "patient_id")
     return pid
 
 
-def timestamp_of(obj: dict[str, Any], field: str, now: datetime | None,
-                 max_future: timedelta = MAX_FUTURE) -> datetime:
+def timestamp_of(
+    obj: dict[str, Any], field: str, now: datetime | None, max_future: timedelta = MAX_FUTURE
+) -> datetime:
     """``obj[field]`` as a timezone-aware datetime, at most ``max_future`` after ``now``."""
     raw = obj.get(field)
     if not isinstance(raw, str):
@@ -76,11 +78,13 @@ def timestamp_of(obj: dict[str, Any], field: str, now: datetime | None,
     except ValueError:
         raise InvalidRecord("bad_timestamp", f"{field} is not ISO-8601: {raw[:40]!r}", field) from None
     if ts.tzinfo is None:
-        raise InvalidRecord("bad_timestamp", f"{field} has no timezone (time must be UTC or carry "
-                            "an offset)", field)
+        raise InvalidRecord(
+            "bad_timestamp", f"{field} has no timezone (time must be UTC or carry an offset)", field
+        )
     if now is not None and ts - now > max_future:
-        raise InvalidRecord("bad_timestamp", f"{field} is {(ts - now).total_seconds():.0f}s in the "
-                            "future", field)
+        raise InvalidRecord(
+            "bad_timestamp", f"{field} is {(ts - now).total_seconds():.0f}s in the future", field
+        )
     return ts
 
 

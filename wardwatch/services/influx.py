@@ -50,10 +50,10 @@ def _write_config(s: Settings) -> Path:
     conf.write_text(f"""reporting-disabled = true
 bind-address = "127.0.0.1:{s.influx_rpc_port}"
 [meta]
-  dir = "{d / 'meta'}"
+  dir = "{d / "meta"}"
 [data]
-  dir = "{d / 'data'}"
-  wal-dir = "{d / 'wal'}"
+  dir = "{d / "data"}"
+  wal-dir = "{d / "wal"}"
   query-log-enabled = false
 [http]
   enabled = true

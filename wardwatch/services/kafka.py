@@ -44,17 +44,25 @@ def fetch(s: Settings) -> Path:
     if (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
         return libs
     if shutil.which("mvn") is None or shutil.which("java") is None:
-        raise RuntimeError("Kafka needs Java 17 and Maven on PATH "
-                           "(apt-get install openjdk-17-jre-headless maven)")
+        raise RuntimeError(
+            "Kafka needs Java 17 and Maven on PATH (apt-get install openjdk-17-jre-headless maven)"
+        )
     build = libs.parent / "build"
     build.mkdir(parents=True, exist_ok=True)
     (build / "pom.xml").write_text(POM)
     tmp = libs.parent / "libs.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     subprocess.run(
-        ["mvn", "-q", "-B", "dependency:copy-dependencies", f"-DoutputDirectory={tmp}",
-         "-DincludeScope=runtime"],
-        cwd=build, check=True,
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={tmp}",
+            "-DincludeScope=runtime",
+        ],
+        cwd=build,
+        check=True,
     )
     tmp.rename(libs)
     return libs
@@ -69,25 +77,27 @@ def _write_config(s: Settings) -> Path:
     (d / "data").mkdir(parents=True, exist_ok=True)
     props = d / "server.properties"
     props.write_text(
-        "\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{s.kafka_controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
-            "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            f"log.dirs={d / 'data'}",
-            f"num.partitions={s.partitions}",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=8",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "auto.create.topics.enable=true",
-            "log.retention.hours=168",
-            "",
-        ])
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@127.0.0.1:{s.kafka_controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                f"log.dirs={d / 'data'}",
+                f"num.partitions={s.partitions}",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=8",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=true",
+                "log.retention.hours=168",
+                "",
+            ]
+        )
     )
     (d / "log4j.properties").write_text(
         "log4j.rootLogger=INFO, F\n"
@@ -103,8 +113,16 @@ def _write_config(s: Settings) -> Path:
 
 def _java(s: Settings, main: str, *args: str) -> list[str]:
     d = _dir(s)
-    return ["java", "-Xms256m", "-Xmx768m", "-cp", f"{libs_dir(s)}/*",
-            f"-Dlog4j.configuration=file:{d / 'log4j.properties'}", main, *args]
+    return [
+        "java",
+        "-Xms256m",
+        "-Xmx768m",
+        "-cp",
+        f"{libs_dir(s)}/*",
+        f"-Dlog4j.configuration=file:{d / 'log4j.properties'}",
+        main,
+        *args,
+    ]
 
 
 def healthy(s: Settings) -> bool:
@@ -133,8 +151,11 @@ def up(s: Settings, timeout: float = 90.0) -> str:
     if not (d / "data" / "meta.properties").exists():
         # A cluster id is a base64 UUID; "--cluster-id=" keeps one starting with "-" an argument.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        fmt = subprocess.run(_java(s, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-                                   f"--config={props}"), capture_output=True, text=True)
+        fmt = subprocess.run(
+            _java(s, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", f"--config={props}"),
+            capture_output=True,
+            text=True,
+        )
         if fmt.returncode != 0:
             raise RuntimeError(f"Kafka storage format failed: {fmt.stdout[-2000:]} {fmt.stderr[-2000:]}")
     start_detached(_java(s, MARKER, str(props)), d, d / "stdout.log", d / "pid")

@@ -18,13 +18,19 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def start_detached(cmd: list[str], cwd: Path, log_file: Path, pid_file: Path,
-                   env: dict[str, str] | None = None) -> int:
+def start_detached(
+    cmd: list[str], cwd: Path, log_file: Path, pid_file: Path, env: dict[str, str] | None = None
+) -> int:
     """Start ``cmd`` in its own session, output to ``log_file``; record its pid."""
     log = open(log_file, "ab")  # noqa: SIM115 - the detached process owns it
     proc = subprocess.Popen(
-        cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, env={**os.environ, **(env or {})},
+        cmd,
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
     )
     pid_file.write_text(str(proc.pid))
     return proc.pid

@@ -30,10 +30,17 @@ from models.ecg.rule_config import DEFAULT_RULES, RuleConfig
 _SIGNAL_TIMERS = ("noise", "vf", "vf_off")
 
 
-def rules_step(state: RuleState, beats: Sequence[tuple[float, str]], *, start_t: float,
-               end_t: float, analysed_t: float | None, quality: Quality,
-               last_qrs_t: float | None = None,
-               cfg: RuleConfig = DEFAULT_RULES) -> list[AlarmChange]:
+def rules_step(
+    state: RuleState,
+    beats: Sequence[tuple[float, str]],
+    *,
+    start_t: float,
+    end_t: float,
+    analysed_t: float | None,
+    quality: Quality,
+    last_qrs_t: float | None = None,
+    cfg: RuleConfig = DEFAULT_RULES,
+) -> list[AlarmChange]:
     """Advance the rules by one chunk.
 
     Parameters
@@ -115,7 +122,7 @@ def _on_beat(state: RuleState, em: Emitter, t: float, label: str, cfg: RuleConfi
     state["last_beat_t"] = t
     vt_rule(state, em, t, label, cfg)
     hr = hr_from_beats(state["beats"], t, cfg)
-    if hr is not None and not em.is_active("ecg.vfib"):   # chained under VF (see gap_rules)
+    if hr is not None and not em.is_active("ecg.vfib"):  # chained under VF (see gap_rules)
         brady_rule(state, em, t, hr, cfg)
         tachy_rule(state, em, t, hr, cfg)
     afib_rule(state, em, t, hr, cfg)
@@ -140,8 +147,9 @@ def _gap_ended_by(state: RuleState, em: Emitter, t: float, cfg: RuleConfig) -> N
         gap_end(state, em, t)
 
 
-def _ongoing_gap(state: RuleState, em: Emitter, analysed_t: float | None,
-                 last_qrs_t: float | None, cfg: RuleConfig) -> None:
+def _ongoing_gap(
+    state: RuleState, em: Emitter, analysed_t: float | None, last_qrs_t: float | None, cfg: RuleConfig
+) -> None:
     """Ongoing pause / asystole up to the analysis horizon, from the last QRS detected."""
     from_t = state["from_t"]
     qrs_t = last_qrs_t if last_qrs_t is not None and from_t is not None and last_qrs_t >= from_t else None
@@ -186,8 +194,14 @@ def rules_restart(state: RuleState) -> None:
     state["since"] = {k: v for k, v in state["since"].items() if k == "noise"}
 
 
-def feed_check(state: RuleState, *, last_rx_wall: float, now_wall: float,
-               last_end_t: float, cfg: RuleConfig = DEFAULT_RULES) -> list[AlarmChange]:
+def feed_check(
+    state: RuleState,
+    *,
+    last_rx_wall: float,
+    now_wall: float,
+    last_end_t: float,
+    cfg: RuleConfig = DEFAULT_RULES,
+) -> list[AlarmChange]:
     """Feed-stopped technical alarm, evaluated by the agent's timer on the wall clock
     (:func:`models.ecg.alarms.rules.feed_stopped_rule`).
 

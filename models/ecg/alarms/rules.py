@@ -46,17 +46,24 @@ def leads_off_rule(em: Emitter, quality: Quality, end_t: float, cfg: RuleConfig)
     """
     q_ev = _quality_evidence(quality)
     if quality.get("flat"):
-        em.raise_("ecg.leads_off", "medium", end_t,
-                  f"leads off / flat line: {quality.get('p2p_uv')} uV peak-to-peak over "
-                  f"{cfg.flat_window_s:.0f} s",
-                  {**q_ev, "rule": f"peak-to-peak < {cfg.flat_p2p_uv:.0f} uV over "
-                                   f"{cfg.flat_window_s:.0f} s (IEC 60601-2-27 leads-off)"})
+        em.raise_(
+            "ecg.leads_off",
+            "medium",
+            end_t,
+            f"leads off / flat line: {quality.get('p2p_uv')} uV peak-to-peak over {cfg.flat_window_s:.0f} s",
+            {
+                **q_ev,
+                "rule": f"peak-to-peak < {cfg.flat_p2p_uv:.0f} uV over "
+                f"{cfg.flat_window_s:.0f} s (IEC 60601-2-27 leads-off)",
+            },
+        )
     elif em.is_active("ecg.leads_off"):
         em.clear("ecg.leads_off", end_t, "ECG signal back", q_ev)
 
 
-def noise_rule(state: RuleState, em: Emitter, quality: Quality, start_t: float, end_t: float,
-               cfg: RuleConfig) -> None:
+def noise_rule(
+    state: RuleState, em: Emitter, quality: Quality, start_t: float, end_t: float, cfg: RuleConfig
+) -> None:
     """``ecg.noise`` (technical): noisy for ``cfg.noise_sustain_s``; low when the noise is in the
     ECG band (analysis continues, its alarms may be false), medium when the signal is
     unanalysable (40-150 Hz power); clears after ``cfg.noise_clear_s`` without noise.
@@ -70,8 +77,9 @@ def noise_rule(state: RuleState, em: Emitter, quality: Quality, start_t: float, 
         _noise_off(state, em, quality, start_t, end_t, cfg)
 
 
-def _noise_on(state: RuleState, em: Emitter, quality: Quality, start_t: float, end_t: float,
-              cfg: RuleConfig) -> None:
+def _noise_on(
+    state: RuleState, em: Emitter, quality: Quality, start_t: float, end_t: float, cfg: RuleConfig
+) -> None:
     state["clean_since"] = None
     state["since"].setdefault("noise", start_t)
     if end_t - state["since"]["noise"] < cfg.noise_sustain_s:
@@ -81,17 +89,25 @@ def _noise_on(state: RuleState, em: Emitter, quality: Quality, start_t: float, e
     # near the 40-150 Hz limit does not flap between the two
     unanalysable = signal_unanalysable(quality)
     medium = unanalysable or em.priority("ecg.noise") == "medium"
-    em.raise_("ecg.noise", "medium" if medium else "low", end_t,
-              "ECG unanalysable: noise" if unanalysable
-              else "ECG noisy: analysis continues, its alarms may be false",
-              {**_quality_evidence(quality),
-               "rule": f"HF/LF power > {cfg.noise_hf_ratio}, or in-band median "
-                       f"slope > {cfg.noise_slope_ratio} x QRS slope, for "
-                       f"{cfg.noise_sustain_s:.0f} s"})
+    em.raise_(
+        "ecg.noise",
+        "medium" if medium else "low",
+        end_t,
+        "ECG unanalysable: noise"
+        if unanalysable
+        else "ECG noisy: analysis continues, its alarms may be false",
+        {
+            **_quality_evidence(quality),
+            "rule": f"HF/LF power > {cfg.noise_hf_ratio}, or in-band median "
+            f"slope > {cfg.noise_slope_ratio} x QRS slope, for "
+            f"{cfg.noise_sustain_s:.0f} s",
+        },
+    )
 
 
-def _noise_off(state: RuleState, em: Emitter, quality: Quality, start_t: float, end_t: float,
-               cfg: RuleConfig) -> None:
+def _noise_off(
+    state: RuleState, em: Emitter, quality: Quality, start_t: float, end_t: float, cfg: RuleConfig
+) -> None:
     state["since"].pop("noise", None)
     clean_since = state["clean_since"]
     if clean_since is None:
@@ -100,8 +116,9 @@ def _noise_off(state: RuleState, em: Emitter, quality: Quality, start_t: float, 
         em.clear("ecg.noise", end_t, "ECG analysable again", _quality_evidence(quality))
 
 
-def feed_stopped_rule(em: Emitter, *, last_rx_wall: float, now_wall: float, last_end_t: float,
-                      cfg: RuleConfig) -> None:
+def feed_stopped_rule(
+    em: Emitter, *, last_rx_wall: float, now_wall: float, last_end_t: float, cfg: RuleConfig
+) -> None:
     """``ecg.feed_stopped`` (medium, technical): no chunk received for ``cfg.feed_timeout_s``
     (wall clock); the alarm time is the last sample's device time plus the silence.
 
@@ -110,10 +127,17 @@ def feed_stopped_rule(em: Emitter, *, last_rx_wall: float, now_wall: float, last
     """
     silent = now_wall - last_rx_wall
     if silent >= cfg.feed_timeout_s:
-        em.raise_("ecg.feed_stopped", "medium", last_end_t + silent,
-                  f"no ECG received for {silent:.0f} s",
-                  {"silent_s": round(silent, 1), "last_sample": iso(last_end_t),
-                   "rule": f"no chunk for >= {cfg.feed_timeout_s:.0f} s"})
+        em.raise_(
+            "ecg.feed_stopped",
+            "medium",
+            last_end_t + silent,
+            f"no ECG received for {silent:.0f} s",
+            {
+                "silent_s": round(silent, 1),
+                "last_sample": iso(last_end_t),
+                "rule": f"no chunk for >= {cfg.feed_timeout_s:.0f} s",
+            },
+        )
 
 
 def feed_resumed_rule(em: Emitter, t: float) -> None:
@@ -123,8 +147,9 @@ def feed_resumed_rule(em: Emitter, t: float) -> None:
 
 
 # ------------------------------------------------------------------------------ from the signal
-def vf_rule(state: RuleState, em: Emitter, start_t: float, end_t: float, quality: Quality,
-            cfg: RuleConfig) -> None:
+def vf_rule(
+    state: RuleState, em: Emitter, start_t: float, end_t: float, quality: Quality, cfg: RuleConfig
+) -> None:
     """``ecg.vfib`` (high, latched): the VF measures (:func:`models.ecg.vf.vf_measures`) positive
     for ``cfg.vf_sustain_s``; clears after ``cfg.vf_clear_s`` without. Runs whatever the noise
     measures say (coarse VF looks like in-band noise).
@@ -135,26 +160,36 @@ def vf_rule(state: RuleState, em: Emitter, start_t: float, end_t: float, quality
     """
     vf = bool(quality.get("vf"))
     chunk_s = end_t - start_t
-    on_s = held(state, "vf", vf, start_t) + chunk_s      # VF measures true since ... to end_t
+    on_s = held(state, "vf", vf, start_t) + chunk_s  # VF measures true since ... to end_t
     off_s = held(state, "vf_off", not vf, start_t) + chunk_s
     ev = {k: quality.get(k) for k in ("vf_leak", "vf_conc", "vf_freq_hz")}
     if vf and on_s >= cfg.vf_sustain_s:
         rate = 60.0 * float(quality.get("vf_freq_hz") or 0.0)
-        em.raise_("ecg.vfib", "high", end_t,
-                  f"ventricular fibrillation / flutter: {rate:.0f} waves/min, no organised QRS",
-                  {**ev, "beats": beats_evidence(state["beats"], end_t - 8.0, end_t),
-                   "rule": f"VF-filter leakage < {cfg.vf_leak_max} and spectral concentration "
-                           f"> {cfg.vf_conc_min} at >= {60 * cfg.vf_freq_min_hz:.0f}/min over "
-                           f"{cfg.vf_window_s:.0f} s, for {cfg.vf_sustain_s:.0f} s (Kuo & "
-                           "Dillman 1978; Barro 1989)"})
+        em.raise_(
+            "ecg.vfib",
+            "high",
+            end_t,
+            f"ventricular fibrillation / flutter: {rate:.0f} waves/min, no organised QRS",
+            {
+                **ev,
+                "beats": beats_evidence(state["beats"], end_t - 8.0, end_t),
+                "rule": f"VF-filter leakage < {cfg.vf_leak_max} and spectral concentration "
+                f"> {cfg.vf_conc_min} at >= {60 * cfg.vf_freq_min_hz:.0f}/min over "
+                f"{cfg.vf_window_s:.0f} s, for {cfg.vf_sustain_s:.0f} s (Kuo & "
+                "Dillman 1978; Barro 1989)",
+            },
+        )
     elif not vf and em.is_active("ecg.vfib") and off_s >= cfg.vf_clear_s:
         em.clear("ecg.vfib", end_t, "VF waveform no longer present", ev)
 
 
 # ------------------------------------------------------------------------------ from gaps
 def _gap_evidence(state: RuleState, ref: float, t: float) -> Evidence:
-    return {"no_beat_since": iso(ref), "pause_s": round(t - ref, 2),
-            "beats": beats_evidence(state["beats"], ref - 6.0, ref)}
+    return {
+        "no_beat_since": iso(ref),
+        "pause_s": round(t - ref, 2),
+        "beats": beats_evidence(state["beats"], ref - 6.0, ref),
+    }
 
 
 def pause_rule(state: RuleState, em: Emitter, ref: float, t: float, cfg: RuleConfig) -> None:
@@ -166,10 +201,13 @@ def pause_rule(state: RuleState, em: Emitter, ref: float, t: float, cfg: RuleCon
     gap = t - ref
     if gap >= cfg.pause_s:
         state["gap_ref"] = ref
-        em.raise_("ecg.pause", "medium", ref + cfg.pause_s,
-                  f"pause: no QRS for {gap:.1f} s",
-                  {**_gap_evidence(state, ref, t),
-                   "rule": f"no beat for >= {cfg.pause_s:.0f} s (AHA 2017)"})
+        em.raise_(
+            "ecg.pause",
+            "medium",
+            ref + cfg.pause_s,
+            f"pause: no QRS for {gap:.1f} s",
+            {**_gap_evidence(state, ref, t), "rule": f"no beat for >= {cfg.pause_s:.0f} s (AHA 2017)"},
+        )
 
 
 def asystole_rule(state: RuleState, em: Emitter, ref: float, t: float, cfg: RuleConfig) -> None:
@@ -181,10 +219,16 @@ def asystole_rule(state: RuleState, em: Emitter, ref: float, t: float, cfg: Rule
     """
     gap = t - ref
     if gap >= cfg.asystole_s:
-        em.raise_("ecg.asystole", "high", ref + cfg.asystole_s,
-                  f"asystole: no QRS for {gap:.1f} s",
-                  {**_gap_evidence(state, ref, t),
-                   "rule": f"no beat for >= {cfg.asystole_s:.0f} s (IEC 60601-2-27; AAMI EC13)"})
+        em.raise_(
+            "ecg.asystole",
+            "high",
+            ref + cfg.asystole_s,
+            f"asystole: no QRS for {gap:.1f} s",
+            {
+                **_gap_evidence(state, ref, t),
+                "rule": f"no beat for >= {cfg.asystole_s:.0f} s (IEC 60601-2-27; AAMI EC13)",
+            },
+        )
 
 
 def gap_end(state: RuleState, em: Emitter, t: float) -> None:
@@ -192,8 +236,12 @@ def gap_end(state: RuleState, em: Emitter, t: float) -> None:
     ref = state.get("gap_ref")
     for src in ("ecg.pause", "ecg.asystole"):
         if em.is_active(src):
-            em.clear(src, t, f"{src.split('.')[1]} ended: QRS at {iso(t)}",
-                     {"pause_s": round(t - ref, 2) if ref is not None else None})
+            em.clear(
+                src,
+                t,
+                f"{src.split('.')[1]} ended: QRS at {iso(t)}",
+                {"pause_s": round(t - ref, 2) if ref is not None else None},
+            )
 
 
 # ------------------------------------------------------------------------------ from beats
@@ -208,8 +256,12 @@ def vt_rule(state: RuleState, em: Emitter, t: float, label: str, cfg: RuleConfig
     if label != "V":
         if em.is_active("ecg.vtach"):
             n = len(run)
-            em.clear("ecg.vtach", t, f"VT run ended after {n} V beats",
-                     {"run_beats": n, "beats": beats_evidence(state["beats"], run[0][0] if run else t, t)})
+            em.clear(
+                "ecg.vtach",
+                t,
+                f"VT run ended after {n} V beats",
+                {"run_beats": n, "beats": beats_evidence(state["beats"], run[0][0] if run else t, t)},
+            )
         run.clear()
         return
     run.append([t, label])
@@ -218,18 +270,25 @@ def vt_rule(state: RuleState, em: Emitter, t: float, label: str, cfg: RuleConfig
         return
     rate = 60.0 * (n - 1) / (run[-1][0] - run[0][0]) if run[-1][0] > run[0][0] else 0.0
     if rate >= cfg.vt_rate_bpm and not em.is_active("ecg.vtach"):
-        em.raise_("ecg.vtach", "high", t,
-                  f"ventricular tachycardia: {n} consecutive V beats at {rate:.0f} bpm",
-                  {"run_beats": n, "rate_bpm": round(rate, 1),
-                   "beats": beats_evidence(state["beats"], run[0][0] - 3.0, t),
-                   "rule": f">= {cfg.vt_min_beats} consecutive V at >= "
-                           f"{cfg.vt_rate_bpm:.0f} bpm (AHA 2017; AAMI EC57)"})
+        em.raise_(
+            "ecg.vtach",
+            "high",
+            t,
+            f"ventricular tachycardia: {n} consecutive V beats at {rate:.0f} bpm",
+            {
+                "run_beats": n,
+                "rate_bpm": round(rate, 1),
+                "beats": beats_evidence(state["beats"], run[0][0] - 3.0, t),
+                "rule": f">= {cfg.vt_min_beats} consecutive V at >= "
+                f"{cfg.vt_rate_bpm:.0f} bpm (AHA 2017; AAMI EC57)",
+            },
+        )
 
 
 class _RateLimit(NamedTuple):
     source: str
     name: str
-    low: bool            # True: alarm below the limit (brady), False: above it (tachy)
+    low: bool  # True: alarm below the limit (brady), False: above it (tachy)
     limit_bpm: float
     extreme_bpm: float
 
@@ -242,8 +301,14 @@ def brady_rule(state: RuleState, em: Emitter, t: float, hr: float, cfg: RuleConf
     Sources: IEC 60601-2-27 and ANSI/AAMI EC13 (adjustable low HR alarm limit; EC13 HR
     averaging) [IEC][EC13].
     """
-    _rate_rule(state, em, t, hr, cfg,
-               _RateLimit("ecg.brady", "bradycardia", True, cfg.brady_bpm, cfg.brady_extreme_bpm))
+    _rate_rule(
+        state,
+        em,
+        t,
+        hr,
+        cfg,
+        _RateLimit("ecg.brady", "bradycardia", True, cfg.brady_bpm, cfg.brady_extreme_bpm),
+    )
 
 
 def tachy_rule(state: RuleState, em: Emitter, t: float, hr: float, cfg: RuleConfig) -> None:
@@ -253,16 +318,24 @@ def tachy_rule(state: RuleState, em: Emitter, t: float, hr: float, cfg: RuleConf
     Sources: IEC 60601-2-27 and ANSI/AAMI EC13 (adjustable high HR alarm limit; EC13's
     tachycardia alarm tests) [IEC][EC13].
     """
-    _rate_rule(state, em, t, hr, cfg,
-               _RateLimit("ecg.tachy", "tachycardia", False, cfg.tachy_bpm, cfg.tachy_extreme_bpm))
+    _rate_rule(
+        state,
+        em,
+        t,
+        hr,
+        cfg,
+        _RateLimit("ecg.tachy", "tachycardia", False, cfg.tachy_bpm, cfg.tachy_extreme_bpm),
+    )
 
 
-def _rate_rule(state: RuleState, em: Emitter, t: float, hr: float, cfg: RuleConfig,
-               lim: _RateLimit) -> None:
+def _rate_rule(state: RuleState, em: Emitter, t: float, hr: float, cfg: RuleConfig, lim: _RateLimit) -> None:
     src, low = lim.source, lim.low
     beyond = hr < lim.limit_bpm if low else hr > lim.limit_bpm
-    back = (hr >= lim.limit_bpm + cfg.rate_hysteresis_bpm if low
-            else hr <= lim.limit_bpm - cfg.rate_hysteresis_bpm)
+    back = (
+        hr >= lim.limit_bpm + cfg.rate_hysteresis_bpm
+        if low
+        else hr <= lim.limit_bpm - cfg.rate_hysteresis_bpm
+    )
     held_s = held(state, src, beyond or (em.is_active(src) and not back), t)
     if beyond and held_s >= cfg.rate_sustain_s:
         extreme = hr < lim.extreme_bpm if low else hr > lim.extreme_bpm
@@ -270,13 +343,21 @@ def _rate_rule(state: RuleState, em: Emitter, t: float, hr: float, cfg: RuleConf
         cur = em.priority(src)
         # escalate to high, or start; do not de-escalate while active (avoid flapping)
         if cur is None or (prio == "high" and cur != "high"):
-            em.raise_(src, prio, t, f"{'extreme ' if extreme else ''}{lim.name}: HR {hr:.0f} bpm",
-                      {"hr_bpm": round(hr, 1), "limit_bpm": lim.extreme_bpm if extreme else lim.limit_bpm,
-                       "sustained_s": round(held_s, 1),
-                       "beats": beats_evidence(state["beats"], t - 8.0, t),
-                       "rule": f"HR {'<' if low else '>'} {lim.limit_bpm:.0f} bpm for "
-                               f"{cfg.rate_sustain_s:.0f} s; high beyond {lim.extreme_bpm:.0f} "
-                               "(IEC 60601-2-27)"})
+            em.raise_(
+                src,
+                prio,
+                t,
+                f"{'extreme ' if extreme else ''}{lim.name}: HR {hr:.0f} bpm",
+                {
+                    "hr_bpm": round(hr, 1),
+                    "limit_bpm": lim.extreme_bpm if extreme else lim.limit_bpm,
+                    "sustained_s": round(held_s, 1),
+                    "beats": beats_evidence(state["beats"], t - 8.0, t),
+                    "rule": f"HR {'<' if low else '>'} {lim.limit_bpm:.0f} bpm for "
+                    f"{cfg.rate_sustain_s:.0f} s; high beyond {lim.extreme_bpm:.0f} "
+                    "(IEC 60601-2-27)",
+                },
+            )
     elif back and em.is_active(src):
         em.clear(src, t, f"HR {hr:.0f} bpm back within limits", {"hr_bpm": round(hr, 1)})
 
@@ -297,22 +378,28 @@ def afib_rule(state: RuleState, em: Emitter, t: float, hr: float | None, cfg: Ru
     held_s = held(state, "afib", irregular, t)
     ev = {k: round(v, 4) if isinstance(v, float) else v for k, v in irr.items()}
     if irregular and held_s >= cfg.af_sustain_s:
-        em.raise_("ecg.afib", "medium", t,
-                  f"atrial fibrillation suspected: irregular RR (nRMSSD {irr['nrmssd']:.2f}, "
-                  f"CoV {irr['cov']:.2f}, entropy {irr['she']:.2f} over {irr['n']} intervals)",
-                  {**ev, "hr_bpm": round(hr, 1) if hr else None,
-                   "beats": beats_evidence(state["beats"], t - 8.0, t),
-                   "rule": f"nRMSSD > {cfg.af_nrmssd}, CoV > {cfg.af_cov} and Shannon entropy "
-                           f">= {cfg.af_she} of N/S RR over {cfg.af_window} intervals for "
-                           f"{cfg.af_sustain_s:.0f} s (Dash 2009)"})
+        em.raise_(
+            "ecg.afib",
+            "medium",
+            t,
+            f"atrial fibrillation suspected: irregular RR (nRMSSD {irr['nrmssd']:.2f}, "
+            f"CoV {irr['cov']:.2f}, entropy {irr['she']:.2f} over {irr['n']} intervals)",
+            {
+                **ev,
+                "hr_bpm": round(hr, 1) if hr else None,
+                "beats": beats_evidence(state["beats"], t - 8.0, t),
+                "rule": f"nRMSSD > {cfg.af_nrmssd}, CoV > {cfg.af_cov} and Shannon entropy "
+                f">= {cfg.af_she} of N/S RR over {cfg.af_window} intervals for "
+                f"{cfg.af_sustain_s:.0f} s (Dash 2009)",
+            },
+        )
     elif em.is_active("ecg.afib") and _af_organised(irr, cfg):
         em.clear("ecg.afib", t, "RR regular or organised again", ev)
 
 
 def _af_organised(irr: Mapping[str, float], cfg: RuleConfig) -> bool:
     f = cfg.af_clear_factor
-    return ((irr["nrmssd"] < cfg.af_nrmssd * f and irr["cov"] < cfg.af_cov * f)
-            or irr["she"] < cfg.af_she * f)
+    return (irr["nrmssd"] < cfg.af_nrmssd * f and irr["cov"] < cfg.af_cov * f) or irr["she"] < cfg.af_she * f
 
 
 def pvc_burden_rule(state: RuleState, em: Emitter, t: float, cfg: RuleConfig) -> None:
@@ -328,14 +415,25 @@ def pvc_burden_rule(state: RuleState, em: Emitter, t: float, cfg: RuleConfig) ->
     pvc_pct = 100.0 * n_v / len(recent) if recent else 0.0
     if n_v >= cfg.pvc_per_min:
         if not em.is_active("ecg.pvc_burden"):
-            em.raise_("ecg.pvc_burden", "low", t,
-                      f"frequent PVCs: {n_v} in the last {cfg.pvc_window_s:.0f} s ({pvc_pct:.0f} %)",
-                      {"pvc_per_min": n_v, "pvc_pct": round(pvc_pct, 1),
-                       "beats": beats_evidence(beats, t - 8.0, t),
-                       "rule": f">= {cfg.pvc_per_min} V beats per {cfg.pvc_window_s:.0f} s"})
+            em.raise_(
+                "ecg.pvc_burden",
+                "low",
+                t,
+                f"frequent PVCs: {n_v} in the last {cfg.pvc_window_s:.0f} s ({pvc_pct:.0f} %)",
+                {
+                    "pvc_per_min": n_v,
+                    "pvc_pct": round(pvc_pct, 1),
+                    "beats": beats_evidence(beats, t - 8.0, t),
+                    "rule": f">= {cfg.pvc_per_min} V beats per {cfg.pvc_window_s:.0f} s",
+                },
+            )
     elif n_v < cfg.pvc_clear_per_min and em.is_active("ecg.pvc_burden"):
-        em.clear("ecg.pvc_burden", t, "PVC rate back below limit",
-                 {"pvc_per_min": n_v, "pvc_pct": round(pvc_pct, 1)})
+        em.clear(
+            "ecg.pvc_burden",
+            t,
+            "PVC rate back below limit",
+            {"pvc_per_min": n_v, "pvc_pct": round(pvc_pct, 1)},
+        )
 
 
 __all__ = [

@@ -15,7 +15,7 @@ RULES_VERSION = "ecg-rules-1.2"
 TECHNICAL = ("ecg.leads_off", "ecg.noise", "ecg.feed_stopped")
 LATCHED = frozenset({"ecg.asystole", "ecg.vtach", "ecg.vfib"})
 
-Evidence = dict[str, Any]   #: JSON-serialisable evidence of an alarm change
+Evidence = dict[str, Any]  #: JSON-serialisable evidence of an alarm change
 
 
 class ActiveAlarm(TypedDict):
@@ -29,16 +29,16 @@ class RuleState(TypedDict):
     """Per-patient rule state (JSON-serialisable, kept in the patient's stream state)."""
 
     v: int
-    beats: list[BeatEntry]          # [[t, label, seg], ...] oldest first, bounded
-    seg: int                        # continuous-segment counter (bumped on gaps / suspension)
-    from_t: float | None            # analysis (re)started at this device time
+    beats: list[BeatEntry]  # [[t, label, seg], ...] oldest first, bounded
+    seg: int  # continuous-segment counter (bumped on gaps / suspension)
+    from_t: float | None  # analysis (re)started at this device time
     last_beat_t: float | None
-    run: list[list[Any]]            # current run of consecutive V beats: [[t, label], ...]
+    run: list[list[Any]]  # current run of consecutive V beats: [[t, label], ...]
     active: dict[str, ActiveAlarm]  # source -> {"since": t, "priority": p}
-    since: dict[str, float]         # sustain timer -> t the condition has held since
-    clean_since: float | None       # noise clearing timer
-    gap_ref: NotRequired[float]     # last QRS before the current pause (pause / asystole)
-    suspended: NotRequired[bool]    # rhythm analysis suspended (flat / unanalysable signal)
+    since: dict[str, float]  # sustain timer -> t the condition has held since
+    clean_since: float | None  # noise clearing timer
+    gap_ref: NotRequired[float]  # last QRS before the current pause (pause / asystole)
+    suspended: NotRequired[bool]  # rhythm analysis suspended (flat / unanalysable signal)
 
 
 def rules_init() -> RuleState:
@@ -84,8 +84,9 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds")
 
 
-def beats_evidence(beats: Sequence[BeatEntry], t_from: float, t_to: float,
-                   limit: int = 24) -> list[dict[str, str]]:
+def beats_evidence(
+    beats: Sequence[BeatEntry], t_from: float, t_to: float, limit: int = 24
+) -> list[dict[str, str]]:
     """The last ``limit`` beats from ``t_from`` to ``t_to`` as alarm evidence (time, class)."""
     sel = [b for b in beats if t_from <= b[0] <= t_to][-limit:]
     return [{"t": iso(b[0]), "label": b[1]} for b in sel]

@@ -7,8 +7,17 @@ from wardwatch.records.conditions import Condition
 
 
 def cond(active=True, priority="medium", ts="2026-11-25T12:00:00+00:00", source="news2", latched=False):
-    return Condition(patient_id="P1", bed="B1", source=source, active=active, priority=priority,
-                     ts=ts, message="m", latched=latched, evidence={"x": 1})
+    return Condition(
+        patient_id="P1",
+        bed="B1",
+        source=source,
+        active=active,
+        priority=priority,
+        ts=ts,
+        message="m",
+        latched=latched,
+        evidence={"x": 1},
+    )
 
 
 def run(*conds):
@@ -20,10 +29,13 @@ def run(*conds):
 
 
 def test_raise_once_escalate_resolve():
-    state, evs = run(cond(), cond(ts="2026-11-25T12:00:01+00:00"),
-                     cond(priority="high", ts="2026-11-25T12:00:02+00:00"),
-                     cond(priority="medium", ts="2026-11-25T12:00:03+00:00"),
-                     cond(active=False, ts="2026-11-25T12:00:04+00:00"))
+    state, evs = run(
+        cond(),
+        cond(ts="2026-11-25T12:00:01+00:00"),
+        cond(priority="high", ts="2026-11-25T12:00:02+00:00"),
+        cond(priority="medium", ts="2026-11-25T12:00:03+00:00"),
+        cond(active=False, ts="2026-11-25T12:00:04+00:00"),
+    )
     assert [e["type"] for e in evs] == ["raised", "escalated", "resolved"]
     assert len({e["alert_id"] for e in evs}) == 1
     assert [e["priority"] for e in evs] == ["medium", "high", "medium"]
@@ -48,12 +60,15 @@ def test_sources_are_independent():
 
 def test_latched_alarm_needs_acknowledgement():
     now = datetime(2026, 11, 25, 12, 5, tzinfo=UTC)
-    state, evs = run(cond(source="ecg.vtach", priority="high", latched=True),
-                     cond(source="ecg.vtach", active=False, priority="high", latched=True))
+    state, evs = run(
+        cond(source="ecg.vtach", priority="high", latched=True),
+        cond(source="ecg.vtach", active=False, priority="high", latched=True),
+    )
     assert [e["type"] for e in evs] == ["raised", "latched"]
     aid = evs[0]["alert_id"]
-    state, evs2 = alert_on_action(state, {"patient_id": "P1", "alert_id": aid, "action": "acknowledge",
-                                          "by": "nurse-7"}, now)
+    state, evs2 = alert_on_action(
+        state, {"patient_id": "P1", "alert_id": aid, "action": "acknowledge", "by": "nurse-7"}, now
+    )
     assert [e["type"] for e in evs2] == ["acknowledged", "resolved"]
     assert evs2[0]["by"] == "nurse-7" and state["open"] == {}
 
@@ -62,8 +77,9 @@ def test_ack_active_then_resolve_and_silence():
     now = datetime(2026, 11, 25, 12, 5, tzinfo=UTC)
     state, evs = run(cond(latched=True))
     aid = evs[0]["alert_id"]
-    state, s = alert_on_action(state, {"patient_id": "P1", "alert_id": aid, "action": "silence",
-                                       "duration_s": 60}, now)
+    state, s = alert_on_action(
+        state, {"patient_id": "P1", "alert_id": aid, "action": "silence", "duration_s": 60}, now
+    )
     assert s[0]["type"] == "silenced" and s[0]["silenced_until"].startswith("2026-11-25T12:06")
     state, a = alert_on_action(state, {"patient_id": "P1", "alert_id": aid, "action": "acknowledge"}, now)
     assert [e["type"] for e in a] == ["acknowledged"]

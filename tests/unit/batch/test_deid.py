@@ -35,11 +35,27 @@ SECRET = "SECRETVALUE"
 
 def _value(vr: str, i: int):
     return {
-        "PN": "DOE^JOHN" + str(i), "DA": "20200102", "TM": "101112", "DT": "20200102101112",
-        "UI": f"1.2.826.0.1.3680043.10.9999.{i}", "AS": "042Y", "IS": str(i), "DS": "1.5",
-        "US": 7, "SS": 7, "UL": 7, "SL": 7, "FL": 1.5, "FD": 1.5, "AT": 0x00100010,
-        "OB": b"SECRET", "OW": b"SECRET", "UN": b"SECRET", "UR": "http://secret.example",
-        "CS": "SECRETCS", "AE": "SECRETAE",
+        "PN": "DOE^JOHN" + str(i),
+        "DA": "20200102",
+        "TM": "101112",
+        "DT": "20200102101112",
+        "UI": f"1.2.826.0.1.3680043.10.9999.{i}",
+        "AS": "042Y",
+        "IS": str(i),
+        "DS": "1.5",
+        "US": 7,
+        "SS": 7,
+        "UL": 7,
+        "SL": 7,
+        "FL": 1.5,
+        "FD": 1.5,
+        "AT": 0x00100010,
+        "OB": b"SECRET",
+        "OW": b"SECRET",
+        "UN": b"SECRET",
+        "UR": "http://secret.example",
+        "CS": "SECRETCS",
+        "AE": "SECRETAE",
     }.get(vr, f"{SECRET}{i}")
 
 
@@ -66,7 +82,7 @@ def _planted(name: str) -> Dataset:
             nested.add_new(tag, vr, _value(vr, i))
     # a non-profile sequence carrying profile attributes: the profile applies inside it
     ds.add_new(0x00400260, "SQ", Sequence([nested]))  # Performed Protocol Code Sequence
-    ds.add_new(0x50000010, "US", 3)    # curve (retired repeating group 50xx)
+    ds.add_new(0x50000010, "US", 3)  # curve (retired repeating group 50xx)
     ds.add_new(0x60003000, "OW", b"\x01\x02")  # overlay data
     ds.add_new(0x60024000, "LT", "overlay comment " + SECRET)
     block = ds.private_block(0x0011, "ACME SECRET", create=True)
@@ -82,8 +98,9 @@ def _walk(ds: Dataset):
                 yield from _walk(item)
 
 
-@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "waveform_ecg.dcm",
-                                  "liver_1frame.dcm", "SC_rgb_jpeg.dcm"])
+@pytest.mark.parametrize(
+    "name", ["CT_small.dcm", "MR_small.dcm", "waveform_ecg.dcm", "liver_1frame.dcm", "SC_rgb_jpeg.dcm"]
+)
 def test_no_profile_attribute_survives(name):
     ds = _planted(name)
     original = copy.deepcopy(ds)
@@ -116,8 +133,14 @@ def test_no_profile_attribute_survives(name):
     buf = io.BytesIO()
     out.save_as(buf, enforce_file_format=True)
     raw = buf.getvalue()
-    for needle in (b"DOE^JOHN", b"DOE^NESTED", SECRET.encode(), b"SECRETCS", b"secret.example",
-                   b"1.2.826.0.1.3680043.10.9999."):
+    for needle in (
+        b"DOE^JOHN",
+        b"DOE^NESTED",
+        SECRET.encode(),
+        b"SECRETCS",
+        b"secret.example",
+        b"1.2.826.0.1.3680043.10.9999.",
+    ):
         assert needle not in raw, needle
     for e in _walk(original):  # every original instance UID is gone from the bytes
         row = profile_row(e.tag)
@@ -139,8 +162,8 @@ def test_checker_catches_a_leak():
     ds = _planted("CT_small.dcm")
     original = copy.deepcopy(ds)
     out, _ = deidentify(ds, KEY)
-    out.PatientAddress = "1 Secret Street"   # X in the profile
-    out.PatientName = "DOE^JOHN"             # Z in the profile
+    out.PatientAddress = "1 Secret Street"  # X in the profile
+    out.PatientName = "DOE^JOHN"  # Z in the profile
     problems = surviving_identifiers(out, original)
     assert any("Patient's Address" in p for p in problems)
     assert any("Patient's Name" in p for p in problems)
@@ -163,12 +186,25 @@ def test_profile_table_is_complete_enough():
     """The table covers the identifiers the brief names, with the standard's actions."""
     by_name = {r.name: r.action for r in PROFILE}
     assert len(PROFILE) > 500
-    expected = {"Patient's Name": "Z", "Patient ID": "Z", "Patient's Birth Date": "Z",
-                "Patient's Address": "X", "Other Patient IDs": "X", "Referring Physician's Name": "Z",
-                "Performing Physician's Name": "X", "Institution Name": "X/Z/D",
-                "Institution Address": "X", "Study Date": "Z", "Series Date": "X/D",
-                "Accession Number": "Z", "Study Instance UID": "U", "SOP Instance UID": "U",
-                "Frame of Reference UID": "U", "Operators' Name": "X/Z/D",
-                "Device Serial Number": "X/Z/D", "Station Name": "X/Z/D"}
+    expected = {
+        "Patient's Name": "Z",
+        "Patient ID": "Z",
+        "Patient's Birth Date": "Z",
+        "Patient's Address": "X",
+        "Other Patient IDs": "X",
+        "Referring Physician's Name": "Z",
+        "Performing Physician's Name": "X",
+        "Institution Name": "X/Z/D",
+        "Institution Address": "X",
+        "Study Date": "Z",
+        "Series Date": "X/D",
+        "Accession Number": "Z",
+        "Study Instance UID": "U",
+        "SOP Instance UID": "U",
+        "Frame of Reference UID": "U",
+        "Operators' Name": "X/Z/D",
+        "Device Serial Number": "X/Z/D",
+        "Station Name": "X/Z/D",
+    }
     for name, action in expected.items():
         assert by_name[name] == action, name

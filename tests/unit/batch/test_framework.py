@@ -53,18 +53,33 @@ def test_large_file_goes_by_path(tmp_path):
         make_job_message("image", b"x" * 100, "big.bin", max_inline=10)
 
 
-@pytest.mark.parametrize("raw, reason", [
-    (b"\xff\xfe not json", "bad_message"),
-    (b"[1, 2]", "bad_message"),
-    (_raw({"job_id": "image-1", "kind": "image"}), "bad_message"),
-    (_raw({"job_id": "image-1", "kind": "notes", "filename": "a", "payload_b64": ""}), "wrong_kind"),
-    (_raw({"job_id": "../etc", "kind": "image", "filename": "a", "payload_b64": ""}), "bad_message"),
-    (_raw({"job_id": "image-1", "kind": "image", "filename": "a", "payload_b64": "!!!"}), "bad_payload"),
-    (_raw({"job_id": "image-1", "kind": "image", "filename": "a", "path": "/nonexistent/x"}),
-     "file_not_found"),
-    (_raw({"job_id": "image-1", "kind": "image", "filename": "a",
-           "payload_b64": base64.b64encode(b"abc").decode(), "sha256": "0" * 64}), "bad_payload"),
-])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"\xff\xfe not json", "bad_message"),
+        (b"[1, 2]", "bad_message"),
+        (_raw({"job_id": "image-1", "kind": "image"}), "bad_message"),
+        (_raw({"job_id": "image-1", "kind": "notes", "filename": "a", "payload_b64": ""}), "wrong_kind"),
+        (_raw({"job_id": "../etc", "kind": "image", "filename": "a", "payload_b64": ""}), "bad_message"),
+        (_raw({"job_id": "image-1", "kind": "image", "filename": "a", "payload_b64": "!!!"}), "bad_payload"),
+        (
+            _raw({"job_id": "image-1", "kind": "image", "filename": "a", "path": "/nonexistent/x"}),
+            "file_not_found",
+        ),
+        (
+            _raw(
+                {
+                    "job_id": "image-1",
+                    "kind": "image",
+                    "filename": "a",
+                    "payload_b64": base64.b64encode(b"abc").decode(),
+                    "sha256": "0" * 64,
+                }
+            ),
+            "bad_payload",
+        ),
+    ],
+)
 def test_bad_messages_are_rejected_with_reason(raw, reason):
     with pytest.raises(JobRejected) as e:
         parse_job_message(raw, "image")
@@ -80,8 +95,7 @@ def test_peek_job_id_falls_back_to_key():
 
 def test_done_set_replay_makes_redelivery_a_skip():
     """At-least-once delivery + results topic as the source of truth = one result per job id."""
-    results = [(b"image-a", _raw({"job_id": "image-a", "status": "ok"})),
-               (b"image-b", b"not json, keyed")]
+    results = [(b"image-a", _raw({"job_id": "image-a", "status": "ok"})), (b"image-b", b"not json, keyed")]
     done = replay_done(results)
     assert len(done) == 2
     # a re-delivered job (crash after producing, before committing) is skipped
@@ -117,14 +131,30 @@ def test_progress_and_result():
     job = Job("image-a", "image", "x.dcm", b"")
     import numpy as np
 
-    res = build_result(job, status="ok", started_at="s", finished_at="f", latency_s=1.23456,
-                       progress=prog.as_dict(done=True), worker="w", versions={"v": "1"},
-                       outputs={"n": np.int64(3), "arr": np.arange(2)})
+    res = build_result(
+        job,
+        status="ok",
+        started_at="s",
+        finished_at="f",
+        latency_s=1.23456,
+        progress=prog.as_dict(done=True),
+        worker="w",
+        versions={"v": "1"},
+        outputs={"n": np.int64(3), "arr": np.arange(2)},
+    )
     assert res["outputs"] == {"n": 3, "arr": [0, 1]} and res["progress"]["fraction"] == 1.0
     json.dumps(res)
     with pytest.raises(ValueError):
-        build_result(job, status="weird", started_at="", finished_at="", latency_s=0, progress={},
-                     worker="", versions={})
+        build_result(
+            job,
+            status="weird",
+            started_at="",
+            finished_at="",
+            latency_s=0,
+            progress={},
+            worker="",
+            versions={},
+        )
 
 
 def test_artifact_dir_rejects_traversal(tmp_path):

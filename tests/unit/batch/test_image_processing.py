@@ -47,8 +47,9 @@ def test_window_level_and_densenet_input():
     x = pp.densenet_input(img)
     assert x.shape == (1, 224, 224, 3) and x.dtype == np.float32
     # "torch" mode: 0 maps to -mean/std, 1 to (1-mean)/std per channel
-    np.testing.assert_allclose(pp.densenet_input(np.zeros((2, 2)))[0, 0, 0],
-                               -pp.IMAGENET_MEAN / pp.IMAGENET_STD, rtol=1e-6)
+    np.testing.assert_allclose(
+        pp.densenet_input(np.zeros((2, 2)))[0, 0, 0], -pp.IMAGENET_MEAN / pp.IMAGENET_STD, rtol=1e-6
+    )
 
 
 def test_ct_masks_are_plausible():
@@ -79,10 +80,13 @@ def test_mr_body_mask_otsu():
     assert frame.values[body].mean() > 2 * frame.values[~body].mean()
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("MR_truncated.dcm", "corrupt_pixel_data"),
-    ("JPEG-lossy.dcm", "pixel_decode_failed"),
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("MR_truncated.dcm", "corrupt_pixel_data"),
+        ("JPEG-lossy.dcm", "pixel_decode_failed"),
+    ],
+)
 def test_undecodable_pixels_are_rejected_with_reason(name, reason):
     with pytest.raises(JobRejected) as e:
         pp.decode_frame(_read(name))
@@ -98,9 +102,9 @@ def test_read_dicom_rejects_garbage():
     assert e.value.reason == "empty_file"
 
 
-
-@pytest.mark.parametrize("n_bytes, reason", [(700, "corrupt_file"), (5000, "corrupt_file"),
-                                             (20000, "corrupt_pixel_data")])
+@pytest.mark.parametrize(
+    "n_bytes, reason", [(700, "corrupt_file"), (5000, "corrupt_file"), (20000, "corrupt_pixel_data")]
+)
 def test_truncated_ct_is_rejected(n_bytes, reason):
     from batch.image.handler import handle
     from batch.jobs import Job

@@ -25,16 +25,21 @@ ROWS = [
     {"ICULOS": 1, "HR": 82, "O2Sat": 97, "Temp": 36.8, "SBP": 128, "DBP": 74, "Resp": 16},
     {"ICULOS": 2, "HR": 88, "O2Sat": 96, "Temp": NAN, "SBP": NAN, "DBP": NAN, "Resp": 18},
     {"ICULOS": 3, "HR": 95, "O2Sat": 96, "Temp": NAN, "SBP": 118, "DBP": 66, "Resp": 19},
-    {"ICULOS": 4, "HR": 101, "O2Sat": 95, "Temp": 38.3, "SBP": 110, "DBP": 60, "Resp": 22,
-     "Lactate": 2.6},
+    {"ICULOS": 4, "HR": 101, "O2Sat": 95, "Temp": 38.3, "SBP": 110, "DBP": 60, "Resp": 22, "Lactate": 2.6},
     {"ICULOS": 5, "HR": NAN, "O2Sat": NAN, "Temp": NAN, "SBP": NAN, "DBP": NAN, "Resp": NAN},
     {"ICULOS": 6, "HR": 112, "O2Sat": 94, "Temp": NAN, "SBP": 101, "DBP": 55, "Resp": 24},
     {"ICULOS": 7, "HR": 118, "O2Sat": 93, "Temp": 38.9, "SBP": 96, "DBP": 52, "Resp": 26},
     {"ICULOS": 8, "HR": 121, "O2Sat": 93, "Temp": NAN, "SBP": NAN, "DBP": NAN, "Resp": 27},
     {"ICULOS": 9, "HR": 125, "O2Sat": 92, "Temp": 39.1, "SBP": 92, "DBP": 50, "Resp": 28},
 ]
-FIELDS = {"HR": "hr_bpm", "O2Sat": "spo2_pct", "Temp": "temp_c", "SBP": "sbp_mmhg",
-          "DBP": "dbp_mmhg", "Resp": "rr_bpm"}
+FIELDS = {
+    "HR": "hr_bpm",
+    "O2Sat": "spo2_pct",
+    "Temp": "temp_c",
+    "SBP": "sbp_mmhg",
+    "DBP": "dbp_mmhg",
+    "Resp": "rr_bpm",
+}
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
@@ -57,10 +62,16 @@ def test_offline_rows_and_1hz_stream_give_identical_vectors(feature_set: str) ->
         for reading in _stream_hour(row, step_s=1):
             features_update(state, reading.to_dict())
             fed = True
-        if "Lactate" in row:   # a lab result on the labs topic, same hour
-            features_update(state, {"ts": (T0 + timedelta(hours=row["ICULOS"] - 1, minutes=30)).isoformat(),
-                                    "test": "Lactate", "value": row["Lactate"]})
-        if fed:   # after the last reading of the hour the stream equals the hourly row, exactly
+        if "Lactate" in row:  # a lab result on the labs topic, same hour
+            features_update(
+                state,
+                {
+                    "ts": (T0 + timedelta(hours=row["ICULOS"] - 1, minutes=30)).isoformat(),
+                    "test": "Lactate",
+                    "value": row["Lactate"],
+                },
+            )
+        if fed:  # after the last reading of the hour the stream equals the hourly row, exactly
             assert np.array_equal(features_vector(state, feature_set), offline[i]), f"hour {row['ICULOS']}"
     assert offline.shape == (len(ROWS), len(feature_names(feature_set)))
     assert not np.isnan(offline).any()
@@ -82,7 +93,7 @@ def test_state_is_json_serialisable_and_resumes() -> None:
 def test_trend_features_see_deterioration() -> None:
     X, _ = features_psv_rows(ROWS)
     names = feature_names()
-    assert X[-1, names.index("HR_slope6h")] > 3.0          # bpm per hour
+    assert X[-1, names.index("HR_slope6h")] > 3.0  # bpm per hour
     assert X[-1, names.index("SBP_slope6h")] < -3.0
     assert X[-1, names.index("ICULOS_capped")] == 9
     assert X[-1, names.index("HR_never")] == 0

@@ -23,10 +23,19 @@ def _hr_model() -> DeteriorationModel:
     mean[names.index("HR_last")] = 100.0
     scale = np.ones(len(names))
     scale[names.index("HR_last")] = 10.0
-    return DeteriorationModel(version="test-hr", feature_set="vitals", feature_names=names,
-                              mean=mean.tolist(), scale=scale.tolist(), coef=coef.tolist(),
-                              intercept=0.0, calib_a=1.0, calib_b=0.0, threshold=0.5,
-                              clear_threshold=0.35)
+    return DeteriorationModel(
+        version="test-hr",
+        feature_set="vitals",
+        feature_names=names,
+        mean=mean.tolist(),
+        scale=scale.tolist(),
+        coef=coef.tolist(),
+        intercept=0.0,
+        calib_a=1.0,
+        calib_b=0.0,
+        threshold=0.5,
+        clear_threshold=0.35,
+    )
 
 
 def _run(hr_by_minute: list[float], model: DeteriorationModel, news2=None):
@@ -34,9 +43,15 @@ def _run(hr_by_minute: list[float], model: DeteriorationModel, news2=None):
 
     state, points, conds = None, [], []
     for m, hr in enumerate(hr_by_minute):
-        for s in range(0, 60, 10):          # a reading every 10 s
-            r = VitalsReading(patient_id="P1", bed="B1", ts=T0 + timedelta(minutes=m, seconds=s),
-                              hr_bpm=hr, spo2_pct=97, rr_bpm=16)
+        for s in range(0, 60, 10):  # a reading every 10 s
+            r = VitalsReading(
+                patient_id="P1",
+                bed="B1",
+                ts=T0 + timedelta(minutes=m, seconds=s),
+                hr_bpm=hr,
+                spo2_pct=97,
+                rr_bpm=16,
+            )
             state, p, c = deterioration_step(state, r, news2, model=model)
             points += p
             conds += c
@@ -59,7 +74,7 @@ def test_one_condition_per_crossing_and_one_clear() -> None:
     # one risk point per minute of device time, each carrying the probability
     assert len(points) == len(hr)
     assert all(p["measurement"] == "risk" and "probability" in p["fields"] for p in points)
-    json.dumps(state)   # the state goes into a Faust table
+    json.dumps(state)  # the state goes into a Faust table
 
 
 def test_no_flapping_around_the_threshold() -> None:
@@ -67,11 +82,28 @@ def test_no_flapping_around_the_threshold() -> None:
     from wardwatch.records.vitals import VitalsReading
 
     model = _hr_model()
-    hrs = [80, 140, 140,            # raise needs two consecutive scores >= 0.5: raised at hour 3
-           95, 105, 90, 105,        # band / brief dips below clear (p 0.27): stays raised
-           60, 60, 60, 60, 99,      # 4 below clear, then back into the band: stays raised
-           60, 60, 60, 60, 60,      # 5 consecutive below clear: cleared once
-           98, 101, 90]             # one score above threshold is not enough to raise again
+    hrs = [
+        80,
+        140,
+        140,  # raise needs two consecutive scores >= 0.5: raised at hour 3
+        95,
+        105,
+        90,
+        105,  # band / brief dips below clear (p 0.27): stays raised
+        60,
+        60,
+        60,
+        60,
+        99,  # 4 below clear, then back into the band: stays raised
+        60,
+        60,
+        60,
+        60,
+        60,  # 5 consecutive below clear: cleared once
+        98,
+        101,
+        90,
+    ]  # one score above threshold is not enough to raise again
     state, active = None, []
     for h, hr in enumerate(hrs):
         r = VitalsReading(patient_id="P1", bed="B1", ts=T0 + timedelta(hours=h), hr_bpm=hr)
@@ -97,7 +129,7 @@ def test_deployed_artifact_scores_a_septic_trajectory() -> None:
         state, pts, _ = deterioration_step(state, r, None)
         n_points += len(pts)
     minutes = (readings[-1].ts - readings[0].ts).total_seconds() / 60
-    assert n_points >= minutes - 1          # at least one score per minute of device time
+    assert n_points >= minutes - 1  # at least one score per minute of device time
     assert 0.0 <= state["prob"] <= 1.0
 
 
@@ -109,8 +141,17 @@ def test_full_model_uses_labs_from_the_labs_topic_and_vitals_model_ignores_them(
 
     full, vitals = load_model("full"), load_model("vitals")
     assert (full.feature_set, vitals.feature_set) == ("full", "vitals")
-    reading = VitalsReading(patient_id="P1", bed="B1", ts=T0 + timedelta(minutes=10), hr_bpm=112,
-                            spo2_pct=94, rr_bpm=24, sbp_mmhg=95, dbp_mmhg=55, temp_c=38.4)
+    reading = VitalsReading(
+        patient_id="P1",
+        bed="B1",
+        ts=T0 + timedelta(minutes=10),
+        hr_bpm=112,
+        spo2_pct=94,
+        rr_bpm=24,
+        sbp_mmhg=95,
+        dbp_mmhg=55,
+        temp_c=38.4,
+    )
     lactate = LabResult(patient_id="P1", ts=T0, test="Lactate", value=6.5, unit="mmol/L").to_dict()
     probs = {}
     for name, model in (("full", full), ("vitals", vitals)):
@@ -121,5 +162,5 @@ def test_full_model_uses_labs_from_the_labs_topic_and_vitals_model_ignores_them(
                 state = deterioration_lab(state, lactate)
             state, _, _ = deterioration_step(state, reading, None, model=model)
             probs[name, with_lab] = state["prob"]
-    assert probs["full", True] > probs["full", False]           # a lactate of 6.5 raises the risk
-    assert probs["vitals", True] == probs["vitals", False]      # the monitor-only model ignores it
+    assert probs["full", True] > probs["full", False]  # a lactate of 6.5 raises the risk
+    assert probs["vitals", True] == probs["vitals", False]  # the monitor-only model ignores it

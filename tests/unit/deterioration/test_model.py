@@ -49,15 +49,25 @@ def test_hinge_basis_gives_a_piecewise_linear_effect_and_explains_per_feature() 
     from models.deterioration.model import DeteriorationModel, basis_source, hinge_basis
 
     X = np.array([[50.0, 1.0], [100.0, 0.0], [130.0, 1.0]])
-    knots = [[90.0, 120.0], []]                  # heart rate: two knots; a 0/1 flag: none
+    knots = [[90.0, 120.0], []]  # heart rate: two knots; a 0/1 flag: none
     B = hinge_basis(X, knots)
     assert B.tolist() == [[50, 1, 0, 0], [100, 0, 10, 0], [130, 1, 40, 10]]
     assert basis_source(2, knots).tolist() == [0, 1, 0, 0]
     # risk falls with HR up to 90 then rises: a V shape one line cannot draw
-    m = DeteriorationModel(version="t", feature_set="vitals", feature_names=["HR", "flag"],
-                           mean=[0.0] * 4, scale=[1.0] * 4, coef=[-0.1, 0.5, 0.2, 0.0],
-                           intercept=0.0, calib_a=1.0, calib_b=0.0, threshold=0.5,
-                           clear_threshold=0.4, knots=knots)
+    m = DeteriorationModel(
+        version="t",
+        feature_set="vitals",
+        feature_names=["HR", "flag"],
+        mean=[0.0] * 4,
+        scale=[1.0] * 4,
+        coef=[-0.1, 0.5, 0.2, 0.0],
+        intercept=0.0,
+        calib_a=1.0,
+        calib_b=0.0,
+        threshold=0.5,
+        clear_threshold=0.4,
+        knots=knots,
+    )
     z = m.decision(np.array([[60.0, 0.0], [90.0, 0.0], [120.0, 0.0]]))
     assert z[1] < z[0] and z[1] < z[2]
     # the explanation sums a feature's basis terms: HR 130 -> -13 + 8 = -5, flag -> 0.5

@@ -37,7 +37,7 @@ def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 continue
             text = tf.extractfile(m).read().decode()
             seen += 1
-            if text.rstrip().splitlines()[-1].endswith("|1"):   # SepsisLabel is the last column
+            if text.rstrip().splitlines()[-1].endswith("|1"):  # SepsisLabel is the last column
                 septic += 1
                 if septic % 3:
                     continue
@@ -89,15 +89,23 @@ def test_site_fit_keeps_the_ranking_and_matches_the_site_risk(site_dir: Path) ->
 
 def test_cli_writes_an_artifact_that_eval_and_the_stream_load(site_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "site.json"
-    r = subprocess.run([WARDWATCH, "calibrate", "deterioration", "--data", str(site_dir),
-                        "--out", str(out), "--json"], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [WARDWATCH, "calibrate", "deterioration", "--data", str(site_dir), "--out", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(r.stdout)
-    site = load_model(str(out))              # what WARDWATCH_DETERIORATION_MODEL=<out> loads
+    site = load_model(str(out))  # what WARDWATCH_DETERIORATION_MODEL=<out> loads
     assert site.version == report["model_version"] and site.threshold == report["threshold"]
-    ev = subprocess.run([WARDWATCH, "eval", "deterioration", "--data", str(site_dir), "--json"],
-                        capture_output=True, text=True, timeout=600,
-                        env={**os.environ, "WARDWATCH_DETERIORATION_MODEL": str(out)})
+    ev = subprocess.run(
+        [WARDWATCH, "eval", "deterioration", "--data", str(site_dir), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "WARDWATCH_DETERIORATION_MODEL": str(out)},
+    )
     assert ev.returncode == 0, ev.stderr[-2000:]
     assert json.loads(ev.stdout)["model_version"] == site.version
 
@@ -108,15 +116,17 @@ def test_cli_refuses_a_folder_without_septic_patients(site_dir: Path, tmp_path: 
     for p in sorted(site_dir.glob("*.psv"))[:40]:
         if not p.read_text().rstrip().splitlines()[-1].endswith("|1"):
             (data / p.name).write_text(p.read_text())
-    r = subprocess.run([WARDWATCH, "calibrate", "deterioration", "--data", str(data),
-                        "--out", str(tmp_path / "x.json")], capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [WARDWATCH, "calibrate", "deterioration", "--data", str(data), "--out", str(tmp_path / "x.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2 and "septic" in r.stdout + r.stderr
     assert not (tmp_path / "x.json").exists()
 
 
-def test_vitals_in_the_wrong_units_are_reported_not_silently_dropped(site_dir: Path,
-                                                                      tmp_path: Path) -> None:
+def test_vitals_in_the_wrong_units_are_reported_not_silently_dropped(site_dir: Path, tmp_path: Path) -> None:
     from models.deterioration.evaluate import evaluate_dir
 
     data = tmp_path / "fahrenheit"

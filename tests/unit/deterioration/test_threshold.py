@@ -19,7 +19,7 @@ def _ward() -> tuple[list[SimpleNamespace], list[np.ndarray]]:
     probs = [np.where(hours >= 12, 0.9, 0.01)] * 2 + [np.where(hours >= 12, 0.3, 0.01)] * 2
     ys = [y] * 4 + [np.zeros(30, dtype=int)] * 16
     probs += [np.full(30, 0.3)] * 16
-    return [SimpleNamespace(y=v) for v in ys], probs
+    return [SimpleNamespace(y=v, labels=v) for v in ys], probs
 
 
 def test_challenge_rule_is_permissive_and_the_shipped_rule_holds_at_lower_prevalence() -> None:

@@ -30,8 +30,11 @@ def test_readings_validate_and_track_the_hourly_values() -> None:
     assert all(b.ts - a.ts == timedelta(seconds=1) for a, b in itertools.pairwise(fast))
     # the hour's mean HR follows the record (noise and interpolation stay small)
     i = int(np.flatnonzero(~np.isnan(traj.values["HR"]))[0])
-    hour = [r.hr_bpm for r in readings if r.hr_bpm is not None
-            and (r.ts - readings[0].ts).total_seconds() < 3600 * (i + 1)]
+    hour = [
+        r.hr_bpm
+        for r in readings
+        if r.hr_bpm is not None and (r.ts - readings[0].ts).total_seconds() < 3600 * (i + 1)
+    ]
     assert abs(np.mean(hour[-300:]) - traj.values["HR"][i]) < 15
 
 
@@ -104,30 +107,41 @@ def test_replayed_labs_and_admission_build_the_records_own_full_features() -> No
     from simulators.trajectories import trajectory_admission, trajectory_labs
 
     traj = next(t for t in load_trajectories() if t.record == DEMO_SEPTIC)
-    assert np.isnan(traj.values["HR"][0])   # ICU hour 1 has no vitals: the admission numbers hours
-    rows = [{"ICULOS": float(h), "Age": traj.age, "Gender": float(traj.male),
-             **{c: traj.values[c][i] for c in traj.values}, **{c: traj.labs[c][i] for c in traj.labs}}
-            for i, h in enumerate(traj.hours)]
+    assert np.isnan(traj.values["HR"][0])  # ICU hour 1 has no vitals: the admission numbers hours
+    rows = [
+        {
+            "ICULOS": float(h),
+            "Age": traj.age,
+            "Gender": float(traj.male),
+            **{c: traj.values[c][i] for c in traj.values},
+            **{c: traj.labs[c][i] for c in traj.labs},
+        }
+        for i, h in enumerate(traj.hours)
+    ]
     offline, _ = features_psv_rows(rows, "full")
     names = feature_names("full")
-    lab_side = set(names) - set(feature_names("vitals"))    # labs, age, sex
+    lab_side = set(names) - set(feature_names("vitals"))  # labs, age, sex
     cols = [i for i, name in enumerate(names) if name in lab_side or name == "ICULOS_capped"]
     start = datetime(2026, 3, 1, tzinfo=UTC)
     state = features_init()
     adm = trajectory_admission(traj, start=start)
     features_admit(state, age_years=adm["age_years"], sex=adm["sex"], admit_ts=adm["admit_ts"])
-    records = sorted([*(r.to_dict() for r in trajectory_readings(traj, start=start, step_s=600.0,
-                                                                 noise=False)),
-                      *(r.to_dict() for r in trajectory_labs(traj, start=start))],
-                     key=lambda d: d["ts"])
+    records = sorted(
+        [
+            *(r.to_dict() for r in trajectory_readings(traj, start=start, step_s=600.0, noise=False)),
+            *(r.to_dict() for r in trajectory_labs(traj, start=start)),
+        ],
+        key=lambda d: d["ts"],
+    )
     compared = 0
     for i, d in enumerate(records):
         features_update(state, d)
         if i + 1 < len(records) and records[i + 1]["ts"][:13] == d["ts"][:13]:
-            continue                          # compare once the hour's last record is in
+            continue  # compare once the hour's last record is in
         row = int(np.flatnonzero(traj.hours == state["hour"])[0])
         stream = features_vector(state, "full")
-        np.testing.assert_allclose(stream[cols], offline[row, cols], rtol=1e-9,
-                                   err_msg=f"hour {state['hour']}")
+        np.testing.assert_allclose(
+            stream[cols], offline[row, cols], rtol=1e-9, err_msg=f"hour {state['hour']}"
+        )
         compared += 1
     assert compared >= 20

@@ -21,7 +21,7 @@ def test_non_septic_patient_false_alarms_cost_u_fp() -> None:
 
 def test_septic_patient_ramps_by_hand() -> None:
     # First positive label at hour 14 -> t_sepsis = 14 + 6 = 20.
-    y = np.array([0] * 14 + [1] * 12)            # 26 hours, hours 0..25
+    y = np.array([0] * 14 + [1] * 12)  # 26 hours, hours 0..25
     ones = np.ones(26, dtype=int)
     u = utility_rows(y, ones)
     # d = t - 20. Hours 0..7 (d <= -13): too early -> u_fp = -0.05.
@@ -48,11 +48,11 @@ def test_septic_patient_ramps_by_hand() -> None:
 def test_best_predictions_window() -> None:
     y = np.array([0] * 14 + [1] * 12)
     b = best_predictions(y)
-    assert np.flatnonzero(b).tolist() == list(range(8, 24))   # d in [-12, 3]
+    assert np.flatnonzero(b).tolist() == list(range(8, 24))  # d in [-12, 3]
 
 
 def test_best_window_clipped_at_start_of_stay() -> None:
-    y = np.array([1] * 5)                    # septic from the first hour: t_sepsis = 6
+    y = np.array([1] * 5)  # septic from the first hour: t_sepsis = 6
     assert best_predictions(y).tolist() == [1, 1, 1, 1, 1]
 
 
@@ -91,7 +91,7 @@ def test_non_septic_weight_counts_each_non_septic_patient_that_many_times() -> N
 
 
 def test_prevalence_weight_gives_the_target_septic_fraction() -> None:
-    n_septic, n_other = 88, 912                     # 8.8 % septic, as set A
+    n_septic, n_other = 88, 912  # 8.8 % septic, as set A
     for factor in (1.0, 0.5, 0.25):
         w = prevalence_weight(n_septic / (n_septic + n_other), factor)
         assert n_septic / (n_septic + w * n_other) == pytest.approx(0.088 * factor)

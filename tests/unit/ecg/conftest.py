@@ -10,13 +10,14 @@ import pytest
 from models.ecg.beats import BeatCandidate, ECGBeatStream
 
 
-def _stream_with_restarts(x: np.ndarray, fs: float, step: int, x2: np.ndarray | None = None
-                          ) -> tuple[list[BeatCandidate], ECGBeatStream]:
+def _stream_with_restarts(
+    x: np.ndarray, fs: float, step: int, x2: np.ndarray | None = None
+) -> tuple[list[BeatCandidate], ECGBeatStream]:
     """Beats of ``x`` (and ``x2`` as the second lead) fed in chunks of ``step`` samples, the
     stream rebuilt from ``json.loads(json.dumps(state))`` after each; and the last stream."""
     s, out = ECGBeatStream(fs), []
     for i in range(0, x.size, step):
-        out += s.detect(x[i:i + step], None if x2 is None else x2[i:i + step])
+        out += s.detect(x[i : i + step], None if x2 is None else x2[i : i + step])
         s = ECGBeatStream.from_state(json.loads(json.dumps(s.to_state())))
     return out, s
 

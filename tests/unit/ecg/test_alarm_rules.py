@@ -61,16 +61,16 @@ def test_leads_off_at_20_uv_peak_to_peak(p2p_uv, flat):
 def test_noise_sustained_4_s_low_in_band_medium_unanalysable_clears_after_4_s():
     st, em = fresh()
     inband = {"noisy_inband": True, "slope_ratio": 0.2}
-    for k in range(4):                     # noisy from T0; the 4th chunk ends at T0 + 4
+    for k in range(4):  # noisy from T0; the 4th chunk ends at T0 + 4
         noise_rule(st, em, inband, T0 + k, T0 + k + 1, CFG)
     assert [(c.active, c.priority, c.t - T0) for c in em.out] == [(True, "low", 4.0)]
     noise_rule(st, em, {"noisy": True}, T0 + 4, T0 + 5, CFG)
     assert changes(em)[-1] == ("ecg.noise", True, "medium")
-    for k in range(5, 9):                  # clean from T0 + 5: clears at T0 + 9, 4 s later
+    for k in range(5, 9):  # clean from T0 + 5: clears at T0 + 9, 4 s later
         noise_rule(st, em, {}, T0 + k, T0 + k + 1, CFG)
     assert [(c.active, c.t - T0) for c in em.out][-1] == (False, 9.0)
     st, em = fresh()
-    for k in range(3):                     # 3 s of noise: not sustained
+    for k in range(3):  # 3 s of noise: not sustained
         noise_rule(st, em, inband, T0 + k, T0 + k + 1, CFG)
     assert em.out == []
 
@@ -100,20 +100,22 @@ def test_vf_raised_after_2_s_of_vf_measures_and_cleared_after_4_s_without():
     st, em = fresh()
     vf = {"vf": True, "vf_leak": 0.4, "vf_conc": 0.5, "vf_freq_hz": 4.0}
     vf_rule(st, em, T0, T0 + 1, vf, CFG)
-    assert em.out == []                                    # 1 s
+    assert em.out == []  # 1 s
     vf_rule(st, em, T0 + 1, T0 + 2, vf, CFG)
     assert [(c.active, c.priority, c.latched, c.t - T0) for c in em.out] == [(True, "high", True, 2.0)]
     assert "240 waves/min" in em.out[0].message
-    for k in range(2, 5):                                  # 3 s without: still on
+    for k in range(2, 5):  # 3 s without: still on
         vf_rule(st, em, T0 + k, T0 + k + 1, {"vf": False}, CFG)
     assert len(em.out) == 1
-    vf_rule(st, em, T0 + 5, T0 + 6, {"vf": False}, CFG)    # 4 s without
+    vf_rule(st, em, T0 + 5, T0 + 6, {"vf": False}, CFG)  # 4 s without
     assert changes(em)[-1] == ("ecg.vfib", False, "high")
 
 
 # ------------------------------------------------------------------------------ gaps
-@pytest.mark.parametrize(("gap_s", "pause", "asystole"),
-                         [(2.99, False, False), (3.0, True, False), (3.99, True, False), (4.0, True, True)])
+@pytest.mark.parametrize(
+    ("gap_s", "pause", "asystole"),
+    [(2.99, False, False), (3.0, True, False), (3.99, True, False), (4.0, True, True)],
+)
 def test_pause_at_3_s_asystole_at_4_s(gap_s, pause, asystole):
     """AHA 2017: pauses > 3 s; IEC 60601-2-27 / AAMI EC13: asystole, 4 s without a QRS."""
     st, em = fresh()
@@ -140,12 +142,12 @@ def _vt(rr_s, n):
 
 def test_vt_needs_3_consecutive_v_at_100_bpm():
     """AHA 2017 / AAMI EC57: VT is a run of >= 3 ventricular beats at >= 100 bpm."""
-    assert changes(_vt(0.599, 3)[1]) == [("ecg.vtach", True, "high")]   # 100.2 bpm
-    assert changes(_vt(0.5, 2)[1]) == []                                # a couplet
-    assert changes(_vt(0.601, 3)[1]) == []                              # 99.8 bpm
+    assert changes(_vt(0.599, 3)[1]) == [("ecg.vtach", True, "high")]  # 100.2 bpm
+    assert changes(_vt(0.5, 2)[1]) == []  # a couplet
+    assert changes(_vt(0.601, 3)[1]) == []  # 99.8 bpm
     st, em = _vt(0.4, 5)
     assert len(em.out) == 1 and em.out[0].evidence["run_beats"] == 3
-    vt_rule(st, em, T0 + 2.2, "N", CFG)                                 # the run ends
+    vt_rule(st, em, T0 + 2.2, "N", CFG)  # the run ends
     assert changes(em)[-1] == ("ecg.vtach", False, "high") and em.out[-1].evidence["run_beats"] == 5
     assert st["run"] == []
 
@@ -160,12 +162,12 @@ def _rate(rule, hr, seconds, st=None, em=None):
 
 def test_brady_below_50_for_10_s_high_below_40_clears_at_55():
     """IEC 60601-2-27 / AAMI EC13: adjustable low HR limit (adult default 50, extreme 40)."""
-    assert changes(_rate(brady_rule, 49.9, 9)[1]) == []                 # 9 s: not sustained
+    assert changes(_rate(brady_rule, 49.9, 9)[1]) == []  # 9 s: not sustained
     st, em = _rate(brady_rule, 49.9, 10)
     assert changes(em) == [("ecg.brady", True, "medium")]
-    assert changes(_rate(brady_rule, 50.0, 20)[1]) == []                # at the limit: no alarm
+    assert changes(_rate(brady_rule, 50.0, 20)[1]) == []  # at the limit: no alarm
     assert changes(_rate(brady_rule, 39.9, 10)[1]) == [("ecg.brady", True, "high")]
-    brady_rule(st, em, T0 + 11, 54.9, CFG)                              # inside the hysteresis
+    brady_rule(st, em, T0 + 11, 54.9, CFG)  # inside the hysteresis
     assert len(em.out) == 1
     brady_rule(st, em, T0 + 12, 55.0, CFG)
     assert changes(em)[-1] == ("ecg.brady", False, "medium")
@@ -176,9 +178,9 @@ def test_tachy_above_120_for_10_s_escalates_above_150_never_deescalates():
     assert changes(_rate(tachy_rule, 120.0, 20)[1]) == []
     st, em = _rate(tachy_rule, 120.1, 10)
     assert changes(em) == [("ecg.tachy", True, "medium")]
-    tachy_rule(st, em, T0 + 11, 150.1, CFG)                             # escalates in place
+    tachy_rule(st, em, T0 + 11, 150.1, CFG)  # escalates in place
     assert changes(em)[-1] == ("ecg.tachy", True, "high")
-    tachy_rule(st, em, T0 + 12, 130.0, CFG)                             # stays high
+    tachy_rule(st, em, T0 + 12, 130.0, CFG)  # stays high
     tachy_rule(st, em, T0 + 13, 115.1, CFG)
     assert len(em.out) == 2
     tachy_rule(st, em, T0 + 14, 115.0, CFG)
@@ -195,19 +197,19 @@ def test_afib_needs_20_intervals_and_10_s_of_disordered_rr():
     """Dash 2009: nRMSSD and CoV high and Shannon entropy >= 0.7 of the N/S RR series."""
     af_rr = list(np.clip(np.random.default_rng(3).gamma(6.0, 0.6 / 6.0, 60), 0.3, 1.6))
     st, em = fresh()
-    st["beats"] = _beats(af_rr[:19])                                    # 19 intervals: no verdict
+    st["beats"] = _beats(af_rr[:19])  # 19 intervals: no verdict
     afib_rule(st, em, st["beats"][-1][0], 80.0, CFG)
     assert em.out == [] and st["since"] == {}
     st["beats"] = _beats(af_rr[:20])
     t20 = st["beats"][-1][0]
     afib_rule(st, em, t20, 80.0, CFG)
-    assert em.out == [] and st["since"]["afib"] == t20                  # irregular, not yet 10 s
+    assert em.out == [] and st["since"]["afib"] == t20  # irregular, not yet 10 s
     afib_rule(st, em, t20 + 9.9, 80.0, CFG)
     assert em.out == []
     afib_rule(st, em, t20 + 10.0, 80.0, CFG)
     assert changes(em) == [("ecg.afib", True, "medium")]
     assert em.out[0].evidence["she"] >= 0.7 and em.out[0].evidence["hr_bpm"] == 80.0
-    st["beats"] = _beats([0.8] * 30)                                    # regular again
+    st["beats"] = _beats([0.8] * 30)  # regular again
     afib_rule(st, em, st["beats"][-1][0], 75.0, CFG)
     assert changes(em)[-1] == ("ecg.afib", False, "medium")
 
@@ -222,6 +224,7 @@ def test_afib_not_from_bigeminy():
 
 def test_pvc_burden_10_per_minute_clears_under_7():
     """The usual monitor default of 10 PVCs/min (AHA 2017 on PVC-burden monitoring)."""
+
     def burden(n_v):
         st, em = fresh()
         st["beats"] = [[T0 + i, "V" if i < n_v else "N", 1] for i in range(60)]
@@ -232,9 +235,9 @@ def test_pvc_burden_10_per_minute_clears_under_7():
     st, em = burden(10)
     assert changes(em) == [("ecg.pvc_burden", True, "low")]
     assert em.out[0].evidence["pvc_per_min"] == 10
-    st["beats"] = [[T0 + i, "V" if i >= 53 else "N", 1] for i in range(60)]   # 7 in the window
+    st["beats"] = [[T0 + i, "V" if i >= 53 else "N", 1] for i in range(60)]  # 7 in the window
     pvc_burden_rule(st, em, T0 + 59.5, CFG)
     assert len(em.out) == 1
-    st["beats"] = [[T0 + i, "V" if i >= 54 else "N", 1] for i in range(60)]   # 6
+    st["beats"] = [[T0 + i, "V" if i >= 54 else "N", 1] for i in range(60)]  # 6
     pvc_burden_rule(st, em, T0 + 59.5, CFG)
     assert changes(em)[-1] == ("ecg.pvc_burden", False, "low")

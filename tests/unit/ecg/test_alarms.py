@@ -32,8 +32,7 @@ def drive(beats, seconds, quality=lambda k: CLEAN, state=None, cfg=None):
     for k in range(int(seconds)):
         s, e = T0 + k, T0 + k + 1
         chunk = [(t, lab) for t, lab in beats if s <= t < e]
-        out += rules_step(state, chunk, start_t=s, end_t=e, analysed_t=e - 0.3,
-                          quality=quality(k), cfg=cfg)
+        out += rules_step(state, chunk, start_t=s, end_t=e, analysed_t=e - 0.3, quality=quality(k), cfg=cfg)
     json.dumps(state)  # state stays JSON-serialisable
     return state, out
 
@@ -66,7 +65,7 @@ def test_slow_or_short_v_runs_are_not_vt():
     # 2 consecutive V (couplet) and a slow idioventricular run of 4 at 60 bpm
     rr = [0.8] * 10 + [0.5] + [0.5] + [0.8] * 10 + [1.0] * 4 + [0.8] * 10
     labels = ["N"] * 11 + ["V", "V"] + ["N"] * 9 + ["V"] * 4 + ["N"] * 11
-    _, out = drive(beats_at(rr, labels[:len(rr) + 1]), 40)
+    _, out = drive(beats_at(rr, labels[: len(rr) + 1]), 40)
     assert changes(out, "ecg.vtach") == []
 
 
@@ -85,17 +84,17 @@ def test_short_pause_only():
 
 
 def test_brady_and_tachy_thresholds_with_sustain():
-    _, out = drive(beats_at([60 / 45] * 30), 40)      # 45 bpm: brady medium after 10 s
+    _, out = drive(beats_at([60 / 45] * 30), 40)  # 45 bpm: brady medium after 10 s
     brady = [c for c in out if c.source == "ecg.brady"]
     assert [(c.active, c.priority) for c in brady] == [(True, "medium")]
     assert brady[0].t - T0 >= 10
-    _, out = drive(beats_at([60 / 36] * 30), 45)      # 36 bpm: extreme -> high
+    _, out = drive(beats_at([60 / 36] * 30), 45)  # 36 bpm: extreme -> high
     assert changes(out, "ecg.brady") == [("ecg.brady", True, "high")]
-    _, out = drive(beats_at([60 / 130] * 80), 35)     # 130 bpm: tachy medium
+    _, out = drive(beats_at([60 / 130] * 80), 35)  # 130 bpm: tachy medium
     assert changes(out) == [("ecg.tachy", True, "medium")]
-    _, out = drive(beats_at([60 / 55] * 40), 40)      # 55 bpm: within limits
+    _, out = drive(beats_at([60 / 55] * 40), 40)  # 55 bpm: within limits
     assert out == []
-    _, out = drive(beats_at([60 / 130] * 3 + [0.8] * 40), 30)   # 2 s of 130: not sustained
+    _, out = drive(beats_at([60 / 130] * 3 + [0.8] * 40), 30)  # 2 s of 130: not sustained
     assert out == []
 
 
@@ -138,12 +137,12 @@ def test_atrial_bigeminy_is_not_af_and_ends_an_af_alarm():
     af = [c for c in out if c.source == "ecg.afib"]
     assert [c.active for c in af] == [True, False]
     assert af[0].evidence["she"] >= 0.7
-    assert af[1].t < T0 + sum(af_rr) + 25 * 0.775        # cleared within the first 25 beats
+    assert af[1].t < T0 + sum(af_rr) + 25 * 0.775  # cleared within the first 25 beats
 
 
 def test_pvc_burden():
     rr, labels = [], ["N"]
-    for i in range(90):                    # one PVC every 4th beat at 75 bpm ~ 19 PVC/min
+    for i in range(90):  # one PVC every 4th beat at 75 bpm ~ 19 PVC/min
         if i % 4 == 3:
             rr += [0.5]
             labels += ["V"]
@@ -159,7 +158,7 @@ def test_pvc_burden():
 def test_flat_line_is_leads_off_not_asystole():
     fs = 360.0
     sig, _ = synth_ecg(20, fs, 70, [SynthEvent("leads_off", 8, 8)], seed=2)
-    q = [ecg_signal_quality(sig[max(0, int((k + 1 - 3) * fs)):int((k + 1) * fs)], fs) for k in range(20)]
+    q = [ecg_signal_quality(sig[max(0, int((k + 1 - 3) * fs)) : int((k + 1) * fs)], fs) for k in range(20)]
     beats = [(T0 + t, "N") for t in np.arange(0.5, 8, 0.85)]
     beats += [(T0 + t, "N") for t in np.arange(16.4, 20, 0.85)]
     _, out = drive(beats, 20, quality=lambda k: q[k])
@@ -173,7 +172,7 @@ def test_flat_line_is_leads_off_not_asystole():
 def test_noise_technical_alarm_after_sustain_and_clear():
     fs = 360.0
     sig, _ = synth_ecg(30, fs, 70, [SynthEvent("noise", 5, 12, {"amp_uv": 500})], seed=2)
-    q = [ecg_signal_quality(sig[max(0, int((k - 2) * fs)):int((k + 1) * fs)], fs) for k in range(30)]
+    q = [ecg_signal_quality(sig[max(0, int((k - 2) * fs)) : int((k + 1) * fs)], fs) for k in range(30)]
     assert sum(x["noisy"] for x in q) >= 10
     beats = [(T0 + t, "N") for t in np.arange(0.5, 30, 0.85)]
     _, out = drive(beats, 30, quality=lambda k: q[k])
@@ -187,7 +186,7 @@ def _signal_quality(sig, fs, seconds):
     """What the agent measures after each 1 s chunk: quality and VF measures of the last 10 s."""
     out = []
     for k in range(seconds):
-        w = sig[max(0, int((k - 9) * fs)):int((k + 1) * fs)]
+        w = sig[max(0, int((k - 9) * fs)) : int((k + 1) * fs)]
         out.append(ecg_signal_quality(w, fs) | vf_measures(w, fs))
     return out
 
@@ -203,7 +202,7 @@ def test_vf_fires_once_high_latched_and_chains_rate_and_pause_alarms():
     vf = [c for c in out if c.source == "ecg.vfib"]
     assert [(c.active, c.priority) for c in vf] == [(True, "high"), (False, "high")]
     assert vf[0].latched and vf[0].category == "physiological"
-    assert 21 <= vf[0].t - T0 <= 26            # within 6 s of onset (4 s window + 2 s sustained)
+    assert 21 <= vf[0].t - T0 <= 26  # within 6 s of onset (4 s window + 2 s sustained)
     assert 40 <= vf[1].t - T0 <= 47 and 3.5 <= vf[0].evidence["vf_freq_hz"] <= 6.5
     # the stray waves give long gaps and low rates: no pause / asystole / brady while VF is on
     during = [c.source for c in out if c.active and vf[0].t <= c.t <= vf[1].t and c.source != "ecg.vfib"]
@@ -218,18 +217,19 @@ def test_vf_fires_once_high_latched_and_chains_rate_and_pause_alarms():
 
 def test_vf_measures_quiet_on_fast_organised_rhythms_and_noise():
     fs = 360.0
-    for hr in (60, 110, 150, 180):        # sinus up to 180/min: narrow QRS, energy spread
+    for hr in (60, 110, 150, 180):  # sinus up to 180/min: narrow QRS, energy spread
         sig, _ = synth_ecg(12, fs, hr, seed=hr)
         assert not vf_measures(sig, fs)["vf"], hr
     sig, _ = synth_ecg(12, fs, 70, [SynthEvent("noise", 0, 12, {"amp_uv": 500})], seed=1)
     assert not vf_measures(sig, fs)["vf"]
-    assert not vf_measures(sig[: int(2 * fs)], fs)["vf"]           # under 4 s: no verdict
-    assert not vf_measures(np.zeros(int(5 * fs)), fs)["vf"]        # flat line
+    assert not vf_measures(sig[: int(2 * fs)], fs)["vf"]  # under 4 s: no verdict
+    assert not vf_measures(np.zeros(int(5 * fs)), fs)["vf"]  # flat line
 
 
-@pytest.mark.parametrize(("record", "start", "stop", "flutter"),
-                         [("207", 35.0, 62.0, True), ("208", 0.0, 120.0, False),
-                          ("203", 0.0, 120.0, False)])
+@pytest.mark.parametrize(
+    ("record", "start", "stop", "flutter"),
+    [("207", 35.0, 62.0, True), ("208", 0.0, 120.0, False), ("203", 0.0, 120.0, False)],
+)
 def test_vf_on_real_records(record, start, stop, flutter):
     """207's ventricular flutter (MIT-BIH '[' at 40.7 s, ']' at 51.0 s, then 54.8-60.4 s) is found
     within 6 s; 208 (frequent multiform PVCs, couplets) and 203 (AF, multiform VT) have none."""
@@ -239,8 +239,11 @@ def test_vf_on_real_records(record, start, stop, flutter):
     rec = load_record(shared_data("mitdb-ds1") / record, max_seconds=stop)
     fs = rec["fs"]
     uv = rec["signal"] * 1000.0
-    hits = [k for k in range(int(start) + 4, int(stop))
-            if vf_measures(uv[int((k - 4) * fs):int(k * fs)], fs)["vf"]]
+    hits = [
+        k
+        for k in range(int(start) + 4, int(stop))
+        if vf_measures(uv[int((k - 4) * fs) : int(k * fs)], fs)["vf"]
+    ]
     if flutter:
         assert hits and hits[0] <= 40.7 + 6 and all(40.7 < k <= 61.0 + 1 for k in hits), hits
     else:
@@ -260,13 +263,18 @@ def test_vf_measures_see_flutter_through_noise_and_wander(condition):
     fs = rec["fs"]
     uv = rb.CONDITIONS[condition][1](rec)["signal"] * 1000.0
     ends = range(35, 70)
-    hits = [k for k in ends if vf_measures(uv[int((k - 5) * fs):int(k * fs)], fs)["vf"]]
-    flutter = [k for k in ends if 40.7 + 4 <= k <= 51.0 or 54.8 + 4 <= k <= 60.4]   # all 4 s inside
+    hits = [k for k in ends if vf_measures(uv[int((k - 5) * fs) : int(k * fs)], fs)["vf"]]
+    flutter = [k for k in ends if 40.7 + 4 <= k <= 51.0 or 54.8 + 4 <= k <= 60.4]  # all 4 s inside
     assert len(set(hits) & set(flutter)) >= 0.6 * len(flutter), hits
     assert all(40.7 < k <= 61.0 + 1 for k in hits), hits
-    plain = [k for k in flutter if vf_measures(uv[int((k - 5) * fs):int(k * fs)], fs,
-                                                RuleConfig(vf_band_hz=(0.05, 0.45 * fs)))["vf"]]
-    assert len(plain) < len(hits)              # without the band-pass it is (nearly) blind
+    plain = [
+        k
+        for k in flutter
+        if vf_measures(uv[int((k - 5) * fs) : int(k * fs)], fs, RuleConfig(vf_band_hz=(0.05, 0.45 * fs)))[
+            "vf"
+        ]
+    ]
+    assert len(plain) < len(hits)  # without the band-pass it is (nearly) blind
 
 
 def test_feed_stopped_and_resumed():
@@ -282,7 +290,7 @@ def test_feed_stopped_and_resumed():
 def test_hr_from_rr():
     beats = [[T0 + 0.75 * i, "N", 1] for i in range(10)]
     assert hr_from_beats(beats) == pytest.approx(80.0)
-    beats[5:] = [[b[0], b[1], 2] for b in beats[5:]]     # no RR across a segment break
+    beats[5:] = [[b[0], b[1], 2] for b in beats[5:]]  # no RR across a segment break
     assert hr_from_beats(beats) == pytest.approx(80.0)
     assert hr_from_beats(beats[:2]) is None
 
@@ -292,8 +300,7 @@ def _monitor(rec_or_uv, fs=None, snr_db=None):
     white noise at ``snr_db``, nst convention), back in microvolts."""
     from models.ecg import robustness as rb
 
-    rec = rec_or_uv if fs is None else {"fs": fs, "signal": np.asarray(rec_or_uv) / 1000.0,
-                                         "signal2": None}
+    rec = rec_or_uv if fs is None else {"fs": fs, "signal": np.asarray(rec_or_uv) / 1000.0, "signal2": None}
     if snr_db is not None:
         rec = rb.noise(rec, snr_db=snr_db, seed=0)
     return rb.monitor_filter(rec)["signal"] * 1000.0
@@ -322,22 +329,26 @@ def test_noise_behind_a_monitor_filter_is_unanalysable_and_clean_is_not():
     _, out = drive(beats, 60, quality=lambda k: q[k] if k >= 10 else CLEAN)
     _, ref = drive(beats, 60)
     assert [(c.source, c.active) for c in out] == [("ecg.noise", True)] + [
-        (c.source, c.active) for c in ref]                # and the rhythm's own alarms, unchanged
+        (c.source, c.active) for c in ref
+    ]  # and the rhythm's own alarms, unchanged
     assert 10 + 4 <= out[0].t - T0 <= 10 + 6
     assert out[0].evidence["slope_ratio"] > RuleConfig().noise_slope_ratio
-    assert "analysis continues" in out[0].message       # in-band noise never hides a rhythm
+    assert "analysis continues" in out[0].message  # in-band noise never hides a rhythm
     assert out[0].priority == "low"
 
 
 def test_noise_alarm_escalates_in_place_when_the_signal_becomes_unanalysable():
     inband = {**CLEAN, "noisy_inband": True, "slope_ratio": 0.2}
     worse = {**inband, "noisy": True, "hf_ratio": 0.9}
-    q = [CLEAN] * 5 + [inband] * 8 + [worse, inband] * 4 + [CLEAN] * 8      # no flapping
+    q = [CLEAN] * 5 + [inband] * 8 + [worse, inband] * 4 + [CLEAN] * 8  # no flapping
     beats = [(T0 + t, "N") for t in np.arange(0.5, 29, 0.85)]
     _, out = drive(beats, 29, quality=lambda k: q[k])
     noise = [(c.active, c.priority, c.message.split(":")[0]) for c in out if c.source == "ecg.noise"]
-    assert noise == [(True, "low", "ECG noisy"), (True, "medium", "ECG unanalysable"),
-                     (False, "medium", "ECG analysable again")]
+    assert noise == [
+        (True, "low", "ECG noisy"),
+        (True, "medium", "ECG unanalysable"),
+        (False, "medium", "ECG analysable again"),
+    ]
 
 
 def test_asystole_behind_a_monitor_filter_is_not_noise():

@@ -20,7 +20,6 @@ from wardwatch.settings import shared_data
 DS1 = shared_data("mitdb-ds1")
 
 
-
 @pytest.fixture(scope="module")
 def eval_119(tmp_path_factory):
     from models.ecg.evaluate import evaluate_records
@@ -61,6 +60,7 @@ def test_eval_json_structure_and_veb_on_record_119(eval_119):
 
 def test_written_annotations_are_readable_wfdb(eval_119):
     import wfdb
+
     r, out = eval_119
     ann = wfdb.rdann(str(out / "119"), "wwd")
     assert len(ann.sample) == r["records"]["119"]["beats_detected"]
@@ -102,17 +102,17 @@ def test_second_lead_windows_survive_chunking_and_state_and_fall_back_when_missi
     got, _ = stream_with_restarts(x1, fs, 97, x2)
     assert [b.sample for b in got] == [b.sample for b in ref]
     assert all(np.allclose(a.wave2, b.wave2, atol=1e-6) for a, b in zip(got, ref, strict=True))
-    assert not np.allclose(ref[5].wave2, ref[5].wave)          # it is the other lead's shape
+    assert not np.allclose(ref[5].wave2, ref[5].wave)  # it is the other lead's shape
     # one second without the second lead: beats whose window touches it have none, then it returns
     s, mixed = ECGBeatStream(fs), []
     for i in range(0, x1.size, 250):
-        mixed += s.detect(x1[i:i + 250], None if i == 8 * 250 else x2[i:i + 250])
+        mixed += s.detect(x1[i : i + 250], None if i == 8 * 250 else x2[i : i + 250])
     gap = [b for b in mixed if b.wave2 is None]
     assert gap and all(7.0 < b.t_offset_s < 10.0 for b in gap)
     assert mixed[-1].wave2 is not None
     # a flat second lead (lead off) is no second lead
     flat = ECGBeatStream(fs)
-    beats = [b for i in range(0, x1.size, 250) for b in flat.detect(x1[i:i + 250], np.zeros(250))]
+    beats = [b for i in range(0, x1.size, 250) for b in flat.detect(x1[i : i + 250], np.zeros(250))]
     assert beats and all(b.wave2 is None for b in beats)
     with pytest.raises(ValueError):
         ECGBeatStream(fs).detect(x1[:250], x2[:249])
@@ -122,8 +122,8 @@ def test_classifier_sends_two_lead_beats_to_the_two_lead_model():
     fs = 360.0
     x1, x2 = _two_leads(fs, 12)
     s = ECGBeatStream(fs)
-    beats = [b for i in range(0, x1.size, 360) for b in s.detect(x1[i:i + 360], x2[i:i + 360])]
-    one = [dataclasses.replace(b, wave2=None) for b in beats[:4]]      # as if lead 2 were off
+    beats = [b for i in range(0, x1.size, 360) for b in s.detect(x1[i : i + 360], x2[i : i + 360])]
+    one = [dataclasses.replace(b, wave2=None) for b in beats[:4]]  # as if lead 2 were off
     clf = BeatClassifier()
     assert "+" in clf.version and "2lead" in clf.version
     _labels, p = clf.predict(beats[4:] + one)
@@ -132,8 +132,7 @@ def test_classifier_sends_two_lead_beats_to_the_two_lead_model():
     np.testing.assert_allclose(p, np.vstack([p2, p1]), atol=1e-6)
     assert not np.allclose(p2, clf.predict_proba(*stack_inputs(beats[4:])), atol=1e-3)
     only_one = BeatClassifier(model2_path=False)
-    np.testing.assert_allclose(only_one.predict(beats)[1], clf.predict_proba(*stack_inputs(beats)),
-                               atol=1e-6)
+    np.testing.assert_allclose(only_one.predict(beats)[1], clf.predict_proba(*stack_inputs(beats)), atol=1e-6)
 
 
 def test_average_models_is_the_mean_of_its_members_and_exports_as_one_model(tmp_path):
@@ -145,7 +144,7 @@ def test_average_models_is_the_mean_of_its_members_and_exports_as_one_model(tmp_
     wave = rng.standard_normal((6, WAVE_LEN, 4)).astype(np.float32)
     rr = rng.uniform(0.5, 1.5, (6, N_RR)).astype(np.float32)
     each = [m.predict([wave, rr], verbose=0) for m in members]
-    assert not np.allclose(each[0], each[1], atol=1e-3)          # the seeds differ
+    assert not np.allclose(each[0], each[1], atol=1e-3)  # the seeds differ
     ens = average_models(members)
     np.testing.assert_allclose(ens.predict([wave, rr], verbose=0), np.mean(each, axis=0), atol=1e-6)
     assert average_models(members[:1]) is members[0]

@@ -64,6 +64,7 @@ def test_fs_is_required_and_settings_are_validated():
 @pytest.mark.parametrize("record,seconds", [("208", 600), ("119", 600)])
 def test_detector_se_ppv_on_real_ds1_record(record, seconds):
     import wfdb
+
     n = int(seconds * 360)
     rec = wfdb.rdrecord(str(DS1 / record), sampto=n)
     ann = wfdb.rdann(str(DS1 / record), "atr", sampto=n)

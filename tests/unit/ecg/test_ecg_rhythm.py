@@ -23,15 +23,15 @@ def _af_rr(n: int, seed: int = 1) -> np.ndarray:
 def _sinus_with_pacs(n: int, every: int = 10) -> list[float]:
     rr: list[float] = []
     while len(rr) < n:
-        rr += [0.8] * (every - 2) + [0.5, 1.05]      # a premature beat and its pause
+        rr += [0.8] * (every - 2) + [0.5, 1.05]  # a premature beat and its pause
     return rr[:n]
 
 
 def test_irregularity_trims_isolated_ectopy_and_flags_af():
     r = rhythm.rr_irregularity(_sinus_with_pacs(30))
-    assert r["nrmssd"] < 1e-9 and r["cov"] < 1e-9 and r["n"] == 24     # 3 + 3 extremes trimmed
+    assert r["nrmssd"] < 1e-9 and r["cov"] < 1e-9 and r["n"] == 24  # 3 + 3 extremes trimmed
     untrimmed = rhythm.rr_irregularity(_sinus_with_pacs(30), trim=0.0)
-    assert untrimmed["nrmssd"] > rhythm.AF_NRMSSD                        # what trimming removes
+    assert untrimmed["nrmssd"] > rhythm.AF_NRMSSD  # what trimming removes
     assert rhythm.irregular_rhythm(list(_af_rr(30)))
     assert not rhythm.irregular_rhythm(_sinus_with_pacs(30))
     assert not rhythm.irregular_rhythm(list(_af_rr(rhythm.MIN_INTERVALS - 1)))  # too few: no verdict
@@ -47,8 +47,8 @@ def test_organised_irregular_rhythms_are_not_af():
     bigeminy, trigeminy = [0.55, 1.0] * 15, [0.55, 1.0, 0.8] * 10
     for rr in (bigeminy, trigeminy):
         r = rhythm.rr_irregularity(rr)
-        assert r["nrmssd"] > rhythm.AF_NRMSSD and r["cov"] > rhythm.AF_COV   # variable...
-        assert r["she"] < rhythm.AF_SHE                                       # ...but organised
+        assert r["nrmssd"] > rhythm.AF_NRMSSD and r["cov"] > rhythm.AF_COV  # variable...
+        assert r["she"] < rhythm.AF_SHE  # ...but organised
         assert not rhythm.irregular_rhythm(rr)
     assert rhythm.rr_irregularity(bigeminy)["she"] == pytest.approx(np.log(2) / np.log(16))
     af = rhythm.rr_irregularity(list(_af_rr(30)))
@@ -71,7 +71,8 @@ def test_entropy_bins_are_numpys_even_on_bin_edges():
         counts, _ = np.histogram(rr, bins=rhythm.SHE_BINS)
         p = counts[counts > 0] / rr.size
         assert rhythm.rr_irregularity(rr, trim=0.0)["she"] == pytest.approx(
-            -(p * np.log(p)).sum() / np.log(rhythm.SHE_BINS), abs=1e-12)
+            -(p * np.log(p)).sum() / np.log(rhythm.SHE_BINS), abs=1e-12
+        )
 
 
 def test_rhythm_labels_only_removes_s_in_irregular_context():
@@ -99,8 +100,8 @@ def test_beat_stream_flags_irregular_rhythm_across_chunks_and_state(stream_with_
     sinus = _ecg_at(np.cumsum(np.r_[0.5, _sinus_with_pacs(70)]), fs)
     ref = stream_record(af, fs)
     assert len(ref) >= 60
-    assert not any(b.irregular for b in ref[:rhythm.MIN_INTERVALS - 1])   # no verdict yet
-    assert all(b.irregular for b in ref[rhythm.WINDOW:])
+    assert not any(b.irregular for b in ref[: rhythm.MIN_INTERVALS - 1])  # no verdict yet
+    assert all(b.irregular for b in ref[rhythm.WINDOW :])
     reg = stream_record(sinus, fs)
     assert len(reg) >= 60 and not any(b.irregular for b in reg)
     # other chunk boundaries and a JSON state round trip after every chunk: the same flags
@@ -130,11 +131,13 @@ def test_classifier_applies_both_context_rules_on_real_beats():
     for name, beats in (("209", b209), ("203", b203)):
         raw_labels, p_raw = raw.predict(beats)
         labels, p = clf.predict(beats)
-        np.testing.assert_array_equal(p, p_raw)       # the rules change labels, not probabilities
-        matches = np.array([morphology.template_matches(stack_inputs([b], b.wave2 is not None)[0])[0]
-                            for b in beats])
+        np.testing.assert_array_equal(p, p_raw)  # the rules change labels, not probabilities
+        matches = np.array(
+            [morphology.template_matches(stack_inputs([b], b.wave2 is not None)[0])[0] for b in beats]
+        )
         assert labels == morphology.morphology_labels(
-            rhythm.rhythm_labels(raw_labels, [b.irregular for b in beats], p[:, 1]), matches.tolist())
+            rhythm.rhythm_labels(raw_labels, [b.irregular for b in beats], p[:, 1]), matches.tolist()
+        )
         lab = np.array(raw_labels)
         share[name] = {c: float(matches[lab == c].mean()) for c in ("N", "V") if (lab == c).any()}
     # real ventricular beats (203's multiform PVCs) never match the template; in 209's sinus
@@ -151,11 +154,11 @@ def test_classifier_applies_both_context_rules_on_real_beats():
 def test_template_rule_keeps_a_ventricular_beat_and_drops_a_normal_one():
     assert round(PRE_S * MODEL_FS) == morphology.R_INDEX and round(0.1 * MODEL_FS) == morphology.QRS_HALF
     t = np.arange(WAVE_LEN) - morphology.R_INDEX
-    normal = np.exp(-t ** 2 / 8.0)
-    wide = 0.8 * np.exp(-(t - 4) ** 2 / 150.0) - 0.3 * np.exp(-(t - 20) ** 2 / 60.0)
-    as_n = np.stack([normal * 1.02, 0.02 * normal], axis=1)              # the usual shape
-    as_v = np.stack([wide, wide - normal], axis=1)                       # a different QRS
-    two = np.concatenate([as_n, as_v], axis=1)                           # lead 2 disagrees
+    normal = np.exp(-(t**2) / 8.0)
+    wide = 0.8 * np.exp(-((t - 4) ** 2) / 150.0) - 0.3 * np.exp(-((t - 20) ** 2) / 60.0)
+    as_n = np.stack([normal * 1.02, 0.02 * normal], axis=1)  # the usual shape
+    as_v = np.stack([wide, wide - normal], axis=1)  # a different QRS
+    two = np.concatenate([as_n, as_v], axis=1)  # lead 2 disagrees
     assert morphology.template_matches(np.stack([as_n, as_v])).tolist() == [True, False]
     assert morphology.template_matches(two[None]).tolist() == [False]  # every lead must match
     assert morphology.morphology_labels(["V", "V", "S"], [True, False, True]) == ["N", "V", "S"]

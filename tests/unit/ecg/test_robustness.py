@@ -16,8 +16,16 @@ FS = 360.0
 
 
 def _record(x: np.ndarray, x2: np.ndarray | None = None) -> dict:
-    return {"name": "x", "fs": FS, "signal": x, "signal2": x2, "lead": "MLII", "lead2": "V1",
-            "ann_sample": np.array([10, 20]), "ann_symbol": ["N", "V"]}
+    return {
+        "name": "x",
+        "fs": FS,
+        "signal": x,
+        "signal2": x2,
+        "lead": "MLII",
+        "lead2": "V1",
+        "ann_sample": np.array([10, 20]),
+        "ann_symbol": ["N", "V"],
+    }
 
 
 def _sines(dur_s: float, *hz: float) -> np.ndarray:
@@ -58,10 +66,10 @@ def test_monitor_filter_removes_slow_waves_and_keeps_the_qrs_band():
     x = _sines(60, 0.1, 10.0, 100.0)
     out = rb.monitor_filter(_record(x, x.copy()), lo=0.5, hi=40.0)
     for y in (out["signal"], out["signal2"]):
-        y = y[int(30 * FS):]  # after the start-up transient
-        assert _amplitude(y, 0.1) < 0.05      # 2-pole high-pass at 0.5 Hz: x 0.04
-        assert _amplitude(y, 10.0) > 0.95     # in band
-        assert _amplitude(y, 100.0) < 0.2     # 2-pole low-pass at 40 Hz: x 0.16
+        y = y[int(30 * FS) :]  # after the start-up transient
+        assert _amplitude(y, 0.1) < 0.05  # 2-pole high-pass at 0.5 Hz: x 0.04
+        assert _amplitude(y, 10.0) > 0.95  # in band
+        assert _amplitude(y, 100.0) < 0.2  # 2-pole low-pass at 40 Hz: x 0.16
     # causal: the output up to a sample does not depend on what follows it
     cut = rb.monitor_filter(_record(x[:5000]))["signal"]
     np.testing.assert_allclose(cut, out["signal"][:5000])
@@ -69,9 +77,11 @@ def test_monitor_filter_removes_slow_waves_and_keeps_the_qrs_band():
 
 def test_powerline_and_baseline_wander_add_a_sine_of_the_given_frequency_and_amplitude():
     x = _sines(10, 7.0)
-    for out, hz, amp in ((rb.powerline(_record(x, x), hz=60, amp_mv=0.1), 60.0, 0.1),
-                         (rb.powerline(_record(x, x), hz=50, amp_mv=0.3), 50.0, 0.3),
-                         (rb.baseline_wander(_record(x, x), amp_mv=0.5, hz=0.3), 0.3, 0.5)):
+    for out, hz, amp in (
+        (rb.powerline(_record(x, x), hz=60, amp_mv=0.1), 60.0, 0.1),
+        (rb.powerline(_record(x, x), hz=50, amp_mv=0.3), 50.0, 0.3),
+        (rb.baseline_wander(_record(x, x), amp_mv=0.5, hz=0.3), 0.3, 0.5),
+    ):
         for y in (out["signal"], out["signal2"]):
             d = y - x
             assert _amplitude(d, hz) == pytest.approx(amp, rel=0.01)
@@ -84,7 +94,7 @@ def test_noise_hits_the_requested_snr_against_the_qrs_amplitude_per_lead_and_is_
     t = np.arange(int(60 * FS))
     beats = np.arange(200, t.size - 200, 290)
     spikes = sum(np.exp(-(((t - b) / 5.0) ** 2)) for b in beats)  # 1 mV peak to peak
-    x = 1.5 * spikes + 0.2 * _sines(60, 0.25)                     # 1.5 mV QRS on a slow wave
+    x = 1.5 * spikes + 0.2 * _sines(60, 0.25)  # 1.5 mV QRS on a slow wave
     rec = {**_record(x, -0.4 * spikes), "ann_sample": beats, "ann_symbol": ["N"] * beats.size}
     out = rb.noise(rec, snr_db=snr_db, seed=3)
     for key, qrs_mv in (("signal", 1.5), ("signal2", 0.4)):
@@ -123,7 +133,10 @@ def test_run_writes_every_condition_for_every_record(tmp_path):
     assert list(r["conditions"]) == ["clean", "gain_2.0"] and r["records"] == ["119"]
     for c in r["conditions"].values():
         assert set(c) >= {"description", "qrs", "veb", "sveb", "records"}
-        assert c["qrs"]["tp"] >= 15 and c["qrs"]["se"] >= 90 and c["records"]["119"]["qrs"] == {
-            k: c["qrs"][k] for k in ("tp", "fn", "fp")}
+        assert (
+            c["qrs"]["tp"] >= 15
+            and c["qrs"]["se"] >= 90
+            and c["records"]["119"]["qrs"] == {k: c["qrs"][k] for k in ("tp", "fn", "fp")}
+        )
     with pytest.raises(ValueError, match="valid"):
         rb.run(recs, None, ["bogus"])

@@ -16,8 +16,16 @@ DS1 = shared_data("mitdb-ds1")
 def _spike_record(fs: float, ann: list[int], n: int) -> dict:
     t = np.arange(n)
     x = sum(np.exp(-((t - a) ** 2) / (2 * (0.012 * fs) ** 2)) for a in ann)
-    return {"name": "x", "signal": x, "signal2": -0.5 * x, "fs": fs, "lead": "MLII", "lead2": "V1",
-            "ann_sample": np.array(ann, dtype=np.int64), "ann_symbol": ["N"] * len(ann)}
+    return {
+        "name": "x",
+        "signal": x,
+        "signal2": -0.5 * x,
+        "fs": fs,
+        "lead": "MLII",
+        "lead2": "V1",
+        "ann_sample": np.array(ann, dtype=np.int64),
+        "ann_symbol": ["N"] * len(ann),
+    }
 
 
 @pytest.mark.parametrize("fs_new", [125.0, 250.0, 500.0, 360.0])
@@ -81,6 +89,11 @@ def test_evaluate_records_resample_is_a_transform_applied_before_the_callers(tmp
     assert by_hook == {**by_rate, "scoring": by_rate["scoring"].removesuffix("; records resampled to 250 Hz")}
     assert by_rate["records"]["119"]["fs"] == 250.0 and by_rate["qrs"]["tp"] >= 15
     seen, done = [], []
-    evaluate_records(tmp_path, max_seconds=20, resample_hz=250, on_record=done.append,
-                     transform=lambda r: seen.append(r["fs"]) or r)
+    evaluate_records(
+        tmp_path,
+        max_seconds=20,
+        resample_hz=250,
+        on_record=done.append,
+        transform=lambda r: seen.append(r["fs"]) or r,
+    )
     assert seen == [250.0] and done == ["119"]

@@ -15,5 +15,5 @@ def test_rolling_buffer_is_bounded_and_restarts_on_discontinuity():
     x = buffer_decode(buf["uv"])
     assert x.size == 3600 and x[0] == 5 and x[-1] == 14
     assert buf["t0"] == 105.0
-    buf = buffer_append(buf, np.zeros(360, dtype=np.int32), 200.0, fs)   # gap -> new buffer
+    buf = buffer_append(buf, np.zeros(360, dtype=np.int32), 200.0, fs)  # gap -> new buffer
     assert buffer_decode(buf["uv"]).size == 360 and buf["t0"] == 200.0

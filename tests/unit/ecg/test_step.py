@@ -73,7 +73,7 @@ def test_vrun_fires_vtach_once(beds):
     _, changes, _ = run(beds["vrun"])
     vt = [c for c in changes if c.source == "ecg.vtach"]
     assert [c.active for c in vt] == [True, False]
-    assert 20.0 <= vt[0].t - START.timestamp() <= 23.0       # run starts at 20 s
+    assert 20.0 <= vt[0].t - START.timestamp() <= 23.0  # run starts at 20 s
     pt = alarm_point(vt[0], "SYN-0001", "SIM-002", "/x.png")
     assert pt["measurement"] == "ecg_alarms" and pt["tags"]["source"] == "ecg.vtach"
     assert pt["fields"]["active"] == 1 and pt["fields"]["rate_bpm"] > 100
@@ -85,17 +85,21 @@ def test_vrun_fires_vtach_once(beds):
 
 def test_pause_and_asystole_from_streaming_detector(beds):
     _, changes, _ = run(beds["pause"])
-    assert summary(changes) == [("ecg.pause", True), ("ecg.asystole", True),
-                                ("ecg.pause", False), ("ecg.asystole", False)]
+    assert summary(changes) == [
+        ("ecg.pause", True),
+        ("ecg.asystole", True),
+        ("ecg.pause", False),
+        ("ecg.asystole", False),
+    ]
     on = changes[1].t - START.timestamp()
-    assert 28.0 <= on <= 30.0                                 # last beat before 25 s, + 4 s
+    assert 28.0 <= on <= 30.0  # last beat before 25 s, + 4 s
 
 
 def test_state_round_trip_gives_same_result(beds):
     a = run(beds["vrun"], roundtrip=True)
     b = run(beds["vrun"], roundtrip=False)
     assert summary(a[1]) == summary(b[1]) and len(a[2]) == len(b[2])
-    assert len(json.dumps(a[0])) < 60_000                    # bounded state per patient
+    assert len(json.dumps(a[0])) < 60_000  # bounded state per patient
 
 
 def test_duplicate_and_gap(beds):
@@ -116,7 +120,7 @@ def test_duplicate_and_gap(beds):
     ecg_detect(st, chunks[6])
     assert st["votes"] == {} and st["beat_stream"]["families"]["next_id"] <= 2
     old = ecg_state_new()
-    del old["votes"]                         # a state written before the family vote
+    del old["votes"]  # a state written before the family vote
     ecg_admit(old, chunks[0], 0.0)
     ecg_detect(old, chunks[0])
     assert old["votes"] == {}
@@ -129,10 +133,17 @@ def test_synthetic_scenarios_with_the_committed_classifier(beds):
     clf = BeatClassifier()
     # the synthetic VT run (170/min, identical smooth complexes) is sine-like enough to raise the
     # VF / flutter alarm too, as fast monomorphic VT does on real records (205)
-    expected = {"sinus": set(), "vrun": {"ecg.vtach", "ecg.vfib"},
-                "pause": {"ecg.pause", "ecg.asystole"}, "af": {"ecg.afib"},
-                "leads_off": {"ecg.leads_off"}, "noise": {"ecg.noise"}, "brady": {"ecg.brady"},
-                "tachy": {"ecg.tachy"}, "vf": {"ecg.vfib"}}
+    expected = {
+        "sinus": set(),
+        "vrun": {"ecg.vtach", "ecg.vfib"},
+        "pause": {"ecg.pause", "ecg.asystole"},
+        "af": {"ecg.afib"},
+        "leads_off": {"ecg.leads_off"},
+        "noise": {"ecg.noise"},
+        "brady": {"ecg.brady"},
+        "tachy": {"ecg.tachy"},
+        "vf": {"ecg.vfib"},
+    }
     assert set(expected) == set(beds)
     for name, feed in beds.items():
         states, live, on = {}, {}, []
@@ -143,10 +154,10 @@ def test_synthetic_scenarios_with_the_committed_classifier(beds):
         st = states[feed.patient_id]
         raised = {x.source for x in on} - {"ecg.pvc_burden"}  # a VT run is also frequent PVCs
         assert raised == expected[name], name
-        if name == "vf":                    # its evidence reaches the ecg_alarms point
+        if name == "vf":  # its evidence reaches the ecg_alarms point
             fields = alarm_point(on[0], feed.patient_id, feed.bed)["fields"]
             assert fields["vf_leak"] < 0.65 and fields["vf_freq_hz"] >= 2.5
-        if name in ("sinus", "vrun"):       # the family votes live in the patient's state
+        if name in ("sinus", "vrun"):  # the family votes live in the patient's state
             assert st["votes"] and json.loads(json.dumps(st["votes"])) == st["votes"]
 
 
@@ -158,7 +169,7 @@ def test_strip_inputs_carry_the_second_lead_only_while_chunks_do(beds):
     seen = []
     for i, c in enumerate(feed_chunks(feed, START, seconds=14)):
         c = {k: v for k, v in c.items() if k not in ("lead2", "ecg2_uv")}
-        if i != 9:                                    # chunk 9 arrives without its second lead
+        if i != 9:  # chunk 9 arrives without its second lead
             c = c | {"lead2": "V1", "ecg2_uv": [-v // 2 for v in c["ecg_uv"]]}
         chunk = ecg_validate(json.dumps(c), key=feed.patient_id)
         st = json.loads(json.dumps(st))
@@ -166,28 +177,30 @@ def test_strip_inputs_carry_the_second_lead_only_while_chunks_do(beds):
         det, _ = ecg_detect(st, chunk)
         seen.append(strip_inputs(st, det))
     assert seen[8].second is not None and seen[8].lead == feed.lead and seen[8].second[0] == "V1"
-    assert seen[9].second is None                     # never a stale second lead on a strip
-    s = seen[-1]                                      # 4 chunks since: its buffer restarted at 10
+    assert seen[9].second is None  # never a stale second lead on a strip
+    s = seen[-1]  # 4 chunks since: its buffer restarted at 10
     name, x2, t02 = s.second
     assert t02 == START.timestamp() + 10.0 and x2.size == round(4 * s.fs)
     assert name == "V1"
-    np.testing.assert_array_equal(x2, [-v // 2 for v in s.x_uv[-x2.size:].tolist()])
+    np.testing.assert_array_equal(x2, [-v // 2 for v in s.x_uv[-x2.size :].tolist()])
 
 
 def test_step_verdicts_in_chunk_order_and_gap_chunk_still_analysed(beds):
     feed = beds["sinus"]
     chunks = [ecg_validate(json.dumps(c)) for c in feed_chunks(feed, START, seconds=8)]
     states = {}
-    res = ecg_step(states, [chunks[0], chunks[1], chunks[1], chunks[4], chunks[5]], None, 5.0,
-                   partitions=[3, 3, 3, 3, 3])
+    res = ecg_step(
+        states, [chunks[0], chunks[1], chunks[1], chunks[4], chunks[5]], None, 5.0, partitions=[3, 3, 3, 3, 3]
+    )
     assert [(r.index, r.stage, r.detail) for r in res.rejected] == [
         (2, "admit", {"code": "duplicate"}),
-        (3, "gap", {"code": "seq_gap", "missing": 2, "processed": True})]
+        (3, "gap", {"code": "seq_gap", "missing": 2, "processed": True}),
+    ]
     assert res.rejected[1].reason == "seq_gap: 2 chunk(s) missing before seq 4"
-    assert [r.index for r in res.results] == [0, 1, 3, 4]       # the gap chunk is analysed
+    assert [r.index for r in res.results] == [0, 1, 3, 4]  # the gap chunk is analysed
     st = states[feed.patient_id]
     assert st["partition"] == 3 and st["rx_wall"] == 5.0 and st["last"]["seq"] == 5
-    assert st["seg_t0"] == chunks[4].t0                           # continuity restarted
+    assert st["seg_t0"] == chunks[4].t0  # continuity restarted
 
 
 def test_step_errors_are_verdicts_not_exceptions(beds):
@@ -199,17 +212,19 @@ def test_step_errors_are_verdicts_not_exceptions(beds):
     chunks = [ecg_validate(json.dumps(c)) for c in feed_chunks(feed, START, seconds=7)]
     states = {}
     ecg_step(states, chunks[:5], None, 0.0)
-    states[feed.patient_id]["bins"] = "?"                         # a state the analysis cannot read
+    states[feed.patient_id]["bins"] = "?"  # a state the analysis cannot read
     res = ecg_step(states, chunks[5:6], Oracle(feed), 0.0)
     assert [(r.index, r.rejected.stage, r.rejected.detail["code"]) for r in res.results] == [
-        (0, "analyse", "processing_error")]
+        (0, "analyse", "processing_error")
+    ]
     assert res.results[0].changes == [] and res.results[0].rejected.detail["stage"] == "analyse"
     with pytest.raises(TypeError):
         res.raise_errors()
-    states[feed.patient_id]["rules"] = None                       # nor admission
+    states[feed.patient_id]["rules"] = None  # nor admission
     res = ecg_step(states, chunks[6:], Oracle(feed), 0.0)
     assert [(r.index, r.stage, r.detail) for r in res.rejected] == [
-        (0, "admit", {"code": "processing_error"})]
+        (0, "admit", {"code": "processing_error"})
+    ]
     assert res.rejected[0].reason.startswith("processing_error: TypeError") and res.results == []
     # a failing classifier is the caller's to handle (the agent labels the batch Q)
     with pytest.raises(RuntimeError):
@@ -221,8 +236,9 @@ def test_one_batch_of_many_patients_equals_each_patient_alone(beds):
     outputs and states are those of each patient's chunks run one by one."""
     feeds = [beds[n] for n in ("vrun", "pause", "af")]
     oracles = {f.patient_id: Oracle(f) for f in feeds}
-    per = {f.patient_id: [ecg_validate(json.dumps(c)) for c in feed_chunks(f, START, seconds=40)]
-           for f in feeds}
+    per = {
+        f.patient_id: [ecg_validate(json.dumps(c)) for c in feed_chunks(f, START, seconds=40)] for f in feeds
+    }
     alone = {}
     for f in feeds:
         states, out = {}, []
@@ -238,11 +254,12 @@ def test_one_batch_of_many_patients_equals_each_patient_alone(beds):
 
         def predict(self, beats, votes):
             owner = {id(st["votes"]): pid for pid, st in states.items()}
-            return [oracles[owner[id(v)]].predict([b], None)[0][0]
-                    for b, v in zip(beats, votes, strict=True)], None
+            return [
+                oracles[owner[id(v)]].predict([b], None)[0][0] for b, v in zip(beats, votes, strict=True)
+            ], None
 
     out = {f.patient_id: [] for f in feeds}
-    for k in range(0, 40, 2):                          # 2 s of every patient per batch, interleaved
+    for k in range(0, 40, 2):  # 2 s of every patient per batch, interleaved
         batch = [per[f.patient_id][j] for j in (k, k + 1) for f in feeds]
         res = ecg_step(states, batch, ByPatient(), 0.0)
         assert res.rejected == []

@@ -14,8 +14,15 @@ T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 def chunk(**changes):
-    d = {"patient_id": "P1", "bed": "ICU-01", "ts": T0.isoformat(), "fs_hz": 360, "seq": 5,
-         "lead": "MLII", "ecg_uv": [10, -20, 1500, -300] * 90}
+    d = {
+        "patient_id": "P1",
+        "bed": "ICU-01",
+        "ts": T0.isoformat(),
+        "fs_hz": 360,
+        "seq": 5,
+        "lead": "MLII",
+        "ecg_uv": [10, -20, 1500, -300] * 90,
+    }
     d.update(changes)
     return {k: v for k, v in d.items() if v is not ...}
 
@@ -43,32 +50,35 @@ def test_chunk_with_a_second_lead_round_trips():
     assert again.lead2 == "V1" and again.ecg2_uv.tolist() == c.ecg2_uv.tolist()
 
 
-@pytest.mark.parametrize("raw, expected", [
-    (b"{not json", "malformed"),
-    (b"\xff\xfe", "malformed"),
-    (b"[1, 2]", "malformed"),
-    (b'{"patient_id": NaN}', "malformed"),
-    (chunk(lead=...), "missing_field"),
-    (chunk(ecg_uv=...), "missing_field"),
-    (chunk(ecg_mv=[0.1]), "unknown_field"),
-    (chunk(ts="yesterday"), "bad_timestamp"),
-    (chunk(ts="2026-11-25T10:00:00"), "bad_timestamp"),
-    (chunk(fs_hz=50), "bad_fs"),
-    (chunk(fs_hz="360"), "malformed"),
-    (chunk(seq=-1), "malformed"),
-    (chunk(lead="XYZ"), "unknown_lead"),
-    (chunk(ecg_uv=[]), "empty_chunk"),
-    (chunk(ecg_uv=[0] * 360 * 6), "chunk_too_long"),
-    (chunk(ecg_uv=[0.5, 0.2]), "malformed"),
-    (chunk(ecg_uv=[0, 25_000, 0]), "amplitude_impossible"),
-    (chunk(lead2="V1"), "lead2_mismatch"),
-    (chunk(ecg2_uv=[1] * 360), "lead2_mismatch"),
-    (chunk(lead2="V1", ecg2_uv=[1] * 359), "lead2_mismatch"),
-    (chunk(lead2="MLII", ecg2_uv=[1] * 360), "unknown_lead"),
-    (chunk(lead2="V9", ecg2_uv=[1] * 360), "unknown_lead"),
-    (chunk(lead2="V1", ecg2_uv=[0.5] * 360), "malformed"),
-    (chunk(lead2="V1", ecg2_uv=[0, 25_000] * 180), "amplitude_impossible"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (b"{not json", "malformed"),
+        (b"\xff\xfe", "malformed"),
+        (b"[1, 2]", "malformed"),
+        (b'{"patient_id": NaN}', "malformed"),
+        (chunk(lead=...), "missing_field"),
+        (chunk(ecg_uv=...), "missing_field"),
+        (chunk(ecg_mv=[0.1]), "unknown_field"),
+        (chunk(ts="yesterday"), "bad_timestamp"),
+        (chunk(ts="2026-11-25T10:00:00"), "bad_timestamp"),
+        (chunk(fs_hz=50), "bad_fs"),
+        (chunk(fs_hz="360"), "malformed"),
+        (chunk(seq=-1), "malformed"),
+        (chunk(lead="XYZ"), "unknown_lead"),
+        (chunk(ecg_uv=[]), "empty_chunk"),
+        (chunk(ecg_uv=[0] * 360 * 6), "chunk_too_long"),
+        (chunk(ecg_uv=[0.5, 0.2]), "malformed"),
+        (chunk(ecg_uv=[0, 25_000, 0]), "amplitude_impossible"),
+        (chunk(lead2="V1"), "lead2_mismatch"),
+        (chunk(ecg2_uv=[1] * 360), "lead2_mismatch"),
+        (chunk(lead2="V1", ecg2_uv=[1] * 359), "lead2_mismatch"),
+        (chunk(lead2="MLII", ecg2_uv=[1] * 360), "unknown_lead"),
+        (chunk(lead2="V9", ecg2_uv=[1] * 360), "unknown_lead"),
+        (chunk(lead2="V1", ecg2_uv=[0.5] * 360), "malformed"),
+        (chunk(lead2="V1", ecg2_uv=[0, 25_000] * 180), "amplitude_impossible"),
+    ],
+)
 def test_rejections_have_reasons(raw, expected):
     assert code(raw) == expected
 

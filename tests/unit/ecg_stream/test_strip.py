@@ -11,9 +11,15 @@ def test_strip_png_written(tmp_path):
     sig, beats = synth_ecg(10, fs, 80, [SynthEvent("vrun", 5, 2.5, {"rate_bpm": 170})], seed=4)
     sid = strip_id("P1", "ecg.vtach", 1000.0 + 6.0)
     assert sid == strip_id("P1", "ecg.vtach", 1006.0) and "P1" not in sid
-    p = strip_render(tmp_path / "strips" / f"{sid}.png", sig, fs, 1000.0,
-                     beats=[(1000.0 + s / fs, b) for s, b in beats], event_t=1006.0,
-                     title="ecg.vtach")
+    p = strip_render(
+        tmp_path / "strips" / f"{sid}.png",
+        sig,
+        fs,
+        1000.0,
+        beats=[(1000.0 + s / fs, b) for s, b in beats],
+        event_t=1006.0,
+        title="ecg.vtach",
+    )
     data = p.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     assert not list(tmp_path.rglob("*.tmp.png"))
@@ -26,7 +32,8 @@ def test_two_lead_strip_draws_the_second_lead_under_the_first(tmp_path):
     sig, beats = synth_ecg(8, fs, 75, [], seed=1)
     marks = [(1000.0 + s / fs, b) for s, b in beats]
     one = strip_render(tmp_path / "one.png", sig, fs, 1000.0, beats=marks, lead="MLII")
-    two = strip_render(tmp_path / "two.png", sig, fs, 1000.0, beats=marks, lead="MLII",
-                       second=("V1", -sig // 2, 1000.0))
+    two = strip_render(
+        tmp_path / "two.png", sig, fs, 1000.0, beats=marks, lead="MLII", second=("V1", -sig // 2, 1000.0)
+    )
     (w1, h1), (w2, h2) = Image.open(one).size, Image.open(two).size
-    assert w1 == w2 and h2 > h1 * 1.5                 # same time axis, a second trace below
+    assert w1 == w2 and h2 > h1 * 1.5  # same time axis, a second trace below

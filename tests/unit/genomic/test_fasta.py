@@ -21,6 +21,7 @@ def test_hiv_genome_stats_match_biopython(fasta_dir):
     assert rec.alphabet == "nucleotide"
     assert rec.length == 9181
     from Bio import SeqIO
+
     seq = str(next(SeqIO.parse(fasta_dir / "NC_001802.fna", "fasta")).seq)
     assert rec.gc_pct == pytest.approx(100 * gc_fraction(seq), abs=1e-3)
     assert rec.n_kmers == 9181 - 2
@@ -30,7 +31,7 @@ def test_hiv_genome_stats_match_biopython(fasta_dir):
 
 def _overlap_extra(seq: str, kmer: str) -> int:
     # str.count does not count overlapping hits; count them directly instead.
-    overlapping = sum(1 for i in range(len(seq) - len(kmer) + 1) if seq[i:i + len(kmer)] == kmer)
+    overlapping = sum(1 for i in range(len(seq) - len(kmer) + 1) if seq[i : i + len(kmer)] == kmer)
     return seq.count(kmer) - overlapping
 
 
@@ -40,11 +41,17 @@ def test_lower_case_file_gives_the_same_stats(fasta_dir):
     assert (up.length, up.gc_pct, up.top_kmers) == (low.length, low.gc_pct, low.top_kmers)
 
 
-@pytest.mark.parametrize("name,n,alphabet", [
-    ("ls_orchid.fasta", 94, "nucleotide"), ("NC_000932.faa", 85, "protein"),
-    ("NC_005816.faa", 10, "protein"), ("opuntia.fasta", 7, "nucleotide"),
-    ("protein_lib.fa", 12, "protein"), ("m_cold.fasta", 1, "nucleotide"),
-])
+@pytest.mark.parametrize(
+    "name,n,alphabet",
+    [
+        ("ls_orchid.fasta", 94, "nucleotide"),
+        ("NC_000932.faa", 85, "protein"),
+        ("NC_005816.faa", 10, "protein"),
+        ("opuntia.fasta", 7, "nucleotide"),
+        ("protein_lib.fa", 12, "protein"),
+        ("m_cold.fasta", 1, "nucleotide"),
+    ],
+)
 def test_real_files_record_count_and_alphabet(fasta_dir, name, n, alphabet):
     stats = fasta_stats((fasta_dir / name).read_text(), k=2)
     assert len(stats) == n

@@ -27,21 +27,28 @@ def test_expression_job_predicts_and_plots(golub_dir):
     assert o["clustering"]["plot"] == "clusters.png" and len(o["clustering"]["clusters"]) == 38
 
 
-@pytest.mark.parametrize("name,data,reason", [
-    ("bad.fasta", b">r1\nACGTXX12\n", "invalid_alphabet"),
-    ("bad.fasta", b"\x00\x01\x02\x03", "corrupt_file"),
-    ("bad.fasta", b"\xff\xfe\xfa text", "corrupt_file"),
-    ("bad.fasta", b"no header line\nACGT\n", "corrupt_file"),
-    ("bad.csv", b"a,b\n1,2\n", "corrupt_file"),
-    ("image.png", b"\x89PNG but not really", "corrupt_file"),
-    ("notes.txt", b"plain words", "unsupported_format"),
-    ("ok.fasta", b">a\nACGT\n", "bad_params"),
-])
+@pytest.mark.parametrize(
+    "name,data,reason",
+    [
+        ("bad.fasta", b">r1\nACGTXX12\n", "invalid_alphabet"),
+        ("bad.fasta", b"\x00\x01\x02\x03", "corrupt_file"),
+        ("bad.fasta", b"\xff\xfe\xfa text", "corrupt_file"),
+        ("bad.fasta", b"no header line\nACGT\n", "corrupt_file"),
+        ("bad.csv", b"a,b\n1,2\n", "corrupt_file"),
+        ("image.png", b"\x89PNG but not really", "corrupt_file"),
+        ("notes.txt", b"plain words", "unsupported_format"),
+        ("ok.fasta", b">a\nACGT\n", "bad_params"),
+    ],
+)
 def test_bad_input_is_rejected_with_a_reason(name, data, reason):
     params = {"k": "99"} if reason == "bad_params" else {}
     with pytest.raises(JobRejected) as ei:
         handle(_job(name, data, **params))
     assert ei.value.reason == reason
     if reason == "invalid_alphabet":
-        assert ei.value.detail == {"record_id": "r1", "bad_chars": ["1", "2"], "position": 7,
-                                   "alphabet": "nucleotide/protein"}
+        assert ei.value.detail == {
+            "record_id": "r1",
+            "bad_chars": ["1", "2"],
+            "position": 7,
+            "alphabet": "nucleotide/protein",
+        }

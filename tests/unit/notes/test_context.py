@@ -10,20 +10,23 @@ def ctx(sentence: str, target: str):
     return context_of(sentence, i, i + len(target))
 
 
-@pytest.mark.parametrize("sentence,target,negated", [
-    ("Patient denies chest pain.", "chest pain", True),
-    ("No fever, chills, or night sweats.", "night sweats", True),
-    ("There is no evidence of pneumonia.", "pneumonia", True),
-    ("Pulmonary embolism was ruled out.", "Pulmonary embolism", True),
-    ("Denies chest pain but reports shortness of breath.", "shortness of breath", False),
-    ("Denies chest pain but reports shortness of breath.", "chest pain", True),
-    ("No change in the pleural effusion.", "pleural effusion", False),  # pseudo-trigger
-    ("Gram negative rods grew from the blood culture.", "rods", False),  # pseudo-trigger
-    ("The patient has pneumonia.", "pneumonia", False),
-    ("Fecal occult blood was negative.", "Fecal occult blood", True),  # backward trigger
-    ("Rule out myocardial infarction.", "myocardial infarction", False),  # hypothetical
-    ("No headache; has nausea.", "nausea", False),  # clause ends the scope
-])
+@pytest.mark.parametrize(
+    "sentence,target,negated",
+    [
+        ("Patient denies chest pain.", "chest pain", True),
+        ("No fever, chills, or night sweats.", "night sweats", True),
+        ("There is no evidence of pneumonia.", "pneumonia", True),
+        ("Pulmonary embolism was ruled out.", "Pulmonary embolism", True),
+        ("Denies chest pain but reports shortness of breath.", "shortness of breath", False),
+        ("Denies chest pain but reports shortness of breath.", "chest pain", True),
+        ("No change in the pleural effusion.", "pleural effusion", False),  # pseudo-trigger
+        ("Gram negative rods grew from the blood culture.", "rods", False),  # pseudo-trigger
+        ("The patient has pneumonia.", "pneumonia", False),
+        ("Fecal occult blood was negative.", "Fecal occult blood", True),  # backward trigger
+        ("Rule out myocardial infarction.", "myocardial infarction", False),  # hypothetical
+        ("No headache; has nausea.", "nausea", False),  # clause ends the scope
+    ],
+)
 def test_negation(sentence, target, negated):
     assert ctx(sentence, target).negated is negated
 

@@ -7,9 +7,23 @@ Seen by Dr. Alice Walker on March 3, 2021. Call (412) 555-0199 or jwalker@exampl
 Ms. Garcia is a 93-year-old woman. BP 120/80 mmHg. Account #: AB123456.
 Dictated by: WALKER, ALICE R.  The patient denies fever. SSN 123-45-6789. Seen on 3/14."""
 
-IDENTIFIERS = ["John", "Smith", "00123456", "04/12/1950", "Alice", "Walker", "WALKER",
-               "March 3, 2021", "555-0199", "jwalker@example.org", "Garcia", "93", "AB123456",
-               "123-45-6789", "3/14"]
+IDENTIFIERS = [
+    "John",
+    "Smith",
+    "00123456",
+    "04/12/1950",
+    "Alice",
+    "Walker",
+    "WALKER",
+    "March 3, 2021",
+    "555-0199",
+    "jwalker@example.org",
+    "Garcia",
+    "93",
+    "AB123456",
+    "123-45-6789",
+    "3/14",
+]
 
 
 def test_identifiers_are_removed():

@@ -16,8 +16,16 @@ def test_note_job_outputs_deidentified_result():
     assert out["versions"]["notes_pipeline"]
 
 
-@pytest.mark.parametrize("data", [b"", b"   \n", bytes(range(256)) * 4, b"\xff\xfe\x00\x01",
-                                  b"\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0e\x0f\x10abc"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"   \n",
+        bytes(range(256)) * 4,
+        b"\xff\xfe\x00\x01",
+        b"\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0e\x0f\x10abc",
+    ],
+)
 def test_corrupt_notes_are_rejected(data):
     with pytest.raises(JobRejected) as ei:
         handle(Job(job_id="notes-t", kind="notes", filename="n.txt", data=data))

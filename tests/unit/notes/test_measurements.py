@@ -18,22 +18,25 @@ def test_fever_fahrenheit_to_celsius():
     assert not m.unit_inferred and m.valid
 
 
-@pytest.mark.parametrize("text,values", [
-    ("BP 120/80 mmHg", {"systolic_mmhg": 120.0, "diastolic_mmhg": 80.0}),
-    ("blood pressure was 145/92", {"systolic_mmhg": 145.0, "diastolic_mmhg": 92.0}),
-    ("HR 88", {"hr_bpm": 88.0}),
-    ("pulse 112 bpm", {"hr_bpm": 112.0}),
-    ("RR 16", {"rr_per_min": 16.0}),
-    ("SpO2 97% on RA", {"spo2_pct": 97.0}),
-    ("saturating 94% on room air", {"spo2_pct": 94.0}),
-    ("Weight 176 lb", {"weight_kg": 79.8}),
-    ("weighs 80 kg", {"weight_kg": 80.0}),
-    ("T 37.2 C", {"temp_c": 37.2}),
-    ("Temperature 98.6 degrees Fahrenheit", {"temp_c": 37.0}),
-    ("Tmax 101.3", {"temp_c": 38.5}),
-    ("glucose 180 mg/dL", {"glucose_mmol_l": 10.0}),
-    ("height 70 in", {"height_cm": 177.8}),
-])
+@pytest.mark.parametrize(
+    "text,values",
+    [
+        ("BP 120/80 mmHg", {"systolic_mmhg": 120.0, "diastolic_mmhg": 80.0}),
+        ("blood pressure was 145/92", {"systolic_mmhg": 145.0, "diastolic_mmhg": 92.0}),
+        ("HR 88", {"hr_bpm": 88.0}),
+        ("pulse 112 bpm", {"hr_bpm": 112.0}),
+        ("RR 16", {"rr_per_min": 16.0}),
+        ("SpO2 97% on RA", {"spo2_pct": 97.0}),
+        ("saturating 94% on room air", {"spo2_pct": 94.0}),
+        ("Weight 176 lb", {"weight_kg": 79.8}),
+        ("weighs 80 kg", {"weight_kg": 80.0}),
+        ("T 37.2 C", {"temp_c": 37.2}),
+        ("Temperature 98.6 degrees Fahrenheit", {"temp_c": 37.0}),
+        ("Tmax 101.3", {"temp_c": 38.5}),
+        ("glucose 180 mg/dL", {"glucose_mmol_l": 10.0}),
+        ("height 70 in", {"height_cm": 177.8}),
+    ],
+)
 def test_units_are_normalised(text, values):
     assert one(text).values == values
 

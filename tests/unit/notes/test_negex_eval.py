@@ -38,10 +38,12 @@ def test_concept_locate_prefers_upper_case_occurrence():
 
 
 def test_score_counts():
-    text = ("Report No.\tConcept\tSentence\tNegation\n"
-            "1\tfever\tDenies FEVER.\tNegated\n"
-            "1\tcough\tHas COUGH.\tAffirmed\n"
-            "2\trash\tNo RASH.\tAffirmed\n")
+    text = (
+        "Report No.\tConcept\tSentence\tNegation\n"
+        "1\tfever\tDenies FEVER.\tNegated\n"
+        "1\tcough\tHas COUGH.\tAffirmed\n"
+        "2\trash\tNo RASH.\tAffirmed\n"
+    )
     r = negex_score(negex_read(text))
     assert (r["tp"], r["fp"], r["fn"], r["tn"]) == (1, 1, 0, 1)
     assert r["negated"] == {"precision": 0.5, "recall": 1.0, "f1": 0.6667}

@@ -29,7 +29,7 @@ def test_note_end_to_end():
     assert r["summary"]["problems_negated"] == ["chest pain", "jvd"]
     assert "breast cancer" in r["summary"]["problems_family"]
     for e in r["entities"]:  # offsets point into the de-identified text
-        assert r["text"][e["start"]:e["end"]] == e["text"]
+        assert r["text"][e["start"] : e["end"]] == e["text"]
 
 
 def test_lowercase_abbreviation_is_not_an_entity():

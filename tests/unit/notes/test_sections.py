@@ -11,11 +11,16 @@ ASSESSMENT AND PLAN: admit."""
 
 def test_sections_found_and_canonicalised():
     secs = sections_detect(NOTE)
-    assert [s.name for s in secs] == ["chief_complaint", "history_of_present_illness",
-                                      "past_medical_history", "family_history", "medications",
-                                      "assessment_and_plan"]
+    assert [s.name for s in secs] == [
+        "chief_complaint",
+        "history_of_present_illness",
+        "past_medical_history",
+        "family_history",
+        "medications",
+        "assessment_and_plan",
+    ]
     fam = secs[3]
-    assert NOTE[fam.body_start:fam.end].strip() == "mother with breast cancer."
+    assert NOTE[fam.body_start : fam.end].strip() == "mother with breast cancer."
     assert section_at(secs, NOTE.index("CAD")).name == "past_medical_history"
 
 

@@ -68,13 +68,15 @@ def test_acks_below_the_committed_offset_are_dropped(consumer):
 
 def test_a_known_gap_counts_as_processed(consumer):
     consumer._committed_offset[VITALS0] = 5
-    consumer._gap[VITALS0].addi(5, 8)     # offsets 5-7 do not exist
+    consumer._gap[VITALS0].addi(5, 8)  # offsets 5-7 do not exist
     ack(consumer, 8, 9)
     assert consumer._new_offset(VITALS0) == 10
 
 
-@pytest.mark.parametrize(("expected", "offset", "verdict"), [
-    (None, 7, "wait"), (7, 7, "deliver"), (7, 6, "drop"), (7, 8, "hold"), (0, 5, "hold")])
+@pytest.mark.parametrize(
+    ("expected", "offset", "verdict"),
+    [(None, 7, "wait"), (7, 7, "deliver"), (7, 6, "drop"), (7, 8, "hold"), (0, 5, "hold")],
+)
 def test_delivery_verdict(expected, offset, verdict):
     assert delivery_verdict(expected, offset) == verdict
 
@@ -82,7 +84,7 @@ def test_delivery_verdict(expected, offset, verdict):
 def test_committable_run_starts_at_the_head():
     assert committable_run(3, [3, 4, 6]) == 2
     assert committable_run(3, [4, 5]) == 0
-    assert committable_run(None, [4, 5]) == 0   # between a revocation and the next seek
+    assert committable_run(None, [4, 5]) == 0  # between a revocation and the next seek
     assert committable_run(3, []) == 0
 
 
@@ -90,7 +92,7 @@ class _Buffer:
     """A stand-in for Faust's ProducerBuffer state: messages leave it slowly (0.15 s apart)."""
 
     state = "running"
-    flush_atmost = ProducerBuffer.flush_atmost   # Faust's own (used by its original flush)
+    flush_atmost = ProducerBuffer.flush_atmost  # Faust's own (used by its original flush)
 
     def __init__(self, n: int):
         self.size = n
@@ -103,8 +105,9 @@ class _Buffer:
             self.message_sent.set()
 
 
-@pytest.mark.parametrize(("flush", "left"), [
-    (delivery._buffer_flush, 0), (FAUST_ORIGINALS["ProducerBuffer.flush"], 3)])
+@pytest.mark.parametrize(
+    ("flush", "left"), [(delivery._buffer_flush, 0), (FAUST_ORIGINALS["ProducerBuffer.flush"], 3)]
+)
 def test_flush_waits_until_the_buffer_is_empty(flush, left):
     """Faust's flush returns while 3 messages are still buffered (a commit would follow)."""
 

@@ -11,8 +11,7 @@ from models.vitals.scoring import (
 from wardwatch.records.vitals import VitalsReading
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-FULL = dict(hr_bpm=72, spo2_pct=97, rr_bpm=14, sbp_mmhg=124, dbp_mmhg=78, temp_c=36.8, o2="air",
-            acvpu="A")
+FULL = dict(hr_bpm=72, spo2_pct=97, rr_bpm=14, sbp_mmhg=124, dbp_mmhg=78, temp_c=36.8, o2="air", acvpu="A")
 
 
 def reading(s: float = 0, **kw) -> VitalsReading:
@@ -49,7 +48,7 @@ def test_condition_only_on_change():
 
 
 def test_rise_is_immediate_fall_waits_for_the_hold():
-    hi = dict(FULL, acvpu="V", rr_bpm=22, spo2_pct=93)   # NEWS2 7
+    hi = dict(FULL, acvpu="V", rr_bpm=22, spo2_pct=93)  # NEWS2 7
     level, since, cond = news2_condition(reading(0, **hi), score(reading(0, **hi)), "medium")
     assert (level, since, cond.priority) == ("high", None, "high")
     # back to normal: held at high until the lower level has lasted NEWS2_STEP_DOWN_HOLD_S

@@ -7,9 +7,19 @@ from wardwatch.records.errors import InvalidRecord
 from wardwatch.records.vitals import vitals_order_check, vitals_validate
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-GOOD = {"patient_id": "P1", "bed": "B1", "ts": "2026-11-25T11:59:00+00:00", "hr_bpm": 72,
-        "spo2_pct": 97, "rr_bpm": 14, "sbp_mmhg": 124, "dbp_mmhg": 78, "temp_c": 36.8,
-        "o2": "air", "acvpu": "A"}
+GOOD = {
+    "patient_id": "P1",
+    "bed": "B1",
+    "ts": "2026-11-25T11:59:00+00:00",
+    "hr_bpm": 72,
+    "spo2_pct": 97,
+    "rr_bpm": 14,
+    "sbp_mmhg": 124,
+    "dbp_mmhg": 78,
+    "temp_c": 36.8,
+    "o2": "air",
+    "acvpu": "A",
+}
 
 
 def raw(**changes):
@@ -30,37 +40,43 @@ def test_good_reading():
 
 
 def test_partial_reading_is_fine():
-    r = vitals_validate(json.dumps({"patient_id": "P1", "bed": "B1", "ts": GOOD["ts"],
-                                    "hr_bpm": 80}).encode(), key="P1", now=NOW)
+    r = vitals_validate(
+        json.dumps({"patient_id": "P1", "bed": "B1", "ts": GOOD["ts"], "hr_bpm": 80}).encode(),
+        key="P1",
+        now=NOW,
+    )
     assert r.hr_bpm == 80 and r.sbp_mmhg is None
 
 
-@pytest.mark.parametrize("data,code,expected", [
-    (b"{not json", "malformed", "not JSON"),
-    (b"[1, 2]", "malformed", "expected a JSON object"),
-    (b'{"patient_id": "P1", "hr_bpm": NaN}', "malformed", "non-finite"),
-    (raw(temp_f=99.5), "wrong_unit", "send temp_c"),
-    (raw(spo2=0.97, spo2_pct=...), "wrong_unit", "send spo2_pct"),
-    (raw(colour="blue"), "unknown_field", "unknown fields"),
-    (raw(patient_id=""), "malformed", "patient_id"),
-    (raw(patient_id="P2"), "key_mismatch", "key does not match"),
-    (raw(bed=None), "malformed", "bed"),
-    (raw(ts="yesterday"), "bad_timestamp", "not ISO-8601"),
-    (raw(ts="2026-11-25T11:59:00"), "bad_timestamp", "no timezone"),
-    (raw(ts="2026-11-25T13:00:00+00:00"), "bad_timestamp", "in the future"),
-    (raw(hr_bpm="72"), "malformed", "must be a number"),
-    (raw(hr_bpm=True), "malformed", "must be a number"),
-    (raw(hr_bpm=420), "out_of_range", "outside the physiological range"),
-    (raw(hr_bpm=-5), "out_of_range", "outside the physiological range"),
-    (raw(spo2_pct=104), "out_of_range", "outside the physiological range"),
-    (raw(spo2_pct=0.95), "wrong_unit", "looks like a fraction"),
-    (raw(temp_c=98.6), "wrong_unit", "looks like Fahrenheit"),
-    (raw(temp_c=12.0), "out_of_range", "outside the physiological range"),
-    (raw(sbp_mmhg=80, dbp_mmhg=90), "out_of_range", "not below sbp_mmhg"),
-    (raw(spo2_scale=3), "bad_value", "spo2_scale"),
-    (raw(o2="nasal"), "bad_value", "o2 must be"),
-    (raw(acvpu="X"), "bad_value", "acvpu must be"),
-])
+@pytest.mark.parametrize(
+    "data,code,expected",
+    [
+        (b"{not json", "malformed", "not JSON"),
+        (b"[1, 2]", "malformed", "expected a JSON object"),
+        (b'{"patient_id": "P1", "hr_bpm": NaN}', "malformed", "non-finite"),
+        (raw(temp_f=99.5), "wrong_unit", "send temp_c"),
+        (raw(spo2=0.97, spo2_pct=...), "wrong_unit", "send spo2_pct"),
+        (raw(colour="blue"), "unknown_field", "unknown fields"),
+        (raw(patient_id=""), "malformed", "patient_id"),
+        (raw(patient_id="P2"), "key_mismatch", "key does not match"),
+        (raw(bed=None), "malformed", "bed"),
+        (raw(ts="yesterday"), "bad_timestamp", "not ISO-8601"),
+        (raw(ts="2026-11-25T11:59:00"), "bad_timestamp", "no timezone"),
+        (raw(ts="2026-11-25T13:00:00+00:00"), "bad_timestamp", "in the future"),
+        (raw(hr_bpm="72"), "malformed", "must be a number"),
+        (raw(hr_bpm=True), "malformed", "must be a number"),
+        (raw(hr_bpm=420), "out_of_range", "outside the physiological range"),
+        (raw(hr_bpm=-5), "out_of_range", "outside the physiological range"),
+        (raw(spo2_pct=104), "out_of_range", "outside the physiological range"),
+        (raw(spo2_pct=0.95), "wrong_unit", "looks like a fraction"),
+        (raw(temp_c=98.6), "wrong_unit", "looks like Fahrenheit"),
+        (raw(temp_c=12.0), "out_of_range", "outside the physiological range"),
+        (raw(sbp_mmhg=80, dbp_mmhg=90), "out_of_range", "not below sbp_mmhg"),
+        (raw(spo2_scale=3), "bad_value", "spo2_scale"),
+        (raw(o2="nasal"), "bad_value", "o2 must be"),
+        (raw(acvpu="X"), "bad_value", "acvpu must be"),
+    ],
+)
 def test_rejections_have_codes_and_reasons(data, code, expected):
     got = reason(data)
     assert got.startswith(f"{code}: ") and expected in got
