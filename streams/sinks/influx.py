@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
 from wardwatch.logs import log_event
+from wardwatch.records.errors import InvalidRecord
 from wardwatch.settings import Settings
 
 log = logging.getLogger("wardwatch.sink")
@@ -104,15 +105,16 @@ class InfluxWriter:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
 
-    async def write(self, points: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
-        """Write ``points``; return ``[(point, reason)]`` for points InfluxDB rejected as bad data."""
-        rejected: list[tuple[dict[str, Any], str]] = []
+    async def write(self, points: list[dict[str, Any]]) -> list[tuple[dict[str, Any], InvalidRecord]]:
+        """Write ``points``; return ``[(point, why)]`` for points that are not valid points or that
+        InfluxDB rejected as bad data."""
+        rejected: list[tuple[dict[str, Any], InvalidRecord]] = []
         lines: list[tuple[dict[str, Any], str]] = []
         for p in points:
             try:
                 lines.append((p, to_line(p)))
             except (KeyError, TypeError, ValueError) as e:
-                rejected.append((p, f"not a valid point: {e}"))
+                rejected.append((p, InvalidRecord("malformed", f"not a valid point: {e}")))
         if not lines:
             return rejected
         try:
@@ -131,7 +133,15 @@ class InfluxWriter:
                     await self._write_until_done(line)
                     self.written += 1
                 except Exception as e1:  # noqa: BLE001 - the point is dead-lettered with its error
-                    rejected.append((p, f"InfluxDB rejected the point (HTTP {_status(e1)}): {str(e1)[:300]}"))
+                    rejected.append(
+                        (
+                            p,
+                            InvalidRecord(
+                                "rejected",
+                                f"InfluxDB rejected the point (HTTP {_status(e1)}): {str(e1)[:300]}",
+                            ),
+                        )
+                    )
         return rejected
 
     async def close(self) -> None:

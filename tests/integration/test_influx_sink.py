@@ -35,7 +35,8 @@ def test_type_conflict_is_rejected_alone(services):
     writer = InfluxWriter(s)
     rejected = asyncio.run(_write(s, [*good[1:], bad], writer))
     assert [p for p, _ in rejected] == [bad]
-    assert "HTTP 400" in rejected[0][1] and "conflict" in rejected[0][1]
+    assert rejected[0][1].code == "rejected"
+    assert "HTTP 400" in rejected[0][1].reason and "conflict" in rejected[0][1].reason
     flux = f'''from(bucket: "{s.influx_bucket}") |> range(start: -1h)
       |> filter(fn: (r) => r._measurement == "sinktest" and r.patient == "{pid}")'''
     with InfluxDBClient(url=s.influx_url, token=s.influx_token_value(), org=s.influx_org) as c:
@@ -61,4 +62,4 @@ def test_points_that_cannot_be_encoded_are_rejected_without_a_request(services):
     with pytest.raises(ValueError):
         to_line(p)
     rejected = asyncio.run(_write(services, [p]))
-    assert rejected and "not a valid point" in rejected[0][1]
+    assert rejected and rejected[0][1].code == "malformed" and "not a valid point" in rejected[0][1].reason

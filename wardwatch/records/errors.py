@@ -26,6 +26,8 @@ CODES = (
     "chunk_too_long",
     "amplitude_impossible",
     "fs_mismatch",
+    # a destination refused the record as bad data (InfluxDB answered HTTP 400)
+    "rejected",
 )
 
 

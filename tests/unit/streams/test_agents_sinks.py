@@ -39,7 +39,7 @@ def test_points_that_are_not_line_protocol_are_dead_lettered_without_a_write(age
     agents.run(scenario())
     assert sink.writer._client is None  # no InfluxDB client was ever made
     dls = agents.values(topics.DEADLETTER)
-    assert [(d["code"], d["source_topic"]) for d in dls] == [("not a valid point", topics.POINTS)] * 2
+    assert [(d["code"], d["source_topic"]) for d in dls] == [("malformed", topics.POINTS)] * 2
     assert "no writable field" in dls[0]["reason"] and "measurement" in dls[1]["reason"]
     assert [json.loads(base64.b64decode(d["original_b64"])) for d in dls] == [NO_FIELD, NO_MEASUREMENT]
     assert metrics.counts["points_rejected"] == before + 2
