@@ -14,6 +14,7 @@ value would.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -56,26 +57,38 @@ class News2Result:
         }
 
 
+_QUANTUM = {0: Decimal(1), 1: Decimal(1).scaleb(-1)}  # whole numbers; one decimal
+
+
 def _round(x: float, places: int = 0) -> Decimal:
-    q = Decimal(1).scaleb(-places)
-    return Decimal(str(x)).quantize(q, rounding=ROUND_HALF_UP)
+    return Decimal(str(x)).quantize(_QUANTUM[places], rounding=ROUND_HALF_UP)
 
 
-# Chart 1 rows as (highest value of the band, score), ascending; above the last band: the
-# row's final score. Values are rounded to the chart's resolution first (see _round).
-RR_BANDS = ((8, 3), (11, 1), (20, 0), (24, 2)), 3
-SPO2_SCALE1_BANDS = ((91, 3), (93, 2), (95, 1)), 0
-SPO2_SCALE2_BANDS = ((83, 3), (85, 2), (87, 1), (92, 0)), 0  # >= 93 on air: 0
-SPO2_SCALE2_OXYGEN_BANDS = ((83, 3), (85, 2), (87, 1), (92, 0), (94, 1), (96, 2)), 3
-SBP_BANDS = ((90, 3), (100, 2), (110, 1), (219, 0)), 3
-HR_BANDS = ((40, 3), (50, 1), (90, 0), (110, 1), (130, 2)), 3
-TEMP_BANDS = ((Decimal("35.0"), 3), (Decimal("36.0"), 1), (Decimal("38.0"), 0), (Decimal("39.0"), 1)), 2
+Bands = tuple[tuple[int | Decimal, ...], tuple[int, ...]]
 
 
-def _band(v: Decimal, bands: tuple[tuple[tuple[int | Decimal, int], ...], int]) -> int:
+def _bands(*rows: tuple[int | Decimal, int], above: int) -> Bands:
+    """Chart 1 rows as (highest value of the band, score), ascending, and the score above the
+    last band, as ``(upper bounds, scores)`` for :func:`_band`."""
+    return tuple(u for u, _ in rows), (*(sc for _, sc in rows), above)
+
+
+# Chart 1 rows. Values are rounded to the chart's resolution first (see _round).
+RR_BANDS = _bands((8, 3), (11, 1), (20, 0), (24, 2), above=3)
+SPO2_SCALE1_BANDS = _bands((91, 3), (93, 2), (95, 1), above=0)
+SPO2_SCALE2_BANDS = _bands((83, 3), (85, 2), (87, 1), (92, 0), above=0)  # >= 93 on air: 0
+SPO2_SCALE2_OXYGEN_BANDS = _bands((83, 3), (85, 2), (87, 1), (92, 0), (94, 1), (96, 2), above=3)
+SBP_BANDS = _bands((90, 3), (100, 2), (110, 1), (219, 0), above=3)
+HR_BANDS = _bands((40, 3), (50, 1), (90, 0), (110, 1), (130, 2), above=3)
+TEMP_BANDS = _bands(
+    (Decimal("35.0"), 3), (Decimal("36.0"), 1), (Decimal("38.0"), 0), (Decimal("39.0"), 1), above=2
+)
+
+
+def _band(v: Decimal, bands: Bands) -> int:
     """The score of the first band whose upper bound (inclusive) is at or above ``v``."""
-    rows, above = bands
-    return next((score for upper, score in rows if v <= upper), above)
+    uppers, scores = bands
+    return scores[bisect_left(uppers, v)]
 
 
 def score_rr(rr_bpm: float) -> int:
