@@ -64,7 +64,6 @@ __all__ = [
     "get_handler",
     "group_id",
     "job_topic",
-    "register",
     "result_topic",
 ]
 
@@ -80,17 +79,6 @@ HANDLERS: dict[str, str] = {
     "genomic": "batch.genomic.handler:handle",
     "notes": "batch.notes.handler:handle",
 }
-_REGISTERED: dict[str, Handler] = {}
-
-
-def register(kind: str, handler: Handler | None = None) -> Any:
-    """Register ``handler`` for ``kind`` (usable as a decorator); overrides :data:`HANDLERS`."""
-
-    def deco(fn: Handler) -> Handler:
-        _REGISTERED[kind] = fn
-        return fn
-
-    return deco(handler) if handler is not None else deco
 
 
 def _handler_module(kind: str) -> Any | None:
@@ -99,9 +87,7 @@ def _handler_module(kind: str) -> Any | None:
 
 
 def get_handler(kind: str) -> Handler:
-    """The handler for ``kind``: a registered one, else the lazily imported default."""
-    if kind in _REGISTERED:
-        return _REGISTERED[kind]
+    """The handler for ``kind`` (:data:`HANDLERS`), imported lazily."""
     if kind not in HANDLERS:
         raise ValueError(f"no handler for kind {kind!r}; valid: {', '.join(sorted(HANDLERS))}")
     mod_name, fn_name = HANDLERS[kind].split(":", 1)
@@ -153,7 +139,7 @@ def _versions(kind: str) -> dict[str, str]:
 
     v = {"wardwatch": str(ww_version), "batch_framework": FRAMEWORK_VERSION}
     try:
-        mod = _handler_module(kind) if kind not in _REGISTERED else None
+        mod = _handler_module(kind)
     except ImportError:
         mod = None
     v.update({k: str(x) for k, x in (getattr(mod, "VERSIONS", None) or {}).items()})
@@ -168,7 +154,7 @@ class JobWorker:
     kind : str
         ``"image"``, ``"genomic"`` or ``"notes"``.
     handler : callable, optional
-        Overrides the registered handler (tests).
+        Overrides the kind's handler (tests).
     settings : Settings, optional
         Defaults to :func:`wardwatch.settings.get_settings`.
     """
@@ -176,7 +162,7 @@ class JobWorker:
     def __init__(self, kind: str, handler: Handler | None = None, settings: Settings | None = None) -> None:
         self.kind = kind
         self.s = settings or get_settings()
-        self._custom_handler = handler is not None or kind in _REGISTERED
+        self._custom_handler = handler is not None
         self.handler = handler or get_handler(kind)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.done = DoneSet()

@@ -59,7 +59,6 @@ class InfluxWriter:
         self.max_backoff_s = max_backoff_s
         self._post = post
         self._client: InfluxDBClientAsync | None = None
-        self.written = 0
         self.retries = 0
 
     async def _post_lines(self, body: str) -> None:
@@ -119,7 +118,6 @@ class InfluxWriter:
             return rejected
         try:
             await self._write_until_done("\n".join(line for _, line in lines))
-            self.written += len(lines)
         except Exception as e:  # noqa: BLE001 - any failed batch is retried point by point
             log_event(
                 log,
@@ -131,7 +129,6 @@ class InfluxWriter:
             for p, line in lines:
                 try:
                     await self._write_until_done(line)
-                    self.written += 1
                 except Exception as e1:  # noqa: BLE001 - the point is dead-lettered with its error
                     rejected.append(
                         (
