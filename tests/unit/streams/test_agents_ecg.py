@@ -1,0 +1,105 @@
+"""``streams.ecg.agents.analyse_ecg`` under Faust's ``test_context()`` (no broker; see
+``conftest.py``): it moves chunks to :func:`models.ecg.step.ecg_step` and the step's outputs to
+the broker, dead-letters what does not validate or is out of sequence, and writes the patient's
+state once the outputs are on the broker."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from models.ecg.step import ecg_step
+from simulators.ecg_synth import synth_ecg
+from streams.ecg.agents import analyse_ecg, ecg_state, rt
+from wardwatch import topics
+from wardwatch.records.ecg import ecg_chunk_dict, ecg_validate
+
+FS = 360.0
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+
+
+@pytest.fixture
+def ecg_table():
+    ecg_state.data.clear()
+    rt.streams.clear()
+    yield ecg_state
+    ecg_state.data.clear()
+    rt.streams.clear()
+
+
+def chunks(pid: str = "E001", seconds: int = 6, seed: int = 3) -> list[bytes]:
+    """``seconds`` one-second chunks of synthetic sinus rhythm (lead II)."""
+    sig, _ = synth_ecg(float(seconds), fs=FS, seed=seed)
+    n = int(FS)
+    return [
+        json.dumps(
+            ecg_chunk_dict(pid, "ICU-07", T0 + timedelta(seconds=i), FS, i, "II", sig[i * n : (i + 1) * n])
+        ).encode()
+        for i in range(seconds)
+    ]
+
+
+def test_chunks_publish_the_step_outputs_and_write_the_state(agents, ecg_table):
+    raws = chunks()
+    rt.load_classifier()
+
+    async def scenario():
+        async with analyse_ecg.test_context() as agent:
+            for raw in raws:  # one chunk per batch, as a 1 Hz feed arrives
+                event = await agent.put(raw, key=b"E001", partition=2)
+                await agents.processed(agent, event)
+
+    agents.run(scenario())
+    # the same chunks through the one ECG step, one batch each
+    states: dict = {}
+    expected = []
+    for raw in raws:
+        res = ecg_step(states, [ecg_validate(raw, key="E001")], rt, 0.0, partitions=[2])
+        assert not res.rejected
+        expected += [p for out in res.results for p in out.points]
+    got = agents.values(topics.POINTS)
+    assert got == json.loads(json.dumps(expected))
+    assert {p["measurement"] for p in got} >= {"ecg_hr"}
+    assert agents.sent(topics.DEADLETTER) == []
+    st = ecg_state.data["E001"]
+    assert st["last"]["seq"] == len(raws) - 1 and st["partition"] == 2
+    assert st["beat_stream"] == states["E001"]["beat_stream"]
+
+
+def test_bad_and_out_of_sequence_chunks_are_dead_lettered_and_the_good_ones_go_on(agents, ecg_table):
+    good = chunks(seconds=3)
+    wrong_unit = json.dumps({**json.loads(good[1]), "ecg_mv": [0.1]}).encode()
+    cases = [
+        (good[0], b"E001"),
+        (b"{not json", b"E001"),
+        (wrong_unit, b"E001"),
+        (good[0], b"E001"),  # the same seq again: a re-delivery
+        (good[1], b"E002"),  # keyed as another patient
+        (good[1], b"E001"),
+        (good[2], b"E001"),
+    ]
+
+    async def scenario():
+        async with analyse_ecg.test_context() as agent:
+            events = []
+            for raw, key in cases:
+                events.append(await agent.put(raw, key=key, partition=1))
+            await agents.processed(agent, *events)
+            return events
+
+    events = agents.run(scenario())
+    dls = agents.values(topics.DEADLETTER)
+    assert [(d["code"], d["field"]) for d in dls] == [
+        ("malformed", None),
+        ("unknown_field", "ecg_mv"),
+        ("duplicate", None),
+        ("key_mismatch", "patient_id"),
+    ]
+    assert [d["offset"] for d in dls] == [events[i].message.offset for i in (1, 2, 3, 4)]
+    assert base64.b64decode(dls[0]["original_b64"]) == b"{not json"
+    assert all(d["source_topic"] == topics.ECG for d in dls)
+    # the three good chunks were analysed in order
+    assert ecg_state.data["E001"]["last"]["seq"] == 2
