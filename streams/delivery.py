@@ -27,6 +27,11 @@ recovery seek *after* it):
 4. **A flush that does not flush.** Before committing, Faust flushes its producer buffer (where
    ``send_soon`` outputs and table changelogs wait); that flush returns as soon as one message
    takes longer than 0.1 s, buffered messages and all, and the commit goes ahead.
+5. **A commit racing a rebalance crashes the worker.** When every partition of a commit has
+   moved to another member by the time the consumer thread runs it, Faust hands aiokafka an empty
+   offsets dict, aiokafka raises ``ValueError({})`` and Faust crashes the worker (seen in a
+   ten-kill run). Such a commit now does nothing: the partitions' new owner reads on from the
+   last committed offset (at least once, nothing lost).
 
 Our input topics are never compacted and no producer writes transactions into them, so a jump
 in offsets is a stale record: :func:`delivery_verdict` holds it back and the partition is read
@@ -39,7 +44,7 @@ every one of them; only then do they write table state and acknowledge their inp
 send is otherwise a log line in Faust, and a state change whose changelog reached the broker
 before the outputs it implies would turn the re-delivered input into a "duplicate".
 
-:func:`install` applies the four fixes to Faust's classes; ``streams.app`` calls it before it
+:func:`install` applies the five fixes to Faust's classes; ``streams.app`` calls it before it
 creates the app. A Faust upgrade must re-check each one (``FAUST_VERSION``).
 """
 
@@ -54,6 +59,7 @@ from typing import Any
 import faust
 from faust.transport import consumer as faust_consumer
 from faust.transport import producer as faust_producer
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 FAUST_VERSION = "0.15.3"
 #: a jump that stays after this many re-reads of the partition is a real gap (never expected on
@@ -317,11 +323,25 @@ async def _buffer_flush(self: Any) -> None:
             continue
 
 
+async def _commit_assigned(self: Any, offsets: Any) -> bool:
+    """Faust ``AIOKafkaConsumerThread._commit``, except that a commit none of whose partitions
+    is still assigned does nothing instead of crashing the worker (fix 5). Runs in the consumer
+    thread's loop: the assignment read here is the one the original then filters by."""
+    assigned = self.assignment()
+    if not any(tp in assigned for tp in offsets):
+        log.info("commit skipped: its partitions moved in a rebalance (%d offsets)", len(offsets))
+        return False
+    return bool(await _ORIGINAL_COMMIT(self, offsets))
+
+
+_ORIGINAL_COMMIT = faust_aiokafka.AIOKafkaConsumerThread._commit
+
 _PATCHES: list[tuple[Any, str, Callable[..., Any]]] = [
     (faust_consumer.Consumer, "_new_offset", _new_offset),
     (faust_consumer.Consumer, "_drain_messages", _drain_messages),
     (faust_consumer.Consumer, "perform_seek", _perform_seek),
     (faust_producer.ProducerBuffer, "flush", _buffer_flush),
+    (faust_aiokafka.AIOKafkaConsumerThread, "_commit", _commit_assigned),
 ]
 
 

@@ -105,7 +105,7 @@ def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker,
     )
     reasons = {v["code"]: v["reason"] for tp, k, v in got if tp == "deadletter" and k in (a, b)}
     assert "temp_f" in reasons["wrong_unit"] and "hr_bpm=400.0" in reasons["out_of_range"]
-    broken = next(v for tp, k, v in got if tp == "deadletter" and v["reason"].startswith("malformed"))
+    broken = next(v for tp, k, v in got if tp == "deadletter" and k in (a, b) and v["code"] == "malformed")
     import base64
 
     assert base64.b64decode(broken["original_b64"]) == b"{broken json"
