@@ -53,7 +53,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faust
@@ -108,6 +108,23 @@ async def publish(sends: list[tuple[Any, bytes | None, Any]]) -> None:
         )
         await asyncio.sleep(delay)
         pending = failed
+
+
+def already_processed(state: Mapping[str, Any], partition: int, offset: int) -> bool:
+    """Whether a patient's ``state`` already took in the record at ``offset`` of ``partition``
+    (the state records the partition and offset of the last record it took in).
+
+    A record is re-delivered after a rebalance when its outputs and the state reached the broker
+    but its offset was not committed yet. Its outputs were published before the state was
+    written, so taking it in again would only make it a "duplicate" dead letter: it is skipped.
+    A patient's records all sit on one partition (keyed by patient id).
+
+    Examples
+    --------
+    >>> already_processed({"partition": 2, "offset": 41}, 2, 41), already_processed({}, 2, 41)
+    (True, False)
+    """
+    return state.get("partition") == partition and int(state.get("offset", -1)) >= offset
 
 
 async def acked_batches(stream: Any, max_events: int, within_s: float) -> Any:

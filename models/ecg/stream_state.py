@@ -72,6 +72,7 @@ class ECGState(TypedDict):
     fs: NotRequired[float]
     rx_wall: NotRequired[float]
     partition: NotRequired[int]
+    offset: NotRequired[int]  # input offset of the last chunk taken in (re-delivery check)
     buf2: NotRequired[LeadBuffer | None]
 
 

@@ -40,7 +40,8 @@ class VitalsState(TypedDict, total=False):
     news2_level: str  # "none" | "low" | "medium" | "high"
     news2_lower_since: str | None  # when a lower level was first seen (hysteresis)
     deterioration: LiveState | None  # models.deterioration.live state
-    partition: int  # input partition (set by the agent)
+    partition: int  # input partition and offset of the last reading taken in (set by the
+    offset: int  # agent: re-delivered readings are recognised by them)
 
 
 #: ``deterioration(state, reading, news2) -> (state, points, conditions)``

@@ -33,7 +33,7 @@ from models.ecg.step import LiveDetector, Rejected, StripInputs, ecg_state_new, 
 from models.ecg.stream_state import ECGState, FamilyVotes
 from streams.app import app
 from streams.deadletter import deadletter_output
-from streams.delivery import acked_batches, publish
+from streams.delivery import acked_batches, already_processed, publish
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
 from streams.tables import patient_table
@@ -206,6 +206,9 @@ def _take_in(
             pid = chunk.patient_id
             if pid not in states:
                 states[pid] = ecg_state[pid] or ecg_state_new()
+            if already_processed(states[pid], event.message.partition, event.message.offset):
+                metrics.incr("ecg_redelivered")  # its outputs went out before its state
+                continue
         except InvalidRecord as e:
             early.append((i, e, {"code": e.code}))
             continue
@@ -253,6 +256,8 @@ async def _process_batch(events: list) -> None:
         pkey = out.chunk.patient_id.encode()
         sends += [(points_topic, pkey, p) for p in out.points]
         metrics.incr("ecg_chunks")
+    for i, chunk in admitted:  # the last input each state took in (re-delivery check)
+        states[chunk.patient_id]["offset"] = events[i].message.offset
     await publish(sends)
     for pid, st in states.items():
         ecg_state[pid] = st

@@ -24,7 +24,7 @@ from models.deterioration.model import load_model
 from models.vitals.scoring import VitalsState, vitals_step
 from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
-from streams.delivery import acked_batches, publish
+from streams.delivery import acked_batches, already_processed, publish
 from streams.metrics import metrics
 from streams.tables import patient_table
 from streams.topics import conditions_topic, points_topic, vitals_topic
@@ -75,6 +75,9 @@ async def _score_batch(events: list) -> None:
             reading = vitals_validate(msg.value, key=key, now=now)
             pid = reading.patient_id
             state = states[pid] if pid in states else vitals_state[pid]
+            if already_processed(state, msg.partition, msg.offset):
+                metrics.incr("vitals_redelivered")  # its outputs went out before its state
+                continue
             vitals_order_check(reading, state.get("last_ts"), state.get("last_reading"))
         except InvalidRecord as e:
             sends.append(deadletter_output(event, e, VITALS, key=key))
@@ -90,7 +93,7 @@ async def _score_batch(events: list) -> None:
             )
             continue
         state, conditions, points = vitals_step(state, reading, _deterioration)
-        state["partition"] = msg.partition
+        state["partition"], state["offset"] = msg.partition, msg.offset
         states[pid] = state
         pkey = pid.encode()
         sends += [(conditions_topic, pkey, c.to_dict()) for c in conditions]

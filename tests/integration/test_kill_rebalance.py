@@ -235,6 +235,16 @@ def test_a_redelivered_dead_letter_is_the_same_dead_letter(kill_run):
     assert not differing, f"re-delivered dead letters with other reasons: {list(differing.items())[:5]}"
 
 
+def test_no_valid_reading_is_dead_lettered(kill_run):
+    """A reading re-delivered after a kill is recognised by the partition and offset its
+    patient's state took in last, and skipped: it is not a "duplicate" or "out of order" dead
+    letter (its outputs were published before that state was written)."""
+    why = Counter(kill_run["rejected_ok"].values())
+    assert not kill_run["rejected_ok"], (
+        f"{len(kill_run['rejected_ok'])} valid readings dead-lettered: {dict(why)}"
+    )
+
+
 def test_committed_offsets_reach_the_end_of_every_input(kill_run):
     """Nothing left behind and no commit stalled by the stricter commit rule; the workers
     stay up."""

@@ -103,3 +103,27 @@ def test_bad_and_out_of_sequence_chunks_are_dead_lettered_and_the_good_ones_go_o
     assert all(d["source_topic"] == topics.ECG for d in dls)
     # the three good chunks were analysed in order
     assert ecg_state.data["E001"]["last"]["seq"] == 2
+
+
+def test_a_redelivered_chunk_is_skipped_not_dead_lettered(agents, ecg_table):
+    """Chunks read again after a rebalance (their state written, their offsets not committed)
+    are recognised by the partition and offset the state took in last; the same chunk under a
+    new offset is still a device duplicate."""
+    raws = chunks(seconds=3)
+
+    async def scenario():
+        async with analyse_ecg.test_context() as agent:
+            first = [await agent.put(raw, key=b"E001", partition=1) for raw in raws]
+            await agents.processed(agent, *first)
+            n_points = len(agents.sent(topics.POINTS))
+            agent.sent_offset = 0  # the partition is read again from offset 0
+            again = [await agent.put(raw, key=b"E001", partition=1) for raw in raws]
+            await agents.processed(agent, *again)
+            assert len(agents.sent(topics.POINTS)) == n_points  # nothing analysed twice
+            dup = await agent.put(raws[2], key=b"E001", partition=1)  # offset 3
+            await agents.processed(agent, dup)
+
+    agents.run(scenario())
+    [dl] = agents.values(topics.DEADLETTER)
+    assert (dl["code"], dl["offset"]) == ("duplicate", 3)
+    assert ecg_state.data["E001"]["last"]["seq"] == 2 and ecg_state.data["E001"]["offset"] == 3

@@ -112,6 +112,6 @@ def test_the_next_reading_is_scored_with_the_lab_and_keeps_it(agents):
     )
     s2, _, p2 = vitals_step(s1, vitals_validate(r2, key="P001"), deterioration_step)
     assert agents.values(topics.POINTS) == json.loads(json.dumps(p1 + p2))
-    assert vitals_state.data["P001"] == json.loads(json.dumps({**s2, "partition": 0}))
+    assert vitals_state.data["P001"] == json.loads(json.dumps({**s2, "partition": 0, "offset": 1}))
     assert vitals_state.data["P001"]["deterioration"]["features"]["open"]["Lactate"] == [4.2, 1]
     assert vitals_state.data["P001"]["n"] == 2

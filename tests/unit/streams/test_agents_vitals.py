@@ -76,9 +76,13 @@ def test_a_reading_publishes_the_step_outputs_then_writes_the_state(agents):
     assert {m.key for m in conditions + points} == {b"P001"}
     assert agents.sent(topics.DEADLETTER) == []
     # the state, with the partition its reading came from, in the table and its changelog
-    assert vitals_state.data["P001"] == {**exp_state, "partition": 3}
+    assert vitals_state.data["P001"] == {**exp_state, "partition": 3, "offset": 0}
     [log] = changelog
-    assert (json.loads(log.key), log.json(), log.partition) == ("P001", {**exp_state, "partition": 3}, 3)
+    assert (json.loads(log.key), log.json(), log.partition) == (
+        "P001",
+        {**exp_state, "partition": 3, "offset": 0},
+        3,
+    )
     assert metrics.counts["vitals_processed"] == before + 1
 
 
@@ -101,8 +105,8 @@ def test_a_batch_of_many_patients_and_readings(agents):
     agents.run(scenario())
     assert agents.values(topics.CONDITIONS) == c1 + c2 + c3 == c3  # only the sick reading alerts
     assert agents.values(topics.POINTS) == p1 + p2 + p3
-    assert vitals_state.data["P001"] == {**s3, "partition": 0}
-    assert vitals_state.data["P002"] == {**s2, "partition": 0}
+    assert vitals_state.data["P001"] == {**s3, "partition": 0, "offset": 2}
+    assert vitals_state.data["P002"] == {**s2, "partition": 0, "offset": 1}
     assert vitals_state.data["P001"]["n"] == 2
 
 
@@ -157,6 +161,31 @@ def test_a_duplicate_reading_is_dead_lettered(agents, same_batch):
     assert vitals_state.data["P001"]["n"] == 1
 
 
+def test_a_redelivered_reading_is_skipped_not_dead_lettered(agents):
+    """After a rebalance a reading whose state was written but whose offset was not committed
+    comes again with its own offset: the state knows it (partition and offset), so it is
+    skipped, while the same content under a new offset is still a device duplicate."""
+    first, second = reading(at_s=0, **SICK), reading(at_s=60, **WELL)
+    before = metrics.counts["vitals_redelivered"]
+
+    async def scenario():
+        async with score_vitals.test_context() as agent:
+            e0 = await agent.put(first, key=b"P001")
+            e1 = await agent.put(second, key=b"P001")
+            await agents.processed(agent, e0, e1)
+            agent.sent_offset = 0  # the consumer reads the partition again from offset 0
+            again = [await agent.put(r, key=b"P001") for r in (first, second)]
+            dup = await agent.put(second, key=b"P001")  # a device sending it twice: offset 2
+            await agents.processed(agent, *again, dup)
+
+    agents.run(scenario())
+    [dl] = agents.values(topics.DEADLETTER)
+    assert (dl["code"], dl["offset"]) == ("duplicate", 2)
+    assert len(agents.values(topics.CONDITIONS)) == 1  # the first reading's alert, once
+    assert vitals_state.data["P001"]["n"] == 2 and vitals_state.data["P001"]["offset"] == 1
+    assert metrics.counts["vitals_redelivered"] == before + 2
+
+
 def test_an_earlier_reading_is_dead_lettered_as_out_of_order(agents):
     async def scenario():
         async with score_vitals.test_context() as agent:
@@ -188,7 +217,7 @@ def test_state_is_written_and_the_reading_acked_only_after_the_broker_acknowledg
             await agents.processed(agent, event)
 
     agents.run(scenario())
-    assert vitals_state.data["P001"] == {**exp_state, "partition": 0}
+    assert vitals_state.data["P001"] == {**exp_state, "partition": 0, "offset": 0}
     assert agents.values(topics.CONDITIONS) == exp_conditions
 
 
