@@ -24,6 +24,7 @@ def bench_load(
     json_out: bool = typer.Option(False, "--json", help="print the report as JSON on stdout"),
     plot: Path | None = typer.Option(None, "--plot", help="PNG of latency and lag over time"),
     keep_services: bool = typer.Option(False, "--keep-services", help="leave services this run started"),
+    profile: bool = typer.Option(False, "--profile", help="run workers under cProfile (slower)"),
 ) -> None:
     """Drive N simulated beds (vitals 1 Hz; 2-lead 360 Hz ECG for a share) in real time through
     the real services and W workers; report alert and point latency, lag, rates, CPU, memory and
@@ -36,7 +37,8 @@ def bench_load(
 
     setup_logging("WARNING")  # the clients' chatter off; the bench's own lines (no patient ids) on
     logging.getLogger("wardwatch.bench").setLevel(logging.INFO)
-    cfg = LoadConfig(beds, seconds, workers, ecg_share, seed, drain_s, keep_services)
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+    cfg = LoadConfig(beds, seconds, workers, ecg_share, seed, drain_s, keep_services, profile)
     cols = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} s"))
     with Progress(*cols, TimeElapsedColumn(), console=stderr_console()) as bar:
         task = bar.add_task("starting", total=seconds)

@@ -13,16 +13,21 @@ the run's input to compare rates.
 JSON fields beyond the issue's: ``ecg_beds``, ``drain_s``, ``deadletters``, ``alerts_missing``,
 ``alerts_unexpected``, ``points_by_measurement`` (expected, written), ``lag.by_topic_max``,
 ``lag.grows``, ``pipeline_msgs_per_s`` and ``raw_msgs_per_s`` per input topic,
-``faust_vs_raw_by_topic``, ``send_delay_max_s`` (how late the simulator's slowest tick was).
+``faust_vs_raw_wall_by_topic``, ``raw_cpu_s``, ``send_delay_max_s`` (how late the simulator's
+slowest tick was).
 
 ``in_msgs_per_s``: records sent (vitals + ECG) per second of driving. ``out_msgs_per_s``:
 messages the pipeline produced on ``alerts.conditions``, ``alerts``, ``influx.points`` and
 ``deadletter`` from the first tick to the end of the drain, per second of that span.
-``faust_vs_raw``: for ``vitals``, the pipeline's consume rate (the run's records divided by the
-time from the first tick until the group's committed offsets covered them) over the rate of a
-plain aiokafka consumer reading and JSON-decoding the same records after the run. While the
-pipeline keeps up, its rate is the input rate, so the ratio is then a lower bound of what it
-could do; it measures capacity only when lag grows. ``cpu_s`` / ``rss_mb``: from ``/proc``, from
+``faust_vs_raw``: records per CPU-second, the pipeline's over a plain consumer's. The pipeline's
+is the run's input records (vitals + ECG) over the workers' CPU seconds; the plain consumer's is
+the same records read and JSON-decoded by an aiokafka consumer in this process after the run,
+over its CPU seconds. Per CPU-second because in a real-time run the pipeline's wall rate is the
+input rate while it keeps up; this is what each could do with a core of its own (with
+``--ecg-share 0`` it is the vitals figure of issue #18). ``faust_vs_raw_wall_by_topic``: the
+wall-clock rates per topic (the pipeline's: the topic's records over the time from the first tick
+until the group's committed offsets covered them), a capacity ratio only when lag grows.
+``cpu_s`` / ``rss_mb``: from ``/proc``, from
 the first tick to the end of the drain (``worker``: all workers summed / the largest one).
 ``ok``: every expected alert event and point arrived, no unexpected alert event, no dead
 letter, the drain finished, and lag did not grow without bound
@@ -66,6 +71,9 @@ class LoadConfig:
     seed: int = 7
     drain_s: float = 120.0
     keep_services: bool = False
+    #: run each worker under the standard library's cProfile (``<run folder>/worker-i.prof``,
+    #: written when the worker stops); it slows the worker, so its figures are not the plain ones
+    profile: bool = False
 
 
 @dataclass
@@ -114,6 +122,7 @@ def _start_at_end(s: Settings, group: str) -> None:
     empty), so its workers skip what earlier runs left there."""
     from kafka import KafkaConsumer, TopicPartition
     from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
     from kafka.structs import OffsetAndMetadata
 
     c = KafkaConsumer(bootstrap_servers=s.bootstrap_servers, enable_auto_commit=False)
@@ -121,7 +130,16 @@ def _start_at_end(s: Settings, group: str) -> None:
     try:
         tps = [TopicPartition(t, p) for t in topics.STREAM_TOPICS for p in c.partitions_for_topic(t) or ()]
         ends = c.end_offsets(tps)
-        admin.alter_group_offsets(group, {tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()})
+        offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()}
+        deadline = time.monotonic() + 60
+        while True:  # a fresh broker creates its offsets topic (the group coordinator) on first use
+            try:
+                admin.alter_group_offsets(group, offsets)
+                return
+            except KafkaError as e:
+                if not e.retriable or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
     finally:
         c.close()
         admin.close()
@@ -137,10 +155,11 @@ def _start_workers(r: _Run) -> None:
     for i in range(r.cfg.workers):
         path = r.folder / f"worker-{i}.log"
         r.logs.append(path)
+        prof = ["-m", "cProfile", "-o", str(r.folder / f"worker-{i}.prof")] if r.cfg.profile else []
         with open(path, "ab") as out:
             r.workers.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "wardwatch.cli", "worker"],
+                    [sys.executable, *prof, "-m", "wardwatch.cli", "worker"],
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     env=env,
@@ -269,9 +288,9 @@ def _caught_up_at(samples: list, in_start: dict, in_end: dict, topic: str) -> fl
     return None
 
 
-async def _raw_rate(s: Settings, start: dict, end: dict, topic: str) -> tuple[int, float]:
+async def _raw_rate(s: Settings, start: dict, end: dict, topic: str) -> tuple[int, float, float]:
     """Records of ``topic`` in ``[start, end)`` read and JSON-decoded by a plain aiokafka consumer:
-    (count, seconds)."""
+    (count, wall seconds, CPU seconds of this process)."""
     from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import TopicPartition
 
@@ -288,7 +307,7 @@ async def _raw_rate(s: Settings, start: dict, end: dict, topic: str) -> tuple[in
             c.seek(tp, off)
         left = sum(e - b for b, e in want.values())
         n = 0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         while left > 0:
             batch = await c.getmany(timeout_ms=1000, max_records=5000)
             if not batch:
@@ -299,7 +318,7 @@ async def _raw_rate(s: Settings, start: dict, end: dict, topic: str) -> tuple[in
                         json.loads(m.value)
                         n += 1
                         left -= 1
-        return n, time.perf_counter() - t0
+        return n, time.perf_counter() - t0, time.process_time() - c0
     finally:
         await c.stop()
 
@@ -384,23 +403,31 @@ def run_load(
 
 def _rates(
     s: Settings, samples: list, inputs: tuple, n_in: dict[str, int], t0: float
-) -> tuple[dict[str, float | None], dict[str, float | None], dict[str, float | None]]:
-    """Per input topic: the pipeline's consume rate, the plain consumer's, and their ratio."""
+) -> tuple[dict[str, float | None], dict[str, float | None], dict[str, float | None], float]:
+    """Per input topic: the pipeline's wall consume rate, the plain consumer's and their ratio;
+    and the plain consumer's CPU seconds over all input topics."""
     in_start, in_end = inputs
     pipe: dict[str, float | None] = {}
     raw: dict[str, float | None] = {}
     ratio: dict[str, float | None] = {}
+    raw_cpu = 0.0
     for topic in INPUT_TOPICS:
         if not n_in[topic]:
             continue
         caught = _caught_up_at(samples, in_start, in_end, topic)
         p = n_in[topic] / (caught - t0) if caught else None
-        n, secs = asyncio.run(_raw_rate(s, in_start, in_end, topic))
+        n, secs, cpu = asyncio.run(_raw_rate(s, in_start, in_end, topic))
+        raw_cpu += cpu
         q = n / secs if secs > 0 else None
         pipe[topic] = None if p is None else round(p, 1)
         raw[topic] = None if q is None else round(q, 1)
         ratio[topic] = round(p / q, 3) if p and q else None
-    return pipe, raw, ratio
+    return pipe, raw, ratio, raw_cpu
+
+
+def _per_cpu_ratio(n: int, worker_cpu_s: float, raw_cpu_s: float) -> float | None:
+    """(n / worker CPU s) / (n / raw CPU s): the raw consumer's CPU per record over the workers'."""
+    return round(raw_cpu_s / worker_cpu_s, 4) if n and worker_cpu_s > 0 and raw_cpu_s > 0 else None
 
 
 def _report(
@@ -426,7 +453,7 @@ def _report(
     lag_series = [(t, total) for t, total, _, _ in sm.lag.samples]
     during = [lag for t, lag in lag_series if t <= drive["end_wall"]]
     grows = lag_grows(lag_series, t0, drive["end_wall"], in_rate)
-    pipe, raw, ratio = _rates(s, sm.lag.samples, inputs, n_in, t0)
+    pipe, raw, ratio, raw_cpu = _rates(s, sm.lag.samples, inputs, n_in, t0)
     out_start, out_end = outputs
     out_n = sum(out_end[tp] - out_start.get(tp, 0) for tp in out_end)
     end_wall = drive["end_wall"] + (drain_s or cfg.drain_s)
@@ -465,8 +492,9 @@ def _report(
         "rss_mb": rss,
         "pipeline_msgs_per_s": pipe,
         "raw_msgs_per_s": raw,
-        "faust_vs_raw": ratio.get(topics.VITALS),
-        "faust_vs_raw_by_topic": ratio,
+        "faust_vs_raw": _per_cpu_ratio(sum(n_in.values()), cpu.get("worker", 0.0), raw_cpu),
+        "faust_vs_raw_wall_by_topic": ratio,
+        "raw_cpu_s": round(raw_cpu, 2),
         "beat_classifier": exp.classifier,
         "run": r.run_id,
         "worker_logs": [str(p) for p in r.logs],
