@@ -83,7 +83,7 @@ def lag_grows(samples: Sequence[tuple[float, int]], t0: float, t1: float, in_rat
         return False
     ts, lags = np.array([t for t, _ in half]), np.array([lag for _, lag in half], dtype=float)
     slope = float(np.polyfit(ts - ts[0], lags, 1)[0])
-    return slope > LAG_GROWTH_SHARE * in_rate and lags[-1] > LAG_GROWTH_FLOOR_S * in_rate
+    return bool(slope > LAG_GROWTH_SHARE * in_rate and lags[-1] > LAG_GROWTH_FLOOR_S * in_rate)
 
 
 class _Sampler(threading.Thread):

@@ -10,7 +10,8 @@ until the group has committed everything; then the pure steps run offline over t
 (:mod:`wardwatch.loadtest.expected`) to say what had to arrive, and a plain aiokafka consumer reads
 the run's input to compare rates.
 
-JSON fields beyond the issue's: ``ecg_beds``, ``drain_s``, ``deadletters``, ``alerts_missing``,
+JSON fields beyond the issue's: ``ecg_beds``, ``alert_latency_by_source_s`` (vitals, ECG),
+``drain_s``, ``deadletters``, ``alerts_missing``,
 ``alerts_unexpected``, ``points_by_measurement`` (expected, written), ``lag.by_topic_max``,
 ``lag.grows``, ``pipeline_msgs_per_s`` and ``raw_msgs_per_s`` per input topic,
 ``faust_vs_raw_wall_by_topic``, ``raw_cpu_s``, ``send_delay_max_s`` (how late the simulator's
@@ -444,6 +445,10 @@ def _report(
     exp = expected_outputs(plan, start, s.deterioration_model)
     delivered = {e: v for e, v in sm.alerts.received.items() if v[1]["source"] not in TIMER_SOURCES}
     alert_lat = [delivered[e][0] - end_s for e, (_, end_s) in exp.alerts.items() if e in delivered]
+    by_source: dict[str, list[float]] = {"vitals": [], "ecg": []}
+    for e, (ev, end_s) in exp.alerts.items():
+        if e in delivered:
+            by_source["ecg" if ev["source"].startswith("ecg.") else "vitals"].append(delivered[e][0] - end_s)
     point_lat = [seen - t for (_, t), seen in sm.points.seen.items() if t >= t0]
     counts = _count_points(s, exp, r.prefix, start)
     in_start, in_end = inputs
@@ -468,6 +473,7 @@ def _report(
         "workers": cfg.workers,
         "ecg_beds": len(plan.feeds),
         "latency_s": {"alert": percentiles(alert_lat), "point": percentiles(point_lat)},
+        "alert_latency_by_source_s": {k: percentiles(v) for k, v in by_source.items()},
         "lag": {
             "max": max(during, default=0),
             "end": during[-1] if during else 0,
