@@ -70,7 +70,7 @@ def load_ecg_events(name: str, seconds: float, phase_s: float = 0.0) -> tuple[fl
     >>> [(e.kind, round(e.start_s, 1)) for e in load_ecg_events("vrun", 20)[1]]
     [('vrun', 6.7)]
     >>> [round(e.start_s) for e in load_ecg_events("pause", 150, phase_s=5)[1]]
-    [30, 90, 150]
+    [30, 90]
     """
     hr, events = SCENARIOS[name]
     scale = min(1.0, seconds / EVENT_PERIOD_S)
