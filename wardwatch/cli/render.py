@@ -33,9 +33,9 @@ def news2_table(components: Mapping[str, int]) -> Table:
     return t
 
 
-def summary_table(summary: Mapping[str, Any]) -> Table:
-    """``wardwatch demo``: the run's summary (dicts and lists as JSON)."""
-    t = Table("summary", "value", title="WardWatch demo summary")
+def summary_table(summary: Mapping[str, Any], title: str = "WardWatch demo summary") -> Table:
+    """``wardwatch demo`` / ``bench load``: the run's summary (dicts and lists as JSON)."""
+    t = Table("summary", "value", title=title)
     for k, v in summary.items():
         t.add_row(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v))
     return t

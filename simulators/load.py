@@ -1,0 +1,245 @@
+"""A load-test ward: N beds of 1 Hz vitals, a share of them with 2-lead 360 Hz ECG, in real time.
+
+Pure generation (:func:`load_plan`, :func:`tick_records`) is separate from producing to Kafka
+(:func:`drive`), so the load test can rebuild offline exactly the records it sent and run the
+pure steps over them (what the pipeline *should* have produced).
+
+Timing
+------
+Tick ``i`` (``i = 0 .. seconds - 1``) is sent at wall time ``start + i`` s. It carries, for every
+bed, the vitals reading with device time ``ts = start + i`` and, for every ECG bed, the 1-second
+chunk covering ``[start + i - 1, start + i)``: each record leaves the "device" at the instant its
+last measurement was taken, so its *device end time* equals its scheduled send time
+(:func:`record_end_s`). Latencies are measured from that instant.
+
+Beds
+----
+Vitals come from :func:`simulators.vitals.ward_plan` (stable, sepsis, hypoxia, bradycardia; the
+deteriorating patients cross NEWS2 bands during the run, so NEWS2 alerts fire). ECG beds are the
+first ``round(ecg_share * beds)`` beds (same patient ids) and cycle through
+:data:`simulators.ecg_synth.SCENARIOS`; each scenario's events (VT runs, pauses, VF, leads off,
+noise) are compressed into runs shorter than a minute and repeated every minute of longer runs,
+with a per-bed phase, so ECG alarms fire all through the run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from simulators.ecg_feed import BedFeed
+from simulators.ecg_synth import SCENARIOS, SynthEvent, synth_ecg
+from simulators.vitals import SimPatient, vitals_at, ward_plan
+from wardwatch.records.ecg import ecg_chunk_dict
+
+ECG_FS_HZ = 360.0
+EVENT_PERIOD_S = 60.0  #: scenario events repeat every minute of a longer run
+
+
+@dataclass
+class LoadPlan:
+    """Who is in the load-test ward: every bed's vitals patient and the ECG feeds."""
+
+    seconds: int
+    patients: list[SimPatient]
+    feeds: list[BedFeed] = field(default_factory=list)
+    seed: int = 7
+
+    @property
+    def beds(self) -> int:
+        return len(self.patients)
+
+
+def load_ecg_events(name: str, seconds: float, phase_s: float = 0.0) -> tuple[float, tuple[SynthEvent, ...]]:
+    """Sinus rate and events of ECG scenario ``name`` fitted to a run of ``seconds``.
+
+    Event starts are scaled by ``min(1, seconds / 60)`` (a 20 s run gets its VT run at 6.7 s
+    instead of 20 s), shifted by ``phase_s`` and repeated every :data:`EVENT_PERIOD_S`; an event
+    is cut at the end of the run and dropped if it would start in its last 2 seconds.
+
+    Examples
+    --------
+    >>> [(e.kind, round(e.start_s, 1)) for e in load_ecg_events("vrun", 20)[1]]
+    [('vrun', 6.7)]
+    >>> [round(e.start_s) for e in load_ecg_events("pause", 150, phase_s=5)[1]]
+    [30, 90]
+    """
+    hr, events = SCENARIOS[name]
+    scale = min(1.0, seconds / EVENT_PERIOD_S)
+    out: list[SynthEvent] = []
+    for k in range(max(1, math.ceil(seconds / EVENT_PERIOD_S))):
+        for e in events:
+            if e.duration_s > EVENT_PERIOD_S and k > 0:
+                continue  # a lasting rhythm (AF) starts once
+            start = k * EVENT_PERIOD_S + e.start_s * scale + phase_s
+            if start > seconds - 2:
+                continue
+            out.append(SynthEvent(e.kind, start, min(e.duration_s, seconds + 1 - start), dict(e.params)))
+    return hr, tuple(out)
+
+
+def load_plan(
+    beds: int, seconds: int, *, ecg_share: float = 0.25, seed: int = 7, prefix: str = "LOAD"
+) -> LoadPlan:
+    """The ward: ``beds`` vitals patients, the first ``round(ecg_share * beds)`` also on ECG.
+
+    Deterministic for given arguments (the load test rebuilds it to compute what is expected).
+
+    Examples
+    --------
+    >>> plan = load_plan(8, 5, ecg_share=0.25, prefix="T")
+    >>> plan.beds, [f.patient_id for f in plan.feeds], plan.feeds[1].source
+    (8, ['T-0001', 'T-0002'], 'load:vrun')
+    """
+    if not 0.0 <= ecg_share <= 1.0:
+        raise ValueError(f"ecg_share must be in [0, 1], got {ecg_share}")
+    if seconds < 1 or beds < 1:
+        raise ValueError("beds and seconds must be at least 1")
+    patients = ward_plan(beds, seed=seed, prefix=prefix)
+    rng = np.random.default_rng(seed + 2)
+    names = list(SCENARIOS)
+    feeds = []
+    for i, p in enumerate(patients[: round(ecg_share * beds)]):
+        name = names[i % len(names)]
+        phase = float(rng.uniform(0, min(10.0, seconds / 6)))
+        hr, events = load_ecg_events(name, seconds, phase)
+        total = seconds + 1  # chunk i covers [i - 1, i): one extra second before tick 0
+        sig, truth = synth_ecg(total, ECG_FS_HZ, hr, events, seed=seed + i)
+        sig2, _ = synth_ecg(total, ECG_FS_HZ, hr, events, seed=seed + i, lead="V1")
+        feeds.append(BedFeed(p.patient_id, p.bed, ECG_FS_HZ, "II", sig, truth, f"load:{name}", "V1", sig2))
+    return LoadPlan(seconds, patients, feeds, seed)
+
+
+def tick_records(
+    plan: LoadPlan, start: datetime
+) -> Iterator[tuple[int, list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Yield ``(i, vitals readings, ECG chunks)`` for every tick of the run (see Timing above)."""
+    rng = np.random.default_rng(plan.seed + 1)
+    last: dict[str, dict[str, float]] = {p.patient_id: {} for p in plan.patients}
+    n = round(ECG_FS_HZ)
+    for i in range(plan.seconds):
+        ts = start + timedelta(seconds=i)
+        readings = [vitals_at(p, i, plan.seconds, rng, ts, last[p.patient_id]) for p in plan.patients]
+        chunks = []
+        chunk_ts = ts - timedelta(seconds=1)
+        for f in plan.feeds:
+            piece = f.signal_uv[i * n : (i + 1) * n]
+            piece2 = None if f.signal2_uv is None else f.signal2_uv[i * n : (i + 1) * n]
+            chunks.append(
+                ecg_chunk_dict(f.patient_id, f.bed, chunk_ts, f.fs_hz, i, f.lead, piece, f.lead2, piece2)
+            )
+        yield i, readings, chunks
+
+
+def record_end_s(start: datetime, i: int) -> float:
+    """Device end time (POSIX s) of tick ``i``'s records: the vitals reading's ``ts`` and the end
+    of the ECG chunk's last sample interval, both ``start + i``."""
+    return start.timestamp() + i
+
+
+@dataclass
+class DriveStats:
+    ticks: int = 0
+    vitals: int = 0
+    ecg: int = 0
+    late_ticks: int = 0  #: ticks whose sending ended more than 1 s after their schedule
+    max_send_delay_s: float = 0.0
+
+
+def drive(
+    plan: LoadPlan,
+    start: datetime,
+    producer: Any,
+    *,
+    on_tick: Callable[[int, DriveStats], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> DriveStats:
+    """Send the plan's ticks in real time (tick ``i`` at ``start + i``) and return the counts.
+
+    ``producer`` is a :class:`kafka.KafkaProducer` (:func:`wardwatch.kafka_io.make_producer`); each
+    tick is flushed (acknowledged by the broker) before the next one.
+    """
+    from wardwatch import topics
+
+    stats = DriveStats()
+    t0 = start.timestamp()
+    for i, readings, chunks in tick_records(plan, start):
+        if should_stop and should_stop():
+            break
+        delay = t0 + i - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        for r in readings:
+            producer.send(topics.VITALS, key=r["patient_id"].encode(), value=_json(r))
+        for c in chunks:
+            producer.send(topics.ECG, key=c["patient_id"].encode(), value=_json(c))
+        producer.flush()
+        late = time.time() - (t0 + i)
+        stats.max_send_delay_s = max(stats.max_send_delay_s, late)
+        stats.late_ticks += late > 1.0
+        stats.ticks += 1
+        stats.vitals += len(readings)
+        stats.ecg += len(chunks)
+        if on_tick:
+            on_tick(i, stats)
+    return stats
+
+
+def _json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
+def drive_process(beds: int, seconds: int, ecg_share: float, seed: int, prefix: str) -> None:
+    """The simulator process (``python -m simulators.load BEDS SECONDS ECG_SHARE SEED PREFIX``):
+    build the plan, pick the start (the next whole second after it is built, plus one) and send
+    it, writing JSON lines on stdout: ``{"start": posix_s}``, ``{"tick": i, "vitals": n,
+    "ecg": n, "max_delay_s": s}`` per tick and ``{"done": stats}``."""
+    from dataclasses import asdict
+
+    from wardwatch.kafka_io import make_producer
+
+    def say(obj: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    plan = load_plan(beds, seconds, ecg_share=ecg_share, seed=seed, prefix=prefix)
+    producer = make_producer(linger_ms=20)  # one request in flight: a retry cannot reorder
+    producer.partitions_for("vitals")
+    producer.partitions_for("ecg")
+    start = datetime.fromtimestamp(math.ceil(time.time()) + 1, UTC)
+    say({"start": start.timestamp()})
+
+    def tick(i: int, s: DriveStats) -> None:
+        say({"tick": i, "vitals": s.vitals, "ecg": s.ecg, "max_delay_s": s.max_send_delay_s})
+
+    try:
+        stats = drive(plan, start, producer, on_tick=tick)
+    finally:
+        producer.close()
+    say({"done": asdict(stats)})
+
+
+__all__ = [
+    "ECG_FS_HZ",
+    "DriveStats",
+    "LoadPlan",
+    "drive",
+    "drive_process",
+    "load_ecg_events",
+    "load_plan",
+    "record_end_s",
+    "tick_records",
+]
+
+
+if __name__ == "__main__":
+    _b, _s, _share, _seed, _prefix = sys.argv[1:6]
+    drive_process(int(_b), int(_s), float(_share), int(_seed), _prefix)

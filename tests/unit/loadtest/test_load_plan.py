@@ -1,0 +1,77 @@
+"""The load-test ward (pure): deterministic, real-time schedule, and alarms in every run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from simulators.load import load_ecg_events, load_plan, record_end_s, tick_records
+from wardwatch.loadtest.expected import expected_outputs, point_key
+from wardwatch.loadtest.measure import lag_grows, percentiles
+from wardwatch.records.ecg import ecg_validate
+from wardwatch.records.vitals import vitals_validate
+
+START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def test_plan_is_deterministic_and_ecg_beds_share_patient_ids():
+    a, b = load_plan(16, 10, ecg_share=0.5, prefix="T"), load_plan(16, 10, ecg_share=0.5, prefix="T")
+    assert [p.patient_id for p in a.patients] == [p.patient_id for p in b.patients]
+    assert len(a.feeds) == 8
+    assert {f.patient_id for f in a.feeds} <= {p.patient_id for p in a.patients}
+    assert all((f.signal_uv == g.signal_uv).all() for f, g in zip(a.feeds, b.feeds, strict=True))
+    assert all(f.signal_uv.size == 11 * 360 for f in a.feeds)  # one second before tick 0
+
+
+def test_ticks_are_valid_records_ending_at_their_send_time():
+    plan = load_plan(6, 4, ecg_share=0.5, prefix="T")
+    ticks = list(tick_records(plan, START))
+    assert [i for i, _, _ in ticks] == [0, 1, 2, 3]
+    for i, readings, chunks in ticks:
+        end = datetime.fromtimestamp(record_end_s(START, i), UTC)
+        assert len(readings) == 6 and len(chunks) == 3
+        for r in readings:
+            assert vitals_validate(json.dumps(r).encode(), key=r["patient_id"], now=end).ts == end
+        for c in chunks:
+            chunk = ecg_validate(json.dumps(c), key=c["patient_id"], now=end)
+            assert chunk.seq == i
+            assert chunk.ts.timestamp() + chunk.duration_s == pytest.approx(end.timestamp())
+    # the same plan and start give the same records (the load test rebuilds them offline)
+    again = list(tick_records(load_plan(6, 4, ecg_share=0.5, prefix="T"), START))
+    assert json.dumps([t[1] for t in again]) == json.dumps([t[1] for t in ticks])
+
+
+def test_events_fit_short_runs_and_repeat_in_long_ones():
+    _, ev = load_ecg_events("vrun", 20)
+    assert [(e.kind, round(e.start_s, 1), e.duration_s) for e in ev] == [("vrun", 6.7, 6.0)]
+    _, ev = load_ecg_events("vf", 20)
+    assert ev[0].start_s + ev[0].duration_s <= 21
+    _, ev = load_ecg_events("vrun", 180, phase_s=3)
+    assert [round(e.start_s) for e in ev] == [23, 83, 143]
+    _, ev = load_ecg_events("af", 180)
+    assert len(ev) == 1  # a lasting rhythm starts once
+
+
+def test_expected_outputs_of_a_short_run_have_news2_and_ecg_alerts():
+    plan = load_plan(16, 30, ecg_share=0.5, prefix="T")
+    exp = expected_outputs(plan, START)
+    sources = {ev["source"] for ev, _ in exp.alerts.values()}
+    assert "news2" in sources
+    assert any(s.startswith("ecg.") for s in sources)
+    assert "ecg.feed_stopped" not in sources
+    per = exp.by_measurement()
+    assert per["vitals"] == 16 * 30 and per["alerts"] == len(exp.alerts)
+    # every alert's completing record ended within the run
+    assert all(START.timestamp() <= end <= START.timestamp() + 29 for _, end in exp.alerts.values())
+    assert exp.common_field("vitals") in {"hr_bpm", "rr_bpm", "spo2_pct", "spo2_scale"}
+    assert len({point_key(p) for p in exp.points.values()}) == len(exp.points)
+
+
+def test_percentiles_and_lag_growth():
+    assert percentiles([1.0] * 99 + [3.0]) == {"p50": 1.0, "p95": 1.0, "p99": 1.02, "n": 100}
+    keeping_up = [(float(t), 600 + 300 * (t % 3)) for t in range(60)]
+    assert not lag_grows(keeping_up, 0, 60, 600.0)
+    falling_behind = [(float(t), 100 * t) for t in range(60)]  # 100 msgs/s behind of 600 in
+    assert lag_grows(falling_behind, 0, 60, 600.0) is True  # a plain bool: the report is JSON

@@ -1,0 +1,134 @@
+"""What the pipeline must produce for a load test's records: the pure steps, run offline.
+
+The worker runs :func:`models.vitals.scoring.vitals_step` (with the configured deterioration
+model) on every reading, :func:`models.ecg.step.ecg_step` on every chunk and
+:func:`streams.alerts.engine.alert_on_condition` on every condition. Running the same functions
+here over exactly the records the simulator sent gives the alert events (deterministic
+``event_id``) and the InfluxDB points (unique by measurement, tags and time) the pipeline must
+deliver. Alert state is per source, so how the worker interleaves one patient's vitals and ECG
+conditions does not change the events.
+
+Left out on both sides: the ``ecg.feed_stopped`` alarm, which a wall-clock timer in the worker
+raises when the feeds stop at the end of the run (no record completes it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from models.deterioration.live import deterioration_step
+from models.deterioration.model import load_model
+from models.ecg.alarm_output import alarm_condition, alarm_point
+from models.ecg.step import LiveDetector, ecg_step
+from models.ecg.stream_state import ECGState
+from models.vitals.scoring import VitalsState, vitals_step
+from simulators.load import LoadPlan, record_end_s, tick_records
+from streams.alerts.engine import AlertState, alert_on_condition, alert_points
+from wardwatch.records.conditions import Condition
+from wardwatch.records.ecg import ecg_validate
+from wardwatch.records.vitals import vitals_validate
+
+#: Sources whose alarms no record completes (wall-clock timers): not counted.
+TIMER_SOURCES = frozenset({"ecg.feed_stopped"})
+
+
+def point_key(p: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...], int]:
+    """What makes an InfluxDB point unique: measurement, tag set and time."""
+    return p["measurement"], tuple(sorted(p["tags"].items())), int(p["time_ns"])
+
+
+@dataclass
+class Expected:
+    """Alert events by ``event_id`` with the device end time (POSIX s) of the record that
+    completed their condition; points by :func:`point_key`."""
+
+    alerts: dict[str, tuple[dict[str, Any], float]] = field(default_factory=dict)
+    points: dict[tuple[str, tuple[tuple[str, str], ...], int], dict[str, Any]] = field(default_factory=dict)
+    classifier: str = ""
+
+    def add_points(self, points: list[dict[str, Any]]) -> None:
+        for p in points:
+            if p["tags"].get("source") in TIMER_SOURCES:
+                continue
+            self.points[point_key(p)] = p
+
+    def by_measurement(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for m, _, _ in self.points:
+            out[m] += 1
+        return dict(out)
+
+    def common_field(self, measurement: str) -> str:
+        """A field every expected point of ``measurement`` carries (to count them in InfluxDB)."""
+        sets = [set(p["fields"]) for (m, _, _), p in self.points.items() if m == measurement]
+        common = set.intersection(*sets) if sets else set()
+        if not common:
+            raise ValueError(f"no field common to every {measurement!r} point")
+        return sorted(common)[0]
+
+
+def _classifier() -> tuple[Any, str]:
+    """The worker's beat classifier, or None (labels Q) where the worker would fall back too."""
+    try:
+        from models.ecg.classify import BeatClassifier
+
+        c = BeatClassifier()
+        return c, c.version
+    except Exception as e:  # noqa: BLE001 - the worker degrades the same way
+        return None, f"unavailable: {type(e).__name__}"
+
+
+def expected_outputs(plan: LoadPlan, start: datetime, deterioration_model: str = "vitals") -> Expected:
+    """Run the pure steps over every record of ``plan`` sent from ``start`` (see module doc)."""
+    model = load_model(deterioration_model)
+    classifier, version = _classifier()
+    versions = {"beat_classifier": version}
+    exp = Expected(classifier=version)
+    vstates: dict[str, VitalsState] = {}
+    estates: dict[str, ECGState] = {}
+    live: dict[str, LiveDetector] = {}
+    astates: dict[tuple[str, str], AlertState] = {}
+
+    def on_condition(cond: Condition, end_s: float) -> None:
+        if cond.source in TIMER_SOURCES:
+            return
+        key = (cond.patient_id, cond.source)
+        astates[key], events = alert_on_condition(astates.get(key, {}), cond)
+        for ev in events:
+            exp.alerts.setdefault(ev["event_id"], (ev, end_s))
+        exp.add_points(alert_points(events))
+
+    def det(st: Any, reading: Any, news2: Any) -> Any:
+        return deterioration_step(st, reading, news2, model=model)
+
+    for i, readings, chunks in tick_records(plan, start):
+        end_s = record_end_s(start, i)
+        now = datetime.fromtimestamp(end_s, UTC)
+        for r in readings:
+            reading = vitals_validate(json.dumps(r).encode(), key=r["patient_id"], now=now)
+            pid = reading.patient_id
+            vstates[pid], conds, points = vitals_step(vstates.get(pid, {}), reading, det)
+            exp.add_points(points)
+            for c in conds:
+                on_condition(c, end_s)
+        if not chunks:
+            continue
+        valid = [ecg_validate(json.dumps(c), key=c["patient_id"], now=now) for c in chunks]
+        res = ecg_step(estates, valid, classifier, end_s, live=live)
+        res.raise_errors()
+        for out in res.results:
+            if out.rejected is not None:
+                raise RuntimeError(f"load-test chunk rejected offline: {out.rejected.reason}")
+            pid, bed = out.chunk.patient_id, out.chunk.bed
+            exp.add_points(out.points)
+            for ch in out.changes:
+                exp.add_points([alarm_point(ch, pid, bed)])
+                on_condition(alarm_condition(ch, pid, bed, versions), end_s)
+    return exp
+
+
+__all__ = ["TIMER_SOURCES", "Expected", "expected_outputs", "point_key"]

@@ -1,0 +1,308 @@
+"""Measuring a load test while it runs: Kafka consumer lag, alert arrivals, point visibility in
+InfluxDB, CPU and memory of every process. Each sampler is a daemon thread with ``stop()``.
+
+Definitions (the load test's JSON uses them; see :mod:`wardwatch.loadtest.run`):
+
+lag
+    For the worker group, the sum over every partition of the topics it consumes (``vitals``,
+    ``ecg``, ``alerts.conditions``, ``influx.points``) of end offset minus committed offset,
+    sampled every second. The worker commits at least every second, so a keeping-up pipeline
+    shows a lag of about one second of messages.
+alert latency
+    ``receive_wall - device_end``: the wall time at which this process's consumer of ``alerts``
+    received the event (first copy of its ``event_id``), minus the device time at which the
+    record that completed the condition ended (the vitals reading's ``ts``, or the ECG chunk's
+    ``ts`` plus its duration; the record's ``evidence``/``ts`` fields identify it, and the
+    offline run of the pure steps says which record it was).
+point latency
+    ``seen_wall - point_time``: a sample of beds is polled through InfluxDB's Flux query API
+    every :data:`POLL_S` seconds for their ``vitals`` points; a point first returned by a query
+    that *answered* at ``seen_wall`` was queryable no later than that, so the figure is an upper
+    bound, at most one poll interval plus one query's duration above the truth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from wardwatch.logs import log_event
+from wardwatch.settings import Settings
+
+log = logging.getLogger("wardwatch.bench")
+
+POLL_S = 0.5  #: InfluxDB poll period for point latency
+LAG_EVERY_S = 1.0
+PROC_EVERY_S = 1.0
+#: Lag grows without bound when, over the second half of the run, it rises faster than this share
+#: of the input rate (messages per second per second) and ends above LAG_GROWTH_FLOOR_S of input.
+LAG_GROWTH_SHARE = 0.02
+LAG_GROWTH_FLOOR_S = 3.0
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
+    """``{"p50", "p95", "p99", "n"}`` of ``values`` in seconds (None when there are none).
+
+    Examples
+    --------
+    >>> percentiles([0.1, 0.2, 0.3, 0.4])["p50"]
+    0.25
+    >>> percentiles([])
+    {'p50': None, 'p95': None, 'p99': None, 'n': 0}
+    """
+    if not values:
+        return {"p50": None, "p95": None, "p99": None, "n": 0}
+    a = np.asarray(values, dtype=float)
+    p50, p95, p99 = (round(float(np.percentile(a, q)), 3) for q in (50, 95, 99))
+    return {"p50": p50, "p95": p95, "p99": p99, "n": int(a.size)}
+
+
+def lag_grows(samples: Sequence[tuple[float, int]], t0: float, t1: float, in_rate: float) -> bool:
+    """Whether lag ``(t, lag)`` samples over ``[t0, t1]`` grow without bound (see the constants).
+
+    Examples
+    --------
+    >>> flat = [(t, 500 + (t % 2) * 100) for t in range(60)]
+    >>> lag_grows(flat, 0, 60, 500.0)
+    False
+    >>> rising = [(t, 200 * t) for t in range(60)]
+    >>> lag_grows(rising, 0, 60, 500.0)
+    True
+    """
+    half = [(t, lag) for t, lag in samples if (t0 + t1) / 2 <= t <= t1]
+    if len(half) < 3 or in_rate <= 0:
+        return False
+    ts, lags = np.array([t for t, _ in half]), np.array([lag for _, lag in half], dtype=float)
+    slope = float(np.polyfit(ts - ts[0], lags, 1)[0])
+    return bool(slope > LAG_GROWTH_SHARE * in_rate and lags[-1] > LAG_GROWTH_FLOOR_S * in_rate)
+
+
+class _Sampler(threading.Thread):
+    every_s = 1.0
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self._stop_ev = threading.Event()
+        self.errors = 0
+
+    def run(self) -> None:
+        while not self._stop_ev.is_set():
+            t = time.monotonic()
+            try:
+                self.sample()
+            except Exception as e:  # noqa: BLE001 - a missed sample must not end the run
+                self.errors += 1
+                log_event(log, "sample failed", logging.WARNING, sampler=type(self).__name__, error=repr(e))
+            self._stop_ev.wait(max(0.0, self.every_s - (time.monotonic() - t)))
+        self.close()
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release clients (called in the thread when it stops)."""
+
+    def stop(self) -> None:
+        self._stop_ev.set()
+        self.join(timeout=30)
+
+
+class LagSampler(_Sampler):
+    """Committed offsets of ``group`` against end offsets, every :data:`LAG_EVERY_S`."""
+
+    every_s = LAG_EVERY_S
+
+    def __init__(self, s: Settings, group: str, topics: Sequence[str]) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+        from kafka.admin import KafkaAdminClient
+
+        super().__init__()
+        self.group = group
+        self.admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers, client_id="wardwatch-bench")
+        self.consumer = KafkaConsumer(bootstrap_servers=s.bootstrap_servers, enable_auto_commit=False)
+        self.tps = [
+            TopicPartition(t, p) for t in topics for p in sorted(self.consumer.partitions_for_topic(t) or ())
+        ]
+        #: (wall time, total lag, lag by topic, committed offsets by partition)
+        self.samples: list[tuple[float, int, dict[str, int], dict[Any, int]]] = []
+
+    def read(self) -> tuple[int, dict[str, int], dict[Any, int]]:
+        committed = self.admin.list_group_offsets({self.group: self.tps}).get(self.group, {})
+        ends = self.consumer.end_offsets(self.tps)
+        by_topic: dict[str, int] = {}
+        offsets: dict[Any, int] = {}
+        for tp in self.tps:
+            c = committed.get(tp)
+            off = c.offset if c is not None and c.offset >= 0 else 0
+            offsets[tp] = off
+            by_topic[tp.topic] = by_topic.get(tp.topic, 0) + max(0, ends[tp] - off)
+        return sum(by_topic.values()), by_topic, offsets
+
+    def sample(self) -> None:
+        total, by_topic, offsets = self.read()
+        self.samples.append((time.time(), total, by_topic, offsets))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.consumer.close()
+            self.admin.close()
+
+
+class AlertFollower(_Sampler):
+    """Reads ``alerts`` and ``deadletter`` from ``start``; keeps the first receive time of every
+    alert event of patients whose id starts with ``prefix``, and counts their dead letters."""
+
+    every_s = 0.0
+
+    def __init__(self, s: Settings, start: dict[Any, int], prefix: str) -> None:
+        from kafka import KafkaConsumer
+
+        super().__init__()
+        self.prefix = prefix
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=50
+        )
+        self.consumer.assign(list(start))
+        for tp, off in start.items():
+            self.consumer.seek(tp, off)
+        self.received: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.copies = 0
+        self.deadletters = 0
+
+    def sample(self) -> None:
+        import json
+
+        from wardwatch import topics
+
+        for tp, msgs in self.consumer.poll(timeout_ms=200).items():
+            now = time.time()
+            for m in msgs:
+                key = m.key.decode("utf-8", "replace") if m.key else ""
+                if not key.startswith(self.prefix):
+                    continue
+                if tp.topic == topics.DEADLETTER:
+                    self.deadletters += 1
+                    continue
+                ev = json.loads(m.value)
+                self.copies += 1
+                self.received.setdefault(ev["event_id"], (now, ev))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.consumer.close()
+
+
+class PointPoller(_Sampler):
+    """Polls InfluxDB for the ``vitals`` points of ``patients`` (a sample of beds) since ``since``;
+    records when each point was first returned (see the module doc)."""
+
+    every_s = POLL_S
+
+    def __init__(self, s: Settings, patients: Sequence[str], since: datetime) -> None:
+        from influxdb_client import InfluxDBClient
+
+        super().__init__()
+        self.client = InfluxDBClient(url=s.influx_url, token=s.influx_token_value(), org=s.influx_org)
+        self.bucket = s.influx_bucket
+        self.since = since
+        alt = "|".join(patients)
+        self.regex = f"/^({alt})$/"
+        #: (patient, point time POSIX s) -> wall time of the first answer that contained it
+        self.seen: dict[tuple[str, float], float] = {}
+
+    def sample(self) -> None:
+        start = self.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        flux = (
+            f'from(bucket: "{self.bucket}") |> range(start: {start})'
+            f' |> filter(fn: (r) => r._measurement == "vitals" and r._field == "hr_bpm"'
+            f" and r.patient =~ {self.regex})"
+            ' |> keep(columns: ["_time", "patient"])'
+        )
+        tables = self.client.query_api().query(flux)
+        answered = time.time()
+        for table in tables:
+            for rec in table.records:
+                self.seen.setdefault((rec.values["patient"], rec.get_time().timestamp()), answered)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+
+def _proc_cpu_rss(pid: int) -> tuple[float, float] | None:
+    """CPU seconds (user + system) and RSS in MB of ``pid`` from ``/proc`` (None if gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        with open(f"/proc/{pid}/status") as f:
+            status = f.read()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14, 15 of stat)
+    rss_kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return cpu, rss_kb / 1024.0
+
+
+@dataclass
+class _ProcTrack:
+    first_cpu: float | None = None
+    last_cpu: float = 0.0
+    max_rss: float = 0.0
+
+
+class ProcSampler(_Sampler):
+    """CPU seconds and peak RSS of named processes (``add(name, pid)``) over the sampling window
+    (from the thread's start to its stop)."""
+
+    every_s = PROC_EVERY_S
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.procs: dict[str, list[int]] = {}
+        self.track: dict[tuple[str, int], _ProcTrack] = {}
+        self.lock = threading.Lock()
+
+    def add(self, name: str, pid: int) -> None:
+        with self.lock:
+            self.procs.setdefault(name, []).append(pid)
+
+    def sample(self) -> None:
+        with self.lock:
+            items = [(n, p) for n, pids in self.procs.items() for p in pids]
+        for name, pid in items:
+            got = _proc_cpu_rss(pid)
+            if got is None:
+                continue
+            tr = self.track.setdefault((name, pid), _ProcTrack())
+            tr.first_cpu = got[0] if tr.first_cpu is None else tr.first_cpu
+            tr.last_cpu, tr.max_rss = got[0], max(tr.max_rss, got[1])
+
+    def totals(self) -> tuple[dict[str, float], dict[str, float]]:
+        """CPU seconds (summed over a name's processes) and peak RSS (the largest process's)."""
+        cpu: dict[str, float] = {}
+        rss: dict[str, float] = {}
+        for (name, _), tr in self.track.items():
+            cpu[name] = round(cpu.get(name, 0.0) + tr.last_cpu - (tr.first_cpu or 0.0), 2)
+            rss[name] = round(max(rss.get(name, 0.0), tr.max_rss), 1)
+        return cpu, rss
+
+
+__all__ = [
+    "AlertFollower",
+    "LagSampler",
+    "PointPoller",
+    "ProcSampler",
+    "lag_grows",
+    "percentiles",
+]
