@@ -106,14 +106,14 @@ def _deadletter(
     sends: list, reason: str | InvalidRecord, event: Any, key: str | None, detail: dict | None = None
 ) -> None:
     """Queue a chunk's dead letter with the batch's outputs (published together, confirmed)."""
-    sends.append(deadletter_output(event, reason, ECG, key=key, detail=detail))
+    output = deadletter_output(event, reason, ECG, key=key, detail=detail)
+    sends.append(output)
     metrics.incr("ecg_deadletter")
-    code = reason.code if isinstance(reason, InvalidRecord) else reason.split(":")[0]
     log_event(
         log,
         "ecg chunk rejected",
         logging.WARNING,
-        reason=code,
+        reason=output[2]["code"],
         patient=pid_ref(key) if key else "-",
         offset=event.message.offset,
     )
