@@ -13,7 +13,6 @@ Secrets are never defaults in code: the token comes from the environment or from
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,6 +62,7 @@ class Settings(BaseSettings):
 
     # The read-only training/test data laid beside the repository (``../shared/data``).
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"
+    mitdb_ds1: Path | None = None  # MIT-BIH DS1 records; default: mitdb-ds1 in shared_data
 
     @property
     def bootstrap_servers(self) -> list[str]:
@@ -99,4 +99,4 @@ def shared_data(*parts: str) -> Path:
 
 def mitdb_ds1_dir() -> Path:
     """MIT-BIH DS1 records folder: ``WARDWATCH_MITDB_DS1``, else ``mitdb-ds1`` in the shared data."""
-    return Path(os.environ.get("WARDWATCH_MITDB_DS1", str(shared_data("mitdb-ds1"))))
+    return get_settings().mitdb_ds1 or shared_data("mitdb-ds1")
