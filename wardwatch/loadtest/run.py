@@ -121,16 +121,15 @@ def _services(s: Settings) -> bool:
 def _start_at_end(s: Settings, group: str) -> None:
     """Set ``group``'s committed offsets to the end of every stream topic (the group is new and
     empty), so its workers skip what earlier runs left there."""
-    from kafka import KafkaConsumer, TopicPartition
     from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaError
     from kafka.structs import OffsetAndMetadata
 
-    c = KafkaConsumer(bootstrap_servers=s.bootstrap_servers, enable_auto_commit=False)
+    from wardwatch.kafka_io import end_offsets
+
     admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers, client_id="wardwatch-bench")
     try:
-        tps = [TopicPartition(t, p) for t in topics.STREAM_TOPICS for p in c.partitions_for_topic(t) or ()]
-        ends = c.end_offsets(tps)
+        ends = end_offsets(list(topics.STREAM_TOPICS))
         offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()}
         deadline = time.monotonic() + 60
         while True:  # a fresh broker creates its offsets topic (the group coordinator) on first use
@@ -142,7 +141,6 @@ def _start_at_end(s: Settings, group: str) -> None:
                     raise
                 time.sleep(1.0)
     finally:
-        c.close()
         admin.close()
 
 
