@@ -348,10 +348,8 @@ async def _commit_assigned(self: Any, offsets: Any) -> bool:
     if not any(tp in assigned for tp in offsets):
         log.info("commit skipped: its partitions moved in a rebalance (%d offsets)", len(offsets))
         return False
-    return bool(await _ORIGINAL_COMMIT(self, offsets))
+    return bool(await FAUST_ORIGINALS["AIOKafkaConsumerThread._commit"](self, offsets))
 
-
-_ORIGINAL_COMMIT = faust_aiokafka.AIOKafkaConsumerThread._commit
 
 _PATCHES: list[tuple[Any, str, Callable[..., Any]]] = [
     (faust_consumer.Consumer, "_new_offset", _new_offset),
