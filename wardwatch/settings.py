@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     # (e.g. a site refit written by ``wardwatch calibrate deterioration``).
     deterioration_model: str = "vitals"
 
+    # Who may act on alarms (wardwatch.identity): the users file and the token secret that the
+    # web station and CLI sign with and the alert consumer verifies. The secret comes from a file
+    # (preferred) or the environment, never a default.
+    users_file: Path | None = None  # default: users.json in run_dir
+    auth_secret: SecretStr = SecretStr("")
+    auth_secret_file: Path | None = None
+    auth_token_ttl_s: float = Field(8 * 3600.0, gt=0, description="lifetime of a user token (a shift)")
+
     # The read-only training/test data laid beside the repository (``../shared/data``).
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"
     mitdb_ds1: Path | None = None  # MIT-BIH DS1 records; default: mitdb-ds1 in shared_data
@@ -81,6 +89,16 @@ class Settings(BaseSettings):
         if self.influx_token_file is not None:
             return self.influx_token_file.read_text().strip()
         return self.influx_token.get_secret_value()
+
+    @property
+    def users_path(self) -> Path:
+        return self.users_file or (self.run_dir / "users.json")
+
+    def auth_secret_value(self) -> bytes:
+        """The token secret (raises ValueError when none of at least 32 bytes is configured)."""
+        from wardwatch.identity import read_secret
+
+        return read_secret(self.auth_secret.get_secret_value(), self.auth_secret_file)
 
     @property
     def artifacts_path(self) -> Path:

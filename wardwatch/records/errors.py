@@ -26,6 +26,9 @@ CODES = (
     "chunk_too_long",
     "amplitude_impossible",
     "fs_mismatch",
+    # operator actions (alerts.ack): wardwatch.identity
+    "unauthenticated",  # no user token, or one that does not verify or has expired
+    "forbidden",  # the user's role may not take this action
     # a destination refused the record as bad data (InfluxDB answered HTTP 400)
     "rejected",
 )
