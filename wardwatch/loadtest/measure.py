@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from wardwatch.influx_read import influx_client
 from wardwatch.logs import log_event
 from wardwatch.settings import Settings
 
@@ -208,10 +209,8 @@ class PointPoller(_Sampler):
     every_s = POLL_S
 
     def __init__(self, s: Settings, patients: Sequence[str], since: datetime) -> None:
-        from influxdb_client import InfluxDBClient
-
         super().__init__()
-        self.client = InfluxDBClient(url=s.influx_url, token=s.influx_token_value(), org=s.influx_org)
+        self.client = influx_client(s)
         self.bucket = s.influx_bucket
         self.since = since
         alt = "|".join(patients)

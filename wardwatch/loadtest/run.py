@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from wardwatch import topics
+from wardwatch.influx_read import influx_client
 from wardwatch.logs import log_event
 from wardwatch.settings import Settings
 
@@ -324,11 +325,9 @@ async def _raw_rate(s: Settings, start: dict, end: dict, topic: str) -> tuple[in
 
 def _count_points(s: Settings, exp: Any, prefix: str, since: datetime) -> dict[str, tuple[int, int]]:
     """Per measurement: (expected, written in InfluxDB for this run's patients)."""
-    from influxdb_client import InfluxDBClient
-
     start = (since - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     out = {}
-    with InfluxDBClient(url=s.influx_url, token=s.influx_token_value(), org=s.influx_org) as client:
+    with influx_client(s) as client:
         for m, n_exp in sorted(exp.by_measurement().items()):
             f = exp.common_field(m)
             flux = (
