@@ -38,7 +38,8 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,10 @@ KINDS: tuple[str, ...] = ("image", "genomic", "notes")
 #: The jobs/results/deadletter topics are configured for messages up to MAX_MESSAGE_BYTES.
 MAX_INLINE_BYTES: int = 4 * 1024 * 1024
 MAX_MESSAGE_BYTES: int = 8 * 1024 * 1024
+#: Default cap on a file read by ``path`` (settings: ``WARDWATCH_BATCH_MAX_PATH_BYTES``).
+MAX_PATH_BYTES: int = 512 * 1024 * 1024
+#: Job ids remembered by a worker's :class:`DoneSet` (oldest forgotten first).
+DONE_SET_MAX: int = 200_000
 
 SCHEMA_VERSION = 1
 
@@ -165,15 +170,26 @@ def make_job_message(
 
 
 def parse_job_message(
-    raw: bytes | None, expected_kind: str, read_path: Callable[[str], bytes] | None = None
+    raw: bytes | None,
+    expected_kind: str,
+    *,
+    path_roots: Sequence[Path] = (),
+    max_path_bytes: int = MAX_PATH_BYTES,
 ) -> Job:
     """Decode and validate one raw job message into a :class:`Job`.
+
+    A job by ``path`` is read only when the path, symlinks resolved, lies under one of
+    ``path_roots`` (none configured: path jobs are refused) and the file is at most
+    ``max_path_bytes``; a worker never reads an arbitrary file because a message names it.
+    The ``job_id`` must be the content address of the bytes and params (:func:`make_job_id`),
+    so a message cannot claim another job's id and have its result skipped or overwritten.
 
     Raises
     ------
     JobRejected
         ``bad_message`` (not JSON / missing or wrong fields), ``wrong_kind``, ``bad_payload``
-        (base64 invalid or sha256 mismatch), ``file_not_found``.
+        (base64 invalid or sha256 mismatch), ``path_not_allowed``, ``file_too_large``,
+        ``file_not_found``, ``bad_job_id``.
     """
     try:
         msg = json.loads(raw or b"")
@@ -197,16 +213,14 @@ def parse_job_message(
         except (binascii.Error, TypeError, ValueError) as e:
             raise JobRejected("bad_payload", "payload_b64 is not valid base64") from e
     elif "path" in msg:
-        reader = read_path or (lambda p: Path(p).read_bytes())
-        try:
-            data = reader(str(msg["path"]))
-        except OSError as e:
-            raise JobRejected("file_not_found", f"cannot read job path: {e.__class__.__name__}") from e
+        data = read_job_path(msg["path"], path_roots, max_path_bytes)
     else:
         raise JobRejected("bad_message", "job message has neither payload_b64 nor path")
     sha = msg.get("sha256")
     if sha and hashlib.sha256(data).hexdigest() != sha:
         raise JobRejected("bad_payload", "sha256 of the file bytes does not match the message")
+    if msg["job_id"] != make_job_id(expected_kind, data, params):
+        raise JobRejected("bad_job_id", "job_id is not the content address of the file bytes and params")
     return Job(
         job_id=msg["job_id"],
         kind=msg["kind"],
@@ -215,6 +229,24 @@ def parse_job_message(
         submitted_at=str(msg.get("submitted_at") or ""),
         params=params,
     )
+
+
+def read_job_path(path: Any, roots: Sequence[Path], max_bytes: int) -> bytes:
+    """The bytes of a path job's file, if it lies under an allowed root and within the size cap."""
+    if not isinstance(path, str) or not path:
+        raise JobRejected("bad_message", "path must be a non-empty string")
+    if not roots:
+        raise JobRejected("path_not_allowed", "path jobs are disabled (no WARDWATCH_BATCH_PATH_ROOTS)")
+    try:
+        real = Path(path).resolve(strict=True)
+        if not any(real.is_relative_to(Path(r).resolve()) for r in roots):
+            raise JobRejected("path_not_allowed", "job path is outside the allowed roots")
+        size = real.stat().st_size
+        if size > max_bytes:
+            raise JobRejected("file_too_large", f"job file is {size} bytes, over the cap of {max_bytes}")
+        return real.read_bytes()
+    except OSError as e:
+        raise JobRejected("file_not_found", f"cannot read job path: {e.__class__.__name__}") from e
 
 
 def peek_job_id(raw: bytes | None, key: bytes | None) -> str | None:
@@ -346,8 +378,11 @@ class DoneSet:
     'skip'
     """
 
-    def __init__(self, ids: Iterable[str] = ()):
-        self._ids: set[str] = set(ids)
+    def __init__(self, ids: Iterable[str] = (), max_size: int = DONE_SET_MAX):
+        self.max_size = max_size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        for job_id in ids:
+            self.add(job_id)
 
     def __contains__(self, job_id: object) -> bool:
         return job_id in self._ids
@@ -356,13 +391,18 @@ class DoneSet:
         return len(self._ids)
 
     def add(self, job_id: str) -> None:
-        self._ids.add(job_id)
+        """Remember ``job_id``; past ``max_size`` ids the oldest is forgotten (bounded memory).
+        A forgotten job submitted again is processed again and yields the same result id."""
+        self._ids[job_id] = None
+        self._ids.move_to_end(job_id)
+        while len(self._ids) > self.max_size:
+            self._ids.popitem(last=False)
 
     def add_result_value(self, raw: bytes | None, key: bytes | None = None) -> str | None:
         """Record the job id of one raw result message (JSON ``job_id``, else the key)."""
         job_id = peek_job_id(raw, key)
         if job_id:
-            self._ids.add(job_id)
+            self.add(job_id)
         return job_id
 
     def decide(self, job_id: str | None) -> str:

@@ -337,7 +337,12 @@ class JobWorker:
             self._produce(DEADLETTER, job_id or "", rec)
 
         try:
-            job = parse_job_message(msg.value, self.kind)
+            job = parse_job_message(
+                msg.value,
+                self.kind,
+                path_roots=self.s.batch_roots,
+                max_path_bytes=self.s.batch_max_path_bytes,
+            )
         except JobRejected as e:
             log_event(log, "job.rejected", logging.WARNING, job_id=job_id, kind=self.kind, reason=e.reason)
             deadletter(e.reason, e.message, e.detail)

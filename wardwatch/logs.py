@@ -18,9 +18,16 @@ from typing import Any
 _SALT = os.environ.get("WARDWATCH_LOG_SALT", "").encode() or secrets.token_bytes(16)
 
 
+def keyed_digest(*parts: str, n: int = 20) -> str:
+    """A keyed hash (HMAC-SHA256 under the log salt) of ``parts``: for any name that must not
+    reveal a patient id (log references, strip file names), unlike a plain hash, which anyone
+    can recompute from a list of candidate ids."""
+    return hmac.new(_SALT, "|".join(parts).encode(), hashlib.sha256).hexdigest()[:n]
+
+
 def pid_ref(patient_id: str) -> str:
     """A stable pseudonymous reference for a patient id, safe for log lines."""
-    return "p_" + hmac.new(_SALT, patient_id.encode(), hashlib.sha256).hexdigest()[:10]
+    return "p_" + keyed_digest(patient_id, n=10)
 
 
 class KeyValueFormatter(logging.Formatter):

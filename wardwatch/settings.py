@@ -13,6 +13,7 @@ Secrets are never defaults in code: the token comes from the environment or from
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -60,6 +61,18 @@ class Settings(BaseSettings):
     # (e.g. a site refit written by ``wardwatch calibrate deterioration``).
     deterioration_model: str = "vitals"
 
+    # Retention (PHI minimisation): Kafka keeps stream topics retention_h hours and topics that
+    # carry identified payloads as sent (jobs.*, deadletter) retention_phi_h hours; InfluxDB keeps
+    # points influx_retention_d days (0: forever). Applied when topics/databases are ensured.
+    retention_h: float = Field(168.0, gt=0)
+    retention_phi_h: float = Field(48.0, gt=0)
+    influx_retention_d: int = Field(90, ge=0)
+
+    # Batch jobs sent by path (files over the inline limit): read only under these roots
+    # (os.pathsep-separated; empty: path jobs are refused) and up to this size.
+    batch_path_roots: str = ""
+    batch_max_path_bytes: int = Field(512 * 1024 * 1024, gt=0)
+
     # Who may act on alarms (wardwatch.identity): the users file and the token secret that the
     # web station and CLI sign with and the alert consumer verifies. The secret comes from a file
     # (preferred) or the environment, never a default.
@@ -89,6 +102,10 @@ class Settings(BaseSettings):
         if self.influx_token_file is not None:
             return self.influx_token_file.read_text().strip()
         return self.influx_token.get_secret_value()
+
+    @property
+    def batch_roots(self) -> list[Path]:
+        return [Path(p) for p in self.batch_path_roots.split(os.pathsep) if p.strip()]
 
     @property
     def users_path(self) -> Path:

@@ -25,9 +25,23 @@ RESULTS_IMAGE = "results.image"
 RESULTS_GENOMIC = "results.genomic"
 RESULTS_NOTES = "results.notes"
 
+#: Topics whose messages can carry identified payloads as sent (DICOM files and clinical notes
+#: with names in them; the original bytes of rejected records): kept only ``retention_phi_h``.
+PHI_PAYLOAD_TOPICS = (JOBS_IMAGE, JOBS_GENOMIC, JOBS_NOTES, DEADLETTER)
+
 STREAM_TOPICS = (VITALS, ECG, LABS, ADMISSIONS, CONDITIONS, ALERTS, ALERTS_ACK, DEADLETTER, POINTS)
 BATCH_TOPICS = (JOBS_IMAGE, JOBS_GENOMIC, JOBS_NOTES, RESULTS_IMAGE, RESULTS_GENOMIC, RESULTS_NOTES)
 ALL_TOPICS = STREAM_TOPICS + BATCH_TOPICS
+
+
+def retention_ms(name: str, retention_h: float, retention_phi_h: float) -> int:
+    """How long the broker keeps a topic's messages (``retention.ms``).
+
+    >>> retention_ms("jobs.notes", 168, 48), retention_ms("vitals", 168, 48)
+    (172800000, 604800000)
+    """
+    hours = retention_phi_h if name in PHI_PAYLOAD_TOPICS else retention_h
+    return round(hours * 3600 * 1000)
 
 
 def ensure_topics(
@@ -41,12 +55,17 @@ def ensure_topics(
     import time
 
     from kafka import KafkaConsumer
-    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     from wardwatch.settings import get_settings
 
     s = get_settings()
+
+    def configs(n: str) -> dict[str, str]:
+        keep = retention_ms(n, s.retention_h, s.retention_phi_h) if n in ALL_TOPICS else None
+        return ({"retention.ms": str(keep)} if keep else {}) | (config or {})
+
     admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers, client_id="wardwatch-admin")
     try:
         existing = set(admin.list_topics())
@@ -55,10 +74,18 @@ def ensure_topics(
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(
                     [
-                        NewTopic(n, partitions or s.partitions, s.replication, topic_configs=config or {})
+                        NewTopic(n, partitions or s.partitions, s.replication, topic_configs=configs(n))
                         for n in missing
                     ]
                 )
+        # Topics created by someone else (Faust creates the ones its agents read) get the same
+        # retention: set it on every call, so a changed setting reaches existing topics.
+        kept = [n for n in names if n in existing and n in ALL_TOPICS]
+        if kept:
+            admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, n, configs=configs(n)) for n in kept],
+                incremental=True,
+            )
     finally:
         admin.close()
     if missing:

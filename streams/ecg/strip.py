@@ -11,12 +11,13 @@ The rolling signal a strip is cut from is kept in the patient's ECG state
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
+from wardwatch.logs import keyed_digest
 
 BEAT_COLOURS = {"N": "#1f4e79", "S": "#b8860b", "V": "#c00000", "F": "#7030a0", "Q": "#555555"}
 
@@ -25,10 +26,11 @@ BEAT_COLOURS = {"N": "#1f4e79", "S": "#b8860b", "V": "#c00000", "F": "#7030a0", 
 def strip_id(patient_id: str, source: str, t: float) -> str:
     """Deterministic id of an alarm event's strip: the same event gives the same file name.
 
-    The patient id is hashed, so the file name reveals nothing about the patient.
+    The patient id goes in through a keyed hash (:func:`wardwatch.logs.keyed_digest`, keyed by
+    ``WARDWATCH_LOG_SALT``), so the file name reveals nothing about the patient, even to someone
+    who holds a list of patient ids.
     """
-    h = hashlib.sha256(f"{patient_id}|{source}|{round(t * 1000)}".encode()).hexdigest()[:20]
-    return f"ecg-{source.split('.')[-1]}-{h}"
+    return f"ecg-{source.split('.')[-1]}-{keyed_digest(patient_id, source, str(round(t * 1000)))}"
 
 
 def _trace(

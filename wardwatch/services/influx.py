@@ -76,8 +76,12 @@ def healthy(s: Settings) -> bool:
 
 
 def create_database(s: Settings) -> None:
-    """Create the database behind the ``db/rp`` bucket (1.x servers; idempotent)."""
-    data = urllib.parse.urlencode({"q": f'CREATE DATABASE "{s.influx_database}"'}).encode()
+    """Create the database behind the ``db/rp`` bucket (1.x servers; idempotent) and set its
+    retention policy to ``influx_retention_d`` days (0: keep forever)."""
+    db, _, rp = s.influx_bucket.partition("/")
+    keep = f"{s.influx_retention_d}d" if s.influx_retention_d else "INF"
+    q = f'CREATE DATABASE "{db}"; ALTER RETENTION POLICY "{rp or "autogen"}" ON "{db}" DURATION {keep}'
+    data = urllib.parse.urlencode({"q": q}).encode()
     req = urllib.request.Request(f"{s.influx_url}/query", data=data, method="POST")
     token = s.influx_token_value()
     if token:

@@ -48,7 +48,7 @@ def test_large_file_goes_by_path(tmp_path):
     p.write_bytes(b"x" * 100)
     msg = make_job_message("image", p.read_bytes(), p.name, path=p, max_inline=10)
     assert "payload_b64" not in msg and msg["path"] == str(p.resolve())
-    assert parse_job_message(_raw(msg), "image").data == b"x" * 100
+    assert parse_job_message(_raw(msg), "image", path_roots=[tmp_path]).data == b"x" * 100
     with pytest.raises(ValueError):
         make_job_message("image", b"x" * 100, "big.bin", max_inline=10)
 
@@ -64,7 +64,7 @@ def test_large_file_goes_by_path(tmp_path):
         (_raw({"job_id": "image-1", "kind": "image", "filename": "a", "payload_b64": "!!!"}), "bad_payload"),
         (
             _raw({"job_id": "image-1", "kind": "image", "filename": "a", "path": "/nonexistent/x"}),
-            "file_not_found",
+            "path_not_allowed",  # no roots configured: path jobs are refused
         ),
         (
             _raw(
@@ -161,3 +161,47 @@ def test_artifact_dir_rejects_traversal(tmp_path):
     assert artifact_dir(tmp_path, "image", "image-a") == tmp_path / "image" / "image-a"
     with pytest.raises(ValueError):
         artifact_dir(tmp_path, "image", "../../x")
+
+
+def _path_job(p):
+    return _raw(make_job_message("image", p.read_bytes(), p.name, path=p, max_inline=1))
+
+
+def test_path_jobs_only_under_allowed_roots_and_size_cap(tmp_path):
+    root, other = tmp_path / "shared", tmp_path / "private"
+    root.mkdir()
+    other.mkdir()
+    inside, outside = root / "a.dcm", other / "secret.txt"
+    inside.write_bytes(b"dicom bytes")
+    outside.write_bytes(b"not for the worker")
+    (root / "link.txt").symlink_to(outside)  # a symlink out of the root is outside too
+    assert parse_job_message(_path_job(inside), "image", path_roots=[root]).data == b"dicom bytes"
+    for p, reason, kwargs in [
+        (outside, "path_not_allowed", {"path_roots": [root]}),
+        (root / "link.txt", "path_not_allowed", {"path_roots": [root]}),
+        (inside, "path_not_allowed", {}),
+        (inside, "file_too_large", {"path_roots": [root], "max_path_bytes": 5}),
+    ]:
+        with pytest.raises(JobRejected) as e:
+            parse_job_message(_path_job(p), "image", **kwargs)
+        assert e.value.reason == reason, p
+    gone = _path_job(inside)
+    inside.unlink()
+    with pytest.raises(JobRejected) as e:
+        parse_job_message(gone, "image", path_roots=[root])
+    assert e.value.reason == "file_not_found"
+
+
+def test_job_id_must_be_the_content_address():
+    msg = make_job_message("notes", b"no fever", "n.txt", {"lang": "en"})
+    for forged in (make_job_id("notes", b"other note"), make_job_id("notes", b"no fever")):
+        with pytest.raises(JobRejected) as e:
+            parse_job_message(_raw({**msg, "job_id": forged}), "notes")
+        assert e.value.reason == "bad_job_id"
+
+
+def test_done_set_is_bounded_and_forgets_the_oldest():
+    done = DoneSet(max_size=3)
+    for jid in ("a", "b", "c", "a", "d"):  # "a" again: now the newest
+        done.add(jid)
+    assert len(done) == 3 and "b" not in done and all(j in done for j in ("a", "c", "d"))

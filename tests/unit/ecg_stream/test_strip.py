@@ -37,3 +37,15 @@ def test_two_lead_strip_draws_the_second_lead_under_the_first(tmp_path):
     )
     (w1, h1), (w2, h2) = Image.open(one).size, Image.open(two).size
     assert w1 == w2 and h2 > h1 * 1.5  # same time axis, a second trace below
+
+
+def test_strip_id_is_keyed_so_a_list_of_patient_ids_does_not_reveal_it(monkeypatch):
+    import hashlib
+
+    import wardwatch.logs
+
+    sid = strip_id("P1", "ecg.vtach", 1006.0)
+    plain = hashlib.sha256(b"P1|ecg.vtach|1006000").hexdigest()[:20]
+    assert plain not in sid  # not recomputable without the key
+    monkeypatch.setattr(wardwatch.logs, "_SALT", b"another site's salt")
+    assert strip_id("P1", "ecg.vtach", 1006.0) != sid
