@@ -31,7 +31,16 @@ PERMANENT = (400, 413, 422)
 
 
 def to_line(p: dict[str, Any]) -> str:
-    """One point dict (see :func:`wardwatch.records.points.point`) as line protocol."""
+    """One point dict (see :func:`wardwatch.records.points.point`) as line protocol; raises
+    ``ValueError``/``TypeError``/``KeyError`` for anything that is not such a point."""
+    if (
+        not isinstance(p, dict)
+        or not isinstance(p.get("tags", {}), dict)
+        or not isinstance(p["fields"], dict)
+    ):
+        raise TypeError("a point is an object with 'measurement', 'time_ns', 'fields' and 'tags' objects")
+    if not isinstance(p["measurement"], str) or not p["measurement"]:
+        raise ValueError("a point's measurement is a non-empty string")
     pt = Point(p["measurement"]).time(int(p["time_ns"]), WritePrecision.NS)
     for k, v in sorted(p.get("tags", {}).items()):
         pt = pt.tag(k, v)

@@ -11,13 +11,32 @@ changes materially, and when it ends (``active=False``).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
+
+from wardwatch.records.errors import InvalidRecord
 
 # IEC 60601-1-8 alarm priority vocabulary (high: immediate response; medium: prompt response;
 # low: awareness), ordered for escalation comparisons.
 PRIORITIES = ("low", "medium", "high")
 # Alarm categories: physiological (the patient) vs technical (the equipment / signal).
 CATEGORIES = ("physiological", "technical")
+
+
+_TYPES: dict[str, type] = {
+    "patient_id": str,
+    "bed": str,
+    "source": str,
+    "active": bool,
+    "priority": str,
+    "ts": str,
+    "message": str,
+    "category": str,
+    "latched": bool,
+    "evidence": dict,
+    "versions": dict,
+}
+_NON_EMPTY = ("patient_id", "source")
 
 
 @dataclass(frozen=True)
@@ -35,6 +54,17 @@ class Condition:
     versions: dict[str, str] = field(default_factory=dict)  # model / rule versions behind it
 
     def __post_init__(self) -> None:
+        for name, kind in _TYPES.items():
+            value = getattr(self, name)
+            if not isinstance(value, kind) or (name in _NON_EMPTY and not str(value).strip()):
+                raise InvalidRecord("malformed", f"condition field {name} must be a {kind.__name__}", name)
+        try:
+            if datetime.fromisoformat(self.ts).tzinfo is None:
+                raise ValueError("no timezone")
+        except ValueError as e:
+            raise InvalidRecord(
+                "bad_timestamp", f"condition ts is not ISO-8601 with a timezone: {e}", "ts"
+            ) from e
         if self.priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {PRIORITIES}, got {self.priority!r}")
         if self.category not in CATEGORIES:
@@ -45,5 +75,12 @@ class Condition:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Condition:
+        """The condition a decoded message describes; raises :class:`InvalidRecord` (a
+        ``ValueError``) for a missing or ill-typed field, so an agent dead-letters it."""
+        if not isinstance(d, dict):
+            raise InvalidRecord("malformed", "a condition is a JSON object")
+        missing = [k for k in ("patient_id", "bed", "source", "active", "priority", "ts") if k not in d]
+        if missing:
+            raise InvalidRecord("missing_field", f"condition lacks {missing}", missing[0])
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         return cls(**known)
