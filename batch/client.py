@@ -10,6 +10,7 @@ from typing import Any
 
 from batch.jobs import MAX_MESSAGE_BYTES, make_job_message
 from batch.worker import ensure_batch_topics, job_topic, result_topic
+from wardwatch.kafka_io import client_config
 from wardwatch.settings import get_settings
 
 
@@ -53,7 +54,7 @@ def wait_results(
     s = get_settings()
     fetch = MAX_MESSAGE_BYTES + 1024 * 1024
     c = KafkaConsumer(
-        bootstrap_servers=s.bootstrap_servers,
+        **client_config(s),
         group_id=None,
         enable_auto_commit=False,
         max_partition_fetch_bytes=fetch,

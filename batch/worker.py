@@ -50,6 +50,7 @@ from batch.jobs import (
     peek_job_id,
     utc_now,
 )
+from wardwatch.kafka_io import client_config
 from wardwatch.logs import log_event
 from wardwatch.settings import Settings, get_settings
 
@@ -117,7 +118,7 @@ def ensure_batch_topics(kind: str) -> None:
     names = (job_topic(kind), result_topic(kind), DEADLETTER, POINTS)
     ensure_topics(names)
     s = get_settings()
-    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers, client_id="wardwatch-batch")
+    admin = KafkaAdminClient(**client_config(s), client_id="wardwatch-batch")
     try:
         admin.alter_configs(
             [
@@ -185,7 +186,7 @@ class JobWorker:
         fetch = MAX_MESSAGE_BYTES + 1024 * 1024
         self._producer = make_producer(max_request_size=fetch, client_id=f"wardwatch-batch-{self.kind}")
         self._consumer = KafkaConsumer(
-            bootstrap_servers=self.s.bootstrap_servers,
+            **client_config(self.s),
             group_id=group_id(self.kind, self.s),
             client_id=f"wardwatch-batch-{self.kind}",
             enable_auto_commit=False,
@@ -197,7 +198,7 @@ class JobWorker:
         )
         self._consumer.subscribe([job_topic(self.kind)])
         self._tail = KafkaConsumer(
-            bootstrap_servers=self.s.bootstrap_servers,
+            **client_config(self.s),
             group_id=None,
             enable_auto_commit=False,
             max_partition_fetch_bytes=fetch,

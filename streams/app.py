@@ -6,6 +6,7 @@ from __future__ import annotations
 import faust
 
 from streams import delivery
+from wardwatch.kafka_io import ssl_context
 from wardwatch.logs import logging_config
 from wardwatch.settings import get_settings
 
@@ -14,9 +15,23 @@ _s = get_settings()
 _faust_dir = _s.run_dir / "faust"
 _faust_dir.mkdir(parents=True, exist_ok=True)  # Faust creates the datadir, not its parents
 
+
+def _credentials() -> faust.SASLCredentials | None:
+    """SCRAM over TLS when the settings ask for it (the same settings as every other client)."""
+    if _s.kafka_security_protocol != "SASL_SSL":
+        return None
+    return faust.SASLCredentials(
+        username=_s.kafka_username,
+        password=_s.kafka_password_value(),
+        ssl_context=ssl_context(_s),
+        mechanism=_s.kafka_sasl_mechanism,
+    )
+
+
 app = faust.App(
     _s.app_id,
     broker=_s.faust_broker,
+    broker_credentials=_credentials(),
     store="memory://",  # state is rebuilt from the Kafka changelog topics on start
     # Faust's default datadir is "<app id>-data" in the working directory: keep it with the rest
     # of the local state instead of littering wherever a worker was started.

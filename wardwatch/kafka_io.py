@@ -4,13 +4,54 @@ batch workers, tests). One way to do it: JSON values, UTF-8 keys, ``acks=all``."
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from wardwatch.settings import get_settings
+from wardwatch.settings import Settings, get_settings
+
+
+def client_config(s: Settings | None = None) -> dict[str, Any]:
+    """Connection settings for a kafka-python client (producer, consumer, admin): the
+    bootstrap servers and, for ``SASL_SSL``, the SCRAM user and the CA. Every client takes them
+    from here, so turning security on is configuration only."""
+    s = s or get_settings()
+    cfg: dict[str, Any] = {"bootstrap_servers": s.bootstrap_servers}
+    if s.kafka_security_protocol == "SASL_SSL":
+        cfg.update(
+            security_protocol="SASL_SSL",
+            sasl_mechanism=s.kafka_sasl_mechanism,
+            sasl_plain_username=s.kafka_username,
+            sasl_plain_password=s.kafka_password_value(),
+            ssl_cafile=str(s.kafka_ssl_cafile) if s.kafka_ssl_cafile else None,
+            ssl_check_hostname=True,
+        )
+    return cfg
+
+
+def ssl_context(s: Settings | None = None) -> ssl.SSLContext:
+    """A client TLS context that trusts ``kafka_ssl_cafile`` (or the system CAs) and checks the
+    broker's host name."""
+    s = s or get_settings()
+    return ssl.create_default_context(cafile=str(s.kafka_ssl_cafile) if s.kafka_ssl_cafile else None)
+
+
+def aio_client_config(s: Settings | None = None) -> dict[str, Any]:
+    """The same connection settings for an aiokafka client (the web station, subscribers)."""
+    s = s or get_settings()
+    cfg: dict[str, Any] = {"bootstrap_servers": s.bootstrap_servers}
+    if s.kafka_security_protocol == "SASL_SSL":
+        cfg.update(
+            security_protocol="SASL_SSL",
+            sasl_mechanism=s.kafka_sasl_mechanism,
+            sasl_plain_username=s.kafka_username,
+            sasl_plain_password=s.kafka_password_value(),
+            ssl_context=ssl_context(s),
+        )
+    return cfg
 
 
 def json_bytes(value: Any) -> bytes:
@@ -20,7 +61,7 @@ def json_bytes(value: Any) -> bytes:
 def make_producer(**overrides: Any) -> KafkaProducer:
     s = get_settings()
     cfg: dict[str, Any] = dict(
-        bootstrap_servers=s.bootstrap_servers,
+        **client_config(s),
         acks="all",
         linger_ms=5,
         retries=10,
@@ -37,10 +78,10 @@ def send(producer: KafkaProducer, topic: str, key: str, value: dict | bytes):
     return producer.send(topic, key=key.encode(), value=payload)
 
 
-def end_offsets(topics: list[str]) -> dict[TopicPartition, int]:
+def end_offsets(topics: list[str], s: Settings | None = None) -> dict[TopicPartition, int]:
     """Current end offset of every partition of ``topics`` (a "from now on" marker)."""
-    s = get_settings()
-    c = KafkaConsumer(bootstrap_servers=s.bootstrap_servers, enable_auto_commit=False)
+    s = s or get_settings()
+    c = KafkaConsumer(**client_config(s), enable_auto_commit=False)
     try:
         tps = [TopicPartition(t, p) for t in topics for p in (c.partitions_for_topic(t) or ())]
         return dict(c.end_offsets(tps))
@@ -56,15 +97,16 @@ def consume(
     timeout_s: float = 30.0,
     stop: Callable[[list[tuple[str, dict | bytes]]], bool] | None = None,
     from_beginning: bool = False,
+    s: Settings | None = None,
 ) -> Iterator[tuple[str, str, dict | bytes]]:
     """Yield ``(topic, key, value)`` until ``timeout_s`` passes with nothing new, or ``stop``.
 
     With ``start`` (from :func:`end_offsets`) it reads exactly what arrived after that marker.
     Values that parse as JSON come back as dicts, others as bytes.
     """
-    s = get_settings()
+    s = s or get_settings()
     c = KafkaConsumer(
-        bootstrap_servers=s.bootstrap_servers,
+        **client_config(s),
         group_id=group_id,
         enable_auto_commit=group_id is not None,
         auto_offset_reset="earliest" if from_beginning else "latest",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,15 @@ class Settings(BaseSettings):
     # (Kafka's session timeout; the heartbeat is a third of it). Shorter means a killed worker's
     # patients are picked up sooner; the broker accepts 6 s at least.
     session_timeout_s: float = Field(30.0, ge=6.0)
+    # Kafka security: PLAINTEXT (loopback development) or SASL_SSL with SCRAM-SHA-512 users
+    # (``wardwatch services up --secure`` starts such a broker and writes each role's password
+    # file). The password comes from a file (preferred) or the environment.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: SecretStr = SecretStr("")
+    kafka_password_file: Path | None = None
+    kafka_ssl_cafile: Path | None = None  # the CA that signed the brokers' certificates
 
     # InfluxDB (v2 HTTP API; the embedded 1.8 server takes org "-" and bucket "db/rp")
     influx_url: str = "http://127.0.0.1:8086"
@@ -102,6 +112,11 @@ class Settings(BaseSettings):
         if self.influx_token_file is not None:
             return self.influx_token_file.read_text().strip()
         return self.influx_token.get_secret_value()
+
+    def kafka_password_value(self) -> str:
+        if self.kafka_password_file is not None:
+            return self.kafka_password_file.read_text().strip()
+        return self.kafka_password.get_secret_value()
 
     @property
     def batch_roots(self) -> list[Path]:

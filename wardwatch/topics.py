@@ -7,6 +7,10 @@ ordered on one partition and workers scale as a consumer group.
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wardwatch.settings import Settings
 
 VITALS = "vitals"  # raw bedside readings (JSON bytes), key = patient id
 ECG = "ecg"  # raw ECG chunks (JSON bytes), key = patient id
@@ -49,6 +53,7 @@ def ensure_topics(
     partitions: int | None = None,
     config: dict[str, str] | None = None,
     wait_s: float = 30.0,
+    s: Settings | None = None,
 ) -> list[str]:
     """Create any of ``names`` that do not exist yet and wait until the broker's metadata lists
     their partitions; return the ones created."""
@@ -58,15 +63,16 @@ def ensure_topics(
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
+    from wardwatch.kafka_io import client_config
     from wardwatch.settings import get_settings
 
-    s = get_settings()
+    s = s or get_settings()
 
     def configs(n: str) -> dict[str, str]:
         keep = retention_ms(n, s.retention_h, s.retention_phi_h) if n in ALL_TOPICS else None
         return ({"retention.ms": str(keep)} if keep else {}) | (config or {})
 
-    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers, client_id="wardwatch-admin")
+    admin = KafkaAdminClient(**client_config(s), client_id="wardwatch-admin")
     try:
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]
@@ -89,7 +95,7 @@ def ensure_topics(
     finally:
         admin.close()
     if missing:
-        consumer = KafkaConsumer(bootstrap_servers=s.bootstrap_servers)
+        consumer = KafkaConsumer(**client_config(s))
         try:
             deadline = time.monotonic() + wait_s
             while time.monotonic() < deadline:

@@ -12,15 +12,30 @@ app = typer.Typer(help="Local Kafka and InfluxDB on loopback.", no_args_is_help=
 
 
 @app.command("up")
-def services_up() -> None:
+def services_up(
+    secure: bool = typer.Option(
+        False,
+        "--secure",
+        help="Kafka over SASL_SSL (SCRAM-SHA-512, a user per role, ACLs); a new run folder only",
+    ),
+) -> None:
     """Start Kafka and InfluxDB (fetching/building them once into the cache) and wait for health."""
-    from wardwatch.services import stack
+    from wardwatch.services import kafka, stack
     from wardwatch.settings import get_settings
 
+    s = get_settings()
     with console.status("starting Kafka and InfluxDB (first run fetches and builds them)"):
-        result = stack.up(get_settings())
+        result = stack.up(s, secure=secure)
     for name, what in result.items():
         console.print(f"[green]{name}[/]: {what}")
+    if kafka.is_secure(s):
+        console.print("Kafka clients of each role (worker, gateway, web, admin) take, e.g. for a worker:")
+        w = kafka.role_settings(s, "worker")
+        console.print(
+            "  WARDWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL WARDWATCH_KAFKA_USERNAME=worker "
+            f"WARDWATCH_KAFKA_PASSWORD_FILE={w.kafka_password_file} "
+            f"WARDWATCH_KAFKA_SSL_CAFILE={w.kafka_ssl_cafile}"
+        )
 
 
 @app.command("down")

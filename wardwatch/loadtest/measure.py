@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from wardwatch.influx_read import influx_client
+from wardwatch.kafka_io import client_config
 from wardwatch.logs import log_event
 from wardwatch.settings import Settings
 
@@ -128,8 +129,8 @@ class LagSampler(_Sampler):
 
         super().__init__()
         self.group = group
-        self.admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers, client_id="wardwatch-bench")
-        self.consumer = KafkaConsumer(bootstrap_servers=s.bootstrap_servers, enable_auto_commit=False)
+        self.admin = KafkaAdminClient(**client_config(s), client_id="wardwatch-bench")
+        self.consumer = KafkaConsumer(**client_config(s), enable_auto_commit=False)
         self.tps = [
             TopicPartition(t, p) for t in topics for p in sorted(self.consumer.partitions_for_topic(t) or ())
         ]
@@ -169,9 +170,7 @@ class AlertFollower(_Sampler):
 
         super().__init__()
         self.prefix = prefix
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=s.bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=50
-        )
+        self.consumer = KafkaConsumer(**client_config(s), enable_auto_commit=False, fetch_max_wait_ms=50)
         self.consumer.assign(list(start))
         for tp, off in start.items():
             self.consumer.seek(tp, off)

@@ -53,6 +53,7 @@ from typing import Any
 
 from wardwatch import topics
 from wardwatch.influx_read import influx_client
+from wardwatch.kafka_io import aio_client_config, client_config
 from wardwatch.logs import log_event
 from wardwatch.settings import Settings
 
@@ -128,7 +129,7 @@ def _start_at_end(s: Settings, group: str) -> None:
 
     from wardwatch.kafka_io import end_offsets
 
-    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers, client_id="wardwatch-bench")
+    admin = KafkaAdminClient(**client_config(s), client_id="wardwatch-bench")
     try:
         ends = end_offsets(list(topics.STREAM_TOPICS))
         offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()}
@@ -181,7 +182,7 @@ def _wait_group_stable(r: _Run, timeout_s: float = 90.0) -> None:
     """Wait until the group is Stable with all W members (every worker holds its partitions)."""
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=r.s.bootstrap_servers, client_id="wardwatch-bench")
+    admin = KafkaAdminClient(**client_config(r.s), client_id="wardwatch-bench")
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -294,7 +295,7 @@ async def _raw_rate(s: Settings, start: dict, end: dict, topic: str) -> tuple[in
     from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import TopicPartition
 
-    c = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False)
+    c = AIOKafkaConsumer(**aio_client_config(s), enable_auto_commit=False)
     await c.start()
     try:
         want = {

@@ -13,6 +13,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from wardwatch.kafka_io import client_config
 from wardwatch.services.process import port_open, running_pid, start_detached, stop, wait_until
 from wardwatch.settings import Settings
 
@@ -72,20 +73,97 @@ def _dir(s: Settings) -> Path:
     return s.run_dir / "kafka"
 
 
-def _write_config(s: Settings) -> Path:
+#: SCRAM users of a secure local broker, one per role (least privilege, see :func:`role_acls`).
+ROLES = ("admin", "worker", "gateway", "web")
+
+
+def secrets_dir(s: Settings) -> Path:
+    return _dir(s) / "secrets"
+
+
+def is_secure(s: Settings) -> bool:
+    """Whether the local broker of this run folder was set up with ``--secure``."""
+    return (secrets_dir(s) / "admin.password").exists()
+
+
+def role_settings(s: Settings, role: str) -> Settings:
+    """``s`` with the SASL_SSL credentials of ``role`` on the local secure broker."""
+    return s.model_copy(
+        update={
+            "kafka_security_protocol": "SASL_SSL",
+            "kafka_username": role,
+            "kafka_password_file": secrets_dir(s) / f"{role}.password",
+            "kafka_ssl_cafile": _dir(s) / "tls" / "ca.pem",
+        }
+    )
+
+
+def _make_secrets(s: Settings) -> dict[str, str]:
+    """A random password per role, written 0600 once (kept across restarts)."""
+    import os
+    import secrets
+
+    d = secrets_dir(s)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out = {}
+    for role in ROLES:
+        f = d / f"{role}.password"
+        if not f.exists():
+            fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(24))
+        out[role] = f.read_text().strip()
+    return out
+
+
+def _listener_lines(s: Settings, secure: bool) -> list[str]:
+    if not secure:
+        return [
+            f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        ]
+    from wardwatch.services.tls import make_ca_and_broker_cert
+
+    d = _dir(s)
+    make_ca_and_broker_cert(d / "tls")
+    admin_pw = _make_secrets(s)["admin"]
+    login = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    jaas = f'{login} required username="admin" password="{admin_pw}";'
+    return [
+        # Clients: TLS + SCRAM-SHA-512 only. The controller listener stays on loopback in
+        # plaintext (a single combined node; SCRAM cannot guard it, its credentials live in the
+        # metadata the controller serves); the broker reaches it as ANONYMOUS, a super user.
+        f"listeners=SASL_SSL://127.0.0.1:{s.kafka_port},CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
+        f"advertised.listeners=SASL_SSL://127.0.0.1:{s.kafka_port}",
+        "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name=SASL_SSL",
+        "sasl.enabled.mechanisms=SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+        f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={jaas}",
+        "ssl.keystore.type=PEM",
+        f"ssl.keystore.location={d / 'tls' / 'broker.pem'}",
+        "ssl.truststore.type=PEM",  # the broker checks its own listener (inter-broker) too
+        f"ssl.truststore.location={d / 'tls' / 'ca.pem'}",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users=User:admin;User:ANONYMOUS",
+        "allow.everyone.if.no.acl.found=false",
+    ]
+
+
+def _write_config(s: Settings, secure: bool = False) -> Path:
     d = _dir(s)
     (d / "data").mkdir(parents=True, exist_ok=True)
     props = d / "server.properties"
+    props.touch(mode=0o600)  # holds the broker's own SCRAM password when secure
     props.write_text(
         "\n".join(
             [
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@127.0.0.1:{s.kafka_controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
+                *_listener_lines(s, secure),
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                 f"log.dirs={d / 'data'}",
                 f"num.partitions={s.partitions}",
                 "offsets.topic.replication.factor=1",
@@ -132,7 +210,7 @@ def healthy(s: Settings) -> bool:
     try:
         from kafka.admin import KafkaAdminClient
 
-        admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers, request_timeout_ms=5000)
+        admin = KafkaAdminClient(**client_config(s), request_timeout_ms=5000)
         admin.list_topics()
         admin.close()
         return True
@@ -140,27 +218,102 @@ def healthy(s: Settings) -> bool:
         return False
 
 
-def up(s: Settings, timeout: float = 90.0) -> str:
+def up(s: Settings, timeout: float = 90.0, secure: bool = False) -> str:
+    """Start the local broker (``secure``: SASL_SSL with a user per role and ACLs; a run folder
+    formatted one way stays that way)."""
     d = _dir(s)
-    if running_pid(d / "pid", MARKER) and healthy(s):
-        return "already running"
-    if healthy(s):
-        return "external broker answering"
+    secure = secure or is_secure(s)
+    probe = role_settings(s, "admin") if secure else s
+    if healthy(probe):
+        if secure:
+            grant_role_acls(probe)
+        return "already running" if running_pid(d / "pid", MARKER) else "external broker answering"
     fetch(s)
-    props = _write_config(s)
+    props = _write_config(s, secure)
     if not (d / "data" / "meta.properties").exists():
         # A cluster id is a base64 UUID; "--cluster-id=" keeps one starting with "-" an argument.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        scram = (
+            [f"--add-scram=SCRAM-SHA-512=[name={r},password={pw}]" for r, pw in _make_secrets(s).items()]
+            if secure
+            else []
+        )
         fmt = subprocess.run(
-            _java(s, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", f"--config={props}"),
+            _java(
+                s,
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={cluster_id}",
+                f"--config={props}",
+                *scram,
+            ),
             capture_output=True,
             text=True,
         )
         if fmt.returncode != 0:
             raise RuntimeError(f"Kafka storage format failed: {fmt.stdout[-2000:]} {fmt.stderr[-2000:]}")
     start_detached(_java(s, MARKER, str(props)), d, d / "stdout.log", d / "pid")
-    wait_until(lambda: healthy(s), timeout, "Kafka")
-    return "started"
+    wait_until(lambda: healthy(probe), timeout, "Kafka")
+    if secure:
+        grant_role_acls(probe)
+    return "started (SASL_SSL)" if secure else "started"
+
+
+def role_acls(app_id: str) -> dict[str, list[tuple[str, str, str, str]]]:
+    """Least privilege per role: ``(resource type, name, pattern, operation)`` grants.
+
+    - gateway (bedside devices and their gateways): write the device topics, nothing else;
+    - web (the central station): read what it shows, and it alone writes ``alerts.ack``;
+    - worker (stream and batch workers): read and write every topic (Faust also creates its
+      changelog topics), its consumer groups, and topic configs (retention);
+    - admin: a super user (services, topic set-up).
+    """
+    from wardwatch import topics as t
+
+    device = [(n, "WRITE") for n in (t.VITALS, t.ECG, t.LABS, t.ADMISSIONS)]
+    web_read = [(n, "READ") for n in (t.ALERTS, t.POINTS, t.ECG, t.VITALS)]
+    return {
+        "gateway": [("TOPIC", n, "LITERAL", op) for n, op in device]
+        + [("TOPIC", n, "LITERAL", "DESCRIBE") for n, _ in device],
+        "web": [("TOPIC", n, "LITERAL", op) for n, op in [*web_read, (t.ALERTS_ACK, "WRITE")]]
+        + [("TOPIC", n, "LITERAL", "DESCRIBE") for n, _ in [*web_read, (t.ALERTS_ACK, "")]]
+        + [("GROUP", "wardwatch-web", "PREFIXED", "READ")],
+        "worker": [("TOPIC", "*", "LITERAL", "ALL"), ("GROUP", "*", "LITERAL", "ALL")]
+        + [("CLUSTER", "kafka-cluster", "LITERAL", op) for op in ("CREATE", "DESCRIBE", "DESCRIBE_CONFIGS")]
+        + [("TRANSACTIONAL_ID", "*", "LITERAL", "ALL")],
+    }
+
+
+def grant_role_acls(admin_settings: Settings) -> None:
+    """Create :func:`role_acls` on the broker (idempotent: Kafka keeps one copy of each ACL)."""
+    from kafka.admin import (
+        ACL,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        KafkaAdminClient,
+        ResourcePattern,
+        ResourceType,
+    )
+
+    acls = [
+        ACL(
+            f"User:{role}",
+            "*",
+            ACLOperation[op],
+            ACLPermissionType.ALLOW,
+            ResourcePattern(ResourceType[rtype], name, ACLResourcePatternType[pattern]),
+        )
+        for role, grants in role_acls(admin_settings.app_id).items()
+        for rtype, name, pattern, op in grants
+    ]
+    admin = KafkaAdminClient(**client_config(admin_settings), client_id="wardwatch-admin")
+    try:
+        result = admin.create_acls(acls)
+        if result.get("failed"):
+            raise RuntimeError(f"Kafka refused ACLs: {[(str(a), e) for a, e in result['failed'][:3]]}")
+    finally:
+        admin.close()
 
 
 def down(s: Settings) -> bool:

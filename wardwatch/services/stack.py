@@ -16,12 +16,13 @@ class ServiceStatus:
     endpoint: str
 
 
-def up(s: Settings) -> dict[str, str]:
+def up(s: Settings, secure: bool = False) -> dict[str, str]:
+    """Start both services; ``secure``: Kafka with SASL_SSL, a SCRAM user per role and ACLs."""
     s.run_dir.mkdir(parents=True, exist_ok=True)
-    result = {"kafka": kafka.up(s), "influxdb": influx.up(s)}
+    result = {"kafka": kafka.up(s, secure=secure), "influxdb": influx.up(s)}
     from wardwatch.topics import ensure_topics
 
-    ensure_topics()
+    ensure_topics(s=kafka.role_settings(s, "admin") if kafka.is_secure(s) else s)
     return result
 
 
@@ -31,6 +32,11 @@ def down(s: Settings) -> dict[str, bool]:
 
 def status(s: Settings) -> list[ServiceStatus]:
     return [
-        ServiceStatus("kafka", kafka.pid(s), kafka.healthy(s), s.kafka_bootstrap),
+        ServiceStatus(
+            "kafka",
+            kafka.pid(s),
+            kafka.healthy(kafka.role_settings(s, "admin") if kafka.is_secure(s) else s),
+            s.kafka_bootstrap,
+        ),
         ServiceStatus("influxdb", influx.pid(s), influx.healthy(s), s.influx_url),
     ]
