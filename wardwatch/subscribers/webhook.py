@@ -194,6 +194,7 @@ class WebhookSubscriber:
     # ------------------------------------------------------------------ setup
     def connect(self) -> None:
         """Join the group; :class:`KafkaUnavailable` when no broker answers."""
+        s = get_settings()
         try:
             self._consumer = make_consumer(
                 [topics.ALERTS],
@@ -202,9 +203,12 @@ class WebhookSubscriber:
                 auto_offset_reset="earliest" if self.cfg.from_beginning else "latest",
                 bootstrap_timeout_ms=int(self.cfg.connect_timeout_s * 1000),
                 max_poll_records=100,
+                # how long a killed subscriber keeps its partitions, as for the stream worker
+                session_timeout_ms=int(s.session_timeout_s * 1000),
+                heartbeat_interval_ms=int(s.session_timeout_s * 1000 / 3),
             )
         except KafkaError as e:
-            servers = ",".join(get_settings().bootstrap_servers)
+            servers = ",".join(s.bootstrap_servers)
             raise KafkaUnavailable(
                 f"cannot reach Kafka at {servers} within {self.cfg.connect_timeout_s:.0f}s "
                 f"({type(e).__name__}); start it with `wardwatch services up` or set "
