@@ -249,15 +249,22 @@ class WebhookSubscriber:
         # next offset to handle, per partition of this batch
         pending = {tp: msgs[0].offset for tp, msgs in batch.items() if msgs}
         for tp, msgs in batch.items():
+            skipped = False
             for m in msgs:
-                if self._stop.is_set() or self.rebalanced or not self._handle(m):
+                outcome = "abandoned" if self._stop.is_set() or self.rebalanced else self._handle(m)
+                if outcome == "abandoned":  # records passed over before it are read again
                     self._rewind(pending)
                     return
-                self._commit(tp, m.offset + 1)
                 pending[tp] = m.offset + 1
+                skipped = outcome == "skipped"
+                if not skipped:  # delivered or dead-lettered: commit past it now
+                    self._commit(tp, pending[tp])
+            if skipped:  # records the filters passed over: one commit for the run of them
+                self._commit(tp, pending[tp])
 
-    def _handle(self, m: Any) -> bool:
-        """Deliver, pass over or dead-letter one record; False when abandoned (stop, rebalance)."""
+    def _handle(self, m: Any) -> str:
+        """Deliver, pass over or dead-letter one record: ``"done"``, ``"skipped"`` or
+        ``"abandoned"`` (stopped or rebalanced before a 2xx or the dead letter)."""
         try:
             event = json.loads(m.value)
         except (TypeError, ValueError):
@@ -268,14 +275,14 @@ class WebhookSubscriber:
             return self._deadletter(m, why, {})
         if not wants(event, self.cfg.priorities, self.cfg.beds):
             self.counts["skipped"] += 1
-            return True
+            return "skipped"
         event_id = str(event.get("event_id") or f"{m.topic}-{m.partition}-{m.offset}")
         attempt = self._deliver(event_id, m.value)
         if attempt is None:
-            return False
+            return "abandoned"
         if attempt.verdict == "delivered":
             self.counts["delivered"] += 1
-            return True
+            return "done"
         self.counts["refused"] += 1
         reason = f"rejected: webhook receiver answered HTTP {attempt.status}"
         detail: dict[str, Any] = {"subscriber": "webhook", "group": self.cfg.group_id, "host": self.cfg.host}
@@ -336,7 +343,7 @@ class WebhookSubscriber:
             c.resume(*held)
         return not self._stop.wait(delay_s)
 
-    def _deadletter(self, m: Any, reason: str | InvalidRecord, detail: dict[str, Any]) -> bool:
+    def _deadletter(self, m: Any, reason: str | InvalidRecord, detail: dict[str, Any]) -> str:
         rec = deadletter_record(reason, m.topic, m.value, m.key, m.partition, m.offset, detail)
         key = m.key.decode("utf-8", "replace") if m.key else ""
         n = 0
@@ -347,12 +354,12 @@ class WebhookSubscriber:
                     self._producer = make_producer()
                 send(self._producer, topics.DEADLETTER, key, rec).get(timeout=30)
                 log_event(log, "webhook.deadletter", logging.WARNING, code=rec["code"], offset=m.offset)
-                return True
+                return "done"
             except KafkaError as e:
                 delay = self.cfg.policy.delay_s(n, self._rand())
                 log_event(log, "webhook.deadletter_retry", logging.WARNING, error=type(e).__name__)
                 if not self._wait(delay):
-                    return False
+                    return "abandoned"
 
     def _commit(self, tp: TopicPartition, offset: int) -> None:
         c = self._consumer
