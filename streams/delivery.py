@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -60,6 +61,8 @@ import faust
 from faust.transport import consumer as faust_consumer
 from faust.transport import producer as faust_producer
 from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from streams.metrics import metrics
 
 FAUST_VERSION = "0.15.3"
 #: a jump that stays after this many re-reads of the partition is a real gap (never expected on
@@ -134,6 +137,8 @@ async def acked_batches(stream: Any, max_events: int, within_s: float) -> Any:
     agent are never committed. A batch whose body raises is not acknowledged."""
     async for events in stream.take_events(max_events, within=within_s):
         yield events
+        if events and events[0].message.timestamp:  # its first record: produced -> handled
+            metrics.observe_latency(events[0].message.topic, time.time() - events[0].message.timestamp)
         for event in events:
             await stream.ack(event)
 

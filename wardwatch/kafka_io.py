@@ -72,6 +72,26 @@ def make_producer(**overrides: Any) -> KafkaProducer:
     return KafkaProducer(**cfg)
 
 
+def make_consumer(topics: list[str], group_id: str, listener: Any = None, **overrides: Any) -> KafkaConsumer:
+    """A consumer in ``group_id``, subscribed to ``topics`` (``listener``: a kafka-python
+    ``ConsumerRebalanceListener``), that commits only when told to (``enable_auto_commit=False``):
+    for a subscriber that must not commit past a record it has not handled. Raises
+    ``kafka.errors.KafkaError`` (``KafkaTimeoutError``) when no broker answers within
+    ``bootstrap_timeout_ms``."""
+    s = get_settings()
+    cfg: dict[str, Any] = dict(
+        bootstrap_servers=s.bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+        client_id=group_id,
+    )
+    cfg.update(overrides)
+    c = KafkaConsumer(**cfg)
+    c.subscribe(topics, listener=listener)
+    return c
+
+
 def send(producer: KafkaProducer, topic: str, key: str, value: dict | bytes):
     """Send one record keyed by ``key`` (patient id or job id); JSON-encode dict values."""
     payload = value if isinstance(value, bytes) else json_bytes(value)

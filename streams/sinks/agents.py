@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 
 from streams.app import app
 from streams.delivery import publish
-from streams.metrics import metrics
+from streams.metrics import consumer_lag, metrics
 from streams.sinks.influx import InfluxWriter
 from streams.topics import deadletter_topic, points_topic
 from wardwatch.logs import log_event
@@ -39,6 +40,9 @@ async def write_points(stream):
         )
         metrics.incr("points_written", len(batch) - len(rejected))
         metrics.incr("points_rejected", len(rejected))
+        last = stream.current_event  # the batch's newest point: produced -> in InfluxDB
+        if last is not None and last.message.timestamp:
+            metrics.observe_latency(POINTS, time.time() - last.message.timestamp)
 
 
 @app.timer(interval=10.0)
@@ -47,15 +51,20 @@ async def report_pipeline_metrics():
     if not counts:
         return
     counts["influx_retries"] = writer.retries
-    await publish(
-        [
-            (
-                points_topic,
-                None,
-                point("pipeline", {"host": metrics.host, "app": _s.app_id}, counts, datetime.now(UTC)),
-            )
-        ]
-    )
+    now, tags = datetime.now(UTC), {"host": metrics.host, "app": _s.app_id}
+    deltas, interval_s = metrics.deltas(counts, now.timestamp())
+    rates = {k: round(v / interval_s, 3) for k, v in deltas.items()} if interval_s > 0 else {}
+    pts = [point("pipeline", tags, counts, now), point("pipeline_delta", tags, deltas, now)]
+    pts += [point("pipeline_rate", tags, rates, now)] if rates else []
+    # this worker's share of the group's lag, and the stage latencies since the last report
+    pts += [
+        point("pipeline_lag", {**tags, "topic": t}, {"lag": n}, now)
+        for t, n in consumer_lag(app.consumer).items()
+    ]
+    pts += [
+        point("pipeline_latency", {**tags, "stage": k}, v, now) for k, v in metrics.latency_report().items()
+    ]
+    await publish([(points_topic, None, p) for p in pts])
     log_event(log, "pipeline", **counts)
 
 

@@ -56,3 +56,45 @@ def alerts_ack(
     send(p, topics.ALERTS_ACK, patient_id, action).get(timeout=30)
     p.close()
     console.print(f"{action['action']} sent for {alert_id}")
+
+
+@app.command("webhook")
+def alerts_webhook(
+    url: str = typer.Option(..., "--url", help="the receiver (http:// or https://)"),
+    secret_file: str = typer.Option(..., "--secret-file", help="shared HMAC secret, >= 32 bytes"),
+    priority: list[str] = typer.Option([], "--priority", help="only these priorities, e.g. high,medium"),
+    bed: list[str] = typer.Option([], "--bed", help="only these beds (repeat or comma-separate)"),
+    group: str = typer.Option("", "--group", help="consumer group (default: one per URL)"),
+    from_beginning: bool = typer.Option(False, "--from-beginning", help="a new group starts at the oldest"),
+    timeout: float = typer.Option(10.0, "--timeout", help="seconds per HTTP attempt"),
+    backoff: float = typer.Option(0.5, "--backoff", help="first retry delay, seconds (doubles)"),
+    max_backoff: float = typer.Option(60.0, "--max-backoff", help="longest retry delay, seconds"),
+    connect_timeout: float = typer.Option(10.0, "--connect-timeout", help="seconds to reach Kafka"),
+) -> None:
+    """POST every alert event as signed JSON to URL; commit only after a 2xx (README: Webhooks)."""
+    from wardwatch.logs import setup_logging
+    from wardwatch.settings import get_settings
+    from wardwatch.subscribers import webhook
+
+    try:
+        cfg = webhook.build_config(
+            url,
+            secret_file,
+            priority,
+            bed,
+            group or None,
+            from_beginning=from_beginning,
+            timeout_s=timeout,
+            backoff_s=backoff,
+            max_backoff_s=max_backoff,
+            connect_timeout_s=connect_timeout,
+        )
+    except ValueError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    setup_logging(get_settings().log_level)
+    try:
+        webhook.run_subscriber(cfg)
+    except webhook.KafkaUnavailable as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(webhook.EXIT_KAFKA_UNREACHABLE) from None

@@ -4,8 +4,9 @@ Agents never talk to InfluxDB directly: they send point dicts to the ``influx.po
 (keyed by patient id) and the one InfluxDB sink agent writes them in batches, retrying until the
 write succeeds before its offsets are committed, so a point is never silently dropped.
 
-Measurements (tags ``patient`` and ``bed`` on every per-patient series):
-``vitals``, ``news2``, ``alerts``, ``ecg_hr``, ``beats``, ``risk``, ``pipeline``.
+Measurements (tags ``patient`` and ``bed`` on every per-patient series): ``vitals``, ``news2``,
+``risk``, ``ecg_hr``, ``beats``, ``ecg_alarms``, ``alerts``, ``batch_job`` and the workers'
+``pipeline*`` series; each one's tags, fields and writer are listed in ``grafana/README.md``.
 """
 
 from __future__ import annotations
