@@ -96,8 +96,12 @@ class LiveWard:
     async def _consume(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
+        from wardwatch.kafka_io import end_offsets
+
         names = [topics.ALERTS, topics.POINTS, topics.ECG]
         await asyncio.to_thread(topics.ensure_topics, (*names, topics.ALERTS_ACK))
+        parts = await asyncio.to_thread(end_offsets, names)  # every partition of the topics
+        tps = sorted(TopicPartition(tp.topic, tp.partition) for tp in parts)
         c = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap_servers,
             enable_auto_commit=False,
@@ -107,8 +111,6 @@ class LiveWard:
         )
         await c.start()
         try:
-            await c.topics()  # metadata for every topic
-            tps = [TopicPartition(t, p) for t in names for p in sorted(c.partitions_for_topic(t) or ())]
             c.assign(tps)
             await self._seek_start(c, tps)
             self._set_feed(True)

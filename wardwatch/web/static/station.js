@@ -86,7 +86,7 @@ function renderAlarms() {
     li.dataset.alertId = a.alert_id;
     li.dataset.priority = a.priority;
     const head = el("div", "head");
-    head.append(el("span", "prio", a.priority), el("span", "bed", a.bed), el("span", "src", a.source));
+    head.append(el("span", "prio", a.priority), el("span", "where", a.bed), el("span", "src", a.source));
     li.append(head, el("div", "msg", a.message));
     const bits = [new Date(a.onset_ts).toLocaleTimeString()];
     if (a.latched && a.active === false) bits.push("latched: condition ended, acknowledge to clear");
