@@ -87,7 +87,9 @@ function renderAlarms() {
     li.dataset.priority = a.priority;
     const head = el("div", "head");
     head.append(el("span", "prio", a.priority), el("span", "where", a.bed), el("span", "src", a.source));
-    li.append(head, el("div", "msg", a.message));
+    const msg = el("div", "msg", a.message);
+    msg.title = a.message;
+    li.append(head, msg);
     const bits = [new Date(a.onset_ts).toLocaleTimeString()];
     if (a.latched && a.active === false) bits.push("latched: condition ended, acknowledge to clear");
     if (a.acknowledged) bits.push("acknowledged by " + (a.by_name || a.by || "?"));
