@@ -194,7 +194,11 @@ def ecg_demo_beds(n: int, duration_s: float, seed: int, prefix: str) -> list:
 
 
 def _start_station(s: Settings, host: str, port: int, console: Console):
-    from wardwatch.web.server import StationThread, free_port, port_free
+    try:
+        from wardwatch.web.server import StationThread, free_port, port_free
+    except ImportError as e:  # an install without the `web` extra (FastAPI, uvicorn)
+        console.print(f"[yellow]no web station: {e} (install the `web` extra)[/]")
+        return None
 
     if not port_free(host, port):
         new = free_port(host)
@@ -287,8 +291,9 @@ def run_demo(
             wait_ready(proc, log_path)
         login = ""
         if web:
-            user, password = demo_user(s)
             station = _start_station(s, host, port, console)
+        if station is not None:
+            user, password = demo_user(s)
             login = f"{user} / {password}"
             console.print(
                 f"[bold]Web central station:[/] {station.url}   log in as [bold]{user}[/] "

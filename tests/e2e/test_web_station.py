@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -189,3 +190,82 @@ def test_station_shows_an_alarm_within_2s_and_sends_the_nurses_acknowledgement(
         ecg.join(timeout=30)
     finally:
         station.stop()
+
+
+def _web_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("WARDWATCH_AUTH_SECRET", "WARDWATCH_AUTH_SECRET_FILE")
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.mark.e2e
+def test_web_command_refuses_to_start_without_a_token_secret(tmp_path):
+    import subprocess
+
+    from wardwatch.web.server import free_port
+
+    wardwatch = str(Path(sys.executable).with_name("wardwatch"))
+    for env in (_web_env(), _web_env(WARDWATCH_AUTH_SECRET="too-short")):
+        out = subprocess.run(
+            [wardwatch, "web", "--port", str(free_port())],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**env, "WARDWATCH_RUN_DIR": str(tmp_path), "COLUMNS": "200"},
+        )
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "wardwatch web cannot start" in out.stdout and "at least 32 bytes" in out.stdout
+        assert "Traceback" not in out.stdout + out.stderr
+
+
+@pytest.mark.e2e
+def test_web_command_serves_logins_while_kafka_is_unreachable(tmp_path):
+    import subprocess
+
+    import httpx
+
+    from wardwatch.web.server import free_port
+
+    users = tmp_path / "users.json"
+    add_user(users, "ben", PASSWORD, "physician", "Ben Okafor")
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("f" * 48)
+    port = free_port()
+    env = _web_env(
+        WARDWATCH_AUTH_SECRET_FILE=str(secret_file),
+        WARDWATCH_USERS_FILE=str(users),
+        WARDWATCH_RUN_DIR=str(tmp_path),
+        WARDWATCH_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",  # nothing listens there
+    )
+    wardwatch = str(Path(sys.executable).with_name("wardwatch"))
+    log = open(tmp_path / "web.log", "wb")  # noqa: SIM115 - open while the process runs
+    proc = subprocess.Popen(
+        [wardwatch, "web", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/login", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "web.log").read_text()
+            time.sleep(0.3)
+        with httpx.Client(base_url=base, timeout=10) as c:
+            assert c.get("/api/snapshot").status_code == 401
+            r = c.post("/login", data={"username": "ben", "password": PASSWORD})
+            assert r.status_code == 303 and "HttpOnly" in r.headers["set-cookie"]
+            snap = c.get("/api/snapshot").json()
+            assert snap["feed_ok"] is False and snap["alarms"] == []
+            assert c.get("/api/me").json()["name"] == "Ben Okafor"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+    assert "Traceback" not in (tmp_path / "web.log").read_text()
