@@ -242,6 +242,8 @@ def patient_page(patient_id: str, _user: User = Depends(page_user)) -> Response:
 
 
 # ------------------------------------------------------------------ API
+# Routes that read the ward are ``async``: they run on the event loop, the one thread that also
+# changes the ward (the Kafka reader), so they never see it half-updated.
 @router.get("/api/me")
 def me(user: User = Depends(api_user)) -> dict[str, Any]:
     return {
@@ -253,7 +255,7 @@ def me(user: User = Depends(api_user)) -> dict[str, Any]:
 
 
 @router.get("/api/snapshot")
-def snapshot(request: Request, _user: User = Depends(api_user)) -> dict[str, Any]:
+async def snapshot(request: Request, _user: User = Depends(api_user)) -> dict[str, Any]:
     return station_of(request).live.view()
 
 
@@ -326,7 +328,7 @@ async def act(
 
 
 @router.get("/api/alarms/{alert_id}/strip.png")
-def strip(alert_id: str, request: Request, _user: User = Depends(api_user)) -> Response:
+async def strip(alert_id: str, request: Request, _user: User = Depends(api_user)) -> Response:
     """The ECG strip PNG the stream worker rendered for an arrhythmia alarm (only from inside
     the artifacts folder)."""
     st = station_of(request)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 #: The vitals fields the bed tiles show (units in the names, as in the ``vitals`` points).
@@ -215,8 +216,6 @@ def alarms_update(ward: Ward) -> dict[str, Any]:
 
 
 def _apply_ecg(ward: Ward, chunk: dict[str, Any]) -> list[dict[str, Any]]:
-    from datetime import datetime
-
     pid, samples, fs = chunk["patient_id"], chunk["ecg_uv"], float(chunk["fs_hz"])
     if not isinstance(samples, list) or not samples or not 100.0 <= fs <= 1000.0:
         return []
