@@ -139,6 +139,10 @@ def test_station_shows_an_alarm_within_2s_and_sends_the_nurses_acknowledgement(
             shot = tmp_path / "web-station.png"
             page.screenshot(path=str(shot), full_page=True)
             print(f"screenshot: {shot}")
+            if os.environ.get("WARDWATCH_TEST_ARTIFACTS"):  # a folder CI keeps
+                keep = Path(os.environ["WARDWATCH_TEST_ARTIFACTS"])
+                keep.mkdir(parents=True, exist_ok=True)
+                shutil.copy(shot, keep / shot.name)
             if os.environ.get("WARDWATCH_UPDATE_DOCS"):
                 shutil.copy(shot, REPO / "docs" / "web-station.png")
 

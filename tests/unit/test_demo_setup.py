@@ -11,7 +11,9 @@ from wardwatch.settings import Settings
 
 
 def test_demo_secret_is_made_once_private_and_handed_to_the_worker(tmp_path, monkeypatch):
-    monkeypatch.delenv("WARDWATCH_AUTH_SECRET_FILE", raising=False)
+    # demo_secret sets the variable for the worker; monkeypatch restores its absence afterwards
+    monkeypatch.setenv("WARDWATCH_AUTH_SECRET_FILE", "")
+    monkeypatch.delenv("WARDWATCH_AUTH_SECRET_FILE")
     s = demo_secret(Settings(run_dir=tmp_path, auth_secret=""))
     path = tmp_path / "auth_secret"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

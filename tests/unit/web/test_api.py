@@ -23,7 +23,12 @@ def settings(tmp_path_factory) -> Settings:
     add_user(users, "vic", "viewer-pass", "viewer", "Vic Viewer")
     # InfluxDB on a port nothing listens on: the trends route must answer 503, not crash
     return Settings(
-        auth_secret=SECRET, users_file=users, run_dir=d, influx_url="http://127.0.0.1:9", influx_token="x"
+        auth_secret=SECRET,
+        auth_secret_file=None,
+        users_file=users,
+        run_dir=d,
+        influx_url="http://127.0.0.1:9",
+        influx_token="x",
     )
 
 
@@ -41,9 +46,9 @@ def login(app, user: str = "anna", password: str = "correct-horse") -> TestClien
 
 def test_no_secret_no_station(tmp_path):
     with pytest.raises(ValueError, match="at least 32 bytes"):
-        create_app(Settings(run_dir=tmp_path, auth_secret=""), follow_kafka=False)
+        create_app(Settings(run_dir=tmp_path, auth_secret="", auth_secret_file=None), follow_kafka=False)
     with pytest.raises(ValueError, match="at least 32 bytes"):
-        create_app(Settings(run_dir=tmp_path, auth_secret="short"), follow_kafka=False)
+        create_app(Settings(run_dir=tmp_path, auth_secret="short", auth_secret_file=None), follow_kafka=False)
 
 
 def test_pages_redirect_and_apis_answer_401_without_a_session(app):
