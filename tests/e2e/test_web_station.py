@@ -149,7 +149,6 @@ def test_station_shows_an_alarm_within_2s_and_sends_the_nurses_acknowledgement(
             # acknowledge with a click: the contract message with the nurse's token
             start = end_offsets([topics.ALERTS_ACK, topics.ALERTS])
             row.locator("button.acknowledge").click()
-            expect(row.locator("button.acknowledge")).to_have_text("Acknowledge: sent", timeout=10_000)
             ack = _first(
                 topics.ALERTS_ACK,
                 {tp: o for tp, o in start.items() if tp.topic == topics.ALERTS_ACK},

@@ -3,7 +3,8 @@
 const ECG_SECONDS = 6;          // width of a sweep
 const ECG_MAX_LAG_S = 2.5;      // older pending signal is dropped: the sweep stays near live
 const RANK = { high: 0, medium: 1, low: 2 };
-const state = { me: null, beds: new Map(), alarms: [], ecg: new Map(), tiles: new Map() };
+const state = { me: null, beds: new Map(), alarms: [], ecg: new Map(), tiles: new Map(),
+                sent: new Map() };  // "alert id|action" -> "sent" / "failed", kept across re-renders
 
 // ------------------------------------------------------------------ beds
 function tileFor(b) {
@@ -110,15 +111,19 @@ function renderAlarms() {
     li.append(acts);
     list.append(li);
   }
+  const open = new Set(state.alarms.map((a) => a.alert_id));
+  for (const key of state.sent.keys()) if (!open.has(key.split("|")[0])) state.sent.delete(key);
   document.getElementById("alarm-count").textContent = String(state.alarms.length);
   document.getElementById("no-alarms").hidden = state.alarms.length > 0;
   markBedAlarms();
 }
 
 function actionButton(a, action, label) {
-  const b = el("button", action, label);
+  const key = a.alert_id + "|" + action;
+  const b = el("button", action, state.sent.has(key) ? label + ": " + state.sent.get(key) : label);
   b.dataset.action = action;
   if (state.me && !state.me.may_act) { b.disabled = true; b.title = "your role may not " + action; }
+  if (state.sent.get(key) === "sent") b.disabled = true;
   b.addEventListener("click", async () => {
     b.disabled = true;
     const body = action === "silence" ? { action, duration_s: 120 } : { action };
@@ -126,12 +131,15 @@ function actionButton(a, action, label) {
       await api("/api/alarms/" + encodeURIComponent(a.alert_id) + "/action", {
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
       });
-      b.textContent = label + ": sent";
+      state.sent.set(key, "sent");
+      // a silence can be sent again once it has run out
+      if (action === "silence") setTimeout(() => { state.sent.delete(key); renderAlarms(); }, 120000);
     } catch (e) {
-      b.textContent = label + ": failed";
+      state.sent.set(key, "failed");
       b.title = String(e);
       b.disabled = false;
     }
+    renderAlarms();
   });
   return b;
 }
