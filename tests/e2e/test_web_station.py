@@ -26,7 +26,7 @@ os.environ.setdefault("WARDWATCH_AUTH_SECRET", "e2e-web-station-token-secret-" +
 
 from streams.alerts.engine import alert_id
 from wardwatch import topics
-from wardwatch.identity import add_user, verify_token
+from wardwatch.identity import AuthError, add_user, verify_token
 from wardwatch.kafka_io import consume, end_offsets, make_producer, send
 from wardwatch.records.conditions import Condition
 from wardwatch.settings import Settings
@@ -159,6 +159,11 @@ def test_station_shows_an_alarm_within_2s_and_sends_the_nurses_acknowledgement(
             assert ack["patient_id"] == target.patient_id and ack["action"] == "acknowledge"
             assert "by" not in ack  # the user is in the verified token, never free text
             assert verify_token(ack["token"], secret, time.time()).username == "anna"
+            # a token issued for this action, short-lived: not the session cookie's
+            session = next(c["value"] for c in page.context.cookies() if c["name"] == "wardwatch_session")
+            assert ack["token"] != session
+            with pytest.raises(AuthError, match="expired"):
+                verify_token(ack["token"], secret, time.time() + 601)
             acked = _first(
                 topics.ALERTS,
                 {tp: o for tp, o in start.items() if tp.topic == topics.ALERTS},

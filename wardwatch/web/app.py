@@ -5,7 +5,8 @@ the users file (:func:`wardwatch.identity.authenticate`) and sets an HttpOnly, S
 session cookie holding a token from :func:`wardwatch.identity.issue_token`: the cookie is signed
 (HMAC-SHA256) and expires with the token. An acknowledge / silence click sends the alarm-action
 contract message to ``alerts.ack`` with that token: the alert consumer takes the acting user from
-the verified token only (the station never writes ``by``).
+the verified token only (the station never writes ``by``). That token is issued for the action
+and lives :data:`ACTION_TOKEN_TTL_S`; the session's own token never leaves the browser and the app.
 
 Bad requests get a 4xx JSON answer (``{"detail": ...}``), a page without a session a redirect to
 the login page, and an unexpected error a 500 JSON answer: never a traceback. No access log: URLs
@@ -43,6 +44,10 @@ log = logging.getLogger("wardwatch.web")
 STATIC = Path(__file__).parent / "static"
 COOKIE = "wardwatch_session"
 HEARTBEAT_S = 15.0
+#: Lifetime of the token an alarm action carries on ``alerts.ack``. Not the session's own token:
+#: anyone who can read the topic would otherwise hold a bearer session for the rest of the shift.
+#: Long enough for the alert consumer to verify it after a worker restart or rebalance.
+ACTION_TOKEN_TTL_S = 600.0
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
@@ -308,7 +313,7 @@ async def act(
         raise HTTPException(404, "no active alarm with this id")
     if body.action == "acknowledge" and body.duration_s is not None:
         raise HTTPException(422, "duration_s belongs to silence only")
-    token = request.cookies.get(COOKIE, "")
+    token = issue_token(user, station_of(request).secret, time.time(), ACTION_TOKEN_TTL_S)
     pid = alarm["patient_id"]
     msg = ack_message(pid, alert_id, body.action, token, body.duration_s, body.reason)
     try:
