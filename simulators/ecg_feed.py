@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -102,6 +102,7 @@ def play(
     start: datetime | None = None,
     producer: Any = None,
     topic: str | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> PlayStats:
     """Send every feed's chunks to the ``ecg`` topic, all beds in step, paced by ``speed``.
 
@@ -116,6 +117,8 @@ def play(
         Device time of the first sample (default: now, UTC).
     producer : kafka.KafkaProducer, optional
         Default: :func:`wardwatch.kafka_io.make_producer`.
+    should_stop : callable, optional
+        Checked before every round of chunks; ``True`` ends the feeds there.
     """
     from wardwatch import topics
     from wardwatch.kafka_io import make_producer, send
@@ -129,8 +132,12 @@ def play(
     fast = not speed or speed == float("inf")
     t_wall0 = time.monotonic()
     k = 0
+    stopped = False
     try:
         while iters:
+            if should_stop is not None and should_stop():
+                stopped = True
+                break
             if not fast:
                 delay = t_wall0 + k * chunk_s / speed - time.monotonic()
                 if delay > 0:
@@ -150,7 +157,8 @@ def play(
     finally:
         if own:
             producer.close()
-    stats.signal_s = max(k - 1, 0) * chunk_s  # the last round found every feed exhausted
+    # a finished run's last round found every feed exhausted; a stopped one sent all its rounds
+    stats.signal_s = (k if stopped else max(k - 1, 0)) * chunk_s
     stats.wall_s = time.monotonic() - t_wall0
     log_event(
         log,

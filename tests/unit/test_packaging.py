@@ -38,6 +38,9 @@ def test_wheel_contains_models_and_simulator_data(tmp_path):
         "models/genomic/model.joblib",
         "simulators/data/sepsis2019_trajectories.psv.gz",
         "wardwatch/cli/__init__.py",
+        "wardwatch/web/static/station.html",
+        "wardwatch/web/static/station.js",
+        "wardwatch/web/static/style.css",
         "streams/worker.py",
         "batch/worker.py",
     ]:

@@ -100,13 +100,31 @@ def demo(
     duration: float = typer.Option(60.0, "--duration", help="wall-clock seconds of simulation"),
     speed: float = typer.Option(30.0, "--speed", help="device seconds per wall second"),
     seed: int = typer.Option(7, "--seed"),
+    ecg_beds: int = typer.Option(
+        6, "--ecg-beds", min=0, help="synthetic ECG beds (VT, pause, AF, leads off, VF)"
+    ),
+    web: bool = typer.Option(True, "--web/--no-web", help="serve the web central station"),
+    host: str = typer.Option("127.0.0.1", "--host", help="the web station's address"),
+    port: int = typer.Option(
+        8080, "--port", min=1, max=65535, help="the web station's port (a free one if taken)"
+    ),
 ) -> None:
-    """The main job: services up, stream worker, a simulated ward, live view, summary."""
+    """The main job: services up, stream worker, vitals and ECG beds, the web station, live view,
+    summary. Runs until --duration ends or Ctrl-C."""
     from wardwatch.demo import run_demo
     from wardwatch.settings import get_settings
 
     summary = run_demo(
-        get_settings(), beds=beds, duration_s=duration, speed=speed, seed=seed, console=console
+        get_settings(),
+        beds=beds,
+        duration_s=duration,
+        speed=speed,
+        seed=seed,
+        console=console,
+        ecg_beds=ecg_beds,
+        web=web,
+        host=host,
+        port=port,
     )
     console.print(summary_table(summary))
     s = get_settings()
