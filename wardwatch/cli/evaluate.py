@@ -58,6 +58,47 @@ def eval_notes(
     )
 
 
+@app.command("deid")
+def eval_deid(
+    corpus: Path = typer.Option(
+        ...,
+        "--corpus",
+        exists=True,
+        file_okay=False,
+        help="folder with <split>.jsonl.gz (python -m batch.notes.deid_corpus)",
+    ),
+    split: str = typer.Option("test", "--split", help="train | dev | test"),
+    show_missed: int = typer.Option(0, "--show-missed", min=0, help="list the first N misses"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Recall/precision of note de-identification per PHI category, span- and token-level."""
+    from batch.notes.deid_eval import deid_evaluate
+
+    try:
+        r = deid_evaluate(corpus, split, show_missed=show_missed)
+    except FileNotFoundError as e:
+        stderr_console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    if json_out:
+        print(json.dumps(r))
+        return
+    o = r["overall"]
+    console.print(
+        f"{split}: {r['notes']} notes; span recall {o['span']['recall']:.4f} precision "
+        f"{o['span']['precision']:.4f}; token recall {o['token']['recall']:.4f} precision "
+        f"{o['token']['precision']:.4f}; medical terms kept {r['medical_terms']['share_kept']}"
+    )
+    for cat, b in r["by_category"].items():
+        rec = b["span"]["recall"]
+        prec = b["span"]["precision"]
+        console.print(
+            f"  {cat:<12} gold {b['span']['gold']:>4}  span R {rec if rec is not None else '-'}  "
+            f"P {prec if prec is not None else '-'}  token R {b['token']['recall']}"
+        )
+    for m in r["missed"]:
+        console.print(f"  missed {m['category']}: {m['context']!r}")
+
+
 @app.command("ecg")
 def eval_ecg(
     records: Path = typer.Option(
