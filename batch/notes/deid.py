@@ -201,7 +201,7 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
     # Street addresses, apartments, ZIP codes, towns before a state or ZIP.
     (
         "ADDRESS",
-        _rx(r"\b\d{1,6}\s+(?:[A-Z][^\W\d_]*\.?\s+){1,3}" + _STREET_SUFFIX + r"(?!\w)"),
+        _rx(r"\b\d{1,6}[ \t]+(?:[A-Z][^\W\d_]*\.?[ \t]+){1,3}" + _STREET_SUFFIX + r"(?!\w)"),
         0,
     ),
     ("ADDRESS", _rx(r"\b(?:Apt|Apartment|Suite|Ste)\.?\s*#?\s*\d+[A-Z]?\b"), 0),
@@ -221,8 +221,12 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
         -2,
     ),
 ]
-#: Bare ``m/d`` that are clinical fractions (pain 3/10, strength 5/5, murmur 2/6) are kept.
-_FRACTIONS = frozenset({"5/5", "4/5", "3/5", "2/5", "1/5", "1/6", "2/6", "3/6", "4/6", "5/6", "1/2"})
+#: Bare ``m/d`` that are clinical fractions (pain 3/10, strength 5/5, murmur 2/6) are kept:
+#: a score word before it (``_NUM_CONTEXT_FRACTIONS``) or one of these after it.
+_FRACTION_AFTER = re.compile(
+    r"(?i:[ \t]+(?:strength|murmur|systolic|diastolic|holosystolic|motor|in\s+all|throughout|"
+    r"bilaterally|b/l|upper|lower|pain|on\s+the\s+pain))"
+)
 
 _REPLACEMENT = {
     "NAME": "[NAME]",
@@ -257,7 +261,7 @@ _PLACE_RX = re.compile(
     r"\b(?:from|in|of|near)[ \t]+)((?:" + _CAPW + r")(?:[ \t]+" + _CAPW + r"){0,2})"
 )
 #: State abbreviations that are also common note words (MD, PA, DO...): a ZIP must follow.
-_STATE_AMBIGUOUS = r"(?:MD|PA|ME|IN|OR|OK|DE|HI|ID|CO|LA|MS|OH|AL|MO|MT|SC|CT|VA|WA|NE|NC|ND)"
+_STATE_AMBIGUOUS = r"(?:MD|PA|ME|IN|OR|OK|DE|HI|ID|CO|LA|MS|OH|AL|MO|MT|SC|CT|VA|WA|NE|NC|ND|MI|IL|GA|AR|UT|SD|NV)"
 _TOWN_STATE_RX = re.compile(
     r"((?:" + _CAPW + r")(?:[ \t]+" + _CAPW + r"){0,2}),?[ \t]+(?=" + _STATE_NAME + r"\b|"
     r"(?!" + _STATE_AMBIGUOUS + r"\b)" + _STATE_ABBR + r"\b|" + _STATE_ABBR + r",?\s+\d{5})"
@@ -343,20 +347,25 @@ def _sentence_start(text: str, pos: int) -> bool:
     return pos == 0 or bool(_SENT_START.search(before))
 
 
-def _name_run(text: str, pos: int, *, forward: bool = True) -> tuple[int, int] | None:
-    """The run of capitalised words / initials starting at ``pos`` (same line)."""
-    rx = re.compile(r"(?:" + _INIT + r"\s*)?" + _CAPW + r"(?:\s+(?:" + _INIT + r"\s+)?" + _CAPW + r")*")
+def _name_run(text: str, pos: int, *, label: bool = False) -> tuple[int, int] | None:
+    """The run of capitalised words / initials starting at ``pos`` (same line).
+
+    An all-capitals word that is in no gazetteer counts only after a field label (``Name:``) or
+    in the inverted form ``LAST, FIRST``: otherwise it is a heading or an upper-case finding."""
+    rx = re.compile(r"(?:" + _INIT + r"[ \t]*)?" + _CAPW + r"(?:[ \t]+(?:" + _INIT + r"[ \t]+)?" + _CAPW + r")*")
     m = rx.match(text, pos)
     if not m:
         return None
+    inverted = _INVERTED_RX.match(text, m.start()) is not None
     # Stop at words that are clearly not names (known words that are not in a gazetteer).
-    words = list(_CAPW_RX.finditer(text, m.start(), m.end()))
+    words = [w for w in _CAPW_RX.finditer(text, m.start(), m.end()) if len(w.group()) > 1]
     end = m.start()
     for k, w in enumerate(words):
         tok = w.group()
-        if k > 0 and not _namelike(tok) and not _gazetteer(tok):
+        shout = tok.isupper() and len(tok) > 3 and not _gazetteer(tok) and not (label or inverted)
+        if k > 0 and ((not _namelike(tok) and not _gazetteer(tok)) or shout):
             break
-        if k == 0 and (_acronym(tok) or (_known(tok) and not _gazetteer(tok))):
+        if k == 0 and (_acronym(tok) or (_known(tok) and not _gazetteer(tok)) or shout):
             return None
         end = w.end()
     return (m.start(), end) if end > m.start() else None
@@ -397,7 +406,7 @@ def _names(text: str, claim: Any, taken: bytearray) -> None:
             if free(s, e) or True:
                 claim(s, e, "NAME")
     for m in _CUE_RX.finditer(text):
-        run = _name_run(text, m.end())
+        run = _name_run(text, m.end(), label=":" in m.group())
         if run:
             s, e = run
             inv = _INVERTED_RX.match(text, s)
@@ -411,9 +420,17 @@ def _names(text: str, claim: Any, taken: bytearray) -> None:
             claim(m.start(g), m.end(g), "NAME")
     for m in _INVERTED_RX.finditer(text):
         a, b = m.group(1), m.group(2)
-        if _namelike(a) and _namelike(b):
+        shout = a.isupper() or b.isupper()
+        if _namelike(a) and _namelike(b) and (not shout or _gazetteer(a) or _gazetteer(b)):
             claim(m.start(), m.end(), "NAME")
-    # Any capitalised word the vocabulary does not know, or a gazetteer name next to another.
+
+
+def _names_unknown(text: str, claim: Any, taken: bytearray) -> None:
+    """Any capitalised word the vocabulary does not know, or a gazetteer name next to another."""
+
+    def free(s: int, e: int) -> bool:
+        return not any(taken[s:e])
+
     words = list(_CAPW_RX.finditer(text))
     for i, w in enumerate(words):
         tok = w.group()
@@ -460,7 +477,7 @@ def _places(text: str, claim: Any) -> None:
     for rx in (_TOWN_STATE_RX, _TOWN_ZIP_RX):
         for m in rx.finditer(text):
             words = _CAPW_RX.findall(m.group(1))
-            if words and not all(_acronym(w) for w in words):
+            if words and not any(w.isupper() for w in words):
                 # Keep only the trailing words that look like a place name.
                 s = m.start(1)
                 for w in _CAPW_RX.finditer(m.group(1)):
@@ -471,6 +488,9 @@ def _places(text: str, claim: Any) -> None:
                 s += len(text[s : m.end(1)]) - len(text[s : m.end(1)].lstrip())
                 if s < m.end(1):
                     claim(s, m.end(1), "LOCATION")
+                    z = re.match(r",?\s+(\d{5}(?:-\d{4})?)\b", text[m.end(1) :])
+                    if z:
+                        claim(m.end(1) + z.start(1), m.end(1) + z.end(1), "ZIP")
     for m in _PLACE_RX.finditer(text):
         words = _CAPW_RX.findall(m.group(1))
         if any(not _known(w) and not _acronym_like(w) for w in words):
@@ -551,9 +571,9 @@ def deid_text(text: str) -> DeidResult:
     for cat, rx, grp in _RULES:
         for m in rx.finditer(text):
             if grp == -2:  # bare m/d: not a clinical fraction, not "pain 3/10"
-                if m.group() in _FRACTIONS or _NUM_CONTEXT_FRACTIONS.search(text[max(0, m.start() - 25) : m.start()]):
+                if _NUM_CONTEXT_FRACTIONS.search(text[max(0, m.start() - 25) : m.start()]):
                     continue
-                if re.match(r"/10\b", text[m.start() + m.group().index("/") :]) and "pain" in text[max(0, m.start() - 30) : m.start()].lower():
+                if _FRACTION_AFTER.match(text, m.end()):
                     continue
                 claim(m.start(), m.end(), cat)
                 continue
@@ -568,7 +588,11 @@ def deid_text(text: str) -> DeidResult:
                 claim(e + m.start(1), e + m.end(1), "ADDRESS")
     _places(text, claim)
     _names(text, claim, taken)
-    _propagate(text, spans, claim)
+    # Propagate only names found with a cue (title, label, credential, relation, inverted form):
+    # an unknown word alone is weaker evidence ("Virus" in a heading).
+    strong = [sp for sp in spans if sp[2] == "NAME"]
+    _names_unknown(text, claim, taken)
+    _propagate(text, strong, claim)
     _initials(text, spans, claim)
     spans.sort()
     out: list[str] = []

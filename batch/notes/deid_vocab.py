@@ -8,8 +8,9 @@ possible name or place. "Knowing" a word means it is in ``deid_safe_words.txt``,
 Sources, each a word list the project can have:
 
 - the NegEx test set (Chapman 2001; Apache 2.0): real de-identified discharge-summary
-  sentences; only words seen at least once in lower case there (names are capitalised, and
-  that corpus's names are behind ``**NAME[...]`` tags anyway);
+  sentences; words seen in lower case there, and capitalised words seen in at least two
+  different reports (headings, upper-case findings; that corpus's names are behind
+  ``**NAME[...]`` tags);
 - the notes lexicon (:mod:`batch.notes.lexicon`): every word of every term;
 - spaCy's English stop words;
 - the TRAIN split of the de-identification corpus: words outside annotated PHI (this is what
@@ -61,11 +62,19 @@ def vocab_build(negex: Path | None, corpus: Path | None) -> set[str]:
     for term in MEDICATIONS + PROBLEMS + PROCEDURES:
         words.update(_words(term))
     if negex is not None:
+        capitalised: dict[str, set[str]] = {}
         with negex.open(newline="") as fh:
             for row in csv.reader(fh, delimiter="\t"):
                 if len(row) >= 3:
                     text = re.sub(r"\*\*[A-Z-]+(?:\[[^\]]*\])?", " ", row[2])
-                    words.update(w for w in _WORD.findall(text) if w.islower())
+                    for w in _WORD.findall(text):
+                        if w.islower():
+                            words.add(w)
+                        else:
+                            capitalised.setdefault(w.lower(), set()).add(row[0])
+        # Capitalised words outside the De-ID tags in at least two patients' reports: headings
+        # and findings ("Interpretation", "VIRUS"), not names (those are behind **NAME tags).
+        words.update(w for w, reports in capitalised.items() if len(reports) >= 2)
     if corpus is not None:
         from batch.notes.deid_corpus import corpus_read
 

@@ -113,8 +113,29 @@ def negex_score(rows: Iterable[NegexRow], **kw: Any) -> dict[str, Any]:
     }
 
 
-def negex_evaluate(path: str | Path, reports: str = "all") -> dict[str, Any]:
-    """Score a file; ``reports`` is ``"all"``, ``"dev"`` (1-30) or ``"heldout"`` (31-60)."""
+def negex_deidentified(rows: Iterable[NegexRow]) -> tuple[list[NegexRow], dict[str, Any]]:
+    """The rows with each sentence passed through :func:`batch.notes.deid.deid_text` first, and
+    how many concepts survived (``concepts_kept``: the target is still found in the sentence)."""
+    from batch.notes.deid import deid_text
+
+    out: list[NegexRow] = []
+    kept = n = 0
+    cache: dict[str, str] = {}
+    for r in rows:
+        if r.sentence not in cache:
+            cache[r.sentence] = deid_text(r.sentence).text
+        sent = cache[r.sentence]
+        n += 1
+        kept += concept_locate(sent, r.concept) is not None
+        out.append(NegexRow(r.report, r.concept, sent, r.negated))
+    return out, {"rows": n, "concepts_kept": kept, "share_kept": round(kept / n, 4) if n else None}
+
+
+def negex_evaluate(path: str | Path, reports: str = "all", *, deidentify: bool = False) -> dict[str, Any]:
+    """Score a file; ``reports`` is ``"all"``, ``"dev"`` (1-30) or ``"heldout"`` (31-60).
+
+    ``deidentify``: run :func:`batch.notes.deid.deid_text` on each sentence first (the batch
+    worker's order), and report how many target concepts survived it under ``deid``."""
     rows = negex_read(path)
     if reports == "dev":
         rows = [r for r in rows if r.report in DEV_REPORTS]
@@ -122,6 +143,11 @@ def negex_evaluate(path: str | Path, reports: str = "all") -> dict[str, Any]:
         rows = [r for r in rows if r.report in HELDOUT_REPORTS]
     elif reports != "all":
         raise ValueError(f"unknown reports {reports!r}; valid: 'all', 'dev', 'heldout'")
+    deid = None
+    if deidentify:
+        rows, deid = negex_deidentified(rows)
     out = negex_score(rows)
     out["reports"] = reports
+    if deid is not None:
+        out["deid"] = deid
     return out

@@ -42,12 +42,15 @@ def eval_notes(
         help="NegEx test-set format: Report No., Concept, Sentence, Negation",
     ),
     reports: str = typer.Option("all", "--reports", help="all | dev (1-30) | heldout (31-60)"),
+    deid: bool = typer.Option(
+        False, "--deid", help="de-identify each sentence first, as the batch worker does"
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Negation precision/recall/F1 of the notes ConText rules on a NegEx-format file."""
     from batch.notes.negex_eval import negex_evaluate
 
-    r = negex_evaluate(tsv, reports)
+    r = negex_evaluate(tsv, reports, deidentify=deid)
     if json_out:
         print(json.dumps(r))
         return
