@@ -246,7 +246,7 @@ _REPLACEMENT = {
 _CAPW_RX = re.compile(_CAPW)
 _INST_RX = re.compile(
     r"(?<![\w'’])((?:(?:St\.|Saint|" + _CAPW + r")(?:\s+(?:of|the|and|de|la|St\.|" + _CAPW + r"))*?)\s+)"
-    r"(" + _INST_SUFFIX + r")(?![\w])"
+    r"(" + _INST_SUFFIX + r"(?:[ \t]+" + _INST_SUFFIX + r")*)(?![\w])"
 )
 _TITLE_RX = re.compile(
     r"\b" + _TITLES + r"\s+((?:" + _INIT + r"\s*)?" + _CAPW + r"(?:\s+(?:" + _INIT + r"\s+)?" + _CAPW + r")?)"

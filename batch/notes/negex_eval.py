@@ -115,7 +115,8 @@ def negex_score(rows: Iterable[NegexRow], **kw: Any) -> dict[str, Any]:
 
 def negex_deidentified(rows: Iterable[NegexRow]) -> tuple[list[NegexRow], dict[str, Any]]:
     """The rows with each sentence passed through :func:`batch.notes.deid.deid_text` first, and
-    how many concepts survived (``concepts_kept``: the target is still found in the sentence)."""
+    how many target concepts survived: of the ``rows`` whose concept is found in the original
+    sentence, ``concepts_kept`` are still found after de-identification."""
     from batch.notes.deid import deid_text
 
     out: list[NegexRow] = []
@@ -125,8 +126,9 @@ def negex_deidentified(rows: Iterable[NegexRow]) -> tuple[list[NegexRow], dict[s
         if r.sentence not in cache:
             cache[r.sentence] = deid_text(r.sentence).text
         sent = cache[r.sentence]
-        n += 1
-        kept += concept_locate(sent, r.concept) is not None
+        if concept_locate(r.sentence, r.concept) is not None:
+            n += 1
+            kept += concept_locate(sent, r.concept) is not None
         out.append(NegexRow(r.report, r.concept, sent, r.negated))
     return out, {"rows": n, "concepts_kept": kept, "share_kept": round(kept / n, 4) if n else None}
 
