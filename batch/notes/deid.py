@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -303,13 +305,31 @@ _NEVER_NAMES = frozenset({"the", "he", "she", "his", "her", "patient", "pt", "pt
 SENTENCE_START_NEEDS_EVIDENCE = True
 
 
+_vocab_override: list[frozenset[str]] = []
+
+
 @lru_cache(maxsize=1)
-def safe_words() -> frozenset[str]:
-    """The safe vocabulary (``deid_safe_words.txt``, built by :mod:`batch.notes.deid_vocab`)."""
+def _safe_words_file() -> frozenset[str]:
     path = Path(__file__).parent / "deid_safe_words.txt"
     if not path.exists():
         return frozenset()
     return frozenset(path.read_text().split())
+
+
+def safe_words() -> frozenset[str]:
+    """The safe vocabulary (``deid_safe_words.txt``, built by :mod:`batch.notes.deid_vocab`),
+    or the one set by :func:`vocab_override`."""
+    return _vocab_override[-1] if _vocab_override else _safe_words_file()
+
+
+@contextmanager
+def vocab_override(words: frozenset[str]) -> Iterator[None]:
+    """Use ``words`` as the safe vocabulary inside the block (for validation experiments)."""
+    _vocab_override.append(words)
+    try:
+        yield
+    finally:
+        _vocab_override.pop()
 
 
 def _known(word: str) -> bool:

@@ -109,6 +109,30 @@ def deid_score(notes: Iterable[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def deid_leave_style_out(corpus: str | Path, negex: str | Path | None) -> dict[str, Any]:
+    """Validation for unseen note styles, on train and dev only (the test split is not read).
+
+    For each style of the train split, the safe vocabulary is rebuilt from the OTHER styles' train
+    notes (plus NegEx, lexicon, stop words) and the de-identifier is scored on that style's dev
+    notes: how recall and precision hold when the note frames are new, as they are in test."""
+    from batch.notes.deid import vocab_override
+    from batch.notes.deid_vocab import vocab_build, vocab_from_notes
+
+    train = corpus_read(corpus, "train")
+    dev = corpus_read(corpus, "dev")
+    base = vocab_build(Path(negex) if negex else None, None)
+    out: dict[str, Any] = {}
+    for style in sorted({n["style"] for n in train}):
+        words = frozenset(base | vocab_from_notes(n for n in train if n["style"] != style))
+        with vocab_override(words):
+            r = deid_score(n for n in dev if n["style"] == style)
+        o = r["overall"]
+        out[style] = {"notes": r["notes"], "span_recall": o["span"]["recall"],
+                      "span_precision": o["span"]["precision"], "token_recall": o["token"]["recall"],
+                      "token_precision": o["token"]["precision"]}
+    return out
+
+
 def deid_evaluate(corpus: str | Path, split: str = "test", *, show_missed: int = 0) -> dict[str, Any]:
     """Score one split of a corpus folder; ``missed`` keeps the first ``show_missed`` misses
     (they are synthetic surrogates, never real PHI)."""

@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import csv
 import re
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from batch.notes.lexicon import MEDICATIONS, PROBLEMS, PROCEDURES
 
@@ -78,13 +80,19 @@ def vocab_build(negex: Path | None, corpus: Path | None) -> set[str]:
     if corpus is not None:
         from batch.notes.deid_corpus import corpus_read
 
-        for note in corpus_read(corpus, "train"):
-            text = note["text"]
-            mask = list(text)
-            for sp in note["spans"]:
-                mask[sp["start"] : sp["end"]] = " " * (sp["end"] - sp["start"])
-            words.update(_words("".join(mask)))
+        words |= vocab_from_notes(corpus_read(corpus, "train"))
     return {w for w in words if len(w) > 1}
+
+
+def vocab_from_notes(notes: Iterable[dict[str, Any]]) -> set[str]:
+    """Words of annotated notes outside their PHI spans."""
+    words: set[str] = set()
+    for note in notes:
+        mask = list(note["text"])
+        for sp in note["spans"]:
+            mask[sp["start"] : sp["end"]] = " " * (sp["end"] - sp["start"])
+        words.update(w for w in _words("".join(mask)) if len(w) > 1)
+    return words
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -70,13 +70,24 @@ def eval_deid(
         file_okay=False,
         help="folder with <split>.jsonl.gz (python -m batch.notes.deid_corpus)",
     ),
-    split: str = typer.Option("test", "--split", help="train | dev | test"),
+    split: str = typer.Option("test", "--split", help="train | dev | test | issue24"),
     show_missed: int = typer.Option(0, "--show-missed", min=0, help="list the first N misses"),
+    leave_style_out: bool = typer.Option(
+        False,
+        "--leave-style-out",
+        help="validation on train/dev only: vocabulary without one style, scored on its dev notes",
+    ),
+    negex: Path | None = typer.Option(
+        None, "--negex", exists=True, dir_okay=False, help="NegEx TSV for --leave-style-out's vocabulary"
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Recall/precision of note de-identification per PHI category, span- and token-level."""
-    from batch.notes.deid_eval import deid_evaluate
+    from batch.notes.deid_eval import deid_evaluate, deid_leave_style_out
 
+    if leave_style_out:
+        print(json.dumps(deid_leave_style_out(corpus, negex)))
+        return
     try:
         r = deid_evaluate(corpus, split, show_missed=show_missed)
     except FileNotFoundError as e:
