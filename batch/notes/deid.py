@@ -83,8 +83,7 @@ _STATE_NAME = (
 )
 _STATE = r"(?:" + _STATE_NAME + r"|" + _STATE_ABBR + r")"
 #: A capitalised word: O'Brien, D'Angelo, McAllister, DeLuca, Nguyen-Tran, Gołębiowski, KWAME.
-_CAPW = r"(?<![\w'’])[A-Z][^\W\d_]*(?:['’-][^\W\d_]+)*(?![\w'’])"
-_CAP = _CAPW  # kept for the older patterns' name
+_CAPW = r"(?<![\w'\u2019])[A-Z][^\W\d_]*(?:['\u2019-][^\W\d_]+)*(?![\w'\u2019])"
 _INIT = r"[A-Z]\."
 _TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Doctor|Nurse|Sister)\.?"
 _CRED = r"(?:MD|M\.D\.|DO|RN|NP|PA|PA-C|BSN|MSN|PhD|LPN|CNA|APRN|CNP|FNP|RT|PT|OT|LICSW|MPH|DPM)"
@@ -140,9 +139,19 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
     ("PHONE", _rx(r"\*\*PHONE\b(?:\[[^\]]*\])?"), 0),
     ("EMAIL", _rx(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), 0),
     ("URL", _rx(r"\b(?:https?://|www\.)[^\s<>\"')\]]+[^\s<>\"')\].,;:]", re.IGNORECASE), 0),
-    ("URL", _rx(r"\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|edu|gov|us|info|io)(?:/[^\s<>\"')\]]*)?",
-                re.IGNORECASE), 0),
-    ("IP", _rx(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.]*\d)"), 0),
+    (
+        "URL",
+        _rx(
+            r"\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|edu|gov|us|info|io)(?:/[^\s<>\"')\]]*)?",
+            re.IGNORECASE,
+        ),
+        0,
+    ),
+    (
+        "IP",
+        _rx(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.]*\d)"),
+        0,
+    ),
     ("ID", _rx(r"(?<![\d-])\d{3}[- ]\d{2}[- ]\d{4}(?![\d-])"), 0),  # SSN
     (
         "ID",
@@ -247,23 +256,23 @@ _REPLACEMENT = {
 
 _CAPW_RX = re.compile(_CAPW)
 _INST_RX = re.compile(
-    r"(?<![\w'’])((?:(?:St\.|Saint|" + _CAPW + r")(?:\s+(?:of|the|and|de|la|St\.|" + _CAPW + r"))*?)\s+)"
+    r"(?<![\w'\u2019])((?:(?:St\.|Saint|" + _CAPW + r")(?:\s+(?:of|the|and|de|la|St\.|" + _CAPW + r"))*?)\s+)"
     r"(" + _INST_SUFFIX + r"(?:[ \t]+" + _INST_SUFFIX + r")*)(?![\w])"
 )
 _TITLE_RX = re.compile(
     r"\b" + _TITLES + r"\s+((?:" + _INIT + r"\s*)?" + _CAPW + r"(?:\s+(?:" + _INIT + r"\s+)?" + _CAPW + r")?)"
 )
 _CRED_RX = re.compile(r",?\s+" + _CRED + r"(?![\w])")
-_CUE_RX = re.compile(
-    r"(?i:(?<![\w])" + _NAME_CUES + r")(?:[ \t]*[:,(][ \t]*|[ \t]+)(?=[A-Z])"
-)
+_CUE_RX = re.compile(r"(?i:(?<![\w])" + _NAME_CUES + r")(?:[ \t]*[:,(][ \t]*|[ \t]+)(?=[A-Z])")
 _INVERTED_RX = re.compile(r"(" + _CAPW + r"),\s+(" + _CAPW + r")(?:\s+(" + _INIT + r"))?")
 _PLACE_RX = re.compile(
     r"(?i:\b(?:lives|living|resides|residing|resident|home|located|moved)\s+(?:in|at|of|to|near)\s+|"
     r"\b(?:from|in|of|near)[ \t]+)((?:" + _CAPW + r")(?:[ \t]+" + _CAPW + r"){0,2})"
 )
 #: State abbreviations that are also common note words (MD, PA, DO...): a ZIP must follow.
-_STATE_AMBIGUOUS = r"(?:MD|PA|ME|IN|OR|OK|DE|HI|ID|CO|LA|MS|OH|AL|MO|MT|SC|CT|VA|WA|NE|NC|ND|MI|IL|GA|AR|UT|SD|NV)"
+_STATE_AMBIGUOUS = (
+    r"(?:MD|PA|ME|IN|OR|OK|DE|HI|ID|CO|LA|MS|OH|AL|MO|MT|SC|CT|VA|WA|NE|NC|ND|MI|IL|GA|AR|UT|SD|NV)"
+)
 _TOWN_STATE_RX = re.compile(
     r"((?:" + _CAPW + r")(?:[ \t]+" + _CAPW + r"){0,2}),?[ \t]+(?=" + _STATE_NAME + r"\b|"
     r"(?!" + _STATE_AMBIGUOUS + r"\b)" + _STATE_ABBR + r"\b|" + _STATE_ABBR + r",?\s+\d{5})"
@@ -280,7 +289,9 @@ _PERSON_VERB = re.compile(
 _REL_PAREN_RX = re.compile(
     r"(" + _CAPW + r")[ \t]*\((?:" + _FAMILY + r")\)|(?i:\b" + _FAMILY + r")[ \t]*\((" + _CAPW + r")\)"
 )
-_FUNCTION_WORDS = frozenset({"of", "and", "the", "with", "without", "for", "to", "on", "in", "at", "by", "or"})
+_FUNCTION_WORDS = frozenset(
+    {"of", "and", "the", "with", "without", "for", "to", "on", "in", "at", "by", "or"}
+)
 
 
 def _acronym_like(word: str) -> bool:
@@ -298,11 +309,9 @@ def _header_line(text: str, pos: int) -> bool:
         return False
     return all(w[0].isupper() or w in _FUNCTION_WORDS for w in words)
 
+
 #: Words that are never names even if unknown to the vocabulary (note furniture).
 _NEVER_NAMES = frozenset({"the", "he", "she", "his", "her", "patient", "pt", "pt's", "mr", "mrs", "ms", "dr"})
-
-
-SENTENCE_START_NEEDS_EVIDENCE = True
 
 
 _vocab_override: list[frozenset[str]] = []
@@ -334,7 +343,7 @@ def vocab_override(words: frozenset[str]) -> Iterator[None]:
 
 def _known(word: str) -> bool:
     """A capitalised word the vocabulary knows (every part of a hyphenated word)."""
-    w = word.lower().replace("’", "'")
+    w = word.lower().replace("\u2019", "'")
     if w.endswith("'s"):
         w = w[:-2]
     vocab = safe_words()
@@ -372,7 +381,9 @@ def _name_run(text: str, pos: int, *, label: bool = False) -> tuple[int, int] | 
 
     An all-capitals word that is in no gazetteer counts only after a field label (``Name:``) or
     in the inverted form ``LAST, FIRST``: otherwise it is a heading or an upper-case finding."""
-    rx = re.compile(r"(?:" + _INIT + r"[ \t]*)?" + _CAPW + r"(?:[ \t]+(?:" + _INIT + r"[ \t]+)?" + _CAPW + r")*")
+    rx = re.compile(
+        r"(?:" + _INIT + r"[ \t]*)?" + _CAPW + r"(?:[ \t]+(?:" + _INIT + r"[ \t]+)?" + _CAPW + r")*"
+    )
     m = rx.match(text, pos)
     if not m:
         return None
@@ -391,48 +402,45 @@ def _name_run(text: str, pos: int, *, label: bool = False) -> tuple[int, int] | 
     return (m.start(), end) if end > m.start() else None
 
 
-def _names(text: str, claim: Any, taken: bytearray) -> None:
-    """Name rules: titles, credentials, cue words, inverted ``Last, First``, unknown words."""
+_CRED_WORD_RX = re.compile(r"(?:(" + _CAPW + r")|(" + _INIT + r"))\s*$")
 
-    def free(s: int, e: int) -> bool:
-        return not any(taken[s:e])
 
+def _before_credential(text: str, k: int) -> tuple[int, int] | None:
+    """The name words right before a credential at ``k``: "Yaw Radcliffe, RN", "J. Reyes, MD"."""
+    starts: list[int] = []
+    pos = k
+    while len(starts) < 4:
+        seg = text[max(0, pos - 60) : pos]
+        w = _CRED_WORD_RX.search(seg)
+        if not w or "\n" in seg[w.start() :]:
+            break
+        word = w.group(1)
+        if word and (_acronym(word) or (_known(word) and not _gazetteer(word) and starts)):
+            break
+        pos = pos - len(seg) + w.start()
+        starts.append(pos)
+    if not starts:
+        return None
+    s, e = min(starts), k
+    while e > s and not text[e - 1].isalnum() and text[e - 1] != ".":
+        e -= 1
+    return s, e
+
+
+def _names(text: str, claim: Any) -> None:
+    """Name rules with a cue: titles, credentials, cue words, relations, ``LAST, FIRST``."""
     for m in _TITLE_RX.finditer(text):
         claim(m.start(1), m.end(1), "NAME")
-    # Name(s) before a credential: "Yaw Radcliffe, RN", "J. Jablonski-Reyes, MD".
     for m in _CRED_RX.finditer(text):
-        k = m.start()
-        words = []
-        pos = k
-        while True:
-            seg = text[max(0, pos - 60) : pos]
-            w = re.search(r"(?:(" + _CAPW + r")|(" + _INIT + r"))\s*$", seg)
-            if not w or "\n" in seg[w.start() :]:
-                break
-            tok = w.group()
-            start = pos - len(seg) + w.start()
-            if w.group(1) and (_acronym(w.group(1)) or (_known(w.group(1)) and not _gazetteer(w.group(1)) and words)):
-                break
-            words.append(start)
-            pos = start
-            if len(words) >= 4:
-                break
-            del tok
-        if words:
-            s = min(words)
-            e = k
-            while e > s and not text[e - 1].isalnum() and text[e - 1] != ".":
-                e -= 1
-            if free(s, e) or True:
-                claim(s, e, "NAME")
+        span = _before_credential(text, m.start())
+        if span:
+            claim(*span, "NAME")
     for m in _CUE_RX.finditer(text):
         run = _name_run(text, m.end(), label=":" in m.group())
         if run:
             s, e = run
             inv = _INVERTED_RX.match(text, s)
-            if inv:
-                e = max(e, inv.end())
-            claim(s, e, "NAME")
+            claim(s, max(e, inv.end()) if inv else e, "NAME")
     # "Yolanda (wife)", "friend (Ludmila)".
     for m in _REL_PAREN_RX.finditer(text):
         g = 1 if m.group(1) else 2
@@ -458,12 +466,10 @@ def _names_unknown(text: str, claim: Any, taken: bytearray) -> None:
             continue
         if not _known(tok):
             if not _gazetteer(tok) and (
-                _acronym_like(tok)
-                or _LABEL_AFTER.match(text, w.end())
-                or _header_line(text, w.start())
+                _acronym_like(tok) or _LABEL_AFTER.match(text, w.end()) or _header_line(text, w.start())
             ):
                 continue
-            if SENTENCE_START_NEEDS_EVIDENCE and _sentence_start(text, w.start()):
+            if _sentence_start(text, w.start()):  # needs more evidence than being unknown
                 nxt = words[i + 1] if i + 1 < len(words) else None
                 adj = nxt is not None and re.fullmatch(r"\s+(?:[A-Z]\.\s+)?", text[w.end() : nxt.start()])
                 if not (
@@ -480,7 +486,9 @@ def _names_unknown(text: str, claim: Any, taken: bytearray) -> None:
                 o
                 for o in (prev, nxt)
                 if o is not None
-                and re.fullmatch(r"\s+(?:[A-Z]\.\s+)?", text[min(o.end(), w.end()) : max(o.start(), w.start())])
+                and re.fullmatch(
+                    r"\s+(?:[A-Z]\.\s+)?", text[min(o.end(), w.end()) : max(o.start(), w.start())]
+                )
                 and (_gazetteer(o.group()) or not _known(o.group()))
             ]
             if near or _PERSON_VERB.match(text, w.end()):
@@ -538,7 +546,7 @@ def _initials(text: str, spans: list[tuple[int, int, str]], claim: Any) -> None:
     """Initials next to a removed name: "Imani W. [NAME]", "A. [NAME]"."""
     starts = {s for s, _, c in spans if c == "NAME"}
     ends = {e for _, e, c in spans if c == "NAME"}
-    for m in re.finditer(r"(?<![\w'’])[A-Z]\.", text):
+    for m in re.finditer(r"(?<![\w'\u2019])[A-Z]\.", text):
         after = re.match(r"[ \t]+", text[m.end() :])
         before = re.search(r"[ \t]+$", text[max(0, m.start() - 3) : m.start()])
         nxt = m.end() + (after.end() if after else 0)
@@ -557,6 +565,19 @@ class DeidResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"counts": self.counts, "n_replaced": sum(self.counts.values())}
+
+
+def _apply_rules(text: str, claim: Any) -> None:
+    """The regular-expression rules of :data:`_RULES`, in order."""
+    for cat, rx, grp in _RULES:
+        for m in rx.finditer(text):
+            if grp == -2:  # bare m/d: not a clinical fraction, not "pain 3/10"
+                before = text[max(0, m.start() - 25) : m.start()]
+                if _NUM_CONTEXT_FRACTIONS.search(before) or _FRACTION_AFTER.match(text, m.end()):
+                    continue
+                claim(m.start(), m.end(), cat)
+                continue
+            claim(m.start(grp), m.end(grp), cat)
 
 
 def deid_text(text: str) -> DeidResult:
@@ -588,26 +609,15 @@ def deid_text(text: str) -> DeidResult:
             taken[s:e] = b"\x01" * (e - s)
             spans.append((s, e, cat))
 
-    for cat, rx, grp in _RULES:
-        for m in rx.finditer(text):
-            if grp == -2:  # bare m/d: not a clinical fraction, not "pain 3/10"
-                if _NUM_CONTEXT_FRACTIONS.search(text[max(0, m.start() - 25) : m.start()]):
-                    continue
-                if _FRACTION_AFTER.match(text, m.end()):
-                    continue
-                claim(m.start(), m.end(), cat)
-                continue
-            claim(m.start(grp), m.end(grp), cat)
-        if cat == "ZIP" and rx.pattern.startswith(r"\b\d{5}-"):
-            pass
+    _apply_rules(text, claim)
     # Apartment numbers right after a street address: "12 Elm St, Unit 4", "... #12".
-    for s, e, c in list(spans):
+    for _s, e, c in list(spans):
         if c == "ADDRESS":
             m = re.match(r",?\s*((?:Unit|#|No\.?)\s*\d+[A-Z]?)\b", text[e:])
             if m:
                 claim(e + m.start(1), e + m.end(1), "ADDRESS")
     _places(text, claim)
-    _names(text, claim, taken)
+    _names(text, claim)
     # Propagate only names found with a cue (title, label, credential, relation, inverted form):
     # an unknown word alone is weaker evidence ("Virus" in a heading).
     strong = [sp for sp in spans if sp[2] == "NAME"]

@@ -39,8 +39,21 @@ from batch.notes.lexicon import MEDICATIONS, PROBLEMS
 CORPUS_VERSION = "deid-corpus-1"
 SEED = 20261205
 SPLIT_SIZES = {"train": 240, "dev": 60, "test": 150}
-CATEGORIES = ("NAME", "ADDRESS", "LOCATION", "ZIP", "INSTITUTION", "DATE", "AGE", "PHONE", "ID",
-              "EMAIL", "URL", "IP")
+CORPUS_DIR = Path(__file__).parent / "deid_corpus"
+CATEGORIES = (
+    "NAME",
+    "ADDRESS",
+    "LOCATION",
+    "ZIP",
+    "INSTITUTION",
+    "DATE",
+    "AGE",
+    "PHONE",
+    "ID",
+    "EMAIL",
+    "URL",
+    "IP",
+)
 
 _ALT = re.compile(r"<<([^<>]*)>>")
 _SLOT = re.compile(r"\{([A-Z0-9]+)\}")
@@ -97,36 +110,30 @@ def _note_values(s: Surrogates, r: random.Random) -> dict[str, tuple[str, str, s
     return v
 
 
+#: Slots drawn anew at each occurrence: slot -> (surrogate method, category, kind).
+_FRESH: dict[str, tuple[str, str, str]] = {
+    "DATE": ("date", "DATE", "date"),
+    "PHONE": ("phone", "PHONE", "phone"),
+    "FAX": ("phone", "PHONE", "fax"),
+    "PAGER": ("pager", "PHONE", "pager"),
+    "EXT": ("extension_digits", "PHONE", "extension"),
+    "ACCT": ("account", "ID", "account"),
+    "SSN": ("ssn", "ID", "ssn"),
+    "OID": ("other_id", "ID", "other_id"),
+    "SERIAL": ("serial", "ID", "device_serial"),
+    "IP": ("ip", "IP", "ip"),
+    "STREET": ("street", "ADDRESS", "street"),
+    "APT": ("apt", "ADDRESS", "apartment"),
+    "ZIP": ("zip", "ZIP", "zip"),
+    "AGE90": ("age90", "AGE", "age_over_89"),
+}
+
+
 def _fresh(slot: str, s: Surrogates, r: random.Random) -> tuple[str, str, str] | str:
-    """Slots drawn anew at each occurrence."""
-    if slot == "DATE":
-        return (s.date(), "DATE", "date")
-    if slot == "PHONE":
-        return (s.phone(), "PHONE", "phone")
-    if slot == "FAX":
-        return (s.phone(), "PHONE", "fax")
-    if slot == "PAGER":
-        return (s.pager(), "PHONE", "pager")
-    if slot == "EXT":
-        return (str(r.randint(1000, 99999)), "PHONE", "extension")
-    if slot == "ACCT":
-        return (s.account(), "ID", "account")
-    if slot == "SSN":
-        return (s.ssn(), "ID", "ssn")
-    if slot == "OID":
-        return (s.other_id(), "ID", "other_id")
-    if slot == "SERIAL":
-        return (s.serial(), "ID", "device_serial")
-    if slot == "IP":
-        return (s.ip(), "IP", "ip")
-    if slot == "STREET":
-        return (s.street(), "ADDRESS", "street")
-    if slot == "APT":
-        return (s.apt(), "ADDRESS", "apartment")
-    if slot == "ZIP":
-        return (s.zip(), "ZIP", "zip")
-    if slot == "AGE90":
-        return (s.age90(), "AGE", "age_over_89")
+    """Slots drawn anew at each occurrence (PHI as ``(text, category, kind)``)."""
+    if slot in _FRESH:
+        method, cat, kind = _FRESH[slot]
+        return (getattr(s, method)(), cat, kind)
     if slot == "AGE":
         return str(r.randint(19, 88))
     if slot.startswith("MED"):
@@ -163,8 +170,7 @@ def corpus_notes(split: str, n: int, seed: int = SEED) -> Iterator[dict[str, Any
     """``n`` notes of one split, deterministic for a given seed."""
     r = random.Random(f"{seed}:{split}")
     heldout = split == "test"
-    s = Surrogates(r, heldout=heldout, gazetteer_first=sorted(FIRST_NAMES),
-                   gazetteer_last=sorted(SURNAMES))
+    s = Surrogates(r, heldout=heldout, gazetteer_first=sorted(FIRST_NAMES), gazetteer_last=sorted(SURNAMES))
     pool = [
         (style, i)
         for style, temps in TEMPLATES.items()
@@ -174,8 +180,14 @@ def corpus_notes(split: str, n: int, seed: int = SEED) -> Iterator[dict[str, Any
     for k in range(n):
         style, i = pool[k % len(pool)]
         text, spans = note_render(TEMPLATES[style][i], s, r)
-        yield {"id": f"{split}-{k:04d}", "split": split, "style": style, "template": i,
-               "text": text, "spans": spans}
+        yield {
+            "id": f"{split}-{k:04d}",
+            "split": split,
+            "style": style,
+            "template": i,
+            "text": text,
+            "spans": spans,
+        }
 
 
 def corpus_write(out: Path, seed: int = SEED) -> dict[str, Any]:
@@ -185,9 +197,10 @@ def corpus_write(out: Path, seed: int = SEED) -> dict[str, Any]:
     for split, n in SPLIT_SIZES.items():
         notes = list(corpus_notes(split, n, seed))
         raw = "".join(json.dumps(x, ensure_ascii=False, sort_keys=True) + "\n" for x in notes)
-        with (out / f"{split}.jsonl.gz").open("wb") as fh, gzip.GzipFile(
-            filename="", mode="wb", fileobj=fh, mtime=0
-        ) as gz:
+        with (
+            (out / f"{split}.jsonl.gz").open("wb") as fh,
+            gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as gz,
+        ):
             gz.write(raw.encode())
         manifest["splits"][split] = {
             "notes": len(notes),
@@ -206,14 +219,14 @@ def corpus_read(path: str | Path, split: str = "test") -> list[dict[str, Any]]:
     for name, opener in ((f"{split}.jsonl.gz", gzip.open), (f"{split}.jsonl", open)):
         f = p / name
         if f.exists():
-            with opener(f, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+            with opener(f, "rt", encoding="utf-8") as fh:
                 return [json.loads(line) for line in fh if line.strip()]
     raise FileNotFoundError(f"no {split}.jsonl.gz or {split}.jsonl in {p}")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "deid_corpus")
+    ap.add_argument("--out", type=Path, default=CORPUS_DIR)
     ap.add_argument("--seed", type=int, default=SEED)
     a = ap.parse_args(argv)
     m = corpus_write(a.out, a.seed)

@@ -34,9 +34,7 @@ def _ratio(a: int, b: int) -> float | None:
 
 
 def _tokens(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in _TOKEN.finditer(text, start, end)] or [
-        (start, end)
-    ]
+    return [(m.start(), m.end()) for m in _TOKEN.finditer(text, start, end)] or [(start, end)]
 
 
 def _inside(tok: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
@@ -74,8 +72,14 @@ def deid_score(notes: Iterable[dict[str, Any]]) -> dict[str, Any]:
                 g_tok[key][1] += len(toks)
                 g_tok[key][0] += sum(hit)
             if not all(hit):
-                missed.append({"note": note["id"], "category": cat, "text": text[s:e],
-                               "context": text[max(0, s - 30) : e + 30]})
+                missed.append(
+                    {
+                        "note": note["id"],
+                        "category": cat,
+                        "text": text[s:e],
+                        "context": text[max(0, s - 30) : e + 30],
+                    }
+                )
         for s, e, cat in res.spans:
             ok = any(s < ge and gs < e for gs, ge in gold_se)
             toks = _tokens(text, s, e)
@@ -94,10 +98,20 @@ def deid_score(notes: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
     def block(key: str) -> dict[str, Any]:
         return {
-            "span": {"recall": _ratio(*g_sp[key]), "precision": _ratio(*p_sp[key]),
-                     "gold": g_sp[key][1], "removed": g_sp[key][0], "predicted": p_sp[key][1]},
-            "token": {"recall": _ratio(*g_tok[key]), "precision": _ratio(*p_tok[key]),
-                      "gold": g_tok[key][1], "removed": g_tok[key][0], "predicted": p_tok[key][1]},
+            "span": {
+                "recall": _ratio(*g_sp[key]),
+                "precision": _ratio(*p_sp[key]),
+                "gold": g_sp[key][1],
+                "removed": g_sp[key][0],
+                "predicted": p_sp[key][1],
+            },
+            "token": {
+                "recall": _ratio(*g_tok[key]),
+                "precision": _ratio(*p_tok[key]),
+                "gold": g_tok[key][1],
+                "removed": g_tok[key][0],
+                "predicted": p_tok[key][1],
+            },
         }
 
     return {
@@ -127,9 +141,13 @@ def deid_leave_style_out(corpus: str | Path, negex: str | Path | None) -> dict[s
         with vocab_override(words):
             r = deid_score(n for n in dev if n["style"] == style)
         o = r["overall"]
-        out[style] = {"notes": r["notes"], "span_recall": o["span"]["recall"],
-                      "span_precision": o["span"]["precision"], "token_recall": o["token"]["recall"],
-                      "token_precision": o["token"]["precision"]}
+        out[style] = {
+            "notes": r["notes"],
+            "span_recall": o["span"]["recall"],
+            "span_precision": o["span"]["precision"],
+            "token_recall": o["token"]["recall"],
+            "token_precision": o["token"]["precision"],
+        }
     return out
 
 

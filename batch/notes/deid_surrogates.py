@@ -59,8 +59,24 @@ STREET_NAMES_B = """
 Tamarack Quarry Larkspur Beacon Ridgecrest Foxglove Wheelwright Cobblestone Heron
 Bayberry Millstone Kestrel Thornapple Fieldstone Marigold Sassafras
 """.split()
-STREET_SUFFIXES = ["St", "Street", "Ave", "Avenue", "Rd", "Road", "Ln", "Lane", "Dr", "Drive",
-                   "Blvd", "Ct", "Court", "Way", "Pl", "Terrace"]
+STREET_SUFFIXES = [
+    "St",
+    "Street",
+    "Ave",
+    "Avenue",
+    "Rd",
+    "Road",
+    "Ln",
+    "Lane",
+    "Dr",
+    "Drive",
+    "Blvd",
+    "Ct",
+    "Court",
+    "Way",
+    "Pl",
+    "Terrace",
+]
 
 TOWNS_A = """
 Springfield|Fall River|Worcester|Lowell|Brockton|Quincy|Lynn|New Bedford|Framingham|Haverhill
@@ -81,29 +97,66 @@ INST_WORDS_B = """
 Whispering Pines|St. Brigid's|Cranberry Hollow|Our Lady of Lourdes|Blue Heron|Kingsbridge
 |Harborview|Silver Birch|Morningside|Tall Oaks
 """.replace("\n", "").split("|")
-HOSPITAL_SUFFIXES = ["Hospital", "Medical Center", "General Hospital", "Regional Medical Center",
-                     "Community Hospital", "Memorial Hospital", "Health Center", "Clinic"]
-NURSING_SUFFIXES = ["Nursing Home", "Nursing and Rehabilitation Center", "Rehab",
-                    "Skilled Nursing Facility", "Assisted Living", "Manor", "Senior Living",
-                    "Care Center", "Rehabilitation Center"]
+HOSPITAL_SUFFIXES = [
+    "Hospital",
+    "Medical Center",
+    "General Hospital",
+    "Regional Medical Center",
+    "Community Hospital",
+    "Memorial Hospital",
+    "Health Center",
+    "Clinic",
+]
+NURSING_SUFFIXES = [
+    "Nursing Home",
+    "Nursing and Rehabilitation Center",
+    "Rehab",
+    "Skilled Nursing Facility",
+    "Assisted Living",
+    "Manor",
+    "Senior Living",
+    "Care Center",
+    "Rehabilitation Center",
+]
 
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December"]
-DOMAINS = ["gmail.com", "yahoo.com", "comcast.net", "aol.com", "hotmail.com", "verizon.net",
-           "outlook.com", "icloud.com"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+DOMAINS = [
+    "gmail.com",
+    "yahoo.com",
+    "comcast.net",
+    "aol.com",
+    "hotmail.com",
+    "verizon.net",
+    "outlook.com",
+    "icloud.com",
+]
 
 
 def _ordinal(d: int) -> str:
     if 10 <= d % 100 <= 20:
         return f"{d}th"
-    return f"{d}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(d % 10, 'th')}"
+    return f"{d}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(d % 10, 'th') }"
 
 
 class Surrogates:
     """Surrogate values for one split: ``heldout=True`` (test) draws from the ``*_B`` lists."""
 
-    def __init__(self, rng: random.Random, *, heldout: bool, gazetteer_first: list[str],
-                 gazetteer_last: list[str]) -> None:
+    def __init__(
+        self, rng: random.Random, *, heldout: bool, gazetteer_first: list[str], gazetteer_last: list[str]
+    ) -> None:
         self.r = rng
         if heldout:
             self.first = FIRST_B
@@ -135,11 +188,23 @@ class Surrogates:
         y, m, d = r.randint(2015, 2026), r.randint(1, 12), r.randint(1, 28)
         mon = MONTHS[m - 1]
         forms = [
-            f"{m:02d}/{d:02d}/{y}", f"{m}/{d}/{y % 100:02d}", f"{y}-{m:02d}-{d:02d}",
-            f"{mon} {d}, {y}", f"{mon[:3]} {d} {y}", f"{d} {mon[:3]} {y}", f"{d:02d}-{mon[:3]}-{y}",
-            f"{mon} {_ordinal(d)}", f"{m}/{d}", f"{mon[:3]}. {d}", f"the {_ordinal(d)} of {mon}",
-            f"{m:02d}-{d:02d}-{y}", f"{y}/{m:02d}/{d:02d}", f"{mon} {y}", f"{d} {mon} {y}",
-            f"{m}.{d}.{y}", f"{mon[:3]}-{d}",
+            f"{m:02d}/{d:02d}/{y}",
+            f"{m}/{d}/{y % 100:02d}",
+            f"{y}-{m:02d}-{d:02d}",
+            f"{mon} {d}, {y}",
+            f"{mon[:3]} {d} {y}",
+            f"{d} {mon[:3]} {y}",
+            f"{d:02d}-{mon[:3]}-{y}",
+            f"{mon} {_ordinal(d)}",
+            f"{m}/{d}",
+            f"{mon[:3]}. {d}",
+            f"the {_ordinal(d)} of {mon}",
+            f"{m:02d}-{d:02d}-{y}",
+            f"{y}/{m:02d}/{d:02d}",
+            f"{mon} {y}",
+            f"{d} {mon} {y}",
+            f"{m}.{d}.{y}",
+            f"{mon[:3]}-{d}",
         ]
         return r.choice(forms)
 
@@ -174,32 +239,55 @@ class Surrogates:
     def phone(self) -> str:
         r = self.r
         a, b, c = r.randint(201, 989), r.randint(200, 989), r.randint(0, 9999)
-        forms = [f"({a}) {b}-{c:04d}", f"{a}-{b}-{c:04d}", f"{a}.{b}.{c:04d}", f"+1 {a} {b} {c:04d}",
-                 f"{a}{b}{c:04d}", f"1-{a}-{b}-{c:04d}", f"({a}){b}-{c:04d}"]
+        forms = [
+            f"({a}) {b}-{c:04d}",
+            f"{a}-{b}-{c:04d}",
+            f"{a}.{b}.{c:04d}",
+            f"+1 {a} {b} {c:04d}",
+            f"{a}{b}{c:04d}",
+            f"1-{a}-{b}-{c:04d}",
+            f"({a}){b}-{c:04d}",
+        ]
         p = r.choice(forms)
         if r.random() < 0.15:
-            p += r.choice([f" ext. {r.randint(10, 9999)}", f" x{r.randint(100, 9999)}",
-                           f" ext {r.randint(10, 999)}"])
+            p += r.choice(
+                [f" ext. {r.randint(10, 9999)}", f" x{r.randint(100, 9999)}", f" ext {r.randint(10, 999)}"]
+            )
         return p
 
     def pager(self) -> str:
         r = self.r
-        return r.choice([str(r.randint(1000, 9999)), str(r.randint(10000, 99999)),
-                         f"{r.randint(2, 9)}-{r.randint(1000, 9999)}"])
+        return r.choice(
+            [
+                str(r.randint(1000, 9999)),
+                str(r.randint(10000, 99999)),
+                f"{r.randint(2, 9)}-{r.randint(1000, 9999)}",
+            ]
+        )
 
-    def extension(self) -> str:
-        return f"x{self.r.randint(1000, 99999)}"
+    def extension_digits(self) -> str:
+        return str(self.r.randint(1000, 99999))
 
     def mrn(self) -> str:
         r = self.r
-        return r.choice([f"{r.randint(0, 99999999):08d}", f"{r.randint(1000000, 9999999)}",
-                         f"MR{r.randint(100000, 9999999)}", f"{r.randint(100, 999)}-{r.randint(10, 99)}-"
-                         f"{r.randint(10, 99)}"])
+        return r.choice(
+            [
+                f"{r.randint(0, 99999999):08d}",
+                f"{r.randint(1000000, 9999999)}",
+                f"MR{r.randint(100000, 9999999)}",
+                f"{r.randint(100, 999)}-{r.randint(10, 99)}-{r.randint(10, 99)}",
+            ]
+        )
 
     def account(self) -> str:
         r = self.r
-        return r.choice([f"{r.randint(10**9, 10**10 - 1)}", f"A{r.randint(10**7, 10**8 - 1)}",
-                         f"ACC-{r.randint(100000, 999999)}"])
+        return r.choice(
+            [
+                f"{r.randint(10**9, 10**10 - 1)}",
+                f"A{r.randint(10**7, 10**8 - 1)}",
+                f"ACC-{r.randint(100000, 999999)}",
+            ]
+        )
 
     def ssn(self) -> str:
         r = self.r
@@ -209,12 +297,14 @@ class Surrogates:
     def other_id(self) -> str:
         r = self.r
         up = string.ascii_uppercase
-        return r.choice([
-            f"{r.randint(1, 9)}{r.choice(up)}{r.choice(up)}{r.randint(0, 9)}-{r.choice(up)}{r.choice(up)}"
-            f"{r.randint(0, 9)}-{r.choice(up)}{r.choice(up)}{r.randint(10, 99)}",
-            f"{''.join(r.choice(up) for _ in range(3))}{r.randint(10**8, 10**9 - 1)}",
-            f"W{r.randint(10**7, 10**8 - 1)}",
-        ])
+        return r.choice(
+            [
+                f"{r.randint(1, 9)}{r.choice(up)}{r.choice(up)}{r.randint(0, 9)}-{r.choice(up)}{r.choice(up)}"
+                f"{r.randint(0, 9)}-{r.choice(up)}{r.choice(up)}{r.randint(10, 99)}",
+                f"{''.join(r.choice(up) for _ in range(3))}{r.randint(10**8, 10**9 - 1)}",
+                f"W{r.randint(10**7, 10**8 - 1)}",
+            ]
+        )
 
     def serial(self) -> str:
         r = self.r
@@ -229,12 +319,21 @@ class Surrogates:
     def url(self, last: str) -> str:
         r = self.r
         la = last.lower().replace("'", "").replace("-", "")
-        return r.choice([f"https://www.{la}family.org/updates", f"www.caringbridge.org/visit/{la}{r.randint(1, 99)}",
-                         f"http://{la}-photos.net/album/{r.randint(100, 999)}",
-                         f"https://portal.{la}health.com/p/{r.randint(1000, 9999)}"])
+        return r.choice(
+            [
+                f"https://www.{la}family.org/updates",
+                f"www.caringbridge.org/visit/{la}{r.randint(1, 99)}",
+                f"http://{la}-photos.net/album/{r.randint(100, 999)}",
+                f"https://portal.{la}health.com/p/{r.randint(1000, 9999)}",
+            ]
+        )
 
     def ip(self) -> str:
         r = self.r
-        return r.choice([f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
-                         f"192.168.{r.randint(0, 255)}.{r.randint(1, 254)}",
-                         f"{r.randint(11, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"])
+        return r.choice(
+            [
+                f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
+                f"192.168.{r.randint(0, 255)}.{r.randint(1, 254)}",
+                f"{r.randint(11, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
+            ]
+        )

@@ -218,5 +218,19 @@ TEST_ONLY: dict[str, set[int]] = {
     "ed_triage": {0, 1, 2},
 }
 
-RELATIONS = ["daughter", "son", "wife", "husband", "sister", "brother", "niece", "nephew",
-             "granddaughter", "grandson", "mother", "father", "partner", "friend"]
+RELATIONS = [
+    "daughter",
+    "son",
+    "wife",
+    "husband",
+    "sister",
+    "brother",
+    "niece",
+    "nephew",
+    "granddaughter",
+    "grandson",
+    "mother",
+    "father",
+    "partner",
+    "friend",
+]

@@ -30,7 +30,7 @@ from typing import Any
 from batch.notes.lexicon import MEDICATIONS, PROBLEMS, PROCEDURES
 
 VOCAB_PATH = Path(__file__).parent / "deid_safe_words.txt"
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)?")
 
 #: Proper nouns that are not PHI (Safe Harbor keeps states; months/weekdays alone are not dates).
 NOT_PHI = """

@@ -91,7 +91,7 @@ def eval_deid(
     try:
         r = deid_evaluate(corpus, split, show_missed=show_missed)
     except FileNotFoundError as e:
-        stderr_console.print(f"[red]{e}[/red]")
+        stderr_console().print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
     if json_out:
         print(json.dumps(r))
