@@ -14,6 +14,7 @@ with no cue survives. Pure functions over strings.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -137,12 +138,12 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
     ("DATE", _rx(r"\*\*DATE\[[^\]]*\]"), 0),
     ("ID", _rx(r"\*\*(?:ID-NUM|MRN|ACCOUNT)\b(?:\[[^\]]*\])?"), 0),
     ("PHONE", _rx(r"\*\*PHONE\b(?:\[[^\]]*\])?"), 0),
-    ("EMAIL", _rx(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), 0),
+    ("EMAIL", _rx(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,6}\b"), 0),
     ("URL", _rx(r"\b(?:https?://|www\.)[^\s<>\"')\]]+[^\s<>\"')\].,;:]", re.IGNORECASE), 0),
     (
         "URL",
         _rx(
-            r"\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|edu|gov|us|info|io)(?:/[^\s<>\"')\]]*)?",
+            r"\b[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,6}\.(?:com|org|net|edu|gov|us|info|io)(?:/[^\s<>\"')\]]*)?",
             re.IGNORECASE,
         ),
         0,
@@ -162,7 +163,7 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
             r"policy\s*(?:number|no\.?|#)|medicare\s+(?:id|number|#)|medicaid\s+(?:id|number|#)|"
             r"accession\s*(?:number|no\.?|#)?|unit\s+(?:number|no\.?)|encounter\s*(?:#|number|no\.?)|"
             r"fin|csn|visit\s*(?:#|number)|license\s*(?:number|no\.?|#)?)(?!\w))"
-            r"(?:\s+on\s+file)?\s*[:#]?\s*((?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,})"
+            r"(?:\s+on\s+file)?\s*[:#]?\s*((?=[A-Z0-9-]{0,40}\d)[A-Z0-9][A-Z0-9-]{3,})"
         ),
         1,
     ),
@@ -222,7 +223,10 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
     # Long numbers and letter-digit codes are identifiers whatever their label.
     (
         "ID",
-        _rx(r"\b(?=[A-Z0-9-]*\d[A-Z0-9-]*\d[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9]{2,}(?:-[A-Z0-9]+)*\b"),
+        _rx(
+            r"\b(?=[A-Z0-9-]{0,40}\d[A-Z0-9-]{0,40}\d[A-Z0-9-]{0,40}\d)(?=[A-Z0-9-]{0,40}[A-Z])"
+            r"[A-Z0-9]{2,}(?:-[A-Z0-9]+){0,8}\b"
+        ),
         0,
     ),
     ("ID", _rx(r"(?<![\d.,/])\d{7,}(?![\d.,/])"), 0),
@@ -256,7 +260,8 @@ _REPLACEMENT = {
 
 _CAPW_RX = re.compile(_CAPW)
 _INST_RX = re.compile(
-    r"(?<![\w'\u2019])((?:(?:St\.|Saint|" + _CAPW + r")(?:\s+(?:of|the|and|de|la|St\.|" + _CAPW + r"))*?)\s+)"
+    r"(?<![\w'\u2019])((?:(?:St\.|Saint|" + _CAPW + r")"
+    r"(?:[ \t]+(?:of|the|and|de|la|St\.|" + _CAPW + r")){0,5}?)[ \t]+)"
     r"(" + _INST_SUFFIX + r"(?:[ \t]+" + _INST_SUFFIX + r")*)(?![\w])"
 )
 _TITLE_RX = re.compile(
@@ -289,6 +294,9 @@ _PERSON_VERB = re.compile(
 _REL_PAREN_RX = re.compile(
     r"(" + _CAPW + r")[ \t]*\((?:" + _FAMILY + r")\)|(?i:\b" + _FAMILY + r")[ \t]*\((" + _CAPW + r")\)"
 )
+_BLANKS = re.compile(r"[ \t]+")
+_APT_AFTER = re.compile(r",?\s*((?:Unit|#|No\.?)\s*\d+[A-Z]?)\b")
+_ZIP_AFTER = re.compile(r",?\s+(\d{5}(?:-\d{4})?)\b")
 _FUNCTION_WORDS = frozenset(
     {"of", "and", "the", "with", "without", "for", "to", "on", "in", "at", "by", "or"}
 )
@@ -299,11 +307,16 @@ def _acronym_like(word: str) -> bool:
     return word.isupper() or bool(re.search(r"[A-Z]{2}", word))
 
 
-def _header_line(text: str, pos: int) -> bool:
-    """The word sits on a line of capitalised words only (a title such as "Cardiology Consult")."""
-    a = text.rfind("\n", 0, pos) + 1
-    b = text.find("\n", pos)
-    line = text[a : b if b >= 0 else len(text)]
+def _header_line(text: str, pos: int, newlines: list[int]) -> bool:
+    """The word sits on a short line of capitalised words only (a title: "Cardiology Consult").
+
+    ``newlines``: positions of the text's line breaks (so a long line costs nothing per word)."""
+    k = bisect.bisect_left(newlines, pos)
+    a = newlines[k - 1] + 1 if k > 0 else 0
+    b = newlines[k] if k < len(newlines) else len(text)
+    if b - a > 80:
+        return False
+    line = text[a:b]
     words = re.findall(r"[^\W\d_]+", line)
     if len(words) < 2 or len(words) > 6 or any(c in line for c in ",:0123456789"):
         return False
@@ -382,7 +395,7 @@ def _name_run(text: str, pos: int, *, label: bool = False) -> tuple[int, int] | 
     An all-capitals word that is in no gazetteer counts only after a field label (``Name:``) or
     in the inverted form ``LAST, FIRST``: otherwise it is a heading or an upper-case finding."""
     rx = re.compile(
-        r"(?:" + _INIT + r"[ \t]*)?" + _CAPW + r"(?:[ \t]+(?:" + _INIT + r"[ \t]+)?" + _CAPW + r")*"
+        r"(?:" + _INIT + r"[ \t]*)?" + _CAPW + r"(?:[ \t]+(?:" + _INIT + r"[ \t]+)?" + _CAPW + r"){0,5}"
     )
     m = rx.match(text, pos)
     if not m:
@@ -460,13 +473,16 @@ def _names_unknown(text: str, claim: Any, taken: bytearray) -> None:
         return not any(taken[s:e])
 
     words = list(_CAPW_RX.finditer(text))
+    newlines = [m.start() for m in re.finditer("\n", text)]
     for i, w in enumerate(words):
         tok = w.group()
         if _acronym(tok) or not free(w.start(), w.end()):
             continue
         if not _known(tok):
             if not _gazetteer(tok) and (
-                _acronym_like(tok) or _LABEL_AFTER.match(text, w.end()) or _header_line(text, w.start())
+                _acronym_like(tok)
+                or _LABEL_AFTER.match(text, w.end())
+                or _header_line(text, w.start(), newlines)
             ):
                 continue
             if _sentence_start(text, w.start()):  # needs more evidence than being unknown
@@ -516,9 +532,9 @@ def _places(text: str, claim: Any) -> None:
                 s += len(text[s : m.end(1)]) - len(text[s : m.end(1)].lstrip())
                 if s < m.end(1):
                     claim(s, m.end(1), "LOCATION")
-                    z = re.match(r",?\s+(\d{5}(?:-\d{4})?)\b", text[m.end(1) :])
+                    z = _ZIP_AFTER.match(text, m.end(1))
                     if z:
-                        claim(m.end(1) + z.start(1), m.end(1) + z.end(1), "ZIP")
+                        claim(z.start(1), z.end(1), "ZIP")
     for m in _PLACE_RX.finditer(text):
         words = _CAPW_RX.findall(m.group(1))
         if any(not _known(w) and not _acronym_like(w) for w in words):
@@ -547,9 +563,9 @@ def _initials(text: str, spans: list[tuple[int, int, str]], claim: Any) -> None:
     starts = {s for s, _, c in spans if c == "NAME"}
     ends = {e for _, e, c in spans if c == "NAME"}
     for m in re.finditer(r"(?<![\w'\u2019])[A-Z]\.", text):
-        after = re.match(r"[ \t]+", text[m.end() :])
+        after = _BLANKS.match(text, m.end())
         before = re.search(r"[ \t]+$", text[max(0, m.start() - 3) : m.start()])
-        nxt = m.end() + (after.end() if after else 0)
+        nxt = after.end() if after else m.end()
         prv = m.start() - (len(before.group()) if before else 0)
         if (after and nxt in starts) or (before and prv in ends):
             claim(m.start(), m.end(), "NAME")
@@ -613,9 +629,9 @@ def deid_text(text: str) -> DeidResult:
     # Apartment numbers right after a street address: "12 Elm St, Unit 4", "... #12".
     for _s, e, c in list(spans):
         if c == "ADDRESS":
-            m = re.match(r",?\s*((?:Unit|#|No\.?)\s*\d+[A-Z]?)\b", text[e:])
+            m = _APT_AFTER.match(text, e)
             if m:
-                claim(e + m.start(1), e + m.end(1), "ADDRESS")
+                claim(m.start(1), m.end(1), "ADDRESS")
     _places(text, claim)
     _names(text, claim)
     # Propagate only names found with a cue (title, label, credential, relation, inverted form):

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from batch.notes.deid import deid_text
+from batch.notes.deid import _REPLACEMENT, deid_text
 
 NOTE = """PATIENT NAME: John Smith   MRN: 00123456   DOB: 04/12/1950
 Seen by Dr. Alice Walker on March 3, 2021. Call (412) 555-0199 or jwalker@example.org.
@@ -264,3 +266,14 @@ def test_clinical_words_headings_and_drugs_kept():
 def test_state_names_and_credentials_are_not_towns():
     out = deid_text("Reported by: I. Patterson, MD\nPatient from Massachusetts.").text
     assert "Patterson" not in out and ", MD" in out and "Massachusetts" in out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("Ab1 .-,:/@'\n()#xDrMS9")), max_size=300))
+def test_any_text_gives_ordered_disjoint_spans(text):
+    r = deid_text(text)
+    last = 0
+    for s, e, cat in r.spans:
+        assert last <= s < e <= len(text) and cat in _REPLACEMENT
+        last = e
+    assert sum(r.counts.values()) == len(r.spans)
