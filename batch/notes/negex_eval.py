@@ -116,21 +116,34 @@ def negex_score(rows: Iterable[NegexRow], **kw: Any) -> dict[str, Any]:
 def negex_deidentified(rows: Iterable[NegexRow]) -> tuple[list[NegexRow], dict[str, Any]]:
     """The rows with each sentence passed through :func:`batch.notes.deid.deid_text` first, and
     how many target concepts survived: of the ``rows`` whose concept is found in the original
-    sentence, ``concepts_kept`` are still found after de-identification."""
+    sentence, ``concepts_kept`` are still found after de-identification. The NegEx sentences were
+    de-identified by the De-ID tool (``**NAME[...]`` tags), so ``replaced_outside_tags`` counts
+    words our rules remove that are (almost surely) not PHI: over-removal on real text."""
     from batch.notes.deid import deid_text
 
     out: list[NegexRow] = []
     kept = n = 0
     cache: dict[str, str] = {}
+    words = extra = 0  # words of the distinct sentences; replacements outside De-ID tool tags
     for r in rows:
         if r.sentence not in cache:
-            cache[r.sentence] = deid_text(r.sentence).text
+            res = deid_text(r.sentence)
+            cache[r.sentence] = res.text
+            words += len(re.findall(r"[^\W_]+", r.sentence))
+            extra += sum(not r.sentence.startswith("**", s) for s, _, _ in res.spans)
         sent = cache[r.sentence]
         if concept_locate(r.sentence, r.concept) is not None:
             n += 1
             kept += concept_locate(sent, r.concept) is not None
         out.append(NegexRow(r.report, r.concept, sent, r.negated))
-    return out, {"rows": n, "concepts_kept": kept, "share_kept": round(kept / n, 4) if n else None}
+    return out, {
+        "rows": n,
+        "concepts_kept": kept,
+        "share_kept": round(kept / n, 4) if n else None,
+        "sentences": len(cache),
+        "words": words,
+        "replaced_outside_tags": extra,
+    }
 
 
 def negex_evaluate(path: str | Path, reports: str = "all", *, deidentify: bool = False) -> dict[str, Any]:
