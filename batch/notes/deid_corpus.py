@@ -220,8 +220,34 @@ def corpus_read(path: str | Path, split: str = "test") -> list[dict[str, Any]]:
         f = p / name
         if f.exists():
             with opener(f, "rt", encoding="utf-8") as fh:
-                return [json.loads(line) for line in fh if line.strip()]
+                return [_note_check(line, f, n) for n, line in enumerate(fh, 1) if line.strip()]
     raise FileNotFoundError(f"no {split}.jsonl.gz or {split}.jsonl in {p}")
+
+
+def _note_check(line: str, f: Path, n: int) -> dict[str, Any]:
+    """One corpus line, or :class:`CorpusFormatError` saying what is wrong where."""
+    try:
+        note = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise CorpusFormatError(f"{f.name} line {n}: not JSON ({e.msg})") from None
+    if (
+        not isinstance(note, dict)
+        or not isinstance(note.get("text"), str)
+        or not isinstance(note.get("spans"), list)
+    ):
+        raise CorpusFormatError(f"{f.name} line {n}: expected an object with 'text' and 'spans'")
+    note.setdefault("id", f"{f.stem}-{n}")
+    for sp in note["spans"]:
+        ok = isinstance(sp, dict) and all(isinstance(sp.get(k), int) for k in ("start", "end"))
+        if not ok or not 0 <= sp["start"] < sp["end"] <= len(note["text"]) or "category" not in sp:
+            raise CorpusFormatError(
+                f"{f.name} line {n}: bad span {sp!r} (start < end within the text, category)"
+            )
+    return note
+
+
+class CorpusFormatError(ValueError):
+    """A corpus file is not in the expected JSONL format."""
 
 
 def main(argv: list[str] | None = None) -> None:

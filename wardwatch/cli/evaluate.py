@@ -90,7 +90,7 @@ def eval_deid(
         return
     try:
         r = deid_evaluate(corpus, split, show_missed=show_missed)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:
         stderr_console().print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
     if json_out:

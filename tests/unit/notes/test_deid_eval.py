@@ -38,6 +38,20 @@ def test_eval_command_missing_split_is_a_clear_error(tmp_path):
     assert r.exit_code == 2 and "no dev.jsonl.gz" in r.output
 
 
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("{not json", "not JSON"),
+        ('{"text": "abc"}', "'text' and 'spans'"),
+        ('{"text": "abc", "spans": [{"start": 2, "end": 9, "category": "NAME"}]}', "bad span"),
+    ],
+)
+def test_eval_command_bad_corpus_line_is_a_clear_error(tmp_path, line, why):
+    (tmp_path / "test.jsonl").write_text('{"text": "ok", "spans": []}\n' + line + "\n")
+    r = CliRunner().invoke(app, ["eval", "deid", "--corpus", str(tmp_path)])
+    assert r.exit_code == 2 and why in r.output and "line 2" in r.output
+
+
 def test_scoring_counts_a_partly_removed_name_as_missed():
     note = {
         "id": "x",
