@@ -1,7 +1,7 @@
 # README's two commands: `make demo` (the main job) and `make test` (everything, what .ci/run calls).
 # `make lint`, `make typecheck` and `make test-unit` (no services, under 2 minutes) are the quick
 # checks to run while working; `pre-commit install` runs lint on every commit.
-.PHONY: demo test install services-up services-down lint typecheck test-unit cards
+.PHONY: demo test install services-up services-down lint typecheck test-unit cards deid-corpus
 install:
 	./scripts/bootstrap
 demo: install
@@ -19,6 +19,10 @@ test: lint typecheck
 	.venv/bin/pytest
 cards: install
 	.venv/bin/python -m models.cards
+# The synthetic de-identification corpus and the de-identifier's safe vocabulary (both committed).
+deid-corpus: install
+	.venv/bin/python -m batch.notes.deid_corpus
+	.venv/bin/python -m batch.notes.deid_vocab --negex ../shared/data/negex/annotations-reports-1-60.tsv
 services-up: install
 	.venv/bin/wardwatch services up
 services-down:

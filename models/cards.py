@@ -85,7 +85,10 @@ CARDS: dict[str, Card] = {
         optional=frozenset({"unit_shift", "monitor_shift"}),
     ),
     "genomic": Card("models/genomic/MODEL_CARD.md", {"m": "metrics.json"}),
-    "notes": Card("batch/notes/EVALUATION.md", {"m": "metrics.json", "h": "card_figures.json"}),
+    "notes": Card(
+        "batch/notes/EVALUATION.md",
+        {"m": "metrics.json", "h": "card_figures.json", "d": "deid_metrics.json"},
+    ),
 }
 
 

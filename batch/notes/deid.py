@@ -14,9 +14,14 @@ with no cue survives. Pure functions over strings.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 #: Common US first names (Social Security Administration top names, abridged), lower case.
@@ -41,101 +46,202 @@ alexis kayla mildred edna ethel gladys lillian florence irene louise norma agnes
 """.split()
 )
 
+#: Common US surnames (Census 2010 most frequent, abridged), lower case.
+SURNAMES = frozenset(
+    """
+smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez lopez
+gonzalez wilson anderson thomas taylor moore jackson martin lee perez thompson white harris
+sanchez clark ramirez lewis robinson walker young allen king wright scott torres nguyen hill
+flores green adams nelson baker hall rivera campbell mitchell carter roberts gomez phillips
+evans turner diaz parker cruz edwards collins reyes stewart morris morales murphy cook rogers
+gutierrez ortiz morgan cooper peterson bailey reed kelly howard ramos kim cox ward richardson
+watson brooks chavez wood james bennett gray mendoza ruiz hughes price alvarez castillo sanders
+patel myers long ross foster jimenez powell jenkins perry russell sullivan bell coleman butler
+henderson barnes gonzales fisher vasquez simmons romero jordan patterson alexander hamilton
+graham reynolds griffin wallace moreno west cole hayes bryant herrera gibson ellis tran
+medina aguilar stevens murray ford castro marshall owens harrison fernandez mcdonald woods
+washington kennedy wells vargas henry chen freeman webb tucker guzman burns crawford olson
+simpson porter hunter gordon mendez silva shaw snyder mason dixon munoz hunt hicks holmes
+palmer wagner black robertson boyd rose stone salazar fox warren mills meyer rice schmidt
+garza daniels ferguson nichols stephens soto weaver ryan gardner payne grant dunn kelley
+spencer hawkins arnold pierce vazquez hansen peters santos hart bradley knight elliott
+cunningham duncan armstrong hudson carroll lane riley andrews alvarado ray delgado berry
+perkins hoffman johnston matthews pena richards willis carpenter lawrence sandoval
+""".split()
+)
+
+_STATE_ABBR = (
+    r"(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|"
+    r"NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY)"
+)
+_STATE_NAME = (
+    r"(?:Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|"
+    r"Hawaii|Idaho|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|"
+    r"Michigan|Minnesota|Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|"
+    r"New Mexico|New York|North Carolina|North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|"
+    r"Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|"
+    r"West Virginia|Wisconsin|Wyoming)"
+)
+_STATE = r"(?:" + _STATE_NAME + r"|" + _STATE_ABBR + r")"
+#: A capitalised word: O'Brien, D'Angelo, McAllister, DeLuca, Nguyen-Tran, Gołębiowski, KWAME.
+_CAPW = r"(?<![\w'\u2019])[A-Z][^\W\d_]*(?:['\u2019-][^\W\d_]+)*(?![\w'\u2019])"
+_INIT = r"[A-Z]\."
 _TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Doctor|Nurse|Sister)\.?"
-_CAP = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
+_CRED = r"(?:MD|M\.D\.|DO|RN|NP|PA|PA-C|BSN|MSN|PhD|LPN|CNA|APRN|CNP|FNP|RT|PT|OT|LICSW|MPH|DPM)"
 _MONTHS = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|Jun(?:e)?|Jul(?:y)?|"
-    r"Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+    r"Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
+_ORD = r"(?:st|nd|rd|th)?"
+_STREET_SUFFIX = (
+    r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl|"
+    r"Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Square|Sq|Trail|Path|Row)\.?"
+)
+_INST_SUFFIX = (
+    r"(?:Nursing and Rehabilitation Center|Nursing & Rehabilitation Center|Skilled Nursing Facility|"
+    r"Regional Medical Center|Medical Center|General Hospital|Community Hospital|Memorial Hospital|"
+    r"Rehabilitation Center|Rehabilitation Hospital|Health Center|Nursing Home|Nursing Center|"
+    r"Assisted Living|Senior Living|Care Center|Hospital|Clinic|Rehab|Manor|Hospice|Infirmary|"
+    r"Healthcare|Health System|Home for the Aged)"
+)
+_FAMILY = (
+    r"(?:daughter|son|wife|husband|sister|brother|niece|nephew|granddaughter|grandson|mother|"
+    r"father|mom|dad|partner|friend|spouse|aunt|uncle|cousin|fianc[eé]e?|girlfriend|boyfriend|"
+    r"stepdaughter|stepson|guardian|proxy|neighbor|caregiver)"
+)
+#: Cue words after which a capitalised word is a name (case-insensitive cue).
+_NAME_CUES = (
+    r"(?:patient|pt|name|pt\s+name|patient\s+name|re|attending(?:\s+physician)?|physician|surgeon|"
+    r"provider|pcp|primary\s+care(?:\s+(?:physician|provider))?|referring(?:\s+(?:physician|provider))?|"
+    r"ordering(?:\s+(?:physician|provider))?|requested\s+by|reported\s+by|read\s+by|radiologist|"
+    r"dictated\s+by|transcribed\s+by|signed(?:\s+by)?|electronically\s+signed(?:\s+by)?|cc|"
+    r"triage\s+(?:rn|nurse)|rn|md|np|nurse|tech|fellow|resident|intern|hospitalist|cardiologist|"
+    r"by|seen\s+by|evaluated\s+by|examined\s+by|accepted\s+by|discussed\s+with|spoke\s+with|"
+    r"called\s+to|communicated\s+to|paged|per|report\s+from|follow(?:ed)?[\s-]+up\s+with|"
+    r"contact|primary\s+contact|emergency\s+contact|nok|next\s+of\s+kin|author|care\s+assumed\s+for|"
+    r"" + _FAMILY + r"(?:'s)?)"
 )
 
-#: Words that end a name run after a field label.
-_STOPWORDS = (
-    r"(?:The|He|She|This|Patient|MRN|DOB|MR|ID|Account|Acct|Date|Age|Sex|Room|Unit|"
-    r"Admission|Discharge|Attending|Service|Phone|Tel)\b"
-)
-#: Services and teams a note is "seen by" that are not people.
-_SERVICES = (
-    r"(?:Cardiology|Neurology|Surgery|Medicine|Oncology|Nephrology|Psychiatry|"
-    r"Orthopedics|Urology|Pulmonary|Pulmonology|Gastroenterology|GI|ID|Infectious|"
-    r"Hematology|Endocrinology|Dermatology|Radiology|Anesthesia|Physical|Occupational|"
-    r"Social|Nutrition|Pharmacy|Palliative|Hospice|Rheumatology|Ophthalmology|ENT|"
-    r"Obstetrics|Gynecology|Pediatrics|Emergency|Critical|Trauma|Vascular|Case|"
-    r"Interventional|Cardiac|Cardiothoracic|Plastic|Transplant|Wound|Speech)\b"
+_NUM_CONTEXT_FRACTIONS = re.compile(
+    r"(?i:(?:pain|strength|motor|power|score|scale|grade|murmur|reflexes|gcs|apgar)\W{0,3}(?:\w+\W{1,3})?$)"
 )
 
-# (category, pattern, group to replace or 0). Order matters: earlier rules claim their spans.
+
+def _rx(p: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(p, flags)
+
+
+# (category, pattern, group to replace). Order matters: earlier rules claim their spans.
 _RULES: list[tuple[str, re.Pattern[str], int]] = [
     # Tags left by the De-ID tool in the NegEx corpus: **NAME[AAA, BBB], **DATE[Sep 27 2007].
-    ("NAME", re.compile(r"\*\*NAME\[[^\]]*\]"), 0),
-    ("DATE", re.compile(r"\*\*DATE\[[^\]]*\]"), 0),
-    ("ID", re.compile(r"\*\*(?:ID-NUM|MRN|ACCOUNT)\b(?:\[[^\]]*\])?"), 0),
-    ("PHONE", re.compile(r"\*\*PHONE\b(?:\[[^\]]*\])?"), 0),
-    ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), 0),
-    ("URL", re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE), 0),
-    ("ID", re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), 0),  # SSN
+    ("NAME", _rx(r"\*\*NAME\[[^\]]*\]"), 0),
+    ("DATE", _rx(r"\*\*DATE\[[^\]]*\]"), 0),
+    ("ID", _rx(r"\*\*(?:ID-NUM|MRN|ACCOUNT)\b(?:\[[^\]]*\])?"), 0),
+    ("PHONE", _rx(r"\*\*PHONE\b(?:\[[^\]]*\])?"), 0),
+    ("EMAIL", _rx(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,6}\b"), 0),
+    ("URL", _rx(r"\b(?:https?://|www\.)[^\s<>\"')\]]+[^\s<>\"')\].,;:]", re.IGNORECASE), 0),
+    (
+        "URL",
+        _rx(
+            r"\b[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,6}\.(?:com|org|net|edu|gov|us|info|io)(?:/[^\s<>\"')\]]*)?",
+            re.IGNORECASE,
+        ),
+        0,
+    ),
+    (
+        "IP",
+        _rx(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.]*\d)"),
+        0,
+    ),
+    ("ID", _rx(r"(?<![\d-])\d{3}[- ]\d{2}[- ]\d{4}(?![\d-])"), 0),  # SSN
     (
         "ID",
-        re.compile(
-            r"(?i:\b(?:mrn|medical\s+record\s+(?:number|no\.?|#)|mr\s*#|record\s*#|account\s*(?:number|no\.?|#)?|"
-            r"acct\.?\s*(?:#|no\.?)?|ssn|social\s+security\s+(?:number|no\.?|#)|patient\s+id|pt\s+id|"
-            r"id\s*(?:number|no\.?|#)|unit\s+(?:number|no\.?)|encounter\s*(?:#|number|no\.?)|"
-            r"fin|csn|visit\s*(?:#|number))(?!\w))\s*[:#]?\s*((?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,})"
+        _rx(
+            r"(?i:\b(?:mrn|mr\s*#|medical\s+record(?:\s+(?:number|no\.?|#))?|record\s*#|"
+            r"account\s*(?:number|no\.?|#)?|acct\.?\s*(?:#|no\.?)?|ssn|social\s+security\s+(?:number|no\.?|#)?|"
+            r"patient\s+id|pt\s+id|id\s*(?:number|no\.?|#)|insurance\s+(?:id|number|#)|member\s+id|"
+            r"policy\s*(?:number|no\.?|#)|medicare\s+(?:id|number|#)|medicaid\s+(?:id|number|#)|"
+            r"accession\s*(?:number|no\.?|#)?|unit\s+(?:number|no\.?)|encounter\s*(?:#|number|no\.?)|"
+            r"fin|csn|visit\s*(?:#|number)|license\s*(?:number|no\.?|#)?)(?!\w))"
+            r"(?:\s+on\s+file)?\s*[:#]?\s*((?=[A-Z0-9-]{0,40}\d)[A-Z0-9][A-Z0-9-]{3,})"
+        ),
+        1,
+    ),
+    (
+        "ID",
+        _rx(
+            r"(?i:\b(?:serial\s*(?:number|no\.?|#)?|s/n|sn|tele(?:metry)?\s+box|box\s*#|device\s+id)"
+            r"(?!\w))\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{4,})"
         ),
         1,
     ),
     (
         "PHONE",
-        re.compile(
-            r"(?<![\d/])(?:\+?1[\s.-]?)?\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b"
-            r"(?:\s*(?:x|ext\.?)\s*\d{1,5})?"
+        _rx(
+            r"(?<![\d/.-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-]?)\d{3}[\s.-]?\d{4}(?![\d/-])"
+            r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?",
+            re.IGNORECASE,
         ),
         0,
     ),
-    # Dates: numeric with year, ISO, month-name forms. A bare year is kept (Safe Harbor allows it).
-    ("DATE", re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b"), 0),
-    ("DATE", re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"), 0),
-    ("DATE", re.compile(r"\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTHS + r",?\s+\d{4}\b"), 0),
-    ("DATE", re.compile(r"\b" + _MONTHS + r"\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?\b"), 0),
     (
-        "DATE",
-        re.compile(
-            r"(?i:\b(?:on|since|from|until|dated|seen|admitted|discharged)\s+)"
-            r"(\d{1,2}/\d{1,2})\b(?!\s*(?:mm|/))"
+        "PHONE",
+        _rx(
+            r"(?i:\b(?:pager|pgr|beeper|bpr|paged(?:\s+at)?|page|extension|ext\.?|tel\.?|phone|cell|"
+            r"fax)(?:\s+(?:number|no\.?|#))?)\s*[#:]?\s*(\d(?:-?\d){3,5})(?![\d/:]|\.\d)"
         ),
         1,
     ),
+    ("PHONE", _rx(r"(?<![\w-])[xX]\d{3,5}\b"), 0),
+    # Dates: numeric with year, ISO, month-name forms. A bare year is kept (Safe Harbor allows it).
+    ("DATE", _rx(r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b"), 0),
+    ("DATE", _rx(r"(?<![\d.])\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?![\d.]*\d)"), 0),
+    ("DATE", _rx(r"\b(?:the\s+)?\d{1,2}" + _ORD + r"\s+(?:of\s+)?" + _MONTHS + r"\.?(?:,?\s+\d{4})?\b"), 0),
+    ("DATE", _rx(r"\b\d{1,2}-" + _MONTHS + r"-\d{2,4}\b"), 0),
+    ("DATE", _rx(r"\b" + _MONTHS + r"\.?(?:\s+|-)\d{1,2}" + _ORD + r"(?:,?\s+\d{4})?\b"), 0),
+    ("DATE", _rx(r"\b" + _MONTHS + r"\.?,?\s+\d{4}\b"), 0),
     (
         "AGE",
-        re.compile(r"\b(?:9\d|1[0-1]\d)(?=\s*(?:-|\s)?\s*(?:years?|yrs?|y/?o|year-old)\b)", re.IGNORECASE),
+        _rx(
+            r"\b(?:9\d|1[0-1]\d)(?=\s*-?\s*(?:years?|yrs?|y/?o\b|y\.o\.|yo\b|year-old|[MF]\b))",
+            re.IGNORECASE,
+        ),
         0,
     ),
-    # Names: after a title, after a field label, after a cue, or a known first name + surname.
-    ("NAME", re.compile(_TITLES + r"\s+((?:[A-Z]\.\s*)?" + _CAP + r"(?:\s+" + _CAP + r")?)"), 1),
+    ("AGE", _rx(r"(?i:\bage[d:]?\s*)(9\d|1[0-1]\d)\b"), 1),
+    ("ID", _rx(r"(?<![\d-])\d{3}-\d{2}-\d{2}(?![\d-])"), 0),
+    # Street addresses, apartments, ZIP codes, towns before a state or ZIP.
     (
-        "NAME",
-        re.compile(
-            r"(?i:\b(?:patient(?:'s)?\s+name|name|pt\s+name|attending(?:\s+physician)?|"
-            r"physician|surgeon|provider|pcp|primary\s+care\s+(?:physician|provider)|"
-            r"referring\s+(?:physician|provider)|dictated\s+by|signed\s+by|electronically\s+signed\s+by|"
-            r"cc|nok|next\s+of\s+kin|emergency\s+contact|contact|author)\s*:\s*)"
-            r"((?:" + _CAP + r"|[A-Z]{2,})"
-            r"(?:,?[ ](?!" + _STOPWORDS + r")(?:" + _CAP + r"|[A-Z]{2,}|[A-Z]\b\.?)){0,3})"
-        ),
-        1,
+        "ADDRESS",
+        _rx(r"\b\d{1,6}[ \t]+(?:[A-Z][^\W\d_]*\.?[ \t]+){1,3}" + _STREET_SUFFIX + r"(?!\w)"),
+        0,
     ),
+    ("ADDRESS", _rx(r"\b(?:Apt|Apartment|Suite|Ste)\.?\s*#?\s*\d+[A-Z]?\b"), 0),
+    ("ZIP", _rx(r"\b" + _STATE + r",?\s+(\d{5}(?:-\d{4})?)\b"), 1),
+    ("ZIP", _rx(r"(?i:\bzip(?:\s*code)?\s*[:#]?\s*)(\d{5}(?:-\d{4})?)\b"), 1),
+    ("ZIP", _rx(r"\b\d{5}-\d{4}\b"), 0),
+    # Long numbers and letter-digit codes are identifiers whatever their label.
     (
-        "NAME",
-        re.compile(
-            r"(?i:\b(?:seen\s+by|evaluated\s+by|examined\s+by|signed\s+by|per|"
-            r"discussed\s+with|spoke\s+with|husband|wife|son|daughter|mother|"
-            r"father)\s+)(?!(?:Mr|Mrs|Ms|Miss|Dr|Prof)\b|" + _SERVICES + r")"
-            r"(" + _CAP + r"(?:\s+" + _CAP + r")?)"
-            r"(?=\s*(?:,|\.|$|\s+(?:MD|RN|DO|NP|PA)\b|\s+[a-z]))"
+        "ID",
+        _rx(
+            r"\b(?=[A-Z0-9-]{0,40}\d[A-Z0-9-]{0,40}\d[A-Z0-9-]{0,40}\d)(?=[A-Z0-9-]{0,40}[A-Z])"
+            r"[A-Z0-9]{2,}(?:-[A-Z0-9]+){0,8}\b"
         ),
-        1,
+        0,
     ),
-    ("NAME", re.compile(r"\b(" + _CAP + r")\s+(?:[A-Z]\.\s+)?(" + _CAP + r")\b"), -1),
+    ("ID", _rx(r"(?<![\d.,/])\d{7,}(?![\d.,/])"), 0),
+    (
+        "DATE",
+        _rx(r"(?<![\d/.:-])(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?![\d/])"),
+        -2,
+    ),
 ]
+#: Bare ``m/d`` that are clinical fractions (pain 3/10, strength 5/5, murmur 2/6) are kept:
+#: a score word before it (``_NUM_CONTEXT_FRACTIONS``) or one of these after it.
+_FRACTION_AFTER = re.compile(
+    r"(?i:[ \t]+(?:strength|murmur|systolic|diastolic|holosystolic|motor|in\s+all|throughout|"
+    r"bilaterally|b/l|upper|lower|pain|on\s+the\s+pain))"
+)
 
 _REPLACEMENT = {
     "NAME": "[NAME]",
@@ -145,29 +251,324 @@ _REPLACEMENT = {
     "EMAIL": "[EMAIL]",
     "URL": "[URL]",
     "AGE": "90+",
+    "ADDRESS": "[ADDRESS]",
+    "LOCATION": "[LOCATION]",
+    "ZIP": "[ZIP]",
+    "INSTITUTION": "[INSTITUTION]",
+    "IP": "[IP]",
 }
 
-#: Capitalised words that open a sentence or are clinical and are never first names here.
-_NOT_NAMES = frozenset(
-    {
-        "may",
-        "will",
-        "grace",
-        "rose",
-        "mark",
-        "bill",
-        "art",
-        "joy",
-        "hope",
-        "faith",
-        "iris",
-        "june",
-        "april",
-        "august",
-        "jack",
-        "frank",
-    }
+_CAPW_RX = re.compile(_CAPW)
+_INST_RX = re.compile(
+    r"(?<![\w'\u2019])((?:(?:St\.|Saint|" + _CAPW + r")"
+    r"(?:[ \t]+(?:of|the|and|de|la|St\.|" + _CAPW + r")){0,5}?)[ \t]+)"
+    r"(" + _INST_SUFFIX + r"(?:[ \t]+" + _INST_SUFFIX + r")*)(?![\w])"
 )
+_TITLE_RX = re.compile(
+    r"\b" + _TITLES + r"\s+((?:" + _INIT + r"\s*)?" + _CAPW + r"(?:\s+(?:" + _INIT + r"\s+)?" + _CAPW + r")?)"
+)
+_CRED_RX = re.compile(r",?\s+" + _CRED + r"(?![\w])")
+_CUE_RX = re.compile(r"(?i:(?<![\w])" + _NAME_CUES + r")(?:[ \t]*[:,(][ \t]*|[ \t]+)(?=[A-Z])")
+_INVERTED_RX = re.compile(r"(" + _CAPW + r"),\s+(" + _CAPW + r")(?:\s+(" + _INIT + r"))?")
+_PLACE_RX = re.compile(
+    r"(?i:\b(?:lives|living|resides|residing|resident|home|located|moved)\s+(?:in|at|of|to|near)\s+|"
+    r"\b(?:from|in|of|near)[ \t]+)((?:" + _CAPW + r")(?:[ \t]+" + _CAPW + r"){0,2})"
+)
+#: State abbreviations that are also common note words (MD, PA, DO...): a ZIP must follow.
+_STATE_AMBIGUOUS = (
+    r"(?:MD|PA|ME|IN|OR|OK|DE|HI|ID|CO|LA|MS|OH|AL|MO|MT|SC|CT|VA|WA|NE|NC|ND|MI|IL|GA|AR|UT|SD|NV)"
+)
+_TOWN_STATE_RX = re.compile(
+    r"((?:" + _CAPW + r")(?:[ \t]+" + _CAPW + r"){0,2}),?[ \t]+(?=" + _STATE_NAME + r"\b|"
+    r"(?!" + _STATE_AMBIGUOUS + r"\b)" + _STATE_ABBR + r"\b|" + _STATE_ABBR + r",?\s+\d{5})"
+)
+_TOWN_ZIP_RX = re.compile(r"((?:" + _CAPW + r")(?:[ \t]+" + _CAPW + r"){0,2}),?[ \t]+(?=\d{5}(?:-\d{4})?\b)")
+_SENT_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*|[-*•]\s+)$")
+_LABEL_AFTER = re.compile(r"[ \t]*:")
+#: Verbs whose subject at the start of a sentence is a person: "O'Brien paged at ...".
+_PERSON_VERB = re.compile(
+    r"[ \t]+(?:paged|called|aware|notified|agrees|agreed|states|stated|reports|reported|says|said|"
+    r"was|is|has|had|ambulated|ambulating|resting|denies|denied|visited|requests|requested|"
+    r"arrived|presented|tolerated|refused|declined|signed|wants|lives)\b"
+)
+_REL_PAREN_RX = re.compile(
+    r"(" + _CAPW + r")[ \t]*\((?:" + _FAMILY + r")\)|(?i:\b" + _FAMILY + r")[ \t]*\((" + _CAPW + r")\)"
+)
+_BLANKS = re.compile(r"[ \t]+")
+_APT_AFTER = re.compile(r",?\s*((?:Unit|#|No\.?)\s*\d+[A-Z]?)\b")
+_ZIP_AFTER = re.compile(r",?\s+(\d{5}(?:-\d{4})?)\b")
+_FUNCTION_WORDS = frozenset(
+    {"of", "and", "the", "with", "without", "for", "to", "on", "in", "at", "by", "or"}
+)
+
+
+def _acronym_like(word: str) -> bool:
+    """All capitals (a header word) or two capitals in a row (PVCs, HFrEF): not a name form."""
+    return word.isupper() or bool(re.search(r"[A-Z]{2}", word))
+
+
+def _header_line(text: str, pos: int, newlines: list[int]) -> bool:
+    """The word sits on a short line of capitalised words only (a title: "Cardiology Consult").
+
+    ``newlines``: positions of the text's line breaks (so a long line costs nothing per word)."""
+    k = bisect.bisect_left(newlines, pos)
+    a = newlines[k - 1] + 1 if k > 0 else 0
+    b = newlines[k] if k < len(newlines) else len(text)
+    if b - a > 80:
+        return False
+    line = text[a:b]
+    words = re.findall(r"[^\W\d_]+", line)
+    if len(words) < 2 or len(words) > 6 or any(c in line for c in ",:0123456789"):
+        return False
+    return all(w[0].isupper() or w in _FUNCTION_WORDS for w in words)
+
+
+#: Words that are never names even if unknown to the vocabulary (note furniture).
+_NEVER_NAMES = frozenset({"the", "he", "she", "his", "her", "patient", "pt", "pt's", "mr", "mrs", "ms", "dr"})
+
+
+_vocab_override: list[frozenset[str]] = []
+
+
+@lru_cache(maxsize=1)
+def _safe_words_file() -> frozenset[str]:
+    path = Path(__file__).parent / "deid_safe_words.txt"
+    if not path.exists():
+        return frozenset()
+    return frozenset(path.read_text().split())
+
+
+def safe_words() -> frozenset[str]:
+    """The safe vocabulary (``deid_safe_words.txt``, built by :mod:`batch.notes.deid_vocab`),
+    or the one set by :func:`vocab_override`."""
+    return _vocab_override[-1] if _vocab_override else _safe_words_file()
+
+
+@contextmanager
+def vocab_override(words: frozenset[str]) -> Iterator[None]:
+    """Use ``words`` as the safe vocabulary inside the block (for validation experiments)."""
+    _vocab_override.append(words)
+    try:
+        yield
+    finally:
+        _vocab_override.pop()
+
+
+def _known(word: str) -> bool:
+    """A capitalised word the vocabulary knows (every part of a hyphenated word)."""
+    w = word.lower().replace("\u2019", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    vocab = safe_words()
+    if w in vocab or w in _NEVER_NAMES:
+        return True
+    parts = [p for p in re.split(r"[-']", w) if p]
+    return bool(parts) and all(p in vocab for p in parts)
+
+
+def _acronym(word: str) -> bool:
+    return word.isupper() and len(word) <= 3
+
+
+def _gazetteer(word: str) -> bool:
+    w = word.lower()
+    return w in FIRST_NAMES or w in SURNAMES
+
+
+def _namelike(word: str) -> bool:
+    """Could be a name: unknown to the vocabulary, or in a name gazetteer."""
+    if _acronym(word):
+        return False
+    return not _known(word) or _gazetteer(word)
+
+
+def _sentence_start(text: str, pos: int) -> bool:
+    before = text[max(0, pos - 4) : pos]
+    if re.search(r"(?<![\w])[A-Z]\.\s+$", before):  # after an initial: "Kenji U. MacLeod"
+        return False
+    return pos == 0 or bool(_SENT_START.search(before))
+
+
+def _name_run(text: str, pos: int, *, label: bool = False) -> tuple[int, int] | None:
+    """The run of capitalised words / initials starting at ``pos`` (same line).
+
+    An all-capitals word that is in no gazetteer counts only after a field label (``Name:``) or
+    in the inverted form ``LAST, FIRST``: otherwise it is a heading or an upper-case finding."""
+    rx = re.compile(
+        r"(?:" + _INIT + r"[ \t]*)?" + _CAPW + r"(?:[ \t]+(?:" + _INIT + r"[ \t]+)?" + _CAPW + r"){0,5}"
+    )
+    m = rx.match(text, pos)
+    if not m:
+        return None
+    inverted = _INVERTED_RX.match(text, m.start()) is not None
+    # Stop at words that are clearly not names (known words that are not in a gazetteer).
+    words = [w for w in _CAPW_RX.finditer(text, m.start(), m.end()) if len(w.group()) > 1]
+    end = m.start()
+    for k, w in enumerate(words):
+        tok = w.group()
+        shout = tok.isupper() and len(tok) > 3 and not _gazetteer(tok) and not (label or inverted)
+        if k > 0 and ((not _namelike(tok) and not _gazetteer(tok)) or shout):
+            break
+        if k == 0 and (_acronym(tok) or (_known(tok) and not _gazetteer(tok)) or shout):
+            return None
+        end = w.end()
+    return (m.start(), end) if end > m.start() else None
+
+
+_CRED_WORD_RX = re.compile(r"(?:(" + _CAPW + r")|(" + _INIT + r"))\s*$")
+
+
+def _before_credential(text: str, k: int) -> tuple[int, int] | None:
+    """The name words right before a credential at ``k``: "Yaw Radcliffe, RN", "J. Reyes, MD"."""
+    starts: list[int] = []
+    pos = k
+    while len(starts) < 4:
+        seg = text[max(0, pos - 60) : pos]
+        w = _CRED_WORD_RX.search(seg)
+        if not w or "\n" in seg[w.start() :]:
+            break
+        word = w.group(1)
+        if word and (_acronym(word) or (_known(word) and not _gazetteer(word) and starts)):
+            break
+        pos = pos - len(seg) + w.start()
+        starts.append(pos)
+    if not starts:
+        return None
+    s, e = min(starts), k
+    while e > s and not text[e - 1].isalnum() and text[e - 1] != ".":
+        e -= 1
+    return s, e
+
+
+def _names(text: str, claim: Any) -> None:
+    """Name rules with a cue: titles, credentials, cue words, relations, ``LAST, FIRST``."""
+    for m in _TITLE_RX.finditer(text):
+        claim(m.start(1), m.end(1), "NAME")
+    for m in _CRED_RX.finditer(text):
+        span = _before_credential(text, m.start())
+        if span:
+            claim(*span, "NAME")
+    for m in _CUE_RX.finditer(text):
+        run = _name_run(text, m.end(), label=":" in m.group())
+        if run:
+            s, e = run
+            inv = _INVERTED_RX.match(text, s)
+            claim(s, max(e, inv.end()) if inv else e, "NAME")
+    # "Yolanda (wife)", "friend (Ludmila)".
+    for m in _REL_PAREN_RX.finditer(text):
+        g = 1 if m.group(1) else 2
+        if not _acronym(m.group(g)) and not (_known(m.group(g)) and not _gazetteer(m.group(g))):
+            claim(m.start(g), m.end(g), "NAME")
+    for m in _INVERTED_RX.finditer(text):
+        a, b = m.group(1), m.group(2)
+        shout = a.isupper() or b.isupper()
+        if _namelike(a) and _namelike(b) and (not shout or _gazetteer(a) or _gazetteer(b)):
+            claim(m.start(), m.end(), "NAME")
+
+
+def _names_unknown(text: str, claim: Any, taken: bytearray) -> None:
+    """Any capitalised word the vocabulary does not know, or a gazetteer name next to another."""
+
+    def free(s: int, e: int) -> bool:
+        return not any(taken[s:e])
+
+    words = list(_CAPW_RX.finditer(text))
+    newlines = [m.start() for m in re.finditer("\n", text)]
+    for i, w in enumerate(words):
+        tok = w.group()
+        if _acronym(tok) or not free(w.start(), w.end()):
+            continue
+        if not _known(tok):
+            if not _gazetteer(tok) and (
+                _acronym_like(tok)
+                or _LABEL_AFTER.match(text, w.end())
+                or _header_line(text, w.start(), newlines)
+            ):
+                continue
+            if _sentence_start(text, w.start()):  # needs more evidence than being unknown
+                nxt = words[i + 1] if i + 1 < len(words) else None
+                adj = nxt is not None and re.fullmatch(r"\s+(?:[A-Z]\.\s+)?", text[w.end() : nxt.start()])
+                if not (
+                    _gazetteer(tok)
+                    or (adj and nxt is not None and _namelike(nxt.group()))
+                    or _PERSON_VERB.match(text, w.end())
+                ):
+                    continue
+            claim(w.start(), w.end(), "NAME")
+        elif _gazetteer(tok):
+            prev = words[i - 1] if i > 0 else None
+            nxt = words[i + 1] if i + 1 < len(words) else None
+            near = [
+                o
+                for o in (prev, nxt)
+                if o is not None
+                and re.fullmatch(
+                    r"\s+(?:[A-Z]\.\s+)?", text[min(o.end(), w.end()) : max(o.start(), w.start())]
+                )
+                and (_gazetteer(o.group()) or not _known(o.group()))
+            ]
+            if near or _PERSON_VERB.match(text, w.end()):
+                claim(w.start(), w.end(), "NAME")
+
+
+def _places(text: str, claim: Any) -> None:
+    for m in _INST_RX.finditer(text):
+        pre = m.group(1)
+        words = _CAPW_RX.findall(pre)
+        # Trim leading known words that are not part of the name ("Outpatient PT through").
+        if words and any(not _known(w) or _gazetteer(w) for w in words if not _acronym(w)):
+            claim(m.start(1), m.end(2), "INSTITUTION")
+    for rx in (_TOWN_STATE_RX, _TOWN_ZIP_RX):
+        for m in rx.finditer(text):
+            words = _CAPW_RX.findall(m.group(1))
+            if words and not any(w.isupper() for w in words):
+                # Keep only the trailing words that look like a place name.
+                s = m.start(1)
+                for w in _CAPW_RX.finditer(m.group(1)):
+                    if _known(w.group()) and not _gazetteer(w.group()) and w.group() not in ("New", "Fall"):
+                        s = m.start(1) + w.end()
+                    else:
+                        break
+                s += len(text[s : m.end(1)]) - len(text[s : m.end(1)].lstrip())
+                if s < m.end(1):
+                    claim(s, m.end(1), "LOCATION")
+                    z = _ZIP_AFTER.match(text, m.end(1))
+                    if z:
+                        claim(z.start(1), z.end(1), "ZIP")
+    for m in _PLACE_RX.finditer(text):
+        words = _CAPW_RX.findall(m.group(1))
+        if any(not _known(w) and not _acronym_like(w) for w in words):
+            claim(m.start(1), m.end(1), "LOCATION")
+
+
+def _propagate(text: str, spans: list[tuple[int, int, str]], claim: Any) -> None:
+    """Every other capitalised occurrence of a word already removed as part of a name."""
+    names = {
+        w.group().lower()
+        for s, e, c in spans
+        if c == "NAME"
+        for w in _CAPW_RX.finditer(text, s, e)
+        if len(w.group()) > 1 and not _acronym(w.group())
+    }
+    names -= {w for w in names if _known(w) and not _gazetteer(w)}
+    if not names:
+        return
+    for w in _CAPW_RX.finditer(text):
+        if w.group().lower() in names:
+            claim(w.start(), w.end(), "NAME")
+
+
+def _initials(text: str, spans: list[tuple[int, int, str]], claim: Any) -> None:
+    """Initials next to a removed name: "Imani W. [NAME]", "A. [NAME]"."""
+    starts = {s for s, _, c in spans if c == "NAME"}
+    ends = {e for _, e, c in spans if c == "NAME"}
+    for m in re.finditer(r"(?<![\w'\u2019])[A-Z]\.", text):
+        after = _BLANKS.match(text, m.end())
+        before = re.search(r"[ \t]+$", text[max(0, m.start() - 3) : m.start()])
+        nxt = after.end() if after else m.end()
+        prv = m.start() - (len(before.group()) if before else 0)
+        if (after and nxt in starts) or (before and prv in ends):
+            claim(m.start(), m.end(), "NAME")
 
 
 @dataclass
@@ -180,6 +581,19 @@ class DeidResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"counts": self.counts, "n_replaced": sum(self.counts.values())}
+
+
+def _apply_rules(text: str, claim: Any) -> None:
+    """The regular-expression rules of :data:`_RULES`, in order."""
+    for cat, rx, grp in _RULES:
+        for m in rx.finditer(text):
+            if grp == -2:  # bare m/d: not a clinical fraction, not "pain 3/10"
+                before = text[max(0, m.start() - 25) : m.start()]
+                if _NUM_CONTEXT_FRACTIONS.search(before) or _FRACTION_AFTER.match(text, m.end()):
+                    continue
+                claim(m.start(), m.end(), cat)
+                continue
+            claim(m.start(grp), m.end(grp), cat)
 
 
 def deid_text(text: str) -> DeidResult:
@@ -205,18 +619,27 @@ def deid_text(text: str) -> DeidResult:
     spans: list[tuple[int, int, str]] = []
 
     def claim(s: int, e: int, cat: str) -> None:
+        while e > s and text[e - 1].isspace():
+            e -= 1
         if e > s and not any(taken[s:e]):
             taken[s:e] = b"\x01" * (e - s)
             spans.append((s, e, cat))
 
-    for cat, rx, grp in _RULES:
-        for m in rx.finditer(text):
-            if grp == -1:  # first-name lexicon rule: both words, only if the first is a known name
-                first = m.group(1)
-                if first.lower() in FIRST_NAMES and first.lower() not in _NOT_NAMES:
-                    claim(m.start(1), m.end(2), cat)
-                continue
-            claim(m.start(grp), m.end(grp), cat)
+    _apply_rules(text, claim)
+    # Apartment numbers right after a street address: "12 Elm St, Unit 4", "... #12".
+    for _s, e, c in list(spans):
+        if c == "ADDRESS":
+            m = _APT_AFTER.match(text, e)
+            if m:
+                claim(m.start(1), m.end(1), "ADDRESS")
+    _places(text, claim)
+    _names(text, claim)
+    # Propagate only names found with a cue (title, label, credential, relation, inverted form):
+    # an unknown word alone is weaker evidence ("Virus" in a heading).
+    strong = [sp for sp in spans if sp[2] == "NAME"]
+    _names_unknown(text, claim, taken)
+    _propagate(text, strong, claim)
+    _initials(text, spans, claim)
     spans.sort()
     out: list[str] = []
     pos = 0

@@ -113,8 +113,44 @@ def negex_score(rows: Iterable[NegexRow], **kw: Any) -> dict[str, Any]:
     }
 
 
-def negex_evaluate(path: str | Path, reports: str = "all") -> dict[str, Any]:
-    """Score a file; ``reports`` is ``"all"``, ``"dev"`` (1-30) or ``"heldout"`` (31-60)."""
+def negex_deidentified(rows: Iterable[NegexRow]) -> tuple[list[NegexRow], dict[str, Any]]:
+    """The rows with each sentence passed through :func:`batch.notes.deid.deid_text` first, and
+    how many target concepts survived: of the ``rows`` whose concept is found in the original
+    sentence, ``concepts_kept`` are still found after de-identification. The NegEx sentences were
+    de-identified by the De-ID tool (``**NAME[...]`` tags), so ``replaced_outside_tags`` counts
+    words our rules remove that are (almost surely) not PHI: over-removal on real text."""
+    from batch.notes.deid import deid_text
+
+    out: list[NegexRow] = []
+    kept = n = 0
+    cache: dict[str, str] = {}
+    words = extra = 0  # words of the distinct sentences; replacements outside De-ID tool tags
+    for r in rows:
+        if r.sentence not in cache:
+            res = deid_text(r.sentence)
+            cache[r.sentence] = res.text
+            words += len(re.findall(r"[^\W_]+", r.sentence))
+            extra += sum(not r.sentence.startswith("**", s) for s, _, _ in res.spans)
+        sent = cache[r.sentence]
+        if concept_locate(r.sentence, r.concept) is not None:
+            n += 1
+            kept += concept_locate(sent, r.concept) is not None
+        out.append(NegexRow(r.report, r.concept, sent, r.negated))
+    return out, {
+        "rows": n,
+        "concepts_kept": kept,
+        "share_kept": round(kept / n, 4) if n else None,
+        "sentences": len(cache),
+        "words": words,
+        "replaced_outside_tags": extra,
+    }
+
+
+def negex_evaluate(path: str | Path, reports: str = "all", *, deidentify: bool = False) -> dict[str, Any]:
+    """Score a file; ``reports`` is ``"all"``, ``"dev"`` (1-30) or ``"heldout"`` (31-60).
+
+    ``deidentify``: run :func:`batch.notes.deid.deid_text` on each sentence first (the batch
+    worker's order), and report how many target concepts survived it under ``deid``."""
     rows = negex_read(path)
     if reports == "dev":
         rows = [r for r in rows if r.report in DEV_REPORTS]
@@ -122,6 +158,11 @@ def negex_evaluate(path: str | Path, reports: str = "all") -> dict[str, Any]:
         rows = [r for r in rows if r.report in HELDOUT_REPORTS]
     elif reports != "all":
         raise ValueError(f"unknown reports {reports!r}; valid: 'all', 'dev', 'heldout'")
+    deid = None
+    if deidentify:
+        rows, deid = negex_deidentified(rows)
     out = negex_score(rows)
     out["reports"] = reports
+    if deid is not None:
+        out["deid"] = deid
     return out

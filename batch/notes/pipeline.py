@@ -37,7 +37,7 @@ from batch.notes.sections import (
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = "notes-rules-1"
+PIPELINE_VERSION = "notes-rules-2"
 
 if not Span.has_extension("context"):
     Span.set_extension("context", default=None)

@@ -42,12 +42,15 @@ def eval_notes(
         help="NegEx test-set format: Report No., Concept, Sentence, Negation",
     ),
     reports: str = typer.Option("all", "--reports", help="all | dev (1-30) | heldout (31-60)"),
+    deid: bool = typer.Option(
+        False, "--deid", help="de-identify each sentence first, as the batch worker does"
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Negation precision/recall/F1 of the notes ConText rules on a NegEx-format file."""
     from batch.notes.negex_eval import negex_evaluate
 
-    r = negex_evaluate(tsv, reports)
+    r = negex_evaluate(tsv, reports, deidentify=deid)
     if json_out:
         print(json.dumps(r))
         return
@@ -56,6 +59,58 @@ def eval_notes(
         f"negated P {n['precision']:.3f} R {n['recall']:.3f} F1 {n['f1']:.3f}; "
         f"accuracy {r['accuracy']:.3f} (n = {r['n']}, reports {reports})"
     )
+
+
+@app.command("deid")
+def eval_deid(
+    corpus: Path = typer.Option(
+        ...,
+        "--corpus",
+        exists=True,
+        file_okay=False,
+        help="folder with <split>.jsonl.gz (python -m batch.notes.deid_corpus)",
+    ),
+    split: str = typer.Option("test", "--split", help="train | dev | test | issue24"),
+    show_missed: int = typer.Option(0, "--show-missed", min=0, help="list the first N misses"),
+    leave_style_out: bool = typer.Option(
+        False,
+        "--leave-style-out",
+        help="validation on train/dev only: vocabulary without one style, scored on its dev notes",
+    ),
+    negex: Path | None = typer.Option(
+        None, "--negex", exists=True, dir_okay=False, help="NegEx TSV for --leave-style-out's vocabulary"
+    ),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Recall/precision of note de-identification per PHI category, span- and token-level."""
+    from batch.notes.deid_eval import deid_evaluate, deid_leave_style_out
+
+    if leave_style_out:
+        print(json.dumps(deid_leave_style_out(corpus, negex)))
+        return
+    try:
+        r = deid_evaluate(corpus, split, show_missed=show_missed)
+    except (FileNotFoundError, ValueError) as e:
+        stderr_console().print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    if json_out:
+        print(json.dumps(r))
+        return
+    o = r["overall"]
+    console.print(
+        f"{split}: {r['notes']} notes; span recall {o['span']['recall']:.4f} precision "
+        f"{o['span']['precision']:.4f}; token recall {o['token']['recall']:.4f} precision "
+        f"{o['token']['precision']:.4f}; medical terms kept {r['medical_terms']['share_kept']}"
+    )
+    for cat, b in r["by_category"].items():
+        rec = b["span"]["recall"]
+        prec = b["span"]["precision"]
+        console.print(
+            f"  {cat:<12} gold {b['span']['gold']:>4}  span R {rec if rec is not None else '-'}  "
+            f"P {prec if prec is not None else '-'}  token R {b['token']['recall']}"
+        )
+    for m in r["missed"]:
+        console.print(f"  missed {m['category']}: {m['context']!r}")
 
 
 @app.command("ecg")
