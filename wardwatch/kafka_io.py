@@ -80,7 +80,7 @@ def make_consumer(topics: list[str], group_id: str, listener: Any = None, **over
     ``bootstrap_timeout_ms``."""
     s = get_settings()
     cfg: dict[str, Any] = dict(
-        bootstrap_servers=s.bootstrap_servers,
+        **client_config(s),
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="latest",

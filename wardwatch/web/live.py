@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from wardwatch import topics
+from wardwatch.kafka_io import aio_client_config
 from wardwatch.logs import log_event
 from wardwatch.settings import Settings
 from wardwatch.web.snapshot import Ward, coalesce, ward_apply, ward_view
@@ -99,11 +100,11 @@ class LiveWard:
         from wardwatch.kafka_io import end_offsets
 
         names = [topics.ALERTS, topics.POINTS, topics.ECG]
-        await asyncio.to_thread(topics.ensure_topics, (*names, topics.ALERTS_ACK))
-        parts = await asyncio.to_thread(end_offsets, names)  # every partition of the topics
+        await asyncio.to_thread(topics.ensure_topics, (*names, topics.ALERTS_ACK), s=self.settings)
+        parts = await asyncio.to_thread(end_offsets, names, self.settings)  # every partition
         tps = sorted(TopicPartition(tp.topic, tp.partition) for tp in parts)
         c = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
+            **aio_client_config(self.settings),
             enable_auto_commit=False,
             client_id="wardwatch-web",
             fetch_max_wait_ms=100,
@@ -149,7 +150,7 @@ class LiveWard:
         async with self._producer_lock:
             if self._producer is None:
                 p = AIOKafkaProducer(
-                    bootstrap_servers=self.settings.bootstrap_servers,
+                    **aio_client_config(self.settings),
                     acks="all",
                     client_id="wardwatch-web",
                     request_timeout_ms=10_000,
