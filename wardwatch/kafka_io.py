@@ -56,11 +56,13 @@ def consume(
     timeout_s: float = 30.0,
     stop: Callable[[list[tuple[str, dict | bytes]]], bool] | None = None,
     from_beginning: bool = False,
+    connect_timeout_s: float = 30.0,
 ) -> Iterator[tuple[str, str, dict | bytes]]:
     """Yield ``(topic, key, value)`` until ``timeout_s`` passes with nothing new, or ``stop``.
 
     With ``start`` (from :func:`end_offsets`) it reads exactly what arrived after that marker.
-    Values that parse as JSON come back as dicts, others as bytes.
+    Values that parse as JSON come back as dicts, others as bytes. Raises
+    ``kafka.errors.KafkaTimeoutError`` when no broker answers within ``connect_timeout_s``.
     """
     s = get_settings()
     c = KafkaConsumer(
@@ -68,6 +70,7 @@ def consume(
         group_id=group_id,
         enable_auto_commit=group_id is not None,
         auto_offset_reset="earliest" if from_beginning else "latest",
+        bootstrap_timeout_ms=int(connect_timeout_s * 1000),
     )
     try:
         if start is not None:

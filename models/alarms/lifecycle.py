@@ -161,7 +161,7 @@ def _event(
     ts: str,
     reason: str,
     cond: Condition | None = None,
-    **extra: Any,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     ev: dict[str, Any] = {
         "event_id": "ev-" + _h(alert["alert_id"], kind, ts, alert["priority"]),
@@ -185,7 +185,7 @@ def _event(
         "evidence": cond.evidence if cond is not None else {},
         "versions": cond.versions if cond is not None else {},
     }
-    ev.update(extra)
+    ev.update(extra or {})
     return ev
 
 
@@ -292,10 +292,10 @@ def alert_on_action(
     if cur["acknowledged"]:
         return state, []
     ts, pid = now.isoformat(), action.patient_id
-    who = {"by": by, "by_name": by_name or by}
+    who: dict[str, Any] = {"by": by, "by_name": by_name or by}
     if action.action == "acknowledge":
         cur.update({"acknowledged": True, "silenced_until": None, "rule_escalated": False})
-        events = [_event("acknowledged", "operator", cur, pid, source, ts, action.reason, **who)]
+        events = [_event("acknowledged", "operator", cur, pid, source, ts, action.reason, extra=who)]
         if not cur["active"]:
             del open_[source]
             events.append(
@@ -307,16 +307,26 @@ def alert_on_action(
                     source,
                     ts,
                     "acknowledged after its condition ended",
-                    **who,
+                    extra=who,
                 )
             )
         return state, events
     if action.action != "silence" or action.duration_s is None:
         raise ValueError(f"unknown action {action.action!r}")
-    cur["silenced_until"] = (now + timedelta(seconds=action.duration_s)).isoformat()
+    until = (now + timedelta(seconds=action.duration_s)).isoformat()
+    if cur["silenced_until"] == until:
+        return state, []  # the same silence again (a re-delivered action)
+    cur["silenced_until"] = until
     return state, [
         _event(
-            "silenced", "operator", cur, pid, source, ts, action.reason, duration_s=action.duration_s, **who
+            "silenced",
+            "operator",
+            cur,
+            pid,
+            source,
+            ts,
+            action.reason,
+            extra={"duration_s": action.duration_s, **who},
         )
     ]
 

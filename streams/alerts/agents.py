@@ -93,7 +93,7 @@ async def check_auth_secret() -> None:
     auth.get()
 
 
-def _sends(patient_id: str, events: list[dict[str, Any]]) -> list[tuple[Any, bytes, Any]]:
+def _sends(patient_id: str, events: list[dict[str, Any]]) -> list[tuple[Any, bytes | None, Any]]:
     key = patient_id.encode()
     return [(alerts_topic, key, ev) for ev in events] + [(points_topic, key, p) for p in alert_points(events)]
 
@@ -178,7 +178,8 @@ async def act_on_alerts(stream):
         msg = event.message
         async with alerts_lock:
             try:
-                action = action_validate(msg.value, key=msg.key.decode("utf-8", "replace") if msg.key else None)
+                key = msg.key.decode("utf-8", "replace") if msg.key else None
+                action = action_validate(msg.value, key=key)
                 user = _verified_user(action)
                 state, events = alert_on_action(
                     open_alerts[action.patient_id], action, _action_time(msg), user.username, user.name
@@ -187,9 +188,8 @@ async def act_on_alerts(stream):
                 await deadletter_event(event, e, ALERTS_ACK, raw=_redacted(msg.value))
                 continue
             except ValueError as e:  # no open alert with this id (for this patient)
-                await deadletter_event(
-                    event, InvalidRecord("bad_value", str(e), "alert_id"), ALERTS_ACK, raw=_redacted(msg.value)
-                )
+                unknown = InvalidRecord("bad_value", str(e), "alert_id")
+                await deadletter_event(event, unknown, ALERTS_ACK, raw=_redacted(msg.value))
                 continue
             await _publish(action.patient_id, events)
             state["partition"] = msg.partition

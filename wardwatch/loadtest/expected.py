@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from models.alarms.lifecycle import AlertState, alert_on_condition, alert_points
 from models.deterioration.live import deterioration_step
 from models.deterioration.model import load_model
 from models.ecg.alarm_output import alarm_condition, alarm_point
@@ -28,7 +29,6 @@ from models.ecg.step import LiveDetector, ecg_step
 from models.ecg.stream_state import ECGState
 from models.vitals.scoring import VitalsState, vitals_step
 from simulators.load import LoadPlan, record_end_s, tick_records
-from models.alarms.lifecycle import AlertState, alert_on_condition, alert_points
 from wardwatch.records.conditions import Condition
 from wardwatch.records.ecg import ecg_validate
 from wardwatch.records.vitals import vitals_validate
@@ -98,7 +98,9 @@ def expected_outputs(plan: LoadPlan, start: datetime, deterioration_model: str =
         if cond.source in TIMER_SOURCES:
             return
         key = (cond.patient_id, cond.source)
-        astates[key], events = alert_on_condition(astates.get(key, {}), cond, datetime.fromtimestamp(end_s, UTC))
+        astates[key], events = alert_on_condition(
+            astates.get(key, {}), cond, datetime.fromtimestamp(end_s, UTC)
+        )
         for ev in events:
             exp.alerts.setdefault(ev["event_id"], (ev, end_s))
         exp.add_points(alert_points(events))
