@@ -48,6 +48,29 @@ def end_offsets(topics: list[str]) -> dict[TopicPartition, int]:
         c.close()
 
 
+def start_group_at_end(group: str, topics: list[str], wait_s: float = 60.0) -> None:
+    """Set a new consumer ``group``'s committed offsets to the end of every partition of
+    ``topics``, so workers started in it skip what is already there."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+    from kafka.structs import OffsetAndMetadata
+
+    admin = KafkaAdminClient(bootstrap_servers=get_settings().bootstrap_servers, client_id="wardwatch-admin")
+    try:
+        offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in end_offsets(topics).items()}
+        deadline = time.monotonic() + wait_s
+        while True:  # a fresh broker creates its offsets topic (the group coordinator) on first use
+            try:
+                admin.alter_group_offsets(group, offsets)
+                return
+            except KafkaError as e:
+                if not e.retriable or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+    finally:
+        admin.close()
+
+
 def consume(
     topics: list[str],
     *,

@@ -122,27 +122,9 @@ def _services(s: Settings) -> bool:
 def _start_at_end(s: Settings, group: str) -> None:
     """Set ``group``'s committed offsets to the end of every stream topic (the group is new and
     empty), so its workers skip what earlier runs left there."""
-    from kafka.admin import KafkaAdminClient
-    from kafka.errors import KafkaError
-    from kafka.structs import OffsetAndMetadata
+    from wardwatch.kafka_io import start_group_at_end
 
-    from wardwatch.kafka_io import end_offsets
-
-    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers, client_id="wardwatch-bench")
-    try:
-        ends = end_offsets(list(topics.STREAM_TOPICS))
-        offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()}
-        deadline = time.monotonic() + 60
-        while True:  # a fresh broker creates its offsets topic (the group coordinator) on first use
-            try:
-                admin.alter_group_offsets(group, offsets)
-                return
-            except KafkaError as e:
-                if not e.retriable or time.monotonic() > deadline:
-                    raise
-                time.sleep(1.0)
-    finally:
-        admin.close()
+    start_group_at_end(group, list(topics.STREAM_TOPICS))
 
 
 def _start_workers(r: _Run) -> None:
