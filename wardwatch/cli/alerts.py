@@ -17,7 +17,7 @@ app = typer.Typer(help="Follow and act on alerts.", no_args_is_help=True)
 
 PRIORITY_RANK = {"low": 0, "medium": 1, "high": 2}
 #: how long ``tail`` and ``ack`` wait for a broker before they give up with an error
-CONNECT_TIMEOUT_S = 10.0
+CONNECT_TIMEOUT_S = 8.0
 #: a CLI action is sent at once: its token need not live a whole shift
 CLI_TOKEN_TTL_S = 900.0
 SINCE = re.compile(r"^(\d+)(s|m|h|d|w)$")
@@ -119,8 +119,10 @@ def alerts_ack(
     s = get_settings()
     try:
         secret = s.auth_secret_value()
-    except (ValueError, OSError) as e:
-        raise fail(f"{e}", 2) from None
+    except ValueError as e:
+        raise fail(str(e), 2) from None
+    except OSError as e:
+        raise fail(f"cannot read the auth secret file {s.auth_secret_file}: {e.strerror}", 2) from None
     username = user or typer.prompt("User")
     try:
         users = load_users(s.users_path)
