@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     # The read-only training/test data laid beside the repository (``../shared/data``).
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"
     mitdb_ds1: Path | None = None  # MIT-BIH DS1 records; default: mitdb-ds1 in shared_data
+
+    @field_validator(
+        "influx_token_file", "users_file", "auth_secret_file", "artifacts_dir", "mitdb_ds1", mode="before"
+    )
+    @classmethod
+    def _empty_path_is_unset(cls, v: object) -> object:
+        """``VAR=`` (as compose's ``${VAR:-}`` gives) means not set, not the current directory."""
+        return None if isinstance(v, str) and not v.strip() else v
 
     @property
     def bootstrap_servers(self) -> list[str]:

@@ -201,3 +201,38 @@ def test_alarm_lifecycle_escalation_silence_auth_and_history(services, start_wor
         assert human.returncode == 0 and "Anna Berg" in human.stdout
     finally:
         worker.stop()
+
+
+def test_a_worker_without_a_secret_starts_says_so_once_and_rejects_acks(services, start_worker):
+    """No token secret configured: the worker still starts and works, logs once that actions are
+    disabled, and dead-letters an acknowledgement (even with a well-formed token) as
+    unauthenticated with that reason."""
+    group = f"wardwatch-nosecret-{uuid.uuid4().hex[:8]}"
+    topics.ensure_topics(topics.STREAM_TOPICS)
+    start_group_at_end(group, list(topics.STREAM_TOPICS))
+    env = {"WARDWATCH_APP_ID": group, "WARDWATCH_AUTH_SECRET_FILE": "", "WARDWATCH_AUTH_SECRET": ""}
+    worker = start_worker(["worker"], env=env, ready="Worker ready")
+    try:
+        pid = f"NOS-{uuid.uuid4().hex[:8]}"
+        trail = Trail(pid)
+        p = make_producer()
+        cond = Condition(pid, "ICU-8", "news2", True, "high", datetime.now(UTC).isoformat(), "NEWS2 8")
+        send(p, topics.CONDITIONS, pid, cond.to_dict()).get(timeout=30)
+        trail.wait(lambda t: t.events("raised"))
+        aid = trail.events("raised")[0]["alert_id"]
+        tok = issue_token(
+            User("anna", "Anna Berg", "nurse"), get_settings().auth_secret_value(), time.time(), 600
+        )
+        send(
+            p,
+            topics.ALERTS_ACK,
+            pid,
+            {"patient_id": pid, "alert_id": aid, "action": "acknowledge", "token": tok},
+        )
+        p.close()
+        trail.wait(lambda t: any("no auth secret configured" in d["reason"] for d in t.dead.values()))
+        dl = next(d for d in trail.dead.values() if "no auth secret configured" in d["reason"])
+        assert dl["code"] == "unauthenticated"
+        assert worker.output().count("alert actions disabled") == 1
+    finally:
+        worker.stop()
