@@ -123,6 +123,7 @@ def test_alarm_lifecycle_escalation_silence_auth_and_history(services, start_wor
         r = cli("alerts", "ack", pid, aid, "--silence", "5", *login, "--reason", "at the bedside")
         assert r.returncode == 0, r.stderr
         assert "as anna (Anna Berg)" in r.stdout
+        assert "silenced high news2" in r.stdout and "by anna" in r.stdout  # the answer it waited for
         trail.wait(lambda t: t.events("silence_ended"))
         [sil] = trail.events("silenced")
         [ended] = trail.events("silence_ended")
@@ -161,8 +162,13 @@ def test_alarm_lifecycle_escalation_silence_auth_and_history(services, start_wor
         assert not trail.events("acknowledged")
 
         # the nurse acknowledges: the event says who; the timer stops
+        vic_pw = tmp_path / "vic"
+        vic_pw.write_text("viewer password\n")
+        r = cli("alerts", "ack", pid, aid, "--user", "vic", "--password-file", str(vic_pw))
+        assert r.returncode == 1 and "rejected by the alert component: forbidden" in r.stderr, r.stderr
         r = cli("alerts", "ack", pid, aid, *login, "--reason", "NEWS2 reviewed")
         assert r.returncode == 0, r.stderr
+        assert "acknowledged high news2" in r.stdout
         trail.wait(lambda t: [e for e in t.events("acknowledged") if e["priority"] == "high"])
         ack = next(e for e in trail.events("acknowledged") if e["priority"] == "high")
         assert (ack["by"], ack["by_name"], ack["reason"], ack["origin"]) == (

@@ -85,37 +85,11 @@ def alerts_tail(
         raise _kafka_down(e) from None
 
 
-@app.command("ack")
-def alerts_ack(
-    patient_id: str = typer.Argument(...),
-    alert_id: str = typer.Argument(...),
-    user: str = typer.Option(
-        None, "--user", envvar="WARDWATCH_USER", help="your username (asked for when not given)"
-    ),
-    password_file: Path | None = typer.Option(
-        None, "--password-file", envvar="WARDWATCH_PASSWORD_FILE", help="read the password from this file"
-    ),
-    silence: float = typer.Option(
-        0, "--silence", help="silence for N seconds (at most 600) instead of acknowledging"
-    ),
-    reason: str = typer.Option("", "--reason", help="why (kept in the audit trail)"),
-) -> None:
-    """Acknowledge (or silence) an alert as an authenticated user.
-
-    The password is checked against the users file; the action goes out with a signed token that
-    the alert component verifies, and it publishes the resulting event (with your name) on
-    ``alerts``, or dead-letters the action with the reason.
-    """
-    from kafka.errors import KafkaError
-
-    from wardwatch import topics
-    from wardwatch.identity import authenticate, issue_token, load_users
-    from wardwatch.kafka_io import make_producer, send
-    from wardwatch.records.actions import SILENCE_MAX_S
+def _login(user: str | None, password_file: Path | None) -> tuple[Any, bytes]:
+    """The authenticated user and the token secret (exits with a clear error otherwise)."""
+    from wardwatch.identity import authenticate, load_users
     from wardwatch.settings import get_settings
 
-    if silence and not 0 < silence <= SILENCE_MAX_S:
-        raise typer.BadParameter(f"--silence must be in (0, {SILENCE_MAX_S:g}] seconds")
     s = get_settings()
     try:
         secret = s.auth_secret_value()
@@ -131,11 +105,76 @@ def alerts_ack(
     who = authenticate(users, username, read_password(password_file, f"Password for {username}"))
     if who is None:
         raise fail("unknown user or wrong password")
+    return who, secret
+
+
+def _outcome(start: dict, sent: Any, alert_id: str, wait_s: float) -> tuple[str, dict[str, Any] | None]:
+    """What the alert component made of the action sent at ``sent`` (its record metadata):
+    ``("event", ev)``, ``("deadletter", dl)`` or ``("none", None)`` after ``wait_s``."""
+    from wardwatch import topics
+    from wardwatch.kafka_io import consume
+
+    found: list[tuple[str, dict[str, Any]]] = []
+
+    def seen(_: Any) -> bool:
+        return bool(found)
+
+    for topic, _, v in consume([topics.ALERTS, topics.DEADLETTER], start=start, timeout_s=wait_s, stop=seen):
+        if not isinstance(v, dict):
+            continue
+        if topic == topics.ALERTS and v.get("alert_id") == alert_id and v.get("origin") == "operator":
+            found.append(("event", v))
+        elif (
+            topic == topics.DEADLETTER
+            and v.get("source_topic") == topics.ALERTS_ACK
+            and (v.get("partition"), v.get("offset")) == (sent.partition, sent.offset)
+        ):
+            found.append(("deadletter", v))
+    return found[0] if found else ("none", None)
+
+
+@app.command("ack")
+def alerts_ack(
+    patient_id: str = typer.Argument(...),
+    alert_id: str = typer.Argument(...),
+    user: str = typer.Option(
+        None, "--user", envvar="WARDWATCH_USER", help="your username (asked for when not given)"
+    ),
+    password_file: Path | None = typer.Option(
+        None, "--password-file", envvar="WARDWATCH_PASSWORD_FILE", help="read the password from this file"
+    ),
+    silence: float = typer.Option(
+        0, "--silence", help="silence for N seconds (at most 600) instead of acknowledging"
+    ),
+    reason: str = typer.Option("", "--reason", help="why (kept in the audit trail)"),
+    wait: float = typer.Option(
+        15.0, "--wait", help="seconds to wait for the alert component's answer (0: send and return)"
+    ),
+) -> None:
+    """Acknowledge (or silence) an alert as an authenticated user.
+
+    The password is checked against the users file; the action goes out with a signed token that
+    the alert component verifies; it publishes the resulting event (with your name) on ``alerts``
+    or dead-letters the action with the reason, which this command waits for and prints (exit
+    code 1 when the action was rejected, 4 when no answer came within ``--wait``).
+    """
+    from kafka.errors import KafkaError
+
+    from wardwatch import topics
+    from wardwatch.identity import issue_token
+    from wardwatch.kafka_io import end_offsets, make_producer, send
+    from wardwatch.records.actions import SILENCE_MAX_S
+    from wardwatch.settings import get_settings
+
+    if silence and not 0 < silence <= SILENCE_MAX_S:
+        raise typer.BadParameter(f"--silence must be in (0, {SILENCE_MAX_S:g}] seconds")
+    who, secret = _login(user, password_file)
+    ttl = min(get_settings().auth_token_ttl_s, CLI_TOKEN_TTL_S)
     action: dict[str, Any] = {
         "patient_id": patient_id,
         "alert_id": alert_id,
         "action": "silence" if silence else "acknowledge",
-        "token": issue_token(who, secret, time.time(), min(s.auth_token_ttl_s, CLI_TOKEN_TTL_S)),
+        "token": issue_token(who, secret, time.time(), ttl),
     }
     if silence:
         action["duration_s"] = silence
@@ -143,11 +182,25 @@ def alerts_ack(
         action["reason"] = reason
     try:
         p = make_producer(bootstrap_timeout_ms=int(CONNECT_TIMEOUT_S * 1000))
-        send(p, topics.ALERTS_ACK, patient_id, action).get(timeout=30)
+        start = end_offsets([topics.ALERTS, topics.DEADLETTER]) if wait > 0 else {}
+        sent = send(p, topics.ALERTS_ACK, patient_id, action).get(timeout=30)
         p.close()
+        console.print(f"{action['action']} sent for {alert_id} as {who.username} ({who.name})")
+        if wait <= 0:
+            return
+        kind, found = _outcome(start, sent, alert_id, wait)
     except KafkaError as e:
         raise _kafka_down(e) from None
-    console.print(f"{action['action']} sent for {alert_id} as {who.username} ({who.name})")
+    if kind == "event" and found is not None:
+        console.print(_line(found))
+    elif kind == "deadletter" and found is not None:
+        raise fail(f"rejected by the alert component: {found.get('reason')}")
+    else:
+        raise fail(
+            f"no answer from the alert component within {wait:g} s (no worker running, or the alarm "
+            "was already acknowledged)",
+            4,
+        )
 
 
 def history_flux(bucket: str, patient_id: str, since: str) -> str:
