@@ -263,7 +263,7 @@ def _update_active(cur: OpenAlert, cond: Condition, now: datetime) -> Events:
             _event("escalated", "condition", cur, pid, src, ts, f"condition rose to {cond.priority}", cond)
         ]
     if _rank(cond.priority) < _rank(cur["priority"]) and not (
-        cur["rule_escalated"] and not cur["acknowledged"]
+        cur.get("rule_escalated", False) and not cur["acknowledged"]
     ):
         cur["priority"] = cond.priority
         cur["rule_escalated"] = False

@@ -363,3 +363,17 @@ def test_lifecycle_properties(steps):
                     [e] = evs
                     assert e["ts"] == due.isoformat() and e["level"] == a["level"] + 1
                     assert e["type"] == ("escalated" if e["priority"] != a["priority"] else "renotified")
+
+
+def test_an_alert_stored_before_deadlines_existed_is_carried_on():
+    """State written by the previous engine (no notified_at / level / rule_escalated): conditions
+    still apply, and the first tick starts its deadline."""
+    state, _ = run(cond(priority="high"))
+    for k in ("notified_at", "level", "rule_escalated"):
+        del state["open"]["news2"][k]
+    state, down = alert_on_condition(state, cond(priority="medium", t=5), at(5))
+    assert types(down) == ["deescalated"]
+    state, first = alert_on_tick(state, "P1", at(10), POLICY)
+    assert first == [] and state["open"]["news2"]["notified_at"] == at(10).isoformat()
+    state, later = alert_on_tick(state, "P1", at(310), POLICY)
+    assert types(later) == ["renotified"]
