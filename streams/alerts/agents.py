@@ -52,7 +52,8 @@ POLICY = EscalationPolicy(_s.escalate_high_s, _s.escalate_medium_s, _s.escalate_
 TICK_S = _s.alerts_tick_s
 
 # Each value carries its changelog partition (``"partition"``), so the escalation timer can write
-# a patient's alerts outside stream iteration, to the partition they came from.
+# a patient's alerts outside stream iteration, to the partition they came from. (A value stored
+# before partitions were recorded joins the timer's round at its patient's next condition/action.)
 open_alerts = patient_table("alerts-open")
 # Held from reading a patient's open alerts to writing them back: the agents and the timer await
 # their outputs in between, and must not overwrite each other's change.
