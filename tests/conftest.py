@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -52,6 +53,12 @@ if not os.environ.get("WARDWATCH_TEST_EXTERNAL"):
             "WARDWATCH_INFLUX_BUCKET": "wardwatch_test/autogen",
         }
     )
+    # The token secret that front ends sign user tokens with and the alert consumer verifies
+    # (acks need it): a file of the session's own, as a deployment would mount one.
+    _secret = _run / "auth_secret"
+    _secret.write_text(secrets.token_hex(32))
+    _secret.chmod(0o600)
+    os.environ["WARDWATCH_AUTH_SECRET_FILE"] = str(_secret)
 
 REPO = Path(__file__).resolve().parents[1]
 

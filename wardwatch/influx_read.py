@@ -24,3 +24,12 @@ def flux_rows(flux: str, s: Settings | None = None) -> list[dict[str, Any]]:
     table order. Raises the client's ``ApiException`` on a Flux error."""
     with influx_client(s) as client:
         return [dict(rec.values) for table in client.query_api().query(flux) for rec in table.records]
+
+
+def flux_str(value: str) -> str:
+    """``value`` as a Flux string literal (quoted and escaped), for ids put into a query.
+
+    >>> flux_str('P"1\\\\')
+    '"P\\\\"1\\\\\\\\"'
+    """
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${") + '"'

@@ -109,6 +109,29 @@ def end_offsets(topics: list[str], s: Settings | None = None) -> dict[TopicParti
         c.close()
 
 
+def start_group_at_end(group: str, topics: list[str], wait_s: float = 60.0) -> None:
+    """Set a new consumer ``group``'s committed offsets to the end of every partition of
+    ``topics``, so workers started in it skip what is already there."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+    from kafka.structs import OffsetAndMetadata
+
+    admin = KafkaAdminClient(**client_config(), client_id="wardwatch-admin")
+    try:
+        offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in end_offsets(topics).items()}
+        deadline = time.monotonic() + wait_s
+        while True:  # a fresh broker creates its offsets topic (the group coordinator) on first use
+            try:
+                admin.alter_group_offsets(group, offsets)
+                return
+            except KafkaError as e:
+                if not e.retriable or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+    finally:
+        admin.close()
+
+
 def consume(
     topics: list[str],
     *,
@@ -118,11 +141,13 @@ def consume(
     stop: Callable[[list[tuple[str, dict | bytes]]], bool] | None = None,
     from_beginning: bool = False,
     s: Settings | None = None,
+    connect_timeout_s: float = 30.0,
 ) -> Iterator[tuple[str, str, dict | bytes]]:
     """Yield ``(topic, key, value)`` until ``timeout_s`` passes with nothing new, or ``stop``.
 
     With ``start`` (from :func:`end_offsets`) it reads exactly what arrived after that marker.
-    Values that parse as JSON come back as dicts, others as bytes.
+    Values that parse as JSON come back as dicts, others as bytes. Raises
+    ``kafka.errors.KafkaTimeoutError`` when no broker answers within ``connect_timeout_s``.
     """
     s = s or get_settings()
     c = KafkaConsumer(
@@ -130,6 +155,7 @@ def consume(
         group_id=group_id,
         enable_auto_commit=group_id is not None,
         auto_offset_reset="earliest" if from_beginning else "latest",
+        bootstrap_timeout_ms=int(connect_timeout_s * 1000),
     )
     try:
         if start is not None:

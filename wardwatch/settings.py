@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -91,9 +91,27 @@ class Settings(BaseSettings):
     auth_secret_file: Path | None = None
     auth_token_ttl_s: float = Field(8 * 3600.0, gt=0, description="lifetime of a user token (a shift)")
 
+    # Alarm escalation (models.alarms.lifecycle.EscalationPolicy): a high or medium alarm not
+    # acknowledged within its deadline (wall clock, from its last notification) is re-notified;
+    # a medium one is raised to high after this many missed deadlines (0: never). IEC 60601-1-8
+    # defines the priorities, not these times: they are a site's alarm policy (see the policy's
+    # docstring for where the defaults come from). The timer checks every ``alerts_tick_s``.
+    escalate_high_s: float = Field(60.0, gt=0)
+    escalate_medium_s: float = Field(300.0, gt=0)
+    escalate_medium_to_high_after: int = Field(2, ge=0)
+    alerts_tick_s: float = Field(1.0, gt=0, le=60)
+
     # The read-only training/test data laid beside the repository (``../shared/data``).
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"
     mitdb_ds1: Path | None = None  # MIT-BIH DS1 records; default: mitdb-ds1 in shared_data
+
+    @field_validator(
+        "influx_token_file", "users_file", "auth_secret_file", "artifacts_dir", "mitdb_ds1", mode="before"
+    )
+    @classmethod
+    def _empty_path_is_unset(cls, v: object) -> object:
+        """``VAR=`` (as compose's ``${VAR:-}`` gives) means not set, not the current directory."""
+        return None if isinstance(v, str) and not v.strip() else v
 
     @property
     def bootstrap_servers(self) -> list[str]:

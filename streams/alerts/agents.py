@@ -1,7 +1,17 @@
-"""The alert agent: the one place where conditions become alert events.
+"""The alert agents: where conditions, operator actions and the clock become alert events.
 
-Conditions (from every source) and operator actions (``alerts.ack``) are both keyed by patient
-id, so they share partitions and the changelog-backed table of open alerts.
+:mod:`models.alarms.lifecycle` decides; these agents only move data. Conditions (from every
+source) and operator actions (``alerts.ack``) are both keyed by patient id, so they share
+partitions and the changelog-backed table of open alerts (``alerts-open``); the escalation timer
+runs the lifecycle's tick over the open alerts of this worker's active partitions. Every event
+goes to ``alerts`` and, as a point, to InfluxDB (the audit trail), acknowledged by the broker
+before the state that follows from it is written.
+
+Operator actions are trusted only through their user token (``wardwatch.identity.authorize``
+with the secret of ``settings.auth_secret_value()``): no token, a bad or expired one ->
+dead letter ``unauthenticated``; a role that may not act -> ``forbidden``. A worker without a
+configured secret starts, says so once in its log, and dead-letters every action as
+``unauthenticated``.
 """
 
 from __future__ import annotations
@@ -9,45 +19,107 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from datetime import UTC, datetime
+from typing import Any
 
-from streams.alerts.engine import alert_on_action, alert_on_condition, alert_points
+from models.alarms.lifecycle import (
+    AlertState,
+    EscalationPolicy,
+    alert_on_action,
+    alert_on_condition,
+    alert_on_tick,
+    alert_points,
+)
 from streams.app import app
 from streams.deadletter import deadletter_event
 from streams.delivery import publish
 from streams.metrics import metrics
+from streams.tables import patient_table
 from streams.topics import alerts_ack_topic, alerts_topic, conditions_topic, points_topic
+from wardwatch.identity import AuthError, User, authorize
 from wardwatch.logs import log_event, pid_ref
+from wardwatch.records.actions import AlertAction, action_validate
 from wardwatch.records.conditions import Condition
 from wardwatch.records.errors import InvalidRecord
+from wardwatch.settings import get_settings
 from wardwatch.topics import ALERTS_ACK, CONDITIONS
 
 log = logging.getLogger("wardwatch.alerts")
 
-open_alerts = app.Table("alerts-open", default=dict)
-# Held from reading a patient's open alerts to writing them back: both agents await their
-# outputs in between, and must not overwrite each other's change.
+_s = get_settings()
+POLICY = EscalationPolicy(_s.escalate_high_s, _s.escalate_medium_s, _s.escalate_medium_to_high_after)
+TICK_S = _s.alerts_tick_s
+
+# Each value carries its changelog partition (``"partition"``), so the escalation timer can write
+# a patient's alerts outside stream iteration, to the partition they came from. (A value stored
+# before partitions were recorded joins the timer's round at its patient's next condition/action.)
+open_alerts = patient_table("alerts-open")
+# Held from reading a patient's open alerts to writing them back: the agents and the timer await
+# their outputs in between, and must not overwrite each other's change.
 alerts_lock = asyncio.Lock()
 
 
-async def _publish(patient_id: str, events: list[dict]) -> None:
-    """Alert events and their points, acknowledged by the broker before the caller writes the
-    new state: a state ahead of its events would swallow the event on re-delivery."""
+class _Auth:
+    """The token secret, read once per process (None: acknowledgements cannot be verified)."""
+
+    def __init__(self) -> None:
+        self.loaded = False
+        self.secret: bytes | None = None
+        self.problem = ""
+
+    def get(self) -> bytes | None:
+        if not self.loaded:
+            self.loaded = True
+            try:
+                self.secret = get_settings().auth_secret_value()
+            except (ValueError, OSError) as e:
+                self.problem = f"no auth secret configured on this worker ({e})"
+                log_event(
+                    log,
+                    "alert actions disabled: every acknowledge/silence will be dead-lettered as "
+                    "unauthenticated until a secret is configured",
+                    logging.WARNING,
+                    reason=self.problem,
+                )
+        return self.secret
+
+
+auth = _Auth()
+
+
+@app.task
+async def check_auth_secret() -> None:
+    """At worker start: read the secret, so a missing one is logged once, before any action."""
+    auth.get()
+
+
+def _sends(patient_id: str, events: list[dict[str, Any]]) -> list[tuple[Any, bytes | None, Any]]:
     key = patient_id.encode()
-    await publish(
-        [(alerts_topic, key, ev) for ev in events] + [(points_topic, key, p) for p in alert_points(events)]
-    )
+    return [(alerts_topic, key, ev) for ev in events] + [(points_topic, key, p) for p in alert_points(events)]
+
+
+def _logged(patient_id: str, events: list[dict[str, Any]]) -> None:
     for ev in events:
         log_event(
             log,
             "alert event",
             type=ev["type"],
+            origin=ev["origin"],
             alert_id=ev["alert_id"],
             source=ev["source"],
             priority=ev["priority"],
             patient=pid_ref(patient_id),
         )
     metrics.incr("alert_events", len(events))
+
+
+async def _publish(patient_id: str, events: list[dict[str, Any]]) -> None:
+    """Alert events and their points, acknowledged by the broker before the caller writes the
+    new state: a state ahead of its events would swallow the event on re-delivery."""
+    if events:
+        await publish(_sends(patient_id, events))
+        _logged(patient_id, events)
 
 
 @app.agent(conditions_topic)
@@ -64,30 +136,100 @@ async def raise_alerts(stream):
             )
             continue
         async with alerts_lock:
-            state, events = alert_on_condition(open_alerts[cond.patient_id], cond)
+            state, events = alert_on_condition(open_alerts[cond.patient_id], cond, datetime.now(UTC))
             await _publish(cond.patient_id, events)
+            state["partition"] = event.message.partition
             open_alerts[cond.patient_id] = state
+
+
+def _redacted(raw: Any) -> bytes | None:
+    """The message with its token blanked (a dead letter must not carry a usable credential)."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(obj, dict) or "token" not in obj:
+        return None
+    return json.dumps({**obj, "token": "[redacted]"}).encode()
+
+
+def _verified_user(action: AlertAction) -> User:
+    """The user of the action's token if they may take it; else InvalidRecord (see module doc)."""
+    secret = auth.get()
+    if secret is None:
+        raise InvalidRecord("unauthenticated", f"{auth.problem}: the action cannot be verified", "token")
+    try:
+        return authorize(action.token, action.action, secret, time.time())
+    except AuthError as e:
+        raise InvalidRecord(e.code, e.message, "token") from None
+
+
+def _action_time(message: Any) -> datetime:
+    """When the operator acted: the message's timestamp (so a re-delivered action yields the same
+    event ids), never later than now."""
+    now = time.time()
+    ts = getattr(message, "timestamp", None)
+    return datetime.fromtimestamp(min(ts, now) if isinstance(ts, (int, float)) and ts > 0 else now, UTC)
 
 
 @app.agent(alerts_ack_topic)
 async def act_on_alerts(stream):
-    """Operator actions: ``{"patient_id", "alert_id", "action": "acknowledge"|"silence", "by"}``."""
+    """Operator actions (``wardwatch.records.actions``: the contract), verified by their token."""
     async for event in stream.events():
         msg = event.message
         async with alerts_lock:
             try:
-                action = json.loads(msg.value)
-                pid = action["patient_id"]
-                if msg.key and msg.key.decode() != pid:
-                    raise InvalidRecord("key_mismatch", "message key does not match patient_id", "patient_id")
-                state, events = alert_on_action(open_alerts[pid], action, datetime.now(UTC))
-            except InvalidRecord as e:
-                await deadletter_event(event, e, ALERTS_ACK)
-                continue
-            except (ValueError, KeyError, TypeError) as e:
-                await deadletter_event(
-                    event, InvalidRecord("malformed", f"invalid alert action: {e}"), ALERTS_ACK
+                key = msg.key.decode("utf-8", "replace") if msg.key else None
+                action = action_validate(msg.value, key=key)
+                user = _verified_user(action)
+                state, events = alert_on_action(
+                    open_alerts[action.patient_id], action, _action_time(msg), user.username, user.name
                 )
+            except InvalidRecord as e:
+                await deadletter_event(event, e, ALERTS_ACK, raw=_redacted(msg.value))
                 continue
-            await _publish(pid, events)
-            open_alerts[pid] = state
+            except ValueError as e:  # no open alert with this id (for this patient)
+                unknown = InvalidRecord("bad_value", str(e), "alert_id")
+                await deadletter_event(event, unknown, ALERTS_ACK, raw=_redacted(msg.value))
+                continue
+            await _publish(action.patient_id, events)
+            state["partition"] = msg.partition
+            open_alerts[action.patient_id] = state
+
+
+@app.timer(interval=TICK_S)
+async def escalate_alerts() -> None:
+    """Every ``alerts_tick_s``: deadlines and silences of the open alerts this worker owns."""
+    try:
+        actives = app.assignor.assigned_actives()
+    except Exception:  # noqa: BLE001 - not assigned yet (rebalancing)
+        return
+    try:
+        await tick_alerts(datetime.now(UTC), {tp.partition for tp in actives if tp.topic == CONDITIONS})
+    except Exception:
+        log.exception("alert escalation tick failed")
+        metrics.incr("alert_tick_errors")
+
+
+async def tick_alerts(now: datetime, partitions: set[int]) -> int:
+    """Run the lifecycle's tick over the open alerts of ``partitions`` (a standby copy of another
+    worker's partition is left to that worker); publish the events, then write the states.
+    Returns the number of events."""
+    async with alerts_lock:
+        changed: dict[str, AlertState] = {}
+        events_of: dict[str, list[dict[str, Any]]] = {}
+        for pid, st in list(open_alerts.items()):
+            if not st or not st.get("open") or st.get("partition") not in partitions:
+                continue
+            new, events = alert_on_tick(st, pid, now, POLICY)
+            if new != st:
+                changed[pid] = new
+            if events:
+                events_of[pid] = events
+        if events_of:
+            await publish([s for pid, evs in events_of.items() for s in _sends(pid, evs)])
+            for pid, evs in events_of.items():
+                _logged(pid, evs)
+        for pid, st in changed.items():
+            open_alerts[pid] = st
+        return sum(len(e) for e in events_of.values())

@@ -37,10 +37,11 @@ def produce(pid: str, readings: list[tuple[datetime, dict]]) -> None:
 
 
 def alerts_for(pid: str, start, n: int, timeout_s: float = 90) -> list[dict]:
-    """Distinct alert events (by event_id, as a subscriber de-duplicates re-deliveries)."""
+    """Distinct alert events (by event_id, as a subscriber de-duplicates re-deliveries), without
+    the escalation timer's (a slow restart can pass a high alarm's re-notification deadline)."""
     out: dict[str, dict] = {}
     for _, key, v in consume(["alerts"], start=start, timeout_s=timeout_s, stop=lambda _: len(out) >= n):
-        if key == pid:
+        if key == pid and v.get("origin") != "timer":
             out.setdefault(v["event_id"], v)
     return list(out.values())
 

@@ -11,7 +11,7 @@ Heavy imports (Faust, TensorFlow, spaCy) happen inside the commands that need th
 
 from __future__ import annotations
 
-from wardwatch.cli import alerts, batch, bench, calibrate, evaluate, replay, services, train, web
+from wardwatch.cli import alerts, batch, bench, calibrate, evaluate, replay, services, train, users, web
 from wardwatch.cli.toplevel import app
 
 app.add_typer(services.app, name="services")
@@ -20,6 +20,7 @@ app.add_typer(evaluate.app, name="eval")
 app.add_typer(replay.app, name="replay")
 app.add_typer(batch.app, name="batch")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(users.app, name="users")
 app.add_typer(calibrate.app, name="calibrate")
 app.add_typer(bench.app, name="bench")
 app.command("web")(web.web)

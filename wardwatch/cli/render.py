@@ -17,6 +17,31 @@ def stderr_console() -> Console:
     return Console(stderr=True)
 
 
+def fail(message: str, code: int = 1) -> Exception:
+    """Print ``error: message`` on stderr; return the exit (``raise fail(...)``) with ``code``."""
+    import typer
+
+    stderr_console().print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def alert_history_table(events: Iterable[Mapping[str, Any]]) -> Table:
+    """``wardwatch alerts history``: one row per alert event, oldest first."""
+    t = Table("time", "event", "priority", "source", "bed", "by", "why", "alert")
+    for e in events:
+        t.add_row(
+            str(e["time"]),
+            f"{e.get('type', '')} ({e.get('origin', '')})",
+            str(e.get("priority", "")),
+            str(e.get("source", "")),
+            str(e.get("bed", "")),
+            str(e.get("by_name") or e.get("by") or "-"),
+            str(e.get("reason") or e.get("message") or ""),
+            str(e.get("alert_id", "")),
+        )
+    return t
+
+
 def services_table(rows: Iterable[Any]) -> Table:
     """``wardwatch services status``: one row per service."""
     t = Table("service", "pid", "healthy", "endpoint")

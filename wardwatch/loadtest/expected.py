@@ -2,14 +2,15 @@
 
 The worker runs :func:`models.vitals.scoring.vitals_step` (with the configured deterioration
 model) on every reading, :func:`models.ecg.step.ecg_step` on every chunk and
-:func:`streams.alerts.engine.alert_on_condition` on every condition. Running the same functions
+:func:`models.alarms.lifecycle.alert_on_condition` on every condition. Running the same functions
 here over exactly the records the simulator sent gives the alert events (deterministic
 ``event_id``) and the InfluxDB points (unique by measurement, tags and time) the pipeline must
 deliver. Alert state is per source, so how the worker interleaves one patient's vitals and ECG
 conditions does not change the events.
 
 Left out on both sides: the ``ecg.feed_stopped`` alarm, which a wall-clock timer in the worker
-raises when the feeds stop at the end of the run (no record completes it).
+raises when the feeds stop at the end of the run (no record completes it), and the alarm
+lifecycle's timer events (origin ``timer``: re-notification of unacknowledged alarms).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from models.alarms.lifecycle import AlertState, alert_on_condition, alert_points
 from models.deterioration.live import deterioration_step
 from models.deterioration.model import load_model
 from models.ecg.alarm_output import alarm_condition, alarm_point
@@ -27,7 +29,6 @@ from models.ecg.step import LiveDetector, ecg_step
 from models.ecg.stream_state import ECGState
 from models.vitals.scoring import VitalsState, vitals_step
 from simulators.load import LoadPlan, record_end_s, tick_records
-from streams.alerts.engine import AlertState, alert_on_condition, alert_points
 from wardwatch.records.conditions import Condition
 from wardwatch.records.ecg import ecg_validate
 from wardwatch.records.vitals import vitals_validate
@@ -97,7 +98,9 @@ def expected_outputs(plan: LoadPlan, start: datetime, deterioration_model: str =
         if cond.source in TIMER_SOURCES:
             return
         key = (cond.patient_id, cond.source)
-        astates[key], events = alert_on_condition(astates.get(key, {}), cond)
+        astates[key], events = alert_on_condition(
+            astates.get(key, {}), cond, datetime.fromtimestamp(end_s, UTC)
+        )
         for ev in events:
             exp.alerts.setdefault(ev["event_id"], (ev, end_s))
         exp.add_points(alert_points(events))

@@ -2,10 +2,10 @@
 
 Every source of alerts (NEWS2, ECG rhythm and technical alarms, the deterioration model, ...)
 sends :class:`Condition` records to the ``alerts.conditions`` topic keyed by patient id, and only
-the alert component (``streams/alerts/engine.py`` + its agent) turns them into alert events on
-``alerts``: ids, raise / escalate / resolve, latching, acknowledgement and audit live there and
-nowhere else. A source sends a condition when it becomes active, when its priority or evidence
-changes materially, and when it ends (``active=False``).
+the alert component (``models/alarms/lifecycle.py`` and its agents in ``streams/alerts/``) turns
+them into alert events on ``alerts``: ids, raise / escalate / resolve, latching, acknowledgement
+and audit live there and nowhere else. A source sends a condition when it becomes active, when its
+priority or evidence changes materially, and when it ends (``active=False``).
 """
 
 from __future__ import annotations

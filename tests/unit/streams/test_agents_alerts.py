@@ -1,19 +1,41 @@
-"""``streams.alerts.agents`` (``raise_alerts``, ``act_on_alerts``) under Faust's
-``test_context()`` (no broker; see ``conftest.py``): conditions and operator actions become the
-alert engine's events on ``alerts`` (with their points), the open alerts live in the
-``alerts-open`` table, and what cannot be applied is dead-lettered."""
+"""``streams.alerts.agents`` (``raise_alerts``, ``act_on_alerts``, the escalation timer's
+``tick_alerts``) under Faust's ``test_context()`` (no broker; see ``conftest.py``): conditions,
+verified operator actions and the clock become the alarm lifecycle's events on ``alerts`` (with
+their points), the open alerts live in the ``alerts-open`` table, and what cannot be applied, or
+comes without a valid user token, is dead-lettered."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
+from datetime import UTC, datetime, timedelta
 
-from streams.alerts.agents import act_on_alerts, open_alerts, raise_alerts
-from streams.alerts.engine import alert_id, alert_on_condition, alert_points
+import pytest
+
+from models.alarms.lifecycle import alert_id, alert_on_condition, alert_points
+from streams.alerts import agents as alert_agents
+from streams.alerts.agents import act_on_alerts, open_alerts, raise_alerts, tick_alerts
 from wardwatch import topics
+from wardwatch.identity import User, issue_token
 from wardwatch.records.conditions import Condition
 
 TS = "2026-11-25T12:00:00+00:00"
+SECRET = b"s" * 32
+NURSE = User("nurse-7", "Nora Seven", "nurse")
+
+
+@pytest.fixture(autouse=True)
+def secret():
+    """The worker's token secret, as if configured (restored afterwards)."""
+    saved = (alert_agents.auth.loaded, alert_agents.auth.secret, alert_agents.auth.problem)
+    alert_agents.auth.loaded, alert_agents.auth.secret, alert_agents.auth.problem = True, SECRET, ""
+    yield
+    alert_agents.auth.loaded, alert_agents.auth.secret, alert_agents.auth.problem = saved
+
+
+def token(user: User = NURSE, secret: bytes = SECRET, ttl_s: float = 600) -> str:
+    return issue_token(user, secret, time.time(), ttl_s)
 
 
 def condition(
@@ -32,17 +54,35 @@ def condition(
 
 
 def engine(*conds: dict) -> tuple[dict, list[dict]]:
-    """The alert engine's state and events for ``conds``, JSON round-tripped."""
+    """The lifecycle's state and events for ``conds``, JSON round-tripped."""
     state: dict = {}
     events: list[dict] = []
     for c in conds:
-        state, evs = alert_on_condition(state, Condition.from_dict(c))
+        state, evs = alert_on_condition(state, Condition.from_dict(c), datetime.now(UTC))
         events += evs
     return json.loads(json.dumps(state)), json.loads(json.dumps(events))
 
 
-def action(alert: str, kind: str = "acknowledge", pid: str = "P001") -> bytes:
-    return json.dumps({"patient_id": pid, "alert_id": alert, "action": kind, "by": "nurse-7"}).encode()
+def lifecycle(state: dict) -> dict:
+    """A state without its wall-clock notification times and changelog partition."""
+    return {
+        src: {k: v for k, v in a.items() if k != "notified_at"}
+        for src, a in (state.get("open") or {}).items()
+    }
+
+
+def action(
+    alert: str, kind: str = "acknowledge", pid: str = "P001", tok: str | None = "valid", **extra
+) -> bytes:
+    msg = {"patient_id": pid, "alert_id": alert, "action": kind, **extra}
+    if tok is not None:
+        msg["token"] = token() if tok == "valid" else tok
+    return json.dumps(msg).encode()
+
+
+def redacted(raw: bytes) -> bytes:
+    """A message as its dead letter keeps it: the user token blanked."""
+    return json.dumps({**json.loads(raw), "token": "[redacted]"}).encode()
 
 
 def test_conditions_become_the_engines_alert_events(agents):
@@ -67,13 +107,13 @@ def test_conditions_become_the_engines_alert_events(agents):
 
     seen, changelog = agents.run(scenario())
     final_state, events = engine(*conds)
-    assert seen == raised_state
+    assert lifecycle(seen) == lifecycle(raised_state) and seen["partition"] == 4
     assert [e["type"] for e in events] == ["raised", "escalated", "resolved"]
     assert agents.values(topics.ALERTS) == events
     assert events[0]["alert_id"] == alert_id("P001", "news2", TS)
     assert agents.values(topics.POINTS) == json.loads(json.dumps(alert_points(events)))
     assert {m.key for m in agents.sent(topics.ALERTS) + agents.sent(topics.POINTS)} == {b"P001"}
-    assert open_alerts.data["P001"] == final_state == {"open": {}}
+    assert open_alerts.data["P001"] == {**final_state, "partition": 4} == {"open": {}, "partition": 4}
     assert {m.partition for m in changelog} == {4}
     assert agents.sent(topics.DEADLETTER) == []
 
@@ -118,10 +158,11 @@ def test_an_operator_action_on_an_open_alert(agents):
         ("silenced", aid),
         ("acknowledged", aid),
     ]
-    assert events[2]["by"] == "nurse-7"
+    assert (events[1]["by"], events[2]["by"], events[2]["by_name"]) == ("nurse-7", "nurse-7", "Nora Seven")
     assert [p["tags"]["type"] for p in agents.values(topics.POINTS)] == ["raised", "silenced", "acknowledged"]
     alert = open_alerts.data["P001"]["open"]["news2"]
-    assert alert["acknowledged"] is True and alert["silenced_until"] == events[1]["silenced_until"]
+    assert alert["acknowledged"] is True and alert["silenced_until"] is None  # the ack ends the silence
+    assert events[1]["silenced_until"] is not None
     assert agents.sent(topics.DEADLETTER) == []
 
 
@@ -142,14 +183,15 @@ def test_an_action_whose_key_is_another_patient_is_dead_lettered(agents):
     [dl] = agents.values(topics.DEADLETTER)
     assert (dl["code"], dl["field"], dl["source_topic"]) == ("key_mismatch", "patient_id", topics.ALERTS_ACK)
     assert (dl["partition"], dl["offset"], dl["key"]) == (5, 0, "P002")
-    assert base64.b64decode(dl["original_b64"]) == bad
+    assert base64.b64decode(dl["original_b64"]) == redacted(bad)
     assert [e["type"] for e in agents.values(topics.ALERTS)] == ["raised"]
     assert open_alerts.data["P001"] == state  # not acknowledged
     assert "P002" not in open_alerts.data
 
 
 def test_an_action_that_cannot_be_applied_is_dead_lettered(agents):
-    """Not JSON, an unknown alert id, an unknown action: each one dead letter, code malformed."""
+    """Not JSON, an unknown alert id, an unknown action: each one dead letter with its code; the
+    user token is blanked in the dead letter's copy of the message."""
     aid = alert_id("P001", "news2", TS)
     bad = [b"{not json", action("al-0000"), action(aid, "mute")]
 
@@ -162,7 +204,101 @@ def test_an_action_that_cannot_be_applied_is_dead_lettered(agents):
 
     agents.run(scenario())
     dls = agents.values(topics.DEADLETTER)
-    assert [(d["code"], d["offset"]) for d in dls] == [("malformed", 0), ("malformed", 1), ("malformed", 2)]
-    assert "no open alert" in dls[1]["reason"] and "unknown action" in dls[2]["reason"]
-    assert [base64.b64decode(d["original_b64"]) for d in dls] == bad
+    assert [(d["code"], d["field"], d["offset"]) for d in dls] == [
+        ("malformed", None, 0),
+        ("bad_value", "alert_id", 1),
+        ("bad_value", "action", 2),
+    ]
+    assert "no open alert" in dls[1]["reason"] and "action must be one of" in dls[2]["reason"]
+    assert [base64.b64decode(d["original_b64"]) for d in dls] == [bad[0], redacted(bad[1]), redacted(bad[2])]
     assert [e["type"] for e in agents.values(topics.ALERTS)] == ["raised"]
+
+
+def test_actions_without_a_valid_token_or_role_are_dead_lettered(agents):
+    """No token, a forged one (another secret), an expired one, a viewer's: unauthenticated x3,
+    forbidden; the alert stays unacknowledged; then the nurse's token acknowledges it."""
+    aid = alert_id("P001", "news2", TS)
+    bad = [
+        action(aid, tok=None),
+        action(aid, tok=token(secret=b"f" * 32)),
+        action(aid, tok=issue_token(NURSE, SECRET, time.time() - 100, 10)),
+        action(aid, tok=token(User("vic", "Vic", "viewer"))),
+    ]
+    good = action(aid, reason="patient reviewed")
+
+    async def scenario():
+        async with raise_alerts.test_context() as conds, act_on_alerts.test_context() as acts:
+            e0 = await conds.put(condition(), key=b"P001")
+            await agents.processed(conds, e0)
+            events = [await acts.put(b, key=b"P001") for b in [*bad, good]]
+            await agents.processed(acts, *events)
+
+    agents.run(scenario())
+    dls = agents.values(topics.DEADLETTER)
+    assert [(d["code"], d["field"]) for d in dls] == [("unauthenticated", "token")] * 3 + [
+        ("forbidden", "token")
+    ]
+    assert "signature" in dls[1]["reason"] and "expired" in dls[2]["reason"] and "viewer" in dls[3]["reason"]
+    assert all(b"[redacted]" in base64.b64decode(d["original_b64"]) for d in dls[1:])
+    events = agents.values(topics.ALERTS)
+    assert [(e["type"], e.get("by"), e.get("reason")) for e in events[1:]] == [
+        ("acknowledged", "nurse-7", "patient reviewed")
+    ]
+
+
+def test_a_worker_without_a_secret_rejects_every_action(agents):
+    aid = alert_id("P001", "news2", TS)
+    alert_agents.auth.secret, alert_agents.auth.problem = None, "no auth secret configured on this worker (x)"
+
+    async def scenario():
+        async with raise_alerts.test_context() as conds, act_on_alerts.test_context() as acts:
+            e0 = await conds.put(condition(), key=b"P001")
+            await agents.processed(conds, e0)
+            e1 = await acts.put(action(aid), key=b"P001")
+            await agents.processed(acts, e1)
+
+    agents.run(scenario())
+    [dl] = agents.values(topics.DEADLETTER)
+    assert dl["code"] == "unauthenticated" and "no auth secret configured" in dl["reason"]
+    assert [e["type"] for e in agents.values(topics.ALERTS)] == ["raised"]
+
+
+def test_the_timer_renotifies_on_the_partitions_this_worker_owns(agents):
+    """tick_alerts: a high alarm past its deadline is re-notified, a silenced one is not until its
+    silence ends; a patient on a partition this worker does not own is left alone; the states are
+    written (with their partition) after the events were acknowledged."""
+    aid = alert_id("P001", "news2", TS)
+
+    async def scenario():
+        async with raise_alerts.test_context() as conds, act_on_alerts.test_context() as acts:
+            e0 = await conds.put(condition(priority="high"), key=b"P001", partition=2)
+            e1 = await conds.put(condition(priority="high", pid="P002"), key=b"P002", partition=3)
+            e2 = await conds.put(condition(priority="high", pid="P003"), key=b"P003", partition=2)
+            await agents.processed(conds, e0, e1, e2)
+            e3 = await acts.put(
+                action(alert_id("P003", "news2", TS), "silence", pid="P003", duration_s=300),
+                key=b"P003",
+                partition=2,
+            )
+            await agents.processed(acts, e3)
+            n_log = len(agents.changelog(open_alerts))
+            notified = datetime.fromisoformat(open_alerts.data["P001"]["open"]["news2"]["notified_at"])
+            quiet = await tick_alerts(notified + timedelta(seconds=30), {2})
+            n1 = await tick_alerts(notified + timedelta(seconds=61), {2})
+            again = await tick_alerts(notified + timedelta(seconds=62), {2})
+            await agents.until(lambda: len(agents.changelog(open_alerts)) > n_log)
+            return quiet, n1, again, notified
+
+    quiet, n1, again, notified = agents.run(scenario())
+    assert (quiet, n1, again) == (0, 1, 0)
+    timer = [e for e in agents.values(topics.ALERTS) if e["origin"] == "timer"]
+    assert [(e["type"], e["patient_id"], e["alert_id"], e["level"]) for e in timer] == [
+        ("renotified", "P001", aid, 1)
+    ]
+    assert timer[0]["ts"] == (notified + timedelta(seconds=60)).isoformat()
+    assert [p["tags"]["origin"] for p in agents.values(topics.POINTS)][-1] == "timer"
+    st = open_alerts.data["P001"]
+    assert st["partition"] == 2 and st["open"]["news2"]["level"] == 1
+    assert open_alerts.data["P002"]["open"]["news2"]["level"] == 0  # partition 3: not ours
+    assert open_alerts.data["P003"]["open"]["news2"]["silenced_until"] is not None
+    assert [m.partition for m in agents.changelog(open_alerts) if m.key == b'"P001"'] == [2, 2]  # raise, tick
