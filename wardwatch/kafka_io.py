@@ -22,14 +22,21 @@ def client_config(s: Settings | None = None) -> dict[str, Any]:
     cfg: dict[str, Any] = {"bootstrap_servers": s.bootstrap_servers}
     if s.kafka_security_protocol == "SASL_SSL":
         cfg.update(
-            security_protocol="SASL_SSL",
-            sasl_mechanism=s.kafka_sasl_mechanism,
-            sasl_plain_username=s.kafka_username,
-            sasl_plain_password=s.kafka_password_value(),
+            _sasl(s),
             ssl_cafile=str(s.kafka_ssl_cafile) if s.kafka_ssl_cafile else None,
             ssl_check_hostname=True,
         )
     return cfg
+
+
+def _sasl(s: Settings) -> dict[str, Any]:
+    """The SASL keys, named alike in kafka-python and aiokafka."""
+    return {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": s.kafka_sasl_mechanism,
+        "sasl_plain_username": s.kafka_username,
+        "sasl_plain_password": s.kafka_password_value(),
+    }
 
 
 def ssl_context(s: Settings | None = None) -> ssl.SSLContext:
@@ -44,13 +51,7 @@ def aio_client_config(s: Settings | None = None) -> dict[str, Any]:
     s = s or get_settings()
     cfg: dict[str, Any] = {"bootstrap_servers": s.bootstrap_servers}
     if s.kafka_security_protocol == "SASL_SSL":
-        cfg.update(
-            security_protocol="SASL_SSL",
-            sasl_mechanism=s.kafka_sasl_mechanism,
-            sasl_plain_username=s.kafka_username,
-            sasl_plain_password=s.kafka_password_value(),
-            ssl_context=ssl_context(s),
-        )
+        cfg.update(_sasl(s), ssl_context=ssl_context(s))
     return cfg
 
 
