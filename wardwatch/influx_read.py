@@ -12,11 +12,12 @@ if TYPE_CHECKING:
 
 
 def influx_client(s: Settings | None = None) -> InfluxDBClient:
-    """A synchronous client for ``s`` (default: the process settings); close it when done."""
+    """A synchronous client for ``s`` (default: the process settings) with the read token
+    (``influx_read_token``, else ``influx_token``); close it when done."""
     from influxdb_client import InfluxDBClient
 
     s = s or get_settings()
-    return InfluxDBClient(url=s.influx_url, token=s.influx_token_value(), org=s.influx_org)
+    return InfluxDBClient(url=s.influx_url, token=s.influx_read_token_value(), org=s.influx_org)
 
 
 def flux_rows(flux: str, s: Settings | None = None) -> list[dict[str, Any]]:

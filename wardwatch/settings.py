@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     influx_url: str = "http://127.0.0.1:8086"
     influx_token: SecretStr = SecretStr("")
     influx_token_file: Path | None = None
+    # Readers (web station, CLI, Grafana's datasource, load test) may use a read-only token;
+    # unset, they use influx_token.
+    influx_read_token: SecretStr = SecretStr("")
+    influx_read_token_file: Path | None = None
     influx_org: str = "-"
     influx_bucket: str = "wardwatch/autogen"
     influx_batch_size: int = 2000
@@ -130,6 +134,11 @@ class Settings(BaseSettings):
         if self.influx_token_file is not None:
             return self.influx_token_file.read_text().strip()
         return self.influx_token.get_secret_value()
+
+    def influx_read_token_value(self) -> str:
+        if self.influx_read_token_file is not None:
+            return self.influx_read_token_file.read_text().strip()
+        return self.influx_read_token.get_secret_value() or self.influx_token_value()
 
     def kafka_password_value(self) -> str:
         if self.kafka_password_file is not None:

@@ -20,7 +20,7 @@ def services_up(
     ),
 ) -> None:
     """Start Kafka and InfluxDB (fetching/building them once into the cache) and wait for health."""
-    from wardwatch.services import kafka, stack
+    from wardwatch.services import influx, kafka, stack
     from wardwatch.settings import get_settings
 
     s = get_settings()
@@ -35,6 +35,12 @@ def services_up(
             "  WARDWATCH_KAFKA_SECURITY_PROTOCOL=SASL_SSL WARDWATCH_KAFKA_USERNAME=worker "
             f"WARDWATCH_KAFKA_PASSWORD_FILE={w.kafka_password_file} "
             f"WARDWATCH_KAFKA_SSL_CAFILE={w.kafka_ssl_cafile}"
+        )
+    if influx.is_secure(s):
+        console.print(
+            "InfluxDB (auth on): the sink writes with "
+            f"WARDWATCH_INFLUX_TOKEN_FILE={influx.secrets_dir(s) / 'writer.token'}; readers "
+            f"(web, CLI, Grafana) read with WARDWATCH_INFLUX_READ_TOKEN_FILE={influx.secrets_dir(s) / 'reader.token'}"
         )
 
 

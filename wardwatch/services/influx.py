@@ -7,9 +7,11 @@ v2 API with org ``-`` and bucket ``<db>/<rp>``, and the database is created on s
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -43,7 +45,77 @@ def _dir(s: Settings) -> Path:
     return s.run_dir / "influxdb"
 
 
-def _write_config(s: Settings) -> Path:
+#: Users of a secure local InfluxDB: the sink writes, readers (web station, Grafana, CLI) read.
+ROLES = ("admin", "writer", "reader")
+
+
+def secrets_dir(s: Settings) -> Path:
+    return _dir(s) / "secrets"
+
+
+def is_secure(s: Settings) -> bool:
+    """Whether this run folder's InfluxDB was set up with ``--secure`` (auth on)."""
+    return (secrets_dir(s) / "admin.token").exists()
+
+
+def role_settings(s: Settings, role: str) -> Settings:
+    """``s`` with the token of ``role`` (``writer`` for the sink, ``reader`` for readers)."""
+    token = secrets_dir(s) / f"{role}.token"
+    return s.model_copy(update={"influx_token_file": token, "influx_read_token_file": token})
+
+
+def _make_tokens(s: Settings) -> dict[str, str]:
+    """``user:password`` tokens (InfluxDB 1.8's v2 API takes ``Token user:password``), 0600."""
+    import secrets
+
+    d = secrets_dir(s)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out = {}
+    for role in ROLES:
+        f = d / f"{role}.token"
+        if not f.exists():
+            fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{role}:{secrets.token_hex(24)}")
+        out[role] = f.read_text().strip()
+    return out
+
+
+def _query(s: Settings, q: str, token: str = "") -> dict:
+    """One InfluxQL statement on ``/query``; raises for an HTTP or a statement error."""
+    data = urllib.parse.urlencode({"q": q}).encode()
+    req = urllib.request.Request(f"{s.influx_url}/query", data=data, method="POST")
+    if token:
+        req.add_header("Authorization", f"Token {token}")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        body = json.loads(r.read() or b"{}")
+    errors = [res["error"] for res in body.get("results", []) if "error" in res]
+    if errors:
+        raise RuntimeError(f"InfluxDB refused {' '.join(q.split()[:2])}: {errors[0]}")
+    return body
+
+
+def _create_users(s: Settings) -> None:
+    """Admin first (1.x lets the first admin be created without credentials), then a writer
+    with WRITE and a reader with READ on the database only (least privilege). Idempotent."""
+    tokens = _make_tokens(s)
+    pw = {role: tok.split(":", 1)[1] for role, tok in tokens.items()}
+    try:
+        listed = _query(s, "SHOW USERS", tokens["admin"])
+    except urllib.error.HTTPError:  # 401: no admin yet
+        _query(s, f"CREATE USER admin WITH PASSWORD '{pw['admin']}' WITH ALL PRIVILEGES")
+        listed = _query(s, "SHOW USERS", tokens["admin"])
+    series = listed["results"][0].get("series", [{}])[0]
+    existing = {row[0] for row in series.get("values", [])}
+    db = s.influx_database
+    _query(s, f'CREATE DATABASE "{db}"', tokens["admin"])
+    for role, right in (("writer", "WRITE"), ("reader", "READ")):
+        if role not in existing:
+            _query(s, f"CREATE USER {role} WITH PASSWORD '{pw[role]}'", tokens["admin"])
+        _query(s, f'GRANT {right} ON "{db}" TO {role}', tokens["admin"])
+
+
+def _write_config(s: Settings, secure: bool = False) -> Path:
     d = _dir(s)
     d.mkdir(parents=True, exist_ok=True)
     conf = d / "influxdb.conf"
@@ -59,7 +131,7 @@ bind-address = "127.0.0.1:{s.influx_rpc_port}"
   enabled = true
   bind-address = "127.0.0.1:{s.influx_port}"
   flux-enabled = true
-  auth-enabled = false
+  auth-enabled = {"true" if secure else "false"}
   log-enabled = false
 [monitor]
   store-enabled = false
@@ -81,17 +153,16 @@ def create_database(s: Settings) -> None:
     db, _, rp = s.influx_bucket.partition("/")
     keep = f"{s.influx_retention_d}d" if s.influx_retention_d else "INF"
     q = f'CREATE DATABASE "{db}"; ALTER RETENTION POLICY "{rp or "autogen"}" ON "{db}" DURATION {keep}'
-    data = urllib.parse.urlencode({"q": q}).encode()
-    req = urllib.request.Request(f"{s.influx_url}/query", data=data, method="POST")
-    token = s.influx_token_value()
-    if token:
-        req.add_header("Authorization", f"Token {token}")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        r.read()
+    admin = (secrets_dir(s) / "admin.token").read_text().strip() if is_secure(s) else s.influx_token_value()
+    _query(s, q, admin)
 
 
-def up(s: Settings, timeout: float = 60.0) -> str:
+def up(s: Settings, timeout: float = 60.0, secure: bool = False) -> str:
+    """Start the local InfluxDB (``secure``: auth on, an admin, a writer and a reader user whose
+    tokens are written 0600 under ``<run dir>/influxdb/secrets``; a run folder set up one way
+    stays that way)."""
     d = _dir(s)
+    secure = secure or is_secure(s)
     if running_pid(d / "pid", "influxd") and healthy(s):
         create_database(s)
         return "already running"
@@ -99,11 +170,13 @@ def up(s: Settings, timeout: float = 60.0) -> str:
         create_database(s)
         return "external server answering"
     exe = fetch(s)
-    conf = _write_config(s)
+    conf = _write_config(s, secure)
     start_detached([str(exe), "-config", str(conf)], d, d / "influxd.log", d / "pid")
     wait_until(lambda: healthy(s), timeout, "InfluxDB")
+    if secure:
+        _create_users(s)
     create_database(s)
-    return "started"
+    return "started (auth on)" if secure else "started"
 
 
 def down(s: Settings) -> bool:

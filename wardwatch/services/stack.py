@@ -17,9 +17,10 @@ class ServiceStatus:
 
 
 def up(s: Settings, secure: bool = False) -> dict[str, str]:
-    """Start both services; ``secure``: Kafka with SASL_SSL, a SCRAM user per role and ACLs."""
+    """Start both services; ``secure``: Kafka with SASL_SSL, a SCRAM user per role and ACLs, and
+    InfluxDB with auth on, a write-only user for the sink and a read-only one for readers."""
     s.run_dir.mkdir(parents=True, exist_ok=True)
-    result = {"kafka": kafka.up(s, secure=secure), "influxdb": influx.up(s)}
+    result = {"kafka": kafka.up(s, secure=secure), "influxdb": influx.up(s, secure=secure)}
     from wardwatch.topics import ensure_topics
 
     ensure_topics(s=kafka.role_settings(s, "admin") if kafka.is_secure(s) else s)
