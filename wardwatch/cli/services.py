@@ -40,7 +40,8 @@ def services_up(
         console.print(
             "InfluxDB (auth on): the sink writes with "
             f"WARDWATCH_INFLUX_TOKEN_FILE={influx.secrets_dir(s) / 'writer.token'}; readers "
-            f"(web, CLI, Grafana) read with WARDWATCH_INFLUX_READ_TOKEN_FILE={influx.secrets_dir(s) / 'reader.token'}"
+            "(web, CLI, Grafana) read with "
+            f"WARDWATCH_INFLUX_READ_TOKEN_FILE={influx.secrets_dir(s) / 'reader.token'}"
         )
 
 
