@@ -24,51 +24,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-#: Common US first names (Social Security Administration top names, abridged), lower case.
-FIRST_NAMES = frozenset(
-    """
-james john robert michael william david richard joseph thomas charles christopher daniel
-matthew anthony mark donald steven paul andrew joshua kenneth kevin brian george timothy
-ronald edward jason jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott
-brandon benjamin samuel gregory alexander frank patrick raymond jack dennis jerry tyler aaron
-jose adam nathan henry douglas zachary peter kyle walter ethan jeremy harold keith christian
-roger noah gerald carl terry sean austin arthur lawrence jesse dylan bryan joe jordan billy
-bruce albert willie gabriel logan alan juan wayne roy ralph randy eugene vincent russell louis
-philip bobby johnny bradley mary patricia jennifer linda elizabeth barbara susan jessica sarah
-karen nancy lisa betty margaret sandra ashley kimberly emily donna michelle dorothy carol
-amanda melissa deborah stephanie rebecca sharon laura cynthia kathleen amy shirley angela
-helen anna brenda pamela nicole emma samantha katherine christine debra rachel catherine
-carolyn janet ruth maria heather diane virginia julie joyce victoria olivia kelly christina
-lauren joan evelyn judith megan cheryl andrea hannah martha jacqueline frances gloria ann
-teresa kathryn sara janice jean alice madison doris abigail julia judy grace denise amber
-marilyn beverly danielle theresa sophia marie diana brittany natalie isabella charlotte rose
-alexis kayla mildred edna ethel gladys lillian florence irene louise norma agnes hazel
-""".split()
-)
 
-#: Common US surnames (Census 2010 most frequent, abridged), lower case.
-SURNAMES = frozenset(
-    """
-smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez lopez
-gonzalez wilson anderson thomas taylor moore jackson martin lee perez thompson white harris
-sanchez clark ramirez lewis robinson walker young allen king wright scott torres nguyen hill
-flores green adams nelson baker hall rivera campbell mitchell carter roberts gomez phillips
-evans turner diaz parker cruz edwards collins reyes stewart morris morales murphy cook rogers
-gutierrez ortiz morgan cooper peterson bailey reed kelly howard ramos kim cox ward richardson
-watson brooks chavez wood james bennett gray mendoza ruiz hughes price alvarez castillo sanders
-patel myers long ross foster jimenez powell jenkins perry russell sullivan bell coleman butler
-henderson barnes gonzales fisher vasquez simmons romero jordan patterson alexander hamilton
-graham reynolds griffin wallace moreno west cole hayes bryant herrera gibson ellis tran
-medina aguilar stevens murray ford castro marshall owens harrison fernandez mcdonald woods
-washington kennedy wells vargas henry chen freeman webb tucker guzman burns crawford olson
-simpson porter hunter gordon mendez silva shaw snyder mason dixon munoz hunt hicks holmes
-palmer wagner black robertson boyd rose stone salazar fox warren mills meyer rice schmidt
-garza daniels ferguson nichols stephens soto weaver ryan gardner payne grant dunn kelley
-spencer hawkins arnold pierce vazquez hansen peters santos hart bradley knight elliott
-cunningham duncan armstrong hudson carroll lane riley andrews alvarado ray delgado berry
-perkins hoffman johnston matthews pena richards willis carpenter lawrence sandoval
-""".split()
-)
+def _name_list(name: str) -> frozenset[str]:
+    return frozenset((Path(__file__).parent / name).read_text().split())
+
+
+#: Name gazetteers, lower case: Faker's ``en_US`` person lists (US SSA first names, Census
+#: surnames as Faker maintains them); committed files rebuilt by
+#: ``python -m batch.notes.deid_vocab`` (Faker is needed only to rebuild them).
+FIRST_NAMES = _name_list("deid_first_names.txt")
+SURNAMES = _name_list("deid_surnames.txt")
 
 _STATE_ABBR = (
     r"(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|"
@@ -178,7 +143,7 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
     (
         "PHONE",
         _rx(
-            r"(?<![\d/.-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-]?)\d{3}[\s.-]?\d{4}(?![\d/-])"
+            r"(?<![\d/.-])(?:(?:\+|00|011)[\s.-]?1[\s.-]?|1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-]?)\d{3}[\s.-]?\d{4}(?![\d/-])"
             r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?",
             re.IGNORECASE,
         ),
@@ -260,7 +225,7 @@ _REPLACEMENT = {
 
 _CAPW_RX = re.compile(_CAPW)
 _INST_RX = re.compile(
-    r"(?<![\w'\u2019])((?:(?:St\.|Saint|" + _CAPW + r")"
+    r"(?<![\w'\u2019])((?:(?:" + _CAPW + r",[ \t]+" + _CAPW + r"[ \t]+and[ \t]+)?(?:St\.|Saint|" + _CAPW + r")"
     r"(?:[ \t]+(?:of|the|and|de|la|St\.|" + _CAPW + r")){0,5}?)[ \t]+)"
     r"(" + _INST_SUFFIX + r"(?:[ \t]+" + _INST_SUFFIX + r")*)(?![\w])"
 )
@@ -268,6 +233,12 @@ _TITLE_RX = re.compile(
     r"\b" + _TITLES + r"\s+((?:" + _INIT + r"\s*)?" + _CAPW + r"(?:\s+(?:" + _INIT + r"\s+)?" + _CAPW + r")?)"
 )
 _CRED_RX = re.compile(r",?\s+" + _CRED + r"(?![\w])")
+_FAMILY_RX = re.compile(r"(?i:\b" + _FAMILY + r")")
+#: Title-case words after a relation word that are not the relative's name.
+_NOT_RELATIVE_NAMES = frozenset(
+    "the he she his her and or is was who at by to in on of with from has had will called "
+    "states reports requests visited notes present aware".split()
+)
 _CUE_RX = re.compile(r"(?i:(?<![\w])" + _NAME_CUES + r")(?:[ \t]*[:,(][ \t]*|[ \t]+)(?=[A-Z])")
 _INVERTED_RX = re.compile(r"(" + _CAPW + r"),\s+(" + _CAPW + r")(?:\s+(" + _INIT + r"))?")
 _PLACE_RX = re.compile(
@@ -297,6 +268,20 @@ _REL_PAREN_RX = re.compile(
 _BLANKS = re.compile(r"[ \t]+")
 _APT_AFTER = re.compile(r",?\s*((?:Unit|#|No\.?)\s*\d+[A-Z]?)\b")
 _ZIP_AFTER = re.compile(r",?\s+(\d{5}(?:-\d{4})?)\b")
+#: First words of place names that are also common words: kept with the town ("North Andrew").
+_STATE_NAME_RX = re.compile(_STATE_NAME)
+_PLACE_PREFIXES = frozenset(
+    "New Fall North South East West Port Lake Mount Fort Saint St. Glen Grand Upper Lower Little Old".split()
+)
+#: A street with any suffix, when an apartment or a "Town, STATE" follows, or after "lives at".
+_STREET_CONTEXT_RX = re.compile(
+    r"(?:(?i:\b(?:lives|living|resides|residing|home|address|located|moved|discharged)"
+    r"(?:[ \t]+(?:at|to|is|on))?[ \t]*:?[ \t]+)|(?<=,[ \t]))"
+    r"(\d{1,6}[A-Z]?[ \t]+(?:[A-Z][^\W\d_]*[.'\u2019-]?[ \t]+){0,3}[A-Z][^\W\d_]*(?:-[A-Z][^\W\d_]*)?)"
+    r"(?=,?[ \t]+(?:Apt|Apartment|Unit|Suite|Ste|Flat|#)|,[ \t]*(?:[A-Z][^\W\d_]*[ \t]+){0,2}[A-Z][^\W\d_]*,?[ \t]+"
+    + _STATE
+    + r"\b|[ \t]+in[ \t]+[A-Z]|[ \t]*(?:\n|$))"
+)
 _FUNCTION_WORDS = frozenset(
     {"of", "and", "the", "with", "without", "for", "to", "on", "in", "at", "by", "or"}
 )
@@ -366,6 +351,14 @@ def _known(word: str) -> bool:
     return bool(parts) and all(p in vocab for p in parts)
 
 
+@lru_cache(maxsize=1)
+def _lexicon_words() -> frozenset[str]:
+    """Words of the notes lexicon's terms (drugs, problems, procedures): never a relative's name."""
+    from batch.notes.lexicon import MEDICATIONS, PROBLEMS, PROCEDURES
+
+    return frozenset(w for t in MEDICATIONS + PROBLEMS + PROCEDURES for w in re.findall(r"[^\W\d_]+", t.lower()))
+
+
 def _acronym(word: str) -> bool:
     return word.isupper() and len(word) <= 3
 
@@ -389,7 +382,7 @@ def _sentence_start(text: str, pos: int) -> bool:
     return pos == 0 or bool(_SENT_START.search(before))
 
 
-def _name_run(text: str, pos: int, *, label: bool = False) -> tuple[int, int] | None:
+def _name_run(text: str, pos: int, *, label: bool = False, family: bool = False) -> tuple[int, int] | None:
     """The run of capitalised words / initials starting at ``pos`` (same line).
 
     An all-capitals word that is in no gazetteer counts only after a field label (``Name:``) or
@@ -407,14 +400,30 @@ def _name_run(text: str, pos: int, *, label: bool = False) -> tuple[int, int] | 
     for k, w in enumerate(words):
         tok = w.group()
         shout = tok.isupper() and len(tok) > 3 and not _gazetteer(tok) and not (label or inverted)
-        if k > 0 and ((not _namelike(tok) and not _gazetteer(tok)) or shout):
+        surname = (
+            k == 1
+            and tok.istitle()
+            and words[0].group().lower() in FIRST_NAMES
+            and _SURNAME_END.match(text, w.end()) is not None
+        )
+        if k > 0 and ((not _namelike(tok) and not _gazetteer(tok) and not surname) or shout):
             break
-        if k == 0 and (_acronym(tok) or (_known(tok) and not _gazetteer(tok)) or shout):
+        relative = (
+            family
+            and not label
+            and k == 0
+            and tok.istitle()
+            and tok.lower() not in _NOT_RELATIVE_NAMES
+            and tok.lower() not in _lexicon_words()
+        )
+        if k == 0 and (_acronym(tok) or (_known(tok) and not _gazetteer(tok) and not relative) or shout):
             return None
         end = w.end()
     return (m.start(), end) if end > m.start() else None
 
 
+#: What may follow a surname that is also a word: punctuation, a parenthesis, a line end, a wide gap.
+_SURNAME_END = re.compile(r"[ \t]*(?:[(,;:]|\n|$)|[ \t]{2,}")
 _CRED_WORD_RX = re.compile(r"(?:(" + _CAPW + r")|(" + _INIT + r"))\s*$")
 
 
@@ -449,7 +458,8 @@ def _names(text: str, claim: Any) -> None:
         if span:
             claim(*span, "NAME")
     for m in _CUE_RX.finditer(text):
-        run = _name_run(text, m.end(), label=":" in m.group())
+        family = _FAMILY_RX.search(m.group()) is not None
+        run = _name_run(text, m.end(), label=":" in m.group(), family=family)
         if run:
             s, e = run
             inv = _INVERTED_RX.match(text, s)
@@ -476,7 +486,9 @@ def _names_unknown(text: str, claim: Any, taken: bytearray) -> None:
     newlines = [m.start() for m in re.finditer("\n", text)]
     for i, w in enumerate(words):
         tok = w.group()
-        if _acronym(tok) or not free(w.start(), w.end()):
+        # All-capital words need a label or the LAST, FIRST form (:func:`_names`), even when in a
+        # gazetteer: "GROSS CARDIOMEGALY", "STRONG RADIAL PULSES" are findings.
+        if _acronym(tok) or tok.isupper() or not free(w.start(), w.end()):
             continue
         if not _known(tok):
             if not _gazetteer(tok) and (
@@ -525,12 +537,12 @@ def _places(text: str, claim: Any) -> None:
                 # Keep only the trailing words that look like a place name.
                 s = m.start(1)
                 for w in _CAPW_RX.finditer(m.group(1)):
-                    if _known(w.group()) and not _gazetteer(w.group()) and w.group() not in ("New", "Fall"):
+                    if _known(w.group()) and not _gazetteer(w.group()) and w.group() not in _PLACE_PREFIXES:
                         s = m.start(1) + w.end()
                     else:
                         break
                 s += len(text[s : m.end(1)]) - len(text[s : m.end(1)].lstrip())
-                if s < m.end(1):
+                if s < m.end(1) and not _STATE_NAME_RX.fullmatch(text, s, m.end(1)):
                     claim(s, m.end(1), "LOCATION")
                     z = _ZIP_AFTER.match(text, m.end(1))
                     if z:
@@ -626,6 +638,8 @@ def deid_text(text: str) -> DeidResult:
             spans.append((s, e, cat))
 
     _apply_rules(text, claim)
+    for m in _STREET_CONTEXT_RX.finditer(text):
+        claim(m.start(1), m.end(1), "ADDRESS")
     # Apartment numbers right after a street address: "12 Elm St, Unit 4", "... #12".
     for _s, e, c in list(spans):
         if c == "ADDRESS":
