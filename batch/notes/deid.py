@@ -49,8 +49,12 @@ _STATE_NAME = (
 )
 _STATE = r"(?:" + _STATE_NAME + r"|" + _STATE_ABBR + r")"
 #: A capitalised word: O'Brien, D'Angelo, McAllister, DeLuca, Nguyen-Tran, Gołębiowski, KWAME.
-_CAPW = r"(?<![\w'\u2019])[A-Z][^\W\d_]*(?:['\u2019-][^\W\d_]+)*(?![\w'\u2019])"
-_INIT = r"[A-Z]\."
+#: An upper-case letter, Latin-1 and the Latin Extended-A capitals of European names (Á, Ł, Š...).
+_UP = r"[A-Z\u00C0-\u00D6\u00D8-\u00DE\u0106\u010C\u0141\u0150\u0158\u015A\u0160\u0170\u0179\u017B\u017D]"
+_CAPW = r"(?<![\w'\u2019])" + _UP + r"[^\W\d_]*(?:['\u2019-][^\W\d_]+)*(?![\w'\u2019])"
+_INIT = _UP + r"\."
+#: Lower-case particles inside names: "Pieter van der Berg", "Angus de la Fleche", "Ms. van Waas".
+_PARTICLE = r"(?:van|von|vom|de|der|den|del|della|di|da|du|des|le|la|het|ter|ten|dos|das|bin|ibn|af|zu|'t)"
 _TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Doctor|Nurse|Sister)\.?"
 _CRED = r"(?:MD|M\.D\.|DO|RN|NP|PA|PA-C|BSN|MSN|PhD|LPN|CNA|APRN|CNP|FNP|RT|PT|OT|LICSW|MPH|DPM)"
 _MONTHS = (
@@ -225,7 +229,8 @@ _REPLACEMENT = {
 
 _CAPW_RX = re.compile(_CAPW)
 _INST_RX = re.compile(
-    r"(?<![\w'\u2019])((?:(?:" + _CAPW + r",[ \t]+" + _CAPW + r"[ \t]+and[ \t]+)?(?:St\.|Saint|" + _CAPW + r")"
+    r"(?<![\w'\u2019])((?:(?:" + _CAPW + r",[ \t]+" + _CAPW + r"[ \t]+and[ \t]+(?:" + _PARTICLE + r"[ \t]+){0,2})?"
+    r"(?:St\.|Saint|" + _CAPW + r")"
     r"(?:[ \t]+(?:of|the|and|de|la|St\.|" + _CAPW + r")){0,5}?)[ \t]+)"
     r"(" + _INST_SUFFIX + r"(?:[ \t]+" + _INST_SUFFIX + r")*)(?![\w])"
 )
@@ -239,8 +244,12 @@ _NOT_RELATIVE_NAMES = frozenset(
     "the he she his her and or is was who at by to in on of with from has had will called "
     "states reports requests visited notes present aware".split()
 )
-_CUE_RX = re.compile(r"(?i:(?<![\w])" + _NAME_CUES + r")(?:[ \t]*[:,(][ \t]*|[ \t]+)(?=[A-Z])")
-_INVERTED_RX = re.compile(r"(" + _CAPW + r"),\s+(" + _CAPW + r")(?:\s+(" + _INIT + r"))?")
+_CUE_RX = re.compile(r"(?i:(?<![\w])" + _NAME_CUES + r")(?:[ \t]*[:,(][ \t]*|[ \t]+)(?=" + _UP + r")")
+_INVERTED_RX = re.compile(
+    r"((?i:" + _PARTICLE + r"[ \t]+){0,2}" + _CAPW + r"),\s+(" + _CAPW + r")(?:\s+(" + _INIT + r"))?"
+)
+#: Between two words of one name: blanks, initials, particles ("V.", "van der", "de la").
+_NAME_GAP = re.compile(r"\s+(?:" + _INIT + r"\s+)?(?:" + _PARTICLE + r"\s+){0,3}(?:'t\s+)?")
 _PLACE_RX = re.compile(
     r"(?i:\b(?:lives|living|resides|residing|resident|home|located|moved)\s+(?:in|at|of|to|near)\s+|"
     r"\b(?:from|in|of|near)[ \t]+)((?:" + _CAPW + r")(?:[ \t]+" + _CAPW + r"){0,2})"
@@ -273,14 +282,29 @@ _STATE_NAME_RX = re.compile(_STATE_NAME)
 _PLACE_PREFIXES = frozenset(
     "New Fall North South East West Port Lake Mount Fort Saint St. Glen Grand Upper Lower Little Old".split()
 )
-#: A street with any suffix, when an apartment or a "Town, STATE" follows, or after "lives at".
+#: A word of a street or town name: "O'Callaghan", "Somers-Philbin", "van der Horst", "África".
+_PLACE_WORD = (
+    r"(?:" + _PARTICLE + r"[ \t]+){0,2}(?!(?:Apt|Apartment|Unit|Suite|Ste|Flat)\b)" + _UP + r"[^\W\d_]*(?:['\u2019-][^\W\d_]+)*(?![\w'\u2019])"
+)
+_TOWN_WORDS = r"(?:St\.[ \t]+)?" + _PLACE_WORD + r"(?:[ \t]+" + _PLACE_WORD + r"){0,2}"
+#: A street with any suffix (USPS, Australian: "Wade", "Parade"), when an apartment, a town with a
+#: state or ZIP, or a town at the end of the sentence follows; or after "lives at", "address".
 _STREET_CONTEXT_RX = re.compile(
-    r"(?:(?i:\b(?:lives|living|resides|residing|home|address|located|moved|discharged)"
-    r"(?:[ \t]+(?:at|to|is|on))?[ \t]*:?[ \t]+)|(?<=,[ \t]))"
-    r"(\d{1,6}[A-Z]?[ \t]+(?:[A-Z][^\W\d_]*[.'\u2019-]?[ \t]+){0,3}[A-Z][^\W\d_]*(?:-[A-Z][^\W\d_]*)?)"
-    r"(?=,?[ \t]+(?:Apt|Apartment|Unit|Suite|Ste|Flat|#)|,[ \t]*(?:[A-Z][^\W\d_]*[ \t]+){0,2}[A-Z][^\W\d_]*,?[ \t]+"
-    + _STATE
-    + r"\b|[ \t]+in[ \t]+[A-Z]|[ \t]*(?:\n|$))"
+    r"(?i:\b(?:lives|living|resides|residing|home|address|located|moved)(?:[ \t]+(?:at|to|is|on))?"
+    r"[ \t]*:?[ \t]+)(\d{1,6}[A-Z]?[ \t]+" + _PLACE_WORD + r"(?:[ \t]+" + _PLACE_WORD + r"){1,4})"
+    r"|(?<=,[ \t])(\d{1,6}[A-Z]?[ \t]+" + _PLACE_WORD + r"(?:[ \t]+" + _PLACE_WORD + r"){0,4})"
+    r"(?=,?[ \t]+(?:Apt|Apartment|Unit|Suite|Ste|Flat|#)|,[ \t]*" + _TOWN_WORDS + r"(?:,?[ \t]+" + _STATE
+    + r"\b|,?[ \t]+\d{5}\b|[ \t]*(?:[.;\n]|$))|[ \t]+in[ \t]+" + _UP + r"|[ \t]*(?:\n|$))"
+)
+#: A town right after a street or apartment: ", Anaheraville.", ", South Toribio, MA", " in Kallerttown".
+_TOWN_AFTER_RX = re.compile(
+    r"(?:,[ \t]*|[ \t]+in[ \t]+)(" + _TOWN_WORDS + r")(?=,?[ \t]+" + _STATE + r"\b|,?[ \t]+\d{5}\b|[ \t]*(?:[.;,\n]|$)"
+    r"|[ \t]+(?:by|with|at|alone)\b)"
+)
+_PARTICLES_BEFORE = re.compile(r"(?i:(?<![\w'\u2019-])(?:" + _PARTICLE + r"[ \t]+){1,3})$")
+_AGE_NAME_RX = re.compile(
+    r"(?m)^[ \t]*(" + _CAPW + r"(?:[ \t]+(?:" + _PARTICLE + r"[ \t]+){0,3}(?:" + _INIT + r"[ \t]+)?" + _CAPW + r"){0,3})"
+    r",?[ \t]+\d{1,3}[ \t]*(?:yo\b|y/o\b|y\.o\.|-?years?[ -]old\b|-?year-old\b|yrs?\b)"
 )
 _FUNCTION_WORDS = frozenset(
     {"of", "and", "the", "with", "without", "for", "to", "on", "in", "at", "by", "or"}
@@ -403,7 +427,7 @@ def _name_run(text: str, pos: int, *, label: bool = False, family: bool = False)
         surname = (
             k == 1
             and tok.istitle()
-            and words[0].group().lower() in FIRST_NAMES
+            and _namelike(words[0].group())
             and _SURNAME_END.match(text, w.end()) is not None
         )
         if k > 0 and ((not _namelike(tok) and not _gazetteer(tok) and not surname) or shout):
@@ -416,7 +440,11 @@ def _name_run(text: str, pos: int, *, label: bool = False, family: bool = False)
             and tok.lower() not in _NOT_RELATIVE_NAMES
             and tok.lower() not in _lexicon_words()
         )
-        if k == 0 and (_acronym(tok) or (_known(tok) and not _gazetteer(tok) and not relative) or shout):
+        after_initial = k == 0 and w.start() > m.start() and tok.istitle()  # "PCP T. Room"
+        acronym = _acronym(tok) and not (inverted and not _known(tok))  # "Patient DUA, ENZO"
+        if k == 0 and (
+            acronym or (_known(tok) and not _gazetteer(tok) and not relative and not after_initial) or shout
+        ):
             return None
         end = w.end()
     return (m.start(), end) if end > m.start() else None
@@ -460,10 +488,18 @@ def _names(text: str, claim: Any) -> None:
     for m in _CUE_RX.finditer(text):
         family = _FAMILY_RX.search(m.group()) is not None
         run = _name_run(text, m.end(), label=":" in m.group(), family=family)
+        inv0 = _INVERTED_RX.match(text, m.end())
+        if run is None and inv0 and not _known(inv0.group(1).split()[-1]) and not _known(inv0.group(2)):
+            claim(inv0.start(), inv0.end(), "NAME")  # "Care assumed for DE SWART, ANSALDO"
         if run:
             s, e = run
             inv = _INVERTED_RX.match(text, s)
             claim(s, max(e, inv.end()) if inv else e, "NAME")
+    # "Ignatz Post, 23 yo male": a name opening a line, followed by an age.
+    for m in _AGE_NAME_RX.finditer(text):
+        words = _CAPW_RX.findall(m.group(1))
+        if any(_namelike(x) for x in words) and not any(x.lower() in _NEVER_NAMES for x in words):
+            claim(m.start(1), m.end(1), "NAME")
     # "Yolanda (wife)", "friend (Ludmila)".
     for m in _REL_PAREN_RX.finditer(text):
         g = 1 if m.group(1) else 2
@@ -498,8 +534,9 @@ def _names_unknown(text: str, claim: Any, taken: bytearray) -> None:
             ):
                 continue
             if _sentence_start(text, w.start()):  # needs more evidence than being unknown
-                nxt = words[i + 1] if i + 1 < len(words) else None
-                adj = nxt is not None and re.fullmatch(r"\s+(?:[A-Z]\.\s+)?", text[w.end() : nxt.start()])
+                # The next word (initials skipped): "Eraldo V. Scholz", "Pasi van der Smeede".
+                nxt = next((o for o in words[i + 1 : i + 3] if len(o.group()) > 1), None)
+                adj = nxt is not None and _NAME_GAP.fullmatch(text, w.end(), nxt.start())
                 if not (
                     _gazetteer(tok)
                     or (adj and nxt is not None and _namelike(nxt.group()))
@@ -583,6 +620,15 @@ def _initials(text: str, spans: list[tuple[int, int, str]], claim: Any) -> None:
             claim(m.start(), m.end(), "NAME")
 
 
+def _particles(text: str, spans: list[tuple[int, int, str]], claim: Any) -> None:
+    """Name particles right before a removed name, institution or place: "van der [NAME]"."""
+    for s, _e, c in sorted(spans):
+        if c in ("NAME", "INSTITUTION", "LOCATION", "ADDRESS"):
+            m = _PARTICLES_BEFORE.search(text, max(0, s - 24), s)
+            if m:
+                claim(m.start(), m.end(), c)
+
+
 @dataclass
 class DeidResult:
     """De-identified text and a count per replaced category (no original values kept)."""
@@ -639,13 +685,19 @@ def deid_text(text: str) -> DeidResult:
 
     _apply_rules(text, claim)
     for m in _STREET_CONTEXT_RX.finditer(text):
-        claim(m.start(1), m.end(1), "ADDRESS")
-    # Apartment numbers right after a street address: "12 Elm St, Unit 4", "... #12".
+        g = 1 if m.group(1) else 2
+        claim(m.start(g), m.end(g), "ADDRESS")
+    # Apartment numbers right after a street address: "12 Elm St, Unit 4", "... #12"; then the town.
     for _s, e, c in list(spans):
         if c == "ADDRESS":
             m = _APT_AFTER.match(text, e)
             if m:
                 claim(m.start(1), m.end(1), "ADDRESS")
+    for _s, e, c in sorted(spans):
+        if c == "ADDRESS":
+            m = _TOWN_AFTER_RX.match(text, e)
+            if m and not _STATE_NAME_RX.fullmatch(m.group(1)) and not text[m.start(1) : m.end(1)].isupper():
+                claim(m.start(1), m.end(1), "LOCATION")
     _places(text, claim)
     _names(text, claim)
     # Propagate only names found with a cue (title, label, credential, relation, inverted form):
@@ -654,6 +706,7 @@ def deid_text(text: str) -> DeidResult:
     _names_unknown(text, claim, taken)
     _propagate(text, strong, claim)
     _initials(text, spans, claim)
+    _particles(text, spans, claim)
     spans.sort()
     out: list[str] = []
     pos = 0
