@@ -49,8 +49,8 @@ _STATE_NAME = (
 )
 _STATE = r"(?:" + _STATE_NAME + r"|" + _STATE_ABBR + r")"
 #: A capitalised word: O'Brien, D'Angelo, McAllister, DeLuca, Nguyen-Tran, Gołębiowski, KWAME.
-#: An upper-case letter, Latin-1 and the Latin Extended-A capitals of European names (Á, Ł, Š...).
-_UP = r"[A-Z\u00C0-\u00D6\u00D8-\u00DE\u0106\u010C\u0141\u0150\u0158\u015A\u0160\u0170\u0179\u017B\u017D]"
+#: An upper-case letter: ASCII and every Latin capital of U+00C0-U+024F (Á, Ł, Š, Ș, Đ...).
+_UP = "[A-Z" + "".join(c for c in map(chr, range(0xC0, 0x250)) if c.isupper()) + "]"
 _CAPW = r"(?<![\w'\u2019])" + _UP + r"[^\W\d_]*(?:['\u2019-][^\W\d_]+)*(?![\w'\u2019])"
 _INIT = _UP + r"\."
 #: Lower-case particles inside names: "Pieter van der Berg", "Angus de la Fleche", "Ms. van Waas".

@@ -38,7 +38,10 @@ from batch.notes.lexicon import MEDICATIONS, PROBLEMS
 
 CORPUS_VERSION = "deid-corpus-2"
 SEED = 20261205
-SPLIT_SIZES = {"train": 240, "dev": 60, "test": 150}
+SPLIT_SIZES = {"train": 240, "dev": 60, "test": 150, "fresh": 150}
+#: Splits on the held-out templates and held-out surrogate sources. ``fresh`` was added once
+#: the rules were frozen and scored once: names from yet other Faker locales, new draws.
+HELDOUT_SPLITS = ("test", "fresh")
 CORPUS_DIR = Path(__file__).parent / "deid_corpus"
 CATEGORIES = (
     "NAME",
@@ -169,8 +172,8 @@ def note_render(template: str, s: Surrogates, r: random.Random) -> tuple[str, li
 def corpus_notes(split: str, n: int, seed: int = SEED) -> Iterator[dict[str, Any]]:
     """``n`` notes of one split, deterministic for a given seed."""
     r = random.Random(f"{seed}:{split}")
-    heldout = split == "test"
-    s = Surrogates(r, heldout=heldout, seed=f"{seed}:{split}")
+    heldout = split in HELDOUT_SPLITS
+    s = Surrogates(r, names=split if heldout else "train", seed=f"{seed}:{split}")
     pool = [
         (style, i)
         for style, temps in TEMPLATES.items()

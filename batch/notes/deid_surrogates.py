@@ -43,6 +43,8 @@ from faker.providers import BaseProvider
 GAZETTEER_LOCALE = "en_US"
 TRAIN_NAME_LOCALES = ("en_US", "en_GB")
 TEST_NAME_LOCALES = ("en_IE", "en_NZ", "en_IN", "de_DE", "es_ES", "it_IT", "nl_NL", "fi_FI")
+#: The ``fresh`` split (drawn once the rules were frozen): names from yet other locales.
+FRESH_NAME_LOCALES = ("fr_FR", "pt_PT", "sv_SE", "da_DK", "cs_CZ", "hu_HU", "ro_RO", "hr_HR")
 TRAIN_PLACE_LOCALES = ("en_US",)
 TEST_PLACE_LOCALES = ("en_AU", "en_NZ")
 TRAIN_PHONE_LOCALE = "en_US"
@@ -107,28 +109,35 @@ def person_lists(locale: str) -> tuple[set[str], set[str]]:
     return first, last
 
 
-@lru_cache(maxsize=2)
-def name_lists(heldout: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(first names, last names) for train/dev (``heldout=False``) or test, sorted.
+def _union(locales: tuple[str, ...], minus: set[str]) -> tuple[set[str], set[str]]:
+    first: set[str] = set()
+    last: set[str] = set()
+    for loc in locales:
+        f, la = person_lists(loc)
+        first |= {n for n in f if n.lower() not in minus}
+        last |= {n for n in la if n.lower() not in minus}
+    return first, last
+
+
+@lru_cache(maxsize=3)
+def name_lists(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(first names, last names), sorted, for ``kind`` ``"train"`` (train and dev), ``"test"``
+    or ``"fresh"``.
 
     Test names: the test locales' lists minus every train/dev name, first or last, compared
-    case-insensitively (so also minus the ``en_US`` gazetteers)."""
-    tf: set[str] = set()
-    tl: set[str] = set()
-    for loc in TRAIN_NAME_LOCALES:
-        f, la = person_lists(loc)
-        tf |= f
-        tl |= la
-    if not heldout:
+    case-insensitively (so also minus the ``en_US`` gazetteers); fresh names: the fresh locales'
+    lists minus every train and test name."""
+    tf, tl = _union(TRAIN_NAME_LOCALES, set())
+    if kind == "train":
         return tuple(sorted(tf)), tuple(sorted(tl))
     seen = {n.lower() for n in tf | tl}
-    hf: set[str] = set()
-    hl: set[str] = set()
-    for loc in TEST_NAME_LOCALES:
-        f, la = person_lists(loc)
-        hf |= {n for n in f if n.lower() not in seen}
-        hl |= {n for n in la if n.lower() not in seen}
-    return tuple(sorted(hf)), tuple(sorted(hl))
+    hf, hl = _union(TEST_NAME_LOCALES, seen)
+    if kind == "test":
+        return tuple(sorted(hf)), tuple(sorted(hl))
+    if kind != "fresh":
+        raise ValueError(f"unknown name list {kind!r}")
+    ff, fl = _union(FRESH_NAME_LOCALES, seen | {n.lower() for n in hf | hl})
+    return tuple(sorted(ff)), tuple(sorted(fl))
 
 
 def _names_provider(first: tuple[str, ...], last: tuple[str, ...]) -> type[BaseProvider]:
@@ -162,11 +171,12 @@ _COMPANY_SUFFIX = re.compile(r"\s+(?:Inc|and Sons|LLC|Group|PLC|Ltd)$")
 
 
 class Surrogates:
-    """Surrogate values for one split; ``heldout=True`` (test) uses the held-out Faker sources."""
+    """Surrogate values for one split; ``names="test"`` or ``"fresh"`` uses the held-out sources."""
 
-    def __init__(self, rng: random.Random, *, heldout: bool, seed: str) -> None:
+    def __init__(self, rng: random.Random, *, names: str, seed: str) -> None:
         self.r = rng
-        self.first, self.last = name_lists(heldout)
+        heldout = names != "train"
+        self.first, self.last = name_lists(names)
         places = TEST_PLACE_LOCALES if heldout else TRAIN_PLACE_LOCALES
         phone = TEST_PHONE_LOCALE if heldout else TRAIN_PHONE_LOCALE
         locs = sorted({*places, phone, "en_US"})
