@@ -109,13 +109,19 @@ def person_lists(locale: str) -> tuple[set[str], set[str]]:
     return first, last
 
 
+def _parts(name: str) -> set[str]:
+    """The words of a name entry, lower case: "Karl Heinz" -> {karl, heinz}, "Nguyen-Tran"..."""
+    return {p for p in re.split(r"[\s-]+", name.lower()) if p}
+
+
 def _union(locales: tuple[str, ...], minus: set[str]) -> tuple[set[str], set[str]]:
+    """The locales' names, without any entry sharing a word with ``minus`` (lower-case words)."""
     first: set[str] = set()
     last: set[str] = set()
     for loc in locales:
         f, la = person_lists(loc)
-        first |= {n for n in f if n.lower() not in minus}
-        last |= {n for n in la if n.lower() not in minus}
+        first |= {n for n in f if not _parts(n) & minus}
+        last |= {n for n in la if not _parts(n) & minus}
     return first, last
 
 
@@ -124,19 +130,20 @@ def name_lists(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(first names, last names), sorted, for ``kind`` ``"train"`` (train and dev), ``"test"``
     or ``"fresh"``.
 
-    Test names: the test locales' lists minus every train/dev name, first or last, compared
-    case-insensitively (so also minus the ``en_US`` gazetteers); fresh names: the fresh locales'
-    lists minus every train and test name."""
+    Test names: the test locales' lists minus every entry that shares a word with a train/dev
+    name, first or last, compared case-insensitively (so also minus the ``en_US`` gazetteers:
+    "Karl Heinz" goes, since Karl is an ``en_US`` name); fresh names: the fresh locales' lists
+    minus every entry sharing a word with a train or test name."""
     tf, tl = _union(TRAIN_NAME_LOCALES, set())
     if kind == "train":
         return tuple(sorted(tf)), tuple(sorted(tl))
-    seen = {n.lower() for n in tf | tl}
+    seen = {p for n in tf | tl for p in _parts(n)}
     hf, hl = _union(TEST_NAME_LOCALES, seen)
     if kind == "test":
         return tuple(sorted(hf)), tuple(sorted(hl))
     if kind != "fresh":
         raise ValueError(f"unknown name list {kind!r}")
-    ff, fl = _union(FRESH_NAME_LOCALES, seen | {n.lower() for n in hf | hl})
+    ff, fl = _union(FRESH_NAME_LOCALES, seen | {p for n in hf | hl for p in _parts(n)})
     return tuple(sorted(ff)), tuple(sorted(fl))
 
 
