@@ -229,7 +229,13 @@ _REPLACEMENT = {
 
 _CAPW_RX = re.compile(_CAPW)
 _INST_RX = re.compile(
-    r"(?<![\w'\u2019])((?:(?:" + _CAPW + r",[ \t]+" + _CAPW + r"[ \t]+and[ \t]+(?:" + _PARTICLE + r"[ \t]+){0,2})?"
+    r"(?<![\w'\u2019])((?:(?:"
+    + _CAPW
+    + r",[ \t]+"
+    + _CAPW
+    + r"[ \t]+and[ \t]+(?:"
+    + _PARTICLE
+    + r"[ \t]+){0,2})?"
     r"(?:St\.|Saint|" + _CAPW + r")"
     r"(?:[ \t]+(?:of|the|and|de|la|St\.|" + _CAPW + r")){0,5}?)[ \t]+)"
     r"(" + _INST_SUFFIX + r"(?:[ \t]+" + _INST_SUFFIX + r")*)(?![\w])"
@@ -284,7 +290,11 @@ _PLACE_PREFIXES = frozenset(
 )
 #: A word of a street or town name: "O'Callaghan", "Somers-Philbin", "van der Horst", "África".
 _PLACE_WORD = (
-    r"(?:" + _PARTICLE + r"[ \t]+){0,2}(?!(?:Apt|Apartment|Unit|Suite|Ste|Flat)\b)" + _UP + r"[^\W\d_]*(?:['\u2019-][^\W\d_]+)*(?![\w'\u2019])"
+    r"(?:"
+    + _PARTICLE
+    + r"[ \t]+){0,2}(?!(?:Apt|Apartment|Unit|Suite|Ste|Flat)\b)"
+    + _UP
+    + r"[^\W\d_]*(?:['\u2019-][^\W\d_]+)*(?![\w'\u2019])"
 )
 _TOWN_WORDS = r"(?:St\.[ \t]+)?" + _PLACE_WORD + r"(?:[ \t]+" + _PLACE_WORD + r"){0,2}"
 #: A street with any suffix (USPS, Australian: "Wade", "Parade"), when an apartment, a town with a
@@ -293,17 +303,34 @@ _STREET_CONTEXT_RX = re.compile(
     r"(?i:\b(?:lives|living|resides|residing|home|address|located|moved)(?:[ \t]+(?:at|to|is|on))?"
     r"[ \t]*:?[ \t]+)(\d{1,6}[A-Z]?[ \t]+" + _PLACE_WORD + r"(?:[ \t]+" + _PLACE_WORD + r"){1,4})"
     r"|(?<=,[ \t])(\d{1,6}[A-Z]?[ \t]+" + _PLACE_WORD + r"(?:[ \t]+" + _PLACE_WORD + r"){0,4})"
-    r"(?=,?[ \t]+(?:Apt|Apartment|Unit|Suite|Ste|Flat|#)|,[ \t]*" + _TOWN_WORDS + r"(?:,?[ \t]+" + _STATE
-    + r"\b|,?[ \t]+\d{5}\b|[ \t]*(?:[.;\n]|$))|[ \t]+in[ \t]+" + _UP + r"|[ \t]*(?:\n|$))"
+    r"(?=,?[ \t]+(?:Apt|Apartment|Unit|Suite|Ste|Flat|#)|,[ \t]*"
+    + _TOWN_WORDS
+    + r"(?:,?[ \t]+"
+    + _STATE
+    + r"\b|,?[ \t]+\d{5}\b|[ \t]*(?:[.;\n]|$))|[ \t]+in[ \t]+"
+    + _UP
+    + r"|[ \t]*(?:\n|$))"
 )
 #: A town right after a street or apartment: ", Anaheraville.", ", South Toribio, MA", " in Kallerttown".
 _TOWN_AFTER_RX = re.compile(
-    r"(?:,[ \t]*|[ \t]+in[ \t]+)(" + _TOWN_WORDS + r")(?=,?[ \t]+" + _STATE + r"\b|,?[ \t]+\d{5}\b|[ \t]*(?:[.;,\n]|$)"
+    r"(?:,[ \t]*|[ \t]+in[ \t]+)("
+    + _TOWN_WORDS
+    + r")(?=,?[ \t]+"
+    + _STATE
+    + r"\b|,?[ \t]+\d{5}\b|[ \t]*(?:[.;,\n]|$)"
     r"|[ \t]+(?:by|with|at|alone)\b)"
 )
 _PARTICLES_BEFORE = re.compile(r"(?i:(?<![\w'\u2019-])(?:" + _PARTICLE + r"[ \t]+){1,3})$")
 _AGE_NAME_RX = re.compile(
-    r"(?m)^[ \t]*(" + _CAPW + r"(?:[ \t]+(?:" + _PARTICLE + r"[ \t]+){0,3}(?:" + _INIT + r"[ \t]+)?" + _CAPW + r"){0,3})"
+    r"(?m)^[ \t]*("
+    + _CAPW
+    + r"(?:[ \t]+(?:"
+    + _PARTICLE
+    + r"[ \t]+){0,3}(?:"
+    + _INIT
+    + r"[ \t]+)?"
+    + _CAPW
+    + r"){0,3})"
     r",?[ \t]+\d{1,3}[ \t]*(?:yo\b|y/o\b|y\.o\.|-?years?[ -]old\b|-?year-old\b|yrs?\b)"
 )
 _FUNCTION_WORDS = frozenset(
@@ -380,7 +407,9 @@ def _lexicon_words() -> frozenset[str]:
     """Words of the notes lexicon's terms (drugs, problems, procedures): never a relative's name."""
     from batch.notes.lexicon import MEDICATIONS, PROBLEMS, PROCEDURES
 
-    return frozenset(w for t in MEDICATIONS + PROBLEMS + PROCEDURES for w in re.findall(r"[^\W\d_]+", t.lower()))
+    return frozenset(
+        w for t in MEDICATIONS + PROBLEMS + PROCEDURES for w in re.findall(r"[^\W\d_]+", t.lower())
+    )
 
 
 def _acronym(word: str) -> bool:
@@ -477,14 +506,8 @@ def _before_credential(text: str, k: int) -> tuple[int, int] | None:
     return s, e
 
 
-def _names(text: str, claim: Any) -> None:
-    """Name rules with a cue: titles, credentials, cue words, relations, ``LAST, FIRST``."""
-    for m in _TITLE_RX.finditer(text):
-        claim(m.start(1), m.end(1), "NAME")
-    for m in _CRED_RX.finditer(text):
-        span = _before_credential(text, m.start())
-        if span:
-            claim(*span, "NAME")
+def _cue_names(text: str, claim: Any) -> None:
+    """The name run after each cue word (``seen by``, ``daughter``, ``Name:``)."""
     for m in _CUE_RX.finditer(text):
         family = _FAMILY_RX.search(m.group()) is not None
         run = _name_run(text, m.end(), label=":" in m.group(), family=family)
@@ -495,6 +518,17 @@ def _names(text: str, claim: Any) -> None:
             s, e = run
             inv = _INVERTED_RX.match(text, s)
             claim(s, max(e, inv.end()) if inv else e, "NAME")
+
+
+def _names(text: str, claim: Any) -> None:
+    """Name rules with a cue: titles, credentials, cue words, relations, ``LAST, FIRST``."""
+    for m in _TITLE_RX.finditer(text):
+        claim(m.start(1), m.end(1), "NAME")
+    for m in _CRED_RX.finditer(text):
+        span = _before_credential(text, m.start())
+        if span:
+            claim(*span, "NAME")
+    _cue_names(text, claim)
     # "Ignatz Post, 23 yo male": a name opening a line, followed by an age.
     for m in _AGE_NAME_RX.finditer(text):
         words = _CAPW_RX.findall(m.group(1))
@@ -629,6 +663,24 @@ def _particles(text: str, spans: list[tuple[int, int, str]], claim: Any) -> None
                 claim(m.start(), m.end(), c)
 
 
+def _addresses(text: str, spans: list[tuple[int, int, str]], claim: Any) -> None:
+    """Streets framed by an address context, then the apartment and the town right after them."""
+    for m in _STREET_CONTEXT_RX.finditer(text):
+        g = 1 if m.group(1) else 2
+        claim(m.start(g), m.end(g), "ADDRESS")
+    # Apartment numbers right after a street address: "12 Elm St, Unit 4", "... #12"; then the town.
+    for _s, e, c in list(spans):
+        if c == "ADDRESS":
+            apt = _APT_AFTER.match(text, e)
+            if apt:
+                claim(apt.start(1), apt.end(1), "ADDRESS")
+    for _s, e, c in sorted(spans):
+        if c == "ADDRESS":
+            town = _TOWN_AFTER_RX.match(text, e)
+            if town and not _STATE_NAME_RX.fullmatch(town.group(1)) and not town.group(1).isupper():
+                claim(town.start(1), town.end(1), "LOCATION")
+
+
 @dataclass
 class DeidResult:
     """De-identified text and a count per replaced category (no original values kept)."""
@@ -684,20 +736,7 @@ def deid_text(text: str) -> DeidResult:
             spans.append((s, e, cat))
 
     _apply_rules(text, claim)
-    for m in _STREET_CONTEXT_RX.finditer(text):
-        g = 1 if m.group(1) else 2
-        claim(m.start(g), m.end(g), "ADDRESS")
-    # Apartment numbers right after a street address: "12 Elm St, Unit 4", "... #12"; then the town.
-    for _s, e, c in list(spans):
-        if c == "ADDRESS":
-            m = _APT_AFTER.match(text, e)
-            if m:
-                claim(m.start(1), m.end(1), "ADDRESS")
-    for _s, e, c in sorted(spans):
-        if c == "ADDRESS":
-            m = _TOWN_AFTER_RX.match(text, e)
-            if m and not _STATE_NAME_RX.fullmatch(m.group(1)) and not text[m.start(1) : m.end(1)].isupper():
-                claim(m.start(1), m.end(1), "LOCATION")
+    _addresses(text, spans, claim)
     _places(text, claim)
     _names(text, claim)
     # Propagate only names found with a cue (title, label, credential, relation, inverted form):

@@ -126,8 +126,16 @@ def test_names_with_and_without_cues(text, values):
             ["VT"],
         ),
         ("imaging, 94 Tautereawa Pass, Tullioberg.\nReferring: none", ["94", "Tautereawa", "Tullioberg"], []),
-        ("Transport home to 5 O'Callaghan Close in North Erynchester by sister.", ["O'Callaghan", "Erynchester"], []),
-        ("Resides at 5123 Marsh Ford, Apt 31, North Andrew, NH 97498.", ["5123", "Marsh", "North Andrew"], ["NH"]),
+        (
+            "Transport home to 5 O'Callaghan Close in North Erynchester by sister.",
+            ["O'Callaghan", "Erynchester"],
+            [],
+        ),
+        (
+            "Resides at 5123 Marsh Ford, Apt 31, North Andrew, NH 97498.",
+            ["5123", "Marsh", "North Andrew"],
+            ["NH"],
+        ),
         ("Lives in van de Venburgh with his son.", ["van de", "Venburgh"], []),
     ],
 )
@@ -288,7 +296,9 @@ def test_clinical_words_headings_and_drugs_kept():
 
 def test_all_capital_words_and_states_are_not_names():
     """Faker's en_US surnames include words (Gross, Strong, Good, Small): in capitals they are findings."""
-    text = "FINDINGS: GROSS CARDIOMEGALY. Also has STRONG RADIAL PULSES.\nFrom Slaterstad, New Hampshire 29171."
+    text = (
+        "FINDINGS: GROSS CARDIOMEGALY. Also has STRONG RADIAL PULSES.\nFrom Slaterstad, New Hampshire 29171."
+    )
     out = deid_text(text).text
     for keep in ("GROSS CARDIOMEGALY", "STRONG RADIAL PULSES", "New Hampshire"):
         assert keep in out, out
@@ -296,12 +306,16 @@ def test_all_capital_words_and_states_are_not_names():
 
 
 def test_phone_with_international_prefix():
-    out = _removed("phone 001-580-311-8506x52607, fax +1-771-963-9672.", "580-311", "8506", "52607", "771-963")
+    out = _removed(
+        "phone 001-580-311-8506x52607, fax +1-771-963-9672.", "580-311", "8506", "52607", "771-963"
+    )
     assert out.count("[PHONE]") == 2
 
 
 def test_company_style_institution():
-    out = _removed("Transferred from Branch, Hernandez and van Vance Memorial Hospital.", "Branch", "Hernandez", "Vance")
+    out = _removed(
+        "Transferred from Branch, Hernandez and van Vance Memorial Hospital.", "Branch", "Hernandez", "Vance"
+    )
     assert "[INSTITUTION]" in out
 
 
