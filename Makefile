@@ -19,7 +19,8 @@ test: lint typecheck
 	.venv/bin/pytest
 cards: install
 	.venv/bin/python -m models.cards
-# The synthetic de-identification corpus and the de-identifier's safe vocabulary (both committed).
+# The synthetic de-identification corpus (Faker surrogates), the de-identifier's safe vocabulary and its
+# name gazetteers (Faker en_US), all committed.
 deid-corpus: install
 	.venv/bin/python -m batch.notes.deid_corpus
 	.venv/bin/python -m batch.notes.deid_vocab --negex ../shared/data/negex/annotations-reports-1-60.tsv

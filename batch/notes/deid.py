@@ -24,51 +24,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-#: Common US first names (Social Security Administration top names, abridged), lower case.
-FIRST_NAMES = frozenset(
-    """
-james john robert michael william david richard joseph thomas charles christopher daniel
-matthew anthony mark donald steven paul andrew joshua kenneth kevin brian george timothy
-ronald edward jason jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott
-brandon benjamin samuel gregory alexander frank patrick raymond jack dennis jerry tyler aaron
-jose adam nathan henry douglas zachary peter kyle walter ethan jeremy harold keith christian
-roger noah gerald carl terry sean austin arthur lawrence jesse dylan bryan joe jordan billy
-bruce albert willie gabriel logan alan juan wayne roy ralph randy eugene vincent russell louis
-philip bobby johnny bradley mary patricia jennifer linda elizabeth barbara susan jessica sarah
-karen nancy lisa betty margaret sandra ashley kimberly emily donna michelle dorothy carol
-amanda melissa deborah stephanie rebecca sharon laura cynthia kathleen amy shirley angela
-helen anna brenda pamela nicole emma samantha katherine christine debra rachel catherine
-carolyn janet ruth maria heather diane virginia julie joyce victoria olivia kelly christina
-lauren joan evelyn judith megan cheryl andrea hannah martha jacqueline frances gloria ann
-teresa kathryn sara janice jean alice madison doris abigail julia judy grace denise amber
-marilyn beverly danielle theresa sophia marie diana brittany natalie isabella charlotte rose
-alexis kayla mildred edna ethel gladys lillian florence irene louise norma agnes hazel
-""".split()
-)
 
-#: Common US surnames (Census 2010 most frequent, abridged), lower case.
-SURNAMES = frozenset(
-    """
-smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez lopez
-gonzalez wilson anderson thomas taylor moore jackson martin lee perez thompson white harris
-sanchez clark ramirez lewis robinson walker young allen king wright scott torres nguyen hill
-flores green adams nelson baker hall rivera campbell mitchell carter roberts gomez phillips
-evans turner diaz parker cruz edwards collins reyes stewart morris morales murphy cook rogers
-gutierrez ortiz morgan cooper peterson bailey reed kelly howard ramos kim cox ward richardson
-watson brooks chavez wood james bennett gray mendoza ruiz hughes price alvarez castillo sanders
-patel myers long ross foster jimenez powell jenkins perry russell sullivan bell coleman butler
-henderson barnes gonzales fisher vasquez simmons romero jordan patterson alexander hamilton
-graham reynolds griffin wallace moreno west cole hayes bryant herrera gibson ellis tran
-medina aguilar stevens murray ford castro marshall owens harrison fernandez mcdonald woods
-washington kennedy wells vargas henry chen freeman webb tucker guzman burns crawford olson
-simpson porter hunter gordon mendez silva shaw snyder mason dixon munoz hunt hicks holmes
-palmer wagner black robertson boyd rose stone salazar fox warren mills meyer rice schmidt
-garza daniels ferguson nichols stephens soto weaver ryan gardner payne grant dunn kelley
-spencer hawkins arnold pierce vazquez hansen peters santos hart bradley knight elliott
-cunningham duncan armstrong hudson carroll lane riley andrews alvarado ray delgado berry
-perkins hoffman johnston matthews pena richards willis carpenter lawrence sandoval
-""".split()
-)
+def _name_list(name: str) -> frozenset[str]:
+    return frozenset((Path(__file__).parent / name).read_text().split())
+
+
+#: Name gazetteers, lower case: Faker's ``en_US`` person lists (US SSA first names, Census
+#: surnames as Faker maintains them); committed files rebuilt by
+#: ``python -m batch.notes.deid_vocab`` (Faker is needed only to rebuild them).
+FIRST_NAMES = _name_list("deid_first_names.txt")
+SURNAMES = _name_list("deid_surnames.txt")
 
 _STATE_ABBR = (
     r"(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|"
@@ -84,8 +49,12 @@ _STATE_NAME = (
 )
 _STATE = r"(?:" + _STATE_NAME + r"|" + _STATE_ABBR + r")"
 #: A capitalised word: O'Brien, D'Angelo, McAllister, DeLuca, Nguyen-Tran, Gołębiowski, KWAME.
-_CAPW = r"(?<![\w'\u2019])[A-Z][^\W\d_]*(?:['\u2019-][^\W\d_]+)*(?![\w'\u2019])"
-_INIT = r"[A-Z]\."
+#: An upper-case letter: ASCII and every Latin capital of U+00C0-U+024F (Á, Ł, Š, Ș, Đ...).
+_UP = "[A-Z" + "".join(c for c in map(chr, range(0xC0, 0x250)) if c.isupper()) + "]"
+_CAPW = r"(?<![\w'\u2019])" + _UP + r"[^\W\d_]*(?:['\u2019-][^\W\d_]+)*(?![\w'\u2019])"
+_INIT = _UP + r"\."
+#: Lower-case particles inside names: "Pieter van der Berg", "Angus de la Fleche", "Ms. van Waas".
+_PARTICLE = r"(?:van|von|vom|de|der|den|del|della|di|da|du|des|le|la|het|ter|ten|dos|das|bin|ibn|af|zu|'t)"
 _TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Doctor|Nurse|Sister)\.?"
 _CRED = r"(?:MD|M\.D\.|DO|RN|NP|PA|PA-C|BSN|MSN|PhD|LPN|CNA|APRN|CNP|FNP|RT|PT|OT|LICSW|MPH|DPM)"
 _MONTHS = (
@@ -178,7 +147,7 @@ _RULES: list[tuple[str, re.Pattern[str], int]] = [
     (
         "PHONE",
         _rx(
-            r"(?<![\d/.-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-]?)\d{3}[\s.-]?\d{4}(?![\d/-])"
+            r"(?<![\d/.-])(?:(?:\+|00|011)[\s.-]?1[\s.-]?|1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-]?)\d{3}[\s.-]?\d{4}(?![\d/-])"
             r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?",
             re.IGNORECASE,
         ),
@@ -260,7 +229,14 @@ _REPLACEMENT = {
 
 _CAPW_RX = re.compile(_CAPW)
 _INST_RX = re.compile(
-    r"(?<![\w'\u2019])((?:(?:St\.|Saint|" + _CAPW + r")"
+    r"(?<![\w'\u2019])((?:(?:"
+    + _CAPW
+    + r",[ \t]+"
+    + _CAPW
+    + r"[ \t]+and[ \t]+(?:"
+    + _PARTICLE
+    + r"[ \t]+){0,2})?"
+    r"(?:St\.|Saint|" + _CAPW + r")"
     r"(?:[ \t]+(?:of|the|and|de|la|St\.|" + _CAPW + r")){0,5}?)[ \t]+)"
     r"(" + _INST_SUFFIX + r"(?:[ \t]+" + _INST_SUFFIX + r")*)(?![\w])"
 )
@@ -268,8 +244,18 @@ _TITLE_RX = re.compile(
     r"\b" + _TITLES + r"\s+((?:" + _INIT + r"\s*)?" + _CAPW + r"(?:\s+(?:" + _INIT + r"\s+)?" + _CAPW + r")?)"
 )
 _CRED_RX = re.compile(r",?\s+" + _CRED + r"(?![\w])")
-_CUE_RX = re.compile(r"(?i:(?<![\w])" + _NAME_CUES + r")(?:[ \t]*[:,(][ \t]*|[ \t]+)(?=[A-Z])")
-_INVERTED_RX = re.compile(r"(" + _CAPW + r"),\s+(" + _CAPW + r")(?:\s+(" + _INIT + r"))?")
+_FAMILY_RX = re.compile(r"(?i:\b" + _FAMILY + r")")
+#: Title-case words after a relation word that are not the relative's name.
+_NOT_RELATIVE_NAMES = frozenset(
+    "the he she his her and or is was who at by to in on of with from has had will called "
+    "states reports requests visited notes present aware".split()
+)
+_CUE_RX = re.compile(r"(?i:(?<![\w])" + _NAME_CUES + r")(?:[ \t]*[:,(][ \t]*|[ \t]+)(?=" + _UP + r")")
+_INVERTED_RX = re.compile(
+    r"((?i:" + _PARTICLE + r"[ \t]+){0,2}" + _CAPW + r"),\s+(" + _CAPW + r")(?:\s+(" + _INIT + r"))?"
+)
+#: Between two words of one name: blanks, initials, particles ("V.", "van der", "de la").
+_NAME_GAP = re.compile(r"\s+(?:" + _INIT + r"\s+)?(?:" + _PARTICLE + r"\s+){0,3}(?:'t\s+)?")
 _PLACE_RX = re.compile(
     r"(?i:\b(?:lives|living|resides|residing|resident|home|located|moved)\s+(?:in|at|of|to|near)\s+|"
     r"\b(?:from|in|of|near)[ \t]+)((?:" + _CAPW + r")(?:[ \t]+" + _CAPW + r"){0,2})"
@@ -297,6 +283,56 @@ _REL_PAREN_RX = re.compile(
 _BLANKS = re.compile(r"[ \t]+")
 _APT_AFTER = re.compile(r",?\s*((?:Unit|#|No\.?)\s*\d+[A-Z]?)\b")
 _ZIP_AFTER = re.compile(r",?\s+(\d{5}(?:-\d{4})?)\b")
+#: First words of place names that are also common words: kept with the town ("North Andrew").
+_STATE_NAME_RX = re.compile(_STATE_NAME)
+_PLACE_PREFIXES = frozenset(
+    "New Fall North South East West Port Lake Mount Fort Saint St. Glen Grand Upper Lower Little Old".split()
+)
+#: A word of a street or town name: "O'Callaghan", "Somers-Philbin", "van der Horst", "África".
+_PLACE_WORD = (
+    r"(?:"
+    + _PARTICLE
+    + r"[ \t]+){0,2}(?!(?:Apt|Apartment|Unit|Suite|Ste|Flat)\b)"
+    + _UP
+    + r"[^\W\d_]*(?:['\u2019-][^\W\d_]+)*(?![\w'\u2019])"
+)
+_TOWN_WORDS = r"(?:St\.[ \t]+)?" + _PLACE_WORD + r"(?:[ \t]+" + _PLACE_WORD + r"){0,2}"
+#: A street with any suffix (USPS, Australian: "Wade", "Parade"), when an apartment, a town with a
+#: state or ZIP, or a town at the end of the sentence follows; or after "lives at", "address".
+_STREET_CONTEXT_RX = re.compile(
+    r"(?i:\b(?:lives|living|resides|residing|home|address|located|moved)(?:[ \t]+(?:at|to|is|on))?"
+    r"[ \t]*:?[ \t]+)(\d{1,6}[A-Z]?[ \t]+" + _PLACE_WORD + r"(?:[ \t]+" + _PLACE_WORD + r"){1,4})"
+    r"|(?<=,[ \t])(\d{1,6}[A-Z]?[ \t]+" + _PLACE_WORD + r"(?:[ \t]+" + _PLACE_WORD + r"){0,4})"
+    r"(?=,?[ \t]+(?:Apt|Apartment|Unit|Suite|Ste|Flat|#)|,[ \t]*"
+    + _TOWN_WORDS
+    + r"(?:,?[ \t]+"
+    + _STATE
+    + r"\b|,?[ \t]+\d{5}\b|[ \t]*(?:[.;\n]|$))|[ \t]+in[ \t]+"
+    + _UP
+    + r"|[ \t]*(?:\n|$))"
+)
+#: A town right after a street or apartment: ", Anaheraville.", ", South Toribio, MA", " in Kallerttown".
+_TOWN_AFTER_RX = re.compile(
+    r"(?:,[ \t]*|[ \t]+in[ \t]+)("
+    + _TOWN_WORDS
+    + r")(?=,?[ \t]+"
+    + _STATE
+    + r"\b|,?[ \t]+\d{5}\b|[ \t]*(?:[.;,\n]|$)"
+    r"|[ \t]+(?:by|with|at|alone)\b)"
+)
+_PARTICLES_BEFORE = re.compile(r"(?i:(?<![\w'\u2019-])(?:" + _PARTICLE + r"[ \t]+){1,3})$")
+_AGE_NAME_RX = re.compile(
+    r"(?m)^[ \t]*("
+    + _CAPW
+    + r"(?:[ \t]+(?:"
+    + _PARTICLE
+    + r"[ \t]+){0,3}(?:"
+    + _INIT
+    + r"[ \t]+)?"
+    + _CAPW
+    + r"){0,3})"
+    r",?[ \t]+\d{1,3}[ \t]*(?:yo\b|y/o\b|y\.o\.|-?years?[ -]old\b|-?year-old\b|yrs?\b)"
+)
 _FUNCTION_WORDS = frozenset(
     {"of", "and", "the", "with", "without", "for", "to", "on", "in", "at", "by", "or"}
 )
@@ -366,6 +402,16 @@ def _known(word: str) -> bool:
     return bool(parts) and all(p in vocab for p in parts)
 
 
+@lru_cache(maxsize=1)
+def _lexicon_words() -> frozenset[str]:
+    """Words of the notes lexicon's terms (drugs, problems, procedures): never a relative's name."""
+    from batch.notes.lexicon import MEDICATIONS, PROBLEMS, PROCEDURES
+
+    return frozenset(
+        w for t in MEDICATIONS + PROBLEMS + PROCEDURES for w in re.findall(r"[^\W\d_]+", t.lower())
+    )
+
+
 def _acronym(word: str) -> bool:
     return word.isupper() and len(word) <= 3
 
@@ -389,7 +435,7 @@ def _sentence_start(text: str, pos: int) -> bool:
     return pos == 0 or bool(_SENT_START.search(before))
 
 
-def _name_run(text: str, pos: int, *, label: bool = False) -> tuple[int, int] | None:
+def _name_run(text: str, pos: int, *, label: bool = False, family: bool = False) -> tuple[int, int] | None:
     """The run of capitalised words / initials starting at ``pos`` (same line).
 
     An all-capitals word that is in no gazetteer counts only after a field label (``Name:``) or
@@ -407,14 +453,34 @@ def _name_run(text: str, pos: int, *, label: bool = False) -> tuple[int, int] | 
     for k, w in enumerate(words):
         tok = w.group()
         shout = tok.isupper() and len(tok) > 3 and not _gazetteer(tok) and not (label or inverted)
-        if k > 0 and ((not _namelike(tok) and not _gazetteer(tok)) or shout):
+        surname = (
+            k == 1
+            and tok.istitle()
+            and _namelike(words[0].group())
+            and _SURNAME_END.match(text, w.end()) is not None
+        )
+        if k > 0 and ((not _namelike(tok) and not _gazetteer(tok) and not surname) or shout):
             break
-        if k == 0 and (_acronym(tok) or (_known(tok) and not _gazetteer(tok)) or shout):
+        relative = (
+            family
+            and not label
+            and k == 0
+            and tok.istitle()
+            and tok.lower() not in _NOT_RELATIVE_NAMES
+            and tok.lower() not in _lexicon_words()
+        )
+        after_initial = k == 0 and w.start() > m.start() and tok.istitle()  # "PCP T. Room"
+        acronym = _acronym(tok) and not (inverted and not _known(tok))  # "Patient DUA, ENZO"
+        if k == 0 and (
+            acronym or (_known(tok) and not _gazetteer(tok) and not relative and not after_initial) or shout
+        ):
             return None
         end = w.end()
     return (m.start(), end) if end > m.start() else None
 
 
+#: What may follow a surname that is also a word: punctuation, a parenthesis, a line end, a wide gap.
+_SURNAME_END = re.compile(r"[ \t]*(?:[(,;:]|\n|$)|[ \t]{2,}")
 _CRED_WORD_RX = re.compile(r"(?:(" + _CAPW + r")|(" + _INIT + r"))\s*$")
 
 
@@ -440,6 +506,20 @@ def _before_credential(text: str, k: int) -> tuple[int, int] | None:
     return s, e
 
 
+def _cue_names(text: str, claim: Any) -> None:
+    """The name run after each cue word (``seen by``, ``daughter``, ``Name:``)."""
+    for m in _CUE_RX.finditer(text):
+        family = _FAMILY_RX.search(m.group()) is not None
+        run = _name_run(text, m.end(), label=":" in m.group(), family=family)
+        inv0 = _INVERTED_RX.match(text, m.end())
+        if run is None and inv0 and not _known(inv0.group(1).split()[-1]) and not _known(inv0.group(2)):
+            claim(inv0.start(), inv0.end(), "NAME")  # "Care assumed for DE SWART, ANSALDO"
+        if run:
+            s, e = run
+            inv = _INVERTED_RX.match(text, s)
+            claim(s, max(e, inv.end()) if inv else e, "NAME")
+
+
 def _names(text: str, claim: Any) -> None:
     """Name rules with a cue: titles, credentials, cue words, relations, ``LAST, FIRST``."""
     for m in _TITLE_RX.finditer(text):
@@ -448,12 +528,12 @@ def _names(text: str, claim: Any) -> None:
         span = _before_credential(text, m.start())
         if span:
             claim(*span, "NAME")
-    for m in _CUE_RX.finditer(text):
-        run = _name_run(text, m.end(), label=":" in m.group())
-        if run:
-            s, e = run
-            inv = _INVERTED_RX.match(text, s)
-            claim(s, max(e, inv.end()) if inv else e, "NAME")
+    _cue_names(text, claim)
+    # "Ignatz Post, 23 yo male": a name opening a line, followed by an age.
+    for m in _AGE_NAME_RX.finditer(text):
+        words = _CAPW_RX.findall(m.group(1))
+        if any(_namelike(x) for x in words) and not any(x.lower() in _NEVER_NAMES for x in words):
+            claim(m.start(1), m.end(1), "NAME")
     # "Yolanda (wife)", "friend (Ludmila)".
     for m in _REL_PAREN_RX.finditer(text):
         g = 1 if m.group(1) else 2
@@ -476,7 +556,9 @@ def _names_unknown(text: str, claim: Any, taken: bytearray) -> None:
     newlines = [m.start() for m in re.finditer("\n", text)]
     for i, w in enumerate(words):
         tok = w.group()
-        if _acronym(tok) or not free(w.start(), w.end()):
+        # All-capital words need a label or the LAST, FIRST form (:func:`_names`), even when in a
+        # gazetteer: "GROSS CARDIOMEGALY", "STRONG RADIAL PULSES" are findings.
+        if _acronym(tok) or tok.isupper() or not free(w.start(), w.end()):
             continue
         if not _known(tok):
             if not _gazetteer(tok) and (
@@ -486,8 +568,9 @@ def _names_unknown(text: str, claim: Any, taken: bytearray) -> None:
             ):
                 continue
             if _sentence_start(text, w.start()):  # needs more evidence than being unknown
-                nxt = words[i + 1] if i + 1 < len(words) else None
-                adj = nxt is not None and re.fullmatch(r"\s+(?:[A-Z]\.\s+)?", text[w.end() : nxt.start()])
+                # The next word (initials skipped): "Eraldo V. Scholz", "Pasi van der Smeede".
+                nxt = next((o for o in words[i + 1 : i + 3] if len(o.group()) > 1), None)
+                adj = nxt is not None and _NAME_GAP.fullmatch(text, w.end(), nxt.start())
                 if not (
                     _gazetteer(tok)
                     or (adj and nxt is not None and _namelike(nxt.group()))
@@ -525,12 +608,12 @@ def _places(text: str, claim: Any) -> None:
                 # Keep only the trailing words that look like a place name.
                 s = m.start(1)
                 for w in _CAPW_RX.finditer(m.group(1)):
-                    if _known(w.group()) and not _gazetteer(w.group()) and w.group() not in ("New", "Fall"):
+                    if _known(w.group()) and not _gazetteer(w.group()) and w.group() not in _PLACE_PREFIXES:
                         s = m.start(1) + w.end()
                     else:
                         break
                 s += len(text[s : m.end(1)]) - len(text[s : m.end(1)].lstrip())
-                if s < m.end(1):
+                if s < m.end(1) and not _STATE_NAME_RX.fullmatch(text, s, m.end(1)):
                     claim(s, m.end(1), "LOCATION")
                     z = _ZIP_AFTER.match(text, m.end(1))
                     if z:
@@ -569,6 +652,33 @@ def _initials(text: str, spans: list[tuple[int, int, str]], claim: Any) -> None:
         prv = m.start() - (len(before.group()) if before else 0)
         if (after and nxt in starts) or (before and prv in ends):
             claim(m.start(), m.end(), "NAME")
+
+
+def _particles(text: str, spans: list[tuple[int, int, str]], claim: Any) -> None:
+    """Name particles right before a removed name, institution or place: "van der [NAME]"."""
+    for s, _e, c in sorted(spans):
+        if c in ("NAME", "INSTITUTION", "LOCATION", "ADDRESS"):
+            m = _PARTICLES_BEFORE.search(text, max(0, s - 24), s)
+            if m:
+                claim(m.start(), m.end(), c)
+
+
+def _addresses(text: str, spans: list[tuple[int, int, str]], claim: Any) -> None:
+    """Streets framed by an address context, then the apartment and the town right after them."""
+    for m in _STREET_CONTEXT_RX.finditer(text):
+        g = 1 if m.group(1) else 2
+        claim(m.start(g), m.end(g), "ADDRESS")
+    # Apartment numbers right after a street address: "12 Elm St, Unit 4", "... #12"; then the town.
+    for _s, e, c in list(spans):
+        if c == "ADDRESS":
+            apt = _APT_AFTER.match(text, e)
+            if apt:
+                claim(apt.start(1), apt.end(1), "ADDRESS")
+    for _s, e, c in sorted(spans):
+        if c == "ADDRESS":
+            town = _TOWN_AFTER_RX.match(text, e)
+            if town and not _STATE_NAME_RX.fullmatch(town.group(1)) and not town.group(1).isupper():
+                claim(town.start(1), town.end(1), "LOCATION")
 
 
 @dataclass
@@ -626,12 +736,7 @@ def deid_text(text: str) -> DeidResult:
             spans.append((s, e, cat))
 
     _apply_rules(text, claim)
-    # Apartment numbers right after a street address: "12 Elm St, Unit 4", "... #12".
-    for _s, e, c in list(spans):
-        if c == "ADDRESS":
-            m = _APT_AFTER.match(text, e)
-            if m:
-                claim(m.start(1), m.end(1), "ADDRESS")
+    _addresses(text, spans, claim)
     _places(text, claim)
     _names(text, claim)
     # Propagate only names found with a cue (title, label, credential, relation, inverted form):
@@ -640,6 +745,7 @@ def deid_text(text: str) -> DeidResult:
     _names_unknown(text, claim, taken)
     _propagate(text, strong, claim)
     _initials(text, spans, claim)
+    _particles(text, spans, claim)
     spans.sort()
     out: list[str] = []
     pos = 0

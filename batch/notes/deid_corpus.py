@@ -12,10 +12,11 @@ span ``{"start", "end", "category", "kind"}``; categories follow the HIPAA Safe 
 (town/city), ZIP, INSTITUTION (hospital, nursing home), DATE, AGE (over 89), PHONE (phone,
 fax, pager, extension), ID (MRN, account, SSN, insurance, device serial), EMAIL, URL, IP.
 
-Split: ``train`` and ``dev`` use the non-held-out templates and the gazetteer + ``*_A``
-surrogate lists; ``test`` uses ONLY held-out templates (:data:`TEST_ONLY`, the whole
-``ed_triage`` style) and the ``*_B`` lists (names, towns, streets, institutions never seen in
-train and never in the detector's gazetteers).
+Split: ``train`` and ``dev`` use the non-held-out templates and Faker's ``en_US``/``en_GB``
+sources; ``test`` uses ONLY held-out templates (:data:`TEST_ONLY`, the whole ``ed_triage``
+style) and held-out Faker sources (names from other locales minus every train name, towns and
+streets in ``en_AU``/``en_NZ`` forms, ``en_CA`` phone layouts: see
+:mod:`batch.notes.deid_surrogates`), never seen in train and never in the detector's gazetteers.
 """
 
 from __future__ import annotations
@@ -31,14 +32,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from batch.notes.deid import FIRST_NAMES, SURNAMES
 from batch.notes.deid_surrogates import Surrogates
 from batch.notes.deid_templates import RELATIONS, TEMPLATES, TEST_ONLY
 from batch.notes.lexicon import MEDICATIONS, PROBLEMS
 
-CORPUS_VERSION = "deid-corpus-1"
+CORPUS_VERSION = "deid-corpus-2"
 SEED = 20261205
-SPLIT_SIZES = {"train": 240, "dev": 60, "test": 150}
+SPLIT_SIZES = {"train": 240, "dev": 60, "test": 150, "fresh": 150}
+#: Splits on the held-out templates and held-out surrogate sources. ``fresh`` was added once
+#: the rules were frozen and scored once: names from yet other Faker locales, new draws.
+HELDOUT_SPLITS = ("test", "fresh")
 CORPUS_DIR = Path(__file__).parent / "deid_corpus"
 CATEGORIES = (
     "NAME",
@@ -169,8 +172,8 @@ def note_render(template: str, s: Surrogates, r: random.Random) -> tuple[str, li
 def corpus_notes(split: str, n: int, seed: int = SEED) -> Iterator[dict[str, Any]]:
     """``n`` notes of one split, deterministic for a given seed."""
     r = random.Random(f"{seed}:{split}")
-    heldout = split == "test"
-    s = Surrogates(r, heldout=heldout, gazetteer_first=sorted(FIRST_NAMES), gazetteer_last=sorted(SURNAMES))
+    heldout = split in HELDOUT_SPLITS
+    s = Surrogates(r, names=split if heldout else "train", seed=f"{seed}:{split}")
     pool = [
         (style, i)
         for style, temps in TEMPLATES.items()

@@ -16,6 +16,10 @@ Sources, each a word list the project can have:
 - the TRAIN split of the de-identification corpus: words outside annotated PHI (this is what
   the de-identifier "learns" from its training data; dev and test are never read);
 - the few proper nouns below that are never PHI (months, weekdays, US states, languages).
+
+The same command rebuilds the name gazetteers (``deid_first_names.txt``, ``deid_surnames.txt``)
+from Faker's ``en_US`` person lists (US SSA first names and Census surnames as Faker maintains
+them). Faker is needed only to rebuild; the worker reads the committed files.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from typing import Any
 from batch.notes.lexicon import MEDICATIONS, PROBLEMS, PROCEDURES
 
 VOCAB_PATH = Path(__file__).parent / "deid_safe_words.txt"
+FIRST_NAMES_PATH = Path(__file__).parent / "deid_first_names.txt"
+SURNAMES_PATH = Path(__file__).parent / "deid_surnames.txt"
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)?")
 
 #: Proper nouns that are not PHI (Safe Harbor keeps states; months/weekdays alone are not dates).
@@ -84,6 +90,14 @@ def vocab_build(negex: Path | None, corpus: Path | None) -> set[str]:
     return {w for w in words if len(w) > 1}
 
 
+def gazetteer_build() -> tuple[set[str], set[str]]:
+    """(first names, surnames), lower case, from Faker's gazetteer locale (``en_US``)."""
+    from batch.notes.deid_surrogates import GAZETTEER_LOCALE, person_lists
+
+    first, last = person_lists(GAZETTEER_LOCALE)
+    return {n.lower() for n in first}, {n.lower() for n in last}
+
+
 def vocab_from_notes(notes: Iterable[dict[str, Any]]) -> set[str]:
     """Words of annotated notes outside their PHI spans."""
     words: set[str] = set()
@@ -96,7 +110,9 @@ def vocab_from_notes(notes: Iterable[dict[str, Any]]) -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Rebuild batch/notes/deid_safe_words.txt")
+    ap = argparse.ArgumentParser(
+        description="Rebuild batch/notes/deid_safe_words.txt and the name gazetteers (Faker en_US)"
+    )
     ap.add_argument("--negex", type=Path, help="NegEx test-set TSV")
     ap.add_argument("--corpus", type=Path, default=Path(__file__).parent / "deid_corpus")
     ap.add_argument("--out", type=Path, default=VOCAB_PATH)
@@ -104,6 +120,10 @@ def main(argv: list[str] | None = None) -> None:
     words = vocab_build(a.negex, a.corpus)
     a.out.write_text("".join(w + "\n" for w in sorted(words)))
     print(f"{len(words)} words -> {a.out}")
+    if a.out == VOCAB_PATH:  # the committed vocabulary goes with the committed gazetteers
+        for names, path in zip(gazetteer_build(), (FIRST_NAMES_PATH, SURNAMES_PATH), strict=True):
+            path.write_text("".join(n + "\n" for n in sorted(names)))
+            print(f"{len(names)} names -> {path}")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ def test_wheel_contains_models_and_simulator_data(tmp_path):
         "wardwatch/web/static/style.css",
         "streams/worker.py",
         "batch/worker.py",
+        "batch/notes/deid_safe_words.txt",
+        "batch/notes/deid_first_names.txt",
+        "batch/notes/deid_surnames.txt",
     ]:
         assert required in names, required
     assert not any(n.startswith("tests/") for n in names)

@@ -70,7 +70,7 @@ def eval_deid(
         file_okay=False,
         help="folder with <split>.jsonl.gz (python -m batch.notes.deid_corpus)",
     ),
-    split: str = typer.Option("test", "--split", help="train | dev | test | issue24"),
+    split: str = typer.Option("test", "--split", help="train | dev | test | fresh | issue24"),
     show_missed: int = typer.Option(0, "--show-missed", min=0, help="list the first N misses"),
     leave_style_out: bool = typer.Option(
         False,

@@ -84,6 +84,19 @@ def _removed(text: str, *values: str) -> str:
         ("Ordering physician: Justin X. Wood", ["Justin", "Wood"]),
         ("Reviewed with Diane Black and her sister.", ["Diane", "Black"]),
         ("Signed: Gołębiowski", ["Gołębiowski"]),
+        # Particles and non-ASCII capitals (Faker's nl_NL, es_ES, ro_RO, cs_CZ names).
+        ("Pt name: Sieglinde van der Berg. DOB on file.", ["Sieglinde", "van der", "Berg"]),
+        ("Pasi van der Smeede RN", ["Pasi", "van der", "Smeede"]),
+        ("Appointments: Angus C. de la Fleche on Monday.", ["Angus", "C.", "de la", "Fleche"]),
+        ("friend Ágata Woolley called; questions answered.", ["Ágata", "Woolley"]),
+        ("Seen by Șerban Țurcanu today.", ["Șerban", "Țurcanu"]),
+        ("Care assumed for DE SWART, ANSALDO (DOB on file).", ["SWART", "ANSALDO", "DE "]),
+        ("Patient DUA, ENZO, age 59.", ["DUA", "ENZO"]),
+        # A name that is also a word, after a relation or a label, and a name opening a line.
+        ("Pt's sister, June, visited this afternoon.", ["June"]),
+        ("Emergency contact: Wilma Fall (partner) called.", ["Wilma", "Fall"]),
+        ("PCP T. Room; pharmacy on file.", ["T.", "Room"]),
+        ("Ignatz Post, 23 yo male, states chest pain.", ["Ignatz", "Post"]),
     ],
 )
 def test_names_with_and_without_cues(text, values):
@@ -106,6 +119,24 @@ def test_names_with_and_without_cues(text, values):
         ),
         ("Transport home to 12 Elm St #4 in Danvers by son.", ["Elm", "#4", "Danvers"], []),
         ("Lives in Chelmsford with her son.", ["Chelmsford"], []),
+        # Suffixes outside the detector's list (Faker en_AU/en_NZ): framed by an apartment or town.
+        (
+            "Address: 257 Valeri Ridge Suite 30C, Heliodoroville, VT 05001",
+            ["257", "Valeri Ridge", "30C", "Heliodoroville", "05001"],
+            ["VT"],
+        ),
+        ("imaging, 94 Tautereawa Pass, Tullioberg.\nReferring: none", ["94", "Tautereawa", "Tullioberg"], []),
+        (
+            "Transport home to 5 O'Callaghan Close in North Erynchester by sister.",
+            ["O'Callaghan", "Erynchester"],
+            [],
+        ),
+        (
+            "Resides at 5123 Marsh Ford, Apt 31, North Andrew, NH 97498.",
+            ["5123", "Marsh", "North Andrew"],
+            ["NH"],
+        ),
+        ("Lives in van de Venburgh with his son.", ["van de", "Venburgh"], []),
     ],
 )
 def test_addresses_towns_zip(text, values, kept):
@@ -261,6 +292,36 @@ def test_clinical_words_headings_and_drugs_kept():
     ):
         assert keep in r.text, keep
     assert r.spans == []
+
+
+def test_all_capital_words_and_states_are_not_names():
+    """Faker's en_US surnames include words (Gross, Strong, Good, Small): in capitals they are findings."""
+    text = (
+        "FINDINGS: GROSS CARDIOMEGALY. Also has STRONG RADIAL PULSES.\nFrom Slaterstad, New Hampshire 29171."
+    )
+    out = deid_text(text).text
+    for keep in ("GROSS CARDIOMEGALY", "STRONG RADIAL PULSES", "New Hampshire"):
+        assert keep in out, out
+    assert "Slaterstad" not in out and "29171" not in out
+
+
+def test_phone_with_international_prefix():
+    out = _removed(
+        "phone 001-580-311-8506x52607, fax +1-771-963-9672.", "580-311", "8506", "52607", "771-963"
+    )
+    assert out.count("[PHONE]") == 2
+
+
+def test_company_style_institution():
+    out = _removed(
+        "Transferred from Branch, Hernandez and van Vance Memorial Hospital.", "Branch", "Hernandez", "Vance"
+    )
+    assert "[INSTITUTION]" in out
+
+
+def test_drug_after_a_relation_is_kept():
+    out = deid_text("Home meds reconciled with daughter: Klonopin, Crestor.").text
+    assert "Klonopin" in out and "Crestor" in out
 
 
 def test_state_names_and_credentials_are_not_towns():

@@ -70,9 +70,10 @@ def test_scoring_counts_a_partly_removed_name_as_missed():
     assert r2["missed"][0]["text"] == "harold jenkins"
 
 
-def test_guard_test_split_recall_and_precision():
-    """CI guard for issue 24's goal on the held-out split (150 notes, about a second)."""
-    r = deid_evaluate(CORPUS_DIR, "test")
+@pytest.mark.parametrize("split", ["test", "fresh"])
+def test_guard_heldout_recall_and_precision(split):
+    """CI guard for issue 24's goal on the held-out splits (150 notes each, about a second)."""
+    r = deid_evaluate(CORPUS_DIR, split)
     o = r["overall"]
     assert o["span"]["recall"] >= 0.99 and o["token"]["recall"] >= 0.99
     assert o["span"]["precision"] >= 0.90
