@@ -33,9 +33,10 @@ from models.ecg.step import LiveDetector, Rejected, StripInputs, ecg_state_new, 
 from models.ecg.stream_state import ECGState, FamilyVotes
 from streams.app import app
 from streams.deadletter import deadletter_output
-from streams.delivery import acked_batches, already_processed, publish
+from streams.delivery import Output, acked_batches, already_processed, publish
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
+from streams.outputs import PointBatches
 from streams.tables import patient_table
 from streams.topics import conditions_topic, ecg_topic, points_topic
 from wardwatch.logs import log_event, pid_ref
@@ -140,7 +141,13 @@ def _render_strip(pid: str, bed: str, change: AlarmChange, inputs: StripInputs) 
 
 
 async def _emit(
-    sends: list, pid: str, bed: str, changes: list[AlarmChange], strip: StripInputs | None
+    sends: list,
+    points: PointBatches,
+    partition: int,
+    pid: str,
+    bed: str,
+    changes: list[AlarmChange],
+    strip: StripInputs | None,
 ) -> None:
     """Queue the alarm conditions and points of ``changes`` (rendering strips on the way)."""
     key = pid.encode()
@@ -160,7 +167,7 @@ async def _emit(
                 )
         cond = alarm_condition(ch, pid, bed, rt.versions, path)
         sends.append((conditions_topic, key, cond.to_dict()))
-        sends.append((points_topic, key, alarm_point(ch, pid, bed, path)))
+        points.add(partition, [alarm_point(ch, pid, bed, path)])
         metrics.incr("ecg_conditions")
         log_event(
             log,
@@ -223,7 +230,8 @@ def _take_in(
 async def _process_batch(events: list) -> None:
     """One batch: every output (conditions, points, dead letters) is published and acknowledged
     by the broker before the patients' states are written to the table."""
-    sends: list[tuple[Any, bytes | None, Any]] = []
+    sends: list[Output] = []
+    points = PointBatches()
     states: dict[str, ECGState] = {}
     keys = [e.message.key.decode("utf-8", "replace") if e.message.key else None for e in events]
     early, admitted = _take_in(events, keys, states)
@@ -251,14 +259,14 @@ async def _process_batch(events: list) -> None:
         if out.rejected is not None:
             _rejected(sends, out.rejected, events[admitted[out.index][0]], out.chunk.patient_id)
             continue
+        part = events[admitted[out.index][0]].message.partition
         if out.changes:
-            await _emit(sends, out.chunk.patient_id, out.chunk.bed, out.changes, out.strip)
-        pkey = out.chunk.patient_id.encode()
-        sends += [(points_topic, pkey, p) for p in out.points]
+            await _emit(sends, points, part, out.chunk.patient_id, out.chunk.bed, out.changes, out.strip)
+        points.add(part, out.points)
         metrics.incr("ecg_chunks")
     for i, chunk in admitted:  # the last input each state took in (re-delivery check)
         states[chunk.patient_id]["offset"] = events[i].message.offset
-    await publish(sends)
+    await publish(sends + points.sends(points_topic))
     for pid, st in states.items():
         ecg_state[pid] = st
 
@@ -297,8 +305,9 @@ async def _feed_watch() -> None:
                 cfg=RULES,
             )
             if changes:
-                sends: list[tuple[Any, bytes | None, Any]] = []
-                await _emit(sends, pid, st.get("bed", ""), changes, None)
-                await publish(sends)
+                sends: list[Output] = []
+                points = PointBatches()
+                await _emit(sends, points, int(st["partition"]), pid, st.get("bed", ""), changes, None)
+                await publish(sends + points.sends(points_topic))
                 ecg_state[pid] = st
                 rt.streams.pop(pid, None)
