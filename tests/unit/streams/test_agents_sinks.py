@@ -88,5 +88,6 @@ def test_a_message_of_many_points_is_written_with_the_single_ones(agents, monkey
     agents.run(scenario())
     assert bodies == [f"{to_line(GOOD)}\n{to_line(good2)}"]
     [dl] = agents.values(topics.DEADLETTER)
-    assert (dl["source_topic"], dl["partition"], dl["offset"], dl["code"]) == (topics.POINTS, 1, 1, "malformed")
+    where = (dl["source_topic"], dl["partition"], dl["offset"], dl["code"])
+    assert where == (topics.POINTS, 1, 1, "malformed")
     assert json.loads(base64.b64decode(dl["original_b64"])) == NO_FIELD

@@ -204,7 +204,7 @@ def test_state_is_written_and_the_reading_acked_only_after_the_broker_acknowledg
     """While the broker has not acknowledged the batch's outputs, the patient's state is not
     written and the reading is not acknowledged (a commit could otherwise pass it)."""
     raw = reading(**SICK)
-    exp_state, exp_conditions, exp_points = step({}, raw)
+    exp_state, exp_conditions, _ = step({}, raw)
     n_out = len(exp_conditions) + 1  # the points go in one message
 
     async def scenario():
