@@ -86,7 +86,7 @@ async def publish(sends: list[Output]) -> None:
         for out in pending:
             topic, key, value = out[0], out[1], out[2]
             try:
-                part = out[3] if len(out) > 3 else None  # type: ignore[misc]
+                part = out[3] if len(out) > 3 else None
                 futures.append(await topic.send(key=key, value=value, partition=part))
             except asyncio.CancelledError:
                 raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from streams.delivery import Output
 from wardwatch.records.points import points_message
 
 
@@ -25,6 +26,6 @@ class PointBatches:
     def add(self, partition: int, points: Iterable[dict[str, Any]]) -> None:
         self.by_partition.setdefault(int(partition), []).extend(points)
 
-    def sends(self, topic: Any) -> list[tuple[Any, bytes | None, Any, int]]:
+    def sends(self, topic: Any) -> list[Output]:
         """``(topic, None, {"points": [...]}, partition)`` for each partition with points."""
         return [(topic, None, points_message(pts), part) for part, pts in self.by_partition.items() if pts]
