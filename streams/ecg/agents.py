@@ -8,7 +8,8 @@ one implementation the benches and tests also run), strips are rendered by
 
 Batching: :func:`streams.delivery.acked_batches` collects up to :data:`BATCH_MAX` chunks (many patients) or
 :data:`BATCH_WITHIN_S` seconds, then every beat candidate of the batch goes through one
-``BeatClassifier.predict`` call.
+``BeatClassifier.predict`` call. The step runs in a worker thread (``asyncio.to_thread``), so
+that the other agents are served while it computes.
 
 Changelog partition: ``ecg-state`` is a :class:`streams.tables.PatientStateTable` (each
 patient's state goes to the partition its ``ecg`` records come from).
@@ -235,7 +236,11 @@ async def _process_batch(events: list) -> None:
     states: dict[str, ECGState] = {}
     keys = [e.message.key.decode("utf-8", "replace") if e.message.key else None for e in events]
     early, admitted = _take_in(events, keys, states)
-    res = ecg_step(
+    # in a worker thread, so that the event loop goes on serving the vitals, alert and sink
+    # agents meanwhile (the step is tens of ms to seconds of numpy per batch); the states, the
+    # live detectors and the classifier are only touched under rt.lock, which the caller holds
+    res = await asyncio.to_thread(
+        ecg_step,
         states,
         [c for _, c in admitted],
         rt,
