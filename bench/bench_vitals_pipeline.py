@@ -29,6 +29,7 @@ from models.vitals.scoring import vitals_step
 from simulators.vitals import ward_plan, ward_readings
 from wardwatch import topics
 from wardwatch.kafka_io import consume, end_offsets, json_bytes, make_producer, send
+from wardwatch.records.points import unpack_points
 from wardwatch.records.vitals import vitals_order_check, vitals_validate
 
 
@@ -51,8 +52,8 @@ def roundtrip(readings: list[dict], produce_topic: str, read_topic: str, match) 
     want = len(readings)
     seen = {"n": 0}  # read by the stop callback as it grows
     for _, _, v in consume([read_topic], start=start, timeout_s=600, stop=lambda _: seen["n"] >= want):
-        if isinstance(v, dict) and match(v):
-            seen["n"] += 1
+        if isinstance(v, dict):  # a point, a batch of points (streams/outputs.py) or a reading
+            seen["n"] += sum(1 for x in unpack_points(v) if match(x))
     got = seen["n"]
     elapsed = time.perf_counter() - t
     p.close()

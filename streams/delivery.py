@@ -54,7 +54,7 @@ import asyncio
 import logging
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -75,16 +75,22 @@ RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 log = logging.getLogger("wardwatch.delivery")
 
 
-async def publish(sends: list[tuple[Any, bytes | None, Any]]) -> None:
-    """Send every ``(topic, key, value)`` and return when the broker has acknowledged all of
-    them; what fails is sent again with backoff for as long as it takes (the caller waits:
-    nothing is dropped)."""
+#: an agent's output: ``(topic, key, value)``, or ``(topic, key, value, partition)``
+Output = tuple[Any, bytes | None, Any] | tuple[Any, bytes | None, Any, int]
+
+
+async def publish(sends: Sequence[Output]) -> None:
+    """Send every ``(topic, key, value[, partition])`` and return when the broker has
+    acknowledged all of them; what fails is sent again with backoff for as long as it takes
+    (the caller waits: nothing is dropped)."""
     pending, attempt = list(sends), 0
     while pending:
         futures: list[Any] = []
-        for topic, key, value in pending:
+        for out in pending:
+            topic, key, value = out[0], out[1], out[2]
             try:
-                futures.append(await topic.send(key=key, value=value))
+                part = out[3] if len(out) > 3 else None
+                futures.append(await topic.send(key=key, value=value, partition=part))
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - counted as failed below, sent again

@@ -119,14 +119,16 @@ def _f(x, nd: int = 0) -> str:
 def _follow(view: WardView, start, stop: threading.Event) -> None:
     from wardwatch import topics
     from wardwatch.kafka_io import consume
+    from wardwatch.records.points import unpack_points
 
     for topic, _, value in consume(
         [topics.POINTS, topics.ALERTS], start=start, timeout_s=10**6, stop=lambda _: stop.is_set()
     ):
         if not isinstance(value, dict):
             continue
-        if topic == topics.POINTS:
-            view.on_point(value)
+        if topic == topics.POINTS:  # one point, or a micro-batch's points in one message
+            for p in unpack_points(value):
+                view.on_point(p)
         else:
             view.on_alert(value)
         if stop.is_set():

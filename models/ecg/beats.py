@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 from scipy import signal as sps
 
 from models.ecg import morphology, rhythm
+from models.ecg.array_state import pack_f64, unpack_f64
 from models.ecg.qrs import QRSDetector
 
 MODEL_FS = 180.0  #: Hz, rate of the classifier's beat window
@@ -144,24 +145,25 @@ class ECGBeatStream:
 
     # ------------------------------------------------------------------ state
     def to_state(self) -> dict[str, Any]:
-        """Plain JSON-serialisable state (detector + buffer + RR history + templates + families)."""
+        """Plain JSON-serialisable state (detector + buffer + RR history + templates + families;
+        the templates as :func:`models.ecg.array_state.pack_f64`)."""
         return {
             "v": _STATE_VERSION,
             "fs": self.fs,
             "max_rr_s": self.max_rr_s,
             "det_kwargs": self._det_kwargs,
             "detector": self.detector.to_state(),
-            "buf": self._buf.tolist(),
+            "buf": self._buf.tolist(),  # input mV: short decimals, shorter as text
             "buf_start": self._buf_start,
             "pending": list(self._pending),
             "prev_r": self._prev_r,
             "rr_hist": list(self._rr_hist),
             "rr_win": list(self._rr_win),
             "avg_rr": None if np.isnan(self._avg_rr) else self._avg_rr,
-            "template": None if self._template is None else self._template.tolist(),
+            "template": None if self._template is None else pack_f64(self._template),
             "buf2": None if self._buf2 is None else self._buf2.tolist(),
             "buf2_start": self._buf2_start,
-            "template2": None if self._template2 is None else self._template2.tolist(),
+            "template2": None if self._template2 is None else pack_f64(self._template2),
             "families": self.families.to_state(),
         }
 
@@ -172,7 +174,7 @@ class ECGBeatStream:
             raise ValueError(f"unsupported ECGBeatStream state version {d.get('v')!r}")
         s = cls(d["fs"], max_rr_s=d["max_rr_s"], **d["det_kwargs"])
         s.detector = QRSDetector.from_state(d["detector"])
-        s._buf = np.asarray(d["buf"], dtype=float)
+        s._buf = unpack_f64(d["buf"])
         s._buf_start = int(d["buf_start"])
         s._pending = [int(x) for x in d["pending"]]
         s._prev_r = int(d["prev_r"])
@@ -180,11 +182,11 @@ class ECGBeatStream:
         # rhythm context (absent from states written before it: rebuilt over the next beats)
         s._rr_win = [float(x) for x in d.get("rr_win", [])]
         s._avg_rr = float("nan") if d["avg_rr"] is None else float(d["avg_rr"])
-        s._template = None if d["template"] is None else np.asarray(d["template"], dtype=float)
+        s._template = None if d["template"] is None else unpack_f64(d["template"])
         # second lead (absent from states written before it existed)
-        s._buf2 = None if d.get("buf2") is None else np.asarray(d["buf2"], dtype=float)
+        s._buf2 = None if d.get("buf2") is None else unpack_f64(d["buf2"])
         s._buf2_start = int(d.get("buf2_start", 0))
-        s._template2 = None if d.get("template2") is None else np.asarray(d["template2"], dtype=float)
+        s._template2 = None if d.get("template2") is None else unpack_f64(d["template2"])
         # morphology families (absent from states written before them: they start afresh)
         s.families = morphology.Families.from_state(d.get("families"))
         return s

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 from scipy import signal as sps
 
+from models.ecg.array_state import pack_f64, unpack_f64
+
 log = logging.getLogger(__name__)
 
 _STATE_VERSION = 1
@@ -162,7 +164,8 @@ class QRSDetector:
         self._quiet_mark = -1  # last position where the levels were decayed for lack of QRS
 
     def to_state(self) -> dict[str, Any]:
-        """Return the full detector state as plain JSON-serialisable data (lists, floats, ints)."""
+        """Return the full detector state as plain JSON-serialisable data (lists, floats, ints;
+        the filtered buffers as :func:`models.ecg.array_state.pack_f64`)."""
         return {
             "v": _STATE_VERSION,
             "params": {
@@ -183,9 +186,9 @@ class QRSDetector:
             "zi_m": self._zi_m.tolist(),
             "n": self._n,
             "buf_start": self._buf_start,
-            "raw": self._raw.tolist(),
-            "bp": self._bp.tolist(),
-            "mwi": self._mwi.tolist(),
+            "raw": self._raw.tolist(),  # input mV: short decimals, shorter as text
+            "bp": pack_f64(self._bp),
+            "mwi": pack_f64(self._mwi),
             "scan": self._scan,
             "learned": self._learned,
             "learn_max": self._learn_max,
@@ -226,9 +229,9 @@ class QRSDetector:
         det._zi_m = np.asarray(d["zi_m"], dtype=float)
         det._n = int(d["n"])
         det._buf_start = int(d["buf_start"])
-        det._raw = np.asarray(d["raw"], dtype=float)
-        det._bp = np.asarray(d["bp"], dtype=float)
-        det._mwi = np.asarray(d["mwi"], dtype=float)
+        det._raw = unpack_f64(d["raw"])
+        det._bp = unpack_f64(d["bp"])
+        det._mwi = unpack_f64(d["mwi"])
         det._scan = int(d["scan"])
         det._learned = bool(d["learned"])
         det._learn_max = float(d["learn_max"])

@@ -8,7 +8,8 @@ one implementation the benches and tests also run), strips are rendered by
 
 Batching: :func:`streams.delivery.acked_batches` collects up to :data:`BATCH_MAX` chunks (many patients) or
 :data:`BATCH_WITHIN_S` seconds, then every beat candidate of the batch goes through one
-``BeatClassifier.predict`` call.
+``BeatClassifier.predict`` call. The step runs in a worker thread (``asyncio.to_thread``), so
+that the other agents are served while it computes.
 
 Changelog partition: ``ecg-state`` is a :class:`streams.tables.PatientStateTable` (each
 patient's state goes to the partition its ``ecg`` records come from).
@@ -33,9 +34,10 @@ from models.ecg.step import LiveDetector, Rejected, StripInputs, ecg_state_new, 
 from models.ecg.stream_state import ECGState, FamilyVotes
 from streams.app import app
 from streams.deadletter import deadletter_output
-from streams.delivery import acked_batches, already_processed, publish
+from streams.delivery import Output, acked_batches, already_processed, publish
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
+from streams.outputs import PointBatches
 from streams.tables import patient_table
 from streams.topics import conditions_topic, ecg_topic, points_topic
 from wardwatch.logs import log_event, pid_ref
@@ -140,7 +142,13 @@ def _render_strip(pid: str, bed: str, change: AlarmChange, inputs: StripInputs) 
 
 
 async def _emit(
-    sends: list, pid: str, bed: str, changes: list[AlarmChange], strip: StripInputs | None
+    sends: list,
+    points: PointBatches,
+    partition: int,
+    pid: str,
+    bed: str,
+    changes: list[AlarmChange],
+    strip: StripInputs | None,
 ) -> None:
     """Queue the alarm conditions and points of ``changes`` (rendering strips on the way)."""
     key = pid.encode()
@@ -160,7 +168,7 @@ async def _emit(
                 )
         cond = alarm_condition(ch, pid, bed, rt.versions, path)
         sends.append((conditions_topic, key, cond.to_dict()))
-        sends.append((points_topic, key, alarm_point(ch, pid, bed, path)))
+        points.add(partition, [alarm_point(ch, pid, bed, path)])
         metrics.incr("ecg_conditions")
         log_event(
             log,
@@ -223,11 +231,16 @@ def _take_in(
 async def _process_batch(events: list) -> None:
     """One batch: every output (conditions, points, dead letters) is published and acknowledged
     by the broker before the patients' states are written to the table."""
-    sends: list[tuple[Any, bytes | None, Any]] = []
+    sends: list[Output] = []
+    points = PointBatches()
     states: dict[str, ECGState] = {}
     keys = [e.message.key.decode("utf-8", "replace") if e.message.key else None for e in events]
     early, admitted = _take_in(events, keys, states)
-    res = ecg_step(
+    # in a worker thread, so that the event loop goes on serving the vitals, alert and sink
+    # agents meanwhile (the step is tens of ms to seconds of numpy per batch); the states, the
+    # live detectors and the classifier are only touched under rt.lock, which the caller holds
+    res = await asyncio.to_thread(
+        ecg_step,
         states,
         [c for _, c in admitted],
         rt,
@@ -251,14 +264,14 @@ async def _process_batch(events: list) -> None:
         if out.rejected is not None:
             _rejected(sends, out.rejected, events[admitted[out.index][0]], out.chunk.patient_id)
             continue
+        part = events[admitted[out.index][0]].message.partition
         if out.changes:
-            await _emit(sends, out.chunk.patient_id, out.chunk.bed, out.changes, out.strip)
-        pkey = out.chunk.patient_id.encode()
-        sends += [(points_topic, pkey, p) for p in out.points]
+            await _emit(sends, points, part, out.chunk.patient_id, out.chunk.bed, out.changes, out.strip)
+        points.add(part, out.points)
         metrics.incr("ecg_chunks")
     for i, chunk in admitted:  # the last input each state took in (re-delivery check)
         states[chunk.patient_id]["offset"] = events[i].message.offset
-    await publish(sends)
+    await publish(sends + points.sends(points_topic))
     for pid, st in states.items():
         ecg_state[pid] = st
 
@@ -297,8 +310,9 @@ async def _feed_watch() -> None:
                 cfg=RULES,
             )
             if changes:
-                sends: list[tuple[Any, bytes | None, Any]] = []
-                await _emit(sends, pid, st.get("bed", ""), changes, None)
-                await publish(sends)
+                sends: list[Output] = []
+                points = PointBatches()
+                await _emit(sends, points, int(st["partition"]), pid, st.get("bed", ""), changes, None)
+                await publish(sends + points.sends(points_topic))
                 ecg_state[pid] = st
                 rt.streams.pop(pid, None)

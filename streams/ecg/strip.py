@@ -161,7 +161,7 @@ def strip_render(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, format="png", dpi=100)
+    fig.savefig(tmp, format="png", dpi=100, pil_kwargs={"compress_level": 1})
     tmp.replace(path)  # atomic: a subscriber never reads a half-written file
     return path
 

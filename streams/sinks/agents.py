@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from datetime import UTC, datetime
 
 from streams.app import app
-from streams.delivery import publish
+from streams.deadletter import deadletter_output
+from streams.delivery import acked_batches, publish
 from streams.metrics import consumer_lag, metrics
 from streams.sinks.influx import InfluxWriter
-from streams.topics import deadletter_topic, points_topic
+from streams.topics import points_topic
 from wardwatch.logs import log_event
-from wardwatch.records.deadletter import deadletter_record
-from wardwatch.records.points import point
+from wardwatch.records.points import point, unpack_points
 from wardwatch.settings import get_settings
 from wardwatch.topics import POINTS
 
@@ -25,24 +24,29 @@ writer = InfluxWriter(_s)
 
 @app.agent(points_topic)
 async def write_points(stream):
-    """Batches of points -> InfluxDB. Offsets commit only after the batch is written."""
-    async for batch in stream.take(_s.influx_batch_size, within=_s.influx_flush_s):
-        rejected = await writer.write(batch)
-        await publish(
-            [
-                (
-                    deadletter_topic,
-                    None,
-                    deadletter_record(reason, POINTS, json.dumps(p, default=str).encode()),
-                )
-                for p, reason in rejected
-            ]
-        )
-        metrics.incr("points_written", len(batch) - len(rejected))
-        metrics.incr("points_rejected", len(rejected))
-        last = stream.current_event  # the batch's newest point: produced -> in InfluxDB
-        if last is not None and last.message.timestamp:
-            metrics.observe_latency(POINTS, time.time() - last.message.timestamp)
+    """Batches of ``influx.points`` messages (a point or a list of points each) -> InfluxDB, at
+    most ``influx_batch_size`` points per write. The messages are acknowledged (their offsets
+    committable) only after every point was written or dead-lettered."""
+    async for events in acked_batches(stream, _s.influx_batch_size, _s.influx_flush_s):
+        pairs = [(event, p) for event in events for p in unpack_points(event.value)]
+        size = _s.influx_batch_size
+        for lo in range(0, len(pairs), size):
+            await _write(pairs[lo : lo + size])
+
+
+async def _write(pairs: list) -> None:
+    """Write the points of ``(event, point)`` pairs; dead-letter the rejected ones with the
+    partition and offset of the message that carried them."""
+    rejected = await writer.write([p for _, p in pairs])
+    carrier = {id(p): event for event, p in pairs}
+    await publish(
+        [
+            deadletter_output(carrier[id(p)], reason, POINTS, raw=json.dumps(p, default=str).encode())
+            for p, reason in rejected
+        ]
+    )
+    metrics.incr("points_written", len(pairs) - len(rejected))
+    metrics.incr("points_rejected", len(rejected))
 
 
 @app.timer(interval=10.0)

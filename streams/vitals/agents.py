@@ -4,11 +4,12 @@ Thin by design: every decision is a pure function (``models.vitals.scoring``, th
 ``wardwatch.records``); this module only moves data between the topic, the per-patient table
 and those functions.
 
-Readings are taken in micro-batches (many patients). A batch's outputs (conditions, points,
-dead letters) are published and acknowledged by the broker first; then the patients' states
-are written to the table, then the readings are acknowledged, so a commit never passes a
-reading whose outputs are not on the broker, and a state can never be ahead of its outputs
-(a re-delivered reading would otherwise be a "duplicate" whose alarm was lost).
+Readings are taken in micro-batches (many patients). A batch's outputs (conditions, its points
+as one message per partition: :mod:`streams.outputs`, dead letters) are published and
+acknowledged by the broker first; then the patients' states are written to the table, then the
+readings are acknowledged, so a commit never passes a reading whose outputs are not on the
+broker, and a state can never be ahead of its outputs (a re-delivered reading would otherwise be
+a "duplicate" whose alarm was lost).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from models.deterioration.model import load_model
 from models.vitals.scoring import VitalsState, vitals_step
 from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
-from streams.delivery import acked_batches, already_processed, publish
+from streams.delivery import Output, acked_batches, already_processed, publish
 from streams.metrics import metrics
+from streams.outputs import PointBatches
 from streams.tables import patient_table
 from streams.topics import conditions_topic, points_topic, vitals_topic
 from wardwatch.logs import log_event, pid_ref
@@ -67,7 +69,8 @@ async def score_vitals(stream):
 async def _score_batch(events: list) -> None:
     now = datetime.now(UTC)
     states: dict[str, VitalsState] = {}
-    sends: list[tuple[Any, bytes | None, Any]] = []
+    sends: list[Output] = []
+    points = PointBatches()
     for event in events:
         msg = event.message
         key = msg.key.decode("utf-8", "replace") if msg.key else None
@@ -92,14 +95,14 @@ async def _score_batch(events: list) -> None:
                 offset=msg.offset,
             )
             continue
-        state, conditions, points = vitals_step(state, reading, _deterioration)
+        state, conditions, new_points = vitals_step(state, reading, _deterioration)
         state["partition"], state["offset"] = msg.partition, msg.offset
         states[pid] = state
         pkey = pid.encode()
         sends += [(conditions_topic, pkey, c.to_dict()) for c in conditions]
-        sends += [(points_topic, pkey, p) for p in points]
+        points.add(msg.partition, new_points)
         metrics.incr("vitals_processed")
-    await publish(sends)
+    await publish(sends + points.sends(points_topic))
     for pid, state in states.items():
         vitals_state[pid] = state
 

@@ -1,8 +1,11 @@
 """Time-series points on their way to InfluxDB.
 
 Agents never talk to InfluxDB directly: they send point dicts to the ``influx.points`` topic
-(keyed by patient id) and the one InfluxDB sink agent writes them in batches, retrying until the
-write succeeds before its offsets are committed, so a point is never silently dropped.
+and the one InfluxDB sink agent writes them in batches, retrying until the write succeeds before
+its offsets are committed, so a point is never silently dropped. A message carries one point
+(keyed by patient id) or a batch, ``{"points": [point, ...]}`` (:func:`points_message`: the
+stream agents send one per micro-batch and input partition, so a reading's points are not one
+Kafka message each); :func:`unpack_points` reads either.
 
 Measurements (tags ``patient`` and ``bed`` on every per-patient series): ``vitals``, ``news2``,
 ``risk``, ``ecg_hr``, ``beats``, ``ecg_alarms``, ``alerts``, ``batch_job`` and the workers'
@@ -33,3 +36,21 @@ def point(
         "fields": fields,
         "time_ns": time_ns,
     }
+
+
+def points_message(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """One ``influx.points`` message carrying many points (read back by :func:`unpack_points`)."""
+    return {"points": points}
+
+
+def unpack_points(value: Any) -> list[Any]:
+    """The points of one ``influx.points`` message: a batch's list, or the single point.
+
+    >>> unpack_points({"points": [{"measurement": "a"}, {"measurement": "b"}]})
+    [{'measurement': 'a'}, {'measurement': 'b'}]
+    >>> unpack_points({"measurement": "a"})
+    [{'measurement': 'a'}]
+    """
+    if isinstance(value, dict) and "measurement" not in value and isinstance(value.get("points"), list):
+        return list(value["points"])
+    return [value]

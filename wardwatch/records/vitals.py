@@ -20,7 +20,7 @@ ISO 80601-2-56 (clinical thermometers).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -53,9 +53,15 @@ class VitalsReading:
         return {k: getattr(self, k) for k in MEASUREMENTS if getattr(self, k) is not None}
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """Every field in declaration order, ``ts`` as ISO text (what ``dataclasses.asdict``
+        gives, without its deep copy: every field is an immutable scalar; three calls per
+        reading made asdict 7 % of the worker's time under load)."""
+        d = {name: getattr(self, name) for name in _FIELD_NAMES}
         d["ts"] = self.ts.isoformat()
         return d
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(VitalsReading))
 
 
 # Inclusive physiologically possible ranges (not alarm limits).

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from wardwatch.records.points import unpack_points
+
 #: The vitals fields the bed tiles show (units in the names, as in the ``vitals`` points).
 VITAL_FIELDS = ("hr_bpm", "spo2_pct", "rr_bpm", "sbp_mmhg", "dbp_mmhg", "temp_c")
 PRIORITY_RANK = {"high": 0, "medium": 1, "low": 2}
@@ -94,14 +96,17 @@ def ward_apply(ward: Ward, topic: str, value: Any) -> list[dict[str, Any]]:
     >>> ward_apply(w, "influx.points", {"measurement": "vitals", "tags": {"patient": "P1",
     ...     "bed": "B1"}, "fields": {"hr_bpm": 88.0}, "time_ns": 1})[0]["bed"]["vitals"]
     {'hr_bpm': 88.0}
+    >>> ward_apply(w, "influx.points", {"points": [{"measurement": "vitals", "tags": {"patient":
+    ...     "P1", "bed": "B1"}, "fields": {"spo2_pct": 95.0}, "time_ns": 2}]})[0]["bed"]["vitals"]
+    {'hr_bpm': 88.0, 'spo2_pct': 95.0}
     """
     if not isinstance(value, dict):
         return []
     try:
         if topic == "alerts":
             return _apply_alert(ward, value)
-        if topic == "influx.points":
-            return _apply_point(ward, value)
+        if topic == "influx.points":  # one point, or a batch's {"points": [...]}
+            return [u for p in unpack_points(value) if isinstance(p, dict) for u in _apply_point(ward, p)]
         if topic == "ecg":
             return _apply_ecg(ward, value)
     except (KeyError, TypeError, ValueError):

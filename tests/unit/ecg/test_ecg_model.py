@@ -12,6 +12,7 @@ import shutil
 import numpy as np
 import pytest
 
+from models.ecg.array_state import unpack_f64
 from models.ecg.beats import N_RR, WAVE_LEN, ECGBeatStream, stack_inputs
 from models.ecg.classify import BeatClassifier
 from models.ecg.evaluate import stream_record
@@ -152,3 +153,23 @@ def test_average_models_is_the_mean_of_its_members_and_exports_as_one_model(tmp_
     lite = _Lite(tmp_path / "ens.tflite", 1)
     assert lite.channels == 4
     np.testing.assert_allclose(lite(wave, rr), np.mean(each, axis=0), atol=1e-5)
+
+
+def test_a_state_written_with_number_lists_still_loads_and_gives_identical_beats():
+    """States written before the float buffers were packed (``models.ecg.array_state``) hold
+    plain lists; a detector rebuilt from one goes on exactly as the live one."""
+    fs = 250.0
+    t = np.arange(int(12 * fs)) / fs
+    ecg = np.exp(-((t % 0.8 - 0.4) ** 2) / (2 * 0.012**2))
+    a = ECGBeatStream(fs)
+    ref = [b for c in np.array_split(ecg, 12) for b in a.detect(c)]
+    s = ECGBeatStream(fs)
+    got = [b for c in np.array_split(ecg, 12)[:6] for b in s.detect(c)]
+    state = json.loads(json.dumps(s.to_state()))
+    assert isinstance(state["detector"]["bp"], dict) and isinstance(state["template"], dict)
+    for d, k in ((state["detector"], "bp"), (state["detector"], "mwi"), (state, "template")):
+        d[k] = unpack_f64(d[k]).tolist()  # the old form
+    s = ECGBeatStream.from_state(state)
+    got += [b for c in np.array_split(ecg, 12)[6:] for b in s.detect(c)]
+    assert [b.sample for b in got] == [b.sample for b in ref]
+    assert all(np.array_equal(x.wave, y.wave) for x, y in zip(got, ref, strict=True))

@@ -39,6 +39,8 @@ from faust.transport.producer import Producer
 from faust.types.tuples import TP, RecordMetadata
 
 from streams.app import app
+from wardwatch import topics
+from wardwatch.records.points import unpack_points
 
 #: seconds a test waits for an agent before it fails
 TIMEOUT_S = 10.0
@@ -156,6 +158,10 @@ class AgentHarness:
     def values(self, topic: str) -> list[Any]:
         """The JSON values acknowledged on ``topic``, in order."""
         return [m.json() for m in self.sent(topic)]
+
+    def points(self) -> list[Any]:
+        """The points acknowledged on ``influx.points``, in order, batches unpacked."""
+        return [p for v in self.values(topics.POINTS) for p in unpack_points(v)]
 
     def changelog(self, table: Any) -> list[Sent]:
         return self.sent(table.changelog_topic.get_topic_name())

@@ -60,7 +60,7 @@ def test_chunks_publish_the_step_outputs_and_write_the_state(agents, ecg_table):
         res = ecg_step(states, [ecg_validate(raw, key="E001")], rt, 0.0, partitions=[2])
         assert not res.rejected
         expected += [p for out in res.results for p in out.points]
-    got = agents.values(topics.POINTS)
+    got = agents.points()
     assert got == json.loads(json.dumps(expected))
     assert {p["measurement"] for p in got} >= {"ecg_hr"}
     assert agents.sent(topics.DEADLETTER) == []

@@ -111,7 +111,7 @@ def test_the_next_reading_is_scored_with_the_lab_and_keeps_it(agents):
         s1["deterioration"], labs_validate(lab(at_s=90), key="P001").to_dict()
     )
     s2, _, p2 = vitals_step(s1, vitals_validate(r2, key="P001"), deterioration_step)
-    assert agents.values(topics.POINTS) == json.loads(json.dumps(p1 + p2))
+    assert agents.points() == json.loads(json.dumps(p1 + p2))
     assert vitals_state.data["P001"] == json.loads(json.dumps({**s2, "partition": 0, "offset": 1}))
     assert vitals_state.data["P001"]["deterioration"]["features"]["open"]["Lactate"] == [4.2, 1]
     assert vitals_state.data["P001"]["n"] == 2

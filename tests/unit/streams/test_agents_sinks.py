@@ -16,7 +16,7 @@ from streams.metrics import metrics
 from streams.sinks.agents import write_points
 from streams.sinks.influx import InfluxWriter, to_line
 from wardwatch import topics
-from wardwatch.records.points import point
+from wardwatch.records.points import point, points_message
 from wardwatch.settings import get_settings
 
 TS = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -65,3 +65,29 @@ def test_a_batch_reaches_the_writer_as_one_body_and_bad_points_are_dead_lettered
     [dl] = agents.values(topics.DEADLETTER)
     assert json.loads(base64.b64decode(dl["original_b64"])) == NO_FIELD
     assert metrics.counts["points_written"] == before + 2
+
+
+def test_a_message_of_many_points_is_written_with_the_single_ones(agents, monkeypatch):
+    """The stream agents send a batch's points as one ``{"points": [...]}`` message; the sink
+    writes them with single-point messages in one body, and a bad point of a batch is
+    dead-lettered with the partition and offset of the message that carried it."""
+    bodies: list[str] = []
+
+    async def post(body: str) -> None:
+        bodies.append(body)
+
+    monkeypatch.setattr(sink, "writer", InfluxWriter(get_settings(), post=post))
+    good2 = {**GOOD, "time_ns": GOOD["time_ns"] + 1_000_000_000}
+
+    async def scenario():
+        async with write_points.test_context() as agent:
+            e0 = await agent.put(GOOD, partition=1, wait=False)
+            e1 = await agent.put(points_message([good2, NO_FIELD]), partition=1, wait=False)
+            await agents.processed(agent, e0, e1)
+
+    agents.run(scenario())
+    assert bodies == [f"{to_line(GOOD)}\n{to_line(good2)}"]
+    [dl] = agents.values(topics.DEADLETTER)
+    where = (dl["source_topic"], dl["partition"], dl["offset"], dl["code"])
+    assert where == (topics.POINTS, 1, 1, "malformed")
+    assert json.loads(base64.b64decode(dl["original_b64"])) == NO_FIELD

@@ -70,10 +70,12 @@ def test_a_reading_publishes_the_step_outputs_then_writes_the_state(agents):
     assert [c.json() for c in conditions] == exp_conditions
     assert [(c["source"], c["priority"], c["active"]) for c in exp_conditions] == [("news2", "high", True)]
     assert exp_conditions[0]["evidence"]["news2"]["score"] == 19
-    points = agents.sent(topics.POINTS)
-    assert [p.json() for p in points] == exp_points
+    # the batch's points: one message on the reading's partition, no key (many patients share it)
+    [points] = agents.sent(topics.POINTS)
+    assert points.json() == {"points": exp_points}
     assert [p["measurement"] for p in exp_points] == ["vitals", "news2", "risk"]
-    assert {m.key for m in conditions + points} == {b"P001"}
+    assert (points.key, points.partition) == (None, 3)
+    assert {m.key for m in conditions} == {b"P001"}
     assert agents.sent(topics.DEADLETTER) == []
     # the state, with the partition its reading came from, in the table and its changelog
     assert vitals_state.data["P001"] == {**exp_state, "partition": 3, "offset": 0}
@@ -104,7 +106,7 @@ def test_a_batch_of_many_patients_and_readings(agents):
 
     agents.run(scenario())
     assert agents.values(topics.CONDITIONS) == c1 + c2 + c3 == c3  # only the sick reading alerts
-    assert agents.values(topics.POINTS) == p1 + p2 + p3
+    assert agents.points() == p1 + p2 + p3
     assert vitals_state.data["P001"] == {**s3, "partition": 0, "offset": 2}
     assert vitals_state.data["P002"] == {**s2, "partition": 0, "offset": 1}
     assert vitals_state.data["P001"]["n"] == 2
@@ -137,7 +139,7 @@ def test_a_bad_reading_is_dead_lettered_once_with_code_field_and_offset(agents, 
     assert base64.b64decode(dl["original_b64"]) == value
     assert [m.key for m in agents.sent(topics.DEADLETTER)] == [b"P001"]
     # the good reading of the same batch went through
-    assert agents.values(topics.POINTS) == step({}, good)[2]
+    assert agents.points() == step({}, good)[2]
     assert vitals_state.data["P001"]["n"] == 1
     assert metrics.counts["vitals_deadletter"] == before + 1
 
@@ -202,8 +204,8 @@ def test_state_is_written_and_the_reading_acked_only_after_the_broker_acknowledg
     """While the broker has not acknowledged the batch's outputs, the patient's state is not
     written and the reading is not acknowledged (a commit could otherwise pass it)."""
     raw = reading(**SICK)
-    exp_state, exp_conditions, exp_points = step({}, raw)
-    n_out = len(exp_conditions) + len(exp_points)
+    exp_state, exp_conditions, _ = step({}, raw)
+    n_out = len(exp_conditions) + 1  # the points go in one message
 
     async def scenario():
         async with score_vitals.test_context() as agent:
@@ -234,4 +236,4 @@ def test_an_output_the_broker_did_not_acknowledge_is_sent_again(agents):
     agents.run(scenario())
     assert len(agents.broker.failed) == 1
     assert agents.values(topics.CONDITIONS) == exp_conditions  # each output exactly once
-    assert agents.values(topics.POINTS) == exp_points
+    assert agents.points() == exp_points
