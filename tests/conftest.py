@@ -78,6 +78,12 @@ WARDWATCH = str(Path(sys.executable).with_name("wardwatch"))
 
 
 @pytest.fixture(scope="session")
+def free_ports():
+    """``free_ports(n)``: n loopback ports nothing listens on (for a second server of a test)."""
+    return _free_ports
+
+
+@pytest.fixture(scope="session")
 def services():
     """Kafka + InfluxDB for this test session (fresh data; stopped at the end)."""
     from wardwatch.services import stack

@@ -4,7 +4,6 @@ free ports) beside the session's stack."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from datetime import UTC, datetime
 
@@ -20,15 +19,9 @@ from wardwatch.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def secure(services, tmp_path_factory):
-    port, rpc = _free_port(), _free_port()
+def secure(services, tmp_path_factory, free_ports):
+    port, rpc = free_ports(2)
     s = Settings(
         run_dir=tmp_path_factory.mktemp("secure-influx"),
         cache_dir=services.cache_dir,

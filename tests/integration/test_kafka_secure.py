@@ -9,7 +9,6 @@ the worker role's settings only, turns a gateway's reading into an alert that th
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -26,15 +25,9 @@ from wardwatch.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def secure(services, tmp_path_factory):
-    port, ctrl = _free_port(), _free_port()
+def secure(services, tmp_path_factory, free_ports):
+    port, ctrl = free_ports(2)
     s = Settings(
         run_dir=tmp_path_factory.mktemp("secure-kafka"),
         cache_dir=services.cache_dir,

@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from wardwatch.services.private_files import role_secrets
 from wardwatch.services.process import running_pid, start_detached, stop, wait_until
 from wardwatch.settings import Settings
 
@@ -66,19 +67,7 @@ def role_settings(s: Settings, role: str) -> Settings:
 
 def _make_tokens(s: Settings) -> dict[str, str]:
     """``user:password`` tokens (InfluxDB 1.8's v2 API takes ``Token user:password``), 0600."""
-    import secrets
-
-    d = secrets_dir(s)
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    out = {}
-    for role in ROLES:
-        f = d / f"{role}.token"
-        if not f.exists():
-            fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"{role}:{secrets.token_hex(24)}")
-        out[role] = f.read_text().strip()
-    return out
+    return role_secrets(secrets_dir(s), ROLES, ".token", prefix_role=True)
 
 
 def _query(s: Settings, q: str, token: str = "") -> dict:

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 from wardwatch.kafka_io import client_config
+from wardwatch.services.private_files import role_secrets
 from wardwatch.services.process import port_open, running_pid, start_detached, stop, wait_until
 from wardwatch.settings import Settings
 
@@ -100,20 +101,7 @@ def role_settings(s: Settings, role: str) -> Settings:
 
 def _make_secrets(s: Settings) -> dict[str, str]:
     """A random password per role, written 0600 once (kept across restarts)."""
-    import os
-    import secrets
-
-    d = secrets_dir(s)
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    out = {}
-    for role in ROLES:
-        f = d / f"{role}.password"
-        if not f.exists():
-            fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(24))
-        out[role] = f.read_text().strip()
-    return out
+    return role_secrets(secrets_dir(s), ROLES, ".password")
 
 
 def _listener_lines(s: Settings, secure: bool) -> list[str]:

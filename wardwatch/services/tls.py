@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from pathlib import Path
 
 from cryptography import x509
@@ -19,14 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from wardwatch.services.private_files import write_private
+
 VALID_DAYS = 825  # the longest server-certificate lifetime browsers and CAs accept
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
 
 
 def make_ca_and_broker_cert(folder: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Path:
@@ -72,6 +66,6 @@ def make_ca_and_broker_cert(folder: Path, hosts: tuple[str, ...] = ("127.0.0.1",
     )
     pem = serialization.Encoding.PEM
     key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    _write(broker_path, key_pem + cert.public_bytes(pem) + ca.public_bytes(pem))
-    _write(ca_path, ca.public_bytes(pem))
+    write_private(broker_path, key_pem + cert.public_bytes(pem) + ca.public_bytes(pem))
+    write_private(ca_path, ca.public_bytes(pem))
     return ca_path
