@@ -286,6 +286,16 @@ def _patient(msg: hl7.Message) -> str:
     return pid
 
 
+def patient_of(text: str) -> str | None:
+    """PID-3.1 of a message that may not map (the dead letter's key), None when there is none."""
+    try:
+        pids = _segments(hl7.parse(text), "PID") if text.startswith("MSH") else []
+    except Exception:  # noqa: BLE001 - best effort only
+        return None
+    pid = _get(pids[0], 3, 1) if pids else ""
+    return pid[:64] or None
+
+
 def _bed(msg: hl7.Message, device: str | None) -> str:
     pv1 = _segments(msg, "PV1")
     if pv1:

@@ -1,0 +1,124 @@
+"""The HL7 gateway against the real Kafka, with a real MLLP client (python-hl7's asyncio streams).
+
+In one run: a PCD-01 vitals message and a waveform message get ACK AA and their records are on
+``vitals`` / ``ecg``; a message with an unknown unit gets AE with an ERR 103 and its raw bytes are
+on ``deadletter``; a garbage frame gets AR (and a dead letter), bytes before a frame's <VT> do not
+cost the message after them, a half frame and a dropped connection leave the server serving other
+connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from wardwatch import topics
+from wardwatch.hl7.gateway import HL7Gateway
+from wardwatch.hl7.mllp import MLLPClient
+from wardwatch.hl7.pcd01 import ack_code, build_oru_r01, build_waveform_r01
+from wardwatch.kafka_io import consume, end_offsets
+from wardwatch.records.ecg import ecg_chunk_dict
+
+pytestmark = pytest.mark.integration
+
+
+async def _raw_exchange(port: int, data: bytes, answers: int) -> list[bytes]:
+    """Write raw bytes on a new connection and read ``answers`` MLLP frames back."""
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(data)
+    await w.drain()
+    out = [await asyncio.wait_for(r.readuntil(b"\x1c\r"), 30) for _ in range(answers)]
+    w.close()
+    return out
+
+
+def test_gateway_acks_after_kafka_refuses_bad_messages_and_survives_garbage(services):
+    pid = "HL7-" + uuid.uuid4().hex[:8]
+    ts = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    reading = {
+        "patient_id": pid,
+        "bed": "W9-01",
+        "ts": ts.isoformat(),
+        "hr_bpm": 91,
+        "spo2_pct": 95,
+        "rr_bpm": 22,
+        "sbp_mmhg": 104,
+        "dbp_mmhg": 66,
+        "temp_c": 38.3,
+    }
+    chunk = ecg_chunk_dict(pid, "W9-01", ts, 250, 0, "II", [(i % 25) * 8 - 100 for i in range(250)])
+    good = build_oru_r01(reading, "C-1")
+    wave = build_waveform_r01(chunk, "C-2")
+    bad_unit = build_oru_r01({**reading, "ts": (ts + timedelta(seconds=1)).isoformat()}, "C-3").replace(
+        "268192^MDC_DIM_DEGC^MDC", "999999^MDC_DIM_KELVIN_ISH^MDC"
+    )
+    later = build_oru_r01({**reading, "ts": (ts + timedelta(seconds=2)).isoformat(), "hr_bpm": 93}, "C-4")
+    start = end_offsets([topics.VITALS, topics.ECG, topics.DEADLETTER])
+
+    async def scenario() -> dict[str, str]:
+        gw = HL7Gateway("127.0.0.1", 0)
+        await gw.start()
+        answers: dict[str, str] = {}
+        try:
+            c = MLLPClient("127.0.0.1", gw.port, timeout_s=30)
+            answers["good"] = await c.request(good)
+            answers["wave"] = await c.request(wave)
+            answers["bad_unit"] = await c.request(bad_unit)
+            # garbage: a frame without <VT>, then junk before a valid frame, on another connection
+            frames = await _raw_exchange(
+                gw.port, b"\x00\xff not hl7 \x1c\r" + b"junk\x0b" + later.encode() + b"\x1c\r", 2
+            )
+            answers["garbage"], answers["after_junk"] = (f.decode("utf-8", "replace") for f in frames)
+            # a half frame, then the connection drops
+            _r, w = await asyncio.open_connection("127.0.0.1", gw.port)
+            w.write(b"\x0bMSH|^~\\&|half")
+            await w.drain()
+            w.close()
+            await asyncio.sleep(0.2)
+            # the first connection still works
+            answers["still"] = await c.request(good.replace("|C-1|", "|C-5|"))
+            await c.close()
+            answers["counts"] = str(gw.counts)
+        finally:
+            await gw.stop()
+        return answers
+
+    a = asyncio.run(scenario())
+    assert ack_code(a["good"]) == "AA" and "MSA|AA|C-1" in a["good"]
+    assert ack_code(a["wave"]) == "AA"
+    assert (
+        ack_code(a["bad_unit"]) == "AE"
+        and "\rERR||OBX^7^6^1|103^Table value not found^HL70357|E" in a["bad_unit"]
+    )
+    assert ack_code(a["garbage"]) == "AR" and "|100^" in a["garbage"]
+    assert ack_code(a["after_junk"]) == "AA" and "MSA|AA|C-4" in a["after_junk"]
+    assert ack_code(a["still"]) == "AA"
+
+    got: dict[str, list[dict]] = {topics.VITALS: [], topics.ECG: [], topics.DEADLETTER: []}
+
+    def done(_seen) -> bool:
+        return len(got[topics.VITALS]) >= 3 and got[topics.ECG] and len(got[topics.DEADLETTER]) >= 2
+
+    for topic, key, value in consume(
+        [topics.VITALS, topics.ECG, topics.DEADLETTER],
+        start=start,
+        timeout_s=30,
+        stop=lambda s: bool(done(s)),
+    ):
+        if isinstance(value, dict) and (
+            key == pid or (topic == topics.DEADLETTER and value.get("source_topic") == "hl7")
+        ):
+            got[topic].append(value)
+    vitals = sorted(got[topics.VITALS], key=lambda v: v["ts"])
+    assert [v["hr_bpm"] for v in vitals] == [91.0, 91.0, 93.0]  # C-1, its re-send C-5, C-4
+    assert vitals[0] == {**reading, **{k: float(v) for k, v in reading.items() if isinstance(v, int)}}
+    (ecg,) = got[topics.ECG]
+    assert ecg["ecg_uv"] == chunk["ecg_uv"] and ecg["fs_hz"] == 250 and ecg["lead"] == "II"
+    dl = {d["code"]: d for d in got[topics.DEADLETTER]}
+    assert base64.b64decode(dl["wrong_unit"]["original_b64"]).decode() == bad_unit
+    assert dl["wrong_unit"]["key"] == pid and dl["wrong_unit"]["detail"]["hl7_code"] == 103
+    assert dl["malformed"]["detail"]["ack"] == "AR"
