@@ -16,10 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from simulators.vitals import ward_plan
 from wardwatch import topics
 from wardwatch.hl7.gateway import HL7Gateway
 from wardwatch.hl7.mllp import MLLPClient
 from wardwatch.hl7.pcd01 import ack_code, build_oru_r01, build_waveform_r01
+from wardwatch.hl7.simulate import run_hl7_feed_async
 from wardwatch.kafka_io import consume, end_offsets
 from wardwatch.records.ecg import ecg_chunk_dict
 
@@ -82,6 +84,17 @@ def test_gateway_acks_after_kafka_refuses_bad_messages_and_survives_garbage(serv
             # the first connection still works
             answers["still"] = await c.request(good.replace("|C-1|", "|C-5|"))
             await c.close()
+            # the HL7 device simulator: 6 beds, 4 ticks, over 3 connections
+            sim = await run_hl7_feed_async(
+                ward_plan(6, prefix=pid + "S"),
+                "127.0.0.1",
+                gw.port,
+                duration_s=3,
+                speed=60,
+                realtime=False,
+                connections=3,
+            )
+            answers["sim"] = str(sim)
             answers["counts"] = str(gw.counts)
         finally:
             await gw.stop()
@@ -97,11 +110,18 @@ def test_gateway_acks_after_kafka_refuses_bad_messages_and_survives_garbage(serv
     assert ack_code(a["garbage"]) == "AR" and "|100^" in a["garbage"]
     assert ack_code(a["after_junk"]) == "AA" and "MSA|AA|C-4" in a["after_junk"]
     assert ack_code(a["still"]) == "AA"
+    assert a["sim"] == str({"sent": 24, "AA": 24, "resent": 0, "lost": 0})
 
+    sim: list[dict] = []
     got: dict[str, list[dict]] = {topics.VITALS: [], topics.ECG: [], topics.DEADLETTER: []}
 
     def done(_seen) -> bool:
-        return len(got[topics.VITALS]) >= 3 and got[topics.ECG] and len(got[topics.DEADLETTER]) >= 2
+        return (
+            len(got[topics.VITALS]) >= 3
+            and got[topics.ECG]
+            and len(got[topics.DEADLETTER]) >= 2
+            and len(sim) >= 24
+        )
 
     for topic, key, value in consume(
         [topics.VITALS, topics.ECG, topics.DEADLETTER],
@@ -109,7 +129,9 @@ def test_gateway_acks_after_kafka_refuses_bad_messages_and_survives_garbage(serv
         timeout_s=30,
         stop=lambda s: bool(done(s)),
     ):
-        if isinstance(value, dict) and (
+        if isinstance(value, dict) and topic == topics.VITALS and key.startswith(pid + "S"):
+            sim.append(value)
+        elif isinstance(value, dict) and (
             key == pid or (topic == topics.DEADLETTER and value.get("source_topic") == "hl7")
         ):
             got[topic].append(value)
@@ -122,3 +144,4 @@ def test_gateway_acks_after_kafka_refuses_bad_messages_and_survives_garbage(serv
     assert base64.b64decode(dl["wrong_unit"]["original_b64"]).decode() == bad_unit
     assert dl["wrong_unit"]["key"] == pid and dl["wrong_unit"]["detail"]["hl7_code"] == 103
     assert dl["malformed"]["detail"]["ack"] == "AR"
+    assert len(sim) == 24 and {v["bed"] for v in sim} == {f"W1-{b:02d}" for b in range(1, 7)}
