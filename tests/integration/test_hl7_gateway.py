@@ -145,3 +145,81 @@ def test_gateway_acks_after_kafka_refuses_bad_messages_and_survives_garbage(serv
     assert dl["wrong_unit"]["key"] == pid and dl["wrong_unit"]["detail"]["hl7_code"] == 103
     assert dl["malformed"]["detail"]["ack"] == "AR"
     assert len(sim) == 24 and {v["bed"] for v in sim} == {f"W1-{b:02d}" for b in range(1, 7)}
+
+
+def test_alert_events_go_out_as_oru_r40_and_are_committed_after_the_ack(services, mllp_receiver):
+    """``wardwatch alerts hl7``'s loop (the subscribers' delivery loop with the MLLP transport):
+    the receiver first drops the connection (no ACK: retried), then ACKs AA; the offset is
+    committed only after that ACK; an event it answers AR is dead-lettered and the loop goes on."""
+    import threading
+    import time
+
+    from kafka import KafkaConsumer, TopicPartition
+
+    from wardwatch.hl7.pcd04 import R40Transport
+    from wardwatch.kafka_io import client_config, make_producer, send
+    from wardwatch.subscribers.delivery import DeliveryConfig, DeliveryLoop
+    from wardwatch.subscribers.retry import RetryPolicy
+
+    run = uuid.uuid4().hex[:8]
+    bed = f"HL7-{run}"
+    rx = mllp_receiver(["drop", "AA", "AR"])
+    group = f"wardwatch-hl7-test-{run}"
+    events = [
+        {
+            "event_id": f"{run}-e{i}",
+            "alert_id": f"al-{run}",
+            "type": kind,
+            "patient_id": f"P-{run}",
+            "bed": bed,
+            "source": "news2",
+            "priority": "high",
+            "ts": datetime.now(UTC).isoformat(),
+            "onset_ts": datetime.now(UTC).isoformat(),
+            "message": f"NEWS2 {i}",
+            "evidence": {"score": 7},
+        }
+        for i, kind in enumerate(["raised", "acknowledged"])
+    ]
+    p = make_producer()
+    metas = [send(p, topics.ALERTS, e["patient_id"], e).get(timeout=30) for e in events]
+    p.close()
+    start = end_offsets([topics.DEADLETTER])
+
+    cfg = DeliveryConfig(
+        group_id=group, beds=frozenset({bed}), from_beginning=True, policy=RetryPolicy(base_s=0.2, max_s=1.0)
+    )
+    loop = DeliveryLoop(cfg, R40Transport("127.0.0.1", rx.port, timeout_s=5))
+    loop.connect()
+    t = threading.Thread(target=loop.run, daemon=True)
+    t.start()
+    c = KafkaConsumer(**client_config(), group_id=group, enable_auto_commit=False)
+    tp = TopicPartition(topics.ALERTS, metas[-1].partition)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (c.committed(tp) or 0) <= metas[-1].offset:
+            time.sleep(0.3)
+        assert (c.committed(tp) or 0) == metas[-1].offset + 1
+    finally:
+        loop.stop()
+        t.join(30)
+        c.close()
+    # the first event twice (dropped, then ACKed AA), the second once (AR)
+    assert len(rx.received) == 3
+    assert [m.split("\r")[0].split("|")[9] for m in rx.received] == [f"{run}-e0", f"{run}-e0", f"{run}-e1"]
+    assert "|start|" in rx.received[1] and "|acknowledged|" in rx.received[2]
+    assert loop.counts["delivered"] == 1 and loop.counts["refused"] == 1 and loop.counts["retries"] == 1
+    dls = [
+        v
+        for _, _, v in consume(
+            [topics.DEADLETTER],
+            start=start,
+            timeout_s=15,
+            stop=lambda s: any(
+                isinstance(v, dict) and v.get("detail", {}).get("event_id") == f"{run}-e1" for _, v in s
+            ),
+        )
+        if isinstance(v, dict) and v.get("detail", {}).get("event_id") == f"{run}-e1"
+    ]
+    assert dls and dls[0]["code"] == "rejected" and "ACK AR" in dls[0]["reason"]
+    assert dls[0]["detail"]["subscriber"] == "hl7"

@@ -98,3 +98,53 @@ def alerts_webhook(
     except webhook.KafkaUnavailable as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(webhook.EXIT_KAFKA_UNREACHABLE) from None
+
+
+@app.command("hl7")
+def alerts_hl7(
+    to: str = typer.Option(..., "--to", help="HOST:PORT of the MLLP receiver (nurse call, paging gateway)"),
+    priority: list[str] = typer.Option([], "--priority", help="only these priorities, e.g. high,medium"),
+    bed: list[str] = typer.Option([], "--bed", help="only these beds (repeat or comma-separate)"),
+    group: str = typer.Option("", "--group", help="consumer group (default: one per receiver)"),
+    from_beginning: bool = typer.Option(False, "--from-beginning", help="a new group starts at the oldest"),
+    timeout: float = typer.Option(10.0, "--timeout", help="seconds to wait for each ACK"),
+    backoff: float = typer.Option(0.5, "--backoff", help="first retry delay, seconds (doubles)"),
+    max_backoff: float = typer.Option(60.0, "--max-backoff", help="longest retry delay, seconds"),
+    connect_timeout: float = typer.Option(10.0, "--connect-timeout", help="seconds to reach Kafka"),
+) -> None:
+    """Send every alert event as IHE PCD-04 ORU^R40 over MLLP; commit only after its ACK
+    (README: HL7 v2 gateway)."""
+    import hashlib
+
+    from wardwatch.hl7.mllp import parse_hostport
+    from wardwatch.hl7.pcd04 import R40Transport
+    from wardwatch.logs import setup_logging
+    from wardwatch.settings import get_settings
+    from wardwatch.subscribers import delivery
+    from wardwatch.subscribers.retry import RetryPolicy
+    from wardwatch.subscribers.webhook import PRIORITIES, split_values
+
+    try:
+        host, port = parse_hostport(to)
+        priorities = split_values(priority)
+        if priorities - PRIORITIES:
+            raise ValueError(f"unknown priority {sorted(priorities - PRIORITIES)}; valid: high, medium, low")
+        if timeout <= 0 or connect_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        cfg = delivery.DeliveryConfig(
+            group_id=group or "wardwatch-hl7-" + hashlib.sha256(to.encode()).hexdigest()[:12],
+            priorities=priorities,
+            beds=split_values(bed),
+            policy=RetryPolicy(base_s=backoff, max_s=max(max_backoff, backoff)),
+            from_beginning=from_beginning,
+            connect_timeout_s=connect_timeout,
+        )
+    except ValueError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    setup_logging(get_settings().log_level)
+    try:
+        delivery.run_loop(delivery.DeliveryLoop(cfg, R40Transport(host, port, timeout)))
+    except delivery.KafkaUnavailable as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(delivery.EXIT_KAFKA_UNREACHABLE) from None
