@@ -35,7 +35,7 @@ from typing import Any
 from hl7.mllp import start_hl7_server
 
 from wardwatch import topics
-from wardwatch.hl7.pcd01 import HL7Error, ack, map_message, patient_of
+from wardwatch.hl7.pcd01 import HL7Error, ack, map_message, parse, patient_of
 from wardwatch.kafka_io import aio_client_config
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.records.deadletter import deadletter_record
@@ -128,7 +128,7 @@ class HL7Gateway:
         log_event(log, "hl7.connection.open", peer=peer_s)
         try:
             while True:
-                frame = await self._read_frame(reader, peer_s)
+                frame = await self.read_frame(reader, peer_s)
                 if frame is None:
                     return
                 answer = await self.handle(*frame)
@@ -147,7 +147,7 @@ class HL7Gateway:
             writer.close()
             log_event(log, "hl7.connection.closed", peer=peer_s)
 
-    async def _read_frame(self, reader: Any, peer: str) -> tuple[bytes, bool] | None:
+    async def read_frame(self, reader: Any, peer: str) -> tuple[bytes, bool] | None:
         """The next frame's content (after its last <VT>, or the whole frame when it has none) and
         whether it had a <VT>; None at EOF, on an idle timeout or a frame over the size limit."""
         try:
@@ -174,14 +174,11 @@ class HL7Gateway:
         take its records or its dead letter."""
         t0 = time.perf_counter()
         text = ""
+        msg = None
         try:
-            if not framed:
-                raise HL7Error(100, "an MLLP frame without its start block <VT>", ack="AR")
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise HL7Error(102, "the message is not UTF-8 text", ack="AR") from None
-            mapped = map_message(text, now=datetime.now(UTC))
+            text = decode(raw, framed)
+            msg = parse(text)
+            mapped = map_message(msg, now=datetime.now(UTC))
         except HL7Error as e:
             await self._deadletter(raw, text, e)
             self.counts[e.ack] += 1
@@ -194,7 +191,7 @@ class HL7Gateway:
                 code=e.code,
                 location=e.location,
             )
-            return ack(text or None, e)
+            return ack(msg if msg is not None else (text or None), e)
         records = mapped.records()
         await self._produce(records)
         self.counts["AA"] += 1
@@ -209,7 +206,7 @@ class HL7Gateway:
             skipped=mapped.skipped,
             took_ms=round((time.perf_counter() - t0) * 1000, 2),
         )
-        return ack(text)
+        return ack(msg)
 
     async def _produce(self, records: list[tuple[str, str, dict[str, Any]]]) -> None:
         from aiokafka.errors import KafkaError
@@ -231,6 +228,16 @@ class HL7Gateway:
         detail = {"hl7_code": e.hl7_code, "ack": e.ack, "location": e.location}
         rec = deadletter_record(e.invalid_record(), SOURCE, raw, key=pid, detail=detail)
         await self._produce([(topics.DEADLETTER, pid or "", rec)])
+
+
+def decode(raw: bytes, framed: bool = True) -> str:
+    """A frame's content as text: AR 100 for a frame that had no <VT>, AR 102 when not UTF-8."""
+    if not framed:
+        raise HL7Error(100, "an MLLP frame without its start block <VT>", ack="AR")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HL7Error(102, "the message is not UTF-8 text", ack="AR") from None
 
 
 def run_gateway(host: str, port: int) -> None:

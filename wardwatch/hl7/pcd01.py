@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import hl7
 from hl7.datatypes import parse_datetime
+from hl7.util import generate_message_control_id
 
 from wardwatch.hl7.codes import (
     HL7_ERRORS,
@@ -137,10 +138,16 @@ def _reps(seg: Any, n: int) -> list[list[str]]:
 
 
 def _get(seg: Any, n: int, comp: int = 1, rep: int = 1) -> str:
-    reps = _reps(seg, n)
-    if len(reps) < rep or len(reps[rep - 1]) < comp:
+    """Component ``comp`` of repetition ``rep`` of field ``n`` ('' when absent)."""
+    if n >= len(seg):
         return ""
-    return reps[rep - 1][comp - 1].strip()
+    f = seg[n]
+    if len(f) < rep:
+        return ""
+    r = f[rep - 1]
+    if isinstance(r, str):
+        return r.strip() if comp == 1 else ""
+    return str(r[comp - 1]).strip() if len(r) >= comp else ""
 
 
 def parse(text: str) -> hl7.Message:
@@ -234,7 +241,7 @@ def _unit(seg: Any, seq: int, kinds: tuple[str, ...]) -> str:
 # --------------------------------------------------------------------------- message checks
 def check_header(msg: hl7.Message) -> str:
     """MSH-9 must be ORU^R01 and MSH-12 a version we take (AR 200/201/203); returns MSH-10."""
-    msh = msg.segment("MSH")
+    msh = msg[0]
     mtype, event = _get(msh, 9, 1), _get(msh, 9, 2)
     if mtype != "ORU":
         raise HL7Error(
@@ -269,7 +276,7 @@ def check_header(msg: hl7.Message) -> str:
 
 
 def _segments(msg: hl7.Message, name: str) -> list[Any]:
-    return [s for s in msg if str(s[0]) == name]
+    return [s for s in msg if len(s) and str(s[0]) == name]
 
 
 def _patient(msg: hl7.Message) -> str:
@@ -317,9 +324,18 @@ class _Wave:
     fs: float | None = None
 
 
-def map_message(text: str, now: datetime | None = None) -> Mapped:
-    """Map one PCD-01 ORU^R01 (the text inside the MLLP frame) to our records."""
-    msg = parse(text)
+def map_message(text: str | hl7.Message, now: datetime | None = None) -> Mapped:
+    """Map one PCD-01 ORU^R01 (the text inside the MLLP frame, or it parsed by :func:`parse`) to
+    our records; :class:`HL7Error` for anything it cannot use."""
+    try:
+        return _map(parse(text) if isinstance(text, str) else text, now)
+    except HL7Error:
+        raise
+    except (IndexError, KeyError, TypeError, AttributeError, ValueError) as e:  # a tree too broken to walk
+        raise HL7Error(102, f"unreadable message structure ({type(e).__name__})", ack="AR") from None
+
+
+def _map(msg: hl7.Message, now: datetime | None) -> Mapped:
     control_id = check_header(msg)
     patient = _patient(msg)
     obxs = _segments(msg, "OBX")
@@ -495,24 +511,36 @@ def err_segment(e: HL7Error) -> str:
 def ack(
     text_or_msg: str | hl7.Message | None, error: HL7Error | None = None, now: datetime | None = None
 ) -> str:
-    """The ACK for a message: AA, or AE/AR with an ERR segment. Built with python-hl7's
-    ``create_ack`` when the MSH parses; otherwise a minimal ACK (MSA-2 empty)."""
+    """The ACK for a message: AA, or AE/AR with an ERR segment. Always written with the standard
+    encoding characters (whatever the sender's MSH-2 was), echoing MSH-10 in MSA-2 and swapping
+    sender and receiver; a message without a readable MSH gets MSA-2 empty."""
     code = "AA" if error is None else error.ack
-    msg = text_or_msg
+    msh: Any = None
+    msg: Any = text_or_msg
     if isinstance(msg, str):
         try:
-            msg = hl7.parse(msg)
-        except Exception:  # noqa: BLE001 - any parse failure: answer with the minimal ACK
+            msg = hl7.parse(msg) if msg.startswith("MSH") else None
+        except Exception:  # noqa: BLE001 - any parse failure: answer without the sender's MSH
             msg = None
-    out: str
-    try:
-        if msg is None or str(msg[0][0]) != "MSH":
-            raise ValueError("no MSH")
-        a = msg.create_ack(ack_code=code, application="WARDWATCH", facility="")
-        out = str(a).rstrip("\r")
-    except Exception:  # noqa: BLE001 - an MSH too broken for create_ack still gets an answer
-        stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
-        out = f"MSH|^~\\&|WARDWATCH||||{stamp}||ACK|{stamp}|P|2.6\rMSA|{code}|"
+    if msg is not None:
+        try:
+            msh = msg[0] if str(msg[0][0]) == "MSH" else None
+        except (IndexError, TypeError):
+            msh = None
+
+    def f(n: int, comp: int = 1) -> str:
+        try:
+            return escape(_get(msh, n, comp))[:60] if msh is not None else ""
+        except (IndexError, TypeError):
+            return ""
+
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+    version = f(12) if f(12) in VERSIONS else "2.6"
+    mtype = f"ACK^{f(9, 2)}^ACK" if f(9, 2) else "ACK"
+    out = (
+        f"MSH|^~\\&|WARDWATCH||{f(3)}|{f(4)}|{stamp}||{mtype}|{generate_message_control_id()}"
+        f"|{f(11) or 'P'}|{version}\rMSA|{code}|{f(10)}"
+    )
     if error is not None:
         out += "\r" + err_segment(error)
     return out + "\r"
