@@ -1,8 +1,8 @@
 """HL7 gateway throughput and ACK latency, against plain Kafka produce in the same run.
 
 Run: ``.venv/bin/python bench/bench_hl7_gateway.py [--clients 32] [--messages 200] [--ecg-share 0]``
-against running services (``wardwatch services up``). The gateway runs in this process (one
-asyncio loop, as ``wardwatch gateway hl7`` does) on a free port.
+against running services (``wardwatch services up``). The gateways are ``wardwatch gateway hl7``
+processes on free ports, started and stopped here.
 
 Two measurements on the same broker, same machine, same minute, same concurrency:
 
@@ -11,7 +11,8 @@ Two measurements on the same broker, same machine, same minute, same concurrency
   (what an ACK-after-Kafka gateway cannot beat);
 * gateway: ``--clients`` MLLP connections (python-hl7's client), each sending the same readings
   as PCD-01 ORU^R01 one at a time and waiting for ACK AA (parse, map, validate, produce,
-  Kafka's acknowledgement, ACK).
+  Kafka's acknowledgement, ACK), to ``--gateways`` ``wardwatch gateway hl7`` processes (clients
+  spread over them: a gateway per ward).
 
 Also the pure mapping (``map_message``) per message on one core. Prints JSON: messages/s and
 p50/p99 latency of each; the ratio is the result, absolute rates depend on the (shared) machine.
@@ -22,17 +23,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from simulators.vitals import ward_plan, ward_readings
 from wardwatch import topics
-from wardwatch.hl7.gateway import HL7Gateway
 from wardwatch.hl7.mllp import MLLPClient
-from wardwatch.hl7.pcd01 import ack_code, build_oru_r01, build_waveform_r01, map_message
+from wardwatch.hl7.pcd01 import build_oru_r01, build_waveform_r01, map_message
 from wardwatch.kafka_io import aio_client_config
 from wardwatch.records.ecg import ecg_chunk_dict
 
@@ -99,9 +104,32 @@ async def baseline(lanes: list[list[dict[str, Any]]]) -> dict[str, float]:
     return summary(lat, time.perf_counter() - t0)
 
 
-async def through_gateway(lanes: list[list[dict[str, Any]]]) -> dict[str, float]:
-    gw = HL7Gateway("127.0.0.1", 0)
-    await gw.start()
+def start_gateways(n: int) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
+    """``n`` ``wardwatch gateway hl7`` processes on free ports, each ready to accept."""
+    procs, ports = [], []
+    for _ in range(n):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        exe = str(Path(sys.executable).with_name("wardwatch"))
+        procs.append(
+            subprocess.Popen([exe, "gateway", "hl7", "--port", str(port)], stderr=subprocess.DEVNULL)
+        )
+        ports.append(port)
+    for port in ports:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"gateway on {port} did not start") from None
+                time.sleep(0.2)
+    return procs, ports
+
+
+async def through_gateway(lanes: list[list[dict[str, Any]]], ports: list[int]) -> dict[str, float]:
     lat: list[float] = []
     refused = 0
     texts = [
@@ -112,23 +140,20 @@ async def through_gateway(lanes: list[list[dict[str, Any]]]) -> dict[str, float]
         for i, items in enumerate(lanes)
     ]
 
-    async def lane(msgs: list[str]) -> None:
+    async def lane(msgs: list[str], port: int) -> None:
         nonlocal refused
-        c = MLLPClient("127.0.0.1", gw.port, timeout_s=60)
+        c = MLLPClient("127.0.0.1", port, timeout_s=60)
         try:
             for text in msgs:
                 t = time.perf_counter()
                 answer = await c.request(text)
                 lat.append(time.perf_counter() - t)
-                refused += ack_code(answer) != "AA"
+                refused += "\rMSA|AA|" not in answer  # no parse: the client's CPU is not the gateway's
         finally:
             await c.close()
 
     t0 = time.perf_counter()
-    try:
-        await asyncio.gather(*(lane(m) for m in texts))
-    finally:
-        await gw.stop()
+    await asyncio.gather(*(lane(m, ports[i % len(ports)]) for i, m in enumerate(texts)))
     out = summary(lat, time.perf_counter() - t0)
     out["not_aa"] = refused
     return out
@@ -149,15 +174,23 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=32, help="concurrent MLLP connections / producers")
     ap.add_argument("--messages", type=int, default=200, help="messages per client")
     ap.add_argument("--ecg-share", type=float, default=0.0, help="share of clients sending 1 s ECG chunks")
+    ap.add_argument("--gateways", type=int, default=1, help="gateway processes (clients spread over them)")
     a = ap.parse_args()
     lanes = make_lanes(a.clients, a.messages, a.ecg_share)
     # the same records twice would be duplicates downstream: each run makes its own patients
     base = asyncio.run(baseline(make_lanes(a.clients, a.messages, a.ecg_share)))
-    gw = asyncio.run(through_gateway(lanes))
+    procs, ports = start_gateways(a.gateways)
+    try:
+        gw = asyncio.run(through_gateway(lanes, ports))
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            p.wait(30)
     result = {
         "clients": a.clients,
         "messages_per_client": a.messages,
         "ecg_share": a.ecg_share,
+        "gateway_processes": a.gateways,
         "baseline_plain_produce": base,
         "gateway_ack_after_kafka": gw,
         "gateway_vs_baseline_rate": round(gw["msgs_per_s"] / base["msgs_per_s"], 3),
