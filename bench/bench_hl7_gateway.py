@@ -38,7 +38,7 @@ from simulators.vitals import ward_plan, ward_readings
 from wardwatch import topics
 from wardwatch.hl7.mllp import MLLPClient
 from wardwatch.hl7.pcd01 import build_oru_r01, build_waveform_r01, map_message
-from wardwatch.kafka_io import aio_client_config
+from wardwatch.kafka_io import start_aio_producer
 from wardwatch.records.ecg import ecg_chunk_dict
 
 
@@ -82,10 +82,7 @@ def summary(latencies: list[float], wall: float) -> dict[str, float]:
 
 
 async def baseline(lanes: list[list[dict[str, Any]]]) -> dict[str, float]:
-    from aiokafka import AIOKafkaProducer
-
-    p = AIOKafkaProducer(**aio_client_config(), acks="all", enable_idempotence=True, linger_ms=2)
-    await p.start()
+    p = await start_aio_producer(enable_idempotence=True, linger_ms=2)
     lat: list[float] = []
 
     async def lane(items: list[dict[str, Any]]) -> None:

@@ -14,9 +14,16 @@ def gateway_hl7(
 ) -> None:
     """Listen for IHE PCD-01 ORU^R01 over MLLP; vitals and ECG to Kafka, ACK after Kafka has them
     (README: HL7 v2 gateway)."""
-    from wardwatch.hl7.gateway import run_gateway
+    from wardwatch.hl7.gateway import GatewayUnavailable, run_gateway
     from wardwatch.logs import setup_logging
     from wardwatch.settings import get_settings
 
     setup_logging(get_settings().log_level)
-    run_gateway(host, port)
+    try:
+        run_gateway(host, port)
+    except GatewayUnavailable as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(69) from None  # EX_UNAVAILABLE, as the subscribers
+    except OSError as e:  # the port is taken or not ours to bind
+        typer.echo(f"error: cannot listen on {host}:{port}: {e.strerror}", err=True)
+        raise typer.Exit(2) from None

@@ -20,7 +20,7 @@ EOF is dropped (logged): the sender never got an ACK for it.
 
 Why aiokafka: the listener is asyncio (python-hl7's MLLP), and aiokafka's futures let one
 message's records go out together and be awaited without a thread per connection; it takes the
-same connection settings as every client (:func:`wardwatch.kafka_io.aio_client_config`).
+same connection settings as every client (:func:`wardwatch.kafka_io.start_aio_producer`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from hl7.mllp import start_hl7_server
 
 from wardwatch import topics
 from wardwatch.hl7.pcd01 import HL7Error, ack, map_message, parse, patient_of
-from wardwatch.kafka_io import aio_client_config
+from wardwatch.kafka_io import start_aio_producer
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.records.deadletter import deadletter_record
 
@@ -73,21 +73,20 @@ class HL7Gateway:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        from aiokafka import AIOKafkaProducer
+        from aiokafka.errors import KafkaError
 
-        p = AIOKafkaProducer(
-            **aio_client_config(),
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=2,
-            client_id="wardwatch-hl7-gateway",
-            request_timeout_ms=int(self.send_timeout_s * 1000),
-        )
         try:
-            await p.start()
-        except BaseException:
-            await p.stop()
-            raise
+            p = await start_aio_producer(
+                enable_idempotence=True,
+                linger_ms=2,
+                client_id="wardwatch-hl7-gateway",
+                request_timeout_ms=int(self.send_timeout_s * 1000),
+            )
+        except KafkaError as e:
+            raise GatewayUnavailable(
+                f"cannot reach Kafka ({type(e).__name__}); start it with `wardwatch services up` "
+                "or set WARDWATCH_KAFKA_BOOTSTRAP"
+            ) from e
         self._producer = p
         self._server = await start_hl7_server(
             self._on_connection, self.host, self.port, limit=self.max_message_bytes

@@ -120,6 +120,17 @@ class LoopConfig(Protocol):
     def connect_timeout_s(self) -> float: ...
 
 
+PRIORITIES = frozenset({"high", "medium", "low"})
+
+
+def split_values(values: list[str] | str | None) -> frozenset[str]:
+    """``["high,medium", "low"]`` or ``"high,medium"`` -> ``{"high", "medium", "low"}``."""
+    if not values:
+        return frozenset()
+    items = [values] if isinstance(values, str) else values
+    return frozenset(v.strip() for item in items for v in item.split(",") if v.strip())
+
+
 @dataclass(frozen=True)
 class DeliveryConfig:
     """A :class:`LoopConfig` for subscribers that need nothing more (e.g. the HL7 alert sender)."""
@@ -130,6 +141,35 @@ class DeliveryConfig:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     from_beginning: bool = False
     connect_timeout_s: float = 10.0
+
+
+def loop_config(
+    group_id: str,
+    priority: list[str] | str | None = None,
+    beds: list[str] | str | None = None,
+    *,
+    from_beginning: bool = False,
+    timeout_s: float = 10.0,
+    backoff_s: float = 0.5,
+    max_backoff_s: float = 60.0,
+    connect_timeout_s: float = 10.0,
+) -> DeliveryConfig:
+    """A subscriber's shared options, checked (``ValueError`` with a clear message); ``timeout_s``
+    is the transport's, only checked here."""
+    priorities = split_values(priority)
+    unknown = priorities - PRIORITIES
+    if unknown:
+        raise ValueError(f"unknown priority {sorted(unknown)}; valid: high, medium, low")
+    if timeout_s <= 0 or connect_timeout_s <= 0:
+        raise ValueError("timeouts must be positive")
+    return DeliveryConfig(
+        group_id=group_id,
+        priorities=priorities,
+        beds=split_values(beds),
+        policy=RetryPolicy(base_s=backoff_s, max_s=max(max_backoff_s, backoff_s)),
+        from_beginning=from_beginning,
+        connect_timeout_s=connect_timeout_s,
+    )
 
 
 class _Listener(ConsumerRebalanceListener):

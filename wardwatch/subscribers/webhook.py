@@ -33,16 +33,19 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
 from wardwatch.subscribers.delivery import (
     EXIT_KAFKA_UNREACHABLE,
+    PRIORITIES,
     DeliveryLoop,
     KafkaUnavailable,
     Outcome,
+    loop_config,
     run_loop,
+    split_values,
     wants,
 )
 from wardwatch.subscribers.retry import RetryPolicy, Verdict, parse_retry_after, verdict
@@ -53,7 +56,15 @@ log = logging.getLogger("wardwatch.webhook")
 USER_AGENT = "WardWatch-Webhook/1"
 
 # the loop and its shared parts live in .delivery; re-exported here for the webhook's callers
-__all__ = ["EXIT_KAFKA_UNREACHABLE", "KafkaUnavailable", "WebhookSubscriber", "build_config", "wants"]
+__all__ = [
+    "EXIT_KAFKA_UNREACHABLE",
+    "PRIORITIES",
+    "KafkaUnavailable",
+    "WebhookSubscriber",
+    "build_config",
+    "split_values",
+    "wants",
+]
 
 
 def read_secret_file(path: str) -> bytes:
@@ -176,17 +187,6 @@ class WebhookSubscriber(DeliveryLoop):
         super().__init__(cfg, WebhookTransport(cfg, post, clock), rand=rand)
 
 
-PRIORITIES = frozenset({"high", "medium", "low"})
-
-
-def split_values(values: list[str] | str | None) -> frozenset[str]:
-    """``["high,medium", "low"]`` or ``"high,medium"`` -> ``{"high", "medium", "low"}``."""
-    if not values:
-        return frozenset()
-    items = [values] if isinstance(values, str) else values
-    return frozenset(v.strip() for item in items for v in item.split(",") if v.strip())
-
-
 def build_config(
     url: str,
     secret_file: str,
@@ -205,23 +205,18 @@ def build_config(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"--url must be an http:// or https:// URL, got {url!r}")
-    priorities = split_values(priority)
-    unknown = priorities - PRIORITIES
-    if unknown:
-        raise ValueError(f"unknown priority {sorted(unknown)}; valid: high, medium, low")
-    if timeout_s <= 0 or connect_timeout_s <= 0:
-        raise ValueError("timeouts must be positive")
-    return WebhookConfig(
-        url=url,
-        secret=read_secret_file(secret_file),
-        group_id=group or default_group(url),
-        priorities=priorities,
-        beds=split_values(beds),
-        timeout_s=timeout_s,
-        policy=RetryPolicy(base_s=backoff_s, max_s=max(max_backoff_s, backoff_s)),
+    base = loop_config(
+        group or default_group(url),
+        priority,
+        beds,
         from_beginning=from_beginning,
+        timeout_s=timeout_s,
+        backoff_s=backoff_s,
+        max_backoff_s=max_backoff_s,
         connect_timeout_s=connect_timeout_s,
     )
+    shared = {f.name: getattr(base, f.name) for f in fields(base)}
+    return WebhookConfig(url=url, secret=read_secret_file(secret_file), timeout_s=timeout_s, **shared)
 
 
 def run_subscriber(cfg: WebhookConfig) -> dict[str, int]:

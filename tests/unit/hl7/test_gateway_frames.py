@@ -76,3 +76,35 @@ def test_non_utf8_is_rejected():
 def test_any_byte_stream_gives_frames_each_answered_aa_ae_or_ar(chunks):
     for raw, framed in frames_of(chunks, limit=2048):
         assert ack_code(answer(raw, framed)) in ("AA", "AE", "AR")
+
+
+def _cli(args: list[str], env: dict[str, str]):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "wardwatch.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_gateway_and_alert_sender_exit_69_without_kafka_and_2_on_bad_options():
+    env = {"WARDWATCH_KAFKA_BOOTSTRAP": f"127.0.0.1:{_free_port()}"}
+    r = _cli(["gateway", "hl7", "--port", "0"], env)
+    assert r.returncode == 69 and "cannot reach Kafka" in r.stderr and "Traceback" not in r.stderr
+    r = _cli(["alerts", "hl7", "--to", "127.0.0.1:2575", "--connect-timeout", "1"], env)
+    assert r.returncode == 69 and "cannot reach Kafka" in r.stderr and "Traceback" not in r.stderr
+    r = _cli(["alerts", "hl7", "--to", "pager:notaport"], env)
+    assert r.returncode == 2 and "expected HOST:PORT" in r.stderr
