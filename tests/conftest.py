@@ -172,3 +172,80 @@ def stream_app_id() -> str:
 def stream_worker(start_worker, stream_app_id):
     """The Faust stream worker (all agents) for the session, ready to consume."""
     return start_worker(["worker"], env={"WARDWATCH_APP_ID": stream_app_id}, ready="Worker ready")
+
+
+class MLLPReceiver:
+    """A real MLLP receiver (python-hl7's asyncio server) on a free port, in a thread of its own.
+
+    ``answers`` is the script of what it does with each message in turn: ``"AA"``, ``"AE"``,
+    ``"AR"`` answer with that ACK; ``"drop"`` closes the connection without an answer. After the
+    script it answers AA. ``received`` holds every message's text, in arrival order.
+    """
+
+    def __init__(self, answers: list[str] | None = None) -> None:
+        import asyncio
+        import threading
+
+        self.answers = list(answers or [])
+        self.received: list[str] = []
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        ready = threading.Event()
+
+        async def handle(reader, writer):
+            try:
+                while True:
+                    msg = await reader.readmessage()
+                    self.received.append(str(msg))
+                    what = self.answers.pop(0) if self.answers else "AA"
+                    if what == "drop":
+                        writer.close()
+                        return
+                    writer.writemessage(msg.create_ack(ack_code=what))
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+
+        async def main():
+            from hl7.mllp import start_hl7_server
+
+            self.server = await start_hl7_server(handle, "127.0.0.1", 0, encoding="utf-8")
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(main())
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def close(self) -> None:
+        import asyncio
+
+        async def shutdown():
+            self.server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def mllp_receiver():
+    """Factory: ``mllp_receiver(answers)`` -> a running :class:`MLLPReceiver` (closed after)."""
+    made: list[MLLPReceiver] = []
+
+    def make(answers: list[str] | None = None) -> MLLPReceiver:
+        made.append(MLLPReceiver(answers))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()

@@ -55,6 +55,20 @@ def aio_client_config(s: Settings | None = None) -> dict[str, Any]:
     return cfg
 
 
+async def start_aio_producer(s: Settings | None = None, **overrides: Any) -> Any:
+    """An aiokafka producer (``acks=all``, the connection settings of :func:`aio_client_config`),
+    started; stopped again when it cannot start. The asyncio clients' one way to produce."""
+    from aiokafka import AIOKafkaProducer
+
+    p = AIOKafkaProducer(**{**aio_client_config(s), "acks": "all", **overrides})
+    try:
+        await p.start()
+    except BaseException:
+        await p.stop()
+        raise
+    return p
+
+
 def json_bytes(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), default=str).encode()
 

@@ -3,7 +3,8 @@
 One module per sub-app (``wardwatch services``: :mod:`.services`, ``train``: :mod:`.train`,
 ``eval``: :mod:`.evaluate`, ``replay``: :mod:`.replay`, ``batch``: :mod:`.batch`, ``alerts``:
 :mod:`.alerts`, ``calibrate``: :mod:`.calibrate`, ``bench``:
-:mod:`.bench`; ``web``, one command: :mod:`.web`); the top-level commands (``worker``, ``news2``,
+:mod:`.bench`, ``gateway``: :mod:`.gateway`; ``web``, one command: :mod:`.web`); the top-level
+commands (``worker``, ``news2``,
 ``simulate``, ``demo``) and the root app in :mod:`.toplevel`; rich tables in :mod:`.render`.
 
 Heavy imports (Faust, TensorFlow, spaCy) happen inside the commands that need them.
@@ -11,7 +12,19 @@ Heavy imports (Faust, TensorFlow, spaCy) happen inside the commands that need th
 
 from __future__ import annotations
 
-from wardwatch.cli import alerts, batch, bench, calibrate, evaluate, replay, services, train, users, web
+from wardwatch.cli import (
+    alerts,
+    batch,
+    bench,
+    calibrate,
+    evaluate,
+    gateway,
+    replay,
+    services,
+    train,
+    users,
+    web,
+)
 from wardwatch.cli.toplevel import app
 
 app.add_typer(services.app, name="services")
@@ -23,6 +36,7 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(users.app, name="users")
 app.add_typer(calibrate.app, name="calibrate")
 app.add_typer(bench.app, name="bench")
+app.add_typer(gateway.app, name="gateway")
 app.command("web")(web.web)
 
 __all__ = ["app", "main"]

@@ -74,6 +74,9 @@ def simulate(
     speed: float = typer.Option(1.0, "--speed", help="device seconds per wall second"),
     seed: int = typer.Option(7, "--seed"),
     fast: bool = typer.Option(False, "--fast", help="do not wait between ticks"),
+    hl7: str = typer.Option(
+        "", "--hl7", help="HOST:PORT: send as PCD-01 ORU^R01 over MLLP to an HL7 gateway, not to Kafka"
+    ),
 ) -> None:
     """Produce a simulated ward's vitals to Kafka (stable, sepsis, hypoxia, bradycardia)."""
     from rich.progress import Progress
@@ -81,6 +84,21 @@ def simulate(
     from simulators.vitals import run_vitals_feed, ward_plan
 
     patients = ward_plan(beds, seed=seed)
+    if hl7:
+        from wardwatch.hl7.mllp import parse_hostport
+        from wardwatch.hl7.simulate import run_hl7_feed
+
+        try:
+            host, port = parse_hostport(hl7)
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint="--hl7") from None
+        counts = run_hl7_feed(
+            patients, host, port, duration_s=duration, speed=speed, seed=seed, realtime=not fast
+        )
+        console.print(f"sent {counts['sent']} ORU^R01 for {beds} beds; ACKs {counts}")
+        if counts["sent"] != counts["AA"]:
+            raise typer.Exit(1)
+        return
     with Progress(console=console) as progress:
         task = progress.add_task("producing vitals", total=duration)
         sent = run_vitals_feed(

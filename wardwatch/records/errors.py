@@ -31,6 +31,8 @@ CODES = (
     "forbidden",  # the user's role may not take this action
     # a destination refused the record as bad data (InfluxDB answered HTTP 400)
     "rejected",
+    # HL7 gateway (wardwatch.hl7): a message type, event or version it does not take (ACK AR)
+    "unsupported",
 )
 
 

@@ -145,22 +145,13 @@ class LiveWard:
     # ------------------------------------------------------------------ Kafka out
     async def send(self, topic: str, key: str, value: dict[str, Any]) -> None:
         """Send one record and wait until the broker has it (``acks=all``)."""
-        from aiokafka import AIOKafkaProducer
+        from wardwatch.kafka_io import start_aio_producer
 
         async with self._producer_lock:
             if self._producer is None:
-                p = AIOKafkaProducer(
-                    **aio_client_config(self.settings),
-                    acks="all",
-                    client_id="wardwatch-web",
-                    request_timeout_ms=10_000,
+                self._producer = await start_aio_producer(
+                    self.settings, client_id="wardwatch-web", request_timeout_ms=10_000
                 )
-                try:
-                    await p.start()
-                except BaseException:
-                    await p.stop()
-                    raise
-                self._producer = p
         await self._producer.send_and_wait(
             topic, json.dumps(value, separators=(",", ":")).encode(), key=key.encode()
         )

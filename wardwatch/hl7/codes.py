@@ -1,0 +1,155 @@
+"""IEEE 11073-10101 (MDC) observation and unit codes the HL7 gateway knows, and HL7 table 0357.
+
+Numeric MDC codes are ``partition * 65536 + term code``. The term codes below were checked
+against a public transcription of the Philips IntelliVue Data Export nomenclature (which uses the
+11073-10101 term codes): object/physiological ids in partition 2 (SCADA, base 131072), e.g.
+``NOM_ECG_CARD_BEAT_RATE(16770)``, ``NOM_PULS_OXIM_SAT_O2(19384)``, ``NOM_RESP_RATE(20490)``,
+``NOM_PRESS_BLD_NONINV_SYS/DIA/MEAN(18949/18950/18951)``, ``NOM_TEMP(19272)``,
+``NOM_ECG_ELEC_POTL_I/II/V1..V6(257/258/259..264)``, ``..._III/AVR/AVL/AVF(317..320)``; and unit
+codes in partition 4 (DIM, base 262144) from github.com/Koshsky/Intellivue-api
+``pkg/intellivue/base/unitCodes.go`` (``NOM_DIM_PERCENT 544``, ``NOM_DIM_BEAT_PER_MIN 2720``,
+``NOM_DIM_RESP_PER_MIN 2784``, ``NOM_DIM_PER_MIN 2528``, ``NOM_DIM_KILO_PASCAL 3843``,
+``NOM_DIM_MMHG 3872``, ``NOM_DIM_MILLI_VOLT 4274``, ``NOM_DIM_MICRO_VOLT 4275``,
+``NOM_DIM_FAHR 4416``, ``NOM_DIM_DEGC 6048``, ``NOM_DIM_HZ 2496``).
+
+Codes we could NOT confirm numerically are matched by their reference id only (OBX-3.2 /
+OBX-6.2): ``MDC_PULS_OXIM_PULS_RATE``, ``MDC_PULS_RATE_NON_INV``, ``MDC_TTHOR_RESP_RATE``,
+``MDC_CO2_RESP_RATE``, ``MDC_PRESS_CUFF_SYS/DIA/MEAN``, ``MDC_TEMP_BODY`` and
+``MDC_ATTR_SAMP_RATE``. (In the same table 151570 is ``NOM_AWAY_RESP_RATE``, airway respiration
+rate, not the transthoracic one: one reason not to guess.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCADA = 2 * 65536  # partition 2: physiological (SCADA) ids
+DIM = 4 * 65536  # partition 4: units of measure
+
+#: What the gateway maps each observation to. ``field`` is the vitals wire field (or ``hr_*`` for
+#: the heart-rate candidates, resolved by :data:`HR_PRECEDENCE`; ``map_mmhg`` is recognised and
+#: unit-checked but not carried: the vitals format has no mean pressure); ``dim`` the unit kind.
+OBSERVATIONS: dict[str, tuple[str, str]] = {
+    # reference id: (field, unit kind)
+    "MDC_ECG_HEART_RATE": ("hr_ecg", "rate"),
+    "MDC_ECG_CARD_BEAT_RATE": ("hr_ecg", "rate"),
+    "MDC_PULS_OXIM_PULS_RATE": ("hr_spo2", "rate"),
+    "MDC_PULS_RATE_NON_INV": ("hr_nibp", "rate"),
+    "MDC_PULS_OXIM_SAT_O2": ("spo2_pct", "percent"),
+    "MDC_RESP_RATE": ("rr_bpm", "rate"),
+    "MDC_TTHOR_RESP_RATE": ("rr_bpm", "rate"),
+    "MDC_CO2_RESP_RATE": ("rr_bpm", "rate"),
+    "MDC_PRESS_BLD_NONINV_SYS": ("sbp_mmhg", "pressure"),
+    "MDC_PRESS_BLD_NONINV_DIA": ("dbp_mmhg", "pressure"),
+    "MDC_PRESS_BLD_NONINV_MEAN": ("map_mmhg", "pressure"),
+    "MDC_PRESS_CUFF_SYS": ("sbp_mmhg", "pressure"),
+    "MDC_PRESS_CUFF_DIA": ("dbp_mmhg", "pressure"),
+    "MDC_PRESS_CUFF_MEAN": ("map_mmhg", "pressure"),
+    "MDC_TEMP": ("temp_c", "temperature"),
+    "MDC_TEMP_BODY": ("temp_c", "temperature"),
+}
+#: Numeric codes confirmed in the nomenclature table cited above (partition 2 + term code).
+OBSERVATION_CODES: dict[int, str] = {
+    SCADA + 16770: "MDC_ECG_HEART_RATE",  # 147842 (NOM_ECG_CARD_BEAT_RATE)
+    SCADA + 19384: "MDC_PULS_OXIM_SAT_O2",  # 150456
+    SCADA + 20490: "MDC_RESP_RATE",  # 151562
+    SCADA + 18949: "MDC_PRESS_BLD_NONINV_SYS",  # 150021
+    SCADA + 18950: "MDC_PRESS_BLD_NONINV_DIA",  # 150022
+    SCADA + 18951: "MDC_PRESS_BLD_NONINV_MEAN",  # 150023
+    SCADA + 19272: "MDC_TEMP",  # 150344
+}
+#: Heart rate from several sources at one time: the ECG beat rate first (continuous, from the
+#: electrical signal), then the pulse oximeter's pulse rate (continuous but motion-prone), then
+#: the NIBP cuff's pulse rate (one value per cuff cycle). NEWS2 (RCP 2017) scores "pulse" and
+#: accepts any of them; one reading carries one ``hr_bpm``.
+HR_PRECEDENCE = ("hr_ecg", "hr_spo2", "hr_nibp")
+
+#: ECG leads: reference id -> our lead name (wardwatch.records.ecg.LEADS).
+LEADS: dict[str, str] = {
+    "MDC_ECG_ELEC_POTL_I": "I",
+    "MDC_ECG_ELEC_POTL_II": "II",
+    "MDC_ECG_ELEC_POTL_III": "III",
+    "MDC_ECG_ELEC_POTL_AVR": "aVR",
+    "MDC_ECG_ELEC_POTL_AVL": "aVL",
+    "MDC_ECG_ELEC_POTL_AVF": "aVF",
+    **{f"MDC_ECG_ELEC_POTL_V{i}": f"V{i}" for i in range(1, 7)},
+}
+LEAD_CODES: dict[int, str] = {
+    SCADA + 257: "MDC_ECG_ELEC_POTL_I",  # 131329
+    SCADA + 258: "MDC_ECG_ELEC_POTL_II",  # 131330
+    **{SCADA + 258 + i: f"MDC_ECG_ELEC_POTL_V{i}" for i in range(1, 7)},  # 131331..131336
+    SCADA + 317: "MDC_ECG_ELEC_POTL_III",  # 131389
+    SCADA + 318: "MDC_ECG_ELEC_POTL_AVR",
+    SCADA + 319: "MDC_ECG_ELEC_POTL_AVL",
+    SCADA + 320: "MDC_ECG_ELEC_POTL_AVF",
+}
+#: The waveform's sampling rate (PCD TF: an attribute OBX after the waveform OBX): ref id only.
+SAMPLE_RATE_REF = "MDC_ATTR_SAMP_RATE"
+
+
+@dataclass(frozen=True)
+class Unit:
+    kind: str  # rate | percent | pressure | temperature | voltage | frequency
+    ref: str  # the MDC reference id we write
+    code: int  # the MDC numeric code we write
+
+
+#: Units by MDC reference id; (factor, offset) converts to the field's unit below.
+UNITS: dict[str, Unit] = {
+    "MDC_DIM_BEAT_PER_MIN": Unit("rate", "MDC_DIM_BEAT_PER_MIN", DIM + 2720),  # 264864
+    "MDC_DIM_RESP_PER_MIN": Unit("rate", "MDC_DIM_RESP_PER_MIN", DIM + 2784),  # 264928
+    "MDC_DIM_PER_MIN": Unit("rate", "MDC_DIM_PER_MIN", DIM + 2528),  # 264672
+    "MDC_DIM_PERCENT": Unit("percent", "MDC_DIM_PERCENT", DIM + 544),  # 262688
+    "MDC_DIM_MMHG": Unit("pressure", "MDC_DIM_MMHG", DIM + 3872),  # 266016
+    "MDC_DIM_KILO_PASCAL": Unit("pressure", "MDC_DIM_KILO_PASCAL", DIM + 3843),  # 265987
+    "MDC_DIM_DEGC": Unit("temperature", "MDC_DIM_DEGC", DIM + 6048),  # 268192
+    "MDC_DIM_FAHR": Unit("temperature", "MDC_DIM_FAHR", DIM + 4416),  # 266560
+    "MDC_DIM_MILLI_VOLT": Unit("voltage", "MDC_DIM_MILLI_VOLT", DIM + 4274),  # 266418
+    "MDC_DIM_MICRO_VOLT": Unit("voltage", "MDC_DIM_MICRO_VOLT", DIM + 4275),  # 266419
+    "MDC_DIM_HZ": Unit("frequency", "MDC_DIM_HZ", DIM + 2496),  # 264640
+}
+UNIT_CODES: dict[int, str] = {u.code: ref for ref, u in UNITS.items()}
+#: UCUM spellings (OBX-6 with coding system UCUM, as many gateways send) -> MDC reference id.
+UCUM: dict[str, str] = {
+    "/min": "MDC_DIM_PER_MIN",
+    "{beat}/min": "MDC_DIM_BEAT_PER_MIN",
+    "{beats}/min": "MDC_DIM_BEAT_PER_MIN",
+    "{breath}/min": "MDC_DIM_RESP_PER_MIN",
+    "{breaths}/min": "MDC_DIM_RESP_PER_MIN",
+    "%": "MDC_DIM_PERCENT",
+    "mm[Hg]": "MDC_DIM_MMHG",
+    "kPa": "MDC_DIM_KILO_PASCAL",
+    "Cel": "MDC_DIM_DEGC",
+    "[degF]": "MDC_DIM_FAHR",
+    "mV": "MDC_DIM_MILLI_VOLT",
+    "uV": "MDC_DIM_MICRO_VOLT",
+    "Hz": "MDC_DIM_HZ",
+}
+
+#: 1 kPa = 7.500617 mmHg (1 mmHg = 133.322387415 Pa, ISO 80000-4 / BIPM SI brochure note).
+MMHG_PER_KPA = 1000.0 / 133.322387415
+
+
+def to_field_unit(ref: str, value: float) -> float:
+    """``value`` in unit ``ref`` converted to the unit of our fields (per minute, percent, mmHg,
+    degrees Celsius, microvolts, hertz)."""
+    if ref == "MDC_DIM_KILO_PASCAL":
+        return value * MMHG_PER_KPA
+    if ref == "MDC_DIM_FAHR":
+        return (value - 32.0) * 5.0 / 9.0
+    if ref == "MDC_DIM_MILLI_VOLT":
+        return value * 1000.0
+    return value
+
+
+#: HL7 table 0357 (message error condition codes) used in ERR-3.
+HL7_ERRORS: dict[int, str] = {
+    100: "Segment sequence error",
+    101: "Required field missing",
+    102: "Data type error",
+    103: "Table value not found",
+    200: "Unsupported message type",
+    201: "Unsupported event code",
+    203: "Unsupported version id",
+    207: "Application internal error",
+}

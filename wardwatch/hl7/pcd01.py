@@ -1,0 +1,624 @@
+"""IHE PCD-01 (ORU^R01) <-> our vitals readings and ECG chunks; the ACK with its ERR segment (pure).
+
+:func:`map_message` takes the raw text of one ORU^R01 (parsed with python-hl7: no parser of our
+own) and returns the records for ``vitals`` and ``ecg``, each validated by the same functions as
+JSON input (:func:`~wardwatch.records.vitals.vitals_validate`,
+:func:`~wardwatch.records.ecg.ecg_validate`), or raises :class:`HL7Error` carrying the HL7 error
+(table 0357 code, ERR-2 location, AE or AR) and our dead-letter reason code.
+
+Mapping (codes and their sources: :mod:`wardwatch.hl7.codes`):
+
+- patient: PID-3, first repetition, CX.1 (required: AE 101 without it);
+- bed: PV1-3 (PL components joined with ``-``), else the device id (OBX-18 EI.1); neither: AE 101;
+- time: OBX-14, else OBR-7; an HL7 DTM with a UTC offset (no offset: AE 102, never a guess);
+- numerics (value type NM) by MDC code, OBX-3.1 numeric code or OBX-3.2 reference id; units by
+  OBX-6 (MDC code, MDC reference id or UCUM), converted to our fields' units; an unknown unit or
+  one of the wrong kind is AE 103, never a guess. One vitals reading per distinct observation time;
+  heart rate by :data:`~wardwatch.hl7.codes.HR_PRECEDENCE`;
+- waveforms (value type NA, or MA with one channel) of ECG leads: samples converted to integer
+  microvolts; the sampling rate from the ``MDC_ATTR_SAMP_RATE`` OBX that follows the waveform OBX
+  (before the next waveform). Cut into chunks of at most 1 s; ``seq`` is the chunk's start time
+  in chunk lengths since the epoch (stateless: a re-sent message gives the same seq, which the ECG
+  stream rejects as a duplicate; a missing second shows as a gap).
+- OBX rows without a value type (the MDS/VMD/channel containment rows of PCD-01), with result
+  status X (cannot be obtained) and of MDC codes we do not map are passed over (counted).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import hl7
+from hl7.datatypes import parse_datetime
+from hl7.util import generate_message_control_id
+
+from wardwatch.hl7.codes import (
+    HL7_ERRORS,
+    HR_PRECEDENCE,
+    LEAD_CODES,
+    LEADS,
+    OBSERVATION_CODES,
+    OBSERVATIONS,
+    SAMPLE_RATE_REF,
+    UCUM,
+    UNIT_CODES,
+    UNITS,
+    to_field_unit,
+)
+from wardwatch.records.ecg import MAX_ABS_UV, ecg_chunk_dict, ecg_validate
+from wardwatch.records.errors import InvalidRecord
+from wardwatch.records.vitals import vitals_validate
+
+AckCode = Literal["AE", "AR"]
+#: Message versions accepted (PCD-01 is profiled on HL7 v2.6; 2.5 to 2.8 share the segments used).
+VERSIONS = ("2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8")
+#: Chunk length for ECG cut from a waveform OBX (the ``ecg`` topic's one-second convention).
+CHUNK_S = 1.0
+#: Escapes of the standard delimiters in a text we write (HL7 v2 section 2.7).
+_ESC = {"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\"}
+
+
+class HL7Error(ValueError):
+    """A message the gateway cannot use: ``hl7_code`` (table 0357), ``ack`` (AE or AR), the ERR-2
+    location (segment, its sequence among segments of that id, field, component), and ``code``, the
+    dead-letter reason (:data:`wardwatch.records.errors.CODES`)."""
+
+    def __init__(
+        self,
+        hl7_code: int,
+        message: str,
+        *,
+        ack: AckCode = "AE",
+        code: str = "malformed",
+        segment: str = "",
+        seq: int = 1,
+        field_no: int | None = None,
+        component: int | None = None,
+    ) -> None:
+        super().__init__(f"{hl7_code} {HL7_ERRORS.get(hl7_code, '')}: {message}")
+        self.hl7_code = hl7_code
+        self.message = message
+        self.ack: AckCode = ack
+        self.code = code
+        self.segment = segment
+        self.seq = seq
+        self.field_no = field_no
+        self.component = component
+
+    @property
+    def location(self) -> str:
+        """ERR-2 (ERL): ``segment^sequence^field^repetition^component``."""
+        if not self.segment:
+            return ""
+        parts = [self.segment, str(self.seq)]
+        if self.field_no is not None:
+            parts += [str(self.field_no), "1"]
+            if self.component is not None:
+                parts.append(str(self.component))
+        return "^".join(parts)
+
+    def invalid_record(self) -> InvalidRecord:
+        """The same error as the dead letter's reason."""
+        where = f" at {self.location.replace('^', '.')}" if self.segment else ""
+        return InvalidRecord(self.code, f"HL7 {self.hl7_code}{where}: {self.message}", self.location or None)
+
+
+@dataclass
+class Mapped:
+    """What one ORU^R01 becomes: ``(topic, key, value)`` records, ready to produce."""
+
+    control_id: str
+    patient_id: str
+    bed: str
+    device: str | None
+    vitals: list[dict[str, Any]] = field(default_factory=list)
+    ecg: list[dict[str, Any]] = field(default_factory=list)
+    skipped: int = 0
+
+    def records(self) -> list[tuple[str, str, dict[str, Any]]]:
+        return [("vitals", self.patient_id, v) for v in self.vitals] + [
+            ("ecg", self.patient_id, c) for c in self.ecg
+        ]
+
+
+# --------------------------------------------------------------------------- parsed-tree access
+def _reps(seg: Any, n: int) -> list[list[str]]:
+    """Field ``n`` of a python-hl7 segment: its repetitions, each a list of component strings."""
+    if n >= len(seg):
+        return []
+    out: list[list[str]] = []
+    for rep in seg[n]:
+        out.append([rep] if isinstance(rep, str) else [str(c) for c in rep])
+    return out
+
+
+def _get(seg: Any, n: int, comp: int = 1, rep: int = 1) -> str:
+    """Component ``comp`` of repetition ``rep`` of field ``n`` ('' when absent)."""
+    if n >= len(seg):
+        return ""
+    f = seg[n]
+    if len(f) < rep:
+        return ""
+    r = f[rep - 1]
+    if isinstance(r, str):
+        return r.strip() if comp == 1 else ""
+    return str(r[comp - 1]).strip() if len(r) >= comp else ""
+
+
+def parse(text: str) -> hl7.Message:
+    """python-hl7's parse, every failure as AR 102 (an unparseable message is rejected)."""
+    if not text.startswith("MSH") or len(text) < 8:
+        raise HL7Error(100, "the message does not begin with an MSH segment", ack="AR", segment="MSH")
+    try:
+        return hl7.parse(text)
+    except Exception as e:  # noqa: BLE001 - python-hl7 raises IndexError/ParseException/...
+        raise HL7Error(102, f"unparseable ({type(e).__name__})", ack="AR", segment="MSH") from None
+
+
+def hl7_time(value: str, where: tuple[str, int, int]) -> datetime:
+    """An HL7 DTM with its UTC offset as an aware datetime; AE 102 otherwise."""
+    seg, seq, fno = where
+    if not re.fullmatch(r"\d{8,14}(\.\d{1,4})?[+-]\d{4}", value):
+        why = "has no UTC offset" if re.fullmatch(r"\d{8,14}(\.\d{1,4})?", value) else "is not an HL7 DTM"
+        raise HL7Error(
+            102, f"time {value[:30]!r} {why}", code="bad_timestamp", segment=seg, seq=seq, field_no=fno
+        )
+    try:
+        ts = parse_datetime(value)
+    except (ValueError, TypeError, OverflowError):
+        raise HL7Error(
+            102,
+            f"time {value[:30]!r} is not a date",
+            code="bad_timestamp",
+            segment=seg,
+            seq=seq,
+            field_no=fno,
+        ) from None
+    if ts is None or ts.tzinfo is None:
+        raise HL7Error(102, "time without offset", code="bad_timestamp", segment=seg, seq=seq, field_no=fno)
+    return ts
+
+
+def _number(value: str, where: tuple[str, int, int]) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v):
+        seg, seq, fno = where
+        raise HL7Error(
+            102, f"value {value[:20]!r} is not a number", code="malformed", segment=seg, seq=seq, field_no=fno
+        )
+    return v
+
+
+def _code_ref(seg: Any) -> str | None:
+    """The MDC reference id of OBX-3 (from OBX-3.2, or the numeric code in OBX-3.1)."""
+    ident, text = _get(seg, 3, 1), _get(seg, 3, 2)
+    if text.startswith("MDC_"):
+        return text
+    if ident.isdigit():
+        n = int(ident)
+        return OBSERVATION_CODES.get(n) or LEAD_CODES.get(n)
+    return ident if ident.startswith("MDC_") else None
+
+
+def _unit(seg: Any, seq: int, kinds: tuple[str, ...]) -> str:
+    """OBX-6 as an MDC unit reference id of one of ``kinds``; AE 103 when unknown or of another
+    kind, AE 101 when absent."""
+    ident, text, system = _get(seg, 6, 1), _get(seg, 6, 2), _get(seg, 6, 3)
+    if not ident and not text:
+        raise HL7Error(101, "OBX-6 units missing", code="missing_field", segment="OBX", seq=seq, field_no=6)
+    ref = None
+    if text in UNITS:
+        ref = text
+    elif ident in UNITS:
+        ref = ident
+    elif ident.isdigit() and int(ident) in UNIT_CODES:
+        ref = UNIT_CODES[int(ident)]
+    elif system.upper() in ("UCUM", "") and ident in UCUM:
+        ref = UCUM[ident]
+    if ref is None:
+        shown = "^".join(x for x in (ident, text, system) if x)[:60]
+        raise HL7Error(103, f"unknown unit {shown!r}", code="wrong_unit", segment="OBX", seq=seq, field_no=6)
+    if UNITS[ref].kind not in kinds:
+        raise HL7Error(
+            103,
+            f"unit {ref} is not a {' or '.join(kinds)} unit for {_get(seg, 3, 2) or _get(seg, 3, 1)}",
+            code="wrong_unit",
+            segment="OBX",
+            seq=seq,
+            field_no=6,
+        )
+    return ref
+
+
+# --------------------------------------------------------------------------- message checks
+def check_header(msg: hl7.Message) -> str:
+    """MSH-9 must be ORU^R01 and MSH-12 a version we take (AR 200/201/203); returns MSH-10."""
+    msh = msg[0]
+    mtype, event = _get(msh, 9, 1), _get(msh, 9, 2)
+    if mtype != "ORU":
+        raise HL7Error(
+            200,
+            f"message type {mtype[:10]!r}: only ORU^R01 is taken",
+            ack="AR",
+            code="unsupported",
+            segment="MSH",
+            field_no=9,
+        )
+    if event != "R01":
+        raise HL7Error(
+            201,
+            f"event {event[:10]!r}: only ORU^R01 is taken",
+            ack="AR",
+            code="unsupported",
+            segment="MSH",
+            field_no=9,
+            component=2,
+        )
+    version = _get(msh, 12, 1)
+    if version not in VERSIONS:
+        raise HL7Error(
+            203,
+            f"HL7 version {version[:10]!r}; taken: {', '.join(VERSIONS)}",
+            ack="AR",
+            code="unsupported",
+            segment="MSH",
+            field_no=12,
+        )
+    return _get(msh, 10, 1)
+
+
+def _segments(msg: hl7.Message, name: str) -> list[Any]:
+    return [s for s in msg if len(s) and str(s[0]) == name]
+
+
+def _patient(msg: hl7.Message) -> str:
+    pids = _segments(msg, "PID")
+    if not pids:
+        raise HL7Error(100, "no PID segment", code="missing_field", segment="PID")
+    pid = _get(pids[0], 3, 1)
+    if not pid:
+        raise HL7Error(
+            101, "PID-3 patient identifier missing", code="missing_field", segment="PID", field_no=3
+        )
+    if len(pid) > 64:
+        raise HL7Error(102, "PID-3 longer than 64 characters", code="malformed", segment="PID", field_no=3)
+    return pid
+
+
+def patient_of(text: str) -> str | None:
+    """PID-3.1 of a message that may not map (the dead letter's key), None when there is none."""
+    try:
+        pids = _segments(hl7.parse(text), "PID") if text.startswith("MSH") else []
+    except Exception:  # noqa: BLE001 - best effort only
+        return None
+    pid = _get(pids[0], 3, 1) if pids else ""
+    return pid[:64] or None
+
+
+def _bed(msg: hl7.Message, device: str | None) -> str:
+    pv1 = _segments(msg, "PV1")
+    if pv1:
+        parts = [c for c in (_reps(pv1[0], 3)[:1] or [[]])[0] if c.strip()]
+        if parts:
+            return "-".join(p.strip() for p in parts)[:64]
+    if device:
+        return device[:64]
+    raise HL7Error(101, "no bed: PV1-3 and OBX-18 are empty", code="missing_field", segment="PV1", field_no=3)
+
+
+# --------------------------------------------------------------------------- mapping
+@dataclass
+class _Wave:
+    seq: int  # OBX segment sequence, for errors
+    lead: str
+    ts: datetime
+    uv: list[float]
+    fs: float | None = None
+
+
+def map_message(text: str | hl7.Message, now: datetime | None = None) -> Mapped:
+    """Map one PCD-01 ORU^R01 (the text inside the MLLP frame, or it parsed by :func:`parse`) to
+    our records; :class:`HL7Error` for anything it cannot use."""
+    try:
+        return _map(parse(text) if isinstance(text, str) else text, now)
+    except HL7Error:
+        raise
+    except (IndexError, KeyError, TypeError, AttributeError, ValueError) as e:  # a tree too broken to walk
+        raise HL7Error(102, f"unreadable message structure ({type(e).__name__})", ack="AR") from None
+
+
+def _map(msg: hl7.Message, now: datetime | None) -> Mapped:
+    control_id = check_header(msg)
+    patient = _patient(msg)
+    obxs = _segments(msg, "OBX")
+    if not obxs:
+        raise HL7Error(100, "no OBX segment", code="no_measurement", segment="OBX")
+    obr = _segments(msg, "OBR")
+    obr_ts = _get(obr[0], 7) if obr else ""
+    device = next((_get(o, 18, 1) for o in obxs if _get(o, 18, 1)), None)
+    bed = _bed(msg, device)
+
+    by_time: dict[datetime, dict[str, float]] = {}
+    waves: list[_Wave] = []
+    skipped = 0
+    for i, o in enumerate(obxs, start=1):
+        vtype, status = _get(o, 2), _get(o, 11)
+        ref = _code_ref(o)
+        if not vtype or status == "X" or ref is None:
+            skipped += 1
+            continue
+        if ref == SAMPLE_RATE_REF:
+            if waves and waves[-1].fs is None:
+                unit = _unit(o, i, ("frequency",))
+                waves[-1].fs = to_field_unit(unit, _number(_get(o, 5), ("OBX", i, 5)))
+            continue
+        if ref not in OBSERVATIONS and ref not in LEADS:
+            skipped += 1
+            continue
+        ts = _obx_time(o, i, obr_ts)
+        if ref in LEADS:
+            waves.append(_Wave(i, LEADS[ref], ts, _samples(o, i, vtype)))
+            continue
+        if vtype != "NM":
+            raise HL7Error(102, f"{ref} must be NM, got {vtype[:5]!r}", segment="OBX", seq=i, field_no=2)
+        name, kind = OBSERVATIONS[ref]
+        unit = _unit(o, i, (kind,))
+        value = to_field_unit(unit, _number(_get(o, 5), ("OBX", i, 5)))
+        by_time.setdefault(ts, {}).setdefault(name, value)
+
+    out = Mapped(control_id, patient, bed, device, skipped=skipped)
+    for ts in sorted(by_time):
+        out.vitals.append(_reading(patient, bed, ts, by_time[ts], now))
+    for w in waves:
+        out.ecg.extend(_chunks(patient, bed, w, now))
+    if not out.vitals and not out.ecg:
+        raise HL7Error(
+            101, "no observation the gateway maps (see the README)", code="no_measurement", segment="OBX"
+        )
+    return out
+
+
+def _obx_time(o: Any, seq: int, obr_ts: str) -> datetime:
+    """OBX-14, else OBR-7, as an aware datetime."""
+    raw = _get(o, 14)
+    if raw:
+        return hl7_time(raw, ("OBX", seq, 14))
+    if not obr_ts:
+        raise HL7Error(
+            101,
+            "no observation time (OBX-14, OBR-7)",
+            code="bad_timestamp",
+            segment="OBX",
+            seq=seq,
+            field_no=14,
+        )
+    return hl7_time(obr_ts, ("OBR", 1, 7))
+
+
+def _samples(o: Any, seq: int, vtype: str) -> list[float]:
+    """OBX-5 of an NA (``v1^v2^...``) or single-channel MA (``v1~v2~...``) waveform, in uV."""
+    reps = _reps(o, 5)
+    if vtype == "NA" and len(reps) == 1:
+        values = reps[0]
+    elif vtype == "MA" and all(len(r) == 1 for r in reps):
+        values = [r[0] for r in reps]
+    else:
+        raise HL7Error(
+            102,
+            f"waveform must be NA or single-channel MA, got {vtype[:5]!r}",
+            segment="OBX",
+            seq=seq,
+            field_no=5,
+        )
+    unit = _unit(o, seq, ("voltage",))
+    return [to_field_unit(unit, _number(v, ("OBX", seq, 5))) for v in values if v != ""]
+
+
+def _reading(
+    patient: str, bed: str, ts: datetime, values: dict[str, float], now: datetime | None
+) -> dict[str, Any]:
+    reading: dict[str, Any] = {"patient_id": patient, "bed": bed, "ts": ts.isoformat()}
+    hr = next((values[k] for k in HR_PRECEDENCE if k in values), None)
+    if hr is not None:
+        reading["hr_bpm"] = round(hr, 1)
+    for k in ("spo2_pct", "rr_bpm", "sbp_mmhg", "dbp_mmhg"):
+        if k in values:
+            reading[k] = round(values[k], 1)
+    if "temp_c" in values:
+        reading["temp_c"] = round(values["temp_c"], 2)
+    if len(reading) == 3:  # only a mean pressure: nothing our vitals carry
+        raise HL7Error(
+            101,
+            "no vitals field at this time (a mean pressure alone is not carried)",
+            code="no_measurement",
+            segment="OBX",
+        )
+    try:
+        vitals_validate(json.dumps(reading).encode(), key=patient, now=now)
+    except InvalidRecord as e:
+        raise HL7Error(207, e.reason, code=e.code, segment="OBX") from None
+    return reading
+
+
+def _chunks(patient: str, bed: str, w: _Wave, now: datetime | None) -> list[dict[str, Any]]:
+    if w.fs is None or not w.fs > 0:
+        raise HL7Error(
+            101, f"no {SAMPLE_RATE_REF} after the {w.lead} waveform", code="bad_fs", segment="OBX", seq=w.seq
+        )
+    if not w.uv:
+        raise HL7Error(
+            101,
+            f"the {w.lead} waveform has no samples",
+            code="empty_chunk",
+            segment="OBX",
+            seq=w.seq,
+            field_no=5,
+        )
+    if any(abs(v) > MAX_ABS_UV for v in w.uv):
+        raise HL7Error(
+            207,
+            f"a {w.lead} sample beyond +-{MAX_ABS_UV} uV",
+            code="amplitude_impossible",
+            segment="OBX",
+            seq=w.seq,
+            field_no=5,
+        )
+    per = max(1, int(round(w.fs * CHUNK_S)))
+    out = []
+    for k in range(0, len(w.uv), per):
+        t0 = w.ts + timedelta(seconds=k / w.fs)
+        seq = int(round(t0.timestamp() / (per / w.fs)))
+        chunk = ecg_chunk_dict(patient, bed, t0, w.fs, seq, w.lead, [round(v) for v in w.uv[k : k + per]])
+        try:
+            ecg_validate(json.dumps(chunk), key=patient, now=now)
+        except InvalidRecord as e:
+            raise HL7Error(207, e.reason, code=e.code, segment="OBX", seq=w.seq) from None
+        out.append(chunk)
+    return out
+
+
+# --------------------------------------------------------------------------- ACK
+def escape(text: str) -> str:
+    """``text`` with the standard delimiters escaped, safe inside one field."""
+    return "".join(_ESC.get(ch, ch) for ch in text.replace("\r", " ").replace("\n", " "))
+
+
+def err_segment(e: HL7Error) -> str:
+    """ERR (v2.5+): ERR-2 location, ERR-3 code^text^HL70357, ERR-4 severity E, ERR-8 user message."""
+    return "|".join(
+        [
+            "ERR",
+            "",
+            e.location,
+            f"{e.hl7_code}^{HL7_ERRORS.get(e.hl7_code, '')}^HL70357",
+            "E",
+            "",
+            "",
+            "",
+            escape(e.message[:200]),
+        ]
+    )
+
+
+def ack(
+    text_or_msg: str | hl7.Message | None, error: HL7Error | None = None, now: datetime | None = None
+) -> str:
+    """The ACK for a message: AA, or AE/AR with an ERR segment. Always written with the standard
+    encoding characters (whatever the sender's MSH-2 was), echoing MSH-10 in MSA-2 and swapping
+    sender and receiver; a message without a readable MSH gets MSA-2 empty."""
+    code = "AA" if error is None else error.ack
+    msh: Any = None
+    msg: Any = text_or_msg
+    if isinstance(msg, str):
+        try:
+            msg = hl7.parse(msg) if msg.startswith("MSH") else None
+        except Exception:  # noqa: BLE001 - any parse failure: answer without the sender's MSH
+            msg = None
+    if msg is not None:
+        try:
+            msh = msg[0] if str(msg[0][0]) == "MSH" else None
+        except (IndexError, TypeError):
+            msh = None
+
+    def f(n: int, comp: int = 1) -> str:
+        try:
+            return escape(_get(msh, n, comp))[:60] if msh is not None else ""
+        except (IndexError, TypeError):
+            return ""
+
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+    version = f(12) if f(12) in VERSIONS else "2.6"
+    mtype = f"ACK^{f(9, 2)}^ACK" if f(9, 2) else "ACK"
+    out = (
+        f"MSH|^~\\&|WARDWATCH||{f(3)}|{f(4)}|{stamp}||{mtype}|{generate_message_control_id()}"
+        f"|{f(11) or 'P'}|{version}\rMSA|{code}|{f(10)}"
+    )
+    if error is not None:
+        out += "\r" + err_segment(error)
+    return out + "\r"
+
+
+def ack_code(text: str) -> str:
+    """MSA-1 of an ACK text ('' when it has none)."""
+    try:
+        msa = _segments(hl7.parse(text), "MSA")
+    except Exception:  # noqa: BLE001
+        return ""
+    return _get(msa[0], 1) if msa else ""
+
+
+# --------------------------------------------------------------------------- builder
+def _dtm(ts: datetime) -> str:
+    off = ts.utcoffset() or timedelta(0)
+    sign = "-" if off < timedelta(0) else "+"
+    minutes = int(abs(off).total_seconds() // 60)
+    frac = f".{ts.microsecond // 100:04d}" if ts.microsecond else ""
+    return ts.strftime("%Y%m%d%H%M%S") + frac + f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
+
+
+#: What the builder writes for each vitals field: (reference id, unit reference id).
+BUILD: dict[str, tuple[str, str]] = {
+    "hr_bpm": ("MDC_ECG_HEART_RATE", "MDC_DIM_BEAT_PER_MIN"),
+    "spo2_pct": ("MDC_PULS_OXIM_SAT_O2", "MDC_DIM_PERCENT"),
+    "rr_bpm": ("MDC_RESP_RATE", "MDC_DIM_RESP_PER_MIN"),
+    "sbp_mmhg": ("MDC_PRESS_BLD_NONINV_SYS", "MDC_DIM_MMHG"),
+    "dbp_mmhg": ("MDC_PRESS_BLD_NONINV_DIA", "MDC_DIM_MMHG"),
+    "temp_c": ("MDC_TEMP", "MDC_DIM_DEGC"),
+}
+_CODE_OF = {ref: code for code, ref in {**OBSERVATION_CODES, **LEAD_CODES}.items()}
+_LEAD_REF = {lead: ref for ref, lead in LEADS.items()}
+
+
+def _header(control_id: str, ts: datetime, patient_id: str, bed: str, device: str) -> list[str]:
+    return [
+        f"MSH|^~\\&|{escape(device)}^WARDWATCH_SIM||||{_dtm(ts)}||ORU^R01^ORU_R01|{escape(control_id)}|P|2.6"
+        "|||NE|AL||||||IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO",
+        f"PID|||{escape(patient_id)}^^^WARDWATCH^MR",
+        f"PV1||I|{escape(bed)}",
+        f"OBR|1|{escape(control_id)}^WARDWATCH_SIM||182777000^monitoring of patient^SNOMED-CT|||{_dtm(ts)}",
+        f"OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X|||||||{escape(device)}",
+    ]
+
+
+def _coded(ref: str) -> str:
+    code = _CODE_OF.get(ref)
+    return f"{code}^{ref}^MDC" if code else f"^{ref}^MDC"
+
+
+def build_oru_r01(reading: dict[str, Any], control_id: str, device: str = "SIM-MON") -> str:
+    """A PCD-01 ORU^R01 for one vitals reading (wire format dict); ``o2``, ``acvpu`` and
+    ``spo2_scale`` are charted, not device observations, and are not written."""
+    ts = datetime.fromisoformat(reading["ts"])
+    lines = _header(control_id, ts, reading["patient_id"], reading["bed"], device)
+    n = 1
+    for name, (ref, unit_ref) in BUILD.items():
+        if reading.get(name) is None:
+            continue
+        n += 1
+        unit = UNITS[unit_ref]
+        lines.append(
+            f"OBX|{n}|NM|{_coded(ref)}|1.0.{n}.1|{reading[name]}|{unit.code}^{unit.ref}^MDC|||||R|||{_dtm(ts)}"
+        )
+    return "\r".join(lines) + "\r"
+
+
+def build_waveform_r01(chunk: dict[str, Any], control_id: str, device: str = "SIM-MON") -> str:
+    """A PCD-01 ORU^R01 carrying one ECG chunk: an NA waveform OBX in microvolts followed by its
+    ``MDC_ATTR_SAMP_RATE`` OBX in Hz."""
+    ts = datetime.fromisoformat(chunk["ts"])
+    lines = _header(control_id, ts, chunk["patient_id"], chunk["bed"], device)
+    uv, hz = UNITS["MDC_DIM_MICRO_VOLT"], UNITS["MDC_DIM_HZ"]
+    samples = "^".join(str(int(v)) for v in chunk["ecg_uv"])
+    lines.append(
+        f"OBX|2|NA|{_coded(_LEAD_REF[chunk['lead']])}|1.1.1.1|{samples}|{uv.code}^{uv.ref}^MDC|||||R|||{_dtm(ts)}"
+    )
+    lines.append(f"OBX|3|NM|^{SAMPLE_RATE_REF}^MDC|1.1.1.1.1|{chunk['fs_hz']}|{hz.code}^{hz.ref}^MDC|||||R")
+    return "\r".join(lines) + "\r"
