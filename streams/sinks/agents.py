@@ -11,15 +11,45 @@ from streams.deadletter import deadletter_output
 from streams.delivery import acked_batches, publish
 from streams.metrics import consumer_lag, metrics
 from streams.sinks.influx import InfluxWriter
-from streams.topics import points_topic
+from streams.topics import conditions_topic, points_topic
 from wardwatch.logs import log_event
+from wardwatch.records.conditions import Condition
 from wardwatch.records.points import point, unpack_points
 from wardwatch.settings import get_settings
 from wardwatch.topics import POINTS
 
 log = logging.getLogger("wardwatch.sink")
 _s = get_settings()
-writer = InfluxWriter(_s)
+
+#: The technical alarm of a sink whose credentials InfluxDB refuses (IEC 60601-1-8 technical
+#: alarm condition: the system cannot store, so trends, history and the audit trail stop).
+#: Alarms keep flowing through Kafka meanwhile, hence medium, not high. It is keyed to the
+#: pseudo-patient below so that it goes through the one alert component like every alarm.
+SYSTEM_PATIENT = "wardwatch-system"
+STORAGE_SOURCE = "system.storage"
+
+
+async def storage_alarm(status: int | None) -> None:
+    """Raise (``status`` 401/403) or clear (``None``) the "storage unavailable" alarm."""
+    active = status is not None
+    cond = Condition(
+        patient_id=SYSTEM_PATIENT,
+        bed="central",
+        source=STORAGE_SOURCE,
+        active=active,
+        priority="medium",
+        ts=datetime.now(UTC).isoformat(),
+        message=(
+            f"Storage unavailable: InfluxDB refuses the sink's token (HTTP {status}); points are held"
+            if active
+            else "Storage available again"
+        ),
+        category="technical",
+    )
+    await publish([(conditions_topic, SYSTEM_PATIENT.encode(), cond.to_dict())])
+
+
+writer = InfluxWriter(_s, on_refused=storage_alarm)
 
 
 @app.agent(points_topic)

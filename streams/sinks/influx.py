@@ -28,6 +28,8 @@ from wardwatch.settings import Settings
 log = logging.getLogger("wardwatch.sink")
 
 PERMANENT = (400, 413, 422)
+#: the server refuses the credentials: not the points' fault, so they are kept and retried
+REFUSED = (401, 403)
 
 
 def to_line(p: dict[str, Any]) -> str:
@@ -63,12 +65,17 @@ class InfluxWriter:
         *,
         max_backoff_s: float = 30.0,
         post: Callable[[str], Awaitable[None]] | None = None,
+        on_refused: Callable[[int | None], Awaitable[None]] | None = None,
     ) -> None:
         self.s = settings
         self.max_backoff_s = max_backoff_s
         self._post = post
         self._client: InfluxDBClientAsync | None = None
         self.retries = 0
+        #: ``on_refused(status)`` when InfluxDB starts refusing the sink's credentials (401/403),
+        #: ``on_refused(None)`` when a write succeeds again: the technical alarm's edges
+        self._on_refused = on_refused
+        self.refused: int | None = None
 
     async def _post_lines(self, body: str) -> None:
         if self._post is not None:
@@ -96,11 +103,17 @@ class InfluxWriter:
         while True:
             try:
                 await self._post_lines(body)
+                if self.refused is not None:
+                    await self._refusal(None)
                 return
             except Exception as e:  # network errors have no status; HTTP errors do
                 status = _status(e)
                 if status in PERMANENT:
                     raise
+                if status in REFUSED and self.refused is None:
+                    await self._refusal(status)
+                if status in REFUSED:  # a replaced token file is read again on the next try
+                    await self.close()
                 self.retries += 1
                 log_event(
                     log,
@@ -112,6 +125,23 @@ class InfluxWriter:
                 )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
+
+    async def _refusal(self, status: int | None) -> None:
+        """The edges of "storage unavailable": a clear log line and the callback (the sink agent
+        raises or clears a technical alarm); the points are held and retried meanwhile."""
+        self.refused = status
+        if status is not None:
+            log_event(
+                log,
+                "InfluxDB refused the sink's credentials: storage unavailable, points held and retried",
+                logging.ERROR,
+                status=status,
+                url=self.s.influx_url,
+            )
+        else:
+            log_event(log, "InfluxDB accepts the sink's writes again: storage available")
+        if self._on_refused is not None:
+            await self._on_refused(status)
 
     async def write(self, points: list[dict[str, Any]]) -> list[tuple[dict[str, Any], InvalidRecord]]:
         """Write ``points``; return ``[(point, why)]`` for points that are not valid points or that

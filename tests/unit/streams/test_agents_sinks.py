@@ -91,3 +91,45 @@ def test_a_message_of_many_points_is_written_with_the_single_ones(agents, monkey
     where = (dl["source_topic"], dl["partition"], dl["offset"], dl["code"])
     assert where == (topics.POINTS, 1, 1, "malformed")
     assert json.loads(base64.b64decode(dl["original_b64"])) == NO_FIELD
+
+
+class _Refused(Exception):
+    """What the InfluxDB client raises for an HTTP error: an exception with a ``status``."""
+
+    def __init__(self, status: int):
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+def test_refused_credentials_raise_a_storage_alarm_and_hold_the_points(agents, monkeypatch):
+    """401/403 is not the points' fault: they are held and retried (not dead-lettered), a
+    technical "storage unavailable" condition goes to the alert component, and it clears on the
+    first write that succeeds."""
+    answers = [_Refused(401), _Refused(403), None]
+    bodies: list[str] = []
+
+    async def post(body: str) -> None:
+        answer = answers.pop(0)
+        if answer is not None:
+            raise answer
+        bodies.append(body)
+
+    monkeypatch.setattr(
+        sink, "writer", InfluxWriter(get_settings(), post=post, on_refused=sink.storage_alarm)
+    )
+
+    async def scenario():
+        async with write_points.test_context() as agent:
+            event = await agent.put(GOOD, wait=False)
+            await agents.processed(agent, event)
+
+    agents.run(scenario())
+    assert bodies == [to_line(GOOD)]  # written once, after the refusals
+    assert agents.values(topics.DEADLETTER) == []
+    conds = agents.values(topics.CONDITIONS)
+    assert [(c["source"], c["category"], c["active"]) for c in conds] == [
+        ("system.storage", "technical", True),
+        ("system.storage", "technical", False),
+    ]
+    assert "HTTP 401" in conds[0]["message"] and conds[0]["patient_id"] == sink.SYSTEM_PATIENT
+    assert sink.writer.refused is None
