@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -109,13 +109,13 @@ class Settings(BaseSettings):
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"
     mitdb_ds1: Path | None = None  # MIT-BIH DS1 records; default: mitdb-ds1 in shared_data
 
-    @field_validator(
-        "influx_token_file", "users_file", "auth_secret_file", "artifacts_dir", "mitdb_ds1", mode="before"
-    )
+    @field_validator("*", mode="before")
     @classmethod
-    def _empty_path_is_unset(cls, v: object) -> object:
-        """``VAR=`` (as compose's ``${VAR:-}`` gives) means not set, not the current directory."""
-        return None if isinstance(v, str) and not v.strip() else v
+    def _empty_path_is_unset(cls, v: object, info: ValidationInfo) -> object:
+        """``VAR=`` (as compose's ``${VAR:-}`` gives) means not set, not the current directory:
+        for every optional setting (default ``None``: the token, password, CA and users files...)."""
+        unset_by_default = info.field_name is not None and cls.model_fields[info.field_name].default is None
+        return None if unset_by_default and isinstance(v, str) and not v.strip() else v
 
     @property
     def bootstrap_servers(self) -> list[str]:

@@ -97,7 +97,7 @@ def _create_users(s: Settings) -> None:
     series = listed["results"][0].get("series", [{}])[0]
     existing = {row[0] for row in series.get("values", [])}
     db = s.influx_database
-    _query(s, f'CREATE DATABASE "{db}"', tokens["admin"])
+    create_database(s)  # the grants name it
     for role, right in (("writer", "WRITE"), ("reader", "READ")):
         if role not in existing:
             _query(s, f"CREATE USER {role} WITH PASSWORD '{pw[role]}'", tokens["admin"])
@@ -142,8 +142,7 @@ def create_database(s: Settings) -> None:
     db, _, rp = s.influx_bucket.partition("/")
     keep = f"{s.influx_retention_d}d" if s.influx_retention_d else "INF"
     q = f'CREATE DATABASE "{db}"; ALTER RETENTION POLICY "{rp or "autogen"}" ON "{db}" DURATION {keep}'
-    admin = (secrets_dir(s) / "admin.token").read_text().strip() if is_secure(s) else s.influx_token_value()
-    _query(s, q, admin)
+    _query(s, q, (role_settings(s, "admin") if is_secure(s) else s).influx_token_value())
 
 
 def up(s: Settings, timeout: float = 60.0, secure: bool = False) -> str:
@@ -163,8 +162,9 @@ def up(s: Settings, timeout: float = 60.0, secure: bool = False) -> str:
     start_detached([str(exe), "-config", str(conf)], d, d / "influxd.log", d / "pid")
     wait_until(lambda: healthy(s), timeout, "InfluxDB")
     if secure:
-        _create_users(s)
-    create_database(s)
+        _create_users(s)  # the admin first: the database needs it
+    else:
+        create_database(s)
     return "started (auth on)" if secure else "started"
 
 

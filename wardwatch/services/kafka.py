@@ -87,6 +87,11 @@ def is_secure(s: Settings) -> bool:
     return (secrets_dir(s) / "admin.password").exists()
 
 
+def admin_settings(s: Settings) -> Settings:
+    """The settings that administer this run folder's broker: the admin role if it is secure."""
+    return role_settings(s, "admin") if is_secure(s) else s
+
+
 def role_settings(s: Settings, role: str) -> Settings:
     """``s`` with the SASL_SSL credentials of ``role`` on the local secure broker."""
     return s.model_copy(
@@ -211,7 +216,7 @@ def up(s: Settings, timeout: float = 90.0, secure: bool = False) -> str:
     formatted one way stays that way)."""
     d = _dir(s)
     secure = secure or is_secure(s)
-    probe = role_settings(s, "admin") if secure else s
+    probe = role_settings(s, "admin") if secure else s  # (is_secure only once formatted)
     if healthy(probe):
         if secure:
             grant_role_acls(probe)
@@ -247,7 +252,7 @@ def up(s: Settings, timeout: float = 90.0, secure: bool = False) -> str:
     return "started (SASL_SSL)" if secure else "started"
 
 
-def role_acls(app_id: str) -> dict[str, list[tuple[str, str, str, str]]]:
+def role_acls() -> dict[str, list[tuple[str, str, str, str]]]:
     """Least privilege per role: ``(resource type, name, pattern, operation)`` grants.
 
     - gateway (bedside devices and their gateways): write the device topics, nothing else;
@@ -258,14 +263,17 @@ def role_acls(app_id: str) -> dict[str, list[tuple[str, str, str, str]]]:
     """
     from wardwatch import topics as t
 
+    def topic_grants(*pairs: tuple[str, str]) -> list[tuple[str, str, str, str]]:
+        """Each ``(topic, operation)``, plus DESCRIBE on the topic (its metadata)."""
+        return [("TOPIC", n, "LITERAL", op) for n, op in pairs] + [
+            ("TOPIC", n, "LITERAL", "DESCRIBE") for n, _ in pairs
+        ]
+
     device = [(n, "WRITE") for n in (t.VITALS, t.ECG, t.LABS, t.ADMISSIONS)]
-    web_read = [(n, "READ") for n in (t.ALERTS, t.POINTS, t.ECG, t.VITALS)]
+    station = [*((n, "READ") for n in (t.ALERTS, t.POINTS, t.ECG, t.VITALS)), (t.ALERTS_ACK, "WRITE")]
     return {
-        "gateway": [("TOPIC", n, "LITERAL", op) for n, op in device]
-        + [("TOPIC", n, "LITERAL", "DESCRIBE") for n, _ in device],
-        "web": [("TOPIC", n, "LITERAL", op) for n, op in [*web_read, (t.ALERTS_ACK, "WRITE")]]
-        + [("TOPIC", n, "LITERAL", "DESCRIBE") for n, _ in [*web_read, (t.ALERTS_ACK, "")]]
-        + [("GROUP", "wardwatch-web", "PREFIXED", "READ")],
+        "gateway": topic_grants(*device),
+        "web": [*topic_grants(*station), ("GROUP", "wardwatch-web", "PREFIXED", "READ")],
         "worker": [("TOPIC", "*", "LITERAL", "ALL"), ("GROUP", "*", "LITERAL", "ALL")]
         + [("CLUSTER", "kafka-cluster", "LITERAL", op) for op in ("CREATE", "DESCRIBE", "DESCRIBE_CONFIGS")]
         + [("TRANSACTIONAL_ID", "*", "LITERAL", "ALL")],
@@ -292,7 +300,7 @@ def grant_role_acls(admin_settings: Settings) -> None:
             ACLPermissionType.ALLOW,
             ResourcePattern(ResourceType[rtype], name, ACLResourcePatternType[pattern]),
         )
-        for role, grants in role_acls(admin_settings.app_id).items()
+        for role, grants in role_acls().items()
         for rtype, name, pattern, op in grants
     ]
     admin = KafkaAdminClient(**client_config(admin_settings), client_id="wardwatch-admin")

@@ -23,7 +23,7 @@ def up(s: Settings, secure: bool = False) -> dict[str, str]:
     result = {"kafka": kafka.up(s, secure=secure), "influxdb": influx.up(s, secure=secure)}
     from wardwatch.topics import ensure_topics
 
-    ensure_topics(s=kafka.role_settings(s, "admin") if kafka.is_secure(s) else s)
+    ensure_topics(s=kafka.admin_settings(s))
     return result
 
 
@@ -33,11 +33,6 @@ def down(s: Settings) -> dict[str, bool]:
 
 def status(s: Settings) -> list[ServiceStatus]:
     return [
-        ServiceStatus(
-            "kafka",
-            kafka.pid(s),
-            kafka.healthy(kafka.role_settings(s, "admin") if kafka.is_secure(s) else s),
-            s.kafka_bootstrap,
-        ),
+        ServiceStatus("kafka", kafka.pid(s), kafka.healthy(kafka.admin_settings(s)), s.kafka_bootstrap),
         ServiceStatus("influxdb", influx.pid(s), influx.healthy(s), s.influx_url),
     ]
