@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,15 @@ class DeteriorationModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     knots: list[list[float]] = field(default_factory=list)  # per feature; [] = linear only
 
+    @cached_property
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """mean, scale and coef as arrays, built once per model (scoring is per reading)."""
         return np.asarray(self.mean), np.asarray(self.scale), np.asarray(self.coef)
+
+    @cached_property
+    def _knot_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """The hinge columns' input-feature index and knot, built once per model."""
+        return knot_columns(self.knots)
 
     def source(self) -> np.ndarray:
         """For each model column, the index of the input feature it comes from."""
@@ -57,13 +64,13 @@ class DeteriorationModel:
 
     def standardize(self, X: np.ndarray) -> np.ndarray:
         """Hinge basis of ``X`` (rows x features), standardized: the logistic model's input."""
-        mean, scale, _ = self._arrays()
-        z: np.ndarray = (hinge_basis(np.asarray(X, dtype=float), self.knots) - mean) / scale
+        mean, scale, _ = self._arrays
+        z: np.ndarray = (hinge_basis(np.asarray(X, dtype=float), self._knot_columns) - mean) / scale
         return z
 
     def decision(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated logit(s)."""
-        _, _, coef = self._arrays()
+        _, _, coef = self._arrays
         z: np.ndarray = self.standardize(X) @ coef + self.intercept
         return z
 
@@ -75,7 +82,7 @@ class DeteriorationModel:
 
     def explain(self, x: np.ndarray, top: int = 5) -> list[dict[str, Any]]:
         """Features pushing risk up most: coefficient x standardized value, largest first."""
-        _, _, coef = self._arrays()
+        _, _, coef = self._arrays
         xs = self.standardize(np.asarray(x, dtype=float).reshape(1, -1))[0]
         contrib = np.bincount(self.source(), weights=coef * xs, minlength=len(self.feature_names))
         order = np.argsort(-contrib)
@@ -100,14 +107,27 @@ class DeteriorationModel:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-def hinge_basis(X: np.ndarray, knots: list[list[float]]) -> np.ndarray:
-    """``X`` followed by ``max(0, X[:, j] - k)`` for every knot ``k`` of every feature ``j``."""
+def knot_columns(knots: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """For every hinge column of :func:`hinge_basis`, in order: its input-feature index and knot.
+
+    >>> knot_columns([[1.0], [], [2.0, 3.0]])
+    (array([0, 2, 2]), array([1., 2., 3.]))
+    """
+    src = [j for j, ks in enumerate(knots) for _ in ks]
+    vals = [k for ks in knots for k in ks]
+    return np.asarray(src, dtype=int), np.asarray(vals, dtype=float)
+
+
+def hinge_basis(X: np.ndarray, knots: list[list[float]] | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``X`` followed by ``max(0, X[:, j] - k)`` for every knot ``k`` of every feature ``j``
+    (``knots`` per feature, or already as :func:`knot_columns`).
+
+    >>> hinge_basis(np.array([[2.0, 5.0]]), [[1.0, 3.0], [4.0]])
+    array([[2., 5., 1., 0., 1.]])
+    """
     X = np.atleast_2d(X)
-    cols = [X]
-    for j, ks in enumerate(knots):
-        if ks:
-            cols.append(np.maximum(0.0, X[:, [j]] - np.asarray(ks, dtype=X.dtype)))
-    return np.hstack(cols)
+    src, vals = knots if isinstance(knots, tuple) else knot_columns(knots)
+    return np.hstack([X, np.maximum(0.0, X[:, src] - vals)])
 
 
 def basis_source(n_features: int, knots: list[list[float]]) -> np.ndarray:
