@@ -20,7 +20,8 @@ from simulators.vitals import ward_plan
 from wardwatch import topics
 from wardwatch.hl7.gateway import HL7Gateway
 from wardwatch.hl7.mllp import MLLPClient
-from wardwatch.hl7.pcd01 import ack_code, build_oru_r01, build_waveform_r01
+from wardwatch.hl7.build import build_oru_r01, build_waveform_r01
+from wardwatch.hl7.pcd01 import ack_code
 from wardwatch.hl7.simulate import run_hl7_feed_async
 from wardwatch.kafka_io import consume, end_offsets
 from wardwatch.records.ecg import ecg_chunk_dict

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from simulators.vitals import SimPatient, ward_readings
+from wardwatch.hl7.build import build_oru_r01
 from wardwatch.hl7.mllp import MLLPClient
-from wardwatch.hl7.pcd01 import ack_code, build_oru_r01
+from wardwatch.hl7.pcd01 import ack_code
 from wardwatch.logs import log_event
 
 log = logging.getLogger("wardwatch.hl7.simulate")

@@ -7,8 +7,9 @@ from hl7.mllp.streams import HL7StreamReader
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wardwatch.hl7.build import build_oru_r01
 from wardwatch.hl7.gateway import HL7Gateway, decode
-from wardwatch.hl7.pcd01 import HL7Error, ack, ack_code, build_oru_r01, map_message, parse
+from wardwatch.hl7.pcd01 import HL7Error, ack, ack_code, map_message, parse
 
 NOW = datetime(2026, 12, 5, 12, tzinfo=UTC)
 GOOD = build_oru_r01({"patient_id": "P1", "bed": "B1", "ts": "2026-12-05T11:59:00+00:00", "hr_bpm": 70}, "C1")
