@@ -36,8 +36,8 @@ from typing import Any
 
 from simulators.vitals import ward_plan, ward_readings
 from wardwatch import topics
-from wardwatch.hl7.mllp import MLLPClient
 from wardwatch.hl7.build import build_oru_r01, build_waveform_r01
+from wardwatch.hl7.mllp import MLLPClient
 from wardwatch.hl7.pcd01 import map_message
 from wardwatch.kafka_io import start_aio_producer
 from wardwatch.records.ecg import ecg_chunk_dict

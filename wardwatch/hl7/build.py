@@ -91,14 +91,14 @@ def build_oru_r01(reading: dict[str, Any], control_id: str, device: str = "SIM-M
             f"OBX|{n}|NM|{_coded(ref)}|1.0.{n}.1|{reading[name]}|{unit.code}^{unit.ref}^MDC|||||R|||{stamp}"
         )
     charted = {
-        "ON_O2": ("CWE", {"oxygen": "Y", "air": "N"}.get(reading.get("o2") or "")),
-        "ACVPU": ("CWE", reading.get("acvpu")),
-        "SPO2_SCALE": ("NM", reading.get("spo2_scale")),
+        "ON_O2": ("CWE", "On supplemental oxygen", {"oxygen": "Y", "air": "N"}.get(reading.get("o2") or "")),
+        "ACVPU": ("CWE", "ACVPU level of consciousness", reading.get("acvpu")),
+        "SPO2_SCALE": ("NM", "NEWS2 SpO2 scale", reading.get("spo2_scale")),
     }
-    for code, (vtype, value) in charted.items():
+    for code, (vtype, text, value) in charted.items():
         if value is not None:
             n = len(lines) - 3
-            lines.append(f"OBX|{n}|{vtype}|{code}^^{LOCAL_SYSTEM}|0.0.0.{n}|{value}||||||R|||{stamp}")
+            lines.append(f"OBX|{n}|{vtype}|{code}^{text}^{LOCAL_SYSTEM}|0.0.0.{n}|{value}||||||R|||{stamp}")
     return "\r".join(lines) + "\r"
 
 
