@@ -5,7 +5,10 @@ against a public transcription of the Philips IntelliVue Data Export nomenclatur
 11073-10101 term codes): object/physiological ids in partition 2 (SCADA, base 131072), e.g.
 ``NOM_ECG_CARD_BEAT_RATE(16770)``, ``NOM_PULS_OXIM_SAT_O2(19384)``, ``NOM_RESP_RATE(20490)``,
 ``NOM_PRESS_BLD_NONINV_SYS/DIA/MEAN(18949/18950/18951)``, ``NOM_TEMP(19272)``,
-``NOM_ECG_ELEC_POTL_I/II/V1..V6(257/258/259..264)``, ``..._III/AVR/AVL/AVF(317..320)``; and unit
+``NOM_ECG_ELEC_POTL_I/II/V1..V6(257/258/259..264)``, ``..._III/AVR/AVL/AVF(317..320)``,
+``NOM_PRESS_BLD_ART_SYS/DIA/MEAN(18961..18963)`` (150033-150035, also in GE's B40 PCD-01
+examples), ``NOM_PRESS_BLD_ART_ABP_SYS/DIA/MEAN(18965..18967)``, ``NOM_CONC_AWAY_O2_INSP(21124)``,
+``NOM_ECG_ELEC_POTL(256)``; and unit
 codes in partition 4 (DIM, base 262144) from github.com/Koshsky/Intellivue-api
 ``pkg/intellivue/base/unitCodes.go`` (``NOM_DIM_PERCENT 544``, ``NOM_DIM_BEAT_PER_MIN 2720``,
 ``NOM_DIM_RESP_PER_MIN 2784``, ``NOM_DIM_PER_MIN 2528``, ``NOM_DIM_KILO_PASCAL 3843``,
@@ -14,9 +17,12 @@ codes in partition 4 (DIM, base 262144) from github.com/Koshsky/Intellivue-api
 
 Codes we could NOT confirm numerically are matched by their reference id only (OBX-3.2 /
 OBX-6.2): ``MDC_PULS_OXIM_PULS_RATE``, ``MDC_PULS_RATE_NON_INV``, ``MDC_TTHOR_RESP_RATE``,
-``MDC_CO2_RESP_RATE``, ``MDC_PRESS_CUFF_SYS/DIA/MEAN``, ``MDC_TEMP_BODY`` and
+``MDC_CO2_RESP_RATE``, ``MDC_PRESS_CUFF_SYS/DIA/MEAN``, ``MDC_TEMP_BODY``,
+``MDC_BLD_PULS_RATE_INV``, ``MDC_VENT_CONC_AWAY_O2_INSP``, ``MDC_DIM_L_PER_MIN`` and
 ``MDC_ATTR_SAMP_RATE``. (In the same table 151570 is ``NOM_AWAY_RESP_RATE``, airway respiration
-rate, not the transthoracic one: one reason not to guess.)
+rate, not the transthoracic one: one reason not to guess.) Where 11073-10101 has no term (ACVPU,
+"on oxygen", the NEWS2 SpO2 scale, a ward patient's O2 flow) we say so below and use LOINC or a
+documented local code, never an invented MDC number.
 """
 
 from __future__ import annotations

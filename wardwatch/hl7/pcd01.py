@@ -11,15 +11,23 @@ Mapping (codes and their sources: :mod:`wardwatch.hl7.codes`):
 - patient: PID-3, first repetition, CX.1 (required: AE 101 without it);
 - bed: PV1-3 (PL components joined with ``-``), else the device id (OBX-18 EI.1); neither: AE 101;
 - time: OBX-14, else OBR-7; an HL7 DTM with a UTC offset (no offset: AE 102, never a guess);
-- numerics (value type NM) by MDC code, OBX-3.1 numeric code or OBX-3.2 reference id; units by
-  OBX-6 (MDC code, MDC reference id or UCUM), converted to our fields' units; an unknown unit or
-  one of the wrong kind is AE 103, never a guess. One vitals reading per distinct observation time;
-  heart rate by :data:`~wardwatch.hl7.codes.HR_PRECEDENCE`;
-- waveforms (value type NA, or MA with one channel) of ECG leads: samples converted to integer
-  microvolts; the sampling rate from the ``MDC_ATTR_SAMP_RATE`` OBX that follows the waveform OBX
-  (before the next waveform). Cut into chunks of at most 1 s; ``seq`` is the chunk's start time
-  in chunk lengths since the epoch (stateless: a re-sent message gives the same seq, which the ECG
-  stream rejects as a duplicate; a missing second shows as a gap).
+- numerics (value type NM) by MDC code, OBX-3.1 numeric code or OBX-3.2 reference id (or LOINC
+  for the O2 flow); units by OBX-6 (MDC code, MDC reference id or UCUM), converted to our fields'
+  units; an unknown unit or one of the wrong kind is AE 103, never a guess. One vitals reading per
+  distinct observation time; a field with several sources (heart rate; arterial line or cuff
+  pressures; O2) by :data:`~wardwatch.hl7.codes.PRECEDENCE`. Inspired O2 fraction and O2 flow
+  decide ``o2`` (:func:`~wardwatch.hl7.codes.on_oxygen`);
+- charted observations with our local codes (``99WW``: ``ON_O2``, ``ACVPU``, ``SPO2_SCALE``;
+  :data:`~wardwatch.hl7.codes.LOCAL`): a value outside their table is AE 103 ``bad_value``; the
+  SpO2 scale holds for every reading of its message;
+- waveforms of ECG leads: NA (one channel) or MA (HL7 v2 multiplexed array: one repetition per
+  sample time, one component per channel; more than one channel needs the CD channel-definition
+  OBX after it naming each channel's lead); samples converted to integer microvolts; the sampling
+  rate from the ``MDC_ATTR_SAMP_RATE`` OBX that follows the waveform OBX (or the CD's sampling
+  frequency). Channels sampled together become chunks of two leads (II first when present; a
+  third and further channels are counted as skipped). Cut into chunks of at most 1 s; ``seq`` is
+  the chunk's start time in chunk lengths since the epoch (stateless: a re-sent message gives the
+  same seq, which the ECG stream rejects as a duplicate; a missing second shows as a gap).
 - OBX rows without a value type (the MDS/VMD/channel containment rows of PCD-01), with result
   status X (cannot be obtained) and of MDC codes we do not map are passed over (counted).
 """
