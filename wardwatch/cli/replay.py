@@ -24,7 +24,11 @@ def _play_hl7(feeds: list, hl7: str, speed: float, seconds: float | None) -> Non
         host, port = parse_hostport(hl7)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--hl7") from None
-    stats, counts = run_hl7_ecg(feeds, host, port, speed=speed, seconds=seconds)
+    try:
+        stats, counts = run_hl7_ecg(feeds, host, port, speed=speed, seconds=seconds)
+    except OSError as e:
+        typer.echo(f"error: no HL7 gateway at {host}:{port} ({e.strerror or type(e).__name__})", err=True)
+        raise typer.Exit(69) from None  # EX_UNAVAILABLE, as the gateway without Kafka
     print(json.dumps({**stats.__dict__, "acks": counts}))
     if counts["sent"] != counts["AA"]:
         raise typer.Exit(1)

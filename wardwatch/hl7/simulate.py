@@ -129,10 +129,12 @@ async def run_hl7_ecg_async(
     """Send every feed's chunks to an HL7 gateway as PCD-01 waveform messages, all beds in step
     (round ``k`` at ``k * chunk_s / speed`` wall seconds; ``speed`` 0 or inf: as fast as the
     ACKs come). Bed i uses connection i mod ``connections``, so each bed's chunks arrive in
-    order. Returns the play statistics and the ACK counts."""
+    order. Returns the play statistics and the ACK counts; ``OSError`` when the gateway cannot be
+    reached at the start (later, a chunk without its ACK is resent, as a device would)."""
     counts = {"sent": 0, "AA": 0, "resent": 0, "lost": 0}
     n = max(1, min(connections, len(feeds)))
     senders = [_Sender(host, port, ACK_TIMEOUT_S, counts) for _ in range(n)]
+    await senders[0].client.connect()  # no gateway there: OSError now, not a resend per chunk
     start = start or datetime.now(UTC)
     iters = [feed_chunks(f, start, chunk_s, seconds) for f in feeds]
     stats = PlayStats(beds=len(feeds))
