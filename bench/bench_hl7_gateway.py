@@ -138,6 +138,14 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def broker_pid() -> int | None:
+    """The pid of the Kafka broker ``wardwatch services up`` started, if that is what runs."""
+    from wardwatch.services import kafka
+    from wardwatch.settings import get_settings
+
+    return kafka.pid(get_settings())
+
+
 def texts_of(lanes: list[list[dict[str, Any]]]) -> list[list[str]]:
     return [
         [
@@ -195,10 +203,13 @@ def through_gateways(processes: int, clients: int, messages: int, ecg_share: flo
         ]
         for w in wards:
             w.start()
+        broker = broker_pid()
         cpu0 = [cpu_s(p.pid) for p in procs]
+        broker0 = cpu_s(broker) if broker else 0.0
         ready.wait()
         results = [out.get(timeout=1800) for _ in wards]
         cpu = sum(cpu_s(p.pid) - c for p, c in zip(procs, cpu0, strict=True))
+        broker_cpu = cpu_s(broker) - broker0 if broker else None
         for w in wards:
             w.join(60)
     finally:
@@ -213,6 +224,9 @@ def through_gateways(processes: int, clients: int, messages: int, ecg_share: flo
     # how much CPU the machine gave: the gateways together, and the load generators
     res["gateway_cores_used"] = round(cpu / wall, 2)
     res["ward_client_cores_used"] = round(sum(r[4] for r in results) / wall, 2)
+    if broker_cpu is not None:  # the local broker (``wardwatch services up``), when it is ours
+        res["broker_cpu_ms_per_message"] = round(1000 * broker_cpu / len(lat), 3)
+        res["broker_cores_used"] = round(broker_cpu / wall, 2)
     res["per_ward_msgs_per_s"] = [round(len(r[0]) / (r[3] - r[2]), 1) for r in results]
     return res
 
