@@ -18,9 +18,10 @@ import pytest
 
 from simulators.vitals import ward_plan
 from wardwatch import topics
+from wardwatch.hl7.build import build_oru_r01, build_waveform_r01
 from wardwatch.hl7.gateway import HL7Gateway
 from wardwatch.hl7.mllp import MLLPClient
-from wardwatch.hl7.pcd01 import ack_code, build_oru_r01, build_waveform_r01
+from wardwatch.hl7.pcd01 import ack_code
 from wardwatch.hl7.simulate import run_hl7_feed_async
 from wardwatch.kafka_io import consume, end_offsets
 from wardwatch.records.ecg import ecg_chunk_dict
@@ -223,3 +224,70 @@ def test_alert_events_go_out_as_oru_r40_and_are_committed_after_the_ack(services
     ]
     assert dls and dls[0]["code"] == "rejected" and "ACK AR" in dls[0]["reason"]
     assert dls[0]["detail"]["subscriber"] == "hl7"
+
+
+def test_wfdb_replay_over_hl7_gives_two_lead_chunks_and_charted_vitals_are_carried_or_refused(services):
+    """``wardwatch replay ecg --hl7``'s sender: 3 s of MIT-BIH record 101 (MLII + V1) as PCD-01
+    MA messages through the gateway arrive on ``ecg`` as two-lead chunks with the record's exact
+    samples; a reading with MAP, O2, ACVPU and scale 2 arrives whole; an ACVPU of ``X`` is AE
+    with ERR 103 and dead-lettered with its raw message."""
+    from simulators.ecg_replay import replay_feeds
+    from wardwatch.hl7.simulate import run_hl7_ecg_async
+    from wardwatch.settings import shared_data
+
+    run = uuid.uuid4().hex[:8]
+    feeds = replay_feeds(shared_data("mitdb-ds1"), 1, only=["101"], seconds=3, prefix=f"HL7R{run}")
+    pid = feeds[0].patient_id
+    ts = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=20)
+    charted = {
+        "patient_id": pid,
+        "bed": feeds[0].bed,
+        "ts": ts.isoformat(),
+        "spo2_pct": 89,
+        "spo2_scale": 2,
+        "sbp_mmhg": 118,
+        "dbp_mmhg": 70,
+        "map_mmhg": 86,
+        "o2": "oxygen",
+        "acvpu": "C",
+    }
+    bad = build_oru_r01({**charted, "ts": (ts + timedelta(seconds=1)).isoformat()}, "R-2")
+    bad = bad.replace("|C||||||R|", "|X||||||R|")  # ACVPU "X"
+    assert bad.count("|X||||||R|") == 1
+    start = end_offsets([topics.VITALS, topics.ECG, topics.DEADLETTER])
+
+    async def scenario() -> tuple[dict, dict, list[str]]:
+        gw = HL7Gateway("127.0.0.1", 0)
+        await gw.start()
+        try:
+            stats, counts = await run_hl7_ecg_async(feeds, "127.0.0.1", gw.port, speed=0, connections=1)
+            c = MLLPClient("127.0.0.1", gw.port, timeout_s=30)
+            answers = [await c.request(build_oru_r01(charted, "R-1")), await c.request(bad)]
+            await c.close()
+        finally:
+            await gw.stop()
+        return stats.__dict__, counts, answers
+
+    stats, counts, answers = asyncio.run(scenario())
+    assert stats["chunks"] == 3 and counts == {"sent": 3, "AA": 3, "resent": 0, "lost": 0}
+    assert ack_code(answers[0]) == "AA"
+    assert ack_code(answers[1]) == "AE" and "|103^Table value not found^HL70357|E" in answers[1]
+
+    got: dict[str, list[dict]] = {topics.VITALS: [], topics.ECG: [], topics.DEADLETTER: []}
+    for topic, key, value in consume(
+        [topics.VITALS, topics.ECG, topics.DEADLETTER],
+        start=start,
+        timeout_s=30,
+        stop=lambda _s: len(got[topics.ECG]) >= 3 and all(got.values()),
+    ):
+        if key == pid and isinstance(value, dict):
+            got[topic].append(value)
+    chunks = sorted(got[topics.ECG], key=lambda v: v["ts"])
+    assert [(c["lead"], c["lead2"], c["fs_hz"]) for c in chunks] == [("II", "V1", 360.0)] * 3
+    assert [v for c in chunks for v in c["ecg_uv"]] == feeds[0].signal_uv[:1080].tolist()
+    assert [v for c in chunks for v in c["ecg2_uv"]] == feeds[0].signal2_uv[:1080].tolist()
+    (vitals,) = got[topics.VITALS]
+    assert vitals == {**charted, "spo2_pct": 89.0, "sbp_mmhg": 118.0, "dbp_mmhg": 70.0, "map_mmhg": 86.0}
+    (dl,) = got[topics.DEADLETTER]
+    assert dl["code"] == "bad_value" and dl["detail"]["location"] == "OBX^7^5^1"
+    assert base64.b64decode(dl["original_b64"]).decode() == bad

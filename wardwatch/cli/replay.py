@@ -11,6 +11,28 @@ from wardwatch.cli.render import console
 
 app = typer.Typer(help="Replay recorded data as live bedside feeds.", no_args_is_help=True)
 
+_HL7_HELP = "HOST:PORT: send as PCD-01 waveform ORU^R01 over MLLP to an HL7 gateway, not to Kafka"
+
+
+def _play_hl7(feeds: list, hl7: str, speed: float, seconds: float | None) -> None:
+    """The feeds through an HL7 gateway (``--hl7``): prints the stats and ACK counts; exit 1
+    when a chunk was not answered AA."""
+    from wardwatch.hl7.mllp import parse_hostport
+    from wardwatch.hl7.simulate import run_hl7_ecg
+
+    try:
+        host, port = parse_hostport(hl7)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--hl7") from None
+    try:
+        stats, counts = run_hl7_ecg(feeds, host, port, speed=speed, seconds=seconds)
+    except OSError as e:
+        typer.echo(f"error: no HL7 gateway at {host}:{port} ({e.strerror or type(e).__name__})", err=True)
+        raise typer.Exit(69) from None  # EX_UNAVAILABLE, as the gateway without Kafka
+    print(json.dumps({**stats.__dict__, "acks": counts}))
+    if counts["sent"] != counts["AA"]:
+        raise typer.Exit(1)
+
 
 @app.command("ecg")
 def replay_ecg_cmd(
@@ -27,11 +49,17 @@ def replay_ecg_cmd(
     start: float = typer.Option(0.0, "--start", help="start this many seconds into each record"),
     only: str | None = typer.Option(None, "--only", help="comma-separated record names"),
     prefix: str = typer.Option("MITDB", "--prefix", help="patient id prefix"),
+    hl7: str = typer.Option("", "--hl7", help=_HL7_HELP),
 ) -> None:
-    """Replay WFDB records as live bedside ECG feeds (1 s chunks) on the ``ecg`` topic."""
-    from simulators.ecg_replay import replay_ecg
+    """Replay WFDB records as live bedside ECG feeds (1 s chunks) on the ``ecg`` topic, or as
+    PCD-01 waveform messages to an HL7 gateway (``--hl7``)."""
+    from simulators.ecg_replay import replay_ecg, replay_feeds
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    if hl7:
+        feeds = replay_feeds(records, beds, only=names, start_s=start, seconds=seconds, prefix=prefix)
+        _play_hl7(feeds, hl7, speed, seconds)
+        return
     stats = replay_ecg(
         records, speed=speed, beds=beds, seconds=seconds, start_s=start, only=names, prefix=prefix
     )
@@ -50,6 +78,7 @@ def replay_ecg_synth_cmd(
     fs: float = typer.Option(360.0, "--fs"),
     prefix: str = typer.Option("SYN", "--prefix", help="patient id prefix"),
     leads: int = typer.Option(2, "--leads", min=1, max=2, help="2: lead II + V1; 1: lead II only"),
+    hl7: str = typer.Option("", "--hl7", help=_HL7_HELP),
 ) -> None:
     """Synthetic ECG feeds with injected events (VT run, pause, AF, leads off, noise)."""
     from simulators.ecg_feed import play
@@ -59,6 +88,9 @@ def replay_ecg_synth_cmd(
     feeds = synth_beds(
         beds, duration_s=seconds, fs=fs, seed=seed, scenarios=names, prefix=prefix, leads=leads
     )
+    if hl7:
+        _play_hl7(feeds, hl7, speed, None)
+        return
     print(json.dumps(play(feeds, speed=speed).__dict__))
 
 

@@ -11,15 +11,23 @@ Mapping (codes and their sources: :mod:`wardwatch.hl7.codes`):
 - patient: PID-3, first repetition, CX.1 (required: AE 101 without it);
 - bed: PV1-3 (PL components joined with ``-``), else the device id (OBX-18 EI.1); neither: AE 101;
 - time: OBX-14, else OBR-7; an HL7 DTM with a UTC offset (no offset: AE 102, never a guess);
-- numerics (value type NM) by MDC code, OBX-3.1 numeric code or OBX-3.2 reference id; units by
-  OBX-6 (MDC code, MDC reference id or UCUM), converted to our fields' units; an unknown unit or
-  one of the wrong kind is AE 103, never a guess. One vitals reading per distinct observation time;
-  heart rate by :data:`~wardwatch.hl7.codes.HR_PRECEDENCE`;
-- waveforms (value type NA, or MA with one channel) of ECG leads: samples converted to integer
-  microvolts; the sampling rate from the ``MDC_ATTR_SAMP_RATE`` OBX that follows the waveform OBX
-  (before the next waveform). Cut into chunks of at most 1 s; ``seq`` is the chunk's start time
-  in chunk lengths since the epoch (stateless: a re-sent message gives the same seq, which the ECG
-  stream rejects as a duplicate; a missing second shows as a gap).
+- numerics (value type NM) by MDC code, OBX-3.1 numeric code or OBX-3.2 reference id (or LOINC
+  for the O2 flow); units by OBX-6 (MDC code, MDC reference id or UCUM), converted to our fields'
+  units; an unknown unit or one of the wrong kind is AE 103, never a guess. One vitals reading per
+  distinct observation time; a field with several sources (heart rate; arterial line or cuff
+  pressures; O2) by :data:`~wardwatch.hl7.codes.PRECEDENCE`. Inspired O2 fraction and O2 flow
+  decide ``o2`` (:func:`~wardwatch.hl7.codes.on_oxygen`);
+- charted observations with our local codes (``99WW``: ``ON_O2``, ``ACVPU``, ``SPO2_SCALE``;
+  :data:`~wardwatch.hl7.codes.LOCAL`): a value outside their table is AE 103 ``bad_value``; the
+  SpO2 scale holds for every reading of its message;
+- waveforms of ECG leads: NA (one channel) or MA (HL7 v2 multiplexed array: one repetition per
+  sample time, one component per channel; more than one channel needs the CD channel-definition
+  OBX after it naming each channel's lead); samples converted to integer microvolts; the sampling
+  rate from the ``MDC_ATTR_SAMP_RATE`` OBX that follows the waveform OBX (or the CD's sampling
+  frequency). Channels sampled together become chunks of two leads (II first when present; a
+  third and further channels are counted as skipped). Cut into chunks of at most 1 s; ``seq`` is
+  the chunk's start time in chunk lengths since the epoch (stateless: a re-sent message gives the
+  same seq, which the ECG stream rejects as a duplicate; a missing second shows as a gap).
 - OBX rows without a value type (the MDS/VMD/channel containment rows of PCD-01), with result
   status X (cannot be obtained) and of MDC codes we do not map are passed over (counted).
 """
@@ -38,21 +46,28 @@ from hl7.datatypes import parse_datetime
 from hl7.util import generate_message_control_id
 
 from wardwatch.hl7.codes import (
+    ECG_GENERIC,
+    FIO2_RANGE_PCT,
     HL7_ERRORS,
-    HR_PRECEDENCE,
     LEAD_CODES,
     LEADS,
+    LOCAL,
+    LOCAL_SYSTEM,
+    O2_FLOW_RANGE_L_MIN,
     OBSERVATION_CODES,
     OBSERVATIONS,
+    PRECEDENCE,
     SAMPLE_RATE_REF,
     UCUM,
     UNIT_CODES,
     UNITS,
+    YES_NO_O2,
+    on_oxygen,
     to_field_unit,
 )
 from wardwatch.records.ecg import MAX_ABS_UV, ecg_chunk_dict, ecg_validate
 from wardwatch.records.errors import InvalidRecord
-from wardwatch.records.vitals import vitals_validate
+from wardwatch.records.vitals import ACVPU, vitals_validate
 
 AckCode = Literal["AE", "AR"]
 #: Message versions accepted (PCD-01 is profiled on HL7 v2.6; 2.5 to 2.8 share the segments used).
@@ -198,8 +213,13 @@ def _number(value: str, where: tuple[str, int, int]) -> float:
 
 
 def _code_ref(seg: Any) -> str | None:
-    """The MDC reference id of OBX-3 (from OBX-3.2, or the numeric code in OBX-3.1)."""
-    ident, text = _get(seg, 3, 1), _get(seg, 3, 2)
+    """What OBX-3 identifies: an MDC reference id (from OBX-3.2, or the numeric code in OBX-3.1),
+    ``LN:<code>`` for a LOINC code, ``99WW:<code>`` for one of our local codes."""
+    ident, text, system = _get(seg, 3, 1), _get(seg, 3, 2), _get(seg, 3, 3).upper()
+    if system == LOCAL_SYSTEM:
+        return f"{LOCAL_SYSTEM}:{ident}"
+    if system in ("LN", "LOINC"):
+        return f"LN:{ident}"
     if text.startswith("MDC_"):
         return text
     if ident.isdigit():
@@ -317,10 +337,12 @@ def _bed(msg: hl7.Message, device: str | None) -> str:
 # --------------------------------------------------------------------------- mapping
 @dataclass
 class _Wave:
+    """One waveform OBX (NA: one channel; MA: one or more), its leads and its sampling rate."""
+
     seq: int  # OBX segment sequence, for errors
-    lead: str
     ts: datetime
-    uv: list[float]
+    channels: list[list[float]]  # samples in uV, per channel
+    leads: list[str]  # lead of each channel ([] until a CD OBX names an MA's channels)
     fs: float | None = None
 
 
@@ -346,44 +368,118 @@ def _map(msg: hl7.Message, now: datetime | None) -> Mapped:
     device = next((_get(o, 18, 1) for o in obxs if _get(o, 18, 1)), None)
     bed = _bed(msg, device)
 
-    by_time: dict[datetime, dict[str, float]] = {}
+    by_time: dict[datetime, dict[str, Any]] = {}
+    scale: int | None = None
     waves: list[_Wave] = []
     skipped = 0
     for i, o in enumerate(obxs, start=1):
         vtype, status = _get(o, 2), _get(o, 11)
         ref = _code_ref(o)
-        if not vtype or status == "X" or ref is None:
+        if not vtype or status == "X":
             skipped += 1
             continue
-        if ref == SAMPLE_RATE_REF:
-            if waves and waves[-1].fs is None:
-                unit = _unit(o, i, ("frequency",))
-                waves[-1].fs = to_field_unit(unit, _number(_get(o, 5), ("OBX", i, 5)))
+        if vtype == "CD" or ref == SAMPLE_RATE_REF:
+            skipped += _wave_attribute(o, i, vtype, waves[-1] if waves else None)
             continue
-        if ref not in OBSERVATIONS and ref not in LEADS:
+        if ref is None or not (ref in OBSERVATIONS or ref in LEADS or ref == ECG_GENERIC or _local(ref)):
             skipped += 1
+            continue
+        if _local(ref) == "spo2_scale":  # a prescribing decision: holds for the whole message
+            scale = _spo2_scale(o, i, scale)
             continue
         ts = _obx_time(o, i, obr_ts)
-        if ref in LEADS:
-            waves.append(_Wave(i, LEADS[ref], ts, _samples(o, i, vtype)))
+        if ref in LEADS or ref == ECG_GENERIC:
+            waves.append(_wave(o, i, vtype, ts, LEADS.get(ref)))
             continue
-        if vtype != "NM":
-            raise HL7Error(102, f"{ref} must be NM, got {vtype[:5]!r}", segment="OBX", seq=i, field_no=2)
-        name, kind = OBSERVATIONS[ref]
-        unit = _unit(o, i, (kind,))
-        value = to_field_unit(unit, _number(_get(o, 5), ("OBX", i, 5)))
-        by_time.setdefault(ts, {}).setdefault(name, value)
+        _observation(o, i, ref, by_time.setdefault(ts, {}))
 
     out = Mapped(control_id, patient, bed, device, skipped=skipped)
     for ts in sorted(by_time):
-        out.vitals.append(_reading(patient, bed, ts, by_time[ts], now))
-    for w in waves:
-        out.ecg.extend(_chunks(patient, bed, w, now))
+        out.vitals.append(_reading(patient, bed, ts, by_time[ts], scale, now))
+    chunks, dropped = _wave_chunks(patient, bed, waves, now)
+    out.ecg, out.skipped = chunks, out.skipped + dropped
     if not out.vitals and not out.ecg:
         raise HL7Error(
             101, "no observation the gateway maps (see the README)", code="no_measurement", segment="OBX"
         )
     return out
+
+
+def _wave_attribute(o: Any, seq: int, vtype: str, w: _Wave | None) -> int:
+    """A waveform's attribute OBX (the waveform OBX before it): its ``MDC_ATTR_SAMP_RATE``, or a
+    CD (HL7 v2 channel definition) naming an MA's channels. 1 when there is nothing to attach
+    it to (passed over), else 0."""
+    if vtype == "CD":
+        if w is None or w.leads:
+            return 1
+        _channel_definition(o, seq, w)
+    elif w is not None and w.fs is None:
+        unit = _unit(o, seq, ("frequency",))
+        w.fs = to_field_unit(unit, _number(_get(o, 5), ("OBX", seq, 5)))
+    return 0
+
+
+def _observation(o: Any, seq: int, ref: str, values: dict[str, Any]) -> None:
+    """One non-waveform OBX into ``values`` (its time's candidates; the first of each kept)."""
+    local = _local(ref)
+    if local == "o2":
+        values.setdefault("o2:charted", _coded_value(o, seq, YES_NO_O2, "Y (on oxygen) or N (air)"))
+        return
+    if local == "acvpu":
+        values.setdefault("acvpu", _coded_value(o, seq, {a: a for a in ACVPU}, "A, C, V, P or U"))
+        return
+    vtype = _get(o, 2)
+    if vtype != "NM":
+        raise HL7Error(102, f"{ref} must be NM, got {vtype[:5]!r}", segment="OBX", seq=seq, field_no=2)
+    name, kind = OBSERVATIONS[ref]
+    value = to_field_unit(_unit(o, seq, (kind,)), _number(_get(o, 5), ("OBX", seq, 5)))
+    if name in ("fio2", "o2_flow"):
+        lo, hi = FIO2_RANGE_PCT if name == "fio2" else O2_FLOW_RANGE_L_MIN
+        if not lo <= value <= hi:
+            raise HL7Error(
+                207,
+                f"{ref}={value:g} outside [{lo:g}, {hi:g}]",
+                code="out_of_range",
+                segment="OBX",
+                seq=seq,
+                field_no=5,
+            )
+        values.setdefault(f"o2:{name}", on_oxygen(name, value))
+        return
+    values.setdefault(name, value)
+
+
+def _local(ref: str) -> str | None:
+    """Our field for one of our local ``99WW`` codes, else None."""
+    prefix = LOCAL_SYSTEM + ":"
+    return LOCAL.get(ref[len(prefix) :]) if ref.startswith(prefix) else None
+
+
+def _coded_value(o: Any, seq: int, table: dict[str, str], expected: str) -> str:
+    """OBX-5.1 (CWE or ST) looked up in ``table``; AE 103 (code ``bad_value``) otherwise."""
+    if _get(o, 2) not in ("CWE", "CE", "CNE", "ST"):
+        raise HL7Error(
+            102, f"value type {_get(o, 2)[:5]!r}: expected CWE or ST", segment="OBX", seq=seq, field_no=2
+        )
+    value = _get(o, 5, 1).upper()
+    if value not in table:
+        raise HL7Error(
+            103,
+            f"value {value[:10]!r}: expected {expected}",
+            code="bad_value",
+            segment="OBX",
+            seq=seq,
+            field_no=5,
+        )
+    return table[value]
+
+
+def _spo2_scale(o: Any, seq: int, before: int | None) -> int:
+    v = _number(_get(o, 5), ("OBX", seq, 5))
+    if v not in (1, 2) or (before is not None and before != v):
+        why = "another scale earlier in the message" if v in (1, 2) else "expected 1 or 2"
+        raise HL7Error(103, f"SpO2 scale {v:g}: {why}", code="bad_value", segment="OBX", seq=seq, field_no=5)
+    return int(v)
 
 
 def _obx_time(o: Any, seq: int, obr_ts: str) -> datetime:
@@ -403,86 +499,169 @@ def _obx_time(o: Any, seq: int, obr_ts: str) -> datetime:
     return hl7_time(obr_ts, ("OBR", 1, 7))
 
 
-def _samples(o: Any, seq: int, vtype: str) -> list[float]:
-    """OBX-5 of an NA (``v1^v2^...``) or single-channel MA (``v1~v2~...``) waveform, in uV."""
+def _wave(o: Any, seq: int, vtype: str, ts: datetime, lead: str | None) -> _Wave:
+    """A waveform OBX: NA (``v1^v2^...``: one channel) or MA (HL7 v2 multiplexed array:
+    ``c1^c2~c1^c2~...``, one repetition per sample time, one component per channel), in uV."""
     reps = _reps(o, 5)
     if vtype == "NA" and len(reps) == 1:
-        values = reps[0]
-    elif vtype == "MA" and all(len(r) == 1 for r in reps):
-        values = [r[0] for r in reps]
+        rows = [[v] for v in reps[0] if v != ""]
+    elif vtype == "MA" and reps:
+        width = len(reps[0])
+        if any(len(r) != width or "" in r for r in reps):
+            raise HL7Error(
+                102,
+                f"MA sample sets must all have {width} channel value(s)",
+                segment="OBX",
+                seq=seq,
+                field_no=5,
+            )
+        rows = reps
     else:
         raise HL7Error(
             102,
-            f"waveform must be NA or single-channel MA, got {vtype[:5]!r}",
+            f"waveform must be NA (one repetition) or MA, got {vtype[:5]!r}",
             segment="OBX",
             seq=seq,
             field_no=5,
         )
     unit = _unit(o, seq, ("voltage",))
-    return [to_field_unit(unit, _number(v, ("OBX", seq, 5))) for v in values if v != ""]
+    width = len(rows[0]) if rows else 1
+    channels = [[to_field_unit(unit, _number(r[c], ("OBX", seq, 5))) for r in rows] for c in range(width)]
+    # one channel: OBX-3 names it; several: the CD OBX after it must (HL7 v2 ch. 7 channel definition)
+    leads = [lead] if width == 1 and lead is not None else []
+    return _Wave(seq, ts, channels, leads)
+
+
+def _channel_definition(o: Any, seq: int, w: _Wave) -> None:
+    """A CD OBX (HL7 v2 channel definition, one repetition per channel): CD.1 is
+    ``<channel number>&<channel name>``, the name an MDC lead (reference id or numeric code);
+    CD.5, when present, the sampling frequency in Hz."""
+    leads = []
+    for k, rep in enumerate(o[5] if len(o) > 5 else [], start=1):
+        comp1 = rep[0] if not isinstance(rep, str) else rep
+        parts = [str(x) for x in comp1] if not isinstance(comp1, str) else [comp1]
+        name = parts[1].strip() if len(parts) > 1 else parts[0].strip()
+        ref = LEAD_CODES.get(int(name)) if name.isdigit() else name
+        if ref not in LEADS:
+            raise HL7Error(
+                103,
+                f"channel {k} {name[:40]!r} is not an ECG lead we know",
+                code="unknown_lead",
+                segment="OBX",
+                seq=seq,
+                field_no=5,
+                component=1,
+            )
+        leads.append(LEADS[ref])
+        fs = _get(o, 5, 5, rep=k)
+        if fs and w.fs is None:
+            w.fs = _number(fs, ("OBX", seq, 5))
+    w.leads = leads
+
+
+def _wave_chunks(
+    patient: str, bed: str, waves: list[_Wave], now: datetime | None
+) -> tuple[list[dict[str, Any]], int]:
+    """The waveforms as chunks carrying up to two leads, and how many channels were left out.
+
+    Channels sampled together (one MA, or NA OBXs with the same start time, rate and length)
+    share chunks: lead II first when present (the monitoring lead; beats are detected on
+    ``lead``), then the next channel as ``lead2``; an ECG chunk carries at most two leads, so
+    further channels are counted as skipped."""
+    groups: dict[tuple[datetime, float, int], list[tuple[str, list[float], _Wave]]] = {}
+    for w in waves:
+        if w.fs is None or not w.fs > 0:
+            raise HL7Error(
+                101,
+                f"no {SAMPLE_RATE_REF} after the waveform",
+                code="bad_fs",
+                segment="OBX",
+                seq=w.seq,
+            )
+        if len(w.leads) != len(w.channels):
+            raise HL7Error(
+                101,
+                f"an MA of {len(w.channels)} channels needs a CD OBX after it naming {len(w.channels)} leads",
+                code="missing_field",
+                segment="OBX",
+                seq=w.seq,
+                field_no=5,
+            )
+        n = len(w.channels[0])
+        if n == 0:
+            raise HL7Error(
+                101, "the waveform has no samples", code="empty_chunk", segment="OBX", seq=w.seq, field_no=5
+            )
+        if any(abs(v) > MAX_ABS_UV for ch in w.channels for v in ch):
+            raise HL7Error(
+                207,
+                f"a sample beyond +-{MAX_ABS_UV} uV",
+                code="amplitude_impossible",
+                segment="OBX",
+                seq=w.seq,
+                field_no=5,
+            )
+        group = groups.setdefault((w.ts, w.fs, n), [])
+        for lead, ch in zip(w.leads, w.channels, strict=True):
+            if all(lead != g[0] for g in group):
+                group.append((lead, ch, w))
+    out: list[dict[str, Any]] = []
+    dropped = 0
+    for (ts, fs, n), group in groups.items():
+        group.sort(key=lambda g: g[0] != "II")  # stable: II first, the rest in message order
+        (lead, uv, w), second = group[0], (group[1] if len(group) > 1 else None)
+        dropped += max(0, len(group) - 2)
+        per = max(1, int(round(fs * CHUNK_S)))
+        for k in range(0, n, per):
+            t0 = ts + timedelta(seconds=k / fs)
+            seq = int(round(t0.timestamp() / (per / fs)))
+            chunk = ecg_chunk_dict(
+                patient,
+                bed,
+                t0,
+                fs,
+                seq,
+                lead,
+                [round(v) for v in uv[k : k + per]],
+                lead2=second[0] if second else None,
+                ecg2_uv=[round(v) for v in second[1][k : k + per]] if second else None,
+            )
+            try:
+                ecg_validate(json.dumps(chunk), key=patient, now=now)
+            except InvalidRecord as e:
+                raise HL7Error(207, e.reason, code=e.code, segment="OBX", seq=w.seq) from None
+            out.append(chunk)
+    return out, dropped
 
 
 def _reading(
-    patient: str, bed: str, ts: datetime, values: dict[str, float], now: datetime | None
+    patient: str,
+    bed: str,
+    ts: datetime,
+    values: dict[str, Any],
+    scale: int | None,
+    now: datetime | None,
 ) -> dict[str, Any]:
     reading: dict[str, Any] = {"patient_id": patient, "bed": bed, "ts": ts.isoformat()}
-    hr = next((values[k] for k in HR_PRECEDENCE if k in values), None)
-    if hr is not None:
-        reading["hr_bpm"] = round(hr, 1)
-    for k in ("spo2_pct", "rr_bpm", "sbp_mmhg", "dbp_mmhg"):
+    for name, sources in PRECEDENCE.items():
+        v = next((values[k] for k in sources if k in values), None)
+        if v is not None:
+            values[name] = v
+    for k in ("hr_bpm", "spo2_pct", "rr_bpm", "sbp_mmhg", "dbp_mmhg", "map_mmhg"):
         if k in values:
             reading[k] = round(values[k], 1)
     if "temp_c" in values:
         reading["temp_c"] = round(values["temp_c"], 2)
-    if len(reading) == 3:  # only a mean pressure: nothing our vitals carry
-        raise HL7Error(
-            101,
-            "no vitals field at this time (a mean pressure alone is not carried)",
-            code="no_measurement",
-            segment="OBX",
-        )
+    for k in ("o2", "acvpu"):
+        if k in values:
+            reading[k] = values[k]
+    if scale is not None:
+        reading["spo2_scale"] = scale
     try:
         vitals_validate(json.dumps(reading).encode(), key=patient, now=now)
     except InvalidRecord as e:
         raise HL7Error(207, e.reason, code=e.code, segment="OBX") from None
     return reading
-
-
-def _chunks(patient: str, bed: str, w: _Wave, now: datetime | None) -> list[dict[str, Any]]:
-    if w.fs is None or not w.fs > 0:
-        raise HL7Error(
-            101, f"no {SAMPLE_RATE_REF} after the {w.lead} waveform", code="bad_fs", segment="OBX", seq=w.seq
-        )
-    if not w.uv:
-        raise HL7Error(
-            101,
-            f"the {w.lead} waveform has no samples",
-            code="empty_chunk",
-            segment="OBX",
-            seq=w.seq,
-            field_no=5,
-        )
-    if any(abs(v) > MAX_ABS_UV for v in w.uv):
-        raise HL7Error(
-            207,
-            f"a {w.lead} sample beyond +-{MAX_ABS_UV} uV",
-            code="amplitude_impossible",
-            segment="OBX",
-            seq=w.seq,
-            field_no=5,
-        )
-    per = max(1, int(round(w.fs * CHUNK_S)))
-    out = []
-    for k in range(0, len(w.uv), per):
-        t0 = w.ts + timedelta(seconds=k / w.fs)
-        seq = int(round(t0.timestamp() / (per / w.fs)))
-        chunk = ecg_chunk_dict(patient, bed, t0, w.fs, seq, w.lead, [round(v) for v in w.uv[k : k + per]])
-        try:
-            ecg_validate(json.dumps(chunk), key=patient, now=now)
-        except InvalidRecord as e:
-            raise HL7Error(207, e.reason, code=e.code, segment="OBX", seq=w.seq) from None
-        out.append(chunk)
-    return out
 
 
 # --------------------------------------------------------------------------- ACK
@@ -553,72 +732,3 @@ def ack_code(text: str) -> str:
     except Exception:  # noqa: BLE001
         return ""
     return _get(msa[0], 1) if msa else ""
-
-
-# --------------------------------------------------------------------------- builder
-def _dtm(ts: datetime) -> str:
-    off = ts.utcoffset() or timedelta(0)
-    sign = "-" if off < timedelta(0) else "+"
-    minutes = int(abs(off).total_seconds() // 60)
-    frac = f".{ts.microsecond // 100:04d}" if ts.microsecond else ""
-    return ts.strftime("%Y%m%d%H%M%S") + frac + f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
-
-
-#: What the builder writes for each vitals field: (reference id, unit reference id).
-BUILD: dict[str, tuple[str, str]] = {
-    "hr_bpm": ("MDC_ECG_HEART_RATE", "MDC_DIM_BEAT_PER_MIN"),
-    "spo2_pct": ("MDC_PULS_OXIM_SAT_O2", "MDC_DIM_PERCENT"),
-    "rr_bpm": ("MDC_RESP_RATE", "MDC_DIM_RESP_PER_MIN"),
-    "sbp_mmhg": ("MDC_PRESS_BLD_NONINV_SYS", "MDC_DIM_MMHG"),
-    "dbp_mmhg": ("MDC_PRESS_BLD_NONINV_DIA", "MDC_DIM_MMHG"),
-    "temp_c": ("MDC_TEMP", "MDC_DIM_DEGC"),
-}
-_CODE_OF = {ref: code for code, ref in {**OBSERVATION_CODES, **LEAD_CODES}.items()}
-_LEAD_REF = {lead: ref for ref, lead in LEADS.items()}
-
-
-def _header(control_id: str, ts: datetime, patient_id: str, bed: str, device: str) -> list[str]:
-    return [
-        f"MSH|^~\\&|{escape(device)}^WARDWATCH_SIM||||{_dtm(ts)}||ORU^R01^ORU_R01|{escape(control_id)}|P|2.6"
-        "|||NE|AL||||||IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO",
-        f"PID|||{escape(patient_id)}^^^WARDWATCH^MR",
-        f"PV1||I|{escape(bed)}",
-        f"OBR|1|{escape(control_id)}^WARDWATCH_SIM||182777000^monitoring of patient^SNOMED-CT|||{_dtm(ts)}",
-        f"OBX|1||69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC|1.0.0.0|||||||X|||||||{escape(device)}",
-    ]
-
-
-def _coded(ref: str) -> str:
-    code = _CODE_OF.get(ref)
-    return f"{code}^{ref}^MDC" if code else f"^{ref}^MDC"
-
-
-def build_oru_r01(reading: dict[str, Any], control_id: str, device: str = "SIM-MON") -> str:
-    """A PCD-01 ORU^R01 for one vitals reading (wire format dict); ``o2``, ``acvpu`` and
-    ``spo2_scale`` are charted, not device observations, and are not written."""
-    ts = datetime.fromisoformat(reading["ts"])
-    lines = _header(control_id, ts, reading["patient_id"], reading["bed"], device)
-    n = 1
-    for name, (ref, unit_ref) in BUILD.items():
-        if reading.get(name) is None:
-            continue
-        n += 1
-        unit = UNITS[unit_ref]
-        lines.append(
-            f"OBX|{n}|NM|{_coded(ref)}|1.0.{n}.1|{reading[name]}|{unit.code}^{unit.ref}^MDC|||||R|||{_dtm(ts)}"
-        )
-    return "\r".join(lines) + "\r"
-
-
-def build_waveform_r01(chunk: dict[str, Any], control_id: str, device: str = "SIM-MON") -> str:
-    """A PCD-01 ORU^R01 carrying one ECG chunk: an NA waveform OBX in microvolts followed by its
-    ``MDC_ATTR_SAMP_RATE`` OBX in Hz."""
-    ts = datetime.fromisoformat(chunk["ts"])
-    lines = _header(control_id, ts, chunk["patient_id"], chunk["bed"], device)
-    uv, hz = UNITS["MDC_DIM_MICRO_VOLT"], UNITS["MDC_DIM_HZ"]
-    samples = "^".join(str(int(v)) for v in chunk["ecg_uv"])
-    lines.append(
-        f"OBX|2|NA|{_coded(_LEAD_REF[chunk['lead']])}|1.1.1.1|{samples}|{uv.code}^{uv.ref}^MDC|||||R|||{_dtm(ts)}"
-    )
-    lines.append(f"OBX|3|NM|^{SAMPLE_RATE_REF}^MDC|1.1.1.1.1|{chunk['fs_hz']}|{hz.code}^{hz.ref}^MDC|||||R")
-    return "\r".join(lines) + "\r"

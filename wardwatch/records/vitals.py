@@ -4,10 +4,12 @@ Wire format (JSON object, one per Kafka message, key = patient id)::
 
     {"patient_id": "P001", "bed": "ICU-01", "ts": "2026-11-25T10:00:00+00:00",
      "hr_bpm": 72, "spo2_pct": 97, "spo2_scale": 1, "rr_bpm": 14,
-     "sbp_mmhg": 124, "dbp_mmhg": 78, "temp_c": 36.8, "o2": "air", "acvpu": "A"}
+     "sbp_mmhg": 124, "dbp_mmhg": 78, "map_mmhg": 93, "temp_c": 36.8, "o2": "air", "acvpu": "A"}
 
 Every measurement is optional (a monitor sends HR/SpO2/RR each second, NIBP every few minutes,
-temperature and ACVPU when a nurse records them); at least one must be present. Units are in
+temperature and ACVPU when a nurse records them); at least one must be present. ``map_mmhg`` is
+the mean arterial pressure the device measured (oscillometric NIBP measures the mean directly;
+an arterial line integrates it); it is not derived here. Units are in
 the names; other units (``temp_f``, ``spo2`` as a fraction) are rejected, never converted
 silently.
 
@@ -27,8 +29,8 @@ from typing import Any
 from wardwatch.records.errors import InvalidRecord
 from wardwatch.records.wire import check_fields, decode_object, number_of, patient_id_of, timestamp_of
 
-MEASUREMENTS = ("hr_bpm", "spo2_pct", "rr_bpm", "sbp_mmhg", "dbp_mmhg", "temp_c", "o2", "acvpu")
-NUMERIC = ("hr_bpm", "spo2_pct", "rr_bpm", "sbp_mmhg", "dbp_mmhg", "temp_c")
+MEASUREMENTS = ("hr_bpm", "spo2_pct", "rr_bpm", "sbp_mmhg", "dbp_mmhg", "map_mmhg", "temp_c", "o2", "acvpu")
+NUMERIC = ("hr_bpm", "spo2_pct", "rr_bpm", "sbp_mmhg", "dbp_mmhg", "map_mmhg", "temp_c")
 #: Levels of consciousness (ACVPU: alert, new confusion, voice, pain, unresponsive), RCP 2017.
 ACVPU = ("A", "C", "V", "P", "U")
 
@@ -44,6 +46,7 @@ class VitalsReading:
     rr_bpm: float | None = None
     sbp_mmhg: float | None = None
     dbp_mmhg: float | None = None
+    map_mmhg: float | None = None
     temp_c: float | None = None
     o2: str | None = None  # "air" or "oxygen"
     acvpu: str | None = None  # "A", "C", "V", "P" or "U"
@@ -71,6 +74,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "rr_bpm": (0, 80),
     "sbp_mmhg": (30, 300),
     "dbp_mmhg": (10, 250),
+    "map_mmhg": (15, 250),  # the deterioration model's plausibility bound for MAP
     "temp_c": (25.0, 45.0),
 }
 # Fields in another unit that a device may send by mistake: rejected with the unit expected.
@@ -87,6 +91,8 @@ FOREIGN_UNITS = {
     "dbp": "dbp_mmhg",
     "sbp_kpa": "sbp_mmhg",
     "dbp_kpa": "dbp_mmhg",
+    "map": "map_mmhg",
+    "mean_mmhg": "map_mmhg",
 }
 ALLOWED = {"patient_id", "bed", "ts", "spo2_scale", *MEASUREMENTS}
 
@@ -158,6 +164,16 @@ def _measurements(obj: dict[str, Any]) -> dict[str, float]:
             "out_of_range",
             f"dbp_mmhg={values['dbp_mmhg']} is not below sbp_mmhg={values['sbp_mmhg']}",
             "dbp_mmhg",
+        )
+    m = values.get("map_mmhg")
+    if m is not None and (
+        ("dbp_mmhg" in values and m < values["dbp_mmhg"]) or ("sbp_mmhg" in values and m > values["sbp_mmhg"])
+    ):
+        raise InvalidRecord(
+            "out_of_range",
+            f"map_mmhg={m} is not between dbp_mmhg={values.get('dbp_mmhg')} and "
+            f"sbp_mmhg={values.get('sbp_mmhg')}",
+            "map_mmhg",
         )
     return values
 

@@ -1,17 +1,25 @@
 """The gateway's framing and decoding of raw bytes (no Kafka needed): what any byte stream becomes."""
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hl7.mllp.streams import HL7StreamReader
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wardwatch.hl7.build import build_oru_r01, build_waveform_r01
 from wardwatch.hl7.gateway import HL7Gateway, decode
-from wardwatch.hl7.pcd01 import HL7Error, ack, ack_code, build_oru_r01, map_message, parse
+from wardwatch.hl7.pcd01 import HL7Error, ack, ack_code, map_message, parse
+from wardwatch.records.ecg import ecg_chunk_dict
 
 NOW = datetime(2026, 12, 5, 12, tzinfo=UTC)
 GOOD = build_oru_r01({"patient_id": "P1", "bed": "B1", "ts": "2026-12-05T11:59:00+00:00", "hr_bpm": 70}, "C1")
+WAVE = build_waveform_r01(
+    ecg_chunk_dict(
+        "P1", "B1", NOW - timedelta(seconds=5), 100, 0, "II", [5] * 100, lead2="V1", ecg2_uv=[-5] * 100
+    ),
+    "C2",
+)
 
 
 def frames_of(chunks: list[bytes], limit: int = 4096) -> list[tuple[bytes, bool]]:
@@ -42,6 +50,13 @@ def answer(raw: bytes, framed: bool) -> str:
     return ack(msg)
 
 
+def test_a_two_lead_waveform_frame_split_anywhere_is_read_whole_and_answered_aa():
+    data = b"\x0b" + WAVE.encode() + b"\x1c\r"
+    for cut in (1, 7, len(data) // 2, len(data) - 1):
+        frames = frames_of([data[:cut], data[cut:]])
+        assert frames == [(WAVE.encode(), True)] and ack_code(answer(*frames[0])) == "AA"
+
+
 def test_bytes_before_the_start_block_do_not_cost_the_message():
     frames = frames_of([b"\x00junk", b"\x0b" + GOOD.encode() + b"\x1c\r"])
     assert frames == [(GOOD.encode(), True)]
@@ -68,7 +83,18 @@ def test_non_utf8_is_rejected():
     st.lists(
         st.one_of(
             st.binary(max_size=60),
-            st.sampled_from([b"\x0b", b"\x1c\r", b"\x1c", b"\r", GOOD.encode(), GOOD.encode()[:50]]),
+            st.sampled_from(
+                [
+                    b"\x0b",
+                    b"\x1c\r",
+                    b"\x1c",
+                    b"\r",
+                    GOOD.encode(),
+                    GOOD.encode()[:50],
+                    WAVE.encode(),
+                    WAVE.encode()[:400],
+                ]
+            ),
         ),
         max_size=12,
     )
@@ -107,4 +133,10 @@ def test_cli_gateway_and_alert_sender_exit_69_without_kafka_and_2_on_bad_options
     r = _cli(["alerts", "hl7", "--to", "127.0.0.1:2575", "--connect-timeout", "1"], env)
     assert r.returncode == 69 and "cannot reach Kafka" in r.stderr and "Traceback" not in r.stderr
     r = _cli(["alerts", "hl7", "--to", "pager:notaport"], env)
+    assert r.returncode == 2 and "expected HOST:PORT" in r.stderr
+    r = _cli(
+        ["replay", "ecg-synth", "--beds", "1", "--seconds", "2", "--hl7", f"127.0.0.1:{_free_port()}"], env
+    )
+    assert r.returncode == 69 and "no HL7 gateway at" in r.stderr and "Traceback" not in r.stderr
+    r = _cli(["replay", "ecg-synth", "--hl7", "gw:"], env)
     assert r.returncode == 2 and "expected HOST:PORT" in r.stderr

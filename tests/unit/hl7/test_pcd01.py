@@ -8,14 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wardwatch.hl7.pcd01 import (
-    HL7Error,
-    ack,
-    ack_code,
-    build_oru_r01,
-    build_waveform_r01,
-    map_message,
-)
+from wardwatch.hl7.build import build_oru_r01, build_waveform_r01
+from wardwatch.hl7.pcd01 import HL7Error, ack, ack_code, map_message
 from wardwatch.records.ecg import ecg_chunk_dict
 
 NOW = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
@@ -62,6 +56,7 @@ def test_vitals_corpus_maps_to_one_exact_reading():
             "rr_bpm": 16.0,
             "sbp_mmhg": 120.0,
             "dbp_mmhg": 80.0,
+            "map_mmhg": 93.0,
             "temp_c": 37.0,  # 98.6 degF
         }
     ]
@@ -201,7 +196,7 @@ def test_round_trip_through_the_builders():
         "spo2_scale": 1,
     }
     (back,) = map_message(build_oru_r01(r, "C1"), now=NOW).vitals
-    assert back == {k: v for k, v in r.items() if k not in ("o2", "acvpu", "spo2_scale")}
+    assert back == r  # charted o2 / ACVPU / SpO2 scale too, with our local 99WW codes
     c = ecg_chunk_dict(
         "SIM-0001", "W1-01", datetime(2026, 12, 5, 10, tzinfo=UTC), 360, 7, "II", [3, -4] * 180
     )

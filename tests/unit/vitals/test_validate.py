@@ -99,3 +99,20 @@ def test_order_check():
         vitals_order_check(other, r1.ts.isoformat(), r1.to_dict())
     with pytest.raises(InvalidRecord, match="out_of_order: 60s older"):
         vitals_order_check(r1, (r1.ts + timedelta(seconds=60)).isoformat(), None)
+
+
+def test_mean_arterial_pressure_is_optional_ranged_and_between_its_pressures():
+    assert vitals_validate(raw(map_mmhg=93), key="P1", now=NOW).map_mmhg == 93.0
+    assert vitals_validate(raw(map_mmhg=...), key="P1", now=NOW).map_mmhg is None
+    only = json.dumps({"patient_id": "P1", "bed": "B1", "ts": GOOD["ts"], "map_mmhg": 64}).encode()
+    assert vitals_validate(only, key="P1", now=NOW).measurements() == {"map_mmhg": 64.0}
+    for bad, code, text in [
+        (raw(map_mmhg=12), "out_of_range", "outside the physiological range"),
+        (raw(map_mmhg=251, sbp_mmhg=..., dbp_mmhg=...), "out_of_range", "outside the physiological range"),
+        (raw(map_mmhg=130), "out_of_range", "not between"),  # above sbp 124
+        (raw(map_mmhg=70), "out_of_range", "not between"),  # below dbp 78
+        (raw(map=93), "wrong_unit", "send map_mmhg"),
+    ]:
+        with pytest.raises(InvalidRecord) as e:
+            vitals_validate(bad, key="P1", now=NOW)
+        assert e.value.code == code and text in e.value.reason
