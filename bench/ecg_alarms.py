@@ -49,6 +49,7 @@ from simulators.ecg_replay import load_feed
 from wardwatch.records.ecg import ecg_validate
 
 BEATS = "NLRejAaJSVEF/fQ"
+KINDS = ("single_lead", "two_lead")  #: held-out classifiers (--cv): one lead, or both leads
 
 
 def vt_episodes(path: Path, fs: float) -> list[tuple[float, float]]:
@@ -143,7 +144,8 @@ def _overlap(spans: list[tuple[float, float]], ref: list[tuple[float, float]]) -
     return sum(max(0.0, min(b, d) - max(a, c)) for a, b in spans for c, d in ref)
 
 
-def run_record(path: Path, clf: BeatClassifier, seconds: float | None, condition: str | None = None) -> dict:
+def record_changes(path: Path, clf: BeatClassifier, seconds: float | None, condition: str | None = None):
+    """Stream one record through the agent's step; returns (feed, alarm changes, t0 in POSIX s)."""
     feed = monitor_feed(path, seconds, condition)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     states: dict[str, ECGState] = {}
@@ -153,12 +155,72 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None, condition
         res = ecg_step(states, [ecg_validate(json.dumps(c))], clf, 0.0, live=live)
         res.raise_errors()
         changes += res.changes
-    base = t0.timestamp()
-    eps = vt_episodes(path, feed.fs_hz)
+    return feed, changes, t0.timestamp()
+
+
+def run_record(path: Path, clf: BeatClassifier, seconds: float | None, condition: str | None = None) -> dict:
+    feed, changes, base = record_changes(path, clf, seconds, condition)
+    return score_record(path, feed.fs_hz, feed.duration_s, changes, base, seconds)
+
+
+def _touches(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Two closed intervals share at least one instant."""
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def ec57_episodes(
+    ref: list[tuple[float, float]], det: list[tuple[float, float]], ignore: list[tuple[float, float]] = ()
+) -> dict:
+    """ANSI/AAMI EC57 episode and duration counts of detected episodes ``det`` against reference
+    episodes ``ref`` (seconds): a reference episode is detected when a detected one overlaps it
+    (episode Se), a detected episode is true when it overlaps a reference one (episode +P); the
+    duration figures are the overlap over the reference time (duration Se) and over the detected
+    time (duration +P). Detected episodes overlapping ``ignore`` (for VT: ventricular flutter /
+    fibrillation, a correct lethal-arrhythmia alarm) are left out of the +P counts."""
+    det = [d for d in det if not any(_touches(d, v) for v in ignore) or any(_touches(d, r) for r in ref)]
+    return {
+        "ref_n": len(ref),
+        "ref_hit": sum(any(_touches(r, d) for d in det) for r in ref),
+        "det_n": len(det),
+        "det_true": sum(any(_touches(d, r) for r in ref) for d in det),
+        "ref_s": round(_length(ref), 2),
+        "det_s": round(_length(det), 2),
+        "overlap_s": round(_overlap(det, ref), 2),
+    }
+
+
+def ec57_rates(c: dict) -> dict:
+    """Episode Se / +P and duration Se / +P (%) of :func:`ec57_episodes` counts (or their sums)."""
+
+    def pct(a: float, b: float) -> float | None:
+        return round(100.0 * a / b, 1) if b else None
+
+    return {
+        "episode_se_pct": pct(c["ref_hit"], c["ref_n"]),
+        "episode_ppv_pct": pct(c["det_true"], c["det_n"]),
+        "duration_se_pct": pct(c["overlap_s"], c["ref_s"]),
+        "duration_ppv_pct": pct(c["overlap_s"], c["det_s"]),
+    }
+
+
+def score_record(
+    path: Path, fs: float, duration_s: float, changes: list, base: float, seconds: float | None = None
+) -> dict:
+    """Score one record's alarm changes (device time ``base`` = the record's start) against its
+    reference annotations."""
+    eps = vt_episodes(path, fs)
     eps = [e for e in eps if seconds is None or e[1] < seconds]
     vt_on = [c.t - base for c in changes if c.source == "ecg.vtach" and c.active]
-    hit = [any(_in_episode(t, [e]) for t in vt_on) for e in eps]
-    vf = [e for e in vf_intervals(path, feed.fs_hz) if seconds is None or e[1] < seconds]
+    hit_vt = [any(_in_episode(t, [e]) for t in vt_on) for e in eps]
+    # the VT alarm is chained under the VF alarm (not raised while it is on): an episode during
+    # which the VF alarm is on has its high-priority ventricular alarm too
+    vf_spans = _spans(changes, "ecg.vfib", base, duration_s)
+    by_vf = [
+        not h and any(a <= e[0] + 3.0 and b >= e[0] for a, b in vf_spans)
+        for e, h in zip(eps, hit_vt, strict=True)
+    ]
+    hit = [a or b for a, b in zip(hit_vt, by_vf, strict=True)]
+    vf = [e for e in vf_intervals(path, fs) if seconds is None or e[1] < seconds]
     unmatched = [t for t in vt_on if not _in_episode(t, eps)]
     # a VT alarm inside ventricular flutter/fibrillation is a correct lethal-arrhythmia alarm
     in_vf = [t for t in unmatched if _in_episode(t, vf)]
@@ -167,20 +229,20 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None, condition
     vf_on = [c.t - base for c in changes if c.source == "ecg.vfib" and c.active]
     # an episode is caught by an alarm that starts in it or is still on when it starts (two
     # episodes a few seconds apart share one alarm): delay 0 for the second
-    vf_spans = _spans(changes, "ecg.vfib", base, feed.duration_s)
     vf_delay = [
         next((round(max(a - e[0], 0.0), 1) for a, b in vf_spans if a <= e[1] + 3.0 and b >= e[0] - 1.0), None)
         for e in vf
     ]
     vf_other = [t for t in vf_on if not _in_episode(t, vf)]
     vf_in_vt = [t for t in vf_other if _in_episode(t, eps)]
-    af_spans = _spans(changes, "ecg.afib", base, feed.duration_s)
-    af_ref = afib_intervals(path, feed.fs_hz, feed.duration_s)
-    atrial = afib_intervals(path, feed.fs_hz, feed.duration_s, ("(AFIB", "(AFL"))
+    af_spans = _spans(changes, "ecg.afib", base, duration_s)
+    af_ref = afib_intervals(path, fs, duration_s)
+    atrial = afib_intervals(path, fs, duration_s, ("(AFIB", "(AFL"))
     return {
-        "hours": feed.duration_s / 3600,
+        "hours": duration_s / 3600,
         "vt_episodes": len(eps),
         "vt_detected": int(sum(hit)),
+        "vt_detected_by_vf_alarm": int(sum(by_vf)),
         "vt_missed_s": [round(a, 1) for (a, _), h in zip(eps, hit, strict=True) if not h],
         "vt_false": len(false_vt),
         "vt_in_vf": len(in_vf),
@@ -193,7 +255,38 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None, condition
         "afib_alarm_s": round(_length(af_spans), 1),
         "afib_alarm_in_af_s": round(_overlap(af_spans, af_ref), 1),
         "afib_alarm_outside_af_afl_s": round(_length(af_spans) - _overlap(af_spans, atrial), 1),
-        "noise_alarm_s": round(_length(_spans(changes, "ecg.noise", base, feed.duration_s)), 1),
+        "noise_alarm_s": round(_length(_spans(changes, "ecg.noise", base, duration_s)), 1),
+        "ec57_vt": ec57_episodes(eps, _spans(changes, "ecg.vtach", base, duration_s), vf),
+        "ec57_af": ec57_episodes(af_ref, af_spans),
+        "ec57_af_reported": ec57_episodes(af_ref, _reported_af(changes, base, duration_s)),
+    }
+
+
+def _reported_af(changes: list, base: float, end_s: float) -> list[tuple[float, float]]:
+    """AF episodes as the alarm reports them: from the onset in its raise evidence
+    (``af_onset_t``) to the offset in its clear evidence (``af_offset_t``); the alarm's own
+    times where the evidence has none."""
+    out, on = [], None
+    for c in changes:
+        if c.source != "ecg.afib":
+            continue
+        if c.active and on is None:
+            on = float(c.evidence.get("af_onset_t", c.t)) - base
+        elif not c.active and on is not None:
+            out.append((on, float(c.evidence.get("af_offset_t", c.t)) - base))
+            on = None
+    return out + ([(on, end_s)] if on is not None else [])
+
+
+def _ec57_summary(per: dict[str, dict], key: str) -> dict:
+    """Gross EC57 figures (counts summed over records, then the rates) and each record's."""
+    keys = ("ref_n", "ref_hit", "det_n", "det_true", "ref_s", "det_s", "overlap_s")
+    gross = {k: round(sum(r[key][k] for r in per.values()), 2) for k in keys}
+    return {
+        "gross": ec57_rates(gross) | gross,
+        "per_record": {
+            n: ec57_rates(r[key]) | r[key] for n, r in per.items() if r[key]["ref_n"] or r[key]["det_n"]
+        },
     }
 
 
@@ -231,6 +324,7 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
         "vt": {
             "episodes": eps,
             "detected": det,
+            "detected_by_vf_alarm": sum(r.get("vt_detected_by_vf_alarm", 0) for r in per.values()),
             "episode_se_pct": round(100 * det / eps, 1) if eps else None,
             "false_per_hour": round(sum(r["vt_false"] for r in per.values()) / hours, 2),
             "alarms_in_vf_flutter": sum(r["vt_in_vf"] for r in per.values()),
@@ -243,6 +337,11 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
             "false_per_hour": round(sum(r["vf_false"] for r in per.values()) / hours, 2),
         },
         "afib": _afib_summary(per),
+        "ec57": {
+            "vt": _ec57_summary(per, "ec57_vt"),
+            "af": _ec57_summary(per, "ec57_af"),
+            "af_reported": _ec57_summary(per, "ec57_af_reported"),
+        },
         "noise_alarm_pct": round(100 * sum(r["noise_alarm_s"] for r in per.values()) / (3600 * hours), 2),
         "alarms_per_hour": {k: round(v / hours, 2) for k, v in sorted(alarms.items())},
         "records": per,
@@ -250,26 +349,46 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
 
 
 def held_out_classifiers(
-    records: Path, folds: int, seeds: dict[int, list[int]], tmp: Path
+    records: Path, folds: int, seeds: dict[int, list[int]], tmp: Path, kinds: tuple[str, ...] = KINDS
 ) -> dict[str, dict]:
-    """Per record: the single-lead and the two-lead classifier of the fold that held it out."""
-    from models.ecg import train
+    """Per record: the single-lead and the two-lead classifier of the fold that held it out.
 
-    train.tf_deterministic()
-    data = train.build_dataset(records)
-    paths: dict[int, dict[str, Path]] = {}
-    for leads in (1, 2):
-        for f, (recs, _held, model) in enumerate(
-            train.fold_fits(train.lead_view(data, leads), folds, seeds[leads])
+    The fold models are kept in ``tmp`` (``fold<f>-<leads>lead.tflite`` and ``folds.json``, with
+    the held-out records and seeds); when ``tmp`` already holds them for the same folds and seeds
+    (``--fold-models DIR`` of an earlier run), they are reused instead of trained again, so the
+    rules can be re-measured on the same held-out labels without the ~20 min of training."""
+    leads_needed = sorted({1} | ({2} if "two_lead" in kinds else set()))
+    index = tmp / "folds.json"
+    want = {"folds": folds, "seeds": {str(k): v for k, v in seeds.items()}}
+    paths: dict[int, dict] = {}
+    if index.exists():
+        saved = json.loads(index.read_text())
+        if saved["key"] == want and all(
+            (tmp / f"fold{f}-{leads}lead.tflite").exists() for f in range(folds) for leads in leads_needed
         ):
-            path = tmp / f"fold{f}-{leads}lead.tflite"
-            train.export_tflite(model, path)
-            paths.setdefault(f, {"records": recs})[leads] = path
+            paths = {
+                f: {"records": recs} | {leads: tmp / f"fold{f}-{leads}lead.tflite" for leads in leads_needed}
+                for f, recs in enumerate(saved["records"])
+            }
+    if not paths:
+        from models.ecg import train
+
+        train.tf_deterministic()
+        data = train.build_dataset(records)
+        for leads in leads_needed:
+            for f, (recs, _held, model) in enumerate(
+                train.fold_fits(train.lead_view(data, leads), folds, seeds[leads])
+            ):
+                path = tmp / f"fold{f}-{leads}lead.tflite"
+                train.export_tflite(model, path)
+                paths.setdefault(f, {"records": list(recs)})[leads] = path
+        index.write_text(json.dumps({"key": want, "records": [paths[f]["records"] for f in range(folds)]}))
     out = {}
     for p in paths.values():
-        one = BeatClassifier(p[1], model2_path=False)
-        two = BeatClassifier(p[1], model2_path=p[2])
-        out.update({r: {"single_lead": one, "two_lead": two} for r in p["records"]})
+        clf = {"single_lead": BeatClassifier(p[1], model2_path=False)}
+        if "two_lead" in kinds:
+            clf["two_lead"] = BeatClassifier(p[1], model2_path=p[2])
+        out.update({r: clf for r in p["records"]})
     return out
 
 
@@ -285,6 +404,17 @@ def main() -> None:
         choices=list(robustness.CONDITIONS),
         default=None,
         help="stream the records as a monitor would deliver them (models/ecg/robustness.py)",
+    )
+    ap.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help="with --cv: which held-out classifiers to run (single_lead, two_lead or both)",
+    )
+    ap.add_argument(
+        "--fold-models",
+        type=Path,
+        default=None,
+        help="with --cv: keep the fold models in this folder and reuse them when it has them",
     )
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
@@ -308,10 +438,13 @@ def main() -> None:
             n: [int(x) for x in arg.split(",")] if arg else list(SEEDS[n])
             for n, arg in ((1, a.seeds1), (2, a.seeds2))
         }
+        kinds = tuple(k for k in a.kinds.split(",") if k)
         with tempfile.TemporaryDirectory() as d:
-            clfs = held_out_classifiers(a.records, a.cv, seeds, Path(d))
+            folder = a.fold_models or Path(d)
+            folder.mkdir(parents=True, exist_ok=True)
+            clfs = held_out_classifiers(a.records, a.cv, seeds, folder, kinds)
             out = {"held_out": f"{a.cv}-fold leave-records-out, seeds {seeds}"}
-            for kind in ("single_lead", "two_lead"):
+            for kind in kinds:
                 out[kind] = summarise(runs(lambda n, k=kind: clfs[n][k]), kind)
     out["condition"] = a.condition
     print(json.dumps(out, indent=None if a.json else 2))
