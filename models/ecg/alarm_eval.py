@@ -142,12 +142,28 @@ def ec57_rates(c: dict) -> dict:
 
 
 def score_record(
-    path: Path, fs: float, duration_s: float, changes: list, base: float, seconds: float | None = None
+    path: Path,
+    fs: float,
+    duration_s: float,
+    changes: list,
+    base: float,
+    seconds: float | None = None,
+    start_s: float = 0.0,
 ) -> dict:
     """Score one record's alarm changes (device time ``base`` = the record's start) against its
-    reference annotations."""
-    eps = vt_episodes(path, fs)
-    eps = [e for e in eps if seconds is None or e[1] < seconds]
+    reference annotations, from ``start_s`` (when the stream started there) to ``duration_s``
+    (the end of what was streamed, record time; ``seconds`` the same when only the first part
+    of the record was streamed)."""
+
+    end_s = duration_s if seconds is None else min(seconds, duration_s)
+
+    def clip(eps: list[Span]) -> list[Span]:
+        return [(max(a, start_s), min(b, end_s)) for a, b in eps if b > start_s and a < end_s]
+
+    def within(eps: list[Span]) -> list[Span]:
+        return [e for e in eps if start_s <= e[0] and e[1] < end_s]
+
+    eps = within(vt_episodes(path, fs))
     vt_on = [c.t - base for c in changes if c.source == "ecg.vtach" and c.active]
     hit_vt = [any(in_episode(t, [e]) for t in vt_on) for e in eps]
     # the VT alarm is chained under the VF alarm (not raised while it is on): an episode during
@@ -158,7 +174,7 @@ def score_record(
         for e, h in zip(eps, hit_vt, strict=True)
     ]
     hit = [a or b for a, b in zip(hit_vt, by_vf, strict=True)]
-    vf = [e for e in vf_intervals(path, fs) if seconds is None or e[1] < seconds]
+    vf = within(vf_intervals(path, fs))
     unmatched = [t for t in vt_on if not in_episode(t, eps)]
     # a VT alarm inside ventricular flutter/fibrillation is a correct lethal-arrhythmia alarm
     in_vf = [t for t in unmatched if in_episode(t, vf)]
@@ -174,10 +190,10 @@ def score_record(
     vf_other = [t for t in vf_on if not in_episode(t, vf)]
     vf_in_vt = [t for t in vf_other if in_episode(t, eps)]
     af_spans = alarm_spans(changes, "ecg.afib", base, duration_s)
-    af_ref = afib_intervals(path, fs, duration_s)
-    atrial = afib_intervals(path, fs, duration_s, ("(AFIB", "(AFL"))
+    af_ref = clip(afib_intervals(path, fs, duration_s))
+    atrial = clip(afib_intervals(path, fs, duration_s, ("(AFIB", "(AFL")))
     return {
-        "hours": duration_s / 3600,
+        "hours": (duration_s - start_s) / 3600,
         "vt_episodes": len(eps),
         "vt_detected": int(sum(hit)),
         "vt_detected_by_vf_alarm": int(sum(by_vf)),
