@@ -71,7 +71,6 @@ class RuleConfig:
     af_she: float = rhythm.AF_SHE
     af_sustain_s: float = 10.0
     af_clear_factor: float = 0.7
-    af_clear_s: float = 1e9
     # Atrial flutter with variable AV block is not AF [ACC2015] (models.ecg.measures.
     # flutter_lattice): no AF verdict when at least afl_fit of the (trimmed) AF intervals lie
     # within afl_tol_s of whole multiples (2 to afl_max_block) of one flutter cycle in

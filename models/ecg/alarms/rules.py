@@ -420,8 +420,6 @@ def afib_rule(state: RuleState, em: Emitter, t: float, hr: float | None, cfg: Ru
     if irregular:
         since.pop("afib_offset", None)
     held_s = held(state, "afib", irregular, t)
-    if irregular:
-        held(state, "afib_off", False, t)
     ev = {k: round(v, 4) if isinstance(v, float) else v for k, v in irr.items()}
     if flutter is not None:
         ev["flutter_cycle_s"] = round(flutter, 3)
@@ -448,9 +446,7 @@ def afib_rule(state: RuleState, em: Emitter, t: float, hr: float | None, cfg: Ru
                 "(Dash 2009; Petrenas 2015)",
             },
         )
-    elif em.is_active("ecg.afib") and (
-        _af_organised(irr, cfg) or flutter is not None or held(state, "afib_off", True, t) >= cfg.af_clear_s
-    ):
+    elif em.is_active("ecg.afib") and (_af_organised(irr, cfg) or flutter is not None):
         offset = min(since.pop("afib_offset", t), t)
         em.clear(
             "ecg.afib",
