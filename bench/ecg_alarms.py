@@ -10,7 +10,12 @@ when an episode starts also catches it (delay 0: two episodes seconds apart shar
 with its alarms inside VT episodes counted apart (a lethal alarm, not a false one). Also
 reports every alarm source per hour (onsets and priority changes), the AF alarm by duration
 against ``(AFIB`` rhythm annotations (Se, +P, and its time outside AF and atrial flutter) and
-the share of time the noise alarm is on.
+the share of time the noise alarm is on. Beside those, ANSI/AAMI EC57's episode and duration
+statistics for VT and AF, gross and per record (``ec57``; :mod:`models.ecg.alarm_eval`): episode
+Se / +P and duration Se / +P of the alarm's spans, and for AF also of the episodes the alarm
+reports (from the onset in its raise to the offset in its clear, ``af_reported``). A VT episode
+during which the VF alarm is on counts as caught (the VT alarm is chained under VF;
+``detected_by_vf_alarm`` says how many).
 
 Run: ``.venv/bin/python bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 [--json]``;
 ``--condition NAME`` streams the records as a monitor would deliver them (a
@@ -23,7 +28,12 @@ models of ``wardwatch train ecg`` (single- and two-lead, the same folds and reci
 the shipped recipes' seeds, ``train.SEEDS``: several seeds make an averaged ensemble) and runs
 each record with the models of the fold that never saw it, once with the single-lead model only
 and once with the two-lead model (records streamed with both leads): alarm-level figures on
-patients the models never saw.
+patients the models never saw. ``--kinds two_lead`` runs only the two-lead one (the single-lead
+fold model is still its fallback); ``--fold-models DIR`` keeps the fold models in DIR and reuses
+them on the next run with the same folds and seeds, so a rule change is measured again without
+training (the model card's command:
+``bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 --cv 4 --seeds1 7 --kinds two_lead
+--fold-models /tmp/ecg-folds``).
 """
 
 from __future__ import annotations
