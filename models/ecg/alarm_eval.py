@@ -210,7 +210,10 @@ def score_record(
         "afib_alarm_in_af_s": round(span_overlap(af_spans, af_ref), 1),
         "afib_alarm_outside_af_afl_s": round(span_length(af_spans) - span_overlap(af_spans, atrial), 1),
         "noise_alarm_s": round(span_length(alarm_spans(changes, "ecg.noise", base, duration_s)), 1),
-        "ec57_vt": ec57_episodes(eps, alarm_spans(changes, "ecg.vtach", base, duration_s), vf),
+        # VT alarms in ventricular flutter / fibrillation (as in_episode: 1 s before to 3 s after)
+        "ec57_vt": ec57_episodes(
+            eps, alarm_spans(changes, "ecg.vtach", base, duration_s), [(a - 1.0, b + 3.0) for a, b in vf]
+        ),
         "ec57_af": ec57_episodes(af_ref, af_spans),
         "ec57_af_reported": ec57_episodes(af_ref, reported_af(changes, base, duration_s)),
     }

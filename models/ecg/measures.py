@@ -65,17 +65,18 @@ def hr_from_beats(
     return 60.0 / (sum(rr) / len(rr))
 
 
-#: Beat classes whose RR intervals measure the atrial rhythm: a conducted beat (N). The
-#: intervals into and out of an ectopic beat (V, S, F fusion, Q unknown) are left out
-#: (:func:`af_rr_intervals`).
-AF_RR_LABELS = ("N",)
+#: Beat classes whose RR intervals measure the atrial rhythm by default
+#: (``RuleConfig.af_rr_labels``): conducted beats. The intervals into and out of an ectopic
+#: beat are left out (:func:`af_rr_intervals`).
+AF_RR_LABELS = DEFAULT_RULES.af_rr_labels
 
 
 def af_rr_intervals(
-    beats: Sequence[BeatEntry], cfg: RuleConfig = DEFAULT_RULES, labels: Sequence[str] = AF_RR_LABELS
+    beats: Sequence[BeatEntry], cfg: RuleConfig = DEFAULT_RULES, labels: Sequence[str] | None = None
 ) -> list[float] | None:
-    """The last ``cfg.af_window`` N-to-N RR intervals (s, oldest first) of the current segment
-    (``labels``: the classes counted as conducted beats),
+    """The last ``cfg.af_window`` RR intervals between conducted beats (s, oldest first) of the
+    current segment (``labels``: the classes counted as conducted beats, default
+    ``cfg.af_rr_labels``),
     each from :data:`models.ecg.rhythm.RR_MIN_S` to under ``cfg.pause_s`` (pauses are their own
     alarm, not AF irregularity).
 
@@ -84,9 +85,10 @@ def af_rr_intervals(
     extreme intervals (done after this, ``cfg.af_trim``); Petrenas et al. 2015 [Petrenas2015]
     remove ectopic beats, and the intervals they make, from the RR series first, because a
     premature beat and its compensatory pause read as irregularity in a sinus rhythm. Here the
-    beats the classifier labels ectopic (V, F, Q; and S, which the beat pipeline's rhythm
+    beats the classifier labels ectopic (V, Q; and S, which the beat pipeline's rhythm
     context only keeps in a rhythm that is not AF-irregular or when it is certain,
-    :mod:`models.ecg.rhythm`) are those beats: the interval into each and the one out of it
+    :mod:`models.ecg.rhythm`) are those beats; the conducted ones are ``cfg.af_rr_labels``
+    (N and F: a fusion beat is timed by the atrial impulse): the interval into each and the one out of it
     are left out, so frequent ventricular ectopy in AF no longer dilutes the AF intervals with
     coupling intervals, and frequent APCs in sinus rhythm no longer make it read irregular.
 
@@ -105,6 +107,7 @@ def af_rr_intervals(
     >>> len(af_rr_intervals(b)), af_rr_intervals(b[:20]) is None
     (20, True)
     """
+    labels = cfg.af_rr_labels if labels is None else labels
     rr: list[float] = []
     for a, b in zip(reversed(beats[:-1]), reversed(beats), strict=False):
         if len(rr) >= cfg.af_window:
@@ -120,7 +123,7 @@ def af_rr_intervals(
 
 def nn_dominant(beats: Sequence[BeatEntry], cfg: RuleConfig = DEFAULT_RULES) -> bool:
     """At least half of the last ``cfg.af_window`` RR intervals of the current segment are
-    N-to-N (:data:`AF_RR_LABELS`): the rhythm is not mostly ectopic beats.
+    between conducted beats (``cfg.af_rr_labels``): the rhythm is not mostly ectopic beats.
 
     Examples
     --------
@@ -134,7 +137,7 @@ def nn_dominant(beats: Sequence[BeatEntry], cfg: RuleConfig = DEFAULT_RULES) -> 
         if n >= cfg.af_window or a[2] != b[2]:
             break
         n += 1
-        nn += a[1] in AF_RR_LABELS and b[1] in AF_RR_LABELS
+        nn += a[1] in cfg.af_rr_labels and b[1] in cfg.af_rr_labels
     return n > 0 and 2 * nn >= n
 
 

@@ -17,7 +17,7 @@ source              priority  latched  rule (defaults in :class:`RuleConfig`)
 ``ecg.pause``       medium    no       no beat for >= 3 s (< asystole)
 ``ecg.brady``       medium    no       HR < 50 bpm sustained 10 s (high when < 40 bpm)
 ``ecg.tachy``       medium    no       HR > 120 bpm sustained 10 s (high when > 150 bpm)
-``ecg.afib``        medium    no       irregular, disordered N-N RR over 30 intervals, 10 s;
+``ecg.afib``        medium    no       irregular, disordered N/F RR over 30 intervals, 10 s;
                                        not flutter with variable block; onset/offset reported
 ``ecg.pvc_burden``  low       no       >= 10 V beats in the last 60 s
 ==================  ========  =======  ====================================================

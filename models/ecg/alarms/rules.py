@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from models.ecg import rhythm
 from models.ecg.alarms.state import Emitter, Evidence, RuleState, beats_evidence, held, iso
-from models.ecg.measures import AF_RR_LABELS, af_rr_intervals, af_window_start, flutter_lattice, nn_dominant
+from models.ecg.measures import af_rr_intervals, af_window_start, flutter_lattice, nn_dominant
 from models.ecg.rule_config import RuleConfig
 
 #: Signal measures of the rolling signal: :func:`models.ecg.signal_quality.ecg_signal_quality`
@@ -387,11 +387,12 @@ def afib_rule(state: RuleState, em: Emitter, t: float, hr: float | None, cfg: Ru
     flutter with variable block (:func:`models.ecg.measures.flutter_lattice`); clears when
     nRMSSD and CoV, or the entropy, fall below ``cfg.af_clear_factor`` x their limits.
 
-    The intervals are N-to-N: ectopic beats and the intervals around them are removed first
+    The intervals are between conducted beats (N, and fusion beats F, timed by the atrial
+    impulse; ``cfg.af_rr_labels``): ectopic beats and the intervals around them are removed first
     (:func:`models.ecg.measures.af_rr_intervals`, after Petrenas 2015 and Dash 2009). When
-    fewer than half of the last ``cfg.af_window`` intervals are N-N
+    fewer than half of the last ``cfg.af_window`` intervals are between conducted beats
     (:func:`models.ecg.measures.nn_dominant`: the rhythm is mostly ectopic, e.g. atrial
-    bigeminy) the N-N window would reach back into an older rhythm, so N and S intervals are
+    bigeminy) that window would reach back into an older rhythm, so N, F and S intervals are
     measured instead, whose entropy keeps an organised pattern from reading as AF. The raise
     carries the estimated AF onset and the clear the estimated offset (``af_onset`` /
     ``af_offset``, ISO, and ``af_onset_t`` / ``af_offset_t``, device POSIX s): the middle of
@@ -404,7 +405,7 @@ def afib_rule(state: RuleState, em: Emitter, t: float, hr: float | None, cfg: Ru
     [Petrenas2015]; flutter with variable block [ACC2015]; AHA 2017 (AF monitoring) [AHA2017].
     """
     beats = state["beats"]
-    labels = AF_RR_LABELS if nn_dominant(beats, cfg) else ("N", "S")
+    labels = cfg.af_rr_labels if nn_dominant(beats, cfg) else (*cfg.af_rr_labels, "S")
     rr = af_rr_intervals(beats, cfg, labels)
     if rr is None:
         return
@@ -441,7 +442,7 @@ def afib_rule(state: RuleState, em: Emitter, t: float, hr: float | None, cfg: Ru
                 "hr_bpm": round(hr, 1) if hr else None,
                 "beats": beats_evidence(beats, t - 8.0, t),
                 "rule": f"nRMSSD > {cfg.af_nrmssd}, CoV > {cfg.af_cov} and Shannon entropy "
-                f">= {cfg.af_she} of N-N RR (ectopic beats removed) over {cfg.af_window} "
+                f">= {cfg.af_she} of conducted-beat RR (ectopic beats removed) over {cfg.af_window} "
                 f"intervals for {cfg.af_sustain_s:.0f} s, not flutter with variable block "
                 "(Dash 2009; Petrenas 2015)",
             },
