@@ -13,7 +13,7 @@ sensitivity / positive predictivity, gross statistics over records) [EC57].
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,7 @@ def touches(a: Span, b: Span, tol: float = MATCH_S) -> bool:
     return a[0] <= b[1] + tol and b[0] <= a[1] + tol
 
 
-def ec57_episodes(ref: list[Span], det: list[Span], ignore: Sequence[Span] = ()) -> dict:
+def ec57_episodes(ref: list[Span], det: list[Span], ignore: Sequence[Span] = ()) -> dict[str, Any]:
     """ANSI/AAMI EC57 episode and duration counts of detected episodes ``det`` against reference
     episodes ``ref`` (seconds): a reference episode is detected when a detected one overlaps it
     (episode Se; within :data:`MATCH_S`), a detected episode is true when it overlaps a
@@ -127,7 +127,7 @@ def ec57_episodes(ref: list[Span], det: list[Span], ignore: Sequence[Span] = ())
     }
 
 
-def ec57_rates(c: dict) -> dict:
+def ec57_rates(c: Mapping[str, float]) -> dict[str, Any]:
     """Episode Se / +P and duration Se / +P (%) of :func:`ec57_episodes` counts (or their sums)."""
 
     def pct(a: float, b: float) -> float | None:
@@ -145,11 +145,11 @@ def score_record(
     path: Path,
     fs: float,
     duration_s: float,
-    changes: list,
+    changes: Sequence[Any],
     base: float,
     seconds: float | None = None,
     start_s: float = 0.0,
-) -> dict:
+) -> dict[str, Any]:
     """Score one record's alarm changes (device time ``base`` = the record's start) against its
     reference annotations, from ``start_s`` (when the stream started there) to ``duration_s``
     (the end of what was streamed, record time; ``seconds`` the same when only the first part
@@ -219,7 +219,7 @@ def score_record(
     }
 
 
-def reported_af(changes: list, base: float, end_s: float) -> list[tuple[float, float]]:
+def reported_af(changes: Sequence[Any], base: float, end_s: float) -> list[tuple[float, float]]:
     """AF episodes as the alarm reports them: from the onset in its raise evidence
     (``af_onset_t``) to the offset in its clear evidence (``af_offset_t``); the alarm's own
     times where the evidence has none."""
@@ -235,7 +235,7 @@ def reported_af(changes: list, base: float, end_s: float) -> list[tuple[float, f
     return out + ([(on, end_s)] if on is not None else [])
 
 
-def ec57_summary(per: dict[str, dict], key: str) -> dict:
+def ec57_summary(per: Mapping[str, Mapping[str, Any]], key: str) -> dict[str, Any]:
     """Gross EC57 figures (counts summed over records, then the rates) and each record's."""
     keys = ("ref_n", "ref_hit", "det_n", "det_true", "ref_s", "det_s", "overlap_s")
     gross = {k: round(sum(r[key][k] for r in per.values()), 2) for k in keys}

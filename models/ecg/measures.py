@@ -147,7 +147,7 @@ def af_window_start(beats: Sequence[BeatEntry], n: int, labels: Sequence[str] = 
     k = 0
     for a, b in zip(reversed(beats[:-1]), reversed(beats), strict=False):
         if a[2] != b[2]:
-            return b[0]
+            return float(b[0])
         if a[1] in labels and b[1] in labels:
             k += 1
             if k >= n:

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from models.ecg import rhythm
 from models.ecg.alarms.state import Emitter, Evidence, RuleState, beats_evidence, held, iso
-from models.ecg.measures import af_rr_intervals, af_window_start, flutter_lattice, nn_dominant
+from models.ecg.measures import BeatEntry, af_rr_intervals, af_window_start, flutter_lattice, nn_dominant
 from models.ecg.rule_config import RuleConfig
 
 #: Signal measures of the rolling signal: :func:`models.ecg.signal_quality.ecg_signal_quality`
@@ -459,7 +459,7 @@ def afib_rule(state: RuleState, em: Emitter, t: float, hr: float | None, cfg: Ru
         )
 
 
-def _window_middle(beats: list, n: int, t: float, labels: tuple[str, ...]) -> float:
+def _window_middle(beats: list[BeatEntry], n: int, t: float, labels: tuple[str, ...]) -> float:
     start = af_window_start(beats, n, labels)
     return t if start is None else (start + t) / 2.0
 
