@@ -10,7 +10,12 @@ when an episode starts also catches it (delay 0: two episodes seconds apart shar
 with its alarms inside VT episodes counted apart (a lethal alarm, not a false one). Also
 reports every alarm source per hour (onsets and priority changes), the AF alarm by duration
 against ``(AFIB`` rhythm annotations (Se, +P, and its time outside AF and atrial flutter) and
-the share of time the noise alarm is on.
+the share of time the noise alarm is on. Beside those, ANSI/AAMI EC57's episode and duration
+statistics for VT and AF, gross and per record (``ec57``; :mod:`models.ecg.alarm_eval`): episode
+Se / +P and duration Se / +P of the alarm's spans, and for AF also of the episodes the alarm
+reports (from the onset in its raise to the offset in its clear, ``af_reported``). A VT episode
+during which the VF alarm is on counts as caught (the VT alarm is chained under VF;
+``detected_by_vf_alarm`` says how many).
 
 Run: ``.venv/bin/python bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 [--json]``;
 ``--condition NAME`` streams the records as a monitor would deliver them (a
@@ -23,7 +28,12 @@ models of ``wardwatch train ecg`` (single- and two-lead, the same folds and reci
 the shipped recipes' seeds, ``train.SEEDS``: several seeds make an averaged ensemble) and runs
 each record with the models of the fold that never saw it, once with the single-lead model only
 and once with the two-lead model (records streamed with both leads): alarm-level figures on
-patients the models never saw.
+patients the models never saw. ``--kinds two_lead`` runs only the two-lead one (the single-lead
+fold model is still its fallback); ``--fold-models DIR`` keeps the fold models in DIR and reuses
+them on the next run with the same folds and seeds, so a rule change is measured again without
+training (the model card's command:
+``bench/ecg_alarms.py --records ../shared/data/mitdb-ds1 --cv 4 --seeds1 7 --kinds two_lead
+--fold-models /tmp/ecg-folds``).
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import track
 
-from models.ecg import metrics, robustness
+from models.ecg import alarm_eval, robustness
 from models.ecg.classify import BeatClassifier
 from models.ecg.evaluate import load_record, record_names
 from models.ecg.step import LiveDetector, ecg_step
@@ -48,58 +58,7 @@ from simulators.ecg_feed import BedFeed, feed_chunks
 from simulators.ecg_replay import load_feed
 from wardwatch.records.ecg import ecg_validate
 
-BEATS = "NLRejAaJSVEF/fQ"
-
-
-def vt_episodes(path: Path, fs: float) -> list[tuple[float, float]]:
-    import wfdb
-
-    ann = wfdb.rdann(str(path), "atr")
-    beats = [(s / fs, sym) for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym in BEATS]
-    out, cur = [], []
-    for t, sym in [*beats, (None, "N")]:
-        if sym in "VE":
-            cur.append(t)
-            continue
-        if len(cur) >= 3 and 60 * (len(cur) - 1) / (cur[-1] - cur[0]) >= 100:
-            out.append((cur[0], cur[-1]))
-        cur = []
-    return out
-
-
-def vf_intervals(path: Path, fs: float) -> list[tuple[float, float]]:
-    """Ventricular flutter / fibrillation episodes (MIT-BIH ``[`` ... ``]``), seconds."""
-    import wfdb
-
-    ann = wfdb.rdann(str(path), "atr")
-    return [(a / fs, b / fs) for a, b in metrics.vf_intervals(ann.sample, list(ann.symbol))]
-
-
-def afib_intervals(
-    path: Path, fs: float, end_s: float, rhythms: tuple[str, ...] = ("(AFIB",)
-) -> list[tuple[float, float]]:
-    """(start, end) seconds of the reference rhythm episodes named in ``rhythms``."""
-    import wfdb
-
-    ann = wfdb.rdann(str(path), "atr")
-    out, start = [], None
-    for s, sym, aux in zip(ann.sample, ann.symbol, ann.aux_note, strict=True):
-        if sym != "+":
-            continue
-        rhythm = aux.strip("\x00")
-        if rhythm in rhythms and start is None:
-            start = s / fs
-        elif rhythm not in rhythms and start is not None:
-            out.append((start, s / fs))
-            start = None
-    if start is not None:
-        out.append((start, end_s))
-    return out
-
-
-def _in_episode(t: float, episodes: list[tuple[float, float]]) -> bool:
-    """An alarm at ``t`` belongs to an episode: from 1 s before its start to 3 s after its end."""
-    return any(a - 1.0 <= t <= b + 3.0 for a, b in episodes)
+KINDS = ("single_lead", "two_lead")  #: held-out classifiers (--cv): one lead, or both leads
 
 
 def monitor_feed(path: Path, seconds: float | None, condition: str | None) -> BedFeed:
@@ -120,30 +79,8 @@ def monitor_feed(path: Path, seconds: float | None, condition: str | None) -> Be
     )
 
 
-def _spans(changes: list, source: str, base: float, end_s: float) -> list[tuple[float, float]]:
-    """(start, end) seconds of each time ``source`` was active (open spans end at ``end_s``)."""
-    out, on = [], None
-    for c in changes:
-        if c.source != source:
-            continue
-        if c.active and on is None:
-            on = c.t - base
-        elif not c.active and on is not None:
-            out.append((on, c.t - base))
-            on = None
-    return out + ([(on, end_s)] if on is not None else [])
-
-
-def _length(spans: list[tuple[float, float]]) -> float:
-    return sum(b - a for a, b in spans)
-
-
-def _overlap(spans: list[tuple[float, float]], ref: list[tuple[float, float]]) -> float:
-    """Seconds that ``spans`` and ``ref`` (each non-overlapping) have in common."""
-    return sum(max(0.0, min(b, d) - max(a, c)) for a, b in spans for c, d in ref)
-
-
-def run_record(path: Path, clf: BeatClassifier, seconds: float | None, condition: str | None = None) -> dict:
+def record_changes(path: Path, clf: BeatClassifier, seconds: float | None, condition: str | None = None):
+    """Stream one record through the agent's step; returns (feed, alarm changes, t0 in POSIX s)."""
     feed = monitor_feed(path, seconds, condition)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     states: dict[str, ECGState] = {}
@@ -153,48 +90,12 @@ def run_record(path: Path, clf: BeatClassifier, seconds: float | None, condition
         res = ecg_step(states, [ecg_validate(json.dumps(c))], clf, 0.0, live=live)
         res.raise_errors()
         changes += res.changes
-    base = t0.timestamp()
-    eps = vt_episodes(path, feed.fs_hz)
-    eps = [e for e in eps if seconds is None or e[1] < seconds]
-    vt_on = [c.t - base for c in changes if c.source == "ecg.vtach" and c.active]
-    hit = [any(_in_episode(t, [e]) for t in vt_on) for e in eps]
-    vf = [e for e in vf_intervals(path, feed.fs_hz) if seconds is None or e[1] < seconds]
-    unmatched = [t for t in vt_on if not _in_episode(t, eps)]
-    # a VT alarm inside ventricular flutter/fibrillation is a correct lethal-arrhythmia alarm
-    in_vf = [t for t in unmatched if _in_episode(t, vf)]
-    false_vt = [t for t in unmatched if t not in in_vf]
-    # the VF / flutter alarm: delay from each episode's onset; alarms in VT counted apart
-    vf_on = [c.t - base for c in changes if c.source == "ecg.vfib" and c.active]
-    # an episode is caught by an alarm that starts in it or is still on when it starts (two
-    # episodes a few seconds apart share one alarm): delay 0 for the second
-    vf_spans = _spans(changes, "ecg.vfib", base, feed.duration_s)
-    vf_delay = [
-        next((round(max(a - e[0], 0.0), 1) for a, b in vf_spans if a <= e[1] + 3.0 and b >= e[0] - 1.0), None)
-        for e in vf
-    ]
-    vf_other = [t for t in vf_on if not _in_episode(t, vf)]
-    vf_in_vt = [t for t in vf_other if _in_episode(t, eps)]
-    af_spans = _spans(changes, "ecg.afib", base, feed.duration_s)
-    af_ref = afib_intervals(path, feed.fs_hz, feed.duration_s)
-    atrial = afib_intervals(path, feed.fs_hz, feed.duration_s, ("(AFIB", "(AFL"))
-    return {
-        "hours": feed.duration_s / 3600,
-        "vt_episodes": len(eps),
-        "vt_detected": int(sum(hit)),
-        "vt_missed_s": [round(a, 1) for (a, _), h in zip(eps, hit, strict=True) if not h],
-        "vt_false": len(false_vt),
-        "vt_in_vf": len(in_vf),
-        "vf_episodes": len(vf),
-        "vf_delay_s": vf_delay,
-        "vf_in_vt": len(vf_in_vt),
-        "vf_false": len(vf_other) - len(vf_in_vt),
-        "alarms": dict(Counter(c.source for c in changes if c.active)),
-        "afib_ref_s": round(_length(af_ref), 1),
-        "afib_alarm_s": round(_length(af_spans), 1),
-        "afib_alarm_in_af_s": round(_overlap(af_spans, af_ref), 1),
-        "afib_alarm_outside_af_afl_s": round(_length(af_spans) - _overlap(af_spans, atrial), 1),
-        "noise_alarm_s": round(_length(_spans(changes, "ecg.noise", base, feed.duration_s)), 1),
-    }
+    return feed, changes, t0.timestamp()
+
+
+def run_record(path: Path, clf: BeatClassifier, seconds: float | None, condition: str | None = None) -> dict:
+    feed, changes, base = record_changes(path, clf, seconds, condition)
+    return alarm_eval.score_record(path, feed.fs_hz, feed.duration_s, changes, base, seconds)
 
 
 def _afib_summary(per: dict[str, dict]) -> dict:
@@ -231,6 +132,7 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
         "vt": {
             "episodes": eps,
             "detected": det,
+            "detected_by_vf_alarm": sum(r.get("vt_detected_by_vf_alarm", 0) for r in per.values()),
             "episode_se_pct": round(100 * det / eps, 1) if eps else None,
             "false_per_hour": round(sum(r["vt_false"] for r in per.values()) / hours, 2),
             "alarms_in_vf_flutter": sum(r["vt_in_vf"] for r in per.values()),
@@ -243,6 +145,11 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
             "false_per_hour": round(sum(r["vf_false"] for r in per.values()) / hours, 2),
         },
         "afib": _afib_summary(per),
+        "ec57": {
+            "vt": alarm_eval.ec57_summary(per, "ec57_vt"),
+            "af": alarm_eval.ec57_summary(per, "ec57_af"),
+            "af_reported": alarm_eval.ec57_summary(per, "ec57_af_reported"),
+        },
         "noise_alarm_pct": round(100 * sum(r["noise_alarm_s"] for r in per.values()) / (3600 * hours), 2),
         "alarms_per_hour": {k: round(v / hours, 2) for k, v in sorted(alarms.items())},
         "records": per,
@@ -250,26 +157,46 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
 
 
 def held_out_classifiers(
-    records: Path, folds: int, seeds: dict[int, list[int]], tmp: Path
+    records: Path, folds: int, seeds: dict[int, list[int]], tmp: Path, kinds: tuple[str, ...] = KINDS
 ) -> dict[str, dict]:
-    """Per record: the single-lead and the two-lead classifier of the fold that held it out."""
-    from models.ecg import train
+    """Per record: the single-lead and the two-lead classifier of the fold that held it out.
 
-    train.tf_deterministic()
-    data = train.build_dataset(records)
-    paths: dict[int, dict[str, Path]] = {}
-    for leads in (1, 2):
-        for f, (recs, _held, model) in enumerate(
-            train.fold_fits(train.lead_view(data, leads), folds, seeds[leads])
+    The fold models are kept in ``tmp`` (``fold<f>-<leads>lead.tflite`` and ``folds.json``, with
+    the held-out records and seeds); when ``tmp`` already holds them for the same folds and seeds
+    (``--fold-models DIR`` of an earlier run), they are reused instead of trained again, so the
+    rules can be re-measured on the same held-out labels without the ~20 min of training."""
+    leads_needed = sorted({1} | ({2} if "two_lead" in kinds else set()))
+    index = tmp / "folds.json"
+    want = {"folds": folds, "seeds": {str(k): v for k, v in seeds.items()}}
+    paths: dict[int, dict] = {}
+    if index.exists():
+        saved = json.loads(index.read_text())
+        if saved["key"] == want and all(
+            (tmp / f"fold{f}-{leads}lead.tflite").exists() for f in range(folds) for leads in leads_needed
         ):
-            path = tmp / f"fold{f}-{leads}lead.tflite"
-            train.export_tflite(model, path)
-            paths.setdefault(f, {"records": recs})[leads] = path
+            paths = {
+                f: {"records": recs} | {leads: tmp / f"fold{f}-{leads}lead.tflite" for leads in leads_needed}
+                for f, recs in enumerate(saved["records"])
+            }
+    if not paths:
+        from models.ecg import train
+
+        train.tf_deterministic()
+        data = train.build_dataset(records)
+        for leads in leads_needed:
+            for f, (recs, _held, model) in enumerate(
+                train.fold_fits(train.lead_view(data, leads), folds, seeds[leads])
+            ):
+                path = tmp / f"fold{f}-{leads}lead.tflite"
+                train.export_tflite(model, path)
+                paths.setdefault(f, {"records": list(recs)})[leads] = path
+        index.write_text(json.dumps({"key": want, "records": [paths[f]["records"] for f in range(folds)]}))
     out = {}
     for p in paths.values():
-        one = BeatClassifier(p[1], model2_path=False)
-        two = BeatClassifier(p[1], model2_path=p[2])
-        out.update({r: {"single_lead": one, "two_lead": two} for r in p["records"]})
+        clf = {"single_lead": BeatClassifier(p[1], model2_path=False)}
+        if "two_lead" in kinds:
+            clf["two_lead"] = BeatClassifier(p[1], model2_path=p[2])
+        out.update({r: clf for r in p["records"]})
     return out
 
 
@@ -285,6 +212,17 @@ def main() -> None:
         choices=list(robustness.CONDITIONS),
         default=None,
         help="stream the records as a monitor would deliver them (models/ecg/robustness.py)",
+    )
+    ap.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help="with --cv: which held-out classifiers to run (single_lead, two_lead or both)",
+    )
+    ap.add_argument(
+        "--fold-models",
+        type=Path,
+        default=None,
+        help="with --cv: keep the fold models in this folder and reuse them when it has them",
     )
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
@@ -308,10 +246,13 @@ def main() -> None:
             n: [int(x) for x in arg.split(",")] if arg else list(SEEDS[n])
             for n, arg in ((1, a.seeds1), (2, a.seeds2))
         }
+        kinds = tuple(k for k in a.kinds.split(",") if k)
         with tempfile.TemporaryDirectory() as d:
-            clfs = held_out_classifiers(a.records, a.cv, seeds, Path(d))
+            folder = a.fold_models or Path(d)
+            folder.mkdir(parents=True, exist_ok=True)
+            clfs = held_out_classifiers(a.records, a.cv, seeds, folder, kinds)
             out = {"held_out": f"{a.cv}-fold leave-records-out, seeds {seeds}"}
-            for kind in ("single_lead", "two_lead"):
+            for kind in kinds:
                 out[kind] = summarise(runs(lambda n, k=kind: clfs[n][k]), kind)
     out["condition"] = a.condition
     print(json.dumps(out, indent=None if a.json else 2))

@@ -35,7 +35,11 @@ _NORMAL = (
     ("S", 0.030, -0.28, 0.011),
     ("T", 0.26, 0.32, 0.045),
 )
-_VENTRICULAR = (("R", 0.0, 1.55, 0.035), ("S", 0.075, -0.55, 0.035), ("T", 0.33, -0.45, 0.065))
+# A ventricular beat: wide (QRS about 150 ms) but with steeper deflections. Until 2026-12-05 its
+# R and S were Gaussians of 35 ms width, so a run at 150-200/min was nearly a sine wave: the VF
+# measures (models/ecg/vf.py) called every 4 s window of it ventricular flutter (real VT in
+# MIT-BIH passes them in a few windows of one record), and the demo's VT bed raised ecg.vfib.
+_VENTRICULAR = (("R", 0.0, 1.5, 0.025), ("S", 0.065, -0.7, 0.028), ("T", 0.30, -0.45, 0.065))
 # V1 faces the right ventricle: small r, deep S, low P and flat/negative T in sinus rhythm; a
 # ventricular beat from the right ventricle (left-bundle-branch-block shape) gives a wide QS with
 # a discordant, positive T. Textbook shapes for a demo signal, not a model of any patient.

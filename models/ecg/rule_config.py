@@ -27,6 +27,10 @@ class RuleConfig:
     # VT: >= vt_min_beats consecutive ventricular beats at a rate >= vt_rate_bpm [AHA2017][EC57].
     vt_min_beats: int = 3
     vt_rate_bpm: float = 100.0
+    # Inside a run that holds a V beat, beats labelled vt_run_extra (F fusion, Q unclassifiable:
+    # no evidence of a conducted beat) continue it; the run must hold at least vt_min_v V beats.
+    vt_run_extra: tuple[str, ...] = ()
+    vt_min_v: int = 1
     # VF / flutter, found in the signal (it has no QRS to detect) [KD1978][Barro1989][Amann2005]:
     # over the last vf_window_s, band-passed to vf_band_hz (VF's energy lies at 3-7 Hz; [Amann2005]
     # band-limit the ECG before every algorithm they compare), the VF-filter leakage below
@@ -67,6 +71,23 @@ class RuleConfig:
     af_she: float = rhythm.AF_SHE
     af_sustain_s: float = 10.0
     af_clear_factor: float = 0.7
+    # The beats whose RR intervals measure the atrial rhythm [Petrenas2015]: conducted beats, N,
+    # and fusion beats, F (a fusion beat is a conducted beat that meets a ventricular one: it
+    # comes when the atrial impulse reaches the ventricles, so its timing is the atrial
+    # rhythm's). An interval into or out of any other beat (V, S, Q) is left out. Held out on
+    # DS1 (4-fold, two-lead), F included: AF duration Se 89.4 -> 94.9 %, +P 76.1 -> 76.7 %, all
+    # of it in 201, whose aberrated AF beats the fold model labels F (155 in its first AF
+    # episode); one record's evidence, the rationale is the timing.
+    af_rr_labels: tuple[str, ...] = ("N", "F")
+    # Atrial flutter with variable AV block is not AF [ACC2015] (models.ecg.measures.
+    # flutter_lattice): no AF verdict when at least afl_fit of the (trimmed) AF intervals lie
+    # within afl_tol_s of whole multiples (2 to afl_max_block) of one flutter cycle in
+    # afl_cycle_s (250-350 flutter waves/min, widened to 220-350), with two blocks or more.
+    # Fixed from the flutter definition, not tuned on data.
+    afl_cycle_s: tuple[float, float] = (0.17, 0.27)
+    afl_tol_s: float = 0.025
+    afl_fit: float = 0.8
+    afl_max_block: int = 4
     # Frequent PVCs: >= pvc_per_min V beats in pvc_window_s, the usual "PVCs/min high" monitor
     # default ([AHA2017] discusses PVC-burden monitoring; Lown grade 2 = > 30 PVCs/h); clears
     # under pvc_clear_per_min.

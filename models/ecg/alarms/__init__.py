@@ -12,12 +12,13 @@ Physiological alarms (from beats: time + AAMI class N/S/V/F/Q):
 source              priority  latched  rule (defaults in :class:`RuleConfig`)
 ==================  ========  =======  ====================================================
 ``ecg.asystole``    high      yes      no beat for >= 4 s
-``ecg.vtach``       high      yes      >= 3 consecutive V beats at >= 100 bpm
+``ecg.vtach``       high      yes      >= 3 consecutive V beats at >= 100 bpm (not under VF)
 ``ecg.vfib``        high      yes      VF/flutter waveform (from the signal, not beats) for 2 s
 ``ecg.pause``       medium    no       no beat for >= 3 s (< asystole)
 ``ecg.brady``       medium    no       HR < 50 bpm sustained 10 s (high when < 40 bpm)
 ``ecg.tachy``       medium    no       HR > 120 bpm sustained 10 s (high when > 150 bpm)
-``ecg.afib``        medium    no       irregular RR of N/S beats over 30 intervals, 10 s
+``ecg.afib``        medium    no       irregular, disordered N/F RR over 30 intervals, 10 s;
+                                       not flutter with variable block; onset/offset reported
 ``ecg.pvc_burden``  low       no       >= 10 V beats in the last 60 s
 ==================  ========  =======  ====================================================
 
@@ -64,6 +65,12 @@ References
 - Dash S, Chon KH, Lu S, Raeder EA. Automatic real time detection of atrial fibrillation.
   Ann Biomed Eng 37(9):1701-1709 (2009) (normalised RMSSD > 0.1 and Shannon entropy >= 0.7
   of the RR series). [Dash2009]
+- Petrenas A, Marozas V, Sornmo L. Low-complexity detection of atrial fibrillation in
+  continuous long-term monitoring. Comput Biol Med 65:184-191 (2015) (ectopic beats removed
+  from the RR series before the irregularity measure). [Petrenas2015]
+- Page RL, Joglar JA, Caldwell MA, et al. 2015 ACC/AHA/HRS Guideline for the Management of
+  Adult Patients With Supraventricular Tachycardia. Circulation 133:e506-e574 (2016) (atrial
+  flutter: atrial rate about 250-350/min, 2:1 or variable AV conduction). [ACC2015]
 - Kuo S, Dillman R. Computer detection of ventricular fibrillation. Computers in Cardiology
   1978:347-349 (the "VF filter": leakage of a notch filter tuned to the signal's mean period).
   [KD1978]

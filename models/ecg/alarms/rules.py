@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from models.ecg import rhythm
 from models.ecg.alarms.state import Emitter, Evidence, RuleState, beats_evidence, held, iso
-from models.ecg.measures import af_irregularity
+from models.ecg.measures import BeatEntry, af_rr_intervals, af_window_start, flutter_lattice, nn_dominant
 from models.ecg.rule_config import RuleConfig
 
 #: Signal measures of the rolling signal: :func:`models.ecg.signal_quality.ecg_signal_quality`
@@ -246,27 +246,43 @@ def gap_end(state: RuleState, em: Emitter, t: float) -> None:
 
 # ------------------------------------------------------------------------------ from beats
 def vt_rule(state: RuleState, em: Emitter, t: float, label: str, cfg: RuleConfig) -> None:
-    """``ecg.vtach`` (high, latched): a run of >= ``cfg.vt_min_beats`` consecutive V beats at a
-    rate >= ``cfg.vt_rate_bpm``; ends with the first beat that is not V.
+    """``ecg.vtach`` (high, latched): a run of >= ``cfg.vt_min_beats`` consecutive ventricular
+    beats at a rate >= ``cfg.vt_rate_bpm``; ends with the first beat that is not ventricular.
+
+    A beat is ventricular when labelled V; inside a run that already holds a V beat, a beat
+    labelled with one of ``cfg.vt_run_extra`` (F: fusion of a ventricular and a conducted beat;
+    Q: unclassifiable) continues the run instead of breaking it, as long as at least
+    ``cfg.vt_min_v`` of the run's beats are V. In a multiform run the classifier is least sure of
+    the odd-shaped beats, and a fusion or unclassifiable label is no evidence of a conducted
+    (supraventricular) beat; an N or S label still ends the run. The rate is the run's mean:
+    60 x (beats - 1) / (last - first beat).
+
+    Not raised while ``ecg.vfib`` is on: fibrillation waves detected as beats are not a VT
+    (monitors chain the lesser ventricular alarm under VF, as the rate and pause alarms are
+    here; [AHA2017] on alarm fatigue). An active VT alarm is left to end as usual.
 
     Sources: AHA 2017 [AHA2017] and ANSI/AAMI EC57 [EC57] (VT: a run of >= 3 ventricular beats
-    at > 100 bpm); IEC 60601-2-27 (ventricular tachycardia is a high-priority alarm condition).
+    at > 100 bpm); IEC 60601-2-27 (ventricular tachycardia is a high-priority alarm condition;
+    AAMI EC13 tests VT alarms on runs of ventricular complexes at given rates) [IEC][EC13].
     """
     run = state["run"]
-    if label != "V":
+    n_v = sum(1 for b in run if b[1] == "V")
+    ventricular = label == "V" or (label in cfg.vt_run_extra and n_v >= 1)
+    if not ventricular:
         if em.is_active("ecg.vtach"):
             n = len(run)
             em.clear(
                 "ecg.vtach",
                 t,
-                f"VT run ended after {n} V beats",
+                f"VT run ended after {n} ventricular beats",
                 {"run_beats": n, "beats": beats_evidence(state["beats"], run[0][0] if run else t, t)},
             )
         run.clear()
         return
     run.append([t, label])
     n = len(run)
-    if n < cfg.vt_min_beats:
+    n_v += label == "V"
+    if n < cfg.vt_min_beats or n_v < cfg.vt_min_v or em.is_active("ecg.vfib"):
         return
     rate = 60.0 * (n - 1) / (run[-1][0] - run[0][0]) if run[-1][0] > run[0][0] else 0.0
     if rate >= cfg.vt_rate_bpm and not em.is_active("ecg.vtach"):
@@ -274,13 +290,15 @@ def vt_rule(state: RuleState, em: Emitter, t: float, label: str, cfg: RuleConfig
             "ecg.vtach",
             "high",
             t,
-            f"ventricular tachycardia: {n} consecutive V beats at {rate:.0f} bpm",
+            f"ventricular tachycardia: {n} consecutive ventricular beats at {rate:.0f} bpm",
             {
                 "run_beats": n,
+                "run_v_beats": n_v,
                 "rate_bpm": round(rate, 1),
                 "beats": beats_evidence(state["beats"], run[0][0] - 3.0, t),
-                "rule": f">= {cfg.vt_min_beats} consecutive V at >= "
-                f"{cfg.vt_rate_bpm:.0f} bpm (AHA 2017; AAMI EC57)",
+                "rule": f">= {cfg.vt_min_beats} consecutive ventricular beats (V; "
+                f"{'/'.join(cfg.vt_run_extra) or 'nothing else'} inside a run, >= {cfg.vt_min_v} V) "
+                f"at >= {cfg.vt_rate_bpm:.0f} bpm (AHA 2017; AAMI EC57)",
             },
         )
 
@@ -363,38 +381,87 @@ def _rate_rule(state: RuleState, em: Emitter, t: float, hr: float, cfg: RuleConf
 
 
 def afib_rule(state: RuleState, em: Emitter, t: float, hr: float | None, cfg: RuleConfig) -> None:
-    """``ecg.afib`` (medium): the RR intervals between N/S beats irregular and disordered
+    """``ecg.afib`` (medium): the RR intervals between conducted beats irregular and disordered
     (:func:`models.ecg.rhythm.af_irregular`: nRMSSD and CoV above their limits, Shannon entropy
-    >= ``cfg.af_she``) over ``cfg.af_window`` intervals for ``cfg.af_sustain_s``; clears when
+    >= ``cfg.af_se``) over ``cfg.af_window`` intervals for ``cfg.af_sustain_s``, and not atrial
+    flutter with variable block (:func:`models.ecg.measures.flutter_lattice`); clears when
     nRMSSD and CoV, or the entropy, fall below ``cfg.af_clear_factor`` x their limits.
 
+    The intervals are between conducted beats (N, and fusion beats F, timed by the atrial
+    impulse; ``cfg.af_rr_labels``): ectopic beats and the intervals around them are removed first
+    (:func:`models.ecg.measures.af_rr_intervals`, after Petrenas 2015 and Dash 2009). When
+    fewer than half of the last ``cfg.af_window`` intervals are between conducted beats
+    (:func:`models.ecg.measures.nn_dominant`: the rhythm is mostly ectopic, e.g. atrial
+    bigeminy) that window would reach back into an older rhythm, so N, F and S intervals are
+    measured instead, whose entropy keeps an organised pattern from reading as AF. The raise
+    carries the estimated AF onset and the clear the estimated offset (``af_onset`` /
+    ``af_offset``, ISO, and ``af_onset_t`` / ``af_offset_t``, device POSIX s): the middle of
+    the interval window on which the verdict first turned (the verdict turns when about half of
+    the window's intervals are of the new rhythm), so the reported episode is not late by the
+    window and the sustain time.
+
     Sources: Dash et al. 2009 (normalised RMSSD > 0.1 and Shannon entropy >= 0.7 of the RR
-    series) [Dash2009]; AHA 2017 (AF monitoring) [AHA2017].
+    series) [Dash2009]; Petrenas et al. 2015 (ectopic beats removed from the RR series)
+    [Petrenas2015]; flutter with variable block [ACC2015]; AHA 2017 (AF monitoring) [AHA2017].
     """
-    irr = af_irregularity(state["beats"], cfg)
-    if irr is None:
+    beats = state["beats"]
+    labels = cfg.af_rr_labels if nn_dominant(beats, cfg) else (*cfg.af_rr_labels, "S")
+    rr = af_rr_intervals(beats, cfg, labels)
+    if rr is None:
         return
+    irr = rhythm.rr_irregularity(rr, cfg.af_trim)
     irregular = rhythm.af_irregular(irr, cfg.af_nrmssd, cfg.af_cov, cfg.af_she)
+    flutter = flutter_lattice(rr, cfg) if irregular else None
+    irregular = irregular and flutter is None
+    since = state["since"]
+    if irregular and "afib" not in since:  # the verdict turns: onset estimate
+        since["afib_onset"] = _window_middle(beats, len(rr), t, labels)
+    if not irregular and em.is_active("ecg.afib") and "afib_offset" not in since:
+        since["afib_offset"] = _window_middle(beats, len(rr), t, labels)
+    if irregular:
+        since.pop("afib_offset", None)
     held_s = held(state, "afib", irregular, t)
     ev = {k: round(v, 4) if isinstance(v, float) else v for k, v in irr.items()}
+    if flutter is not None:
+        ev["flutter_cycle_s"] = round(flutter, 3)
     if irregular and held_s >= cfg.af_sustain_s:
+        if em.is_active("ecg.afib"):
+            return
+        onset = min(since.get("afib_onset", t), t)
         em.raise_(
             "ecg.afib",
             "medium",
             t,
-            f"atrial fibrillation suspected: irregular RR (nRMSSD {irr['nrmssd']:.2f}, "
-            f"CoV {irr['cov']:.2f}, entropy {irr['she']:.2f} over {irr['n']} intervals)",
+            f"atrial fibrillation suspected since {iso(onset)}: irregular RR (nRMSSD "
+            f"{irr['nrmssd']:.2f}, CoV {irr['cov']:.2f}, entropy {irr['she']:.2f} over "
+            f"{irr['n']} intervals)",
             {
                 **ev,
+                "af_onset": iso(onset),
+                "af_onset_t": round(onset, 3),
                 "hr_bpm": round(hr, 1) if hr else None,
-                "beats": beats_evidence(state["beats"], t - 8.0, t),
+                "beats": beats_evidence(beats, t - 8.0, t),
                 "rule": f"nRMSSD > {cfg.af_nrmssd}, CoV > {cfg.af_cov} and Shannon entropy "
-                f">= {cfg.af_she} of N/S RR over {cfg.af_window} intervals for "
-                f"{cfg.af_sustain_s:.0f} s (Dash 2009)",
+                f">= {cfg.af_she} of conducted-beat RR (ectopic beats removed) over {cfg.af_window} "
+                f"intervals for {cfg.af_sustain_s:.0f} s, not flutter with variable block "
+                "(Dash 2009; Petrenas 2015)",
             },
         )
-    elif em.is_active("ecg.afib") and _af_organised(irr, cfg):
-        em.clear("ecg.afib", t, "RR regular or organised again", ev)
+    elif em.is_active("ecg.afib") and (_af_organised(irr, cfg) or flutter is not None):
+        offset = min(since.pop("afib_offset", t), t)
+        em.clear(
+            "ecg.afib",
+            t,
+            "RR regular or organised again"
+            if flutter is None
+            else f"RR organised: flutter with variable block (cycle {flutter:.2f} s)",
+            {**ev, "af_offset": iso(offset), "af_offset_t": round(offset, 3)},
+        )
+
+
+def _window_middle(beats: list[BeatEntry], n: int, t: float, labels: tuple[str, ...]) -> float:
+    start = af_window_start(beats, n, labels)
+    return t if start is None else (start + t) / 2.0
 
 
 def _af_organised(irr: Mapping[str, float], cfg: RuleConfig) -> bool:

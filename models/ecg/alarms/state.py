@@ -10,7 +10,8 @@ from typing import Any, NotRequired, TypedDict
 
 from models.ecg.measures import BeatEntry
 
-RULES_VERSION = "ecg-rules-1.2"
+# 1.3 (2026-12-05, #23): AF from N-N intervals, flutter test, onset/offset; VT chained under VF
+RULES_VERSION = "ecg-rules-1.3"
 
 TECHNICAL = ("ecg.leads_off", "ecg.noise", "ecg.feed_stopped")
 LATCHED = frozenset({"ecg.asystole", "ecg.vtach", "ecg.vfib"})

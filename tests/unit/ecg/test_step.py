@@ -131,11 +131,12 @@ def test_synthetic_scenarios_with_the_committed_classifier(beds):
     from models.ecg.classify import BeatClassifier
 
     clf = BeatClassifier()
-    # the synthetic VT run (170/min, identical smooth complexes) is sine-like enough to raise the
-    # VF / flutter alarm too, as fast monomorphic VT does on real records (205)
+    # the VT run raises VT only and the VF bed VF only (until 2026-12-05 the synthetic VT
+    # complexes were smooth enough to pass as ventricular flutter, and the VT rule was not
+    # chained under an active VF alarm)
     expected = {
         "sinus": set(),
-        "vrun": {"ecg.vtach", "ecg.vfib"},
+        "vrun": {"ecg.vtach"},
         "pause": {"ecg.pause", "ecg.asystole"},
         "af": {"ecg.afib"},
         "leads_off": {"ecg.leads_off"},
