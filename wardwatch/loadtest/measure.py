@@ -68,8 +68,12 @@ def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
     return {"p50": p50, "p95": p95, "p99": p99, "n": int(a.size)}
 
 
-def lag_grows(samples: Sequence[tuple[float, int]], t0: float, t1: float, in_rate: float) -> bool:
-    """Whether lag ``(t, lag)`` samples over ``[t0, t1]`` grow without bound (see the constants).
+def lag_grows(
+    samples: Sequence[tuple[float, int]], t0: float, t1: float, in_rate: float, floor_s: float = LAG_GROWTH_FLOOR_S
+) -> bool:
+    """Whether lag ``(t, lag)`` samples over ``[t0, t1]`` grow without bound (see the constants;
+    ``floor_s``: the lag in seconds of input that is never "growing", e.g. raised by the state
+    checkpoint interval, which commits in steps of that many seconds).
 
     Examples
     --------
@@ -85,7 +89,7 @@ def lag_grows(samples: Sequence[tuple[float, int]], t0: float, t1: float, in_rat
         return False
     ts, lags = np.array([t for t, _ in half]), np.array([lag for _, lag in half], dtype=float)
     slope = float(np.polyfit(ts - ts[0], lags, 1)[0])
-    return bool(slope > LAG_GROWTH_SHARE * in_rate and lags[-1] > LAG_GROWTH_FLOOR_S * in_rate)
+    return bool(slope > LAG_GROWTH_SHARE * in_rate and lags[-1] > floor_s * in_rate)
 
 
 class _Sampler(threading.Thread):
