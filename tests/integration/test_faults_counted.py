@@ -193,7 +193,7 @@ class Feed(threading.Thread):
 
     def run(self) -> None:
         try:
-            p = make_producer()
+            p = make_producer(max_block_ms=150_000)  # a send waits for a restarting broker
             while not self.halt.is_set():
                 t_next = time.monotonic() + self.pace_s
                 ts = self.t0 + self.round * self.step
@@ -203,49 +203,69 @@ class Feed(threading.Thread):
                     self.sent.append(r)
                 self.round += 1
                 time.sleep(max(0.0, t_next - time.monotonic()))
-            p.flush()
+            p.flush(timeout=150)
             p.close()
         except BaseException as e:  # noqa: BLE001 - reported by the test
             self.error = e
 
     def stop(self) -> None:
+        """Stop, flush, and check that the broker acknowledged every reading."""
         self.halt.set()
-        self.join(120)
+        self.join(180)
+        assert not self.is_alive(), "the feed did not finish flushing"
         assert self.error is None, self.error
-        for f in self.futures:
-            f.get(timeout=60)  # every reading acknowledged by the broker
+        failed = [f.exception for f in self.futures if f.failed()]
+        assert not failed, f"{len(failed)} of {len(self.futures)} sends failed: {failed[:3]}"
+
+
+CYCLE = 20  #: rounds of one alarm's life in :func:`escalation_script`
 
 
 def escalation_script(r: int) -> dict[str, Any]:
-    """Rounds 0-3 low (raised at 0, then persisting), 4-7 high (escalated at 4), then normal:
-    resolved once the lower level has held for NEWS2_STEP_DOWN_HOLD_S (300 s of device time,
-    round 13 at a minute per round)."""
-    return LOW if r < 4 else HIGH if r < 8 else NORMAL
+    """A cycle of ``CYCLE`` rounds, a minute of device time each: low at 0-3 (raised at 0, then
+    persisting), high at 4-7 (escalated at 4), then normal: resolved once the lower level has
+    held for NEWS2_STEP_DOWN_HOLD_S (300 s, round 13); the next cycle raises a new alarm."""
+    c = r % CYCLE
+    return LOW if c < 4 else HIGH if c < 8 else NORMAL
+
+
+def start_workers(start_worker, n: int, env: dict[str, str]) -> list:
+    """``n`` stream workers started together, each ready."""
+    workers = [start_worker(["worker"], env=env) for _ in range(n)]
+    for w in workers:
+        w.wait_for("Worker ready", 180)
+    return workers
 
 
 def test_two_workers_one_killed_survivor_takes_partitions_and_state(start_worker, services):
+    """Two workers in one group; one SIGKILLed while readings are in flight. The survivor takes
+    its partitions with the patients' vitals and alert state (no alarm raised again, the alarm
+    raised before the kill escalates and resolves under its id), then a replacement joins (the
+    partitions move again, state with them) while the readings go on. Every expected alert
+    event and point delivered, none that was not expected."""
     s = get_settings()
     group = fresh_group("takeover")
     env = {"WARDWATCH_APP_ID": group, "WARDWATCH_SESSION_TIMEOUT_S": str(SESSION_TIMEOUT_S)}
-    workers = [start_worker(["worker"], env=env, ready="Worker ready") for _ in range(2)]
+    workers = start_workers(start_worker, 2, env)
     all_parts = set(range(s.partitions))
+    victim, survivor = workers
+    replacement = None
 
     def split() -> bool:
         a, b = (vitals_partitions(w) for w in workers)
-        return a is not None and b is not None and bool(a) and bool(b) and a | b == all_parts and not a & b
-
-    wait_for(split, 120, "both workers to own vitals partitions")
-    victim, survivor = workers
-    victim_parts = vitals_partitions(victim)
-    assert victim_parts is not None
+        return bool(a) and bool(b) and a | b == all_parts and not a & b  # type: ignore[operator]
 
     tag = uuid.uuid4().hex[:6]
     pids = [f"TK{tag}-{i}" for i in range(24)]
     pidset = set(pids)
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=4)
-    rec = Recorder(end_offsets([topics.ALERTS, topics.POINTS]))
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
+    # the group's own changelog: only this group's workers write it, to the input's partition
+    changelog = f"{group}-vitals-state-changelog"
+    rec = Recorder(end_offsets([topics.ALERTS, topics.POINTS, changelog]))
     rec.start()
     try:
+        wait_for(split, 120, "both workers to own vitals partitions")
+        victim_parts = vitals_partitions(victim) or set()
         # before the kill: every patient's low alarm raised (by both workers)
         p = make_producer()
         first = [reading(pid, t0, escalation_script(0)) for pid in pids]
@@ -256,17 +276,14 @@ def test_two_workers_one_killed_survivor_takes_partitions_and_state(start_worker
         assert set(partition_of.values()) == all_parts, "patients on every partition"
         victims = {pid for pid, part in partition_of.items() if part in victim_parts}
 
-        def raised_all() -> bool:
+        def raised() -> dict[str, str]:
             return {
-                e["patient_id"] for e in alert_events(rec.snapshot(), pidset) if e["type"] == "raised"
-            } == pidset
+                e["patient_id"]: e["alert_id"]
+                for e in alert_events(rec.snapshot(), pidset)
+                if e["type"] == "raised"
+            }
 
-        wait_for(raised_all, 60, "the first alarms")
-        raised_before = {
-            e["patient_id"]: e["alert_id"]
-            for e in alert_events(rec.snapshot(), pidset)
-            if e["type"] == "raised"
-        }
+        raised_before = wait_for(lambda: (r := raised()).keys() == pidset and r, 60, "the first alarms")
 
         feed = Feed(pids, t0, escalation_script, pace_s=0.25, step=timedelta(minutes=1))
         feed.start()
@@ -275,19 +292,24 @@ def test_two_workers_one_killed_survivor_takes_partitions_and_state(start_worker
         victim.stop(kill=True)  # SIGKILL while records are in flight
 
         def taken_over() -> float | None:
-            """Seconds from the kill to the first output from a killed worker's partition."""
-            for topic, part, ts, v in rec.snapshot():
-                ours = topic == topics.POINTS and part in victim_parts and ts > kill_t
-                if ours and any(pt.get("tags", {}).get("patient") in victims for pt in unpack_points(v)):
-                    return ts - kill_t
-            return None
+            """Seconds from the kill to the first state the group wrote on a moved partition."""
+            moved = [
+                ts
+                for t, part, ts, _ in rec.snapshot()
+                if t == changelog and part in victim_parts and ts > kill_t
+            ]
+            return min(moved) - kill_t if moved else None
 
         takeover_s = wait_for(
             taken_over, 120, "the survivor's first output from the killed worker's partitions"
         )
-        wait_for(lambda: feed.round >= 16, 60, "the script to resolve")
+        # a replacement joins while the readings go on: the partitions move once more
+        replacement = start_worker(["worker"], env=env, ready="Worker ready")
+        wait_for(lambda: vitals_partitions(replacement), 120, "the replacement to own partitions")
+        joined_round = feed.round
+        wait_for(lambda: feed.round >= max(joined_round + CYCLE, 2 * CYCLE), 120, "a cycle after the rejoin")
         feed.stop()
-        assert survivor.alive()
+        assert survivor.alive() and replacement.alive()
 
         sent = first + feed.sent
         expected = expected_from_readings(sent, s.deterioration_model)
@@ -298,13 +320,17 @@ def test_two_workers_one_killed_survivor_takes_partitions_and_state(start_worker
         wait_for(lambda: rec.caught_up(ends), 60, "the recorder to read every output")
     finally:
         rec.stop()
+        for w in (*workers, replacement):
+            if w is not None:
+                w.stop()
 
     events = alert_events(rec.snapshot(), pidset)
     by_id = Counter(e["event_id"] for e in events)
     pts = Counter(point_keys(rec.snapshot(), pidset))
     missing, extra = set(expected.alerts) - set(by_id), set(by_id) - set(expected.alerts)
     print(
-        f"\n[takeover] workers=2 killed=1 partitions_moved={sorted(victim_parts)} patients={len(pids)} "
+        f"\n[takeover] workers=2 killed=1 rejoined=1 partitions_moved={sorted(victim_parts)} "
+        f"patients={len(pids)} "
         f"(moved {len(victims)}) readings_sent={len(sent)} | alerts expected={len(expected.alerts)} "
         f"delivered_distinct={len(set(by_id) - extra)} unexpected={len(extra)} "
         f"raw={sum(by_id.values())} re-delivered={sum(by_id.values()) - len(by_id)} | points "
@@ -316,12 +342,11 @@ def test_two_workers_one_killed_survivor_takes_partitions_and_state(start_worker
     # an extra event would be a re-raise from lost state (a new alert_id) or a double transition
     extra_events = [(e["type"], e["patient_id"]) for e in events if e["event_id"] in extra]
     assert not extra, f"unexpected alert events: {extra_events[:10]}"
-    # the killed worker's patients: one alert each, raised before the kill, escalated and
-    # resolved after it by the survivor under the same id
+    # the killed worker's patients: the alarm raised before the kill escalated and resolved
+    # after it (by the survivor) under the same id
     for pid in victims:
-        news2 = [e for e in events if e["patient_id"] == pid and e["source"] == "news2"]
-        assert {e["alert_id"] for e in news2} == {raised_before[pid]}
-        assert {e["type"] for e in news2} == {"raised", "escalated", "resolved"}
+        first_alarm = [e for e in events if e["alert_id"] == raised_before[pid]]
+        assert {e["type"] for e in first_alarm} == {"raised", "escalated", "resolved"}
     assert not set(expected.points) - set(pts), "points lost"
     assert takeover_s < TAKEOVER_BOUND_S
 
@@ -353,10 +378,21 @@ def outage_script(r: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("kill_worker", [False, True], ids=["outage", "outage+worker-killed"])
 def test_influxdb_stopped_30s_every_point_once(start_worker, services, kill_worker):
-    s = get_settings()
     group = fresh_group("influx-down")
-    env = {"WARDWATCH_APP_ID": group}
-    worker = start_worker(["worker"], env=env, ready="Worker ready")
+    env = {"WARDWATCH_APP_ID": group, "WARDWATCH_SESSION_TIMEOUT_S": str(SESSION_TIMEOUT_S)}
+    workers = [start_worker(["worker"], env=env, ready="Worker ready")]
+    try:
+        _influx_outage(workers, start_worker, env, kill_worker)
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def _influx_outage(workers: list, start_worker, env: dict[str, str], kill_worker: bool) -> None:
+    """Readings for most of a 30 s InfluxDB outage (``kill_worker``: the worker SIGKILLed while
+    its sink holds points it cannot write, a new one started), then InfluxDB back: every
+    expected point in InfluxDB with its values, and nothing else."""
+    s = get_settings()
     tag = uuid.uuid4().hex[:6]
     prefix = f"IX{tag}-"
     pids = [f"{prefix}{i}" for i in range(8)]
@@ -370,9 +406,9 @@ def test_influxdb_stopped_30s_every_point_once(start_worker, services, kill_work
     try:
         if kill_worker:
             # the sink holds a batch it cannot write; the worker dies holding it
-            wait_for(lambda: "influx write failed, retrying" in worker.output(), 60, "the sink to retry")
-            worker.stop(kill=True)
-            worker = start_worker(["worker"], env=env, ready="Worker ready")
+            wait_for(lambda: "influx write failed, retrying" in workers[0].output(), 60, "the sink to retry")
+            workers[0].stop(kill=True)
+            workers.append(start_worker(["worker"], env=env, ready="Worker ready"))
         wait_for(lambda: time.monotonic() - down_at >= outage_s - 8, 60, "most of the outage")
         feed.stop()  # readings flowed for most of the outage
         wait_for(lambda: time.monotonic() - down_at >= outage_s, 60, "the outage's end", interval=0.1)
@@ -411,76 +447,74 @@ def test_influxdb_stopped_30s_every_point_once(start_worker, services, kill_work
     )
     assert not extra, f"points nobody sent: {sorted(extra)[:5]}"
     assert not wrong, f"points with other values: {wrong[:5]}"
-    assert worker.alive()
+    assert workers[-1].alive()
 
 
-def test_broker_killed_and_restarted_while_producing_loses_and_duplicates_nothing(services):
+def test_broker_killed_and_restarted_while_producing_loses_and_duplicates_nothing(start_worker, services):
     """The project's producer (:func:`wardwatch.kafka_io.make_producer`: idempotent, ``acks=all``)
-    sends numbered readings while the broker is SIGKILLed (no controlled shutdown, requests in
-    flight) and started again: every record is on ``vitals`` exactly once, in order per key."""
+    sends scripted readings while the broker is SIGKILLed (no controlled shutdown, requests in
+    flight) and started again, a worker consuming throughout: every reading is on ``vitals``
+    exactly once and in order, and the worker survives and delivers every expected alert event
+    (open alarms carry on under their ids: nothing raised again)."""
     s = get_settings()
-    producer = make_producer()
-    assert producer.config["enable_idempotence"] and producer.config["acks"] == -1
+    probe = make_producer()
+    assert probe.config["enable_idempotence"] and probe.config["acks"] == -1
+    probe.close()
+    group = fresh_group("broker-kill")
+    env = {"WARDWATCH_APP_ID": group, "WARDWATCH_SESSION_TIMEOUT_S": str(SESSION_TIMEOUT_S)}
+    worker = start_worker(["worker"], env=env, ready="Worker ready")
     tag = uuid.uuid4().hex[:6]
     pids = [f"BK{tag}-{i}" for i in range(4)]
-    start = end_offsets([topics.VITALS])
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    n_sent = 0
-    futures = []
-    errors: list[BaseException] = []
-    halt = threading.Event()
-
-    def produce() -> None:
-        nonlocal n_sent
-        try:
-            while not halt.is_set():
-                pid = pids[n_sent % len(pids)]
-                r = reading(pid, t0 + timedelta(seconds=n_sent), {**NORMAL, "hr_bpm": 60 + n_sent % 50})
-                futures.append(send(producer, topics.VITALS, pid, {**r, "seq": n_sent}))
-                n_sent += 1
-                time.sleep(0.01)
-        except BaseException as e:  # noqa: BLE001 - reported by the test
-            errors.append(e)
-
-    sender = threading.Thread(target=produce, daemon=True)
-    sender.start()
+    pidset = set(pids)
+    start = end_offsets([topics.VITALS, topics.ALERTS])
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    feed = Feed(pids, t0, escalation_script, pace_s=0.04, step=timedelta(minutes=1), first_round=0)
     try:
-        wait_for(lambda: n_sent >= 200, 30, "records in flight")
+        feed.start()
+        wait_for(lambda: feed.round >= 50, 30, "records in flight")
         killed_at = time.monotonic()
         assert kafka.down(s, kill=True)  # SIGKILL: no controlled shutdown, no flush
-        wait_for(lambda: kafka.pid(s) is None, 10, "the broker to die")
+        assert kafka.pid(s) is None
         assert kafka.up(s) == "started"
         restarted_s = time.monotonic() - killed_at
-        n_at_restart = n_sent
-        wait_for(lambda: n_sent >= n_at_restart + 200, 60, "records after the restart")
+        at_restart = feed.round
+        wait_for(lambda: feed.round >= at_restart + CYCLE, 60, "records after the restart")
+        feed.stop()
+        expected = expected_from_readings(feed.sent, s.deterioration_model)
+        wait_for(
+            lambda: committed_to_end(group, [topics.VITALS, topics.CONDITIONS]), 120, "every record processed"
+        )
+        assert worker.alive()
     finally:
-        halt.set()
-        sender.join(30)
-    producer.flush(timeout=120)
-    assert not errors, errors
-    failed = [f.exception for f in futures if f.failed()]
-    assert not failed, f"{len(failed)} sends failed: {failed[:3]}"
-    producer.close()
+        feed.halt.set()
+        worker.stop()
 
-    seqs: Counter = Counter()
-    order_ok = True
-    last: dict[str, int] = {}
-    ends = end_offsets([topics.VITALS])
     rec = Recorder(start)
     rec.start()
-    wait_for(lambda: rec.caught_up(ends), 60, "vitals read")
+    ends = end_offsets([topics.VITALS, topics.ALERTS])
+    wait_for(lambda: rec.caught_up(ends), 60, "vitals and alerts read")
     rec.stop()
-    for _, _, _, v in rec.snapshot():
-        if isinstance(v, dict) and v.get("patient_id") in pids:
-            seqs[v["seq"]] += 1
-            order_ok &= v["seq"] > last.get(v["patient_id"], -1)
-            last[v["patient_id"]] = v["seq"]
-    missing = set(range(n_sent)) - set(seqs)
-    dups = {k: c for k, c in seqs.items() if c > 1}
+    on_topic: Counter = Counter()
+    in_order, last = True, {}
+    for topic, _, _, v in rec.snapshot():
+        if topic == topics.VITALS and isinstance(v, dict) and v.get("patient_id") in pidset:
+            on_topic[(v["patient_id"], v["ts"])] += 1
+            in_order &= v["ts"] > last.get(v["patient_id"], "")
+            last[v["patient_id"]] = v["ts"]
+    sent = Counter((r["patient_id"], r["ts"]) for r in feed.sent)
+    missing, dups = set(sent) - set(on_topic), {k: c for k, c in on_topic.items() if c > 1}
+    events = Counter(e["event_id"] for e in alert_events(rec.snapshot(), pidset))
     print(
-        f"\n[broker SIGKILL] sent={n_sent} on_topic={sum(seqs.values())} distinct={len(seqs)} "
-        f"missing={len(missing)} duplicated={len(dups)} broker_back_after_s={restarted_s:.1f}"
+        f"\n[broker SIGKILL] readings sent={len(feed.sent)} on_topic={sum(on_topic.values())} "
+        f"distinct={len(on_topic)} missing={len(missing)} duplicated={len(dups)} "
+        f"broker_back_after_s={restarted_s:.1f} | alerts expected={len(expected.alerts)} "
+        f"delivered_distinct={len(set(events) & set(expected.alerts))} "
+        f"unexpected={len(set(events) - set(expected.alerts))} "
+        f"re-delivered={sum(events.values()) - len(events)}"
     )
-    assert not missing, f"{len(missing)} records lost: {sorted(missing)[:10]}"
-    assert not dups, f"{len(dups)} records duplicated: {sorted(dups)[:10]}"
-    assert order_ok, "a key's records out of order"
+    assert len(sent) == len(feed.sent), "each reading is unique (patient, time)"
+    assert not missing, f"{len(missing)} readings lost: {sorted(missing)[:5]}"
+    assert not dups, f"{len(dups)} readings duplicated: {sorted(dups)[:5]}"
+    assert in_order, "a patient's readings out of order"
+    assert not set(expected.alerts) - set(events), "alert events lost"
+    assert not set(events) - set(expected.alerts), "unexpected alert events (state lost?)"
