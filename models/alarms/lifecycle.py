@@ -101,6 +101,7 @@ class AlertState(TypedDict, total=False):
 
     open: dict[str, OpenAlert]  # source -> its open alert
     partition: int  # set by the agent: the changelog partition (the engine ignores it)
+    offset: int  # set by the agent: the last condition's offset (re-delivery check; ignored here)
 
 
 @dataclass(frozen=True)
