@@ -116,7 +116,7 @@ def _logged(patient_id: str, events: list[dict[str, Any]]) -> None:
     metrics.incr("alert_events", len(events))
 
 
-async def _publish(patient_id: str, events: list[dict[str, Any]]) -> None:
+async def publish_alert_events(patient_id: str, events: list[dict[str, Any]]) -> None:
     """Alert events and their points, acknowledged by the broker before the caller writes the
     new state: a state ahead of its events would swallow the event on re-delivery."""
     if events:
@@ -147,7 +147,7 @@ async def raise_alerts(stream):
                 metrics.incr("conditions_redelivered")
                 continue
             state, events = alert_on_condition(current, cond, datetime.now(UTC))
-            await _publish(cond.patient_id, events)
+            await publish_alert_events(cond.patient_id, events)
             state["partition"], state["offset"] = msg.partition, msg.offset
             open_alerts[cond.patient_id] = state
 
@@ -202,7 +202,7 @@ async def act_on_alerts(stream):
                 unknown = InvalidRecord("bad_value", str(e), "alert_id")
                 await deadletter_event(event, unknown, ALERTS_ACK, raw=_redacted(msg.value))
                 continue
-            await _publish(action.patient_id, events)
+            await publish_alert_events(action.patient_id, events)
             state["partition"] = msg.partition
             open_alerts[action.patient_id] = state
 
