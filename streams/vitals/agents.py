@@ -150,5 +150,6 @@ async def apply_side_input(
         async with state_lock:
             state = vitals_state[record.patient_id]
             apply(state, record)
+            state["partition"] = msg.partition  # (also for the idle timer of streams.patients)
             vitals_state[record.patient_id] = state
         metrics.incr(f"{name}_processed")

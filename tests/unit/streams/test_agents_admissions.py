@@ -39,7 +39,12 @@ def test_an_admission_sets_age_sex_and_admission_time(agents):
     [log] = agents.run(scenario())
     adm = admission_validate(raw, key="P001")
     expected = json.loads(
-        json.dumps({"deterioration": deterioration_admit(None, adm.age_years, adm.sex, adm.admit_ts)})
+        json.dumps(
+            {
+                "deterioration": deterioration_admit(None, adm.age_years, adm.sex, adm.admit_ts),
+                "partition": 2,  # the record's: the changelog partition, and the idle timer's
+            }
+        )
     )
     assert vitals_state.data["P001"] == expected
     features = expected["deterioration"]["features"]
