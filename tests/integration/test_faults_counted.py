@@ -38,7 +38,7 @@ from wardwatch.records.points import unpack_points
 from wardwatch.services import influx, kafka
 from wardwatch.settings import get_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("quiet_stream_workers")]
 
 NORMAL = {
     "hr_bpm": 72,
