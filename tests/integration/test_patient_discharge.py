@@ -19,7 +19,9 @@ import pytest
 from wardwatch import topics
 from wardwatch.kafka_io import consume, end_offsets, make_producer, send, start_group_at_end
 
-pytestmark = pytest.mark.integration
+# the session's other stream workers would re-feed copies of this patient's conditions after the
+# discharge (see the fixture)
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("quiet_stream_workers")]
 
 WARDWATCH = str(Path(sys.executable).with_name("wardwatch"))
 NORMAL = {
