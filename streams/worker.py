@@ -13,6 +13,7 @@ AGENT_MODULES = [
     "streams.ecg.agents",
     "streams.alerts.agents",
     "streams.sinks.agents",
+    "streams.patients",
 ]
 
 

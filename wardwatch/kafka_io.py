@@ -74,12 +74,17 @@ def json_bytes(value: Any) -> bytes:
 
 
 def make_producer(**overrides: Any) -> KafkaProducer:
+    """The idempotent producer: ``acks=all`` and ``enable_idempotence`` (the broker drops a
+    retried batch it already has, so a retry after a lost acknowledgement, e.g. a broker killed
+    mid-request, writes no duplicate), retried until ``delivery_timeout_ms`` (120 s) runs out,
+    one request in flight (a retry cannot reorder). Set explicitly: kafka-python silently turns
+    idempotence off when another setting conflicts with it; set, it raises instead."""
     s = get_settings()
     cfg: dict[str, Any] = dict(
         **client_config(s),
         acks="all",
+        enable_idempotence=True,
         linger_ms=5,
-        retries=10,
         max_in_flight_requests_per_connection=1,
         client_id="wardwatch",
     )

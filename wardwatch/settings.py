@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     escalate_medium_s: float = Field(300.0, gt=0)
     escalate_medium_to_high_after: int = Field(2, ge=0)
     alerts_tick_s: float = Field(1.0, gt=0, le=60)
+    # A patient with no vitals reading and no ECG chunk for this long (the worker's wall clock) is
+    # evicted as if discharged: open alarms resolved ("idle"), state dropped (0: never).
+    patient_idle_evict_h: float = Field(24.0, ge=0)
 
     # The read-only training/test data laid beside the repository (``../shared/data``).
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"

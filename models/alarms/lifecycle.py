@@ -15,7 +15,8 @@ IEC 60601-1-8's (high / medium / low). Per patient the state keeps one open aler
                         "silenced_until", "message", "category", "bed",
                         "notified_at", "level", "rule_escalated"}, ...}}
 
-Events (``type``; ``origin`` says what caused it: ``condition``, ``operator`` or ``timer``):
+Events (``type``; ``origin`` says what caused it: ``condition``, ``operator``, ``timer``, or
+``discharge``: the patient was discharged or evicted idle, see :func:`alert_on_discharge`):
 
   raised         a condition became active: a new alert id
   escalated      the priority rose: the condition's own priority rose (origin condition), or the
@@ -29,7 +30,8 @@ Events (``type``; ``origin`` says what caused it: ``condition``, ``operator`` or
   acknowledged   an operator acknowledged it (``by``, ``by_name`` from the verified token)
   silenced       an operator paused its re-notification until ``silenced_until``
   silence_ended  the silence ran out while the alarm was still open and unacknowledged
-  resolved       the condition ended (or a latched alarm was acknowledged after it ended)
+  resolved       the condition ended (or a latched alarm was acknowledged after it ended, or the
+                 patient was discharged: origin discharge)
 
 Every event carries the alert's lifecycle state after it (``priority``, ``active``,
 ``acknowledged``, ``silenced_until``, ``level``) and a ``reason``: the audit trail's *why*.
@@ -101,6 +103,7 @@ class AlertState(TypedDict, total=False):
 
     open: dict[str, OpenAlert]  # source -> its open alert
     partition: int  # set by the agent: the changelog partition (the engine ignores it)
+    offset: int  # set by the agent: the last condition's offset (re-delivery check; ignored here)
 
 
 @dataclass(frozen=True)
@@ -329,6 +332,26 @@ def alert_on_action(
             extra={"duration_s": action.duration_s, **who},
         )
     ]
+
+
+def alert_on_discharge(state: AlertState, patient_id: str, ts: str, reason: str) -> tuple[AlertState, Events]:
+    """The patient left the unit (a discharge, or the worker evicting an idle patient): every open
+    alert is resolved, whatever its state (active, latched, unacknowledged, silenced), so that
+    subscribers see it close; ``reason`` says why ("discharged: ...", "idle: ..."). The events
+    are stamped ``ts`` (the discharge's time), origin ``discharge``. Returns the empty state.
+
+    Examples
+    --------
+    >>> alert_on_discharge({}, "P1", "2026-11-26T10:00:00+00:00", "discharged")
+    ({'open': {}}, [])
+    """
+    state, open_ = _open_state(state)
+    events = []
+    for source, cur in sorted(open_.items()):
+        cur["active"] = False
+        events.append(_event("resolved", "discharge", cur, patient_id, source, ts, reason))
+    open_.clear()
+    return state, events
 
 
 def alert_on_tick(

@@ -33,7 +33,7 @@ from models.alarms.lifecycle import (
 )
 from streams.app import app
 from streams.deadletter import deadletter_event
-from streams.delivery import publish
+from streams.delivery import already_processed, publish
 from streams.metrics import metrics
 from streams.tables import patient_table
 from streams.topics import alerts_ack_topic, alerts_topic, conditions_topic, points_topic
@@ -52,8 +52,10 @@ POLICY = EscalationPolicy(_s.escalate_high_s, _s.escalate_medium_s, _s.escalate_
 TICK_S = _s.alerts_tick_s
 
 # Each value carries its changelog partition (``"partition"``), so the escalation timer can write
-# a patient's alerts outside stream iteration, to the partition they came from. (A value stored
-# before partitions were recorded joins the timer's round at its patient's next condition/action.)
+# a patient's alerts outside stream iteration, to the partition they came from (a value stored
+# before partitions were recorded joins the timer's round at its patient's next condition/action),
+# and the offset of the last condition it took in (``"offset"``), so that a re-delivered condition
+# is recognised and skipped.
 open_alerts = patient_table("alerts-open")
 # Held from reading a patient's open alerts to writing them back: the agents and the timer await
 # their outputs in between, and must not overwrite each other's change.
@@ -114,7 +116,7 @@ def _logged(patient_id: str, events: list[dict[str, Any]]) -> None:
     metrics.incr("alert_events", len(events))
 
 
-async def _publish(patient_id: str, events: list[dict[str, Any]]) -> None:
+async def publish_alert_events(patient_id: str, events: list[dict[str, Any]]) -> None:
     """Alert events and their points, acknowledged by the broker before the caller writes the
     new state: a state ahead of its events would swallow the event on re-delivery."""
     if events:
@@ -135,10 +137,18 @@ async def raise_alerts(stream):
                 raw=json.dumps(event.value, default=str).encode(),
             )
             continue
+        msg = event.message
         async with alerts_lock:
-            state, events = alert_on_condition(open_alerts[cond.patient_id], cond, datetime.now(UTC))
-            await _publish(cond.patient_id, events)
-            state["partition"] = event.message.partition
+            current = open_alerts[cond.patient_id]
+            if already_processed(current, msg.partition, msg.offset):
+                # re-delivered after a rebalance (offset not committed yet): its events went out
+                # before this state was written. Applied again to the state that followed it, a
+                # condition of an alarm resolved since would raise that alarm again.
+                metrics.incr("conditions_redelivered")
+                continue
+            state, events = alert_on_condition(current, cond, datetime.now(UTC))
+            await publish_alert_events(cond.patient_id, events)
+            state["partition"], state["offset"] = msg.partition, msg.offset
             open_alerts[cond.patient_id] = state
 
 
@@ -192,7 +202,7 @@ async def act_on_alerts(stream):
                 unknown = InvalidRecord("bad_value", str(e), "alert_id")
                 await deadletter_event(event, unknown, ALERTS_ACK, raw=_redacted(msg.value))
                 continue
-            await _publish(action.patient_id, events)
+            await publish_alert_events(action.patient_id, events)
             state["partition"] = msg.partition
             open_alerts[action.patient_id] = state
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,7 +120,11 @@ async def _score_batch(events: list) -> dict[str, VitalsState]:
 
 
 async def apply_side_input(
-    stream, validate: Callable[..., Any], apply: Callable[[dict, Any], None], source_topic: str
+    stream,
+    validate: Callable[..., Any],
+    apply: Callable[[dict, Any], None],
+    source_topic: str,
+    handle: Callable[[Any, int], Awaitable[bool]] | None = None,
 ) -> None:
     """Run a side topic of the patient state (labs, admissions) keyed by patient id.
 
@@ -129,6 +133,9 @@ async def apply_side_input(
     record)``. The side topic is co-partitioned with ``vitals`` (same key, same partition count),
     so the patient's table shard is local; :data:`state_lock` keeps it from interleaving with a
     vitals batch.
+
+    ``handle(record, partition)``, if given, sees each valid record first; a record it
+    returns True for is done (a discharge: :func:`streams.patients.discharge`).
     """
     name = source_topic.replace(".", "_")
     async for event in stream.events():
@@ -149,8 +156,12 @@ async def apply_side_input(
                 offset=msg.offset,
             )
             continue
+        if handle is not None and await handle(record, msg.partition):
+            metrics.incr(f"{name}_processed")
+            continue
         async with state_lock:
             state = vitals_state[record.patient_id]
             apply(state, record)
+            state["partition"] = msg.partition  # (also for the idle timer of streams.patients)
             vitals_state[record.patient_id] = state
         metrics.incr(f"{name}_processed")

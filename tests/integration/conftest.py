@@ -80,3 +80,47 @@ class BatchHelpers:
 @pytest.fixture(scope="session")
 def batch_helpers() -> type[BatchHelpers]:
     return BatchHelpers
+
+
+def _session_stream_workers() -> list[int]:
+    """Pids of the stream workers (``wardwatch worker``) this test session started and that
+    still run (the children of this process; batch workers are left alone)."""
+    import os
+    from itertools import pairwise
+
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        # ``wardwatch worker``, or ``python .../wardwatch worker`` (an entry-point script)
+        if ppid == me and any(a.endswith(b"wardwatch") and b == b"worker" for a, b in pairwise(args)):
+            found.append(int(entry))
+    return found
+
+
+@pytest.fixture(scope="module")
+def quiet_stream_workers():
+    """Pause (SIGSTOP) the session's other stream workers for a module that counts outputs, and
+    resume them (SIGCONT) after; they catch up then. Another consumer group on the same topics (the
+    session's ``stream_worker``, started by an earlier test) takes in the same readings and
+    publishes its own copy of every condition, and the alert component of each group takes in
+    both groups' copies: two interleaved copies of a patient's conditions are not one history,
+    and the counts would measure that instead of the fault."""
+    import contextlib
+    import os
+    import signal
+
+    paused = _session_stream_workers()
+    for pid in paused:
+        os.kill(pid, signal.SIGSTOP)
+    yield paused
+    for pid in paused:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)

@@ -103,3 +103,23 @@ def test_admission_after_the_first_readings_builds_the_state_an_early_one_would(
     names = feature_names("full")
     assert early[names.index("ICULOS_capped")] == 9 and early[names.index("Lactate_last")] == 3.1
     np.testing.assert_array_equal(late, early)
+
+
+def test_a_discharge_on_the_admissions_topic():
+    """The other ADT kind on ``admissions``: ``discharge_ts`` (and an optional reason)."""
+    from wardwatch.records.admissions import Admission, Discharge, adt_validate
+
+    raw = json.dumps({"patient_id": "P1", "discharge_ts": NOW.isoformat(), "reason": "to ward 7"}).encode()
+    assert adt_validate(raw, key="P1", now=NOW) == Discharge("P1", NOW, "to ward 7")
+    assert isinstance(adt_validate(_raw(), key="P1", now=NOW), Admission)
+    bad = [
+        ({"patient_id": "P1", "discharge_ts": NOW.isoformat(), "age_years": 3}, "unknown_field"),
+        ({"patient_id": "P1", "discharge_ts": "yesterday"}, "bad_timestamp"),
+        ({"patient_id": "P1", "discharge_ts": NOW.isoformat(), "reason": 7}, "malformed"),
+        ({"patient_id": "P1", "discharge_ts": NOW.isoformat(), "reason": "x" * 201}, "malformed"),
+        ({"patient_id": "P2", "discharge_ts": NOW.isoformat()}, "key_mismatch"),
+    ]
+    for obj, code in bad:
+        with pytest.raises(InvalidRecord) as e:
+            adt_validate(json.dumps(obj).encode(), key="P1", now=NOW)
+        assert e.value.code == code, obj

@@ -3,8 +3,8 @@
 One module per sub-app (``wardwatch services``: :mod:`.services`, ``train``: :mod:`.train`,
 ``eval``: :mod:`.evaluate`, ``replay``: :mod:`.replay`, ``batch``: :mod:`.batch`, ``alerts``:
 :mod:`.alerts`, ``calibrate``: :mod:`.calibrate`, ``bench``:
-:mod:`.bench`, ``gateway``: :mod:`.gateway`; ``web``, one command: :mod:`.web`); the top-level
-commands (``worker``, ``news2``,
+:mod:`.bench`, ``gateway``: :mod:`.gateway`, ``patients``: :mod:`.patients`; ``web``, one
+command: :mod:`.web`); the top-level commands (``worker``, ``news2``,
 ``simulate``, ``demo``) and the root app in :mod:`.toplevel`; rich tables in :mod:`.render`.
 
 Heavy imports (Faust, TensorFlow, spaCy) happen inside the commands that need them.
@@ -19,6 +19,7 @@ from wardwatch.cli import (
     calibrate,
     evaluate,
     gateway,
+    patients,
     replay,
     services,
     train,
@@ -37,6 +38,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(calibrate.app, name="calibrate")
 app.add_typer(bench.app, name="bench")
 app.add_typer(gateway.app, name="gateway")
+app.add_typer(patients.app, name="patients")
 app.command("web")(web.web)
 
 __all__ = ["app", "main"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -83,41 +84,51 @@ def _classifier() -> tuple[Any, str]:
         return None, f"unavailable: {type(e).__name__}"
 
 
-def expected_outputs(plan: LoadPlan, start: datetime, deterioration_model: str = "vitals") -> Expected:
-    """Run the pure steps over every record of ``plan`` sent from ``start`` (see module doc)."""
-    model = load_model(deterioration_model)
-    classifier, version = _classifier()
-    versions = {"beat_classifier": version}
-    exp = Expected(classifier=version)
-    vstates: dict[str, VitalsState] = {}
-    estates: dict[str, ECGState] = {}
-    live: dict[str, LiveDetector] = {}
-    astates: dict[tuple[str, str], AlertState] = {}
+class _Steps:
+    """The worker's pure steps with their per-patient states, fed record by record."""
 
-    def on_condition(cond: Condition, end_s: float) -> None:
+    def __init__(self, deterioration_model: str) -> None:
+        model = load_model(deterioration_model)
+        self.exp = Expected()
+        self.vstates: dict[str, VitalsState] = {}
+        self.astates: dict[tuple[str, str], AlertState] = {}
+        self.det = lambda st, reading, news2: deterioration_step(st, reading, news2, model=model)
+
+    def condition(self, cond: Condition, end_s: float) -> None:
         if cond.source in TIMER_SOURCES:
             return
         key = (cond.patient_id, cond.source)
-        astates[key], events = alert_on_condition(
-            astates.get(key, {}), cond, datetime.fromtimestamp(end_s, UTC)
+        self.astates[key], events = alert_on_condition(
+            self.astates.get(key, {}), cond, datetime.fromtimestamp(end_s, UTC)
         )
         for ev in events:
-            exp.alerts.setdefault(ev["event_id"], (ev, end_s))
-        exp.add_points(alert_points(events))
+            self.exp.alerts.setdefault(ev["event_id"], (ev, end_s))
+        self.exp.add_points(alert_points(events))
 
-    def det(st: Any, reading: Any, news2: Any) -> Any:
-        return deterioration_step(st, reading, news2, model=model)
+    def reading(self, r: dict[str, Any], end_s: float, now: datetime) -> None:
+        reading = vitals_validate(json.dumps(r).encode(), key=r["patient_id"], now=now)
+        pid = reading.patient_id
+        self.vstates[pid], conds, points = vitals_step(self.vstates.get(pid, {}), reading, self.det)
+        self.exp.add_points(points)
+        for c in conds:
+            self.condition(c, end_s)
+
+
+def expected_outputs(plan: LoadPlan, start: datetime, deterioration_model: str = "vitals") -> Expected:
+    """Run the pure steps over every record of ``plan`` sent from ``start`` (see module doc)."""
+    steps = _Steps(deterioration_model)
+    classifier, version = _classifier()
+    versions = {"beat_classifier": version}
+    exp = steps.exp
+    exp.classifier = version
+    estates: dict[str, ECGState] = {}
+    live: dict[str, LiveDetector] = {}
 
     for i, readings, chunks in tick_records(plan, start):
         end_s = record_end_s(start, i)
         now = datetime.fromtimestamp(end_s, UTC)
         for r in readings:
-            reading = vitals_validate(json.dumps(r).encode(), key=r["patient_id"], now=now)
-            pid = reading.patient_id
-            vstates[pid], conds, points = vitals_step(vstates.get(pid, {}), reading, det)
-            exp.add_points(points)
-            for c in conds:
-                on_condition(c, end_s)
+            steps.reading(r, end_s, now)
         if not chunks:
             continue
         valid = [ecg_validate(json.dumps(c), key=c["patient_id"], now=now) for c in chunks]
@@ -130,8 +141,20 @@ def expected_outputs(plan: LoadPlan, start: datetime, deterioration_model: str =
             exp.add_points(out.points)
             for ch in out.changes:
                 exp.add_points([alarm_point(ch, pid, bed)])
-                on_condition(alarm_condition(ch, pid, bed, versions), end_s)
+                steps.condition(alarm_condition(ch, pid, bed, versions), end_s)
     return exp
 
 
-__all__ = ["TIMER_SOURCES", "Expected", "expected_outputs", "point_key"]
+def expected_from_readings(
+    readings: Iterable[dict[str, Any]], deterioration_model: str = "vitals"
+) -> Expected:
+    """The alert events and points of vitals ``readings`` (record dicts as sent to ``vitals``,
+    each patient's in the order sent): for fault tests with scripted input. Readings must be
+    in the past (validation checks the device time against now)."""
+    steps, now = _Steps(deterioration_model), datetime.now(UTC)
+    for r in readings:
+        steps.reading(r, datetime.fromisoformat(r["ts"]).timestamp(), now)
+    return steps.exp
+
+
+__all__ = ["TIMER_SOURCES", "Expected", "expected_from_readings", "expected_outputs", "point_key"]

@@ -11,6 +11,15 @@ first reading), also when the message is processed after the patient's first rea
 ``age_years`` the age in whole or fractional years (the model was trained on adults, 18-89),
 ``sex`` "M" or "F" as the PhysioNet/CinC 2019 data records it. Only the ``full`` deterioration
 model reads age and sex.
+
+A discharge travels on the same topic (an ADT event of the same patient, so it lands on the
+partition that holds the patient's state)::
+
+    {"patient_id": "P001", "discharge_ts": "2026-11-26T10:00:00+00:00", "reason": "to ward 7"}
+
+``reason`` is optional free text (at most 200 characters). The worker resolves the patient's open
+alarms (reason "discharged") and drops the patient's state (tombstones on the changelogs).
+:func:`adt_validate` reads either kind.
 """
 
 from __future__ import annotations
@@ -23,7 +32,16 @@ from wardwatch.records.errors import InvalidRecord
 from wardwatch.records.wire import check_fields, decode_object, patient_id_of, timestamp_of
 
 FIELDS = {"patient_id", "admit_ts", "age_years", "sex"}
+DISCHARGE_FIELDS = {"patient_id", "discharge_ts"}
+DISCHARGE_REASON_MAX = 200
 AGE_RANGE = (14.0, 120.0)  # adult ICU; set A itself spans 18-89 y (older ages recorded as 89)
+
+
+@dataclass(frozen=True)
+class Discharge:
+    patient_id: str
+    discharge_ts: datetime
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,3 +78,34 @@ def admission_validate(raw: bytes, *, key: str | None = None, now: datetime | No
         raise InvalidRecord("bad_value", f"sex must be 'M' or 'F', got {str(obj['sex'])[:8]!r}", "sex")
     ts = timestamp_of(obj, "admit_ts", now)
     return Admission(patient_id=pid, admit_ts=ts, age_years=float(age), sex=obj["sex"])
+
+
+def discharge_validate(raw: bytes, *, key: str | None = None, now: datetime | None = None) -> Discharge:
+    """Decode and validate one discharge message (see the module docstring).
+
+    Examples
+    --------
+    >>> discharge_validate(b'{"patient_id": "P1", "discharge_ts": "2026-11-26T10:00:00+00:00"}').patient_id
+    'P1'
+    """
+    return _discharge(decode_object(raw), key, now)
+
+
+def _discharge(obj: dict[str, Any], key: str | None, now: datetime | None) -> Discharge:
+    check_fields(obj, DISCHARGE_FIELDS, DISCHARGE_FIELDS | {"reason"})
+    pid = patient_id_of(obj, key)
+    reason = obj.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > DISCHARGE_REASON_MAX:
+        raise InvalidRecord(
+            "malformed", f"reason must be text of at most {DISCHARGE_REASON_MAX} characters", "reason"
+        )
+    return Discharge(patient_id=pid, discharge_ts=timestamp_of(obj, "discharge_ts", now), reason=reason)
+
+
+def adt_validate(raw: bytes, *, key: str | None = None, now: datetime | None = None) -> Admission | Discharge:
+    """An ``admissions`` message: a :class:`Discharge` if it has ``discharge_ts``, else an
+    :class:`Admission` (each validated as its own kind)."""
+    obj = decode_object(raw)
+    if "discharge_ts" in obj:
+        return _discharge(obj, key, now)
+    return admission_validate(raw, key=key, now=now)

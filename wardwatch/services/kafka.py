@@ -312,8 +312,9 @@ def grant_role_acls(admin_settings: Settings) -> None:
         admin.close()
 
 
-def down(s: Settings) -> bool:
-    return stop(_dir(s) / "pid", MARKER)
+def down(s: Settings, kill: bool = False) -> bool:
+    """Stop the local broker (``kill``: SIGKILL, no controlled shutdown; for fault tests)."""
+    return stop(_dir(s) / "pid", MARKER, kill=kill)
 
 
 def pid(s: Settings) -> int | None:

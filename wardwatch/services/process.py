@@ -46,13 +46,14 @@ def running_pid(pid_file: Path, marker: str) -> int | None:
     return pid if marker in cmdline else None
 
 
-def stop(pid_file: Path, marker: str, timeout: float = 30.0) -> bool:
-    """Stop the process group recorded in ``pid_file`` (TERM, then KILL). True if one was running."""
+def stop(pid_file: Path, marker: str, timeout: float = 30.0, kill: bool = False) -> bool:
+    """Stop the process group recorded in ``pid_file`` (TERM, then KILL after ``timeout``;
+    ``kill``: KILL at once, as a crash or the OOM killer would). True if one was running."""
     pid = running_pid(pid_file, marker)
     if pid is None:
         pid_file.unlink(missing_ok=True)
         return False
-    os.killpg(pid, signal.SIGTERM)
+    os.killpg(pid, signal.SIGKILL if kill else signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and running_pid(pid_file, marker):
         time.sleep(0.2)

@@ -15,6 +15,7 @@ from models.alarms.lifecycle import (
     EscalationPolicy,
     alert_on_action,
     alert_on_condition,
+    alert_on_discharge,
     alert_on_tick,
     alert_points,
 )
@@ -377,3 +378,24 @@ def test_an_alert_stored_before_deadlines_existed_is_carried_on():
     assert first == [] and state["open"]["news2"]["notified_at"] == at(10).isoformat()
     state, later = alert_on_tick(state, "P1", at(310), POLICY)
     assert types(later) == ["renotified"]
+
+
+def test_a_discharge_resolves_every_open_alert_whatever_its_state():
+    """Active, latched-and-unacknowledged, silenced: each resolved once (origin discharge, the
+    discharge's time and reason); the state is left empty; discharging again yields nothing."""
+    state, _ = alert_on_condition({}, cond(priority="high"), at(0))
+    state, _ = alert_on_condition(state, cond(priority="high", source="ecg.vf", latched=True), at(1))
+    state, _ = alert_on_condition(state, cond(active=False, source="ecg.vf", t=2), at(2))  # latched
+    before = json.loads(json.dumps(state))
+    ts = at(60).isoformat()
+    after, events = alert_on_discharge(state, "P1", ts, "discharged: to ward 7")
+    assert state == before  # the input is not changed
+    assert sorted((e["source"], e["type"], e["origin"], e["active"]) for e in events) == [
+        ("ecg.vf", "resolved", "discharge", False),
+        ("news2", "resolved", "discharge", False),
+    ]
+    assert {e["ts"] for e in events} == {ts} and {e["reason"] for e in events} == {"discharged: to ward 7"}
+    assert {e["alert_id"] for e in events} == {a["alert_id"] for a in before["open"].values()}
+    assert set(EVENT_TYPES) >= {e["type"] for e in events}
+    assert after == {"open": {}}
+    assert alert_on_discharge(after, "P1", ts, "discharged") == ({"open": {}}, [])

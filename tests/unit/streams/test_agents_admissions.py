@@ -39,7 +39,12 @@ def test_an_admission_sets_age_sex_and_admission_time(agents):
     [log] = agents.run(scenario())
     adm = admission_validate(raw, key="P001")
     expected = json.loads(
-        json.dumps({"deterioration": deterioration_admit(None, adm.age_years, adm.sex, adm.admit_ts)})
+        json.dumps(
+            {
+                "deterioration": deterioration_admit(None, adm.age_years, adm.sex, adm.admit_ts),
+                "partition": 2,  # the record's: the changelog partition, and the idle timer's
+            }
+        )
     )
     assert vitals_state.data["P001"] == expected
     features = expected["deterioration"]["features"]
@@ -70,3 +75,82 @@ def test_a_bad_admission_is_dead_lettered_once_with_code_field_and_offset(agents
     assert (dl["partition"], dl["offset"], dl["key"]) == (2, 0, "P001")
     assert base64.b64decode(dl["original_b64"]) == value
     assert "P001" not in vitals_state.data
+
+
+def discharge_msg(pid: str = "P001", **over) -> bytes:
+    ts = (ADMIT + timedelta(hours=5)).isoformat()
+    return json.dumps({"patient_id": pid, "discharge_ts": ts, **over}).encode()
+
+
+def test_a_discharge_resolves_open_alarms_then_drops_the_patients_state(agents):
+    """Open alarms are resolved (origin discharge, reason "discharged: ...") and acknowledged by
+    the broker before the patient's entries of alerts-open, vitals-state and ecg-state are
+    deleted: tombstones on the record's partition. Another patient is left alone."""
+    from streams.alerts.agents import open_alerts, raise_alerts
+    from streams.ecg.agents import ecg_state
+    from streams.patients import discharge
+    from wardwatch.records.conditions import Condition
+
+    onset = (ADMIT + timedelta(hours=1)).isoformat()
+    cond = Condition("P001", "ICU-1", "news2", True, "high", onset, "NEWS2 7 (high)").to_dict()
+    other = Condition("P002", "ICU-2", "news2", True, "low", onset, "NEWS2 3 (low)").to_dict()
+
+    async def scenario():
+        async with raise_alerts.test_context() as conds:
+            events = [await conds.put(c, key=c["patient_id"].encode(), partition=2) for c in (cond, other)]
+            await agents.processed(conds, *events)
+        vitals_state["P001"] = {"partition": 2, "offset": 7, "last_ts": onset}
+        ecg_state["P001"] = {"partition": 2, "offset": 3}
+        async with ingest_admissions.test_context() as agent:
+            event = await agent.put(discharge_msg(reason="to ward 7"), key=b"P001", partition=2)
+            await agents.processed(agent, event)
+        # the same discharge again (a re-delivery): nothing more to resolve
+        assert await discharge("P001", 2, ADMIT, "discharged") == 0
+        await agents.until(
+            lambda: all(
+                any(m.value is None for m in agents.changelog(t))
+                for t in (open_alerts, vitals_state, ecg_state)
+            )
+        )
+
+    agents.run(scenario())
+    resolved = [e for e in agents.values(topics.ALERTS) if e["type"] == "resolved"]
+    assert [(e["patient_id"], e["origin"], e["reason"], e["active"]) for e in resolved] == [
+        ("P001", "discharge", "discharged: to ward 7", False)
+    ]
+    assert resolved[0]["ts"] == (ADMIT + timedelta(hours=5)).isoformat()
+    assert "P001" not in open_alerts.data and "P001" not in vitals_state.data and "P001" not in ecg_state.data
+    assert open_alerts.data["P002"]["open"]["news2"]["active"]  # another patient untouched
+    for table in (open_alerts, vitals_state, ecg_state):
+        tombs = [m for m in agents.changelog(table) if json.loads(m.key) == "P001" and m.value is None]
+        assert tombs and {m.partition for m in tombs} == {2}
+    # the resolution reached the broker before the first tombstone
+    sent = agents.broker.sent
+    at = next(i for i, m in enumerate(sent) if m.topic == topics.ALERTS and m.json()["type"] == "resolved")
+    assert at < min(i for i, m in enumerate(sent) if m.value is None)
+
+
+def test_idle_patients_are_evicted_after_the_idle_time(agents, monkeypatch):
+    """The timer's step: a patient whose vitals/ECG state did not change for the idle time is
+    evicted like a discharge (reason "idle: ..."); one with a new reading, or on a partition
+    this worker does not own, stays."""
+    from streams import patients
+    from streams.ecg.agents import ecg_state
+
+    monkeypatch.setattr(patients, "IDLE_S", 3600.0)
+    monkeypatch.setattr(patients.idle, "seen", {})
+    vitals_state["P001"] = {"partition": 1, "offset": 4}
+    vitals_state["P002"] = {"partition": 1, "offset": 9}
+    ecg_state["P003"] = {"partition": 3, "offset": 2}  # not this worker's partition
+
+    async def scenario():
+        first = await patients.evict_idle(1000.0, {1})
+        vitals_state["P002"] = {"partition": 1, "offset": 10}  # a new reading
+        second = await patients.evict_idle(1000.0 + 3600.0, {1})
+        await agents.until(lambda: any(m.value is None for m in agents.changelog(vitals_state)))
+        return first, second
+
+    first, second = agents.run(scenario())
+    assert (first, second) == ([], ["P001"])
+    assert "P001" not in vitals_state.data and "P002" in vitals_state.data and "P003" in ecg_state.data
+    assert [m.partition for m in agents.changelog(vitals_state) if m.value is None] == [1]

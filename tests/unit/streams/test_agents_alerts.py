@@ -113,9 +113,39 @@ def test_conditions_become_the_engines_alert_events(agents):
     assert events[0]["alert_id"] == alert_id("P001", "news2", TS)
     assert agents.values(topics.POINTS) == json.loads(json.dumps(alert_points(events)))
     assert {m.key for m in agents.sent(topics.ALERTS) + agents.sent(topics.POINTS)} == {b"P001"}
-    assert open_alerts.data["P001"] == {**final_state, "partition": 4} == {"open": {}, "partition": 4}
+    assert open_alerts.data["P001"] == {**final_state, "partition": 4, "offset": 3}
+    assert final_state == {"open": {}}
     assert {m.partition for m in changelog} == {4}
     assert agents.sent(topics.DEADLETTER) == []
+
+
+def test_a_redelivered_condition_does_not_raise_a_resolved_alarm_again(agents):
+    """After a rebalance, conditions whose events and state went out but whose offsets were not
+    committed come again with their own offsets. Found by the broker-SIGKILL fault test: applied
+    again to the state that followed them, the "high" condition of an alarm resolved since
+    raised it again (a new alert_id) and the inactive one resolved that. The state records the
+    offset of the last condition it took in, so they are skipped; the next one is applied."""
+    conds = [
+        condition(),
+        condition(priority="high", ts="2026-11-25T12:01:00+00:00"),
+        condition(active=False, ts="2026-11-25T12:20:00+00:00"),
+    ]
+    later = condition(ts="2026-11-25T13:00:00+00:00")
+
+    async def scenario():
+        async with raise_alerts.test_context() as agent:
+            first = [await agent.put(c, key=b"P001", partition=2) for c in conds]
+            await agents.processed(agent, *first)
+            agent.sent_offset = 1  # the consumer reads the partition again from offset 1
+            again = [await agent.put(c, key=b"P001", partition=2) for c in conds[1:]]
+            nxt = await agent.put(later, key=b"P001", partition=2)  # offset 3: new
+            await agents.processed(agent, *again, nxt)
+
+    agents.run(scenario())
+    events = agents.values(topics.ALERTS)
+    assert [e["type"] for e in events] == ["raised", "escalated", "resolved", "raised"]
+    assert events[-1]["alert_id"] == alert_id("P001", "news2", later["ts"])
+    assert open_alerts.data["P001"]["offset"] == 3
 
 
 def test_a_malformed_condition_is_dead_lettered(agents):

@@ -41,7 +41,12 @@ def test_a_lab_updates_the_deterioration_features(agents):
 
     [log] = agents.run(scenario())
     expected = json.loads(
-        json.dumps({"deterioration": deterioration_lab(None, labs_validate(raw, key="P001").to_dict())})
+        json.dumps(
+            {
+                "deterioration": deterioration_lab(None, labs_validate(raw, key="P001").to_dict()),
+                "partition": 1,  # the record's: the changelog partition, and the idle timer's
+            }
+        )
     )
     assert vitals_state.data["P001"] == expected
     assert vitals_state.data["P001"]["deterioration"]["features"]["open"] == {"Lactate": [4.2, 1]}
