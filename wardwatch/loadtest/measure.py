@@ -69,7 +69,11 @@ def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
 
 
 def lag_grows(
-    samples: Sequence[tuple[float, int]], t0: float, t1: float, in_rate: float, floor_s: float = LAG_GROWTH_FLOOR_S
+    samples: Sequence[tuple[float, int]],
+    t0: float,
+    t1: float,
+    in_rate: float,
+    floor_s: float = LAG_GROWTH_FLOOR_S,
 ) -> bool:
     """Whether lag ``(t, lag)`` samples over ``[t0, t1]`` grow without bound (see the constants;
     ``floor_s``: the lag in seconds of input that is never "growing", e.g. raised by the state
