@@ -69,20 +69,19 @@ class PatientStateTable(Table):
 
 class _Changelog:
     """A table's changelog topic as a :func:`streams.delivery.publish` destination: keys and
-    values encoded with the table's serializers, as Faust's own changelog records are."""
+    values encoded with the table's serializers, as Faust's own changelog records are, and handed
+    straight to the producer (Faust's per-message send path costs ~0.5 ms a record; a checkpoint
+    of 2,000 patients would stall the agent for a second)."""
 
     def __init__(self, table: PatientStateTable) -> None:
         self.table = table
+        self.topic = table.changelog_topic.get_topic_name()
 
     async def send(self, *, key: Any, value: Any, partition: int | None) -> Any:
-        t = self.table
-        return await t.changelog_topic.send(
-            key=key,
-            value=value,
-            partition=partition,
-            key_serializer=t.key_serializer,
-            value_serializer=t.value_serializer,
-        )
+        t, ser = self.table, self.table.app.serializers
+        k = ser.dumps_key(t.key_type, key, serializer=t.key_serializer)
+        v = ser.dumps_value(t.value_type, value, serializer=t.value_serializer)
+        return await t.app.producer.send(self.topic, k, v, partition, None, None)
 
 
 def patient_table(name: str) -> PatientStateTable:
