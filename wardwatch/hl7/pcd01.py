@@ -34,6 +34,7 @@ Mapping (codes and their sources: :mod:`wardwatch.hl7.codes`):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -42,7 +43,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import hl7
+import numpy as np
 from hl7.datatypes import parse_datetime
+from hl7.parser import _ParsePlan, _split, create_parse_plan
 from hl7.util import generate_message_control_id
 
 from wardwatch.hl7.codes import (
@@ -166,13 +169,126 @@ def _get(seg: Any, n: int, comp: int = 1, rep: int = 1) -> str:
 
 
 def parse(text: str) -> hl7.Message:
-    """python-hl7's parse, every failure as AR 102 (an unparseable message is rejected)."""
+    """python-hl7's parse, every failure as AR 102 (an unparseable message is rejected).
+
+    Parsed lazily (:func:`parse_lazy`): the same tree as ``hl7.parse``, but each field is split
+    by python-hl7 only when it is read."""
     if not text.startswith("MSH") or len(text) < 8:
         raise HL7Error(100, "the message does not begin with an MSH segment", ack="AR", segment="MSH")
     try:
-        return hl7.parse(text)
+        return parse_lazy(text)
     except Exception as e:  # noqa: BLE001 - python-hl7 raises IndexError/ParseException/...
         raise HL7Error(102, f"unparseable ({type(e).__name__})", ack="AR", segment="MSH") from None
+
+
+class _LazySegment(hl7.Segment):
+    """A python-hl7 segment whose fields are kept as text until read; reading field ``n`` splits
+    it with python-hl7's own parse plan (``hl7.parser._split`` at the field level), so it is
+    exactly the field ``hl7.parse`` would have built, and it is kept."""
+
+    def __init__(
+        self,
+        separator: str | None = None,
+        sequence: Any = (),
+        esc: str = "\\",
+        separators: str = "\r|~^&",
+        factory: Any = None,
+        field_plan: Any = None,
+    ) -> None:
+        super().__init__(separator, list(sequence), esc, separators, factory)
+        self.field_plan = field_plan
+
+    def __getitem__(self, item: Any) -> Any:
+        v = super().__getitem__(item)
+        if type(v) is str and self.field_plan is not None:
+            p = self.field_plan
+            v = _field(v, p.separators, p.esc) if len(v) <= _CACHED_FIELD_LEN else _split(v, p)
+            list.__setitem__(self, item, v)
+        elif isinstance(v, _LazySegment):  # a slice (python-hl7's str() of an MSH takes one)
+            v.field_plan = self.field_plan
+        return v
+
+    def raw(self, n: int) -> str | None:
+        """Field ``n``'s text while it is still unsplit (None once read or absent): for a
+        waveform's sample array, converted in one go (:func:`_wave`) instead of field by field."""
+        if n >= len(self):
+            return None
+        v = list.__getitem__(self, n)
+        return v if type(v) is str and self.field_plan is not None else None
+
+
+#: Fields up to this long are split once per distinct text (codes, units, value types, times
+#: and values repeat from message to message), longer ones (waveform arrays) every time.
+_CACHED_FIELD_LEN = 96
+
+
+@functools.lru_cache(maxsize=8192)
+def _field(text: str, separators: str, esc: str) -> Any:
+    """python-hl7's field for ``text`` (its parse plan at the field level), shared between the
+    messages that carry the same text: nothing here modifies a parsed tree."""
+    return _split(text, _field_plan(separators, esc))
+
+
+@functools.lru_cache(maxsize=64)
+def _field_plan(separators: str, esc: str) -> Any:
+    return _ParsePlan(separators[2], separators, _FIELD_CONTAINERS, esc, hl7.Factory)
+
+
+_FIELD_CONTAINERS = [
+    hl7.Factory.create_field,
+    hl7.Factory.create_repetition,
+    hl7.Factory.create_component,
+]
+
+
+class _SegmentsPlan(_ParsePlan):  # type: ignore[misc]
+    """python-hl7's parse plan stopped below the segment: ``_split`` with it splits the message
+    into segments and each segment into its fields' text (python-hl7's own code path, MSH's
+    separator fields included); the fields are split when read (:class:`_LazySegment`)."""
+
+    field_plan: Any = None
+    _applied = False
+    _segment_plan: Any = None
+
+    def next(self) -> Any:
+        if self.separator != self.separators[0]:
+            return None  # segment level: its fields stay text
+        if self._segment_plan is None:  # one per message: _split uses it for one segment at a time
+            p = _SegmentsPlan(self.separators[1], self.separators, self.containers[1:], self.esc, self.factory)
+            p.field_plan = self.field_plan
+            self._segment_plan = p
+        return self._segment_plan
+
+    def applies(self, text: str) -> bool:
+        self._applied = bool(super().applies(text))
+        return self._applied
+
+    def container(self, data: Any) -> Any:
+        if self.separator == self.separators[1] and self._applied:
+            return _LazySegment(
+                sequence=data,
+                esc=self.esc,
+                separators=self.separators,
+                factory=self.factory,
+                field_plan=self.field_plan,
+            )
+        # a segment without any separator stays as python-hl7 builds it (its one item is text)
+        return super().container(data)
+
+
+def parse_lazy(text: str) -> hl7.Message:
+    """``hl7.parse(text)`` with every segment a :class:`_LazySegment`: python-hl7 splits the
+    message, its segments and, when read, their fields; a message whose delimiters are not five
+    distinct characters is parsed by ``hl7.parse`` itself (its plan there is not one level per
+    delimiter)."""
+    strmsg = text.strip()
+    plan = create_parse_plan(strmsg)
+    seps = plan.separators
+    if len(seps) != 5 or len(set(seps)) != 5:
+        return hl7.parse(text)
+    lazy = _SegmentsPlan(plan.separator, seps, plan.containers, plan.esc, plan.factory)
+    lazy.field_plan = plan.next().next()
+    return _split(strmsg, lazy)
 
 
 def hl7_time(value: str, where: tuple[str, int, int]) -> datetime:
@@ -299,8 +415,17 @@ def _segments(msg: hl7.Message, name: str) -> list[Any]:
     return [s for s in msg if len(s) and str(s[0]) == name]
 
 
-def _patient(msg: hl7.Message) -> str:
-    pids = _segments(msg, "PID")
+def _by_name(msg: hl7.Message) -> dict[str, list[Any]]:
+    """The message's segments by segment id, in message order (one walk of the message)."""
+    out: dict[str, list[Any]] = {}
+    for s in msg:
+        if len(s):
+            out.setdefault(str(s[0]), []).append(s)
+    return out
+
+
+def _patient(segs: dict[str, list[Any]]) -> str:
+    pids = segs.get("PID", [])
     if not pids:
         raise HL7Error(100, "no PID segment", code="missing_field", segment="PID")
     pid = _get(pids[0], 3, 1)
@@ -323,8 +448,8 @@ def patient_of(text: str) -> str | None:
     return pid[:64] or None
 
 
-def _bed(msg: hl7.Message, device: str | None) -> str:
-    pv1 = _segments(msg, "PV1")
+def _bed(segs: dict[str, list[Any]], device: str | None) -> str:
+    pv1 = segs.get("PV1", [])
     if pv1:
         parts = [c for c in (_reps(pv1[0], 3)[:1] or [[]])[0] if c.strip()]
         if parts:
@@ -359,14 +484,15 @@ def map_message(text: str | hl7.Message, now: datetime | None = None) -> Mapped:
 
 def _map(msg: hl7.Message, now: datetime | None) -> Mapped:
     control_id = check_header(msg)
-    patient = _patient(msg)
-    obxs = _segments(msg, "OBX")
+    segs = _by_name(msg)
+    patient = _patient(segs)
+    obxs = segs.get("OBX", [])
     if not obxs:
         raise HL7Error(100, "no OBX segment", code="no_measurement", segment="OBX")
-    obr = _segments(msg, "OBR")
+    obr = segs.get("OBR", [])
     obr_ts = _get(obr[0], 7) if obr else ""
     device = next((_get(o, 18, 1) for o in obxs if _get(o, 18, 1)), None)
-    bed = _bed(msg, device)
+    bed = _bed(segs, device)
 
     by_time: dict[datetime, dict[str, Any]] = {}
     scale: int | None = None
