@@ -44,6 +44,7 @@ from typing import Any, Literal
 
 import hl7
 import numpy as np
+import orjson
 from hl7.datatypes import parse_datetime
 from hl7.parser import _ParsePlan, _split, create_parse_plan
 from hl7.util import generate_message_control_id
@@ -254,7 +255,9 @@ class _SegmentsPlan(_ParsePlan):  # type: ignore[misc]
         if self.separator != self.separators[0]:
             return None  # segment level: its fields stay text
         if self._segment_plan is None:  # one per message: _split uses it for one segment at a time
-            p = _SegmentsPlan(self.separators[1], self.separators, self.containers[1:], self.esc, self.factory)
+            p = _SegmentsPlan(
+                self.separators[1], self.separators, self.containers[1:], self.esc, self.factory
+            )
             p.field_plan = self.field_plan
             self._segment_plan = p
         return self._segment_plan
@@ -466,7 +469,7 @@ class _Wave:
 
     seq: int  # OBX segment sequence, for errors
     ts: datetime
-    channels: list[list[float]]  # samples in uV, per channel
+    channels: list[np.ndarray]  # samples in uV (float), per channel
     leads: list[str]  # lead of each channel ([] until a CD OBX names an MA's channels)
     fs: float | None = None
 
@@ -628,10 +631,30 @@ def _obx_time(o: Any, seq: int, obr_ts: str) -> datetime:
 def _wave(o: Any, seq: int, vtype: str, ts: datetime, lead: str | None) -> _Wave:
     """A waveform OBX: NA (``v1^v2^...``: one channel) or MA (HL7 v2 multiplexed array:
     ``c1^c2~c1^c2~...``, one repetition per sample time, one component per channel), in uV."""
+    samples = _wave_samples(o, vtype)
+    if samples is not None:  # a well-formed array: converted in one go
+        unit = _unit(o, seq, ("voltage",))
+        uv = to_field_unit(unit, samples)
+        channels = [uv[:, c] for c in range(uv.shape[1])]
+    else:  # anything else, sample by sample from python-hl7's tree: the same values, or the error
+        rows = _wave_rows(o, seq, vtype)
+        unit = _unit(o, seq, ("voltage",))
+        width = len(rows[0]) if rows else 1
+        channels = [
+            np.array([to_field_unit(unit, _number(r[c], ("OBX", seq, 5))) for r in rows], dtype=np.float64)
+            for c in range(width)
+        ]
+    # one channel: OBX-3 names it; several: the CD OBX after it must (HL7 v2 ch. 7 channel definition)
+    leads = [lead] if len(channels) == 1 and lead is not None else []
+    return _Wave(seq, ts, channels, leads)
+
+
+def _wave_rows(o: Any, seq: int, vtype: str) -> list[list[str]]:
+    """OBX-5 of a waveform as python-hl7 splits it: one list of channel values per sample time."""
     reps = _reps(o, 5)
     if vtype == "NA" and len(reps) == 1:
-        rows = [[v] for v in reps[0] if v != ""]
-    elif vtype == "MA" and reps:
+        return [[v] for v in reps[0] if v != ""]
+    if vtype == "MA" and reps:
         width = len(reps[0])
         if any(len(r) != width or "" in r for r in reps):
             raise HL7Error(
@@ -641,21 +664,65 @@ def _wave(o: Any, seq: int, vtype: str, ts: datetime, lead: str | None) -> _Wave
                 seq=seq,
                 field_no=5,
             )
-        rows = reps
+        return reps
+    raise HL7Error(
+        102,
+        f"waveform must be NA (one repetition) or MA, got {vtype[:5]!r}",
+        segment="OBX",
+        seq=seq,
+        field_no=5,
+    )
+
+
+def _wave_samples(o: Any, vtype: str) -> np.ndarray | None:
+    """A waveform's samples (sample times x channels, as ``float``) straight from OBX-5's text,
+    when it is a well-formed numeric array; None for anything else (the caller then reads
+    python-hl7's tree value by value, which gives the same numbers or the typed error).
+
+    python-hl7 splits a field at its repetition delimiter, then each repetition at its component
+    delimiter, so the component texts are exactly ``text.split(rep)`` then ``.split(comp)``; the
+    array is accepted only when every sample time has the same number of channels, no value is
+    empty and each value is a finite ``float()`` (what :func:`_number` takes), so this is the
+    numeric array of :func:`_wave_rows` converted at once, not another reading of HL7."""
+    text = o.raw(5) if isinstance(o, _LazySegment) else None
+    if not text:
+        return None
+    rep, comp = o.separators[2], o.separators[3]
+    if vtype == "NA":
+        if rep in text:
+            return None
+        tokens = [t for t in text.split(comp) if t != ""]
+        width = 1
+    elif vtype == "MA":
+        width = text.split(rep, 1)[0].count(comp) + 1
+        if not _uniform_rows(text, rep, comp, width):
+            return None
+        tokens = text.replace(rep, comp).split(comp)
     else:
-        raise HL7Error(
-            102,
-            f"waveform must be NA (one repetition) or MA, got {vtype[:5]!r}",
-            segment="OBX",
-            seq=seq,
-            field_no=5,
-        )
-    unit = _unit(o, seq, ("voltage",))
-    width = len(rows[0]) if rows else 1
-    channels = [[to_field_unit(unit, _number(r[c], ("OBX", seq, 5))) for r in rows] for c in range(width)]
-    # one channel: OBX-3 names it; several: the CD OBX after it must (HL7 v2 ch. 7 channel definition)
-    leads = [lead] if width == 1 and lead is not None else []
-    return _Wave(seq, ts, channels, leads)
+        return None
+    try:
+        values = np.array(list(map(float, tokens)), dtype=np.float64)
+    except ValueError:  # "" or not a number: the slow path says which
+        return None
+    if values.size == 0 or not np.isfinite(values).all():
+        return None
+    return values.reshape(-1, width)
+
+
+def _uniform_rows(text: str, rep: str, comp: str, width: int) -> bool:
+    """Whether every repetition of ``text`` has ``width`` components: its delimiters, in order,
+    are ``(comp * (width - 1) + rep) * (n - 1) + comp * (width - 1)``."""
+    if max(ord(rep), ord(comp)) > 127:
+        return False
+    try:
+        b = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        return False
+    delims = b[(b == ord(rep)) | (b == ord(comp))]
+    if (delims.size + 1) % width:
+        return False
+    rows = np.append(delims, np.uint8(ord(rep))).reshape(-1, width)
+    return bool((rows[:, -1] == ord(rep)).all() and (rows[:, :-1] == ord(comp)).all())
 
 
 def _channel_definition(o: Any, seq: int, w: _Wave) -> None:
@@ -694,7 +761,7 @@ def _wave_chunks(
     share chunks: lead II first when present (the monitoring lead; beats are detected on
     ``lead``), then the next channel as ``lead2``; an ECG chunk carries at most two leads, so
     further channels are counted as skipped."""
-    groups: dict[tuple[datetime, float, int], list[tuple[str, list[float], _Wave]]] = {}
+    groups: dict[tuple[datetime, float, int], list[tuple[str, np.ndarray, _Wave]]] = {}
     for w in waves:
         if w.fs is None or not w.fs > 0:
             raise HL7Error(
@@ -718,7 +785,7 @@ def _wave_chunks(
             raise HL7Error(
                 101, "the waveform has no samples", code="empty_chunk", segment="OBX", seq=w.seq, field_no=5
             )
-        if any(abs(v) > MAX_ABS_UV for ch in w.channels for v in ch):
+        if any(float(np.abs(ch).max()) > MAX_ABS_UV for ch in w.channels):
             raise HL7Error(
                 207,
                 f"a sample beyond +-{MAX_ABS_UV} uV",
@@ -748,12 +815,12 @@ def _wave_chunks(
                 fs,
                 seq,
                 lead,
-                [round(v) for v in uv[k : k + per]],
+                np.rint(uv[k : k + per]),  # round half to even, as round() did
                 lead2=second[0] if second else None,
-                ecg2_uv=[round(v) for v in second[1][k : k + per]] if second else None,
+                ecg2_uv=np.rint(second[1][k : k + per]) if second else None,
             )
             try:
-                ecg_validate(json.dumps(chunk), key=patient, now=now)
+                ecg_validate(orjson.dumps(chunk), key=patient, now=now)
             except InvalidRecord as e:
                 raise HL7Error(207, e.reason, code=e.code, segment="OBX", seq=w.seq) from None
             out.append(chunk)
