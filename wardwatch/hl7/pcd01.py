@@ -80,6 +80,8 @@ VERSIONS = ("2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8")
 CHUNK_S = 1.0
 #: Escapes of the standard delimiters in a text we write (HL7 v2 section 2.7).
 _ESC = {"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\"}
+#: :func:`escape` as one ``str.translate``: line breaks become spaces, delimiters their escapes.
+_ESC_TABLE = str.maketrans({**_ESC, "\r": " ", "\n": " "})
 
 
 class HL7Error(ValueError):
@@ -161,6 +163,16 @@ def _get(seg: Any, n: int, comp: int = 1, rep: int = 1) -> str:
     if n >= len(seg):
         return ""
     f = seg[n]
+    if isinstance(f, hl7.Field):  # read through its view: python-hl7's components, once per field
+        view = f.__dict__.get("_ww_view")
+        if view is None:
+            view = f._ww_view = [
+                (r.strip(),) if isinstance(r, str) else tuple(str(c).strip() for c in r) for r in f
+            ]
+        if len(view) < rep:
+            return ""
+        v = view[rep - 1]
+        return v[comp - 1] if len(v) >= comp else ""
     if len(f) < rep:
         return ""
     r = f[rep - 1]
@@ -200,7 +212,7 @@ class _LazySegment(hl7.Segment):
         self.field_plan = field_plan
 
     def __getitem__(self, item: Any) -> Any:
-        v = super().__getitem__(item)
+        v = list.__getitem__(self, item) if type(item) is int else super().__getitem__(item)
         if type(v) is str and self.field_plan is not None:
             p = self.field_plan
             v = _field(v, p.separators, p.esc) if len(v) <= _CACHED_FIELD_LEN else _split(v, p)
@@ -860,7 +872,7 @@ def _reading(
 # --------------------------------------------------------------------------- ACK
 def escape(text: str) -> str:
     """``text`` with the standard delimiters escaped, safe inside one field."""
-    return "".join(_ESC.get(ch, ch) for ch in text.replace("\r", " ").replace("\n", " "))
+    return text.translate(_ESC_TABLE)
 
 
 def err_segment(e: HL7Error) -> str:
@@ -900,11 +912,15 @@ def ack(
         except (IndexError, TypeError):
             msh = None
 
+    got: dict[tuple[int, int], str] = {}
+
     def f(n: int, comp: int = 1) -> str:
-        try:
-            return escape(_get(msh, n, comp))[:60] if msh is not None else ""
-        except (IndexError, TypeError):
-            return ""
+        if (n, comp) not in got:
+            try:
+                got[n, comp] = escape(_get(msh, n, comp))[:60] if msh is not None else ""
+            except (IndexError, TypeError):
+                got[n, comp] = ""
+        return got[n, comp]
 
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
     version = f(12) if f(12) in VERSIONS else "2.6"
