@@ -308,6 +308,21 @@ def parse_lazy(text: str) -> hl7.Message:
 
 def hl7_time(value: str, where: tuple[str, int, int]) -> datetime:
     """An HL7 DTM with its UTC offset as an aware datetime; AE 102 otherwise."""
+    ts = _good_time(value)
+    return ts if ts is not None else _hl7_time(value, where)
+
+
+@functools.lru_cache(maxsize=4096)
+def _good_time(value: str) -> datetime | None:
+    """:func:`hl7_time` of a time that is good (None otherwise), once per distinct text: every
+    OBX of a message usually carries the same time (datetimes are immutable, so shared)."""
+    try:
+        return _hl7_time(value, ("", 0, 0))
+    except HL7Error:
+        return None
+
+
+def _hl7_time(value: str, where: tuple[str, int, int]) -> datetime:
     seg, seq, fno = where
     if not re.fullmatch(r"\d{8,14}(\.\d{1,4})?[+-]\d{4}", value):
         why = "has no UTC offset" if re.fullmatch(r"\d{8,14}(\.\d{1,4})?", value) else "is not an HL7 DTM"
@@ -343,9 +358,25 @@ def _number(value: str, where: tuple[str, int, int]) -> float:
     return v
 
 
+def _per_field(seg: Any, n: int, key: str, compute: Any) -> Any:
+    """``compute(seg)``, a function of field ``n`` alone, kept on that python-hl7 field (fields of
+    the same text are one object across messages: see :func:`_field`)."""
+    f = seg[n] if n < len(seg) else None
+    if not isinstance(f, hl7.Field):
+        return compute(seg)
+    d = f.__dict__
+    if key not in d:
+        d[key] = compute(seg)
+    return d[key]
+
+
 def _code_ref(seg: Any) -> str | None:
     """What OBX-3 identifies: an MDC reference id (from OBX-3.2, or the numeric code in OBX-3.1),
     ``LN:<code>`` for a LOINC code, ``99WW:<code>`` for one of our local codes."""
+    return _per_field(seg, 3, "_ww_ref", _code_ref_of)  # type: ignore[no-any-return]
+
+
+def _code_ref_of(seg: Any) -> str | None:
     ident, text, system = _get(seg, 3, 1), _get(seg, 3, 2), _get(seg, 3, 3).upper()
     if system == LOCAL_SYSTEM:
         return f"{LOCAL_SYSTEM}:{ident}"
@@ -362,18 +393,9 @@ def _code_ref(seg: Any) -> str | None:
 def _unit(seg: Any, seq: int, kinds: tuple[str, ...]) -> str:
     """OBX-6 as an MDC unit reference id of one of ``kinds``; AE 103 when unknown or of another
     kind, AE 101 when absent."""
-    ident, text, system = _get(seg, 6, 1), _get(seg, 6, 2), _get(seg, 6, 3)
+    ident, text, system, ref = _per_field(seg, 6, "_ww_unit", _unit_of)
     if not ident and not text:
         raise HL7Error(101, "OBX-6 units missing", code="missing_field", segment="OBX", seq=seq, field_no=6)
-    ref = None
-    if text in UNITS:
-        ref = text
-    elif ident in UNITS:
-        ref = ident
-    elif ident.isdigit() and int(ident) in UNIT_CODES:
-        ref = UNIT_CODES[int(ident)]
-    elif system.upper() in ("UCUM", "") and ident in UCUM:
-        ref = UCUM[ident]
     if ref is None:
         shown = "^".join(x for x in (ident, text, system) if x)[:60]
         raise HL7Error(103, f"unknown unit {shown!r}", code="wrong_unit", segment="OBX", seq=seq, field_no=6)
@@ -387,6 +409,21 @@ def _unit(seg: Any, seq: int, kinds: tuple[str, ...]) -> str:
             field_no=6,
         )
     return ref
+
+
+def _unit_of(seg: Any) -> tuple[str, str, str, str | None]:
+    """OBX-6's identifier, text, coding system and the MDC unit reference id they name (or None)."""
+    ident, text, system = _get(seg, 6, 1), _get(seg, 6, 2), _get(seg, 6, 3)
+    ref = None
+    if text in UNITS:
+        ref = text
+    elif ident in UNITS:
+        ref = ident
+    elif ident.isdigit() and int(ident) in UNIT_CODES:
+        ref = UNIT_CODES[int(ident)]
+    elif system.upper() in ("UCUM", "") and ident in UCUM:
+        ref = UCUM[ident]
+    return ident, text, system, ref
 
 
 # --------------------------------------------------------------------------- message checks
