@@ -226,7 +226,7 @@ class _LazySegment(hl7.Segment):
         waveform's sample array, converted in one go (:func:`_wave`) instead of field by field."""
         if n >= len(self):
             return None
-        v = list.__getitem__(self, n)
+        v: Any = list.__getitem__(self, n)
         return v if type(v) is str and self.field_plan is not None else None
 
 
@@ -254,7 +254,7 @@ _FIELD_CONTAINERS = [
 ]
 
 
-class _SegmentsPlan(_ParsePlan):  # type: ignore[misc]
+class _SegmentsPlan(_ParsePlan):
     """python-hl7's parse plan stopped below the segment: ``_split`` with it splits the message
     into segments and each segment into its fields' text (python-hl7's own code path, MSH's
     separator fields included); the fields are split when read (:class:`_LazySegment`)."""
@@ -373,7 +373,7 @@ def _per_field(seg: Any, n: int, key: str, compute: Any) -> Any:
 def _code_ref(seg: Any) -> str | None:
     """What OBX-3 identifies: an MDC reference id (from OBX-3.2, or the numeric code in OBX-3.1),
     ``LN:<code>`` for a LOINC code, ``99WW:<code>`` for one of our local codes."""
-    return _per_field(seg, 3, "_ww_ref", _code_ref_of)  # type: ignore[no-any-return]
+    return _per_field(seg, 3, "_ww_ref", _code_ref_of)
 
 
 def _code_ref_of(seg: Any) -> str | None:
