@@ -28,6 +28,11 @@ documented local code, never an invented MDC number.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+
+_Value = TypeVar("_Value", float, np.ndarray)
 
 SCADA = 2 * 65536  # partition 2: physiological (SCADA) ids
 DIM = 4 * 65536  # partition 4: units of measure
@@ -215,9 +220,9 @@ UCUM: dict[str, str] = {
 MMHG_PER_KPA = 1000.0 / 133.322387415
 
 
-def to_field_unit(ref: str, value: float) -> float:
+def to_field_unit(ref: str, value: _Value) -> _Value:
     """``value`` in unit ``ref`` converted to the unit of our fields (per minute, percent, mmHg,
-    degrees Celsius, microvolts, hertz)."""
+    degrees Celsius, microvolts, hertz); a number, or a numpy array of them element-wise."""
     if ref == "MDC_DIM_KILO_PASCAL":
         return value * MMHG_PER_KPA
     if ref == "MDC_DIM_FAHR":

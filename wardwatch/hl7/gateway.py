@@ -26,12 +26,12 @@ same connection settings as every client (:func:`wardwatch.kafka_io.start_aio_pr
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from hl7.mllp import start_hl7_server
 
 from wardwatch import topics
@@ -214,11 +214,11 @@ class HL7Gateway:
         if p is None:
             raise GatewayUnavailable("the gateway is not started")
         try:
-            futures = [
-                await p.send(t, json.dumps(v, separators=(",", ":")).encode(), key=k.encode())
-                for t, k, v in records
-            ]
-            await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout_s)
+            futures = [await p.send(t, orjson.dumps(v), key=k.encode()) for t, k, v in records]
+            if len(futures) == 1:
+                await asyncio.wait_for(futures[0], self.send_timeout_s)
+            else:
+                await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout_s)
         except (KafkaError, TimeoutError) as e:
             raise GatewayUnavailable(f"Kafka did not take the records ({type(e).__name__})") from e
 

@@ -34,6 +34,7 @@ Mapping (codes and their sources: :mod:`wardwatch.hl7.codes`):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -42,7 +43,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import hl7
+import numpy as np
+import orjson
 from hl7.datatypes import parse_datetime
+from hl7.parser import _ParsePlan, _split, create_parse_plan
 from hl7.util import generate_message_control_id
 
 from wardwatch.hl7.codes import (
@@ -76,6 +80,8 @@ VERSIONS = ("2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8")
 CHUNK_S = 1.0
 #: Escapes of the standard delimiters in a text we write (HL7 v2 section 2.7).
 _ESC = {"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\"}
+#: :func:`escape` as one ``str.translate``: line breaks become spaces, delimiters their escapes.
+_ESC_TABLE = str.maketrans({**_ESC, "\r": " ", "\n": " "})
 
 
 class HL7Error(ValueError):
@@ -157,6 +163,16 @@ def _get(seg: Any, n: int, comp: int = 1, rep: int = 1) -> str:
     if n >= len(seg):
         return ""
     f = seg[n]
+    if isinstance(f, hl7.Field):  # read through its view: python-hl7's components, once per field
+        view = f.__dict__.get("_ww_view")
+        if view is None:
+            view = f._ww_view = [
+                (r.strip(),) if isinstance(r, str) else tuple(str(c).strip() for c in r) for r in f
+            ]
+        if len(view) < rep:
+            return ""
+        v = view[rep - 1]
+        return v[comp - 1] if len(v) >= comp else ""
     if len(f) < rep:
         return ""
     r = f[rep - 1]
@@ -166,17 +182,147 @@ def _get(seg: Any, n: int, comp: int = 1, rep: int = 1) -> str:
 
 
 def parse(text: str) -> hl7.Message:
-    """python-hl7's parse, every failure as AR 102 (an unparseable message is rejected)."""
+    """python-hl7's parse, every failure as AR 102 (an unparseable message is rejected).
+
+    Parsed lazily (:func:`parse_lazy`): the same tree as ``hl7.parse``, but each field is split
+    by python-hl7 only when it is read."""
     if not text.startswith("MSH") or len(text) < 8:
         raise HL7Error(100, "the message does not begin with an MSH segment", ack="AR", segment="MSH")
     try:
-        return hl7.parse(text)
+        return parse_lazy(text)
     except Exception as e:  # noqa: BLE001 - python-hl7 raises IndexError/ParseException/...
         raise HL7Error(102, f"unparseable ({type(e).__name__})", ack="AR", segment="MSH") from None
 
 
+class _LazySegment(hl7.Segment):
+    """A python-hl7 segment whose fields are kept as text until read; reading field ``n`` splits
+    it with python-hl7's own parse plan (``hl7.parser._split`` at the field level), so it is
+    exactly the field ``hl7.parse`` would have built, and it is kept."""
+
+    def __init__(
+        self,
+        separator: str | None = None,
+        sequence: Any = (),
+        esc: str = "\\",
+        separators: str = "\r|~^&",
+        factory: Any = None,
+        field_plan: Any = None,
+    ) -> None:
+        super().__init__(separator, list(sequence), esc, separators, factory)
+        self.field_plan = field_plan
+
+    def __getitem__(self, item: Any) -> Any:
+        v = list.__getitem__(self, item) if type(item) is int else super().__getitem__(item)
+        if type(v) is str and self.field_plan is not None:
+            p = self.field_plan
+            v = _field(v, p.separators, p.esc) if len(v) <= _CACHED_FIELD_LEN else _split(v, p)
+            list.__setitem__(self, item, v)
+        elif isinstance(v, _LazySegment):  # a slice (python-hl7's str() of an MSH takes one)
+            v.field_plan = self.field_plan
+        return v
+
+    def raw(self, n: int) -> str | None:
+        """Field ``n``'s text while it is still unsplit (None once read or absent): for a
+        waveform's sample array, converted in one go (:func:`_wave`) instead of field by field."""
+        if n >= len(self):
+            return None
+        v: Any = list.__getitem__(self, n)
+        return v if type(v) is str and self.field_plan is not None else None
+
+
+#: Fields up to this long are split once per distinct text (codes, units, value types, times
+#: and values repeat from message to message), longer ones (waveform arrays) every time.
+_CACHED_FIELD_LEN = 96
+
+
+@functools.lru_cache(maxsize=8192)
+def _field(text: str, separators: str, esc: str) -> Any:
+    """python-hl7's field for ``text`` (its parse plan at the field level), shared between the
+    messages that carry the same text: nothing here modifies a parsed tree."""
+    return _split(text, _field_plan(separators, esc))
+
+
+@functools.lru_cache(maxsize=64)
+def _field_plan(separators: str, esc: str) -> Any:
+    return _ParsePlan(separators[2], separators, _FIELD_CONTAINERS, esc, hl7.Factory)
+
+
+_FIELD_CONTAINERS = [
+    hl7.Factory.create_field,
+    hl7.Factory.create_repetition,
+    hl7.Factory.create_component,
+]
+
+
+class _SegmentsPlan(_ParsePlan):
+    """python-hl7's parse plan stopped below the segment: ``_split`` with it splits the message
+    into segments and each segment into its fields' text (python-hl7's own code path, MSH's
+    separator fields included); the fields are split when read (:class:`_LazySegment`)."""
+
+    field_plan: Any = None
+    _applied = False
+    _segment_plan: Any = None
+
+    def next(self) -> Any:
+        if self.separator != self.separators[0]:
+            return None  # segment level: its fields stay text
+        if self._segment_plan is None:  # one per message: _split uses it for one segment at a time
+            p = _SegmentsPlan(
+                self.separators[1], self.separators, self.containers[1:], self.esc, self.factory
+            )
+            p.field_plan = self.field_plan
+            self._segment_plan = p
+        return self._segment_plan
+
+    def applies(self, text: str) -> bool:
+        self._applied = bool(super().applies(text))
+        return self._applied
+
+    def container(self, data: Any) -> Any:
+        if self.separator == self.separators[1] and self._applied:
+            return _LazySegment(
+                sequence=data,
+                esc=self.esc,
+                separators=self.separators,
+                factory=self.factory,
+                field_plan=self.field_plan,
+            )
+        # a segment without any separator stays as python-hl7 builds it (its one item is text)
+        return super().container(data)
+
+
+def parse_lazy(text: str) -> hl7.Message:
+    """``hl7.parse(text)`` with every segment a :class:`_LazySegment`: python-hl7 splits the
+    message, its segments and, when read, their fields; a message whose delimiters are not five
+    distinct characters is parsed by ``hl7.parse`` itself (its plan there is not one level per
+    delimiter)."""
+    strmsg = text.strip()
+    plan = create_parse_plan(strmsg)
+    seps = plan.separators
+    if len(seps) != 5 or len(set(seps)) != 5:
+        return hl7.parse(text)
+    lazy = _SegmentsPlan(plan.separator, seps, plan.containers, plan.esc, plan.factory)
+    lazy.field_plan = plan.next().next()
+    return _split(strmsg, lazy)
+
+
 def hl7_time(value: str, where: tuple[str, int, int]) -> datetime:
     """An HL7 DTM with its UTC offset as an aware datetime; AE 102 otherwise."""
+    ts = _good_time(value)
+    return ts if ts is not None else _hl7_time(value, where)
+
+
+@functools.lru_cache(maxsize=4096)
+def _good_time(value: str) -> datetime | None:
+    """:func:`hl7_time` of a time that is good (None otherwise), once per distinct text: every
+    OBX of a message usually carries the same time (datetimes are immutable, so shared)."""
+    try:
+        return _hl7_time(value, ("", 0, 0))
+    except HL7Error:
+        return None
+
+
+def _hl7_time(value: str, where: tuple[str, int, int]) -> datetime:
     seg, seq, fno = where
     if not re.fullmatch(r"\d{8,14}(\.\d{1,4})?[+-]\d{4}", value):
         why = "has no UTC offset" if re.fullmatch(r"\d{8,14}(\.\d{1,4})?", value) else "is not an HL7 DTM"
@@ -212,9 +358,25 @@ def _number(value: str, where: tuple[str, int, int]) -> float:
     return v
 
 
+def _per_field(seg: Any, n: int, key: str, compute: Any) -> Any:
+    """``compute(seg)``, a function of field ``n`` alone, kept on that python-hl7 field (fields of
+    the same text are one object across messages: see :func:`_field`)."""
+    f = seg[n] if n < len(seg) else None
+    if not isinstance(f, hl7.Field):
+        return compute(seg)
+    d = f.__dict__
+    if key not in d:
+        d[key] = compute(seg)
+    return d[key]
+
+
 def _code_ref(seg: Any) -> str | None:
     """What OBX-3 identifies: an MDC reference id (from OBX-3.2, or the numeric code in OBX-3.1),
     ``LN:<code>`` for a LOINC code, ``99WW:<code>`` for one of our local codes."""
+    return _per_field(seg, 3, "_ww_ref", _code_ref_of)
+
+
+def _code_ref_of(seg: Any) -> str | None:
     ident, text, system = _get(seg, 3, 1), _get(seg, 3, 2), _get(seg, 3, 3).upper()
     if system == LOCAL_SYSTEM:
         return f"{LOCAL_SYSTEM}:{ident}"
@@ -231,18 +393,9 @@ def _code_ref(seg: Any) -> str | None:
 def _unit(seg: Any, seq: int, kinds: tuple[str, ...]) -> str:
     """OBX-6 as an MDC unit reference id of one of ``kinds``; AE 103 when unknown or of another
     kind, AE 101 when absent."""
-    ident, text, system = _get(seg, 6, 1), _get(seg, 6, 2), _get(seg, 6, 3)
+    ident, text, system, ref = _per_field(seg, 6, "_ww_unit", _unit_of)
     if not ident and not text:
         raise HL7Error(101, "OBX-6 units missing", code="missing_field", segment="OBX", seq=seq, field_no=6)
-    ref = None
-    if text in UNITS:
-        ref = text
-    elif ident in UNITS:
-        ref = ident
-    elif ident.isdigit() and int(ident) in UNIT_CODES:
-        ref = UNIT_CODES[int(ident)]
-    elif system.upper() in ("UCUM", "") and ident in UCUM:
-        ref = UCUM[ident]
     if ref is None:
         shown = "^".join(x for x in (ident, text, system) if x)[:60]
         raise HL7Error(103, f"unknown unit {shown!r}", code="wrong_unit", segment="OBX", seq=seq, field_no=6)
@@ -256,6 +409,21 @@ def _unit(seg: Any, seq: int, kinds: tuple[str, ...]) -> str:
             field_no=6,
         )
     return ref
+
+
+def _unit_of(seg: Any) -> tuple[str, str, str, str | None]:
+    """OBX-6's identifier, text, coding system and the MDC unit reference id they name (or None)."""
+    ident, text, system = _get(seg, 6, 1), _get(seg, 6, 2), _get(seg, 6, 3)
+    ref = None
+    if text in UNITS:
+        ref = text
+    elif ident in UNITS:
+        ref = ident
+    elif ident.isdigit() and int(ident) in UNIT_CODES:
+        ref = UNIT_CODES[int(ident)]
+    elif system.upper() in ("UCUM", "") and ident in UCUM:
+        ref = UCUM[ident]
+    return ident, text, system, ref
 
 
 # --------------------------------------------------------------------------- message checks
@@ -299,8 +467,17 @@ def _segments(msg: hl7.Message, name: str) -> list[Any]:
     return [s for s in msg if len(s) and str(s[0]) == name]
 
 
-def _patient(msg: hl7.Message) -> str:
-    pids = _segments(msg, "PID")
+def _by_name(msg: hl7.Message) -> dict[str, list[Any]]:
+    """The message's segments by segment id, in message order (one walk of the message)."""
+    out: dict[str, list[Any]] = {}
+    for s in msg:
+        if len(s):
+            out.setdefault(str(s[0]), []).append(s)
+    return out
+
+
+def _patient(segs: dict[str, list[Any]]) -> str:
+    pids = segs.get("PID", [])
     if not pids:
         raise HL7Error(100, "no PID segment", code="missing_field", segment="PID")
     pid = _get(pids[0], 3, 1)
@@ -323,8 +500,8 @@ def patient_of(text: str) -> str | None:
     return pid[:64] or None
 
 
-def _bed(msg: hl7.Message, device: str | None) -> str:
-    pv1 = _segments(msg, "PV1")
+def _bed(segs: dict[str, list[Any]], device: str | None) -> str:
+    pv1 = segs.get("PV1", [])
     if pv1:
         parts = [c for c in (_reps(pv1[0], 3)[:1] or [[]])[0] if c.strip()]
         if parts:
@@ -341,7 +518,7 @@ class _Wave:
 
     seq: int  # OBX segment sequence, for errors
     ts: datetime
-    channels: list[list[float]]  # samples in uV, per channel
+    channels: list[np.ndarray]  # samples in uV (float), per channel
     leads: list[str]  # lead of each channel ([] until a CD OBX names an MA's channels)
     fs: float | None = None
 
@@ -359,14 +536,15 @@ def map_message(text: str | hl7.Message, now: datetime | None = None) -> Mapped:
 
 def _map(msg: hl7.Message, now: datetime | None) -> Mapped:
     control_id = check_header(msg)
-    patient = _patient(msg)
-    obxs = _segments(msg, "OBX")
+    segs = _by_name(msg)
+    patient = _patient(segs)
+    obxs = segs.get("OBX", [])
     if not obxs:
         raise HL7Error(100, "no OBX segment", code="no_measurement", segment="OBX")
-    obr = _segments(msg, "OBR")
+    obr = segs.get("OBR", [])
     obr_ts = _get(obr[0], 7) if obr else ""
     device = next((_get(o, 18, 1) for o in obxs if _get(o, 18, 1)), None)
-    bed = _bed(msg, device)
+    bed = _bed(segs, device)
 
     by_time: dict[datetime, dict[str, Any]] = {}
     scale: int | None = None
@@ -502,10 +680,30 @@ def _obx_time(o: Any, seq: int, obr_ts: str) -> datetime:
 def _wave(o: Any, seq: int, vtype: str, ts: datetime, lead: str | None) -> _Wave:
     """A waveform OBX: NA (``v1^v2^...``: one channel) or MA (HL7 v2 multiplexed array:
     ``c1^c2~c1^c2~...``, one repetition per sample time, one component per channel), in uV."""
+    samples = _wave_samples(o, vtype)
+    if samples is not None:  # a well-formed array: converted in one go
+        unit = _unit(o, seq, ("voltage",))
+        uv = to_field_unit(unit, samples)
+        channels = [uv[:, c] for c in range(uv.shape[1])]
+    else:  # anything else, sample by sample from python-hl7's tree: the same values, or the error
+        rows = _wave_rows(o, seq, vtype)
+        unit = _unit(o, seq, ("voltage",))
+        width = len(rows[0]) if rows else 1
+        channels = [
+            np.array([to_field_unit(unit, _number(r[c], ("OBX", seq, 5))) for r in rows], dtype=np.float64)
+            for c in range(width)
+        ]
+    # one channel: OBX-3 names it; several: the CD OBX after it must (HL7 v2 ch. 7 channel definition)
+    leads = [lead] if len(channels) == 1 and lead is not None else []
+    return _Wave(seq, ts, channels, leads)
+
+
+def _wave_rows(o: Any, seq: int, vtype: str) -> list[list[str]]:
+    """OBX-5 of a waveform as python-hl7 splits it: one list of channel values per sample time."""
     reps = _reps(o, 5)
     if vtype == "NA" and len(reps) == 1:
-        rows = [[v] for v in reps[0] if v != ""]
-    elif vtype == "MA" and reps:
+        return [[v] for v in reps[0] if v != ""]
+    if vtype == "MA" and reps:
         width = len(reps[0])
         if any(len(r) != width or "" in r for r in reps):
             raise HL7Error(
@@ -515,21 +713,65 @@ def _wave(o: Any, seq: int, vtype: str, ts: datetime, lead: str | None) -> _Wave
                 seq=seq,
                 field_no=5,
             )
-        rows = reps
+        return reps
+    raise HL7Error(
+        102,
+        f"waveform must be NA (one repetition) or MA, got {vtype[:5]!r}",
+        segment="OBX",
+        seq=seq,
+        field_no=5,
+    )
+
+
+def _wave_samples(o: Any, vtype: str) -> np.ndarray | None:
+    """A waveform's samples (sample times x channels, as ``float``) straight from OBX-5's text,
+    when it is a well-formed numeric array; None for anything else (the caller then reads
+    python-hl7's tree value by value, which gives the same numbers or the typed error).
+
+    python-hl7 splits a field at its repetition delimiter, then each repetition at its component
+    delimiter, so the component texts are exactly ``text.split(rep)`` then ``.split(comp)``; the
+    array is accepted only when every sample time has the same number of channels, no value is
+    empty and each value is a finite ``float()`` (what :func:`_number` takes), so this is the
+    numeric array of :func:`_wave_rows` converted at once, not another reading of HL7."""
+    text = o.raw(5) if isinstance(o, _LazySegment) else None
+    if not text:
+        return None
+    rep, comp = o.separators[2], o.separators[3]
+    if vtype == "NA":
+        if rep in text:
+            return None
+        tokens = [t for t in text.split(comp) if t != ""]
+        width = 1
+    elif vtype == "MA":
+        width = text.split(rep, 1)[0].count(comp) + 1
+        if not _uniform_rows(text, rep, comp, width):
+            return None
+        tokens = text.replace(rep, comp).split(comp)
     else:
-        raise HL7Error(
-            102,
-            f"waveform must be NA (one repetition) or MA, got {vtype[:5]!r}",
-            segment="OBX",
-            seq=seq,
-            field_no=5,
-        )
-    unit = _unit(o, seq, ("voltage",))
-    width = len(rows[0]) if rows else 1
-    channels = [[to_field_unit(unit, _number(r[c], ("OBX", seq, 5))) for r in rows] for c in range(width)]
-    # one channel: OBX-3 names it; several: the CD OBX after it must (HL7 v2 ch. 7 channel definition)
-    leads = [lead] if width == 1 and lead is not None else []
-    return _Wave(seq, ts, channels, leads)
+        return None
+    try:
+        values = np.array(list(map(float, tokens)), dtype=np.float64)
+    except ValueError:  # "" or not a number: the slow path says which
+        return None
+    if values.size == 0 or not np.isfinite(values).all():
+        return None
+    return values.reshape(-1, width)
+
+
+def _uniform_rows(text: str, rep: str, comp: str, width: int) -> bool:
+    """Whether every repetition of ``text`` has ``width`` components: its delimiters, in order,
+    are ``(comp * (width - 1) + rep) * (n - 1) + comp * (width - 1)``."""
+    if max(ord(rep), ord(comp)) > 127:
+        return False
+    try:
+        b = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        return False
+    delims = b[(b == ord(rep)) | (b == ord(comp))]
+    if (delims.size + 1) % width:
+        return False
+    rows = np.append(delims, np.uint8(ord(rep))).reshape(-1, width)
+    return bool((rows[:, -1] == ord(rep)).all() and (rows[:, :-1] == ord(comp)).all())
 
 
 def _channel_definition(o: Any, seq: int, w: _Wave) -> None:
@@ -568,7 +810,7 @@ def _wave_chunks(
     share chunks: lead II first when present (the monitoring lead; beats are detected on
     ``lead``), then the next channel as ``lead2``; an ECG chunk carries at most two leads, so
     further channels are counted as skipped."""
-    groups: dict[tuple[datetime, float, int], list[tuple[str, list[float], _Wave]]] = {}
+    groups: dict[tuple[datetime, float, int], list[tuple[str, np.ndarray, _Wave]]] = {}
     for w in waves:
         if w.fs is None or not w.fs > 0:
             raise HL7Error(
@@ -592,7 +834,7 @@ def _wave_chunks(
             raise HL7Error(
                 101, "the waveform has no samples", code="empty_chunk", segment="OBX", seq=w.seq, field_no=5
             )
-        if any(abs(v) > MAX_ABS_UV for ch in w.channels for v in ch):
+        if any(float(np.abs(ch).max()) > MAX_ABS_UV for ch in w.channels):
             raise HL7Error(
                 207,
                 f"a sample beyond +-{MAX_ABS_UV} uV",
@@ -622,12 +864,12 @@ def _wave_chunks(
                 fs,
                 seq,
                 lead,
-                [round(v) for v in uv[k : k + per]],
+                np.rint(uv[k : k + per]),  # round half to even, as round() did
                 lead2=second[0] if second else None,
-                ecg2_uv=[round(v) for v in second[1][k : k + per]] if second else None,
+                ecg2_uv=np.rint(second[1][k : k + per]) if second else None,
             )
             try:
-                ecg_validate(json.dumps(chunk), key=patient, now=now)
+                ecg_validate(orjson.dumps(chunk), key=patient, now=now)
             except InvalidRecord as e:
                 raise HL7Error(207, e.reason, code=e.code, segment="OBX", seq=w.seq) from None
             out.append(chunk)
@@ -667,7 +909,7 @@ def _reading(
 # --------------------------------------------------------------------------- ACK
 def escape(text: str) -> str:
     """``text`` with the standard delimiters escaped, safe inside one field."""
-    return "".join(_ESC.get(ch, ch) for ch in text.replace("\r", " ").replace("\n", " "))
+    return text.translate(_ESC_TABLE)
 
 
 def err_segment(e: HL7Error) -> str:
@@ -707,11 +949,15 @@ def ack(
         except (IndexError, TypeError):
             msh = None
 
+    got: dict[tuple[int, int], str] = {}
+
     def f(n: int, comp: int = 1) -> str:
-        try:
-            return escape(_get(msh, n, comp))[:60] if msh is not None else ""
-        except (IndexError, TypeError):
-            return ""
+        if (n, comp) not in got:
+            try:
+                got[n, comp] = escape(_get(msh, n, comp))[:60] if msh is not None else ""
+            except (IndexError, TypeError):
+                got[n, comp] = ""
+        return got[n, comp]
 
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
     version = f(12) if f(12) in VERSIONS else "2.6"
