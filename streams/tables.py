@@ -139,14 +139,20 @@ class Checkpoint:
         (acknowledged by the broker), then acknowledge their held records. Records of a
         partition that moved away are dropped unacknowledged (its new owner reads them again
         from the last commit, with the state of the last checkpoint). Returns the states
-        written; nothing is done while the worker is being rebalanced."""
+        written; nothing is done while the worker is being rebalanced. Records fetched in an
+        earlier consumer generation (before a rebalance) are dropped the same way."""
         partitions = self.owned()
         if partitions is None:
             return 0
         outputs = self.table.changelog_outputs(self.changed, partitions)
         await publish(outputs)
+        generation = getattr(app, "consumer_generation_id", None)
         for stream, event in self.held:
-            if event.message.partition in partitions:
+            msg = event.message
+            # a record fetched before a rebalance is dropped too, even if its partition came
+            # back: the new generation reads it again from the last commit (with the state the
+            # table then holds), so its acknowledgement must not commit past that reading
+            if msg.partition in partitions and getattr(msg, "generation_id", None) in (None, generation):
                 await stream.ack(event)
         metrics.incr(f"{self.table.name}_checkpointed", len(outputs))
         self.changed.clear()
