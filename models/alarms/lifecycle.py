@@ -104,6 +104,7 @@ class AlertState(TypedDict, total=False):
     open: dict[str, OpenAlert]  # source -> its open alert
     partition: int  # set by the agent: the changelog partition (the engine ignores it)
     offset: int  # set by the agent: the last condition's offset (re-delivery check; ignored here)
+    applied: dict[str, list[str]]  # source -> keys of its last conditions (see alert_on_condition)
 
 
 @dataclass(frozen=True)
@@ -197,12 +198,37 @@ def _open_state(state: AlertState) -> tuple[AlertState, dict[str, OpenAlert]]:
     return new, new.setdefault("open", {})
 
 
+#: conditions remembered per source to recognise one already applied
+APPLIED_KEEP = 32
+
+
+def condition_key(cond: Condition) -> str:
+    """What makes a condition the same condition: its source's device time, activity and
+    priority (a step that runs again over the same input emits exactly these again)."""
+    return f"{cond.ts}|{int(cond.active)}|{cond.priority}"
+
+
 def alert_on_condition(state: AlertState, cond: Condition, now: datetime) -> tuple[AlertState, Events]:
     """Apply one condition to a patient's alert state; return the new state and its events.
 
     ``now`` is the worker's wall clock (when the alarm is notified); event times are the
-    condition's device time ``cond.ts``.
+    condition's device time ``cond.ts``. A condition already applied (same
+    :func:`condition_key`, among the last :data:`APPLIED_KEEP` of its source) changes nothing:
+    a stream worker that dies re-processes its input since its last state checkpoint and
+    publishes those conditions again, as new records; applied once more to a state that has
+    moved on, an old one would raise, escalate or resolve the wrong alarm.
     """
+    key = condition_key(cond)
+    if state and key in state.get("applied", {}).get(cond.source, []):
+        return state, []
+    new, events = _apply_condition(state, cond, now)
+    applied = new.setdefault("applied", {}).setdefault(cond.source, [])
+    applied.append(key)
+    del applied[:-APPLIED_KEEP]
+    return new, events
+
+
+def _apply_condition(state: AlertState, cond: Condition, now: datetime) -> tuple[AlertState, Events]:
     state, open_ = _open_state(state)
     cur = open_.get(cond.source)
     if cond.active:
