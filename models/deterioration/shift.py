@@ -24,6 +24,7 @@ Run: ``python -m models.deterioration.shift ../shared/data/sepsis2019/training_s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ import numpy as np
 
 from models.deterioration.dataset import PatientMatrix, iter_tar, patient_matrix
 from models.deterioration.evaluate import score_patients
+from models.deterioration.features import feature_columns
 from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, load_model
 from models.deterioration.site import recalibrate
 from models.deterioration.train import (
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 KEYS = ("patients", "septic_patients", "auroc", "auprc", "utility", "news2_auroc")
 SITE_SIZES = (250, 500)  # labelled patients a site might have (plus all of its validation part)
 SITE_DRAWS = 5
+UNIT_SHIFT_SETS = ("vitals", "full", "labs")  # feature sets the ICU-type proxy fits and tests
 # Vitals a monitor reports every hour, by how much of the bedside is continuous.
 MONITOR_VIEWS = {
     "charted": (),
@@ -147,13 +150,23 @@ def site_refit(
     return out
 
 
-def unit_shift(tar_path: Path) -> dict[str, Any]:
-    """Same-unit and other-unit test metrics for MICU->SICU and SICU->MICU."""
+def _columns(pms: Sequence[PatientMatrix], cols: list[int]) -> list[PatientMatrix]:
+    """The patients with only the columns ``cols`` of their matrices (one feature set's)."""
+    return [dataclasses.replace(p, X=p.X[:, cols]) for p in pms]
+
+
+def unit_shift(tar_path: Path, feature_sets: Sequence[str] = UNIT_SHIFT_SETS) -> dict[str, Any]:
+    """Same-unit and other-unit test metrics for MICU->SICU and SICU->MICU, per feature set."""
     pms, unit = [], {}
     for name, rows in iter_tar(tar_path):
         u1, u2 = rows[0].get("Unit1"), rows[0].get("Unit2")
         unit[name] = "MICU" if u1 == 1 else "SICU" if u2 == 1 else None
-        pms.append(patient_matrix(name, rows, "vitals"))
+        pms.append(patient_matrix(name, rows, "all"))
+    return {fs: _unit_shift_set(fs, pms, unit) for fs in feature_sets}
+
+
+def _unit_shift_set(fs: str, pms_all: Sequence[PatientMatrix], unit: dict[str, str | None]) -> dict[str, Any]:
+    pms = _columns(pms_all, feature_columns(fs))
     out: dict[str, Any] = {}
     for src, dst in (("MICU", "SICU"), ("SICU", "MICU")):
         part = {
@@ -161,7 +174,7 @@ def unit_shift(tar_path: Path) -> dict[str, Any]:
             for k in ("train", "val", "test")
         }
         other = [p for p in pms if unit[p.name] == dst and split_of(p.name) == "test"]
-        f = fit_feature_set("vitals", part["train"], part["val"], part["test"])
+        f = fit_feature_set(fs, part["train"], part["val"], part["test"])
         other_prob = [f.model.predict_proba(p.X) for p in other]
         m_other = score_patients(other, other_prob, f.model.threshold)
         # The challenge's own rule for comparison: the best utility at the source's prevalence.
@@ -188,7 +201,7 @@ def unit_shift(tar_path: Path) -> dict[str, Any]:
                 f.model, [p for p in pms if unit[p.name] == dst and split_of(p.name) == "val"], other
             ),
         }
-        log.info("%s->%s: %s", src, dst, out[f"{src}->{dst}"])
+        log.info("%s %s->%s: %s", fs, src, dst, out[f"{src}->{dst}"])
     return out
 
 
@@ -202,5 +215,5 @@ if __name__ == "__main__":
             "(../shared/data/sepsis2019/training_setA.tar.gz)"
         )
     tar = Path(sys.argv[1])
-    for fn, file in ((monitor_shift, "monitor_shift.json"), (unit_shift, "unit_shift.json")):
+    for fn, file in ((unit_shift, "unit_shift.json"), (monitor_shift, "monitor_shift.json")):
         (ARTIFACT_DIR / file).write_text(json.dumps(fn(tar), indent=1) + "\n")
