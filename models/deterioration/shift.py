@@ -2,9 +2,10 @@
 
 Set A is a single hospital, so there is no external site to validate on. As a proxy for a
 new hospital we use the ICU type columns (``Unit1`` = medical ICU, ``Unit2`` = surgical ICU;
-about 60 % of patients have one): fit the vitals-only model exactly as ``train.py`` does (same
-features, split, calibration and threshold choice) on MICU patients only and test on held-out
-SICU patients, and the reverse. Writes ``artifacts/unit_shift.json``; the model card quotes it.
+about 60 % of patients have one): fit each feature set (:data:`UNIT_SHIFT_SETS`) exactly as
+``train.py`` does (same features, split, calibration and threshold choice) on MICU patients only
+and test on held-out SICU patients, and the reverse. Writes ``artifacts/unit_shift.json``; the
+model card quotes it.
 
 It also measures what ``wardwatch calibrate deterioration`` buys at the "new hospital": the
 source-unit model refitted (Platt step and threshold, :func:`site.recalibrate`) on 250, 500 or all
@@ -18,8 +19,12 @@ vital is charted is a care-process signal the features carry (hours since measur
 measured). :func:`monitor_shift` scores the deployed model on the test patients as the monitor
 would feed them (:func:`monitor_view`) and writes ``artifacts/monitor_shift.json``.
 
-Run: ``python -m models.deterioration.shift ../shared/data/sepsis2019/training_setA.tar.gz``
-(about 12 min on one core).
+:func:`labs_absent` scores the model that reads labs on the test patients with every lab and the
+demographics removed (a bed with a monitor and nothing else) and writes
+``artifacts/labs_absent_shift.json``.
+
+Run: ``python -m models.deterioration.shift ../shared/data/sepsis2019/training_setA.tar.gz
+[unit] [monitor] [labs_absent]`` (all three by default; about 30 min on one core).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import numpy as np
 
 from models.deterioration.dataset import PatientMatrix, iter_tar, patient_matrix
 from models.deterioration.evaluate import score_patients
-from models.deterioration.features import feature_columns
+from models.deterioration.features import LABS, feature_columns
 from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, load_model
 from models.deterioration.site import recalibrate
 from models.deterioration.train import (
@@ -113,6 +118,43 @@ def monitor_shift(tar_path: Path) -> dict[str, Any]:
                 )
             },
             "threshold": m.threshold,
+            "utility_by_prevalence": rounded(
+                utility_by_prevalence(pms, prob, m.threshold, PREVALENCE_FACTORS)
+            ),
+            "mean_probability": round(float(np.mean(np.concatenate(prob))), 4),
+        }
+        log.info("%s: %s", k, out[k])
+    return out
+
+
+def labs_absent(tar_path: Path, feature_set: str = "labs") -> dict[str, Any]:
+    """A model that reads labs and demographics, on the test patients as a monitor-only bed
+    would feed it (no lab result, no admission record: :func:`features.features_vector` then
+    imputes the reference values), against the same model with them and the vitals model."""
+    model, vitals = load_model(feature_set), load_model("vitals")
+    drop = {*LABS, "Age", "Gender"}
+    with_all: list[PatientMatrix] = []
+    without: list[PatientMatrix] = []
+    for name, rows in iter_tar(tar_path, lambda n: split_of(n) == "test"):
+        with_all.append(patient_matrix(name, rows, "all"))
+        without.append(
+            patient_matrix(name, [{k: v for k, v in r.items() if k not in drop} for r in rows], "all")
+        )
+    out: dict[str, Any] = {"model_version": model.version, "vitals_version": vitals.version}
+    runs = (
+        ("with labs and demographics", model, with_all),
+        ("without labs and demographics", model, without),
+        ("vitals model", vitals, with_all),
+    )
+    for k, m, pms in runs:
+        cols = feature_columns(m.feature_set)
+        prob = [m.predict_proba(p.X[:, cols]) for p in pms]
+        s = score_patients(pms, prob, m.threshold)
+        out[k] = {
+            **{
+                key: s[key]
+                for key in ("auroc", "auprc", "utility", "flagged_septic_pct", "flagged_non_septic_pct")
+            },
             "utility_by_prevalence": rounded(
                 utility_by_prevalence(pms, prob, m.threshold, PREVALENCE_FACTORS)
             ),
@@ -209,11 +251,14 @@ if __name__ == "__main__":
     import sys
 
     logging.basicConfig(level=logging.INFO)
-    if len(sys.argv) != 2:
+    checks = {"unit": unit_shift, "monitor": monitor_shift, "labs_absent": labs_absent}
+    if len(sys.argv) < 2 or not set(sys.argv[2:]) <= set(checks):
         sys.exit(
-            "usage: python -m models.deterioration.shift SET_A_TARBALL "
-            "(../shared/data/sepsis2019/training_setA.tar.gz)"
+            "usage: python -m models.deterioration.shift SET_A_TARBALL [CHECK ...] "
+            f"(../shared/data/sepsis2019/training_setA.tar.gz; checks {' '.join(checks)}, default all)"
         )
     tar = Path(sys.argv[1])
-    for fn, file in ((unit_shift, "unit_shift.json"), (monitor_shift, "monitor_shift.json")):
-        (ARTIFACT_DIR / file).write_text(json.dumps(fn(tar), indent=1) + "\n")
+    for name in sys.argv[2:] or list(checks):
+        result = checks[name](tar)
+        file = "unit_shift.json" if name == "unit" else f"{name}_shift.json"
+        (ARTIFACT_DIR / file).write_text(json.dumps(result, indent=1) + "\n")
