@@ -131,7 +131,11 @@ def labs_absent(tar_path: Path, feature_set: str = "labs") -> dict[str, Any]:
     """A model that reads labs and demographics, on the test patients as a monitor-only bed
     would feed it (no lab result, no admission record: :func:`features.features_vector` then
     imputes the reference values), against the same model with them and the vitals model."""
-    model, vitals = load_model(feature_set), load_model("vitals")
+    return labs_absent_score(*labs_absent_matrices(tar_path), feature_set)
+
+
+def labs_absent_matrices(tar_path: Path) -> tuple[list[PatientMatrix], list[PatientMatrix]]:
+    """The test patients' all-feature matrices as charted, and without labs and age/sex."""
     drop = {*LABS, "Age", "Gender"}
     with_all: list[PatientMatrix] = []
     without: list[PatientMatrix] = []
@@ -140,6 +144,14 @@ def labs_absent(tar_path: Path, feature_set: str = "labs") -> dict[str, Any]:
         without.append(
             patient_matrix(name, [{k: v for k, v in r.items() if k not in drop} for r in rows], "all")
         )
+    return with_all, without
+
+
+def labs_absent_score(
+    with_all: Sequence[PatientMatrix], without: Sequence[PatientMatrix], feature_set: str = "labs"
+) -> dict[str, Any]:
+    """:func:`labs_absent` on matrices from :func:`labs_absent_matrices`."""
+    model, vitals = load_model(feature_set), load_model("vitals")
     out: dict[str, Any] = {"model_version": model.version, "vitals_version": vitals.version}
     runs = (
         ("with labs and demographics", model, with_all),
