@@ -359,28 +359,30 @@ def _record_values(record: Mapping[str, Any]) -> dict[str, float]:
         if v is not None:
             vals[name] = v
         return vals
-    for key, col in STREAM_FIELDS.items():  # a stream vitals reading
-        v = _num(record.get(key))
-        if v is not None:
-            vals[col] = v
-    for col in VITALS + tuple(LABS):  # a challenge row
-        v = _num(record.get(col))
-        if v is not None:
-            vals[col] = v
+    for key in record:  # a stream reading's fields or a challenge row's columns
+        col = _VALUE_COLUMNS.get(key)
+        if col is not None:
+            v = _num(record[key])
+            if v is not None:
+                vals[col] = v
     if "MAP" not in vals and "SBP" in vals and "DBP" in vals:
         vals["MAP"] = (vals["SBP"] + 2.0 * vals["DBP"]) / 3.0
     return _drop_impossible(vals)
 
 
+# Record key -> challenge column: stream vitals fields and the challenge's own column names.
+_VALUE_COLUMNS = {**STREAM_FIELDS, **{c: c for c in (*VITALS, *LABS)}}
+# Vitals outside PLAUSIBLE are artefacts; labs outside the labs validator's LAB_RANGES are
+# dead-lettered in the stream, so they are dropped offline too.
+_LIMITS = {**PLAUSIBLE, **LAB_RANGES}
+
+
 def _drop_impossible(vals: dict[str, float]) -> dict[str, float]:
     """``vals`` without vitals outside ``PLAUSIBLE`` and labs outside ``LAB_RANGES``."""
-    for col in PLAUSIBLE:
-        if col in vals and not is_plausible(col, vals[col]):
+    for col in [c for c in vals if c in _LIMITS]:
+        lo, hi = _LIMITS[col]
+        if not lo <= vals[col] <= hi:
             log.debug("implausible %s dropped", col)
-            del vals[col]
-    for col in LABS:  # the labs validator dead-letters these in the stream: the same offline
-        if col in vals and not LAB_RANGES[col][0] <= vals[col] <= LAB_RANGES[col][1]:
-            log.debug("impossible %s dropped", col)
             del vals[col]
     return vals
 
