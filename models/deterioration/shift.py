@@ -209,14 +209,27 @@ def _columns(pms: Sequence[PatientMatrix], cols: list[int]) -> list[PatientMatri
     return [dataclasses.replace(p, X=p.X[:, cols]) for p in pms]
 
 
-def unit_shift(tar_path: Path, feature_sets: Sequence[str] = UNIT_SHIFT_SETS) -> dict[str, Any]:
-    """Same-unit and other-unit test metrics for MICU->SICU and SICU->MICU, per feature set."""
-    pms, unit = [], {}
-    for name, rows in iter_tar(tar_path):
-        u1, u2 = rows[0].get("Unit1"), rows[0].get("Unit2")
-        unit[name] = "MICU" if u1 == 1 else "SICU" if u2 == 1 else None
-        pms.append(patient_matrix(name, rows, "all"))
-    return {fs: _unit_shift_set(fs, pms, unit) for fs in feature_sets}
+def unit_of(rows: Sequence[dict[str, float]]) -> str | None:
+    """A patient's ICU type from the challenge's ``Unit1`` / ``Unit2`` columns, if any."""
+    u1, u2 = rows[0].get("Unit1"), rows[0].get("Unit2")
+    return "MICU" if u1 == 1 else "SICU" if u2 == 1 else None
+
+
+def unit_shift(
+    tar_path: Path,
+    feature_sets: Sequence[str] = UNIT_SHIFT_SETS,
+    built: tuple[Sequence[PatientMatrix], dict[str, str | None]] | None = None,
+) -> dict[str, Any]:
+    """Same-unit and other-unit test metrics for MICU->SICU and SICU->MICU, per feature set.
+    ``built``: set A's all-feature matrices and each patient's :func:`unit_of`, when already
+    built."""
+    if built is None:
+        pms, unit = [], {}
+        for name, rows in iter_tar(tar_path):
+            unit[name] = unit_of(rows)
+            pms.append(patient_matrix(name, rows, "all"))
+        built = (pms, unit)
+    return {fs: _unit_shift_set(fs, built[0], built[1]) for fs in feature_sets}
 
 
 def _unit_shift_set(fs: str, pms_all: Sequence[PatientMatrix], unit: dict[str, str | None]) -> dict[str, Any]:

@@ -271,16 +271,23 @@ def load_set_a(tar_path: Path, progress: Any = None) -> list[PatientMatrix]:
 
 
 def train(
-    tar_path: str | Path, out_dir: str | Path = ARTIFACT_DIR, seed: int = 0, show_progress: bool = True
+    tar_path: str | Path,
+    out_dir: str | Path = ARTIFACT_DIR,
+    seed: int = 0,
+    show_progress: bool = True,
+    pms: Sequence[PatientMatrix] | None = None,
 ) -> dict[str, Any]:
-    """Rebuild both artifacts, the calibration plot, ``metrics.json`` and the model card."""
+    """Rebuild the artifacts, the calibration plots and ``metrics.json`` (the CLI then renders
+    the model card). ``pms``: set A's all-feature matrices when already built
+    (:func:`load_set_a`), else they are built from ``tar_path``."""
     from rich.progress import Progress
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with Progress(disable=not show_progress, transient=False) as prog:
-        task = prog.add_task("features (set A, hour by hour)", total=N_PATIENTS_A)
-        pms = load_set_a(Path(tar_path), lambda: prog.advance(task))
+    if pms is None:
+        with Progress(disable=not show_progress, transient=False) as prog:
+            task = prog.add_task("features (set A, hour by hour)", total=N_PATIENTS_A)
+            pms = load_set_a(Path(tar_path), lambda: prog.advance(task))
     parts: dict[str, list[PatientMatrix]] = {"train": [], "val": [], "test": []}
     for pm in sorted(pms, key=lambda p: p.name):
         parts[split_of(pm.name)].append(pm)
