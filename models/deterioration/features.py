@@ -26,9 +26,9 @@ values is that value, bit for bit). Within an hour the stream vector is the hour
 A reading older than the open hour is added to the open bucket (late data is not re-bucketed).
 
 Demographics: ``features_admit(state, age_years=..., sex=..., admit_ts=...)`` records what an
-admission (ADT) message supplies; challenge rows carry ``Age``/``Gender`` themselves. They are
-used only by the ``"full"`` feature set; the deployed ``"vitals"`` set needs nothing but the
-monitor.
+admission (ADT) message supplies; challenge rows carry ``Age``/``Gender`` themselves. They and
+the lab results are used by the ``"labs"`` and ``"full"`` feature sets (reference values until
+they arrive); the ``"vitals"`` set needs nothing but the monitor.
 
 MAP: challenge rows carry a measured MAP (arterial line or NIBP); a ``VitalsReading`` has no MAP
 field, so the stream uses ``map_mmhg`` when a record has one, else derives MAP = (SBP + 2 DBP) / 3
@@ -210,8 +210,7 @@ def feature_names(feature_set: str = "vitals") -> list[str]:
 
     Parameters
     ----------
-    feature_set : {"vitals", "full"}
-        feature_set : {"vitals", "full", "labs"}
+    feature_set : {"vitals", "full", "labs"}
         ``"vitals"``: what a bedside monitor supplies. ``"full"``: vitals plus demographics
         (admission record) and laboratory results (``labs`` topic) with their timing (hours
         since drawn, never drawn, draws in 24 h). ``"labs"``: vitals plus demographics and, per
