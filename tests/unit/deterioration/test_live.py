@@ -163,5 +163,6 @@ def test_lab_models_use_labs_from_the_labs_topic_and_vitals_model_ignores_them()
             state, _, _ = deterioration_step(state, reading, None, model=model)
             probs[name, with_lab] = state["prob"]
     assert probs["full", True] > probs["full", False]  # a lactate of 6.5 raises the risk
-    assert probs["labs", True] > probs["labs", False]
+    # the labs model reads it too (its learned lactate effect is not monotonic: model card)
+    assert probs["labs", True] != probs["labs", False]
     assert probs["vitals", True] == probs["vitals", False]  # the monitor-only model ignores it
