@@ -40,7 +40,7 @@ import numpy as np
 
 from models.deterioration.dataset import PatientMatrix, iter_tar, patient_matrix
 from models.deterioration.evaluate import score_patients
-from models.deterioration.features import LABS, feature_columns
+from models.deterioration.features import feature_columns
 from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, load_model
 from models.deterioration.site import recalibrate
 from models.deterioration.train import (
@@ -51,6 +51,7 @@ from models.deterioration.train import (
     split_of,
     utility_by_prevalence,
 )
+from wardwatch.records.labs import LABS
 
 log = logging.getLogger(__name__)
 KEYS = ("patients", "septic_patients", "auroc", "auprc", "utility", "news2_auroc")
