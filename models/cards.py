@@ -81,8 +81,9 @@ CARDS: dict[str, Card] = {
             "res": "artifacts/metrics.json",
             "unit_shift": "artifacts/unit_shift.json",
             "monitor_shift": "artifacts/monitor_shift.json",
+            "labs_absent": "artifacts/labs_absent_shift.json",
         },
-        optional=frozenset({"unit_shift", "monitor_shift"}),
+        optional=frozenset({"unit_shift", "monitor_shift", "labs_absent"}),
     ),
     "genomic": Card("models/genomic/MODEL_CARD.md", {"m": "metrics.json"}),
     "notes": Card(

@@ -79,8 +79,9 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
-    # Deterioration model the vitals agent runs: "vitals" (monitor only, the default), "full"
-    # (also labs from ``labs`` and age/sex from ``admissions``), or the path of an artifact
+    # Deterioration model the vitals agent runs: "vitals" (monitor only, the default), "labs"
+    # (also lab values from ``labs`` and age/sex from ``admissions``), "full" (labs with their
+    # timing), or the path of an artifact
     # (e.g. a site refit written by ``wardwatch calibrate deterioration``).
     deterioration_model: str = "vitals"
 

@@ -26,9 +26,9 @@ values is that value, bit for bit). Within an hour the stream vector is the hour
 A reading older than the open hour is added to the open bucket (late data is not re-bucketed).
 
 Demographics: ``features_admit(state, age_years=..., sex=..., admit_ts=...)`` records what an
-admission (ADT) message supplies; challenge rows carry ``Age``/``Gender`` themselves. They are
-used only by the ``"full"`` feature set; the deployed ``"vitals"`` set needs nothing but the
-monitor.
+admission (ADT) message supplies; challenge rows carry ``Age``/``Gender`` themselves. They and
+the lab results are used by the ``"labs"`` and ``"full"`` feature sets (reference values until
+they arrive); the ``"vitals"`` set needs nothing but the monitor.
 
 MAP: challenge rows carry a measured MAP (arterial line or NIBP); a ``VitalsReading`` has no MAP
 field, so the stream uses ``map_mmhg`` when a record has one, else derives MAP = (SBP + 2 DBP) / 3
@@ -45,7 +45,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-from wardwatch.records.labs import LABS
+from wardwatch.records.labs import LAB_RANGES, LABS
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,10 @@ VITAL_UNITS = {
     "Resp": "breaths/min",
 }  # the challenge's units (Reyna 2020)
 
-FEATURE_SETS = ("vitals", "full")
+FEATURE_SETS = ("vitals", "full", "labs")
+# "all": every column of the three sets once (training builds one matrix and selects each set's
+# columns by name, :func:`feature_columns`); not a model's feature set.
+_ALL = "all"
 
 
 # --------------------------------------------------------------------------- names
@@ -195,20 +198,42 @@ def _full_extra_names() -> list[str]:
     return names
 
 
+def _labs_extra_names() -> list[str]:
+    names = ["Age", "Gender_male", "demographics_missing"]
+    for lab in LABS:
+        names += [f"{lab}_last", f"{lab}_vs_first"]
+    return names
+
+
 def feature_names(feature_set: str = "vitals") -> list[str]:
     """Names of the columns of :func:`features_vector` for ``feature_set``.
 
     Parameters
     ----------
-    feature_set : {"vitals", "full"}
-        ``"vitals"``: what a bedside monitor supplies (the deployed model). ``"full"``: vitals
-        plus demographics (admission record) and laboratory results (``labs`` topic).
+    feature_set : {"vitals", "full", "labs"}
+        ``"vitals"``: what a bedside monitor supplies. ``"full"``: vitals plus demographics
+        (admission record) and laboratory results (``labs`` topic) with their timing (hours
+        since drawn, never drawn, draws in 24 h). ``"labs"``: vitals plus demographics and, per
+        lab, the last value (the adult reference value until one is drawn) and the change since
+        the patient's first result; no lab timing, counts or drawn-or-not flags (whether and how
+        often a hospital draws a lab is its practice, not the patient's physiology).
     """
     if feature_set == "vitals":
         return _vital_names()
     if feature_set == "full":
         return _vital_names() + _full_extra_names()
+    if feature_set == "labs":
+        return _vital_names() + _labs_extra_names()
+    if feature_set == _ALL:
+        return _vital_names() + _full_extra_names() + [f"{lab}_vs_first" for lab in LABS]
     raise ValueError(f"unknown feature_set {feature_set!r}; valid: {FEATURE_SETS}")
+
+
+def feature_columns(feature_set: str) -> list[int]:
+    """Indices of ``feature_set``'s columns in a matrix built with every feature (``"all"``:
+    :func:`features_psv_rows` with ``feature_set="all"``); training builds that one matrix."""
+    pos = {n: i for i, n in enumerate(feature_names(_ALL))}
+    return [pos[n] for n in feature_names(feature_set)]
 
 
 # --------------------------------------------------------------------------- state
@@ -228,6 +253,7 @@ class FeatureState(TypedDict):
     base: dict[str, list[float]]  # var -> [sum of hourly values, number of hours measured]
     vital_hours: list[int]  # closed hours (in window) that had any vital sign
     lab_hours: list[list[int]]  # closed hours (last 24 h) with their lab count: [[h, n]]
+    first: dict[str, float]  # lab -> the patient's first hourly result (kept forever)
     age: float | None
     male: float | None  # 1.0 male, 0.0 female
 
@@ -253,6 +279,7 @@ def features_init(admit_ts: datetime | str | None = None, iculos_at_admit: int =
         "base": {},  # var -> [sum of hourly values, number of hours measured]
         "vital_hours": [],  # closed hours (in window) that had any vital sign
         "lab_hours": [],  # closed hours (last 24 h) with their lab count: [[h, n]]
+        "first": {},  # lab -> the patient's first hourly result (kept forever)
         "age": None,
         "male": None,
     }
@@ -331,18 +358,29 @@ def _record_values(record: Mapping[str, Any]) -> dict[str, float]:
         if v is not None:
             vals[name] = v
         return vals
-    for key, col in STREAM_FIELDS.items():  # a stream vitals reading
-        v = _num(record.get(key))
-        if v is not None:
-            vals[col] = v
-    for col in VITALS + tuple(LABS):  # a challenge row
-        v = _num(record.get(col))
-        if v is not None:
-            vals[col] = v
+    for key in record:  # a stream reading's fields or a challenge row's columns
+        col = _VALUE_COLUMNS.get(key)
+        if col is not None:
+            v = _num(record[key])
+            if v is not None:
+                vals[col] = v
     if "MAP" not in vals and "SBP" in vals and "DBP" in vals:
         vals["MAP"] = (vals["SBP"] + 2.0 * vals["DBP"]) / 3.0
-    for col in PLAUSIBLE:
-        if col in vals and not is_plausible(col, vals[col]):
+    return _drop_impossible(vals)
+
+
+# Record key -> challenge column: stream vitals fields and the challenge's own column names.
+_VALUE_COLUMNS = {**STREAM_FIELDS, **{c: c for c in (*VITALS, *LABS)}}
+# Vitals outside PLAUSIBLE are artefacts; labs outside the labs validator's LAB_RANGES are
+# dead-lettered in the stream, so they are dropped offline too.
+_LIMITS = {**PLAUSIBLE, **LAB_RANGES}
+
+
+def _drop_impossible(vals: dict[str, float]) -> dict[str, float]:
+    """``vals`` without vitals outside ``PLAUSIBLE`` and labs outside ``LAB_RANGES``."""
+    for col in [c for c in vals if c in _LIMITS]:
+        lo, hi = _LIMITS[col]
+        if not lo <= vals[col] <= hi:
             log.debug("implausible %s dropped", col)
             del vals[col]
     return vals
@@ -374,6 +412,7 @@ def _close_open_bucket(state: FeatureState) -> None:
         b[1] += 1
         if var in LABS:
             n_labs += 1
+            state.setdefault("first", {}).setdefault(var, mean)
         else:
             any_vital = True
     if any_vital:
@@ -467,7 +506,7 @@ def features_vector(state: FeatureState, feature_set: str = "vitals") -> np.ndar
     Never-measured values are imputed with fixed adult reference values (``NORMAL``) and flagged
     by ``*_never`` columns, so the vector has no NaN.
     """
-    if feature_set not in FEATURE_SETS:
+    if feature_set not in FEATURE_SETS and feature_set != _ALL:
         raise ValueError(f"unknown feature_set {feature_set!r}; valid: {FEATURE_SETS}")
     hour = state["hour"] if state["hour"] is not None else 1
     out: list[float] = []
@@ -510,19 +549,38 @@ def features_vector(state: FeatureState, feature_set: str = "vitals") -> np.ndar
     n_vh = sum(1 for h in state["vital_hours"] if h > hour - WINDOW_H) + int(open_vital)
     out.append(float(n_vh))
     out += [float(capped > h) for h in ICULOS_STEPS_H]
-    if feature_set == "full":
-        age, male = state["age"], state["male"]
-        out += [
-            NORMAL["Age"] if age is None else age,
-            0.5 if male is None else male,
-            float(age is None or male is None),
-        ]
-        for lab in LABS:
-            v, since = _last(state, lab, hour)
-            out += [NORMAL[lab] if v is None else v, min(since, LAB_GAP_CAP_H), float(v is None)]
+    if feature_set != "vitals":
+        out += _lab_features(state, hour, feature_set)
+    return np.asarray(out, dtype=float)
+
+
+def _lab_features(state: FeatureState, hour: int, feature_set: str) -> list[float]:
+    """Demographics and lab columns of ``feature_set`` (``full``, ``labs`` or ``all``)."""
+    out: list[float] = []
+    age, male = state["age"], state["male"]
+    out += [
+        NORMAL["Age"] if age is None else age,
+        0.5 if male is None else male,
+        float(age is None or male is None),
+    ]
+    first = state.get("first", {})
+    vs_first: list[float] = []
+    for lab in LABS:
+        v, since = _last(state, lab, hour)
+        # change since the patient's first result (0 until a second one; the open hour's
+        # result is the first when none was closed yet)
+        change = 0.0 if v is None else v - first.get(lab, v)
+        if feature_set == "labs":
+            out += [NORMAL[lab] if v is None else v, change]
+            continue
+        out += [NORMAL[lab] if v is None else v, min(since, LAB_GAP_CAP_H), float(v is None)]
+        vs_first.append(change)
+    if feature_set != "labs":
         n_open = sum(1 for k in state["open"] if k in LABS)
         out.append(float(sum(n for h, n in state["lab_hours"] if h > hour - 24) + n_open))
-    return np.asarray(out, dtype=float)
+        if feature_set == _ALL:
+            out += vs_first
+    return out
 
 
 def last_vitals(state: FeatureState) -> dict[str, float | None]:

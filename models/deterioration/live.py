@@ -80,8 +80,8 @@ def live_init() -> LiveState:
 def deterioration_lab(state: LiveState | None, lab: Mapping[str, Any]) -> LiveState:
     """Feed one laboratory result (``LabResult.to_dict()``) into the patient's live state.
 
-    The result lands in the hourly feature state (the ``full`` feature set reads it; the
-    deployed vitals-only model ignores labs); the next vitals reading's score uses it.
+    The result lands in the hourly feature state (the ``labs`` and ``full`` feature sets read
+    it; the ``vitals`` model ignores labs); the next vitals reading's score uses it.
     """
     state = state if state is not None else live_init()
     features_update(state["features"], lab)

@@ -25,6 +25,9 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 ARTIFACT_DIR = Path(__file__).parent / "artifacts"
+#: The feature set of the deployed artifact (``artifacts/deterioration_<set>.json``); the stream's
+#: default ``WARDWATCH_DETERIORATION_MODEL`` names the same one.
+DEPLOYED = "vitals"
 
 
 @dataclass(frozen=True)
@@ -147,11 +150,11 @@ def save_model(model: DeteriorationModel, path: str | Path) -> Path:
 
 
 @lru_cache(maxsize=4)
-def load_model(path: str = "vitals") -> DeteriorationModel:
+def load_model(path: str = DEPLOYED) -> DeteriorationModel:
     """Load (and cache; the artifact is immutable) an artifact.
 
-    ``path`` is ``vitals`` (the deployed model, the default), ``full`` (vitals + labs) or a file
-    path. The stream and the CLI pass the configured ``WARDWATCH_DETERIORATION_MODEL``.
+    ``path`` is a feature set (``vitals``, ``full``, ``labs``; default :data:`DEPLOYED`) or a
+    file path. The stream and the CLI pass the configured ``WARDWATCH_DETERIORATION_MODEL``.
     """
     from models.deterioration.features import FEATURE_SETS, feature_names
 

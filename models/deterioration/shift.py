@@ -2,9 +2,10 @@
 
 Set A is a single hospital, so there is no external site to validate on. As a proxy for a
 new hospital we use the ICU type columns (``Unit1`` = medical ICU, ``Unit2`` = surgical ICU;
-about 60 % of patients have one): fit the vitals-only model exactly as ``train.py`` does (same
-features, split, calibration and threshold choice) on MICU patients only and test on held-out
-SICU patients, and the reverse. Writes ``artifacts/unit_shift.json``; the model card quotes it.
+about 60 % of patients have one): fit each feature set (:data:`UNIT_SHIFT_SETS`) exactly as
+``train.py`` does (same features, split, calibration and threshold choice) on MICU patients only
+and test on held-out SICU patients, and the reverse. Writes ``artifacts/unit_shift.json``; the
+model card quotes it.
 
 It also measures what ``wardwatch calibrate deterioration`` buys at the "new hospital": the
 source-unit model refitted (Platt step and threshold, :func:`site.recalibrate`) on 250, 500 or all
@@ -18,12 +19,17 @@ vital is charted is a care-process signal the features carry (hours since measur
 measured). :func:`monitor_shift` scores the deployed model on the test patients as the monitor
 would feed them (:func:`monitor_view`) and writes ``artifacts/monitor_shift.json``.
 
-Run: ``python -m models.deterioration.shift ../shared/data/sepsis2019/training_setA.tar.gz``
-(about 12 min on one core).
+:func:`labs_absent` scores the model that reads labs on the test patients with every lab and the
+demographics removed (a bed with a monitor and nothing else) and writes
+``artifacts/labs_absent_shift.json``.
+
+Run: ``python -m models.deterioration.shift ../shared/data/sepsis2019/training_setA.tar.gz
+[unit] [monitor] [labs_absent]`` (all three by default; about 30 min on one core).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -34,6 +40,7 @@ import numpy as np
 
 from models.deterioration.dataset import PatientMatrix, iter_tar, patient_matrix
 from models.deterioration.evaluate import score_patients
+from models.deterioration.features import feature_columns
 from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, load_model
 from models.deterioration.site import recalibrate
 from models.deterioration.train import (
@@ -44,11 +51,13 @@ from models.deterioration.train import (
     split_of,
     utility_by_prevalence,
 )
+from wardwatch.records.labs import LABS
 
 log = logging.getLogger(__name__)
 KEYS = ("patients", "septic_patients", "auroc", "auprc", "utility", "news2_auroc")
 SITE_SIZES = (250, 500)  # labelled patients a site might have (plus all of its validation part)
 SITE_DRAWS = 5
+UNIT_SHIFT_SETS = ("vitals", "full", "labs")  # feature sets the ICU-type proxy fits and tests
 # Vitals a monitor reports every hour, by how much of the bedside is continuous.
 MONITOR_VIEWS = {
     "charted": (),
@@ -119,6 +128,55 @@ def monitor_shift(tar_path: Path) -> dict[str, Any]:
     return out
 
 
+def labs_absent(tar_path: Path, feature_set: str = "labs") -> dict[str, Any]:
+    """A model that reads labs and demographics, on the test patients as a monitor-only bed
+    would feed it (no lab result, no admission record: :func:`features.features_vector` then
+    imputes the reference values), against the same model with them and the vitals model."""
+    return labs_absent_score(*labs_absent_matrices(tar_path), feature_set)
+
+
+def labs_absent_matrices(tar_path: Path) -> tuple[list[PatientMatrix], list[PatientMatrix]]:
+    """The test patients' all-feature matrices as charted, and without labs and age/sex."""
+    drop = {*LABS, "Age", "Gender"}
+    with_all: list[PatientMatrix] = []
+    without: list[PatientMatrix] = []
+    for name, rows in iter_tar(tar_path, lambda n: split_of(n) == "test"):
+        with_all.append(patient_matrix(name, rows, "all"))
+        without.append(
+            patient_matrix(name, [{k: v for k, v in r.items() if k not in drop} for r in rows], "all")
+        )
+    return with_all, without
+
+
+def labs_absent_score(
+    with_all: Sequence[PatientMatrix], without: Sequence[PatientMatrix], feature_set: str = "labs"
+) -> dict[str, Any]:
+    """:func:`labs_absent` on matrices from :func:`labs_absent_matrices`."""
+    model, vitals = load_model(feature_set), load_model("vitals")
+    out: dict[str, Any] = {"model_version": model.version, "vitals_version": vitals.version}
+    runs = (
+        ("with labs and demographics", model, with_all),
+        ("without labs and demographics", model, without),
+        ("vitals model", vitals, with_all),
+    )
+    for k, m, pms in runs:
+        cols = feature_columns(m.feature_set)
+        prob = [m.predict_proba(p.X[:, cols]) for p in pms]
+        s = score_patients(pms, prob, m.threshold)
+        out[k] = {
+            **{
+                key: s[key]
+                for key in ("auroc", "auprc", "utility", "flagged_septic_pct", "flagged_non_septic_pct")
+            },
+            "utility_by_prevalence": rounded(
+                utility_by_prevalence(pms, prob, m.threshold, PREVALENCE_FACTORS)
+            ),
+            "mean_probability": round(float(np.mean(np.concatenate(prob))), 4),
+        }
+        log.info("%s: %s", k, out[k])
+    return out
+
+
 def site_refit(
     model: DeteriorationModel, site: Sequence[PatientMatrix], test: Sequence[PatientMatrix], seed: int = 0
 ) -> dict[str, Any]:
@@ -147,13 +205,36 @@ def site_refit(
     return out
 
 
-def unit_shift(tar_path: Path) -> dict[str, Any]:
-    """Same-unit and other-unit test metrics for MICU->SICU and SICU->MICU."""
-    pms, unit = [], {}
-    for name, rows in iter_tar(tar_path):
-        u1, u2 = rows[0].get("Unit1"), rows[0].get("Unit2")
-        unit[name] = "MICU" if u1 == 1 else "SICU" if u2 == 1 else None
-        pms.append(patient_matrix(name, rows, "vitals"))
+def _columns(pms: Sequence[PatientMatrix], cols: list[int]) -> list[PatientMatrix]:
+    """The patients with only the columns ``cols`` of their matrices (one feature set's)."""
+    return [dataclasses.replace(p, X=p.X[:, cols]) for p in pms]
+
+
+def unit_of(rows: Sequence[dict[str, float]]) -> str | None:
+    """A patient's ICU type from the challenge's ``Unit1`` / ``Unit2`` columns, if any."""
+    u1, u2 = rows[0].get("Unit1"), rows[0].get("Unit2")
+    return "MICU" if u1 == 1 else "SICU" if u2 == 1 else None
+
+
+def unit_shift(
+    tar_path: Path,
+    feature_sets: Sequence[str] = UNIT_SHIFT_SETS,
+    built: tuple[Sequence[PatientMatrix], dict[str, str | None]] | None = None,
+) -> dict[str, Any]:
+    """Same-unit and other-unit test metrics for MICU->SICU and SICU->MICU, per feature set.
+    ``built``: set A's all-feature matrices and each patient's :func:`unit_of`, when already
+    built."""
+    if built is None:
+        pms, unit = [], {}
+        for name, rows in iter_tar(tar_path):
+            unit[name] = unit_of(rows)
+            pms.append(patient_matrix(name, rows, "all"))
+        built = (pms, unit)
+    return {fs: _unit_shift_set(fs, built[0], built[1]) for fs in feature_sets}
+
+
+def _unit_shift_set(fs: str, pms_all: Sequence[PatientMatrix], unit: dict[str, str | None]) -> dict[str, Any]:
+    pms = _columns(pms_all, feature_columns(fs))
     out: dict[str, Any] = {}
     for src, dst in (("MICU", "SICU"), ("SICU", "MICU")):
         part = {
@@ -161,7 +242,7 @@ def unit_shift(tar_path: Path) -> dict[str, Any]:
             for k in ("train", "val", "test")
         }
         other = [p for p in pms if unit[p.name] == dst and split_of(p.name) == "test"]
-        f = fit_feature_set("vitals", part["train"], part["val"], part["test"])
+        f = fit_feature_set(fs, part["train"], part["val"], part["test"])
         other_prob = [f.model.predict_proba(p.X) for p in other]
         m_other = score_patients(other, other_prob, f.model.threshold)
         # The challenge's own rule for comparison: the best utility at the source's prevalence.
@@ -188,7 +269,7 @@ def unit_shift(tar_path: Path) -> dict[str, Any]:
                 f.model, [p for p in pms if unit[p.name] == dst and split_of(p.name) == "val"], other
             ),
         }
-        log.info("%s->%s: %s", src, dst, out[f"{src}->{dst}"])
+        log.info("%s %s->%s: %s", fs, src, dst, out[f"{src}->{dst}"])
     return out
 
 
@@ -196,11 +277,14 @@ if __name__ == "__main__":
     import sys
 
     logging.basicConfig(level=logging.INFO)
-    if len(sys.argv) != 2:
+    checks = {"unit": unit_shift, "monitor": monitor_shift, "labs_absent": labs_absent}
+    if len(sys.argv) < 2 or not set(sys.argv[2:]) <= set(checks):
         sys.exit(
-            "usage: python -m models.deterioration.shift SET_A_TARBALL "
-            "(../shared/data/sepsis2019/training_setA.tar.gz)"
+            "usage: python -m models.deterioration.shift SET_A_TARBALL [CHECK ...] "
+            f"(../shared/data/sepsis2019/training_setA.tar.gz; checks {' '.join(checks)}, default all)"
         )
     tar = Path(sys.argv[1])
-    for fn, file in ((monitor_shift, "monitor_shift.json"), (unit_shift, "unit_shift.json")):
-        (ARTIFACT_DIR / file).write_text(json.dumps(fn(tar), indent=1) + "\n")
+    for name in sys.argv[2:] or list(checks):
+        result = checks[name](tar)
+        file = "unit_shift.json" if name == "unit" else f"{name}_shift.json"
+        (ARTIFACT_DIR / file).write_text(json.dumps(result, indent=1) + "\n")

@@ -30,7 +30,7 @@ import numpy as np
 
 from models.deterioration.dataset import PatientMatrix, build, iter_tar
 from models.deterioration.evaluate import score_patients
-from models.deterioration.features import feature_names
+from models.deterioration.features import FEATURE_SETS, feature_columns, feature_names
 from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, hinge_basis, save_model
 from models.deterioration.utility import normalized_utilities, prevalence_weight
 
@@ -51,6 +51,7 @@ VERSION_PREFIX = "deterioration-lr"
 # card: "Generalisation"), not the utility at set A's prevalence alone.
 PREVALENCE_FACTORS = (1.0, round((1142 / 20000) / (1790 / 20336), 3))
 REPORT_FACTORS = (*PREVALENCE_FACTORS, 0.5)  # test utility is also reported at half set A's
+CALIBRATION_PLOTS = ("vitals", "labs")  # reliability diagrams written (the card shows them)
 CLEAR_RATIO = 0.7  # the alert clears below this fraction of its threshold (hysteresis)
 
 
@@ -68,8 +69,8 @@ class Fitted:
     test_prob: list[np.ndarray]
 
 
-def _stack(pms: Sequence[PatientMatrix], ncol: int) -> tuple[np.ndarray, np.ndarray]:
-    X = np.vstack([pm.X[:, :ncol] for pm in pms])
+def _stack(pms: Sequence[PatientMatrix], cols: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    X = np.vstack([pm.X[:, cols] for pm in pms])
     y = np.concatenate([pm.y for pm in pms])
     return X, y
 
@@ -137,16 +138,21 @@ def fit_feature_set(
     val: Sequence[PatientMatrix],
     test: Sequence[PatientMatrix],
     seed: int = 0,
+    columns: Sequence[int] | None = None,
 ) -> Fitted:
-    """Fit, calibrate, threshold and test one feature set."""
+    """Fit, calibrate, threshold and test one feature set.
+
+    ``columns``: where the set's columns are in the patients' matrices (default: the matrices
+    hold exactly the set's columns; training passes :func:`features.feature_columns` of its
+    one all-features matrix)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.preprocessing import StandardScaler
 
     names = feature_names(feature_set)
-    ncol = len(names)
-    Xtr, ytr = _stack(train, ncol)
-    Xva, yva = _stack(val, ncol)
+    cols = list(range(len(names))) if columns is None else list(columns)
+    Xtr, ytr = _stack(train, cols)
+    Xva, yva = _stack(val, cols)
     knots = choose_knots(Xtr)
     Btr, Bva = hinge_basis(Xtr, knots), hinge_basis(Xva, knots)
     del Xtr, Xva
@@ -177,10 +183,10 @@ def fit_feature_set(
         clear_threshold=0.5,
         knots=knots,
     )
-    val_prob = [model.predict_proba(pm.X[:, :ncol]) for pm in val]
+    val_prob = [model.predict_proba(pm.X[:, cols]) for pm in val]
     thr, val_utils = choose_threshold(val, val_prob)
     val_util = val_utils[1.0]
-    test_prob = [model.predict_proba(pm.X[:, :ncol]) for pm in test]
+    test_prob = [model.predict_proba(pm.X[:, cols]) for pm in test]
     test_metrics = score_patients(test, test_prob, thr)
     test_metrics["utility_by_prevalence"] = rounded(
         utility_by_prevalence(test, test_prob, thr, REPORT_FACTORS)
@@ -259,23 +265,29 @@ def calibration_plot(
 
 
 def load_set_a(tar_path: Path, progress: Any = None) -> list[PatientMatrix]:
-    """Every patient of set A as full-feature matrices (the vitals set is a column prefix)."""
-    full, vit = feature_names("full"), feature_names("vitals")
-    assert full[: len(vit)] == vit, "the vitals features must be a prefix of the full set"
-    return build(iter_tar(tar_path), "full", progress)
+    """Every patient of set A as matrices of every feature (each set's columns:
+    :func:`features.feature_columns`)."""
+    return build(iter_tar(tar_path), "all", progress)
 
 
 def train(
-    tar_path: str | Path, out_dir: str | Path = ARTIFACT_DIR, seed: int = 0, show_progress: bool = True
+    tar_path: str | Path,
+    out_dir: str | Path = ARTIFACT_DIR,
+    seed: int = 0,
+    show_progress: bool = True,
+    pms: Sequence[PatientMatrix] | None = None,
 ) -> dict[str, Any]:
-    """Rebuild both artifacts, the calibration plot, ``metrics.json`` and the model card."""
+    """Rebuild the artifacts, the calibration plots and ``metrics.json`` (the CLI then renders
+    the model card). ``pms``: set A's all-feature matrices when already built
+    (:func:`load_set_a`), else they are built from ``tar_path``."""
     from rich.progress import Progress
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with Progress(disable=not show_progress, transient=False) as prog:
-        task = prog.add_task("features (set A, hour by hour)", total=N_PATIENTS_A)
-        pms = load_set_a(Path(tar_path), lambda: prog.advance(task))
+    if pms is None:
+        with Progress(disable=not show_progress, transient=False) as prog:
+            task = prog.add_task("features (set A, hour by hour)", total=N_PATIENTS_A)
+            pms = load_set_a(Path(tar_path), lambda: prog.advance(task))
     parts: dict[str, list[PatientMatrix]] = {"train": [], "val": [], "test": []}
     for pm in sorted(pms, key=lambda p: p.name):
         parts[split_of(pm.name)].append(pm)
@@ -292,9 +304,9 @@ def train(
         "built_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     fitted: dict[str, Fitted] = {}
-    for fs in ("vitals", "full"):
+    for fs in FEATURE_SETS:
         log.info("fitting %s", fs)
-        f = fit_feature_set(fs, parts["train"], parts["val"], parts["test"], seed)
+        f = fit_feature_set(fs, parts["train"], parts["val"], parts["test"], seed, feature_columns(fs))
         fitted[fs] = f
         save_model(f.model, out_dir / f"deterioration_{fs}.json")
         results[fs] = {
@@ -303,12 +315,12 @@ def train(
             "clear_threshold": f.model.clear_threshold,
             **f.model.metrics,
         }
-    dep = fitted["vitals"]
-    calibration_plot(
-        parts["test"],
-        dep.test_prob,
-        out_dir / "calibration_vitals.png",
-        f"{dep.model.version}\ncalibration on {len(parts['test'])} test patients",
-    )
+    for fs in CALIBRATION_PLOTS:
+        calibration_plot(
+            parts["test"],
+            fitted[fs].test_prob,
+            out_dir / f"calibration_{fs}.png",
+            f"{fitted[fs].model.version}\ncalibration on {len(parts['test'])} test patients",
+        )
     (out_dir / "metrics.json").write_text(json.dumps(results, indent=1) + "\n")
     return results

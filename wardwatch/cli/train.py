@@ -82,7 +82,9 @@ def train_deterioration(
 
     res = train(data or shared_data(SET_A_TAR), out or ARTIFACT_DIR, seed=seed)
     write_card(res)
-    for fs in ("vitals", "full"):
+    from models.deterioration.features import FEATURE_SETS
+
+    for fs in FEATURE_SETS:
         t = res[fs]["test"]
         console.print(
             f"{fs}: test AUROC {t['auroc']} AUPRC {t['auprc']} utility {t['utility']} "

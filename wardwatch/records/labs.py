@@ -11,8 +11,8 @@ and ``unit`` must be exactly the unit the deterioration model was trained with
 (:data:`LABS`): a result in another unit is rejected with a reason,
 never converted silently. ``ts`` is the specimen collection time (timezone-aware), which places
 the result in the patient's ICU-hour bucket. The deterioration features take
-``LabResult.to_dict()`` directly (``features_update``); only the ``full`` model uses labs, the
-deployed vitals-only model ignores them.
+``LabResult.to_dict()`` directly (``features_update``); the ``labs`` and ``full`` models use
+them, the deployed vitals-only model ignores them.
 
 A result must name a test the deterioration model knows, in exactly the unit it was trained with;
 a value in another unit is rejected with the unit expected, never converted. ``LAB_RANGES`` are

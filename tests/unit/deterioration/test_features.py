@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from models.deterioration.features import (
+    LABS,
     feature_names,
     features_init,
     features_psv_rows,
@@ -53,7 +54,7 @@ def _stream_hour(row: dict, step_s: int):
         yield VitalsReading(patient_id="P1", bed="B1", ts=T0 + timedelta(hours=h - 1, seconds=k), **kw)
 
 
-@pytest.mark.parametrize("feature_set", ["vitals", "full"])
+@pytest.mark.parametrize("feature_set", ["vitals", "full", "labs"])
 def test_offline_rows_and_1hz_stream_give_identical_vectors(feature_set: str) -> None:
     offline, _ = features_psv_rows(ROWS, feature_set)
     state = features_init()
@@ -122,3 +123,21 @@ def test_lab_record_feeds_the_full_features() -> None:
     assert x[feature_names("full").index("Lactate_last")] == 3.1
     with pytest.raises(ValueError, match="mmol/L"):
         LabResult(patient_id="P1", ts=T0, test="Lactate", value=27.0, unit="mg/dL")
+
+
+def test_labs_set_has_change_since_first_result_and_no_lab_timing() -> None:
+    rows = [
+        {"ICULOS": 1, "HR": 80, "Creatinine": 1.0},
+        {"ICULOS": 2, "HR": 85},
+        {"ICULOS": 3, "HR": 90, "Creatinine": 1.8},
+        {"ICULOS": 4, "HR": 92, "Creatinine": 2.4, "FiO2": 40.0},  # FiO2 40 is percent: impossible
+    ]
+    X, _ = features_psv_rows(rows, "labs")
+    names = feature_names("labs")
+    col = {n: X[:, names.index(n)] for n in ("Creatinine_last", "Creatinine_vs_first", "Lactate_last")}
+    assert col["Creatinine_last"].tolist() == [1.0, 1.0, 1.8, 2.4]
+    np.testing.assert_allclose(col["Creatinine_vs_first"], [0.0, 0.0, 0.8, 1.4])
+    assert col["Lactate_last"].tolist() == [1.0] * 4  # never drawn: the reference value
+    assert X[3, names.index("FiO2_last")] == 0.21  # dropped as the labs validator would
+    assert not any(n.endswith(("_hours_since", "_never")) and n.split("_")[0] in LABS for n in names)
+    assert "labs_count_24h" not in names

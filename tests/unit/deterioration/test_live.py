@@ -133,14 +133,14 @@ def test_deployed_artifact_scores_a_septic_trajectory() -> None:
     assert 0.0 <= state["prob"] <= 1.0
 
 
-def test_full_model_uses_labs_from_the_labs_topic_and_vitals_model_ignores_them() -> None:
+def test_lab_models_use_labs_from_the_labs_topic_and_vitals_model_ignores_them() -> None:
     from models.deterioration.live import deterioration_lab, live_init
     from models.deterioration.model import load_model
     from wardwatch.records.labs import LabResult
     from wardwatch.records.vitals import VitalsReading
 
-    full, vitals = load_model("full"), load_model("vitals")
-    assert (full.feature_set, vitals.feature_set) == ("full", "vitals")
+    full, vitals, labs = load_model("full"), load_model("vitals"), load_model("labs")
+    assert (full.feature_set, vitals.feature_set, labs.feature_set) == ("full", "vitals", "labs")
     reading = VitalsReading(
         patient_id="P1",
         bed="B1",
@@ -154,7 +154,7 @@ def test_full_model_uses_labs_from_the_labs_topic_and_vitals_model_ignores_them(
     )
     lactate = LabResult(patient_id="P1", ts=T0, test="Lactate", value=6.5, unit="mmol/L").to_dict()
     probs = {}
-    for name, model in (("full", full), ("vitals", vitals)):
+    for name, model in (("full", full), ("vitals", vitals), ("labs", labs)):
         for with_lab in (False, True):
             state = live_init()
             state["features"]["t0"] = T0.timestamp()
@@ -163,4 +163,6 @@ def test_full_model_uses_labs_from_the_labs_topic_and_vitals_model_ignores_them(
             state, _, _ = deterioration_step(state, reading, None, model=model)
             probs[name, with_lab] = state["prob"]
     assert probs["full", True] > probs["full", False]  # a lactate of 6.5 raises the risk
+    # the labs model reads it too (its learned lactate effect is not monotonic: model card)
+    assert probs["labs", True] != probs["labs", False]
     assert probs["vitals", True] == probs["vitals", False]  # the monitor-only model ignores it

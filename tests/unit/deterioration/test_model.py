@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 
 from models.deterioration.dataset import iter_tar, patient_matrix
 from models.deterioration.features import feature_names
-from models.deterioration.model import load_model
+from models.deterioration.model import DEPLOYED, load_model
 from models.deterioration.train import SET_A_TAR, split_of
 from wardwatch.settings import shared_data
 
@@ -16,10 +16,10 @@ SET_A = shared_data(SET_A_TAR)
 
 def test_artifact_loads_and_matches_feature_code() -> None:
     m = load_model()
-    assert m.feature_set == "vitals"
-    assert m.feature_names == feature_names("vitals")
+    assert m.feature_set == DEPLOYED
+    assert m.feature_names == feature_names(DEPLOYED)
     assert 0.0 < m.clear_threshold < m.threshold < 1.0
-    assert m.version.startswith("deterioration-lr-vitals-")
+    assert m.version.startswith(f"deterioration-lr-{DEPLOYED}-")
     x = np.zeros(len(m.feature_names))
     assert 0.0 < float(m.predict_proba(x.reshape(1, -1))[0]) < 1.0
 
