@@ -32,6 +32,10 @@ recovery seek *after* it):
    offsets dict, aiokafka raises ``ValueError({})`` and Faust crashes the worker (seen in a
    ten-kill run). Such a commit now does nothing: the partitions' new owner reads on from the
    last committed offset (at least once, nothing lost).
+6. **A record fetched in the previous consumer generation is skipped, unacknowledged.** The
+   streams drop a record whose generation is not the app's current one (it was fetched before
+   a rebalance), but the fetch loop has already counted it as delivered: nothing reads it again
+   and no commit can pass it. Such a record now makes the loop read its partition again from it.
 
 Our input topics are never compacted and no producer writes transactions into them, so a jump
 in offsets is a stale record: :func:`delivery_verdict` holds it back and the partition is read
@@ -44,7 +48,7 @@ every one of them; only then do they write table state and acknowledge their inp
 send is otherwise a log line in Faust, and a state change whose changelog reached the broker
 before the outputs it implies would turn the re-delivered input into a "duplicate".
 
-:func:`install` applies the five fixes to Faust's classes; ``streams.app`` calls it before it
+:func:`install` applies the fixes to Faust's classes; ``streams.app`` calls it before it
 creates the app. A Faust upgrade must re-check each one (``FAUST_VERSION``).
 """
 
@@ -291,6 +295,12 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
     consumer_should_stop = self._stopped.is_set
     fetcher_should_stop = fetcher._stopped.is_set
     expected = self._read_offset  # perform_seek/seek set it to the committed (next) offset
+    app = self.app
+
+    def stale(message: Any) -> bool:
+        generation = getattr(message, "generation_id", None)
+        return generation is not None and generation != app.consumer_generation_id
+
     held: dict[Any, tuple[int, int, int]] = self.__dict__.setdefault("_ww_held", {})
     set_flag, unset_flag = self.diag.set_flag, self.diag.unset_flag
     commit_every = self._commit_every
@@ -312,6 +322,12 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
                     nxt = expected[tp]
                     if acks_enabled_for(message.topic):
                         verdict = delivery_verdict(nxt, offset)
+                        if verdict == "deliver" and stale(message):
+                            # fetched in an earlier consumer generation (before a rebalance): the
+                            # streams would skip it unacknowledged, a gap no commit could pass
+                            # (fix 6); read the partition again from here
+                            await self._seek(tp, nxt)
+                            continue
                         if verdict == "hold":
                             prev = held.get(tp)
                             rereads = prev[2] + (prev[1] != batch_no) if prev and prev[0] == nxt else 0
