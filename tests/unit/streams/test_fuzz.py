@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from batch.jobs import JobRejected, make_job_message, parse_job_message
 from streams.sinks.influx import to_line
 from wardwatch import topics
-from wardwatch.records.admissions import admission_validate
+from wardwatch.records.admissions import adt_validate
 from wardwatch.records.conditions import Condition
 from wardwatch.records.ecg import ecg_validate
 from wardwatch.records.errors import CODES, InvalidRecord
@@ -60,12 +60,16 @@ VALID: dict[str, dict[str, Any]] = {
     "labs": {"patient_id": "P1", "ts": TS, "test": "Lactate", "value": 2.6, "unit": "mmol/L"},
     "admissions": {"patient_id": "P1", "admit_ts": TS, "age_years": 71, "sex": "F"},
 }
+#: the other record of the admissions topic
+DISCHARGE = {"patient_id": "P1", "discharge_ts": TS, "reason": "to ward 7"}
 VALIDATORS = {
     "vitals": vitals_validate,
     "ecg": ecg_validate,
     "labs": labs_validate,
-    "admissions": admission_validate,
+    "admissions": adt_validate,  # admissions and discharges
 }
+#: (topic, valid record) of every input format
+BASES = [(kind, VALID[kind]) for kind in sorted(VALID)] + [("admissions", DISCHARGE)]
 
 json_values = st.recursive(
     st.none()
@@ -102,16 +106,16 @@ def _check(kind: str, raw: bytes) -> None:
     assert rec.patient_id == "P1"
 
 
-@pytest.mark.parametrize("kind", sorted(VALIDATORS))
-def test_valid_base_records_are_accepted(kind):
-    VALIDATORS[kind](json.dumps(VALID[kind]).encode(), key="P1", now=NOW)
+@pytest.mark.parametrize("kind, base", BASES)
+def test_valid_base_records_are_accepted(kind, base):
+    VALIDATORS[kind](json.dumps(base).encode(), key="P1", now=NOW)
 
 
-@pytest.mark.parametrize("kind", sorted(VALIDATORS))
+@pytest.mark.parametrize("kind, base", BASES)
 @EXAMPLES
 @given(data=st.data())
-def test_mutated_records_are_accepted_or_rejected_with_a_code(kind, data):
-    _check(kind, data.draw(mutated(VALID[kind])))
+def test_mutated_records_are_accepted_or_rejected_with_a_code(kind, base, data):
+    _check(kind, data.draw(mutated(base)))
 
 
 @pytest.mark.parametrize("kind", sorted(VALIDATORS))
@@ -218,17 +222,33 @@ def _run_mixed(agents, agent_fn, kind, fuzzed, clean, clean_pid, fuzz_pid):
     return events, letters
 
 
-def _assert_mixed(kind, events, letters, stateful_codes):
+def _validator_code(kind: str) -> Any:
+    """The code ``VALIDATORS[kind]`` rejects a record with (None: a valid record)."""
+
+    def code(raw: bytes, key: str) -> str | None:
+        try:
+            VALIDATORS[kind](raw, key=key, now=datetime.now(UTC))
+        except InvalidRecord as e:
+            return e.code
+        return None
+
+    return code
+
+
+def _assert_mixed(expected_code, events, letters, stateful_codes):
+    """Each clean record processed (no dead letter); each fuzzed one ``expected_code(raw, key)``
+    rejects dead-lettered with that code; a fuzzed one it accepts processed, or dead-lettered
+    with one of ``stateful_codes`` (for its place in the stream)."""
     for label, raw, ev in events:
         offset = ev.message.offset
         if label == "clean":
             assert offset not in letters, f"clean record dead-lettered: {letters.get(offset)}"
             continue
-        try:
-            VALIDATORS[kind](raw, key=ev.message.key.decode(), now=datetime.now(UTC))
-        except InvalidRecord as e:
+        code = expected_code(raw, ev.message.key.decode())
+        if code is not None:
             assert offset in letters, f"rejected record not dead-lettered: {raw[:120]!r}"
-            assert letters[offset]["code"] == e.code
+            assert letters[offset]["code"] == code
+            assert letters[offset]["reason"]
         else:  # valid as a record: processed, or dead-lettered for its place in the stream
             assert offset not in letters or letters[offset]["code"] in stateful_codes
 
@@ -246,7 +266,7 @@ def test_fuzzed_vitals_through_the_agent(agents, data):
     clean = [_clean_vitals(clean_pid, i) for i in range(10)]
     agents.broker.sent.clear()
     events, letters = _run_mixed(agents, score_vitals, topics.VITALS, fuzzed, clean, clean_pid, fuzz_pid)
-    _assert_mixed("vitals", events, letters, {"duplicate", "conflicting", "out_of_order"})
+    _assert_mixed(_validator_code("vitals"), events, letters, {"duplicate", "conflicting", "out_of_order"})
     assert vitals_state[clean_pid]["last_ts"] == json.loads(clean[-1])["ts"]
 
 
@@ -264,4 +284,95 @@ def test_fuzzed_ecg_through_the_agent(agents, data):
     clean = [_clean_ecg(clean_pid, i) for i in range(4)]
     agents.broker.sent.clear()
     events, letters = _run_mixed(agents, analyse_ecg, topics.ECG, fuzzed, clean, clean_pid, fuzz_pid)
-    _assert_mixed("ecg", events, letters, {"duplicate", "out_of_order", "fs_mismatch", "seq_gap"})
+    _assert_mixed(
+        _validator_code("ecg"), events, letters, {"duplicate", "out_of_order", "fs_mismatch", "seq_gap"}
+    )
+
+
+def _pids() -> tuple[str, str]:
+    """A fresh clean and fuzzed patient per example (the tables persist across examples)."""
+    import uuid
+
+    return f"C-{uuid.uuid4().hex[:8]}", f"F-{uuid.uuid4().hex[:8]}"
+
+
+def _reference(agents, agent_fn, kind, make_clean) -> str:
+    """Run the clean records of a fresh patient alone (the run the fuzzed one must match);
+    return that patient's id."""
+    pid = _pids()[0].replace("C-", "R-")
+    _run_mixed(agents, agent_fn, kind, [], make_clean(pid), pid, pid)
+    return pid
+
+
+def _side_state(pid: str) -> Any:
+    """A patient's ``vitals-state`` entry without where it came from (partition, offset)."""
+    from streams.vitals.agents import vitals_state
+
+    return {k: v for k, v in vitals_state[pid].items() if k not in ("partition", "offset")}
+
+
+def _clean_labs(pid: str) -> list[bytes]:
+    return [
+        json.dumps(
+            {
+                **VALID["labs"],
+                "patient_id": pid,
+                "ts": (LIVE_T0 + timedelta(minutes=i)).isoformat(),
+                "value": 1.0 + i,
+            }
+        ).encode()
+        for i in range(4)
+    ]
+
+
+@AGENT_EXAMPLES
+@given(data=st.data())
+def test_fuzzed_labs_through_the_agent(agents, data):
+    from streams.labs.agents import ingest_labs
+
+    clean_pid, fuzz_pid = _pids()
+    base = {**VALID["labs"], "patient_id": fuzz_pid, "ts": (LIVE_T0 - timedelta(minutes=10)).isoformat()}
+    fuzzed = data.draw(st.lists(mutated(base) | st.binary(max_size=80), min_size=5, max_size=25))
+    ref = _reference(agents, ingest_labs, topics.LABS, _clean_labs)
+    agents.broker.sent.clear()
+    events, letters = _run_mixed(
+        agents, ingest_labs, topics.LABS, fuzzed, _clean_labs(clean_pid), clean_pid, fuzz_pid
+    )
+    _assert_mixed(_validator_code("labs"), events, letters, set())
+    assert _side_state(clean_pid) == _side_state(ref)
+
+
+def _clean_admissions(pid: str) -> list[bytes]:
+    """An admission, a corrected one (the later one counts)."""
+    ts = (LIVE_T0 - timedelta(hours=5)).isoformat()
+    return [
+        json.dumps({**VALID["admissions"], "patient_id": pid, "admit_ts": ts, "age_years": age}).encode()
+        for age in (70, 71)
+    ]
+
+
+@AGENT_EXAMPLES
+@given(data=st.data())
+def test_fuzzed_admissions_and_discharges_through_the_agent(agents, data):
+    from streams.admissions.agents import ingest_admissions
+
+    clean_pid, fuzz_pid = _pids()
+    ts = (LIVE_T0 - timedelta(minutes=10)).isoformat()
+    admission = {**VALID["admissions"], "patient_id": fuzz_pid, "admit_ts": ts}
+    discharge = {**DISCHARGE, "patient_id": fuzz_pid, "discharge_ts": ts}
+    fuzzed = data.draw(
+        st.lists(mutated(admission) | mutated(discharge) | st.binary(max_size=80), min_size=5, max_size=25)
+    )
+    ref = _reference(agents, ingest_admissions, topics.ADMISSIONS, _clean_admissions)
+    agents.broker.sent.clear()
+    events, letters = _run_mixed(
+        agents,
+        ingest_admissions,
+        topics.ADMISSIONS,
+        fuzzed,
+        _clean_admissions(clean_pid),
+        clean_pid,
+        fuzz_pid,
+    )
+    _assert_mixed(_validator_code("admissions"), events, letters, set())
+    assert _side_state(clean_pid) == _side_state(ref)
