@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -201,18 +202,27 @@ def _clean_ecg(pid: str, i: int) -> bytes:
     return json.dumps({**VALID["ecg"], "patient_id": pid, "ts": ts, "seq": i}).encode()
 
 
+def _interleaved(clean: list[Any], fuzzed: list[Any]) -> list[tuple[str, Any]]:
+    """``("clean", item)`` and ``("fuzz", item)`` alternating, the longer list's rest at the end."""
+    return [
+        (label, items[i])
+        for i in range(max(len(fuzzed), len(clean)))
+        for label, items in (("clean", clean), ("fuzz", fuzzed))
+        if i < len(items)
+    ]
+
+
 def _run_mixed(agents, agent_fn, kind, fuzzed, clean, clean_pid, fuzz_pid):
     """Put ``clean`` (key clean_pid) and ``fuzzed`` (key fuzz_pid) interleaved; return the
     events by kind and the dead letters by offset."""
+    keys = {"clean": clean_pid.encode(), "fuzz": fuzz_pid.encode()}
 
     async def scenario():
         async with agent_fn.test_context() as agent:
             events = []
-            for i in range(max(len(fuzzed), len(clean))):
-                for label, items, key in (("clean", clean, clean_pid), ("fuzz", fuzzed, fuzz_pid)):
-                    if i < len(items):
-                        ev = await agent.put(items[i], key=key.encode(), partition=0, wait=False)
-                        events.append((label, items[i], ev))
+            for label, item in _interleaved(clean, fuzzed):
+                ev = await agent.put(item, key=keys[label], partition=0, wait=False)
+                events.append((label, item, ev))
             await agents.processed(agent, *(ev for _, _, ev in events))
             assert agent._crash_reason is None
             return events
@@ -220,6 +230,15 @@ def _run_mixed(agents, agent_fn, kind, fuzzed, clean, clean_pid, fuzz_pid):
     events = agents.run(scenario())
     letters = {d["offset"]: d for d in agents.values(topics.DEADLETTER) if d.get("source_topic") == kind}
     return events, letters
+
+
+@st.composite
+def fuzz_stream(draw: st.DrawFn, items: st.SearchStrategy, min_size: int, max_size: int) -> list[Any]:
+    """A list of ``items`` with a few of them repeated further on (duplicates, re-deliveries)."""
+    xs = draw(st.lists(items, min_size=min_size, max_size=max_size))
+    for _ in range(draw(st.integers(0, 3)) if xs else 0):
+        xs.insert(draw(st.integers(0, len(xs))), draw(st.sampled_from(xs)))
+    return xs
 
 
 def _validator_code(kind: str) -> Any:
@@ -262,7 +281,7 @@ def test_fuzzed_vitals_through_the_agent(agents, data):
 
     clean_pid, fuzz_pid = f"C-{uuid.uuid4().hex[:8]}", f"F-{uuid.uuid4().hex[:8]}"
     base = {**VALID["vitals"], "patient_id": fuzz_pid, "ts": (LIVE_T0 - timedelta(minutes=10)).isoformat()}
-    fuzzed = data.draw(st.lists(mutated(base) | st.binary(max_size=80), min_size=5, max_size=25))
+    fuzzed = data.draw(fuzz_stream(mutated(base) | st.binary(max_size=80), 5, 25))
     clean = [_clean_vitals(clean_pid, i) for i in range(10)]
     agents.broker.sent.clear()
     events, letters = _run_mixed(agents, score_vitals, topics.VITALS, fuzzed, clean, clean_pid, fuzz_pid)
@@ -280,7 +299,7 @@ def test_fuzzed_ecg_through_the_agent(agents, data):
     rt.load_classifier()
     clean_pid, fuzz_pid = f"C-{uuid.uuid4().hex[:8]}", f"F-{uuid.uuid4().hex[:8]}"
     base = {**VALID["ecg"], "patient_id": fuzz_pid, "ts": (LIVE_T0 - timedelta(minutes=10)).isoformat()}
-    fuzzed = data.draw(st.lists(mutated(base) | st.binary(max_size=80), min_size=3, max_size=12))
+    fuzzed = data.draw(fuzz_stream(mutated(base) | st.binary(max_size=80), 3, 12))
     clean = [_clean_ecg(clean_pid, i) for i in range(4)]
     agents.broker.sent.clear()
     events, letters = _run_mixed(agents, analyse_ecg, topics.ECG, fuzzed, clean, clean_pid, fuzz_pid)
@@ -332,7 +351,7 @@ def test_fuzzed_labs_through_the_agent(agents, data):
 
     clean_pid, fuzz_pid = _pids()
     base = {**VALID["labs"], "patient_id": fuzz_pid, "ts": (LIVE_T0 - timedelta(minutes=10)).isoformat()}
-    fuzzed = data.draw(st.lists(mutated(base) | st.binary(max_size=80), min_size=5, max_size=25))
+    fuzzed = data.draw(fuzz_stream(mutated(base) | st.binary(max_size=80), 5, 25))
     ref = _reference(agents, ingest_labs, topics.LABS, _clean_labs)
     agents.broker.sent.clear()
     events, letters = _run_mixed(
@@ -360,9 +379,7 @@ def test_fuzzed_admissions_and_discharges_through_the_agent(agents, data):
     ts = (LIVE_T0 - timedelta(minutes=10)).isoformat()
     admission = {**VALID["admissions"], "patient_id": fuzz_pid, "admit_ts": ts}
     discharge = {**DISCHARGE, "patient_id": fuzz_pid, "discharge_ts": ts}
-    fuzzed = data.draw(
-        st.lists(mutated(admission) | mutated(discharge) | st.binary(max_size=80), min_size=5, max_size=25)
-    )
+    fuzzed = data.draw(fuzz_stream(mutated(admission) | mutated(discharge) | st.binary(max_size=80), 5, 25))
     ref = _reference(agents, ingest_admissions, topics.ADMISSIONS, _clean_admissions)
     agents.broker.sent.clear()
     events, letters = _run_mixed(
@@ -376,3 +393,205 @@ def test_fuzzed_admissions_and_discharges_through_the_agent(agents, data):
     )
     _assert_mixed(_validator_code("admissions"), events, letters, set())
     assert _side_state(clean_pid) == _side_state(ref)
+
+
+# ------------------------------------------------------------------ the alert agents
+def _condition(pid: str, priority: str = "medium", active: bool = True, minutes: int = 0) -> dict[str, Any]:
+    ts = (LIVE_T0 + timedelta(minutes=minutes)).isoformat()
+    return {**CONDITION, "patient_id": pid, "priority": priority, "active": active, "ts": ts}
+
+
+def _raise(agents, *pids: str) -> dict[str, str]:
+    """A medium NEWS2 alarm for each of ``pids`` (through ``raise_alerts``); their alert ids."""
+    from streams.alerts.agents import open_alerts, raise_alerts
+
+    async def scenario():
+        async with raise_alerts.test_context() as agent:
+            evs = [await agent.put(_condition(pid), key=pid.encode(), wait=False) for pid in pids]
+            await agents.processed(agent, *evs)
+
+    agents.run(scenario())
+    return {pid: open_alerts[pid]["open"]["news2"]["alert_id"] for pid in pids}
+
+
+def _alert_events(agents, pid: str) -> list[tuple[Any, ...]]:
+    """What the alert events of ``pid`` say, without ids and times."""
+    return [
+        (e["type"], e["priority"], e["source"], e.get("by"), e.get("reason"))
+        for m, e in zip(agents.sent(topics.ALERTS), agents.values(topics.ALERTS), strict=True)
+        if m.key == pid.encode()
+    ]
+
+
+#: when the fuzz's tokens are issued (whole seconds: tokens of one length, as hypothesis needs
+#: its strategies to draw the same way when it replays an example)
+TOKEN_NOW = float(int(time.time()))
+
+
+def _tokens(secret: bytes) -> st.SearchStrategy:
+    """Valid, forged, expired, wrong-role, tampered and garbage user tokens (and none)."""
+    from wardwatch.identity import User, issue_token
+
+    nurse, viewer = User("nurse-7", "Nora Seven", "nurse"), User("vic", "Vic", "viewer")
+    now = TOKEN_NOW
+    valid = issue_token(nurse, secret, now, 600)
+    body, _, sig = valid.rpartition(".")
+    admin_body = "v1." + base64.urlsafe_b64encode(
+        json.dumps({"sub": "x", "role": "admin", "exp": now + 600}).encode()
+    ).decode().rstrip("=")
+    return (
+        st.sampled_from(
+            [
+                valid,
+                issue_token(nurse, b"f" * 32, now, 600),  # another secret
+                issue_token(nurse, secret, now - 100, 10),  # expired
+                issue_token(viewer, secret, now, 600),  # may not act
+                f"{admin_body}.{sig}",  # payload swapped, signature kept
+                valid[:-3],  # truncated
+                f"{body}.{sig[:-1]}\u00e9",  # a signature that is not ASCII
+                "",
+            ]
+        )
+        | st.builds(lambda a, b: f"v1.{a}.{b}", st.text(max_size=12), st.text(max_size=12))
+        | json_values
+    )
+
+
+def _mostly(right: st.SearchStrategy, wrong: st.SearchStrategy) -> st.SearchStrategy:
+    """``right`` three times in four, else ``wrong`` (so that most fuzzed messages get as far as
+    the checks behind the first one)."""
+    return st.integers(0, 3).flatmap(lambda i: wrong if i == 0 else right)
+
+
+@st.composite
+def ack_messages(draw: st.DrawFn, pid: str, alert_ids: list[str], secret: bytes) -> bytes:
+    """``alerts.ack`` messages near the contract (wardwatch.records.actions), some mutated."""
+    msg: dict[str, Any] = {
+        "patient_id": pid,
+        "alert_id": draw(_mostly(st.sampled_from(alert_ids), st.text(max_size=70) | json_values)),
+        "action": draw(_mostly(st.sampled_from(["acknowledge", "silence"]), json_values)),
+    }
+    if msg["action"] == "silence" or draw(st.integers(0, 4)) == 0:
+        duration = st.sampled_from([0, 600, 600.5, -1, 1e9]) | st.floats() | json_values
+        msg["duration_s"] = draw(_mostly(st.floats(1, 600), duration))
+    if draw(st.integers(0, 5)):
+        msg["token"] = draw(_tokens(secret))
+    if draw(st.booleans()):
+        msg["reason"] = draw(_mostly(st.text(max_size=20), st.just("x" * 501) | json_values))
+    return draw(mutated(msg)) if draw(st.integers(0, 2)) == 0 else json.dumps(msg).encode()
+
+
+def _ack_code(secret: bytes) -> Any:
+    """The code ``act_on_alerts`` dead-letters a message with before it looks at the alerts."""
+    from wardwatch.identity import AuthError, authorize
+    from wardwatch.records.actions import action_validate
+
+    def code(raw: bytes, key: str) -> str | None:
+        try:
+            action = action_validate(raw, key=key)
+            authorize(action.token, action.action, secret, time.time())
+        except (InvalidRecord, AuthError) as e:
+            return e.code
+        return None
+
+    return code
+
+
+def _clean_acks(pid: str, alert_id: str, secret: bytes) -> list[bytes]:
+    from wardwatch.identity import User, issue_token
+
+    tok = issue_token(User("nurse-7", "Nora Seven", "nurse"), secret, TOKEN_NOW, 600)
+    base = {"patient_id": pid, "alert_id": alert_id, "token": tok}
+    return [
+        json.dumps({**base, "action": "silence", "duration_s": 60}).encode(),
+        json.dumps({**base, "action": "acknowledge", "reason": "reviewed"}).encode(),
+    ]
+
+
+@AGENT_EXAMPLES
+@given(data=st.data())
+def test_fuzzed_operator_actions_through_the_agent(agents, auth_secret, data):
+    """Malformed JSON, missing/wrong fields, bad/expired/forged/tampered tokens, a viewer's,
+    unknown alert ids, duplicates, silences out of range: each dead-lettered with its code; the
+    clean patient's silence and acknowledgement act exactly as alone."""
+    from streams.alerts.agents import act_on_alerts, open_alerts
+    from wardwatch.identity import User, issue_token
+
+    clean_pid, fuzz_pid = _pids()
+    ref_pid = clean_pid.replace("C-", "R-")
+    ids = _raise(agents, clean_pid, fuzz_pid, ref_pid)
+    foreign = [ids[fuzz_pid], ids[clean_pid], "al-0000"]  # its own, another patient's, none
+    fuzzed = data.draw(
+        fuzz_stream(ack_messages(fuzz_pid, foreign, auth_secret) | st.binary(max_size=80), 5, 25)
+    )
+    _run_mixed(
+        agents,
+        act_on_alerts,
+        topics.ALERTS_ACK,
+        [],
+        _clean_acks(ref_pid, ids[ref_pid], auth_secret),
+        ref_pid,
+        ref_pid,
+    )
+    alone = _alert_events(agents, ref_pid)
+    assert [e[0] for e in alone] == ["raised", "silenced", "acknowledged"]
+    agents.broker.sent.clear()
+    clean = _clean_acks(clean_pid, ids[clean_pid], auth_secret)
+    events, letters = _run_mixed(agents, act_on_alerts, topics.ALERTS_ACK, fuzzed, clean, clean_pid, fuzz_pid)
+    _assert_mixed(_ack_code(auth_secret), events, letters, {"bad_value"})  # no such open alert
+    assert _alert_events(agents, clean_pid) == alone[1:]  # (raised before the fuzz)
+    assert open_alerts[clean_pid]["open"]["news2"]["acknowledged"] is True
+    usable = [issue_token(User("nurse-7", "Nora Seven", "nurse"), auth_secret, TOKEN_NOW, 600).encode()]
+    usable += [issue_token(User("vic", "Vic", "viewer"), auth_secret, TOKEN_NOW, 600).encode()]
+    for d in letters.values():  # no usable credential in a dead letter
+        assert not any(t in base64.b64decode(d.get("original_b64") or "") for t in usable)
+
+
+def _condition_code(value: Any, key: str) -> str | None:
+    """``raise_alerts`` dead-letters every condition it cannot read as ``malformed``."""
+    try:
+        Condition.from_dict(value)
+    except (TypeError, ValueError, KeyError):
+        return "malformed"
+    return None
+
+
+def _clean_conditions(pid: str) -> list[dict[str, Any]]:
+    """Raised, escalated, resolved."""
+    return [_condition(pid), _condition(pid, "high", minutes=1), _condition(pid, "high", False, minutes=20)]
+
+
+@AGENT_EXAMPLES
+@given(data=st.data())
+def test_fuzzed_conditions_through_the_agent(agents, data):
+    """``alerts.conditions`` is internal, but a corrupted or foreign producer must not crash the
+    alert agent: any JSON value (what Faust's JSON codec hands the agent) is raised/resolved or
+    dead-lettered, and the clean patient's alarm goes through raised/escalated/resolved as alone."""
+    from streams.alerts.agents import raise_alerts
+
+    clean_pid, fuzz_pid = _pids()
+    base = _condition(fuzz_pid)
+    fuzzed = data.draw(
+        fuzz_stream(mutated(base).map(_decoded) | json_values, 5, 25).map(
+            lambda xs: [x for x in xs if x is not _UNDECODABLE]
+        )
+    )
+    alone = _alert_events(agents, _reference(agents, raise_alerts, topics.CONDITIONS, _clean_conditions))
+    assert [e[0] for e in alone] == ["raised", "escalated", "resolved"]
+    agents.broker.sent.clear()
+    events, letters = _run_mixed(
+        agents, raise_alerts, topics.CONDITIONS, fuzzed, _clean_conditions(clean_pid), clean_pid, fuzz_pid
+    )
+    _assert_mixed(_condition_code, events, letters, set())
+    assert _alert_events(agents, clean_pid) == alone
+
+
+_UNDECODABLE = object()
+
+
+def _decoded(raw: bytes) -> Any:
+    """What Faust's JSON codec makes of ``raw`` (``_UNDECODABLE``: it cannot)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return _UNDECODABLE
