@@ -26,7 +26,7 @@ from wardwatch.records.conditions import Condition
 from wardwatch.records.ecg import ecg_validate
 from wardwatch.records.errors import CODES, InvalidRecord
 from wardwatch.records.labs import labs_validate
-from wardwatch.records.points import point
+from wardwatch.records.points import point, points_message, unpack_points
 from wardwatch.records.vitals import vitals_validate
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -595,3 +595,60 @@ def _decoded(raw: bytes) -> Any:
         return json.loads(raw)
     except ValueError:
         return _UNDECODABLE
+
+
+# ------------------------------------------------------------------ the InfluxDB sink
+def _point_code(value: Any, key: str) -> str | None:
+    """``write_points`` dead-letters a message with a point that is not line protocol."""
+    for p in unpack_points(value):
+        try:
+            to_line(p)
+        except (KeyError, TypeError, ValueError):
+            return "malformed"
+    return None
+
+
+def _clean_points(pid: str) -> list[dict[str, Any]]:
+    """Single points and a batch message of the clean patient."""
+    pts = [
+        point("vitals", {"patient": pid, "bed": "B1"}, {"hr_bpm": 60.0 + i}, LIVE_T0 + timedelta(seconds=i))
+        for i in range(6)
+    ]
+    return [pts[0], points_message(pts[1:4]), pts[4], pts[5]]
+
+
+@AGENT_EXAMPLES
+@given(data=st.data())
+def test_fuzzed_points_through_the_sink(agents, monkeypatch, data):
+    """Any JSON value (what Faust's JSON codec hands the agent), alone or inside a batch message:
+    each message with a point that is not line protocol dead-lettered with its offset; the clean
+    patient's points written exactly as alone. InfluxDB itself is not here (the writer's ``post``
+    records the body, as in test_agents_sinks.py): what the server rejects (HTTP 400) is tested
+    against the real one in tests/integration."""
+    import streams.sinks.agents as sink
+    from streams.sinks.influx import InfluxWriter
+    from wardwatch.settings import get_settings
+
+    bodies: list[str] = []
+
+    async def post(body: str) -> None:
+        bodies.append(body)
+
+    monkeypatch.setattr(sink, "writer", InfluxWriter(get_settings(), post=post))
+    clean_pid, fuzz_pid = _pids()
+    base = point("vitals", {"patient": fuzz_pid, "bed": "B1"}, {"hr_bpm": 72.0}, LIVE_T0)
+    one = mutated(base).map(_decoded).filter(lambda v: v is not _UNDECODABLE) | json_values
+    fuzzed = data.draw(fuzz_stream(one | st.lists(one, max_size=4).map(points_message), 5, 25))
+
+    def lines(pid: str) -> list[str]:
+        return [ln.replace(pid, "<pid>") for b in bodies for ln in b.split("\n") if f"patient={pid}" in ln]
+
+    ref = _reference(agents, sink.write_points, topics.POINTS, _clean_points)
+    alone = lines(ref)
+    assert len(alone) == 6
+    agents.broker.sent.clear()
+    events, letters = _run_mixed(
+        agents, sink.write_points, topics.POINTS, fuzzed, _clean_points(clean_pid), clean_pid, fuzz_pid
+    )
+    _assert_mixed(_point_code, events, letters, set())
+    assert lines(clean_pid) == alone
