@@ -162,7 +162,13 @@ def issue_token(user: User, secret: bytes, now: float, ttl_s: float) -> str:
 
 def verify_token(token: Any, secret: bytes, now: float) -> User:
     """The user a token names; raises :class:`AuthError` (``unauthenticated``) if it does not hold."""
-    if not isinstance(token, str) or token.count(".") != 2 or not token.startswith("v1."):
+    # a token is ASCII (base64url); hmac.compare_digest raises TypeError on any other str
+    if (
+        not isinstance(token, str)
+        or not token.isascii()
+        or token.count(".") != 2
+        or not token.startswith("v1.")
+    ):
         raise AuthError("unauthenticated", "no valid user token")
     body, _, signature = token.rpartition(".")
     if not hmac.compare_digest(signature, _sign(secret, body)):

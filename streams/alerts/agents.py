@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -174,15 +175,20 @@ async def _raise_batch(events: list) -> None:
         open_alerts[pid] = state
 
 
+#: anything shaped like a user token (wardwatch.identity: "v1." + base64url + "." + base64url)
+_TOKEN_LIKE = re.compile(rb"v1\.[A-Za-z0-9_\-.]*")
+
+
 def _redacted(raw: Any) -> bytes | None:
-    """The message with its token blanked (a dead letter must not carry a usable credential)."""
+    """The message with its token blanked (a dead letter must not carry a usable credential);
+    in bytes that are not a JSON object (a truncated message, say) every token-shaped run."""
     try:
         obj = json.loads(raw)
     except (ValueError, TypeError):
-        return None
-    if not isinstance(obj, dict) or "token" not in obj:
-        return None
-    return json.dumps({**obj, "token": "[redacted]"}).encode()
+        obj = None
+    if isinstance(obj, dict):
+        return json.dumps({**obj, "token": "[redacted]"}).encode() if "token" in obj else None
+    return _TOKEN_LIKE.sub(b"[redacted]", raw) if isinstance(raw, bytes) else None
 
 
 def _verified_user(action: AlertAction) -> User:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from streams.app import app
 from streams.deadletter import deadletter_output
@@ -68,10 +69,14 @@ async def _write(pairs: list) -> None:
     """Write the points of ``(event, point)`` pairs; dead-letter the rejected ones with the
     partition and offset of the message that carried them."""
     rejected = await writer.write([p for _, p in pairs])
-    carrier = {id(p): event for event, p in pairs}
+    # the carriers of each point object, in order: two messages can decode to the same object
+    # (``null``, small ints), which a dict by id alone would attribute to the last one
+    carriers: dict[int, list[Any]] = {}
+    for event, p in pairs:
+        carriers.setdefault(id(p), []).append(event)
     await publish(
         [
-            deadletter_output(carrier[id(p)], reason, POINTS, raw=json.dumps(p, default=str).encode())
+            deadletter_output(carriers[id(p)].pop(0), reason, POINTS, raw=json.dumps(p, default=str).encode())
             for p, reason in rejected
         ]
     )

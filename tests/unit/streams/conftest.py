@@ -213,6 +213,22 @@ def _checkpoints() -> list[Any]:
     return [m.checkpoint for m in mods if m is not None]
 
 
+#: the user-token secret the ``auth_secret`` fixture gives the alert agents
+AUTH_SECRET = b"s" * 32
+
+
+@pytest.fixture
+def auth_secret():
+    """The alert agents' token secret, as if configured on the worker (restored afterwards)."""
+    from streams.alerts import agents as alert_agents
+
+    auth = alert_agents.auth
+    saved = (auth.loaded, auth.secret, auth.problem)
+    auth.loaded, auth.secret, auth.problem = True, AUTH_SECRET, ""
+    yield AUTH_SECRET
+    auth.loaded, auth.secret, auth.problem = saved
+
+
 @pytest.fixture
 def agents(faust_loop):
     """An :class:`AgentHarness` with the app's producer replaced by a :class:`BrokerStub`;

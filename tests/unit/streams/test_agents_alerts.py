@@ -26,12 +26,9 @@ NURSE = User("nurse-7", "Nora Seven", "nurse")
 
 
 @pytest.fixture(autouse=True)
-def secret():
-    """The worker's token secret, as if configured (restored afterwards)."""
-    saved = (alert_agents.auth.loaded, alert_agents.auth.secret, alert_agents.auth.problem)
-    alert_agents.auth.loaded, alert_agents.auth.secret, alert_agents.auth.problem = True, SECRET, ""
-    yield
-    alert_agents.auth.loaded, alert_agents.auth.secret, alert_agents.auth.problem = saved
+def secret(auth_secret):
+    """The worker's token secret, as if configured (conftest.py)."""
+    assert auth_secret == SECRET
 
 
 def token(user: User = NURSE, secret: bytes = SECRET, ttl_s: float = 600) -> str:
