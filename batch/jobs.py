@@ -399,7 +399,20 @@ class DoneSet:
             self._ids.popitem(last=False)
 
     def add_result_value(self, raw: bytes | None, key: bytes | None = None) -> str | None:
-        """Record the job id of one raw result message (JSON ``job_id``, else the key)."""
+        """Record the job id of one raw result message (JSON ``job_id``, else the key); a result
+        of a rejected message (``"rejected": true``: its id was never verified) is not a job
+        done.
+
+        >>> done = DoneSet()
+        >>> done.add_result_value(b'{"job_id": "notes-a", "status": "failed", "rejected": true}')
+        >>> done.decide("notes-a")
+        'process'
+        """
+        try:
+            if json.loads(raw or b"").get("rejected") is True:
+                return None
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            pass
         job_id = peek_job_id(raw, key)
         if job_id:
             self.add(job_id)

@@ -363,6 +363,10 @@ class JobWorker:
                 reason=e.reason,
                 error=e.message,
             )
+            # The message was not a valid job, so the id it claims is unverified: the result
+            # tells a waiting client, but must not count as that job done (a forged or broken
+            # message would make the worker skip the real job with that id).
+            result["rejected"] = True
         else:
             log_event(
                 log,
@@ -378,7 +382,8 @@ class JobWorker:
             if result["status"] == "failed":
                 deadletter(result["reason"], result["error"] or "", result.get("detail") or {})
         self._produce(result_topic(self.kind), result["job_id"], result)
-        self.done.add(result["job_id"])
+        if not result.get("rejected"):
+            self.done.add(result["job_id"])
         self._commit(msg)  # only now: the result is safely on the results topic
         self._metric(result)
         log_event(
