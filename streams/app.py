@@ -54,3 +54,17 @@ app = faust.App(
     table_cleanup_interval=60.0,
     logging_config=logging_config(_s.log_level),
 )
+
+_stalls: dict = {}
+
+
+@app.timer(interval=5.0)
+async def unstall_partitions() -> None:
+    """Every 5 s: :func:`streams.delivery.unstall` (a record dropped on its way to the agents is
+    read again instead of holding its partition's commit forever)."""
+    import time
+
+    try:
+        await delivery.unstall(app.consumer, time.monotonic(), _stalls)
+    except Exception:  # noqa: BLE001 - never let the safety net take the worker down
+        delivery.log.exception("unstall check failed")

@@ -233,6 +233,48 @@ def delivery_verdict(expected: int | None, offset: int) -> str:
     return "drop" if offset < expected else "hold"
 
 
+#: seconds the next record to commit may stay unacknowledged while later ones are (see
+#: :func:`unstall`); well above a state checkpoint interval and a slow batch
+STALL_S = 30.0
+
+
+def head_gap(committed: int | None, acked: list[int]) -> bool:
+    """Whether a partition's next record to commit (``committed``) is unacknowledged while a
+    later one is: the commit cannot move until that record is acknowledged.
+
+    >>> head_gap(10, [11, 12]), head_gap(10, [10, 11]), head_gap(10, []), head_gap(None, [3])
+    (True, False, False, False)
+    """
+    return committed is not None and bool(acked) and min(acked) > committed
+
+
+async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float]]) -> list[Any]:
+    """The safety net under fixes 1 and 6: a partition whose next record to commit has stayed
+    unacknowledged for :data:`STALL_S` while later ones were acknowledged had that record
+    dropped somewhere on its way to the agents (no agent holds a record that long); it is read
+    again from there. What the agents already took in is recognised by their states (the
+    offset each state records) and only acknowledged. Returns the partitions read again.
+    ``seen``: per partition, the stalled offset and since when (kept between calls)."""
+    acks_enabled_for = consumer.app.topics.acks_enabled_for
+    again = []
+    for tp in list(consumer.assignment()):
+        committed = consumer._committed_offset.get(tp)
+        if not acks_enabled_for(tp.topic) or not head_gap(committed, list(consumer._acked.get(tp) or ())):
+            seen.pop(tp, None)
+            continue
+        first = seen.get(tp)
+        if first is None or first[0] != committed:
+            seen[tp] = (committed, now)
+            continue
+        if now - first[1] >= STALL_S:
+            log.warning("record %s of %s never acknowledged; reading it again", committed, tp)
+            consumer._read_offset[tp] = committed
+            await consumer._seek(tp, committed)
+            seen.pop(tp, None)
+            again.append(tp)
+    return again
+
+
 def committable_run(committed: int | None, acked: list[int]) -> int:
     """How many of the sorted ``acked`` offsets may be committed: the run of consecutive
     offsets that starts at the ``committed`` offset (the next record to process). With no
