@@ -33,8 +33,8 @@ from models.alarms.lifecycle import (
     alert_points,
 )
 from streams.app import app
-from streams.deadletter import deadletter_event, deadletter_output
-from streams.delivery import Output, acked_batches, already_processed, publish
+from streams.deadletter import deadletter_event
+from streams.delivery import already_processed, publish
 from streams.metrics import metrics
 from streams.tables import patient_table
 from streams.topics import alerts_ack_topic, alerts_topic, conditions_topic, points_topic
@@ -125,54 +125,32 @@ async def publish_alert_events(patient_id: str, events: list[dict[str, Any]]) ->
         _logged(patient_id, events)
 
 
-#: conditions per micro-batch, and the longest wait to fill one (adds at most this latency)
-BATCH_MAX = 500
-BATCH_WITHIN_S = 0.02
-
-
 @app.agent(conditions_topic)
 async def raise_alerts(stream):
-    """Conditions in micro-batches: one publish (one round trip to the broker) per batch, not
-    per condition; a patient's conditions are applied in order, each to the state the one before
-    it left."""
-    async for events in acked_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
-        async with alerts_lock:
-            await _raise_batch(events)
-
-
-async def _raise_batch(events: list) -> None:
-    now = datetime.now(UTC)
-    states: dict[str, AlertState] = {}
-    sends: list[Output] = []
-    raised: list[tuple[str, list[dict[str, Any]]]] = []
-    for event in events:
-        msg = event.message
+    async for event in stream.events():
         try:
             cond = Condition.from_dict(event.value)
         except (TypeError, ValueError, KeyError) as e:
-            raw = json.dumps(event.value, default=str).encode()
-            bad = InvalidRecord("malformed", f"invalid condition: {e}")
-            sends.append(deadletter_output(event, bad, CONDITIONS, raw=raw))
+            await deadletter_event(
+                event,
+                InvalidRecord("malformed", f"invalid condition: {e}"),
+                CONDITIONS,
+                raw=json.dumps(event.value, default=str).encode(),
+            )
             continue
-        pid = cond.patient_id
-        current = states[pid] if pid in states else open_alerts[pid]
-        if already_processed(current, msg.partition, msg.offset):
-            # re-delivered after a rebalance (offset not committed yet): its events went out
-            # before this state was written. Applied again to the state that followed it, a
-            # condition of an alarm resolved since would raise that alarm again.
-            metrics.incr("conditions_redelivered")
-            continue
-        state, evs = alert_on_condition(current, cond, now)
-        state["partition"], state["offset"] = msg.partition, msg.offset
-        states[pid] = state
-        if evs:
-            sends += _sends(pid, evs)
-            raised.append((pid, evs))
-    await publish(sends)  # events (and dead letters) acknowledged before the states are written
-    for pid, evs in raised:
-        _logged(pid, evs)
-    for pid, state in states.items():
-        open_alerts[pid] = state
+        msg = event.message
+        async with alerts_lock:
+            current = open_alerts[cond.patient_id]
+            if already_processed(current, msg.partition, msg.offset):
+                # re-delivered after a rebalance (offset not committed yet): its events went out
+                # before this state was written. Applied again to the state that followed it, a
+                # condition of an alarm resolved since would raise that alarm again.
+                metrics.incr("conditions_redelivered")
+                continue
+            state, events = alert_on_condition(current, cond, datetime.now(UTC))
+            await publish_alert_events(cond.patient_id, events)
+            state["partition"], state["offset"] = msg.partition, msg.offset
+            open_alerts[cond.patient_id] = state
 
 
 #: anything shaped like a user token (wardwatch.identity: "v1." + base64url + "." + base64url)

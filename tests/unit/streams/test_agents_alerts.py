@@ -100,7 +100,7 @@ def test_conditions_become_the_engines_alert_events(agents):
             seen = json.loads(json.dumps(open_alerts.data["P001"]))
             events = [await agent.put(c, key=b"P001", partition=4) for c in conds[1:]]
             await agents.processed(agent, *events)
-            return seen, await agents.changelogged(open_alerts, 2)  # one per patient per batch
+            return seen, await agents.changelogged(open_alerts, 4)
 
     seen, changelog = agents.run(scenario())
     final_state, events = engine(*conds)
