@@ -33,6 +33,7 @@ from streams.alerts.agents import alerts_lock, open_alerts, publish_alert_events
 from streams.app import app
 from streams.ecg.agents import ecg_state, rt
 from streams.metrics import metrics
+from streams.tables import active_partitions
 from streams.vitals.agents import state_lock, vitals_state
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.settings import get_settings
@@ -127,12 +128,11 @@ async def evict_idle_patients() -> None:
     """Every ``IDLE_CHECK_S``: the idle patients of this worker's active partitions."""
     if not IDLE_S:
         return
-    try:
-        actives = app.assignor.assigned_actives()
-    except Exception:  # noqa: BLE001 - not assigned yet (rebalancing)
+    partitions = active_partitions(VITALS)
+    if partitions is None:  # not assigned yet (rebalancing)
         return
     try:
-        await evict_idle(time.time(), {tp.partition for tp in actives if tp.topic == VITALS})
+        await evict_idle(time.time(), partitions)
     except Exception:
         log.exception("idle eviction failed")
         metrics.incr("idle_eviction_errors")

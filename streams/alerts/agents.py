@@ -36,7 +36,7 @@ from streams.app import app
 from streams.deadletter import deadletter_event
 from streams.delivery import already_processed, publish
 from streams.metrics import metrics
-from streams.tables import patient_table
+from streams.tables import active_partitions, patient_table
 from streams.topics import alerts_ack_topic, alerts_topic, conditions_topic, points_topic
 from wardwatch.identity import AuthError, User, authorize
 from wardwatch.logs import log_event, pid_ref
@@ -216,12 +216,11 @@ async def act_on_alerts(stream):
 @app.timer(interval=TICK_S)
 async def escalate_alerts() -> None:
     """Every ``alerts_tick_s``: deadlines and silences of the open alerts this worker owns."""
-    try:
-        actives = app.assignor.assigned_actives()
-    except Exception:  # noqa: BLE001 - not assigned yet (rebalancing)
+    partitions = active_partitions(CONDITIONS)
+    if partitions is None:  # not assigned yet (rebalancing)
         return
     try:
-        await tick_alerts(datetime.now(UTC), {tp.partition for tp in actives if tp.topic == CONDITIONS})
+        await tick_alerts(datetime.now(UTC), partitions)
     except Exception:
         log.exception("alert escalation tick failed")
         metrics.incr("alert_tick_errors")
