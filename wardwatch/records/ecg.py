@@ -279,8 +279,14 @@ def _samples(samples: Any, name: str, fs: float) -> np.ndarray:
         )
     if not all(type(v) is int for v in samples):
         raise InvalidRecord("malformed", f"{name} must hold integers (microvolts), not floats", name)
-    arr = np.asarray(samples, dtype=np.int64)
-    peak = int(np.abs(arr).max())
+    try:
+        arr = np.asarray(samples, dtype=np.int64)
+    except OverflowError:  # an integer beyond 64 bits (JSON allows any size)
+        raise InvalidRecord(
+            "amplitude_impossible", f"{name} holds an integer beyond 64 bits (send microvolts)", name
+        ) from None
+    # max and min rather than abs: abs of the smallest int64 is itself negative
+    peak = max(int(arr.max()), -int(arr.min()))
     if peak > MAX_ABS_UV:
         raise InvalidRecord(
             "amplitude_impossible", f"|{name}| up to {peak} uV > {MAX_ABS_UV} uV (send microvolts)", name

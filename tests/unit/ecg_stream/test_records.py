@@ -70,6 +70,8 @@ def test_chunk_with_a_second_lead_round_trips():
         (chunk(ecg_uv=[0] * 360 * 6), "chunk_too_long"),
         (chunk(ecg_uv=[0.5, 0.2]), "malformed"),
         (chunk(ecg_uv=[0, 25_000, 0]), "amplitude_impossible"),
+        (chunk(ecg_uv=[0, -(2**63), 0]), "amplitude_impossible"),  # abs() of it is negative
+        (chunk(ecg_uv=[0, 10**30, 0]), "amplitude_impossible"),  # beyond int64 (found by the fuzz)
         (chunk(lead2="V1"), "lead2_mismatch"),
         (chunk(ecg2_uv=[1] * 360), "lead2_mismatch"),
         (chunk(lead2="V1", ecg2_uv=[1] * 359), "lead2_mismatch"),

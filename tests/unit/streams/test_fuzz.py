@@ -426,6 +426,9 @@ def _alert_events(agents, pid: str) -> list[tuple[Any, ...]]:
 #: when the fuzz's tokens are issued (whole seconds: tokens of one length, as hypothesis needs
 #: its strategies to draw the same way when it replays an example)
 TOKEN_NOW = float(int(time.time()))
+#: how long the fuzz's valid tokens last: the module is imported when pytest collects, and under
+#: ``make test`` these tests run half an hour later (a 10-minute token had expired by then)
+TOKEN_TTL_S = 24 * 3600
 
 
 def _tokens(secret: bytes) -> st.SearchStrategy:
@@ -434,18 +437,18 @@ def _tokens(secret: bytes) -> st.SearchStrategy:
 
     nurse, viewer = User("nurse-7", "Nora Seven", "nurse"), User("vic", "Vic", "viewer")
     now = TOKEN_NOW
-    valid = issue_token(nurse, secret, now, 600)
+    valid = issue_token(nurse, secret, now, TOKEN_TTL_S)
     body, _, sig = valid.rpartition(".")
     admin_body = "v1." + base64.urlsafe_b64encode(
-        json.dumps({"sub": "x", "role": "admin", "exp": now + 600}).encode()
+        json.dumps({"sub": "x", "role": "admin", "exp": now + TOKEN_TTL_S}).encode()
     ).decode().rstrip("=")
     return (
         st.sampled_from(
             [
                 valid,
-                issue_token(nurse, b"f" * 32, now, 600),  # another secret
+                issue_token(nurse, b"f" * 32, now, TOKEN_TTL_S),  # another secret
                 issue_token(nurse, secret, now - 100, 10),  # expired
-                issue_token(viewer, secret, now, 600),  # may not act
+                issue_token(viewer, secret, now, TOKEN_TTL_S),  # may not act
                 f"{admin_body}.{sig}",  # payload swapped, signature kept
                 valid[:-3],  # truncated
                 f"{body}.{sig[:-1]}\u00e9",  # a signature that is not ASCII
@@ -500,7 +503,7 @@ def _ack_code(secret: bytes) -> Any:
 def _clean_acks(pid: str, alert_id: str, secret: bytes) -> list[bytes]:
     from wardwatch.identity import User, issue_token
 
-    tok = issue_token(User("nurse-7", "Nora Seven", "nurse"), secret, TOKEN_NOW, 600)
+    tok = issue_token(User("nurse-7", "Nora Seven", "nurse"), secret, TOKEN_NOW, TOKEN_TTL_S)
     base = {"patient_id": pid, "alert_id": alert_id, "token": tok}
     return [
         json.dumps({**base, "action": "silence", "duration_s": 60}).encode(),
@@ -541,8 +544,8 @@ def test_fuzzed_operator_actions_through_the_agent(agents, auth_secret, data):
     _assert_mixed(_ack_code(auth_secret), events, letters, {"bad_value"})  # no such open alert
     assert _alert_events(agents, clean_pid) == alone[1:]  # (raised before the fuzz)
     assert open_alerts[clean_pid]["open"]["news2"]["acknowledged"] is True
-    usable = [issue_token(User("nurse-7", "Nora Seven", "nurse"), auth_secret, TOKEN_NOW, 600).encode()]
-    usable += [issue_token(User("vic", "Vic", "viewer"), auth_secret, TOKEN_NOW, 600).encode()]
+    usable = [issue_token(User("nurse-7", "Nora Seven", "nurse"), auth_secret, TOKEN_NOW, TOKEN_TTL_S).encode()]
+    usable += [issue_token(User("vic", "Vic", "viewer"), auth_secret, TOKEN_NOW, TOKEN_TTL_S).encode()]
     for d in letters.values():  # no usable credential in a dead letter
         assert not any(t in base64.b64decode(d.get("original_b64") or "") for t in usable)
 
