@@ -32,10 +32,15 @@ recovery seek *after* it):
    offsets dict, aiokafka raises ``ValueError({})`` and Faust crashes the worker (seen in a
    ten-kill run). Such a commit now does nothing: the partitions' new owner reads on from the
    last committed offset (at least once, nothing lost).
-6. **A record fetched in the previous consumer generation is skipped, unacknowledged.** The
-   streams drop a record whose generation is not the app's current one (it was fetched before
-   a rebalance), but the fetch loop has already counted it as delivered: nothing reads it again
-   and no commit can pass it. Such a record now makes the loop read its partition again from it.
+6. **A record the streams skip is counted as delivered.** The streams drop, unacknowledged, a
+   record whose generation is not the app's current one (it was fetched before a rebalance)
+   and every record they take while the app's flow is stopped (after a rebalance's seek, until
+   its recovery resumes the flow), but the fetch loop has already counted it as delivered:
+   nothing reads it again and no commit can pass it. Worse, the records after it are
+   processed, so when it is read again (a later rebalance, :func:`unstall`) the patient's state
+   is already past it and it is skipped as processed: lost (the SIGKILL test lost 160-480
+   readings a run this way). Such a record now makes the loop read its partition again from
+   it, once the flow runs.
 
 Our input topics are never compacted and no producer writes transactions into them, so a jump
 in offsets is a stale record: :func:`delivery_verdict` holds it back and the partition is read
@@ -143,14 +148,87 @@ def already_processed(state: Mapping[str, Any], partition: int, offset: int) -> 
 
 async def acked_batches(stream: Any, max_events: int, within_s: float) -> Any:
     """``stream.take_events`` batches, each acknowledged only after the agent has handled it
-    (the body of its ``async for`` returned: outputs published). A batch whose body raises is
-    not acknowledged. (Agents with per-patient state hold their batches until a
-    :class:`streams.tables.Checkpoint` instead.)"""
+    (the body of its ``async for`` returned: outputs published), and each holding a partition's
+    records only in order and without a gap (:class:`InOrder`)."""
+    in_order = InOrder(stream.app)
     async for events in stream.take_events(max_events, within=within_s):
+        events = await in_order.admit(events)
+        if not events:
+            continue
         yield events
         observe_batch(events)
         for event in events:
             await stream.ack(event)
+
+
+#: seconds before a partition read again for a missing record is read again once more, and how
+#: many times before the missing offset is taken to be a real gap (never expected on our topics)
+REREAD_AFTER_S, REREADS_BEFORE_GAP = 5.0, 3
+
+
+class InOrder:
+    """The agent's own check that it sees each partition's records one after the other.
+
+    Faust can drop a record on its way to an agent (a stream skips, unacknowledged, what it
+    takes while the app's flow is stopped or from an earlier consumer generation; the fetch loop
+    guards what it can see, fix 6, but not a flow stopped after a record was queued). If the
+    agent then processed the records after it, the patient's state would be past it, and when
+    it was read again it would be skipped as already processed: lost. So a batch's records of a
+    partition are only taken up to a missing offset; the rest are kept back unacknowledged and
+    the partition is read again from the missing record. The next offset of each partition
+    starts, in each consumer generation, at its committed offset (where the seek put it).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.generation: Any = None
+        self.next: dict[Any, int] = {}
+        self.rereads: dict[Any, tuple[int, float, int]] = {}  # tp -> (offset, when, times)
+
+    async def admit(self, events: Sequence[Any]) -> list[Any]:
+        """The events of ``events`` that follow on from what this agent took before; each one
+        after a missing record is kept back (never acknowledged) and its partition read again."""
+        consumer = self.app.consumer
+        if self.app.consumer_generation_id != self.generation:
+            self.generation = self.app.consumer_generation_id
+            self.next.clear()
+            self.rereads.clear()
+        taken, blocked = [], set()
+        for event in events:
+            message = event.message
+            tp, offset = message.tp, message.offset
+            if tp not in blocked:
+                nxt = self.next.get(tp, consumer._committed_offset.get(tp))
+                if nxt is None or offset <= nxt or self._real_gap(tp, nxt):
+                    self.next[tp] = offset + 1
+                    taken.append(event)
+                    continue
+                blocked.add(tp)
+                await self._read_again(consumer, tp, nxt, offset)
+            # kept back: the stream's own acknowledgement of the batch must not count
+            message.incref(2)
+            consumer._unacked_messages.discard(message)
+        return taken
+
+    def _real_gap(self, tp: Any, nxt: int) -> bool:
+        seen = self.rereads.get(tp)
+        if seen is None or seen[0] != nxt or seen[2] < REREADS_BEFORE_GAP:
+            return False
+        log.error("offset %s of %s never came after %d re-reads; going on without it", nxt, tp, seen[2])
+        self.rereads.pop(tp, None)
+        return True
+
+    async def _read_again(self, consumer: Any, tp: Any, nxt: int, got: int) -> None:
+        now = time.monotonic()
+        seen = self.rereads.get(tp)
+        if seen is not None and seen[0] == nxt and now - seen[1] < REREAD_AFTER_S:
+            return  # already being read again from there
+        times = seen[2] + 1 if seen is not None and seen[0] == nxt else 1
+        log.warning("record %s of %s missing before %s; reading the partition again from it", nxt, tp, got)
+        metrics.incr("delivery_reread")
+        self.rereads[tp] = (nxt, now, times)
+        consumer._read_offset[tp] = nxt
+        await consumer._seek(tp, nxt)
 
 
 def observe_batch(events: Sequence[Any]) -> None:
@@ -234,7 +312,7 @@ def delivery_verdict(expected: int | None, offset: int) -> str:
 
 
 #: seconds the next record to commit may stay unacknowledged while later ones are (see
-#: :func:`unstall`); well above a state checkpoint interval and a slow batch
+#: :func:`unstall`); well above a slow batch
 STALL_S = 30.0
 
 
@@ -339,6 +417,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
     expected = self._read_offset  # perform_seek/seek set it to the committed (next) offset
     app = self.app
 
+    flow_control_active = app.flow_control.is_active
+
     def stale(message: Any) -> bool:
         generation = getattr(message, "generation_id", None)
         return generation is not None and generation != app.consumer_generation_id
@@ -355,6 +435,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
             batch_no += 1
             await self.sleep(0)
             if not self.should_stop:
+                blocked: set[Any] = set()  # partitions to read again from their next offset
                 async for tp, message in ait:
                     since_yield += 1
                     if since_yield > yield_every:
@@ -363,13 +444,18 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
                     offset = message.offset
                     nxt = expected[tp]
                     if acks_enabled_for(message.topic):
-                        verdict = delivery_verdict(nxt, offset)
-                        if verdict == "deliver" and stale(message):
-                            # fetched in an earlier consumer generation (before a rebalance): the
-                            # streams would skip it unacknowledged, a gap no commit could pass
-                            # (fix 6); read the partition again from here
-                            await self._seek(tp, nxt)
+                        if tp in blocked:
                             continue
+                        if nxt is not None and (stale(message) or not flow_control_active()):
+                            # The streams skip, unacknowledged, a record fetched in an earlier
+                            # consumer generation or taken while the app's flow is stopped
+                            # (between a rebalance's seek and the end of its recovery). Counted
+                            # as delivered it is a gap (fix 6); worse, the records after it are
+                            # processed, and when it is read again the patient's state is past
+                            # it ("already processed"): lost. Read the partition again from here.
+                            blocked.add(tp)
+                            continue
+                        verdict = delivery_verdict(nxt, offset)
                         if verdict == "hold":
                             prev = held.get(tp)
                             rereads = prev[2] + (prev[1] != batch_no) if prev and prev[0] == nxt else 0
@@ -411,6 +497,11 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
                     res = await self.wait_first(rest, self.suspend_flow.wait())
                     if rest in res.done:  # not delivered when a rebalance suspended the flow
                         expected[tp] = offset + 1
+                for tp in blocked:
+                    if expected[tp] is not None:
+                        await self._seek(tp, expected[tp])
+                if blocked:
+                    await asyncio.sleep(0.05)  # until the flow resumes (or a rebalance seeks)
                 unset_flag(faust_consumer.CONSUMER_FETCHING)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:

@@ -40,12 +40,6 @@ class Settings(BaseSettings):
     # hundreds of small produce requests per second into a few large ones, which cut the
     # broker's CPU about 4x at 1,000 beds (bench load) for that much added latency.
     kafka_linger_ms: float = Field(5.0, ge=0.0, le=100.0)
-    # How often the vitals and ECG agents write their patients' states to the changelog and
-    # commit the records those states cover (streams/tables.py, Checkpoint): each patient's state
-    # once per interval instead of once per reading. A worker that dies re-processes at most
-    # this much of its input (outputs again with the same ids). 0 (the default until the kill
-    # tests pass with a longer interval, see the stop note of 2026-12-05): after every batch.
-    state_checkpoint_s: float = Field(0.0, ge=0.0, le=60.0)
     # Kafka security: PLAINTEXT (loopback development) or SASL_SSL with SCRAM-SHA-512 users
     # (``wardwatch services up --secure`` starts such a broker and writes each role's password
     # file). The password comes from a file (preferred) or the environment.

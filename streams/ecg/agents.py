@@ -6,11 +6,9 @@ one implementation the benches and tests also run), strips are rendered by
 :mod:`streams.ecg.strip`. This module moves data between the ``ecg`` topic, the changelog table
 ``ecg-state`` and those functions.
 
-Batching: Faust's ``take_events`` collects up to :data:`BATCH_MAX` chunks (many patients) or
+Batching: :func:`streams.delivery.acked_batches` collects up to :data:`BATCH_MAX` chunks (many patients) or
 :data:`BATCH_WITHIN_S` seconds, then every beat candidate of the batch goes through one
-``BeatClassifier.predict`` call. The patients' states are written to the changelog by a
-:class:`streams.tables.Checkpoint` (every ``state_checkpoint_s``, each patient once), which then
-acknowledges the chunks they cover. The step runs in a worker thread (``asyncio.to_thread``), so
+``BeatClassifier.predict`` call. The step runs in a worker thread (``asyncio.to_thread``), so
 that the other agents are served while it computes.
 
 Changelog partition: ``ecg-state`` is a :class:`streams.tables.PatientStateTable` (each
@@ -36,11 +34,11 @@ from models.ecg.step import LiveDetector, Rejected, StripInputs, ecg_state_new, 
 from models.ecg.stream_state import ECGState, FamilyVotes
 from streams.app import app
 from streams.deadletter import deadletter_output
-from streams.delivery import Output, already_processed, observe_batch, publish
+from streams.delivery import Output, acked_batches, already_processed, publish
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
 from streams.outputs import PointBatches
-from streams.tables import Checkpoint, patient_table
+from streams.tables import patient_table
 from streams.topics import conditions_topic, ecg_topic, points_topic
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.records.ecg import ECGChunk, ecg_validate
@@ -57,7 +55,6 @@ RETIRE_AFTER_S = 6 * 3600.0  #: a stream silent this long (patient discharged) l
 RULES = RuleConfig()
 
 ecg_state = patient_table("ecg-state")
-checkpoint = Checkpoint(ecg_state, ECG, get_settings().state_checkpoint_s)
 
 
 class _Runtime:
@@ -186,12 +183,9 @@ async def _emit(
 @app.agent(ecg_topic)
 async def analyse_ecg(stream):
     rt.load_classifier()
-    async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-        checkpoint.hold(events)
+    async for events in acked_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
         async with rt.lock:
-            checkpoint.took(stream, events, await _process_batch(events))
-            await checkpoint.save_if_due()
-        observe_batch(events)
+            await _process_batch(events)
 
 
 _STAGE_LOG = {"admit": "ecg admit failed", "detect": "ecg detection failed", "analyse": "ecg analysis failed"}
@@ -234,9 +228,9 @@ def _take_in(
     return early, admitted
 
 
-async def _process_batch(events: list) -> dict[str, ECGState]:
+async def _process_batch(events: list) -> None:
     """One batch: every output (conditions, points, dead letters) is published and acknowledged
-    by the broker; returns the patients' new states (for the checkpoint)."""
+    by the broker before the patients' states are written to the table."""
     sends: list[Output] = []
     points = PointBatches()
     states: dict[str, ECGState] = {}
@@ -278,16 +272,14 @@ async def _process_batch(events: list) -> dict[str, ECGState]:
     for i, chunk in admitted:  # the last input each state took in (re-delivery check)
         states[chunk.patient_id]["offset"] = events[i].message.offset
     await publish(sends + points.sends(points_topic))
-    return states
+    for pid, st in states.items():
+        ecg_state[pid] = st
 
 
 @app.timer(interval=FEED_CHECK_S)
 async def ecg_feed_watch() -> None:
-    """Feed stopped: no chunk for ``RULES.feed_timeout_s`` (wall clock) on an active stream;
-    and the checkpoint of a stream that went quiet."""
+    """Feed stopped: no chunk for ``RULES.feed_timeout_s`` (wall clock) on an active stream."""
     try:
-        async with rt.lock:
-            await checkpoint.save_if_due()
         await _feed_watch()
     except Exception:
         log.exception("ecg feed watch failed")

@@ -6,11 +6,10 @@ and those functions.
 
 Readings are taken in micro-batches (many patients). A batch's outputs (conditions, its points
 as one message per partition: :mod:`streams.outputs`, dead letters) are published and
-acknowledged by the broker first; then the patients' states are kept in the table, and a
-:class:`streams.tables.Checkpoint` writes them to the changelog every ``state_checkpoint_s`` and
-only then acknowledges the readings, so a commit never passes a reading whose outputs and state
-are not on the broker, and a state can never be ahead of its outputs (a re-delivered reading
-would otherwise be a "duplicate" whose alarm was lost).
+acknowledged by the broker first; then the patients' states are written to the table, then the
+readings are acknowledged, so a commit never passes a reading whose outputs are not on the
+broker, and a state can never be ahead of its outputs (a re-delivered reading would otherwise be
+a "duplicate" whose alarm was lost).
 """
 
 from __future__ import annotations
@@ -26,10 +25,10 @@ from models.deterioration.model import load_model
 from models.vitals.scoring import VitalsState, vitals_step
 from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
-from streams.delivery import Output, already_processed, observe_batch, publish
+from streams.delivery import Output, acked_batches, already_processed, publish
 from streams.metrics import metrics
 from streams.outputs import PointBatches
-from streams.tables import Checkpoint, patient_table
+from streams.tables import patient_table
 from streams.topics import conditions_topic, points_topic, vitals_topic
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.records.conditions import Condition
@@ -48,7 +47,6 @@ vitals_state = patient_table("vitals-state")
 # Held from reading a patient's state to writing it back (a batch awaits its outputs in
 # between), so a lab or admission for the same patient cannot be overwritten by the batch.
 state_lock = asyncio.Lock()
-checkpoint = Checkpoint(vitals_state, VITALS, get_settings().state_checkpoint_s)
 
 
 def _deterioration(
@@ -63,23 +61,14 @@ def _deterioration(
 
 @app.agent(vitals_topic)
 async def score_vitals(stream):
-    async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-        checkpoint.hold(events)
+    async for events in acked_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
         async with state_lock:
-            checkpoint.took(stream, events, await _score_batch(events))
-            await checkpoint.save_if_due()
-        observe_batch(events)
+            await _score_batch(events)
 
 
-@app.timer(interval=1.0)
-async def save_vitals_state() -> None:
-    """The checkpoint of a stream that went quiet (its records are committed with it)."""
-    async with state_lock:
-        await checkpoint.save_if_due()
-
-
-async def _score_batch(events: list) -> dict[str, VitalsState]:
-    """Score a batch; publish its outputs (acknowledged); return the patients' new states."""
+async def _score_batch(events: list) -> None:
+    """Score a batch; publish its outputs (acknowledged by the broker); then write the patients'
+    new states to the table."""
     now = datetime.now(UTC)
     states: dict[str, VitalsState] = {}
     sends: list[Output] = []
@@ -116,7 +105,8 @@ async def _score_batch(events: list) -> dict[str, VitalsState]:
         points.add(msg.partition, new_points)
         metrics.incr("vitals_processed")
     await publish(sends + points.sends(points_topic))
-    return states
+    for pid, state in states.items():
+        vitals_state[pid] = state
 
 
 async def apply_side_input(

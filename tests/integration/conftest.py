@@ -120,7 +120,53 @@ def quiet_stream_workers():
     paused = _session_stream_workers()
     for pid in paused:
         os.kill(pid, signal.SIGSTOP)
+    groups = {_app_id_of(pid) for pid in paused}
     yield paused
     for pid in paused:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
+    # The resumed workers take in everything the module produced; until they have, what they
+    # write (pipeline latency, alerts) is minutes late, which the next modules would measure.
+    _wait_caught_up([g for g in groups if g], CATCH_UP_S)
+
+
+#: how long the module that paused the session's stream workers waits for them to catch up
+CATCH_UP_S = 240.0
+#: the input topics a resumed stream worker catches up on
+CATCH_UP_TOPICS = ["vitals", "ecg", "labs", "admissions", "alerts.conditions", "alerts.ack", "influx.points"]
+
+
+def _app_id_of(pid: int) -> str | None:
+    """The consumer group (``WARDWATCH_APP_ID``, else the configured default) of worker ``pid``."""
+    from wardwatch.settings import get_settings
+
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if b"=" in e)
+    except OSError:
+        return None
+    return env.get(b"WARDWATCH_APP_ID", get_settings().app_id.encode()).decode()
+
+
+def _wait_caught_up(groups: list[str], timeout_s: float) -> None:
+    """Wait until every group's committed offsets reach the end offsets the input topics had
+    when the wait began (at most ``timeout_s``; a worker still behind then is left to go on)."""
+    from kafka.admin import KafkaAdminClient
+
+    from wardwatch.kafka_io import client_config
+
+    if not groups:
+        return
+    ends = {tp: end for tp, end in end_offsets(CATCH_UP_TOPICS).items() if end > 0}
+    admin = KafkaAdminClient(**client_config())
+    try:
+        deadline = time.monotonic() + timeout_s
+        for group in groups:
+            while time.monotonic() < deadline:
+                got = admin.list_consumer_group_offsets(group)
+                # (a partition the group never committed is not one it reads)
+                if all(got[tp].offset >= end for tp, end in ends.items() if tp in got):
+                    break
+                time.sleep(2)
+    finally:
+        admin.close()

@@ -9,12 +9,14 @@ and batch workers, CLI runs, Kafka and InfluxDB) for it.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer
 
 from wardwatch import topics
+from wardwatch.kafka_io import end_offsets
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +26,24 @@ MIN_LEN = 4  # shorter ids ("P1") would match unrelated text
 
 
 def _patient_ids(s) -> set[str]:
+    """Every key on the patient-keyed topics, read up to the end offsets taken first (polled,
+    partition by partition, rather than iterated until a quiet spell)."""
+    ends = {tp: end for tp, end in end_offsets(list(PATIENT_KEYED)).items() if end > 0}
     c = KafkaConsumer(
         bootstrap_servers=s.bootstrap_servers,
-        auto_offset_reset="earliest",
         enable_auto_commit=False,
-        consumer_timeout_ms=3000,
         fetch_max_bytes=64 * 1024 * 1024,
     )
+    ids: set[str] = set()
     try:
-        c.subscribe([t for t in PATIENT_KEYED if t in c.topics()])
-        return {m.key.decode("utf-8", "replace") for m in c if m.key}
+        c.assign(list(ends))
+        c.seek_to_beginning(*ends)
+        deadline = time.monotonic() + 120
+        while any(c.position(tp) < end for tp, end in ends.items()):
+            assert time.monotonic() < deadline, "patient-keyed topics not read to their end in 120 s"
+            for msgs in c.poll(timeout_ms=1000).values():
+                ids.update(m.key.decode("utf-8", "replace") for m in msgs if m.key)
+        return ids
     finally:
         c.close()
 

@@ -76,8 +76,7 @@ def lag_grows(
     floor_s: float = LAG_GROWTH_FLOOR_S,
 ) -> bool:
     """Whether lag ``(t, lag)`` samples over ``[t0, t1]`` grow without bound (see the constants;
-    ``floor_s``: the lag in seconds of input that is never "growing", e.g. raised by the state
-    checkpoint interval, which commits in steps of that many seconds).
+    ``floor_s``: the lag in seconds of input that is never "growing").
 
     Examples
     --------

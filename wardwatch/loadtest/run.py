@@ -421,7 +421,7 @@ def _report(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from simulators.load import load_plan
     from wardwatch.loadtest.expected import TIMER_SOURCES, expected_outputs
-    from wardwatch.loadtest.measure import LAG_GROWTH_FLOOR_S, lag_grows, percentiles
+    from wardwatch.loadtest.measure import lag_grows, percentiles
 
     cfg, s = r.cfg, r.s
     start: datetime = drive["start"]
@@ -446,8 +446,7 @@ def _report(
     in_rate = sum(n_in.values()) / drive_s
     lag_series = [(t, total) for t, total, _, _ in sm.lag.samples]
     during = [lag for t, lag in lag_series if t <= drive["end_wall"]]
-    # committed offsets move in steps of the state checkpoint (streams/tables.py)
-    grows = lag_grows(lag_series, t0, drive["end_wall"], in_rate, LAG_GROWTH_FLOOR_S + s.state_checkpoint_s)
+    grows = lag_grows(lag_series, t0, drive["end_wall"], in_rate)
     pipe, raw, ratio, raw_cpu = _rates(s, sm.lag.samples, inputs, n_in, t0)
     out_start, out_end = outputs
     out_n = sum(out_end[tp] - out_start.get(tp, 0) for tp in out_end)

@@ -204,15 +204,6 @@ def faust_loop():
     app.loop = previous
 
 
-def _checkpoints() -> list[Any]:
-    """The state checkpoints of the agent modules imported so far (the ECG one only when a
-    test imported the ECG agents)."""
-    import sys
-
-    mods = [sys.modules.get(m) for m in ("streams.vitals.agents", "streams.ecg.agents")]
-    return [m.checkpoint for m in mods if m is not None]
-
-
 #: the user-token secret the ``auth_secret`` fixture gives the alert agents
 AUTH_SECRET = b"s" * 32
 
@@ -245,20 +236,8 @@ def agents(faust_loop):
     faust_loop.run_until_complete(broker.start())  # a worker starts its producer at once
     for table in (vitals_state, open_alerts):
         table.data.clear()
-    # The state checkpoints (streams/tables.py) save after every batch here, and, there being no
-    # consumer group, every partition counts as this worker's.
-    checkpoints = _checkpoints()
-    saved_cp = [(cp.every_s, cp.owned) for cp in checkpoints]
-    for cp in checkpoints:
-        cp.every_s, cp.owned = 0.0, lambda: set(range(64))
-        cp.changed.clear()
-        cp.held.clear()
     harness = AgentHarness(faust_loop, broker)
     yield harness
-    for cp, (every_s, owned) in zip(checkpoints, saved_cp, strict=True):
-        cp.every_s, cp.owned = every_s, owned
-        cp.changed.clear()
-        cp.held.clear()
     # table changelogs still queued, then stop
     faust_loop.run_until_complete(asyncio.wait_for(broker.buffer.flush(), TIMEOUT_S))
     faust_loop.run_until_complete(broker.stop())

@@ -167,3 +167,158 @@ def test_a_commit_of_assigned_partitions_goes_through():
     thread = _ConsumerThread(assigned={TP("vitals", 0)})
     assert asyncio.run(delivery._commit_assigned(thread, {TP("vitals", 0): 42, TP("ecg", 3): 7})) is True
     assert thread.committed == [{("vitals", 0): 42}] and thread.crashed == []
+
+
+class _Flow:
+    def __init__(self, active: bool):
+        self.active = active
+
+    def is_active(self) -> bool:
+        return self.active
+
+
+class _FetchLoop:
+    """What ``_drain_messages`` uses of Faust's consumer: ``getmany`` hands out the queued
+    fetches (one per call; the loop stops when none is left), ``callback`` records deliveries,
+    ``_seek`` records seeks (and, as aiokafka does, makes the next fetch start there)."""
+
+    def __init__(self, fetches, flow_active: bool = True, generation: int = 1):
+        from types import SimpleNamespace
+
+        self.fetches = list(fetches)
+        self.delivered: list[int] = []
+        self.seeks: list[tuple[TP, int]] = []
+        self._read_offset = {VITALS0: 5}
+        self.flow = _Flow(flow_active)
+        self.app = SimpleNamespace(
+            consumer_generation_id=generation,
+            flow_control=self.flow,
+            topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+        )
+        self._stopped = asyncio.Event()
+        self.diag = SimpleNamespace(set_flag=lambda f: None, unset_flag=lambda f: None)
+        self._commit_every, self._n_acked, self._gap = None, 0, {}
+        self.should_stop = False
+        self.suspend_flow = asyncio.Event()
+        self.consumer_stopped_errors = ()
+
+    def getmany(self, timeout: float):
+        fetch = self.fetches.pop(0)
+        if not self.fetches:
+            self._stopped.set()
+
+        async def records():
+            for offset, generation in fetch:
+                yield VITALS0, _Message(offset, generation)
+
+        return records()
+
+    async def sleep(self, s: float) -> None:
+        await asyncio.sleep(0)
+
+    async def _seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def callback(self, message) -> None:
+        self.delivered.append(message.offset)
+
+
+class _Message:
+    topic = "vitals"
+
+    def __init__(self, offset: int, generation: int):
+        self.offset, self.generation_id = offset, generation
+
+
+def _drain(loop: _FetchLoop) -> None:
+    from types import SimpleNamespace
+
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    asyncio.run(delivery._drain_messages(loop, fetcher))
+
+
+def test_records_are_not_delivered_while_the_apps_flow_is_stopped():
+    """Between a rebalance's seek and the end of its recovery the streams skip what they are
+    given (unacknowledged): the loop keeps such records back and reads them again (fix 6)."""
+    loop = _FetchLoop([[(5, 1), (6, 1), (7, 1)]], flow_active=False)
+    _drain(loop)
+    assert loop.delivered == [] and loop.seeks == [(VITALS0, 5)] and loop._read_offset[VITALS0] == 5
+    loop = _FetchLoop([[(5, 1), (6, 1)], [(5, 1), (6, 1), (7, 1)]], flow_active=False)
+    fetch = loop.getmany
+
+    def resume_after_first(timeout: float):
+        records = fetch(timeout)
+        loop.flow.active = len(loop.fetches) == 0  # the second fetch finds the flow running
+        return records
+
+    loop.getmany = resume_after_first  # type: ignore[method-assign]
+    _drain(loop)
+    assert loop.delivered == [5, 6, 7] and loop._read_offset[VITALS0] == 8
+
+
+def test_a_record_of_an_earlier_generation_is_read_again():
+    loop = _FetchLoop([[(5, 0), (6, 0)], [(5, 1), (6, 1)]])
+    _drain(loop)
+    assert loop.delivered == [5, 6] and loop.seeks == [(VITALS0, 5)]
+
+
+class _Consumer:
+    def __init__(self, committed: dict[TP, int]):
+        self._committed_offset = dict(committed)
+        self._read_offset: dict[TP, int] = {}
+        self._unacked_messages: set = set()
+        self.seeks: list[tuple[TP, int]] = []
+
+    async def _seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+
+class _Msg:
+    def __init__(self, tp: TP, offset: int):
+        self.tp, self.offset, self.refcount = tp, offset, 1
+
+    def incref(self, n: int = 1) -> None:
+        self.refcount += n
+
+    def __hash__(self) -> int:
+        return hash((self.tp, self.offset, id(self)))
+
+
+def _events(*offsets: int, tp: TP = VITALS0) -> list:
+    from types import SimpleNamespace
+
+    return [SimpleNamespace(message=_Msg(tp, o)) for o in offsets]
+
+
+def test_an_agent_takes_a_partitions_records_only_in_order():
+    """Record 11 never reached the agent: 12 and 13 are kept back (their acknowledgement by the
+    stream cannot reach zero) and the partition is read again from 11, once; the other
+    partition goes on; re-delivered and backward offsets (after a seek) are taken."""
+    from types import SimpleNamespace
+
+    vitals1 = TP("vitals", 1)
+    consumer = _Consumer({VITALS0: 10, vitals1: 0})
+    in_order = delivery.InOrder(SimpleNamespace(consumer=consumer, consumer_generation_id=3))
+    first = asyncio.run(in_order.admit(_events(10, 12, 13) + _events(0, 1, tp=vitals1)))
+    assert [(e.message.tp, e.message.offset) for e in first] == [(VITALS0, 10), (vitals1, 0), (vitals1, 1)]
+    assert consumer.seeks == [(VITALS0, 11)] and consumer._read_offset[VITALS0] == 11
+    kept_back = _events(12, 13)
+    assert asyncio.run(in_order.admit(kept_back)) == [] and consumer.seeks == [(VITALS0, 11)]
+    assert all(e.message.refcount > 2 for e in kept_back)
+    again = asyncio.run(in_order.admit(_events(11, 12, 13, 14)))
+    assert [e.message.offset for e in again] == [11, 12, 13, 14]
+    redelivered = asyncio.run(in_order.admit(_events(12, 13, 14, 15)))  # after a seek back
+    assert [e.message.offset for e in redelivered] == [12, 13, 14, 15]
+
+
+def test_a_new_generation_starts_at_the_committed_offset():
+    from types import SimpleNamespace
+
+    consumer = _Consumer({VITALS0: 10})
+    app_ = SimpleNamespace(consumer=consumer, consumer_generation_id=1)
+    in_order = delivery.InOrder(app_)
+    assert len(asyncio.run(in_order.admit(_events(10, 11)))) == 2
+    app_.consumer_generation_id, consumer._committed_offset[VITALS0] = 2, 40  # moved away and back
+    assert [e.message.offset for e in asyncio.run(in_order.admit(_events(40, 41)))] == [40, 41]
+    app_.consumer_generation_id = 3
+    assert asyncio.run(in_order.admit(_events(42))) == [] and consumer.seeks == [(VITALS0, 40)]

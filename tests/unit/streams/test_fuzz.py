@@ -544,8 +544,8 @@ def test_fuzzed_operator_actions_through_the_agent(agents, auth_secret, data):
     _assert_mixed(_ack_code(auth_secret), events, letters, {"bad_value"})  # no such open alert
     assert _alert_events(agents, clean_pid) == alone[1:]  # (raised before the fuzz)
     assert open_alerts[clean_pid]["open"]["news2"]["acknowledged"] is True
-    usable = [issue_token(User("nurse-7", "Nora Seven", "nurse"), auth_secret, TOKEN_NOW, TOKEN_TTL_S).encode()]
-    usable += [issue_token(User("vic", "Vic", "viewer"), auth_secret, TOKEN_NOW, TOKEN_TTL_S).encode()]
+    nurse, viewer = User("nurse-7", "Nora Seven", "nurse"), User("vic", "Vic", "viewer")
+    usable = [issue_token(u, auth_secret, TOKEN_NOW, TOKEN_TTL_S).encode() for u in (nurse, viewer)]
     for d in letters.values():  # no usable credential in a dead letter
         assert not any(t in base64.b64decode(d.get("original_b64") or "") for t in usable)
 
