@@ -153,12 +153,19 @@ def point_keys(msgs, pids: set[str]) -> list[tuple]:
 def committed_to_end(group: str, names: list[str]) -> bool:
     """Whether ``group`` committed every partition of ``names`` up to its end (all processed:
     agents acknowledge a record only after its outputs are on the broker)."""
+    return not behind_end(group, names)
+
+
+def behind_end(group: str, names: list[str]) -> dict[str, tuple[int | None, int]]:
+    """The partitions of ``names`` that ``group`` has not committed up to their end:
+    ``"topic/partition" -> (committed, end)``."""
     ends = end_offsets(names)
     c = KafkaConsumer(**client_config(), group_id=group, enable_auto_commit=False)
     try:
-        return all((c.committed(tp) or 0) >= end for tp, end in ends.items())
+        got = {tp: c.committed(tp) for tp in ends}
     finally:
         c.close()
+    return {f"{tp.topic}/{tp.partition}": (got[tp], end) for tp, end in ends.items() if (got[tp] or 0) < end}
 
 
 def vitals_partitions(worker) -> set[int] | None:
@@ -313,9 +320,15 @@ def test_two_workers_one_killed_survivor_takes_partitions_and_state(start_worker
 
         sent = first + feed.sent
         expected = expected_from_readings(sent, s.deterioration_model)
-        wait_for(
-            lambda: committed_to_end(group, [topics.VITALS, topics.CONDITIONS]), 120, "every record processed"
-        )
+        try:
+            wait_for(
+                lambda: committed_to_end(group, [topics.VITALS, topics.CONDITIONS]),
+                120,
+                "every record processed",
+            )
+        except AssertionError as e:
+            behind = behind_end(group, [topics.VITALS, topics.CONDITIONS])
+            raise AssertionError(f"{e}; committed short of the end: {behind}") from None
         ends = end_offsets([topics.ALERTS, topics.POINTS])
         wait_for(lambda: rec.caught_up(ends), 60, "the recorder to read every output")
     finally:
@@ -481,9 +494,15 @@ def test_broker_killed_and_restarted_while_producing_loses_and_duplicates_nothin
         wait_for(lambda: feed.round >= at_restart + CYCLE, 60, "records after the restart")
         feed.stop()
         expected = expected_from_readings(feed.sent, s.deterioration_model)
-        wait_for(
-            lambda: committed_to_end(group, [topics.VITALS, topics.CONDITIONS]), 120, "every record processed"
-        )
+        try:
+            wait_for(
+                lambda: committed_to_end(group, [topics.VITALS, topics.CONDITIONS]),
+                120,
+                "every record processed",
+            )
+        except AssertionError as e:
+            behind = behind_end(group, [topics.VITALS, topics.CONDITIONS])
+            raise AssertionError(f"{e}; committed short of the end: {behind}") from None
         assert worker.alive()
     finally:
         feed.halt.set()
