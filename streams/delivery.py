@@ -326,18 +326,41 @@ def head_gap(committed: int | None, acked: list[int]) -> bool:
     return committed is not None and bool(acked) and min(acked) > committed
 
 
+def tail_gap(committed: int | None, acked: list[int], delivered_to: int | None, in_flight: bool) -> bool:
+    """Whether a partition's records from ``committed`` up to ``delivered_to`` (the fetch loop's
+    next offset) were handed to the streams while none is acknowledged and none is held by an
+    agent (``in_flight``): dropped on the way, with nothing after them to show the gap.
+
+    >>> tail_gap(10, [], 14, False), tail_gap(10, [], 14, True), tail_gap(10, [], 10, False)
+    (True, False, False)
+    """
+    return (
+        committed is not None
+        and delivered_to is not None
+        and not acked
+        and not in_flight
+        and committed < delivered_to
+    )
+
+
 async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float]]) -> list[Any]:
-    """The safety net under fixes 1 and 6: a partition whose next record to commit has stayed
-    unacknowledged for :data:`STALL_S` while later ones were acknowledged had that record
-    dropped somewhere on its way to the agents (no agent holds a record that long); it is read
-    again from there. What the agents already took in is recognised by their states (the
-    offset each state records) and only acknowledged. Returns the partitions read again.
-    ``seen``: per partition, the stalled offset and since when (kept between calls)."""
+    """The safety net under fixes 1 and 6 and :class:`InOrder`: a partition whose next record to
+    commit has stayed unacknowledged for :data:`STALL_S`, while later ones were acknowledged
+    (:func:`head_gap`) or while no agent holds any of its records (:func:`tail_gap`), had
+    that record dropped somewhere on its way to the agents (no agent holds a record that
+    long); it is read again from there. What the agents already took in is recognised by their
+    states (the offset each state records) and only acknowledged. Returns the partitions read
+    again. ``seen``: per partition, the stalled offset and since when (kept between calls)."""
     acks_enabled_for = consumer.app.topics.acks_enabled_for
+    held = {m.tp for m in list(consumer._unacked_messages)}
     again = []
     for tp in list(consumer.assignment()):
         committed = consumer._committed_offset.get(tp)
-        if not acks_enabled_for(tp.topic) or not head_gap(committed, list(consumer._acked.get(tp) or ())):
+        acked = list(consumer._acked.get(tp) or ())
+        stuck = head_gap(committed, acked) or tail_gap(
+            committed, acked, consumer._read_offset.get(tp), tp in held
+        )
+        if not acks_enabled_for(tp.topic) or not stuck:
             seen.pop(tp, None)
             continue
         first = seen.get(tp)

@@ -322,3 +322,23 @@ def test_a_new_generation_starts_at_the_committed_offset():
     assert [e.message.offset for e in asyncio.run(in_order.admit(_events(40, 41)))] == [40, 41]
     app_.consumer_generation_id = 3
     assert asyncio.run(in_order.admit(_events(42))) == [] and consumer.seeks == [(VITALS0, 40)]
+
+
+def test_a_partition_whose_delivered_records_nobody_holds_is_read_again():
+    """Records 10-13 were handed to the streams, none is acknowledged and no agent holds one
+    (dropped, with nothing after them to show it): after STALL_S the partition is read again
+    from 10. A partition whose records an agent holds (a sink retrying) is left alone."""
+    from types import SimpleNamespace
+
+    vitals1 = TP("vitals", 1)
+    consumer = _Consumer({VITALS0: 10, vitals1: 5})
+    consumer._read_offset = {VITALS0: 14, vitals1: 9}
+    consumer._acked = {}
+    consumer._unacked_messages = {_Msg(vitals1, 6)}  # held by an agent
+    consumer.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: True))
+    consumer.assignment = lambda: {VITALS0, vitals1}
+    seen: dict = {}
+    assert asyncio.run(delivery.unstall(consumer, 100.0, seen)) == []
+    assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S - 1, seen)) == []
+    assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S, seen)) == [VITALS0]
+    assert consumer.seeks == [(VITALS0, 10)] and consumer._read_offset[VITALS0] == 10
