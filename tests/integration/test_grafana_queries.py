@@ -127,8 +127,9 @@ def run_all(s, bed: str, start: datetime) -> dict[str, list[dict]]:
 
 def what_is_wrong(results: dict[str, list[dict]], beds: list[str], begun: datetime) -> list[str]:
     """Queries without data, and what a few panels should say about the run but do not (the
-    latency of windows since the run ``begun``: the 15 minutes before hold the session's
-    earlier tests, whose fault tests delay output by design)."""
+    end-to-end latency of the latest window since the run ``begun``: the session's earlier
+    tests delay output by design, the fault tests most, and a stream worker they paused works
+    through that backlog, so older windows show minutes)."""
     bed = beds[0]
     wrong = [f"no data: {k}" for k, rows in results.items() if not rows]
     if wrong:
@@ -167,7 +168,8 @@ def what_is_wrong(results: dict[str, list[dict]], beds: list[str], begun: dateti
             r["_field"] == "vitals_processed" and r["_value"] > 0
             for r in results["pipeline: panel 'Messages per second' A"]
         ),
-        "end-to-end latency under a minute": bool(e2e) and all(0 <= r["_value"] < 60 for r in e2e),
+        "end-to-end latency under a minute": bool(e2e)
+        and all(0 <= r["_value"] < 60 for r in e2e if r["_time"] == max(x["_time"] for x in e2e)),
     }
     return [name for name, ok in checks.items() if not ok]
 
@@ -178,11 +180,15 @@ def test_every_dashboard_query_returns_data_after_a_short_run(ward_run):
     deadline = time.monotonic() + 120
     # the pipeline timer reports every 10 s; the last ECG alarms need the feed to stop
     while True:
-        wrong = what_is_wrong(run_all(s, beds[0], start), beds, ward_run["begun"])
+        results = run_all(s, beds[0], start)
+        wrong = what_is_wrong(results, beds, ward_run["begun"])
         if not wrong or time.monotonic() > deadline:
             break
         time.sleep(3)
-    assert not wrong
+    e2e = results["pipeline: panel 'End-to-end latency to InfluxDB (upper bound)' A"]
+    begun = ward_run["begun"]
+    recent = [(r["_time"].isoformat(), r.get("app"), r["_value"]) for r in e2e if r["_time"] >= begun]
+    assert not wrong, f"{wrong}; end-to-end latency (time, app, s) since the run began: {recent[-12:]}"
 
 
 def test_measurements_written_are_documented():
