@@ -156,6 +156,16 @@ def committed_to_end(group: str, names: list[str]) -> bool:
     return not behind_end(group, names)
 
 
+def wait_processed(group: str, timeout_s: float = 120.0) -> None:
+    """Wait until ``group`` committed ``vitals`` and ``alerts.conditions`` to their end; on a
+    timeout, name the partitions left short."""
+    names = [topics.VITALS, topics.CONDITIONS]
+    try:
+        wait_for(lambda: committed_to_end(group, names), timeout_s, "every record processed")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; committed short of the end: {behind_end(group, names)}") from None
+
+
 def behind_end(group: str, names: list[str]) -> dict[str, tuple[int | None, int]]:
     """The partitions of ``names`` that ``group`` has not committed up to their end:
     ``"topic/partition" -> (committed, end)``."""
@@ -320,15 +330,7 @@ def test_two_workers_one_killed_survivor_takes_partitions_and_state(start_worker
 
         sent = first + feed.sent
         expected = expected_from_readings(sent, s.deterioration_model)
-        try:
-            wait_for(
-                lambda: committed_to_end(group, [topics.VITALS, topics.CONDITIONS]),
-                120,
-                "every record processed",
-            )
-        except AssertionError as e:
-            behind = behind_end(group, [topics.VITALS, topics.CONDITIONS])
-            raise AssertionError(f"{e}; committed short of the end: {behind}") from None
+        wait_processed(group)
         ends = end_offsets([topics.ALERTS, topics.POINTS])
         wait_for(lambda: rec.caught_up(ends), 60, "the recorder to read every output")
     finally:
@@ -494,15 +496,7 @@ def test_broker_killed_and_restarted_while_producing_loses_and_duplicates_nothin
         wait_for(lambda: feed.round >= at_restart + CYCLE, 60, "records after the restart")
         feed.stop()
         expected = expected_from_readings(feed.sent, s.deterioration_model)
-        try:
-            wait_for(
-                lambda: committed_to_end(group, [topics.VITALS, topics.CONDITIONS]),
-                120,
-                "every record processed",
-            )
-        except AssertionError as e:
-            behind = behind_end(group, [topics.VITALS, topics.CONDITIONS])
-            raise AssertionError(f"{e}; committed short of the end: {behind}") from None
+        wait_processed(group)
         assert worker.alive()
     finally:
         feed.halt.set()
