@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -125,6 +125,19 @@ def end_offsets(topics: list[str], s: Settings | None = None) -> dict[TopicParti
     try:
         tps = [TopicPartition(t, p) for t in topics for p in (c.partitions_for_topic(t) or ())]
         return dict(c.end_offsets(tps))
+    finally:
+        c.close()
+
+
+def committed_offsets(
+    group: str, tps: Iterable[TopicPartition], s: Settings | None = None
+) -> dict[TopicPartition, int | None]:
+    """``group``'s committed offset of each of ``tps`` (None: never committed); reading them
+    does not join the group."""
+    s = s or get_settings()
+    c = KafkaConsumer(**client_config(s), group_id=group, enable_auto_commit=False)
+    try:
+        return {tp: c.committed(tp) for tp in tps}
     finally:
         c.close()
 

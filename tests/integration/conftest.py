@@ -152,20 +152,14 @@ def _wait_caught_up(groups: list[str], timeout_s: float) -> None:
     """Wait until every group's committed offsets reach the end offsets the input topics had
     when the wait began (at most ``timeout_s``; a worker still behind then is left to go on).
     Reading a group's committed offsets does not join the group."""
-    from kafka import KafkaConsumer
-
-    from wardwatch.kafka_io import client_config
+    from wardwatch.kafka_io import committed_offsets
 
     ends = {tp: end for tp, end in end_offsets(CATCH_UP_TOPICS).items() if end > 0}
     deadline = time.monotonic() + timeout_s
     for group in groups:
-        c = KafkaConsumer(**client_config(), group_id=group, enable_auto_commit=False)
-        try:
-            while time.monotonic() < deadline:
-                got = {tp: c.committed(tp) for tp in ends}
-                # (a partition the group never committed is not one it reads)
-                if all(got[tp] >= end for tp, end in ends.items() if got[tp] is not None):
-                    break
-                time.sleep(2)
-        finally:
-            c.close()
+        while time.monotonic() < deadline:
+            got = committed_offsets(group, ends)
+            # (a partition the group never committed is not one it reads)
+            if all(got[tp] >= end for tp, end in ends.items() if got[tp] is not None):
+                break
+            time.sleep(2)

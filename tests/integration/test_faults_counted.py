@@ -32,7 +32,14 @@ from kafka import KafkaConsumer
 
 from wardwatch import topics
 from wardwatch.influx_read import flux_rows
-from wardwatch.kafka_io import client_config, end_offsets, make_producer, send, start_group_at_end
+from wardwatch.kafka_io import (
+    client_config,
+    committed_offsets,
+    end_offsets,
+    make_producer,
+    send,
+    start_group_at_end,
+)
 from wardwatch.loadtest.expected import expected_from_readings, point_key
 from wardwatch.records.points import unpack_points
 from wardwatch.services import influx, kafka
@@ -170,11 +177,7 @@ def behind_end(group: str, names: list[str]) -> dict[str, tuple[int | None, int]
     """The partitions of ``names`` that ``group`` has not committed up to their end:
     ``"topic/partition" -> (committed, end)``."""
     ends = end_offsets(names)
-    c = KafkaConsumer(**client_config(), group_id=group, enable_auto_commit=False)
-    try:
-        got = {tp: c.committed(tp) for tp in ends}
-    finally:
-        c.close()
+    got = committed_offsets(group, ends)
     return {f"{tp.topic}/{tp.partition}": (got[tp], end) for tp, end in ends.items() if (got[tp] or 0) < end}
 
 

@@ -19,11 +19,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kafka import KafkaConsumer
 
-from wardwatch.kafka_io import consume, end_offsets, make_producer
+from wardwatch.kafka_io import committed_offsets, consume, end_offsets, make_producer
 from wardwatch.records.points import point, unpack_points
-from wardwatch.settings import get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -118,18 +116,6 @@ class Feed(threading.Thread):
             time.sleep(max(0.0, t_next - time.monotonic()))
         p.flush()
         p.close()
-
-
-def committed(group: str, tps: list) -> dict:
-    """The group's committed offset of each partition (None: never committed); reading them
-    does not join the group."""
-    c = KafkaConsumer(
-        bootstrap_servers=get_settings().bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    try:
-        return {tp: c.committed(tp) for tp in tps}
-    finally:
-        c.close()
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +236,7 @@ def test_committed_offsets_reach_the_end_of_every_input(kill_run):
     ends = end_offsets(INPUTS)
     deadline = time.monotonic() + 60
     while True:
-        got = committed(kill_run["app_id"], list(ends))
+        got = committed_offsets(kill_run["app_id"], ends)
         behind = {tp: (got[tp], end) for tp, end in ends.items() if (got[tp] or 0) < end}
         if not behind or time.monotonic() > deadline:
             break

@@ -18,11 +18,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from wardwatch import topics
-from wardwatch.kafka_io import consume, end_offsets, make_producer
-from wardwatch.settings import get_settings
+from wardwatch.kafka_io import committed_offsets, consume, end_offsets, make_producer
 from wardwatch.subscribers.signing import EVENT_ID_HEADER, verify_headers
 
 pytestmark = pytest.mark.integration
@@ -108,14 +107,8 @@ def wait_until(cond, timeout_s: float, what: str) -> None:
 
 def committed(group: str) -> dict[TopicPartition, int]:
     """The group's committed offset of every partition of ``alerts`` that has one."""
-    c = KafkaConsumer(
-        bootstrap_servers=get_settings().bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    try:
-        tps = [TopicPartition(topics.ALERTS, p) for p in c.partitions_for_topic(topics.ALERTS) or ()]
-        return {tp: off for tp in tps if (off := c.committed(tp)) is not None}
-    finally:
-        c.close()
+    got = committed_offsets(group, end_offsets([topics.ALERTS]))
+    return {tp: off for tp, off in got.items() if off is not None}
 
 
 def produce(events: list[dict]) -> dict[str, tuple[TopicPartition, int, bytes]]:
