@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import faust
 
 from streams import delivery
@@ -62,8 +64,6 @@ _stalls: dict = {}
 async def unstall_partitions() -> None:
     """Every 5 s: :func:`streams.delivery.unstall` (a record dropped on its way to the agents is
     read again instead of holding its partition's commit forever)."""
-    import time
-
     try:
         await delivery.unstall(app.consumer, time.monotonic(), _stalls)
     except Exception:  # noqa: BLE001 - never let the safety net take the worker down

@@ -357,10 +357,11 @@ async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float]])
     for tp in list(consumer.assignment()):
         committed = consumer._committed_offset.get(tp)
         acked = list(consumer._acked.get(tp) or ())
-        stuck = head_gap(committed, acked) or tail_gap(
-            committed, acked, consumer._read_offset.get(tp), tp in held
+        stuck = acks_enabled_for(tp.topic) and (
+            head_gap(committed, acked)
+            or tail_gap(committed, acked, consumer._read_offset.get(tp), tp in held)
         )
-        if not acks_enabled_for(tp.topic) or not stuck:
+        if not stuck:
             seen.pop(tp, None)
             continue
         first = seen.get(tp)
