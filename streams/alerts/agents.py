@@ -33,8 +33,8 @@ from models.alarms.lifecycle import (
     alert_points,
 )
 from streams.app import app
-from streams.deadletter import deadletter_event
-from streams.delivery import already_processed, publish
+from streams.deadletter import deadletter_event, deadletter_output
+from streams.delivery import Output, acked_batches, already_processed, publish
 from streams.metrics import metrics
 from streams.tables import active_partitions, patient_table
 from streams.topics import alerts_ack_topic, alerts_topic, conditions_topic, points_topic
@@ -125,32 +125,54 @@ async def publish_alert_events(patient_id: str, events: list[dict[str, Any]]) ->
         _logged(patient_id, events)
 
 
+BATCH_MAX = 500  #: conditions per micro-batch
+BATCH_WITHIN_S = 0.05  #: longest wait to fill a batch (adds at most this latency)
+
+
 @app.agent(conditions_topic)
 async def raise_alerts(stream):
-    async for event in stream.events():
+    async for events in acked_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
+        async with alerts_lock:
+            await _raise_batch(events)
+
+
+async def _raise_batch(events: list) -> None:
+    """Apply a batch of conditions (many patients, in order per partition: a condition skipped
+    on its way here would move the alarm's onset, and with it its id); publish the alert events
+    (acknowledged by the broker); then write the patients' new states."""
+    now = datetime.now(UTC)
+    states: dict[str, AlertState] = {}
+    sends: list[Output] = []
+    raised: list[tuple[str, list[dict[str, Any]]]] = []
+    for event in events:
+        msg = event.message
         try:
             cond = Condition.from_dict(event.value)
         except (TypeError, ValueError, KeyError) as e:
-            await deadletter_event(
-                event,
-                InvalidRecord("malformed", f"invalid condition: {e}"),
-                CONDITIONS,
-                raw=json.dumps(event.value, default=str).encode(),
+            bad = InvalidRecord("malformed", f"invalid condition: {e}")
+            sends.append(
+                deadletter_output(event, bad, CONDITIONS, raw=json.dumps(event.value, default=str).encode())
             )
             continue
-        msg = event.message
-        async with alerts_lock:
-            current = open_alerts[cond.patient_id]
-            if already_processed(current, msg.partition, msg.offset):
-                # re-delivered after a rebalance (offset not committed yet): its events went out
-                # before this state was written. Applied again to the state that followed it, a
-                # condition of an alarm resolved since would raise that alarm again.
-                metrics.incr("conditions_redelivered")
-                continue
-            state, events = alert_on_condition(current, cond, datetime.now(UTC))
-            await publish_alert_events(cond.patient_id, events)
-            state["partition"], state["offset"] = msg.partition, msg.offset
-            open_alerts[cond.patient_id] = state
+        pid = cond.patient_id
+        current = states[pid] if pid in states else open_alerts[pid]
+        if already_processed(current, msg.partition, msg.offset):
+            # re-delivered after a rebalance (offset not committed yet): its events went out
+            # before this state was written. Applied again to the state that followed it, a
+            # condition of an alarm resolved since would raise that alarm again.
+            metrics.incr("conditions_redelivered")
+            continue
+        state, new_events = alert_on_condition(current, cond, now)
+        state["partition"], state["offset"] = msg.partition, msg.offset
+        states[pid] = state
+        if new_events:
+            sends += _sends(pid, new_events)
+            raised.append((pid, new_events))
+    await publish(sends)
+    for pid, new_events in raised:
+        _logged(pid, new_events)
+    for pid, state in states.items():
+        open_alerts[pid] = state
 
 
 #: anything shaped like a user token (wardwatch.identity: "v1." + base64url + "." + base64url)
@@ -191,26 +213,32 @@ def _action_time(message: Any) -> datetime:
 @app.agent(alerts_ack_topic)
 async def act_on_alerts(stream):
     """Operator actions (``wardwatch.records.actions``: the contract), verified by their token."""
-    async for event in stream.events():
-        msg = event.message
-        async with alerts_lock:
-            try:
-                key = msg.key.decode("utf-8", "replace") if msg.key else None
-                action = action_validate(msg.value, key=key)
-                user = _verified_user(action)
-                state, events = alert_on_action(
-                    open_alerts[action.patient_id], action, _action_time(msg), user.username, user.name
-                )
-            except InvalidRecord as e:
-                await deadletter_event(event, e, ALERTS_ACK, raw=_redacted(msg.value))
-                continue
-            except ValueError as e:  # no open alert with this id (for this patient)
-                unknown = InvalidRecord("bad_value", str(e), "alert_id")
-                await deadletter_event(event, unknown, ALERTS_ACK, raw=_redacted(msg.value))
-                continue
-            await publish_alert_events(action.patient_id, events)
-            state["partition"] = msg.partition
-            open_alerts[action.patient_id] = state
+    async for events in acked_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
+        for event in events:
+            await _act(event)
+
+
+async def _act(event: Any) -> None:
+    """One operator action: verified, applied, its events published, then the state written."""
+    msg = event.message
+    async with alerts_lock:
+        try:
+            key = msg.key.decode("utf-8", "replace") if msg.key else None
+            action = action_validate(msg.value, key=key)
+            user = _verified_user(action)
+            state, events = alert_on_action(
+                open_alerts[action.patient_id], action, _action_time(msg), user.username, user.name
+            )
+        except InvalidRecord as e:
+            await deadletter_event(event, e, ALERTS_ACK, raw=_redacted(msg.value))
+            return
+        except ValueError as e:  # no open alert with this id (for this patient)
+            unknown = InvalidRecord("bad_value", str(e), "alert_id")
+            await deadletter_event(event, unknown, ALERTS_ACK, raw=_redacted(msg.value))
+            return
+        await publish_alert_events(action.patient_id, events)
+        state["partition"] = msg.partition
+        open_alerts[action.patient_id] = state
 
 
 @app.timer(interval=TICK_S)

@@ -41,6 +41,7 @@ log = logging.getLogger("wardwatch.vitals")
 
 BATCH_MAX = 500  #: readings per micro-batch
 BATCH_WITHIN_S = 0.05  #: longest wait to fill a batch (adds at most this latency)
+SIDE_BATCH_MAX = 100  #: labs or admissions per batch (each applied on its own, in order)
 
 # Per-patient vitals state (latest values, NEWS2 alert level), backed by a changelog topic.
 vitals_state = patient_table("vitals-state")
@@ -128,30 +129,43 @@ async def apply_side_input(
     returns True for is done (a discharge: :func:`streams.patients.discharge`).
     """
     name = source_topic.replace(".", "_")
-    async for event in stream.events():
-        msg = event.message
-        key = msg.key.decode("utf-8", "replace") if msg.key else None
-        try:
-            record = validate(msg.value, key=key, now=datetime.now(UTC))
-        except InvalidRecord as e:
-            await deadletter_event(event, e, source_topic, key=key)
-            metrics.incr(f"{name}_deadletter")
-            log_event(
-                log,
-                "record rejected",
-                logging.WARNING,
-                topic=source_topic,
-                reason=e.reason,
-                patient=pid_ref(key) if key else "-",
-                offset=msg.offset,
-            )
-            continue
-        if handle is not None and await handle(record, msg.partition):
-            metrics.incr(f"{name}_processed")
-            continue
-        async with state_lock:
-            state = vitals_state[record.patient_id]
-            apply(state, record)
-            state["partition"] = msg.partition  # (also for the idle timer of streams.patients)
-            vitals_state[record.patient_id] = state
+    async for events in acked_batches(stream, SIDE_BATCH_MAX, BATCH_WITHIN_S):
+        for event in events:
+            await _apply_side_record(event, validate, apply, source_topic, name, handle)
+
+
+async def _apply_side_record(
+    event: Any,
+    validate: Callable[..., Any],
+    apply: Callable[[dict, Any], None],
+    source_topic: str,
+    name: str,
+    handle: Callable[[Any, int], Awaitable[bool]] | None,
+) -> None:
+    """One record of a side topic (see :func:`apply_side_input`)."""
+    msg = event.message
+    key = msg.key.decode("utf-8", "replace") if msg.key else None
+    try:
+        record = validate(msg.value, key=key, now=datetime.now(UTC))
+    except InvalidRecord as e:
+        await deadletter_event(event, e, source_topic, key=key)
+        metrics.incr(f"{name}_deadletter")
+        log_event(
+            log,
+            "record rejected",
+            logging.WARNING,
+            topic=source_topic,
+            reason=e.reason,
+            patient=pid_ref(key) if key else "-",
+            offset=msg.offset,
+        )
+        return
+    if handle is not None and await handle(record, msg.partition):
         metrics.incr(f"{name}_processed")
+        return
+    async with state_lock:
+        state = vitals_state[record.patient_id]
+        apply(state, record)
+        state["partition"] = msg.partition  # (also for the idle timer of streams.patients)
+        vitals_state[record.patient_id] = state
+    metrics.incr(f"{name}_processed")

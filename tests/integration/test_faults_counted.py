@@ -144,6 +144,21 @@ def alert_events(msgs, pids: set[str]) -> list[dict]:
     ]
 
 
+def alert_diff(missing: list[dict], extra: list[dict]) -> str:
+    """The expected events never delivered and the delivered ones never expected, by patient
+    and time: what tells a lost reading, a stale state and a double transition apart."""
+
+    def show(e: dict) -> str:
+        return f"{e['patient_id']} {e['ts']} {e['type']} {e['priority']} {e['alert_id']}"
+
+    return (
+        f"{len(missing)} expected alert events never delivered, {len(extra)} unexpected:\n"
+        + "\n".join(f"  missing  {show(e)}" for e in sorted(missing, key=show)[:20])
+        + "\n"
+        + "\n".join(f"  extra    {show(e)}" for e in sorted(extra, key=show)[:20])
+    )
+
+
 def point_keys(msgs, pids: set[str]) -> list[tuple]:
     """Every point of ``pids`` on ``influx.points`` (raw), as :func:`point_key`."""
     return [
@@ -356,10 +371,10 @@ def test_two_workers_one_killed_survivor_takes_partitions_and_state(start_worker
         f"unexpected={len(set(pts) - set(expected.points))} re-delivered={sum(pts.values()) - len(pts)} | "
         f"takeover_s={takeover_s:.1f} (bound {TAKEOVER_BOUND_S:.0f})"
     )
-    assert not missing, f"{len(missing)} expected alert events never delivered"
     # an extra event would be a re-raise from lost state (a new alert_id) or a double transition
-    extra_events = [(e["type"], e["patient_id"]) for e in events if e["event_id"] in extra]
-    assert not extra, f"unexpected alert events: {extra_events[:10]}"
+    assert not missing and not extra, alert_diff(
+        [expected.alerts[i][0] for i in missing], [e for e in events if e["event_id"] in extra]
+    )
     # the killed worker's patients: the alarm raised before the kill escalated and resolved
     # after it (by the survivor) under the same id
     for pid in victims:
