@@ -37,12 +37,13 @@ from streams.deadletter import deadletter_event, deadletter_output
 from streams.delivery import Output, acked_batches, already_processed, publish
 from streams.metrics import metrics
 from streams.tables import active_partitions, patient_table
-from streams.topics import alerts_ack_topic, alerts_topic, conditions_topic, points_topic
+from streams.topics import alerts_ack_topic, alerts_topic, conditions_in, points_topic
 from wardwatch.identity import AuthError, User, authorize
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.records.actions import AlertAction, action_validate
 from wardwatch.records.conditions import Condition
 from wardwatch.records.errors import InvalidRecord
+from wardwatch.records.wire import decode_json
 from wardwatch.settings import get_settings
 from wardwatch.topics import ALERTS_ACK, CONDITIONS
 
@@ -129,7 +130,7 @@ BATCH_MAX = 500  #: conditions per micro-batch
 BATCH_WITHIN_S = 0.05  #: longest wait to fill a batch (adds at most this latency)
 
 
-@app.agent(conditions_topic)
+@app.agent(conditions_in)
 async def raise_alerts(stream):
     async for events in acked_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
         async with alerts_lock:
@@ -147,12 +148,13 @@ async def _raise_batch(events: list) -> None:
     for event in events:
         msg = event.message
         try:
-            cond = Condition.from_dict(event.value)
+            cond = Condition.from_dict(decode_json(msg.value, finite=False))
+        except InvalidRecord as e:  # not JSON
+            sends.append(deadletter_output(event, e, CONDITIONS))
+            continue
         except (TypeError, ValueError, KeyError) as e:
             bad = InvalidRecord("malformed", f"invalid condition: {e}")
-            sends.append(
-                deadletter_output(event, bad, CONDITIONS, raw=json.dumps(event.value, default=str).encode())
-            )
+            sends.append(deadletter_output(event, bad, CONDITIONS))
             continue
         pid = cond.patient_id
         current = states[pid] if pid in states else open_alerts[pid]

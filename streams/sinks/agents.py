@@ -12,10 +12,12 @@ from streams.deadletter import deadletter_output
 from streams.delivery import acked_batches, publish
 from streams.metrics import consumer_lag, metrics
 from streams.sinks.influx import InfluxWriter
-from streams.topics import conditions_topic, points_topic
+from streams.topics import conditions_topic, points_in, points_topic
 from wardwatch.logs import log_event
 from wardwatch.records.conditions import Condition
+from wardwatch.records.errors import InvalidRecord
 from wardwatch.records.points import point, unpack_points
+from wardwatch.records.wire import decode_json
 from wardwatch.settings import get_settings
 from wardwatch.topics import POINTS
 
@@ -53,13 +55,21 @@ async def storage_alarm(status: int | None) -> None:
 writer = InfluxWriter(_s, on_refused=storage_alarm)
 
 
-@app.agent(points_topic)
+@app.agent(points_in)
 async def write_points(stream):
     """Batches of ``influx.points`` messages (a point or a list of points each) -> InfluxDB, at
     most ``influx_batch_size`` points per write. The messages are acknowledged (their offsets
     committable) only after every point was written or dead-lettered."""
     async for events in acked_batches(stream, _s.influx_batch_size, _s.influx_flush_s):
-        pairs = [(event, p) for event in events for p in unpack_points(event.value)]
+        pairs, letters = [], []
+        for event in events:
+            try:
+                pairs += [(event, p) for p in unpack_points(decode_json(event.message.value, finite=False))]
+            except InvalidRecord as e:  # not JSON
+                letters.append(deadletter_output(event, e, POINTS))
+        if letters:
+            await publish(letters)
+            metrics.incr("points_rejected", len(letters))
         size = _s.influx_batch_size
         for lo in range(0, len(pairs), size):
             await _write(pairs[lo : lo + size])

@@ -20,6 +20,25 @@ def _reject_constant(name: str) -> float:
     raise InvalidRecord("malformed", f"non-finite number {name}")
 
 
+def decode_json(raw: bytes | str, *, finite: bool = True) -> Any:
+    """Parse one message as JSON; ``finite=False`` reads NaN and Infinity as Python's own
+    ``json`` does (what Faust's JSON codec handed the agents of the internal topics).
+
+    >>> decode_json(b'[1, 2]')
+    [1, 2]
+    >>> decode_json(b'{"a": 1')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    wardwatch.records.errors.InvalidRecord: malformed: not JSON: Expecting ',' delimiter...
+    """
+    try:
+        return json.loads(raw, parse_constant=_reject_constant) if finite else json.loads(raw)
+    except InvalidRecord:
+        raise
+    except (ValueError, UnicodeDecodeError, TypeError) as e:
+        raise InvalidRecord("malformed", f"not JSON: {e}") from None
+
+
 def decode_object(raw: bytes | str) -> dict[str, Any]:
     """Parse one message as a JSON object (NaN and Infinity are rejected).
 
@@ -32,12 +51,7 @@ def decode_object(raw: bytes | str) -> dict[str, Any]:
     ...
     wardwatch.records.errors.InvalidRecord: malformed: expected a JSON object, got list
     """
-    try:
-        obj = json.loads(raw, parse_constant=_reject_constant)
-    except InvalidRecord:
-        raise
-    except (ValueError, UnicodeDecodeError, TypeError) as e:
-        raise InvalidRecord("malformed", f"not JSON: {e}") from None
+    obj = decode_json(raw)
     if not isinstance(obj, dict):
         raise InvalidRecord("malformed", f"expected a JSON object, got {type(obj).__name__}")
     return obj

@@ -230,7 +230,11 @@ async def _put_offsets_per_partition(
     """``AgentTestWrapper.put`` with offsets counted per partition, as a topic's are (Faust's
     counts them across partitions, so an agent that checks that each partition's offsets follow
     on, :class:`streams.delivery.InOrder`, would see gaps). ``agent.sent_offset = n`` before a
-    put still sets its offset (the consumer reads the partition again from ``n``)."""
+    put still sets its offset (the consumer reads the partition again from ``n``). A value that
+    is not bytes arrives as its JSON, as an agent's ``*_topic.send`` writes it (the agents read
+    every topic as raw bytes, ``streams.topics``)."""
+    if value is not None and not isinstance(value, bytes):
+        value = json.dumps(value).encode()  # as the producer's JSON codec writes it
     nxt: dict[int, int] = self.__dict__.setdefault("_next_offset", {})
     part = partition or 0
     if self.sent_offset == self.__dict__.get("_offset_after_put", 0):  # not set by the test

@@ -24,25 +24,31 @@ GOOD = point("vitals", {"patient": "P001", "bed": "ICU-01"}, {"hr_bpm": 72.0}, T
 #: no writable field (InfluxDB takes no point without one) / no measurement at all
 NO_FIELD = {**GOOD, "fields": {"hr_bpm": None}}
 NO_MEASUREMENT = {k: v for k, v in GOOD.items() if k != "measurement"}
+#: a message Faust's JSON codec could not decode (it used to drop it before the agent saw it)
+NOT_JSON = b'{"measurement": "vitals", "tags": {"patie'
 
 
-def test_points_that_are_not_line_protocol_are_dead_lettered_without_a_write(agents):
+def test_points_that_are_not_json_or_not_line_protocol_are_dead_lettered_without_a_write(agents):
     """The module's own writer, pointed at no server: nothing is sent to InfluxDB (a request
     would be retried until the test times out), each bad point is one dead letter."""
     before = metrics.counts["points_rejected"]
 
     async def scenario():
         async with write_points.test_context() as agent:
-            events = [await agent.put(p, wait=False) for p in (NO_FIELD, NO_MEASUREMENT)]
+            events = [await agent.put(p, wait=False) for p in (NO_FIELD, NO_MEASUREMENT, NOT_JSON)]
             await agents.processed(agent, *events)
 
     agents.run(scenario())
     assert sink.writer._client is None  # no InfluxDB client was ever made
-    dls = agents.values(topics.DEADLETTER)
-    assert [(d["code"], d["source_topic"]) for d in dls] == [("malformed", topics.POINTS)] * 2
+    dls = sorted(agents.values(topics.DEADLETTER), key=lambda d: d["offset"])
+    assert [(d["code"], d["source_topic"], d["offset"]) for d in dls] == [
+        ("malformed", topics.POINTS, i) for i in range(3)
+    ]
     assert "no writable field" in dls[0]["reason"] and "measurement" in dls[1]["reason"]
-    assert [json.loads(base64.b64decode(d["original_b64"])) for d in dls] == [NO_FIELD, NO_MEASUREMENT]
-    assert metrics.counts["points_rejected"] == before + 2
+    assert "not JSON" in dls[2]["reason"]
+    assert [json.loads(base64.b64decode(d["original_b64"])) for d in dls[:2]] == [NO_FIELD, NO_MEASUREMENT]
+    assert base64.b64decode(dls[2]["original_b64"]) == NOT_JSON  # the bytes as they came
+    assert metrics.counts["points_rejected"] == before + 3
 
 
 def test_a_batch_reaches_the_writer_as_one_body_and_bad_points_are_dead_lettered(agents, monkeypatch):
