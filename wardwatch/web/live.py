@@ -5,7 +5,8 @@ consumer of its own (no consumer group: every station sees every patient), folds
 the :class:`~wardwatch.web.snapshot.Ward` and puts the resulting updates on every connected
 browser's queue as server-sent-event text. Alerts are read from :data:`ALERTS_LOOKBACK_S` back,
 so alarms raised before the station started are shown; points from :data:`POINTS_LOOKBACK_S`
-back (every bed's latest numbers); ECG from now on.
+back (every bed's latest numbers); ECG from now on. A bed with no record for the workers'
+``patient_idle_evict_h`` and no alarm shown is forgotten (:func:`ward_evict`).
 
 A browser whose queue is full (a stalled tab) is dropped; its ``EventSource`` reconnects and
 starts again from a fresh snapshot, so a slow client never holds the others back.
@@ -24,7 +25,7 @@ from wardwatch import topics
 from wardwatch.kafka_io import aio_client_config
 from wardwatch.logs import log_event
 from wardwatch.settings import Settings
-from wardwatch.web.snapshot import Ward, coalesce, ward_apply, ward_view
+from wardwatch.web.snapshot import Ward, coalesce, ward_apply, ward_evict, ward_view
 
 log = logging.getLogger("wardwatch.web")
 
@@ -32,6 +33,7 @@ ALERTS_LOOKBACK_S = 12 * 3600.0
 POINTS_LOOKBACK_S = 15 * 60.0
 CLIENT_QUEUE = 2000
 RETRY_S = 2.0
+EVICT_EVERY_S = 60.0  #: how often beds idle for ``patient_idle_evict_h`` are forgotten
 
 
 def sse(event: str, data: Any) -> str:
@@ -116,9 +118,13 @@ class LiveWard:
             await self._seek_start(c, tps)
             self._set_feed(True)
             log_event(log, "web station following kafka", partitions=len(tps))
+            idle_s, next_evict = self.settings.patient_idle_evict_h * 3600.0, time.monotonic()
             while True:
                 batch = await c.getmany(timeout_ms=250, max_records=5000)
                 updates: list[dict[str, Any]] = []
+                if idle_s > 0 and time.monotonic() >= next_evict:  # (0: never, as the workers)
+                    next_evict = time.monotonic() + EVICT_EVERY_S
+                    updates.extend(ward_evict(self.ward, time.time(), idle_s))
                 for tp, msgs in batch.items():
                     for m in msgs:
                         try:

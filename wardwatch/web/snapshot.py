@@ -47,6 +47,7 @@ class Bed:
     ecg_lead: str = ""
     ecg: deque[int] = field(default_factory=deque)
     ecg_end_s: float | None = None  # device time just after the newest kept sample
+    seen_ns: int = 0  # device time of the newest record of any kind (for :func:`ward_evict`)
 
     def view(self) -> dict[str, Any]:
         """The bed as JSON for the browser (without its ECG buffer)."""
@@ -139,6 +140,7 @@ def _apply_point(ward: Ward, p: dict[str, Any]) -> list[dict[str, Any]]:
         bed.ecg_hr_bpm = float(fields["hr_bpm"])
     else:
         return []
+    bed.seen_ns = max(bed.seen_ns, int(p.get("time_ns") or 0))
     return [{"type": "bed", "bed": bed.view()}]
 
 
@@ -236,6 +238,7 @@ def _apply_ecg(ward: Ward, chunk: dict[str, Any]) -> list[dict[str, Any]]:
     bed.ecg.extend(dec)
     bed.ecg_lead = str(chunk.get("lead", ""))
     bed.ecg_end_s = t0 + len(samples) / fs
+    bed.seen_ns = max(bed.seen_ns, int(bed.ecg_end_s * 1e9))
     out: list[dict[str, Any]] = [
         {
             "type": "ecg",
@@ -268,6 +271,24 @@ def ecg_decimate(samples: list[int], fs: float, target_hz: float) -> tuple[list[
     return out, fs / k
 
 
+def ward_evict(ward: Ward, now_s: float, idle_s: float) -> list[dict[str, Any]]:
+    """Forget the beds with no record for ``idle_s`` (device time, against ``now_s``) and no
+    alarm shown: a discharged or moved patient's tile does not stay on the station for ever, nor
+    in its memory. Returns a ``{"type": "bed_removed", "patient_id"}`` update for each.
+
+    >>> w = Ward()
+    >>> _ = ward_apply(w, "influx.points", {"measurement": "vitals", "tags": {"patient": "P1",
+    ...     "bed": "B1"}, "fields": {"hr_bpm": 88.0}, "time_ns": 1_000 * 10**9})
+    >>> ward_evict(w, 1_000 + 59, idle_s=60), ward_evict(w, 1_000 + 61, idle_s=60)
+    ([], [{'type': 'bed_removed', 'patient_id': 'P1'}])
+    """
+    alarmed = {a.get("patient_id") for a in ward.alarms.values()}
+    idle = [pid for pid, b in ward.beds.items() if b.seen_ns / 1e9 < now_s - idle_s and pid not in alarmed]
+    for pid in idle:
+        del ward.beds[pid]
+    return [{"type": "bed_removed", "patient_id": pid} for pid in idle]
+
+
 def ward_view(ward: Ward) -> dict[str, Any]:
     """The whole snapshot: beds (ordered by bed label), sorted alarms, and each ECG bed's kept
     trace."""
@@ -285,7 +306,7 @@ def ward_view(ward: Ward) -> dict[str, Any]:
 
 def coalesce(updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drop superseded updates of one batch: only the last ``bed`` update of each patient and the
-    last ``alarms`` list matter; every ``ecg`` piece is kept, in order."""
+    last ``alarms`` list matter; every ``ecg`` piece and ``bed_removed`` is kept, in order."""
     last: dict[tuple[str, str], int] = {}
     for i, u in enumerate(updates):
         if u["type"] == "bed":
@@ -293,7 +314,7 @@ def coalesce(updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif u["type"] == "alarms":
             last[("alarms", "")] = i
     keep = set(last.values())
-    return [u for i, u in enumerate(updates) if u["type"] == "ecg" or i in keep]
+    return [u for i, u in enumerate(updates) if u["type"] in ("ecg", "bed_removed") or i in keep]
 
 
 __all__ = [
@@ -304,5 +325,6 @@ __all__ = [
     "coalesce",
     "ecg_decimate",
     "ward_apply",
+    "ward_evict",
     "ward_view",
 ]

@@ -15,6 +15,7 @@ from wardwatch.web.snapshot import (
     coalesce,
     ecg_decimate,
     ward_apply,
+    ward_evict,
     ward_view,
 )
 
@@ -210,5 +211,32 @@ def test_coalesce_keeps_the_last_bed_and_alarm_updates_and_every_ecg_piece():
         {"type": "bed", "bed": {"patient_id": "P1", "n": 2}},
         {"type": "ecg", "patient_id": "P1", "samples": [2]},
         {"type": "alarms", "alarms": [2]},
+        {"type": "bed_removed", "patient_id": "P3"},
     ]
-    assert coalesce(ups) == [ups[1], ups[3], ups[4], ups[5], ups[6]]
+    assert coalesce(ups) == [ups[1], ups[3], ups[4], ups[5], ups[6], ups[7]]
+
+
+def test_idle_beds_without_an_alarm_are_forgotten_and_browsers_told():
+    """A bed whose newest record (vitals, any point, or ECG) is older than the idle time goes,
+    unless an alarm of its patient is still shown; the snapshot no longer has it."""
+    w = Ward()
+    feed = synth_beds(1, duration_s=2, fs=360.0, seed=1)[0]
+    ward_apply(w, "influx.points", vitals_point("P1", 0, hr_bpm=80.0))
+    ward_apply(w, "influx.points", vitals_point("P2", 0, hr_bpm=80.0))
+    ward_apply(
+        w, "influx.points", {**vitals_point("P2", 500), "measurement": "news2", "fields": {"score": 1}}
+    )
+    ward_apply(w, "alerts", alert("raised", "a1", "high", 0, pid="P3"))
+    ward_apply(w, "influx.points", vitals_point("P3", 0, hr_bpm=140.0))
+    for c in feed_chunks(feed, T0 + timedelta(seconds=400)):
+        ward_apply(w, "ecg", c)
+    now = T0.timestamp() + 700
+    assert ward_evict(w, now, idle_s=1000) == []
+    removed = ward_evict(w, now, idle_s=350)
+    assert removed == [{"type": "bed_removed", "patient_id": "P1"}]  # P2: a point at 500 s, ECG to 402 s
+    assert ward_evict(w, now, idle_s=250) == [{"type": "bed_removed", "patient_id": feed.patient_id}]
+    assert ward_evict(w, now + 1000, idle_s=150) == [{"type": "bed_removed", "patient_id": "P2"}]
+    assert set(w.beds) == {"P3"}  # its alarm is still shown
+    ward_apply(w, "alerts", alert("resolved", "a1", "high", 800, pid="P3"))
+    assert ward_evict(w, now + 1000, idle_s=150) == [{"type": "bed_removed", "patient_id": "P3"}]
+    assert ward_view(w)["beds"] == []

@@ -64,6 +64,14 @@ function renderBed(b) {
   }
 }
 
+function removeBed(pid) {
+  const t = state.tiles.get(pid);
+  if (t) t.root.remove();
+  state.tiles.delete(pid);
+  state.beds.delete(pid);
+  state.ecg.delete(pid);
+}
+
 function markBedAlarms() {
   const worst = new Map();
   for (const a of state.alarms) {
@@ -256,6 +264,8 @@ function connect() {
   const es = new EventSource("/api/events");
   es.addEventListener("snapshot", (m) => {
     const s = JSON.parse(m.data);
+    const shown = new Set(s.beds.map((b) => b.patient_id));
+    for (const pid of [...state.beds.keys()]) if (!shown.has(pid)) removeBed(pid);  // forgotten while away
     for (const b of s.beds) renderBed(b);
     state.alarms = s.alarms;
     renderAlarms();
@@ -263,6 +273,7 @@ function connect() {
     setFeed(s.feed_ok);
   });
   es.addEventListener("bed", (m) => renderBed(JSON.parse(m.data).bed));
+  es.addEventListener("bed_removed", (m) => removeBed(JSON.parse(m.data).patient_id));
   es.addEventListener("alarms", (m) => { state.alarms = JSON.parse(m.data).alarms; renderAlarms(); });
   es.addEventListener("ecg", (m) => ecgPush(JSON.parse(m.data)));
   es.addEventListener("feed", (m) => setFeed(JSON.parse(m.data).ok));
