@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from influxdb_client import Point, WritePrecision
+from influxdb_client import WritePrecision
 
 if TYPE_CHECKING:
     from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
@@ -32,9 +33,63 @@ PERMANENT = (400, 413, 422)
 REFUSED = (401, 403)
 
 
+# InfluxDB line protocol escaping (docs.influxdata.com, "Line protocol", special characters), as
+# influxdb_client's ``Point.to_line_protocol`` does it (tests/unit/test_influx_line.py compares
+# the two on generated points)
+_ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+_ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+_ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
+
+
+#: escaped keys and tag values by their raw text: the same few names and patient ids come again
+#: and again, and ``str.translate`` is most of a short string's cost (emptied when it is full)
+_ESCAPED: dict[str, str] = {}
+_ESCAPED_MAX = 100_000
+
+
+def _key(k: Any) -> str:
+    out = _ESCAPED.get(k) if isinstance(k, str) else None
+    if out is None:
+        out = str(k).translate(_ESCAPE_KEY)
+        if isinstance(k, str):
+            if len(_ESCAPED) >= _ESCAPED_MAX:
+                _ESCAPED.clear()
+            _ESCAPED[k] = out
+    return out
+
+
+def _tag_value(v: Any) -> str:
+    out = _key(v)
+    return out + " " if out.endswith("\\") else out
+
+
+def _field(k: str, v: Any) -> str | None:
+    """``key=value`` with the value typed as line protocol wants it; None: a value InfluxDB
+    cannot store (None, NaN, infinity), left out as the client library leaves it out."""
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return None
+        text = repr(v)
+        return f"{_key(k)}={text[:-2] if text.endswith('.0') else text}"
+    if isinstance(v, bool):
+        return f"{_key(k)}={'true' if v else 'false'}"
+    if isinstance(v, int):
+        return f"{_key(k)}={v}i"
+    if isinstance(v, str):
+        return f'{_key(k)}="{v.translate(_ESCAPE_STRING)}"'
+    if v is None:
+        return None
+    raise ValueError(f'Type: "{type(v)}" of field: "{k}" is not supported.')
+
+
 def to_line(p: dict[str, Any]) -> str:
     """One point dict (see :func:`wardwatch.records.points.point`) as line protocol; raises
-    ``ValueError``/``TypeError``/``KeyError`` for anything that is not such a point."""
+    ``ValueError``/``TypeError``/``KeyError`` for anything that is not such a point.
+
+    >>> to_line({"measurement": "vitals", "tags": {"patient": "P 1", "bed": "B1"},
+    ...          "fields": {"hr_bpm": 72.0, "note": 'a "b"', "n": 3}, "time_ns": 5})
+    'vitals,bed=B1,patient=P\\\\ 1 hr_bpm=72,n=3i,note="a \\\\"b\\\\"" 5'
+    """
     if (
         not isinstance(p, dict)
         or not isinstance(p.get("tags", {}), dict)
@@ -43,15 +98,21 @@ def to_line(p: dict[str, Any]) -> str:
         raise TypeError("a point is an object with 'measurement', 'time_ns', 'fields' and 'tags' objects")
     if not isinstance(p["measurement"], str) or not p["measurement"]:
         raise ValueError("a point's measurement is a non-empty string")
-    pt = Point(p["measurement"]).time(int(p["time_ns"]), WritePrecision.NS)
+    measurement = p["measurement"].translate(_ESCAPE_MEASUREMENT)
+    if measurement.startswith("#"):
+        raise ValueError("a point's measurement must not start with '#' (a line-protocol comment)")
+    time_ns = int(p["time_ns"])
+    tags = ""
     for k, v in sorted(p.get("tags", {}).items()):
-        pt = pt.tag(k, v)
-    for k, v in p["fields"].items():
-        pt = pt.field(k, v)
-    line = pt.to_line_protocol()
-    if not line:
+        if v is None:
+            continue
+        key, value = _key(k), _tag_value(v)
+        if key and value:
+            tags += f",{key}={value}"
+    fields = [f for f in (_field(k, v) for k, v in sorted(p["fields"].items())) if f is not None]
+    if not fields:
         raise ValueError(f"point {p.get('measurement')!r} has no writable field")
-    return line
+    return f"{measurement}{tags} {','.join(fields)} {time_ns}"
 
 
 def _status(exc: BaseException) -> int | None:
