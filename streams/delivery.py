@@ -155,10 +155,58 @@ async def acked_batches(stream: Any, max_events: int, within_s: float) -> Any:
         events = await in_order.admit(events)
         if not events:
             continue
-        yield events
+        # Faust's take_events acknowledges every record of the batch when it moves on or closes,
+        # also when the agent's body raised (the agent crashed; Faust restarts it) or was
+        # cancelled, and a commit would then pass records nobody processed. So the batch holds
+        # one reference more while the body runs, which only a body that returned gives up.
+        for event in events:
+            event.message.incref()
+        try:
+            yield events
+        except GeneratorExit:  # the body did not return: no agent holds these records now
+            for event in events:
+                stream.app.consumer._unacked_messages.discard(event.message)
+            log.error("a batch of %d records was not handled; they will be read again", len(events))
+            raise
         observe_batch(events)
         for event in events:
-            await stream.ack(event)
+            await stream.ack(event)  # the batch's own acknowledgement (take_events') is the last
+
+
+async def run_batches(
+    stream: Any,
+    handle: Callable[[list[Any]], Any],
+    max_events: int,
+    within_s: float,
+    source_topic: str,
+) -> None:
+    """An agent's loop: ``await handle(events)`` for each of :func:`acked_batches`' batches.
+
+    A handler dead-letters bad input itself; if it raises, that is a bug, and neither crashing
+    the agent nor acknowledging the batch unprocessed is acceptable. The batch is handled again
+    one record at a time, so the good records around the one that fails are processed, and a
+    record that still fails is dead-lettered (``processing_error``, with the exception) instead.
+    Outputs a failed handler published before it raised may go out again (at least once)."""
+    from streams.deadletter import deadletter_output
+
+    async for events in acked_batches(stream, max_events, within_s):
+        try:
+            await handle(events)
+            continue
+        except Exception:
+            log.exception(
+                "a batch of %d %s records failed; handling them one by one", len(events), source_topic
+            )
+            metrics.incr("batch_errors")
+        for event in events:
+            try:
+                await handle([event])
+            except Exception as e:
+                log.exception("a %s record failed on its own; dead-lettered", source_topic)
+                reason = f"processing_error: {type(e).__name__}: {e}"[:500]
+                await publish(
+                    [deadletter_output(event, reason, source_topic, detail={"code": "processing_error"})]
+                )
 
 
 #: seconds before a partition read again for a missing record is read again once more, and how
@@ -205,7 +253,7 @@ class InOrder:
                     continue
                 blocked.add(tp)
                 await self._read_again(consumer, tp, nxt, offset)
-            # kept back: the stream's own acknowledgement of the batch must not count
+            # kept back: the stream's own acknowledgements of the batch must not count
             message.incref(2)
             consumer._unacked_messages.discard(message)
         return taken

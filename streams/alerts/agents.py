@@ -34,7 +34,7 @@ from models.alarms.lifecycle import (
 )
 from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
-from streams.delivery import Output, acked_batches, already_processed, publish
+from streams.delivery import Output, already_processed, publish, run_batches
 from streams.metrics import metrics
 from streams.tables import active_partitions, patient_table
 from streams.topics import alerts_ack_topic, alerts_topic, conditions_in, points_topic
@@ -132,9 +132,12 @@ BATCH_WITHIN_S = 0.05  #: longest wait to fill a batch (adds at most this latenc
 
 @app.agent(conditions_in)
 async def raise_alerts(stream):
-    async for events in acked_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
-        async with alerts_lock:
-            await _raise_batch(events)
+    await run_batches(stream, _raise_locked, BATCH_MAX, BATCH_WITHIN_S, CONDITIONS)
+
+
+async def _raise_locked(events: list) -> None:
+    async with alerts_lock:
+        await _raise_batch(events)
 
 
 async def _raise_batch(events: list) -> None:
@@ -215,9 +218,12 @@ def _action_time(message: Any) -> datetime:
 @app.agent(alerts_ack_topic)
 async def act_on_alerts(stream):
     """Operator actions (``wardwatch.records.actions``: the contract), verified by their token."""
-    async for events in acked_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
-        for event in events:
-            await _act(event)
+    await run_batches(stream, _act_each, BATCH_MAX, BATCH_WITHIN_S, ALERTS_ACK)
+
+
+async def _act_each(events: list) -> None:
+    for event in events:
+        await _act(event)
 
 
 async def _act(event: Any) -> None:

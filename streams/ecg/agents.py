@@ -6,7 +6,7 @@ one implementation the benches and tests also run), strips are rendered by
 :mod:`streams.ecg.strip`. This module moves data between the ``ecg`` topic, the changelog table
 ``ecg-state`` and those functions.
 
-Batching: :func:`streams.delivery.acked_batches` collects up to :data:`BATCH_MAX` chunks (many patients) or
+Batching: :func:`streams.delivery.run_batches` collects up to :data:`BATCH_MAX` chunks (many patients) or
 :data:`BATCH_WITHIN_S` seconds, then every beat candidate of the batch goes through one
 ``BeatClassifier.predict`` call. The step runs in a worker thread (``asyncio.to_thread``), so
 that the other agents are served while it computes.
@@ -34,7 +34,7 @@ from models.ecg.step import LiveDetector, Rejected, StripInputs, ecg_state_new, 
 from models.ecg.stream_state import ECGState, FamilyVotes
 from streams.app import app
 from streams.deadletter import deadletter_output
-from streams.delivery import Output, acked_batches, already_processed, publish
+from streams.delivery import Output, already_processed, publish, run_batches
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
 from streams.outputs import PointBatches
@@ -183,9 +183,12 @@ async def _emit(
 @app.agent(ecg_topic)
 async def analyse_ecg(stream):
     rt.load_classifier()
-    async for events in acked_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
-        async with rt.lock:
-            await _process_batch(events)
+    await run_batches(stream, _process_locked, BATCH_MAX, BATCH_WITHIN_S, ECG)
+
+
+async def _process_locked(events: list) -> None:
+    async with rt.lock:
+        await _process_batch(events)
 
 
 _STAGE_LOG = {"admit": "ecg admit failed", "detect": "ecg detection failed", "analyse": "ecg analysis failed"}

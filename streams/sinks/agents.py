@@ -9,7 +9,7 @@ from typing import Any
 
 from streams.app import app
 from streams.deadletter import deadletter_output
-from streams.delivery import acked_batches, publish
+from streams.delivery import publish, run_batches
 from streams.metrics import consumer_lag, metrics
 from streams.sinks.influx import InfluxWriter
 from streams.topics import conditions_topic, points_in, points_topic
@@ -60,19 +60,23 @@ async def write_points(stream):
     """Batches of ``influx.points`` messages (a point or a list of points each) -> InfluxDB, at
     most ``influx_batch_size`` points per write. The messages are acknowledged (their offsets
     committable) only after every point was written or dead-lettered."""
-    async for events in acked_batches(stream, _s.influx_batch_size, _s.influx_flush_s):
-        pairs, letters = [], []
-        for event in events:
-            try:
-                pairs += [(event, p) for p in unpack_points(decode_json(event.message.value, finite=False))]
-            except InvalidRecord as e:  # not JSON
-                letters.append(deadletter_output(event, e, POINTS))
-        if letters:
-            await publish(letters)
-            metrics.incr("points_rejected", len(letters))
-        size = _s.influx_batch_size
-        for lo in range(0, len(pairs), size):
-            await _write(pairs[lo : lo + size])
+    await run_batches(stream, _write_batch, _s.influx_batch_size, _s.influx_flush_s, POINTS)
+
+
+async def _write_batch(events: list) -> None:
+    """One batch of messages: decoded, written (at most ``influx_batch_size`` points a write)."""
+    pairs, letters = [], []
+    for event in events:
+        try:
+            pairs += [(event, p) for p in unpack_points(decode_json(event.message.value, finite=False))]
+        except InvalidRecord as e:  # not JSON
+            letters.append(deadletter_output(event, e, POINTS))
+    if letters:
+        await publish(letters)
+        metrics.incr("points_rejected", len(letters))
+    size = _s.influx_batch_size
+    for lo in range(0, len(pairs), size):
+        await _write(pairs[lo : lo + size])
 
 
 async def _write(pairs: list) -> None:

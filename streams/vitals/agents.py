@@ -25,7 +25,7 @@ from models.deterioration.model import load_model
 from models.vitals.scoring import VitalsState, vitals_step
 from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
-from streams.delivery import Output, acked_batches, already_processed, publish
+from streams.delivery import Output, already_processed, publish, run_batches
 from streams.metrics import metrics
 from streams.outputs import PointBatches
 from streams.tables import patient_table
@@ -62,9 +62,12 @@ def _deterioration(
 
 @app.agent(vitals_topic)
 async def score_vitals(stream):
-    async for events in acked_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
-        async with state_lock:
-            await _score_batch(events)
+    await run_batches(stream, _score_locked, BATCH_MAX, BATCH_WITHIN_S, VITALS)
+
+
+async def _score_locked(events: list) -> None:
+    async with state_lock:
+        await _score_batch(events)
 
 
 async def _score_batch(events: list) -> None:
@@ -129,9 +132,12 @@ async def apply_side_input(
     returns True for is done (a discharge: :func:`streams.patients.discharge`).
     """
     name = source_topic.replace(".", "_")
-    async for events in acked_batches(stream, SIDE_BATCH_MAX, BATCH_WITHIN_S):
+
+    async def each(events: list) -> None:
         for event in events:
             await _apply_side_record(event, validate, apply, source_topic, name, handle)
+
+    await run_batches(stream, each, SIDE_BATCH_MAX, BATCH_WITHIN_S, source_topic)
 
 
 async def _apply_side_record(

@@ -237,3 +237,38 @@ def test_an_output_the_broker_did_not_acknowledge_is_sent_again(agents):
     assert len(agents.broker.failed) == 1
     assert agents.values(topics.CONDITIONS) == exp_conditions  # each output exactly once
     assert agents.points() == exp_points
+
+
+def test_a_record_the_step_fails_on_is_dead_lettered_and_the_batch_around_it_processed(agents, monkeypatch):
+    """A bug in a pure step for one patient (an exception, not bad input): the batch is handled
+    again one record at a time, the other patients' readings are processed, the failing reading
+    is dead-lettered as processing_error, and the agent keeps running (no crash, nothing
+    acknowledged unprocessed)."""
+    import streams.vitals.agents as vitals_agents
+
+    def flaky_step(state, r, deterioration=None):
+        if r.patient_id == "BUG":
+            raise ZeroDivisionError("a bug in a pure step")
+        return vitals_step(state, r, deterioration)
+
+    monkeypatch.setattr(vitals_agents, "vitals_step", flaky_step)
+    raws = [
+        (b"P001", reading("P001", **SICK)),
+        (b"BUG", reading("BUG", **SICK)),
+        (b"P002", reading("P002", **SICK)),
+    ]
+
+    async def scenario():
+        async with score_vitals.test_context() as agent:
+            events = [await agent.put(raw, key=key, partition=1, wait=False) for key, raw in raws]
+            await agents.processed(agent, *events)
+            later = await agent.put(reading("P003", **SICK), key=b"P003", partition=1)
+            await agents.processed(agent, later)
+            assert agent._crash_reason is None
+
+    agents.run(scenario())
+    assert sorted(c["patient_id"] for c in agents.values(topics.CONDITIONS)) == ["P001", "P002", "P003"]
+    [dl] = agents.values(topics.DEADLETTER)
+    assert (dl["code"], dl["offset"], dl["key"]) == ("processing_error", 1, "BUG")
+    assert "ZeroDivisionError: a bug in a pure step" in dl["reason"]
+    assert set(vitals_state.data) == {"P001", "P002", "P003"}

@@ -276,6 +276,7 @@ class _Consumer:
 class _Msg:
     def __init__(self, tp: TP, offset: int):
         self.tp, self.offset, self.refcount = tp, offset, 1
+        self.timestamp = None
 
     def incref(self, n: int = 1) -> None:
         self.refcount += n
@@ -342,3 +343,57 @@ def test_a_partition_whose_delivered_records_nobody_holds_is_read_again():
     assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S - 1, seen)) == []
     assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S, seen)) == [VITALS0]
     assert consumer.seeks == [(VITALS0, 10)] and consumer._read_offset[VITALS0] == 10
+
+
+class _Stream:
+    """Faust's ``take_events`` as far as acknowledgements go: each batch acknowledged (count
+    down; acknowledged at zero) as the generator moves on or closes, whatever the agent did."""
+
+    def __init__(self, app_, batches: list[list]):
+        self.app, self.batches, self.acked = app_, batches, []
+
+    async def take_events(self, n: int, within: float):
+        for batch in self.batches:
+            try:
+                yield batch
+            finally:
+                for e in batch:
+                    await self.ack(e)
+
+    async def ack(self, event) -> None:
+        event.message.refcount -= 1
+        if event.message.refcount == 0:
+            self.acked.append(event.message.offset)
+
+
+def test_a_batch_whose_agent_raised_is_never_acknowledged():
+    """The agent crashes on its second batch (Faust restarts a crashed agent; run_batches keeps
+    handler errors from getting this far, but a cancelled body ends the same way): the first batch is
+    acknowledged once, the second's records are kept back (not acknowledged by take_events'
+    own closing acknowledgement) and no agent counts as holding them, so the partition is read
+    again from 12 (an acknowledged 12 would let the commit pass records nobody processed)."""
+    from types import SimpleNamespace
+
+    consumer = _Consumer({VITALS0: 10})
+    stream = _Stream(
+        SimpleNamespace(consumer=consumer, consumer_generation_id=1), [_events(10, 11), _events(12, 13)]
+    )
+    consumer._unacked_messages = {e.message for b in stream.batches for e in b}
+    handled = []
+
+    async def agent() -> None:
+        batches = delivery.acked_batches(stream, 10, 0.1)
+        try:
+            async for events in batches:
+                if events[0].message.offset == 12:
+                    raise RuntimeError("an agent crashed")
+                handled.extend(e.message.offset for e in events)
+        finally:
+            await batches.aclose()  # what the generator's finalizer does after a crash
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(agent())
+    assert handled == [10, 11] and stream.acked == [10, 11]
+    crashed = stream.batches[1]
+    assert all(e.message.refcount > 0 for e in crashed)
+    assert not {e.message for e in crashed} & consumer._unacked_messages
