@@ -291,3 +291,63 @@ def test_wfdb_replay_over_hl7_gives_two_lead_chunks_and_charted_vitals_are_carri
     (dl,) = got[topics.DEADLETTER]
     assert dl["code"] == "bad_value" and dl["detail"]["location"] == "OBX^7^5^1"
     assert base64.b64decode(dl["original_b64"]).decode() == bad
+
+
+def test_adt_admit_and_discharge_go_to_admissions_after_kafka_took_them(services):
+    """ADT^A01 and ADT^A03 from a hospital's ADT feed: ACK AA once the admission and the discharge
+    record are on ``admissions`` (which the workers apply: tests/integration/
+    test_patient_discharge.py); an admission of a sex our record cannot hold gets AE 103 and a
+    dead letter."""
+    pid = "ADT-" + uuid.uuid4().hex[:8]
+    now = datetime.now(UTC).replace(microsecond=0)
+    stamp = (now - timedelta(minutes=5)).strftime("%Y%m%d%H%M%S+0000")
+    later = (now - timedelta(minutes=1)).strftime("%Y%m%d%H%M%S+0000")
+
+    def adt(event: str, control: str, sex: str = "F", time: str = stamp) -> str:
+        return "\r".join(
+            [
+                f"MSH|^~\\&|ADT1|HOSP|WARDWATCH|ICU|{time}||ADT^{event}^ADT_A01|{control}|P|2.5",
+                f"EVN|{event}|{time}",
+                f"PID|1||{pid}^^^HOSP^MR||DOE^JANE||19500301|{sex}",
+                "PV1|1|I|ICU^01^A",
+            ]
+        )
+
+    start = end_offsets([topics.ADMISSIONS, topics.DEADLETTER])
+
+    async def scenario() -> dict[str, str]:
+        gw = HL7Gateway("127.0.0.1", 0)
+        await gw.start()
+        try:
+            c = MLLPClient("127.0.0.1", gw.port, timeout_s=30)
+            answers = {
+                "admit": await c.request(adt("A01", "A-1")),
+                "unknown_sex": await c.request(adt("A01", "A-2", sex="U")),
+                "discharge": await c.request(adt("A03", "A-3", time=later)),
+            }
+            await c.close()
+        finally:
+            await gw.stop()
+        return answers
+
+    a = asyncio.run(scenario())
+    assert ack_code(a["admit"]) == "AA" and "MSA|AA|A-1" in a["admit"] and "ACK^A01" in a["admit"]
+    assert ack_code(a["unknown_sex"]) == "AE" and "|103^" in a["unknown_sex"]
+    assert ack_code(a["discharge"]) == "AA" and "ACK^A03" in a["discharge"]
+    got: dict[str, list] = {topics.ADMISSIONS: [], topics.DEADLETTER: []}
+    for topic, key, value in consume(
+        [topics.ADMISSIONS, topics.DEADLETTER],
+        start=start,
+        timeout_s=30,
+        stop=lambda _s: len(got[topics.ADMISSIONS]) >= 2 and len(got[topics.DEADLETTER]) >= 1,
+    ):
+        if key == pid:
+            got[topic].append(value)
+    admit_ts = (now - timedelta(minutes=5)).isoformat()
+    age = now.year - 1950 - ((now.month, now.day) < (3, 1))
+    assert got[topics.ADMISSIONS] == [
+        {"patient_id": pid, "admit_ts": admit_ts, "age_years": age, "sex": "F"},
+        {"patient_id": pid, "discharge_ts": (now - timedelta(minutes=1)).isoformat()},
+    ]
+    [dl] = got[topics.DEADLETTER]
+    assert (dl["code"], dl["source_topic"], dl["detail"]["hl7_code"]) == ("bad_value", "hl7", 103)

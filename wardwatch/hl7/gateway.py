@@ -1,10 +1,12 @@
-"""``wardwatch gateway hl7``: an MLLP listener taking IHE PCD-01 ORU^R01 from bedside devices.
+"""``wardwatch gateway hl7``: an MLLP listener taking IHE PCD-01 ORU^R01 from bedside devices,
+and ADT^A01 / ADT^A03 (admit, discharge: :mod:`wardwatch.hl7.adt`) from the hospital's ADT feed.
 
 Per connection (python-hl7's asyncio MLLP server; one task per connection, so a slow or broken
 connection never holds up another), each frame in turn:
 
 1. the bytes between <VT> and <FS><CR> are decoded as UTF-8 (else AR 102) and mapped by
-   :func:`wardwatch.hl7.pcd01.map_message`;
+   :func:`wardwatch.hl7.pcd01.map_message` (ADT: :func:`wardwatch.hl7.adt.map_adt`, to
+   ``admissions``);
 2. a message it cannot use gets ACK ``AE`` or ``AR`` with an ERR segment, and its raw bytes go
    to ``deadletter`` (source ``hl7``, with the HL7 error code and location in ``detail``);
 3. otherwise every record is sent to ``vitals`` / ``ecg`` (aiokafka, ``acks=all``) and ACK
@@ -35,7 +37,17 @@ import orjson
 from hl7.mllp import start_hl7_server
 
 from wardwatch import topics
-from wardwatch.hl7.pcd01 import HL7Error, ack, map_message, parse, patient_of
+from wardwatch.hl7.adt import ADT_TAKEN, MappedADT, map_adt
+from wardwatch.hl7.pcd01 import (
+    ORU_R01,
+    HL7Error,
+    Mapped,
+    ack,
+    check_header,
+    map_message,
+    parse,
+    patient_of,
+)
 from wardwatch.kafka_io import start_aio_producer
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.records.deadletter import deadletter_record
@@ -43,6 +55,8 @@ from wardwatch.records.deadletter import deadletter_record
 log = logging.getLogger("wardwatch.hl7.gateway")
 
 VT, FS_CR = b"\x0b", b"\x1c\x0d"
+#: Every message type the gateway takes: PCD-01 observations and the ADT feed.
+TAKEN = ORU_R01 | ADT_TAKEN
 SOURCE = "hl7"
 
 
@@ -177,7 +191,11 @@ class HL7Gateway:
         try:
             text = decode(raw, framed)
             msg = parse(text)
-            mapped = map_message(msg, now=datetime.now(UTC))
+            control_id, kind = check_header(msg, TAKEN)
+            if kind in ADT_TAKEN:
+                mapped: Mapped | MappedADT = map_adt(msg, control_id, kind[1], now=datetime.now(UTC))
+            else:
+                mapped = map_message(msg, now=datetime.now(UTC))
         except HL7Error as e:
             await self._deadletter(raw, text, e)
             self.counts[e.ack] += 1
@@ -195,14 +213,17 @@ class HL7Gateway:
         await self._produce(records)
         self.counts["AA"] += 1
         self.counts["records"] += len(records)
+        counts = (
+            {"vitals": len(mapped.vitals), "ecg": len(mapped.ecg), "skipped": mapped.skipped}
+            if isinstance(mapped, Mapped)
+            else {"adt": mapped.event}
+        )
         log_event(
             log,
             "hl7.accepted",
             logging.DEBUG,
             patient=pid_ref(mapped.patient_id),
-            vitals=len(mapped.vitals),
-            ecg=len(mapped.ecg),
-            skipped=mapped.skipped,
+            **counts,
             took_ms=round((time.perf_counter() - t0) * 1000, 2),
         )
         return ack(msg)

@@ -427,23 +427,31 @@ def _unit_of(seg: Any) -> tuple[str, str, str, str | None]:
 
 
 # --------------------------------------------------------------------------- message checks
-def check_header(msg: hl7.Message) -> str:
-    """MSH-9 must be ORU^R01 and MSH-12 a version we take (AR 200/201/203); returns MSH-10."""
+#: The message types :func:`map_message` takes (the gateway also takes ADT: wardwatch.hl7.adt).
+ORU_R01 = frozenset({("ORU", "R01")})
+
+
+def check_header(
+    msg: hl7.Message, taken: frozenset[tuple[str, str]] = ORU_R01
+) -> tuple[str, tuple[str, str]]:
+    """MSH-9 must be one of ``taken`` (type, event) and MSH-12 a version we take (AR 200/201/203);
+    returns MSH-10 (the control id) and MSH-9's (type, event)."""
     msh = msg[0]
     mtype, event = _get(msh, 9, 1), _get(msh, 9, 2)
-    if mtype != "ORU":
+    names = ", ".join(f"{t}^{e}" for t, e in sorted(taken))
+    if mtype not in {t for t, _ in taken}:
         raise HL7Error(
             200,
-            f"message type {mtype[:10]!r}: only ORU^R01 is taken",
+            f"message type {mtype[:10]!r}: taken: {names}",
             ack="AR",
             code="unsupported",
             segment="MSH",
             field_no=9,
         )
-    if event != "R01":
+    if (mtype, event) not in taken:
         raise HL7Error(
             201,
-            f"event {event[:10]!r}: only ORU^R01 is taken",
+            f"event {event[:10]!r}: taken: {names}",
             ack="AR",
             code="unsupported",
             segment="MSH",
@@ -460,7 +468,7 @@ def check_header(msg: hl7.Message) -> str:
             segment="MSH",
             field_no=12,
         )
-    return _get(msh, 10, 1)
+    return _get(msh, 10, 1), (mtype, event)
 
 
 def _segments(msg: hl7.Message, name: str) -> list[Any]:
@@ -535,7 +543,7 @@ def map_message(text: str | hl7.Message, now: datetime | None = None) -> Mapped:
 
 
 def _map(msg: hl7.Message, now: datetime | None) -> Mapped:
-    control_id = check_header(msg)
+    control_id, _ = check_header(msg)
     segs = _by_name(msg)
     patient = _patient(segs)
     obxs = segs.get("OBX", [])
