@@ -31,7 +31,7 @@ def _credentials() -> faust.SASLCredentials | None:
 
 
 app = faust.App(
-    _s.app_id,
+    _s.worker_group,
     broker=_s.faust_broker,
     broker_credentials=_credentials(),
     store="memory://",  # state is rebuilt from the Kafka changelog topics on start

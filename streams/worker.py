@@ -5,20 +5,29 @@ from __future__ import annotations
 import importlib
 import sys
 
-# Agent modules, imported explicitly so that the worker registers them (no scan of the package).
-AGENT_MODULES = [
+# Agent modules, imported explicitly so that the worker registers them (no scan of the package),
+# by ``worker_role``: the InfluxDB sink runs in "all" and "sink" workers, the rest in "all" and
+# "stream" workers; every worker reports its own pipeline metrics.
+STREAM_MODULES = [
     "streams.vitals.agents",
     "streams.labs.agents",
     "streams.admissions.agents",
     "streams.ecg.agents",
     "streams.alerts.agents",
-    "streams.sinks.agents",
     "streams.patients",
 ]
+SINK_MODULES = ["streams.sinks.agents"]
+ROLE_MODULES = {
+    "all": [*STREAM_MODULES, *SINK_MODULES],
+    "stream": STREAM_MODULES,
+    "sink": SINK_MODULES,
+}
 
 
 def load_agents() -> None:
-    for name in AGENT_MODULES:
+    from wardwatch.settings import get_settings
+
+    for name in [*ROLE_MODULES[get_settings().worker_role], "streams.pipeline_report"]:
         importlib.import_module(name)
 
 

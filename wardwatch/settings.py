@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="partitions of every keyed topic")
     replication: int = Field(1, ge=1, description="replication factor of created topics")
     app_id: str = "wardwatch"
+    # What a `wardwatch worker` process runs: "all" agents (the default), the "stream" agents
+    # (everything but the InfluxDB sink), or the "sink" alone, in a consumer group of its own
+    # ("<app_id>-sink"), so that a machine's second core writes the points while the first scores.
+    worker_role: Literal["all", "stream", "sink"] = "all"
     # How long the group waits for a silent worker before its partitions move to the others
     # (Kafka's session timeout; the heartbeat is a third of it). Shorter means a killed worker's
     # patients are picked up sooner; the broker accepts 6 s at least.
@@ -128,6 +132,16 @@ class Settings(BaseSettings):
     @property
     def bootstrap_servers(self) -> list[str]:
         return [s.strip() for s in self.kafka_bootstrap.split(",") if s.strip()]
+
+    @property
+    def sink_group(self) -> str:
+        """The consumer group of ``worker_role=sink`` workers (the InfluxDB sink on its own)."""
+        return f"{self.app_id}-sink"
+
+    @property
+    def worker_group(self) -> str:
+        """This worker's Faust app id and consumer group."""
+        return self.sink_group if self.worker_role == "sink" else self.app_id
 
     @property
     def faust_broker(self) -> str:

@@ -1,4 +1,4 @@
-"""The InfluxDB sink agent and the pipeline-metrics timer."""
+"""The InfluxDB sink agent (``worker_role`` all or sink: :mod:`streams.worker`)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from typing import Any
 from streams.app import app
 from streams.deadletter import deadletter_output
 from streams.delivery import publish, run_batches
-from streams.metrics import consumer_lag, metrics
+from streams.metrics import metrics
 from streams.sinks.influx import InfluxWriter
-from streams.topics import conditions_topic, points_in, points_topic
-from wardwatch.logs import log_event
+from streams.topics import conditions_topic, points_in
 from wardwatch.records.conditions import Condition
 from wardwatch.records.errors import InvalidRecord
-from wardwatch.records.points import point, unpack_points
+from wardwatch.records.points import unpack_points
 from wardwatch.records.wire import decode_json
 from wardwatch.settings import get_settings
 from wardwatch.topics import POINTS
@@ -96,29 +95,6 @@ async def _write(pairs: list) -> None:
     )
     metrics.incr("points_written", len(pairs) - len(rejected))
     metrics.incr("points_rejected", len(rejected))
-
-
-@app.timer(interval=10.0)
-async def report_pipeline_metrics():
-    counts = metrics.snapshot()
-    if not counts:
-        return
-    counts["influx_retries"] = writer.retries
-    now, tags = datetime.now(UTC), {"host": metrics.host, "app": _s.app_id}
-    deltas, interval_s = metrics.deltas(counts, now.timestamp())
-    rates = {k: round(v / interval_s, 3) for k, v in deltas.items()} if interval_s > 0 else {}
-    pts = [point("pipeline", tags, counts, now), point("pipeline_delta", tags, deltas, now)]
-    pts += [point("pipeline_rate", tags, rates, now)] if rates else []
-    # this worker's share of the group's lag, and the stage latencies since the last report
-    pts += [
-        point("pipeline_lag", {**tags, "topic": t}, {"lag": n}, now)
-        for t, n in consumer_lag(app.consumer).items()
-    ]
-    pts += [
-        point("pipeline_latency", {**tags, "stage": k}, v, now) for k, v in metrics.latency_report().items()
-    ]
-    await publish([(points_topic, None, p) for p in pts])
-    log_event(log, "pipeline", **counts)
 
 
 # mode types a receiver as SignalHandlerT, which mypy matches against no async function at all

@@ -22,6 +22,7 @@ from influxdb_client import WritePrecision
 if TYPE_CHECKING:
     from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
+from streams.metrics import metrics
 from wardwatch.logs import log_event
 from wardwatch.records.errors import InvalidRecord
 from wardwatch.settings import Settings
@@ -176,6 +177,7 @@ class InfluxWriter:
                 if status in REFUSED:  # a replaced token file is read again on the next try
                     await self.close()
                 self.retries += 1
+                metrics.incr("influx_retries")
                 log_event(
                     log,
                     "influx write failed, retrying",

@@ -18,6 +18,12 @@ def bench_load(  # noqa: PLR0913, PLR0917 - one typer option per parameter
     beds: int = typer.Option(..., "--beds", min=1, help="simulated beds (1 Hz vitals each)"),
     seconds: int = typer.Option(..., "--seconds", min=5, help="seconds of real-time load"),
     workers: int = typer.Option(1, "--workers", min=1, help="`wardwatch worker` processes (one group)"),
+    sink_workers: int = typer.Option(
+        0,
+        "--sink-workers",
+        min=0,
+        help="InfluxDB sink processes of their own (`worker --role sink`); 0: each worker runs the sink",
+    ),
     ecg_share: float = typer.Option(0.25, "--ecg-share", min=0.0, max=1.0, help="share of beds with ECG"),
     seed: int = typer.Option(7, "--seed"),
     drain_s: float = typer.Option(120.0, "--drain", help="longest wait for the pipeline to catch up"),
@@ -51,7 +57,17 @@ def bench_load(  # noqa: PLR0913, PLR0917 - one typer option per parameter
         task = bar.add_task("starting", total=seconds)
 
         def one(n: int, keep: bool) -> tuple[dict, dict]:
-            cfg = LoadConfig(n, seconds, workers, ecg_share, seed, drain_s, keep, profile)
+            cfg = LoadConfig(
+                beds=n,
+                seconds=seconds,
+                workers=workers,
+                sink_workers=sink_workers,
+                ecg_share=ecg_share,
+                seed=seed,
+                drain_s=drain_s,
+                keep_services=keep,
+                profile=profile,
+            )
             bar.reset(task, total=seconds)
 
             def update(p) -> None:

@@ -14,8 +14,25 @@ app = typer.Typer(help="WardWatch: streaming real-time patient monitoring.", no_
 
 # --------------------------------------------------------------------------- stream worker
 @app.command()
-def worker(log_level: str = typer.Option("info", "--log-level")) -> None:
-    """Run the Faust stream worker (all stream agents); scale out by starting more."""
+def worker(
+    log_level: str = typer.Option("info", "--log-level"),
+    role: str = typer.Option(
+        None,
+        "--role",
+        help="all (default), stream (every agent but the InfluxDB sink) or sink (the sink alone, "
+        "in group <app id>-sink); default: WARDWATCH_WORKER_ROLE",
+    ),
+) -> None:
+    """Run the Faust stream worker; scale out by starting more (of one role or another)."""
+    import os
+
+    from wardwatch.settings import get_settings
+
+    if role is not None:
+        if role not in ("all", "stream", "sink"):
+            raise typer.BadParameter("all, stream or sink", param_hint="--role")
+        os.environ["WARDWATCH_WORKER_ROLE"] = role
+        get_settings.cache_clear()
     from streams.worker import run
 
     run(log_level)

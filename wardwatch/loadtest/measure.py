@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -126,26 +126,31 @@ class _Sampler(threading.Thread):
 
 
 class LagSampler(_Sampler):
-    """Committed offsets of ``group`` against end offsets, every :data:`LAG_EVERY_S`."""
+    """Committed offsets of each group (``groups``: group -> the topics it consumes; the sink
+    group of ``--sink-workers`` consumes ``influx.points``, the stream group the rest) against
+    end offsets, every :data:`LAG_EVERY_S`."""
 
     every_s = LAG_EVERY_S
 
-    def __init__(self, s: Settings, group: str, topics: Sequence[str]) -> None:
+    def __init__(self, s: Settings, groups: Mapping[str, Sequence[str]]) -> None:
         from kafka import KafkaConsumer, TopicPartition
         from kafka.admin import KafkaAdminClient
 
         super().__init__()
-        self.group = group
         self.admin = KafkaAdminClient(**client_config(s), client_id="wardwatch-bench")
         self.consumer = KafkaConsumer(**client_config(s), enable_auto_commit=False)
-        self.tps = [
-            TopicPartition(t, p) for t in topics for p in sorted(self.consumer.partitions_for_topic(t) or ())
-        ]
+        self.groups = {
+            g: [TopicPartition(t, p) for t in ts for p in sorted(self.consumer.partitions_for_topic(t) or ())]
+            for g, ts in groups.items()
+        }
+        self.tps = [tp for tps in self.groups.values() for tp in tps]
         #: (wall time, total lag, lag by topic, committed offsets by partition)
         self.samples: list[tuple[float, int, dict[str, int], dict[Any, int]]] = []
 
     def read(self) -> tuple[int, dict[str, int], dict[Any, int]]:
-        committed = self.admin.list_group_offsets({self.group: self.tps}).get(self.group, {})
+        committed: dict[Any, Any] = {}
+        for g, tps in self.groups.items():
+            committed.update(self.admin.list_group_offsets({g: tps}).get(g, {}))
         ends = self.consumer.end_offsets(self.tps)
         by_topic: dict[str, int] = {}
         offsets: dict[Any, int] = {}

@@ -70,6 +70,9 @@ class LoadConfig:
     beds: int
     seconds: int
     workers: int = 1
+    #: InfluxDB sink processes of their own (``wardwatch worker --role sink``, group
+    #: ``<group>-sink``); 0: each worker runs the sink too
+    sink_workers: int = 0
     ecg_share: float = 0.25
     seed: int = 7
     drain_s: float = 120.0
@@ -106,6 +109,19 @@ class _Run:
         return f"wardwatch-bench-{self.run_id}"
 
     @property
+    def sink_group(self) -> str:
+        return f"{self.group}-sink"  # (Settings.sink_group of the workers' app id)
+
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """Each consumer group of the run and the topics it consumes."""
+        if not self.cfg.sink_workers:
+            return {self.group: GROUP_TOPICS}
+        return {
+            self.group: tuple(t for t in GROUP_TOPICS if t != topics.POINTS),
+            self.sink_group: (topics.POINTS,),
+        }
+
+    @property
     def folder(self) -> Path:
         return self.s.run_dir / "bench" / self.run_id
 
@@ -139,14 +155,15 @@ def _start_workers(r: _Run) -> None:
         # Re-notifications still happen; they are left out of the comparison (origin "timer").
         "WARDWATCH_ESCALATE_MEDIUM_TO_HIGH_AFTER": "0",
     }
-    for i in range(r.cfg.workers):
+    roles = ["stream" if r.cfg.sink_workers else "all"] * r.cfg.workers + ["sink"] * r.cfg.sink_workers
+    for i, role in enumerate(roles):
         path = r.folder / f"worker-{i}.log"
         r.logs.append(path)
         prof = ["-m", "cProfile", "-o", str(r.folder / f"worker-{i}.prof")] if r.cfg.profile else []
         with open(path, "ab") as out:
             r.workers.append(
                 subprocess.Popen(
-                    [sys.executable, *prof, "-m", "wardwatch.cli", "worker"],
+                    [sys.executable, *prof, "-m", "wardwatch.cli", "worker", "--role", role],
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     env=env,
@@ -165,21 +182,26 @@ def _start_workers(r: _Run) -> None:
 
 
 def _wait_group_stable(r: _Run, timeout_s: float = 90.0) -> None:
-    """Wait until the group is Stable with all W members (every worker holds its partitions)."""
+    """Wait until each group is Stable with all its members (every worker holds its partitions)."""
     from kafka.admin import KafkaAdminClient
 
+    members = {r.group: r.cfg.workers, r.sink_group: r.cfg.sink_workers}
     admin = KafkaAdminClient(**client_config(r.s), client_id="wardwatch-bench")
     try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            d = admin.describe_groups([r.group]).get(r.group, {})
-            state = str(d.get("group_state") or d.get("state") or "")
-            if state.lower() == "stable" and len(d.get("members") or []) >= r.cfg.workers:
-                return
-            time.sleep(1.0)
+        for group in r.groups():
+            deadline = time.monotonic() + timeout_s
+            while True:
+                d = admin.describe_groups([group]).get(group, {})
+                state = str(d.get("group_state") or d.get("state") or "")
+                if state.lower() == "stable" and len(d.get("members") or []) >= members[group]:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"consumer group {group} of {members[group]} not stable after {timeout_s:.0f}s"
+                    )
+                time.sleep(1.0)
     finally:
         admin.close()
-    raise TimeoutError(f"consumer group of {r.cfg.workers} workers not stable after {timeout_s:.0f}s")
 
 
 def _stop_workers(r: _Run) -> None:
@@ -343,7 +365,8 @@ def run_load(
     started = _services(s)
     log_event(log, "bench load start", run=r.run_id, beds=cfg.beds, seconds=cfg.seconds, workers=cfg.workers)
     try:
-        _start_at_end(s, r.group)
+        for group in r.groups():
+            _start_at_end(s, group)
         progress.phase = "starting workers"
         on_update(progress)
         _start_workers(r)
@@ -352,7 +375,7 @@ def run_load(
         sample = [p.patient_id for p in ward_plan(cfg.beds, seed=cfg.seed, prefix=r.prefix)]
         sample = sample[:: max(1, len(sample) // POINT_SAMPLE_BEDS)][:POINT_SAMPLE_BEDS]
         samplers = _Samplers(
-            LagSampler(s, r.group, GROUP_TOPICS),
+            LagSampler(s, r.groups()),
             AlertFollower(
                 s,
                 {tp: o for tp, o in out_start.items() if tp.topic in (topics.ALERTS, topics.DEADLETTER)},
@@ -460,6 +483,7 @@ def _report(
         "beds": cfg.beds,
         "seconds": cfg.seconds,
         "workers": cfg.workers,
+        "sink_workers": cfg.sink_workers,
         "ecg_beds": len(plan.feeds),
         "latency_s": {"alert": percentiles(alert_lat), "point": percentiles(point_lat)},
         "alert_latency_by_source_s": {k: percentiles(v) for k, v in by_source.items()},
