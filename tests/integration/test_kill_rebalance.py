@@ -241,5 +241,11 @@ def test_committed_offsets_reach_the_end_of_every_input(kill_run):
         if not behind or time.monotonic() > deadline:
             break
         time.sleep(1)
-    assert not behind, f"committed offsets short of the end: {behind}"
+    assert not behind, f"committed offsets short of the end: {behind}\n" + "\n".join(
+        ln[-300:]
+        for w in kill_run["workers"]
+        for ln in w.output().splitlines()
+        if "wardwatch.delivery" in ln
+        and any(f"'{tp.topic}', partition={tp.partition}" in ln for tp in behind)
+    )
     assert all(w.alive() for w in kill_run["workers"])

@@ -328,7 +328,8 @@ def test_a_new_generation_starts_at_the_committed_offset():
 def test_a_partition_whose_delivered_records_nobody_holds_is_read_again():
     """Records 10-13 were handed to the streams, none is acknowledged and no agent holds one
     (dropped, with nothing after them to show it): after STALL_S the partition is read again
-    from 10. A partition whose records an agent holds (a sink retrying) is left alone."""
+    from 10. A partition whose records an agent holds (a sink retrying) is left alone for
+    HELD_STALL_S."""
     from types import SimpleNamespace
 
     vitals1 = TP("vitals", 1)
@@ -343,6 +344,10 @@ def test_a_partition_whose_delivered_records_nobody_holds_is_read_again():
     assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S - 1, seen)) == []
     assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S, seen)) == [VITALS0]
     assert consumer.seeks == [(VITALS0, 10)] and consumer._read_offset[VITALS0] == 10
+    # held, but not acknowledged for HELD_STALL_S: read again all the same
+    assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.HELD_STALL_S - 1, seen)) == []
+    assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.HELD_STALL_S, seen)) == [vitals1]
+    assert consumer.seeks[-1] == (vitals1, 5)
 
 
 class _Stream:
