@@ -33,8 +33,12 @@ def test_the_admin_token_goes_to_influxdb_setup_only():
     assert holders == {"influxdb"}
 
 
-def test_workers_write_and_grafana_reads_with_their_own_tokens():
+def test_the_sink_writes_and_grafana_reads_with_their_own_tokens():
+    """Only the sink (``worker --role sink``) holds an InfluxDB token among the workers: the
+    stream workers never talk to InfluxDB."""
     blocks = _blocks()
-    assert "WARDWATCH_INFLUX_TOKEN: ${INFLUX_WRITE_TOKEN:?" in blocks["x-wardwatch-env"]
+    assert '"--role", "sink"' in blocks["sink"] and '"--role", "stream"' in blocks["worker"]
+    holders = {name for name, text in blocks.items() if "WARDWATCH_INFLUX_TOKEN" in text}
+    assert holders == {"sink"} and "WARDWATCH_INFLUX_TOKEN: ${INFLUX_WRITE_TOKEN:?" in blocks["sink"]
     assert "INFLUX_TOKEN: ${INFLUX_READ_TOKEN:?" in blocks["grafana"]
     assert "WARDWATCH_LOG_SALT: ${WARDWATCH_LOG_SALT:?" in blocks["x-wardwatch-env"]
