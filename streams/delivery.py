@@ -62,6 +62,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -193,20 +194,31 @@ async def run_batches(
         try:
             await handle(events)
             continue
-        except Exception:
-            log.exception(
-                "a batch of %d %s records failed; handling them one by one", len(events), source_topic
+        except Exception as e:  # noqa: BLE001 - a bug in a handler: handled record by record below
+            log.error(
+                "a batch of %d %s records failed (%s); handling them one by one",
+                len(events),
+                source_topic,
+                _where(e),
             )
             metrics.incr("batch_errors")
         for event in events:
             try:
                 await handle([event])
-            except Exception as e:
-                log.exception("a %s record failed on its own; dead-lettered", source_topic)
+            except Exception as e:  # noqa: BLE001 - dead-lettered with the exception, not lost
+                log.error("a %s record failed on its own (%s); dead-lettered", source_topic, _where(e))
                 reason = f"processing_error: {type(e).__name__}: {e}"[:500]
                 await publish(
                     [deadletter_output(event, reason, source_topic, detail={"code": "processing_error"})]
                 )
+
+
+def _where(e: BaseException) -> str:
+    """An exception's type and the line that raised it, for a log line: not its message, which
+    may quote a record (a patient id must not reach a log; the dead letter keeps the message)."""
+    frames = traceback.extract_tb(e.__traceback__)
+    at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return f"{type(e).__name__}{at}"
 
 
 #: seconds before a partition read again for a missing record is read again once more, and how
