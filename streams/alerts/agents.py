@@ -152,11 +152,8 @@ async def _raise_batch(events: list) -> None:
         msg = event.message
         try:
             cond = Condition.from_dict(decode_json(msg.value, finite=False))
-        except InvalidRecord as e:  # not JSON
-            sends.append(deadletter_output(event, e, CONDITIONS))
-            continue
-        except (TypeError, ValueError, KeyError) as e:
-            bad = InvalidRecord("malformed", f"invalid condition: {e}")
+        except (TypeError, ValueError, KeyError) as e:  # not JSON (InvalidRecord), or not a condition
+            bad = e if isinstance(e, InvalidRecord) else InvalidRecord("malformed", f"invalid condition: {e}")
             sends.append(deadletter_output(event, bad, CONDITIONS))
             continue
         pid = cond.patient_id

@@ -133,7 +133,6 @@ class InfluxWriter:
         self.max_backoff_s = max_backoff_s
         self._post = post
         self._client: InfluxDBClientAsync | None = None
-        self.retries = 0
         #: ``on_refused(status)`` when InfluxDB starts refusing the sink's credentials (401/403),
         #: ``on_refused(None)`` when a write succeeds again: the technical alarm's edges
         self._on_refused = on_refused
@@ -176,7 +175,6 @@ class InfluxWriter:
                     await self._refusal(status)
                 if status in REFUSED:  # a replaced token file is read again on the next try
                     await self.close()
-                self.retries += 1
                 metrics.incr("influx_retries")
                 log_event(
                     log,

@@ -110,7 +110,8 @@ class _Run:
 
     @property
     def sink_group(self) -> str:
-        return f"{self.group}-sink"  # (Settings.sink_group of the workers' app id)
+        """The group of the run's sink workers (their app id is :attr:`group`)."""
+        return self.s.model_copy(update={"app_id": self.group}).sink_group
 
     def groups(self) -> dict[str, tuple[str, ...]]:
         """Each consumer group of the run and the topics it consumes."""
