@@ -32,7 +32,7 @@ recovery seek *after* it):
    offsets dict, aiokafka raises ``ValueError({})`` and Faust crashes the worker (seen in a
    ten-kill run). Such a commit now does nothing: the partitions' new owner reads on from the
    last committed offset (at least once, nothing lost).
-6. **A record the streams skip is counted as delivered.** The streams drop, unacknowledged, a
+6. **A record the streams skip is counted as delivered.** The streams drop (fix 7: unacknowledged) a
    record whose generation is not the app's current one (it was fetched before a rebalance)
    and every record they take while the app's flow is stopped (after a rebalance's seek, until
    its recovery resumes the flow), but the fetch loop has already counted it as delivered:
@@ -41,6 +41,12 @@ recovery seek *after* it):
    is already past it and it is skipped as processed: lost (the SIGKILL test lost 160-480
    readings a run this way). Such a record now makes the loop read its partition again from
    it, once the flow runs.
+
+7. **A record the streams skip is acknowledged.** The skip in 6 (``Stream.__aiter__``: flow
+   stopped, or an earlier generation) acknowledges the record it drops, and the commit may then
+   pass it before :class:`InOrder` or :func:`unstall` has it read again: a worker that dies in
+   between loses it. A record no stream took in (``message.tracked`` is false: a stream marks each
+   record of an acknowledged topic it takes) is no longer counted as acknowledged.
 
 Our input topics are never compacted and no producer writes transactions into them, so a jump
 in offsets is a stale record: :func:`delivery_verdict` holds it back and the partition is read
@@ -666,7 +672,18 @@ async def _commit_assigned(self: Any, offsets: Any) -> bool:
     return bool(await FAUST_ORIGINALS["AIOKafkaConsumerThread._commit"](self, offsets))
 
 
+def _ack_taken(self: Any, message: Any) -> bool:
+    """Faust ``Consumer.ack``, except that a record of an acknowledged topic that no stream took
+    in (the streams' skip, fix 7) is not acknowledged: it stays the commit's head until it is
+    read again and processed."""
+    if not message.tracked and self.app.topics.acks_enabled_for(message.topic):
+        metrics.incr("delivery_skip_not_acked")
+        return False
+    return bool(FAUST_ORIGINALS["Consumer.ack"](self, message))
+
+
 _PATCHES: list[tuple[Any, str, Callable[..., Any]]] = [
+    (faust_consumer.Consumer, "ack", _ack_taken),
     (faust_consumer.Consumer, "_new_offset", _new_offset),
     (faust_consumer.Consumer, "_drain_messages", _drain_messages),
     (faust_consumer.Consumer, "perform_seek", _perform_seek),

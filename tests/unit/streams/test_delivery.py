@@ -402,3 +402,61 @@ def test_a_batch_whose_agent_raised_is_never_acknowledged():
     crashed = stream.batches[1]
     assert all(e.message.refcount > 0 for e in crashed)
     assert not {e.message for e in crashed} & consumer._unacked_messages
+
+
+def _consumer_message(offset: int):
+    from faust.types.tuples import ConsumerMessage
+
+    return ConsumerMessage(
+        "vitals", 0, offset, 0.0, 0, [], b"k", b"v", None, generation_id=app.consumer_generation_id
+    )
+
+
+@pytest.mark.parametrize("iterator", ["_c_aiter", "_py_aiter"])
+def test_a_record_the_streams_skip_is_not_acknowledged(consumer, faust_loop, monkeypatch, iterator):
+    """A real Faust stream takes two records while the app's flow is stopped, then one after it
+    resumes: the skipped records are not acknowledged and the one taken in is. Faust's Cython
+    iterator (what a worker runs) does not acknowledge a skipped record; its pure-Python one
+    does (so a commit could pass records nobody processed) unless fix 7 holds."""
+    from faust.events import Event
+
+    monkeypatch.setattr(app.topics, "_acking_topics", {"vitals"})
+    consumer._committed_offset[VITALS0] = 5
+    messages = [_consumer_message(o) for o in (5, 6, 7)]
+
+    async def run() -> object:
+        channel = app.channel()
+        records = getattr(app.stream(channel), iterator)()
+        for m in messages:
+            m.incref()  # the channel's reference, as the fetch loop's delivery takes it
+        app.flow_control.resume()
+        for m in messages[:2]:  # queued before a rebalance stops the flow
+            await channel.put(Event(app, m.key, m.value, {}, m))
+        app.flow_control.suspend()
+        try:
+            taking = asyncio.ensure_future(records.__anext__())
+            while not channel.empty():  # the stream skips both while the flow is stopped
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)
+            app.flow_control.resume()
+            await channel.put(Event(app, messages[2].key, b"taken", {}, messages[2]))
+            return await asyncio.wait_for(taking, 5)
+        finally:
+            await records.aclose()
+            app.flow_control.suspend()
+
+    assert faust_loop.run_until_complete(run()) == b"taken"
+    assert [m.tracked for m in messages] == [False, False, True]
+    assert not messages[0].acked and not messages[1].acked
+    assert consumer._acked[VITALS0] == [7]  # the record taken in, as the stream moved on
+    assert consumer._new_offset(VITALS0) is None  # 5 and 6 still to come: nothing committed
+    consumer._acked[VITALS0][:] = []
+
+
+def test_faust_acknowledges_a_record_no_stream_took_in(consumer, monkeypatch):
+    monkeypatch.setattr(app.topics, "_acking_topics", {"vitals"})
+    consumer._committed_offset[VITALS0] = 5
+    skipped = _consumer_message(5)
+    assert not consumer.ack(skipped) and consumer._acked[VITALS0] == []
+    assert FAUST_ORIGINALS["Consumer.ack"](consumer, skipped) and consumer._acked[VITALS0] == [5]
+    consumer._acked[VITALS0][:] = []
