@@ -9,11 +9,13 @@ partition; it also lets a timer update the table outside stream iteration.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from faust import Table
 
 from streams.app import app
+from streams.delivery import publish
 
 
 class PatientStateTable(Table):
@@ -27,6 +29,26 @@ class PatientStateTable(Table):
         self.send_changelog(int(part), key, value)
         self._maybe_set_key_ttl(key, int(part))
         self._sensor_on_set(self, key, value)
+
+    async def write(self, states: Mapping[str, Any]) -> None:
+        """Write many patients' states at once (those with a ``"partition"``): their changelog
+        records in one :func:`publish`, acknowledged by the broker, then the table's memory.
+
+        Assigning ``table[key] = state`` queues the changelog record in Faust's producer buffer,
+        which sends one record at a time; with more than 100 queued, Faust stops delivering
+        records to every agent until it has drained (its ``wait_until_ebb``). A batch writes
+        hundreds of states: at 2,000 beds that stalled the fetch loop ~400 times in 40 s,
+        for 0.04-0.1 s each, about half of the worker's time. Here the states go out as one
+        batch of sends, and once this returns they are on the broker (a commit of the records
+        that made them never runs ahead of the states)."""
+        placed = {k: v for k, v in states.items() if v.get("partition") is not None}
+        await publish([(self.changelog_topic, k, v, int(v["partition"])) for k, v in placed.items()])
+        for key, value in states.items():
+            if key in placed:
+                self.data[key] = value
+                self._sensor_on_set(self, key, value)
+            else:  # no partition of its own (took in no record): Faust's route
+                self[key] = value
 
     def retire(self, key: Any, partition: int) -> None:
         """Delete ``key`` (tombstone on its changelog partition) outside stream iteration."""

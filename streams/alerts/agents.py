@@ -173,8 +173,7 @@ async def _raise_batch(events: list) -> None:
     await publish(sends)
     for pid, new_events in raised:
         _logged(pid, new_events)
-    for pid, state in states.items():
-        open_alerts[pid] = state
+    await open_alerts.write(states)
 
 
 #: anything shaped like a user token (wardwatch.identity: "v1." + base64url + "." + base64url)

@@ -275,8 +275,7 @@ async def _process_batch(events: list) -> None:
     for i, chunk in admitted:  # the last input each state took in (re-delivery check)
         states[chunk.patient_id]["offset"] = events[i].message.offset
     await publish(sends + points.sends(points_topic))
-    for pid, st in states.items():
-        ecg_state[pid] = st
+    await ecg_state.write(states)
 
 
 @app.timer(interval=FEED_CHECK_S)

@@ -109,8 +109,7 @@ async def _score_batch(events: list) -> None:
         points.add(msg.partition, new_points)
         metrics.incr("vitals_processed")
     await publish(sends + points.sends(points_topic))
-    for pid, state in states.items():
-        vitals_state[pid] = state
+    await vitals_state.write(states)
 
 
 async def apply_side_input(
