@@ -39,7 +39,7 @@ from wardwatch.topics import VITALS
 
 log = logging.getLogger("wardwatch.vitals")
 
-BATCH_MAX = 500  #: readings per micro-batch
+BATCH_MAX = 1000  #: readings per micro-batch
 BATCH_WITHIN_S = 0.05  #: longest wait to fill a batch (adds at most this latency)
 SIDE_BATCH_MAX = 100  #: labs or admissions per batch (each applied on its own, in order)
 
