@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -67,3 +68,42 @@ def services_status(json_out: bool = typer.Option(False, "--json")) -> None:
         raise typer.Exit(0 if all(r.healthy for r in rows) else 1)
     console.print(services_table(rows))
     raise typer.Exit(0 if all(r.healthy for r in rows) else 1)
+
+
+@app.command("kafka-files")
+def services_kafka_files(
+    out: Path = typer.Option(..., "--out", help="the broker's config folder (the broker alone mounts it)"),
+    ca_out: Path = typer.Option(..., "--ca-out", help="where the CA certificate goes (clients mount it)"),
+    host: str = typer.Option("kafka", "--host", help="the broker's host name, in its certificate"),
+    owner: int | None = typer.Option(None, "--owner", help="uid (and gid) to own the broker's files"),
+) -> None:
+    """The SASL_SSL broker of docker-compose.yml: a CA, a certificate for HOST, the broker's
+    server.properties and a start script that formats its storage with a SCRAM user per role.
+    Passwords come from KAFKA_ADMIN_PASSWORD, KAFKA_WORKER_PASSWORD, KAFKA_GATEWAY_PASSWORD and
+    KAFKA_WEB_PASSWORD (never printed)."""
+    import os
+
+    from wardwatch.services import kafka
+
+    passwords = {r: os.environ.get(f"KAFKA_{r.upper()}_PASSWORD", "") for r in kafka.ROLES}
+    try:
+        kafka.compose_broker_files(out, ca_out, host, passwords, owner=owner)
+    except ValueError as e:
+        console.print(f"[red]{e}[/]")
+        raise typer.Exit(2) from e
+    console.print(f"broker files in {out}; CA certificate in {ca_out / 'ca.pem'}")
+
+
+@app.command("kafka-init")
+def services_kafka_init() -> None:
+    """As the admin role of the configured broker: create WardWatch's topics (with their
+    retention) and grant each role its least-privilege ACLs (idempotent; the compose file's
+    ``kafka-init`` service)."""
+    from wardwatch.services import kafka
+    from wardwatch.settings import get_settings
+    from wardwatch.topics import ensure_topics
+
+    s = get_settings()
+    created = ensure_topics(s=s)
+    kafka.grant_role_acls(s)
+    console.print(f"topics created: {len(created)}; ACLs granted to {', '.join(kafka.role_acls())}")

@@ -8,6 +8,8 @@ The jars are collected once into ``<cache>/kafka-<version>/libs`` by Maven
 from __future__ import annotations
 
 import base64
+import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -120,28 +122,67 @@ def _listener_lines(s: Settings, secure: bool) -> list[str]:
 
     d = _dir(s)
     make_ca_and_broker_cert(d / "tls")
-    admin_pw = _make_secrets(s)["admin"]
+    return secure_listener_lines(
+        f"127.0.0.1:{s.kafka_port}",
+        f"127.0.0.1:{s.kafka_port}",
+        s.kafka_controller_port,
+        d / "tls",
+        _make_secrets(s)["admin"],
+    )
+
+
+def secure_listener_lines(
+    listen: str, advertise: str, controller_port: int, tls: Path, admin_pw: str
+) -> list[str]:
+    """The broker's SASL_SSL lines: clients over TLS + SCRAM-SHA-512 only, on ``listen``
+    (``host:port``; an empty host is every interface), advertised as ``advertise``.
+
+    The KRaft controller listener stays plaintext but bound to loopback, where no other host can
+    reach it (a single combined node: SCRAM cannot guard it, its credentials live in the
+    metadata the controller serves); the broker reaches it as ANONYMOUS, a super user."""
     login = "org.apache.kafka.common.security.scram.ScramLoginModule"
     jaas = f'{login} required username="admin" password="{admin_pw}";'
     return [
-        # Clients: TLS + SCRAM-SHA-512 only. The controller listener stays on loopback in
-        # plaintext (a single combined node; SCRAM cannot guard it, its credentials live in the
-        # metadata the controller serves); the broker reaches it as ANONYMOUS, a super user.
-        f"listeners=SASL_SSL://127.0.0.1:{s.kafka_port},CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-        f"advertised.listeners=SASL_SSL://127.0.0.1:{s.kafka_port}",
+        f"listeners=SASL_SSL://{listen},CONTROLLER://127.0.0.1:{controller_port}",
+        f"advertised.listeners=SASL_SSL://{advertise}",
         "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
         "inter.broker.listener.name=SASL_SSL",
         "sasl.enabled.mechanisms=SCRAM-SHA-512",
         "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
         f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={jaas}",
         "ssl.keystore.type=PEM",
-        f"ssl.keystore.location={d / 'tls' / 'broker.pem'}",
+        f"ssl.keystore.location={tls / 'broker.pem'}",
         "ssl.truststore.type=PEM",  # the broker checks its own listener (inter-broker) too
-        f"ssl.truststore.location={d / 'tls' / 'ca.pem'}",
+        f"ssl.truststore.location={tls / 'ca.pem'}",
         "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users=User:admin;User:ANONYMOUS",
         "allow.everyone.if.no.acl.found=false",
     ]
+
+
+def server_properties(
+    listener_lines: list[str], controller_port: int, data_dir: Path, partitions: int
+) -> str:
+    """A single combined KRaft node's ``server.properties``."""
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+            *listener_lines,
+            "controller.listener.names=CONTROLLER",
+            f"log.dirs={data_dir}",
+            f"num.partitions={partitions}",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=8",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=true",
+            "log.retention.hours=168",
+            "",
+        ]
+    )
 
 
 def _write_config(s: Settings, secure: bool = False) -> Path:
@@ -150,25 +191,7 @@ def _write_config(s: Settings, secure: bool = False) -> Path:
     props = d / "server.properties"
     props.touch(mode=0o600)  # holds the broker's own SCRAM password when secure
     props.write_text(
-        "\n".join(
-            [
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@127.0.0.1:{s.kafka_controller_port}",
-                *_listener_lines(s, secure),
-                "controller.listener.names=CONTROLLER",
-                f"log.dirs={d / 'data'}",
-                f"num.partitions={s.partitions}",
-                "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=8",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "auto.create.topics.enable=true",
-                "log.retention.hours=168",
-                "",
-            ]
-        )
+        server_properties(_listener_lines(s, secure), s.kafka_controller_port, d / "data", s.partitions)
     )
     (d / "log4j.properties").write_text(
         "log4j.rootLogger=INFO, F\n"
@@ -180,6 +203,56 @@ def _write_config(s: Settings, secure: bool = False) -> Path:
         "log4j.logger.kafka.request.logger=WARN\nlog4j.logger.state.change.logger=WARN\n"
     )
     return props
+
+
+#: where the compose file's broker finds its files (the ``kafka-config`` volume) and its data
+COMPOSE_CONFIG, COMPOSE_DATA = Path("/kafka-config"), Path("/var/lib/kafka/data")
+
+
+def compose_broker_files(
+    out: Path,
+    ca_out: Path,
+    host: str,
+    passwords: dict[str, str],
+    partitions: int = 12,
+    owner: int | None = None,
+) -> None:
+    """The secure broker of ``docker-compose.yml``: into ``out`` (mounted at
+    :data:`COMPOSE_CONFIG` in the broker alone) a CA and a certificate for ``host``, the
+    SASL_SSL ``server.properties`` of the local ``--secure`` broker (the same lines) listening
+    on every interface as ``host:9092``, and ``start.sh`` (format the storage once with a SCRAM
+    user per role, then run the broker); into ``ca_out`` (mounted read-only in the clients) the
+    CA certificate alone. ``passwords``: one per role of :data:`ROLES`."""
+    from wardwatch.services.private_files import write_private
+    from wardwatch.services.tls import make_ca_and_broker_cert
+
+    bad = [r for r in ROLES if not re.fullmatch(r"[A-Za-z0-9_.~-]{16,}", passwords.get(r) or "")]
+    if bad:  # (quoted in a shell line and in the JAAS line: no quotes, spaces or "$")
+        raise ValueError(f"Kafka role(s) {bad}: a password of 16+ characters from [A-Za-z0-9_.~-] is needed")
+    make_ca_and_broker_cert(out / "tls", hosts=(host, "localhost"))
+    lines = secure_listener_lines(":9092", f"{host}:9092", 9093, COMPOSE_CONFIG / "tls", passwords["admin"])
+    write_private(
+        out / "server.properties", server_properties(lines, 9093, COMPOSE_DATA, partitions).encode()
+    )
+    scram = " ".join(f"'--add-scram=SCRAM-SHA-512=[name={r},password={passwords[r]}]'" for r in ROLES)
+    script = (
+        "#!/bin/sh\nset -e\n"
+        f"props={COMPOSE_CONFIG / 'server.properties'}\n"
+        f"if [ ! -f {COMPOSE_DATA / 'meta.properties'} ]; then\n"
+        "  bin=/opt/kafka/bin\n"
+        f'  "$bin/kafka-storage.sh" format --cluster-id="$("$bin/kafka-storage.sh" random-uuid)" '
+        f"--config=$props {scram}\n"
+        "fi\n"
+        'exec /opt/kafka/bin/kafka-server-start.sh "$props"\n'
+    )
+    write_private(out / "start.sh", script.encode())
+    (out / "start.sh").chmod(0o700)
+    ca_out.mkdir(parents=True, exist_ok=True)
+    (ca_out / "ca.pem").write_bytes((out / "tls" / "ca.pem").read_bytes())
+    (ca_out / "ca.pem").chmod(0o644)
+    if owner is not None:  # the broker image's user (apache/kafka: appuser, uid 1000)
+        for f in [out, *out.rglob("*")]:
+            os.chown(f, owner, owner)
 
 
 def _java(s: Settings, main: str, *args: str) -> list[str]:
