@@ -63,9 +63,24 @@ def test_labs_and_admission_feed_the_patient_state_and_bad_ones_are_deadlettered
         "out_of_range",
         "out_of_range",
         "wrong_unit",
-    ], reasons
+    ], f"{reasons}\n{_delivery_story(stream_worker)}"
     assert {r.split(" ")[1] for r in reasons if r.startswith("out_of_range")} == {"FiO2=40", "age_years=700"}
     assert any("'mg/dL'" in r for r in reasons)
-    assert labs_seen == {"Lactate": 3.4, "WBC": 17.5}
-    assert demographics == (58.0, 1.0)
+    assert labs_seen == {"Lactate": 3.4, "WBC": 17.5}, _delivery_story(stream_worker)
+    assert demographics == (58.0, 1.0), _delivery_story(stream_worker)
     assert stream_worker.alive()
+
+
+def _delivery_story(worker, last: int = 40) -> str:
+    """The session worker's last rebalances, re-reads and side-topic lines: what a failure here
+    needs (CI once saw this test's labs processed 3 s after its deadline, after a rebalance and
+    a 30 s re-read of partitions whose records had been taken but never acknowledged)."""
+    keys = (
+        "wardwatch.delivery",
+        "group_coordinator",
+        "not started processing",
+        "topic=labs",
+        "topic=admissions",
+    )
+    lines = [ln[:300] for ln in worker.output().splitlines() if any(k in ln for k in keys)]
+    return "session worker:\n" + "\n".join(lines[-last:])
