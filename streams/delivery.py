@@ -32,7 +32,7 @@ recovery seek *after* it):
    offsets dict, aiokafka raises ``ValueError({})`` and Faust crashes the worker (seen in a
    ten-kill run). Such a commit now does nothing: the partitions' new owner reads on from the
    last committed offset (at least once, nothing lost).
-6. **A record the streams skip is counted as delivered.** The streams drop (fix 7: unacknowledged) a
+6. **A record the streams skip is counted as delivered.** The streams drop, unacknowledged (fix 7), a
    record whose generation is not the app's current one (it was fetched before a rebalance)
    and every record they take while the app's flow is stopped (after a rebalance's seek, until
    its recovery resumes the flow), but the fetch loop has already counted it as delivered:
@@ -42,10 +42,11 @@ recovery seek *after* it):
    readings a run this way). Such a record now makes the loop read its partition again from
    it, once the flow runs.
 
-7. **A record the streams skip is acknowledged.** The skip in 6 (``Stream.__aiter__``: flow
-   stopped, or an earlier generation) acknowledges the record it drops, and the commit may then
-   pass it before :class:`InOrder` or :func:`unstall` has it read again: a worker that dies in
-   between loses it. A record no stream took in (``message.tracked`` is false: a stream marks each
+7. **A record the streams skip is acknowledged.** Faust's Cython stream iterator (what a worker
+   runs) drops the record of 6 unacknowledged, but its pure-Python one (``Stream._py_aiter``,
+   used where the extension does not load) acknowledges it, and the commit may then pass it
+   before :class:`InOrder` or :func:`unstall` has it read again: a worker that dies in between
+   loses it. A record no stream took in (``message.tracked`` is false: a stream marks each
    record of an acknowledged topic it takes) is no longer counted as acknowledged.
 
 Our input topics are never compacted and no producer writes transactions into them, so a jump
