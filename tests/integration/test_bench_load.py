@@ -58,6 +58,9 @@ def test_bench_load_small_ward_nothing_missing(services, tmp_path):
     assert set(report["lag"]) >= {"max", "end"}
     assert set(report["cpu_s"]) >= {"worker", "kafka", "influxdb", "simulator"}
     assert set(report["rss_mb"]) >= {"worker", "kafka", "influxdb", "simulator"}
+    mem = report["worker_memory"]
+    assert 50 < mem["start_mb"] <= report["rss_mb"]["worker"] and mem["end_mb"] <= report["rss_mb"]["worker"]
+    assert mem["grows"] is None  # 20 s is no soak: too short to judge
     assert (report["beds"], report["seconds"], report["workers"], report["ecg_beds"]) == (30, 20, 1, 9)
 
     # nothing missing: every alert event and point the pure steps give on the same records

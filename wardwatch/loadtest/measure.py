@@ -29,7 +29,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +49,12 @@ PROC_EVERY_S = 1.0
 #: of the input rate (messages per second per second) and ends above LAG_GROWTH_FLOOR_S of input.
 LAG_GROWTH_SHARE = 0.02
 LAG_GROWTH_FLOOR_S = 3.0
+#: A worker's memory grows when, over the second half of the driving, its RSS rises faster than
+#: this many MB per hour (a linear fit, to see through the allocator's steps). Judged only on
+#: runs of at least RSS_SOAK_MIN_S: in a short run the warm-up (tables filling, caches, the
+#: allocator's arenas) is most of the curve.
+RSS_GROWTH_MB_PER_H = 20.0
+RSS_SOAK_MIN_S = 600
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
@@ -269,6 +275,8 @@ class _ProcTrack:
     first_cpu: float | None = None
     last_cpu: float = 0.0
     max_rss: float = 0.0
+    #: ``(wall time, RSS MB)`` at every sample
+    rss: list[tuple[float, float]] = field(default_factory=list)
 
 
 class ProcSampler(_Sampler):
@@ -297,6 +305,7 @@ class ProcSampler(_Sampler):
             tr = self.track.setdefault((name, pid), _ProcTrack())
             tr.first_cpu = got[0] if tr.first_cpu is None else tr.first_cpu
             tr.last_cpu, tr.max_rss = got[0], max(tr.max_rss, got[1])
+            tr.rss.append((time.time(), got[1]))
 
     def totals(self) -> tuple[dict[str, float], dict[str, float]]:
         """CPU seconds (summed over a name's processes) and peak RSS (the largest process's)."""
@@ -307,6 +316,55 @@ class ProcSampler(_Sampler):
             rss[name] = round(max(rss.get(name, 0.0), tr.max_rss), 1)
         return cpu, rss
 
+    def rss_series(self, name: str) -> list[tuple[float, float]]:
+        """``(wall time, RSS MB)`` of ``name``'s processes summed, one entry per sampling round
+        in which every one of them answered."""
+        per_pid = [tr.rss for (n, _), tr in self.track.items() if n == name]
+        if not per_pid:
+            return []
+        rounds = min(len(s) for s in per_pid)
+        return [(per_pid[0][i][0], round(sum(s[i][1] for s in per_pid), 1)) for i in range(rounds)]
+
+
+def rss_growth(series: Sequence[tuple[float, float]], t0: float, t1: float, beds: int) -> dict[str, Any]:
+    """Memory over a run from ``(t, rss MB)`` samples and the driving window ``[t0, t1]``.
+
+    ``start_mb``: the first sample (workers idle, models loaded); ``end_mb``: the last at or
+    before ``t1``; ``per_bed_kb``: their difference per bed; ``growth_mb_per_h``: the slope of a
+    linear fit over the second half of the window; ``grows``: that slope above
+    :data:`RSS_GROWTH_MB_PER_H` on a run of at least :data:`RSS_SOAK_MIN_S` (None: too short to
+    judge).
+
+    Examples
+    --------
+    >>> flat = [(t, 300.0 + (t % 3)) for t in range(0, 1200, 10)]
+    >>> m = rss_growth(flat, 0, 1200, 1000)
+    >>> m["grows"], m["growth_mb_per_h"] < 5
+    (False, True)
+    >>> leak = [(t, 300.0 + t / 36) for t in range(0, 1200, 10)]  # 100 MB per hour
+    >>> rss_growth(leak, 0, 1200, 1000)["grows"]
+    True
+    >>> rss_growth(leak[:10], 0, 90, 1000)["grows"] is None
+    True
+    """
+    during = [(t, v) for t, v in series if t <= t1]
+    if len(during) < 2:
+        return {"start_mb": None, "end_mb": None, "per_bed_kb": None, "growth_mb_per_h": None, "grows": None}
+    half = [(t, v) for t, v in during if t >= (t0 + t1) / 2]
+    slope = None
+    if len(half) >= 3:
+        ts = np.array([t for t, _ in half])
+        slope = float(np.polyfit(ts - ts[0], np.array([v for _, v in half]), 1)[0]) * 3600.0
+    start, end = during[0][1], during[-1][1]
+    judged = slope is not None and t1 - t0 >= RSS_SOAK_MIN_S
+    return {
+        "start_mb": round(start, 1),
+        "end_mb": round(end, 1),
+        "per_bed_kb": round((end - start) * 1024.0 / beds, 1) if beds else None,
+        "growth_mb_per_h": None if slope is None else round(slope, 1),
+        "grows": bool(slope > RSS_GROWTH_MB_PER_H) if judged and slope is not None else None,
+    }
+
 
 __all__ = [
     "AlertFollower",
@@ -315,4 +373,5 @@ __all__ = [
     "ProcSampler",
     "lag_grows",
     "percentiles",
+    "rss_growth",
 ]

@@ -30,9 +30,12 @@ wall-clock rates per topic (the pipeline's: the topic's records over the time fr
 until the group's committed offsets covered them), a capacity ratio only when lag grows.
 ``cpu_s`` / ``rss_mb``: from ``/proc``, from
 the first tick to the end of the drain (``worker``: all workers summed / the largest one).
+``worker_memory``: the workers' summed RSS from the first tick to the end of the driving
+(:func:`wardwatch.loadtest.measure.rss_growth`: start, end, per bed, growth per hour over the
+second half, and whether it grows, judged on runs of 10 minutes or more: the soak).
 ``ok``: every expected alert event and point arrived, no unexpected alert event, no dead
-letter, the drain finished, and lag did not grow without bound
-(:func:`wardwatch.loadtest.measure.lag_grows`).
+letter, the drain finished, lag did not grow without bound
+(:func:`wardwatch.loadtest.measure.lag_grows`) and, on a soak, worker memory did not grow.
 """
 
 from __future__ import annotations
@@ -445,7 +448,7 @@ def _report(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from simulators.load import load_plan
     from wardwatch.loadtest.expected import TIMER_SOURCES, expected_outputs
-    from wardwatch.loadtest.measure import lag_grows, percentiles
+    from wardwatch.loadtest.measure import lag_grows, percentiles, rss_growth
 
     cfg, s = r.cfg, r.s
     start: datetime = drive["start"]
@@ -476,6 +479,8 @@ def _report(
     out_n = sum(out_end[tp] - out_start.get(tp, 0) for tp in out_end)
     end_wall = drive["end_wall"] + (drain_s or cfg.drain_s)
     cpu, rss = sm.procs.totals()
+    worker_rss = sm.procs.rss_series("worker")
+    memory = rss_growth(worker_rss, t0, drive["end_wall"], cfg.beds)
     points_expected = sum(e for e, _ in counts.values())
     points_written = sum(w for _, w in counts.values())
     missing = sum(1 for e in exp.alerts if e not in delivered)
@@ -510,6 +515,7 @@ def _report(
         "send_delay_max_s": drive.get("send_delay_max_s"),
         "cpu_s": cpu,
         "rss_mb": rss,
+        "worker_memory": memory,
         "pipeline_msgs_per_s": pipe,
         "raw_msgs_per_s": raw,
         "faust_vs_raw": _per_cpu_ratio(sum(n_in.values()), cpu.get("worker", 0.0), raw_cpu),
@@ -526,6 +532,7 @@ def _report(
         and sm.alerts.deadletters == 0
         and drain_s is not None
         and not grows
+        and not memory["grows"]
     )
     series = {
         "t0": t0,
@@ -537,6 +544,7 @@ def _report(
         ),
         "point": sorted((seen - t0, seen - t) for (_, t), seen in sm.points.seen.items() if t >= t0),
         "drive_end": drive["end_wall"] - t0,
+        "worker_rss": [(t - t0, v) for t, v in worker_rss],
     }
     log_event(
         log, "bench load done", run=r.run_id, ok=report["ok"], alerts=len(delivered), points=points_written
@@ -545,13 +553,14 @@ def _report(
 
 
 def plot_series(series: dict[str, Any], path: Path, title: str) -> None:
-    """PNG of alert and point latency (per event, by arrival time) and consumer lag over time."""
+    """PNG of alert and point latency (per event, by arrival time), consumer lag and the workers'
+    RSS over time."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(10, 8.5), sharex=True)
     for name, marker in (("alert", "o"), ("point", ".")):
         pts = series[name]
         if pts:
@@ -562,10 +571,14 @@ def plot_series(series: dict[str, Any], path: Path, title: str) -> None:
     lag = series["lag"]
     ax2.plot([t - series["t0"] for t, _ in lag], [v for _, v in lag], "-", color="tab:red")
     ax2.set_ylabel("consumer lag (messages)")
-    ax2.set_xlabel("seconds since the first tick")
-    for ax in (ax1, ax2):
+    rss = series.get("worker_rss", [])
+    ax3.plot([t for t, _ in rss], [v for _, v in rss], "-", color="tab:green")
+    ax3.set_ylabel("worker RSS (MB)")
+    ax3.set_xlabel("seconds since the first tick")
+    for ax in (ax1, ax2, ax3):
         ax.axvline(series["drive_end"], color="grey", ls="--", lw=1)
-    ax2.grid(alpha=0.3)
+    for ax in (ax2, ax3):
+        ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
