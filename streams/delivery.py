@@ -416,11 +416,46 @@ def tail_gap(committed: int | None, acked: list[int], delivered_to: int | None) 
     return committed is not None and delivered_to is not None and not acked and committed < delivered_to
 
 
+def fetch_gap(
+    committed: int | None, acked: list[int], delivered_to: int | None, highwater: int | None
+) -> bool:
+    """Whether a partition has records on the broker from ``committed`` on (``highwater``, the
+    end offset the fetcher last saw, is past it) while the fetch loop has handed none of them to
+    the streams (``delivered_to`` is still ``committed``) and none is acknowledged: the fetcher
+    is not reading it (a partition Faust left paused or out of its active set after a rebalance,
+    seen once in CI as new records of never-committed partitions untouched for minutes).
+
+    >>> fetch_gap(0, [], 0, 3), fetch_gap(0, [], None, 3), fetch_gap(3, [], 3, 3)
+    (True, True, False)
+    >>> fetch_gap(0, [], 2, 3), fetch_gap(0, [0], 0, 3)
+    (False, False)
+    >>> fetch_gap(None, [], None, 3), fetch_gap(0, [], 0, None)
+    (False, False)
+    """
+    return (
+        committed is not None
+        and highwater is not None
+        and highwater > committed
+        and not acked
+        and (delivered_to is None or delivered_to == committed)
+    )
+
+
 #: seconds a partition's delivered records may stay unacknowledged while an agent still holds
 #: one of them (a sink retrying through an InfluxDB outage, an agent waiting for the broker):
 #: after that the records are read again all the same (at least once; seen once in CI: the last
 #: ECG record of a partition held but never acknowledged after a worker kill)
 HELD_STALL_S = 120.0
+
+
+def _highwater(consumer: Any, tp: Any) -> int | None:
+    """The end offset the fetcher last saw for ``tp`` (None when unknown, or when aiokafka's
+    assignment has already moved on in a rebalance and refuses the question)."""
+    try:
+        hw = consumer.highwater(tp)
+    except Exception:  # noqa: BLE001 - aiokafka asserts the partition is still assigned
+        return None
+    return None if hw is None else int(hw)
 
 
 async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float]]) -> list[Any]:
@@ -429,19 +464,26 @@ async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float]])
     (:func:`head_gap`) or while no agent holds any of its records (:func:`tail_gap`), had
     that record dropped somewhere on its way to the agents (no agent holds a record that
     long); it is read again from there, as is one whose records an agent has held unacknowledged
-    for :data:`HELD_STALL_S`. What the agents already took in is recognised by their states (the
-    offset each state records) and only acknowledged. Returns the partitions read again.
+    for :data:`HELD_STALL_S`. A partition with records on the broker that the fetch loop has
+    not handed on for :data:`STALL_S` (:func:`fetch_gap`) is resumed (Faust's pause, which only
+    the next rebalance would lift otherwise) and read again from its committed offset. What the
+    agents already took in is recognised by their states (the offset each state records) and
+    only acknowledged. Returns the partitions read again.
     ``seen``: per partition, the stalled offset and since when (kept between calls)."""
     acks_enabled_for = consumer.app.topics.acks_enabled_for
     held = {m.tp for m in list(consumer._unacked_messages)}
+    # the fetch check waits while Faust itself holds partitions back (a rebalance's recovery)
+    fetching = consumer.flow_active and not consumer.app.in_recovery
     again = []
     for tp in list(consumer.assignment()):
         committed = consumer._committed_offset.get(tp)
         acked = list(consumer._acked.get(tp) or ())
+        delivered_to = consumer._read_offset.get(tp)
         head = head_gap(committed, acked)
-        stuck = acks_enabled_for(tp.topic) and (
-            head or tail_gap(committed, acked, consumer._read_offset.get(tp))
+        unread = (
+            fetching and tp not in held and fetch_gap(committed, acked, delivered_to, consumer.highwater(tp))
         )
+        stuck = acks_enabled_for(tp.topic) and (head or tail_gap(committed, acked, delivered_to) or unread)
         if not stuck:
             seen.pop(tp, None)
             continue
@@ -451,11 +493,16 @@ async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float]])
             continue
         if now - first[1] >= (STALL_S if head or tp not in held else HELD_STALL_S):
             log.warning(
-                "record %s of %s never acknowledged%s; reading it again",
+                "record %s of %s never %s; reading it again",
                 committed,
                 tp,
-                " (an agent holds records of it)" if tp in held else "",
+                "fetched (the partition was not being read)"
+                if unread
+                else "acknowledged" + (" (an agent holds records of it)" if tp in held else ""),
             )
+            if unread:
+                metrics.incr("delivery_unread_resumed")
+                consumer.resume_partitions({tp})
             consumer._read_offset[tp] = committed
             await consumer._seek(tp, committed)
             seen.pop(tp, None)

@@ -69,3 +69,21 @@ def test_no_log_line_of_the_run_carries_a_raw_patient_id(services, tmp_path_fact
             if m:
                 leaks.append(f"{p.name}:{n}: {m.group(1)!r} in {line[:200]!r}")
     assert not leaks, f"{len(leaks)} log line(s) with a raw patient id:\n" + "\n".join(leaks[:20])
+
+
+def test_no_worker_safety_net_check_failed_in_the_run(services, tmp_path_factory, stream_worker):
+    """The delivery safety net (``streams.delivery.unstall``, every 5 s in every stream worker
+    of the session: kills, rebalances, SIGSTOPs, broker restarts) never raised: it reads Faust's
+    and aiokafka's consumer state, and an attribute it expects and does not find would switch it
+    off silently but for this line."""
+    roots = [tmp_path_factory.getbasetemp(), Path(services.run_dir)]
+    logs = [p for r in roots for p in r.rglob("*.log") if p.is_file() and not SEGMENT.match(p.name)]
+    workers = [p for p in logs if "Worker ready" in p.read_text(errors="replace")]
+    assert workers, "no worker log found"
+    failed = [
+        f"{p.name}: {line[:300]}"
+        for p in workers
+        for line in p.read_text(errors="replace").splitlines()
+        if "unstall check failed" in line
+    ]
+    assert not failed, "\n".join(failed[:10])

@@ -268,9 +268,18 @@ class _Consumer:
         self._read_offset: dict[TP, int] = {}
         self._unacked_messages: set = set()
         self.seeks: list[tuple[TP, int]] = []
+        self.highwaters: dict[TP, int] = {}
+        self.flow_active = True
+        self.resumed: list[TP] = []
 
     async def _seek(self, tp: TP, offset: int) -> None:
         self.seeks.append((tp, offset))
+
+    def highwater(self, tp: TP) -> int | None:
+        return self.highwaters.get(tp)
+
+    def resume_partitions(self, tps) -> None:
+        self.resumed.extend(tps)
 
 
 class _Msg:
@@ -337,7 +346,7 @@ def test_a_partition_whose_delivered_records_nobody_holds_is_read_again():
     consumer._read_offset = {VITALS0: 14, vitals1: 9}
     consumer._acked = {}
     consumer._unacked_messages = {_Msg(vitals1, 6)}  # held by an agent
-    consumer.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: True))
+    consumer.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: True), in_recovery=False)
     consumer.assignment = lambda: {VITALS0, vitals1}
     seen: dict = {}
     assert asyncio.run(delivery.unstall(consumer, 100.0, seen)) == []
@@ -348,6 +357,37 @@ def test_a_partition_whose_delivered_records_nobody_holds_is_read_again():
     assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.HELD_STALL_S - 1, seen)) == []
     assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.HELD_STALL_S, seen)) == [vitals1]
     assert consumer.seeks[-1] == (vitals1, 5)
+
+
+def test_a_partition_the_fetcher_does_not_read_is_resumed_and_read_again():
+    """labs/2 has 3 records on the broker (highwater 3) from its committed offset 0, none
+    handed to the streams and none acknowledged (Faust left it paused after a rebalance, as
+    ci40 saw): after STALL_S it is resumed and read from 0. Not while the flow is stopped or
+    recovery runs (Faust holds partitions back then), nor for an idle partition (highwater =
+    committed), nor for one whose records were handed on."""
+    from types import SimpleNamespace
+
+    labs2, idle, handed = TP("labs", 2), TP("labs", 0), TP("labs", 1)
+    consumer = _Consumer({labs2: 0, idle: 5, handed: 7})
+    consumer._read_offset = {labs2: 0, idle: 5, handed: 9}
+    consumer.highwaters = {labs2: 3, idle: 5, handed: 9}
+    consumer._acked = {handed: [7, 8]}
+    consumer.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: True), in_recovery=True)
+    consumer.assignment = lambda: {labs2, idle, handed}
+    seen: dict = {}
+    assert asyncio.run(delivery.unstall(consumer, 100.0, seen)) == []
+    assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S, seen)) == []  # recovering
+    consumer.app.in_recovery, consumer.flow_active = False, False
+    assert asyncio.run(delivery.unstall(consumer, 200.0 + delivery.STALL_S, seen)) == []  # flow stopped
+    consumer.flow_active = True
+    assert asyncio.run(delivery.unstall(consumer, 300.0, seen)) == []
+    assert asyncio.run(delivery.unstall(consumer, 300.0 + delivery.STALL_S - 1, seen)) == []
+    assert asyncio.run(delivery.unstall(consumer, 300.0 + delivery.STALL_S, seen)) == [labs2]
+    assert consumer.resumed == [labs2] and consumer.seeks == [(labs2, 0)]
+    # fetched and being processed now: nothing more
+    consumer._read_offset[labs2] = 3
+    assert asyncio.run(delivery.unstall(consumer, 400.0 + delivery.STALL_S, seen)) == []
+    assert consumer.resumed == [labs2]
 
 
 class _Stream:
