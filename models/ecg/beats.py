@@ -41,6 +41,7 @@ from scipy import signal as sps
 
 from models.ecg import morphology, rhythm
 from models.ecg.array_state import pack_f64, unpack_f64
+from models.ecg.numeric import median_1d
 from models.ecg.qrs import QRSDetector
 
 MODEL_FS = 180.0  #: Hz, rate of the classifier's beat window
@@ -305,7 +306,7 @@ class ECGBeatStream:
             # anti-alias before linear interpolation when the input rate is higher
             seg = np.convolve(seg, _lowpass(self.fs), mode="same")  # linear-phase FIR
         w = np.interp(t, np.arange(seg.size), seg)
-        return w - np.median(w)
+        return w - median_1d(w)
 
     def _trim(self) -> None:
         """Keep the signal from the oldest pending beat's window (or the last few seconds)."""

@@ -1,12 +1,28 @@
-"""Zero-phase Butterworth filters for the ECG signal measures (signal quality, VF)."""
+"""Filters for the streaming ECG path: zero-phase Butterworth filters for the signal measures
+(signal quality, VF), and stateful IIR and FIR filtering for the QRS detector.
+
+SciPy's ``sosfilt`` and ``lfilter`` spend ~70 and ~30 us per call validating and reshaping
+their inputs, against ~5 us of filtering for a one-second chunk: most of the ECG path's
+filtering time. :func:`sosfilt_state` and :func:`fir_state` do the same arithmetic without that
+(SciPy's own compiled ``_sosfilt`` kernel; ``np.convolve``, which is what ``lfilter`` runs for
+an FIR filter), and give bit-identical output (``tests/unit/ecg/test_filters.py`` compares
+them with SciPy's on random signals and states, so a SciPy upgrade that changes either shows).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import signal as sps
+
+_sosfilt: Any
+try:  # SciPy's compiled kernel behind sosfilt (a private name: fall back if it moves)
+    from scipy.signal._sosfilt import _sosfilt
+except ImportError:  # pragma: no cover - depends on the SciPy version
+    _sosfilt = None
 
 Band = tuple[float, float] | float
 
@@ -24,6 +40,47 @@ def butter_sos(band: Band, fs: float) -> NDArray[np.float64]:
     return low
 
 
+def sosfilt_state(
+    sos: NDArray[np.float64], x: NDArray[np.float64], zi: NDArray[np.float64] | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``scipy.signal.sosfilt(sos, x, zi=zi)`` for a 1-D float64 ``x`` and ``zi`` of shape
+    ``(sections, 2)`` (zeros when None): the filtered signal and the final state, bit for bit.
+
+    >>> sos = butter_sos((5.0, 15.0), 360.0)
+    >>> x = np.random.default_rng(0).normal(size=360)
+    >>> y, zf = sosfilt_state(sos, x)
+    >>> bool(np.array_equal(y, sps.sosfilt(sos, x)))
+    True
+    """
+    n_sections = sos.shape[0]
+    state = np.zeros((n_sections, 2)) if zi is None else zi
+    if _sosfilt is None:  # pragma: no cover
+        y0, zf0 = sps.sosfilt(sos, x, zi=state)
+        return np.asarray(y0, dtype=np.float64), np.asarray(zf0, dtype=np.float64)
+    y = np.array(x, dtype=np.float64, order="C").reshape(1, -1)  # a copy: filtered in place
+    z = np.array(state, dtype=np.float64, order="C").reshape(1, n_sections, 2)
+    _sosfilt(np.asarray(sos, dtype=np.float64), y, z)
+    return y[0], z[0]
+
+
+def fir_state(
+    b: NDArray[np.float64], x: NDArray[np.float64], zi: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``scipy.signal.lfilter(b, [1.0], x, zi=zi)`` for a 1-D float64 ``x`` and ``zi`` of
+    ``len(b) - 1``: the FIR output and the final state, bit for bit (the same full convolution
+    with the state added to its head).
+
+    >>> b = np.array([2.0, 1.0, 0.0, -1.0, -2.0]); x = np.arange(10.0); zi = np.ones(4)
+    >>> y, zf = fir_state(b, x, zi)
+    >>> ry, rz = sps.lfilter(b, [1.0], x, zi=zi)
+    >>> bool(np.array_equal(y, ry) and np.array_equal(zf, rz))
+    True
+    """
+    full = np.convolve(b, x)
+    full[: zi.size] += zi
+    return full[: x.size], full[x.size :]
+
+
 def zero_phase(x: NDArray[np.float64], band: Band, fs: float) -> NDArray[np.float64]:
     """``x`` (mean removed) filtered forwards then backwards: zero phase, and five times cheaper
     than ``sosfiltfilt`` (no padding; the start-up transients, a few tens of ms at each end,
@@ -37,8 +94,9 @@ def zero_phase(x: NDArray[np.float64], band: Band, fs: float) -> NDArray[np.floa
     True
     """
     sos = butter_sos(band, fs)
-    y: NDArray[np.float64] = sps.sosfilt(sos, sps.sosfilt(sos, x - x.mean())[::-1])[::-1]
-    return y
+    forward, _ = sosfilt_state(sos, x - x.mean())
+    backward, _ = sosfilt_state(sos, forward[::-1])
+    return backward[::-1]
 
 
-__all__ = ["butter_sos", "zero_phase"]
+__all__ = ["butter_sos", "fir_state", "sosfilt_state", "zero_phase"]

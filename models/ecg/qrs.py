@@ -36,6 +36,8 @@ import numpy as np
 from scipy import signal as sps
 
 from models.ecg.array_state import pack_f64, unpack_f64
+from models.ecg.filters import fir_state, sosfilt_state
+from models.ecg.numeric import median_1d
 
 log = logging.getLogger(__name__)
 
@@ -283,10 +285,10 @@ class QRSDetector:
             return np.zeros(0, dtype=np.int64)
         if not np.all(np.isfinite(x)):
             raise ValueError("ECG chunk contains NaN or inf")
-        bp, self._zi_bp = sps.sosfilt(self._sos, x, zi=self._zi_bp)
-        d, self._zi_d = sps.lfilter(self._deriv_b, [1.0], bp, zi=self._zi_d)
+        bp, self._zi_bp = sosfilt_state(self._sos, x, self._zi_bp)
+        d, self._zi_d = fir_state(self._deriv_b, bp, self._zi_d)
         e = d * d if self.feature == "square" else np.abs(d)
-        m, self._zi_m = sps.lfilter(self._mwi_b, [1.0], e, zi=self._zi_m)
+        m, self._zi_m = fir_state(self._mwi_b, e, self._zi_m)
         self._raw = np.concatenate([self._raw, x])
         self._bp = np.concatenate([self._bp, bp])
         self._mwi = np.concatenate([self._mwi, m])
@@ -348,7 +350,7 @@ class QRSDetector:
         rb = max(min(c + self._rsearch_n + 1, self._n), ra + 1)
         ba = max(ra - self._base_n, s0)
         bb = min(rb + self._base_n, self._n)
-        base = float(np.median(self._raw[ba - s0 : bb - s0]))
+        base = median_1d(self._raw[ba - s0 : bb - s0])
         r = ra + int(np.argmax(np.abs(self._raw[ra - s0 : rb - s0] - base)))
         return r, slope
 
@@ -369,7 +371,7 @@ class QRSDetector:
         return thr1, 0.5 * thr1
 
     def _rr_med(self) -> float | None:
-        return float(np.median(self._rr)) if len(self._rr) >= 2 else None
+        return median_1d(self._rr) if len(self._rr) >= 2 else None
 
     def _deadline(self) -> int | None:
         rr = self._rr_med()

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.ecg.filters import zero_phase
+from models.ecg.numeric import hanning, median_1d, rfftfreq
 from models.ecg.rule_config import DEFAULT_RULES, RuleConfig
 
 
@@ -55,7 +56,7 @@ def inband_noise(
     ref = float(np.percentile(d, 99))
     if ref <= 0:
         return 0.0, 0.0
-    med = float(np.median(d[-round(cfg.noise_window_s * fs) :]))
+    med = median_1d(d[-round(cfg.noise_window_s * fs) :])
     return med / ref, med * fs / 1000.0
 
 
@@ -99,8 +100,8 @@ def ecg_signal_quality(
     hf_ratio = hf_rms = slope_ratio = slope = 0.0
     if seg.size >= int(fs) and not flat:
         seg = seg - seg.mean()
-        spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size))) ** 2
-        freqs = np.fft.rfftfreq(seg.size, 1.0 / fs)
+        spec = np.abs(np.fft.rfft(seg * hanning(seg.size))) ** 2
+        freqs = rfftfreq(seg.size, float(fs))
         lo, mid, hi = cfg.noise_band_hz
         hi = min(hi, 0.95 * fs / 2)
         p_lo = float(spec[(freqs >= lo) & (freqs < mid)].sum())

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.ecg.filters import zero_phase
+from models.ecg.numeric import hamming, rfftfreq
 from models.ecg.rule_config import DEFAULT_RULES, RuleConfig
 
 
@@ -69,8 +70,8 @@ def vf_measures(window_uv: NDArray[np.number[Any]], fs: float, cfg: RuleConfig =
         a, b = x[half:], x[:-half]
         den = float((np.abs(a) + np.abs(b)).sum())
         out["vf_leak"] = round(float(np.abs(a + b).sum()) / den, 4) if den > 0 else 1.0
-    amp = np.abs(np.fft.rfft(x * np.hamming(x.size)))
-    f = np.fft.rfftfreq(x.size, 1.0 / fs)
+    amp = np.abs(np.fft.rfft(x * hamming(x.size)))
+    f = rfftfreq(x.size, float(fs))
     band = (f >= 0.5) & (f <= 9.0)
     peak = float(f[band][np.argmax(amp[band])])
     total = float(amp[(f >= 0.5) & (f <= 20.0 * peak)].sum())

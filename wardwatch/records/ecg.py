@@ -277,7 +277,7 @@ def _samples(samples: Any, name: str, fs: float) -> np.ndarray:
         raise InvalidRecord(
             "chunk_too_long", f"{len(samples)} samples = {len(samples) / fs:.1f} s > {MAX_CHUNK_S} s", name
         )
-    if not all(type(v) is int for v in samples):
+    if set(map(type, samples)) != {int}:  # exactly int: bool is an int subclass
         raise InvalidRecord("malformed", f"{name} must hold integers (microvolts), not floats", name)
     try:
         arr = np.asarray(samples, dtype=np.int64)
