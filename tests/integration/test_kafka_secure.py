@@ -114,3 +114,6 @@ def test_the_worker_runs_on_its_role_alone(secure, start_worker):
         if key == pid
     ]
     assert [e["type"] for e in seen] == ["raised"], w.output()[-2000:]
+    # this module's broker stops with its fixture: a worker left running would retry it for the
+    # rest of the session (the start_worker factory stops its workers only at the session's end)
+    w.stop()
