@@ -481,7 +481,9 @@ async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float]])
         delivered_to = consumer._read_offset.get(tp)
         head = head_gap(committed, acked)
         unread = (
-            fetching and tp not in held and fetch_gap(committed, acked, delivered_to, consumer.highwater(tp))
+            fetching
+            and tp not in held
+            and fetch_gap(committed, acked, delivered_to, _highwater(consumer, tp))
         )
         stuck = acks_enabled_for(tp.topic) and (head or tail_gap(committed, acked, delivered_to) or unread)
         if not stuck:

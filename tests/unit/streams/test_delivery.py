@@ -390,6 +390,29 @@ def test_a_partition_the_fetcher_does_not_read_is_resumed_and_read_again():
     assert consumer.resumed == [labs2]
 
 
+def test_a_partition_aiokafka_no_longer_has_does_not_stop_the_check():
+    """aiokafka's ``highwater`` asserts the partition is still assigned; in a rebalance Faust's
+    assignment can still list one that aiokafka has dropped. That partition is passed over, the
+    others are still checked."""
+    from types import SimpleNamespace
+
+    gone, labs2 = TP("labs", 0), TP("labs", 2)
+    consumer = _Consumer({gone: 0, labs2: 0})
+    consumer._read_offset = {gone: 0, labs2: 0}
+    consumer._acked = {}
+
+    def highwater(tp):
+        assert tp != gone, "Partition is not assigned"
+        return 3
+
+    consumer.highwater = highwater
+    consumer.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: True), in_recovery=False)
+    consumer.assignment = lambda: [gone, labs2]
+    seen: dict = {}
+    assert asyncio.run(delivery.unstall(consumer, 0.0, seen)) == []
+    assert asyncio.run(delivery.unstall(consumer, delivery.STALL_S, seen)) == [labs2]
+
+
 class _Stream:
     """Faust's ``take_events`` as far as acknowledgements go: each batch acknowledged (count
     down; acknowledged at zero) as the generator moves on or closes, whatever the agent did."""
