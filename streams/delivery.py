@@ -476,6 +476,9 @@ async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float]])
     fetching = consumer.flow_active and not consumer.app.in_recovery
     again = []
     for tp in list(consumer.assignment()):
+        if not acks_enabled_for(tp.topic):  # changelogs: nothing to re-read
+            seen.pop(tp, None)
+            continue
         committed = consumer._committed_offset.get(tp)
         acked = list(consumer._acked.get(tp) or ())
         delivered_to = consumer._read_offset.get(tp)
@@ -485,8 +488,7 @@ async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float]])
             and tp not in held
             and fetch_gap(committed, acked, delivered_to, _highwater(consumer, tp))
         )
-        stuck = acks_enabled_for(tp.topic) and (head or tail_gap(committed, acked, delivered_to) or unread)
-        if not stuck:
+        if not (head or tail_gap(committed, acked, delivered_to) or unread):
             seen.pop(tp, None)
             continue
         first = seen.get(tp)

@@ -135,7 +135,7 @@ def strip_render(
     for name, tt, xx, offset in traces:
         if tt.size > 1:
             pts = np.column_stack([_LEFT + tt * px_s, y_of(xx + offset)]).round(1)
-            draw.line([tuple(p) for p in pts.tolist()], fill=_INK["black"], width=TRACE_PX)
+            draw.line(pts.ravel().tolist(), fill=_INK["black"], width=TRACE_PX)  # x, y, x, y, ...
         if name:
             draw.text(
                 (_LEFT + 0.05 * px_s, float(y_of(offset + 0.35))),

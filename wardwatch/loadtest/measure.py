@@ -74,6 +74,16 @@ def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
     return {"p50": p50, "p95": p95, "p99": p99, "n": int(a.size)}
 
 
+def _second_half_slope(samples: Sequence[tuple[float, float]], t0: float, t1: float) -> float | None:
+    """Slope per second of a linear fit to the ``(t, value)`` samples in the second half of
+    ``[t0, t1]`` (None with fewer than 3 there): how lag and memory are judged to grow."""
+    half = [(t, v) for t, v in samples if (t0 + t1) / 2 <= t <= t1]
+    if len(half) < 3:
+        return None
+    ts = np.array([t for t, _ in half])
+    return float(np.polyfit(ts - ts[0], np.array([v for _, v in half], dtype=float), 1)[0])
+
+
 def lag_grows(
     samples: Sequence[tuple[float, int]],
     t0: float,
@@ -93,12 +103,11 @@ def lag_grows(
     >>> lag_grows(rising, 0, 60, 500.0)
     True
     """
-    half = [(t, lag) for t, lag in samples if (t0 + t1) / 2 <= t <= t1]
-    if len(half) < 3 or in_rate <= 0:
+    slope = _second_half_slope(samples, t0, t1)
+    if slope is None or in_rate <= 0:
         return False
-    ts, lags = np.array([t for t, _ in half]), np.array([lag for _, lag in half], dtype=float)
-    slope = float(np.polyfit(ts - ts[0], lags, 1)[0])
-    return bool(slope > LAG_GROWTH_SHARE * in_rate and lags[-1] > floor_s * in_rate)
+    last = next(lag for t, lag in reversed(samples) if t <= t1)
+    return bool(slope > LAG_GROWTH_SHARE * in_rate and last > floor_s * in_rate)
 
 
 class _Sampler(threading.Thread):
@@ -274,7 +283,6 @@ def _proc_cpu_rss(pid: int) -> tuple[float, float] | None:
 class _ProcTrack:
     first_cpu: float | None = None
     last_cpu: float = 0.0
-    max_rss: float = 0.0
     #: ``(wall time, RSS MB)`` at every sample
     rss: list[tuple[float, float]] = field(default_factory=list)
 
@@ -304,7 +312,7 @@ class ProcSampler(_Sampler):
                 continue
             tr = self.track.setdefault((name, pid), _ProcTrack())
             tr.first_cpu = got[0] if tr.first_cpu is None else tr.first_cpu
-            tr.last_cpu, tr.max_rss = got[0], max(tr.max_rss, got[1])
+            tr.last_cpu = got[0]
             tr.rss.append((time.time(), got[1]))
 
     def totals(self) -> tuple[dict[str, float], dict[str, float]]:
@@ -313,7 +321,7 @@ class ProcSampler(_Sampler):
         rss: dict[str, float] = {}
         for (name, _), tr in self.track.items():
             cpu[name] = round(cpu.get(name, 0.0) + tr.last_cpu - (tr.first_cpu or 0.0), 2)
-            rss[name] = round(max(rss.get(name, 0.0), tr.max_rss), 1)
+            rss[name] = round(max(rss.get(name, 0.0), *(v for _, v in tr.rss)), 1)
         return cpu, rss
 
     def rss_series(self, name: str) -> list[tuple[float, float]]:
@@ -350,19 +358,15 @@ def rss_growth(series: Sequence[tuple[float, float]], t0: float, t1: float, beds
     during = [(t, v) for t, v in series if t <= t1]
     if len(during) < 2:
         return {"start_mb": None, "end_mb": None, "per_bed_kb": None, "growth_mb_per_h": None, "grows": None}
-    half = [(t, v) for t, v in during if t >= (t0 + t1) / 2]
-    slope = None
-    if len(half) >= 3:
-        ts = np.array([t for t, _ in half])
-        slope = float(np.polyfit(ts - ts[0], np.array([v for _, v in half]), 1)[0]) * 3600.0
+    per_s = _second_half_slope(during, t0, t1)
+    slope = None if per_s is None else per_s * 3600.0
     start, end = during[0][1], during[-1][1]
-    judged = slope is not None and t1 - t0 >= RSS_SOAK_MIN_S
     return {
         "start_mb": round(start, 1),
         "end_mb": round(end, 1),
         "per_bed_kb": round((end - start) * 1024.0 / beds, 1) if beds else None,
         "growth_mb_per_h": None if slope is None else round(slope, 1),
-        "grows": bool(slope > RSS_GROWTH_MB_PER_H) if judged and slope is not None else None,
+        "grows": None if slope is None or t1 - t0 < RSS_SOAK_MIN_S else slope > RSS_GROWTH_MB_PER_H,
     }
 
 

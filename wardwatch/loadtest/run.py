@@ -294,20 +294,23 @@ def _drain(
         _, total, _, offsets = samplers.lag.samples[-1]
         progress.lag, progress.alerts = total, len(samplers.alerts.received)
         on_update(progress)
-        if internal is None and all(offsets.get(tp, 0) >= off for tp, off in in_end.items()):
+        if internal is None and _covers(offsets, in_end):
             internal = end_offsets([t for t in GROUP_TOPICS if t not in INPUT_TOPICS])
             continue  # the next sample is taken after this snapshot
-        if internal is not None and all(offsets.get(tp, 0) >= off for tp, off in internal.items()):
+        if internal is not None and _covers(offsets, internal):
             return time.time() - t0
     return None
 
 
 def _caught_up_at(samples: list, in_start: dict, in_end: dict, topic: str) -> float | None:
     """First sample time at which the group's committed offsets covered ``topic``'s records."""
-    for t, _, _, offsets in samples:
-        if all(offsets.get(tp, 0) >= off for tp, off in in_end.items() if tp.topic == topic):
-            return t
-    return None
+    ends = {tp: off for tp, off in in_end.items() if tp.topic == topic}
+    return next((t for t, _, _, offsets in samples if _covers(offsets, ends)), None)
+
+
+def _covers(committed: dict, ends: dict) -> bool:
+    """Whether the committed offsets reach every partition's end offset in ``ends``."""
+    return all(committed.get(tp, 0) >= off for tp, off in ends.items())
 
 
 async def _raw_rate(s: Settings, start: dict, end: dict, topic: str) -> tuple[int, float, float]:
