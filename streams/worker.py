@@ -7,7 +7,7 @@ import sys
 
 # Agent modules, imported explicitly so that the worker registers them (no scan of the package),
 # by ``worker_role``: the InfluxDB sink runs in "all" and "sink" workers, the rest in "all" and
-# "stream" workers; every worker reports its own pipeline metrics.
+# "stream" workers; every worker reports its own pipeline metrics and trims its own freed memory.
 STREAM_MODULES = [
     "streams.vitals.agents",
     "streams.labs.agents",
@@ -27,7 +27,7 @@ ROLE_MODULES = {
 def load_agents() -> None:
     from wardwatch.settings import get_settings
 
-    for name in [*ROLE_MODULES[get_settings().worker_role], "streams.pipeline_report"]:
+    for name in [*ROLE_MODULES[get_settings().worker_role], "streams.pipeline_report", "streams.memory"]:
         importlib.import_module(name)
 
 

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # A patient with no vitals reading and no ECG chunk for this long (the worker's wall clock) is
     # evicted as if discharged: open alarms resolved ("idle"), state dropped (0: never).
     patient_idle_evict_h: float = Field(24.0, ge=0)
+    # How often a worker returns the memory its allocator has freed to the system
+    # (``streams/memory.py``: glibc's malloc_trim), so that RSS falls again after a backlog.
+    memory_trim_s: float = Field(60.0, gt=0)
 
     # The read-only training/test data laid beside the repository (``../shared/data``).
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"

@@ -61,3 +61,4 @@ def test_each_role_registers_its_agents_in_its_group(role, tmp_path):
         assert ("write_points" in agents) == (role == "all")
         assert {"vitals-state", "alerts-open", "ecg-state"} <= set(got["tables"])
     assert "report_pipeline_metrics" in got["timers"]  # every worker reports its own metrics
+    assert "trim_memory" in got["timers"]  # and gives its freed memory back

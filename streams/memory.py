@@ -1,0 +1,71 @@
+"""Every worker gives the memory its allocator has freed back to the system once a minute.
+
+A backlog makes bigger batches, and glibc's ``malloc`` keeps the pages those batches freed (the
+heap's top and every thread's arena stay at their high-water mark), so a worker's RSS rose in
+steps with each backlog spell and never fell (README, "Memory and the 30-minute soak").
+``malloc_trim(0)`` returns free pages of every arena to the kernel (glibc's ``malloc_trim(3)``;
+since glibc 2.8 it also releases free pages inside a heap, not only at its top). What is left
+after a trim is memory the worker still holds, so a soak's RSS then measures what the process
+keeps rather than the allocator's high-water mark.
+
+The call runs in a thread of the default executor (ctypes releases the GIL for it), never on the
+event loop. Where there is no glibc (musl, macOS) it does nothing and says so once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import logging
+import os
+from collections.abc import Callable
+
+from streams.app import app
+from wardwatch.logs import log_event
+from wardwatch.settings import get_settings
+
+log = logging.getLogger("wardwatch.memory")
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def rss_mb() -> float:
+    """This process's resident set size (MB), from ``/proc/self/statm``; 0.0 where there is none."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * _PAGE_KB / 1024.0
+    except OSError:
+        return 0.0
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        fn = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        fn = None
+    if fn is not None:
+        fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+    return fn
+
+
+_TRIM = _malloc_trim()
+
+
+def release_freed_memory() -> tuple[float, float]:
+    """Trim the allocator's free pages; RSS (MB) before and after (equal where there is no glibc)."""
+    before = rss_mb()
+    if _TRIM is not None:
+        _TRIM(0)
+    return before, rss_mb()
+
+
+if _TRIM is None:
+    log.warning("malloc_trim is not available: freed memory stays with the allocator")
+
+
+@app.timer(interval=get_settings().memory_trim_s)
+async def trim_memory() -> None:
+    """Every ``memory_trim_s``: :func:`release_freed_memory`, and a log line with RSS before and after."""
+    before, after = await asyncio.get_running_loop().run_in_executor(None, release_freed_memory)
+    log_event(log, "memory", rss_mb=round(after, 1), trimmed_mb=round(before - after, 1))
