@@ -85,7 +85,9 @@ CARDS: dict[str, Card] = {
         },
         optional=frozenset({"unit_shift", "monitor_shift", "labs_absent"}),
     ),
-    "genomic": Card("models/genomic/MODEL_CARD.md", {"m": "metrics.json"}),
+    "genomic": Card(
+        "models/genomic/MODEL_CARD.md", {"m": "metrics.json", "s": "../../bench/genomic_shift.json"}
+    ),
     "notes": Card(
         "batch/notes/EVALUATION.md",
         {"m": "metrics.json", "h": "card_figures.json", "d": "deid_metrics.json"},

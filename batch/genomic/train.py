@@ -17,7 +17,9 @@ import joblib
 import sklearn
 
 from batch.genomic.expression import (
+    LOGISTIC_C,
     MODEL_VERSION,
+    SCALE_TARGET,
     ExpressionModel,
     expression_cluster,
     expression_cv,
@@ -52,7 +54,6 @@ def genomic_train(
     *,
     seed: int = 0,
     n_genes: int = 50,
-    n_trees: int = 300,
     folds: int = 5,
     repeats: int = 10,
 ) -> dict[str, Any]:
@@ -65,8 +66,8 @@ def genomic_train(
     """
     x, y = golub_align(golub_parse_expression(expression), golub_parse_labels(labels))
     log.info("golub training set: %d samples x %d probes", *x.shape)
-    metrics = expression_cv(x, y, n_genes=n_genes, n_trees=n_trees, seed=seed, folds=folds, repeats=repeats)
-    model = expression_fit(x, y, n_genes=n_genes, n_trees=n_trees, seed=seed)
+    metrics = expression_cv(x, y, n_genes=n_genes, seed=seed, folds=folds, repeats=repeats)
+    model = expression_fit(x, y, n_genes=n_genes, seed=seed)
     train_acc = float((model.pipeline.predict(x.to_numpy(dtype=float)) == y.to_numpy()).mean())
     clus = expression_cluster(x, labels=list(y), plot=False, seed=seed)
     metrics.update(
@@ -74,7 +75,8 @@ def genomic_train(
             "model_version": MODEL_VERSION,
             "seed": seed,
             "n_genes": n_genes,
-            "n_trees": n_trees,
+            "logistic_c": LOGISTIC_C,
+            "scale_target": SCALE_TARGET,
             "resubstitution_accuracy": train_acc,
             "cluster_ari_training": clus.adjusted_rand_vs_labels,
             "selected_probes": model.selected_probes,

@@ -12,6 +12,8 @@ from batch.genomic.expression import (
     expression_evaluate,
     expression_predict,
     expression_preprocess,
+    expression_rank,
+    expression_scale,
 )
 from batch.genomic.golub import (
     ExpressionFormatError,
@@ -60,13 +62,33 @@ def test_preprocess_floor_ceiling_log():
     assert out == [[2.0, 3.0, np.log10(16000)]]
 
 
+def test_per_sample_normalisations_undo_a_chip_scaling_factor(train):
+    x, _ = train
+    xa = x.to_numpy(dtype=float)[:5]
+    factors = np.array([[1 / 3], [0.5], [1.0], [2.0], [3.0]])
+    np.testing.assert_allclose(expression_scale(xa * factors), expression_scale(xa), atol=1e-9)
+    np.testing.assert_array_equal(expression_rank(xa * factors + 40), expression_rank(xa))
+    # the plain log transform does not: that is what the scaling step is for
+    assert np.abs(expression_preprocess(xa * factors) - expression_preprocess(xa)).max() > 0.4
+
+
+def test_committed_model_is_unmoved_by_chip_scaling(train):
+    model = genomic_load()
+    x, _ = train
+    base = [p["label"] for p in expression_predict(model, x)]
+    for factor in (1 / 3, 3.0):
+        assert [p["label"] for p in expression_predict(model, x * factor)] == base
+
+
 def test_cross_validated_accuracy_bound(train):
     x, y = train
     # Small and quick (5 fits); the full 10x5-fold + leave-one-out is in models/genomic.
-    m = expression_cv(x, y, n_trees=50, folds=5, repeats=1, seed=0, loo=False)
-    # Golub 1999 predicted 29/34 of the independent set with 50 genes; a forest with in-fold
-    # gene selection should stay above 85 % cross-validated on the training set.
-    assert m["rskf_accuracy_mean"] >= 0.85
+    m = expression_cv(x, y, folds=5, repeats=1, seed=0, loo=False)
+    # Golub 1999 predicted 29/34 of the independent set with 50 genes; the shipped pipeline with
+    # in-fold gene selection should stay above 85 % cross-validated on the training set, and as
+    # far above it with every test fold measured as another laboratory might have.
+    assert m["rskf_accuracy_mean"] >= 0.85 and m["shift_accuracy_mean"] >= 0.85
+    assert m["rskf_recall"]["AML"] >= 0.8
     assert m["rskf_folds"] == 5 and m["n"] == 38
 
 
