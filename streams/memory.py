@@ -10,6 +10,11 @@ keeps rather than the allocator's high-water mark.
 
 The call runs in a thread of the default executor (ctypes releases the GIL for it), never on the
 event loop. Where there is no glibc (musl, macOS) it does nothing and says so once.
+
+To see where a worker's memory goes, start it with ``PYTHONTRACEMALLOC=1`` (slower): each line
+then also carries the memory Python's objects hold (``traced_mb``) and the allocation sites that
+grew most since the previous line. RSS rising while ``traced_mb`` stays flat is the allocators'
+fragmentation; ``traced_mb`` rising with it is objects kept, and the sites say which.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import tracemalloc
 from collections.abc import Callable
+from typing import Any
 
 from streams.app import app
 from wardwatch.logs import log_event
@@ -64,8 +71,34 @@ if _TRIM is None:
     log.warning("malloc_trim is not available: freed memory stays with the allocator")
 
 
+def traced_growth(
+    previous: tracemalloc.Snapshot | None, top: int = 5
+) -> tuple[tracemalloc.Snapshot, dict[str, Any]]:
+    """Where Python's objects grew since ``previous`` (a snapshot from the last call): a new
+    snapshot, and ``{"traced_mb", "grew": ["file:line +KB (+count)", ...]}`` of the ``top`` sites."""
+    snap = tracemalloc.take_snapshot()
+    fields: dict[str, Any] = {"traced_mb": round(tracemalloc.get_traced_memory()[0] / 2**20, 1)}
+    if previous is not None:
+        stats = [st for st in snap.compare_to(previous, "lineno") if st.size_diff > 0][:top]
+        fields["grew"] = [
+            f"{st.traceback[0].filename.rsplit('/', 2)[-1]}:{st.traceback[0].lineno}"
+            f" +{st.size_diff // 1024}KB (+{st.count_diff})"
+            for st in stats
+        ]
+    return snap, fields
+
+
+_last_snapshot: list[tracemalloc.Snapshot] = []
+
+
 @app.timer(interval=get_settings().memory_trim_s)
 async def trim_memory() -> None:
-    """Every ``memory_trim_s``: :func:`release_freed_memory`, and a log line with RSS before and after."""
+    """Every ``memory_trim_s``: :func:`release_freed_memory`, and a log line with RSS before and
+    after (and, when tracing, :func:`traced_growth`)."""
     before, after = await asyncio.get_running_loop().run_in_executor(None, release_freed_memory)
-    log_event(log, "memory", rss_mb=round(after, 1), trimmed_mb=round(before - after, 1))
+    fields: dict[str, Any] = {"rss_mb": round(after, 1), "trimmed_mb": round(before - after, 1)}
+    if tracemalloc.is_tracing():
+        snap, traced = traced_growth(_last_snapshot[-1] if _last_snapshot else None)
+        _last_snapshot[:] = [snap]
+        fields.update(traced)
+    log_event(log, "memory", **fields)

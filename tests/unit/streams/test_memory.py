@@ -41,3 +41,21 @@ def test_freed_heap_pages_go_back_to_the_system(tmp_path):
     assert grown > 100  # the burst was resident
     assert got["before"] - got["start"] > 0.5 * grown  # freed, yet still held by the allocator
     assert got["after"] - got["start"] < 0.25 * grown  # trimmed: most of it back to the system
+
+
+def test_traced_growth_names_the_line_that_kept_objects():
+    import tracemalloc
+
+    from streams.memory import traced_growth
+
+    tracemalloc.start()
+    try:
+        first, fields = traced_growth(None)
+        assert "grew" not in fields and fields["traced_mb"] >= 0
+        kept = [bytearray(2048) for _ in range(2000)]  # ~4 MB kept on this line
+        _, fields = traced_growth(first)
+    finally:
+        tracemalloc.stop()
+    assert len(kept) == 2000
+    assert fields["grew"][0].startswith("test_memory.py:")
+    assert int(fields["grew"][0].split("+")[1].split("KB")[0]) >= 4000
