@@ -25,9 +25,25 @@ def _reject_constant(name: str) -> float:
 _FINITE = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+def _int64(text: str) -> int:
+    """An integer the JSON codec that writes the outputs can write again (orjson, Faust's codec
+    where it is installed, refuses integers outside the signed and unsigned 64-bit ranges: such
+    a value, echoed into an output, failed every send and stalled its partition)."""
+    value = int(text)
+    if not -(2**63) <= value < 2**64:
+        raise InvalidRecord("malformed", "integer beyond 64 bits")
+    return value
+
+
 def decode_json(raw: bytes | str, *, finite: bool = True) -> Any:
     """Parse one message as JSON; ``finite=False`` reads NaN and Infinity as Python's own
-    ``json`` does (what Faust's JSON codec handed the agents of the internal topics).
+    ``json`` does (what Faust's JSON codec handed the agents of the internal topics), and
+    refuses integers beyond 64 bits (:func:`_int64`).
+
+    >>> decode_json(b'{"n": 18446744073709551616}', finite=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    wardwatch.records.errors.InvalidRecord: malformed: integer beyond 64 bits
 
     >>> decode_json(b'[1, 2]')
     [1, 2]
@@ -38,7 +54,7 @@ def decode_json(raw: bytes | str, *, finite: bool = True) -> Any:
     """
     try:
         if not finite:
-            return json.loads(raw)
+            return json.loads(raw, parse_int=_int64)
         if isinstance(raw, (bytes, bytearray)):  # as json.loads reads bytes
             raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
         if not isinstance(raw, str):

@@ -552,10 +552,12 @@ def test_fuzzed_operator_actions_through_the_agent(agents, auth_secret, data):
 
 
 def _condition_code(value: Any, key: str) -> str | None:
-    """``raise_alerts`` dead-letters every condition it cannot read: bytes that are not JSON
-    and what ``Condition.from_dict`` rejects with their code, anything else as ``malformed``."""
+    """``raise_alerts`` dead-letters every condition it cannot read: bytes that are not JSON (or
+    hold an integer beyond 64 bits) and what ``Condition.from_dict`` rejects with their code,
+    anything else as ``malformed``."""
     try:
-        Condition.from_dict(decode_json(value, finite=False) if isinstance(value, bytes) else value)
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()  # as it is sent
+        Condition.from_dict(decode_json(raw, finite=False))
     except InvalidRecord as e:
         return e.code
     except (TypeError, ValueError, KeyError):
