@@ -37,7 +37,7 @@ import numpy as np
 from rich.progress import track
 from sklearn.model_selection import RepeatedStratifiedKFold
 
-from batch.genomic.expression import expression_pipeline
+from batch.genomic.expression import expression_pipeline, expression_recall
 from batch.genomic.golub import golub_align, golub_parse_expression, golub_parse_labels
 from batch.genomic.shift import SHIFTS, lab_shift
 from batch.genomic.train import DEFAULT_EXPRESSION, DEFAULT_LABELS
@@ -76,7 +76,7 @@ def main() -> None:
         for s in SHIFTS:
             pr = np.array(hits[(p, s)])
             acc = (pr == t).mean()
-            r_all, r_aml = ((pr[t == c] == c).mean() for c in ("ALL", "AML"))
+            r_all, r_aml = expression_recall(t, pr).values()
             report[p][s] = f"{acc:.3f} / {r_all:.3f} / {r_aml:.3f}"
     text = json.dumps(report, indent=1)
     print(text)

@@ -221,10 +221,10 @@ def expression_cv(
     out: dict[str, Any] = {
         "rskf_accuracy_mean": float(np.mean(scores)),
         "rskf_accuracy_sd": float(np.std(scores)),
-        "rskf_recall": _recall(truth, pred),
+        "rskf_recall": expression_recall(truth, pred),
         "shift_accuracy_mean": float(np.mean(shifted)),
         "shift_accuracy_sd": float(np.std(shifted)),
-        "shift_recall": _recall(truth, pred_shifted),
+        "shift_recall": expression_recall(truth, pred_shifted),
         "rskf_folds": len(scores),
         "rskf_scheme": f"{repeats}x stratified {folds}-fold, seed {seed}",
         "n": len(ya),
@@ -248,7 +248,8 @@ def expression_cv(
     return out
 
 
-def _recall(truth: list[str], pred: list[str]) -> dict[str, float | None]:
+def expression_recall(truth: Any, pred: Any) -> dict[str, float | None]:
+    """Recall of each class of ``CLASSES`` (None for a class absent from ``truth``)."""
     t, p = np.asarray(truth), np.asarray(pred)
     return {c: float((p[t == c] == c).mean()) if (t == c).any() else None for c in CLASSES}
 
