@@ -50,9 +50,10 @@ from batch.jobs import (
     peek_job_id,
     utc_now,
 )
-from wardwatch.kafka_io import client_config
+from wardwatch.kafka_io import client_config, never_sendable
 from wardwatch.logs import log_event
 from wardwatch.settings import Settings, get_settings
+from wardwatch.topics import DEADLETTER_MAX_BYTES
 
 __all__ = [
     "FRAMEWORK_VERSION",
@@ -125,7 +126,7 @@ def ensure_batch_topics(kind: str) -> None:
                 ConfigResource(
                     ConfigResourceType.TOPIC, t, configs={"max.message.bytes": str(MAX_MESSAGE_BYTES + 65536)}
                 )
-                for t in (job_topic(kind), result_topic(kind), DEADLETTER)
+                for t in (job_topic(kind), result_topic(kind))  # deadletter: ensure_topics
             ],
             incremental=True,
         )
@@ -184,7 +185,9 @@ class JobWorker:
 
         ensure_batch_topics(self.kind)
         fetch = MAX_MESSAGE_BYTES + 1024 * 1024
-        self._producer = make_producer(max_request_size=fetch, client_id=f"wardwatch-batch-{self.kind}")
+        self._producer = make_producer(
+            max_request_size=DEADLETTER_MAX_BYTES, client_id=f"wardwatch-batch-{self.kind}"
+        )
         self._consumer = KafkaConsumer(
             **client_config(self.s),
             group_id=group_id(self.kind, self.s),
@@ -308,7 +311,9 @@ class JobWorker:
 
     def handle_message(self, msg: Any) -> str:
         """Process one consumed record end to end; returns ``ok|failed|skipped|deadletter``."""
-        from wardwatch.records.deadletter import deadletter_record
+        from kafka.errors import KafkaError
+
+        from wardwatch.records.deadletter import KEEP_WHEN_TOO_LARGE, deadletter_record
         from wardwatch.topics import DEADLETTER
 
         job_id = peek_job_id(msg.value, msg.key)
@@ -326,16 +331,21 @@ class JobWorker:
             return "skipped"
 
         def deadletter(reason: str, error: str, detail: dict[str, Any]) -> None:
-            rec = deadletter_record(
-                reason,
-                msg.topic,
-                msg.value,
-                msg.key,
-                msg.partition,
-                msg.offset,
-                {"job_id": job_id, "kind": self.kind, "error": error, **detail},
-            )
-            self._produce(DEADLETTER, job_id or "", rec)
+            def record(keep_bytes: int | None = None) -> dict[str, Any]:
+                extra = {"job_id": job_id, "kind": self.kind, "error": error, **detail}
+                return deadletter_record(
+                    reason, msg.topic, msg.value, msg.key, msg.partition, msg.offset, extra, keep_bytes
+                )
+
+            try:
+                self._produce(DEADLETTER, job_id or "", record())
+            except KafkaError as e:
+                if not never_sendable(e):
+                    raise
+                # a broker whose deadletter topic is smaller than DEADLETTER_MAX_BYTES: retrying
+                # would hold the partition forever; the job stays whole on its own topic
+                log_event(log, "job.deadletter_truncated", logging.ERROR, job_id=job_id, kind=self.kind)
+                self._produce(DEADLETTER, job_id or "", record(KEEP_WHEN_TOO_LARGE))
 
         try:
             job = parse_job_message(

@@ -11,6 +11,7 @@ from streams import delivery
 from wardwatch.kafka_io import ssl_context
 from wardwatch.logs import logging_config
 from wardwatch.settings import get_settings
+from wardwatch.topics import DEADLETTER_MAX_BYTES
 
 delivery.install()  # Faust's at-least-once bookkeeping, fixed (issue #25)
 _s = get_settings()
@@ -52,6 +53,7 @@ app = faust.App(
     broker_commit_interval=1.0,
     stream_wait_empty=False,
     producer_acks=-1,  # a send completes when the broker has it
+    producer_max_request_size=DEADLETTER_MAX_BYTES,  # a dead letter carries its record whole
     producer_linger=_s.kafka_linger_ms / 1000.0,
     table_cleanup_interval=60.0,
     logging_config=logging_config(_s.log_level),

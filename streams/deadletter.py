@@ -22,6 +22,7 @@ def deadletter_output(
     raw: bytes | None = None,
     key: str | None = None,
     detail: dict[str, Any] | None = None,
+    keep_bytes: int | None = None,
 ) -> tuple[Any, bytes | None, dict[str, Any]]:
     """The ``(topic, key, record)`` output that dead-letters the message behind a Faust
     ``event`` (its bytes, partition and offset, unless ``raw`` or ``key`` say otherwise), for
@@ -40,6 +41,7 @@ def deadletter_output(
             msg.partition,
             msg.offset,
             detail,
+            keep_bytes,
         ),
     )
 

@@ -72,6 +72,7 @@ import time
 import traceback
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -80,6 +81,7 @@ from faust.transport import producer as faust_producer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.metrics import metrics
+from wardwatch.kafka_io import never_sendable
 
 FAUST_VERSION = "0.15.3"
 #: a jump that stays after this many re-reads of the partition is a real gap (never expected on
@@ -97,18 +99,26 @@ log = logging.getLogger("wardwatch.delivery")
 Output = tuple[Any, bytes | str | None, Any] | tuple[Any, bytes | str | None, Any, int]
 
 
+class Undeliverable(Exception):
+    """An output the broker can never take: it cannot be serialised, or it is larger than the
+    producer or the topic allows. Sending it again would hold its partition forever."""
+
+
 async def publish(sends: Sequence[Output]) -> None:
     """Send every ``(topic, key, value[, partition])`` and return when the broker has
     acknowledged all of them; what fails is sent again with backoff for as long as it takes
-    (the caller waits: nothing is dropped)."""
-    pending, attempt = list(sends), 0
+    (the caller waits: nothing is dropped).
+
+    An output that can never be sent raises :class:`Undeliverable` instead: one that cannot be
+    serialised (checked for every output before any is sent) or that is too large (the outputs
+    sent before it may then go out again, at least once). The caller's record is then handled
+    on its own and dead-lettered (:func:`run_batches`) rather than holding its partition."""
+    pending, attempt = [_prepare(out) for out in sends], 0
     while pending:
         futures: list[Any] = []
         for out in pending:
-            topic, key, value = out[0], out[1], out[2]
             try:
-                part = out[3] if len(out) > 3 else None
-                futures.append(await _send(topic, key, value, part))
+                futures.append(await _send(out))
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - counted as failed below, sent again
@@ -121,9 +131,13 @@ async def publish(sends: Sequence[Output]) -> None:
         failed = [s for s, r in zip(pending, outcome, strict=True) if isinstance(r, BaseException)]
         if not failed:
             return
+        first = next(r for r in outcome if isinstance(r, BaseException))
+        refused = next((r for r in outcome if isinstance(r, BaseException) and never_sendable(r)), None)
+        if refused is not None:
+            metrics.incr("outputs_undeliverable")
+            raise Undeliverable(f"{type(refused).__name__}: {refused}"[:300]) from refused
         delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
         attempt += 1
-        first = next(r for r in outcome if isinstance(r, BaseException))
         log.warning(
             "%d of %d outputs not acknowledged (%s: %s); retry %d in %.1fs",
             len(failed),
@@ -137,16 +151,40 @@ async def publish(sends: Sequence[Output]) -> None:
         pending = failed
 
 
-async def _send(topic: Any, key: Any, value: Any, partition: int | None) -> Any:
+@dataclass(frozen=True)
+class _Prepared:
+    """An output as the topic's serialisers turn it into bytes (done once, not per attempt)."""
+
+    topic: Any
+    key: bytes | None
+    value: bytes | None
+    partition: int | None
+    headers: Any
+
+
+def _prepare(out: Output) -> _Prepared:
+    """``topic.send``'s serialisation of one output; raises :class:`Undeliverable` for one the
+    codec refuses (e.g. an integer beyond 64 bits for orjson)."""
+    topic, key, value = out[0], out[1], out[2]
+    try:
+        headers = topic.prepare_headers(None)
+        k, headers = topic.prepare_key(key, None, None, headers)
+        v, headers = topic.prepare_value(value, None, None, headers)
+    except Exception as e:  # whatever the codec raises: never sendable
+        metrics.incr("outputs_undeliverable")
+        name = topic.get_topic_name()
+        raise Undeliverable(f"cannot serialise an output for {name}: {type(e).__name__}: {e}"[:300]) from e
+    return _Prepared(topic, k, v, out[3] if len(out) > 3 else None, headers or None)
+
+
+async def _send(out: _Prepared) -> Any:
     """``topic.send(key=, value=, partition=)``: the same bytes (the topic's own serialisers)
     handed to the same producer, without Faust's per-message promise, sensor and attachment
     layers (~6 % of a worker's event loop at 2,000 beds). Returns the future the broker's
     acknowledgement resolves."""
-    headers = topic.prepare_headers(None)
-    k, headers = topic.prepare_key(key, None, None, headers)
-    v, headers = topic.prepare_value(value, None, None, headers)
-    producer = await topic.app.maybe_start_producer()
-    return await producer.send(topic.get_topic_name(), k, v, partition, None, headers or None)
+    producer = await out.topic.app.maybe_start_producer()
+    name = out.topic.get_topic_name()
+    return await producer.send(name, out.key, out.value, out.partition, None, out.headers)
 
 
 def already_processed(state: Mapping[str, Any], partition: int, offset: int) -> bool:
@@ -207,7 +245,6 @@ async def run_batches(
     one record at a time, so the good records around the one that fails are processed, and a
     record that still fails is dead-lettered (``processing_error``, with the exception) instead.
     Outputs a failed handler published before it raised may go out again (at least once)."""
-    from streams.deadletter import deadletter_output
 
     async for events in acked_batches(stream, max_events, within_s):
         try:
@@ -226,10 +263,29 @@ async def run_batches(
                 await handle([event])
             except Exception as e:  # noqa: BLE001 - dead-lettered with the exception, not lost
                 log.error("a %s record failed on its own (%s); dead-lettered", source_topic, _where(e))
-                reason = f"processing_error: {type(e).__name__}: {e}"[:500]
-                await publish(
-                    [deadletter_output(event, reason, source_topic, detail={"code": "processing_error"})]
-                )
+                await _deadletter_failed(event, e, source_topic)
+
+
+async def _deadletter_failed(event: Any, error: Exception, source_topic: str) -> None:
+    """Dead-letter a record whose handling raised ``error``: ``undeliverable`` when an output of
+    it can never be sent (:class:`Undeliverable`), else ``processing_error``. If the broker
+    refuses the dead letter itself as too large, it goes again with the record's first
+    ``KEEP_WHEN_TOO_LARGE`` bytes, its size and its hash (``deadletter_record``'s
+    ``keep_bytes``): a dead letter is never what holds a partition."""
+    from streams.deadletter import deadletter_output
+    from wardwatch.records.deadletter import KEEP_WHEN_TOO_LARGE
+
+    code = "undeliverable" if isinstance(error, Undeliverable) else "processing_error"
+    reason = f"{code}: {type(error).__name__}: {error}"[:500]
+    try:
+        await publish([deadletter_output(event, reason, source_topic, detail={"code": code})])
+    except Undeliverable:
+        metrics.incr("deadletters_truncated")
+        log.error("a %s dead letter was too large for the broker; sent with the record's head", source_topic)
+        cut = deadletter_output(
+            event, reason, source_topic, detail={"code": code}, keep_bytes=KEEP_WHEN_TOO_LARGE
+        )
+        await publish([cut])
 
 
 def _where(e: BaseException) -> str:

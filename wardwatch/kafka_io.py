@@ -69,6 +69,32 @@ async def start_aio_producer(s: Settings | None = None, **overrides: Any) -> Any
     return p
 
 
+def never_sendable(error: BaseException | None) -> bool:
+    """Whether a failed send can never succeed however often it is retried: the message is larger
+    than the producer or the topic allows, or the broker calls it corrupt (kafka-python's or
+    aiokafka's error, or an error wrapping one as its ``__cause__``, as Faust's
+    ``ProducerSendError`` does), as against a broker that is away or busy. Retrying such a send
+    holds the partition behind it forever.
+
+    >>> from kafka import errors
+    >>> never_sendable(errors.MessageSizeTooLargeError()), never_sendable(errors.KafkaTimeoutError())
+    (True, False)
+    """
+    from aiokafka import errors as aio
+    from kafka import errors
+
+    permanent = (
+        errors.MessageSizeTooLargeError,
+        errors.RecordListTooLargeError,
+        errors.CorruptRecordException,
+        aio.MessageSizeTooLargeError,
+        aio.RecordTooLargeError,
+        aio.RecordListTooLargeError,
+        aio.CorruptRecordException,
+    )
+    return error is not None and (isinstance(error, permanent) or isinstance(error.__cause__, permanent))
+
+
 def json_bytes(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), default=str).encode()
 

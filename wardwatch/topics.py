@@ -33,6 +33,12 @@ RESULTS_NOTES = "results.notes"
 #: with names in them; the original bytes of rejected records): kept only ``retention_phi_h``.
 PHI_PAYLOAD_TOPICS = (JOBS_IMAGE, JOBS_GENOMIC, JOBS_NOTES, DEADLETTER)
 
+#: ``max.message.bytes`` of ``deadletter``, and the largest message a producer that dead-letters
+#: may send: a dead letter carries the rejected record whole, in base64 (4/3 of its size), so
+#: this covers the largest record any topic takes in (a batch job, batch.jobs.MAX_MESSAGE_BYTES;
+#: stream topics keep the broker's 1 MiB default) with room for the reason.
+DEADLETTER_MAX_BYTES = 16 * 1024 * 1024
+
 STREAM_TOPICS = (VITALS, ECG, LABS, ADMISSIONS, CONDITIONS, ALERTS, ALERTS_ACK, DEADLETTER, POINTS)
 BATCH_TOPICS = (JOBS_IMAGE, JOBS_GENOMIC, JOBS_NOTES, RESULTS_IMAGE, RESULTS_GENOMIC, RESULTS_NOTES)
 ALL_TOPICS = STREAM_TOPICS + BATCH_TOPICS
@@ -70,7 +76,8 @@ def ensure_topics(
 
     def configs(n: str) -> dict[str, str]:
         keep = retention_ms(n, s.retention_h, s.retention_phi_h) if n in ALL_TOPICS else None
-        return ({"retention.ms": str(keep)} if keep else {}) | (config or {})
+        size = {"max.message.bytes": str(DEADLETTER_MAX_BYTES)} if n == DEADLETTER else {}
+        return ({"retention.ms": str(keep)} if keep else {}) | size | (config or {})
 
     admin = KafkaAdminClient(**client_config(s), client_id="wardwatch-admin")
     try:

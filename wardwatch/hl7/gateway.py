@@ -48,9 +48,9 @@ from wardwatch.hl7.pcd01 import (
     parse,
     patient_of,
 )
-from wardwatch.kafka_io import start_aio_producer
+from wardwatch.kafka_io import never_sendable, start_aio_producer
 from wardwatch.logs import log_event, pid_ref
-from wardwatch.records.deadletter import deadletter_record
+from wardwatch.records.deadletter import KEEP_WHEN_TOO_LARGE, deadletter_record
 
 log = logging.getLogger("wardwatch.hl7.gateway")
 
@@ -94,6 +94,7 @@ class HL7Gateway:
                 enable_idempotence=True,
                 linger_ms=2,
                 client_id="wardwatch-hl7-gateway",
+                max_request_size=topics.DEADLETTER_MAX_BYTES,  # a dead letter carries its frame whole
                 request_timeout_ms=int(self.send_timeout_s * 1000),
             )
         except KafkaError as e:
@@ -247,7 +248,17 @@ class HL7Gateway:
         pid = patient_of(text)
         detail = {"hl7_code": e.hl7_code, "ack": e.ack, "location": e.location}
         rec = deadletter_record(e.invalid_record(), SOURCE, raw, key=pid, detail=detail)
-        await self._produce([(topics.DEADLETTER, pid or "", rec)])
+        try:
+            await self._produce([(topics.DEADLETTER, pid or "", rec)])
+        except GatewayUnavailable as unsent:
+            if not never_sendable(unsent.__cause__):
+                raise
+            # the deadletter topic is smaller than DEADLETTER_MAX_BYTES: the frame's head, its
+            # size and hash, rather than no ACK and a device that resends the frame forever
+            log_event(log, "hl7.deadletter_truncated", logging.ERROR, bytes=len(raw))
+            keep = KEEP_WHEN_TOO_LARGE
+            rec = deadletter_record(e.invalid_record(), SOURCE, raw, key=pid, detail=detail, keep_bytes=keep)
+            await self._produce([(topics.DEADLETTER, pid or "", rec)])
 
 
 def decode(raw: bytes, framed: bool = True) -> str:

@@ -32,9 +32,9 @@ from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from wardwatch import topics
-from wardwatch.kafka_io import make_consumer, make_producer, send
+from wardwatch.kafka_io import make_consumer, make_producer, never_sendable, send
 from wardwatch.logs import log_event
-from wardwatch.records.deadletter import deadletter_record
+from wardwatch.records.deadletter import KEEP_WHEN_TOO_LARGE, deadletter_record
 from wardwatch.records.errors import InvalidRecord
 from wardwatch.settings import get_settings
 from wardwatch.subscribers.retry import RetryPolicy, Verdict
@@ -365,11 +365,18 @@ class DeliveryLoop:
             n += 1
             try:
                 if self._producer is None:
-                    self._producer = make_producer()
+                    self._producer = make_producer(max_request_size=topics.DEADLETTER_MAX_BYTES)
                 send(self._producer, topics.DEADLETTER, key, rec).get(timeout=30)
                 log_event(log, f"{self.name}.deadletter", logging.WARNING, code=rec["code"], offset=m.offset)
                 return "done"
             except KafkaError as e:
+                if never_sendable(e) and "original_truncated" not in rec:
+                    # the deadletter topic is smaller than DEADLETTER_MAX_BYTES: the record's head
+                    # (it stays whole on its own topic), not a partition held by a retry forever
+                    rec = deadletter_record(
+                        reason, m.topic, m.value, m.key, m.partition, m.offset, detail, KEEP_WHEN_TOO_LARGE
+                    )
+                    continue
                 delay = self.cfg.policy.delay_s(n, self._rand())
                 log_event(log, f"{self.name}.deadletter_retry", logging.WARNING, error=type(e).__name__)
                 if not self._wait(delay):

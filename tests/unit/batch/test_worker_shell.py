@@ -100,3 +100,33 @@ def test_produce_failure_does_not_commit(worker, monkeypatch):
         worker.handle_message(_msg(raw, job_id.encode()))
     assert not any(c[0] == "commit" for c in worker.calls)  # redelivered after the retry
     assert job_id not in worker.done
+
+
+def test_a_dead_letter_the_broker_refuses_as_too_large_goes_with_the_jobs_head(worker, monkeypatch):
+    """A deadletter topic smaller than DEADLETTER_MAX_BYTES (a broker that kept its own limit):
+    the worker would otherwise seek back and retry the job forever (a Kafka error), holding
+    the partition. The dead letter goes again with the job's head, size and hash, then the
+    result and the commit."""
+    import base64
+    import hashlib
+
+    from kafka.errors import MessageSizeTooLargeError
+
+    from wardwatch.records.deadletter import KEEP_WHEN_TOO_LARGE
+
+    def produce(topic, key, value):
+        if len(json.dumps(value)) > 1_000_000:
+            raise MessageSizeTooLargeError("too large")
+        worker.calls.append(("produce", topic, key, value))
+
+    monkeypatch.setattr(worker, "_produce", produce)
+    m = make_job_message("image", b"bad", "f.dcm", params={"pad": "x" * 900_000})  # the handler rejects it
+    raw, job_id = json.dumps(m).encode(), m["job_id"]
+    assert worker.handle_message(_msg(raw, job_id.encode())) == "failed"
+    produced = [(c[1], c[3]) for c in worker.calls if c[0] == "produce"]
+    assert [t for t, _ in produced] == ["deadletter", "results.image"]
+    dl = produced[0][1]
+    assert base64.b64decode(dl["original_b64"]) == raw[:KEEP_WHEN_TOO_LARGE]
+    assert (dl["original_truncated"], dl["original_bytes"]) == (True, len(raw))
+    assert dl["original_sha256"] == hashlib.sha256(raw).hexdigest()
+    assert worker.calls[-1][0] == "commit"

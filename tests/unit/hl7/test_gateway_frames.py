@@ -140,3 +140,38 @@ def test_cli_gateway_and_alert_sender_exit_69_without_kafka_and_2_on_bad_options
     assert r.returncode == 69 and "no HL7 gateway at" in r.stderr and "Traceback" not in r.stderr
     r = _cli(["replay", "ecg-synth", "--hl7", "gw:"], env)
     assert r.returncode == 2 and "expected HOST:PORT" in r.stderr
+
+
+def test_a_rejected_frame_whose_dead_letter_is_too_large_is_answered_with_the_frames_head_kept():
+    """A deadletter topic smaller than DEADLETTER_MAX_BYTES: the gateway would otherwise answer
+    nothing (Kafka did not take the dead letter) and the device would resend the frame forever.
+    The dead letter goes again with the frame's head, size and hash, and the frame is answered."""
+    import base64
+    import hashlib
+    import json
+
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    from wardwatch.hl7.gateway import GatewayUnavailable
+    from wardwatch.records.deadletter import KEEP_WHEN_TOO_LARGE
+
+    sent: list[dict] = []
+
+    async def produce(records):
+        for _topic, _key, rec in records:
+            if len(json.dumps(rec)) > 1_000_000:
+                try:
+                    raise MessageSizeTooLargeError()
+                except MessageSizeTooLargeError as e:
+                    raise GatewayUnavailable("Kafka did not take the records") from e
+            sent.append(rec)
+
+    gw = HL7Gateway()
+    gw._produce = produce
+    raw = b"MSH|" + b"x" * 900_000  # not a message: rejected, dead-lettered
+    acked = asyncio.run(gw.handle(raw, True))
+    assert ack_code(acked) in ("AR", "AE")
+    (dl,) = sent
+    assert base64.b64decode(dl["original_b64"]) == raw[:KEEP_WHEN_TOO_LARGE]
+    assert (dl["original_truncated"], dl["original_bytes"]) == (True, len(raw))
+    assert dl["original_sha256"] == hashlib.sha256(raw).hexdigest()

@@ -35,7 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from aiokafka.errors import MessageSizeTooLargeError
 from faust.agents.agent import AgentTestWrapper
+from faust.exceptions import ProducerSendError
 from faust.transport.producer import Producer
 from faust.types.tuples import TP, RecordMetadata
 
@@ -74,7 +76,9 @@ class BrokerStub(Producer):
     """A Faust producer with the broker replaced by a list (see the module docstring).
 
     ``hold = True`` leaves acknowledgements pending until :meth:`release`; ``fail_next = n``
-    makes the broker fail the next ``n`` sends.
+    makes the broker fail the next ``n`` sends; ``max_request_size`` refuses a longer value at
+    once, as Faust's aiokafka producer does (``ProducerSendError`` from aiokafka's
+    ``MessageSizeTooLargeError``).
     """
 
     def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
@@ -84,6 +88,7 @@ class BrokerStub(Producer):
         self.failed: list[Sent] = []
         self.hold = False
         self.fail_next = 0
+        self.max_request_size: int | None = None
 
     async def send(
         self,
@@ -96,6 +101,11 @@ class BrokerStub(Producer):
         *,
         transactional_id: str | None = None,
     ) -> asyncio.Future:
+        if self.max_request_size is not None and len(value or b"") > self.max_request_size:
+            try:
+                raise MessageSizeTooLargeError(f"The message is {len(value or b'')} bytes")
+            except MessageSizeTooLargeError as exc:
+                raise ProducerSendError(f"Error while sending: {exc!r}") from exc
         fut = asyncio.get_running_loop().create_future()
         msg = Sent(topic, key, value, partition)
         if self.fail_next:

@@ -601,12 +601,12 @@ def _json_or_none(raw: bytes) -> Any:
 
 def _point_code(value: Any, key: str) -> str | None:
     """``write_points`` dead-letters a message that is not JSON, and one with a point that is
-    not line protocol."""
-    if isinstance(value, bytes):
-        try:
-            value = decode_json(value, finite=False)
-        except InvalidRecord as e:
-            return e.code
+    not line protocol (or that holds an integer beyond 64 bits anywhere)."""
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()  # as it is sent
+    try:
+        value = decode_json(raw, finite=False)
+    except InvalidRecord as e:
+        return e.code
     for p in unpack_points(value):
         try:
             to_line(p)
