@@ -16,6 +16,9 @@ Templates see each source JSON under its name in :attr:`Card.sources`, and:
     the text of an optional file next to the card, or ``None`` when it does not exist;
 ``delta(places=2)``
     filter: a signed difference, ``+0.16`` / ``−0.63`` / ``0.00``;
+``ci(per_unit, units, num, den, key=None)``
+    the 95 % percentile-bootstrap interval over ``units`` of the pooled ``num / sum(den)``
+    (:func:`models.intervals.pooled_ci_pct`), as ``"lo–hi"`` in percent, or ``"n/a"``;
 ``demote(text, level)``
     filter: the text with its first heading dropped and the others moved down so the highest
     is ``level``, for including a Markdown file as a section of the card.
@@ -37,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+
+from models.intervals import RESAMPLES, pooled_ci_pct
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,6 +77,7 @@ CARDS: dict[str, Card] = {
             "m2": "artifacts/metrics_2lead.json",
             "rob": "artifacts/robustness.json",
             "alarms": "../../bench/ecg_alarms_ds1.json",
+            "acv": "../../bench/ecg_alarms_ds1_cv.json",
             "h": "card_figures.json",
         },
     ),
@@ -105,6 +111,13 @@ def _delta(value: float, places: int = 2) -> str:
     if float(text) == 0:
         return text
     return ("+" if value > 0 else "\u2212") + text
+
+
+def _ci(
+    per_unit: Mapping[str, Any], units: Sequence[str], num: str, den: Sequence[str], key: str | None = None
+) -> str:
+    ci = pooled_ci_pct(per_unit, units, num, den, key)
+    return "n/a" if ci is None else f"{ci[0]:.1f}\u2013{ci[1]:.1f}"
 
 
 def _demote(text: str, level: int) -> str:
@@ -173,7 +186,9 @@ def card_render(
         autoescape=False,
     )
     env.filters.update(fmt=_fmt, delta=_delta, demote=_demote)
-    env.globals.update(file_bytes=lambda name: (base / name).stat().st_size, text=text)
+    env.globals.update(
+        file_bytes=lambda name: (base / name).stat().st_size, text=text, ci=_ci, ci_resamples=RESAMPLES
+    )
     return env.get_template(template.name).render(ctx)
 
 

@@ -45,8 +45,11 @@ def ensure_worker_topics(app) -> None:
 
 
 def run(log_level: str = "info") -> None:
+    from streams import stop_deadline
     from streams.app import app
+    from wardwatch.settings import get_settings
 
+    stop_deadline.install(get_settings().stop_deadline_s)
     load_agents()
     ensure_worker_topics(app)
     sys.argv = ["wardwatch-worker", "worker", "--loglevel", log_level, "--without-web"]

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     # How often a worker returns the memory its allocator has freed to the system
     # (``streams/memory.py``: glibc's malloc_trim), so that RSS falls again after a backlog.
     memory_trim_s: float = Field(60.0, gt=0)
+    # How long a worker told to stop (SIGTERM, SIGINT) may take before it exits anyway
+    # (``streams/stop_deadline.py``; at least once: what it cut short is read again).
+    stop_deadline_s: float = Field(120.0, gt=0)
 
     # The read-only training/test data laid beside the repository (``../shared/data``).
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"

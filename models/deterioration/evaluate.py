@@ -20,9 +20,12 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.deterioration.dataset import PatientMatrix, build, data_quality, iter_dir
 from models.deterioration.model import DeteriorationModel, load_model
-from models.deterioration.utility import normalized_utility
+from models.deterioration.utility import normalized_utility, utility_parts
 
 log = logging.getLogger(__name__)
+
+#: resamples behind the patient-bootstrap intervals (each one an AUROC over ~150 k rows)
+INTERVAL_RESAMPLES = 500
 
 
 def _auc(y: np.ndarray, s: np.ndarray, fn: Callable[..., float]) -> float | None:
@@ -70,11 +73,48 @@ def score_patients(
     return out
 
 
+def patient_intervals(
+    pms: Sequence[PatientMatrix],
+    prob: Sequence[np.ndarray],
+    threshold: float,
+    *,
+    resamples: int = INTERVAL_RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """95 % percentile-bootstrap intervals over patients (``models.intervals``) of the pooled
+    AUROC and of the normalized utility at ``threshold``, from the same resamples. A patient's
+    hours stay together: they are not independent, and an interval over rows would be far too
+    narrow. Patients without labels are left out; None where no resample has both classes."""
+    from models.intervals import percentile_interval, resample_indices
+
+    labelled = [(pm.labels, p) for pm, p in zip(pms, prob, strict=True) if pm.y is not None]
+    if not labelled:
+        return {"auroc": None, "utility": None, "resamples": 0, "unit": "patient"}
+    parts = utility_parts([y for y, _ in labelled], [(p >= threshold).astype(int) for _, p in labelled])
+    num, den = parts[:, 0] - parts[:, 2], parts[:, 1] - parts[:, 2]
+    aurocs, utils = [], []
+    for ix in resample_indices(len(labelled), resamples=resamples, seed=seed):
+        y = np.concatenate([labelled[i][0] for i in ix])
+        p = np.concatenate([labelled[i][1] for i in ix])
+        ok = ~np.isnan(p)
+        if 0 < y[ok].sum() < ok.sum():
+            aurocs.append(float(roc_auc_score(y[ok], p[ok])))
+        d = den[ix].sum()
+        if d:
+            utils.append(float(num[ix].sum() / d))
+
+    def rounded(stats: list[float]) -> list[float] | None:
+        return [round(v, 4) for v in percentile_interval(stats)] if stats else None
+
+    return {"auroc": rounded(aurocs), "utility": rounded(utils), "resamples": resamples, "unit": "patient"}
+
+
 def evaluate_dir(
     data_dir: str | Path,
     model: DeteriorationModel | None = None,
     predictions_out: str | Path | None = None,
     progress: Callable[[], Any] | None = None,
+    resamples: int = INTERVAL_RESAMPLES,
 ) -> dict[str, Any]:
     """Evaluate ``model`` (default: the deployed artifact) on every ``.psv`` in ``data_dir``.
 
@@ -88,12 +128,15 @@ def evaluate_dir(
         Where to write one prediction file per input, named as the input.
     progress : callable, optional
         Called once per patient (progress bars).
+    resamples : int
+        Patient-bootstrap resamples behind ``ci95`` (:func:`patient_intervals`); 0: none.
 
     Returns
     -------
     dict
         ``auroc``, ``auprc``, ``utility``, ``news2_auroc``, ``qsofa_auroc``, ``patients``,
-        ``rows`` (metrics are None when the files carry no labels), ``data_quality`` and
+        ``rows`` (metrics are None when the files carry no labels), ``ci95`` (95 % intervals
+        over patients of ``auroc`` and ``utility``), ``data_quality`` and
         ``warnings`` (:func:`dataset.data_quality`: vitals out of range, e.g. wrong units).
     """
     model = model or load_model()
@@ -108,6 +151,8 @@ def evaluate_dir(
         for pm, prob in zip(pms, probs, strict=True):
             write_predictions(out_dir / pm.name, prob, model.threshold)
     res = score_patients(pms, probs, model.threshold)
+    if resamples:
+        res["ci95"] = patient_intervals(pms, probs, model.threshold, resamples=resamples)
     res["model_version"] = model.version
     res["threshold"] = model.threshold
     res["data_quality"], res["warnings"] = data_quality(pms)

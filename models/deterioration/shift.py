@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from models.deterioration.dataset import PatientMatrix, iter_tar, patient_matrix
-from models.deterioration.evaluate import score_patients
+from models.deterioration.evaluate import patient_intervals, score_patients
 from models.deterioration.features import feature_columns
 from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, load_model
 from models.deterioration.site import recalibrate
@@ -254,6 +254,8 @@ def _unit_shift_set(fs: str, pms_all: Sequence[PatientMatrix], unit: dict[str, s
             "threshold": f.model.threshold,
             "same_unit_test": {k: f.test.get(k) for k in KEYS},
             "other_unit_test": {k: m_other.get(k) for k in KEYS},
+            "same_unit_ci95": f.test["ci95"],
+            "other_unit_ci95": patient_intervals(other, other_prob, f.model.threshold),
             "own_prevalence_threshold": round(own, 5),
             "own_prevalence_utility": {
                 k: round(utility_by_prevalence(pl, pr, own, (1.0,))[1.0], 4)

@@ -146,19 +146,42 @@ def normalized_utilities(
     >>> normalized_utilities(y, p, (1.0, 2.0)) == [normalized_utility(y, p, w) for w in (1.0, 2.0)]
     True
     """
-    if len(labels) != len(predictions):
-        raise ValueError("one prediction array per patient is required")
+    parts = utility_parts(labels, predictions)
     ws = np.asarray(non_septic_weights, dtype=float)
-    observed, best, inaction = np.zeros(ws.size), np.zeros(ws.size), np.zeros(ws.size)
-    for y, p in zip(labels, predictions, strict=True):
-        w = np.ones(ws.size) if np.any(y) else ws
-        observed += w * utility_rows(y, p).sum()
-        best += w * utility_rows(y, best_predictions(y)).sum()
-        inaction += w * utility_rows(y, np.zeros(len(y), dtype=int)).sum()
+    septic = np.array([bool(np.any(y)) for y in labels])
+    w = np.where(septic[:, None], 1.0, ws[None, :])  # patients x weights
+    observed, best, inaction = ((w * parts[:, [k]]).sum(axis=0) for k in range(3))
     return [
         float("nan") if b == i else float((o - i) / (b - i))
         for o, b, i in zip(observed, best, inaction, strict=True)
     ]
+
+
+def utility_parts(labels: Sequence[np.ndarray], predictions: Sequence[np.ndarray]) -> np.ndarray:
+    """Each patient's three utility sums, ``(observed, best, inaction)`` per row: what
+    :func:`normalized_utility` adds up over patients, and what a bootstrap over patients
+    resamples (``(observed - inaction, best - inaction)`` is each patient's share of the score's
+    numerator and denominator).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> utility_parts([np.zeros(3)], [np.ones(3)]).tolist()   # three false alarms, -0.05 each
+    [[-0.15000000000000002, 0.0, 0.0]]
+    """
+    if len(labels) != len(predictions):
+        raise ValueError("one prediction array per patient is required")
+    return np.array(
+        [
+            (
+                utility_rows(y, p).sum(),
+                utility_rows(y, best_predictions(y)).sum(),
+                utility_rows(y, np.zeros(len(y), dtype=int)).sum(),
+            )
+            for y, p in zip(labels, predictions, strict=True)
+        ],
+        dtype=float,
+    ).reshape(-1, 3)
 
 
 def prevalence_weight(septic_fraction: float, factor: float) -> float:

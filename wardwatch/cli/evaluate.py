@@ -167,8 +167,12 @@ def eval_deterioration(
     json_out: bool = typer.Option(False, "--json"),
     predictions: Path | None = typer.Option(None, "--predictions", help="write <record>.psv here"),
     model: Path | None = typer.Option(None, "--model", help="artifact JSON (default: deployed)"),
+    resamples: int = typer.Option(
+        500, "--resamples", min=0, help="patient-bootstrap resamples behind ci95 (0: no intervals)"
+    ),
 ) -> None:
-    """AUROC, AUPRC, utility, NEWS2 / qSOFA AUROC of the deterioration model on challenge files."""
+    """AUROC, AUPRC, utility, NEWS2 / qSOFA AUROC of the deterioration model on challenge files,
+    with 95 % intervals over patients (``ci95``)."""
     from rich.progress import Progress
 
     from models.deterioration.evaluate import evaluate_dir
@@ -183,6 +187,7 @@ def eval_deterioration(
             load_model(str(model) if model else get_settings().deterioration_model),
             predictions,
             progress=lambda: prog.advance(task),
+            resamples=resamples,
         )
     for w in r["warnings"]:
         stderr_console().print(f"[yellow]warning:[/yellow] {w}")
