@@ -363,6 +363,24 @@ def build_result(  # noqa: PLR0913 - one keyword per result field
     }
 
 
+def too_large_result(result: dict[str, Any], error: str) -> dict[str, Any]:
+    """``result`` failed with reason ``result_too_large``: what the broker refused (``error``)
+    is dropped (``outputs``, ``warnings``), the rest (status, timing, stored artifacts) is kept.
+
+    >>> r = too_large_result({"status": "ok", "reason": None, "outputs": {"x": 1}, "warnings": []}, "E")
+    >>> r["status"], r["reason"], r["outputs"]
+    ('failed', 'result_too_large', {})
+    """
+    return {
+        **result,
+        "status": "failed",
+        "reason": "result_too_large",
+        "error": f"the result was larger than the results topic takes ({error}); outputs dropped",
+        "outputs": {},
+        "warnings": [],
+    }
+
+
 # --------------------------------------------------------------------------- idempotency
 class DoneSet:
     """Job ids that already have a result on ``results.<kind>`` (the source of truth).

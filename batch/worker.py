@@ -48,6 +48,7 @@ from batch.jobs import (
     check_artifact_name,
     parse_job_message,
     peek_job_id,
+    too_large_result,
     utc_now,
 )
 from wardwatch.kafka_io import client_config, never_sendable
@@ -234,6 +235,26 @@ class JobWorker:
 
         send(self._producer, topic, key, value).get(timeout=60)  # wait for the broker's ack
 
+    def _produce_result(
+        self, result: dict[str, Any], deadletter: Callable[[str, str, dict[str, Any]], None]
+    ) -> dict[str, Any]:
+        """Produce ``result`` and return what was produced. A result larger than the results
+        topic takes (a long note's entities) cannot be retried into place: that would hold the
+        partition forever. The job fails as ``result_too_large`` instead, its outputs dropped
+        (stored artifacts stay named), and is dead-lettered like any failure."""
+        from kafka.errors import KafkaError
+
+        try:
+            self._produce(result_topic(self.kind), result["job_id"], result)
+            return result
+        except KafkaError as e:
+            if not never_sendable(e):
+                raise
+            failed = too_large_result(result, type(e).__name__)
+        deadletter(failed["reason"], failed["error"], {})
+        self._produce(result_topic(self.kind), failed["job_id"], failed)
+        return failed
+
     def _commit(self, msg: Any) -> None:
         from kafka import TopicPartition
         from kafka.structs import OffsetAndMetadata
@@ -391,7 +412,7 @@ class JobWorker:
             result = self.run_job(job)
             if result["status"] == "failed":
                 deadletter(result["reason"], result["error"] or "", result.get("detail") or {})
-        self._produce(result_topic(self.kind), result["job_id"], result)
+        result = self._produce_result(result, deadletter)
         if not result.get("rejected"):
             self.done.add(result["job_id"])
         self._commit(msg)  # only now: the result is safely on the results topic

@@ -130,3 +130,29 @@ def test_a_dead_letter_the_broker_refuses_as_too_large_goes_with_the_jobs_head(w
     assert (dl["original_truncated"], dl["original_bytes"]) == (True, len(raw))
     assert dl["original_sha256"] == hashlib.sha256(raw).hexdigest()
     assert worker.calls[-1][0] == "commit"
+
+
+def test_a_result_too_large_for_the_broker_fails_the_job_instead_of_holding_the_partition(
+    worker, monkeypatch
+):
+    """A result larger than the results topic takes (kafka-python refuses it at once): before,
+    the worker sought back and ran the job again forever. Now the job fails as
+    ``result_too_large``, is dead-lettered, its failed result is produced, then the commit."""
+    from kafka.errors import MessageSizeTooLargeError
+
+    def produce(topic, key, value):
+        if topic == "results.image" and value["status"] == "ok":
+            raise MessageSizeTooLargeError("too large")
+        worker.calls.append(("produce", topic, key, value))
+
+    monkeypatch.setattr(worker, "_produce", produce)
+    raw, job_id = _job(b"a big result")
+    assert worker.handle_message(_msg(raw, job_id.encode(), 3)) == "failed"
+    produced = [(c[1], c[3]) for c in worker.calls if c[0] == "produce"]
+    assert [t for t, _ in produced] == ["deadletter", "results.image"]
+    assert produced[0][1]["reason"] == "result_too_large"
+    res = produced[1][1]
+    assert (res["status"], res["reason"], res["outputs"]) == ("failed", "result_too_large", {})
+    assert res["artifacts"]  # the stored artifact is still named
+    assert worker.calls[-1] == ("commit", 3)
+    assert job_id in worker.done
