@@ -198,20 +198,19 @@ class HL7Gateway:
             else:
                 mapped = map_message(msg, now=datetime.now(UTC))
         except HL7Error as e:
-            await self._deadletter(raw, text, e)
-            self.counts[e.ack] += 1
-            log_event(
-                log,
-                "hl7.refused",
-                logging.WARNING,
-                ack=e.ack,
-                hl7_code=e.hl7_code,
-                code=e.code,
-                location=e.location,
-            )
-            return ack(msg if msg is not None else (text or None), e)
+            return await self._refuse(raw, text, msg, e)
         records = mapped.records()
-        await self._produce(records)
+        try:
+            await self._produce(records)
+        except GatewayUnavailable as unsent:
+            if not never_sendable(unsent.__cause__):
+                raise
+            # a record Kafka will never take (larger than its topic allows): answered AR and
+            # dead-lettered, not left unanswered for the device to resend forever
+            too_large = HL7Error(
+                207, "a record of the message is larger than Kafka takes", ack="AR", code="undeliverable"
+            )
+            return await self._refuse(raw, text, msg, too_large)
         self.counts["AA"] += 1
         self.counts["records"] += len(records)
         counts = (
@@ -228,6 +227,21 @@ class HL7Gateway:
             took_ms=round((time.perf_counter() - t0) * 1000, 2),
         )
         return ack(msg)
+
+    async def _refuse(self, raw: bytes, text: str, msg: Any, e: HL7Error) -> str:
+        """Dead-letter a frame the gateway cannot use and return its AE/AR."""
+        await self._deadletter(raw, text, e)
+        self.counts[e.ack] += 1
+        log_event(
+            log,
+            "hl7.refused",
+            logging.WARNING,
+            ack=e.ack,
+            hl7_code=e.hl7_code,
+            code=e.code,
+            location=e.location,
+        )
+        return ack(msg if msg is not None else (text or None), e)
 
     async def _produce(self, records: list[tuple[str, str, dict[str, Any]]]) -> None:
         from aiokafka.errors import KafkaError

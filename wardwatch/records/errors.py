@@ -33,6 +33,9 @@ CODES = (
     "rejected",
     # HL7 gateway (wardwatch.hl7): a message type, event or version it does not take (ACK AR)
     "unsupported",
+    # an output of the record can never be sent: the codec refuses it or Kafka finds it too
+    # large (streams.delivery.Undeliverable; the HL7 gateway's records)
+    "undeliverable",
 )
 
 

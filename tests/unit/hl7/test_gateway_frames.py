@@ -175,3 +175,30 @@ def test_a_rejected_frame_whose_dead_letter_is_too_large_is_answered_with_the_fr
     assert base64.b64decode(dl["original_b64"]) == raw[:KEEP_WHEN_TOO_LARGE]
     assert (dl["original_truncated"], dl["original_bytes"]) == (True, len(raw))
     assert dl["original_sha256"] == hashlib.sha256(raw).hexdigest()
+
+
+def test_a_message_whose_record_kafka_will_never_take_is_answered_ar_and_dead_lettered():
+    """A record larger than its topic allows: before, no ACK (Kafka did not take it) and the
+    device resent the frame forever; now AR 207 and the frame on the dead-letter topic."""
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    from wardwatch.hl7.gateway import GatewayUnavailable
+
+    sent: list[tuple[str, dict]] = []
+
+    async def produce(records):
+        for topic, _key, rec in records:
+            if topic != "deadletter":
+                try:
+                    raise MessageSizeTooLargeError()
+                except MessageSizeTooLargeError as e:
+                    raise GatewayUnavailable("Kafka did not take the records") from e
+            sent.append((topic, rec))
+
+    gw = HL7Gateway()
+    gw._produce = produce
+    acked = asyncio.run(gw.handle(GOOD.encode(), True))
+    assert ack_code(acked) == "AR" and "207" in acked
+    ((topic, dl),) = sent
+    assert (topic, dl["code"]) == ("deadletter", "undeliverable")
+    assert gw.counts["AR"] == 1 and gw.counts["AA"] == 0
