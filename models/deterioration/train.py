@@ -17,6 +17,7 @@ model card.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -204,20 +205,20 @@ def fit_feature_set(
     test_metrics.update(_subgroups(test, test_prob, thr))
     digest = hashlib.sha256(json.dumps([model.coef, model.intercept, a, b, thr, knots]).encode())
     version = f"{VERSION_PREFIX}-{feature_set}-{digest.hexdigest()[:8]}"
-    model = DeteriorationModel(
-        **{
-            **model.__dict__,
-            "version": version,
-            "threshold": round(thr, 5),
-            "clear_threshold": round(CLEAR_RATIO * thr, 5),
-            "metrics": {
-                "test": test_metrics,
-                "validation_auroc": round(val_auc, 4),
-                "validation_utility": round(val_util, 4),
-                "validation_utility_by_prevalence": rounded(val_utils),
-                "C": C,
-            },
-        }
+    # dataclasses.replace, not DeteriorationModel(**model.__dict__): the instance dict also holds
+    # the model's cached arrays once it has scored (which made training fail since they came)
+    model = dataclasses.replace(
+        model,
+        version=version,
+        threshold=round(thr, 5),
+        clear_threshold=round(CLEAR_RATIO * thr, 5),
+        metrics={
+            "test": test_metrics,
+            "validation_auroc": round(val_auc, 4),
+            "validation_utility": round(val_util, 4),
+            "validation_utility_by_prevalence": rounded(val_utils),
+            "C": C,
+        },
     )
     return Fitted(model, val_util, test_metrics, test_prob)
 
