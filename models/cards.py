@@ -88,8 +88,9 @@ CARDS: dict[str, Card] = {
             "unit_shift": "artifacts/unit_shift.json",
             "monitor_shift": "artifacts/monitor_shift.json",
             "labs_absent": "artifacts/labs_absent_shift.json",
+            "ti": "artifacts/test_intervals.json",
         },
-        optional=frozenset({"unit_shift", "monitor_shift", "labs_absent"}),
+        optional=frozenset({"unit_shift", "monitor_shift", "labs_absent", "ti"}),
     ),
     "genomic": Card(
         "models/genomic/MODEL_CARD.md", {"m": "metrics.json", "s": "../../bench/genomic_shift.json"}

@@ -23,8 +23,11 @@ would feed them (:func:`monitor_view`) and writes ``artifacts/monitor_shift.json
 demographics removed (a bed with a monitor and nothing else) and writes
 ``artifacts/labs_absent_shift.json``.
 
+:func:`test_intervals` gives each committed artifact's test AUROC and utility their 95 %
+intervals over patients and writes ``artifacts/test_intervals.json``.
+
 Run: ``python -m models.deterioration.shift ../shared/data/sepsis2019/training_setA.tar.gz
-[unit] [monitor] [labs_absent]`` (all three by default; about 30 min on one core).
+[unit] [monitor] [labs_absent] [intervals]`` (all four by default; about 35 min on one core).
 """
 
 from __future__ import annotations
@@ -205,6 +208,34 @@ def site_refit(
     return out
 
 
+def test_intervals(tar_path: Path) -> dict[str, Any]:
+    """Each committed artifact's test AUROC and utility with their 95 % intervals over the test
+    patients (:func:`evaluate.patient_intervals`), from the artifacts as they are: a rebuild
+    reproduces the figures but not every last digit of the coefficients, so it would change the
+    deployed version for nothing. The point figures are computed again beside the intervals, so
+    that the card can check they are ``metrics.json``'s."""
+    from models.deterioration.features import FEATURE_SETS
+
+    pms_all = [
+        patient_matrix(n, rows, "all") for n, rows in iter_tar(tar_path, lambda n: split_of(n) == "test")
+    ]
+    out: dict[str, Any] = {}
+    for fs in FEATURE_SETS:
+        m = load_model(fs)
+        pms = _columns(pms_all, feature_columns(fs))
+        prob = [m.predict_proba(p.X) for p in pms]
+        s = score_patients(pms, prob, m.threshold)
+        out[fs] = {
+            "model_version": m.version,
+            "patients": s["patients"],
+            "auroc": s["auroc"],
+            "utility": s["utility"],
+            "ci95": patient_intervals(pms, prob, m.threshold),
+        }
+        log.info("%s: %s", fs, out[fs])
+    return out
+
+
 def _columns(pms: Sequence[PatientMatrix], cols: list[int]) -> list[PatientMatrix]:
     """The patients with only the columns ``cols`` of their matrices (one feature set's)."""
     return [dataclasses.replace(p, X=p.X[:, cols]) for p in pms]
@@ -254,7 +285,7 @@ def _unit_shift_set(fs: str, pms_all: Sequence[PatientMatrix], unit: dict[str, s
             "threshold": f.model.threshold,
             "same_unit_test": {k: f.test.get(k) for k in KEYS},
             "other_unit_test": {k: m_other.get(k) for k in KEYS},
-            "same_unit_ci95": f.test["ci95"],
+            "same_unit_ci95": patient_intervals(part["test"], f.test_prob, f.model.threshold),
             "other_unit_ci95": patient_intervals(other, other_prob, f.model.threshold),
             "own_prevalence_threshold": round(own, 5),
             "own_prevalence_utility": {
@@ -279,7 +310,12 @@ if __name__ == "__main__":
     import sys
 
     logging.basicConfig(level=logging.INFO)
-    checks = {"unit": unit_shift, "monitor": monitor_shift, "labs_absent": labs_absent}
+    checks = {
+        "unit": unit_shift,
+        "monitor": monitor_shift,
+        "labs_absent": labs_absent,
+        "intervals": test_intervals,
+    }
     if len(sys.argv) < 2 or not set(sys.argv[2:]) <= set(checks):
         sys.exit(
             "usage: python -m models.deterioration.shift SET_A_TARBALL [CHECK ...] "
@@ -288,5 +324,5 @@ if __name__ == "__main__":
     tar = Path(sys.argv[1])
     for name in sys.argv[2:] or list(checks):
         result = checks[name](tar)
-        file = "unit_shift.json" if name == "unit" else f"{name}_shift.json"
+        file = {"unit": "unit_shift.json", "intervals": "test_intervals.json"}.get(name, f"{name}_shift.json")
         (ARTIFACT_DIR / file).write_text(json.dumps(result, indent=1) + "\n")

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from models.deterioration.dataset import PatientMatrix, build, iter_tar
-from models.deterioration.evaluate import patient_intervals, score_patients
+from models.deterioration.evaluate import score_patients
 from models.deterioration.features import FEATURE_SETS, feature_columns, feature_names
 from models.deterioration.model import ARTIFACT_DIR, DeteriorationModel, hinge_basis, save_model
 from models.deterioration.utility import normalized_utilities, prevalence_weight
@@ -189,7 +189,6 @@ def fit_feature_set(
     val_util = val_utils[1.0]
     test_prob = [model.predict_proba(pm.X[:, cols]) for pm in test]
     test_metrics = score_patients(test, test_prob, thr)
-    test_metrics["ci95"] = patient_intervals(test, test_prob, thr)
     test_metrics["utility_by_prevalence"] = rounded(
         utility_by_prevalence(test, test_prob, thr, REPORT_FACTORS)
     )

@@ -55,3 +55,23 @@ def test_identical_patients_give_no_spread_and_unlabelled_files_no_interval():
     assert ci["auroc"] == [1.0, 1.0]
     unlabelled = [PatientMatrix("u", np.zeros((2, 1)), None, np.zeros(2), np.zeros(2), 50.0, 0.0)]
     assert patient_intervals(unlabelled, [np.zeros(2)], 0.5)["auroc"] is None
+
+
+def test_the_committed_intervals_belong_to_the_committed_artifacts():
+    """``artifacts/test_intervals.json`` is written from the artifacts as they are: same
+    versions, and the point figures computed beside the intervals are the training's own (to a
+    last digit: an hour's probability at the threshold may round the other way)."""
+    import json
+
+    from models.deterioration.model import ARTIFACT_DIR
+
+    ti = json.loads((ARTIFACT_DIR / "test_intervals.json").read_text())
+    metrics = json.loads((ARTIFACT_DIR / "metrics.json").read_text())
+    for fs, t in ti.items():
+        m = metrics[fs]
+        assert t["model_version"] == m["version"]
+        assert t["patients"] == m["test"]["patients"]
+        for k in ("auroc", "utility"):  # the same to a last digit (features rebuilt)
+            assert abs(t[k] - m["test"][k]) <= 2e-4, (fs, k, t[k], m["test"][k])
+        lo, hi = t["ci95"]["auroc"]
+        assert lo < t["auroc"] < hi
