@@ -1,0 +1,44 @@
+"""``models.ecg.train.train`` end to end on two short records (what ``wardwatch train ecg``
+runs, in miniature): it writes a loadable TFLite model and its metrics. A smoke test of the
+command, not of the recipe's accuracy (the deterioration training had stopped running unnoticed)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import wfdb
+
+from models.ecg.classify import BeatClassifier
+from models.ecg.train import train
+from wardwatch.settings import shared_data
+
+DS1 = shared_data("mitdb-ds1")
+
+
+def _short_copy(name: str, out, seconds: int = 150) -> None:
+    rec = wfdb.rdrecord(str(DS1 / name), sampto=360 * seconds)
+    ann = wfdb.rdann(str(DS1 / name), "atr", sampto=360 * seconds)
+    wfdb.wrsamp(
+        name,
+        fs=rec.fs,
+        units=rec.units,
+        sig_name=rec.sig_name,
+        p_signal=rec.p_signal,
+        fmt=["212"] * rec.n_sig,
+        write_dir=str(out),
+    )
+    wfdb.wrann(name, "atr", np.asarray(ann.sample), symbol=ann.symbol, write_dir=str(out))
+
+
+def test_train_writes_a_model_the_classifier_loads(tmp_path):
+    recs, out = tmp_path / "recs", tmp_path / "out"
+    recs.mkdir()
+    for name in ("119", "209"):  # ventricular and supraventricular beats in the first minutes
+        _short_copy(name, recs)
+    res = train(out, seeds=[7], records_dir=recs, folds=0, use_cache=False, leads=1)
+    assert res["model"]["train_records"] == ["119", "209"]
+    meta = json.loads((out / "ecg_beat_cnn.json").read_text())
+    clf = BeatClassifier(out / "ecg_beat_cnn.tflite")
+    assert clf.version.startswith(meta["version"])  # plus the context rules' versions
+    assert json.loads((out / "metrics.json").read_text())["beats"]["N"] > 100
