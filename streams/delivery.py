@@ -243,9 +243,9 @@ async def run_batches(
     A handler dead-letters bad input itself; if it raises, that is a bug, and neither crashing
     the agent nor acknowledging the batch unprocessed is acceptable. The batch is handled again
     one record at a time, so the good records around the one that fails are processed, and a
-    record that still fails is dead-lettered (``processing_error``, with the exception) instead.
+    record that still fails is dead-lettered (``processing_error``, with the exception; or
+    ``undeliverable`` when an output of it can never be sent) instead.
     Outputs a failed handler published before it raised may go out again (at least once)."""
-
     async for events in acked_batches(stream, max_events, within_s):
         try:
             await handle(events)
