@@ -78,35 +78,58 @@ def patient_intervals(
     prob: Sequence[np.ndarray],
     threshold: float,
     *,
+    versus: tuple[Sequence[np.ndarray], float] | None = None,
     resamples: int = INTERVAL_RESAMPLES,
     seed: int = 0,
 ) -> dict[str, Any]:
     """95 % percentile-bootstrap intervals over patients (``models.intervals``) of the pooled
     AUROC and of the normalized utility at ``threshold``, from the same resamples. A patient's
     hours stay together: they are not independent, and an interval over rows would be far too
-    narrow. Patients without labels are left out; None where no resample has both classes."""
+    narrow. Patients without labels are left out; None where no resample has both classes.
+
+    ``versus``: another model's ``(prob, threshold)`` on the same patients; the intervals are
+    then of the difference (this model minus that one) over the same resamples, a paired
+    comparison (an interval that excludes 0 separates the two)."""
     from models.intervals import percentile_interval, resample_indices
 
-    labelled = [(pm.labels, p) for pm, p in zip(pms, prob, strict=True) if pm.y is not None]
-    if not labelled:
+    keep = [i for i, pm in enumerate(pms) if pm.y is not None]
+    if not keep:
         return {"auroc": None, "utility": None, "resamples": 0, "unit": "patient"}
-    parts = utility_parts([y for y, _ in labelled], [(p >= threshold).astype(int) for _, p in labelled])
-    num, den = parts[:, 0] - parts[:, 2], parts[:, 1] - parts[:, 2]
-    aurocs, utils = [], []
-    for ix in resample_indices(len(labelled), resamples=resamples, seed=seed):
-        y = np.concatenate([labelled[i][0] for i in ix])
-        p = np.concatenate([labelled[i][1] for i in ix])
+    ys = [pms[i].labels for i in keep]
+    models = [(prob, threshold), *([versus] if versus is not None else [])]
+    scored = []
+    for pr, thr in models:
+        ps = [np.asarray(pr[i]) for i in keep]
+        parts = utility_parts(ys, [(p >= thr).astype(int) for p in ps])
+        scored.append((ps, parts[:, 0] - parts[:, 2], parts[:, 1] - parts[:, 2]))
+
+    def stats(ix: list[int], ps: list[np.ndarray], num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
+        y = np.concatenate([ys[i] for i in ix])
+        p = np.concatenate([ps[i] for i in ix])
         ok = ~np.isnan(p)
-        if 0 < y[ok].sum() < ok.sum():
-            aurocs.append(float(roc_auc_score(y[ok], p[ok])))
+        auc = float(roc_auc_score(y[ok], p[ok])) if 0 < y[ok].sum() < ok.sum() else np.nan
         d = den[ix].sum()
-        if d:
-            utils.append(float(num[ix].sum() / d))
+        return auc, float(num[ix].sum() / d) if d else np.nan
 
-    def rounded(stats: list[float]) -> list[float] | None:
-        return [round(v, 4) for v in percentile_interval(stats)] if stats else None
+    per = np.array(
+        [
+            [stats(ix, *m) for m in scored]
+            for ix in resample_indices(len(keep), resamples=resamples, seed=seed)
+        ]
+    )  # resamples x models x (auroc, utility)
+    diff = per[:, 0, :] - per[:, 1, :] if versus is not None else per[:, 0, :]
 
-    return {"auroc": rounded(aurocs), "utility": rounded(utils), "resamples": resamples, "unit": "patient"}
+    def interval(col: np.ndarray) -> list[float] | None:
+        col = col[~np.isnan(col)]
+        return [round(float(v), 4) for v in percentile_interval(list(col))] if col.size else None
+
+    out = {
+        "auroc": interval(diff[:, 0]),
+        "utility": interval(diff[:, 1]),
+        "resamples": resamples,
+        "unit": "patient",
+    }
+    return out | ({"paired": True} if versus is not None else {})
 
 
 def evaluate_dir(

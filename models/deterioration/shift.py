@@ -261,10 +261,29 @@ def unit_shift(
             unit[name] = unit_of(rows)
             pms.append(patient_matrix(name, rows, "all"))
         built = (pms, unit)
-    return {fs: _unit_shift_set(fs, built[0], built[1]) for fs in feature_sets}
+    out: dict[str, Any] = {}
+    scored: dict[str, dict[str, tuple[list[PatientMatrix], list[np.ndarray], float]]] = {}
+    for fs in feature_sets:
+        out[fs] = _unit_shift_set(fs, built[0], built[1], scored.setdefault(fs, {}))
+    # Each set against the deployed vitals model on the same other-unit patients and resamples
+    # (paired): an interval of the difference that excludes 0 separates the two.
+    if "vitals" in scored:
+        for fs in [f for f in feature_sets if f != "vitals"]:
+            for d, (pms, prob, thr) in scored[fs].items():
+                out[fs][d]["other_unit_minus_vitals_ci95"] = patient_intervals(
+                    pms, prob, thr, versus=scored["vitals"][d][1:]
+                )
+    return out
 
 
-def _unit_shift_set(fs: str, pms_all: Sequence[PatientMatrix], unit: dict[str, str | None]) -> dict[str, Any]:
+def _unit_shift_set(
+    fs: str,
+    pms_all: Sequence[PatientMatrix],
+    unit: dict[str, str | None],
+    scored: dict[str, tuple[list[PatientMatrix], list[np.ndarray], float]],
+) -> dict[str, Any]:
+    """One feature set's MICU->SICU and SICU->MICU figures; ``scored`` gets each direction's
+    other-unit patients, probabilities and threshold."""
     pms = _columns(pms_all, feature_columns(fs))
     out: dict[str, Any] = {}
     for src, dst in (("MICU", "SICU"), ("SICU", "MICU")):
@@ -276,6 +295,7 @@ def _unit_shift_set(fs: str, pms_all: Sequence[PatientMatrix], unit: dict[str, s
         f = fit_feature_set(fs, part["train"], part["val"], part["test"])
         other_prob = [f.model.predict_proba(p.X) for p in other]
         m_other = score_patients(other, other_prob, f.model.threshold)
+        scored[f"{src}->{dst}"] = (other, other_prob, f.model.threshold)
         # The challenge's own rule for comparison: the best utility at the source's prevalence.
         own, _ = choose_threshold(
             part["val"], [f.model.predict_proba(p.X) for p in part["val"]], factors=(1.0,)

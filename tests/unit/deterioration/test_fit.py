@@ -24,15 +24,13 @@ def _cohort(rng: np.random.Generator, n: int, tag: str) -> list[PatientMatrix]:
     return pms
 
 
-def test_fit_feature_set_gives_a_versioned_model_with_test_metrics_and_intervals():
+def test_fit_feature_set_gives_a_versioned_model_with_test_metrics():
     rng = np.random.default_rng(0)
     train, val, test = _cohort(rng, 80, "tr"), _cohort(rng, 40, "va"), _cohort(rng, 40, "te")
     f = fit_feature_set("vitals", train, val, test)
     assert f.model.version.startswith(f"{VERSION_PREFIX}-vitals-")
     assert 0 < f.model.threshold < 1 and f.model.clear_threshold < f.model.threshold
     t = f.model.metrics["test"]
-    assert t["auroc"] > 0.7
-    lo, hi = t["ci95"]["auroc"]
-    assert lo <= t["auroc"] <= hi
+    assert t["auroc"] > 0.7 and t["patients"] == 40
     again = fit_feature_set("vitals", train, val, test)
     assert again.model.version == f.model.version  # deterministic

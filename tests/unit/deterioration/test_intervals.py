@@ -75,3 +75,13 @@ def test_the_committed_intervals_belong_to_the_committed_artifacts():
             assert abs(t[k] - m["test"][k]) <= 2e-4, (fs, k, t[k], m["test"][k])
         lo, hi = t["ci95"]["auroc"]
         assert lo < t["auroc"] < hi
+
+
+def test_paired_intervals_are_of_the_difference_over_the_same_patients():
+    pms, probs = _cohort(3, n=300)
+    same = patient_intervals(pms, probs, 0.5, versus=(probs, 0.5), resamples=100)
+    assert same["paired"] and same["auroc"] == [0.0, 0.0] and same["utility"] == [0.0, 0.0]
+    rng = np.random.default_rng(4)
+    noisy = [np.clip(p + rng.normal(0, 0.3, p.size), 0, 1) for p in probs]
+    better = patient_intervals(pms, probs, 0.5, versus=(noisy, 0.5), resamples=200)
+    assert better["auroc"][0] > 0  # the clean model ranks better on every resample's patients

@@ -1,16 +1,19 @@
-"""``models.ecg.train.train`` end to end on two short records (what ``wardwatch train ecg``
-runs, in miniature): it writes a loadable TFLite model and its metrics. A smoke test of the
-command, not of the recipe's accuracy (the deterioration training had stopped running unnoticed)."""
+"""``wardwatch train ecg`` end to end on two short records, in a process of its own (training
+fixes TensorFlow's threading, which must come before anything else loads TensorFlow): it
+writes a loadable TFLite model and its metrics. A smoke test of the command, not of the
+recipe's accuracy (the deterioration training had stopped running unnoticed)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import wfdb
 
 from models.ecg.classify import BeatClassifier
-from models.ecg.train import train
 from wardwatch.settings import shared_data
 
 DS1 = shared_data("mitdb-ds1")
@@ -36,9 +39,13 @@ def test_train_writes_a_model_the_classifier_loads(tmp_path):
     recs.mkdir()
     for name in ("119", "209"):  # ventricular and supraventricular beats in the first minutes
         _short_copy(name, recs)
-    res = train(out, seeds=[7], records_dir=recs, folds=0, use_cache=False, leads=1)
-    assert res["model"]["train_records"] == ["119", "209"]
+    wardwatch = str(Path(sys.executable).with_name("wardwatch"))
+    args = ["train", "ecg", "--out", str(out), "--seeds", "7", "--records", str(recs), "--folds", "0"]
+    run = subprocess.run([wardwatch, *args], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout[run.stdout.index("{") :])
+    assert summary["beats"]["N"] > 100
     meta = json.loads((out / "ecg_beat_cnn.json").read_text())
     clf = BeatClassifier(out / "ecg_beat_cnn.tflite")
-    assert clf.version.startswith(meta["version"])  # plus the context rules' versions
-    assert json.loads((out / "metrics.json").read_text())["beats"]["N"] > 100
+    assert clf.version.startswith(meta["version"]) and meta["version"] == summary["model"]
+    assert meta["train_records"] == ["119", "209"]
