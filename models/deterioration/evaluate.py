@@ -103,20 +103,20 @@ def patient_intervals(
         parts = utility_parts(ys, [(p >= thr).astype(int) for p in ps])
         scored.append((ps, parts[:, 0] - parts[:, 2], parts[:, 1] - parts[:, 2]))
 
-    def stats(ix: list[int], ps: list[np.ndarray], num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
+    def stats(ix: list[int]) -> list[tuple[float, float]]:
+        """Each model's (AUROC, utility) on the patients ``ix`` (their labels joined once)."""
         y = np.concatenate([ys[i] for i in ix])
-        p = np.concatenate([ps[i] for i in ix])
-        ok = ~np.isnan(p)
-        auc = float(roc_auc_score(y[ok], p[ok])) if 0 < y[ok].sum() < ok.sum() else np.nan
-        d = den[ix].sum()
-        return auc, float(num[ix].sum() / d) if d else np.nan
+        out = []
+        for ps, num, den in scored:
+            p = np.concatenate([ps[i] for i in ix])
+            ok = ~np.isnan(p)
+            auc = float(roc_auc_score(y[ok], p[ok])) if 0 < y[ok].sum() < ok.sum() else np.nan
+            d = den[ix].sum()
+            out.append((auc, float(num[ix].sum() / d) if d else np.nan))
+        return out
 
-    per = np.array(
-        [
-            [stats(ix, *m) for m in scored]
-            for ix in resample_indices(len(keep), resamples=resamples, seed=seed)
-        ]
-    )  # resamples x models x (auroc, utility)
+    draws = resample_indices(len(keep), resamples=resamples, seed=seed)
+    per = np.array([stats(ix) for ix in draws])  # resamples x models x (auroc, utility)
     diff = per[:, 0, :] - per[:, 1, :] if versus is not None else per[:, 0, :]
 
     def interval(col: np.ndarray) -> list[float] | None:
