@@ -203,7 +203,7 @@ class HL7Gateway:
         try:
             await self._produce(records)
         except GatewayUnavailable as unsent:
-            if not never_sendable(unsent.__cause__):
+            if not never_sendable(unsent):
                 raise
             # a record Kafka will never take (larger than its topic allows): answered AR and
             # dead-lettered, not left unanswered for the device to resend forever
@@ -265,7 +265,7 @@ class HL7Gateway:
         try:
             await self._produce([(topics.DEADLETTER, pid or "", rec)])
         except GatewayUnavailable as unsent:
-            if not never_sendable(unsent.__cause__):
+            if not never_sendable(unsent):
                 raise
             # the deadletter topic is smaller than DEADLETTER_MAX_BYTES: the frame's head, its
             # size and hash, rather than no ACK and a device that resends the frame forever
