@@ -47,6 +47,31 @@ def collect(start, want, timeout_s=60.0):
     return got
 
 
+def test_a_rejected_record_near_the_size_limit_is_dead_lettered_whole(stream_worker):
+    """A 900 kB reading that is not JSON: its dead letter (base64, ~1.2 MB) is over Faust's
+    default 1 MB producer limit, which once made the worker retry it forever and stop that
+    partition. It is dead-lettered whole, and the reading after it on its partition raises its
+    alarm: nothing stalls on one bad record."""
+    import base64
+
+    pid = f"BIG-{uuid.uuid4().hex[:6]}"
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    start = end_offsets(["alerts", "deadletter"])
+    big = b"x" * 900_000
+    p = make_producer()
+    send(p, "vitals", pid, big)
+    send(p, "vitals", pid, reading(pid, t0, acvpu="C"))  # a single 3 after it: raised
+    p.flush()
+
+    got = collect(start, lambda g: {tp for tp, k, _ in g if k == pid} >= {"alerts", "deadletter"}, 90)
+    types = [v["type"] for tp, k, v in got if tp == "alerts" and k == pid]
+    assert types[:1] == ["raised"], "the reading after the big record was not processed"
+    (dead,) = [v for tp, k, v in got if tp == "deadletter" and k == pid]
+    assert dead["code"] == "malformed"
+    assert base64.b64decode(dead["original_b64"]) == big
+    assert stream_worker.alive()
+
+
 def test_scripted_vitals_give_exact_alerts_deadletters_and_points(stream_worker, services):
     run = uuid.uuid4().hex[:6]
     a, b = f"A-{run}", f"B-{run}"
