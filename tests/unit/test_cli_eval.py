@@ -8,15 +8,13 @@ from __future__ import annotations
 import csv
 import json
 
-import numpy as np
-import wfdb
 from typer.testing import CliRunner
 
+from tests.unit.ecg.short_records import write_short_record
 from wardwatch.cli import app
 from wardwatch.settings import shared_data
 
 GOLUB = shared_data("golub")
-DS1 = shared_data("mitdb-ds1")
 
 
 def test_eval_genomic_on_a_reordered_rescaled_copy(tmp_path):
@@ -47,20 +45,9 @@ def test_eval_genomic_on_a_reordered_rescaled_copy(tmp_path):
 def test_eval_ecg_writes_annotations_for_a_short_record(tmp_path):
     """Two minutes of record 119 written as a new WFDB record (as another database's would
     come): QRS statistics and one ``.wwd`` annotation file per record."""
-    rec = wfdb.rdrecord(str(DS1 / "119"), sampto=360 * 120)
-    ann = wfdb.rdann(str(DS1 / "119"), "atr", sampto=360 * 120)
     recs, wwd = tmp_path / "recs", tmp_path / "wwd"
     recs.mkdir()
-    wfdb.wrsamp(
-        "x119",
-        fs=rec.fs,
-        units=rec.units,
-        sig_name=rec.sig_name,
-        p_signal=rec.p_signal,
-        fmt=["212"] * rec.n_sig,
-        write_dir=str(recs),
-    )
-    wfdb.wrann("x119", "atr", np.asarray(ann.sample), symbol=ann.symbol, write_dir=str(recs))
+    write_short_record("119", recs, 120, as_name="x119")
     res = CliRunner().invoke(
         app, ["eval", "ecg", "--records", str(recs), "--json", "--write-annotations", str(wwd)]
     )

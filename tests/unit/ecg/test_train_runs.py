@@ -10,35 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import wfdb
-
 from models.ecg.classify import BeatClassifier
-from wardwatch.settings import shared_data
-
-DS1 = shared_data("mitdb-ds1")
-
-
-def _short_copy(name: str, out, seconds: int = 150) -> None:
-    rec = wfdb.rdrecord(str(DS1 / name), sampto=360 * seconds)
-    ann = wfdb.rdann(str(DS1 / name), "atr", sampto=360 * seconds)
-    wfdb.wrsamp(
-        name,
-        fs=rec.fs,
-        units=rec.units,
-        sig_name=rec.sig_name,
-        p_signal=rec.p_signal,
-        fmt=["212"] * rec.n_sig,
-        write_dir=str(out),
-    )
-    wfdb.wrann(name, "atr", np.asarray(ann.sample), symbol=ann.symbol, write_dir=str(out))
+from tests.unit.ecg.short_records import write_short_record
 
 
 def test_train_writes_a_model_the_classifier_loads(tmp_path):
     recs, out = tmp_path / "recs", tmp_path / "out"
     recs.mkdir()
     for name in ("119", "209"):  # ventricular and supraventricular beats in the first minutes
-        _short_copy(name, recs)
+        write_short_record(name, recs, 150)
     wardwatch = str(Path(sys.executable).with_name("wardwatch"))
     args = ["train", "ecg", "--out", str(out), "--seeds", "7", "--records", str(recs), "--folds", "0"]
     run = subprocess.run([wardwatch, *args], capture_output=True, text=True, timeout=600)
