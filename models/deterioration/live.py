@@ -173,7 +173,7 @@ def deterioration_step(
         state["above"] = 0
         state["below"] = 0
     conditions: list[Condition] = []
-    ts_iso = reading.ts.isoformat()
+    ts_iso = reading.ts_iso
     warm = t - first_s >= GRACE_S
     if not state["active"] and state["above"] >= RAISE_AFTER and warm:
         state["active"] = True

@@ -17,6 +17,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from wardwatch.records.vitals import ACVPU  # the consciousness levels of Chart 1
 
@@ -60,6 +61,7 @@ class News2Result:
 _QUANTUM = {0: Decimal(1), 1: Decimal(1).scaleb(-1)}  # whole numbers; one decimal
 
 
+@lru_cache(maxsize=16384)  # monitors repeat the same few thousand values; a Decimal is immutable
 def _round(x: float, places: int = 0) -> Decimal:
     return Decimal(str(x)).quantize(_QUANTUM[places], rounding=ROUND_HALF_UP)
 

@@ -73,7 +73,7 @@ NEWS2_STEP_DOWN_HOLD_S = 300.0
 
 def vitals_state_update(state: VitalsState, reading: VitalsReading) -> VitalsState:
     """Fold one validated, in-order reading into the patient's state (returns a new dict)."""
-    ts = reading.ts.isoformat()
+    ts = reading.ts_iso
     values = dict(state.get("values", {}))
     for name, v in reading.measurements().items():
         values[name] = [v, ts]
@@ -150,7 +150,7 @@ def news2_condition(
         if level == prev_level:
             return level, None, None
         return level, None, _news2_condition(reading, result, level)
-    ts = reading.ts.isoformat()
+    ts = reading.ts_iso
     if lower_since is None:
         return prev_level, ts, None
     if (reading.ts - datetime.fromisoformat(lower_since)).total_seconds() < hold_s:
@@ -166,7 +166,7 @@ def _news2_condition(reading: VitalsReading, result: News2Result, level: str) ->
             source="news2",
             active=False,
             priority="low",
-            ts=reading.ts.isoformat(),
+            ts=reading.ts_iso,
             message=f"NEWS2 {result.score}: back in the low band",
             evidence={"news2": result.to_dict(), "reading": reading.to_dict()},
             versions={"news2": NEWS2_VERSION},
@@ -183,7 +183,7 @@ def _news2_condition(reading: VitalsReading, result: News2Result, level: str) ->
         source="news2",
         active=True,
         priority=level,
-        ts=reading.ts.isoformat(),
+        ts=reading.ts_iso,
         message=f"NEWS2 {result.score}: {what}. {result.response}",
         evidence={"news2": result.to_dict(), "scored_components": scored, "reading": reading.to_dict()},
         versions={"news2": NEWS2_VERSION},

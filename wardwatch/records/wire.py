@@ -10,6 +10,8 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from wardwatch.records.errors import InvalidRecord
 
 #: A device clock this far ahead of the receiving worker is wrong (vitals, labs, admissions).
@@ -23,6 +25,32 @@ def _reject_constant(name: str) -> float:
 #: one decoder for every finite parse (``json.loads`` with ``parse_constant`` builds a new one
 #: per call, ~2 us of a ~10 us vitals record)
 _FINITE = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+#: every digit to "0", every other byte to " ": a run of 19 digits is then ``_LONG`` in the
+#: translation (an integer literal that may be beyond 64 bits, which orjson reads as a float
+#: where ``json`` reads an int; any 18-digit integer fits in 64 bits). A C scan, ~0.3 us a record,
+#: where a regular expression took ~2.4 us.
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG = b"0" * 19
+_SLOW = object()  #: :func:`_fast`'s "ask json"
+
+
+def _fast(raw: bytes | bytearray | str) -> Any:
+    """orjson's parse of ``raw`` when it is certainly the one ``json`` gives, else ``_SLOW``.
+
+    orjson (C, ~1 us a vitals record against ~4 us) refuses everything it does not read exactly
+    as ``json`` does (NaN, Infinity, 1e400, lone surrogates, a BOM, other encodings) *except*
+    integer literals beyond 64 bits, which it reads as floats: input with a run of 19 digits
+    takes the ``json`` path. A refusal is not final: the ``json`` path decides, with its message.
+    """
+    scan = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if _LONG in scan.translate(_DIGITS):
+        return _SLOW
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _SLOW
 
 
 def _int64(text: str) -> int:
@@ -52,6 +80,10 @@ def decode_json(raw: bytes | str, *, finite: bool = True) -> Any:
     ...
     wardwatch.records.errors.InvalidRecord: malformed: not JSON: Expecting ',' delimiter...
     """
+    if isinstance(raw, (bytes, bytearray, str)):
+        value = _fast(raw)
+        if value is not _SLOW:
+            return value
     try:
         if not finite:
             return json.loads(raw, parse_int=_int64)

@@ -1,10 +1,11 @@
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from wardwatch.records.errors import InvalidRecord
-from wardwatch.records.vitals import vitals_order_check, vitals_validate
+from wardwatch.records.vitals import MEASUREMENTS, vitals_order_check, vitals_validate
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 GOOD = {
@@ -116,3 +117,16 @@ def test_mean_arterial_pressure_is_optional_ranged_and_between_its_pressures():
         with pytest.raises(InvalidRecord) as e:
             vitals_validate(bad, key="P1", now=NOW)
         assert e.value.code == code and text in e.value.reason
+
+
+def test_the_kept_iso_time_is_the_readings_own_and_changes_nothing_else():
+    r = vitals_validate(raw(ts="2026-11-25T12:59:00.250+01:00"), key="P1", now=NOW)
+    before = r.to_dict()
+    assert r.ts_iso == r.ts.isoformat() == "2026-11-25T12:59:00.250000+01:00" == before["ts"]
+    assert r.ts_iso is r.ts_iso  # made once
+    again = vitals_validate(raw(ts="2026-11-25T12:59:00.250+01:00"), key="P1", now=NOW)
+    assert r == again and hash(r) == hash(again)  # equality is the fields', read or not
+    assert r.to_dict() == before and list(before) == list(again.to_dict())
+    moved = dataclasses.replace(r, ts=r.ts + timedelta(seconds=1))
+    assert moved.ts_iso == "2026-11-25T12:59:01.250000+01:00"
+    assert r.measurements() == {k: v for k, v in before.items() if k in MEASUREMENTS and v is not None}
