@@ -36,7 +36,7 @@ from models.ecg.alarms import AlarmChange, feed_resumed, rules_restart, rules_st
 from models.ecg.beats import BeatCandidate, ECGBeatStream
 from models.ecg.measures import hr_from_beats
 from models.ecg.rule_config import DEFAULT_RULES, RuleConfig
-from models.ecg.signal_buffer import SignalBuffer, buffer_append, buffer_decode
+from models.ecg.signal_buffer import SignalBuffer, buffer_decode, buffer_extend
 from models.ecg.signal_quality import ecg_signal_quality
 from models.ecg.stream_state import (
     STATE_VERSION,
@@ -55,8 +55,23 @@ BIN_S = 10.0  #: beat-count interval for the ``beats`` measurement
 BUFFER_S = 10.0  #: rolling signal kept for strips and the signal measures
 
 Point = dict[str, Any]  #: an InfluxDB point (:func:`wardwatch.records.points.point`)
-#: A live detector cached beside the table state: (seq of its last chunk, seg_t0, detector)
-LiveDetector = tuple[int, float | None, ECGBeatStream]
+#: The rolling buffers' samples as decoded, by state key ("buf", "buf2"): (the state's encoded
+#: ``uv`` text they belong to, the int16 samples). Used only while that very text object is
+#: still the state's, so a state read back from its changelog is decoded afresh.
+KeptSignals = dict[str, tuple[str, NDArray[np.int16]]]
+
+
+@dataclass
+class LiveDetector:
+    """What a worker keeps of a patient between chunks beside the table state (a cache: a
+    detector rebuilt from the state is identical, only slower): the live detector, valid while
+    it continues the state's (its last chunk's ``seq`` and the state's ``seg_t0``), and the
+    decoded rolling buffers."""
+
+    seq: int
+    seg_t0: float | None
+    stream: ECGBeatStream
+    signals: KeptSignals = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------ stages
@@ -112,7 +127,11 @@ class Detection:
 
 
 def ecg_detect(
-    state: ECGState, chunk: ECGChunk, cfg: RuleConfig = DEFAULT_RULES, stream: ECGBeatStream | None = None
+    state: ECGState,
+    chunk: ECGChunk,
+    cfg: RuleConfig = DEFAULT_RULES,
+    stream: ECGBeatStream | None = None,
+    signals: KeptSignals | None = None,
 ) -> tuple[Detection, ECGBeatStream]:
     """Run the patient's streaming beat detector on the chunk; return the completed beats.
 
@@ -123,6 +142,9 @@ def ecg_detect(
     stream : ECGBeatStream, optional
         A live detector already equal to ``state["beat_stream"]`` (a cache of the table state,
         saving the rebuild); by default it is rebuilt from the state.
+    signals : KeptSignals, optional
+        The decoded rolling buffers kept from the previous chunk (:class:`LiveDetector`); read
+        where they still belong to the state's buffers, and updated.
 
     Returns
     -------
@@ -148,10 +170,10 @@ def ecg_detect(
         "analysed_t": (t0 + det.samples_seen / chunk.fs_hz - det.delay_s) if learned else None,
     }
     state["qrs"] = {"last_t": qrs["last_t"], "analysed_t": qrs["analysed_t"]}
-    buf = buffer_append(state.get("buf"), chunk.ecg_uv, chunk.t0, chunk.fs_hz, BUFFER_S)
+    kept = signals if signals is not None else {}
+    buf, signal = _extend(state.get("buf"), chunk.ecg_uv, chunk, kept, "buf")
     state["buf"] = buf
-    state["buf2"] = _second_lead_buffer(state.get("buf2"), chunk)
-    signal = buffer_decode(buf["uv"])
+    state["buf2"] = _second_lead_buffer(state.get("buf2"), chunk, kept)
     quality = {**ecg_signal_quality(signal, chunk.fs_hz, cfg), **vf_measures(signal, chunk.fs_hz, cfg)}
     return Detection(
         list(cands),
@@ -164,13 +186,26 @@ def ecg_detect(
     ), stream
 
 
-def _second_lead_buffer(buf2: LeadBuffer | None, chunk: ECGChunk) -> LeadBuffer | None:
+def _extend(
+    buf: SignalBuffer | None, chunk_uv: NDArray[Any], chunk: ECGChunk, kept: KeptSignals, name: str
+) -> tuple[SignalBuffer, NDArray[np.int16]]:
+    """:func:`buffer_extend` of a rolling buffer, with its samples from ``kept[name]`` when they
+    are this very buffer's (the same text object), and ``kept[name]`` updated."""
+    prior = kept.get(name)
+    samples = prior[1] if prior is not None and buf is not None and buf["uv"] is prior[0] else None
+    new, x = buffer_extend(buf, chunk_uv, chunk.t0, chunk.fs_hz, BUFFER_S, samples)
+    kept[name] = (new["uv"], x)
+    return new, x
+
+
+def _second_lead_buffer(buf2: LeadBuffer | None, chunk: ECGChunk, kept: KeptSignals) -> LeadBuffer | None:
     """The second lead's rolling buffer after ``chunk``: None when the chunk has none; restarted
     when the lead changes (a strip never joins two different leads)."""
     if chunk.ecg2_uv is None:
+        kept.pop("buf2", None)
         return None
     prev = buf2 if buf2 is not None and buf2.get("lead") == chunk.lead2 else None
-    buf = buffer_append(prev, chunk.ecg2_uv, chunk.t0, chunk.fs_hz, BUFFER_S)
+    buf, _ = _extend(prev, chunk.ecg2_uv, chunk, kept, "buf2")
     return {"t0": buf["t0"], "fs": buf["fs"], "uv": buf["uv"], "lead": chunk.lead2}
 
 
@@ -411,22 +446,23 @@ def _admit_and_detect(
         )
     cached = live.get(pid) if live is not None else None
     stream = None
+    signals: KeptSignals = {}
     if (
         verdict.continuous
         and cached is not None
-        and cached[0] == chunk.seq - 1
-        and cached[1] == st.get("seg_t0")
+        and cached.seq == chunk.seq - 1
+        and cached.seg_t0 == st.get("seg_t0")
     ):
-        stream = cached[2]
+        stream, signals = cached.stream, cached.signals
     try:
-        det, stream = ecg_detect(st, chunk, cfg, stream)
+        det, stream = ecg_detect(st, chunk, cfg, stream, signals)
     except Exception as e:  # noqa: BLE001 - the chunk is dead-lettered with the error
         if live is not None:
             live.pop(pid, None)
         out.rejected.append(_processing_error(index, "detect", e))
         return None
     if live is not None:
-        live[pid] = (chunk.seq, st["seg_t0"], stream)
+        live[pid] = LiveDetector(chunk.seq, st["seg_t0"], stream, signals)
     return _Admitted(index, chunk, st, det, changes)
 
 
@@ -531,6 +567,7 @@ __all__ = [
     "BeatLabeller",
     "ChunkResult",
     "Detection",
+    "KeptSignals",
     "LiveDetector",
     "Rejected",
     "StepResult",

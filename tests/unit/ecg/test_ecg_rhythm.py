@@ -75,6 +75,29 @@ def test_entropy_bins_are_numpys_even_on_bin_edges():
         )
 
 
+def test_the_per_beat_verdict_is_the_full_measures_verdict():
+    # irregular_rhythm stops at the first measure that rules AF out; it must say what
+    # af_irregular(rr_irregularity(...)) of the usable intervals says, near every limit too
+    rng = np.random.default_rng(5)
+    seen = {True: 0, False: 0}
+    for i in range(3000):
+        n = int(rng.integers(15, 40))
+        kind = i % 3
+        if kind == 0:  # around the limits: sinus with jitter of every size
+            rr = 0.8 + rng.normal(0, rng.uniform(0.0, 0.2), n)
+        elif kind == 1:
+            rr = _af_rr(n, seed=i)
+        else:  # whole samples at 360 Hz, some outside the usable range
+            rr = rng.integers(40, 1200, n) / 360.0
+        rr = list(rr)
+        usable = np.asarray(rr[-rhythm.WINDOW :])
+        usable = usable[(usable >= rhythm.RR_MIN_S) & (usable < rhythm.RR_MAX_S)]
+        want = usable.size >= rhythm.MIN_INTERVALS and rhythm.af_irregular(rhythm.rr_irregularity(usable))
+        assert rhythm.irregular_rhythm(rr) == want
+        seen[bool(want)] += 1
+    assert min(seen.values()) > 300  # both verdicts exercised
+
+
 def test_rhythm_labels_only_removes_s_in_irregular_context():
     labels = ["N", "S", "S", "V", "F", "Q", "S"]
     irr = [True, True, False, True, True, True, True]

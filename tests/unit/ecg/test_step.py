@@ -270,3 +270,40 @@ def test_one_batch_of_many_patients_equals_each_patient_alone(beds):
         assert out[f.patient_id] == alone[f.patient_id][0], f.patient_id
         assert json.dumps(states[f.patient_id]) == alone[f.patient_id][1]
     assert {s for o, _ in alone.values() for s, _, _ in o} >= {"ecg.vtach", "ecg.pause", "ecg.afib"}
+
+
+def test_the_workers_cache_gives_what_the_state_alone_gives(beds):
+    """The agent keeps each patient's live detector and decoded rolling buffers between chunks
+    (``live``); the outputs and states must be those of a state read back from its changelog
+    for every chunk, through a lost chunk, the second lead dropping out and coming back, and a
+    state the cache did not write (a state restored under the worker, as after a rebalance)."""
+    feeds = [beds[n] for n in ("vrun", "af", "leads_off", "noise")]
+    chunks = {}
+    for f in feeds:
+        raw = list(feed_chunks(f, START, seconds=30))
+        for i in (7, 8):  # the second lead is off for two chunks
+            raw[i] = {k: v for k, v in raw[i].items() if k not in ("lead2", "ecg2_uv")}
+        del raw[15]  # a lost chunk: a gap
+        chunks[f.patient_id] = [ecg_validate(json.dumps(c), key=f.patient_id) for c in raw]
+
+    def run(cached):
+        states, live, out = {}, {}, []
+        for k in range(len(chunks[feeds[0].patient_id])):
+            if not cached or k == 20:  # read back from the changelog (at 20: under the cache)
+                states = json.loads(json.dumps(states))
+            res = ecg_step(
+                states, [chunks[f.patient_id][k] for f in feeds], None, 0.0, live=live if cached else None
+            )
+            out += [(r.index, r.detail["code"]) for r in res.rejected]
+            for r in res.results:
+                out.append((r.chunk.patient_id, r.chunk.seq, [(c.source, c.active, c.t) for c in r.changes]))
+                out.append(json.dumps(r.points))
+                if r.strip is not None:
+                    out.append((r.strip.x_uv.tolist(), r.strip.second and r.strip.second[1].tolist()))
+            out.append(json.dumps(states, sort_keys=True))
+        return out, live
+
+    with_cache, live = run(cached=True)
+    assert with_cache == run(cached=False)[0]
+    assert {pid: sorted(d.signals) for pid, d in live.items()} == {f.patient_id: ["buf", "buf2"] for f in feeds}
+    assert any(isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], list) for o in with_cache)  # strips
