@@ -7,6 +7,7 @@ thousand samples, where NumPy's general-purpose entry points cost more than the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -35,6 +36,34 @@ def median_1d(values: NDArray[np.floating] | Sequence[float]) -> float:
     return float((p[k - 1] + p[k]) / 2)
 
 
+def percentile_1d(values: NDArray[np.floating] | Sequence[float], q: float) -> float:
+    """``float(np.percentile(values, q))`` for finite 1-D values, bit for bit: NumPy's default
+    ("linear", Hyndman & Fan's method 7) from the two order statistics around the virtual index
+    ``(n - 1) * q / 100``, interpolated as NumPy's ``_lerp`` does it (from the upper one when the
+    weight is at least one half). ~3x cheaper than ``np.percentile`` on the 3,600 slopes of a
+    10 s window at 360 Hz, measured for every chunk.
+
+    >>> x = np.random.default_rng(0).normal(size=3599)
+    >>> percentile_1d(x, 99) == float(np.percentile(x, 99)), percentile_1d([1.0, 2.0], 50)
+    (True, 1.5)
+    """
+    a = np.asarray(values, dtype=np.float64).ravel()
+    n = a.size
+    if n == 0:
+        raise ValueError("percentile of no values")
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile {q} outside [0, 100]")
+    virtual = (n - 1) * (q / 100)
+    if virtual >= n - 1:
+        return float(a.max())
+    k = math.floor(virtual)
+    gamma = virtual - k
+    p = np.partition(a, (k, k + 1))
+    lo, hi = float(p[k]), float(p[k + 1])
+    diff = hi - lo
+    return hi - diff * (1 - gamma) if gamma >= 0.5 else lo + diff * gamma
+
+
 @lru_cache(maxsize=64)
 def hamming(n: int) -> NDArray[np.float64]:
     """``np.hamming(n)``, computed once per length (read-only)."""
@@ -59,4 +88,4 @@ def rfftfreq(n: int, fs: float) -> NDArray[np.float64]:
     return f
 
 
-__all__ = ["hamming", "hanning", "median_1d", "rfftfreq"]
+__all__ = ["hamming", "hanning", "median_1d", "percentile_1d", "rfftfreq"]

@@ -322,7 +322,7 @@ class QRSDetector:
             for j in i[is_max]:
                 a = max(j - self._dist_n, 0)
                 v = mw[j]
-                if v <= 0.0 or np.any(mw[a:j] >= v) or np.any(mw[j + 1 : j + 1 + self._dist_n] > v):
+                if v <= 0.0 or (mw[a:j] >= v).any() or (mw[j + 1 : j + 1 + self._dist_n] > v).any():
                     continue
                 self._candidate(int(j) + s0, float(v), out)
             self._scan = hi + 1

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.ecg.filters import zero_phase
-from models.ecg.numeric import hanning, median_1d, rfftfreq
+from models.ecg.numeric import hanning, median_1d, percentile_1d, rfftfreq
 from models.ecg.rule_config import DEFAULT_RULES, RuleConfig
 
 
@@ -53,7 +53,7 @@ def inband_noise(
     if x.size < max(int(fs), 16):
         return 0.0, 0.0
     d = np.abs(np.diff(zero_phase(x, cfg.noise_inband_hz, fs)))
-    ref = float(np.percentile(d, 99))
+    ref = percentile_1d(d, 99)
     if ref <= 0:
         return 0.0, 0.0
     med = median_1d(d[-round(cfg.noise_window_s * fs) :])

@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import signal as sps
 
 from models.ecg.filters import butter_sos, fir_state, sosfilt_state, zero_phase
-from models.ecg.numeric import median_1d
+from models.ecg.numeric import median_1d, percentile_1d
 from models.ecg.qrs import QRSDetector
 
 _finite = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False)
@@ -78,3 +78,15 @@ def test_the_detector_filters_exactly_as_with_scipy():
 )
 def test_median_1d_is_numpys_median(values):
     assert median_1d(values) == float(np.median(values))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=40)
+    | arrays(np.float64, st.integers(1, 4000), elements=_finite)
+    # slopes of a quiet signal: many ties, and values that differ in their last bits
+    | arrays(np.float64, st.integers(2, 4000), elements=st.sampled_from([0.0, 1e-3, 1e-3 + 1e-15, 2.5, 7.0])),
+    st.sampled_from([99.0, 99, 50, 0, 100, 1, 95.5, 99.9]) | st.floats(0, 100),
+)
+def test_percentile_1d_is_numpys_percentile(values, q):
+    assert percentile_1d(values, q) == float(np.percentile(values, q))

@@ -305,5 +305,6 @@ def test_the_workers_cache_gives_what_the_state_alone_gives(beds):
 
     with_cache, live = run(cached=True)
     assert with_cache == run(cached=False)[0]
-    assert {pid: sorted(d.signals) for pid, d in live.items()} == {f.patient_id: ["buf", "buf2"] for f in feeds}
+    kept = {pid: sorted(d.signals) for pid, d in live.items()}
+    assert kept == {f.patient_id: ["buf", "buf2"] for f in feeds}
     assert any(isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], list) for o in with_cache)  # strips
