@@ -55,6 +55,7 @@ app = faust.App(
     producer_acks=-1,  # a send completes when the broker has it
     producer_max_request_size=DEADLETTER_MAX_BYTES,  # a dead letter carries its record whole
     producer_linger=_s.kafka_linger_ms / 1000.0,
+    producer_max_batch_size=_s.kafka_batch_bytes,
     table_cleanup_interval=60.0,
     logging_config=logging_config(_s.log_level),
 )

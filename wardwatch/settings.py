@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # hundreds of small produce requests per second into a few large ones, which cut the
     # broker's CPU about 4x at 1,000 beds (bench load) for that much added latency.
     kafka_linger_ms: float = Field(5.0, ge=0.0, le=100.0)
+    # Largest record batch a worker's producer builds per partition (Faust's default is 16 KiB).
+    # An ECG state is ~45-60 KB, so at the default every state was a batch of its own, and
+    # a vitals batch of a thousand 1.2 KB states made ~80 batches per partition; the broker
+    # validates and appends each batch on its own. Under the broker's 1 MB message.max.bytes.
+    kafka_batch_bytes: int = Field(512 * 1024, ge=16 * 1024, le=1_000_000)
     # Kafka security: PLAINTEXT (loopback development) or SASL_SSL with SCRAM-SHA-512 users
     # (``wardwatch services up --secure`` starts such a broker and writes each role's password
     # file). The password comes from a file (preferred) or the environment.
