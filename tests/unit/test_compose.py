@@ -88,6 +88,8 @@ def test_the_compose_broker_files(tmp_path):
     assert props["allow.everyone.if.no.acl.found"] == "false"
     assert props["ssl.keystore.location"] == "/kafka-config/tls/broker.pem"
     assert props["log.dirs"] == "/var/lib/kafka/data"
+    # a production broker keeps Kafka's own thread counts (only the local one is cut down)
+    assert not {"num.io.threads", "num.network.threads", "background.threads"} & set(props)
     start = (out / "start.sh").read_text()
     for role, pw in PASSWORDS.items():
         assert f"--add-scram=SCRAM-SHA-512=[name={role},password={pw}]" in start
@@ -110,3 +112,13 @@ def test_a_password_the_broker_files_cannot_quote_is_refused(tmp_path, bad):
     with pytest.raises(ValueError, match="worker"):
         kafka.compose_broker_files(tmp_path / "c", tmp_path / "ca", "kafka", {**PASSWORDS, "worker": bad})
     assert not (tmp_path / "c" / "start.sh").exists()
+
+
+def test_the_local_broker_on_a_small_machine_runs_fewer_threads(tmp_path):
+    from wardwatch.services import kafka
+
+    small = kafka.server_properties([], 9093, tmp_path, 8, kafka.local_threads(2))
+    props = dict(line.split("=", 1) for line in small.splitlines() if "=" in line)
+    threads = ("num.io.threads", "num.network.threads", "background.threads")
+    assert [props[k] for k in threads] == ["2", "2", "2"]
+    assert "num.io.threads" not in kafka.server_properties([], 9093, tmp_path, 8, kafka.local_threads(32))

@@ -160,10 +160,30 @@ def secure_listener_lines(
     ]
 
 
+def local_threads(cores: int | None) -> dict[str, int]:
+    """Broker thread counts for the local broker on a machine of ``cores`` CPUs (None: Kafka's
+    own defaults, 3 network, 8 I/O and 10 background threads, sized for a server of its own).
+
+    On the project's 2-core machines the broker shares the cores with the workers, InfluxDB and
+    the simulator; fewer threads (and the serial collector, :func:`_java`) cut its CPU by ~20 %
+    at 2,000 beds (``bench load``, alternating runs, stop 36), which the workers then had.
+
+    >>> local_threads(2), local_threads(16)
+    ({'num.network.threads': 2, 'num.io.threads': 2, 'background.threads': 2}, {})
+    """
+    if cores is None or cores > 4:
+        return {}
+    return {"num.network.threads": 2, "num.io.threads": max(2, cores), "background.threads": 2}
+
+
 def server_properties(
-    listener_lines: list[str], controller_port: int, data_dir: Path, partitions: int
+    listener_lines: list[str],
+    controller_port: int,
+    data_dir: Path,
+    partitions: int,
+    threads: dict[str, int] | None = None,
 ) -> str:
-    """A single combined KRaft node's ``server.properties``."""
+    """A single combined KRaft node's ``server.properties`` (``threads``: :func:`local_threads`)."""
     return "\n".join(
         [
             "process.roles=broker,controller",
@@ -180,6 +200,7 @@ def server_properties(
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=true",
             "log.retention.hours=168",
+            *(f"{k}={v}" for k, v in (threads or {}).items()),
             "",
         ]
     )
@@ -191,7 +212,13 @@ def _write_config(s: Settings, secure: bool = False) -> Path:
     props = d / "server.properties"
     props.touch(mode=0o600)  # holds the broker's own SCRAM password when secure
     props.write_text(
-        server_properties(_listener_lines(s, secure), s.kafka_controller_port, d / "data", s.partitions)
+        server_properties(
+            _listener_lines(s, secure),
+            s.kafka_controller_port,
+            d / "data",
+            s.partitions,
+            local_threads(os.cpu_count()),
+        )
     )
     (d / "log4j.properties").write_text(
         "log4j.rootLogger=INFO, F\n"
@@ -261,6 +288,9 @@ def _java(s: Settings, main: str, *args: str) -> list[str]:
         "java",
         "-Xms256m",
         "-Xmx768m",
+        # the serial collector on a small machine: G1's concurrent threads compete with the
+        # workers for the cores (see local_threads); young collections of this heap take ms
+        *(["-XX:+UseSerialGC"] if (os.cpu_count() or 1) <= 4 else []),
         "-cp",
         f"{libs_dir(s)}/*",
         f"-Dlog4j.configuration=file:{d / 'log4j.properties'}",
