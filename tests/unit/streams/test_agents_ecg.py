@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from models.ecg.signal_buffer import buffer_decode
 from models.ecg.step import ecg_step
 from simulators.ecg_synth import synth_ecg
 from streams.ecg.agents import analyse_ecg, ecg_state, rt
@@ -67,6 +68,11 @@ def test_chunks_publish_the_step_outputs_and_write_the_state(agents, ecg_table):
     st = ecg_state.data["E001"]
     assert st["last"]["seq"] == len(raws) - 1 and st["partition"] == 2
     assert st["beat_stream"] == states["E001"]["beat_stream"]
+    # the worker's cache holds the very buffer text the table holds, so the next chunk takes
+    # the kept samples instead of decoding the state's rolling buffer again
+    kept = rt.streams["E001"]
+    assert kept.seq == len(raws) - 1 and kept.signals["buf"][0] is st["buf"]["uv"]
+    assert kept.signals["buf"][1].tolist() == buffer_decode(st["buf"]["uv"]).tolist()
 
 
 def test_bad_and_out_of_sequence_chunks_are_dead_lettered_and_the_good_ones_go_on(agents, ecg_table):
