@@ -88,7 +88,7 @@ def rr_irregularity(rr_s: Sequence[float] | np.ndarray, trim: float = TRIM) -> d
     mean = float(arr.mean())
     return {
         "nrmssd": _nrmssd(arr, mean),
-        "cov": float(arr.std() / mean),
+        "cov": _cov(arr, mean),
         "she": _entropy(arr),
         "n": int(arr.size),
         "mean_rr_s": mean,
@@ -105,6 +105,10 @@ def _trimmed(arr: np.ndarray, trim: float) -> np.ndarray:
 
 def _nrmssd(arr: np.ndarray, mean: float) -> float:
     return float(np.sqrt(np.mean(np.diff(arr) ** 2)) / mean)
+
+
+def _cov(arr: np.ndarray, mean: float) -> float:
+    return float(arr.std() / mean)
 
 
 def _entropy(arr: np.ndarray) -> float:
@@ -151,7 +155,7 @@ def irregular_rhythm(rr_s: Sequence[float]) -> bool:
     # entropy histogram (this runs for every beat; the same expressions, so the same verdict)
     arr = _trimmed(arr, TRIM)
     mean = float(arr.mean())
-    return _nrmssd(arr, mean) > AF_NRMSSD and float(arr.std() / mean) > AF_COV and _entropy(arr) >= AF_SHE
+    return _nrmssd(arr, mean) > AF_NRMSSD and _cov(arr, mean) > AF_COV and _entropy(arr) >= AF_SHE
 
 
 def rhythm_labels(

@@ -1,8 +1,9 @@
 """The rolling signal kept in an ECG stream state: the last seconds of one lead, encoded compactly
 (int16 microvolts, base64: half the size of a JSON int list) for the state table.
 
-:func:`buffer_append` adds a chunk (bounded, restarted on a discontinuity); :func:`buffer_decode`
-gives the samples back, for the signal measures and the ECG strips.
+:func:`buffer_append` adds a chunk (bounded, restarted on a discontinuity) and gives the kept
+samples too; :func:`buffer_decode` gives them back from the state, for the signal measures and
+the ECG strips.
 """
 
 from __future__ import annotations
@@ -35,18 +36,6 @@ def buffer_decode(data: str) -> NDArray[np.int16]:
 
 
 def buffer_append(
-    buf: SignalBuffer | None,
-    chunk_uv: NDArray[np.number[Any]],
-    start_t: float,
-    fs: float,
-    keep_s: float = 10.0,
-) -> SignalBuffer:
-    """Append a chunk to a bounded rolling buffer ``{"t0", "fs", "uv"}`` (:func:`buffer_extend`
-    without the samples)."""
-    return buffer_extend(buf, chunk_uv, start_t, fs, keep_s)[0]
-
-
-def buffer_extend(
     buf: SignalBuffer | None,
     chunk_uv: NDArray[np.number[Any]],
     start_t: float,
@@ -90,8 +79,8 @@ def buffer_extend(
     if x.size > keep_n:
         t0 += (x.size - keep_n) / fs
         x = x[-keep_n:]
-    x = np.clip(x, -32768, 32767).astype(np.int16)  # what buffer_encode writes, a fresh array
+    x = np.array(x, dtype=np.int16)  # int16 already (what buffer_encode writes); a copy, not the chunk
     return {"t0": t0, "fs": fs, "uv": buffer_encode(x)}, x
 
 
-__all__ = ["SignalBuffer", "buffer_append", "buffer_decode", "buffer_encode", "buffer_extend"]
+__all__ = ["SignalBuffer", "buffer_append", "buffer_decode", "buffer_encode"]

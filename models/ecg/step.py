@@ -36,7 +36,7 @@ from models.ecg.alarms import AlarmChange, feed_resumed, rules_restart, rules_st
 from models.ecg.beats import BeatCandidate, ECGBeatStream
 from models.ecg.measures import hr_from_beats
 from models.ecg.rule_config import DEFAULT_RULES, RuleConfig
-from models.ecg.signal_buffer import SignalBuffer, buffer_decode, buffer_extend
+from models.ecg.signal_buffer import SignalBuffer, buffer_append, buffer_decode
 from models.ecg.signal_quality import ecg_signal_quality
 from models.ecg.stream_state import (
     STATE_VERSION,
@@ -189,11 +189,11 @@ def ecg_detect(
 def _extend(
     buf: SignalBuffer | None, chunk_uv: NDArray[Any], chunk: ECGChunk, kept: KeptSignals, name: str
 ) -> tuple[SignalBuffer, NDArray[np.int16]]:
-    """:func:`buffer_extend` of a rolling buffer, with its samples from ``kept[name]`` when they
+    """:func:`buffer_append` of a rolling buffer, with its samples from ``kept[name]`` when they
     are this very buffer's (the same text object), and ``kept[name]`` updated."""
     prior = kept.get(name)
     samples = prior[1] if prior is not None and buf is not None and buf["uv"] is prior[0] else None
-    new, x = buffer_extend(buf, chunk_uv, chunk.t0, chunk.fs_hz, BUFFER_S, samples)
+    new, x = buffer_append(buf, chunk_uv, chunk.t0, chunk.fs_hz, BUFFER_S, samples)
     kept[name] = (new["uv"], x)
     return new, x
 

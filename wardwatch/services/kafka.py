@@ -160,6 +160,15 @@ def secure_listener_lines(
     ]
 
 
+SMALL_MACHINE_CORES = 4  #: at most this many CPUs: the local broker is cut down (local_threads, _java)
+
+
+def small_machine(cores: int | None) -> bool:
+    """Whether the local broker shares a machine of at most :data:`SMALL_MACHINE_CORES` CPUs
+    (unknown: no)."""
+    return cores is not None and cores <= SMALL_MACHINE_CORES
+
+
 def local_threads(cores: int | None) -> dict[str, int]:
     """Broker thread counts for the local broker on a machine of ``cores`` CPUs (None: Kafka's
     own defaults, 3 network, 8 I/O and 10 background threads, sized for a server of its own).
@@ -171,7 +180,7 @@ def local_threads(cores: int | None) -> dict[str, int]:
     >>> local_threads(2), local_threads(16)
     ({'num.network.threads': 2, 'num.io.threads': 2, 'background.threads': 2}, {})
     """
-    if cores is None or cores > 4:
+    if cores is None or not small_machine(cores):
         return {}
     return {"num.network.threads": 2, "num.io.threads": max(2, cores), "background.threads": 2}
 
@@ -290,7 +299,7 @@ def _java(s: Settings, main: str, *args: str) -> list[str]:
         "-Xmx768m",
         # the serial collector on a small machine: G1's concurrent threads compete with the
         # workers for the cores (see local_threads); young collections of this heap take ms
-        *(["-XX:+UseSerialGC"] if (os.cpu_count() or 1) <= 4 else []),
+        *(["-XX:+UseSerialGC"] if small_machine(os.cpu_count()) else []),
         "-cp",
         f"{libs_dir(s)}/*",
         f"-Dlog4j.configuration=file:{d / 'log4j.properties'}",
