@@ -116,6 +116,13 @@ class WorkerProcess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def __repr__(self) -> str:
+        # pytest prints this when ``assert worker.alive()`` fails: say how it ended and show its log
+        code = self.proc.poll()
+        state = "running" if code is None else f"exited {code}"
+        tail = self.output()[-4000:] if self.log_path.exists() else ""
+        return f"<WorkerProcess {self.args} pid {self.proc.pid} {state}; log {self.log_path}:\n{tail}>"
+
     def wait_for(self, text: str, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
