@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from scipy import signal as sps
 
 from models.ecg import morphology, rhythm
-from models.ecg.array_state import pack_f64, unpack_f64
+from models.ecg.array_state import pack_f64, pack_mv, unpack_f64
 from models.ecg.numeric import median_1d
 from models.ecg.qrs import QRSDetector
 
@@ -154,7 +154,7 @@ class ECGBeatStream:
             "max_rr_s": self.max_rr_s,
             "det_kwargs": self._det_kwargs,
             "detector": self.detector.to_state(),
-            "buf": self._buf.tolist(),  # input mV: short decimals, shorter as text
+            "buf": pack_mv(self._buf),  # input mV: whole microvolts, 16 bits each
             "buf_start": self._buf_start,
             "pending": list(self._pending),
             "prev_r": self._prev_r,
@@ -162,7 +162,7 @@ class ECGBeatStream:
             "rr_win": list(self._rr_win),
             "avg_rr": None if np.isnan(self._avg_rr) else self._avg_rr,
             "template": None if self._template is None else pack_f64(self._template),
-            "buf2": None if self._buf2 is None else self._buf2.tolist(),
+            "buf2": None if self._buf2 is None else pack_mv(self._buf2),
             "buf2_start": self._buf2_start,
             "template2": None if self._template2 is None else pack_f64(self._template2),
             "families": self.families.to_state(),

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from scipy import signal as sps
 
-from models.ecg.array_state import pack_f64, unpack_f64
+from models.ecg.array_state import pack_f64, pack_mv, unpack_f64
 from models.ecg.filters import fir_state, sosfilt_state
 from models.ecg.numeric import median_1d
 
@@ -188,7 +188,7 @@ class QRSDetector:
             "zi_m": self._zi_m.tolist(),
             "n": self._n,
             "buf_start": self._buf_start,
-            "raw": self._raw.tolist(),  # input mV: short decimals, shorter as text
+            "raw": pack_mv(self._raw),  # input mV: whole microvolts, 16 bits each
             "bp": pack_f64(self._bp),
             "mwi": pack_f64(self._mwi),
             "scan": self._scan,

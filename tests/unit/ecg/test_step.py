@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from models.ecg.alarm_output import alarm_condition, alarm_point
+from models.ecg.array_state import unpack_f64
 from models.ecg.step import ecg_admit, ecg_detect, ecg_state_new, ecg_step
 from simulators.ecg_feed import feed_chunks
 from simulators.ecg_synth import SCENARIOS, synth_beds
@@ -308,3 +309,31 @@ def test_the_workers_cache_gives_what_the_state_alone_gives(beds):
     kept = {pid: sorted(d.signals) for pid, d in live.items()}
     assert kept == {f.patient_id: ["buf", "buf2"] for f in feeds}
     assert any(isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], list) for o in with_cache)  # strips
+
+
+def test_the_states_signal_copies_are_16_bit_microvolts_and_the_decimal_form_still_loads(beds):
+    """The detector's and the beat stream's copies of the input (millivolts of whole
+    microvolts) are kept as 16-bit microvolts; a state written before, with decimal lists,
+    goes on exactly as the packed one: the same outputs and the same next states."""
+    feed = beds["af"]
+    chunks = [ecg_validate(json.dumps(c), key=feed.patient_id) for c in feed_chunks(feed, START, seconds=24)]
+    states: dict = {}
+    for c in chunks[:12]:
+        ecg_step(states, [c], None, 0.0).raise_errors()
+    bs = json.loads(json.dumps(states))[feed.patient_id]["beat_stream"]
+    copies = (bs["detector"], "raw"), (bs, "buf"), (bs, "buf2")
+    assert all("uv16" in d[k] for d, k in copies)
+    old = json.loads(json.dumps(states))
+    obs = old[feed.patient_id]["beat_stream"]
+    for d, k in (obs["detector"], "raw"), (obs, "buf"), (obs, "buf2"):
+        d[k] = unpack_f64(d[k]).tolist()  # the form states were written in before
+
+    def rest(st):
+        out = []
+        for c in chunks[12:]:
+            st = json.loads(json.dumps(st))
+            res = ecg_step(st, [c], None, 0.0)
+            out.append((json.dumps([r.points for r in res.results]), json.dumps(st, sort_keys=True)))
+        return out
+
+    assert rest(old) == rest(json.loads(json.dumps(states)))
