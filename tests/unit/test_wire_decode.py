@@ -106,3 +106,45 @@ def _floats(v):
     elif isinstance(v, dict):
         for x in v.values():
             yield from _floats(x)
+
+
+def test_the_64_bit_edges_are_ints_in_both_modes():
+    edges = (2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**19, 10**20 - 1, -(10**19))
+    for v in edges:
+        for raw in (str(v), f'{{"n": [{v}]}}'.encode()):
+            got = decode_json(raw)
+            assert json.dumps(got) == json.dumps(json.loads(raw)), raw
+        if -(2**63) <= v < 2**64:
+            assert (
+                decode_json(f"[{v}]", finite=False) == [v] and type(decode_json(str(v), finite=False)) is int
+            )
+
+
+def test_influx_points_with_nanosecond_times_are_read_by_orjson(monkeypatch):
+    """A points message carries 19-digit ``time_ns`` integers (within 64 bits): it must not
+    fall back to ``json`` (a Python ``parse_int`` call for every integer in the sink)."""
+    from wardwatch.records import wire
+    from wardwatch.records.points import point, points_message
+
+    msg = json.dumps(
+        points_message(
+            [
+                point(
+                    "vitals",
+                    {"patient": "P1"},
+                    {"hr_bpm": 80, "spo2_pct": 97.5},
+                    "2026-12-06T08:00:00.123456+00:00",
+                )
+            ]
+            * 3
+        )
+    ).encode()
+
+    def no_json(*a, **k):
+        raise AssertionError("fell back to json")
+
+    monkeypatch.setattr(wire.json, "loads", no_json)
+    monkeypatch.setattr(wire._FINITE, "decode", no_json)
+    got = decode_json(msg, finite=False)
+    assert got["points"][0]["time_ns"] == 1796544000123456000
+    assert decode_json(msg) == got
