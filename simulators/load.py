@@ -6,11 +6,16 @@ pure steps over them (what the pipeline *should* have produced).
 
 Timing
 ------
-Tick ``i`` (``i = 0 .. seconds - 1``) is sent at wall time ``start + i`` s. It carries, for every
-bed, the vitals reading with device time ``ts = start + i`` and, for every ECG bed, the 1-second
-chunk covering ``[start + i - 1, start + i)``: each record leaves the "device" at the instant its
+Tick ``i`` (``i = 0 .. seconds - 1``) carries, for every bed, the vitals reading with device time
+``ts = start + i + phase`` and, for every ECG bed, the 1-second chunk covering
+``[ts - 1, ts)``, sent at wall time ``ts``: each record leaves the "device" at the instant its
 last measurement was taken, so its *device end time* equals its scheduled send time
 (:func:`record_end_s`). Latencies are measured from that instant.
+
+A bed's ``phase`` (:meth:`LoadPlan.phase`) spreads the beds over the second in
+``send_slots`` groups (default 20: every 50 ms a twentieth of the ward sends), as the monitors
+of a ward each keep their own clock. ``send_slots=1`` sends every bed at the same instant, the
+worst case (a burst of the whole ward each second; what the load test did up to stop 36).
 
 Beds
 ----
@@ -42,6 +47,7 @@ from wardwatch.records.ecg import ecg_chunk_dict
 
 ECG_FS_HZ = 360.0
 EVENT_PERIOD_S = 60.0  #: scenario events repeat every minute of a longer run
+SEND_SLOTS = 20  #: beds spread over the second in this many groups (see Timing)
 
 
 @dataclass
@@ -52,10 +58,20 @@ class LoadPlan:
     patients: list[SimPatient]
     feeds: list[BedFeed] = field(default_factory=list)
     seed: int = 7
+    send_slots: int = SEND_SLOTS
 
     @property
     def beds(self) -> int:
         return len(self.patients)
+
+    def phase(self, bed: int) -> float:
+        """Seconds after each whole tick at which bed number ``bed`` (its index in ``patients``;
+        an ECG feed's index is its bed's) sends: its slot of the second.
+
+        >>> [LoadPlan(1, [], send_slots=4).phase(b) for b in range(6)]
+        [0.0, 0.25, 0.5, 0.75, 0.0, 0.25]
+        """
+        return (bed % self.send_slots) / self.send_slots
 
 
 def load_ecg_events(name: str, seconds: float, phase_s: float = 0.0) -> tuple[float, tuple[SynthEvent, ...]]:
@@ -87,7 +103,13 @@ def load_ecg_events(name: str, seconds: float, phase_s: float = 0.0) -> tuple[fl
 
 
 def load_plan(
-    beds: int, seconds: int, *, ecg_share: float = 0.25, seed: int = 7, prefix: str = "LOAD"
+    beds: int,
+    seconds: int,
+    *,
+    ecg_share: float = 0.25,
+    seed: int = 7,
+    prefix: str = "LOAD",
+    send_slots: int = SEND_SLOTS,
 ) -> LoadPlan:
     """The ward: ``beds`` vitals patients, the first ``round(ecg_share * beds)`` also on ECG.
 
@@ -101,8 +123,8 @@ def load_plan(
     """
     if not 0.0 <= ecg_share <= 1.0:
         raise ValueError(f"ecg_share must be in [0, 1], got {ecg_share}")
-    if seconds < 1 or beds < 1:
-        raise ValueError("beds and seconds must be at least 1")
+    if seconds < 1 or beds < 1 or send_slots < 1:
+        raise ValueError("beds, seconds and send_slots must be at least 1")
     patients = ward_plan(beds, seed=seed, prefix=prefix)
     rng = np.random.default_rng(seed + 2)
     names = list(SCENARIOS)
@@ -115,7 +137,7 @@ def load_plan(
         sig, truth = synth_ecg(total, ECG_FS_HZ, hr, events, seed=seed + i)
         sig2, _ = synth_ecg(total, ECG_FS_HZ, hr, events, seed=seed + i, lead="V1")
         feeds.append(BedFeed(p.patient_id, p.bed, ECG_FS_HZ, "II", sig, truth, f"load:{name}", "V1", sig2))
-    return LoadPlan(seconds, patients, feeds, seed)
+    return LoadPlan(seconds, patients, feeds, seed, send_slots)
 
 
 def tick_records(
@@ -125,24 +147,29 @@ def tick_records(
     rng = np.random.default_rng(plan.seed + 1)
     last: dict[str, dict[str, float]] = {p.patient_id: {} for p in plan.patients}
     n = round(ECG_FS_HZ)
+    at = [timedelta(seconds=plan.phase(b)) for b in range(plan.beds)]
     for i in range(plan.seconds):
-        ts = start + timedelta(seconds=i)
-        readings = [vitals_at(p, i, plan.seconds, rng, ts, last[p.patient_id]) for p in plan.patients]
+        tick = start + timedelta(seconds=i)
+        readings = [
+            vitals_at(p, i, plan.seconds, rng, tick + at[b], last[p.patient_id])
+            for b, p in enumerate(plan.patients)
+        ]
         chunks = []
-        chunk_ts = ts - timedelta(seconds=1)
-        for f in plan.feeds:
+        for b, f in enumerate(plan.feeds):
             piece = f.signal_uv[i * n : (i + 1) * n]
             piece2 = None if f.signal2_uv is None else f.signal2_uv[i * n : (i + 1) * n]
+            chunk_ts = tick + at[b] - timedelta(seconds=1)
             chunks.append(
                 ecg_chunk_dict(f.patient_id, f.bed, chunk_ts, f.fs_hz, i, f.lead, piece, f.lead2, piece2)
             )
         yield i, readings, chunks
 
 
-def record_end_s(start: datetime, i: int) -> float:
-    """Device end time (POSIX s) of tick ``i``'s records: the vitals reading's ``ts`` and the end
-    of the ECG chunk's last sample interval, both ``start + i``."""
-    return start.timestamp() + i
+def record_end_s(start: datetime, i: int, phase: float = 0.0) -> float:
+    """Device end time (POSIX s) of tick ``i``'s records of a bed of ``phase``: the vitals
+    reading's ``ts`` and the end of the ECG chunk's last sample interval, both
+    ``start + i + phase``."""
+    return start.timestamp() + i + phase
 
 
 @dataclass
@@ -162,27 +189,30 @@ def drive(
     on_tick: Callable[[int, DriveStats], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> DriveStats:
-    """Send the plan's ticks in real time (tick ``i`` at ``start + i``) and return the counts.
+    """Send the plan's ticks in real time (each bed's records of tick ``i`` at
+    ``start + i + plan.phase(bed)``) and return the counts.
 
     ``producer`` is a :class:`kafka.KafkaProducer` (:func:`wardwatch.kafka_io.make_producer`); each
-    tick is flushed (acknowledged by the broker) before the next one.
+    send slot is flushed (acknowledged by the broker) before the next one.
     """
     from wardwatch import topics
 
     stats = DriveStats()
     t0 = start.timestamp()
+    slots = plan.send_slots
     for i, readings, chunks in tick_records(plan, start):
         if should_stop and should_stop():
             break
-        delay = t0 + i - time.time()
-        if delay > 0:
-            time.sleep(delay)
-        for r in readings:
-            producer.send(topics.VITALS, key=r["patient_id"].encode(), value=_json(r))
-        for c in chunks:
-            producer.send(topics.ECG, key=c["patient_id"].encode(), value=_json(c))
-        producer.flush()
-        late = time.time() - (t0 + i)
+        for slot in range(slots):
+            delay = t0 + i + slot / slots - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            for r in readings[slot::slots]:
+                producer.send(topics.VITALS, key=r["patient_id"].encode(), value=_json(r))
+            for c in chunks[slot::slots]:
+                producer.send(topics.ECG, key=c["patient_id"].encode(), value=_json(c))
+            producer.flush()
+        late = time.time() - (t0 + i + (slots - 1) / slots)
         stats.max_send_delay_s = max(stats.max_send_delay_s, late)
         stats.late_ticks += late > 1.0
         stats.ticks += 1
@@ -197,8 +227,11 @@ def _json(value: dict[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":"), default=str).encode()
 
 
-def drive_process(beds: int, seconds: int, ecg_share: float, seed: int, prefix: str) -> None:
-    """The simulator process (``python -m simulators.load BEDS SECONDS ECG_SHARE SEED PREFIX``):
+def drive_process(
+    beds: int, seconds: int, ecg_share: float, seed: int, prefix: str, send_slots: int = SEND_SLOTS
+) -> None:
+    """The simulator process (``python -m simulators.load BEDS SECONDS ECG_SHARE SEED PREFIX
+    [SEND_SLOTS]``):
     build the plan, pick the start (the next whole second after it is built, plus one) and send
     it, writing JSON lines on stdout: ``{"start": posix_s}``, ``{"tick": i, "vitals": n,
     "ecg": n, "max_delay_s": s}`` per tick and ``{"done": stats}``."""
@@ -210,7 +243,7 @@ def drive_process(beds: int, seconds: int, ecg_share: float, seed: int, prefix: 
         sys.stdout.write(json.dumps(obj) + "\n")
         sys.stdout.flush()
 
-    plan = load_plan(beds, seconds, ecg_share=ecg_share, seed=seed, prefix=prefix)
+    plan = load_plan(beds, seconds, ecg_share=ecg_share, seed=seed, prefix=prefix, send_slots=send_slots)
     producer = make_producer(linger_ms=20)  # one request in flight: a retry cannot reorder
     producer.partitions_for("vitals")
     producer.partitions_for("ecg")
@@ -229,6 +262,7 @@ def drive_process(beds: int, seconds: int, ecg_share: float, seed: int, prefix: 
 
 __all__ = [
     "ECG_FS_HZ",
+    "SEND_SLOTS",
     "DriveStats",
     "LoadPlan",
     "drive",
@@ -242,4 +276,5 @@ __all__ = [
 
 if __name__ == "__main__":
     _b, _s, _share, _seed, _prefix = sys.argv[1:6]
-    drive_process(int(_b), int(_s), float(_share), int(_seed), _prefix)
+    _slots = int(sys.argv[6]) if len(sys.argv) > 6 else SEND_SLOTS
+    drive_process(int(_b), int(_s), float(_share), int(_seed), _prefix, _slots)

@@ -62,6 +62,7 @@ def test_bench_load_small_ward_nothing_missing(services, tmp_path):
     assert 50 < mem["start_mb"] <= report["rss_mb"]["worker"] and mem["end_mb"] <= report["rss_mb"]["worker"]
     assert mem["grows"] is None  # 20 s is no soak: too short to judge
     assert (report["beds"], report["seconds"], report["workers"], report["ecg_beds"]) == (30, 20, 1, 9)
+    assert report["send_slots"] == 20  # the beds spread over each second (--burst: 1)
 
     # nothing missing: every alert event and point the pure steps give on the same records
     assert report["alerts_expected"] > 10

@@ -26,6 +26,12 @@ def bench_load(  # noqa: PLR0913, PLR0917 - one typer option per parameter
     ),
     ecg_share: float = typer.Option(0.25, "--ecg-share", min=0.0, max=1.0, help="share of beds with ECG"),
     seed: int = typer.Option(7, "--seed"),
+    burst: bool = typer.Option(
+        False,
+        "--burst",
+        help="every bed sends at the same instant of each second (the worst case) instead of the "
+        "beds spread over the second in 20 groups, as a ward's monitors each keep their own clock",
+    ),
     drain_s: float = typer.Option(120.0, "--drain", help="longest wait for the pipeline to catch up"),
     json_out: bool = typer.Option(False, "--json", help="print the report as JSON on stdout"),
     plot: Path | None = typer.Option(None, "--plot", help="PNG of latency and lag over time"),
@@ -45,6 +51,7 @@ def bench_load(  # noqa: PLR0913, PLR0917 - one typer option per parameter
     size tried, and the largest size that met the goal (exit 1 if even --beds did not)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from simulators.load import SEND_SLOTS
     from wardwatch.loadtest.run import LoadConfig, plot_series, run_load
     from wardwatch.logs import setup_logging
     from wardwatch.settings import get_settings
@@ -64,6 +71,7 @@ def bench_load(  # noqa: PLR0913, PLR0917 - one typer option per parameter
                 sink_workers=sink_workers,
                 ecg_share=ecg_share,
                 seed=seed,
+                send_slots=1 if burst else SEND_SLOTS,
                 drain_s=drain_s,
                 keep_services=keep,
                 profile=profile,

@@ -54,6 +54,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from simulators.load import SEND_SLOTS
 from wardwatch import topics
 from wardwatch.influx_read import influx_client
 from wardwatch.kafka_io import aio_client_config, client_config
@@ -78,6 +79,9 @@ class LoadConfig:
     sink_workers: int = 0
     ecg_share: float = 0.25
     seed: int = 7
+    #: beds spread over each second in this many groups; 1: every bed at the same instant
+    #: (``--burst``; see :mod:`simulators.load`)
+    send_slots: int = SEND_SLOTS
     drain_s: float = 120.0
     keep_services: bool = False
     #: run each worker under the standard library's cProfile (``<run folder>/worker-i.prof``,
@@ -225,7 +229,7 @@ def _drive(r: _Run, samplers: Any, progress: Progress, on_update: Callable[[Prog
     """Run the simulator process (:func:`simulators.load.drive_process`, this interpreter and
     environment) and follow its lines; return its stats, the start and the end wall time."""
     c = r.cfg
-    args = [str(c.beds), str(c.seconds), str(c.ecg_share), str(c.seed), r.prefix]
+    args = [str(c.beds), str(c.seconds), str(c.ecg_share), str(c.seed), r.prefix, str(c.send_slots)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "simulators.load", *args],
         stdout=subprocess.PIPE,
@@ -465,7 +469,14 @@ def _report(
     cfg, s = r.cfg, r.s
     start: datetime = drive["start"]
     t0 = start.timestamp()
-    plan = load_plan(cfg.beds, cfg.seconds, ecg_share=cfg.ecg_share, seed=cfg.seed, prefix=r.prefix)
+    plan = load_plan(
+        cfg.beds,
+        cfg.seconds,
+        ecg_share=cfg.ecg_share,
+        seed=cfg.seed,
+        prefix=r.prefix,
+        send_slots=cfg.send_slots,
+    )
     exp = expected_outputs(plan, start, s.deterioration_model)
     delivered = {
         e: v
@@ -501,6 +512,7 @@ def _report(
         "beds": cfg.beds,
         "seconds": cfg.seconds,
         "workers": cfg.workers,
+        "send_slots": cfg.send_slots,
         "sink_workers": cfg.sink_workers,
         "ecg_beds": len(plan.feeds),
         "latency_s": {"alert": percentiles(alert_lat), "point": percentiles(point_lat)},

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
 
-from simulators.load import load_ecg_events, load_plan, record_end_s, tick_records
+from simulators.load import SEND_SLOTS, drive, load_ecg_events, load_plan, record_end_s, tick_records
 from wardwatch.loadtest.expected import expected_outputs, point_key
 from wardwatch.loadtest.measure import lag_grows, percentiles
 from wardwatch.records.ecg import ecg_validate
@@ -25,22 +26,52 @@ def test_plan_is_deterministic_and_ecg_beds_share_patient_ids():
     assert all(f.signal_uv.size == 11 * 360 for f in a.feeds)  # one second before tick 0
 
 
-def test_ticks_are_valid_records_ending_at_their_send_time():
-    plan = load_plan(6, 4, ecg_share=0.5, prefix="T")
+@pytest.mark.parametrize("slots", [1, 4, SEND_SLOTS])
+def test_ticks_are_valid_records_ending_at_their_send_time(slots):
+    plan = load_plan(6, 4, ecg_share=0.5, prefix="T", send_slots=slots)
     ticks = list(tick_records(plan, START))
     assert [i for i, _, _ in ticks] == [0, 1, 2, 3]
     for i, readings, chunks in ticks:
-        end = datetime.fromtimestamp(record_end_s(START, i), UTC)
         assert len(readings) == 6 and len(chunks) == 3
-        for r in readings:
+        for b, r in enumerate(readings):
+            end = datetime.fromtimestamp(record_end_s(START, i, plan.phase(b)), UTC)
             assert vitals_validate(json.dumps(r).encode(), key=r["patient_id"], now=end).ts == end
-        for c in chunks:
+        for b, c in enumerate(chunks):  # the feeds are the first beds
+            end = datetime.fromtimestamp(record_end_s(START, i, plan.phase(b)), UTC)
             chunk = ecg_validate(json.dumps(c), key=c["patient_id"], now=end)
             assert chunk.seq == i
             assert chunk.ts.timestamp() + chunk.duration_s == pytest.approx(end.timestamp())
+    phases = {plan.phase(b) for b in range(6)}
+    assert phases == ({0.0} if slots == 1 else {b % slots / slots for b in range(6)})
     # the same plan and start give the same records (the load test rebuilds them offline)
-    again = list(tick_records(load_plan(6, 4, ecg_share=0.5, prefix="T"), START))
+    again = list(tick_records(load_plan(6, 4, ecg_share=0.5, prefix="T", send_slots=slots), START))
     assert json.dumps([t[1] for t in again]) == json.dumps([t[1] for t in ticks])
+
+
+class _Recorder:
+    """Stands in for the Kafka producer: the wall time each record was handed over."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, topic, key, value):
+        self.sent.append((time.time(), topic, json.loads(value)))
+
+    def flush(self):
+        pass
+
+
+def test_drive_sends_each_bed_at_its_own_time_never_before_its_records_end():
+    plan = load_plan(8, 2, ecg_share=0.25, prefix="T", send_slots=4)
+    start = datetime.fromtimestamp(time.time() + 0.3, UTC)
+    rec = _Recorder()
+    stats = drive(plan, start, rec)
+    assert (stats.vitals, stats.ecg) == (16, 4)
+    for at, topic, v in rec.sent:
+        t = datetime.fromisoformat(v["ts"]).timestamp() + (1.0 if topic == "ecg" else 0.0)
+        assert t <= at < t + 0.2, (topic, v["patient_id"])  # sent at its device end time
+    tick0 = sorted(at for at, topic, v in rec.sent[:10] if topic == "vitals")
+    assert tick0[-1] - tick0[0] >= 0.7  # spread over the second, not one burst
 
 
 def test_events_fit_short_runs_and_repeat_in_long_ones():
@@ -54,6 +85,20 @@ def test_events_fit_short_runs_and_repeat_in_long_ones():
     assert len(ev) == 1  # a lasting rhythm starts once
 
 
+def test_a_spread_ward_expects_what_a_burst_expects_at_each_beds_own_time():
+    """The send slots only move each bed's records within its second: the same alerts and
+    points, each alert's completing record ending at its bed's phase."""
+    burst = expected_outputs(load_plan(16, 30, ecg_share=0.5, prefix="T", send_slots=1), START)
+    plan = load_plan(16, 30, ecg_share=0.5, prefix="T")
+    spread = expected_outputs(plan, START)
+    assert spread.by_measurement() == burst.by_measurement()
+    assert len(spread.alerts) == len(burst.alerts)
+    phase = {p.patient_id: plan.phase(b) for b, p in enumerate(plan.patients)}
+    for ev, end in spread.alerts.values():
+        assert (end - START.timestamp()) % 1 == pytest.approx(phase[ev["patient_id"]])
+    assert {round((end - START.timestamp()) % 1, 2) for _, end in spread.alerts.values()} != {0.0}
+
+
 def test_expected_outputs_of_a_short_run_have_news2_and_ecg_alerts():
     plan = load_plan(16, 30, ecg_share=0.5, prefix="T")
     exp = expected_outputs(plan, START)
@@ -64,7 +109,7 @@ def test_expected_outputs_of_a_short_run_have_news2_and_ecg_alerts():
     per = exp.by_measurement()
     assert per["vitals"] == 16 * 30 and per["alerts"] == len(exp.alerts)
     # every alert's completing record ended within the run
-    assert all(START.timestamp() <= end <= START.timestamp() + 29 for _, end in exp.alerts.values())
+    assert all(START.timestamp() <= end < START.timestamp() + 30 for _, end in exp.alerts.values())
     assert exp.common_field("vitals") in {"hr_bpm", "rr_bpm", "spo2_pct", "spo2_scale"}
     assert len({point_key(p) for p in exp.points.values()}) == len(exp.points)
 
