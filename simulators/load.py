@@ -203,8 +203,8 @@ def drive(
     for i, readings, chunks in tick_records(plan, start):
         if should_stop and should_stop():
             break
-        for slot in range(slots):
-            delay = t0 + i + slot / slots - time.time()
+        for slot in range(slots):  # bed b sends in slot b % slots, at its plan.phase
+            delay = t0 + i + plan.phase(slot) - time.time()
             if delay > 0:
                 time.sleep(delay)
             for r in readings[slot::slots]:
@@ -212,7 +212,7 @@ def drive(
             for c in chunks[slot::slots]:
                 producer.send(topics.ECG, key=c["patient_id"].encode(), value=_json(c))
             producer.flush()
-        late = time.time() - (t0 + i + (slots - 1) / slots)
+        late = time.time() - (t0 + i + plan.phase(slots - 1))
         stats.max_send_delay_s = max(stats.max_send_delay_s, late)
         stats.late_ticks += late > 1.0
         stats.ticks += 1

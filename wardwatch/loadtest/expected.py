@@ -125,14 +125,14 @@ def expected_outputs(plan: LoadPlan, start: datetime, deterioration_model: str =
     live: dict[str, LiveDetector] = {}
 
     phase = [plan.phase(b) for b in range(plan.beds)]  # the feeds are the first beds
-    feed_phase = {f.patient_id: phase[b] for b, f in enumerate(plan.feeds)}
+    last_phase = max(phase)  # the tick's last send
     for i, readings, chunks in tick_records(plan, start):
         for b, r in enumerate(readings):
             end_s = record_end_s(start, i, phase[b])
             steps.reading(r, end_s, datetime.fromtimestamp(end_s, UTC))
         if not chunks:
             continue
-        last_s = record_end_s(start, i, max(phase))  # the tick's last send
+        last_s = record_end_s(start, i, last_phase)
         now = datetime.fromtimestamp(last_s, UTC)
         valid = [ecg_validate(json.dumps(c), key=c["patient_id"], now=now) for c in chunks]
         res = ecg_step(estates, valid, classifier, last_s, live=live)
@@ -142,7 +142,7 @@ def expected_outputs(plan: LoadPlan, start: datetime, deterioration_model: str =
                 raise RuntimeError(f"load-test chunk rejected offline: {out.rejected.reason}")
             pid, bed = out.chunk.patient_id, out.chunk.bed
             exp.add_points(out.points)
-            end_s = record_end_s(start, i, feed_phase[pid])
+            end_s = record_end_s(start, i, phase[out.index])  # chunk index = feed index = bed
             for ch in out.changes:
                 exp.add_points([alarm_point(ch, pid, bed)])
                 steps.condition(alarm_condition(ch, pid, bed, versions), end_s)

@@ -501,7 +501,7 @@ def _report(
     # topics' lag counts messages whose number depends on how the agents batch (a spread ward's
     # small micro-batches make ~20 points messages a second per partition), and a backlog there
     # shows in the drain and the point latency
-    inputs_lag = [(t, by.get(topics.VITALS, 0) + by.get(topics.ECG, 0)) for t, _, by, _ in sm.lag.samples]
+    inputs_lag = [(t, sum(by.get(k, 0) for k in INPUT_TOPICS)) for t, _, by, _ in sm.lag.samples]
     grows = lag_grows(inputs_lag, t0, drive["end_wall"], in_rate)
     pipe, raw, ratio, raw_cpu = _rates(s, sm.lag.samples, inputs, n_in, t0)
     out_start, out_end = outputs
