@@ -157,9 +157,16 @@ def summarise(per: dict[str, dict], classifier: str) -> dict:
 
 
 def held_out_classifiers(
-    records: Path, folds: int, seeds: dict[int, list[int]], tmp: Path, kinds: tuple[str, ...] = KINDS
+    records: Path,
+    folds: int,
+    seeds: dict[int, list[int]],
+    tmp: Path,
+    kinds: tuple[str, ...] = KINDS,
+    sveb: bool = True,
 ) -> dict[str, dict]:
-    """Per record: the single-lead and the two-lead classifier of the fold that held it out.
+    """Per record: the single-lead and the two-lead classifier of the fold that held it out,
+    with the RR model of S / N (:mod:`models.ecg.sveb_rr`) fitted on the same fold's training
+    records (``sveb=False``: S / N left to the networks, as before ``sveb-rr-1``).
 
     The fold models are kept in ``tmp`` (``fold<f>-<leads>lead.tflite`` and ``folds.json``, with
     the held-out records and seeds); when ``tmp`` already holds them for the same folds and seeds
@@ -178,11 +185,11 @@ def held_out_classifiers(
                 f: {"records": recs} | {leads: tmp / f"fold{f}-{leads}lead.tflite" for leads in leads_needed}
                 for f, recs in enumerate(saved["records"])
             }
-    if not paths:
-        from models.ecg import train
+    from models.ecg import sveb_rr, train
 
+    data = train.build_dataset(records)
+    if not paths:
         train.tf_deterministic()
-        data = train.build_dataset(records)
         for leads in leads_needed:
             for f, (recs, _held, model) in enumerate(
                 train.fold_fits(train.lead_view(data, leads), folds, seeds[leads])
@@ -193,9 +200,13 @@ def held_out_classifiers(
         index.write_text(json.dumps({"key": want, "records": [paths[f]["records"] for f in range(folds)]}))
     out = {}
     for p in paths.values():
-        clf = {"single_lead": BeatClassifier(p[1], model2_path=False)}
+        rr_model: sveb_rr.RRModel | bool = False
+        if sveb:
+            tr = ~np.isin(data["rec"], p["records"])
+            rr_model = sveb_rr.fit(data["rr"][tr], data["y"][tr], data["irregular"][tr], data["rec"][tr])
+        clf = {"single_lead": BeatClassifier(p[1], model2_path=False, sveb=rr_model)}
         if "two_lead" in kinds:
-            clf["two_lead"] = BeatClassifier(p[1], model2_path=p[2])
+            clf["two_lead"] = BeatClassifier(p[1], model2_path=p[2], sveb=rr_model)
         out.update({r: clf for r in p["records"]})
     return out
 
@@ -224,6 +235,11 @@ def main() -> None:
         default=None,
         help="with --cv: keep the fold models in this folder and reuse them when it has them",
     )
+    ap.add_argument(
+        "--no-sveb",
+        action="store_true",
+        help="leave S / N to the networks (no RR model; the pipeline before sveb-rr-1)",
+    )
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     names = record_names(a.records)
@@ -235,7 +251,7 @@ def main() -> None:
         }
 
     if not a.cv:
-        clf = BeatClassifier()
+        clf = BeatClassifier(sveb=False if a.no_sveb else None)
         out = summarise(runs(lambda _: clf), clf.version)
     else:
         import tempfile
@@ -250,7 +266,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             folder = a.fold_models or Path(d)
             folder.mkdir(parents=True, exist_ok=True)
-            clfs = held_out_classifiers(a.records, a.cv, seeds, folder, kinds)
+            clfs = held_out_classifiers(a.records, a.cv, seeds, folder, kinds, sveb=not a.no_sveb)
             out = {"held_out": f"{a.cv}-fold leave-records-out, seeds {seeds}"}
             for kind in kinds:
                 out[kind] = summarise(runs(lambda n, k=kind: clfs[n][k]), kind)

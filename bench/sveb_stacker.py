@@ -33,7 +33,6 @@ import argparse
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,8 @@ from models.ecg import morphology, rhythm
 from models.ecg.aami import AAMI_CLASSES
 from models.ecg.classify import context_labels
 from models.ecg.metrics import class_counts, se_ppv
+from models.ecg.sveb_rr import RRModel, fit_logistic
+from models.ecg.sveb_rr import rr_labels as stacked_labels
 
 NN_K = 20  #: NN intervals in the patient's sinus-rhythm reference (median)
 P_CONF = 0.9  #: p(N) of both beats of an interval for it to count as NN
@@ -123,63 +124,7 @@ def beat_features(proba: np.ndarray, rr: np.ndarray, state: SvebState) -> np.nda
     return out
 
 
-@dataclass(frozen=True)
-class Stacker:
-    """A fitted stacker: standardisation, logistic coefficients and the S threshold."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
-    threshold: float
-
-    def score(self, x: np.ndarray) -> np.ndarray:
-        """P(S | N or S) per beat (class-balanced scale, compare with :attr:`threshold`)."""
-        z = ((np.asarray(x, dtype=np.float64) - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50) -> Stacker:
-    """Class-balanced, L2-penalised logistic regression on standardised features (Newton's
-    method; the objective of scikit-learn's ``LogisticRegression(C=1/l2,
-    class_weight="balanced")``). ``y``: 1 for S, 0 for N. Threshold 0.5 until set."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.shape[0] == 0 or y.min() == y.max():
-        raise ValueError("need beats of both classes")
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale == 0] = 1.0
-    z = np.hstack([(x - mean) / scale, np.ones((x.shape[0], 1))])
-    n1 = y.sum()
-    w = np.where(y == 1, y.size / (2 * n1), y.size / (2 * (y.size - n1)))
-    beta = np.zeros(z.shape[1])
-    pen = np.full(z.shape[1], l2)
-    pen[-1] = 0.0
-    for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-(z @ beta)))
-        grad = z.T @ (w * (p - y)) + pen * beta
-        hess = (z * (w * p * (1 - p))[:, None]).T @ z + np.diag(pen)
-        step = np.linalg.solve(hess, grad)
-        beta -= step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return Stacker(mean=mean, scale=scale, coef=beta[:-1], intercept=float(beta[-1]), threshold=0.5)
-
-
-def stacked_labels(labels: Sequence[str], score: np.ndarray, threshold: float) -> list[str]:
-    """``labels`` with every N or S replaced by S where ``score >= threshold``, else N; other
-    labels (V, F, Q) unchanged.
-
-    Examples
-    --------
-    >>> stacked_labels(["N", "S", "V", "N"], np.array([0.9, 0.1, 0.99, 0.5]), 0.5)
-    ['S', 'N', 'V', 'S']
-    """
-    return [
-        ("S" if s >= threshold else "N") if lab in ("N", "S") else lab
-        for lab, s in zip(labels, np.asarray(score).tolist(), strict=True)
-    ]
+Stacker = RRModel  #: a fitted stacker: the RR model's logistic form over the stacker's features
 
 
 GRID = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))  #: thresholds searched, 0.30-0.95
@@ -275,7 +220,7 @@ def choose_threshold(x: np.ndarray, d: dict[str, np.ndarray], recs: Sequence[str
     within = np.isin(d["rec"], list(recs))
     for r in recs:
         it = d["rec"] == r
-        inner[it] = _fit(x, d, within & ~it, train_on).score(x[it])
+        inner[it] = _fit(x, d, within & ~it, train_on).score_features(x[it])
     return max(GRID, key=lambda t: _f1(d["y"][within], relabel(d, within, inner, t)))
 
 
@@ -299,7 +244,7 @@ def nested(
     for g in outer or [[r] for r in recs]:
         te = np.isin(d["rec"], list(g))
         t = choose_threshold(x, d, [q for q in recs if q not in g], train_on)
-        final[te] = relabel(d, te, _fit(x, d, ~te, train_on).score(x), t)
+        final[te] = relabel(d, te, _fit(x, d, ~te, train_on).score_features(x), t)
         thresholds["+".join(g)] = t
     per_record = {
         r: {
@@ -364,7 +309,7 @@ def main() -> None:
         score = np.zeros(d["y"].size)
         for r in recs:
             te = d["rec"] == r
-            score[te] = _fit(x, d, ~te, train_on).score(x[te])
+            score[te] = _fit(x, d, ~te, train_on).score_features(x[te])
         out[f"curve_loro_train_{train_on}"] = _curve(d, score, (0.5, 0.6, 0.7, 0.8, 0.9))
         for outer_name, outer in (("loro", None), ("4fold", folds)):
             m = nested(d, x, outer, train_on)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.ecg import morphology, rhythm
+from models.ecg import morphology, rhythm, sveb_rr
 from models.ecg.aami import AAMI_CLASSES
 from models.ecg.beats import N_RR, WAVE_LEN, BeatCandidate, stack_inputs
 from models.ecg.morphology import FamilyVotes
@@ -79,14 +79,19 @@ class BeatClassifier:
         beat's morphology family when :meth:`predict` is given the patients' votes
         (:func:`models.ecg.morphology.family_vote`), no S in an irregular rhythm
         (:func:`models.ecg.rhythm.rhythm_labels`), no V for a QRS that matches the patient's
-        average beat (:func:`models.ecg.morphology.morphology_labels`). False gives the models'
-        own argmax (for measuring the rules).
+        average beat (:func:`models.ecg.morphology.morphology_labels`), and S or N for the beats
+        labelled N or S decided by the RR model (``sveb``). False gives the models' own argmax
+        (for measuring the rules).
+    sveb : RRModel or str or Path or False, optional
+        The S / N model on RR intervals (:mod:`models.ecg.sveb_rr`) applied with the context
+        rules: an :class:`~models.ecg.sveb_rr.RRModel`, a JSON artifact path, or by default the
+        committed one; ``False`` leaves S / N to the networks (for measuring the model).
 
     Attributes
     ----------
     version : str
         Model version(s) (training seeds, data and content hash) for alert evidence:
-        ``"<single>[+<two-lead>][+<rhythm rule>+<template rule>+<family vote>]"``.
+        ``"<single>[+<two-lead>][+<rhythm rule>+<template rule>+<family vote>[+<RR model>]]"``.
     classes : tuple of str
         Output order, ``("N", "S", "V", "F", "Q")``.
     """
@@ -97,8 +102,15 @@ class BeatClassifier:
         num_threads: int = 1,
         model2_path: str | Path | bool | None = None,
         context: bool = True,
+        sveb: sveb_rr.RRModel | str | Path | bool | None = None,
     ) -> None:
         self.context = context
+        if sveb is False or not context:
+            self.sveb: sveb_rr.RRModel | None = None
+        elif isinstance(sveb, sveb_rr.RRModel):
+            self.sveb = sveb
+        else:
+            self.sveb = sveb_rr.load(sveb if isinstance(sveb, (str, Path)) else sveb_rr.DEFAULT_PATH)
         self._one = _Lite(Path(model_path) if model_path is not None else DEFAULT_MODEL, num_threads)
         if model2_path is False:
             self._two = None
@@ -112,6 +124,7 @@ class BeatClassifier:
             self._one.version
             + (f"+{self._two.version}" if self._two else "")
             + (f"+{rhythm.VERSION}+{morphology.VERSION}+{morphology.FAMILY_VERSION}" if context else "")
+            + (f"+{self.sveb.version}" if self.sveb else "")
         )
 
     def predict_proba(self, wave: np.ndarray, rr: np.ndarray) -> np.ndarray:
@@ -165,6 +178,8 @@ class BeatClassifier:
             [b.family for b in beats],
             votes,
             self.classes,
+            rr=np.stack([b.rr for b in beats]) if beats else None,
+            sveb=self.sveb,
         )
         return labels, proba
 
@@ -176,6 +191,8 @@ def context_labels(
     family: Sequence[int] | None = None,
     votes: Sequence[FamilyVotes] | None = None,
     classes: Sequence[str] = AAMI_CLASSES,
+    rr: np.ndarray | None = None,
+    sveb: sveb_rr.RRModel | None = None,
 ) -> list[str]:
     """The stream's beat labels from the models' probabilities and the patient's context (the one
     place the stream, the evaluation and the training CV label beats).
@@ -183,8 +200,10 @@ def context_labels(
     In order: p(V) voted by the beat's morphology family when ``votes`` are given (per beat, its
     patient's vote dict, updated in place, beats in stream order;
     :func:`models.ecg.morphology.family_vote`, :func:`models.ecg.morphology.vote_proba`), the
-    argmax, no doubtful S in an irregular rhythm (:func:`models.ecg.rhythm.rhythm_labels`), no V for a
-    QRS that matches the patient's average beat (:func:`models.ecg.morphology.morphology_labels`).
+    argmax, S or N for the beats labelled N or S decided by the RR model ``sveb`` from the beats'
+    RR features ``rr`` when both are given (:func:`models.ecg.sveb_rr.rr_labels`), no doubtful S
+    in an irregular rhythm (:func:`models.ecg.rhythm.rhythm_labels`), no V for a QRS that matches
+    the patient's average beat (:func:`models.ecg.morphology.morphology_labels`).
     """
     voted = np.asarray(proba)
     if votes is not None and family is not None:
@@ -195,5 +214,7 @@ def context_labels(
         ]
         voted = morphology.vote_proba(voted, np.asarray(fpv), v)
     labels = [classes[i] for i in np.argmax(voted, axis=1)]
+    if sveb is not None and rr is not None:
+        labels = sveb_rr.rr_labels(labels, sveb.score(rr), sveb.threshold)
     p_s = voted[:, list(classes).index("S")].tolist()
     return morphology.morphology_labels(rhythm.rhythm_labels(labels, irregular, p_s), matches)

@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from models.ecg import morphology, rhythm
+from models.ecg import morphology, rhythm, sveb_rr
 from models.ecg.aami import AAMI_CLASSES
 from models.ecg.beats import N_RR, WAVE_LEN
 from models.ecg.classify import context_labels
+from models.ecg.metrics import class_counts, se_ppv
 from models.ecg.stream_state import FamilyVotes
 
 log = logging.getLogger(__name__)
@@ -269,8 +270,6 @@ def _folds(names: np.ndarray, y: np.ndarray, rec: np.ndarray, k: int) -> list[li
 
 
 def _summary(y_ref: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
-    from models.ecg.metrics import class_counts, se_ppv
-
     out: dict[str, Any] = {}
     for name, cls in (("veb", "V"), ("sveb", "S"), ("n", "N"), ("f", "F")):
         c = class_counts(y_ref, y_pred, cls)
@@ -368,17 +367,24 @@ def train(
                 held_out.append((recs, held))
             model_only = np.array(AAMI_CLASSES)[np.argmax(proba, axis=1)]
             # the labels the stream gives: the family vote (one vote dict per record; each
-            # record's beats are in stream order), then the context rules
+            # record's beats are in stream order), then the context rules, with the RR model
+            # of S / N fitted (and its threshold chosen) on the fold's training records only
             votes: dict[str, FamilyVotes] = {r: {} for r in metrics["records"]}
-            pred = np.array(
-                context_labels(
-                    proba,
-                    data["irregular"].tolist(),
-                    morphology.template_matches(data["wave"]).tolist(),
-                    data["family"].tolist(),
-                    [votes[r] for r in data["rec"].tolist()],
+            matches = morphology.template_matches(data["wave"])
+            pred = np.empty(len(y_int), dtype="<U1")
+            for _, held in held_out:
+                rr_model = sveb_rr.fit(
+                    data["rr"][~held], data["y"][~held], data["irregular"][~held], data["rec"][~held]
                 )
-            )
+                pred[held] = context_labels(
+                    proba[held],
+                    data["irregular"][held].tolist(),
+                    matches[held].tolist(),
+                    data["family"][held].tolist(),
+                    [votes[r] for r in data["rec"][held].tolist()],
+                    rr=data["rr"][held],
+                    sveb=rr_model,
+                )
             per_fold = [
                 {"held_out": recs, **_summary(data["y"][held], pred[held])} for recs, held in held_out
             ]
@@ -389,7 +395,9 @@ def train(
                 "scheme": f"{folds}-fold leave-records-out over DS1 "
                 "(each record scored by a model that never saw it)",
                 "pooled": _summary(data["y"], pred),
-                "context_rules": "p(V) voted by the beat's QRS morphology family; S -> N in an "
+                "context_rules": "p(V) voted by the beat's QRS morphology family; S or N decided "
+                f"by the RR model ({sveb_rr.VERSION}, models/ecg/sveb_rr.py, fitted on the fold's "
+                "training records); S -> N in an "
                 f"AF-irregular rhythm unless p(S) >= {rhythm.CERTAIN_S} "
                 "(models/ecg/rhythm.py); "
                 "V -> N when the QRS "
@@ -428,3 +436,49 @@ def train(
     )
     log.info("trained %s in %.0f s", version, time.time() - t0)
     return metrics
+
+
+def train_sveb(
+    out_dir: str | Path = DEFAULT_OUT, *, records_dir: str | Path, use_cache: bool = True
+) -> dict[str, Any]:
+    """Fit the RR model of S / N (:mod:`models.ecg.sveb_rr`) on every DS1 record and write
+    ``sveb_rr.json``, with its held-out estimate: a nested leave-one-record-out (each record's
+    reference N and S beats of a regular rhythm decided by a model, and a threshold, chosen on the
+    other records alone). Deterministic, seconds once the records are streamed (cached).
+
+    Returns
+    -------
+    dict
+        The artifact's fields and ``cv`` (pooled SVEB Se / +P over the reference N and S beats,
+        per record, each record's threshold).
+    """
+    from rich.progress import Progress
+
+    with Progress() as progress:
+        data = build_dataset(Path(records_dir), use_cache, progress)
+    y, rr, irr, rec = data["y"], data["rr"], data["irregular"], data["rec"]
+    model = sveb_rr.fit(rr, y, irr, rec)
+    ns = np.isin(y, ["N", "S"])
+    labels, thresholds = sveb_rr.nested_labels(np.where(ns, "N", y), rr, y, irr, rec)
+    labels = np.array(rhythm.rhythm_labels(labels.tolist(), irr.tolist()))
+
+    def sveb(m: np.ndarray) -> dict[str, Any]:
+        c = class_counts(y[m & ns], labels[m & ns], "S")
+        rates = se_ppv(c["tp"], c["fn"], c["fp"])
+        return {k: None if np.isnan(v) else round(v, 2) for k, v in rates.items()} | c
+
+    out = model.to_json() | {
+        "train_records": sorted(set(rec.tolist())),
+        "beats": {"N": int(np.sum(y == "N")), "S": int(np.sum(y == "S"))},
+        "cv": {
+            "scheme": "nested leave-one-record-out over DS1: reference N and S beats, S where the "
+            "model fitted on the other records says so and the rhythm is not AF-irregular",
+            "sveb": sveb(np.ones(y.size, bool)),
+            "per_record": {r: sveb(rec == r) for r in sorted(set(rec.tolist()))},
+            "thresholds": thresholds,
+        },
+    }
+    path = Path(out_dir) / sveb_rr.DEFAULT_PATH.name
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    log.info("fitted %s: nested LORO SVEB %s", sveb_rr.VERSION, out["cv"]["sveb"])
+    return out

@@ -68,6 +68,26 @@ def train_ecg(
     print(json.dumps(summary, indent=2))
 
 
+@app.command("sveb")
+def train_sveb(
+    out: Path | None = typer.Option(None, "--out", help="artifact folder (default models/ecg/artifacts)"),
+    records: Path | None = typer.Option(
+        None, "--records", help="DS1 WFDB records (default ../shared/data/mitdb-ds1)"
+    ),
+) -> None:
+    """Refit the RR model of S / N (models/ecg/sveb_rr.py) on DS1; print its nested held-out SVEB figures."""
+    from models.ecg.train import DEFAULT_OUT
+    from models.ecg.train import train_sveb as fit
+    from wardwatch.settings import mitdb_ds1_dir
+
+    m = fit(out or DEFAULT_OUT, records_dir=records or mitdb_ds1_dir())
+    print(
+        json.dumps(
+            {"version": m["version"], "threshold": m["threshold"], "cv_sveb": m["cv"]["sveb"]}, indent=2
+        )
+    )
+
+
 @app.command("deterioration")
 def train_deterioration(
     data: Path | None = typer.Option(None, "--data", help="set A tarball (default: shared data)"),

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from models.ecg import morphology, rhythm
+from models.ecg import morphology, rhythm, sveb_rr
 from models.ecg.beats import MODEL_FS, PRE_S, WAVE_LEN, ECGBeatStream, stack_inputs
 from models.ecg.classify import BeatClassifier
 from models.ecg.evaluate import stream_record
@@ -158,8 +158,12 @@ def test_classifier_applies_both_context_rules_on_real_beats():
         matches = np.array(
             [morphology.template_matches(stack_inputs([b], b.wave2 is not None)[0])[0] for b in beats]
         )
+        assert clf.sveb is not None
+        rr_decided = sveb_rr.rr_labels(
+            raw_labels, clf.sveb.score(np.stack([b.rr for b in beats])), clf.sveb.threshold
+        )
         assert labels == morphology.morphology_labels(
-            rhythm.rhythm_labels(raw_labels, [b.irregular for b in beats], p[:, 1]), matches.tolist()
+            rhythm.rhythm_labels(rr_decided, [b.irregular for b in beats], p[:, 1]), matches.tolist()
         )
         lab = np.array(raw_labels)
         share[name] = {c: float(matches[lab == c].mean()) for c in ("N", "V") if (lab == c).any()}
