@@ -78,6 +78,7 @@ CARDS: dict[str, Card] = {
             "rob": "artifacts/robustness.json",
             "alarms": "../../bench/ecg_alarms_ds1.json",
             "acv": "../../bench/ecg_alarms_ds1_cv.json",
+            "rr": "artifacts/sveb_rr.json",
             "h": "card_figures.json",
         },
     ),

@@ -47,7 +47,7 @@ def test_changing_a_metric_changes_the_ecg_card(tmp_path):
     m2.write_text(json.dumps(metrics))
     text = card_render(card, root=tmp_path)
     assert text != path.read_text()
-    assert "| two-lead ensemble (shipped) | **12.3** |" in text
+    assert "| two-lead ensemble | **12.3** |" in text
     assert cards_stale(tmp_path, ["ecg"]) == ["ecg"]
 
 
