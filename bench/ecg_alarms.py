@@ -187,7 +187,8 @@ def held_out_classifiers(
             }
     from models.ecg import sveb_rr, train
 
-    data = train.build_dataset(records)
+    # the streamed DS1 beats (cached): the fold models and the per-fold RR models train on them
+    data = train.build_dataset(records) if sveb or not paths else {}
     if not paths:
         train.tf_deterministic()
         for leads in leads_needed:

@@ -124,9 +124,6 @@ def beat_features(proba: np.ndarray, rr: np.ndarray, state: SvebState) -> np.nda
     return out
 
 
-Stacker = RRModel  #: a fitted stacker: the RR model's logistic form over the stacker's features
-
-
 GRID = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))  #: thresholds searched, 0.30-0.95
 
 
@@ -206,7 +203,7 @@ def _f1(y: np.ndarray, lab: np.ndarray) -> float:
     return 2 * c["tp"] / max(2 * c["tp"] + c["fn"] + c["fp"], 1)
 
 
-def _fit(x: np.ndarray, d: dict[str, np.ndarray], train_mask: np.ndarray, train_on: str = "base") -> Stacker:
+def _fit(x: np.ndarray, d: dict[str, np.ndarray], train_mask: np.ndarray, train_on: str = "base") -> RRModel:
     """The stacker on the beats of ``train_mask`` labelled N or S by the pipeline (``base``) or by
     the network after the vote (``arg``)."""
     m = train_mask & np.isin(d[train_on], ["N", "S"]) & (d["y"] != "")

@@ -161,9 +161,11 @@ class BeatClassifier:
         two = [i for i, b in enumerate(beats) if b.wave2 is not None] if self._two else []
         one = sorted(set(range(len(beats))) - set(two))
         matches = np.zeros(len(beats), dtype=bool)
+        rr_all = np.zeros((len(beats), N_RR), np.float32)  # the RR model's input, stacked once
         for idx, two_lead in ((one, False), (two, True)):
             if idx:
                 wave, rr = stack_inputs([beats[i] for i in idx], two_lead)
+                rr_all[idx] = rr
                 proba[idx] = self.predict_proba(wave, rr)
                 if self.context:
                     matches[idx] = morphology.template_matches(wave)  # the leads this model saw
@@ -178,7 +180,7 @@ class BeatClassifier:
             [b.family for b in beats],
             votes,
             self.classes,
-            rr=np.stack([b.rr for b in beats]) if beats else None,
+            rr=rr_all,
             sveb=self.sveb,
         )
         return labels, proba

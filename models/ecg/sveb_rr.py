@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from models.ecg.metrics import class_counts
+
 VERSION = "sveb-rr-1"  #: named in BeatClassifier.version when the model decides S / N
 DEFAULT_PATH = Path(__file__).resolve().parent / "artifacts" / "sveb_rr.json"
 FEATURES = ("log_pre_over_avg", "log_post_over_avg", "log_pre_over_post", "log_pre_over_local")
@@ -171,33 +173,25 @@ def _fit_on(rr: np.ndarray, y: np.ndarray, irregular: np.ndarray, sel: np.ndarra
 
 
 def _f1(y: np.ndarray, is_s: np.ndarray) -> float:
-    tp = int(np.sum(is_s & (y == "S")))
-    fn = int(np.sum(~is_s & (y == "S")))
-    fp = int(np.sum(is_s & (y == "N")))
-    return 2 * tp / max(2 * tp + fn + fp, 1)
+    c = class_counts(y, np.where(is_s, "S", "N"), "S")
+    return 2 * c["tp"] / max(2 * c["tp"] + c["fn"] + c["fp"], 1)
 
 
-def held_out_scores(
-    rr: np.ndarray, y: np.ndarray, irregular: np.ndarray, rec: np.ndarray, within: np.ndarray | None = None
-) -> np.ndarray:
-    """Leave-one-record-out scores over the records of ``within`` (default all): each record's
-    beats scored by a model fitted on the other records only (zeros outside ``within``)."""
-    within = np.ones(y.size, bool) if within is None else within
+def held_out_scores(rr: np.ndarray, y: np.ndarray, irregular: np.ndarray, rec: np.ndarray) -> np.ndarray:
+    """Leave-one-record-out scores: each record's beats scored by a model fitted on the other
+    records only."""
     out = np.zeros(y.size)
-    for r in sorted(set(rec[within].tolist())):
-        te = within & (rec == r)
-        out[te] = _fit_on(rr, y, irregular, within & ~te).score(rr[te])
+    for r in sorted(set(rec.tolist())):
+        te = rec == r
+        out[te] = _fit_on(rr, y, irregular, ~te).score(rr[te])
     return out
 
 
-def choose_threshold(
-    rr: np.ndarray, y: np.ndarray, irregular: np.ndarray, rec: np.ndarray, within: np.ndarray | None = None
-) -> float:
+def choose_threshold(rr: np.ndarray, y: np.ndarray, irregular: np.ndarray, rec: np.ndarray) -> float:
     """The :data:`GRID` threshold with the best SVEB F1 (reference N and S beats of a regular
-    rhythm) in a leave-one-record-out over the records of ``within`` only."""
-    within = np.ones(y.size, bool) if within is None else within
-    score = held_out_scores(rr, y, irregular, rec, within)
-    m = within & training_mask(y, irregular)
+    rhythm) in a leave-one-record-out over the given records only."""
+    score = held_out_scores(rr, y, irregular, rec)
+    m = training_mask(y, irregular)
     return max(GRID, key=lambda t: _f1(y[m], score[m] >= t))
 
 
