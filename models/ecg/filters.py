@@ -84,7 +84,8 @@ def fir_state(
 def zero_phase(x: NDArray[np.float64], band: Band, fs: float) -> NDArray[np.float64]:
     """``x`` (mean removed) filtered forwards then backwards: zero phase, and five times cheaper
     than ``sosfiltfilt`` (no padding; the start-up transients, a few tens of ms at each end,
-    are small next to the windows measured here).
+    are small next to the windows measured here). A 2-D ``x`` is filtered row by row in one
+    call (each row exactly as on its own): a batch of patients' windows of one length.
 
     Examples
     --------
@@ -94,9 +95,21 @@ def zero_phase(x: NDArray[np.float64], band: Band, fs: float) -> NDArray[np.floa
     True
     """
     sos = butter_sos(band, fs)
-    forward, _ = sosfilt_state(sos, x - x.mean())
-    backward, _ = sosfilt_state(sos, forward[::-1])
-    return backward[::-1]
+    a = np.asarray(x, dtype=np.float64)
+    rows = a.reshape(1, -1) if a.ndim == 1 else a
+    forward = _sosfilt_rows(sos, rows - rows.mean(axis=1, keepdims=True))
+    backward = _sosfilt_rows(sos, forward[:, ::-1])[:, ::-1]
+    out: NDArray[np.float64] = backward[0] if a.ndim == 1 else backward
+    return out
+
+
+def _sosfilt_rows(sos: NDArray[np.float64], rows: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``scipy.signal.sosfilt(sos, rows, axis=1)`` from a zero state (a new array)."""
+    if _sosfilt is None:  # pragma: no cover
+        return np.asarray(sps.sosfilt(sos, rows, axis=1), dtype=np.float64)
+    y = np.array(rows, dtype=np.float64, order="C")  # a copy: filtered in place
+    _sosfilt(np.asarray(sos, dtype=np.float64), y, np.zeros((y.shape[0], sos.shape[0], 2)))
+    return y
 
 
 __all__ = ["butter_sos", "fir_state", "sosfilt_state", "zero_phase"]

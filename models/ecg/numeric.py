@@ -26,14 +26,27 @@ def median_1d(values: NDArray[np.floating] | Sequence[float]) -> float:
     True
     """
     a = np.asarray(values, dtype=np.float64).ravel()
-    n = a.size
-    if n == 0:
+    if a.size == 0:
         raise ValueError("median of no values")
+    return float(median_rows(a[None, :])[0])
+
+
+def median_rows(rows: NDArray[np.floating]) -> NDArray[np.float64]:
+    """:func:`median_1d` of every row of a 2-D array of finite values, in one partition (the
+    signal measures of a batch of patients' windows of one length).
+
+    >>> median_rows(np.array([[3.0, 1.0, 2.0, 0.0], [4.0, 1.0, 3.0, 2.0]])).tolist()
+    [1.5, 2.5]
+    """
+    a = np.asarray(rows, dtype=np.float64)
+    n = a.shape[1]
     k = n // 2
     if n % 2:
-        return float(np.partition(a, k)[k])
-    p = np.partition(a, (k - 1, k))
-    return float((p[k - 1] + p[k]) / 2)
+        out: NDArray[np.float64] = np.partition(a, k, axis=1)[:, k]
+        return out
+    p = np.partition(a, (k - 1, k), axis=1)
+    mid: NDArray[np.float64] = (p[:, k - 1] + p[:, k]) / 2
+    return mid
 
 
 def percentile_1d(values: NDArray[np.floating] | Sequence[float], q: float) -> float:
@@ -48,20 +61,32 @@ def percentile_1d(values: NDArray[np.floating] | Sequence[float], q: float) -> f
     (True, 1.5)
     """
     a = np.asarray(values, dtype=np.float64).ravel()
-    n = a.size
-    if n == 0:
+    if a.size == 0:
         raise ValueError("percentile of no values")
+    return float(percentile_rows(a[None, :], q)[0])
+
+
+def percentile_rows(rows: NDArray[np.floating], q: float) -> NDArray[np.float64]:
+    """:func:`percentile_1d` of every row of a 2-D array of finite values, in one partition.
+
+    >>> percentile_rows(np.array([[1.0, 2.0], [0.0, 4.0]]), 50).tolist()
+    [1.5, 2.0]
+    """
+    a = np.asarray(rows, dtype=np.float64)
+    n = a.shape[1]
     if not 0 <= q <= 100:
         raise ValueError(f"percentile {q} outside [0, 100]")
     virtual = (n - 1) * (q / 100)
     if virtual >= n - 1:
-        return float(a.max())
+        top: NDArray[np.float64] = a.max(axis=1)
+        return top
     k = math.floor(virtual)
     gamma = virtual - k
-    p = np.partition(a, (k, k + 1))
-    lo, hi = float(p[k]), float(p[k + 1])
+    p = np.partition(a, (k, k + 1), axis=1)
+    lo, hi = p[:, k], p[:, k + 1]
     diff = hi - lo
-    return hi - diff * (1 - gamma) if gamma >= 0.5 else lo + diff * gamma
+    out: NDArray[np.float64] = hi - diff * (1 - gamma) if gamma >= 0.5 else lo + diff * gamma
+    return out
 
 
 @lru_cache(maxsize=64)
@@ -88,4 +113,4 @@ def rfftfreq(n: int, fs: float) -> NDArray[np.float64]:
     return f
 
 
-__all__ = ["hamming", "hanning", "median_1d", "percentile_1d", "rfftfreq"]
+__all__ = ["hamming", "hanning", "median_1d", "median_rows", "percentile_1d", "percentile_rows", "rfftfreq"]

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.ecg.filters import zero_phase
-from models.ecg.numeric import hanning, median_1d, percentile_1d, rfftfreq
+from models.ecg.numeric import hanning, median_rows, percentile_rows, rfftfreq
 from models.ecg.rule_config import DEFAULT_RULES, RuleConfig
 
 
@@ -49,15 +49,25 @@ def inband_noise(
         (a clean ECG is quiet between its QRS upstrokes, noise is not), and that median slope
         in uV/ms. ``(0.0, 0.0)`` for a window under 1 s or a constant one.
     """
-    x = np.asarray(window_uv, dtype=np.float64)
-    if x.size < max(int(fs), 16):
-        return 0.0, 0.0
-    d = np.abs(np.diff(zero_phase(x, cfg.noise_inband_hz, fs)))
-    ref = percentile_1d(d, 99)
-    if ref <= 0:
-        return 0.0, 0.0
-    med = median_1d(d[-round(cfg.noise_window_s * fs) :])
-    return med / ref, med * fs / 1000.0
+    ratio, slope = inband_noise_rows(np.asarray(window_uv, dtype=np.float64)[None, :], fs, cfg)
+    return float(ratio[0]), float(slope[0])
+
+
+def inband_noise_rows(
+    windows_uv: NDArray[np.float64], fs: float, cfg: RuleConfig = DEFAULT_RULES
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`inband_noise` of every row of ``windows_uv`` (windows of one length and rate)."""
+    x = np.asarray(windows_uv, dtype=np.float64)
+    zeros = np.zeros(x.shape[0])
+    if x.shape[1] < max(int(fs), 16):
+        return zeros, zeros.copy()
+    d = np.abs(np.diff(zero_phase(x, cfg.noise_inband_hz, fs), axis=1))
+    ref = percentile_rows(d, 99)
+    med = median_rows(d[:, -round(cfg.noise_window_s * fs) :])
+    ok = ref > 0
+    ratio = np.divide(med, ref, out=zeros.copy(), where=ok)
+    slope = np.where(ok, med * fs / 1000.0, 0.0)
+    return ratio, slope
 
 
 def ecg_signal_quality(
@@ -90,36 +100,64 @@ def ecg_signal_quality(
     >>> ecg_signal_quality(sig, 360.0)["flat"]
     True
     """
-    x = np.asarray(window_uv, dtype=np.float64)
+    return ecg_signal_quality_rows(np.asarray(window_uv, dtype=np.float64)[None, :], fs, cfg)[0]
+
+
+def ecg_signal_quality_rows(
+    windows_uv: NDArray[np.float64], fs: float, cfg: RuleConfig = DEFAULT_RULES
+) -> list[SignalQuality]:
+    """:func:`ecg_signal_quality` of every row of ``windows_uv`` (windows of one length and
+    rate, e.g. a batch of patients' rolling signals), each row exactly as on its own: the
+    filters, spectra and order statistics run once over the batch."""
+    x = np.asarray(windows_uv, dtype=np.float64)
+    rows, n = x.shape
     nf = max(1, round(cfg.flat_window_s * fs))
-    tail = x[-nf:]
-    p2p = float(tail.max() - tail.min()) if tail.size else 0.0
-    flat = bool(tail.size >= nf and p2p < cfg.flat_p2p_uv)
+    tail = x[:, -nf:]
+    p2p = (tail.max(axis=1) - tail.min(axis=1)) if n else np.zeros(rows)
+    flat = (tail.shape[1] >= nf) & (p2p < cfg.flat_p2p_uv)
     nn = round(cfg.noise_window_s * fs)
-    seg = x[-nn:]
-    hf_ratio = hf_rms = slope_ratio = slope = 0.0
-    if seg.size >= int(fs) and not flat:
-        seg = seg - seg.mean()
-        spec = np.abs(np.fft.rfft(seg * hanning(seg.size))) ** 2
-        freqs = rfftfreq(seg.size, float(fs))
+    seg = x[:, -nn:]
+    hf_ratio = hf_rms = slope_ratio = slope = np.zeros(rows)
+    measured = ~flat if seg.shape[1] >= int(fs) else np.zeros(rows, bool)
+    if measured.any():
+        seg = seg - seg.mean(axis=1, keepdims=True)
+        m = seg.shape[1]
+        spec = np.abs(np.fft.rfft(seg * hanning(m), axis=1)) ** 2
+        freqs = rfftfreq(m, float(fs))
         lo, mid, hi = cfg.noise_band_hz
         hi = min(hi, 0.95 * fs / 2)
-        p_lo = float(spec[(freqs >= lo) & (freqs < mid)].sum())
-        p_hi = float(spec[(freqs >= mid) & (freqs < hi)].sum())
-        hf_ratio = p_hi / p_lo if p_lo > 0 else (math.inf if p_hi > 0 else 0.0)
+        p_lo = spec[:, (freqs >= lo) & (freqs < mid)].sum(axis=1)
+        p_hi = spec[:, (freqs >= mid) & (freqs < hi)].sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(p_lo > 0, p_hi / p_lo, np.where(p_hi > 0, math.inf, 0.0))
         # band RMS by Parseval (one-sided spectrum of a Hann-windowed segment)
-        hf_rms = math.sqrt(2.0 * p_hi / (seg.size**2 * 0.375))
-        slope_ratio, slope = inband_noise(x, fs, cfg)
-    return {
-        "p2p_uv": round(p2p, 1),
-        "flat": flat,
-        "hf_ratio": round(hf_ratio, 4) if math.isfinite(hf_ratio) else 1e9,
-        "hf_rms_uv": round(hf_rms, 1),
-        "noisy": bool(hf_ratio > cfg.noise_hf_ratio and hf_rms > cfg.noise_hf_rms_uv),
-        "slope_ratio": round(slope_ratio, 4),
-        "slope_uv_ms": round(slope, 2),
-        "noisy_inband": bool(slope_ratio > cfg.noise_slope_ratio and slope >= cfg.noise_slope_min_uv_ms),
-    }
+        hf_ratio = np.where(measured, ratio, 0.0)
+        hf_rms = np.where(measured, np.sqrt(2.0 * p_hi / (m**2 * 0.375)), 0.0)
+        s_ratio, s_slope = inband_noise_rows(x, fs, cfg)
+        slope_ratio = np.where(measured, s_ratio, 0.0)
+        slope = np.where(measured, s_slope, 0.0)
+    out: list[SignalQuality] = []
+    for i in range(rows):
+        hr, rms, sr, sl = float(hf_ratio[i]), float(hf_rms[i]), float(slope_ratio[i]), float(slope[i])
+        out.append(
+            {
+                "p2p_uv": round(float(p2p[i]), 1),
+                "flat": bool(flat[i]),
+                "hf_ratio": round(hr, 4) if math.isfinite(hr) else 1e9,
+                "hf_rms_uv": round(rms, 1),
+                "noisy": bool(hr > cfg.noise_hf_ratio and rms > cfg.noise_hf_rms_uv),
+                "slope_ratio": round(sr, 4),
+                "slope_uv_ms": round(sl, 2),
+                "noisy_inband": bool(sr > cfg.noise_slope_ratio and sl >= cfg.noise_slope_min_uv_ms),
+            }
+        )
+    return out
 
 
-__all__ = ["SignalQuality", "ecg_signal_quality", "inband_noise"]
+__all__ = [
+    "SignalQuality",
+    "ecg_signal_quality",
+    "ecg_signal_quality_rows",
+    "inband_noise",
+    "inband_noise_rows",
+]

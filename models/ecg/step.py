@@ -6,7 +6,8 @@ and the tests run.
 
     for each chunk, in order:
         verdict, changes = ecg_admit(state, chunk, now_wall)   # sequence check, feed resumed
-        det = ecg_detect(state, chunk)                         # QRS + beat inputs, signal measures
+        det = ecg_detect(state, chunk, measure=False)          # QRS + beat inputs
+    signal_measures(every det's rolling signal)                # one batched call per length
     labels = classifier.predict(all candidates of the batch,   # one call for every patient
                                 votes=[their patient's state["votes"]])
     for each admitted chunk, in order:
@@ -37,7 +38,7 @@ from models.ecg.beats import BeatCandidate, ECGBeatStream
 from models.ecg.measures import hr_from_beats
 from models.ecg.rule_config import DEFAULT_RULES, RuleConfig
 from models.ecg.signal_buffer import SignalBuffer, buffer_append, buffer_decode
-from models.ecg.signal_quality import ecg_signal_quality
+from models.ecg.signal_quality import ecg_signal_quality_rows
 from models.ecg.stream_state import (
     STATE_VERSION,
     BeatBins,
@@ -46,7 +47,7 @@ from models.ecg.stream_state import (
     LeadBuffer,
     ecg_state_new,
 )
-from models.ecg.vf import vf_measures
+from models.ecg.vf import vf_measures_rows
 from wardwatch.records.ecg import ECGChunk, SeqVerdict, ecg_sequence_check
 from wardwatch.records.errors import InvalidRecord
 from wardwatch.records.points import point
@@ -124,6 +125,7 @@ class Detection:
     quality: dict[str, Any]  # ecg_signal_quality and vf_measures of the rolling signal
     buf: SignalBuffer | None = None  # the rolling signal right after this chunk (for strips)
     buf2: LeadBuffer | None = None  # the same of the second lead (None without one)
+    signal: NDArray[np.int16] | None = None  # ``buf``'s samples: what ``quality`` measures
 
 
 def ecg_detect(
@@ -132,10 +134,14 @@ def ecg_detect(
     cfg: RuleConfig = DEFAULT_RULES,
     stream: ECGBeatStream | None = None,
     signals: KeptSignals | None = None,
+    *,
+    measure: bool = True,
 ) -> tuple[Detection, ECGBeatStream]:
     """Run the patient's streaming beat detector on the chunk; return the completed beats.
 
-    Also appends the chunk to the rolling strip buffer and measures signal quality on it.
+    Also appends the chunk to the rolling strip buffer and measures signal quality on it
+    (:func:`signal_measures`; with ``measure=False`` the caller does, for a whole batch at once,
+    and ``quality`` is empty until then).
 
     Parameters
     ----------
@@ -174,7 +180,7 @@ def ecg_detect(
     buf, signal = _extend(state.get("buf"), chunk.ecg_uv, chunk, kept, "buf")
     state["buf"] = buf
     state["buf2"] = _second_lead_buffer(state.get("buf2"), chunk, kept)
-    quality = {**ecg_signal_quality(signal, chunk.fs_hz, cfg), **vf_measures(signal, chunk.fs_hz, cfg)}
+    quality = signal_measures([signal], [chunk.fs_hz], cfg)[0] if measure else {}
     return Detection(
         list(cands),
         [t0 + c.t_offset_s for c in cands],
@@ -183,7 +189,29 @@ def ecg_detect(
         quality,
         buf,
         state["buf2"],
+        signal,
     ), stream
+
+
+def signal_measures(
+    signals: Sequence[NDArray[np.number[Any]]], fs: Sequence[float], cfg: RuleConfig = DEFAULT_RULES
+) -> list[dict[str, Any]]:
+    """:func:`models.ecg.signal_quality.ecg_signal_quality` merged with
+    :func:`models.ecg.vf.vf_measures` of each rolling signal (at its rate ``fs``), computed
+    together for the signals of one length and rate (a batch's patients in steady state): the
+    filters and spectra run once per group instead of once per patient, with each signal's
+    result exactly what it gets on its own (``tests/unit/ecg/test_step.py``)."""
+    groups: dict[tuple[int, float], list[int]] = {}
+    for i, (x, rate) in enumerate(zip(signals, fs, strict=True)):
+        groups.setdefault((len(x), float(rate)), []).append(i)
+    out: list[dict[str, Any]] = [{} for _ in signals]
+    for (_, rate), idx in groups.items():
+        rows = np.stack([np.asarray(signals[i], dtype=np.float64) for i in idx])
+        for i, q, v in zip(
+            idx, ecg_signal_quality_rows(rows, rate, cfg), vf_measures_rows(rows, rate, cfg), strict=True
+        ):
+            out[i] = {**q, **v}
+    return out
 
 
 def _extend(
@@ -455,7 +483,7 @@ def _admit_and_detect(
     ):
         stream, signals = cached.stream, cached.signals
     try:
-        det, stream = ecg_detect(st, chunk, cfg, stream, signals)
+        det, stream = ecg_detect(st, chunk, cfg, stream, signals, measure=False)
     except Exception as e:  # noqa: BLE001 - the chunk is dead-lettered with the error
         if live is not None:
             live.pop(pid, None)
@@ -464,6 +492,33 @@ def _admit_and_detect(
     if live is not None:
         live[pid] = LiveDetector(chunk.seq, st["seg_t0"], stream, signals)
     return _Admitted(index, chunk, st, det, changes)
+
+
+def _measure(work: list[_Admitted], cfg: RuleConfig, out: StepResult) -> None:
+    """Every admitted chunk's signal measures, batched (:func:`signal_measures`); if the batch
+    fails, chunk by chunk, so that one bad signal is dead-lettered alone."""
+    try:
+        found = signal_measures([_signal(w) for w in work], [w.chunk.fs_hz for w in work], cfg)
+    except Exception:  # noqa: BLE001 - find the chunk that fails below
+        found = []
+    if found:
+        for w, q in zip(work, found, strict=True):
+            w.det.quality = q
+        return
+    kept = []
+    for w in work:
+        try:
+            w.det.quality = signal_measures([_signal(w)], [w.chunk.fs_hz], cfg)[0]
+        except Exception as e:  # noqa: BLE001 - the chunk is dead-lettered with the error
+            out.rejected.append(_processing_error(w.index, "detect", e))
+            continue
+        kept.append(w)
+    work[:] = kept
+
+
+def _signal(w: _Admitted) -> NDArray[np.int16]:
+    assert w.det.signal is not None, "ecg_detect keeps the rolling signal it extended"
+    return w.det.signal
 
 
 def _classify(work: list[_Admitted], classifier: BeatLabeller | None) -> list[list[str]]:
@@ -544,6 +599,7 @@ def ecg_step(
         admitted = _admit_and_detect(i, chunk, st, now_wall, part, live, cfg, out)
         if admitted is not None:
             work.append(admitted)
+    _measure(work, cfg, out)
     for w, labels in zip(work, _classify(work, classifier), strict=True):
         out.results.append(_analyse(w, labels, cfg))
     return out
@@ -577,5 +633,6 @@ __all__ = [
     "ecg_detect",
     "ecg_state_new",
     "ecg_step",
+    "signal_measures",
     "strip_inputs",
 ]

@@ -55,33 +55,49 @@ def vf_measures(window_uv: NDArray[np.number[Any]], fs: float, cfg: RuleConfig =
     >>> vf_measures(synth_ecg(6, fs=360.0, hr_bpm=150)[0], 360.0)["vf"]
     False
     """
-    out: VFMeasures = {"vf_leak": 1.0, "vf_conc": 0.0, "vf_freq_hz": 0.0, "vf": False}
+    return vf_measures_rows(np.asarray(window_uv, dtype=np.float64)[None, :], fs, cfg)[0]
+
+
+def vf_measures_rows(
+    windows_uv: NDArray[np.float64], fs: float, cfg: RuleConfig = DEFAULT_RULES
+) -> list[VFMeasures]:
+    """:func:`vf_measures` of every row of ``windows_uv`` (windows of one length and rate, e.g.
+    a batch of patients' rolling signals), each row exactly as on its own: the band-pass and
+    the spectra run once over the batch."""
+    x = np.asarray(windows_uv, dtype=np.float64)
+    out: list[VFMeasures] = [
+        {"vf_leak": 1.0, "vf_conc": 0.0, "vf_freq_hz": 0.0, "vf": False} for _ in range(x.shape[0])
+    ]
     n = round(cfg.vf_window_s * fs)
-    x = np.asarray(window_uv, dtype=np.float64)[-(n + round(fs)) :]  # 1 s more for the filter
-    if x.size < n:
+    x = x[:, -(n + round(fs)) :]  # 1 s more for the filter
+    if x.shape[1] < n:
         return out
-    x = zero_phase(x, cfg.vf_band_hz, fs)[-n:]
-    x = x - x.mean()
-    dsum = float(np.abs(np.diff(x)).sum())
-    if dsum <= 0:
-        return out
-    half = int(math.floor(math.pi * float(np.abs(x).sum()) / dsum + 0.5))
-    if 1 <= half < x.size:
-        a, b = x[half:], x[:-half]
-        den = float((np.abs(a) + np.abs(b)).sum())
-        out["vf_leak"] = round(float(np.abs(a + b).sum()) / den, 4) if den > 0 else 1.0
-    amp = np.abs(np.fft.rfft(x * hamming(x.size)))
-    f = rfftfreq(x.size, float(fs))
+    x = zero_phase(x, cfg.vf_band_hz, fs)[:, -n:]
+    x = x - x.mean(axis=1, keepdims=True)
+    dsums = np.abs(np.diff(x, axis=1)).sum(axis=1)
+    abs_sums = np.abs(x).sum(axis=1)
+    amps = np.abs(np.fft.rfft(x * hamming(x.shape[1]), axis=1))
+    f = rfftfreq(x.shape[1], float(fs))
     band = (f >= 0.5) & (f <= 9.0)
-    peak = float(f[band][np.argmax(amp[band])])
-    total = float(amp[(f >= 0.5) & (f <= 20.0 * peak)].sum())
-    conc = float(amp[(f >= 0.7 * peak) & (f <= 1.4 * peak)].sum()) / total if total > 0 else 0.0
-    out["vf_conc"] = round(conc, 4)
-    out["vf_freq_hz"] = round(peak, 3)
-    out["vf"] = bool(
-        out["vf_leak"] < cfg.vf_leak_max and conc > cfg.vf_conc_min and peak >= cfg.vf_freq_min_hz
-    )
+    peaks = f[band][np.argmax(amps[:, band], axis=1)]
+    for i, o in enumerate(out):
+        dsum = float(dsums[i])
+        if dsum <= 0:
+            continue
+        xi, amp, peak = x[i], amps[i], float(peaks[i])
+        half = int(math.floor(math.pi * float(abs_sums[i]) / dsum + 0.5))
+        if 1 <= half < xi.size:
+            a, b = xi[half:], xi[:-half]
+            den = float((np.abs(a) + np.abs(b)).sum())
+            o["vf_leak"] = round(float(np.abs(a + b).sum()) / den, 4) if den > 0 else 1.0
+        total = float(amp[(f >= 0.5) & (f <= 20.0 * peak)].sum())
+        conc = float(amp[(f >= 0.7 * peak) & (f <= 1.4 * peak)].sum()) / total if total > 0 else 0.0
+        o["vf_conc"] = round(conc, 4)
+        o["vf_freq_hz"] = round(peak, 3)
+        o["vf"] = bool(
+            o["vf_leak"] < cfg.vf_leak_max and conc > cfg.vf_conc_min and peak >= cfg.vf_freq_min_hz
+        )
     return out
 
 
-__all__ = ["VFMeasures", "vf_measures"]
+__all__ = ["VFMeasures", "vf_measures", "vf_measures_rows"]

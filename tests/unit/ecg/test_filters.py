@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from scipy import signal as sps
 
 from models.ecg.filters import butter_sos, fir_state, sosfilt_state, zero_phase
-from models.ecg.numeric import median_1d, percentile_1d
+from models.ecg.numeric import median_1d, median_rows, percentile_1d, percentile_rows
 from models.ecg.qrs import QRSDetector
 
 _finite = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False)
@@ -90,3 +90,20 @@ def test_median_1d_is_numpys_median(values):
 )
 def test_percentile_1d_is_numpys_percentile(values, q):
     assert percentile_1d(values, q) == float(np.percentile(values, q))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 6).flatmap(
+        lambda rows: arrays(np.float64, st.tuples(st.just(rows), st.integers(1, 1200)), elements=_finite)
+    ),
+    _bands,
+    _rates,
+    st.sampled_from([99.0, 50, 0, 100, 1, 95.5]) | st.floats(0, 100),
+)
+def test_row_versions_give_each_row_its_own_result(x, band, fs, q):
+    """The batched signal measures' helpers: every row exactly as the 1-D call on it alone."""
+    assert median_rows(x).tolist() == [median_1d(r) for r in x]
+    assert percentile_rows(x, q).tolist() == [percentile_1d(r, q) for r in x]
+    filtered = zero_phase(x, band, fs)
+    assert all(np.array_equal(filtered[i], zero_phase(r, band, fs)) for i, r in enumerate(x))

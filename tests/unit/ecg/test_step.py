@@ -11,7 +11,7 @@ import pytest
 
 from models.ecg.alarm_output import alarm_condition, alarm_point
 from models.ecg.array_state import unpack_f64
-from models.ecg.step import ecg_admit, ecg_detect, ecg_state_new, ecg_step
+from models.ecg.step import ecg_admit, ecg_detect, ecg_state_new, ecg_step, signal_measures
 from simulators.ecg_feed import feed_chunks
 from simulators.ecg_synth import SCENARIOS, synth_beds
 from wardwatch.records.ecg import ecg_validate
@@ -271,6 +271,27 @@ def test_one_batch_of_many_patients_equals_each_patient_alone(beds):
         assert out[f.patient_id] == alone[f.patient_id][0], f.patient_id
         assert json.dumps(states[f.patient_id]) == alone[f.patient_id][1]
     assert {s for o, _ in alone.values() for s, _, _ in o} >= {"ecg.vtach", "ecg.pause", "ecg.afib"}
+
+
+def test_signal_measures_of_a_batch_are_each_signals_own(beds):
+    """The step measures its batch's rolling signals together (one filter and FFT call per
+    length and rate); each signal gets exactly what it gets alone, whatever its neighbours: flat,
+    noisy, VF, short, another rate."""
+    windows, rates = [], []
+    for f in beds.values():
+        sig = np.asarray(f.signal_uv)
+        for end in (500, 1800, 3600, 9000, 12600, 16200, 19800):
+            windows.append(sig[max(0, end - 3600) : end].astype(np.int16))
+            rates.append(f.fs_hz)
+        windows.append(sig[::2][:2500].astype(np.int16))  # the same signal as if sampled at 180 Hz
+        rates.append(f.fs_hz / 2)
+    batch = signal_measures(windows, rates)
+    alone = [signal_measures([w], [r])[0] for w, r in zip(windows, rates, strict=True)]
+    assert batch == alone
+    assert batch[::-1] == signal_measures(windows[::-1], rates[::-1])
+    # the windows reach every verdict, so a batch that mixed rows up would show
+    for key in ("flat", "noisy", "noisy_inband", "vf"):
+        assert any(q[key] for q in batch) and not all(q[key] for q in batch), key
 
 
 def test_the_workers_cache_gives_what_the_state_alone_gives(beds):
