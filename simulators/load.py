@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 
 from simulators.ecg_feed import BedFeed
 from simulators.ecg_synth import SCENARIOS, SynthEvent, synth_ecg
@@ -224,7 +225,10 @@ def drive(
 
 
 def _json(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":"), default=str).encode()
+    """The record as compact JSON: orjson, the same bytes as ``json.dumps(value, separators=(",",
+    ":"))`` for these records (str, int, float and lists of int) at a tenth of the CPU, which
+    the simulator takes from the same two cores as the pipeline it loads."""
+    return orjson.dumps(value, default=str)
 
 
 def drive_process(

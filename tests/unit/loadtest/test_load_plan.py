@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from simulators.load import SEND_SLOTS, drive, load_ecg_events, load_plan, record_end_s, tick_records
+from simulators.load import SEND_SLOTS, _json, drive, load_ecg_events, load_plan, record_end_s, tick_records
 from wardwatch.loadtest.expected import expected_outputs, point_key
 from wardwatch.loadtest.measure import lag_grows, percentiles
 from wardwatch.records.ecg import ecg_validate
@@ -72,6 +72,16 @@ def test_drive_sends_each_bed_at_its_own_time_never_before_its_records_end():
         assert t <= at < t + 0.2, (topic, v["patient_id"])  # sent at its device end time
     tick0 = sorted(at for at, topic, v in rec.sent[:10] if topic == "vitals")
     assert tick0[-1] - tick0[0] >= 0.7  # spread over the second, not one burst
+
+
+def test_the_bytes_sent_are_the_planned_records_as_compact_json():
+    """The simulator encodes with orjson; the load test computes what to expect from the planned
+    records, so the bytes must be exactly the standard library's compact JSON of them."""
+    plan = load_plan(6, 3, ecg_share=0.5, prefix="T")
+    records = [r for _, readings, chunks in tick_records(plan, START) for r in readings + chunks]
+    assert len(records) == 6 * 3 + 3 * 3
+    for r in records:
+        assert _json(r) == json.dumps(r, separators=(",", ":")).encode()
 
 
 def test_events_fit_short_runs_and_repeat_in_long_ones():
