@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime
@@ -49,23 +50,23 @@ def test_ticks_are_valid_records_ending_at_their_send_time(slots):
 
 
 class _Recorder:
-    """Stands in for the Kafka producer: the wall time each record was handed over."""
+    """Stands in for the aiokafka producer: the wall time each record was handed over."""
 
     def __init__(self):
         self.sent = []
 
-    def send(self, topic, key, value):
+    async def send(self, topic, value, key=None):
         self.sent.append((time.time(), topic, json.loads(value)))
-
-    def flush(self):
-        pass
+        acked = asyncio.get_running_loop().create_future()
+        acked.set_result(None)
+        return acked
 
 
 def test_drive_sends_each_bed_at_its_own_time_never_before_its_records_end():
     plan = load_plan(8, 2, ecg_share=0.25, prefix="T", send_slots=4)
     start = datetime.fromtimestamp(time.time() + 0.3, UTC)
     rec = _Recorder()
-    stats = drive(plan, start, rec)
+    stats = asyncio.run(drive(plan, start, rec))
     assert (stats.vitals, stats.ecg) == (16, 4)
     for at, topic, v in rec.sent:
         t = datetime.fromisoformat(v["ts"]).timestamp() + (1.0 if topic == "ecg" else 0.0)
