@@ -500,8 +500,8 @@ def _measure(work: list[_Admitted], cfg: RuleConfig, out: StepResult) -> None:
     try:
         found = signal_measures([_signal(w) for w in work], [w.chunk.fs_hz for w in work], cfg)
     except Exception:  # noqa: BLE001 - find the chunk that fails below
-        found = []
-    if found:
+        found = None
+    if found is not None:
         for w, q in zip(work, found, strict=True):
             w.det.quality = q
         return
@@ -514,6 +514,7 @@ def _measure(work: list[_Admitted], cfg: RuleConfig, out: StepResult) -> None:
             continue
         kept.append(w)
     work[:] = kept
+    out.rejected.sort(key=lambda r: r.index)  # verdicts in chunk order, as everywhere
 
 
 def _signal(w: _Admitted) -> NDArray[np.int16]:

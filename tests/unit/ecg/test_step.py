@@ -294,6 +294,40 @@ def test_signal_measures_of_a_batch_are_each_signals_own(beds):
         assert any(q[key] for q in batch) and not all(q[key] for q in batch), key
 
 
+def test_a_signal_the_measures_fail_on_is_dead_lettered_alone(beds, monkeypatch):
+    """If the batched measures raise (a bug), each chunk is measured alone: the one that fails
+    is dead-lettered at stage ``detect``; the others get exactly their normal results."""
+    from models.ecg import step
+
+    feeds = [beds[n] for n in ("sinus", "vrun", "pause")]
+    per = [[json.loads(json.dumps(c)) for c in feed_chunks(f, START, seconds=12)] for f in feeds]
+    per[1][11]["ecg_uv"][-1] = 4321  # a marker the broken measure refuses
+    batches = [[ecg_validate(json.dumps(p[k])) for p in per] for k in range(12)]
+    want_states = {}
+    want = [ecg_step(want_states, b, None, 0.0).results for b in batches[:11]]
+    real = step.ecg_signal_quality_rows
+
+    def broken(rows, fs, cfg):
+        if (rows[:, -1] == 4321).any():
+            raise ValueError("cannot measure this")
+        return real(rows, fs, cfg)
+
+    monkeypatch.setattr(step, "ecg_signal_quality_rows", broken)
+    states = {}
+    got = [ecg_step(states, b, None, 0.0) for b in batches]
+
+    def seen(results):
+        return [(r.index, r.hr_bpm, r.points, [(c.source, c.active) for c in r.changes]) for r in results]
+
+    assert [seen(g.results) for g in got[:11]] == [seen(w) for w in want]
+    last = got[11]
+    assert [(r.index, r.stage, r.detail["code"]) for r in last.rejected] == [
+        (1, "detect", "processing_error")
+    ]
+    assert "cannot measure this" in last.rejected[0].reason
+    assert [r.index for r in last.results] == [0, 2]
+
+
 def test_the_workers_cache_gives_what_the_state_alone_gives(beds):
     """The agent keeps each patient's live detector and decoded rolling buffers between chunks
     (``live``); the outputs and states must be those of a state read back from its changelog
