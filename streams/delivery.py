@@ -701,6 +701,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
                         if verdict in ("drop", "wait"):
                             continue
                     elif nxt is not None and offset < nxt:
+                        _dropped_below(tp, offset, nxt)
                         continue  # Faust's own rule for topics without acks (changelogs)
                     if commit_every is not None and self._n_acked >= commit_every:
                         self._n_acked = 0
@@ -737,6 +738,19 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
         unset_flag(faust_consumer.CONSUMER_FETCHING)
 
 
+_DROPPED_BELOW: dict[Any, int] = {}
+
+
+def _dropped_below(tp: Any, offset: int, nxt: int) -> None:
+    """Log, once per read position, that a record of a topic without acks (a changelog) was not
+    delivered because the position is past it. A diagnosis aid for the recovery hang of stop 39
+    (a survivor's table recovery that never receives its changelog records): if the position
+    a recovery reads from is overwritten by a later one, every re-read record lands here."""
+    if _DROPPED_BELOW.get(tp) != nxt:
+        _DROPPED_BELOW[tp] = nxt
+        log.warning("record %s of %s not delivered: the read position is already %s", offset, tp, nxt)
+
+
 _faust_perform_seek = faust_consumer.Consumer.perform_seek
 
 
@@ -746,11 +760,16 @@ async def _perform_seek(self: Any) -> None:
     await _faust_perform_seek(self)
     acks_enabled_for = self.app.topics.acks_enabled_for
     log.info(
-        "input positions after the seek: %s",
+        "input positions after the seek: %s; other positions set: %s",
         {
             f"{tp.topic}/{tp.partition}": o
             for tp, o in self._read_offset.items()
             if acks_enabled_for(tp.topic)
+        },
+        {
+            f"{tp.topic}/{tp.partition}": o
+            for tp, o in self._read_offset.items()
+            if o is not None and not acks_enabled_for(tp.topic)
         },
     )
     fresh = [
