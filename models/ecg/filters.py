@@ -53,14 +53,9 @@ def sosfilt_state(
     True
     """
     n_sections = sos.shape[0]
-    state = np.zeros((n_sections, 2)) if zi is None else zi
-    if _sosfilt is None:  # pragma: no cover
-        y0, zf0 = sps.sosfilt(sos, x, zi=state)
-        return np.asarray(y0, dtype=np.float64), np.asarray(zf0, dtype=np.float64)
-    y = np.array(x, dtype=np.float64, order="C").reshape(1, -1)  # a copy: filtered in place
-    z = np.array(state, dtype=np.float64, order="C").reshape(1, n_sections, 2)
-    _sosfilt(np.asarray(sos, dtype=np.float64), y, z)
-    return y[0], z[0]
+    state = None if zi is None else np.asarray(zi).reshape(1, n_sections, 2)
+    y, zf = _sosfilt_rows(sos, np.asarray(x).reshape(1, -1), state)
+    return y[0], zf[0]
 
 
 def fir_state(
@@ -97,19 +92,27 @@ def zero_phase(x: NDArray[np.float64], band: Band, fs: float) -> NDArray[np.floa
     sos = butter_sos(band, fs)
     a = np.asarray(x, dtype=np.float64)
     rows = a.reshape(1, -1) if a.ndim == 1 else a
-    forward = _sosfilt_rows(sos, rows - rows.mean(axis=1, keepdims=True))
-    backward = _sosfilt_rows(sos, forward[:, ::-1])[:, ::-1]
+    forward, _ = _sosfilt_rows(sos, rows - rows.mean(axis=1, keepdims=True))
+    backward = _sosfilt_rows(sos, forward[:, ::-1])[0][:, ::-1]
     out: NDArray[np.float64] = backward[0] if a.ndim == 1 else backward
     return out
 
 
-def _sosfilt_rows(sos: NDArray[np.float64], rows: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``scipy.signal.sosfilt(sos, rows, axis=1)`` from a zero state (a new array)."""
-    if _sosfilt is None:  # pragma: no cover
-        return np.asarray(sps.sosfilt(sos, rows, axis=1), dtype=np.float64)
+def _sosfilt_rows(
+    sos: NDArray[np.float64], rows: NDArray[np.float64], zi: NDArray[np.float64] | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``scipy.signal.sosfilt`` of every row of the 2-D ``rows``, each from its state ``zi[i]``
+    (``(rows, sections, 2)``; zeros when None): new arrays of the filtered rows and the final
+    states, through SciPy's compiled kernel (the inputs are not modified)."""
     y = np.array(rows, dtype=np.float64, order="C")  # a copy: filtered in place
-    _sosfilt(np.asarray(sos, dtype=np.float64), y, np.zeros((y.shape[0], sos.shape[0], 2)))
-    return y
+    shape = (y.shape[0], sos.shape[0], 2)
+    z = np.zeros(shape) if zi is None else np.array(zi, dtype=np.float64, order="C").reshape(shape)
+    if _sosfilt is None:  # pragma: no cover - depends on the SciPy version
+        for i in range(y.shape[0]):
+            y[i], z[i] = sps.sosfilt(sos, y[i], zi=z[i])
+        return y, z
+    _sosfilt(np.asarray(sos, dtype=np.float64), y, z)
+    return y, z
 
 
 __all__ = ["butter_sos", "fir_state", "sosfilt_state", "zero_phase"]
