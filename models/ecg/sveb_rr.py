@@ -167,9 +167,9 @@ def training_mask(y: np.ndarray, irregular: np.ndarray) -> np.ndarray:
     return m
 
 
-def _fit_on(rr: np.ndarray, y: np.ndarray, irregular: np.ndarray, sel: np.ndarray) -> RRModel:
+def _fit_on(x: np.ndarray, y: np.ndarray, irregular: np.ndarray, sel: np.ndarray) -> RRModel:
     m = sel & training_mask(y, irregular)
-    return fit_logistic(rr_features(rr[m]), (y[m] == "S").astype(float))
+    return fit_logistic(x[m], (y[m] == "S").astype(float))
 
 
 def _f1(y: np.ndarray, is_s: np.ndarray) -> float:
@@ -177,20 +177,21 @@ def _f1(y: np.ndarray, is_s: np.ndarray) -> float:
     return 2 * c["tp"] / max(2 * c["tp"] + c["fn"] + c["fp"], 1)
 
 
-def held_out_scores(rr: np.ndarray, y: np.ndarray, irregular: np.ndarray, rec: np.ndarray) -> np.ndarray:
+def held_out_scores(x: np.ndarray, y: np.ndarray, irregular: np.ndarray, rec: np.ndarray) -> np.ndarray:
     """Leave-one-record-out scores: each record's beats scored by a model fitted on the other
-    records only."""
+    records only. ``x``: the beats' feature rows (:func:`rr_features`, or any columns
+    :func:`fit_logistic` takes)."""
     out = np.zeros(y.size)
     for r in sorted(set(rec.tolist())):
         te = rec == r
-        out[te] = _fit_on(rr, y, irregular, ~te).score(rr[te])
+        out[te] = _fit_on(x, y, irregular, ~te).score_features(x[te])
     return out
 
 
-def choose_threshold(rr: np.ndarray, y: np.ndarray, irregular: np.ndarray, rec: np.ndarray) -> float:
+def choose_threshold(x: np.ndarray, y: np.ndarray, irregular: np.ndarray, rec: np.ndarray) -> float:
     """The :data:`GRID` threshold with the best SVEB F1 (reference N and S beats of a regular
-    rhythm) in a leave-one-record-out over the given records only."""
-    score = held_out_scores(rr, y, irregular, rec)
+    rhythm) in a leave-one-record-out over the given records only (feature rows ``x``)."""
+    score = held_out_scores(x, y, irregular, rec)
     m = training_mask(y, irregular)
     return max(GRID, key=lambda t: _f1(y[m], score[m] >= t))
 
@@ -211,11 +212,17 @@ def fit(rr: np.ndarray, y: np.ndarray, irregular: np.ndarray, rec: np.ndarray) -
     rec : numpy.ndarray
         Record (patient) of each beat, for the threshold's leave-one-record-out.
     """
+    return fit_features(rr_features(rr), y, irregular, rec)
+
+
+def fit_features(x: np.ndarray, y: np.ndarray, irregular: np.ndarray, rec: np.ndarray) -> RRModel:
+    """:func:`fit` on the beats' feature rows ``x`` (:func:`rr_features` for the shipped model;
+    a bench may add columns: the model's coefficients follow them)."""
     y = np.asarray(y)
     irregular = np.asarray(irregular, dtype=bool)
     rec = np.asarray(rec)
     every = np.ones(y.size, bool)
-    return _fit_on(rr, y, irregular, every).with_threshold(choose_threshold(rr, y, irregular, rec))
+    return _fit_on(x, y, irregular, every).with_threshold(choose_threshold(x, y, irregular, rec))
 
 
 def nested_labels(
@@ -225,10 +232,11 @@ def nested_labels(
     labels decided by :func:`fit` on the other records alone (its threshold too). Returns the
     labels and each record's threshold. The AF-context and template rules are the caller's."""
     out = np.asarray(labels).copy()
+    x = rr_features(rr)
     thresholds = {}
     for r in sorted(set(rec.tolist())):
         te = rec == r
-        m = fit(rr[~te], y[~te], irregular[~te], rec[~te])
-        out[te] = rr_labels(out[te].tolist(), m.score(rr[te]), m.threshold)
+        m = fit_features(x[~te], y[~te], irregular[~te], rec[~te])
+        out[te] = rr_labels(out[te].tolist(), m.score_features(x[te]), m.threshold)
         thresholds[r] = m.threshold
     return out, thresholds
