@@ -49,6 +49,30 @@ recovery seek *after* it):
    loses it. A record no stream took in (``message.tracked`` is false: a stream marks each
    record of an acknowledged topic it takes) is no longer counted as acknowledged.
 
+8. **A record fetched before a seek is delivered after it.** A seek (a rebalance's seek to the
+   committed offsets, a recovery's seek of the changelogs to where the table stands, fix 1's
+   re-reads) makes aiokafka drop what it has buffered for the partition and fetch again from
+   the new position, but not what it has already handed to Faust: a batch the fetch loop is
+   still working through. Delivered after the seek, such a record moves the read position past
+   the records the seek is to deliver, and those are then dropped as already read. On a
+   changelog nothing reads them again: the table recovery waits for them for ever (the hang of
+   the takeover test, stop 39), or ends without them. aiokafka's fetcher now counts the seeks of
+   every partition, each fetch notes the counts it was fetched under, and the fetch loop drops
+   a record whose partition has been sought since (the seek's position reads it again); a
+   record whose delivery waited across a seek leaves the seek's read position alone. Seeks
+   run in the consumer's thread, where the fetches run, so that none falls between a fetch
+   and its count.
+
+9. **Changelog records fetched and then dropped are never read again.** When the app's flow
+   stops between a fetch and its delivery (a rebalance), Faust's ``getmany`` drops the rest of
+   the batch and seeks every partition back to its committed offset. A changelog has no
+   committed offset, so its position stays past the dropped records. Seen in the takeover test
+   (stop 40, and CI at stop 39): a fetch that started before a rebalance returned the
+   changelog records the new recovery had just sought to, while the flow was still stopped;
+   dropped, the recovery waited for them for ever. Such a partition is now sought back to its
+   first record not handed on, in the consumer's thread and only if nothing has sought it
+   since the fetch (then that seek decides what is read).
+
 Our input topics are never compacted and no producer writes transactions into them, so a jump
 in offsets is a stale record: :func:`delivery_verdict` holds it back and the partition is read
 again from the expected offset, which delivers every record once, in order. The commit takes
@@ -68,6 +92,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
 import traceback
 from bisect import bisect_left
@@ -75,7 +101,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import aiokafka
 import faust
+from aiokafka.consumer import fetcher as aiokafka_fetcher
 from faust.transport import consumer as faust_consumer
 from faust.transport import producer as faust_producer
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -84,6 +112,7 @@ from streams.metrics import metrics
 from wardwatch.kafka_io import never_sendable
 
 FAUST_VERSION = "0.15.3"
+AIOKAFKA_VERSION = "0.14.0"
 #: a jump that stays after this many re-reads of the partition is a real gap (never expected on
 #: our topics; delivering then keeps a partition from stalling forever)
 REAL_GAP_AFTER_REREADS = 3
@@ -92,6 +121,9 @@ REAL_GAP_AFTER_REREADS = 3
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 log = logging.getLogger("wardwatch.delivery")
+#: ``WARDWATCH_DELIVERY_TRACE=1``: log every seek of the fetcher and every changelog fetch (a
+#: diagnosis aid for rebalance and recovery bugs; verbose)
+TRACE = os.environ.get("WARDWATCH_DELIVERY_TRACE") == "1"
 
 
 #: an agent's output: ``(topic, key, value)``, or ``(topic, key, value, partition)`` (a ``str``
@@ -651,14 +683,20 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
             ait = getmany(timeout=1.0)
             batch_no += 1
             await self.sleep(0)
+            sought = _SoughtSince(self)
             if not self.should_stop:
                 blocked: set[Any] = set()  # partitions to read again from their next offset
+                traced: set[Any] = set()
                 async for tp, message in ait:
                     since_yield += 1
                     if since_yield > yield_every:
                         await asyncio.sleep(0)
                         since_yield = 0
                     offset = message.offset
+                    if sought.since_fetch(tp):
+                        if TRACE:
+                            log.info("trace dropped %s/%s %s: sought since", tp.topic, tp.partition, offset)
+                        continue  # fetched before a seek of its partition, which reads it again (fix 8)
                     nxt = expected[tp]
                     if acks_enabled_for(message.topic):
                         if tp in blocked:
@@ -703,17 +741,23 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
                     elif nxt is not None and offset < nxt:
                         _dropped_below(tp, offset, nxt)
                         continue  # Faust's own rule for topics without acks (changelogs)
+                    elif TRACE and tp not in traced:
+                        traced.add(tp)
+                        log.info("trace delivering %s/%s from %s", tp.topic, tp.partition, offset)
                     if commit_every is not None and self._n_acked >= commit_every:
                         self._n_acked = 0
                         await self.commit()
                     delivery = callback(message)
                     first = run_until_suspended(delivery)
                     if first is DONE:  # delivered without waiting (nearly always)
-                        expected[tp] = offset + 1
+                        if not sought.since_fetch(tp):  # a seek's read position stands (fix 8)
+                            expected[tp] = offset + 1
                         continue
                     rest = Resumed(delivery, first)
                     res = await self.wait_first(rest, self.suspend_flow.wait())
-                    if rest in res.done:  # not delivered when a rebalance suspended the flow
+                    # not delivered when a rebalance suspended the flow; delivered, a seek made
+                    # while it waited keeps its read position (fix 8)
+                    if rest in res.done and not sought.since_fetch(tp):
                         expected[tp] = offset + 1
                 for tp in blocked:
                     if expected[tp] is not None:
@@ -736,6 +780,145 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # noqa: C901, PLR09
         raise
     finally:
         unset_flag(faust_consumer.CONSUMER_FETCHING)
+
+
+class _SoughtSince:
+    """Whether a partition has been sought since the fetch loop's batch was fetched (fix 8).
+    Reads the counts the batch was fetched under when its first record is checked: ``getmany``
+    fetches when first iterated, :func:`_fetch_records` notes them then, and no other fetch
+    runs until the batch is done."""
+
+    __slots__ = ("_consumer", "_now", "_then")
+
+    def __init__(self, consumer: Any) -> None:
+        self._consumer = consumer
+        self._now: Mapping[Any, int] | None = None
+        self._then: Mapping[Any, int] = {}
+
+    def since_fetch(self, tp: Any) -> bool:
+        if self._now is None:
+            d = self._consumer.__dict__
+            self._now = d.get("_ww_seeks", {})  # live: the fetcher's own, updated by each seek
+            self._then = d.get("_ww_fetched", {})
+        return self._now.get(tp, 0) != self._then.get(tp, 0)
+
+
+def _seek_counts(fetcher: Any) -> dict[Any, int]:
+    counts: dict[Any, int] = fetcher.__dict__.setdefault("_ww_seeks", {})
+    return counts
+
+
+def _fetcher_seek_to(self: Any, tp: Any, offset: int) -> None:
+    """aiokafka ``Fetcher.seek_to``, counted (fix 8)."""
+    counts = _seek_counts(self)
+    counts[tp] = counts.get(tp, 0) + 1
+    if TRACE:
+        thread = threading.current_thread().name
+        log.info("trace seek %s/%s -> %s (%s)", tp.topic, tp.partition, offset, thread)
+    AIOKAFKA_ORIGINALS["Fetcher.seek_to"](self, tp, offset)
+
+
+def _fetcher_request_offset_reset(self: Any, tps: Any, strategy: Any) -> Any:
+    """aiokafka ``Fetcher.request_offset_reset`` (the seek to the first or the last offset),
+    counted (fix 8)."""
+    counts = _seek_counts(self)
+    for tp in tps:
+        counts[tp] = counts.get(tp, 0) + 1
+    if TRACE:
+        log.info("trace reset %s -> %s", sorted(f"{tp.topic}/{tp.partition}" for tp in tps), strategy)
+    return AIOKAFKA_ORIGINALS["Fetcher.request_offset_reset"](self, tps, strategy)
+
+
+async def _fetch_records(
+    self: Any,
+    consumer: Any,
+    active_partitions: Any,
+    timeout: float | None = None,
+    max_records: int | None = None,
+) -> Any:
+    """Faust ``AIOKafkaConsumerThread._fetch_records`` (in the consumer's thread), noting the
+    seek counts the records were fetched under (fix 8): the fetcher returns them synchronously,
+    so no seek of this thread falls between the fetch and the note."""
+    records = await FAUST_ORIGINALS["AIOKafkaConsumerThread._fetch_records"](
+        self, consumer, active_partitions, timeout=timeout, max_records=max_records
+    )
+    counts = _seek_counts(consumer._fetcher)
+    self.consumer._ww_seeks = counts
+    self.consumer._ww_fetched = {tp: counts.get(tp, 0) for tp in records}
+    if TRACE:
+        for tp, recs in records.items():
+            if tp.topic.endswith("-changelog") and recs:
+                log.info("trace fetched %s/%s %s-%s", tp.topic, tp.partition, recs[0].offset, recs[-1].offset)
+    return records
+
+
+async def _getmany(self: Any, timeout: float) -> Any:
+    """Faust ``Consumer.getmany``, except that the records of a topic without acks (a changelog)
+    that it drops when the flow stops or the generation changes mid-batch are read again (fix 9).
+    Adapted from faust-streaming 0.15.3 ``faust/transport/consumer.py`` (BSD-3-Clause)."""
+    records, active_partitions = await self._wait_next_records(timeout)
+    generation_id = self.app.consumer_generation_id
+    if records is None or self.should_stop:
+        return
+    handed: dict[Any, int] = {}  # per partition, the last offset handed on
+    if self.flow_active:
+        to_message = self._to_message
+        for tp, record in self.scheduler.iterate(records):
+            if not self.flow_active or self.app.consumer_generation_id != generation_id:
+                break
+            if active_partitions is None or tp in active_partitions or tp in self._buffered_partitions:
+                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+                handed[tp] = record.offset
+                yield tp, to_message(tp, record)
+        else:
+            return
+    else:
+        try:  # Faust's own recovery of the input topics
+            await self.perform_seek()
+        except Exception as exc:  # noqa: BLE001 - as Faust: a failed seek is a log line
+            log.warning("exception performing seek when flow not active %r", exc)
+    await _reread_dropped_changelogs(self, records, handed)
+
+
+async def _reread_dropped_changelogs(
+    self: Any, records: Mapping[Any, Any], handed: Mapping[Any, int]
+) -> None:
+    """Seek each changelog partition of ``records`` back to its first record not handed on
+    (fix 9), unless it was sought since the fetch."""
+    fetched_under = self.__dict__.get("_ww_fetched", {})
+    acks_enabled_for = self.app.topics.acks_enabled_for
+    for tp, recs in records.items():
+        if not recs or acks_enabled_for(tp.topic):
+            continue
+        last = handed.get(tp)
+        first = next((r.offset for r in recs if last is None or r.offset > last), None)
+        if first is None:
+            continue
+        thread = self._thread
+        if await thread.call_thread(_seek_unless_sought, thread, tp, first, fetched_under.get(tp, 0)):
+            metrics.incr("delivery_changelog_reread")
+            log.warning(
+                "changelog records %s-%s of %s fetched but dropped (the flow stopped); reading them again",
+                first,
+                recs[-1].offset,
+                tp,
+            )
+
+
+def _seek_unless_sought(thread: Any, tp: Any, offset: int, count: int) -> bool:
+    """In the consumer's thread: seek ``tp`` to ``offset`` if it is still assigned and its seek
+    count is still ``count`` (nothing sought it since the fetch). Whether it did."""
+    consumer = thread._ensure_consumer()
+    if _seek_counts(consumer._fetcher).get(tp, 0) != count or tp not in consumer.assignment():
+        return False
+    consumer.seek(tp, offset)
+    return True
+
+
+async def _seek_in_thread(self: Any, partition: Any, offset: int) -> None:
+    """Faust ``ThreadDelegateConsumer._seek``, run in the consumer's thread instead of calling
+    aiokafka from this one: there it cannot fall between a fetch and its seek count (fix 8)."""
+    await self._thread.call_thread(self._thread.seek, partition, offset)
 
 
 _DROPPED_BELOW: dict[Any, int] = {}
@@ -826,14 +1009,25 @@ _PATCHES: list[tuple[Any, str, Callable[..., Any]]] = [
     (faust_consumer.Consumer, "_new_offset", _new_offset),
     (faust_consumer.Consumer, "_drain_messages", _drain_messages),
     (faust_consumer.Consumer, "perform_seek", _perform_seek),
+    (faust_consumer.Consumer, "getmany", _getmany),
     (faust_producer.ProducerBuffer, "flush", _buffer_flush),
     (faust_aiokafka.AIOKafkaConsumerThread, "_commit", _commit_assigned),
+    (faust_aiokafka.AIOKafkaConsumerThread, "_fetch_records", _fetch_records),
+    (faust_consumer.ThreadDelegateConsumer, "_seek", _seek_in_thread),
+]
+_AIOKAFKA_PATCHES: list[tuple[Any, str, Callable[..., Any]]] = [
+    (aiokafka_fetcher.Fetcher, "seek_to", _fetcher_seek_to),
+    (aiokafka_fetcher.Fetcher, "request_offset_reset", _fetcher_request_offset_reset),
 ]
 
 
 #: Faust's own methods, kept for the tests that show what each fix changes
 FAUST_ORIGINALS: dict[str, Callable[..., Any]] = {
     f"{cls.__name__}.{name}": getattr(cls, name) for cls, name, _ in _PATCHES
+}
+#: aiokafka's own methods (fix 8 counts the seeks of its fetcher)
+AIOKAFKA_ORIGINALS: dict[str, Callable[..., Any]] = {
+    f"{cls.__name__}.{name}": getattr(cls, name) for cls, name, _ in _AIOKAFKA_PATCHES
 }
 
 
@@ -845,9 +1039,14 @@ def install() -> None:
             f"streams.delivery fixes faust-streaming {FAUST_VERSION}, found "
             f"{faust.__version__}: re-check each fix against the new version"
         )
-    for cls, name, fn in _PATCHES:
+    if aiokafka.__version__ != AIOKAFKA_VERSION:
+        raise RuntimeError(
+            f"streams.delivery counts the seeks of aiokafka {AIOKAFKA_VERSION}'s fetcher, found "
+            f"{aiokafka.__version__}: re-check fix 8 against the new version"
+        )
+    for cls, name, fn in (*_PATCHES, *_AIOKAFKA_PATCHES):
         setattr(cls, name, fn)
 
 
 def installed() -> bool:
-    return all(getattr(cls, name) is fn for cls, name, fn in _PATCHES)
+    return all(getattr(cls, name) is fn for cls, name, fn in (*_PATCHES, *_AIOKAFKA_PATCHES))

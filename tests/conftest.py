@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -72,6 +73,11 @@ def pytest_runtest_makereport(item, call):
     if rep.skipped and not hasattr(rep, "wasxfail"):
         rep.outcome = "failed"
         rep.longrepr = f"skipped tests are not allowed in WardWatch: {rep.longrepr}"
+    if rep.failed:
+        # A worker that crashed is the likeliest cause: put why it did in the report (pytest
+        # shortens the WorkerProcess in an assertion's explanation to a line)
+        for w in WorkerProcess.crashed():
+            rep.sections.append((f"crashed worker {w.args} pid {w.proc.pid}", w.crash_report()))
 
 
 WARDWATCH = str(Path(sys.executable).with_name("wardwatch"))
@@ -101,7 +107,11 @@ def services():
 class WorkerProcess:
     """A ``wardwatch`` subprocess (stream worker, batch worker, ...) with its log file."""
 
+    #: every worker this session started, for the report of a failed test
+    started: ClassVar[list[WorkerProcess]] = []
+
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str]):
+        WorkerProcess.started.append(self)
         self.args, self.log_path = args, log_path
         self.log = open(log_path, "ab")  # noqa: SIM115 - open while the process runs
         self.proc = subprocess.Popen(
@@ -122,6 +132,25 @@ class WorkerProcess:
         state = "running" if code is None else f"exited {code}"
         tail = self.output()[-4000:] if self.log_path.exists() else ""
         return f"<WorkerProcess {self.args} pid {self.proc.pid} {state}; log {self.log_path}:\n{tail}>"
+
+    @classmethod
+    def crashed(cls) -> list[WorkerProcess]:
+        """The workers that exited on their own with an error (not the ones a test stopped or
+        killed: those exit -9, -15 or 0), whose report is not yet given."""
+        out = []
+        for w in cls.started:
+            if w.proc.poll() not in (None, 0, -9, -15) and not getattr(w, "reported", False):
+                w.reported = True
+                out.append(w)
+        return out
+
+    def crash_report(self) -> str:
+        """The log's error lines and its last traceback: why the worker ended."""
+        text = self.output() if self.log_path.exists() else ""
+        errors = [ln for ln in text.splitlines() if "level=error" in ln or "level=critical" in ln]
+        last_tb = text.rfind("Traceback (most recent call last)")
+        tb = text[last_tb:][-6000:] if last_tb >= 0 else text[-3000:]
+        return f"exit {self.proc.returncode}; log {self.log_path}\n" + "\n".join(errors[-20:]) + "\n" + tb
 
     def wait_for(self, text: str, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -153,7 +182,7 @@ class WorkerProcess:
 @pytest.fixture(scope="session")
 def start_worker(services, tmp_path_factory):
     """Factory: ``start_worker(args, env=None, ready="...")`` -> a running WorkerProcess."""
-    started: list[WorkerProcess] = []
+    started: ClassVar[list[WorkerProcess]] = []
     logs = tmp_path_factory.mktemp("workers")
 
     def start(

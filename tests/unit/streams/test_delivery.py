@@ -182,7 +182,7 @@ class _FetchLoop:
     fetches (one per call; the loop stops when none is left), ``callback`` records deliveries,
     ``_seek`` records seeks (and, as aiokafka does, makes the next fetch start there)."""
 
-    def __init__(self, fetches, flow_active: bool = True, generation: int = 1):
+    def __init__(self, fetches, flow_active: bool = True, generation: int = 1, acks: bool = True):
         from types import SimpleNamespace
 
         self.fetches = list(fetches)
@@ -193,8 +193,11 @@ class _FetchLoop:
         self.app = SimpleNamespace(
             consumer_generation_id=generation,
             flow_control=self.flow,
-            topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+            topics=SimpleNamespace(acks_enabled_for=lambda topic: acks),
         )
+        # fix 8: the fetcher's seek counts, and what each fetch was fetched under
+        self._ww_seeks: dict[TP, int] = {}
+        self.on_delivery = lambda offset: None  # what else happens once a record is delivered
         self._stopped = asyncio.Event()
         self.diag = SimpleNamespace(set_flag=lambda f: None, unset_flag=lambda f: None)
         self._commit_every, self._n_acked, self._gap = None, 0, {}
@@ -208,6 +211,7 @@ class _FetchLoop:
             self._stopped.set()
 
         async def records():
+            self._ww_fetched = {VITALS0: self._ww_seeks.get(VITALS0, 0)}  # as _fetch_records notes
             for offset, generation in fetch:
                 yield VITALS0, _Message(offset, generation)
 
@@ -216,11 +220,17 @@ class _FetchLoop:
     async def sleep(self, s: float) -> None:
         await asyncio.sleep(0)
 
+    def seek(self, tp: TP, offset: int | None) -> None:
+        """A seek as aiokafka's fetcher counts it (fix 8), with the read position the seeker sets."""
+        self._ww_seeks[tp] = self._ww_seeks.get(tp, 0) + 1
+        self._read_offset[tp] = offset
+
     async def _seek(self, tp: TP, offset: int) -> None:
         self.seeks.append((tp, offset))
 
     async def callback(self, message) -> None:
         self.delivered.append(message.offset)
+        self.on_delivery(message.offset)
 
 
 class _Message:
@@ -260,6 +270,76 @@ def test_a_record_of_an_earlier_generation_is_read_again():
     loop = _FetchLoop([[(5, 0), (6, 0)], [(5, 1), (6, 1)]])
     _drain(loop)
     assert loop.delivered == [5, 6] and loop.seeks == [(VITALS0, 5)]
+
+
+@pytest.mark.parametrize("acks", [False, True], ids=["changelog", "input"])
+def test_a_record_fetched_before_a_seek_is_not_delivered_after_it(acks):
+    """The table recovery seeks a changelog partition back to 0 (``seek_wait``: read position
+    unset) while the fetch loop is still working through a batch it fetched before: the rest
+    of that batch (101, 102) is dropped, not delivered, and the records the seek reads again
+    are all delivered, in order. Delivered, 102 would move the read position past 0-101 and the
+    loop would drop each of them as already read: the recovery never gets them (fix 8). An
+    input partition sought back (a rebalance's seek to the committed offset) likewise."""
+    loop = _FetchLoop([[(100, 1), (101, 1), (102, 1)], [(0, 1), (1, 1), (2, 1)]], acks=acks)
+    loop._read_offset = {VITALS0: 100}
+    loop.on_delivery = lambda offset: loop.seek(VITALS0, 0 if acks else None) if offset == 100 else None
+    _drain(loop)
+    assert loop.delivered == [100, 0, 1, 2] and loop._read_offset[VITALS0] == 3
+
+
+def test_a_record_is_delivered_when_its_partition_was_not_sought_since_its_fetch():
+    """Seeks before a fetch (and of other partitions) hold nothing back."""
+    loop = _FetchLoop([[(5, 1), (6, 1)], [(7, 1)]])
+    loop.seek(VITALS0, 5)
+    loop.seek(VITALS0, 5)
+    loop.on_delivery = lambda offset: loop.seek(TP("vitals", 1), 0) if offset == 5 else None
+    _drain(loop)
+    assert loop.delivered == [5, 6, 7]
+
+
+def test_seeks_are_counted_where_aiokafka_seeks():
+    """Every seek of aiokafka's fetcher is counted per partition: a seek to an offset and a seek
+    to the first or last one (fix 8)."""
+    from aiokafka.consumer.fetcher import Fetcher
+    from aiokafka.structs import TopicPartition
+
+    fetcher = Fetcher.__new__(Fetcher)  # only what the two methods use
+    calls: list[str] = []
+    assignment = type(
+        "A",
+        (),
+        {
+            "state_value": lambda self, tp: type(
+                "S",
+                (),
+                {
+                    "await_reset": lambda self, strategy: calls.append("reset"),
+                    "wait_for_position": lambda self: asyncio.sleep(0),
+                },
+            )()
+        },
+    )()
+    fetcher._subscriptions = type(
+        "Subs",
+        (),
+        {
+            "seek": lambda self, tp, offset: calls.append("seek"),
+            "subscription": type("Sub", (), {"assignment": assignment})(),
+        },
+    )()
+    fetcher._records = {}
+    fetcher._notify = lambda fut: None
+    fetcher._wait_consume_future = None
+    tp0, tp1 = TopicPartition("vitals", 0), TopicPartition("vitals", 1)
+
+    async def seeks() -> None:
+        fetcher.seek_to(tp0, 7)
+        fetcher.seek_to(tp0, 9)
+        await fetcher.request_offset_reset([tp1], "earliest")
+
+    asyncio.run(seeks())
+    assert fetcher._ww_seeks == {tp0: 2, tp1: 1} and calls == ["seek", "seek", "reset"]
+    assert fetcher._ww_seeks[VITALS0] == 2  # Faust's TP finds aiokafka's TopicPartition's count
 
 
 class _Consumer:
@@ -523,3 +603,102 @@ def test_faust_acknowledges_a_record_no_stream_took_in(consumer, monkeypatch):
     assert not consumer.ack(skipped) and consumer._acked[VITALS0] == []
     assert FAUST_ORIGINALS["Consumer.ack"](consumer, skipped) and consumer._acked[VITALS0] == [5]
     consumer._acked[VITALS0][:] = []
+
+
+class _Record:
+    def __init__(self, offset: int):
+        self.offset = offset
+
+
+class _GetmanyConsumer:
+    """What ``getmany`` (fix 9) uses of Faust's consumer and, behind its thread, of aiokafka's:
+    one fetch of ``records``; ``stop_after`` records are taken before the flow stops."""
+
+    def __init__(self, records, flow_active: bool = True, stop_after: int | None = None, acks: bool = False):
+        from types import SimpleNamespace
+
+        from faust.transport.utils import DefaultSchedulingStrategy
+
+        self.records, self.flow_active, self.stop_after = records, flow_active, stop_after
+        self.should_stop, self._buffered_partitions = False, set()
+        self.scheduler = DefaultSchedulingStrategy()
+        self.app = SimpleNamespace(
+            consumer_generation_id=1,
+            monitor=SimpleNamespace(track_tp_end_offset=lambda tp, hw: None),
+            topics=SimpleNamespace(acks_enabled_for=lambda topic: acks),
+        )
+        self.fetcher = SimpleNamespace(_ww_seeks={})
+        self.aiokafka_seeks: list[tuple[TP, int]] = []
+        self.perform_seeks = 0
+        outer = self
+
+        class _AIOKafka:
+            _fetcher = outer.fetcher
+
+            def assignment(self):
+                return set(outer.records)
+
+            def seek(self, tp, offset):
+                outer.aiokafka_seeks.append((tp, offset))
+
+        class _Thread:
+            def _ensure_consumer(self):
+                return _AIOKafka()
+
+            async def call_thread(self, fun, *args):
+                return fun(*args)
+
+        self._thread = _Thread()
+
+    async def _wait_next_records(self, timeout: float):
+        self._ww_fetched = {tp: self.fetcher._ww_seeks.get(tp, 0) for tp in self.records}
+        return self.records, set(self.records)
+
+    def highwater(self, tp: TP) -> int:
+        return 100
+
+    def _to_message(self, tp: TP, record: _Record):
+        return record.offset
+
+    async def perform_seek(self) -> None:
+        self.perform_seeks += 1
+
+    async def take(self) -> list[int]:
+        got = []
+        async for _tp, offset in delivery._getmany(self, timeout=1.0):
+            got.append(offset)
+            if self.stop_after is not None and len(got) >= self.stop_after:
+                self.flow_active = False  # a rebalance stops the flow mid-batch
+        return got
+
+
+CHANGELOG0 = TP("wardwatch-vitals-state-changelog", 0)
+
+
+def test_changelog_records_dropped_when_the_flow_stops_are_read_again():
+    """The flow stops after two of five fetched changelog records: the partition is sought back
+    to the third, which nothing else would read again (fix 9; Faust leaves it past them)."""
+    c = _GetmanyConsumer({CHANGELOG0: [_Record(o) for o in range(10, 15)]}, stop_after=2)
+    assert asyncio.run(c.take()) == [10, 11] and c.aiokafka_seeks == [(CHANGELOG0, 12)]
+    # a fetch that finds the flow stopped: all of it again, and Faust's seek of the inputs
+    c = _GetmanyConsumer({CHANGELOG0: [_Record(o) for o in range(10, 15)]}, flow_active=False)
+    assert asyncio.run(c.take()) == [] and c.aiokafka_seeks == [(CHANGELOG0, 10)] and c.perform_seeks == 1
+
+
+def test_a_dropped_changelog_batch_is_not_read_again_after_a_seek_or_when_whole():
+    c = _GetmanyConsumer({CHANGELOG0: [_Record(o) for o in range(10, 15)]})
+    assert asyncio.run(c.take()) == [10, 11, 12, 13, 14] and c.aiokafka_seeks == []
+    c = _GetmanyConsumer({CHANGELOG0: [_Record(o) for o in range(10, 15)]}, stop_after=2)
+    gen = delivery._getmany(c, timeout=1.0)
+
+    async def take_with_a_recovery_seek() -> None:
+        async for _tp, offset in gen:
+            if offset == 11:
+                c.flow_active = False
+                c.fetcher._ww_seeks[CHANGELOG0] = 1  # the recovery sought the partition meanwhile
+
+    asyncio.run(take_with_a_recovery_seek())
+    assert c.aiokafka_seeks == []
+    # input topics are Faust's own perform_seek's (to the committed offsets), not sought here
+    c = _GetmanyConsumer({VITALS0: [_Record(o) for o in range(10, 15)]}, stop_after=2, acks=True)
+    assert asyncio.run(c.take()) == [10, 11] and c.aiokafka_seeks == []
