@@ -909,7 +909,18 @@ def _seek_unless_sought(thread: Any, tp: Any, offset: int, count: int) -> bool:
     """In the consumer's thread: seek ``tp`` to ``offset`` if it is still assigned and its seek
     count is still ``count`` (nothing sought it since the fetch). Whether it did."""
     consumer = thread._ensure_consumer()
-    if _seek_counts(consumer._fetcher).get(tp, 0) != count or tp not in consumer.assignment():
+    if _seek_counts(consumer._fetcher).get(tp, 0) != count:
+        return False
+    return _seek_if_assigned(thread, tp, offset)
+
+
+def _seek_if_assigned(thread: Any, tp: Any, offset: int) -> bool:
+    """In the consumer's thread: seek ``tp`` to ``offset`` if it is still assigned. A rebalance
+    may have moved it since the seek was decided on (aiokafka would raise, and the fetch loop's
+    error crash the worker); its next owner reads it from the committed offset."""
+    consumer = thread._ensure_consumer()
+    if tp not in consumer.assignment():
+        log.info("seek of %s to %s skipped: the partition moved in a rebalance", tp, offset)
         return False
     consumer.seek(tp, offset)
     return True
@@ -917,8 +928,9 @@ def _seek_unless_sought(thread: Any, tp: Any, offset: int, count: int) -> bool:
 
 async def _seek_in_thread(self: Any, partition: Any, offset: int) -> None:
     """Faust ``ThreadDelegateConsumer._seek``, run in the consumer's thread instead of calling
-    aiokafka from this one: there it cannot fall between a fetch and its seek count (fix 8)."""
-    await self._thread.call_thread(self._thread.seek, partition, offset)
+    aiokafka from this one (there it cannot fall between a fetch and its seek count, fix 8),
+    and only while the partition is assigned."""
+    await self._thread.call_thread(_seek_if_assigned, self._thread, partition, offset)
 
 
 _DROPPED_BELOW: dict[Any, int] = {}

@@ -702,3 +702,13 @@ def test_a_dropped_changelog_batch_is_not_read_again_after_a_seek_or_when_whole(
     # input topics are Faust's own perform_seek's (to the committed offsets), not sought here
     c = _GetmanyConsumer({VITALS0: [_Record(o) for o in range(10, 15)]}, stop_after=2, acks=True)
     assert asyncio.run(c.take()) == [10, 11] and c.aiokafka_seeks == []
+
+
+def test_a_seek_of_a_partition_that_moved_is_skipped_not_raised():
+    """The fetch loop decides to read a partition again and a rebalance moves it before the
+    seek runs: aiokafka would raise IllegalStateError and the loop's error crash the worker;
+    the seek is skipped instead (the next owner reads from the committed offset)."""
+    c = _GetmanyConsumer({CHANGELOG0: []})
+    asyncio.run(delivery._seek_in_thread(c, CHANGELOG0, 7))
+    asyncio.run(delivery._seek_in_thread(c, VITALS0, 7))  # not assigned here
+    assert c.aiokafka_seeks == [(CHANGELOG0, 7)]
