@@ -112,6 +112,7 @@ class WorkerProcess:
 
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str]):
         WorkerProcess.started.append(self)
+        self.reported = False  # its crash is in a failed test's report already
         self.args, self.log_path = args, log_path
         self.log = open(log_path, "ab")  # noqa: SIM115 - open while the process runs
         self.proc = subprocess.Popen(
@@ -139,7 +140,7 @@ class WorkerProcess:
         killed: those exit -9, -15 or 0), whose report is not yet given."""
         out = []
         for w in cls.started:
-            if w.proc.poll() not in (None, 0, -9, -15) and not getattr(w, "reported", False):
+            if w.proc.poll() not in (None, 0, -9, -15) and not w.reported:
                 w.reported = True
                 out.append(w)
         return out
@@ -182,7 +183,7 @@ class WorkerProcess:
 @pytest.fixture(scope="session")
 def start_worker(services, tmp_path_factory):
     """Factory: ``start_worker(args, env=None, ready="...")`` -> a running WorkerProcess."""
-    started: ClassVar[list[WorkerProcess]] = []
+    started: list[WorkerProcess] = []
     logs = tmp_path_factory.mktemp("workers")
 
     def start(
