@@ -9,7 +9,14 @@ A discharge (a record on ``admissions``, see :mod:`wardwatch.records.admissions`
 2. then the patient's entries of ``alerts-open``, ``vitals-state`` and ``ecg-state`` are deleted
    (:meth:`streams.tables.PatientStateTable.retire`: a tombstone on the changelog partition, so
    compaction drops the patient and a restarted worker does not restore them), and the
-   process-local ECG detector with them.
+   process-local ECG detector with them (the states this worker holds:
+   :data:`streams.tables.PATIENT_STATES`).
+
+A deployment that runs the ECG agent in workers of its own (``wardwatch worker --role ecg``,
+group ``<app id>-ecg``, beside ``--role ward`` workers) drops the ECG state there, on the same
+discharge record (:mod:`streams.ecg.discharges`); an ECG stream silent for
+:data:`streams.ecg.agents.RETIRE_AFTER_S` leaves that table on its own, and this module's idle
+timer then judges a patient by its vitals alone.
 
 Every patient topic is keyed by patient id with the same partition count, so the partition of
 the discharge record (or of the state, for the timer) is the patient's partition in all three
@@ -31,10 +38,8 @@ from typing import Any
 from models.alarms.lifecycle import AlertState, alert_on_discharge
 from streams.alerts.agents import alerts_lock, open_alerts, publish_alert_events
 from streams.app import app
-from streams.ecg.agents import ecg_state, rt
 from streams.metrics import metrics
-from streams.tables import active_partitions
-from streams.vitals.agents import state_lock, vitals_state
+from streams.tables import PATIENT_STATES, active_partitions, retire_patient
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.settings import get_settings
 from wardwatch.topics import VITALS
@@ -79,11 +84,7 @@ async def discharge(patient_id: str, partition: int, ts: datetime, reason: str) 
         _, events = alert_on_discharge(state, patient_id, ts.isoformat(), reason)
         await publish_alert_events(patient_id, events)
         open_alerts.retire(patient_id, partition)
-    async with state_lock:
-        vitals_state.retire(patient_id, partition)
-    async with rt.lock:
-        ecg_state.retire(patient_id, partition)
-        rt.streams.pop(patient_id, None)
+    await retire_patient(patient_id, partition)
     metrics.incr("patients_discharged")
     log_event(
         log,
@@ -109,7 +110,7 @@ async def evict_idle(now_s: float, partitions: set[int]) -> list[str]:
     """Evict the patients of ``partitions`` idle for ``IDLE_S`` (see the module docstring)."""
     current: dict[str, dict[str, Any]] = {}
     where: dict[str, int] = {}
-    for table in (vitals_state, ecg_state):
+    for table in (ps.table for ps in PATIENT_STATES):
         for pid, st in list(table.items()):
             if isinstance(st, dict) and st.get("partition") in partitions:
                 current.setdefault(pid, {})[table.name] = st.get("offset")

@@ -9,7 +9,9 @@ partition; it also lets a timer update the table outside stream iteration.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from faust import Table
@@ -62,6 +64,39 @@ def patient_table(name: str) -> PatientStateTable:
     table = PatientStateTable(app, name=name, default=dict, key_type=str, beacon=app.tables.beacon)
     app.tables.add(table)
     return table
+
+
+@dataclass(frozen=True)
+class PatientStates:
+    """A domain's per-patient state table, the lock its agent holds while it updates it, and what
+    drops the patient's process-local caches (the ECG agent's live detectors)."""
+
+    table: PatientStateTable
+    lock: asyncio.Lock
+    forget: Callable[[str], Any] | None = None
+
+
+#: The per-patient data states of this worker (vitals, ECG), each registered by the agent module
+#: that owns it (:func:`register_patient_states`): a discharge or an idle patient drops them
+#: all (:mod:`streams.patients`; in a worker without the ward's agents, :mod:`streams.ecg.discharges`),
+#: whichever of them this worker's role runs.
+PATIENT_STATES: list[PatientStates] = []
+
+
+def register_patient_states(
+    table: PatientStateTable, lock: asyncio.Lock, forget: Callable[[str], Any] | None = None
+) -> None:
+    PATIENT_STATES.append(PatientStates(table, lock, forget))
+
+
+async def retire_patient(patient_id: str, partition: int) -> None:
+    """Drop ``patient_id`` from every registered state table (a tombstone on ``partition``) and
+    its process-local caches, each under its agent's lock."""
+    for ps in PATIENT_STATES:
+        async with ps.lock:
+            ps.table.retire(patient_id, partition)
+            if ps.forget is not None:
+                ps.forget(patient_id)
 
 
 def active_partitions(topic: str) -> set[int] | None:

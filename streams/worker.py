@@ -6,28 +6,43 @@ import importlib
 import sys
 
 # Agent modules, imported explicitly so that the worker registers them (no scan of the package),
-# by ``worker_role``: the InfluxDB sink runs in "all" and "sink" workers, the rest in "all" and
-# "stream" workers; every worker reports its own pipeline metrics and trims its own freed memory.
-STREAM_MODULES = [
-    "streams.vitals.agents",
-    "streams.labs.agents",
-    "streams.admissions.agents",
-    "streams.ecg.agents",
-    "streams.alerts.agents",
-    "streams.patients",
-]
-SINK_MODULES = ["streams.sinks.agents"]
-ROLE_MODULES = {
-    "all": [*STREAM_MODULES, *SINK_MODULES],
-    "stream": STREAM_MODULES,
-    "sink": SINK_MODULES,
+# by the parts of its ``worker_role`` (:func:`wardwatch.settings.role_parts`); every worker
+# reports its own pipeline metrics and trims its own freed memory.
+PART_MODULES = {
+    "ward": [
+        "streams.vitals.agents",
+        "streams.labs.agents",
+        "streams.admissions.agents",
+        "streams.alerts.agents",
+    ],
+    "ecg": ["streams.ecg.agents"],
+    "sink": ["streams.sinks.agents"],
 }
+#: after the parts: what a worker with the ward runs for every patient state it holds; what a
+#: worker with the ECG agent alone runs for its own
+WARD_MODULES = ["streams.patients"]
+ECG_ALONE_MODULES = ["streams.ecg.discharges"]
+EVERY_WORKER = ["streams.pipeline_report", "streams.memory"]
+
+
+def role_modules(parts: frozenset[str]) -> list[str]:
+    """The agent modules of a worker running ``parts``, in import order.
+
+    >>> role_modules(frozenset({"ecg"}))
+    ['streams.ecg.agents', 'streams.ecg.discharges', 'streams.pipeline_report', 'streams.memory']
+    """
+    names = [m for part in ("ward", "ecg", "sink") if part in parts for m in PART_MODULES[part]]
+    if "ward" in parts:
+        names += WARD_MODULES
+    elif parts == {"ecg"}:
+        names += ECG_ALONE_MODULES
+    return names + EVERY_WORKER
 
 
 def load_agents() -> None:
     from wardwatch.settings import get_settings
 
-    for name in [*ROLE_MODULES[get_settings().worker_role], "streams.pipeline_report", "streams.memory"]:
+    for name in role_modules(get_settings().worker_parts):
         importlib.import_module(name)
 
 

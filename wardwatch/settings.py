@@ -32,10 +32,12 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="partitions of every keyed topic")
     replication: int = Field(1, ge=1, description="replication factor of created topics")
     app_id: str = "wardwatch"
-    # What a `wardwatch worker` process runs: "all" agents (the default), the "stream" agents
-    # (everything but the InfluxDB sink), or the "sink" alone, in a consumer group of its own
-    # ("<app_id>-sink"), so that a machine's second core writes the points while the first scores.
-    worker_role: Literal["all", "stream", "sink"] = "all"
+    # What a `wardwatch worker` process runs (:func:`role_parts`): "all" agents (the default),
+    # the "stream" agents (everything but the InfluxDB sink), or parts of them, comma-separated:
+    # "ward" (vitals, labs, admissions, alerts, patients), "ecg" (the ECG agent), "sink" (the
+    # InfluxDB sink). The ECG agent or the sink alone runs in a consumer group of its own
+    # ("<app_id>-ecg", "<app_id>-sink"), so that each gets a process (and a core) of its own.
+    worker_role: str = "all"
     # How long the group waits for a silent worker before its partitions move to the others
     # (Kafka's session timeout; the heartbeat is a third of it). Shorter means a killed worker's
     # patients are picked up sooner; the broker accepts 6 s at least.
@@ -140,6 +142,12 @@ class Settings(BaseSettings):
         unset_by_default = info.field_name is not None and cls.model_fields[info.field_name].default is None
         return None if unset_by_default and isinstance(v, str) and not v.strip() else v
 
+    @field_validator("worker_role")
+    @classmethod
+    def _known_role(cls, v: str) -> str:
+        role_parts(v)  # raises ValueError for an unknown part or a mix without a group
+        return v
+
     @property
     def bootstrap_servers(self) -> list[str]:
         return [s.strip() for s in self.kafka_bootstrap.split(",") if s.strip()]
@@ -150,9 +158,18 @@ class Settings(BaseSettings):
         return f"{self.app_id}-sink"
 
     @property
+    def worker_parts(self) -> frozenset[str]:
+        """The parts of the pipeline this worker runs (:func:`role_parts` of ``worker_role``)."""
+        return role_parts(self.worker_role)
+
+    @property
     def worker_group(self) -> str:
-        """This worker's Faust app id and consumer group."""
-        return self.sink_group if self.worker_role == "sink" else self.app_id
+        """This worker's Faust app id and consumer group: ``app_id`` for a worker with the ward's
+        agents; ``<app_id>-ecg`` for the ECG agent alone, ``<app_id>-sink`` for the sink alone."""
+        parts = self.worker_parts
+        if "ward" in parts:
+            return self.app_id
+        return f"{self.app_id}-ecg" if parts == {"ecg"} else self.sink_group
 
     @property
     def faust_broker(self) -> str:
@@ -195,6 +212,40 @@ class Settings(BaseSettings):
     @property
     def artifacts_path(self) -> Path:
         return self.artifacts_dir or (self.run_dir / "artifacts")
+
+
+#: The parts of the pipeline a worker can run, and the names that stand for several.
+WORKER_PARTS = ("ward", "ecg", "sink")
+ROLE_ALIASES = {"all": frozenset(WORKER_PARTS), "stream": frozenset({"ward", "ecg"})}
+
+
+def role_parts(role: str) -> frozenset[str]:
+    """The parts of a worker role: ``all``, ``stream`` or parts, comma-separated.
+
+    A worker is one Faust app in one consumer group, so the ECG agent and the sink go together
+    only with the ward (in ``app_id``'s group); each alone has a group of its own.
+
+    >>> sorted(role_parts("stream")), sorted(role_parts("ward,sink")), sorted(role_parts("ecg"))
+    (['ecg', 'ward'], ['sink', 'ward'], ['ecg'])
+    >>> role_parts("ecg,sink")
+    Traceback (most recent call last):
+    ...
+    ValueError: worker role 'ecg,sink': ecg and sink go together only with ward (run them as two workers)
+    """
+    parts: set[str] = set()
+    for name in (p.strip() for p in role.split(",")):
+        if name in ROLE_ALIASES:
+            parts |= ROLE_ALIASES[name]
+        elif name in WORKER_PARTS:
+            parts.add(name)
+        else:
+            known = ", ".join([*ROLE_ALIASES, *WORKER_PARTS])
+            raise ValueError(f"worker role {role!r}: unknown part {name!r} (one or more of {known})")
+    if len(parts) > 1 and "ward" not in parts:
+        raise ValueError(
+            f"worker role {role!r}: ecg and sink go together only with ward (run them as two workers)"
+        )
+    return frozenset(parts)
 
 
 @lru_cache(maxsize=1)

@@ -38,7 +38,7 @@ from streams.delivery import Output, already_processed, publish, run_batches
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
 from streams.outputs import PointBatches
-from streams.tables import patient_table
+from streams.tables import patient_table, register_patient_states
 from streams.topics import conditions_topic, ecg_topic, points_topic
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.records.ecg import ECGChunk, ecg_validate
@@ -102,6 +102,7 @@ class _Runtime:
 
 
 rt = _Runtime()
+register_patient_states(ecg_state, rt.lock, lambda pid: rt.streams.pop(pid, None))
 
 
 def _deadletter(

@@ -74,3 +74,28 @@ def test_bench_load_small_ward_nothing_missing(services, tmp_path):
     assert out.returncode == 0
     assert plot.stat().st_size > 10_000
     assert took < 150, took
+
+
+def test_bench_load_with_an_ecg_worker_of_its_own_nothing_missing(services):
+    """``--ecg-workers 1``: the ECG agent in a process and consumer group of its own (``worker
+    --role ecg``) beside a ward worker without it (``--role ward,sink``); every alert, ECG and
+    vitals, and every point still arrives exactly as the pure steps give them."""
+    args = ["--beds", "16", "--seconds", "15", "--ecg-share", "0.5", "--ecg-workers", "1", "--json"]
+    out = subprocess.run(
+        [sys.executable, "-m", "wardwatch.cli", "bench", "load", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ),
+        timeout=240,
+    )
+    assert out.returncode in (0, 1), out.stderr[-3000:]
+    report = json.loads(out.stdout)
+    assert (report["workers"], report["ecg_workers"], report["ecg_beds"]) == (1, 1, 8)
+    logs = [Path(p).read_text() for p in report["worker_logs"]]
+    assert len(logs) == 2 and all("Worker ready" in t for t in logs)
+    by_source = report["alert_latency_by_source_s"]
+    assert by_source["ecg"]["n"] > 0 and by_source["vitals"]["n"] > 0, by_source
+    assert report["alerts_delivered"] == report["alerts_expected"] and report["alerts_unexpected"] == 0, report
+    assert report["points_written"] == report["points_expected"], report
+    assert report["deadletters"] == 0 and report["ok"] is True, report

@@ -42,23 +42,36 @@ def probe(role: str, tmp_path: Path) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("role", ["all", "stream", "sink"])
-def test_each_role_registers_its_agents_in_its_group(role, tmp_path):
+WARD_AGENTS = {"score_vitals", "raise_alerts", "act_on_alerts", "ingest_labs", "ingest_admissions"}
+WARD_TABLES = {"vitals-state", "alerts-open"}
+
+
+@pytest.mark.parametrize(
+    ("role", "group", "agents", "tables"),
+    [
+        ("all", "ward7", WARD_AGENTS | {"analyse_ecg", "write_points"}, WARD_TABLES | {"ecg-state"}),
+        ("stream", "ward7", WARD_AGENTS | {"analyse_ecg"}, WARD_TABLES | {"ecg-state"}),
+        ("sink", "ward7-sink", {"write_points"}, set()),
+        # an ECG worker of its own (its group, its table) beside ward workers without it
+        ("ecg", "ward7-ecg", {"analyse_ecg", "drop_discharged_ecg"}, {"ecg-state"}),
+        ("ward", "ward7", WARD_AGENTS, WARD_TABLES),
+        ("ward,sink", "ward7", WARD_AGENTS | {"write_points"}, WARD_TABLES),
+    ],
+)
+def test_each_role_registers_its_agents_in_its_group(role, group, agents, tables, tmp_path):
     got = probe(role, tmp_path)
-    stream_agents = {
-        "score_vitals",
-        "analyse_ecg",
-        "raise_alerts",
-        "act_on_alerts",
-        "ingest_labs",
-        "ingest_admissions",
-    }
-    agents = set(got["agents"])
-    if role == "sink":
-        assert got["group"] == "ward7-sink" and agents == {"write_points"} and got["tables"] == []
-    else:
-        assert got["group"] == "ward7" and stream_agents <= agents
-        assert ("write_points" in agents) == (role == "all")
-        assert {"vitals-state", "alerts-open", "ecg-state"} <= set(got["tables"])
+    assert got["group"] == group
+    assert set(got["agents"]) == agents
+    assert set(got["tables"]) == tables
+    assert ("evict_idle_patients" in got["timers"]) == ("ward" in role or role in ("all", "stream"))
+    assert ("ecg_feed_watch" in got["timers"]) == ("analyse_ecg" in agents)
     assert "report_pipeline_metrics" in got["timers"]  # every worker reports its own metrics
     assert "trim_memory" in got["timers"]  # and gives its freed memory back
+
+
+@pytest.mark.parametrize("role", ["ecg,sink", "vitals", ""])
+def test_a_role_without_a_group_or_with_an_unknown_part_is_refused(role):
+    from wardwatch.settings import Settings
+
+    with pytest.raises(ValueError, match="worker role"):
+        Settings(worker_role=role)

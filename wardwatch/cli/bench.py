@@ -24,6 +24,13 @@ def bench_load(  # noqa: PLR0913, PLR0917 - one typer option per parameter
         min=0,
         help="InfluxDB sink processes of their own (`worker --role sink`); 0: each worker runs the sink",
     ),
+    ecg_workers: int = typer.Option(
+        0,
+        "--ecg-workers",
+        min=0,
+        help="ECG processes of their own (`worker --role ecg`; the others run `--role ward`); "
+        "0: each worker runs the ECG agent",
+    ),
     ecg_share: float = typer.Option(0.25, "--ecg-share", min=0.0, max=1.0, help="share of beds with ECG"),
     seed: int = typer.Option(7, "--seed"),
     burst: bool = typer.Option(
@@ -69,6 +76,7 @@ def bench_load(  # noqa: PLR0913, PLR0917 - one typer option per parameter
                 seconds=seconds,
                 workers=workers,
                 sink_workers=sink_workers,
+                ecg_workers=ecg_workers,
                 ecg_share=ecg_share,
                 seed=seed,
                 send_slots=1 if burst else SEND_SLOTS,

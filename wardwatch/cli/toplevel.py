@@ -19,18 +19,21 @@ def worker(
     role: str = typer.Option(
         None,
         "--role",
-        help="all (default), stream (every agent but the InfluxDB sink) or sink (the sink alone, "
-        "in group <app id>-sink); default: WARDWATCH_WORKER_ROLE",
+        help="all (default), stream (every agent but the InfluxDB sink), or parts, comma-separated: "
+        "ward (vitals, labs, admissions, alerts), ecg (the ECG agent; alone: group <app id>-ecg), "
+        "sink (the InfluxDB sink; alone: group <app id>-sink); default: WARDWATCH_WORKER_ROLE",
     ),
 ) -> None:
     """Run the Faust stream worker; scale out by starting more (of one role or another)."""
     import os
 
-    from wardwatch.settings import get_settings
+    from wardwatch.settings import get_settings, role_parts
 
     if role is not None:
-        if role not in ("all", "stream", "sink"):
-            raise typer.BadParameter("all, stream or sink", param_hint="--role")
+        try:
+            role_parts(role)
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint="--role") from e
         os.environ["WARDWATCH_WORKER_ROLE"] = role
         get_settings.cache_clear()
     from streams.worker import run

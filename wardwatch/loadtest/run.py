@@ -78,6 +78,10 @@ class LoadConfig:
     #: InfluxDB sink processes of their own (``wardwatch worker --role sink``, group
     #: ``<group>-sink``); 0: each worker runs the sink too
     sink_workers: int = 0
+    #: ECG workers of their own (``wardwatch worker --role ecg``, group ``<group>-ecg``); the
+    #: other workers then run the ward without the ECG agent (``--role ward``); 0: each worker
+    #: runs the ECG agent too
+    ecg_workers: int = 0
     ecg_share: float = 0.25
     seed: int = 7
     #: beds spread over each second in this many groups; 1: every bed at the same instant
@@ -121,14 +125,32 @@ class _Run:
         """The group of the run's sink workers (their app id is :attr:`group`)."""
         return self.s.model_copy(update={"app_id": self.group}).sink_group
 
+    @property
+    def ecg_group(self) -> str:
+        """The group of the run's ECG workers (their app id is :attr:`group`)."""
+        return self.s.model_copy(update={"app_id": self.group, "worker_role": "ecg"}).worker_group
+
+    @property
+    def role(self) -> str:
+        """The role of the run's ``workers``: the ward, with the ECG agent and the sink unless
+        processes of their own run them."""
+        own = {"ecg": self.cfg.ecg_workers, "sink": self.cfg.sink_workers}
+        return ",".join(["ward", *(part for part, n in own.items() if not n)])
+
     def groups(self) -> dict[str, tuple[str, ...]]:
-        """Each consumer group of the run and the topics it consumes."""
-        if not self.cfg.sink_workers:
-            return {self.group: GROUP_TOPICS}
-        return {
-            self.group: tuple(t for t in GROUP_TOPICS if t != topics.POINTS),
-            self.sink_group: (topics.POINTS,),
-        }
+        """Each consumer group of the run and the topics it consumes (of :data:`GROUP_TOPICS`)."""
+        own = {topics.ECG: self.cfg.ecg_workers, topics.POINTS: self.cfg.sink_workers}
+        out = {self.group: tuple(t for t in GROUP_TOPICS if not own.get(t))}
+        if self.cfg.ecg_workers:
+            out[self.ecg_group] = (topics.ECG,)
+        if self.cfg.sink_workers:
+            out[self.sink_group] = (topics.POINTS,)
+        return out
+
+    def members(self) -> dict[str, int]:
+        """The number of workers of each group."""
+        c = self.cfg
+        return {self.group: c.workers, self.ecg_group: c.ecg_workers, self.sink_group: c.sink_workers}
 
     @property
     def folder(self) -> Path:
@@ -164,7 +186,7 @@ def _start_workers(r: _Run) -> None:
         # Re-notifications still happen; they are left out of the comparison (origin "timer").
         "WARDWATCH_ESCALATE_MEDIUM_TO_HIGH_AFTER": "0",
     }
-    roles = ["stream" if r.cfg.sink_workers else "all"] * r.cfg.workers + ["sink"] * r.cfg.sink_workers
+    roles = [r.role] * r.cfg.workers + ["ecg"] * r.cfg.ecg_workers + ["sink"] * r.cfg.sink_workers
     for i, role in enumerate(roles):
         path = r.folder / f"worker-{i}.log"
         r.logs.append(path)
@@ -194,7 +216,7 @@ def _wait_group_stable(r: _Run, timeout_s: float = 90.0) -> None:
     """Wait until each group is Stable with all its members (every worker holds its partitions)."""
     from kafka.admin import KafkaAdminClient
 
-    members = {r.group: r.cfg.workers, r.sink_group: r.cfg.sink_workers}
+    members = r.members()
     admin = KafkaAdminClient(**client_config(r.s), client_id="wardwatch-bench")
     try:
         for group in r.groups():
@@ -520,6 +542,7 @@ def _report(
         "workers": cfg.workers,
         "send_slots": cfg.send_slots,
         "sink_workers": cfg.sink_workers,
+        "ecg_workers": cfg.ecg_workers,
         "ecg_beds": len(plan.feeds),
         "latency_s": {"alert": percentiles(alert_lat), "point": percentiles(point_lat)},
         "alert_latency_by_source_s": {k: percentiles(v) for k, v in by_source.items()},

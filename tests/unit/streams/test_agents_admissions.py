@@ -154,3 +154,36 @@ def test_idle_patients_are_evicted_after_the_idle_time(agents, monkeypatch):
     assert (first, second) == ([], ["P001"])
     assert "P001" not in vitals_state.data and "P002" in vitals_state.data and "P003" in ecg_state.data
     assert [m.partition for m in agents.changelog(vitals_state) if m.value is None] == [1]
+
+
+def test_an_ecg_worker_of_its_own_drops_a_discharged_patients_ecg_state(agents):
+    """``--role ecg`` (:mod:`streams.ecg.discharges`): a discharge on ``admissions`` drops the
+    patient's ECG state (a tombstone on the record's partition) and its live detector; an
+    admission, or a record the ward's agent dead-letters, changes nothing here."""
+    from streams.ecg.agents import ecg_state, rt
+    from streams.ecg.discharges import drop_discharged_ecg
+
+    ecg_state["P001"] = {"partition": 2, "offset": 3}
+    ecg_state["P002"] = {"partition": 2, "offset": 5}
+    rt.streams["P001"] = rt.streams["P002"] = object()  # stand-ins for live detectors
+
+    async def scenario():
+        async with drop_discharged_ecg.test_context() as agent:
+            events = [
+                await agent.put(admission("P002"), key=b"P002", partition=2),
+                await agent.put(b"{not json", key=b"P002", partition=2),
+                await agent.put(discharge_msg(), key=b"P001", partition=2),
+            ]
+            await agents.processed(agent, *events)
+        await agents.until(lambda: any(m.value is None for m in agents.changelog(ecg_state)))
+
+    try:
+        agents.run(scenario())
+        assert "P001" not in ecg_state.data and "P001" not in rt.streams
+        assert ecg_state.data["P002"] == {"partition": 2, "offset": 5} and "P002" in rt.streams
+        tombs = [m for m in agents.changelog(ecg_state) if m.value is None]
+        assert [(json.loads(m.key), m.partition) for m in tombs] == [("P001", 2)]
+        assert not agents.values(topics.DEADLETTER)  # the ward's admissions agent dead-letters
+    finally:
+        rt.streams.clear()
+        ecg_state.data.clear()
