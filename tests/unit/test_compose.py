@@ -39,7 +39,8 @@ def test_the_sink_writes_and_grafana_reads_with_their_own_tokens():
     """Only the sink (``worker --role sink``) holds an InfluxDB token among the workers: the
     stream workers never talk to InfluxDB."""
     blocks = _blocks()
-    assert '"--role", "sink"' in blocks["sink"] and '"--role", "stream"' in blocks["worker"]
+    assert '"--role", "sink"' in blocks["sink"] and '"--role", "ward"' in blocks["worker"]
+    assert '"--role", "ecg"' in blocks["worker-ecg"]
     holders = {name for name, text in blocks.items() if "WARDWATCH_INFLUX_TOKEN" in text}
     assert holders == {"sink"} and "WARDWATCH_INFLUX_TOKEN: ${INFLUX_WRITE_TOKEN:?" in blocks["sink"]
     assert "INFLUX_TOKEN: ${INFLUX_READ_TOKEN:?" in blocks["grafana"]
@@ -63,7 +64,7 @@ def test_kafka_is_sasl_ssl_and_each_client_holds_only_its_own_role():
     assert '"kafka-files"' in blocks["kafka-setup"] and '"--host", "kafka"' in blocks["kafka-setup"]
     assert {n for n, t in blocks.items() if "${KAFKA_ADMIN_PASSWORD" in t} == {"kafka-setup", "kafka-init"}
     assert {n for n, t in blocks.items() if "kafka-config:" in t} == {"kafka-setup", "kafka", "volumes"}
-    for client in ("worker", "sink", "simulator", "kafka-init"):
+    for client in ("worker", "worker-ecg", "sink", "simulator", "kafka-init"):
         assert "kafka-ca:/kafka-ca:ro" in blocks[client], client
     assert "WARDWATCH_KAFKA_USERNAME: gateway" in blocks["simulator"]
     assert "${KAFKA_GATEWAY_PASSWORD:?" in blocks["simulator"]
