@@ -300,12 +300,11 @@ class ECGBeatStream:
         lo, hi = max(a, buf_start), min(b, buf_start + buf.size)
         if hi > lo:
             seg[lo - a : hi - a] = buf[lo - buf_start : hi - buf_start]
-        # positions (input samples, relative to a) of the model-rate grid
-        t = (np.arange(WAVE_LEN) / MODEL_FS - PRE_S) * self.fs + (r - a)
+        t, xs = _grid(self.fs, r - a, seg.size)
         if self.fs > MODEL_FS * 1.5:
             # anti-alias before linear interpolation when the input rate is higher
             seg = np.convolve(seg, _lowpass(self.fs), mode="same")  # linear-phase FIR
-        w = np.interp(t, np.arange(seg.size), seg)
+        w = np.interp(t, xs, seg)
         return w - median_1d(w)
 
     def _trim(self) -> None:
@@ -330,8 +329,21 @@ def _beat_channels(seg: np.ndarray, template: np.ndarray | None) -> tuple[np.nda
     if template is None:
         template = seg.copy()
     scale = max(float(np.max(np.abs(template))), 0.1)
-    wave = np.stack([seg / scale, (seg - template) / scale], axis=1).astype(np.float32)
+    wave = np.empty((seg.size, 2), np.float32)  # each column cast from float64 as astype would
+    wave[:, 0] = seg / scale
+    wave[:, 1] = (seg - template) / scale
     return (1 - _TEMPLATE_ALPHA) * template + _TEMPLATE_ALPHA * seg, wave
+
+
+@lru_cache(maxsize=32)
+def _grid(fs: float, r_at: int, size: int) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """The beat window's model-rate grid (positions in input samples from the window's start,
+    the R peak at ``r_at``) and the input samples' positions (``0 .. size-1``): the same for
+    every beat of a stream, so made once per rate (read-only)."""
+    t = (np.arange(WAVE_LEN) / MODEL_FS - PRE_S) * fs + r_at
+    xs = np.arange(size)
+    t.flags.writeable = xs.flags.writeable = False
+    return t, xs
 
 
 @lru_cache(maxsize=32)

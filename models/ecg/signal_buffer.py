@@ -26,8 +26,10 @@ class SignalBuffer(TypedDict):
 
 def buffer_encode(samples_uv: NDArray[np.number[Any]]) -> str:
     """int16 little-endian microvolts, base64 (half the size of a JSON int list)."""
-    arr = np.clip(np.asarray(samples_uv), -32768, 32767).astype("<i2")
-    return base64.b64encode(arr.tobytes()).decode()
+    arr = np.asarray(samples_uv)
+    if arr.dtype != np.int16:  # (the rolling buffer's own samples are int16 already)
+        arr = np.clip(arr, -32768, 32767)
+    return base64.b64encode(arr.astype("<i2", copy=False).tobytes()).decode()
 
 
 def buffer_decode(data: str) -> NDArray[np.int16]:
