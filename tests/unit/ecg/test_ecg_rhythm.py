@@ -5,6 +5,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.ecg import morphology, rhythm, sveb_rr
 from models.ecg.beats import MODEL_FS, PRE_S, WAVE_LEN, ECGBeatStream, stack_inputs
@@ -189,3 +191,23 @@ def test_template_rule_keeps_a_ventricular_beat_and_drops_a_normal_one():
     assert morphology.template_matches(np.stack([as_n, as_v])).tolist() == [True, False]
     assert morphology.template_matches(two[None]).tolist() == [False]  # every lead must match
     assert morphology.morphology_labels(["V", "V", "S"], [True, False, True]) == ["N", "V", "S"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.integers(1, 1500), min_size=1, max_size=40).map(lambda v: [x / 360.0 for x in v])
+    | st.lists(st.floats(0.2, 3.0), min_size=1, max_size=40)
+)
+def test_the_per_beat_measures_are_numpys_own_bit_for_bit(rr):
+    """The irregularity measures are written with few numpy calls (they run for every beat):
+    each must give exactly what numpy's own expressions give, so that no verdict moves."""
+    arr = rhythm._trimmed(np.asarray(rr, dtype=float), rhythm.TRIM)
+    mean = float(arr.mean())
+    assert rhythm._mean(arr) == mean
+    assert rhythm._nrmssd(arr, mean) == float(np.sqrt(np.mean(np.diff(arr) ** 2)) / mean) or arr.size < 2
+    assert rhythm._cov(arr, mean) == float(arr.std() / mean)
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi > lo:
+        counts = np.histogram(arr, bins=rhythm.SHE_BINS)[0]
+        p = counts[counts > 0] / arr.size
+        assert rhythm._entropy(arr) == float(abs((p * np.log(p)).sum()) / np.log(rhythm.SHE_BINS))
