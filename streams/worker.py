@@ -9,18 +9,18 @@ import sys
 # by the parts of its ``worker_role`` (:func:`wardwatch.settings.role_parts`); every worker
 # reports its own pipeline metrics and trims its own freed memory.
 PART_MODULES = {
+    # streams.patients last: it drops every patient state the worker holds on a discharge
     "ward": [
         "streams.vitals.agents",
         "streams.labs.agents",
         "streams.admissions.agents",
         "streams.alerts.agents",
+        "streams.patients",
     ],
     "ecg": ["streams.ecg.agents"],
     "sink": ["streams.sinks.agents"],
 }
-#: after the parts: what a worker with the ward runs for every patient state it holds; what a
-#: worker with the ECG agent alone runs for its own
-WARD_MODULES = ["streams.patients"]
+#: what a worker with the ECG agent alone runs for its patients' discharges
 ECG_ALONE_MODULES = ["streams.ecg.discharges"]
 EVERY_WORKER = ["streams.pipeline_report", "streams.memory"]
 
@@ -31,10 +31,10 @@ def role_modules(parts: frozenset[str]) -> list[str]:
     >>> role_modules(frozenset({"ecg"}))
     ['streams.ecg.agents', 'streams.ecg.discharges', 'streams.pipeline_report', 'streams.memory']
     """
-    names = [m for part in ("ward", "ecg", "sink") if part in parts for m in PART_MODULES[part]]
-    if "ward" in parts:
-        names += WARD_MODULES
-    elif parts == {"ecg"}:
+    from wardwatch.settings import WORKER_PARTS
+
+    names = [m for part in WORKER_PARTS if part in parts for m in PART_MODULES[part]]
+    if parts == {"ecg"}:
         names += ECG_ALONE_MODULES
     return names + EVERY_WORKER
 

@@ -158,6 +158,11 @@ class Settings(BaseSettings):
         return f"{self.app_id}-sink"
 
     @property
+    def ecg_group(self) -> str:
+        """The consumer group of ``worker_role=ecg`` workers (the ECG agent on its own)."""
+        return f"{self.app_id}-ecg"
+
+    @property
     def worker_parts(self) -> frozenset[str]:
         """The parts of the pipeline this worker runs (:func:`role_parts` of ``worker_role``)."""
         return role_parts(self.worker_role)
@@ -169,7 +174,7 @@ class Settings(BaseSettings):
         parts = self.worker_parts
         if "ward" in parts:
             return self.app_id
-        return f"{self.app_id}-ecg" if parts == {"ecg"} else self.sink_group
+        return self.ecg_group if parts == {"ecg"} else self.sink_group
 
     @property
     def faust_broker(self) -> str:

@@ -34,21 +34,25 @@ SHAPE = {
 }
 
 
-def test_bench_load_small_ward_nothing_missing(services, tmp_path):
-    plot = tmp_path / "load.png"
-    t0 = time.monotonic()
-    args = ["--beds", "30", "--seconds", "20", "--ecg-share", "0.3", "--json", "--plot", str(plot)]
+def bench_load(*args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """``wardwatch bench load ARGS --json`` on the session's services: the process and its report."""
     out = subprocess.run(
-        [sys.executable, "-m", "wardwatch.cli", "bench", "load", *args],
+        [sys.executable, "-m", "wardwatch.cli", "bench", "load", *args, "--json"],
         capture_output=True,
         text=True,
         cwd=REPO,
         env=dict(os.environ),
         timeout=240,
     )
-    took = time.monotonic() - t0
     assert out.returncode in (0, 1), out.stderr[-3000:]
-    report = json.loads(out.stdout)
+    return out, json.loads(out.stdout)
+
+
+def test_bench_load_small_ward_nothing_missing(services, tmp_path):
+    plot = tmp_path / "load.png"
+    t0 = time.monotonic()
+    out, report = bench_load("--beds", "30", "--seconds", "20", "--ecg-share", "0.3", "--plot", str(plot))
+    took = time.monotonic() - t0
     for key, kind in SHAPE.items():
         assert isinstance(report[key], kind), (key, report[key])
     for kind in ("alert", "point"):
@@ -80,17 +84,7 @@ def test_bench_load_with_an_ecg_worker_of_its_own_nothing_missing(services):
     """``--ecg-workers 1``: the ECG agent in a process and consumer group of its own (``worker
     --role ecg``) beside a ward worker without it (``--role ward,sink``); every alert, ECG and
     vitals, and every point still arrives exactly as the pure steps give them."""
-    args = ["--beds", "16", "--seconds", "15", "--ecg-share", "0.5", "--ecg-workers", "1", "--json"]
-    out = subprocess.run(
-        [sys.executable, "-m", "wardwatch.cli", "bench", "load", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=dict(os.environ),
-        timeout=240,
-    )
-    assert out.returncode in (0, 1), out.stderr[-3000:]
-    report = json.loads(out.stdout)
+    _, report = bench_load("--beds", "16", "--seconds", "15", "--ecg-share", "0.5", "--ecg-workers", "1")
     assert (report["workers"], report["ecg_workers"], report["ecg_beds"]) == (1, 1, 8)
     logs = [Path(p).read_text() for p in report["worker_logs"]]
     assert len(logs) == 2 and all("Worker ready" in t for t in logs)

@@ -128,7 +128,7 @@ class _Run:
     @property
     def ecg_group(self) -> str:
         """The group of the run's ECG workers (their app id is :attr:`group`)."""
-        return self.s.model_copy(update={"app_id": self.group, "worker_role": "ecg"}).worker_group
+        return self.s.model_copy(update={"app_id": self.group}).ecg_group
 
     @property
     def role(self) -> str:
