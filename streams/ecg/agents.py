@@ -38,7 +38,7 @@ from streams.delivery import Output, already_processed, publish, run_batches
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
 from streams.outputs import PointBatches
-from streams.tables import patient_table, register_patient_states
+from streams.tables import json_copy, patient_table, register_patient_states
 from streams.topics import conditions_topic, ecg_topic, points_topic
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.records.ecg import ECGChunk, ecg_validate
@@ -216,8 +216,8 @@ def _take_in(
         try:
             chunk = ecg_validate(event.message.value, key=keys[i], now=now)
             pid = chunk.patient_id
-            if pid not in states:
-                states[pid] = ecg_state[pid] or ecg_state_new()
+            if pid not in states:  # a copy: the step updates it in place (see state_copy)
+                states[pid] = ecg_state.state_copy(pid) or ecg_state_new()
             if already_processed(states[pid], event.message.partition, event.message.offset):
                 metrics.incr("ecg_redelivered")  # its outputs went out before its state
                 continue
@@ -305,8 +305,9 @@ async def _feed_watch() -> None:
                 ecg_state.retire(pid, st["partition"])  # feed-stopped was raised hours ago
                 rt.streams.pop(pid, None)
                 continue
+            rules = json_copy(st["rules"])  # the table's state changes once the alarm is out
             changes = feed_check(
-                st["rules"],
+                rules,
                 last_rx_wall=st["rx_wall"],
                 now_wall=now,
                 last_end_t=st["last"]["end_t"],
@@ -317,5 +318,5 @@ async def _feed_watch() -> None:
                 points = PointBatches()
                 await _emit(sends, points, int(st["partition"]), pid, st.get("bed", ""), changes, None)
                 await publish(sends + points.sends(points_topic))
-                ecg_state[pid] = st
+                ecg_state[pid] = {**st, "rules": rules}
                 rt.streams.pop(pid, None)

@@ -133,3 +133,51 @@ def test_a_redelivered_chunk_is_skipped_not_dead_lettered(agents, ecg_table):
     [dl] = agents.values(topics.DEADLETTER)
     assert (dl["code"], dl["offset"]) == ("duplicate", 3)
     assert ecg_state.data["E001"]["last"]["seq"] == 2 and ecg_state.data["E001"]["offset"] == 3
+
+
+def test_a_batch_that_fails_after_the_step_is_handled_again_from_the_states_before_it(
+    agents, ecg_table, monkeypatch
+):
+    """A batch whose handling raises after the step has run (a bug in what follows it) is handled
+    again record by record (``run_batches``). Each chunk must then be analysed from its patient's
+    state as it was before the failed attempt: a chunk the failed attempt had taken in is not a
+    "duplicate" of itself, its outputs go out, and only the chunk that fails alone is
+    dead-lettered."""
+    import streams.ecg.agents as ecg_agents
+
+    add = ecg_agents.PointBatches.add
+
+    def add_failing_for_e002(self, partition, pts):
+        if any(p["tags"]["patient"] == "E002" for p in pts):
+            raise RuntimeError("injected after the step")
+        return add(self, partition, pts)
+
+    first, second = chunks("E001", seconds=5), chunks("E002", seconds=5, seed=5)
+    rt.load_classifier()
+
+    async def scenario():
+        async with analyse_ecg.test_context() as agent:
+            for a, b in zip(first[:4], second[:4], strict=True):  # past learning: points from now on
+                await agents.processed(agent, await agent.put(a, key=b"E001", partition=1))
+                await agents.processed(agent, await agent.put(b, key=b"E002", partition=1))
+            monkeypatch.setattr(ecg_agents.PointBatches, "add", add_failing_for_e002)
+            events = [
+                await agent.put(first[4], key=b"E001", partition=1, wait=False),
+                await agent.put(second[4], key=b"E002", partition=1, wait=False),
+            ]
+            await agents.processed(agent, *events)
+            return events
+
+    events = agents.run(scenario())
+    dls = agents.values(topics.DEADLETTER)
+    assert [(d["code"], d["offset"]) for d in dls] == [("processing_error", events[1].message.offset)]
+    # E001's last chunk was analysed once, from the state its fourth chunk left
+    states: dict = {}
+    expected = []
+    for raw in first:
+        res = ecg_step(states, [ecg_validate(raw, key="E001")], rt, 0.0, partitions=[1])
+        expected += [p for out in res.results for p in out.points]
+    got = [p for p in agents.points() if p["tags"]["patient"] == "E001"]
+    assert len(got) > 1 and got == json.loads(json.dumps(expected))
+    st = ecg_state.data["E001"]
+    assert st["last"]["seq"] == 4 and st["offset"] == events[0].message.offset
