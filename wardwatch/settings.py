@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     # How often a worker returns the memory its allocator has freed to the system
     # (``streams/memory.py``: glibc's malloc_trim), so that RSS falls again after a backlog.
     memory_trim_s: float = Field(60.0, gt=0)
+    # glibc malloc arenas a worker may use (``streams/memory.py``; 0: glibc's default, 8 a core):
+    # more arenas kept more high-water marks that a trim cannot return.
+    memory_arenas: int = Field(2, ge=0, le=64)
     # How long a worker told to stop (SIGTERM, SIGINT) may take before it exits anyway
     # (``streams/stop_deadline.py``; at least once: what it cut short is read again).
     stop_deadline_s: float = Field(120.0, gt=0)

@@ -59,3 +59,40 @@ def test_traced_growth_names_the_line_that_kept_objects():
     assert len(kept) == 2000
     assert fields["grew"][0].startswith("test_memory.py:")
     assert int(fields["grew"][0].split("+")[1].split("KB")[0]) >= 4000
+
+
+# Six threads allocate at once (1 KB blocks: malloc, not Python's small-object allocator); glibc
+# gives each thread an arena of its own up to its limit. malloc_stats() writes one "Arena N:"
+# block per arena to stderr.
+ARENAS_PROBE = """
+import ctypes, threading
+import streams.memory
+start = threading.Barrier(6)
+def work():
+    start.wait()
+    kept = [bytearray(1024) for _ in range(2000)]
+threads = [threading.Thread(target=work) for _ in range(6)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+ctypes.CDLL(None).malloc_stats()
+"""
+
+
+def _arenas(tmp_path, limit: str) -> int:
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"},
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "WARDWATCH_RUN_DIR": str(tmp_path),
+        "WARDWATCH_MEMORY_ARENAS": limit,
+    }
+    cmd = [sys.executable, "-c", ARENAS_PROBE]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return sum(line.startswith("Arena ") for line in r.stderr.splitlines())
+
+
+def test_a_worker_holds_malloc_to_its_arena_limit(tmp_path):
+    """The ECG worker's RSS crept up with every executor thread's arena (README, "Stop 42"):
+    the worker's limit holds six allocating threads to two arenas; glibc's default gives them more."""
+    assert _arenas(tmp_path, "2") == 2
+    assert _arenas(tmp_path, "0") > 2
