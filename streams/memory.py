@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
 import tracemalloc
@@ -116,6 +117,38 @@ def traced_growth(
 
 
 _last_snapshot: list[tracemalloc.Snapshot] = []
+
+
+#: seconds after the worker starts (its agents up, the beat classifier loaded) before its objects
+#: so far are set aside from the cyclic garbage collector (:func:`gc.freeze`)
+FREEZE_AFTER_S = 30.0
+
+
+def tune_gc(gen0: int) -> None:
+    """The cyclic collector's first threshold (``gen0`` allocations between young collections;
+    0 keeps Python's 700). A worker makes and drops many containers a second (records, states,
+    outputs); every 10th young collection also collects the middle generation and, in time, a
+    full one walks every object the worker holds (~160 k after start-up: ~50 ms each)."""
+    if gen0 > 0:
+        _, g1, g2 = gc.get_threshold()
+        gc.set_threshold(gen0, g1, g2)
+
+
+tune_gc(get_settings().gc_gen0)
+
+
+@app.task
+async def freeze_startup_objects() -> None:
+    """Once the worker is up: collect, then move every object so far (modules, the models,
+    Faust's machinery) to the permanent generation, which the collector no longer walks. What
+    the worker makes afterwards is collected as before. Not with ``gc_gen0`` 0 (Python's
+    collector as it comes)."""
+    if get_settings().gc_gen0 <= 0:
+        return
+    await asyncio.sleep(FREEZE_AFTER_S)
+    gc.collect()
+    gc.freeze()
+    log_event(log, "startup objects frozen for the garbage collector", frozen=gc.get_freeze_count())
 
 
 @app.timer(interval=get_settings().memory_trim_s)

@@ -19,38 +19,9 @@ from faust import Table
 from streams.app import app
 from streams.delivery import publish
 
-_LEAVES = (str, int, float, bool, type(None))
-
-
-def json_copy(value: Any) -> Any:
-    """A copy of a JSON-shaped value whose dicts and lists are new and whose leaves (strings,
-    numbers) are shared, as they cannot change.
-
-    >>> st = {"rules": {"af": {"on": False}}, "buf": {"uv": "AAEC"}, "rr": [1, 2]}
-    >>> c = json_copy(st)
-    >>> c["rules"]["af"]["on"] = True; c["rr"].append(3)
-    >>> st["rules"]["af"]["on"], st["rr"], c["buf"]["uv"] is st["buf"]["uv"]
-    (False, [1, 2], True)
-    """
-    t = type(value)
-    if t is dict:
-        return {k: v if type(v) in _LEAVES else json_copy(v) for k, v in value.items()}
-    if t is list or t is tuple:
-        return t(v if type(v) in _LEAVES else json_copy(v) for v in value)
-    return value
-
 
 class PatientStateTable(Table):
     """A table whose values carry their own changelog partition (``value["partition"]``)."""
-
-    def state_copy(self, key: Any) -> Any:
-        """``key``'s state as a copy its agent may update in place (:func:`json_copy`; the
-        table's default when there is none). The table's own value changes only by
-        :meth:`write`, once the batch's outputs are on the broker: a batch that fails before
-        that is handled again from the states as they were, not from half-applied ones (a
-        chunk a failed attempt took in would otherwise be its own "duplicate", and its outputs
-        never sent)."""
-        return json_copy(self[key])
 
     def on_key_set(self, key: Any, value: Any) -> None:
         part = value.get("partition") if isinstance(value, dict) else None

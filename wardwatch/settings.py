@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     # glibc malloc arenas a worker may use (``streams/memory.py``; 0: glibc's default, 8 a core):
     # more arenas kept more high-water marks that a trim cannot return.
     memory_arenas: int = Field(2, ge=0, le=64)
+    # The cyclic garbage collector's first threshold in a worker, whose start-up objects are then
+    # frozen (0: Python's collector as it comes, threshold 700; ``streams/memory.py``).
+    gc_gen0: int = Field(10_000, ge=0)
     # How long a worker told to stop (SIGTERM, SIGINT) may take before it exits anyway
     # (``streams/stop_deadline.py``; at least once: what it cut short is read again).
     stop_deadline_s: float = Field(120.0, gt=0)

@@ -91,13 +91,53 @@ def ecg_state_new() -> ECGState:
     }
 
 
+#: The parts of a state the step updates in place; it replaces the others whole (a new value,
+#: the old one untouched). ``tests/unit/ecg/test_step.py`` holds the step to this.
+UPDATED_IN_PLACE = ("rules", "bins", "votes")
+
+_LEAVES = (str, int, float, bool, type(None))
+
+
+def _copied(value: Any) -> Any:
+    """``value`` with new dicts and lists, its strings and numbers shared (they cannot change)."""
+    t = type(value)
+    if t is dict:
+        return {k: v if type(v) in _LEAVES else _copied(v) for k, v in value.items()}
+    if t is list:
+        return [v if type(v) in _LEAVES else _copied(v) for v in value]
+    return value
+
+
+def ecg_state_copy(state: ECGState) -> ECGState:
+    """A copy of ``state`` that the step may update, leaving ``state`` as it was: the parts the
+    step updates in place (:data:`UPDATED_IN_PLACE`) copied, the rest shared (the encoded
+    rolling buffers stay the very same text, which the worker's decoded-signal cache checks).
+
+    An agent hands the step copies of its table's states, so that a batch that fails before
+    its states are written is handled again from them as they were.
+
+    >>> st = ecg_state_new()
+    >>> c = ecg_state_copy(st)
+    >>> c["votes"]["3"] = [0.9, 1]; c["seg_t0"] = 5.0
+    >>> st["votes"], st["seg_t0"], c["qrs"] is st["qrs"]
+    ({}, None, True)
+    """
+    out = dict(state)
+    for key in UPDATED_IN_PLACE:
+        if key in out:
+            out[key] = _copied(out[key])
+    return out  # type: ignore[return-value]
+
+
 __all__ = [
     "STATE_VERSION",
+    "UPDATED_IN_PLACE",
     "BeatBins",
     "ECGState",
     "FamilyVotes",
     "LastChunk",
     "LeadBuffer",
     "QRSHorizon",
+    "ecg_state_copy",
     "ecg_state_new",
 ]

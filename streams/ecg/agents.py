@@ -31,14 +31,14 @@ from models.ecg.alarms import AlarmChange, feed_check
 from models.ecg.beats import BeatCandidate
 from models.ecg.rule_config import RuleConfig
 from models.ecg.step import LiveDetector, Rejected, StripInputs, ecg_state_new, ecg_step
-from models.ecg.stream_state import ECGState, FamilyVotes
+from models.ecg.stream_state import ECGState, FamilyVotes, ecg_state_copy
 from streams.app import app
 from streams.deadletter import deadletter_output
 from streams.delivery import Output, already_processed, publish, run_batches
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
 from streams.outputs import PointBatches
-from streams.tables import json_copy, patient_table, register_patient_states
+from streams.tables import patient_table, register_patient_states
 from streams.topics import conditions_topic, ecg_topic, points_topic
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.records.ecg import ECGChunk, ecg_validate
@@ -216,8 +216,9 @@ def _take_in(
         try:
             chunk = ecg_validate(event.message.value, key=keys[i], now=now)
             pid = chunk.patient_id
-            if pid not in states:  # a copy: the step updates it in place (see state_copy)
-                states[pid] = ecg_state.state_copy(pid) or ecg_state_new()
+            if pid not in states:  # a copy: the table's state changes only once it is written
+                stored = ecg_state[pid]
+                states[pid] = ecg_state_copy(stored) if stored else ecg_state_new()
             if already_processed(states[pid], event.message.partition, event.message.offset):
                 metrics.incr("ecg_redelivered")  # its outputs went out before its state
                 continue
@@ -305,9 +306,9 @@ async def _feed_watch() -> None:
                 ecg_state.retire(pid, st["partition"])  # feed-stopped was raised hours ago
                 rt.streams.pop(pid, None)
                 continue
-            rules = json_copy(st["rules"])  # the table's state changes once the alarm is out
+            new = ecg_state_copy(st)  # the table's state changes once the alarm is out
             changes = feed_check(
-                rules,
+                new["rules"],
                 last_rx_wall=st["rx_wall"],
                 now_wall=now,
                 last_end_t=st["last"]["end_t"],
@@ -318,5 +319,5 @@ async def _feed_watch() -> None:
                 points = PointBatches()
                 await _emit(sends, points, int(st["partition"]), pid, st.get("bed", ""), changes, None)
                 await publish(sends + points.sends(points_topic))
-                ecg_state[pid] = {**st, "rules": rules}
+                ecg_state[pid] = new
                 rt.streams.pop(pid, None)

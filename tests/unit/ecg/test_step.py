@@ -392,3 +392,35 @@ def test_the_states_signal_copies_are_16_bit_microvolts_and_the_decimal_form_sti
         return out
 
     assert rest(old) == rest(json.loads(json.dumps(states)))
+
+
+@pytest.mark.parametrize("leads", [1, 2])
+def test_the_step_leaves_a_copied_state_as_it_was(leads):
+    """The agent hands the step :func:`ecg_state_copy` copies of its table's states, so that a
+    batch failing before its states are written is handled again from them unchanged. That holds
+    only while the step updates in place no part but :data:`UPDATED_IN_PLACE`: every scenario,
+    cached detectors and detectors rebuilt from JSON, with the committed classifier (family votes)."""
+    import orjson
+
+    from models.ecg.classify import BeatClassifier
+    from models.ecg.stream_state import ecg_state_copy
+
+    clf = BeatClassifier()
+    feeds = synth_beds(len(SCENARIOS), duration_s=30, seed=2, leads=leads)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    raws = [[json.dumps(c).encode() for c in feed_chunks(f, start)] for f in feeds]
+    for cached in (True, False):
+        table: dict = {}
+        live: dict | None = {} if cached else None
+        changed = set()
+        for k in range(len(raws[0])):
+            chunks = [ecg_validate(r[k], key=f.patient_id) for r, f in zip(raws, feeds, strict=True)]
+            if not cached:
+                table = {p: orjson.loads(orjson.dumps(s)) for p, s in table.items()}
+            before = {p: orjson.dumps(s) for p, s in table.items()}
+            states = {p: ecg_state_copy(s) for p, s in table.items()}
+            ecg_step(states, chunks, clf, 0.0, live=live).raise_errors()
+            assert {p: orjson.dumps(s) for p, s in table.items()} == before
+            changed |= {key for s in states.values() for key in ("rules", "bins", "votes") if s.get(key)}
+            table.update(states)
+        assert changed == {"rules", "bins", "votes"}  # the copied parts did change
