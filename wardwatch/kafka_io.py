@@ -191,6 +191,27 @@ def start_group_at_end(group: str, topics: list[str], wait_s: float = 60.0) -> N
         admin.close()
 
 
+def delete_topics_and_groups(
+    topic_prefix: str, groups: Iterable[str], s: Settings | None = None
+) -> list[str]:
+    """Delete every topic whose name starts with ``topic_prefix`` (an app's changelogs) and the
+    consumer ``groups``; return the topics deleted. For what a run made for itself alone (a load
+    test's app id): compacted changelogs are otherwise kept for ever."""
+    from kafka.admin import KafkaAdminClient
+
+    s = s or get_settings()
+    admin = KafkaAdminClient(**client_config(s), client_id="wardwatch-admin")
+    try:
+        names = sorted(t for t in admin.list_topics() if t.startswith(topic_prefix))
+        if names:
+            admin.delete_topics(names, timeout_ms=30_000)
+        if groups := list(groups):
+            admin.delete_groups(groups)  # per-group errors (one never created) are returned, not raised
+        return names
+    finally:
+        admin.close()
+
+
 def consume(
     topics: list[str],
     *,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.waiting import wait_for
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,13 +80,45 @@ def test_bench_load_small_ward_nothing_missing(services, tmp_path):
     assert out.returncode == 0
     assert plot.stat().st_size > 10_000
     assert took < 150, took
+    # what the run made for itself alone is gone: its changelogs, its groups, its patients' series
+    app = f"wardwatch-bench-{report['run']}"
+    wait_for(lambda: _owned(services, app) == ([], []), 30, "the run's topics and groups deleted")
+    assert _series(services, f"LD{report['run'][:6]}-") == 0
+
+
+def _owned(s, app: str) -> tuple[list[str], list[str]]:
+    """The topics (``app-...``) and consumer groups (``app``, ``app-...``) of a Faust app id."""
+    from kafka.admin import KafkaAdminClient
+
+    from wardwatch.kafka_io import client_config
+
+    admin = KafkaAdminClient(**client_config(s))
+    try:
+        names = sorted(t for t in admin.list_topics() if t.startswith(f"{app}-"))
+        groups = (g["group_id"] if isinstance(g, dict) else g[0] for g in admin.list_groups())
+        return names, sorted(g for g in groups if g == app or g.startswith(f"{app}-"))
+    finally:
+        admin.close()
+
+
+def _series(s, id_prefix: str) -> int:
+    """Points of any measurement of the patients whose id starts with ``id_prefix``."""
+    from wardwatch.influx_read import flux_rows
+
+    flux = (
+        f'from(bucket: "{s.influx_bucket}") |> range(start: -1h)'
+        f" |> filter(fn: (r) => r.patient =~ /^{id_prefix}/) |> count()"
+    )
+    return sum(int(row["_value"]) for row in flux_rows(flux, s))
 
 
 def test_bench_load_with_an_ecg_worker_of_its_own_nothing_missing(services):
     """``--ecg-workers 1``: the ECG agent in a process and consumer group of its own (``worker
     --role ecg``) beside a ward worker without it (``--role ward,sink``); every alert, ECG and
     vitals, and every point still arrives exactly as the pure steps give them."""
-    _, report = bench_load("--beds", "16", "--seconds", "15", "--ecg-share", "0.5", "--ecg-workers", "1")
+    _, report = bench_load(
+        "--beds", "16", "--seconds", "15", "--ecg-share", "0.5", "--ecg-workers", "1", "--keep-data"
+    )  # fmt: skip
     assert (report["workers"], report["ecg_workers"], report["ecg_beds"]) == (1, 1, 8)
     logs = [Path(p).read_text() for p in report["worker_logs"]]
     assert len(logs) == 2 and all("Worker ready" in t for t in logs)
@@ -94,3 +128,18 @@ def test_bench_load_with_an_ecg_worker_of_its_own_nothing_missing(services):
     assert report["alerts_unexpected"] == 0, report
     assert report["points_written"] == report["points_expected"], report
     assert report["deadletters"] == 0 and report["ok"] is True, report
+
+    # --keep-data: the run's changelogs (the ward's and the ECG worker's), groups and series stay
+    from wardwatch.kafka_io import delete_topics_and_groups
+    from wardwatch.services import influx
+
+    app = f"wardwatch-bench-{report['run']}"
+    kept, groups = _owned(services, app)
+    assert any("ecg-state-changelog" in t for t in kept) and any("vitals-state" in t for t in kept), kept
+    assert len(groups) == 2, groups  # the ward's and the ECG worker's
+    assert _series(services, f"LD{report['run'][:6]}-") >= report["points_written"] > 0
+    # and the bench's own cleanup deletes exactly them
+    assert delete_topics_and_groups(f"{app}-", groups) == kept
+    influx.drop_patients(services, f"LD{report['run'][:6]}-")
+    wait_for(lambda: _owned(services, app) == ([], []), 30, "the run's topics and groups deleted")
+    assert _series(services, f"LD{report['run'][:6]}-") == 0

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer
 
+from tests.integration.waiting import wait_for
 from wardwatch import topics
 from wardwatch.influx_read import flux_rows
 from wardwatch.kafka_io import (
@@ -119,16 +120,6 @@ class Recorder(threading.Thread):
     def stop(self) -> None:
         self.halt.set()
         self.join(10)
-
-
-def wait_for(check, timeout_s: float, what: str, interval: float = 0.3):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out after {timeout_s:.0f}s waiting for {what}"
-        time.sleep(interval)
 
 
 def alert_events(msgs, pids: set[str]) -> list[dict]:

@@ -4,13 +4,13 @@ time and stream topics longer; InfluxDB's retention policy drops points after th
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 import urllib.request
 
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
+from tests.integration.waiting import wait_for
 from wardwatch import topics
 from wardwatch.services.influx import create_database
 
@@ -27,14 +27,6 @@ def _retention_ms(s, names):
     return {n: int(by_name[n]["retention.ms"]["value"]) for n in names}
 
 
-def _eventually(check, timeout_s=20.0):
-    """Broker config changes propagate asynchronously: wait on the condition, not a sleep."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.2)
-
-
 def test_topic_retention_is_short_for_identified_payloads(services):
     s = services
     names = (topics.VITALS, topics.JOBS_NOTES, topics.JOBS_IMAGE, topics.DEADLETTER, topics.ALERTS)
@@ -49,10 +41,10 @@ def test_topic_retention_is_short_for_identified_payloads(services):
         )
     finally:
         admin.close()
-    _eventually(lambda: _retention_ms(s, (topics.ALERTS,))[topics.ALERTS] == -1)
+    wait_for(lambda: _retention_ms(s, (topics.ALERTS,))[topics.ALERTS] == -1, 20, "the retention set")
     topics.ensure_topics(names)
     phi, stream = round(s.retention_phi_h * 3600_000), round(s.retention_h * 3600_000)
-    _eventually(lambda: _retention_ms(s, (topics.ALERTS,))[topics.ALERTS] == stream)
+    wait_for(lambda: _retention_ms(s, (topics.ALERTS,))[topics.ALERTS] == stream, 20, "the retention reset")
     got = _retention_ms(s, names)
     assert got[topics.JOBS_NOTES] == got[topics.DEADLETTER] == phi
     assert got[topics.VITALS] == got[topics.ALERTS] == stream

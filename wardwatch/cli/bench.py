@@ -43,6 +43,12 @@ def bench_load(  # noqa: PLR0913, PLR0917 - one typer option per parameter
     json_out: bool = typer.Option(False, "--json", help="print the report as JSON on stdout"),
     plot: Path | None = typer.Option(None, "--plot", help="PNG of latency and lag over time"),
     keep_services: bool = typer.Option(False, "--keep-services", help="leave services this run started"),
+    keep_data: bool = typer.Option(
+        False,
+        "--keep-data",
+        help="keep the run's own changelog topics, consumer groups and InfluxDB series "
+        "(deleted at the end by default)",
+    ),
     profile: bool = typer.Option(False, "--profile", help="run workers under cProfile (slower)"),
     find_max: bool = typer.Option(
         False,
@@ -82,6 +88,7 @@ def bench_load(  # noqa: PLR0913, PLR0917 - one typer option per parameter
                 send_slots=1 if burst else SEND_SLOTS,
                 drain_s=drain_s,
                 keep_services=keep,
+                keep_data=keep_data,
                 profile=profile,
             )
             bar.reset(task, total=seconds)

@@ -89,6 +89,10 @@ class LoadConfig:
     send_slots: int = SEND_SLOTS
     drain_s: float = 120.0
     keep_services: bool = False
+    #: keep what the run made for itself alone (its app's changelog topics, its consumer groups,
+    #: its simulated patients' series in InfluxDB); by default they are deleted at the end, since
+    #: compacted changelogs are otherwise kept for ever and repeated runs fill the disk
+    keep_data: bool = False
     #: run each worker under the standard library's cProfile (``<run folder>/worker-i.prof``,
     #: written when the worker stops); it slows the worker, so its figures are not the plain ones
     profile: bool = False
@@ -447,10 +451,27 @@ def run_load(
         return _report(r, samplers, drive, drain_s, (in_start, in_end), (out_start, out_end))
     finally:
         _stop_workers(r)
+        if not cfg.keep_data:
+            _forget(r)
         if started and not cfg.keep_services:
             from wardwatch.services import stack
 
             stack.down(s)
+
+
+def _forget(r: _Run) -> None:
+    """Delete the run's own topics, consumer groups and InfluxDB series (see
+    :attr:`LoadConfig.keep_data`). Its records on the shared stream topics stay until their
+    retention (``retention_h``). A failure is logged, never raised over the run's report."""
+    from wardwatch.kafka_io import delete_topics_and_groups
+    from wardwatch.services import influx
+
+    try:
+        deleted = delete_topics_and_groups(f"{r.group}-", r.groups())
+        influx.drop_patients(r.s, f"{r.prefix}-")
+        log_event(log, "bench load data deleted", run=r.run_id, topics=len(deleted), groups=len(r.groups()))
+    except Exception as e:  # noqa: BLE001 - cleanup after the measurement; the report stands
+        log_event(log, "bench load data not deleted", level=logging.WARNING, run=r.run_id, error=repr(e))
 
 
 def _rates(

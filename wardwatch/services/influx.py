@@ -70,13 +70,14 @@ def _make_tokens(s: Settings) -> dict[str, str]:
     return role_secrets(secrets_dir(s), ROLES, ".token", prefix_role=True)
 
 
-def _query(s: Settings, q: str, token: str = "") -> dict:
-    """One InfluxQL statement on ``/query``; raises for an HTTP or a statement error."""
-    data = urllib.parse.urlencode({"q": q}).encode()
+def _query(s: Settings, q: str, token: str = "", db: str = "", timeout: float = 10.0) -> dict:
+    """One InfluxQL statement on ``/query`` (in database ``db``, if given); raises for an HTTP or
+    a statement error."""
+    data = urllib.parse.urlencode({"q": q} | ({"db": db} if db else {})).encode()
     req = urllib.request.Request(f"{s.influx_url}/query", data=data, method="POST")
     if token:
         req.add_header("Authorization", f"Token {token}")
-    with urllib.request.urlopen(req, timeout=10) as r:
+    with urllib.request.urlopen(req, timeout=timeout) as r:
         body = json.loads(r.read() or b"{}")
     errors = [res["error"] for res in body.get("results", []) if "error" in res]
     if errors:
@@ -143,6 +144,18 @@ def create_database(s: Settings) -> None:
     keep = f"{s.influx_retention_d}d" if s.influx_retention_d else "INF"
     q = f'CREATE DATABASE "{db}"; ALTER RETENTION POLICY "{rp or "autogen"}" ON "{db}" DURATION {keep}'
     _query(s, q, (role_settings(s, "admin") if is_secure(s) else s).influx_token_value())
+
+
+def drop_patients(s: Settings, id_prefix: str) -> None:
+    """Drop every series of the patients whose id starts with ``id_prefix`` (a load test's own
+    simulated beds, which are nobody's record) from the database behind the bucket."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", id_prefix):
+        raise ValueError(f"not a patient id prefix: {id_prefix!r}")
+    q = f'DROP SERIES WHERE "patient" =~ /^{id_prefix}/'
+    token = (role_settings(s, "admin") if is_secure(s) else s).influx_token_value()
+    _query(s, q, token, db=s.influx_bucket.partition("/")[0], timeout=120.0)
 
 
 def up(s: Settings, timeout: float = 60.0, secure: bool = False) -> str:
