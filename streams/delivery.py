@@ -136,16 +136,17 @@ class Undeliverable(Exception):
     producer or the topic allows. Sending it again would hold its partition forever."""
 
 
-async def publish(sends: Sequence[Output]) -> None:
+async def publish(sends: Sequence[Output]) -> list[bytes | None]:
     """Send every ``(topic, key, value[, partition])`` and return when the broker has
     acknowledged all of them; what fails is sent again with backoff for as long as it takes
-    (the caller waits: nothing is dropped).
+    (the caller waits: nothing is dropped). Returns the values as sent (serialised), in order.
 
     An output that can never be sent raises :class:`Undeliverable` instead: one that cannot be
     serialised (checked for every output before any is sent) or that is too large (the outputs
     sent before it may then go out again, at least once). The caller's record is then handled
     on its own and dead-lettered (:func:`run_batches`) rather than holding its partition."""
-    pending, attempt = [_prepare(out) for out in sends], 0
+    prepared = [_prepare(out) for out in sends]
+    pending, attempt = prepared, 0
     while pending:
         futures: list[Any] = []
         for out in pending:
@@ -162,7 +163,7 @@ async def publish(sends: Sequence[Output]) -> None:
         outcome = [f if isinstance(f, BaseException) else next(it) for f in futures]
         failed = [s for s, r in zip(pending, outcome, strict=True) if isinstance(r, BaseException)]
         if not failed:
-            return
+            break
         first = next(r for r in outcome if isinstance(r, BaseException))
         refused = next((r for r in outcome if isinstance(r, BaseException) and never_sendable(r)), None)
         if refused is not None:
@@ -181,6 +182,7 @@ async def publish(sends: Sequence[Output]) -> None:
         )
         await asyncio.sleep(delay)
         pending = failed
+    return [p.value for p in prepared]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ partition; it also lets a timer update the table outside stream iteration.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,53 @@ from streams.delivery import publish
 
 
 class PatientStateTable(Table):
-    """A table whose values carry their own changelog partition (``value["partition"]``)."""
+    """A table whose values carry their own changelog partition (``value["partition"]``).
+
+    ``restorable`` (set by :func:`patient_table`): for an agent whose pure step updates the
+    states it is given in place. The table keeps each state's changelog bytes as last written
+    (no extra encoding: :meth:`write` encodes them anyway), :meth:`hold` makes sure it has them
+    for the states a batch is about to update, and :meth:`restore` puts those states back as
+    they were when the batch fails before its states are written. A batch handled again then
+    starts from the states before it, as a worker restoring from the changelog would."""
+
+    restorable: bool = False
+
+    def _held(self) -> dict[str, tuple[Any, bytes | None]]:
+        """Per key: (the state object as last written or held, its changelog bytes)."""
+        return self.__dict__.setdefault("_held_states", {})
+
+    def _dump(self, value: Any) -> bytes | None:
+        """The changelog record's value, as :func:`publish` serialises it."""
+        topic: Any = self.changelog_topic
+        return topic.prepare_value(value, None, None, None)[0]
+
+    def _load(self, raw: bytes | None) -> Any:
+        """A value read back as Faust's recovery reads the changelog record."""
+        topic: Any = self.changelog_topic
+        return self.app.serializers.loads_value(None, raw, serializer=topic.value_serializer)
+
+    def hold(self, keys: Iterable[str]) -> None:
+        """Before a batch updates the states of ``keys`` in place: make sure each state the
+        table has is held as it is now (encoded afresh only if it is not the object last
+        written, e.g. one recovered from the changelog)."""
+        held = self._held()
+        for key in keys:
+            value = self.data.get(key)
+            if value is None:
+                held.pop(key, None)  # nothing to put back: the state is the batch's own
+            elif key not in held or held[key][0] is not value:
+                held[key] = (value, self._dump(value))
+
+    def restore(self, keys: Iterable[str]) -> None:
+        """Put the states of ``keys`` back as :meth:`hold` or :meth:`write` last saw them (each a
+        new object, decoded from its bytes). A key the table held nothing for is left alone: its
+        state, if any, was made by the failed batch and never reached the table."""
+        held = self._held()
+        for key in keys:
+            if key in held:
+                value = self._load(held[key][1])
+                held[key] = (value, held[key][1])
+                self.data[key] = value
 
     def on_key_set(self, key: Any, value: Any) -> None:
         part = value.get("partition") if isinstance(value, dict) else None
@@ -44,24 +90,35 @@ class PatientStateTable(Table):
         batch of sends, and once this returns they are on the broker (a commit of the records
         that made them never runs ahead of the states)."""
         placed = {k: v for k, v in states.items() if v.get("partition") is not None}
-        await publish([(self.changelog_topic, k, v, int(v["partition"])) for k, v in placed.items()])
+        sent = await publish([(self.changelog_topic, k, v, int(v["partition"])) for k, v in placed.items()])
         for key, value in states.items():
             if key in placed:
                 self.data[key] = value
                 self._sensor_on_set(self, key, value)
             else:  # no partition of its own (took in no record): Faust's route
                 self[key] = value
+        if self.restorable:
+            held = self._held()
+            held.update((k, (v, raw)) for (k, v), raw in zip(placed.items(), sent, strict=True))
+            for key in states.keys() - placed.keys():
+                held.pop(key, None)  # held afresh when a batch next takes it
+            if len(held) > 2 * len(self.data) + 64:  # keys gone from the table (retired, moved)
+                for k in [k for k, (v, _) in held.items() if self.data.get(k) is not v]:
+                    del held[k]
 
     def retire(self, key: Any, partition: int) -> None:
         """Delete ``key`` (tombstone on its changelog partition) outside stream iteration."""
         self.send_changelog(int(partition), key, value=None, value_serializer="raw")
         self.data.pop(key, None)
+        self._held().pop(key, None)
         self._sensor_on_del(self, key)
 
 
-def patient_table(name: str) -> PatientStateTable:
-    """A per-patient state table (``default=dict``, string keys) registered with the app."""
+def patient_table(name: str, restorable: bool = False) -> PatientStateTable:
+    """A per-patient state table (``default=dict``, string keys) registered with the app
+    (``restorable``: see :class:`PatientStateTable`)."""
     table = PatientStateTable(app, name=name, default=dict, key_type=str, beacon=app.tables.beacon)
+    table.restorable = restorable
     app.tables.add(table)
     return table
 

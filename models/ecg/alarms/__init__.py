@@ -88,7 +88,7 @@ References
   (ECG signal quality indices: in-band measures for noise a filter cannot remove). [Li2008]
 """
 
-from models.ecg.alarms.engine import feed_check, feed_resumed, rules_restart, rules_step
+from models.ecg.alarms.engine import feed_check, feed_resumed, feed_silent, rules_restart, rules_step
 from models.ecg.alarms.state import LATCHED, RULES_VERSION, TECHNICAL, AlarmChange, RuleState, rules_init
 
 __all__ = [
@@ -99,6 +99,7 @@ __all__ = [
     "RuleState",
     "feed_check",
     "feed_resumed",
+    "feed_silent",
     "rules_init",
     "rules_restart",
     "rules_step",

@@ -11,6 +11,7 @@ from models.ecg.alarms.rules import (
     asystole_rule,
     brady_rule,
     feed_resumed_rule,
+    feed_silent,
     feed_stopped_rule,
     gap_end,
     leads_off_rule,
@@ -226,4 +227,12 @@ def feed_resumed(state: RuleState, t: float) -> list[AlarmChange]:
     return em.out
 
 
-__all__ = ["feed_check", "feed_resumed", "gap_rules", "rules_init", "rules_restart", "rules_step"]
+__all__ = [
+    "feed_check",
+    "feed_resumed",
+    "feed_silent",
+    "gap_rules",
+    "rules_init",
+    "rules_restart",
+    "rules_step",
+]

@@ -116,6 +116,17 @@ def _noise_off(
         em.clear("ecg.noise", end_t, "ECG analysable again", _quality_evidence(quality))
 
 
+def feed_silent(last_rx_wall: float, now_wall: float, cfg: RuleConfig) -> bool:
+    """Whether no chunk has been received for ``cfg.feed_timeout_s`` (wall clock): the condition
+    of :func:`feed_stopped_rule`, which changes nothing before it holds.
+
+    >>> from models.ecg.rule_config import DEFAULT_RULES as cfg
+    >>> feed_silent(100.0, 100.0 + cfg.feed_timeout_s, cfg), feed_silent(100.0, 109.9, cfg)
+    (True, False)
+    """
+    return now_wall - last_rx_wall >= cfg.feed_timeout_s
+
+
 def feed_stopped_rule(
     em: Emitter, *, last_rx_wall: float, now_wall: float, last_end_t: float, cfg: RuleConfig
 ) -> None:
@@ -126,7 +137,7 @@ def feed_stopped_rule(
     must be indicated, not read as a quiet patient).
     """
     silent = now_wall - last_rx_wall
-    if silent >= cfg.feed_timeout_s:
+    if feed_silent(last_rx_wall, now_wall, cfg):
         em.raise_(
             "ecg.feed_stopped",
             "medium",

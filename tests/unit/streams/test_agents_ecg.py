@@ -25,9 +25,11 @@ T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
 @pytest.fixture
 def ecg_table():
     ecg_state.data.clear()
+    ecg_state._held().clear()
     rt.streams.clear()
     yield ecg_state
     ecg_state.data.clear()
+    ecg_state._held().clear()
     rt.streams.clear()
 
 
@@ -181,3 +183,48 @@ def test_a_batch_that_fails_after_the_step_is_handled_again_from_the_states_befo
     assert len(got) > 1 and got == json.loads(json.dumps(expected))
     st = ecg_state.data["E001"]
     assert st["last"]["seq"] == 4 and st["offset"] == events[0].message.offset
+
+
+def test_a_failed_batch_leaves_the_table_as_it_was_whatever_way_its_states_came(
+    agents, ecg_table, monkeypatch
+):
+    """The step updates the table's own states in place, so a batch that fails puts them back
+    (``PatientStateTable.restore``). A state recovered from the changelog (a newer state than the
+    one this worker wrote last) comes back as it was; a patient new to the table stays out of
+    it, even with a stale state held from an earlier time in the table."""
+    import streams.ecg.agents as ecg_agents
+
+    first = chunks("E001", seconds=5)
+    rt.load_classifier()
+
+    def add_failing(self, partition, pts):
+        raise RuntimeError("injected after the step")
+
+    async def scenario():
+        async with analyse_ecg.test_context() as agent:
+            for raw in first[:3]:
+                await agents.processed(agent, await agent.put(raw, key=b"E001", partition=1))
+            offset = ecg_state.data["E001"]["offset"]
+            # then another worker took the fourth chunk in, and this one recovered its state
+            recovered: dict = {}
+            ecg_step(
+                recovered, [ecg_validate(raw, key="E001") for raw in first[:4]], rt, 0.0, partitions=[1] * 4
+            )
+            recovered = json.loads(json.dumps(recovered["E001"] | {"offset": offset}))  # as Faust reads it
+            before = json.dumps(recovered)
+            ecg_state.data["E001"] = recovered  # the failed batch updates this very object
+            ecg_state._held()["E003"] = ({"stale": True}, b'{"stale":true}')  # E003 left the table since
+            monkeypatch.setattr(ecg_agents.PointBatches, "add", add_failing)
+            events = [
+                await agent.put(first[4], key=b"E001", partition=1, wait=False),
+                await agent.put(chunks("E003", seconds=1)[0], key=b"E003", partition=1, wait=False),
+            ]
+            await agents.processed(agent, *events)
+            return json.loads(before), recovered, events
+
+    before, recovered, events = agents.run(scenario())
+    dls = agents.values(topics.DEADLETTER)
+    assert [(d["code"], d["offset"]) for d in dls] == [("processing_error", e.message.offset) for e in events]
+    assert ecg_state.data["E001"] == before and ecg_state.data["E001"] is not recovered
+    assert ecg_state.data["E001"]["last"]["seq"] == 3
+    assert "E003" not in ecg_state.data
