@@ -120,6 +120,9 @@ def test_bench_load_with_an_ecg_worker_of_its_own_nothing_missing(services):
         "--beds", "16", "--seconds", "15", "--ecg-share", "0.5", "--ecg-workers", "1", "--keep-data"
     )  # fmt: skip
     assert (report["workers"], report["ecg_workers"], report["ecg_beds"]) == (1, 1, 8)
+    by_role = {w["role"]: w["cpu_s"] for w in report["worker_cpu_s"]}
+    assert set(by_role) == {"ward,sink", "ecg"} and all(v > 0 for v in by_role.values()), by_role
+    assert abs(sum(by_role.values()) - report["cpu_s"]["worker"]) < 0.05, (by_role, report["cpu_s"])
     logs = [Path(p).read_text() for p in report["worker_logs"]]
     assert len(logs) == 2 and all("Worker ready" in t for t in logs)
     by_source = report["alert_latency_by_source_s"]

@@ -324,6 +324,14 @@ class ProcSampler(_Sampler):
             rss[name] = round(max(rss.get(name, 0.0), *(v for _, v in tr.rss)), 1)
         return cpu, rss
 
+    def cpu_by_process(self, name: str) -> dict[int, float]:
+        """CPU seconds of each of ``name``'s processes, by pid (those that answered)."""
+        return {
+            pid: round(tr.last_cpu - (tr.first_cpu or 0.0), 2)
+            for (n, pid), tr in self.track.items()
+            if n == name
+        }
+
     def rss_series(self, name: str) -> list[tuple[float, float]]:
         """``(wall time, RSS MB)`` of ``name``'s processes summed, one entry per sampling round
         in which every one of them answered."""

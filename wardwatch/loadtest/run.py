@@ -28,7 +28,8 @@ input rate while it keeps up; this is what each could do with a core of its own 
 ``--ecg-share 0`` it is the vitals figure of issue #18). ``faust_vs_raw_wall_by_topic``: the
 wall-clock rates per topic (the pipeline's: the topic's records over the time from the first tick
 until the group's committed offsets covered them), a capacity ratio only when lag grows.
-``cpu_s`` / ``rss_mb``: from ``/proc``, from
+``worker_cpu_s``: each worker's CPU seconds with its role (``ward,sink``, ``ecg``...), in start
+order. ``cpu_s`` / ``rss_mb``: from ``/proc``, from
 the first tick to the end of the drain (``worker``: all workers summed / the largest one).
 ``worker_memory``: the workers' summed RSS from the first tick to the end of the driving
 (:func:`wardwatch.loadtest.measure.rss_growth`: start, end, per bed, growth per hour over the
@@ -141,6 +142,11 @@ class _Run:
         own = {"ecg": self.cfg.ecg_workers, "sink": self.cfg.sink_workers}
         return ",".join(["ward", *(part for part, n in own.items() if not n)])
 
+    def roles(self) -> list[str]:
+        """Each worker process's role, in start order."""
+        c = self.cfg
+        return [self.role] * c.workers + ["ecg"] * c.ecg_workers + ["sink"] * c.sink_workers
+
     def groups(self) -> dict[str, tuple[str, ...]]:
         """Each consumer group of the run and the topics it consumes (of :data:`GROUP_TOPICS`)."""
         own = {topics.ECG: self.cfg.ecg_workers, topics.POINTS: self.cfg.sink_workers}
@@ -190,8 +196,7 @@ def _start_workers(r: _Run) -> None:
         # Re-notifications still happen; they are left out of the comparison (origin "timer").
         "WARDWATCH_ESCALATE_MEDIUM_TO_HIGH_AFTER": "0",
     }
-    roles = [r.role] * r.cfg.workers + ["ecg"] * r.cfg.ecg_workers + ["sink"] * r.cfg.sink_workers
-    for i, role in enumerate(roles):
+    for i, role in enumerate(r.roles()):
         path = r.folder / f"worker-{i}.log"
         r.logs.append(path)
         prof = ["-m", "cProfile", "-o", str(r.folder / f"worker-{i}.prof")] if r.cfg.profile else []
@@ -551,6 +556,7 @@ def _report(
     out_n = sum(out_end[tp] - out_start.get(tp, 0) for tp in out_end)
     end_wall = drive["end_wall"] + (drain_s or cfg.drain_s)
     cpu, rss = sm.procs.totals()
+    worker_cpu = sm.procs.cpu_by_process("worker")
     worker_rss = sm.procs.rss_series("worker")
     memory = rss_growth(worker_rss, t0, drive["end_wall"], cfg.beds)
     points_expected = sum(e for e, _ in counts.values())
@@ -588,6 +594,10 @@ def _report(
         "drain_s": None if drain_s is None else round(drain_s, 1),
         "send_delay_max_s": drive.get("send_delay_max_s"),
         "cpu_s": cpu,
+        "worker_cpu_s": [
+            {"role": role, "cpu_s": worker_cpu.get(proc.pid)}
+            for role, proc in zip(r.roles(), r.workers, strict=True)
+        ],
         "rss_mb": rss,
         "worker_memory": memory,
         "pipeline_msgs_per_s": pipe,
