@@ -91,8 +91,9 @@ def ecg_state_new() -> ECGState:
     }
 
 
-#: The parts of a state the step updates in place; it replaces the others whole (a new value,
-#: the old one untouched). ``tests/unit/ecg/test_step.py`` holds the step to this.
+#: The parts of a state the step (and the feed-stopped check) update in place; the step replaces
+#: the others whole (a new value, the old one untouched). ``tests/unit/ecg/test_step.py`` holds
+#: the step to this.
 UPDATED_IN_PLACE = ("rules", "bins", "votes")
 
 _LEAVES = (str, int, float, bool, type(None))
@@ -113,8 +114,9 @@ def ecg_state_copy(state: ECGState) -> ECGState:
     step updates in place (:data:`UPDATED_IN_PLACE`) copied, the rest shared (the encoded
     rolling buffers stay the very same text, which the worker's decoded-signal cache checks).
 
-    An agent hands the step copies of its table's states, so that a batch that fails before
-    its states are written is handled again from them as they were.
+    For an update that may not go out: the ECG agent's feed-stopped timer checks a copy and
+    writes it only once its alarm is published. (The agent's batches no longer copy: they update
+    the table's states and put them back if the batch fails, ``PatientStateTable.restore``.)
 
     >>> st = ecg_state_new()
     >>> c = ecg_state_copy(st)

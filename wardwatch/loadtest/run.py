@@ -471,10 +471,11 @@ def _forget(r: _Run) -> None:
     from wardwatch.kafka_io import delete_topics_and_groups
     from wardwatch.services import influx
 
+    groups = r.groups()
     try:
-        deleted = delete_topics_and_groups(f"{r.group}-", r.groups())
+        deleted = delete_topics_and_groups(f"{r.group}-", groups)
         influx.drop_patients(r.s, f"{r.prefix}-")
-        log_event(log, "bench load data deleted", run=r.run_id, topics=len(deleted), groups=len(r.groups()))
+        log_event(log, "bench load data deleted", run=r.run_id, topics=len(deleted), groups=len(groups))
     except Exception as e:  # noqa: BLE001 - cleanup after the measurement; the report stands
         log_event(log, "bench load data not deleted", level=logging.WARNING, run=r.run_id, error=repr(e))
 

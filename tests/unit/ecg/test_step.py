@@ -396,10 +396,10 @@ def test_the_states_signal_copies_are_16_bit_microvolts_and_the_decimal_form_sti
 
 @pytest.mark.parametrize("leads", [1, 2])
 def test_the_step_leaves_a_copied_state_as_it_was(leads):
-    """The agent hands the step :func:`ecg_state_copy` copies of its table's states, so that a
-    batch failing before its states are written is handled again from them unchanged. That holds
-    only while the step updates in place no part but :data:`UPDATED_IN_PLACE`: every scenario,
-    cached detectors and detectors rebuilt from JSON, with the committed classifier (family votes)."""
+    """:func:`ecg_state_copy` leaves the original unchanged by whatever the step does to the copy.
+    That holds only while the step updates in place no part but :data:`UPDATED_IN_PLACE`: every
+    scenario, cached detectors and detectors rebuilt from JSON, with the committed classifier
+    (family votes)."""
     import orjson
 
     from models.ecg.classify import BeatClassifier
