@@ -300,6 +300,67 @@ async def run_batches(
                 await _deadletter_failed(event, e, source_topic)
 
 
+class HeldAcks:
+    """The records of the batches an agent handled since it last wrote its states, held
+    unacknowledged until it does (an agent that writes its states by checkpoint).
+
+    A commit then never passes a record whose state a worker taking the partition over would not
+    recover: a record after the checkpoint is read again by the next owner and handled again
+    from the checkpoint's state (its outputs go out again: at least once). Each record gets one
+    reference more when its batch is held (:meth:`hold`); :meth:`release` gives it up once the
+    states are on the broker, which acknowledges it. When a batch fails and the agent puts its
+    states back to the checkpoint, the batches held since are to be handled again, in order,
+    before anything else (:meth:`rewind`, :attr:`replay`)."""
+
+    def __init__(self) -> None:
+        self.held: list[list[Any]] = []
+        self.replay: list[list[Any]] = []
+
+    def hold(self, events: list[Any]) -> None:
+        for event in events:
+            event.message.incref()
+        self.held.append(events)
+
+    def count(self) -> int:
+        return sum(len(b) for b in self.held)
+
+    def release(self) -> int:
+        """Acknowledge every held record (their states are on the broker); returns how many. A
+        record found acknowledged already (its commit may have passed the checkpoint: a
+        reference given up twice somewhere) is counted (``delivery_acked_early``) and logged."""
+        n = early = 0
+        for events in self.held:
+            for event in events:
+                early += bool(event.message.acked)
+                event.ack()
+                n += 1
+        self.held.clear()
+        if early:
+            metrics.incr("delivery_acked_early", early)
+            log.error("%d held records were acknowledged before the checkpoint that holds them", early)
+        return n
+
+    def rewind(self) -> None:
+        """The held batches' effects were undone: they are handled again before anything else."""
+        self.replay[:0] = self.held
+        self.held = []
+
+    def replayed(self) -> None:
+        """The first batch of :attr:`replay` was handled again: it is held as before."""
+        self.held.append(self.replay.pop(0))
+
+    def forget_replay(self, consumer: Any) -> int:
+        """Drop the batches still to handle again (a rebalance: their partitions are read again
+        from the committed offsets, by whichever worker owns them now); returns how many records."""
+        n = 0
+        for events in self.replay:
+            for event in events:
+                consumer._unacked_messages.discard(event.message)
+                n += 1
+        self.replay.clear()
+        return n
+
+
 async def _deadletter_failed(event: Any, error: Exception, source_topic: str) -> None:
     """Dead-letter a record whose handling raised ``error``: ``undeliverable`` when an output of
     it can never be sent (:class:`Undeliverable`), else ``processing_error``. If the broker

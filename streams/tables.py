@@ -28,13 +28,23 @@ class PatientStateTable(Table):
     (no extra encoding: :meth:`write` encodes them anyway), :meth:`hold` makes sure it has them
     for the states a batch is about to update, and :meth:`restore` puts those states back as
     they were when the batch fails before its states are written. A batch handled again then
-    starts from the states before it, as a worker restoring from the changelog would."""
+    starts from the states before it, as a worker restoring from the changelog would.
+
+    A restorable table can also be written by checkpoint: :meth:`keep` puts a batch's states
+    in memory only, and :meth:`checkpoint` writes every state kept since the last one (what a
+    worker taking the partitions over would recover). Between checkpoints the held bytes stay
+    those of the last checkpoint, so :meth:`restore` puts every state kept since back to it
+    (the caller then handles the batches since the checkpoint again)."""
 
     restorable: bool = False
 
     def _held(self) -> dict[str, tuple[Any, bytes | None]]:
         """Per key: (the state object as last written or held, its changelog bytes)."""
         return self.__dict__.setdefault("_held_states", {})
+
+    def _kept(self) -> dict[str, Any]:
+        """The states kept in memory since the last checkpoint (:meth:`keep`), per key."""
+        return self.__dict__.setdefault("_kept_states", {})
 
     def _dump(self, value: Any) -> bytes | None:
         """The changelog record's value, as :func:`publish` serialises it."""
@@ -50,8 +60,10 @@ class PatientStateTable(Table):
         """Before a batch updates the states of ``keys`` in place: make sure each state the
         table has is held as it is now (encoded afresh only if it is not the object last
         written, e.g. one recovered from the changelog)."""
-        held = self._held()
+        held, kept = self._held(), self._kept()
         for key in keys:
+            if key in kept:
+                continue  # what is held (or not) is its state at the last checkpoint
             value = self.data.get(key)
             if value is None:
                 held.pop(key, None)  # nothing to put back: the state is the batch's own
@@ -59,15 +71,40 @@ class PatientStateTable(Table):
                 held[key] = (value, self._dump(value))
 
     def restore(self, keys: Iterable[str]) -> None:
-        """Put the states of ``keys`` back as :meth:`hold` or :meth:`write` last saw them (each a
-        new object, decoded from its bytes). A key the table held nothing for is left alone: its
-        state, if any, was made by the failed batch and never reached the table."""
-        held = self._held()
-        for key in keys:
+        """Put the states of ``keys``, and every state kept since the last checkpoint, back as
+        :meth:`hold` or :meth:`write` last saw them (each a new object, decoded from its bytes).
+        A kept state with nothing held was new since the checkpoint and leaves the table; any
+        other key the table held nothing for is left alone: its state, if any, was made by the
+        failed batch and never reached the table."""
+        held, kept = self._held(), self._kept()
+        for key in {*keys, *kept}:
             if key in held:
                 value = self._load(held[key][1])
                 held[key] = (value, held[key][1])
                 self.data[key] = value
+            elif key in kept:
+                self.data.pop(key, None)
+        kept.clear()
+
+    def keep(self, states: Mapping[str, Any]) -> None:
+        """A batch's states, in memory until the next :meth:`checkpoint` (a restorable table)."""
+        self.data.update(states)
+        self._kept().update(states)
+
+    def unwritten(self) -> int:
+        """How many states were kept since the last checkpoint."""
+        return len(self._kept())
+
+    async def checkpoint(self) -> int:
+        """Write every state kept since the last checkpoint (:meth:`write`); returns how many.
+        A state changed meanwhile by ``table[key] = value`` is written as the table has it."""
+        kept = self._kept()
+        if not kept:
+            return 0
+        states = {k: self.data[k] for k in kept if k in self.data}
+        await self.write(states)
+        kept.clear()
+        return len(states)
 
     def on_key_set(self, key: Any, value: Any) -> None:
         part = value.get("partition") if isinstance(value, dict) else None
@@ -103,7 +140,8 @@ class PatientStateTable(Table):
             for key in states.keys() - placed.keys():
                 held.pop(key, None)  # held afresh when a batch next takes it
             if len(held) > 2 * len(self.data) + 64:  # keys gone from the table (retired, moved)
-                for k in [k for k, (v, _) in held.items() if self.data.get(k) is not v]:
+                kept = self._kept()  # (a kept state's held bytes are its last checkpoint's)
+                for k in [k for k, (v, _) in held.items() if k not in kept and self.data.get(k) is not v]:
                     del held[k]
 
     def retire(self, key: Any, partition: int) -> None:
@@ -111,6 +149,7 @@ class PatientStateTable(Table):
         self.send_changelog(int(partition), key, value=None, value_serializer="raw")
         self.data.pop(key, None)
         self._held().pop(key, None)
+        self._kept().pop(key, None)
         self._sensor_on_del(self, key)
 
 

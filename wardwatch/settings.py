@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     # How long a worker told to stop (SIGTERM, SIGINT) may take before it exits anyway
     # (``streams/stop_deadline.py``; at least once: what it cut short is read again).
     stop_deadline_s: float = Field(120.0, gt=0)
+    # Seconds between writes of the ECG states to their changelog (``streams/ecg/agents.py``; 0:
+    # after every batch). The records since the last write stay unacknowledged until it, so a
+    # worker that dies handles them again from the last write (their outputs go out again).
+    ecg_checkpoint_s: float = Field(5.0, ge=0, le=60)
 
     # The read-only training/test data laid beside the repository (``../shared/data``).
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"

@@ -34,7 +34,7 @@ from models.ecg.step import LiveDetector, Rejected, StripInputs, ecg_state_new, 
 from models.ecg.stream_state import ECGState, FamilyVotes, ecg_state_copy
 from streams.app import app
 from streams.deadletter import deadletter_output
-from streams.delivery import Output, already_processed, publish, run_batches
+from streams.delivery import HeldAcks, Output, already_processed, publish, run_batches
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
 from streams.outputs import PointBatches
@@ -49,8 +49,12 @@ from wardwatch.topics import ECG
 log = logging.getLogger("wardwatch.ecg")
 
 BATCH_MAX = 256  #: chunks per classification batch
-BATCH_WITHIN_S = 0.25  #: longest wait to fill a batch (adds at most this latency)
+BATCH_WITHIN_S = 0.05  #: longest wait to fill a batch (adds at most this latency)
 FEED_CHECK_S = 2.0  #: feed-stopped timer period
+#: seconds between writes of the ECG states to their changelog (0: after every batch); the
+#: records since the last write stay unacknowledged until it (``WARDWATCH_ECG_CHECKPOINT_S``)
+CHECKPOINT_S = get_settings().ecg_checkpoint_s
+STOP_WRITE_S = 15.0  #: longest a stopping worker waits to write the states (then at least once)
 RETIRE_AFTER_S = 6 * 3600.0  #: a stream silent this long (patient discharged) leaves the table
 RULES = RuleConfig()
 
@@ -68,6 +72,8 @@ class _Runtime:
         self.versions: dict[str, str] = {}
         self.streams: dict[str, LiveDetector] = {}
         self.lock = asyncio.Lock()
+        self.acks = HeldAcks()  # the records since the last checkpoint of the states
+        self.checkpointed = time.monotonic()
 
     def load_classifier(self) -> None:
         if self.classifier is not None or self.classifier_error is not None:
@@ -189,7 +195,77 @@ async def analyse_ecg(stream):
 
 async def _process_locked(events: list) -> None:
     async with rt.lock:
+        while rt.acks.replay:  # batches a failed one put back to the checkpoint's states
+            await _process_batch(rt.acks.replay[0])
+            rt.acks.replayed()
         await _process_batch(events)
+        rt.acks.hold(events)
+        if time.monotonic() - rt.checkpointed >= CHECKPOINT_S:
+            await _checkpoint_or_log()
+
+
+async def _checkpoint() -> int:
+    """Write the states kept since the last checkpoint, then acknowledge the records that made
+    them (under ``rt.lock``); returns how many states it wrote."""
+    n = await ecg_state.checkpoint()
+    rt.checkpointed = time.monotonic()
+    rt.acks.release()
+    metrics.incr("ecg_checkpoints")
+    metrics.incr("ecg_checkpoint_states", n)
+    return n
+
+
+async def _checkpoint_or_log() -> None:
+    """:func:`_checkpoint`; a failure (the broker did not take the states) leaves the states
+    kept and the records held for the next attempt."""
+    try:
+        await _checkpoint()
+    except Exception:
+        log.exception("ecg checkpoint failed; the states stay kept and their records unacknowledged")
+        metrics.incr("ecg_checkpoint_errors")
+
+
+@app.timer(interval=max(CHECKPOINT_S / 2, 0.5))
+async def ecg_checkpoint() -> None:
+    """The checkpoint when no batch comes to take it (a quiet ward, the end of a feed)."""
+    async with rt.lock:
+        if (ecg_state.unwritten() or rt.acks.held) and time.monotonic() - rt.checkpointed >= CHECKPOINT_S:
+            await _checkpoint_or_log()
+
+
+@app.on_partitions_revoked.connect
+async def ecg_checkpoint_on_revoke(sender: Any, /, *revoked: Any, signal: Any, **kwargs: Any) -> None:
+    """A rebalance: the states go to the broker before any other worker recovers them, and the
+    batches a failure left to handle again are dropped (their partitions are read again from
+    the committed offsets, by whichever worker owns them now)."""
+    n = 0
+    async with rt.lock:
+        dropped = rt.acks.forget_replay(app.consumer)
+        try:
+            n = await _checkpoint()
+        except Exception:  # never crash the worker in a rebalance
+            # states the broker did not take must not be written later, when another worker may
+            # own their partitions: back to the checkpoint, and every record since is read again
+            log.exception("ecg checkpoint on revocation failed; the states go back to the last one")
+            metrics.incr("ecg_checkpoint_errors")
+            ecg_state.restore(())
+            rt.acks.rewind()
+            dropped += rt.acks.forget_replay(app.consumer)
+        log_event(log, "ecg states written on revocation", states=n, dropped_replay=dropped)
+
+
+@app.on_before_shutdown.connect
+async def ecg_checkpoint_on_stop(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    """A clean stop (the consumer has stopped, the producer not yet): the states kept since the
+    last checkpoint are written, so that the worker reading their records again (their offsets
+    were not committed) recognises them as taken in instead of sending their outputs again."""
+    try:
+        async with asyncio.timeout(STOP_WRITE_S), rt.lock:
+            n = await _checkpoint()
+    except Exception:  # at least once: the records since the last one are read again
+        log.exception("ecg checkpoint on stop failed; the records since the last one will be handled again")
+        return
+    log_event(log, "ecg states written on stop", states=n)
 
 
 _STAGE_LOG = {"admit": "ecg admit failed", "detect": "ecg detection failed", "analyse": "ecg analysis failed"}
@@ -236,18 +312,21 @@ def _take_in(
 
 async def _process_batch(events: list) -> None:
     """One batch: every output (conditions, points, dead letters) is published and acknowledged
-    by the broker before the patients' states are written to the table.
+    by the broker before the patients' states are kept in the table (written to its changelog at
+    the next checkpoint, :func:`_checkpoint`).
 
     The step updates the table's own states in place (copying them first cost ~8 % of the ECG
-    worker's time). If anything fails or the batch is cancelled before the states are written,
-    the table gets them back as they were before it (:meth:`PatientStateTable.restore`), so the
-    batch handled again takes its chunks in afresh instead of finding them "duplicates" (their
-    outputs would be lost)."""
+    worker's time). If anything fails or the batch is cancelled before its states are kept,
+    the table puts every state kept since the last checkpoint, and this batch's, back to the
+    checkpoint (:meth:`PatientStateTable.restore`), and the batches since the checkpoint are
+    handled again before anything else (:meth:`HeldAcks.rewind`): the batch handled again takes
+    its chunks in afresh instead of finding them "duplicates" (their outputs would be lost)."""
     states: dict[str, ECGState] = {}
     try:
         await _handle(events, states)
     except BaseException:
         ecg_state.restore(states)
+        rt.acks.rewind()
         raise
 
 
@@ -292,7 +371,7 @@ async def _handle(events: list, states: dict[str, ECGState]) -> None:
     for i, chunk in admitted:  # the last input each state took in (re-delivery check)
         states[chunk.patient_id]["offset"] = events[i].message.offset
     await publish(sends + points.sends(points_topic))
-    await ecg_state.write(states)
+    ecg_state.keep(states)
 
 
 @app.timer(interval=FEED_CHECK_S)
@@ -336,5 +415,5 @@ async def _feed_watch() -> None:
                 points = PointBatches()
                 await _emit(sends, points, int(st["partition"]), pid, st.get("bed", ""), changes, None)
                 await publish(sends + points.sends(points_topic))
-                ecg_state[pid] = new
+                ecg_state.keep({pid: new})  # written with the next checkpoint
                 rt.streams.pop(pid, None)

@@ -65,6 +65,7 @@ def test_each_role_registers_its_agents_in_its_group(role, group, agents, tables
     assert set(got["tables"]) == tables
     assert ("evict_idle_patients" in got["timers"]) == ("ward" in role or role in ("all", "stream"))
     assert ("ecg_feed_watch" in got["timers"]) == ("analyse_ecg" in agents)
+    assert ("ecg_checkpoint" in got["timers"]) == ("analyse_ecg" in agents)
     assert "report_pipeline_metrics" in got["timers"]  # every worker reports its own metrics
     assert "trim_memory" in got["timers"]  # and gives its freed memory back
 

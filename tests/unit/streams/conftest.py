@@ -234,6 +234,20 @@ def auth_secret():
 _faust_put = AgentTestWrapper.put
 
 
+_faust_to_message = AgentTestWrapper.to_message
+
+
+def _message_as_delivered(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """``AgentTestWrapper.to_message`` with the reference a worker's conductor gives each message
+    for the one channel it delivers it to (``faust/transport/conductor.py``: ``message.incref``),
+    and that the stream's own acknowledgement gives up: without it a message would be acknowledged
+    one reference early, and an agent that holds a reference (an acknowledgement that waits for
+    a checkpoint) would not be seen holding it."""
+    message = _faust_to_message(self, *args, **kwargs)
+    message.incref()
+    return message
+
+
 async def _put_offsets_per_partition(
     self: Any, value: Any = None, key: Any = None, partition: int | None = None, *args: Any, **kwargs: Any
 ) -> Any:
@@ -257,12 +271,20 @@ async def _put_offsets_per_partition(
 @pytest.fixture
 def agents(faust_loop, monkeypatch):
     """An :class:`AgentHarness` with the app's producer replaced by a :class:`BrokerStub`;
-    the tables the agents write are emptied before and after."""
+    the tables the agents write are emptied before and after. The ECG agent writes its states
+    after every batch (a test of its checkpoint sets the interval itself), so that a record it
+    handled counts as processed (acknowledged) at once."""
+    import streams.ecg.agents as ecg_agents
     from streams.alerts.agents import open_alerts
+    from streams.delivery import HeldAcks
     from streams.metrics import metrics
     from streams.vitals.agents import vitals_state
 
     monkeypatch.setattr(AgentTestWrapper, "put", _put_offsets_per_partition)
+    monkeypatch.setattr(AgentTestWrapper, "to_message", _message_as_delivered)
+    monkeypatch.setattr(ecg_agents, "CHECKPOINT_S", 0.0)
+    monkeypatch.setattr(ecg_agents.rt, "acks", HeldAcks())
+    ecg_agents.ecg_state._kept().clear()
     saved = app._producer, app._producer_transport
     was_active = app.flow_control.is_active()
     counts = metrics.counts.copy()

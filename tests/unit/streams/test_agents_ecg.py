@@ -228,3 +228,127 @@ def test_a_failed_batch_leaves_the_table_as_it_was_whatever_way_its_states_came(
     assert ecg_state.data["E001"] == before and ecg_state.data["E001"] is not recovered
     assert ecg_state.data["E001"]["last"]["seq"] == 3
     assert "E003" not in ecg_state.data
+
+
+def _handled(pid: str, event) -> bool:
+    """Whether ``pid``'s state in the table took in ``event`` (kept, written or not)."""
+    return ecg_state.data.get(pid, {}).get("offset") == event.message.offset
+
+
+def test_records_are_acknowledged_only_once_their_states_are_written(agents, ecg_table, monkeypatch):
+    """With a checkpoint interval, a batch's outputs go out at once and its states stay in memory;
+    its records are acknowledged (may be committed) only when the checkpoint has written the
+    states they made, so a worker taking the partition over never starts from a state older
+    than its committed offset."""
+    import streams.ecg.agents as ecg_agents
+
+    monkeypatch.setattr(ecg_agents, "CHECKPOINT_S", 3600.0)
+    raws = chunks(seconds=6)
+    rt.load_classifier()
+
+    async def scenario():
+        async with analyse_ecg.test_context() as agent:
+            events = [await agent.put(raw, key=b"E001", partition=2) for raw in raws]
+            await agents.until(lambda: _handled("E001", events[-1]))
+            before = [e.message.acked for e in events], len(agents.changelog(ecg_state)), len(agents.points())
+            async with rt.lock:
+                await ecg_agents._checkpoint()
+            await agents.processed(agent, *events)
+            return before, events
+
+    (acked, written, n_points), events = agents.run(scenario())
+    assert acked == [False] * len(raws) and written == 0 and n_points > 0
+    [rec] = agents.changelog(ecg_state)
+    state = rec.json()
+    assert (state["last"]["seq"], rec.partition) == (len(raws) - 1, 2)
+    assert state["offset"] == events[-1].message.offset
+    assert len(agents.points()) == n_points  # the checkpoint sends states, no output again
+    assert ecg_state.unwritten() == 0 and not rt.acks.held
+
+
+def test_a_failed_batch_after_unwritten_ones_handles_them_again_from_the_checkpoint(
+    agents, ecg_table, monkeypatch
+):
+    """A batch fails while the states of the batches before it are not yet written: every state
+    kept since the checkpoint goes back to it (also of a patient not in the failed batch) and
+    the batches since are handled again, before the failed one's records one by one. Nothing is
+    lost or dead-lettered: each chunk is analysed once into the state (outputs of the batches
+    handled again go out twice: at least once)."""
+    import streams.ecg.agents as ecg_agents
+
+    monkeypatch.setattr(ecg_agents, "CHECKPOINT_S", 3600.0)
+    add = ecg_agents.PointBatches.add
+    failures = []
+
+    def add_failing_once(self, partition, pts):
+        if failing and not failures and any(p["tags"]["patient"] == "E002" for p in pts):
+            failures.append(1)
+            raise RuntimeError("injected after the step")
+        return add(self, partition, pts)
+
+    monkeypatch.setattr(ecg_agents.PointBatches, "add", add_failing_once)
+    failing = False
+    feeds = {pid: chunks(pid, seconds=5, seed=seed) for pid, seed in (("E001", 3), ("E002", 5), ("E003", 7))}
+    rt.load_classifier()
+
+    async def scenario():
+        nonlocal failing
+        async with analyse_ecg.test_context() as agent:
+            for i in range(4):
+                for pid in ("E001", "E002", "E003"):
+                    event = await agent.put(feeds[pid][i], key=pid.encode(), partition=1)
+                    await agents.until(lambda pid=pid, event=event: _handled(pid, event))
+                if i == 1:
+                    async with rt.lock:
+                        await ecg_agents._checkpoint()  # chunks 0-1 written, 2-3 kept only
+            failing = True
+            last = [
+                await agent.put(feeds["E001"][4], key=b"E001", partition=1, wait=False),
+                await agent.put(feeds["E002"][4], key=b"E002", partition=1, wait=False),
+            ]
+            await agents.until(lambda: _handled("E001", last[0]) and _handled("E002", last[1]))
+            async with rt.lock:
+                await ecg_agents._checkpoint()
+            await agents.processed(agent, *last)
+
+    agents.run(scenario())
+    assert failures == [1]
+    assert agents.values(topics.DEADLETTER) == []
+    for pid, n in (("E001", 5), ("E002", 5), ("E003", 4)):
+        assert ecg_state.data[pid]["last"]["seq"] == n - 1
+        states: dict = {}
+        expected = []
+        for raw in feeds[pid][:n]:
+            res = ecg_step(states, [ecg_validate(raw, key=pid)], rt, 0.0, partitions=[1])
+            expected += [p for out in res.results for p in out.points]
+        got = [p for p in agents.points() if p["tags"]["patient"] == pid]
+        once = list({json.dumps(p, sort_keys=True): p for p in got}.values())
+        assert once and once == json.loads(json.dumps(expected))
+    assert ecg_state.unwritten() == 0 and not rt.acks.held and not rt.acks.replay
+
+
+@pytest.mark.parametrize("signal", ["ecg_checkpoint_on_revoke", "ecg_checkpoint_on_stop"])
+def test_a_revocation_or_a_stop_writes_the_states_and_acknowledges_their_records(
+    signal, agents, ecg_table, monkeypatch
+):
+    """A rebalance takes the partitions away (or the worker stops): the states kept since the last
+    checkpoint reach the broker before any other worker recovers them, and their records are
+    acknowledged."""
+    import streams.ecg.agents as ecg_agents
+    from streams.app import app
+
+    monkeypatch.setattr(ecg_agents, "CHECKPOINT_S", 3600.0)
+    raws = chunks(seconds=2)
+
+    async def scenario():
+        async with analyse_ecg.test_context() as agent:
+            events = [await agent.put(raw, key=b"E001", partition=3) for raw in raws]
+            await agents.until(lambda: _handled("E001", events[-1]))
+            assert not any(e.message.acked for e in events) and not agents.changelog(ecg_state)
+            await getattr(ecg_agents, signal)(app, set(), signal=None)
+            await agents.processed(agent, *events)
+            return events
+
+    events = agents.run(scenario())
+    [rec] = agents.changelog(ecg_state)
+    assert (rec.json()["offset"], rec.partition) == (events[-1].message.offset, 3)

@@ -712,3 +712,74 @@ def test_a_seek_of_a_partition_that_moved_is_skipped_not_raised():
     asyncio.run(delivery._seek_in_thread(c, CHANGELOG0, 7))
     asyncio.run(delivery._seek_in_thread(c, VITALS0, 7))  # not assigned here
     assert c.aiokafka_seeks == [(CHANGELOG0, 7)]
+
+
+class _HeldMsg:
+    """What :class:`delivery.HeldAcks` touches of a Faust message (its reference count and its
+    final acknowledgement, as ``faust.types.tuples.Message.ack`` keeps them)."""
+
+    def __init__(self) -> None:
+        self.refcount, self.acked = 1, False  # the conductor's reference for its one channel
+
+    def incref(self) -> None:
+        self.refcount += 1
+
+    def ack(self) -> None:
+        self.refcount -= 1
+        self.acked = self.acked or self.refcount == 0
+
+
+class _HeldEv:
+    def __init__(self) -> None:
+        self.message = _HeldMsg()
+
+    def ack(self) -> None:
+        self.message.ack()
+
+
+def test_held_records_are_acknowledged_only_when_released_and_a_rewind_replays_them_in_order():
+    held = delivery.HeldAcks()
+    first, second = [_HeldEv(), _HeldEv()], [_HeldEv()]
+    for batch in (first, second):
+        held.hold(batch)
+        for e in batch:
+            e.ack()  # the stream's own acknowledgement once the agent's body returned
+    assert not any(e.message.acked for e in first + second) and held.count() == 3
+    held.rewind()  # a failed batch put the states back to the checkpoint
+    assert held.replay == [first, second] and held.held == []
+    held.replayed()  # the first one handled again: held as before
+    assert held.held == [first] and held.replay == [second]
+    held.replayed()
+    assert held.release() == 3 and all(e.message.acked for e in first + second)
+    assert held.held == [] and _early_acks() == 0
+
+
+def _early_acks() -> int:
+    from streams.metrics import metrics
+
+    return int(metrics.counts.get("delivery_acked_early", 0))
+
+
+def test_a_record_acknowledged_before_its_checkpoint_is_counted():
+    held, e = delivery.HeldAcks(), _HeldEv()
+    before = _early_acks()
+    held.hold([e])
+    e.message.ack()
+    e.message.ack()  # a reference given up twice: acknowledged before the checkpoint
+    held.release()
+    assert _early_acks() == before + 1
+
+
+def test_a_rebalance_drops_the_batches_left_to_handle_again():
+    class Consumer:
+        def __init__(self, messages):
+            self._unacked_messages = set(messages)
+
+    held = delivery.HeldAcks()
+    batch = [_HeldEv(), _HeldEv()]
+    held.hold(batch)
+    held.rewind()
+    consumer = Consumer([e.message for e in batch])
+    assert held.forget_replay(consumer) == 2
+    assert held.replay == [] and consumer._unacked_messages == set()
+    assert not any(e.message.acked for e in batch)  # never acknowledged: read again from the commit
