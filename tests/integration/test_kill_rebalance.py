@@ -2,8 +2,11 @@
 survivor taking the partitions over through a rebalance each time. Counted against the real
 broker: every malformed record reaches ``deadletter`` (by its source topic, partition and
 offset), every valid reading is processed (its ``vitals`` point is on ``influx.points``, alone
-or in a batch's message), and the group's committed offsets reach the end of every input topic
-(nothing left behind, no commit stalled).
+or in a batch's message), every valid ECG chunk is analysed once into its patient's state (the
+points the ECG step gives offline for the same chunks, and none other; no chunk a "duplicate",
+"out of order" or after a "gap": the ECG states are written by checkpoint, and a killed
+worker's chunks since its last one are handled again from it), and the group's committed
+offsets reach the end of every input topic (nothing left behind, no commit stalled).
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from models.ecg.step import ecg_step
+from simulators.ecg_synth import synth_ecg
 from wardwatch.kafka_io import committed_offsets, consume, end_offsets, make_producer
+from wardwatch.loadtest.expected import TIMER_SOURCES, Expected, point_key
+from wardwatch.records.ecg import ecg_chunk_dict, ecg_validate
 from wardwatch.records.points import point, unpack_points
 
 pytestmark = pytest.mark.integration
@@ -28,6 +35,7 @@ pytestmark = pytest.mark.integration
 CYCLES = int(os.environ.get("WARDWATCH_KILL_CYCLES", "8"))
 INPUTS = ["vitals", "ecg", "alerts.ack"]
 RATE_PER_S = 120  # records per second on vitals (about a fifth malformed) + a few elsewhere
+ECG_PATIENTS, ECG_FS, ECG_MAX_S = 4, 360.0, 600  # valid 1 s chunks, one a second per patient
 NORMAL = {
     "hr_bpm": 72,
     "spo2_pct": 97,
@@ -68,6 +76,10 @@ class Feed(threading.Thread):
         self.stop = threading.Event()
         self.sent: list[tuple[str, str, str, int, object]] = []  # kind, topic, key, ts ns, future
         self.error: BaseException | None = None
+        self.ecg = {  # each ECG patient's signal, sent a second at a time
+            f"C{tag}-{k}": synth_ecg(float(ECG_MAX_S), fs=ECG_FS, seed=k)[0] for k in range(ECG_PATIENTS)
+        }
+        self.chunks: list[dict] = []  # the valid ECG chunks sent, in order
 
     def run(self) -> None:
         try:
@@ -92,6 +104,8 @@ class Feed(threading.Thread):
                 self.sent.append(
                     ("ok", "vitals", pid, point_time_ns(ts), p.send("vitals", key=pid.encode(), value=value))
                 )
+            if i % RATE_PER_S == 0 and i // RATE_PER_S < ECG_MAX_S:
+                self._send_ecg(p, i // RATE_PER_S)
             if i % 40 == 0:  # the other dead-lettering agents: ECG chunks and operator actions
                 key = f"E{self.tag}-{i}"
                 self.sent.append(
@@ -116,6 +130,29 @@ class Feed(threading.Thread):
             time.sleep(max(0.0, t_next - time.monotonic()))
         p.flush()
         p.close()
+
+    def _send_ecg(self, p, seq: int) -> None:
+        n = int(ECG_FS)
+        for pid, sig in self.ecg.items():
+            ts = self.t0 + timedelta(seconds=seq)
+            chunk = ecg_chunk_dict(pid, "K-3", ts, ECG_FS, seq, "II", sig[seq * n : (seq + 1) * n])
+            self.chunks.append(chunk)
+            fut = p.send("ecg", key=pid.encode(), value=json.dumps(chunk).encode())
+            self.sent.append(("ecg", "ecg", pid, seq, fut))
+
+
+def expected_ecg_points(chunks: list[dict]) -> set:
+    """The point keys the ECG step gives for ``chunks`` offline, each patient's in order (the
+    worker's classifier; wall-clock timer alarms left out, as in the load test)."""
+    from models.ecg.classify import BeatClassifier
+
+    classifier, exp, states = BeatClassifier(), Expected(), {}
+    for c in chunks:
+        res = ecg_step(states, [ecg_validate(json.dumps(c), key=c["patient_id"])], classifier, 0.0)
+        res.raise_errors()
+        for out in res.results:
+            exp.add_points(out.points)
+    return set(exp.points)
 
 
 @pytest.fixture(scope="module")
@@ -148,19 +185,24 @@ def kill_run(start_worker, services):
     ok_where: dict[tuple[str, int], tuple[int, int]] = {}  # -> (partition, offset)
     for kind, topic, key, ts_ns, fut in feed.sent:
         md = fut.get(timeout=30)
+        if kind == "ecg":
+            continue
         if kind == "bad":
             expected_bad[(topic, md.partition, md.offset)] = key
         else:
             ok_times.add((key, ts_ns))
             ok_where[(key, ts_ns)] = (md.partition, md.offset)
 
+    ecg_expected = expected_ecg_points(feed.chunks)
     dead: Counter = Counter()
     dead_reasons: dict[tuple[str, int, int], set[str]] = {}
     points: set[tuple[str, int]] = set()
     rejected_ok: dict[tuple[str, int], str] = {}  # valid readings dead-lettered (diagnostics)
+    ecg_points: set = set()
+    ecg_rejected: list[str] = []  # valid ECG chunks dead-lettered
 
     def complete(_seen) -> bool:
-        return set(expected_bad) <= set(dead) and ok_times <= points
+        return set(expected_bad) <= set(dead) and ok_times <= points and ecg_expected <= ecg_points
 
     for topic, _key, v in consume(["deadletter", "influx.points"], start=start, timeout_s=150, stop=complete):
         if not isinstance(v, dict):
@@ -171,6 +213,8 @@ def kill_run(start_worker, services):
                 assert v["key"] == expected_bad[k]
                 dead[k] += 1
                 dead_reasons.setdefault(k, set()).add(v["reason"])
+            elif v["key"].startswith(f"C{tag}"):
+                ecg_rejected.append(v["reason"])
             elif v["key"].startswith(f"P{tag}"):
                 raw = json.loads(base64.b64decode(v["original_b64"]))
                 ts_ns = point_time_ns(datetime.fromisoformat(raw["ts"]))
@@ -180,10 +224,13 @@ def kill_run(start_worker, services):
                 pid = pt.get("tags", {}).get("patient", "")
                 if pt.get("measurement") == "vitals" and pid.startswith(f"P{tag}"):
                     points.add((pid, pt["time_ns"]))
+                elif pid.startswith(f"C{tag}") and pt["tags"].get("source") not in TIMER_SOURCES:
+                    ecg_points.add(point_key(pt))
     print(
         f"\nkills={CYCLES} malformed={len(expected_bad)} dead-lettered={len(dead)} "
         f"re-delivered={sum(c - 1 for c in dead.values())} valid={len(ok_times)} "
-        f"processed={len(ok_times & points)}"
+        f"processed={len(ok_times & points)} ecg_chunks={len(feed.chunks)} "
+        f"ecg_points={len(ecg_expected & ecg_points)}/{len(ecg_expected)}"
     )
     yield {
         "app_id": app_id,
@@ -195,6 +242,9 @@ def kill_run(start_worker, services):
         "ok_where": ok_where,
         "points": points,
         "rejected_ok": rejected_ok,
+        "ecg_expected": ecg_expected,
+        "ecg_points": ecg_points,
+        "ecg_rejected": ecg_rejected,
     }
     for w in workers:
         w.stop()
@@ -205,6 +255,19 @@ def test_every_valid_reading_is_processed(kill_run):
     why = Counter(kill_run["rejected_ok"].get(m, "never dead-lettered") for m in missing)
     where = sorted(kill_run["ok_where"][m] for m in missing)
     assert not missing, f"{len(missing)} valid readings lost ({dict(why)}) at {where[:20]}"
+
+
+def test_every_valid_ecg_chunk_is_analysed_once_into_its_state(kill_run):
+    """The points of every chunk, as the step gives them offline over the same chunks in order,
+    and no other (a chunk analysed from a state other than its predecessor's, e.g. a checkpoint
+    older than the committed offset, would give other beats); no valid chunk dead-lettered."""
+    exp, got = kill_run["ecg_expected"], kill_run["ecg_points"]
+    assert len(exp) > 100
+    missing, extra = sorted(exp - got), sorted(got - exp)
+    assert not missing and not extra, (
+        f"{len(missing)} ECG points missing {missing[:5]}, {len(extra)} extra {extra[:5]}"
+    )
+    assert not kill_run["ecg_rejected"], Counter(r.split(":")[0] for r in kill_run["ecg_rejected"])
 
 
 def test_every_malformed_record_is_dead_lettered(kill_run):
