@@ -35,7 +35,7 @@ from models.ecg.alarm_output import alarm_condition, alarm_point
 from models.ecg.alarms import AlarmChange, feed_check, feed_silent
 from models.ecg.beats import BeatCandidate
 from models.ecg.rule_config import RuleConfig
-from models.ecg.step import LiveDetector, Rejected, StripInputs, ecg_state_new, ecg_step
+from models.ecg.step import LiveDetector, Rejected, StripInputs, ecg_state_new, ecg_step, ecg_stream_encode
 from models.ecg.stream_state import ECGState, FamilyVotes, ecg_state_copy
 from streams.app import app
 from streams.deadletter import deadletter_output
@@ -79,6 +79,14 @@ class _Runtime:
         self.lock = asyncio.Lock()
         self.acks = HeldAcks()  # the records since the last checkpoint of the states
         self.checkpointed = time.monotonic()
+        #: patients whose state's detector is older than their live one (the step leaves its
+        #: encoding to :func:`_encode_streams`, before the state is stored)
+        self.unencoded: set[str] = set()
+
+    def forget(self, pid: str) -> None:
+        """Drop a patient's process-local caches (discharged, idle or retired)."""
+        self.streams.pop(pid, None)
+        self.unencoded.discard(pid)
 
     def load_classifier(self) -> None:
         if self.classifier is not None or self.classifier_error is not None:
@@ -113,7 +121,27 @@ class _Runtime:
 
 
 rt = _Runtime()
-register_patient_states(ecg_state, rt.lock, lambda pid: rt.streams.pop(pid, None))
+register_patient_states(ecg_state, rt.lock, rt.forget)
+
+
+def _encode_streams(pids: Any) -> None:
+    """Write the live detectors of ``pids`` into their states, where the step left them out
+    (under ``rt.lock``; before a state is stored or its live detector dropped)."""
+    for pid in list(pids):
+        if pid not in rt.unencoded:
+            continue
+        rt.unencoded.discard(pid)
+        st = ecg_state.data.get(pid)
+        if not st or st.get("last") is None:
+            continue  # gone, or its next chunk starts a new detector stream anyway
+        if not ecg_stream_encode(st, rt.streams.get(pid)):
+            # never expected: a state without its live detector. Its stored detector is older
+            # than its last chunk, so its next chunk starts a new detector stream instead
+            log_event(
+                log, "ecg detector lost; the next chunk starts a new one", logging.ERROR, patient=pid_ref(pid)
+            )
+            metrics.incr("ecg_detector_lost")
+            st["last"] = None
 
 
 def _deadletter(
@@ -212,6 +240,7 @@ async def _process_locked(events: list) -> None:
 async def _checkpoint() -> int:
     """Write the states kept since the last checkpoint, then acknowledge the records that made
     them (under ``rt.lock``); returns how many states it wrote."""
+    _encode_streams(rt.unencoded)
     n = await ecg_state.checkpoint()
     rt.checkpointed = time.monotonic()
     rt.acks.release()
@@ -254,6 +283,7 @@ async def ecg_checkpoint_on_revoke(sender: Any, /, *revoked: Any, signal: Any, *
             log.exception("ecg checkpoint on revocation failed; the states go back to the last one")
             metrics.incr("ecg_checkpoint_errors")
             ecg_state.restore(())
+            rt.unencoded.clear()  # every state kept since the checkpoint is back to it
             rt.acks.rewind()
             dropped += rt.acks.forget_replay(app.consumer)
         log_event(log, "ecg states written on revocation", states=n, dropped_replay=dropped)
@@ -331,6 +361,7 @@ async def _process_batch(events: list) -> None:
         await _handle(events, states)
     except BaseException:
         ecg_state.restore(states)
+        rt.unencoded.clear()  # every state the steps since the checkpoint took is back to it
         rt.acks.rewind()
         raise
 
@@ -352,7 +383,9 @@ async def _handle(events: list, states: dict[str, ECGState]) -> None:
         partitions=[events[i].message.partition for i, _ in admitted],
         live=rt.streams,
         cfg=RULES,
+        encode_streams=False,  # encoded when stored (_encode_streams)
     )
+    rt.unencoded.update(c.patient_id for _, c in admitted)
     # dead letters of the admission stage, in event order (as the chunks were taken in)
     verdicts = sorted(
         [(i, r, d, None) for i, r, d in early]
@@ -405,8 +438,9 @@ async def _feed_watch() -> None:
                 continue  # a standby copy: the worker that owns the partition alarms
             if now - st["rx_wall"] > RETIRE_AFTER_S:
                 ecg_state.retire(pid, st["partition"])  # feed-stopped was raised hours ago
-                rt.streams.pop(pid, None)
+                rt.forget(pid)
                 continue
+            _encode_streams([pid])  # its live detector is dropped below
             new = ecg_state_copy(st)  # the table's state changes once the alarm is out
             changes = feed_check(
                 new["rules"],

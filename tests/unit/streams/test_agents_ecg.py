@@ -260,6 +260,11 @@ def test_records_are_acknowledged_only_once_their_states_are_written(agents, ecg
     assert acked == [False] * len(raws) and written == 0 and n_points > 0
     [rec] = agents.changelog(ecg_state)
     state = rec.json()
+    # the step leaves the detector's encoding to the checkpoint: it writes the live detector
+    offline: dict = {}
+    for raw in raws:
+        ecg_step(offline, [ecg_validate(raw, key="E001")], rt, 0.0, partitions=[2])
+    assert state["beat_stream"] == json.loads(json.dumps(offline["E001"]["beat_stream"]))
     assert (state["last"]["seq"], rec.partition) == (len(raws) - 1, 2)
     assert state["offset"] == events[-1].message.offset
     assert len(agents.points()) == n_points  # the checkpoint sends states, no output again
@@ -352,3 +357,43 @@ def test_a_revocation_or_a_stop_writes_the_states_and_acknowledges_their_records
     events = agents.run(scenario())
     [rec] = agents.changelog(ecg_state)
     assert (rec.json()["offset"], rec.partition) == (events[-1].message.offset, 3)
+
+
+def test_a_feed_stopped_alarm_keeps_the_detector_for_the_next_chunk(agents, ecg_table, monkeypatch):
+    """The feed-stopped timer drops a silent patient's live detector after raising its alarm;
+    the state then holds the detector's encoding (the step leaves it to whoever stores the state
+    or drops the live one), so the chunk after the silence continues the same detector stream:
+    its points are those of the offline step over the same chunks."""
+    from faust.types import TP
+
+    import streams.ecg.agents as ecg_agents
+    from streams.app import app
+
+    monkeypatch.setattr(ecg_agents, "CHECKPOINT_S", 3600.0)
+    raws = chunks(seconds=8)
+    rt.load_classifier()
+
+    async def scenario():
+        async with analyse_ecg.test_context() as agent:
+            events = [await agent.put(raw, key=b"E001", partition=1) for raw in raws[:6]]
+            await agents.until(lambda: _handled("E001", events[-1]))
+            ecg_state.data["E001"]["rx_wall"] -= 120.0  # silent for two minutes
+            monkeypatch.setattr(app.assignor, "assigned_actives", lambda: {TP(topics.ECG, 1)})
+            await ecg_agents._feed_watch()
+            assert "E001" not in rt.streams
+            events += [await agent.put(raw, key=b"E001", partition=1) for raw in raws[6:]]
+            await agents.until(lambda: _handled("E001", events[-1]))
+            async with rt.lock:
+                await ecg_agents._checkpoint()
+            await agents.processed(agent, *events)
+
+    agents.run(scenario())
+    alarms = [v for v in agents.values(topics.CONDITIONS) if v["source"] == "ecg.feed_stopped"]
+    assert [a["active"] for a in alarms] == [True, False]  # raised by the timer, cleared by the chunk
+    states: dict = {}
+    expected = []
+    for raw in raws:
+        res = ecg_step(states, [ecg_validate(raw, key="E001")], rt, 0.0, partitions=[1])
+        expected += [p for out in res.results for p in out.points]
+    got = [p for p in agents.points() if p["tags"].get("source") != "ecg.feed_stopped"]
+    assert len(got) > 2 and got == json.loads(json.dumps(expected))
