@@ -157,8 +157,17 @@ def _deadletter(
         logging.WARNING,
         reason=output[2]["code"],
         patient=pid_ref(key) if key else "-",
+        partition=event.message.partition,
         offset=event.message.offset,
+        # where the patient's state says it took its last chunk in (a re-read chunk at or
+        # before it is skipped, not rejected)
+        state_at=_state_at(key),
     )
+
+
+def _state_at(key: str | None) -> str:
+    st = ecg_state.data.get(key) if key else None
+    return f"{st.get('partition')}/{st.get('offset')}" if st else "-"
 
 
 def _render_strip(pid: str, bed: str, change: AlarmChange, inputs: StripInputs) -> str | None:
@@ -323,6 +332,7 @@ def _take_in(
     now = datetime.now(UTC)
     early: list[tuple[int, str | InvalidRecord, dict[str, Any]]] = []
     admitted: list[tuple[int, ECGChunk]] = []
+    taken: dict[str, int] = {}  # per patient, the offset of its last chunk taken into this batch
     for i, event in enumerate(events):
         try:
             chunk = ecg_validate(event.message.value, key=keys[i], now=now)
@@ -331,8 +341,13 @@ def _take_in(
                 stored = ecg_state[pid]
                 states[pid] = stored if stored else ecg_state_new()
                 ecg_state.hold([pid])  # as it is now, for a batch that fails before the write
-            if already_processed(states[pid], event.message.partition, event.message.offset):
-                metrics.incr("ecg_redelivered")  # its outputs went out before its state
+            # read again: its outputs went out before its state, or it is in this very batch
+            # already (a partition read again from an earlier offset while the batch filled:
+            # the states are checked before the step takes the batch's chunks in)
+            if event.message.offset <= taken.get(pid, -1) or already_processed(
+                states[pid], event.message.partition, event.message.offset
+            ):
+                metrics.incr("ecg_redelivered")
                 continue
         except InvalidRecord as e:
             early.append((i, e, {"code": e.code}))
@@ -342,6 +357,7 @@ def _take_in(
             early.append((i, f"processing_error: {type(e).__name__}: {e}", {"code": "processing_error"}))
             continue
         admitted.append((i, chunk))
+        taken[pid] = event.message.offset
     return early, admitted
 
 

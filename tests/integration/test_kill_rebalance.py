@@ -183,9 +183,11 @@ def kill_run(start_worker, services):
     expected_bad: dict[tuple[str, int, int], str] = {}  # (topic, partition, offset) -> key
     ok_times: set[tuple[str, int]] = set()  # (patient, device time ns)
     ok_where: dict[tuple[str, int], tuple[int, int]] = {}  # -> (partition, offset)
+    ecg_where: dict[tuple[str, int, int], int] = {}  # (patient, partition, offset) -> seq
     for kind, topic, key, ts_ns, fut in feed.sent:
         md = fut.get(timeout=30)
         if kind == "ecg":
+            ecg_where[(key, md.partition, md.offset)] = ts_ns  # the chunk's seq
             continue
         if kind == "bad":
             expected_bad[(topic, md.partition, md.offset)] = key
@@ -214,7 +216,8 @@ def kill_run(start_worker, services):
                 dead[k] += 1
                 dead_reasons.setdefault(k, set()).add(v["reason"])
             elif v["key"].startswith(f"C{tag}"):
-                ecg_rejected.append(v["reason"])
+                sent_seq = ecg_where.get((v["key"], v["partition"], v["offset"]), "never sent there")
+                ecg_rejected.append(f"{v['reason']} (at {v['partition']}/{v['offset']}: sent seq {sent_seq})")
             elif v["key"].startswith(f"P{tag}"):
                 raw = json.loads(base64.b64decode(v["original_b64"]))
                 ts_ns = point_time_ns(datetime.fromisoformat(raw["ts"]))
@@ -267,7 +270,15 @@ def test_every_valid_ecg_chunk_is_analysed_once_into_its_state(kill_run):
     assert not missing and not extra, (
         f"{len(missing)} ECG points missing {missing[:5]}, {len(extra)} extra {extra[:5]}"
     )
-    assert not kill_run["ecg_rejected"], Counter(r.split(":")[0] for r in kill_run["ecg_rejected"])
+    logs = [
+        ln[-300:]
+        for w in kill_run["workers"]
+        for ln in w.output().splitlines()
+        if ("ecg" in ln and ("reason=out_of_order" in ln or "reason=duplicate" in ln or "failed" in ln))
+        or "revocation" in ln
+        or ("wardwatch.delivery" in ln and "'ecg'" in ln)
+    ]
+    assert not kill_run["ecg_rejected"], "\n".join(kill_run["ecg_rejected"] + logs[-40:])
 
 
 def test_every_malformed_record_is_dead_lettered(kill_run):

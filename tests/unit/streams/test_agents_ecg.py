@@ -137,6 +137,28 @@ def test_a_redelivered_chunk_is_skipped_not_dead_lettered(agents, ecg_table):
     assert ecg_state.data["E001"]["last"]["seq"] == 2 and ecg_state.data["E001"]["offset"] == 3
 
 
+def test_a_chunk_read_again_into_the_batch_that_first_took_it_is_skipped(agents, ecg_table):
+    """A partition read again from an earlier offset while a batch fills (a seek back after a
+    rebalance) can bring the same records twice into one batch. The states are checked before
+    the step takes the batch in, so the second copy must be recognised by its offset within the
+    batch, not dead-lettered as "out of order" or "duplicate" (seen in the kill test)."""
+    raws = chunks(seconds=3)
+
+    async def scenario():
+        async with analyse_ecg.test_context() as agent:
+            events = [await agent.put(raw, key=b"E001", partition=1, wait=False) for raw in raws]
+            agent.sent_offset = 1  # the partition is read again from offset 1
+            events += [await agent.put(raw, key=b"E001", partition=1, wait=False) for raw in raws[1:]]
+            await agents.processed(agent, *events)
+            return events
+
+    events = agents.run(scenario())
+    assert len({id(e) for e in events}) == 5
+    assert agents.values(topics.DEADLETTER) == []
+    st = ecg_state.data["E001"]
+    assert (st["last"]["seq"], st["offset"]) == (2, 2)
+
+
 def test_a_batch_that_fails_after_the_step_is_handled_again_from_the_states_before_it(
     agents, ecg_table, monkeypatch
 ):
