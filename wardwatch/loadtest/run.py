@@ -475,7 +475,17 @@ def _forget(r: _Run) -> None:
     try:
         deleted = delete_topics_and_groups(f"{r.group}-", groups)
         influx.drop_patients(r.s, f"{r.prefix}-")
-        log_event(log, "bench load data deleted", run=r.run_id, topics=len(deleted), groups=len(groups))
+        # counted right after the drop: another consumer of the shared topics (e.g. a worker of
+        # another app id on the same stack) may write these patients' points again later
+        left = influx.count_patient_points(r.s, f"{r.prefix}-")
+        log_event(
+            log,
+            "bench load data deleted",
+            run=r.run_id,
+            topics=len(deleted),
+            groups=len(groups),
+            points_left=left,
+        )
     except Exception as e:  # noqa: BLE001 - cleanup after the measurement; the report stands
         log_event(log, "bench load data not deleted", level=logging.WARNING, run=r.run_id, error=repr(e))
 

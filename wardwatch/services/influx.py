@@ -158,6 +158,22 @@ def drop_patients(s: Settings, id_prefix: str) -> None:
     _query(s, q, token, db=s.influx_bucket.partition("/")[0], timeout=120.0)
 
 
+def count_patient_points(s: Settings, id_prefix: str, hours: int = 24) -> int:
+    """Points of any measurement, in the last ``hours``, of the patients whose id starts with
+    ``id_prefix`` (what :func:`drop_patients` leaves)."""
+    import re
+
+    from wardwatch.influx_read import flux_rows
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", id_prefix):
+        raise ValueError(f"not a patient id prefix: {id_prefix!r}")
+    flux = (
+        f'from(bucket: "{s.influx_bucket}") |> range(start: -{int(hours)}h)'
+        f" |> filter(fn: (r) => r.patient =~ /^{id_prefix}/) |> count()"
+    )
+    return sum(int(row["_value"]) for row in flux_rows(flux, s))
+
+
 def up(s: Settings, timeout: float = 60.0, secure: bool = False) -> str:
     """Start the local InfluxDB (``secure``: auth on, an admin, a writer and a reader user whose
     tokens are written 0600 under ``<run dir>/influxdb/secrets``; a run folder set up one way
