@@ -625,26 +625,8 @@ def ecg_step(
 def ecg_stream_encode(state: ECGState, live: LiveDetector | None) -> bool:
     """Write ``live``'s detector into ``state["beat_stream"]`` (after steps run with
     ``encode_streams=False``) if it continues the state: it took in the state's last chunk, in
-    the state's segment. Returns whether it did.
-
-    Examples
-    --------
-    >>> import json
-    >>> from datetime import UTC, datetime
-    >>> from simulators.ecg_feed import feed_chunks
-    >>> from simulators.ecg_synth import synth_beds
-    >>> from wardwatch.records.ecg import ecg_validate
-    >>> feed = synth_beds(1, duration_s=4, seed=0)[0]
-    >>> chunks = [ecg_validate(json.dumps(c)) for c in feed_chunks(feed, datetime(2026, 1, 1, tzinfo=UTC))]
-    >>> eager, lazy, live = {}, {}, {}
-    >>> _ = ecg_step(eager, chunks, None, 0.0)
-    >>> _ = ecg_step(lazy, chunks, None, 0.0, live=live, encode_streams=False)
-    >>> lazy[feed.patient_id]["beat_stream"] == eager[feed.patient_id]["beat_stream"]
-    False
-    >>> ecg_stream_encode(lazy[feed.patient_id], live[feed.patient_id])
-    True
-    >>> lazy[feed.patient_id]["beat_stream"] == eager[feed.patient_id]["beat_stream"]
-    True
+    the state's segment. Returns whether it did (``tests/unit/ecg/test_step.py`` holds the
+    steps without encoding, then this, to the steps that encode).
     """
     last = state.get("last")
     if live is None or last is None or live.seq != last["seq"] or live.seg_t0 != state.get("seg_t0"):

@@ -291,9 +291,7 @@ async def ecg_checkpoint_on_revoke(sender: Any, /, *revoked: Any, signal: Any, *
             # own their partitions: back to the checkpoint, and every record since is read again
             log.exception("ecg checkpoint on revocation failed; the states go back to the last one")
             metrics.incr("ecg_checkpoint_errors")
-            ecg_state.restore(())
-            rt.unencoded.clear()  # every state kept since the checkpoint is back to it
-            rt.acks.rewind()
+            _rewind(())
             dropped += rt.acks.forget_replay(app.consumer)
         log_event(log, "ecg states written on revocation", states=n, dropped_replay=dropped)
 
@@ -376,10 +374,16 @@ async def _process_batch(events: list) -> None:
     try:
         await _handle(events, states)
     except BaseException:
-        ecg_state.restore(states)
-        rt.unencoded.clear()  # every state the steps since the checkpoint took is back to it
-        rt.acks.rewind()
+        _rewind(states)
         raise
+
+
+def _rewind(keys: Any) -> None:
+    """Every state kept since the last checkpoint, and those of ``keys``, back to it (encoded
+    detectors and all); the batches held since are to be handled again."""
+    ecg_state.restore(keys)
+    rt.unencoded.clear()
+    rt.acks.rewind()
 
 
 async def _handle(events: list, states: dict[str, ECGState]) -> None:

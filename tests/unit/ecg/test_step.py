@@ -11,7 +11,7 @@ import pytest
 
 from models.ecg.alarm_output import alarm_condition, alarm_point
 from models.ecg.array_state import unpack_f64
-from models.ecg.step import ecg_admit, ecg_detect, ecg_state_new, ecg_step, signal_measures
+from models.ecg.step import ecg_admit, ecg_detect, ecg_state_new, ecg_step, ecg_stream_encode, signal_measures
 from simulators.ecg_feed import feed_chunks
 from simulators.ecg_synth import SCENARIOS, synth_beds
 from wardwatch.records.ecg import ecg_validate
@@ -342,13 +342,21 @@ def test_the_workers_cache_gives_what_the_state_alone_gives(beds):
         del raw[15]  # a lost chunk: a gap
         chunks[f.patient_id] = [ecg_validate(json.dumps(c), key=f.patient_id) for c in raw]
 
-    def run(cached):
+    def run(cached, encode=True):
         states, live, out = {}, {}, []
+        encoded = 0  # (encode=False: the detectors encoded by ecg_stream_encode before a read-back)
         for k in range(len(chunks[feeds[0].patient_id])):
             if not cached or k == 20:  # read back from the changelog (at 20: under the cache)
+                if not encode:
+                    encoded += sum(ecg_stream_encode(st, live.get(pid)) for pid, st in states.items())
                 states = json.loads(json.dumps(states))
             res = ecg_step(
-                states, [chunks[f.patient_id][k] for f in feeds], None, 0.0, live=live if cached else None
+                states,
+                [chunks[f.patient_id][k] for f in feeds],
+                None,
+                0.0,
+                live=live if cached else None,
+                encode_streams=encode,
             )
             out += [(r.index, r.detail["code"]) for r in res.rejected]
             for r in res.results:
@@ -356,11 +364,21 @@ def test_the_workers_cache_gives_what_the_state_alone_gives(beds):
                 out.append(json.dumps(r.points))
                 if r.strip is not None:
                     out.append((r.strip.x_uv.tolist(), r.strip.second and r.strip.second[1].tolist()))
+            if encode:  # (encode=False: its detectors lag, the state is compared at the end)
+                out.append(json.dumps(states, sort_keys=True))
+        if not encode:
+            encoded += sum(ecg_stream_encode(st, live.get(pid)) for pid, st in states.items())
             out.append(json.dumps(states, sort_keys=True))
-        return out, live
+        return out, live, encoded
 
-    with_cache, live = run(cached=True)
+    with_cache, live, _ = run(cached=True)
     assert with_cache == run(cached=False)[0]
+    # the agent's way: the step leaves the detectors to its caller, who encodes them before a
+    # state is stored (here: before the read-back at 20 and at the end)
+    lazy, _, encoded = run(cached=True, encode=False)
+    assert encoded == 2 * len(feeds)
+    states_each_chunk = [o for o in with_cache if isinstance(o, str) and o.startswith('{"')]
+    assert lazy == [o for o in with_cache if o not in states_each_chunk] + [with_cache[-1]]
     kept = {pid: sorted(d.signals) for pid, d in live.items()}
     assert kept == {f.patient_id: ["buf", "buf2"] for f in feeds}
     assert any(isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], list) for o in with_cache)  # strips
