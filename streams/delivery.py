@@ -301,53 +301,65 @@ async def run_batches(
 
 
 class HeldAcks:
-    """The records of the batches an agent handled since it last wrote its states, held
+    """The records of the batches an agent handled since it last wrote their states, held
     unacknowledged until it does (an agent that writes its states by checkpoint).
 
     A commit then never passes a record whose state a worker taking the partition over would not
     recover: a record after the checkpoint is read again by the next owner and handled again
     from the checkpoint's state (its outputs go out again: at least once). Each record gets one
-    reference more when its batch is held (:meth:`hold`); :meth:`release` gives it up once the
-    states are on the broker, which acknowledges it. When a batch fails and the agent puts its
-    states back to the checkpoint, the batches held since are to be handled again, in order,
-    before anything else (:meth:`rewind`, :attr:`replay`)."""
+    reference more when its batch is held (:meth:`hold`), with the key of the state it went
+    into; :meth:`release` gives it up once that state is on the broker, which acknowledges it.
+    When a batch fails and the agent puts its states back to the checkpoint, the records still
+    held are to be handled again, in order, before anything else (:meth:`rewind`,
+    :attr:`replay`)."""
 
     def __init__(self) -> None:
-        self.held: list[list[Any]] = []
+        self.held: list[list[tuple[Any, str | None]]] = []  # per batch: (record, its state's key)
         self.replay: list[list[Any]] = []
 
-    def hold(self, events: list[Any]) -> None:
+    def hold(self, events: list[Any], keys: Sequence[str | None]) -> None:
+        """``keys[i]``: the key of the state ``events[i]`` went into (None: none, e.g. a record
+        dead-lettered before its patient was known: released by any :meth:`release`)."""
         for event in events:
             event.message.incref()
-        self.held.append(events)
+        self.held.append(list(zip(events, keys, strict=True)))
 
     def count(self) -> int:
         return sum(len(b) for b in self.held)
 
-    def release(self) -> int:
-        """Acknowledge every held record (their states are on the broker); returns how many. A
-        record found acknowledged already (its commit may have passed the checkpoint: a
-        reference given up twice somewhere) is counted (``delivery_acked_early``) and logged."""
+    def release(self, written: Callable[[str], bool] | None = None) -> int:
+        """Acknowledge the held records whose states are on the broker (those whose key
+        ``written`` picks; None: all); returns how many. A record found acknowledged already
+        (its commit may have passed the checkpoint: a reference given up twice somewhere) is
+        counted (``delivery_acked_early``) and logged."""
         n = early = 0
-        for events in self.held:
-            for event in events:
+        still: list[list[tuple[Any, str | None]]] = []
+        for batch in self.held:
+            rest: list[tuple[Any, str | None]] = []
+            for event, key in batch:
+                if written is not None and key is not None and not written(key):
+                    rest.append((event, key))
+                    continue
                 early += bool(event.message.acked)
                 event.ack()
                 n += 1
-        self.held.clear()
+            if rest:
+                still.append(rest)
+        self.held = still
         if early:
             metrics.incr("delivery_acked_early", early)
             log.error("%d held records were acknowledged before the checkpoint that holds them", early)
         return n
 
     def rewind(self) -> None:
-        """The held batches' effects were undone: they are handled again before anything else."""
-        self.replay[:0] = self.held
+        """The held records' effects were undone: they are handled again before anything else."""
+        self.replay[:0] = [[event for event, _ in batch] for batch in self.held]
         self.held = []
 
-    def replayed(self) -> None:
-        """The first batch of :attr:`replay` was handled again: it is held as before."""
-        self.held.append(self.replay.pop(0))
+    def replayed(self, keys: Sequence[str | None]) -> None:
+        """The first batch of :attr:`replay` was handled again: it is held as before (``keys``:
+        as for :meth:`hold`)."""
+        self.held.append(list(zip(self.replay.pop(0), keys, strict=True)))
 
     def forget_replay(self, consumer: Any) -> int:
         """Drop the batches still to handle again (a rebalance: their partitions are read again

@@ -31,10 +31,11 @@ class PatientStateTable(Table):
     starts from the states before it, as a worker restoring from the changelog would.
 
     A restorable table can also be written by checkpoint: :meth:`keep` puts a batch's states
-    in memory only, and :meth:`checkpoint` writes every state kept since the last one (what a
-    worker taking the partitions over would recover). Between checkpoints the held bytes stay
-    those of the last checkpoint, so :meth:`restore` puts every state kept since back to it
-    (the caller then handles the batches since the checkpoint again)."""
+    in memory only, and :meth:`checkpoint` writes the states kept since their last one (what a
+    worker taking the partitions over would recover), all or some keys' (a checkpoint in
+    slices). Between checkpoints a state's held bytes stay those of its last checkpoint, so
+    :meth:`restore` puts every state kept since back to it (the caller then handles the records
+    since each one's checkpoint again)."""
 
     restorable: bool = False
 
@@ -95,15 +96,18 @@ class PatientStateTable(Table):
         """How many states were kept since the last checkpoint."""
         return len(self._kept())
 
-    async def checkpoint(self) -> int:
-        """Write every state kept since the last checkpoint (:meth:`write`); returns how many.
-        A state changed meanwhile by ``table[key] = value`` is written as the table has it."""
+    async def checkpoint(self, due: Callable[[str], bool] | None = None) -> int:
+        """Write the states kept since their last checkpoint whose key ``due`` picks (None:
+        every one) (:meth:`write`); returns how many. A state changed meanwhile by
+        ``table[key] = value`` is written as the table has it."""
         kept = self._kept()
-        if not kept:
+        keys = [k for k in kept if due is None or due(k)]
+        if not keys:
             return 0
-        states = {k: self.data[k] for k in kept if k in self.data}
+        states = {k: self.data[k] for k in keys if k in self.data}
         await self.write(states)
-        kept.clear()
+        for k in keys:
+            kept.pop(k, None)
         return len(states)
 
     def on_key_set(self, key: Any, value: Any) -> None:

@@ -135,9 +135,10 @@ class Settings(BaseSettings):
     # How long a worker told to stop (SIGTERM, SIGINT) may take before it exits anyway
     # (``streams/stop_deadline.py``; at least once: what it cut short is read again).
     stop_deadline_s: float = Field(120.0, gt=0)
-    # Seconds between writes of the ECG states to their changelog (``streams/ecg/agents.py``; 0:
-    # after every batch). The records since the last write stay unacknowledged until it, so a
-    # worker that dies handles them again from the last write (their outputs go out again).
+    # Seconds between writes of each ECG state to its changelog (``streams/ecg/agents.py``; 0:
+    # after every batch), in slices of patients written in turn every 0.5 s. A record stays
+    # unacknowledged until its state is written, so a worker that dies handles it again from the
+    # last write (its outputs go out again).
     ecg_checkpoint_s: float = Field(5.0, ge=0, le=60)
 
     # The read-only training/test data laid beside the repository (``../shared/data``).

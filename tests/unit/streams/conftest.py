@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -284,6 +285,7 @@ def agents(faust_loop, monkeypatch):
     monkeypatch.setattr(AgentTestWrapper, "to_message", _message_as_delivered)
     monkeypatch.setattr(ecg_agents, "CHECKPOINT_S", 0.0)
     monkeypatch.setattr(ecg_agents.rt, "acks", HeldAcks())
+    monkeypatch.setattr(ecg_agents.rt, "turns", ecg_agents._turns(time.monotonic()))
     ecg_agents.ecg_state._kept().clear()
     saved = app._producer, app._producer_transport
     was_active = app.flow_control.is_active()

@@ -6,6 +6,7 @@ state once the outputs are on the broker."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -293,17 +294,25 @@ def test_records_are_acknowledged_only_once_their_states_are_written(agents, ecg
     assert ecg_state.unwritten() == 0 and not rt.acks.held
 
 
+@pytest.mark.parametrize("written", ["all", "one slice"])
 def test_a_failed_batch_after_unwritten_ones_handles_them_again_from_the_checkpoint(
-    agents, ecg_table, monkeypatch
+    written, agents, ecg_table, monkeypatch
 ):
     """A batch fails while the states of the batches before it are not yet written: every state
-    kept since the checkpoint goes back to it (also of a patient not in the failed batch) and
-    the batches since are handled again, before the failed one's records one by one. Nothing is
+    kept since its checkpoint goes back to it (also of a patient not in the failed batch) and
+    the records since are handled again, before the failed one's records one by one. Nothing is
     lost or dead-lettered: each chunk is analysed once into the state (outputs of the batches
-    handled again go out twice: at least once)."""
+    handled again go out twice: at least once).
+
+    ``one slice``: the checkpoint wrote only E001's slice of the states. Only E001's records are
+    acknowledged by it; E002's and E003's stay held and are handled again from no state."""
     import streams.ecg.agents as ecg_agents
 
     monkeypatch.setattr(ecg_agents, "CHECKPOINT_S", 3600.0)
+    monkeypatch.setattr(ecg_agents, "SLICES", 10)
+    assert len({ecg_agents._slice(p) for p in ("E001", "E002", "E003")}) == 3
+    slices = None if written == "all" else {ecg_agents._slice("E001")}
+    put: dict[str, list] = {"E001": [], "E002": [], "E003": []}
     add = ecg_agents.PointBatches.add
     failures = []
 
@@ -324,10 +333,16 @@ def test_a_failed_batch_after_unwritten_ones_handles_them_again_from_the_checkpo
             for i in range(4):
                 for pid in ("E001", "E002", "E003"):
                     event = await agent.put(feeds[pid][i], key=pid.encode(), partition=1)
+                    put[pid].append(event)
                     await agents.until(lambda pid=pid, event=event: _handled(pid, event))
                 if i == 1:
                     async with rt.lock:
-                        await ecg_agents._checkpoint()  # chunks 0-1 written, 2-3 kept only
+                        await ecg_agents._checkpoint(slices)  # chunks 0-1 written, 2-3 kept only
+                    held = {e.message.offset for batch in rt.acks.held for e, _ in batch}
+                    assert held == {
+                        e.message.offset for p in ("E002", "E003") if slices is not None for e in put[p]
+                    }
+                    await agents.processed(agent, *put["E001"])
             failing = True
             last = [
                 await agent.put(feeds["E001"][4], key=b"E001", partition=1, wait=False),
@@ -419,3 +434,35 @@ def test_a_feed_stopped_alarm_keeps_the_detector_for_the_next_chunk(agents, ecg_
         expected += [p for out in res.results for p in out.points]
     got = [p for p in agents.points() if p["tags"].get("source") != "ecg.feed_stopped"]
     assert len(got) > 2 and got == json.loads(json.dumps(expected))
+
+
+def test_the_slices_of_the_states_are_written_in_turn_and_keep_their_turns_after_a_stall(monkeypatch):
+    """Each slice comes due once per checkpoint interval, one at a time, spread over the
+    interval; slices that came due together during a long batch go back to their own turns."""
+    import streams.ecg.agents as ecg_agents
+
+    monkeypatch.setattr(ecg_agents, "CHECKPOINT_S", 5.0)
+    monkeypatch.setattr(ecg_agents, "SLICES", 10)
+    monkeypatch.setattr(rt, "turns", ecg_agents._turns(0.0))
+    seen: dict[int, list[float]] = {i: [] for i in range(10)}
+
+    def run(start: float, stop: float) -> list[set[int]]:
+        dues = []
+        for k in range(round((stop - start) / 0.05)):
+            now = start + k * 0.05
+            due = ecg_agents._due(now)
+            for i in due:
+                seen[i].append(now)
+            dues.append(due)
+        return dues
+
+    assert max(len(d) for d in run(0.0, 20.25)) == 1
+    assert all(len(times) == 4 for times in seen.values())  # every 5 s each
+    firsts = sorted(times[0] for times in seen.values())
+    assert [round(b - a, 2) for a, b in itertools.pairwise(firsts)] == [0.5] * 9
+    stalled = ecg_agents._due(22.3)  # a batch took 2.3 s
+    assert stalled == {0, 1, 2, 3}  # their turns at 20.5, 21, 21.5 and 22 s
+    assert max(len(d) for d in run(22.35, 40.0)) == 1  # each back to its own turn
+    with monkeypatch.context() as m:
+        m.setattr(ecg_agents, "CHECKPOINT_S", 0.0)
+        assert ecg_agents._due(40.0) == set(range(10))  # no interval: every batch writes all

@@ -741,17 +741,35 @@ def test_held_records_are_acknowledged_only_when_released_and_a_rewind_replays_t
     held = delivery.HeldAcks()
     first, second = [_HeldEv(), _HeldEv()], [_HeldEv()]
     for batch in (first, second):
-        held.hold(batch)
+        held.hold(batch, ["A"] * len(batch))
         for e in batch:
             e.ack()  # the stream's own acknowledgement once the agent's body returned
     assert not any(e.message.acked for e in first + second) and held.count() == 3
     held.rewind()  # a failed batch put the states back to the checkpoint
     assert held.replay == [first, second] and held.held == []
-    held.replayed()  # the first one handled again: held as before
-    assert held.held == [first] and held.replay == [second]
-    held.replayed()
+    held.replayed(["A", "A"])  # the first one handled again: held as before
+    assert [[e for e, _ in b] for b in held.held] == [first] and held.replay == [second]
+    held.replayed(["A"])
     assert held.release() == 3 and all(e.message.acked for e in first + second)
     assert held.held == [] and _early_acks() == 0
+
+
+def test_a_release_of_some_states_acknowledges_only_their_records_and_the_rest_replays_in_order():
+    """A checkpoint in slices writes some patients' states: only their records (and those that
+    went into no state) are acknowledged; the others stay held, in their order, and are what a
+    rewind hands back to handle again."""
+    held = delivery.HeldAcks()
+    a1, b1, bad, a2, b2 = (_HeldEv() for _ in range(5))
+    held.hold([a1, b1, bad], ["A", "B", None])
+    held.hold([a2], ["A"])
+    held.hold([b2], ["B"])
+    for e in (a1, b1, bad, a2, b2):
+        e.ack()
+    assert held.release(lambda key: key == "A") == 3
+    assert [e.message.acked for e in (a1, b1, bad, a2, b2)] == [True, False, True, True, False]
+    assert held.count() == 2
+    held.rewind()
+    assert held.replay == [[b1], [b2]] and held.held == []
 
 
 def _early_acks() -> int:
@@ -763,7 +781,7 @@ def _early_acks() -> int:
 def test_a_record_acknowledged_before_its_checkpoint_is_counted():
     held, e = delivery.HeldAcks(), _HeldEv()
     before = _early_acks()
-    held.hold([e])
+    held.hold([e], ["A"])
     e.message.ack()
     e.message.ack()  # a reference given up twice: acknowledged before the checkpoint
     held.release()
@@ -777,7 +795,7 @@ def test_a_rebalance_drops_the_batches_left_to_handle_again():
 
     held = delivery.HeldAcks()
     batch = [_HeldEv(), _HeldEv()]
-    held.hold(batch)
+    held.hold(batch, ["A", None])
     held.rewind()
     consumer = Consumer([e.message for e in batch])
     assert held.forget_replay(consumer) == 2
