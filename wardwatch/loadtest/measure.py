@@ -279,6 +279,26 @@ def _proc_cpu_rss(pid: int) -> tuple[float, float] | None:
     return cpu, rss_kb / 1024.0
 
 
+def host_cpu() -> dict[str, float]:
+    """The whole machine's CPU seconds so far, every core summed, from ``/proc/stat``: ``busy``
+    (user, nice, system, irq, softirq), ``steal`` (taken by the hypervisor for other guests) and
+    ``idle`` (idle, iowait); with ``/proc/pressure/cpu`` also ``wait``: seconds in which some
+    runnable task waited for a core. Empty where there is no ``/proc/stat``."""
+    try:
+        with open("/proc/stat") as f:
+            first = f.readline().split()
+    except OSError:
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) / tick for v in first[1:9])
+    out = {"busy": user + nice + system + irq + softirq, "steal": steal, "idle": idle + iowait}
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/pressure/cpu") as f:
+            some = f.readline().split()
+        out["wait"] = int(some[-1].split("=")[1]) / 1e6  # total=<microseconds>
+    return out
+
+
 @dataclass
 class _ProcTrack:
     first_cpu: float | None = None
@@ -298,6 +318,8 @@ class ProcSampler(_Sampler):
         self.procs: dict[str, list[int]] = {}
         self.track: dict[tuple[str, int], _ProcTrack] = {}
         self.lock = threading.Lock()
+        #: the machine's :func:`host_cpu` at the first and the latest sample
+        self.host: tuple[dict[str, float], dict[str, float]] | None = None
 
     def add(self, name: str, pid: int) -> None:
         with self.lock:
@@ -306,6 +328,8 @@ class ProcSampler(_Sampler):
     def sample(self) -> None:
         with self.lock:
             items = [(n, p) for n, pids in self.procs.items() for p in pids]
+        now = host_cpu()
+        self.host = (now, now) if self.host is None else (self.host[0], now)
         for name, pid in items:
             got = _proc_cpu_rss(pid)
             if got is None:
@@ -323,6 +347,19 @@ class ProcSampler(_Sampler):
             cpu[name] = round(cpu.get(name, 0.0) + tr.last_cpu - (tr.first_cpu or 0.0), 2)
             rss[name] = round(max(rss.get(name, 0.0), *(v for _, v in tr.rss)), 1)
         return cpu, rss
+
+    def host_totals(self, ours: float) -> dict[str, float]:
+        """The machine's CPU seconds over the sampling window (see :func:`host_cpu`), and
+        ``others``: busy seconds of every process but ours (``ours``: the sum of :meth:`totals`'
+        CPU). A run whose ``others``, ``steal`` or ``wait`` stand out was disturbed: the same
+        work then takes more CPU seconds, or waits longer for a core."""
+        if self.host is None:
+            return {}
+        first, last = self.host
+        out = {k: round(last[k] - first[k], 2) for k in last if k in first}
+        if "busy" in out:
+            out["others"] = round(out["busy"] - ours, 2)
+        return out
 
     def cpu_by_process(self, name: str) -> dict[int, float]:
         """CPU seconds of each of ``name``'s processes, by pid (those that answered)."""

@@ -605,6 +605,7 @@ def _report(
         "drain_s": None if drain_s is None else round(drain_s, 1),
         "send_delay_max_s": drive.get("send_delay_max_s"),
         "cpu_s": cpu,
+        "host_cpu_s": sm.procs.host_totals(sum(cpu.values())),
         "worker_cpu_s": [
             {"role": role, "cpu_s": worker_cpu.get(proc.pid)}
             for role, proc in zip(r.roles(), r.workers, strict=True)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from wardwatch.loadtest.measure import RSS_GROWTH_MB_PER_H, RSS_SOAK_MIN_S, ProcSampler, rss_growth
 
@@ -43,3 +44,19 @@ def test_proc_sampler_sums_a_names_processes_per_round():
     own = sm.rss_series("other")
     assert all(w > o > 0 for (_, w), (_, o) in zip(series, own, strict=True))
     assert sm.rss_series("absent") == []
+
+
+def test_the_machines_cpu_over_the_window_contains_our_processes():
+    """``host_totals``: the machine's busy CPU between the first and last sample holds this
+    process's own; ``others`` is the rest."""
+    sm = ProcSampler()
+    sm.add("bench", os.getpid())
+    sm.sample()
+    end = time.process_time() + 0.3
+    while time.process_time() < end:  # 0.3 s of this process's CPU
+        pass
+    sm.sample()
+    ours = sum(sm.totals()[0].values())
+    host = sm.host_totals(ours)
+    assert ours >= 0.2 and host["busy"] >= ours - 0.05, (ours, host)
+    assert host["others"] == round(host["busy"] - ours, 2) and host["steal"] >= 0 and host["idle"] >= 0
