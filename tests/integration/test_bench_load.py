@@ -67,7 +67,7 @@ def test_bench_load_small_ward_nothing_missing(services, tmp_path):
     host = report["host_cpu_s"]  # the machine's CPU over the same window: ours is part of it
     assert set(host) >= {"busy", "steal", "idle", "others"}, host
     ours = sum(report["cpu_s"].values())
-    assert ours > 0 and host["busy"] >= ours - 1.0 and host["others"] == round(host["busy"] - ours, 2), host
+    assert ours > 0 and host["busy"] >= 0.9 * ours and host["others"] == round(host["busy"] - ours, 2), host
     mem = report["worker_memory"]
     assert 50 < mem["start_mb"] <= report["rss_mb"]["worker"] and mem["end_mb"] <= report["rss_mb"]["worker"]
     assert mem["grows"] is None  # 20 s is no soak: too short to judge

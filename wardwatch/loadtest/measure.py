@@ -351,8 +351,10 @@ class ProcSampler(_Sampler):
     def host_totals(self, ours: float) -> dict[str, float]:
         """The machine's CPU seconds over the sampling window (see :func:`host_cpu`), and
         ``others``: busy seconds of every process but ours (``ours``: the sum of :meth:`totals`'
-        CPU). A run whose ``others``, ``steal`` or ``wait`` stand out was disturbed: the same
-        work then takes more CPU seconds, or waits longer for a core."""
+        CPU; the kernel counts the machine by clock ticks and a process by its run time, so
+        ``others`` is within ~1 % of ``busy``, and can come out slightly negative). A run whose
+        ``others``, ``steal`` or ``wait`` stand out was disturbed: the same work then takes more
+        CPU seconds, or waits longer for a core."""
         if self.host is None:
             return {}
         first, last = self.host

@@ -58,5 +58,6 @@ def test_the_machines_cpu_over_the_window_contains_our_processes():
     sm.sample()
     ours = sum(sm.totals()[0].values())
     host = sm.host_totals(ours)
-    assert ours >= 0.2 and host["busy"] >= ours - 0.05, (ours, host)
+    # the kernel counts the machine by clock ticks and a process by its run time: ~1 % apart
+    assert ours >= 0.2 and host["busy"] >= 0.9 * ours - 0.02, (ours, host)
     assert host["others"] == round(host["busy"] - ours, 2) and host["steal"] >= 0 and host["idle"] >= 0
