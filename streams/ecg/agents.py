@@ -271,9 +271,7 @@ async def _process_locked(events: list) -> None:
         while rt.acks.replay:  # batches a failed one put back to the checkpoint's states
             rt.acks.replayed(await _process_batch(rt.acks.replay[0]))
         rt.acks.hold(events, await _process_batch(events))
-        due = _due(time.monotonic())
-        if due:
-            await _checkpoint_or_log(due)
+        await _checkpoint_due()
 
 
 async def _checkpoint(slices: Collection[int] | None = None) -> int:
@@ -290,11 +288,15 @@ async def _checkpoint(slices: Collection[int] | None = None) -> int:
     return n
 
 
-async def _checkpoint_or_log(slices: Collection[int]) -> None:
-    """:func:`_checkpoint`; a failure (the broker did not take the states) leaves the states
-    kept and the records held for the next attempt."""
+async def _checkpoint_due() -> None:
+    """:func:`_checkpoint` of the slices whose turn has come (:func:`_due`), if any; a failure
+    (the broker did not take the states) leaves the states kept and the records held for the
+    next attempt."""
+    due = _due(time.monotonic())
+    if not due:
+        return
     try:
-        await _checkpoint(slices)
+        await _checkpoint(due)
     except Exception:
         log.exception("ecg checkpoint failed; the states stay kept and their records unacknowledged")
         metrics.incr("ecg_checkpoint_errors")
@@ -304,9 +306,7 @@ async def _checkpoint_or_log(slices: Collection[int]) -> None:
 async def ecg_checkpoint() -> None:
     """The slices' turns when no batch comes to take them (a quiet ward, the end of a feed)."""
     async with rt.lock:
-        due = _due(time.monotonic())
-        if due:
-            await _checkpoint_or_log(due)
+        await _checkpoint_due()
 
 
 @app.on_partitions_revoked.connect
