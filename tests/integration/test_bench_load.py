@@ -156,3 +156,48 @@ def test_bench_load_with_an_ecg_worker_of_its_own_nothing_missing(services):
     # the same topics, may write some of them again later: see the test above)
     assert influx.count_patient_points(services, f"LD{report['run'][:6]}-") == 0
     wait_for(lambda: _owned(services, app) == ([], []), 30, "the run's topics and groups deleted")
+
+
+def test_point_poller_looks_back_a_window_and_its_last_query_the_whole_run(services):
+    """Each poll returns only the points of the last ``POINT_WINDOW_S`` (device time), so a long
+    run's polls stay as cheap as its first; the poller's last query, as it stops, covers the whole
+    run and catches a point that arrived later than the window (an upper bound, as every other)."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from influxdb_client.client.write_api import SYNCHRONOUS
+
+    from wardwatch.influx_read import influx_client
+    from wardwatch.loadtest.measure import POINT_WINDOW_S, PointPoller
+    from wardwatch.services import influx
+
+    prefix = f"PP{uuid.uuid4().hex[:6]}-"
+    now = datetime.now(UTC).replace(microsecond=0)
+    fresh, late = now - timedelta(seconds=2), now - timedelta(seconds=POINT_WINDOW_S + 60)
+
+    def write(patient: str, at: datetime) -> None:
+        with influx_client(services) as c:
+            line = f"vitals,patient={patient} hr_bpm=72 {int(at.timestamp())}"
+            c.write_api(write_options=SYNCHRONOUS).write(
+                services.influx_bucket, record=line, write_precision="s"
+            )
+
+    write(f"{prefix}A", fresh)
+    write(f"{prefix}A", late)  # a point written now whose device time is 90 s ago
+    write(f"{prefix}X", fresh)  # not in the sample
+    poller = PointPoller(services, [f"{prefix}A", f"{prefix}B"], now - timedelta(minutes=10))
+    try:
+        poller.sample()
+        assert set(poller.seen) == {(f"{prefix}A", fresh.timestamp())}, poller.seen
+        first = poller.seen[(f"{prefix}A", fresh.timestamp())]
+        write(f"{prefix}B", fresh)
+        poller.sample()
+        assert set(poller.seen) == {(f"{prefix}A", fresh.timestamp()), (f"{prefix}B", fresh.timestamp())}
+        assert poller.seen[(f"{prefix}A", fresh.timestamp())] == first  # first seen, kept
+        poller.close()  # the last query: the whole run
+        assert set(poller.seen) == {
+            (f"{prefix}{p}", t.timestamp()) for p, t in (("A", fresh), ("B", fresh), ("A", late))
+        }
+        assert poller.seen[(f"{prefix}A", late.timestamp())] >= poller.seen[(f"{prefix}B", fresh.timestamp())]
+    finally:
+        influx.drop_patients(services, prefix)
