@@ -621,7 +621,24 @@ def _highwater(consumer: Any, tp: Any) -> int | None:
     return None if hw is None else int(hw)
 
 
-async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float]]) -> list[Any]:
+def held_report(consumer: Any, tp: Any, most: int = 8) -> str:
+    """The records of ``tp`` that an agent holds unacknowledged, for a log line: the first
+    ``most`` as ``offset(refs=N)``, and the partition's acknowledged offsets waiting to be
+    committed and the fetch loop's next offset.
+
+    >>> from types import SimpleNamespace as NS
+    >>> m = NS(tp="t0", offset=7, refcount=1, acked=False)
+    >>> held_report(NS(_unacked_messages=[m], _acked={"t0": [8, 9]}, _read_offset={"t0": 10}), "t0")
+    'held [7(refs=1)], acked [8, 9], next 10'
+    """
+    msgs = sorted((m for m in list(consumer._unacked_messages) if m.tp == tp), key=lambda m: m.offset)
+    held = ", ".join(f"{m.offset}(refs={m.refcount}{', acked' if m.acked else ''})" for m in msgs[:most])
+    more = f" and {len(msgs) - most} more" if len(msgs) > most else ""
+    acked = sorted(consumer._acked.get(tp) or ())
+    return f"held [{held}{more}], acked {acked[:most]}, next {consumer._read_offset.get(tp)}"
+
+
+async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float, bool]]) -> list[Any]:
     """The safety net under fixes 1 and 6 and :class:`InOrder`: a partition whose next record to
     commit has stayed unacknowledged for :data:`STALL_S`, while later ones were acknowledged
     (:func:`head_gap`) or while no agent holds any of its records (:func:`tail_gap`), had
@@ -632,7 +649,12 @@ async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float]])
     the next rebalance would lift otherwise) and read again from its committed offset. What the
     agents already took in is recognised by their states (the offset each state records) and
     only acknowledged. Returns the partitions read again.
-    ``seen``: per partition, the stalled offset and since when (kept between calls)."""
+    ``seen``: per partition, the stalled offset, since when, and whether :func:`held_report`
+    has said what holds it (kept between calls).
+
+    A held partition's wait is logged once, after :data:`STALL_S`, with what holds it; what the
+    next step of the diagnosis needs, should a commit stall again as it did once in CI (the last
+    records of an ECG partition after a worker kill)."""
     acks_enabled_for = consumer.app.topics.acks_enabled_for
     held = {m.tp for m in list(consumer._unacked_messages)}
     # the fetch check waits while Faust itself holds partitions back (a rebalance's recovery)
@@ -656,8 +678,17 @@ async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float]])
             continue
         first = seen.get(tp)
         if first is None or first[0] != committed:
-            seen[tp] = (committed, now)
+            seen[tp] = (committed, now, False)
             continue
+        if tp in held and not head and not first[2] and now - first[1] >= STALL_S:
+            seen[tp] = (committed, first[1], True)
+            log.warning(
+                "record %s of %s unacknowledged for %.0f s while an agent holds records of it: %s",
+                committed,
+                tp,
+                now - first[1],
+                held_report(consumer, tp),
+            )
         if now - first[1] >= (STALL_S if head or tp not in held else HELD_STALL_S):
             log.warning(
                 "record %s of %s never %s; reading it again",

@@ -319,7 +319,11 @@ def test_committed_offsets_reach_the_end_of_every_input(kill_run):
         ln[-300:]
         for w in kill_run["workers"]
         for ln in w.output().splitlines()
-        if "wardwatch.delivery" in ln
-        and any(f"'{tp.topic}', partition={tp.partition}" in ln for tp in behind)
+        if (
+            "wardwatch.delivery" in ln
+            and any(f"'{tp.topic}', partition={tp.partition}" in ln for tp in behind)
+        )
+        or "checkpoint failed" in ln  # a state write that failed holds its records back
+        or "records failed" in ln
     )
     assert all(w.alive() for w in kill_run["workers"])

@@ -365,7 +365,7 @@ class _Consumer:
 class _Msg:
     def __init__(self, tp: TP, offset: int):
         self.tp, self.offset, self.refcount = tp, offset, 1
-        self.timestamp = None
+        self.timestamp, self.acked = None, False
 
     def incref(self, n: int = 1) -> None:
         self.refcount += n
@@ -414,11 +414,11 @@ def test_a_new_generation_starts_at_the_committed_offset():
     assert asyncio.run(in_order.admit(_events(42))) == [] and consumer.seeks == [(VITALS0, 40)]
 
 
-def test_a_partition_whose_delivered_records_nobody_holds_is_read_again():
+def test_a_partition_whose_delivered_records_nobody_holds_is_read_again(caplog):
     """Records 10-13 were handed to the streams, none is acknowledged and no agent holds one
     (dropped, with nothing after them to show it): after STALL_S the partition is read again
     from 10. A partition whose records an agent holds (a sink retrying) is left alone for
-    HELD_STALL_S."""
+    HELD_STALL_S; after STALL_S one line says what holds it."""
     from types import SimpleNamespace
 
     vitals1 = TP("vitals", 1)
@@ -431,8 +431,15 @@ def test_a_partition_whose_delivered_records_nobody_holds_is_read_again():
     seen: dict = {}
     assert asyncio.run(delivery.unstall(consumer, 100.0, seen)) == []
     assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S - 1, seen)) == []
-    assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S, seen)) == [VITALS0]
+    with caplog.at_level("WARNING", logger="wardwatch.delivery"):
+        assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S, seen)) == [VITALS0]
+        assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S + 5, seen)) == []
     assert consumer.seeks == [(VITALS0, 10)] and consumer._read_offset[VITALS0] == 10
+    waits = [r.getMessage() for r in caplog.records if "while an agent holds" in r.getMessage()]
+    assert waits == [
+        "record 5 of TP(topic='vitals', partition=1) unacknowledged for 30 s while an agent holds"
+        " records of it: held [6(refs=1)], acked [], next 9"
+    ], waits
     # held, but not acknowledged for HELD_STALL_S: read again all the same
     assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.HELD_STALL_S - 1, seen)) == []
     assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.HELD_STALL_S, seen)) == [vitals1]
