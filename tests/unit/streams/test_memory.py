@@ -96,3 +96,40 @@ def test_a_worker_holds_malloc_to_its_arena_limit(tmp_path):
     the worker's limit holds six allocating threads to two arenas; glibc's default gives them more."""
     assert _arenas(tmp_path, "2") == 2
     assert _arenas(tmp_path, "0") > 2
+
+
+FREEZE_PROBE = """
+import asyncio, gc, json, logging
+import streams.memory as m
+logging.basicConfig(level=logging.INFO)
+m.FREEZE_AFTER_S = (0.0, 0.3)
+counts = []
+async def main():
+    task = asyncio.ensure_future(m.freeze_startup_objects())
+    await asyncio.sleep(0.15)
+    counts.append(gc.get_freeze_count())
+    made = [[] for _ in range(50_000)]  # what the first batches make and keep
+    await task
+    counts.append(gc.get_freeze_count())
+    return made
+asyncio.run(main())
+print(json.dumps(counts))
+"""
+
+
+def test_startup_objects_are_frozen_when_the_worker_is_up_and_again_later(tmp_path):
+    """The first freeze takes start-up's objects out of the full collections right away; the
+    second also what the worker kept since (here 50,000 lists)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "WARDWATCH_RUN_DIR": str(tmp_path),
+    }
+    r = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    first, second = json.loads(r.stdout.strip().splitlines()[-1])
+    assert first > 20_000, first  # modules, Faust's app: all of start-up
+    assert second - first > 45_000, (first, second)  # (a few frozen ones freed meanwhile)
+    assert r.stderr.count("startup objects frozen") == 2, r.stderr[-2000:]
