@@ -268,10 +268,16 @@ async def analyse_ecg(stream):
 
 async def _process_locked(events: list) -> None:
     async with rt.lock:
-        while rt.acks.replay:  # batches a failed one put back to the checkpoint's states
-            rt.acks.replayed(await _process_batch(rt.acks.replay[0]))
+        await _replay()
         rt.acks.hold(events, await _process_batch(events))
         await _checkpoint_due()
+
+
+async def _replay() -> None:
+    """Handle again, in order, the batches a failed one put back to the checkpoint's states
+    (:meth:`HeldAcks.rewind`; under ``rt.lock``)."""
+    while rt.acks.replay:
+        rt.acks.replayed(await _process_batch(rt.acks.replay[0]))
 
 
 async def _checkpoint(slices: Collection[int] | None = None) -> int:
@@ -304,8 +310,21 @@ async def _checkpoint_due() -> None:
 
 @app.timer(interval=CHECKPOINT_S / SLICES if CHECKPOINT_S > 0 else 0.5)
 async def ecg_checkpoint() -> None:
-    """The slices' turns when no batch comes to take them (a quiet ward, the end of a feed)."""
+    """The slices' turns when no batch comes to take them (a quiet ward, the end of a feed); and
+    first the batches a failed one left to handle again, which would otherwise wait for the next
+    batch (after a batch cancelled at the end of a feed, for ever: its records held, the
+    partition's commit stalled)."""
+    await _turn()
+
+
+async def _turn() -> None:
+    """:func:`ecg_checkpoint`'s work."""
     async with rt.lock:
+        try:
+            await _replay()
+        except Exception:  # tried again at the next turn, or by the next batch
+            log.exception("ecg batches handled again failed; their records stay held")
+            return
         await _checkpoint_due()
 
 

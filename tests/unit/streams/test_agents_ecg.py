@@ -466,3 +466,33 @@ def test_the_slices_of_the_states_are_written_in_turn_and_keep_their_turns_after
     with monkeypatch.context() as m:
         m.setattr(ecg_agents, "CHECKPOINT_S", 0.0)
         assert ecg_agents._due(40.0) == set(range(10))  # no interval: every batch writes all
+
+
+def test_batches_to_handle_again_are_handled_by_the_timer_when_no_batch_comes(agents, ecg_table, monkeypatch):
+    """A batch cancelled at the end of a feed puts the unwritten states back to the checkpoint
+    and the records since to be handled again; no batch comes after it, so the checkpoint timer
+    handles them (else they would stay held and their partition's commit stalled): each chunk
+    once into the state, and then written and acknowledged."""
+    import streams.ecg.agents as ecg_agents
+
+    monkeypatch.setattr(ecg_agents, "CHECKPOINT_S", 3600.0)
+    raws = chunks(seconds=4)
+    rt.load_classifier()
+
+    async def scenario():
+        async with analyse_ecg.test_context() as agent:
+            events = [await agent.put(raw, key=b"E001", partition=2) for raw in raws]
+            await agents.until(lambda: _handled("E001", events[-1]))
+            async with rt.lock:
+                ecg_agents._rewind(())  # what a batch cancelled after these leaves
+            assert rt.acks.replay and "E001" not in ecg_state.data
+            monkeypatch.setattr(ecg_agents, "CHECKPOINT_S", 0.0)  # every slice due at the next turn
+            await ecg_agents._turn()  # the checkpoint timer's turn
+            assert not rt.acks.replay and not rt.acks.held
+            await agents.processed(agent, *events)
+            return events
+
+    events = agents.run(scenario())
+    [rec] = agents.changelog(ecg_state)
+    assert (rec.json()["last"]["seq"], rec.json()["offset"]) == (len(raws) - 1, events[-1].message.offset)
+    assert agents.values(topics.DEADLETTER) == []
