@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from simulators.load import SEND_SLOTS, _json, drive, load_ecg_events, load_plan, record_end_s, tick_records
-from wardwatch.loadtest.expected import expected_outputs, point_key
+from wardwatch.loadtest.expected import expected_outputs, expected_outputs_in_two, point_key
 from wardwatch.loadtest.measure import lag_grows, percentiles
 from wardwatch.records.ecg import ecg_validate
 from wardwatch.records.vitals import vitals_validate
@@ -123,6 +123,22 @@ def test_expected_outputs_of_a_short_run_have_news2_and_ecg_alerts():
     assert all(START.timestamp() <= end < START.timestamp() + 30 for _, end in exp.alerts.values())
     assert exp.common_field("vitals") in {"hr_bpm", "rr_bpm", "spo2_pct", "spo2_scale"}
     assert len({point_key(p) for p in exp.points.values()}) == len(exp.points)
+
+
+def test_the_two_paths_in_two_processes_expect_what_one_process_expects():
+    """The vitals path in a second process and the ECG path here, merged: the same alert events
+    (each with its completing record's end time), the same points, and each path's share."""
+    plan = load_plan(12, 25, ecg_share=0.5, prefix="T")
+    one, two = expected_outputs(plan, START), expected_outputs_in_two(plan, START)
+    assert two.alerts == one.alerts and two.points == one.points
+    assert two.classifier == one.classifier
+    vitals_only = expected_outputs(plan, START, ecg=False)
+    ecg_only = expected_outputs(plan, START, vitals=False)
+    assert vitals_only.alerts and ecg_only.alerts and not vitals_only.alerts.keys() & ecg_only.alerts.keys()
+    assert {ev["source"] for ev, _ in ecg_only.alerts.values()} <= {
+        ev["source"] for ev, _ in one.alerts.values() if ev["source"].startswith("ecg.")
+    }
+    assert "vitals" not in ecg_only.by_measurement() and "vitals" in vitals_only.by_measurement()
 
 
 def test_percentiles_and_lag_growth():
