@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -124,13 +124,18 @@ class _Sampler(threading.Thread):
     def run(self) -> None:
         while not self._stop_ev.is_set():
             t = time.monotonic()
-            try:
-                self.sample()
-            except Exception as e:  # noqa: BLE001 - a missed sample must not end the run
-                self.errors += 1
-                log_event(log, "sample failed", logging.WARNING, sampler=type(self).__name__, error=repr(e))
+            self._guarded(self.sample)
             self._stop_ev.wait(max(0.0, self.every_s - (time.monotonic() - t)))
         self.close()
+
+    def _guarded(self, sample: Callable[[], None]) -> None:
+        """``sample()``; a failure is counted and logged, never raised (a missed sample must not
+        end the run)."""
+        try:
+            sample()
+        except Exception as e:  # noqa: BLE001
+            self.errors += 1
+            log_event(log, "sample failed", logging.WARNING, sampler=type(self).__name__, error=repr(e))
 
     def sample(self) -> None:
         raise NotImplementedError
@@ -271,11 +276,7 @@ class PointPoller(_Sampler):
                 self.seen.setdefault((rec.values["patient"], rec.get_time().timestamp()), answered)
 
     def close(self) -> None:
-        try:
-            self._poll(self.since)  # the points the window missed
-        except Exception as e:  # noqa: BLE001 - the run's report comes first
-            self.errors += 1
-            log_event(log, "sample failed", logging.WARNING, sampler=type(self).__name__, error=repr(e))
+        self._guarded(lambda: self._poll(self.since))  # the points the window missed
         with contextlib.suppress(Exception):
             self.client.close()
 
