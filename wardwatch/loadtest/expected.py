@@ -116,17 +116,11 @@ class _Steps:
 
 
 def expected_outputs(
-    plan: LoadPlan,
-    start: datetime,
-    deterioration_model: str = "vitals",
-    *,
-    vitals: bool = True,
-    ecg: bool = True,
+    plan: LoadPlan, start: datetime, deterioration_model: str = "vitals", *, vitals: bool = True
 ) -> Expected:
     """Run the pure steps over every record of ``plan`` sent from ``start`` (see module doc);
-    ``vitals`` / ``ecg`` False: leave that path out (see :func:`expected_outputs_in_two`)."""
-    if not ecg:
-        plan = replace(plan, feeds=[])
+    ``vitals`` False: leave the vitals path out (a plan without ``feeds`` has no ECG path; see
+    :func:`expected_outputs_in_two`)."""
     steps = _Steps(deterioration_model)
     classifier, version = _classifier()
     versions = {"beat_classifier": version}
@@ -167,9 +161,7 @@ def expected_outputs_in_two(plan: LoadPlan, start: datetime, deterioration_model
     paths share no state; their alert events and points are merged."""
     ctx = multiprocessing.get_context("spawn")  # the caller may have threads; a fresh interpreter
     with ctx.Pool(1) as pool:
-        other = pool.apply_async(
-            expected_outputs, (replace(plan, feeds=[]), start, deterioration_model), {"ecg": False}
-        )
+        other = pool.apply_async(expected_outputs, (replace(plan, feeds=[]), start, deterioration_model))
         exp = expected_outputs(plan, start, deterioration_model, vitals=False)
         part = other.get()
     exp.alerts.update(part.alerts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -132,7 +133,7 @@ def test_the_two_paths_in_two_processes_expect_what_one_process_expects():
     one, two = expected_outputs(plan, START), expected_outputs_in_two(plan, START)
     assert two.alerts == one.alerts and two.points == one.points
     assert two.classifier == one.classifier
-    vitals_only = expected_outputs(plan, START, ecg=False)
+    vitals_only = expected_outputs(replace(plan, feeds=[]), START)
     ecg_only = expected_outputs(plan, START, vitals=False)
     assert vitals_only.alerts and ecg_only.alerts and not vitals_only.alerts.keys() & ecg_only.alerts.keys()
     assert {ev["source"] for ev, _ in ecg_only.alerts.values()} <= {
