@@ -258,6 +258,14 @@ def _handled(pid: str, event) -> bool:
     return ecg_state.data.get(pid, {}).get("offset") == event.message.offset
 
 
+async def _put_taken_in(agents, agent, raws: list[bytes], partition: int) -> list:
+    """Put ``raws`` as E001's chunks on ``partition`` and wait until its state took in the last;
+    the events."""
+    events = [await agent.put(raw, key=b"E001", partition=partition) for raw in raws]
+    await agents.until(lambda: _handled("E001", events[-1]))
+    return events
+
+
 def test_records_are_acknowledged_only_once_their_states_are_written(agents, ecg_table, monkeypatch):
     """With a checkpoint interval, a batch's outputs go out at once and its states stay in memory;
     its records are acknowledged (may be committed) only when the checkpoint has written the
@@ -271,8 +279,7 @@ def test_records_are_acknowledged_only_once_their_states_are_written(agents, ecg
 
     async def scenario():
         async with analyse_ecg.test_context() as agent:
-            events = [await agent.put(raw, key=b"E001", partition=2) for raw in raws]
-            await agents.until(lambda: _handled("E001", events[-1]))
+            events = await _put_taken_in(agents, agent, raws, 2)
             before = [e.message.acked for e in events], len(agents.changelog(ecg_state)), len(agents.points())
             async with rt.lock:
                 await ecg_agents._checkpoint()
@@ -384,8 +391,7 @@ def test_a_revocation_or_a_stop_writes_the_states_and_acknowledges_their_records
 
     async def scenario():
         async with analyse_ecg.test_context() as agent:
-            events = [await agent.put(raw, key=b"E001", partition=3) for raw in raws]
-            await agents.until(lambda: _handled("E001", events[-1]))
+            events = await _put_taken_in(agents, agent, raws, 3)
             assert not any(e.message.acked for e in events) and not agents.changelog(ecg_state)
             await getattr(ecg_agents, signal)(app, set(), signal=None)
             await agents.processed(agent, *events)
@@ -412,14 +418,12 @@ def test_a_feed_stopped_alarm_keeps_the_detector_for_the_next_chunk(agents, ecg_
 
     async def scenario():
         async with analyse_ecg.test_context() as agent:
-            events = [await agent.put(raw, key=b"E001", partition=1) for raw in raws[:6]]
-            await agents.until(lambda: _handled("E001", events[-1]))
+            events = await _put_taken_in(agents, agent, raws[:6], 1)
             ecg_state.data["E001"]["rx_wall"] -= 120.0  # silent for two minutes
             monkeypatch.setattr(app.assignor, "assigned_actives", lambda: {TP(topics.ECG, 1)})
             await ecg_agents._feed_watch()
             assert "E001" not in rt.streams
-            events += [await agent.put(raw, key=b"E001", partition=1) for raw in raws[6:]]
-            await agents.until(lambda: _handled("E001", events[-1]))
+            events += await _put_taken_in(agents, agent, raws[6:], 1)
             async with rt.lock:
                 await ecg_agents._checkpoint()
             await agents.processed(agent, *events)
@@ -481,8 +485,7 @@ def test_batches_to_handle_again_are_handled_by_the_timer_when_no_batch_comes(ag
 
     async def scenario():
         async with analyse_ecg.test_context() as agent:
-            events = [await agent.put(raw, key=b"E001", partition=2) for raw in raws]
-            await agents.until(lambda: _handled("E001", events[-1]))
+            events = await _put_taken_in(agents, agent, raws, 2)
             async with rt.lock:
                 ecg_agents._rewind(())  # what a batch cancelled after these leaves
             assert rt.acks.replay and "E001" not in ecg_state.data
