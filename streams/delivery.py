@@ -137,9 +137,9 @@ class Undeliverable(Exception):
 
 
 async def publish(sends: Sequence[Output]) -> list[bytes | None]:
-    """Send every ``(topic, key, value[, partition])`` and return when the broker has
-    acknowledged all of them; what fails is sent again with backoff for as long as it takes
-    (the caller waits: nothing is dropped). Returns the values as sent (serialised), in order.
+    """Send every ``(topic, key, value[, partition])`` (a ``None`` value is a tombstone) and
+    return when the broker has acknowledged all of them; what fails is sent again with backoff
+    for as long as it takes (the caller waits: nothing is dropped). Returns the values as sent (serialised), in order.
 
     An output that can never be sent raises :class:`Undeliverable` instead: one that cannot be
     serialised (checked for every output before any is sent) or that is too large (the outputs
@@ -203,7 +203,8 @@ def _prepare(out: Output) -> _Prepared:
     try:
         headers = topic.prepare_headers(None)
         k, headers = topic.prepare_key(key, None, None, headers)
-        v, headers = topic.prepare_value(value, None, None, headers)
+        # None: a tombstone (a table's deleted key), not the JSON ``null``
+        v, headers = (None, headers) if value is None else topic.prepare_value(value, None, None, headers)
     except Exception as e:  # whatever the codec raises: never sendable
         metrics.incr("outputs_undeliverable")
         name = topic.get_topic_name()

@@ -83,7 +83,7 @@ async def discharge(patient_id: str, partition: int, ts: datetime, reason: str) 
         state: AlertState = open_alerts[patient_id]  # the table's default: {}
         _, events = alert_on_discharge(state, patient_id, ts.isoformat(), reason)
         await publish_alert_events(patient_id, events)
-        open_alerts.retire(patient_id, partition)
+        await open_alerts.retire(patient_id, partition)
     await retire_patient(patient_id, partition)
     metrics.incr("patients_discharged")
     log_event(

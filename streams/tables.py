@@ -148,9 +148,10 @@ class PatientStateTable(Table):
                 for k in [k for k, (v, _) in held.items() if k not in kept and self.data.get(k) is not v]:
                     del held[k]
 
-    def retire(self, key: Any, partition: int) -> None:
-        """Delete ``key`` (tombstone on its changelog partition) outside stream iteration."""
-        self.send_changelog(int(partition), key, value=None, value_serializer="raw")
+    async def retire(self, key: Any, partition: int) -> None:
+        """Delete ``key``: its tombstone on its changelog partition, acknowledged by the broker
+        (as :meth:`write`, so that it keeps its place among the key's changes), then memory."""
+        await publish([(self.changelog_topic, key, None, int(partition))])
         self.data.pop(key, None)
         self._held().pop(key, None)
         self._kept().pop(key, None)
@@ -194,7 +195,7 @@ async def retire_patient(patient_id: str, partition: int) -> None:
     its process-local caches, each under its agent's lock."""
     for ps in PATIENT_STATES:
         async with ps.lock:
-            ps.table.retire(patient_id, partition)
+            await ps.table.retire(patient_id, partition)
             if ps.forget is not None:
                 ps.forget(patient_id)
 

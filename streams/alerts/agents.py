@@ -7,6 +7,13 @@ runs the lifecycle's tick over the open alerts of this worker's active partition
 goes to ``alerts`` and, as a point, to InfluxDB (the audit trail), acknowledged by the broker
 before the state that follows from it is written.
 
+Every state change (condition batch, operator action, timer) is written with
+:meth:`~streams.tables.PatientStateTable.write`, acknowledged by the broker before the lock is
+let go, so a patient's changelog holds the changes in the order they were made. A change that
+went through Faust's producer buffer (``table[key] = value``) could reach the broker after a
+later one sent directly, and a worker taking the partition over would restore the older state:
+the conditions applied since, already committed, would be lost from it.
+
 Operator actions are trusted only through their user token (``wardwatch.identity.authorize``
 with the secret of ``settings.auth_secret_value()``): no token, a bad or expired one ->
 dead letter ``unauthenticated``; a role that may not act -> ``forbidden``. A worker without a
@@ -242,7 +249,7 @@ async def _act(event: Any) -> None:
             return
         await publish_alert_events(action.patient_id, events)
         state["partition"] = msg.partition
-        open_alerts[action.patient_id] = state
+        await open_alerts.write({action.patient_id: state})
 
 
 @app.timer(interval=TICK_S)
@@ -277,6 +284,5 @@ async def tick_alerts(now: datetime, partitions: set[int]) -> int:
             await publish([s for pid, evs in events_of.items() for s in _sends(pid, evs)])
             for pid, evs in events_of.items():
                 _logged(pid, evs)
-        for pid, st in changed.items():
-            open_alerts[pid] = st
+        await open_alerts.write(changed)
         return sum(len(e) for e in events_of.values())

@@ -514,7 +514,7 @@ async def _feed_watch() -> None:
             if TP(ECG, int(st.get("partition", -1))) not in actives:
                 continue  # a standby copy: the worker that owns the partition alarms
             if now - st["rx_wall"] > RETIRE_AFTER_S:
-                ecg_state.retire(pid, st["partition"])  # feed-stopped was raised hours ago
+                await ecg_state.retire(pid, st["partition"])  # feed-stopped was raised hours ago
                 rt.forget(pid)
                 continue
             _encode_streams([pid])  # its live detector is dropped below

@@ -173,5 +173,8 @@ async def _apply_side_record(
         state = vitals_state[record.patient_id]
         apply(state, record)
         state["partition"] = msg.partition  # (also for the idle timer of streams.patients)
-        vitals_state[record.patient_id] = state
+        # acknowledged before the lock is let go: through Faust's producer buffer
+        # (``vitals_state[pid] = state``) it could reach the changelog after the next batch's
+        # state, sent directly, and a worker taking over would restore this older one
+        await vitals_state.write({record.patient_id: state})
     metrics.incr(f"{name}_processed")

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,27 @@ def test_a_lab_updates_the_deterioration_features(agents):
     assert (json.loads(log.key), log.json(), log.partition) == ("P001", expected, 1)
     assert [m.topic for m in agents.broker.sent] == [log.topic]  # nothing else published
     assert metrics.counts["labs_processed"] == before + 1
+
+
+def test_a_lab_is_acknowledged_only_once_its_state_is_on_the_broker(agents):
+    """The lab's state goes to the changelog acknowledged before the record is: left in Faust's
+    producer buffer, it could reach the changelog after the next reading's state (sent
+    directly), and a worker taking the partition over would restore the older state."""
+
+    async def scenario():
+        async with ingest_labs.test_context() as agent:
+            agents.broker.hold = True
+            event = await agent.put(lab(), key=b"P001", partition=1)
+            await agents.until(lambda: len(agents.broker.pending) == 1)
+            await asyncio.sleep(0.05)
+            held = event.message.acked
+            agents.broker.release()
+            await agents.processed(agent, event)
+            return held
+
+    assert agents.run(scenario()) is False
+    [log] = agents.changelog(vitals_state)
+    assert log.json() == vitals_state.data["P001"]
 
 
 @pytest.mark.parametrize(
