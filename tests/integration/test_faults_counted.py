@@ -84,6 +84,7 @@ class Recorder(threading.Thread):
         super().__init__(daemon=True)
         self.start_marker = start
         self.msgs: list[tuple[str, int, float, Any]] = []  # topic, partition, ts, value
+        self.offsets: list[int] = []  # the offset of each of ``msgs``
         self.position: dict = dict(start)
         self.halt = threading.Event()
         self.lock = threading.Lock()
@@ -105,6 +106,7 @@ class Recorder(threading.Thread):
                             except (ValueError, TypeError):
                                 value = m.value
                             self.msgs.append((tp.topic, tp.partition, m.timestamp / 1000.0, value))
+                            self.offsets.append(m.offset)
                         self.position[tp] = batch[-1].offset + 1
         finally:
             c.close()
@@ -112,6 +114,11 @@ class Recorder(threading.Thread):
     def snapshot(self) -> list[tuple[str, int, float, Any]]:
         with self.lock:
             return list(self.msgs)
+
+    def located(self) -> list[tuple[str, int, int, Any]]:
+        """Every message as (topic, partition, offset, value)."""
+        with self.lock:
+            return [(t, p, o, v) for (t, p, _, v), o in zip(self.msgs, self.offsets, strict=True)]
 
     def caught_up(self, ends: dict) -> bool:
         with self.lock:
@@ -148,6 +155,53 @@ def alert_diff(missing: list[dict], extra: list[dict]) -> str:
         + "\n"
         + "\n".join(f"  extra    {show(e)}" for e in sorted(extra, key=show)[:20])
     )
+
+
+#: worker log lines that say a record was held back, read again, skipped, failed or dead-lettered
+_DELIVERY_LINE = re.compile(r"level=(warning|error).*(wardwatch\.|faust\.)|dead-letter|failed|Traceback")
+
+
+def lost_trace(rec: Recorder, events: list[dict], workers: list) -> str:
+    """For a failed count: each patient of ``events`` (missing or unexpected alert events) with
+    every condition of theirs on ``alerts.conditions`` (time, state, partition/offset, how many
+    copies), their dead letters, the alert events delivered for them, and the workers' delivery
+    warnings on those conditions' partitions. What tells a condition never produced, one
+    produced and never applied, and one dead-lettered apart."""
+    pids = {e["patient_id"] for e in events}
+    located = rec.located()
+
+    def of(topic: str, pid: str, field: str = "patient_id") -> list[tuple[int, int, dict]]:
+        return [
+            (p, o, v) for t, p, o, v in located if t == topic and isinstance(v, dict) and v.get(field) == pid
+        ]
+
+    out = []
+    parts: set[int] = set()
+    for pid in sorted(pids):
+        conds: dict[tuple, list[str]] = {}
+        for p, o, v in of(topics.CONDITIONS, pid):
+            conds.setdefault((v["ts"], v["source"], v["active"], v["priority"]), []).append(f"{p}/{o}")
+            parts.add(p)
+        out.append(f"{pid}: conditions (ts, source, active, priority) at partition/offset:")
+        out += [f"    {c} {' '.join(at)}" for c, at in sorted(conds.items())]
+        out += [
+            f"  dead letter: {d.get('source_topic')} {d.get('partition')}/{d.get('offset')} {d.get('reason')}"
+            for _, _, d in of(topics.DEADLETTER, pid, "key")
+        ]
+        out += [
+            f"  event: {e['ts']} {e['type']} {e['priority']} {e['origin']} {e['alert_id']}"
+            for _, _, e in of(topics.ALERTS, pid)
+        ]
+    names = {f"alerts.conditions', partition={p})" for p in parts}
+    for i, w in enumerate(workers):
+        lines = [
+            ln
+            for ln in w.output().splitlines()
+            if _DELIVERY_LINE.search(ln) and ("alerts.conditions" not in ln or any(n in ln for n in names))
+        ]
+        out.append(f"worker {i} ({len(lines)} delivery lines):")
+        out += [f"    {ln[:300]}" for ln in lines[-40:]]
+    return "\n".join(out)
 
 
 def point_keys(msgs, pids: set[str]) -> list[tuple]:
@@ -287,7 +341,9 @@ def test_two_workers_one_killed_survivor_takes_partitions_and_state(start_worker
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
     # the group's own changelog: only this group's workers write it, to the input's partition
     changelog = f"{group}-vitals-state-changelog"
-    rec = Recorder(end_offsets([topics.ALERTS, topics.POINTS, changelog]))
+    rec = Recorder(
+        end_offsets([topics.ALERTS, topics.POINTS, changelog, topics.CONDITIONS, topics.DEADLETTER])
+    )
     rec.start()
     try:
         wait_for(split, 120, "both workers to own vitals partitions")
@@ -363,9 +419,15 @@ def test_two_workers_one_killed_survivor_takes_partitions_and_state(start_worker
         f"takeover_s={takeover_s:.1f} (bound {TAKEOVER_BOUND_S:.0f})"
     )
     # an extra event would be a re-raise from lost state (a new alert_id) or a double transition
-    assert not missing and not extra, alert_diff(
-        [expected.alerts[i][0] for i in missing], [e for e in events if e["event_id"] in extra]
-    )
+    if missing or extra:
+        lost = [expected.alerts[i][0] for i in missing]
+        unexpected = [e for e in events if e["event_id"] in extra]
+        running = [w for w in (*workers, replacement) if w is not None]
+        try:
+            trace = lost_trace(rec, lost + unexpected, running)
+        except Exception as e:  # noqa: BLE001 - the count's failure must not be hidden by its report's
+            trace = f"(no trace: {type(e).__name__}: {e})"
+        pytest.fail(alert_diff(lost, unexpected) + "\n" + trace)
     # the killed worker's patients: the alarm raised before the kill escalated and resolved
     # after it (by the survivor) under the same id
     for pid in victims:
