@@ -139,7 +139,8 @@ class Undeliverable(Exception):
 async def publish(sends: Sequence[Output]) -> list[bytes | None]:
     """Send every ``(topic, key, value[, partition])`` (a ``None`` value is a tombstone) and
     return when the broker has acknowledged all of them; what fails is sent again with backoff
-    for as long as it takes (the caller waits: nothing is dropped). Returns the values as sent (serialised), in order.
+    for as long as it takes (the caller waits: nothing is dropped). Returns the values as sent
+    (serialised), in order.
 
     An output that can never be sent raises :class:`Undeliverable` instead: one that cannot be
     serialised (checked for every output before any is sent) or that is too large (the outputs
@@ -419,7 +420,9 @@ class InOrder:
     it was read again it would be skipped as already processed: lost. So a batch's records of a
     partition are only taken up to a missing offset; the rest are kept back unacknowledged and
     the partition is read again from the missing record. The next offset of each partition
-    starts, in each consumer generation, at its committed offset (where the seek put it).
+    starts, in each consumer generation, at its committed offset (where the seek put it); a
+    record that comes before the seek, while the partition has none, is kept back too (the
+    seek delivers it again, or the partition's new owner reads it).
     """
 
     def __init__(self, app: Any) -> None:
@@ -442,12 +445,21 @@ class InOrder:
             tp, offset = message.tp, message.offset
             if tp not in blocked:
                 nxt = self.next.get(tp, consumer._committed_offset.get(tp))
-                if nxt is None or offset <= nxt or self._real_gap(tp, nxt):
+                if nxt is None:
+                    # Between a revocation and the seek that ends the rebalance (no committed
+                    # offset yet): a record from before it, of a partition that may have moved
+                    # or whose records before it were dropped with the old generation's queues.
+                    # Taken, it would move the patient's state past records the seek is about
+                    # to deliver, which would then be skipped as processed. The seek reads it
+                    # again, or its new owner does.
+                    metrics.incr("delivery_kept_unsought")
+                elif offset <= nxt or self._real_gap(tp, nxt):
                     self.next[tp] = offset + 1
                     taken.append(event)
                     continue
-                blocked.add(tp)
-                await self._read_again(consumer, tp, nxt, offset)
+                else:
+                    blocked.add(tp)
+                    await self._read_again(consumer, tp, nxt, offset)
             # kept back: the stream's own acknowledgements of the batch must not count
             message.incref(2)
             consumer._unacked_messages.discard(message)

@@ -414,6 +414,28 @@ def test_a_new_generation_starts_at_the_committed_offset():
     assert asyncio.run(in_order.admit(_events(42))) == [] and consumer.seeks == [(VITALS0, 40)]
 
 
+def test_records_that_come_before_the_seek_are_kept_back():
+    """A rebalance revoked the partition (its committed offset is gone) and the seek that ends
+    it has not come yet: a record from before it (say 15, fetched or queued in the old
+    generation, while 12-14 were dropped with the old queues) is not taken, and nothing is
+    sought (the seek reads from the committed offset). Once the seek has set it, 12 on are."""
+    from types import SimpleNamespace
+
+    consumer = _Consumer({})
+    app_ = SimpleNamespace(consumer=consumer, consumer_generation_id=2)
+    in_order = delivery.InOrder(app_)
+    early = _events(15, 16)
+    assert asyncio.run(in_order.admit(early)) == [] and consumer.seeks == []
+    assert all(e.message.refcount > 2 for e in early)  # the stream's acknowledgements cannot count
+    consumer._committed_offset[VITALS0] = 12
+    assert [e.message.offset for e in asyncio.run(in_order.admit(_events(12, 13, 14, 15)))] == [
+        12,
+        13,
+        14,
+        15,
+    ]
+
+
 def test_a_partition_whose_delivered_records_nobody_holds_is_read_again(caplog):
     """Records 10-13 were handed to the streams, none is acknowledged and no agent holds one
     (dropped, with nothing after them to show it): after STALL_S the partition is read again
