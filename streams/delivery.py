@@ -453,6 +453,10 @@ class InOrder:
                     # to deliver, which would then be skipped as processed. The seek reads it
                     # again, or its new owner does.
                     metrics.incr("delivery_kept_unsought")
+                    log.warning(
+                        "record %s of %s came before the seek to the committed offset; kept back", offset, tp
+                    )
+                    blocked.add(tp)
                 elif offset <= nxt or self._real_gap(tp, nxt):
                     self.next[tp] = offset + 1
                     taken.append(event)
