@@ -83,6 +83,10 @@ def _field(k: str, v: Any) -> str | None:
     raise ValueError(f'Type: "{type(v)}" of field: "{k}" is not supported.')
 
 
+#: the range of an InfluxDB timestamp (signed 64-bit nanoseconds since the epoch)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def to_line(p: dict[str, Any]) -> str:
     """One point dict (see :func:`wardwatch.records.points.point`) as line protocol; raises
     ``ValueError``/``TypeError``/``KeyError`` for anything that is not such a point.
@@ -102,7 +106,12 @@ def to_line(p: dict[str, Any]) -> str:
     measurement = p["measurement"].translate(_ESCAPE_MEASUREMENT)
     if measurement.startswith("#"):
         raise ValueError("a point's measurement must not start with '#' (a line-protocol comment)")
-    time_ns = int(p["time_ns"])
+    try:
+        time_ns = int(p["time_ns"])
+    except OverflowError:  # an infinite float ("time_ns": Infinity in the JSON)
+        raise ValueError("a point's time_ns is not a finite number") from None
+    if not _INT64_MIN <= time_ns <= _INT64_MAX:  # what InfluxDB stores a time in
+        raise ValueError(f"a point's time_ns {time_ns} is outside InfluxDB's 64-bit range")
     tags = ""
     for k, v in sorted(p.get("tags", {}).items()):
         if v is None:

@@ -62,3 +62,11 @@ def test_the_same_line_as_the_client_library(p):
 def test_a_field_value_of_another_type_is_refused(bad):
     with pytest.raises(ValueError, match="not supported"):
         to_line({"measurement": "m", "tags": {}, "fields": {"f": bad}, "time_ns": 1})
+
+
+@pytest.mark.parametrize("t", [float("inf"), float("-inf"), float("nan"), 2**63, -(2**63) - 1])
+def test_a_time_that_is_not_a_64_bit_nanosecond_count_is_refused(t):
+    """A ``ValueError`` (the sink dead-letters it as malformed), never another error that would
+    fail the batch (hypothesis found ``"time_ns": Infinity`` raising ``OverflowError``)."""
+    with pytest.raises(ValueError):
+        to_line({"measurement": "m", "tags": {}, "fields": {"f": 1.0}, "time_ns": t})
