@@ -163,8 +163,8 @@ _DELIVERY_LINE = re.compile(r"level=(warning|error).*(wardwatch\.|faust\.)|dead-
 
 def lost_trace(rec: Recorder, events: list[dict], workers: list) -> str:
     """For a failed count: each patient of ``events`` (missing or unexpected alert events) with
-    every condition of theirs on ``alerts.conditions`` (time, state, partition/offset, how many
-    copies), their dead letters, the alert events delivered for them, and the workers' delivery
+    every condition of theirs on ``alerts.conditions`` (time and state, with the partition/offset
+    of each copy), their dead letters, the alert events delivered for them, and the workers' delivery
     warnings on those conditions' partitions. What tells a condition never produced, one
     produced and never applied, and one dead-lettered apart."""
     pids = {e["patient_id"] for e in events}
