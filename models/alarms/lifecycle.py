@@ -208,6 +208,27 @@ def condition_key(cond: Condition) -> str:
     return f"{cond.ts}|{int(cond.active)}|{cond.priority}"
 
 
+def condition_standing(state: AlertState, cond: Condition) -> str:
+    """Where ``cond`` stands among the conditions of its source that ``state`` took in:
+    ``"applied"`` (its :func:`condition_key` is among the last :data:`APPLIED_KEEP`), ``"late"``
+    (not applied, and older than the newest of them: taken in now, it would act on an alarm
+    that has moved on) or ``"new"``.
+
+    Examples
+    --------
+    >>> c = Condition("P1", "B1", "news2", True, "high", "2026-01-01T00:05:00+00:00")
+    >>> condition_standing({}, c)
+    'new'
+    >>> condition_standing({"applied": {"news2": ["2026-01-01T00:09:00+00:00|0|low"]}}, c)
+    'late'
+    """
+    keys = (state or {}).get("applied", {}).get(cond.source, [])
+    if condition_key(cond) in keys:
+        return "applied"
+    ts = datetime.fromisoformat(cond.ts)
+    return "late" if any(datetime.fromisoformat(k.split("|", 1)[0]) > ts for k in keys) else "new"
+
+
 def alert_on_condition(state: AlertState, cond: Condition, now: datetime) -> tuple[AlertState, Events]:
     """Apply one condition to a patient's alert state; return the new state and its events.
 
@@ -218,12 +239,11 @@ def alert_on_condition(state: AlertState, cond: Condition, now: datetime) -> tup
     publishes those conditions again, as new records; applied once more to a state that has
     moved on, an old one would raise, escalate or resolve the wrong alarm.
     """
-    key = condition_key(cond)
-    if state and key in state.get("applied", {}).get(cond.source, []):
+    if condition_standing(state, cond) == "applied":
         return state, []
     new, events = _apply_condition(state, cond, now)
     applied = new.setdefault("applied", {}).setdefault(cond.source, [])
-    applied.append(key)
+    applied.append(condition_key(cond))
     del applied[:-APPLIED_KEEP]
     return new, events
 

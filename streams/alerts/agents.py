@@ -38,6 +38,7 @@ from models.alarms.lifecycle import (
     alert_on_condition,
     alert_on_tick,
     alert_points,
+    condition_standing,
 )
 from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
@@ -165,14 +166,27 @@ async def _raise_batch(events: list) -> None:
             continue
         pid = cond.patient_id
         current = states[pid] if pid in states else open_alerts[pid]
-        if already_processed(current, msg.partition, msg.offset):
-            # re-delivered after a rebalance (offset not committed yet): its events went out
-            # before this state was written. Applied again to the state that followed it, a
-            # condition of an alarm resolved since would raise that alarm again.
-            metrics.incr("conditions_redelivered")
-            continue
+        passed = already_processed(current, msg.partition, msg.offset)
+        if passed:
+            standing = condition_standing(current, cond)
+            if standing == "applied":
+                # re-delivered after a rebalance (offset not committed yet): its events went out
+                # before this state was written. Applied again to the state that followed it, a
+                # condition of an alarm resolved since would raise that alarm again.
+                metrics.incr("conditions_redelivered")
+                continue
+            # The state is past this offset, yet never took this condition in: a later record
+            # of the partition reached it first (a delivery fault). Never skipped in silence.
+            _passed_over(event, pid, standing)
+            if standing == "late":
+                late = InvalidRecord(
+                    "out_of_order", "passed over: the alarm state took a later condition of its source first"
+                )
+                sends.append(deadletter_output(event, late, CONDITIONS))
+                continue
         state, new_events = alert_on_condition(current, cond, now)
-        state["partition"], state["offset"] = msg.partition, msg.offset
+        state["partition"] = msg.partition
+        state["offset"] = int(current["offset"]) if passed else msg.offset  # (passed: the larger)
         states[pid] = state
         if new_events:
             sends += _sends(pid, new_events)
@@ -181,6 +195,21 @@ async def _raise_batch(events: list) -> None:
     for pid, new_events in raised:
         _logged(pid, new_events)
     await open_alerts.write(states)
+
+
+def _passed_over(event: Any, patient_id: str, standing: str) -> None:
+    """Count and log a condition the alarm state's offset is past but never took in: ``late``
+    ones are dead-lettered, ``new`` ones (newer than anything of their source) are taken in."""
+    metrics.incr(f"conditions_passed_over_{standing}")
+    log_event(
+        log,
+        "condition passed over in delivery",
+        logging.ERROR,
+        standing=standing,
+        patient=pid_ref(patient_id),
+        partition=event.message.partition,
+        offset=event.message.offset,
+    )
 
 
 #: anything shaped like a user token (wardwatch.identity: "v1." + base64url + "." + base64url)

@@ -19,6 +19,7 @@ from models.alarms.lifecycle import (
     alert_on_discharge,
     alert_on_tick,
     alert_points,
+    condition_standing,
 )
 from wardwatch.records.actions import AlertAction
 from wardwatch.records.conditions import Condition
@@ -419,3 +420,21 @@ def test_conditions_published_again_after_a_crash_change_nothing():
     for t in range(20, 20 + 2 * APPLIED_KEEP):
         state, _ = alert_on_condition(state, cond(active=t % 2 == 0, t=t), at(t))
     assert len(state["applied"]["news2"]) == APPLIED_KEEP
+
+
+def test_a_conditions_standing_among_what_its_source_applied():
+    """``condition_standing``: applied (a re-delivery), late (older than the newest its source
+    applied: a passed-over record the agent dead-letters) or new; per source, and the same
+    device time with another state is not late (only strictly older is)."""
+    state, _ = run(cond(t=1), cond(priority="high", t=5))
+    assert condition_standing(state, cond(t=1)) == "applied"
+    assert condition_standing(state, cond(priority="high", t=5)) == "applied"
+    assert condition_standing(state, cond(priority="high", t=3)) == "late"
+    assert condition_standing(state, cond(active=False, t=5)) == "new"
+    assert condition_standing(state, cond(active=False, t=6)) == "new"
+    assert condition_standing(state, cond(t=3, source="deterioration")) == "new"
+    assert condition_standing({}, cond(t=0)) == "new"
+    # past the memory of APPLIED_KEEP conditions, an old one is late, not new
+    for t in range(10, 10 + APPLIED_KEEP):
+        state, _ = alert_on_condition(state, cond(active=t % 2 == 0, t=t), at(t))
+    assert condition_standing(state, cond(t=1)) == "late"

@@ -16,6 +16,7 @@ import pytest
 from models.alarms.lifecycle import alert_id, alert_on_condition, alert_points
 from streams.alerts import agents as alert_agents
 from streams.alerts.agents import act_on_alerts, open_alerts, raise_alerts, tick_alerts
+from streams.metrics import metrics
 from wardwatch import topics
 from wardwatch.identity import User, issue_token
 from wardwatch.records.conditions import Condition
@@ -145,6 +146,43 @@ def test_a_redelivered_condition_does_not_raise_a_resolved_alarm_again(agents):
     assert [e["type"] for e in events] == ["raised", "escalated", "resolved", "raised"]
     assert events[-1]["alert_id"] == alert_id("P001", "news2", later["ts"])
     assert open_alerts.data["P001"]["offset"] == 3
+
+
+def test_a_condition_the_state_passed_over_is_dead_lettered_or_taken_in_never_skipped(agents):
+    """The state's offset is past conditions it never took in (a later record of the partition
+    reached it first: a delivery fault). Skipped as "re-delivered", the news2 alarm's rise would
+    be lost and its resolution shown at the lower priority (the takeover test's failure at stop
+    46). Such a condition is never skipped in silence: one older than what its source already
+    applied is dead-lettered (``out_of_order``), one newer (another source's) is taken in; a true
+    re-delivery (applied) stays silent."""
+    low = condition(priority="low")
+    high = condition(priority="high", ts="2026-11-25T12:01:00+00:00")
+    ended = condition(active=False, ts="2026-11-25T12:20:00+00:00")
+    other = condition(source="deterioration", priority="medium", ts="2026-11-25T12:02:00+00:00")
+    later = condition(ts="2026-11-25T13:00:00+00:00")
+    # the state after the raise (offset 0) and the resolution (offset 3), taken in first
+    state, _ = engine(low, ended)
+    before = metrics.counts.copy()
+
+    async def scenario():
+        open_alerts.data["P001"] = {**state, "partition": 2, "offset": 3}
+        async with raise_alerts.test_context() as agent:
+            put = [await agent.put(c, key=b"P001", partition=2) for c in (low, high, other, ended)]
+            nxt = await agent.put(later, key=b"P001", partition=2)  # offset 4: past the state
+            await agents.processed(agent, *put, nxt)
+
+    agents.run(scenario())
+    events = agents.values(topics.ALERTS)
+    # the deterioration condition raised its alarm; the news2 rise is dead-lettered, not applied
+    assert [(e["type"], e["source"]) for e in events] == [("raised", "deterioration"), ("raised", "news2")]
+    dead = agents.values(topics.DEADLETTER)
+    assert [(d["offset"], d["reason"].split(":")[0]) for d in dead] == [(1, "out_of_order")]
+    assert "passed over" in dead[0]["reason"]
+    assert metrics.counts["conditions_passed_over_late"] - before.get("conditions_passed_over_late", 0) == 1
+    assert metrics.counts["conditions_passed_over_new"] - before.get("conditions_passed_over_new", 0) == 1
+    # the low raise (offset 0) and the resolution (offset 3) were applied: silent re-deliveries
+    assert metrics.counts["conditions_redelivered"] - before.get("conditions_redelivered", 0) == 2
+    assert open_alerts.data["P001"]["offset"] == 4
 
 
 @pytest.mark.parametrize(
