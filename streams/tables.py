@@ -10,6 +10,7 @@ partition; it also lets a timer update the table outside stream iteration.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,14 @@ from faust import Table
 
 from streams.app import app
 from streams.delivery import publish
+from streams.metrics import metrics
+from wardwatch.logs import log_event
+
+log = logging.getLogger("wardwatch.tables")
+
+#: longest a rebalance waits for a batch that is writing states (its publish retries for as long
+#: as the broker refuses; past this the rebalance goes on, as it did before)
+REVOKE_WAIT_S = 10.0
 
 
 class PatientStateTable(Table):
@@ -207,3 +216,28 @@ def active_partitions(topic: str) -> set[int] | None:
     except Exception:  # noqa: BLE001 - not assigned yet (rebalancing)
         return None
     return {tp.partition for tp in actives if tp.topic == topic}
+
+
+def settle_on_revocation(lock: asyncio.Lock, name: str) -> Callable[..., Any]:
+    """Make every rebalance wait (at most :data:`REVOKE_WAIT_S`) until no batch holds ``lock``,
+    the lock its agent holds from reading its patients' states to writing them; returns the
+    handler (connected to ``app.on_partitions_revoked``).
+
+    The app does not wait for the batches in flight when partitions are revoked
+    (``stream_wait_empty=False``: Faust's wait would drain every buffered record). A batch that
+    writes its states after its partition's new owner has recovered the changelog leaves them
+    after that owner's own: the owner does not read them, but a worker recovering the partition
+    later would restore them, older than what was processed since. Faust sends this signal once
+    the flow has stopped (no new batch starts) and before the partitions are assigned again, as
+    the ECG agent's checkpoint on revocation does for its states."""
+
+    async def settle(sender: Any, /, *revoked: Any, signal: Any = None, **kwargs: Any) -> None:
+        try:
+            async with asyncio.timeout(REVOKE_WAIT_S), lock:
+                pass
+        except TimeoutError:
+            metrics.incr("revoke_wait_timeouts")
+            log_event(log, "rebalance went on while a batch was writing states", logging.WARNING, table=name)
+
+    app.on_partitions_revoked.connect(settle)
+    return settle

@@ -44,7 +44,7 @@ from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
 from streams.delivery import Output, already_processed, publish, run_batches
 from streams.metrics import metrics
-from streams.tables import active_partitions, patient_table
+from streams.tables import active_partitions, patient_table, settle_on_revocation
 from streams.topics import alerts_ack_topic, alerts_topic, conditions_in, points_topic
 from wardwatch.identity import AuthError, User, authorize
 from wardwatch.logs import log_event, pid_ref
@@ -70,6 +70,7 @@ open_alerts = patient_table("alerts-open")
 # Held from reading a patient's open alerts to writing them back: the agents and the timer await
 # their outputs in between, and must not overwrite each other's change.
 alerts_lock = asyncio.Lock()
+settle_alerts_on_revocation = settle_on_revocation(alerts_lock, "alerts-open")
 
 
 class _Auth:

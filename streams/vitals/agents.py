@@ -28,7 +28,7 @@ from streams.deadletter import deadletter_event, deadletter_output
 from streams.delivery import Output, already_processed, publish, run_batches
 from streams.metrics import metrics
 from streams.outputs import PointBatches
-from streams.tables import patient_table, register_patient_states
+from streams.tables import patient_table, register_patient_states, settle_on_revocation
 from streams.topics import conditions_topic, points_topic, vitals_topic
 from wardwatch.logs import log_event, pid_ref
 from wardwatch.records.conditions import Condition
@@ -49,6 +49,7 @@ vitals_state = patient_table("vitals-state")
 # between), so a lab or admission for the same patient cannot be overwritten by the batch.
 state_lock = asyncio.Lock()
 register_patient_states(vitals_state, state_lock)
+settle_vitals_on_revocation = settle_on_revocation(state_lock, "vitals-state")
 
 
 def _deterioration(
