@@ -108,7 +108,7 @@ class PatientStateTable(Table):
     async def checkpoint(self, due: Callable[[str], bool] | None = None) -> int:
         """Write the states kept since their last checkpoint whose key ``due`` picks (None:
         every one) (:meth:`write`); returns how many. A state changed meanwhile by
-        ``table[key] = value`` is written as the table has it."""
+        :meth:`keep` or :meth:`write` is written as the table has it."""
         kept = self._kept()
         keys = [k for k in kept if due is None or due(k)]
         if not keys:
@@ -120,13 +120,13 @@ class PatientStateTable(Table):
         return len(states)
 
     def on_key_set(self, key: Any, value: Any) -> None:
-        part = value.get("partition") if isinstance(value, dict) else None
-        if part is None:
-            super().on_key_set(key, value)
-            return
-        self.send_changelog(int(part), key, value)
-        self._maybe_set_key_ttl(key, int(part))
-        self._sensor_on_set(self, key, value)
+        """``table[key] = value``: refused for a state with a partition of its own. Its changelog
+        record would go through Faust's producer buffer, and could reach the broker after a later
+        state written directly (:meth:`write`); a worker taking the partition over would then
+        restore the older one. Agents write with :meth:`write` (acknowledged, in order)."""
+        if isinstance(value, dict) and value.get("partition") is not None:
+            raise TypeError(f"{self.name}: a patient's state is written with await table.write(...)")
+        super().on_key_set(key, value)
 
     async def write(self, states: Mapping[str, Any]) -> None:
         """Write many patients' states at once (those with a ``"partition"``): their changelog

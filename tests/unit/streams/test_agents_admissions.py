@@ -99,8 +99,8 @@ def test_a_discharge_resolves_open_alarms_then_drops_the_patients_state(agents):
         async with raise_alerts.test_context() as conds:
             events = [await conds.put(c, key=c["patient_id"].encode(), partition=2) for c in (cond, other)]
             await agents.processed(conds, *events)
-        vitals_state["P001"] = {"partition": 2, "offset": 7, "last_ts": onset}
-        ecg_state["P001"] = {"partition": 2, "offset": 3}
+        vitals_state.data["P001"] = {"partition": 2, "offset": 7, "last_ts": onset}
+        ecg_state.data["P001"] = {"partition": 2, "offset": 3}
         async with ingest_admissions.test_context() as agent:
             event = await agent.put(discharge_msg(reason="to ward 7"), key=b"P001", partition=2)
             await agents.processed(agent, event)
@@ -137,13 +137,13 @@ def test_idle_patients_are_evicted_after_the_idle_time(agents, monkeypatch):
 
     monkeypatch.setattr(patients, "IDLE_S", 3600.0)
     monkeypatch.setattr(patients.idle, "seen", {})
-    vitals_state["P001"] = {"partition": 1, "offset": 4}
-    vitals_state["P002"] = {"partition": 1, "offset": 9}
-    ecg_state["P003"] = {"partition": 3, "offset": 2}  # not this worker's partition
+    vitals_state.data["P001"] = {"partition": 1, "offset": 4}
+    vitals_state.data["P002"] = {"partition": 1, "offset": 9}
+    ecg_state.data["P003"] = {"partition": 3, "offset": 2}  # not this worker's partition
 
     async def scenario():
         first = await patients.evict_idle(1000.0, {1})
-        vitals_state["P002"] = {"partition": 1, "offset": 10}  # a new reading
+        vitals_state.data["P002"] = {"partition": 1, "offset": 10}  # a new reading
         second = await patients.evict_idle(1000.0 + 3600.0, {1})
         await agents.until(lambda: any(m.value is None for m in agents.changelog(vitals_state)))
         return first, second
@@ -161,8 +161,8 @@ def test_an_ecg_worker_of_its_own_drops_a_discharged_patients_ecg_state(agents):
     from streams.ecg.agents import ecg_state, rt
     from streams.ecg.discharges import drop_discharged_ecg
 
-    ecg_state["P001"] = {"partition": 2, "offset": 3}
-    ecg_state["P002"] = {"partition": 2, "offset": 5}
+    ecg_state.data["P001"] = {"partition": 2, "offset": 3}
+    ecg_state.data["P002"] = {"partition": 2, "offset": 5}
     rt.streams["P001"] = rt.streams["P002"] = object()  # stand-ins for live detectors
 
     async def scenario():

@@ -1,7 +1,8 @@
-"""A rebalance waits for the batch that is writing patient states (``streams.tables``
-``settle_on_revocation``, connected for the vitals and alert agents): a state written after the
-partition's new owner recovered the changelog would be restored by a later owner, older than
-what was processed since."""
+"""Patient states reach their changelog in order (``streams.tables``). A rebalance waits for the
+batch that is writing them (``settle_on_revocation``, connected for the vitals and alert agents):
+a state written after the partition's new owner recovered the changelog would be restored by a
+later owner, older than what was processed since. And no state goes through Faust's producer
+buffer (``table[key] = state``), where it could fall behind a later one written directly."""
 
 from __future__ import annotations
 
@@ -52,3 +53,19 @@ def test_a_rebalance_waits_no_longer_than_its_bound(faust_loop, handler, lock, m
     order = faust_loop.run_until_complete(_revoke_during_batch(handler, lock, 0.5))
     assert order == ["revocation done", "states written"]
     assert metrics.counts["revoke_wait_timeouts"] == before + 1
+
+
+def test_a_state_with_a_partition_cannot_be_assigned_only_written(agents):
+    """``table[key] = state`` would send the changelog record through Faust's producer buffer,
+    possibly after a later state written directly: refused, nothing stored, nothing sent."""
+    with pytest.raises(TypeError, match=r"table\.write"):
+        vitals.vitals_state["P001"] = {"partition": 2, "offset": 7}
+    assert "P001" not in vitals.vitals_state.data
+
+    async def write() -> None:
+        await vitals.vitals_state.write({"P001": {"partition": 2, "offset": 7}})
+
+    agents.run(write())
+    assert [(m.partition, m.json()) for m in agents.changelog(vitals.vitals_state)] == [
+        (2, {"partition": 2, "offset": 7})
+    ]
