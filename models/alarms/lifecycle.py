@@ -33,6 +33,10 @@ Events (``type``; ``origin`` says what caused it: ``condition``, ``operator``, `
   resolved       the condition ended (or a latched alarm was acknowledged after it ended, or the
                  patient was discharged: origin discharge)
 
+A source may re-assert an active condition unchanged (``cond.reassert``: NEWS2 every minute of
+device time). It raises or escalates only what the state missed (a raise or rise lost on its way;
+the event's ``reason`` says so) and never lowers, reactivates or resolves an alarm.
+
 Every event carries the alert's lifecycle state after it (``priority``, ``active``,
 ``acknowledged``, ``silenced_until``, ``level``) and a ``reason``: the audit trail's *why*.
 
@@ -251,6 +255,8 @@ def alert_on_condition(state: AlertState, cond: Condition, now: datetime) -> tup
 def _apply_condition(state: AlertState, cond: Condition, now: datetime) -> tuple[AlertState, Events]:
     state, open_ = _open_state(state)
     cur = open_.get(cond.source)
+    if cond.reassert:
+        return state, _apply_reassertion(open_, cur, cond, now)
     if cond.active:
         if cur is None:
             open_[cond.source] = cur = _new_alert(cond, now)
@@ -270,6 +276,28 @@ def _apply_condition(state: AlertState, cond: Condition, now: datetime) -> tuple
     return state, [
         _event("resolved", "condition", cur, cond.patient_id, cond.source, cond.ts, "condition ended", cond)
     ]
+
+
+#: added to the reason of an event a re-assertion caused
+MISSED = "; re-asserted by its source: the change before it was never applied"
+
+
+def _apply_reassertion(
+    open_: dict[str, OpenAlert], cur: OpenAlert | None, cond: Condition, now: datetime
+) -> Events:
+    """A source's unchanged active level, sent again (``cond.reassert``): it raises or
+    escalates only what the state missed (the condition's raise or rise was lost on its way),
+    and never lowers, reactivates or resolves an alarm (a rule escalation, a latched alarm, an
+    acknowledgement all stand)."""
+    if not cond.active:
+        return []
+    if cur is None:
+        open_[cond.source] = cur = _new_alert(cond, now)
+        why = "condition active" + MISSED
+        return [_event("raised", "condition", cur, cond.patient_id, cond.source, cond.ts, why, cond)]
+    if cur["active"] and _rank(cond.priority) > _rank(cur["priority"]):
+        return [{**e, "reason": e["reason"] + MISSED} for e in _update_active(cur, cond, now)]
+    return []
 
 
 def _new_alert(cond: Condition, now: datetime) -> OpenAlert:

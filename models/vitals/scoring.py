@@ -9,12 +9,13 @@ The state is a JSON-serialisable dict (it lives in a changelog-backed Faust tabl
 
     {"last_ts": iso, "last_reading": {...}, "values": {"hr_bpm": [72.0, iso], ...},
      "spo2_scale": 1, "news2_level": "none" | "low" | "medium" | "high",
-     "news2_lower_since": iso | None, "n": 123}
+     "news2_lower_since": iso | None, "news2_sent_ts": iso, "n": 123}
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -39,6 +40,7 @@ class VitalsState(TypedDict, total=False):
     n: int  # readings accepted
     news2_level: str  # "none" | "low" | "medium" | "high"
     news2_lower_since: str | None  # when a lower level was first seen (hysteresis)
+    news2_sent_ts: str  # device time of the last NEWS2 condition sent (re-assertion)
     deterioration: LiveState | None  # models.deterioration.live state
     partition: int  # input partition and offset of the last reading taken in (set by the
     offset: int  # agent: re-delivered readings are recognised by them)
@@ -69,6 +71,11 @@ RISK_TO_LEVEL = {"high": "high", "medium": "medium", "low-medium": "low", "low":
 LEVELS = ("none", "low", "medium", "high")
 # A lower NEWS2 level must persist this long (device time) before the alert steps down.
 NEWS2_STEP_DOWN_HOLD_S = 300.0
+# An active NEWS2 level is sent again after this long (device time) without a NEWS2 condition,
+# so that an alarm whose raise or rise never reached the alert component (a delivery fault, a
+# dead letter) is at the patient's level within a minute. A design choice of this project, not
+# part of NEWS2: the lifecycle takes a re-assertion as a no-op unless it missed the change.
+NEWS2_REASSERT_S = 60.0
 
 
 def vitals_state_update(state: VitalsState, reading: VitalsReading) -> VitalsState:
@@ -158,6 +165,25 @@ def news2_condition(
     return level, None, _news2_condition(reading, result, level)
 
 
+def news2_reassertion(
+    reading: VitalsReading,
+    result: News2Result | None,
+    level: str,
+    lower_since: str | None,
+    sent_ts: str | None,
+    every_s: float = NEWS2_REASSERT_S,
+) -> Condition | None:
+    """The active NEWS2 level sent again (``reassert=True``), when ``every_s`` of device time
+    passed since the last NEWS2 condition (``sent_ts``; None: none recorded, as in a state from
+    before re-assertion). Only for a complete score at the alarm's own level: not while a lower
+    level is held (``lower_since``), whose evidence would not match the level sent."""
+    if result is None or level == "none" or lower_since is not None or news2_level(result) != level:
+        return None
+    if sent_ts is not None and (reading.ts - datetime.fromisoformat(sent_ts)).total_seconds() < every_s:
+        return None
+    return replace(_news2_condition(reading, result, level), reassert=True)
+
+
 def _news2_condition(reading: VitalsReading, result: News2Result, level: str) -> Condition:
     if level == "none":
         return Condition(
@@ -228,6 +254,10 @@ def vitals_step(
         reading, result, state.get("news2_level", "none"), state.get("news2_lower_since")
     )
     state["news2_level"], state["news2_lower_since"] = level, lower_since
+    if condition is None:
+        condition = news2_reassertion(reading, result, level, lower_since, state.get("news2_sent_ts"))
+    if condition is not None:
+        state["news2_sent_ts"] = reading.ts_iso
     conditions = [condition] if condition else []
     points = vitals_points(reading, result)
     if deterioration is not None:

@@ -186,6 +186,15 @@ async def _raise_batch(events: list) -> None:
                 sends.append(deadletter_output(event, late, CONDITIONS))
                 continue
         state, new_events = alert_on_condition(current, cond, now)
+        if cond.reassert and new_events:  # the raise or rise before it was never applied
+            metrics.incr("alarms_healed_by_reassertion")
+            log_event(
+                log,
+                "alarm healed by a re-asserted condition",
+                logging.WARNING,
+                source=cond.source,
+                patient=pid_ref(pid),
+            )
         state["partition"] = msg.partition
         state["offset"] = int(current["offset"]) if passed else msg.offset  # (passed: the larger)
         states[pid] = state

@@ -5,7 +5,9 @@ sends :class:`Condition` records to the ``alerts.conditions`` topic keyed by pat
 the alert component (``models/alarms/lifecycle.py`` and its agents in ``streams/alerts/``) turns
 them into alert events on ``alerts``: ids, raise / escalate / resolve, latching, acknowledgement
 and audit live there and nowhere else. A source sends a condition when it becomes active, when its
-priority or evidence changes materially, and when it ends (``active=False``).
+priority or evidence changes materially, and when it ends (``active=False``). A source may also
+re-assert an active condition unchanged (``reassert=True``, NEWS2 every minute of device time):
+it changes nothing unless the alert component missed the condition's rise, which it then heals.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ _TYPES: dict[str, type] = {
     "latched": bool,
     "evidence": dict,
     "versions": dict,
+    "reassert": bool,
 }
 _NON_EMPTY = ("patient_id", "source")
 
@@ -52,6 +55,8 @@ class Condition:
     latched: bool = False  # a latched alarm stays until acknowledged, even after it ends
     evidence: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)  # model / rule versions behind it
+    # the source's level unchanged, sent again (see the module doc): heals a missed rise only
+    reassert: bool = False
 
     def __post_init__(self) -> None:
         for name, kind in _TYPES.items():

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from models.alarms.lifecycle import (
     APPLIED_KEEP,
     EVENT_TYPES,
+    MISSED,
     EscalationPolicy,
     alert_on_action,
     alert_on_condition,
@@ -32,7 +33,7 @@ def at(s: float) -> datetime:
     return T0 + timedelta(seconds=s)
 
 
-def cond(active=True, priority="medium", t=0.0, source="news2", latched=False):
+def cond(active=True, priority="medium", t=0.0, source="news2", latched=False, reassert=False):
     return Condition(
         patient_id="P1",
         bed="B1",
@@ -43,6 +44,7 @@ def cond(active=True, priority="medium", t=0.0, source="news2", latched=False):
         message="m",
         latched=latched,
         evidence={"x": 1},
+        reassert=reassert,
     )
 
 
@@ -438,3 +440,43 @@ def test_a_conditions_standing_among_what_its_source_applied():
     for t in range(10, 10 + APPLIED_KEEP):
         state, _ = alert_on_condition(state, cond(active=t % 2 == 0, t=t), at(t))
     assert condition_standing(state, cond(t=1)) == "late"
+
+
+def test_a_reassertion_heals_a_missed_raise_or_rise_and_nothing_else():
+    """A source's unchanged level sent again (``reassert``): a no-op when the state has it; it
+    raises an alarm whose raise was lost and escalates one whose rise was lost, saying so in the
+    reason; it never lowers (a rule escalation stands), reactivates a latched alarm, resolves, or
+    undoes an acknowledgement."""
+    again = cond(priority="medium", t=60, reassert=True)
+    state, evs = run(cond(), again)
+    assert types(evs) == ["raised"] and "re-asserted" not in evs[0]["reason"]
+    # the raise was lost
+    _, evs = run(again)
+    assert [(e["type"], e["priority"]) for e in evs] == [("raised", "medium")] and evs[0]["reason"].endswith(
+        MISSED
+    )
+    # the rise was lost
+    state, evs = run(cond(priority="low"), cond(priority="medium", t=60, reassert=True))
+    assert [(e["type"], e["priority"]) for e in evs] == [("raised", "low"), ("escalated", "medium")]
+    assert evs[1]["reason"] == "condition rose to medium" + MISSED
+    # the fall was lost, or a rule escalated it: not lowered
+    state, evs = run(cond(priority="high"), cond(priority="medium", t=60, reassert=True))
+    assert types(evs) == ["raised"] and state["open"]["news2"]["priority"] == "high"
+    state, _ = run(cond(priority="medium"))
+    state, _ = alert_on_tick(state, "P1", at(301), POLICY)
+    state, _ = alert_on_tick(state, "P1", at(602), POLICY)
+    assert state["open"]["news2"]["priority"] == "high"  # the rule's escalation
+    state, evs = alert_on_condition(state, cond(priority="medium", t=700, reassert=True), at(700))
+    assert evs == [] and state["open"]["news2"]["priority"] == "high"
+    # an acknowledged alarm stays acknowledged at the same priority
+    state, evs = run(cond())
+    state, _ = alert_on_action(state, act(evs[0]["alert_id"]), at(5), "nurse")
+    state, evs = alert_on_condition(state, cond(t=60, reassert=True), at(60))
+    assert evs == [] and state["open"]["news2"]["acknowledged"]
+    # a latched alarm whose condition ended is not reactivated; an inactive re-assertion is nothing
+    state, evs = run(cond(priority="high", latched=True), cond(active=False, t=10, latched=True))
+    assert types(evs) == ["raised", "latched"]
+    state, evs = alert_on_condition(state, cond(priority="high", t=60, latched=True, reassert=True), at(60))
+    assert evs == [] and not state["open"]["news2"]["active"]
+    state, evs = run(cond(), cond(active=False, t=60, reassert=True))
+    assert types(evs) == ["raised"] and state["open"]["news2"]["active"]

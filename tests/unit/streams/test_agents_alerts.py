@@ -185,6 +185,27 @@ def test_a_condition_the_state_passed_over_is_dead_lettered_or_taken_in_never_sk
     assert open_alerts.data["P001"]["offset"] == 4
 
 
+def test_a_reasserted_condition_heals_a_lost_rise_and_is_counted(agents):
+    """The rise to high never came (lost on its way); the source's re-assertion escalates the
+    alarm, counted (``alarms_healed_by_reassertion``) and logged; a re-assertion the state
+    already has changes nothing."""
+    low = condition(priority="low")
+    same = {**condition(priority="low", ts="2026-11-25T12:01:00+00:00"), "reassert": True}
+    high = {**condition(priority="high", ts="2026-11-25T12:02:00+00:00"), "reassert": True}
+    before = metrics.counts["alarms_healed_by_reassertion"]
+
+    async def scenario():
+        async with raise_alerts.test_context() as agent:
+            put = [await agent.put(c, key=b"P001", partition=1) for c in (low, same, high)]
+            await agents.processed(agent, *put)
+
+    agents.run(scenario())
+    events = agents.values(topics.ALERTS)
+    assert [(e["type"], e["priority"]) for e in events] == [("raised", "low"), ("escalated", "high")]
+    assert events[1]["alert_id"] == events[0]["alert_id"] and "re-asserted" in events[1]["reason"]
+    assert metrics.counts["alarms_healed_by_reassertion"] == before + 1
+
+
 @pytest.mark.parametrize(
     "bad, said",
     [

@@ -1,12 +1,15 @@
 from datetime import UTC, datetime, timedelta
 
+from models.alarms.lifecycle import MISSED, alert_on_condition
 from models.vitals.scoring import (
+    NEWS2_REASSERT_S,
     NEWS2_STEP_DOWN_HOLD_S,
     news2_condition,
     news2_from_state,
     news2_inputs,
     vitals_points,
     vitals_state_update,
+    vitals_step,
 )
 from wardwatch.records.vitals import VitalsReading
 
@@ -79,3 +82,65 @@ def test_points_have_patient_and_bed_tags():
     assert all(p["tags"] == {"patient": "P1", "bed": "B1"} for p in pts)
     assert pts[0]["fields"]["on_oxygen"] is False and pts[1]["fields"]["score"] == 0
     assert pts[0]["time_ns"] == int(T0.timestamp()) * 10**9
+
+
+LOW = dict(FULL, acvpu="C")  # a single parameter of 3: low
+HIGH = dict(FULL, acvpu="V", rr_bpm=22, spo2_pct=93)  # NEWS2 7: high
+
+
+def run_readings(script: list[tuple[float, dict]]) -> list[tuple[float, object]]:
+    """Every condition ``vitals_step`` sends over ``(seconds, values)`` readings, with its time."""
+    state: dict = {}
+    out = []
+    for s, values in script:
+        state, conds, _ = vitals_step(state, reading(s, **values))
+        out += [(s, c) for c in conds]
+    return out
+
+
+def test_an_active_level_is_reasserted_every_minute_of_device_time():
+    """Readings every 20 s: low for 3 minutes, high for 3, then normal. Changes are sent at
+    once; an unchanged active level again once NEWS2_REASSERT_S has passed since the last
+    condition; nothing while a lower level is held (its evidence would not match) or at none."""
+    script = [(t, LOW) for t in range(0, 180, 20)] + [(t, HIGH) for t in range(180, 360, 20)]
+    script += [(t, FULL) for t in range(360, 360 + int(NEWS2_STEP_DOWN_HOLD_S) + 200, 20)]
+    sent = [(s, c.active, c.priority, c.reassert) for s, c in run_readings(script)]
+    assert NEWS2_REASSERT_S == 60
+    assert sent == [
+        (0, True, "low", False),
+        (60, True, "low", True),
+        (120, True, "low", True),
+        (180, True, "high", False),
+        (240, True, "high", True),
+        (300, True, "high", True),
+        (360 + NEWS2_STEP_DOWN_HOLD_S, False, "low", False),  # the hold: nothing re-asserted
+    ]
+
+
+def test_a_state_from_before_reassertion_reasserts_at_its_next_reading():
+    state, conds, _ = vitals_step({}, reading(0, **HIGH))
+    del state["news2_sent_ts"]  # as a state written before re-assertion existed
+    state, conds, _ = vitals_step(state, reading(1, **HIGH))
+    assert [(c.priority, c.reassert) for c in conds] == [("high", True)]
+    state, conds, _ = vitals_step(state, reading(2, **HIGH))
+    assert conds == []
+
+
+def test_a_lost_rise_heals_within_a_minute():
+    """The alarm's rise to high never reaches the alert component (stop 46's takeover failure):
+    the next re-assertion escalates it, saying why, within NEWS2_REASSERT_S of device time; the
+    resolution is then at high, as it should be."""
+    script = [(t, LOW) for t in range(0, 120, 10)] + [(t, HIGH) for t in range(120, 300, 10)]
+    script += [(t, FULL) for t in range(300, 300 + int(NEWS2_STEP_DOWN_HOLD_S) + 20, 10)]
+    state: dict = {}
+    events = []
+    for s, cond in run_readings(script):
+        if s == 120 and not cond.reassert:
+            continue  # the rise, lost on its way
+        state, evs = alert_on_condition(state, cond, T0 + timedelta(seconds=s))
+        events += [(s, e["type"], e["priority"], e["reason"]) for e in evs]
+    raised, escalated, resolved = events
+    assert raised[:3] == (0, "raised", "low")
+    assert escalated[:3] == (180, "escalated", "high") and escalated[3].endswith(MISSED)
+    assert escalated[0] - 120 <= NEWS2_REASSERT_S
+    assert resolved[1:3] == ("resolved", "high")
