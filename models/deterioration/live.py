@@ -20,9 +20,11 @@ The state is a JSON-serialisable dict (it lives in a Faust table keyed by patien
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -34,7 +36,7 @@ from models.deterioration.features import (
     features_vector,
 )
 from models.deterioration.model import DeteriorationModel, load_model
-from wardwatch.records.conditions import Condition
+from wardwatch.records.conditions import REASSERT_S, Condition
 from wardwatch.records.points import point
 from wardwatch.records.vitals import VitalsReading
 
@@ -61,6 +63,7 @@ class LiveState(TypedDict):
     above: int  # consecutive scores >= threshold
     below: int  # consecutive scores < clear_threshold
     active_since_s: float | None  # device time the alert was raised
+    sent_s: NotRequired[float | None]  # device time of the last condition sent (re-assertion)
 
 
 def live_init() -> LiveState:
@@ -74,6 +77,7 @@ def live_init() -> LiveState:
         "above": 0,
         "below": 0,
         "active_since_s": None,
+        "sent_s": None,
     }
 
 
@@ -187,6 +191,12 @@ def deterioration_step(
         state["active"] = False
         state["active_since_s"] = None
         conditions.append(_condition(reading, model, prob, x, news2, False, ts_iso))
+    elif state["active"] and t - (state.get("sent_s") or -math.inf) >= REASSERT_S:
+        # the raised alert sent again (see wardwatch.records.conditions.REASSERT_S): a raise lost
+        # on its way to the alert component is healed at the next score
+        conditions.append(replace(_condition(reading, model, prob, x, news2, True, ts_iso), reassert=True))
+    if conditions:
+        state["sent_s"] = t
     icu_hour = state["features"]["hour"]
     assert icu_hour is not None, "features_update sets the hour"
     pts = [

@@ -21,7 +21,7 @@ from typing import Any, TypedDict
 
 from models.deterioration.live import LiveState
 from models.vitals.news2 import News2Result, news2_score
-from wardwatch.records.conditions import Condition
+from wardwatch.records.conditions import REASSERT_S, Condition
 from wardwatch.records.points import point
 from wardwatch.records.vitals import VitalsReading
 
@@ -71,11 +71,6 @@ RISK_TO_LEVEL = {"high": "high", "medium": "medium", "low-medium": "low", "low":
 LEVELS = ("none", "low", "medium", "high")
 # A lower NEWS2 level must persist this long (device time) before the alert steps down.
 NEWS2_STEP_DOWN_HOLD_S = 300.0
-# An active NEWS2 level is sent again after this long (device time) without a NEWS2 condition,
-# so that an alarm whose raise or rise never reached the alert component (a delivery fault, a
-# dead letter) is at the patient's level within a minute. A design choice of this project, not
-# part of NEWS2: the lifecycle takes a re-assertion as a no-op unless it missed the change.
-NEWS2_REASSERT_S = 60.0
 
 
 def vitals_state_update(state: VitalsState, reading: VitalsReading) -> VitalsState:
@@ -171,10 +166,12 @@ def news2_reassertion(
     level: str,
     lower_since: str | None,
     sent_ts: str | None,
-    every_s: float = NEWS2_REASSERT_S,
+    every_s: float = REASSERT_S,
 ) -> Condition | None:
     """The active NEWS2 level sent again (``reassert=True``), when ``every_s`` of device time
-    passed since the last NEWS2 condition (``sent_ts``; None: none recorded, as in a state from
+    (:data:`~wardwatch.records.conditions.REASSERT_S`: an alarm whose raise or rise never reached
+    the alert component is at the patient's level within it; not part of NEWS2) passed since the
+    last NEWS2 condition (``sent_ts``; None: none recorded, as in a state from
     before re-assertion). Only for a complete score at the alarm's own level: not while a lower
     level is held (``lower_since``), whose evidence would not match the level sent."""
     if result is None or level == "none" or lower_since is not None or news2_level(result) != level:

@@ -6,7 +6,7 @@ the alert component (``models/alarms/lifecycle.py`` and its agents in ``streams/
 them into alert events on ``alerts``: ids, raise / escalate / resolve, latching, acknowledgement
 and audit live there and nowhere else. A source sends a condition when it becomes active, when its
 priority or evidence changes materially, and when it ends (``active=False``). A source may also
-re-assert an active condition unchanged (``reassert=True``, NEWS2 every minute of device time):
+re-assert an active condition unchanged (``reassert=True``, every :data:`REASSERT_S` of device time):
 it changes nothing unless the alert component missed the condition's rise, which it then heals.
 """
 
@@ -23,6 +23,11 @@ from wardwatch.records.errors import InvalidRecord
 PRIORITIES = ("low", "medium", "high")
 # Alarm categories: physiological (the patient) vs technical (the equipment / signal).
 CATEGORIES = ("physiological", "technical")
+#: seconds of device time after which a source re-asserts an active condition it has not sent
+#: since (``Condition.reassert``): a raise or rise lost on its way heals within this long. A
+#: choice of this project, not a standard's; the lifecycle treats re-assertions as no-ops
+#: unless the state missed the change.
+REASSERT_S = 60.0
 
 
 _TYPES: dict[str, type] = {

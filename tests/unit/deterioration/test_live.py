@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 
 from models.deterioration.features import feature_names
 from models.deterioration.live import MIN_DWELL_S, deterioration_step
 from models.deterioration.model import DeteriorationModel
+from wardwatch.records.conditions import REASSERT_S
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -61,9 +63,17 @@ def _run(hr_by_minute: list[float], model: DeteriorationModel, news2=None):
 def test_one_condition_per_crossing_and_one_clear() -> None:
     # The hourly bucket holds the running mean of the hour, so use one hour per phase.
     hr = [80.0] * 60 + [140.0] * 60 + [60.0] * 120
-    state, points, conds = _run(hr, _hr_model())
+    state, points, every = _run(hr, _hr_model())
+    conds = [c for c in every if not c.reassert]
     assert [c.active for c in conds] == [True, False]
     raised, cleared = conds
+    # while raised, the alert is re-asserted at every score (one a minute: REASSERT_S), unchanged
+    again = [c for c in every if c.reassert]
+    t_again = [datetime.fromisoformat(c.ts) for c in again]
+    assert again and all(c.active and c.priority == raised.priority for c in again)
+    assert datetime.fromisoformat(raised.ts) < t_again[0] < t_again[-1] < datetime.fromisoformat(cleared.ts)
+    assert all((b - a).total_seconds() >= REASSERT_S for a, b in pairwise(t_again))
+    assert len(every) == len(conds) + len(again)
     assert raised.source == "deterioration" and raised.priority == "medium"
     assert raised.evidence["probability"] >= 0.5
     assert raised.evidence["top_features"][0]["feature"] == "HR_last"
@@ -104,12 +114,14 @@ def test_no_flapping_around_the_threshold() -> None:
         101,
         90,
     ]  # one score above threshold is not enough to raise again
-    state, active = None, []
+    state, active, again = None, [], []
     for h, hr in enumerate(hrs):
         r = VitalsReading(patient_id="P1", bed="B1", ts=T0 + timedelta(hours=h), hr_bpm=hr)
         state, _, conds = deterioration_step(state, r, None, model=model)
-        active += [(h, c.active) for c in conds]
+        active += [(h, c.active) for c in conds if not c.reassert]
+        again += [h for c in conds if c.reassert]
     assert active == [(2, True), (16, False)]
+    assert again == list(range(3, 16))  # re-asserted at every score while raised
 
 
 def test_evidence_carries_news2_at_that_moment() -> None:

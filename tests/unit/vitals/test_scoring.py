@@ -2,7 +2,6 @@ from datetime import UTC, datetime, timedelta
 
 from models.alarms.lifecycle import MISSED, alert_on_condition
 from models.vitals.scoring import (
-    NEWS2_REASSERT_S,
     NEWS2_STEP_DOWN_HOLD_S,
     news2_condition,
     news2_from_state,
@@ -11,6 +10,7 @@ from models.vitals.scoring import (
     vitals_state_update,
     vitals_step,
 )
+from wardwatch.records.conditions import REASSERT_S
 from wardwatch.records.vitals import VitalsReading
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -100,12 +100,12 @@ def run_readings(script: list[tuple[float, dict]]) -> list[tuple[float, object]]
 
 def test_an_active_level_is_reasserted_every_minute_of_device_time():
     """Readings every 20 s: low for 3 minutes, high for 3, then normal. Changes are sent at
-    once; an unchanged active level again once NEWS2_REASSERT_S has passed since the last
+    once; an unchanged active level again once REASSERT_S has passed since the last
     condition; nothing while a lower level is held (its evidence would not match) or at none."""
     script = [(t, LOW) for t in range(0, 180, 20)] + [(t, HIGH) for t in range(180, 360, 20)]
     script += [(t, FULL) for t in range(360, 360 + int(NEWS2_STEP_DOWN_HOLD_S) + 200, 20)]
     sent = [(s, c.active, c.priority, c.reassert) for s, c in run_readings(script)]
-    assert NEWS2_REASSERT_S == 60
+    assert REASSERT_S == 60
     assert sent == [
         (0, True, "low", False),
         (60, True, "low", True),
@@ -128,7 +128,7 @@ def test_a_state_from_before_reassertion_reasserts_at_its_next_reading():
 
 def test_a_lost_rise_heals_within_a_minute():
     """The alarm's rise to high never reaches the alert component (stop 46's takeover failure):
-    the next re-assertion escalates it, saying why, within NEWS2_REASSERT_S of device time; the
+    the next re-assertion escalates it, saying why, within REASSERT_S of device time; the
     resolution is then at high, as it should be."""
     script = [(t, LOW) for t in range(0, 120, 10)] + [(t, HIGH) for t in range(120, 300, 10)]
     script += [(t, FULL) for t in range(300, 300 + int(NEWS2_STEP_DOWN_HOLD_S) + 20, 10)]
@@ -142,5 +142,5 @@ def test_a_lost_rise_heals_within_a_minute():
     raised, escalated, resolved = events
     assert raised[:3] == (0, "raised", "low")
     assert escalated[:3] == (180, "escalated", "high") and escalated[3].endswith(MISSED)
-    assert escalated[0] - 120 <= NEWS2_REASSERT_S
+    assert escalated[0] - 120 <= REASSERT_S
     assert resolved[1:3] == ("resolved", "high")
