@@ -33,10 +33,10 @@ Events (``type``; ``origin`` says what caused it: ``condition``, ``operator``, `
   resolved       the condition ended (or a latched alarm was acknowledged after it ended, or the
                  patient was discharged: origin discharge)
 
-A source may re-assert an active condition unchanged (``cond.reassert``: NEWS2 and the
-deterioration model, every minute of device time while active). It raises or escalates only what
-the state missed (a raise or rise lost on its way; the event's ``reason`` says so) and never
-lowers, reactivates or resolves an alarm.
+A source may re-assert an active condition unchanged (``cond.reassert``: NEWS2, the
+deterioration model and the ECG alarms, every minute of device time while active). It raises or
+escalates only what the state missed (a raise or rise lost on its way; the event's ``reason``
+says so) and never lowers, reactivates or resolves an alarm.
 
 Every event carries the alert's lifecycle state after it (``priority``, ``active``,
 ``acknowledged``, ``silenced_until``, ``level``) and a ``reason``: the audit trail's *why*.

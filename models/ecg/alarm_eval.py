@@ -156,6 +156,8 @@ def score_record(
     of the record was streamed)."""
 
     end_s = duration_s if seconds is None else min(seconds, duration_s)
+    # re-assertions repeat an alarm still on (models.ecg.alarms.state.alarm_reassertions): not changes
+    changes = [c for c in changes if not getattr(c, "reassert", False)]
 
     def clip(eps: list[Span]) -> list[Span]:
         return [(max(a, start_s), min(b, end_s)) for a, b in eps if b > start_s and a < end_s]

@@ -30,6 +30,7 @@ def alarm_condition(
         latched=change.latched,
         evidence=evidence,
         versions={"ecg_rules": RULES_VERSION, **versions},
+        reassert=change.reassert,
     )
 
 

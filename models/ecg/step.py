@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.ecg.aami import AAMI_CLASSES
-from models.ecg.alarms import AlarmChange, feed_resumed, rules_restart, rules_step
+from models.ecg.alarms import AlarmChange, alarm_reassertions, feed_resumed, rules_restart, rules_step
 from models.ecg.beats import BeatCandidate, ECGBeatStream
 from models.ecg.measures import hr_from_beats
 from models.ecg.rule_config import DEFAULT_RULES, RuleConfig
@@ -317,6 +317,7 @@ def ecg_analyse(
         last_qrs_t=det.last_qrs_t,
         cfg=cfg,
     )
+    res.changes += alarm_reassertions(state["rules"], chunk.end_t)  # alarms still on, sent again
     suspended = bool(state["rules"].get("suspended"))  # as the rules decided (VF is not noise)
     _beat_counts(state, chunk, det, beats, suspended, tags, res.points)
     rb = state["rules"]["beats"]
@@ -643,7 +644,7 @@ def _analyse(w: _Admitted, labels: list[str], cfg: RuleConfig) -> ChunkResult:
             w.index, w.chunk, rejected=_processing_error(w.index, "analyse", e, stage="analyse")
         )
     changes = w.changes + res.changes
-    strip = strip_inputs(w.state, w.det) if changes and w.det.buf else None
+    strip = strip_inputs(w.state, w.det) if any(not c.reassert for c in changes) and w.det.buf else None
     return ChunkResult(w.index, w.chunk, changes, res.points, res.hr_bpm, strip)
 
 

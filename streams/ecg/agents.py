@@ -233,6 +233,10 @@ async def _emit(
     """Queue the alarm conditions and points of ``changes`` (rendering strips on the way)."""
     key = pid.encode()
     for ch in changes:
+        if ch.reassert:  # an alarm still on, sent again: a condition only (no strip, no point)
+            sends.append((conditions_topic, key, alarm_condition(ch, pid, bed, rt.versions).to_dict()))
+            metrics.incr("ecg_reassertions")
+            continue
         path = None
         if ch.active and strip is not None and ch.source != "ecg.feed_stopped":
             try:

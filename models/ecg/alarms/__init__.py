@@ -47,6 +47,9 @@ the signal is noisy (the in-band measure cannot tell coarse VF from noise by its
 
 Every rule emits an :class:`AlarmChange` only when its condition starts, changes priority or
 ends; :func:`models.ecg.alarm_output.alarm_condition` turns changes into alert ``Condition`` records.
+An alarm still on a minute after its last change is sent again, marked ``reassert``
+(:func:`alarm_reassertions`, called by the ECG step): not a change, it heals a raise or rise the
+alert component never received.
 All state is a plain dict (JSON-serialisable, :class:`RuleState`) kept per patient in the
 ECG stream state.
 
@@ -89,7 +92,15 @@ References
 """
 
 from models.ecg.alarms.engine import feed_check, feed_resumed, feed_silent, rules_restart, rules_step
-from models.ecg.alarms.state import LATCHED, RULES_VERSION, TECHNICAL, AlarmChange, RuleState, rules_init
+from models.ecg.alarms.state import (
+    LATCHED,
+    RULES_VERSION,
+    TECHNICAL,
+    AlarmChange,
+    RuleState,
+    alarm_reassertions,
+    rules_init,
+)
 
 __all__ = [
     "LATCHED",
@@ -97,6 +108,7 @@ __all__ = [
     "TECHNICAL",
     "AlarmChange",
     "RuleState",
+    "alarm_reassertions",
     "feed_check",
     "feed_resumed",
     "feed_silent",

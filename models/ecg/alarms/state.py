@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
 from models.ecg.measures import BeatEntry
+from wardwatch.records.conditions import REASSERT_S
 
 # 1.3 (2026-12-05, #23): AF from N-N intervals, flutter test, onset/offset; VT chained under VF
 RULES_VERSION = "ecg-rules-1.3"
@@ -24,6 +25,8 @@ class ActiveAlarm(TypedDict):
 
     since: float
     priority: str
+    sent: NotRequired[float]  # device time of its last change or re-assertion sent
+    message: NotRequired[str]  # its last change's message (a re-assertion's)
 
 
 class RuleState(TypedDict):
@@ -70,6 +73,8 @@ class AlarmChange:
     t: float
     message: str = ""
     evidence: Evidence = field(default_factory=dict)
+    #: the active condition sent again unchanged (:func:`alarm_reassertions`), not a change
+    reassert: bool = False
 
     @property
     def category(self) -> str:
@@ -112,7 +117,8 @@ class Emitter:
         cur = self.state["active"].get(source)
         if cur is not None and cur["priority"] == priority:
             return
-        self.state["active"][source] = {"since": cur["since"] if cur else t, "priority": priority}
+        since = cur["since"] if cur else t
+        self.state["active"][source] = {"since": since, "priority": priority, "sent": t, "message": message}
         self.out.append(AlarmChange(source, True, priority, t, message, evidence))
 
     def clear(self, source: str, t: float, message: str, evidence: Evidence | None = None) -> None:
@@ -122,6 +128,32 @@ class Emitter:
         ev: Evidence = {"active_since": iso(cur["since"]), "duration_s": round(t - cur["since"], 2)}
         ev.update(evidence or {})
         self.out.append(AlarmChange(source, False, cur["priority"], t, message, ev))
+
+
+def alarm_reassertions(state: RuleState, t: float, every_s: float = REASSERT_S) -> list[AlarmChange]:
+    """Every alarm still on whose last change or re-assertion was ``every_s`` or more of device
+    time before ``t``, sent again unchanged (``reassert=True``; its ``sent`` time moves to
+    ``t``): the alert component heals a raise or rise it never received, and ignores the rest
+    (:data:`wardwatch.records.conditions.REASSERT_S`). Not an alarm change: no point, no strip,
+    not scored by the alarm evaluation.
+
+    >>> st = rules_init()
+    >>> st["active"]["ecg.tachy"] = {"since": 100.0, "priority": "medium"}
+    >>> [(c.source, c.priority, c.reassert) for c in alarm_reassertions(st, 130.0)]
+    []
+    >>> [(c.source, c.priority, c.reassert) for c in alarm_reassertions(st, 160.0)]
+    [('ecg.tachy', 'medium', True)]
+    >>> alarm_reassertions(st, 200.0), st["active"]["ecg.tachy"]["sent"]
+    ([], 160.0)
+    """
+    out = []
+    for source, a in state["active"].items():
+        if t - a.get("sent", a["since"]) >= every_s:
+            a["sent"] = t
+            since = {"active_since": iso(a["since"])}
+            message = a.get("message") or f"{source} still active"
+            out.append(AlarmChange(source, True, a["priority"], t, message, since, reassert=True))
+    return out
 
 
 def held(state: RuleState, key: str, cond: bool, t: float) -> float:
@@ -143,6 +175,7 @@ __all__ = [
     "Emitter",
     "Evidence",
     "RuleState",
+    "alarm_reassertions",
     "beats_evidence",
     "held",
     "iso",

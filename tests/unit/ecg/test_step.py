@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from models.ecg.array_state import unpack_f64
 from models.ecg.step import ecg_admit, ecg_detect, ecg_state_new, ecg_step, ecg_stream_encode, signal_measures
 from simulators.ecg_feed import feed_chunks
 from simulators.ecg_synth import SCENARIOS, synth_beds
+from wardwatch.records.conditions import REASSERT_S
 from wardwatch.records.ecg import ecg_validate
 from wardwatch.records.errors import InvalidRecord
 
@@ -442,3 +444,28 @@ def test_the_step_leaves_a_copied_state_as_it_was(leads):
             changed |= {key for s in states.values() for key in ("rules", "bins", "votes") if s.get(key)}
             table.update(states)
         assert changed == {"rules", "bins", "votes"}  # the copied parts did change
+
+
+def test_an_alarm_still_on_is_reasserted_every_minute_and_only_that():
+    """Tachycardia for 150 s: the alarm is raised once (a change, with its point and strip); while
+    it stays on, the step sends it again every REASSERT_S of device time (``reassert``: the
+    alert component heals a lost raise with it, and ignores it otherwise). A re-assertion is
+    not a change: no strip is taken for it, and its condition says ``reassert``."""
+    (feed,) = synth_beds(1, duration_s=150, seed=0, scenarios=["tachy"])
+    states: dict = {}
+    changes, strips = [], []
+    for c in feed_chunks(feed, START):
+        res = ecg_step(states, [ecg_validate(json.dumps(c), key=feed.patient_id)], Oracle(feed), 0.0)
+        res.raise_errors()
+        changes += res.changes
+        strips += [(r.changes[0].reassert, r.strip is not None) for r in res.results if r.changes]
+    real = [c for c in changes if not c.reassert]
+    again = [c for c in changes if c.reassert]
+    assert summary(real) == [("ecg.tachy", True)]
+    assert [(c.source, c.active, c.priority) for c in again] == [("ecg.tachy", True, real[0].priority)] * 2
+    t = [real[0].t] + [c.t for c in again]
+    assert all(REASSERT_S <= b - a < REASSERT_S + 1.0 for a, b in pairwise(t))
+    assert again[0].message == real[0].message
+    assert strips == [(False, True), (True, False), (True, False)]  # a strip for the raise only
+    cond = alarm_condition(again[0], feed.patient_id, feed.bed, {})
+    assert cond.reassert and cond.active and cond.source == "ecg.tachy"

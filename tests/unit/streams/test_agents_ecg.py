@@ -499,3 +499,25 @@ def test_batches_to_handle_again_are_handled_by_the_timer_when_no_batch_comes(ag
     [rec] = agents.changelog(ecg_state)
     assert (rec.json()["last"]["seq"], rec.json()["offset"]) == (len(raws) - 1, events[-1].message.offset)
     assert agents.values(topics.DEADLETTER) == []
+
+
+def test_a_reasserted_alarm_is_a_condition_only(agents):
+    """An alarm still on, sent again (``AlarmChange.reassert``): its condition goes to
+    ``alerts.conditions`` marked ``reassert``; no ``ecg_alarms`` point, no strip, and the alarm
+    change counter does not move (it counts changes)."""
+    from models.ecg.alarms import AlarmChange
+    from streams.ecg import agents as ecg_agents
+    from streams.metrics import metrics
+    from streams.outputs import PointBatches
+
+    again = AlarmChange("ecg.tachy", True, "medium", 1_700_000_060.0, "HR 135", {}, reassert=True)
+    sends: list = []
+    points = PointBatches()
+    before = metrics.counts.copy()
+    agents.run(ecg_agents._emit(sends, points, 2, "E001", "BED-1", [again], None))
+    assert [(t.get_topic_name(), k, v["source"], v["reassert"]) for t, k, v in sends] == [
+        (topics.CONDITIONS, b"E001", "ecg.tachy", True)
+    ]
+    assert points.sends(topics.POINTS) == []
+    assert metrics.counts["ecg_reassertions"] == before.get("ecg_reassertions", 0) + 1
+    assert metrics.counts["ecg_conditions"] == before.get("ecg_conditions", 0)
