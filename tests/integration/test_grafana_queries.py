@@ -2,8 +2,9 @@
 and return data.
 
 The run: the session's stream worker; two synthetic ECG beds (a VT run, sinus) whose patients
-also send 1 Hz vitals (one of them deteriorating), a malformed reading (a dead letter), and a
-``batch_job`` point sent to ``influx.points`` as the batch workers send it. Then every panel
+also send 1 Hz vitals (one of them deteriorating), a malformed reading (a dead letter), a
+re-asserted condition whose raise was never applied (an alarm healed), and a ``batch_job`` point
+sent to ``influx.points`` as the batch workers send it. Then every panel
 query, every annotation query and every template-variable query of every dashboard is run with
 Grafana's variables substituted as Grafana's Flux macros do (``v.timeRangeStart`` /
 ``v.timeRangeStop`` as RFC 3339 times, ``v.windowPeriod`` as a duration, ``v.defaultBucket`` as a
@@ -27,6 +28,7 @@ import pytest
 from wardwatch import topics
 from wardwatch.influx_read import flux_rows
 from wardwatch.kafka_io import make_producer, send
+from wardwatch.records.conditions import Condition
 from wardwatch.records.points import point
 
 pytestmark = pytest.mark.integration
@@ -103,6 +105,9 @@ def ward_run(stream_worker, services):
             send(p, topics.VITALS, f.patient_id, {"patient_id": f.patient_id, "bed": f.bed, "ts": ts, **vals})
     bad = {"patient_id": feeds[1].patient_id, "bed": feeds[1].bed, "ts": t0.isoformat(), "temp_f": 99.1}
     send(p, topics.VITALS, feeds[1].patient_id, bad)  # wrong unit: a dead letter
+    # a re-asserted condition whose raise never reached the alert component: an alarm healed
+    lost = Condition(feeds[1].patient_id, feeds[1].bed, "deterioration", True, "medium", t0.isoformat())
+    send(p, topics.CONDITIONS, feeds[1].patient_id, dataclasses.replace(lost, reassert=True).to_dict())
     job = point("batch_job", {"kind": "notes", "status": "ok"}, {"latency_s": 1.5, "count": 1}, begun)
     send(p, topics.POINTS, f"job-{run}", job)  # as batch/worker.py reports a finished job
     p.flush()
@@ -140,6 +145,7 @@ def what_is_wrong(results: dict[str, list[dict]], beds: list[str], begun: dateti
     stages = {r["stage"] for r in results["pipeline: panel 'Latency by stage (p50 and max)' A"]}
     lag_topics = {r["topic"] for r in results["pipeline: panel 'Consumer lag by topic' A"]}
     dead = results["pipeline: panel 'Dead letters per window' A"]
+    faults = results["pipeline: panel 'Re-deliveries, delivery faults and healed alarms' A"]
     annotations = results["patient: annotation 'Alarms'"]
     hr_ecg = results["patient: panel 'Heart rate: ECG (R-R) against the monitor' B"]
     e2e = [
@@ -162,6 +168,10 @@ def what_is_wrong(results: dict[str, list[dict]], beds: list[str], begun: dateti
         "a VT annotation with text": any("vtach" in r["source"] for r in annotations)
         and all(r["text"] for r in annotations),
         "the dead letter counted": sum(r["_value"] for r in dead if r["_field"] == "vitals_deadletter") >= 1,
+        "the healed alarm counted": sum(
+            r["_value"] for r in faults if r["_field"] == "alarms_healed_by_reassertion"
+        )
+        >= 1,
         "latency of every stage": {"vitals", "ecg", "influx.points"} <= stages,
         "lag of every input topic": {"vitals", "ecg", "influx.points"} <= lag_topics,
         "a vitals rate": any(
