@@ -227,11 +227,16 @@ def condition_standing(state: AlertState, cond: Condition) -> str:
     >>> condition_standing({"applied": {"news2": ["2026-01-01T00:09:00+00:00|0|low"]}}, c)
     'late'
     """
-    keys = (state or {}).get("applied", {}).get(cond.source, [])
+    keys = _applied_keys(state, cond.source)
     if condition_key(cond) in keys:
         return "applied"
     ts = datetime.fromisoformat(cond.ts)
     return "late" if any(datetime.fromisoformat(k.split("|", 1)[0]) > ts for k in keys) else "new"
+
+
+def _applied_keys(state: AlertState, source: str) -> list[str]:
+    """The :func:`condition_key` of the last conditions of ``source`` the state took in."""
+    return (state or {}).get("applied", {}).get(source, [])
 
 
 def alert_on_condition(state: AlertState, cond: Condition, now: datetime) -> tuple[AlertState, Events]:
@@ -244,7 +249,7 @@ def alert_on_condition(state: AlertState, cond: Condition, now: datetime) -> tup
     publishes those conditions again, as new records; applied once more to a state that has
     moved on, an old one would raise, escalate or resolve the wrong alarm.
     """
-    if condition_standing(state, cond) == "applied":
+    if condition_key(cond) in _applied_keys(state, cond.source):  # no time parsed on this path
         return state, []
     new, events = _apply_condition(state, cond, now)
     applied = new.setdefault("applied", {}).setdefault(cond.source, [])
