@@ -523,7 +523,7 @@ def _report(
     r: _Run, sm: _Samplers, drive: dict, drain_s: float | None, inputs: tuple, outputs: tuple
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from simulators.load import load_plan
-    from wardwatch.loadtest.expected import TIMER_SOURCES, expected_outputs_in_two
+    from wardwatch.loadtest.expected import TIMER_SOURCES, expected_outputs_parallel
     from wardwatch.loadtest.measure import lag_grows, percentiles, rss_growth
 
     cfg, s = r.cfg, r.s
@@ -537,7 +537,7 @@ def _report(
         prefix=r.prefix,
         send_slots=cfg.send_slots,
     )
-    exp = expected_outputs_in_two(plan, start, s.deterioration_model)
+    exp = expected_outputs_parallel(plan, start, s.deterioration_model)
     delivered = {
         e: v
         for e, v in sm.alerts.received.items()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from simulators.load import SEND_SLOTS, _json, drive, load_ecg_events, load_plan, record_end_s, tick_records
-from wardwatch.loadtest.expected import expected_outputs, expected_outputs_in_two, point_key
+from wardwatch.loadtest.expected import expected_outputs, expected_outputs_parallel, point_key
 from wardwatch.loadtest.measure import lag_grows, percentiles
 from wardwatch.records.ecg import ecg_validate
 from wardwatch.records.vitals import vitals_validate
@@ -126,13 +126,19 @@ def test_expected_outputs_of_a_short_run_have_news2_and_ecg_alerts():
     assert len({point_key(p) for p in exp.points.values()}) == len(exp.points)
 
 
-def test_the_two_paths_in_two_processes_expect_what_one_process_expects():
-    """The vitals path in a second process and the ECG path here, merged: the same alert events
-    (each with its completing record's end time), the same points, and each path's share."""
+def test_the_paths_in_several_processes_expect_what_one_process_expects():
+    """The vitals path in a process of its own and the ECG feeds split among two or three,
+    merged: the same alert events (each with its completing record's end time), the same points,
+    and each path's share; each ECG shard has only its own feeds' alerts."""
     plan = load_plan(12, 25, ecg_share=0.5, prefix="T")
-    one, two = expected_outputs(plan, START), expected_outputs_in_two(plan, START)
-    assert two.alerts == one.alerts and two.points == one.points
-    assert two.classifier == one.classifier
+    one = expected_outputs(plan, START)
+    for n in (2, 3):
+        many = expected_outputs_parallel(plan, START, ecg_processes=n)
+        assert many.alerts == one.alerts and many.points == one.points
+        assert many.classifier == one.classifier
+    shard = expected_outputs(plan, START, vitals=False, ecg_shard=(1, 2))
+    feeds = {f.patient_id for b, f in enumerate(plan.feeds) if b % 2 == 1}
+    assert shard.alerts and {ev["patient_id"] for ev, _ in shard.alerts.values()} <= feeds
     vitals_only = expected_outputs(replace(plan, feeds=[]), START)
     ecg_only = expected_outputs(plan, START, vitals=False)
     assert vitals_only.alerts and ecg_only.alerts and not vitals_only.alerts.keys() & ecg_only.alerts.keys()
