@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from models.ecg import metrics
+from models.ecg.alarms.state import AlarmChange
 
 BEATS = "NLRejAaJSVEF/fQ"
 Span = tuple[float, float]
@@ -145,7 +146,7 @@ def score_record(
     path: Path,
     fs: float,
     duration_s: float,
-    changes: Sequence[Any],
+    changes: Sequence[AlarmChange],
     base: float,
     seconds: float | None = None,
     start_s: float = 0.0,
@@ -157,7 +158,7 @@ def score_record(
 
     end_s = duration_s if seconds is None else min(seconds, duration_s)
     # re-assertions repeat an alarm still on (models.ecg.alarms.state.alarm_reassertions): not changes
-    changes = [c for c in changes if not getattr(c, "reassert", False)]
+    changes = [c for c in changes if not c.reassert]
 
     def clip(eps: list[Span]) -> list[Span]:
         return [(max(a, start_s), min(b, end_s)) for a, b in eps if b > start_s and a < end_s]
