@@ -73,6 +73,14 @@ def test_bench_load_small_ward_nothing_missing(services, tmp_path):
     assert mem["grows"] is None  # 20 s is no soak: too short to judge
     assert (report["beds"], report["seconds"], report["workers"], report["ecg_beds"]) == (30, 20, 1, 9)
     assert report["send_slots"] == 20  # the beds spread over each second (--burst: 1)
+    # what the broker took in: the inputs at their rate, and the run's state changelogs
+    writes = report["broker_writes"]["by_topic"]
+    assert writes["vitals"]["records_per_s"] == pytest.approx(30, rel=0.2), writes
+    assert writes["vitals"]["kb_per_s"] > 0 and writes["ecg"]["kb_per_s"] > writes["vitals"]["kb_per_s"], (
+        writes
+    )
+    assert writes["vitals-state-changelog"]["records_per_s"] > 0, writes  # one state per reading today
+    assert 0 < report["broker_writes"]["changelog_share"] < 1, report["broker_writes"]
 
     # nothing missing: every alert event and point the pure steps give on the same records
     assert report["alerts_expected"] > 10
@@ -92,6 +100,43 @@ def test_bench_load_small_ward_nothing_missing(services, tmp_path):
     # records too and may write their points again after it, e.g. its feed-stopped alarms.)
     deleted = [ln for ln in out.stderr.splitlines() if 'msg="bench load data deleted"' in ln]
     assert deleted and deleted[-1].endswith(" points_left=0"), out.stderr[-2000:]
+
+
+def test_bench_load_stopped_by_sigterm_cleans_up_after_itself(services, tmp_path):
+    """SIGTERM (what ``timeout`` sends) mid-run: the bench exits 143 after its own cleanup; its
+    workers are gone and so are its changelog topics and consumer groups."""
+    import re
+    import signal
+
+    err = tmp_path / "bench.err"
+    with err.open("w") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wardwatch.cli", "bench", "load", "--beds", "6", "--seconds", "120"],
+            stdout=subprocess.DEVNULL,
+            stderr=f,
+            cwd=REPO,
+            env=dict(os.environ),
+        )
+    try:
+
+        def started() -> tuple[str, list[int]] | None:
+            text = err.read_text()
+            run = re.search(r'msg="bench load start" run=(\w+)', text)
+            pids = [int(p) for p in re.findall(r'msg="worker started" .* pid=(\d+)', text)]
+            return (run.group(1), pids) if run and pids else None
+
+        run, pids = wait_for(started, 120, "the bench's workers")
+        app = f"wardwatch-bench-{run}"
+        wait_for(lambda: any("-state-changelog" in t for t in _owned(services, app)[0]), 90, "changelogs")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 128 + signal.SIGTERM, err.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    for pid in pids:  # stopped and reaped by the bench, not left running
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    wait_for(lambda: _owned(services, app) == ([], []), 30, "the run's topics and groups deleted")
 
 
 def _owned(s, app: str) -> tuple[list[str], list[str]]:

@@ -69,6 +69,7 @@ def bench_load(  # noqa: PLR0913, PLR0917 - one typer option per parameter
     from wardwatch.logs import setup_logging
     from wardwatch.settings import get_settings
 
+    _stop_cleanly_on_sigterm()
     setup_logging("WARNING")  # the clients' chatter off; the bench's own lines (no patient ids) on
     logging.getLogger("wardwatch.bench").setLevel(logging.INFO)
     logging.getLogger("kafka").setLevel(logging.ERROR)
@@ -111,6 +112,22 @@ def bench_load(  # noqa: PLR0913, PLR0917 - one typer option per parameter
         console.print(summary_table(report, "WardWatch bench load"))
     if not report["ok"]:
         raise typer.Exit(1)
+
+
+def _stop_cleanly_on_sigterm() -> None:
+    """SIGTERM (``timeout``, a CI runner, ``kill``) ends the run as Ctrl-C does: by an exception
+    in the main thread, so the run's own cleanup still happens (its workers stopped, its
+    compacted changelogs, groups and series deleted, the services it started stopped). Python's
+    default ends the process at once: stop 48's soak, killed by ``timeout``, left 3 GB of ECG
+    changelog behind that the broker's log cleaner went on compacting. A second SIGTERM during
+    the cleanup is ignored (``timeout -k`` still ends it)."""
+    import signal
+
+    def stop(signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _find_max(one, start: int, limit: int, json_out: bool, keep_services: bool) -> None:

@@ -399,6 +399,45 @@ class ProcSampler(_Sampler):
         return [(per_pid[0][i][0], round(sum(s[i][1] for s in per_pid), 1)) for i in range(rounds)]
 
 
+def broker_writes(
+    before: Mapping[str, tuple[int, int]],
+    after: Mapping[str, tuple[int, int]],
+    seconds: float,
+    prefix: str = "",
+) -> dict[str, Any]:
+    """What the brokers took in between two :func:`wardwatch.kafka_io.topic_writes` snapshots,
+    per topic (``prefix`` cut from the run's own topics' names: its changelogs), a second:
+    ``records_per_s`` and ``kb_per_s``; ``total_kb_per_s`` and ``changelog_share`` (the state
+    changelogs' part of the bytes). A topic that took nothing is left out.
+
+    Examples
+    --------
+    >>> before = {"vitals": (100, 10_000), "run-vitals-state-changelog": (0, 0)}
+    >>> after = {"vitals": (300, 30_480), "run-vitals-state-changelog": (200, 81_920)}
+    >>> w = broker_writes(before, after, 2.0, prefix="run-")
+    >>> w["by_topic"]["vitals-state-changelog"], w["changelog_share"]
+    ({'records_per_s': 100.0, 'kb_per_s': 40.0}, 0.8)
+    """
+    seconds = max(seconds, 1e-9)
+    by_topic: dict[str, dict[str, float]] = {}
+    for topic, (n1, b1) in after.items():
+        n0, b0 = before.get(topic, (0, 0))
+        if n1 - n0 <= 0:
+            continue
+        name = topic[len(prefix) :] if prefix and topic.startswith(prefix) else topic
+        by_topic[name] = {
+            "records_per_s": round((n1 - n0) / seconds, 1),
+            "kb_per_s": round(max(0, b1 - b0) / 1024 / seconds, 1),
+        }
+    total = sum(v["kb_per_s"] for v in by_topic.values())
+    changelogs = sum(v["kb_per_s"] for k, v in by_topic.items() if k.endswith("-changelog"))
+    return {
+        "by_topic": dict(sorted(by_topic.items(), key=lambda kv: -kv[1]["kb_per_s"])),
+        "total_kb_per_s": round(total, 1),
+        "changelog_share": round(changelogs / total, 3) if total else None,
+    }
+
+
 def rss_growth(series: Sequence[tuple[float, float]], t0: float, t1: float, beds: int) -> dict[str, Any]:
     """Memory over a run from ``(t, rss MB)`` samples and the driving window ``[t0, t1]``.
 
@@ -440,6 +479,7 @@ __all__ = [
     "LagSampler",
     "PointPoller",
     "ProcSampler",
+    "broker_writes",
     "lag_grows",
     "percentiles",
     "rss_growth",

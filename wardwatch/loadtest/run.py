@@ -34,6 +34,9 @@ the first tick to the end of the drain (``worker``: all workers summed / the lar
 ``worker_memory``: the workers' summed RSS from the first tick to the end of the driving
 (:func:`wardwatch.loadtest.measure.rss_growth`: start, end, per bed, growth per hour over the
 second half, and whether it grows, judged on runs of 10 minutes or more: the soak).
+``broker_writes``: what the broker took in while driving, per topic a second (records and KB;
+the run's own changelogs named without its prefix) and the changelogs' share of the bytes
+(:func:`wardwatch.loadtest.measure.broker_writes`): where the broker's work comes from.
 ``ok``: every expected alert event and point arrived, no unexpected alert event, no dead
 letter, the drain finished, the input topics' lag did not grow without bound
 (:func:`wardwatch.loadtest.measure.lag_grows`; ``lag.max`` and ``lag.end`` count every topic the
@@ -68,6 +71,8 @@ log = logging.getLogger("wardwatch.bench")
 INPUT_TOPICS = (topics.VITALS, topics.ECG)
 GROUP_TOPICS = (topics.VITALS, topics.ECG, topics.CONDITIONS, topics.POINTS)
 OUTPUT_TOPICS = (topics.CONDITIONS, topics.ALERTS, topics.POINTS, topics.DEADLETTER)
+#: the shared topics whose writes the report shows beside the run's own (its changelogs)
+BROKER_TOPICS = (*INPUT_TOPICS, *OUTPUT_TOPICS)
 POINT_SAMPLE_BEDS = 8
 
 
@@ -409,7 +414,7 @@ def run_load(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run one load test; return the report (the JSON) and the time series for a plot."""
     from simulators.vitals import ward_plan
-    from wardwatch.kafka_io import end_offsets
+    from wardwatch.kafka_io import end_offsets, topic_writes
     from wardwatch.loadtest.measure import AlertFollower, LagSampler, PointPoller, ProcSampler
 
     r = _Run(cfg, s)
@@ -444,8 +449,10 @@ def run_load(
         for name, pid in (("kafka", kafka.pid(s)), ("influxdb", influx.pid(s)), ("bench", os.getpid())):
             if pid:
                 samplers.procs.add(name, pid)
+        written = [topic_writes(f"{r.group}-", BROKER_TOPICS, s)]
         drive = _drive(r, samplers, progress, on_update)
         in_end = end_offsets(list(INPUT_TOPICS))
+        written.append(topic_writes(f"{r.group}-", BROKER_TOPICS, s))
         drain_s = _drain(r, samplers, in_end, progress, on_update)
         time.sleep(2 * 0.5 + 1.0)  # the followers' last polls
         samplers.stop_all()
@@ -453,7 +460,7 @@ def run_load(
         _stop_workers(r)
         progress.phase = "checking"
         on_update(progress)
-        return _report(r, samplers, drive, drain_s, (in_start, in_end), (out_start, out_end))
+        return _report(r, samplers, drive, drain_s, (in_start, in_end), (out_start, out_end), written)
     finally:
         _stop_workers(r)
         if not cfg.keep_data:
@@ -520,11 +527,11 @@ def _per_cpu_ratio(n: int, worker_cpu_s: float, raw_cpu_s: float) -> float | Non
 
 
 def _report(
-    r: _Run, sm: _Samplers, drive: dict, drain_s: float | None, inputs: tuple, outputs: tuple
+    r: _Run, sm: _Samplers, drive: dict, drain_s: float | None, inputs: tuple, outputs: tuple, written: list
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from simulators.load import load_plan
     from wardwatch.loadtest.expected import TIMER_SOURCES, expected_outputs_parallel
-    from wardwatch.loadtest.measure import lag_grows, percentiles, rss_growth
+    from wardwatch.loadtest.measure import broker_writes, lag_grows, percentiles, rss_growth
 
     cfg, s = r.cfg, r.s
     start: datetime = drive["start"]
@@ -612,6 +619,7 @@ def _report(
         ],
         "rss_mb": rss,
         "worker_memory": memory,
+        "broker_writes": broker_writes(written[0], written[1], drive_s, prefix=f"{r.group}-"),
         "pipeline_msgs_per_s": pipe,
         "raw_msgs_per_s": raw,
         "faust_vs_raw": _per_cpu_ratio(sum(n_in.values()), cpu.get("worker", 0.0), raw_cpu),
