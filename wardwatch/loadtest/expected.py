@@ -15,10 +15,12 @@ lifecycle's timer events (origin ``timer``: re-notification of unacknowledged al
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -44,31 +46,59 @@ def point_key(p: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...], int]
     return p["measurement"], tuple(sorted(p["tags"].items())), int(p["time_ns"])
 
 
+def _digest(key: tuple[str, tuple[tuple[str, str], ...], int]) -> int:
+    """64 bits of a point's key, the same in every process (``hash`` of a str is not)."""
+    return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "little")
+
+
 @dataclass
 class Expected:
     """Alert events by ``event_id`` with the device end time (POSIX s) of the record that
-    completed their condition; points by :func:`point_key`."""
+    completed their condition; points by :func:`point_key` (``keep_points``), or else only what
+    counting them needs: per measurement, a 64-bit digest of each point's key and the fields
+    every point carries. A load test counts points per measurement; an hour at 2,000 beds is
+    ~16 M points, and their dicts (~1.4 KB each) ran the offline check out of memory (stop 49)."""
 
     alerts: dict[str, tuple[dict[str, Any], float]] = field(default_factory=dict)
     points: dict[tuple[str, tuple[tuple[str, str], ...], int], dict[str, Any]] = field(default_factory=dict)
     classifier: str = ""
+    keep_points: bool = True
+    digests: dict[str, set[int]] = field(default_factory=dict)  #: per measurement (not keep_points)
+    fields: dict[str, frozenset[str]] = field(default_factory=dict)  #: common to every point, per measurement
 
     def add_points(self, points: list[dict[str, Any]]) -> None:
         for p in points:
             if p["tags"].get("source") in TIMER_SOURCES:
                 continue
-            self.points[point_key(p)] = p
+            key = point_key(p)
+            m = key[0]
+            if self.keep_points:
+                self.points[key] = p
+            else:
+                self.digests.setdefault(m, set()).add(_digest(key))
+            common = self.fields.get(m)
+            self.fields[m] = frozenset(p["fields"]) if common is None else common & p["fields"].keys()
+
+    def merge(self, other: Expected) -> None:
+        """Take in another part's alerts and points (a part of the same run: other patients)."""
+        self.alerts.update(other.alerts)
+        self.points.update(other.points)
+        for m, d in other.digests.items():
+            self.digests.setdefault(m, set()).update(d)
+        for m, f in other.fields.items():
+            self.fields[m] = f if m not in self.fields else self.fields[m] & f
 
     def by_measurement(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
         for m, _, _ in self.points:
             out[m] += 1
+        for m, d in self.digests.items():
+            out[m] += len(d)
         return dict(out)
 
     def common_field(self, measurement: str) -> str:
         """A field every expected point of ``measurement`` carries (to count them in InfluxDB)."""
-        sets = [set(p["fields"]) for (m, _, _), p in self.points.items() if m == measurement]
-        common = set.intersection(*sets) if sets else set()
+        common = self.fields.get(measurement)
         if not common:
             raise ValueError(f"no field common to every {measurement!r} point")
         return sorted(common)[0]
@@ -88,9 +118,9 @@ def _classifier() -> tuple[Any, str]:
 class _Steps:
     """The worker's pure steps with their per-patient states, fed record by record."""
 
-    def __init__(self, deterioration_model: str) -> None:
+    def __init__(self, deterioration_model: str, keep_points: bool = True) -> None:
         model = load_model(deterioration_model)
-        self.exp = Expected()
+        self.exp = Expected(keep_points=keep_points)
         self.vstates: dict[str, VitalsState] = {}
         self.astates: dict[tuple[str, str], AlertState] = {}
         self.det = lambda st, reading, news2: deterioration_step(st, reading, news2, model=model)
@@ -122,12 +152,14 @@ def expected_outputs(
     *,
     vitals: bool = True,
     ecg_shard: tuple[int, int] = (0, 1),
+    keep_points: bool = True,
 ) -> Expected:
     """Run the pure steps over every record of ``plan`` sent from ``start`` (see module doc);
     ``vitals`` False: leave the vitals path out (a plan without ``feeds`` has no ECG path);
     ``ecg_shard`` ``(k, n)``: only the ECG feeds whose index is ``k`` modulo ``n`` (see
-    :func:`expected_outputs_parallel`)."""
-    steps = _Steps(deterioration_model)
+    :func:`expected_outputs_parallel`); ``keep_points`` False: the points only counted
+    (:class:`Expected`)."""
+    steps = _Steps(deterioration_model, keep_points)
     classifier, version = _classifier()
     versions = {"beat_classifier": version}
     exp = steps.exp
@@ -165,28 +197,32 @@ def expected_outputs(
 
 
 def expected_outputs_parallel(
-    plan: LoadPlan, start: datetime, deterioration_model: str = "vitals", ecg_processes: int = 2
+    plan: LoadPlan,
+    start: datetime,
+    deterioration_model: str = "vitals",
+    ecg_processes: int = 2,
+    keep_points: bool = True,
 ) -> Expected:
     """:func:`expected_outputs` in ``ecg_processes`` + 1 processes: the vitals path in one, the
     ECG feeds split among the others (one of them this one). Alert state is per patient and
     source and the ECG state per patient, so the parts share no state; their alert events and
     points are merged. The ECG path is the longer one: a 30-minute run at 2,000 beds took ~30
     minutes in one process, and ~24 with the vitals path beside it (stop 48)."""
-    ctx = multiprocessing.get_context("spawn")  # the caller may have threads; a fresh interpreter
-    n = max(1, ecg_processes)
-    with ctx.Pool(n) as pool:
-        parts = [pool.apply_async(expected_outputs, (replace(plan, feeds=[]), start, deterioration_model))]
-        parts += [
-            pool.apply_async(
-                expected_outputs, (plan, start, deterioration_model), {"vitals": False, "ecg_shard": (k, n)}
+    # spawn: the caller may have threads, so a fresh interpreter. An executor, not a Pool: a
+    # part whose process dies (the kernel's OOM killer, stop 49) raises BrokenProcessPool here
+    # instead of leaving this process waiting for its result for ever.
+    n, model, keep = max(1, ecg_processes), deterioration_model, keep_points
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = [pool.submit(expected_outputs, replace(plan, feeds=[]), start, model, keep_points=keep)]
+        for k in range(1, n):
+            parts.append(
+                pool.submit(
+                    expected_outputs, plan, start, model, vitals=False, ecg_shard=(k, n), keep_points=keep
+                )
             )
-            for k in range(1, n)
-        ]
-        exp = expected_outputs(plan, start, deterioration_model, vitals=False, ecg_shard=(0, n))
+        exp = expected_outputs(plan, start, model, vitals=False, ecg_shard=(0, n), keep_points=keep)
         for part in parts:
-            got = part.get()
-            exp.alerts.update(got.alerts)
-            exp.points.update(got.points)
+            exp.merge(part.result())
     return exp
 
 

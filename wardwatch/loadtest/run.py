@@ -544,7 +544,7 @@ def _report(
         prefix=r.prefix,
         send_slots=cfg.send_slots,
     )
-    exp = expected_outputs_parallel(plan, start, s.deterioration_model)
+    exp = expected_outputs_parallel(plan, start, s.deterioration_model, keep_points=False)
     delivered = {
         e: v
         for e, v in sm.alerts.received.items()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -11,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from simulators.load import SEND_SLOTS, _json, drive, load_ecg_events, load_plan, record_end_s, tick_records
-from wardwatch.loadtest.expected import expected_outputs, expected_outputs_parallel, point_key
+from wardwatch.loadtest.expected import Expected, expected_outputs, expected_outputs_parallel, point_key
 from wardwatch.loadtest.measure import lag_grows, percentiles
 from wardwatch.records.ecg import ecg_validate
 from wardwatch.records.vitals import vitals_validate
@@ -136,6 +138,10 @@ def test_the_paths_in_several_processes_expect_what_one_process_expects():
         many = expected_outputs_parallel(plan, START, ecg_processes=n)
         assert many.alerts == one.alerts and many.points == one.points
         assert many.classifier == one.classifier
+    counted = expected_outputs_parallel(plan, START, keep_points=False)  # what bench load runs
+    assert counted.alerts == one.alerts and not counted.points
+    assert counted.by_measurement() == one.by_measurement()
+    assert counted.fields == one.fields and all(counted.common_field(m) for m in counted.fields)
     shard = expected_outputs(plan, START, vitals=False, ecg_shard=(1, 2))
     feeds = {f.patient_id for b, f in enumerate(plan.feeds) if b % 2 == 1}
     assert shard.alerts and {ev["patient_id"] for ev, _ in shard.alerts.values()} <= feeds
@@ -154,3 +160,38 @@ def test_percentiles_and_lag_growth():
     assert not lag_grows(keeping_up, 0, 60, 600.0)
     falling_behind = [(float(t), 100 * t) for t in range(60)]  # 100 msgs/s behind of 600 in
     assert lag_grows(falling_behind, 0, 60, 600.0) is True  # a plain bool: the report is JSON
+
+
+def test_counted_points_are_deduplicated_and_their_common_fields_kept():
+    """``keep_points=False`` keeps a digest per point key: a point sent twice counts once, and
+    a field counts as common only when every point of its measurement carries it."""
+    exp = Expected(keep_points=False)
+    a = {"measurement": "vitals", "tags": {"patient": "P1"}, "time_ns": 1}
+    a["fields"] = {"hr_bpm": 70, "rr_bpm": 12}
+    b = {**a, "time_ns": 2, "fields": {"hr_bpm": 71}}
+    exp.add_points([a, a, b])
+    other = Expected(keep_points=False)
+    other.add_points([{**a, "tags": {"patient": "P2"}}, a])
+    exp.merge(other)
+    assert exp.by_measurement() == {"vitals": 3} and not exp.points
+    assert exp.common_field("vitals") == "hr_bpm" and exp.fields["vitals"] == {"hr_bpm"}
+
+
+def test_a_part_whose_process_dies_raises_instead_of_hanging(monkeypatch):
+    """The offline check's parts run in processes of their own; one killed (stop 49: by the
+    kernel's OOM killer) must fail the check, not leave it waiting for ever."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    import wardwatch.loadtest.expected as expected_mod
+
+    plan = load_plan(4, 5, ecg_share=0.5, prefix="T")
+    monkeypatch.setattr(expected_mod, "expected_outputs", _die_in_a_child)
+    with pytest.raises(BrokenProcessPool):
+        expected_mod.expected_outputs_parallel(plan, START)
+
+
+def _die_in_a_child(*args, **kwargs):
+    """``expected_outputs`` stand-in: a pool process exits at once; here (the parent) it returns."""
+    if multiprocessing.parent_process() is not None:
+        os._exit(9)
+    return Expected()
