@@ -293,9 +293,16 @@ def _drive(r: _Run, samplers: Any, progress: Progress, on_update: Callable[[Prog
                 out["stats"] = msg["done"]
             on_update(progress)
         out["end_wall"] = time.time()
-    finally:
-        if proc.wait(timeout=60) != 0 or "stats" not in out:
-            raise RuntimeError(f"simulator exited with {proc.returncode}; see {r.folder / 'simulator.log'}")
+    except BaseException:  # stopped mid-run (SIGTERM, Ctrl-C, an error): the simulator stops too
+        proc.terminate()  # (its own session: a signal to this process does not reach it)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+    if proc.wait(timeout=60) != 0 or "stats" not in out:
+        raise RuntimeError(f"simulator exited with {proc.returncode}; see {r.folder / 'simulator.log'}")
     return out
 
 
