@@ -157,24 +157,30 @@ def end_offsets(topics: list[str], s: Settings | None = None) -> dict[TopicParti
 
 def topic_writes(
     prefix: str, topics: Iterable[str] = (), s: Settings | None = None
-) -> dict[str, tuple[int, int]]:
+) -> dict[str, tuple[int, int | None]]:
     """Per topic (``topics`` and every topic whose name starts with ``prefix``): its records so
     far (the sum of its partitions' end offsets) and the bytes its partitions hold on the
     brokers' log directories (DescribeLogDirs). Two snapshots give what was written between
     them: the records exactly, the bytes approximately (compaction and retention can shrink a
-    log meanwhile)."""
+    log meanwhile; None where the broker does not say: the client may not describe its log
+    directories)."""
     from kafka.admin import KafkaAdminClient
 
     s = s or get_settings()
     admin = KafkaAdminClient(**client_config(s))
     try:
         names = sorted({*topics, *(t for t in admin.list_topics() if prefix and t.startswith(prefix))})
-        sizes: dict[str, int] = dict.fromkeys(names, 0)
-        for broker in admin.describe_log_dirs():
-            for log_dir in broker.get("log_dirs", ()):
-                for t in log_dir.get("topics", ()):
-                    if t["name"] in sizes:
-                        sizes[t["name"]] += sum(int(p["partition_size"]) for p in t["partitions"])
+        sizes: dict[str, int | None] = dict.fromkeys(names, 0)
+        try:
+            for broker in admin.describe_log_dirs():
+                for log_dir in broker.get("log_dirs", ()):
+                    for t in log_dir.get("topics", ()):
+                        if t["name"] in sizes:
+                            sizes[t["name"]] = (sizes[t["name"]] or 0) + sum(
+                                int(p["partition_size"]) for p in t["partitions"]
+                            )
+        except Exception:  # noqa: BLE001 - e.g. a user without DESCRIBE on the cluster: records only
+            sizes = dict.fromkeys(names)
     finally:
         admin.close()
     records: dict[str, int] = dict.fromkeys(names, 0)

@@ -400,15 +400,16 @@ class ProcSampler(_Sampler):
 
 
 def broker_writes(
-    before: Mapping[str, tuple[int, int]],
-    after: Mapping[str, tuple[int, int]],
+    before: Mapping[str, tuple[int, int | None]],
+    after: Mapping[str, tuple[int, int | None]],
     seconds: float,
     prefix: str = "",
 ) -> dict[str, Any]:
     """What the brokers took in between two :func:`wardwatch.kafka_io.topic_writes` snapshots,
     per topic (``prefix`` cut from the run's own topics' names: its changelogs), a second:
-    ``records_per_s`` and ``kb_per_s``; ``total_kb_per_s`` and ``changelog_share`` (the state
-    changelogs' part of the bytes). A topic that took nothing is left out.
+    ``records_per_s`` and ``kb_per_s`` (None where a snapshot has no size); ``total_kb_per_s``
+    and ``changelog_share`` (the state changelogs' part of the bytes; None without sizes). A
+    topic that took nothing is left out.
 
     Examples
     --------
@@ -417,23 +418,24 @@ def broker_writes(
     >>> w = broker_writes(before, after, 2.0, prefix="run-")
     >>> w["by_topic"]["vitals-state-changelog"], w["changelog_share"]
     ({'records_per_s': 100.0, 'kb_per_s': 40.0}, 0.8)
+    >>> broker_writes({"vitals": (0, None)}, {"vitals": (10, None)}, 1.0)["by_topic"]
+    {'vitals': {'records_per_s': 10.0, 'kb_per_s': None}}
     """
     seconds = max(seconds, 1e-9)
-    by_topic: dict[str, dict[str, float]] = {}
+    by_topic: dict[str, dict[str, float | None]] = {}
     for topic, (n1, b1) in after.items():
         n0, b0 = before.get(topic, (0, 0))
         if n1 - n0 <= 0:
             continue
         name = topic[len(prefix) :] if prefix and topic.startswith(prefix) else topic
-        by_topic[name] = {
-            "records_per_s": round((n1 - n0) / seconds, 1),
-            "kb_per_s": round(max(0, b1 - b0) / 1024 / seconds, 1),
-        }
-    total = sum(v["kb_per_s"] for v in by_topic.values())
-    changelogs = sum(v["kb_per_s"] for k, v in by_topic.items() if k.endswith("-changelog"))
+        kb = None if b0 is None or b1 is None else round(max(0, b1 - b0) / 1024 / seconds, 1)
+        by_topic[name] = {"records_per_s": round((n1 - n0) / seconds, 1), "kb_per_s": kb}
+    sized = {k: v["kb_per_s"] for k, v in by_topic.items() if v["kb_per_s"] is not None}
+    total = sum(sized.values())
+    changelogs = sum(v for k, v in sized.items() if k.endswith("-changelog"))
     return {
-        "by_topic": dict(sorted(by_topic.items(), key=lambda kv: -kv[1]["kb_per_s"])),
-        "total_kb_per_s": round(total, 1),
+        "by_topic": dict(sorted(by_topic.items(), key=lambda kv: -(kv[1]["kb_per_s"] or 0.0))),
+        "total_kb_per_s": round(total, 1) if sized else None,
         "changelog_share": round(changelogs / total, 3) if total else None,
     }
 
