@@ -143,9 +143,11 @@ def load_plan(
 
 
 def tick_records(
-    plan: LoadPlan, start: datetime
+    plan: LoadPlan, start: datetime, vitals: bool = True
 ) -> Iterator[tuple[int, list[dict[str, Any]], list[dict[str, Any]]]]:
-    """Yield ``(i, vitals readings, ECG chunks)`` for every tick of the run (see Timing above)."""
+    """Yield ``(i, vitals readings, ECG chunks)`` for every tick of the run (see Timing above);
+    ``vitals`` False: no readings (the chunks are the same: they draw nothing from the
+    readings' random numbers), for a caller that runs the ECG path alone."""
     rng = np.random.default_rng(plan.seed + 1)
     last: dict[str, dict[str, float]] = {p.patient_id: {} for p in plan.patients}
     n = round(ECG_FS_HZ)
@@ -154,7 +156,7 @@ def tick_records(
         tick = start + timedelta(seconds=i)
         readings = [
             vitals_at(p, i, plan.seconds, rng, tick + at[b], last[p.patient_id])
-            for b, p in enumerate(plan.patients)
+            for b, p in enumerate(plan.patients if vitals else ())
         ]
         chunks = []
         for b, f in enumerate(plan.feeds):

@@ -170,23 +170,22 @@ def topic_writes(
     admin = KafkaAdminClient(**client_config(s))
     try:
         names = sorted({*topics, *(t for t in admin.list_topics() if prefix and t.startswith(prefix))})
-        sizes: dict[str, int | None] = dict.fromkeys(names, 0)
+        sizes = dict.fromkeys(names, 0)
         try:
             for broker in admin.describe_log_dirs():
                 for log_dir in broker.get("log_dirs", ()):
                     for t in log_dir.get("topics", ()):
                         if t["name"] in sizes:
-                            sizes[t["name"]] = (sizes[t["name"]] or 0) + sum(
-                                int(p["partition_size"]) for p in t["partitions"]
-                            )
+                            sizes[t["name"]] += sum(int(p["partition_size"]) for p in t["partitions"])
+            sized = True
         except Exception:  # noqa: BLE001 - e.g. a user without DESCRIBE on the cluster: records only
-            sizes = dict.fromkeys(names)
+            sized = False
     finally:
         admin.close()
     records: dict[str, int] = dict.fromkeys(names, 0)
     for tp, end in end_offsets(names, s).items():
         records[tp.topic] += int(end)
-    return {t: (records[t], sizes[t]) for t in names}
+    return {t: (records[t], sizes[t] if sized else None) for t in names}
 
 
 def committed_offsets(

@@ -170,8 +170,8 @@ def expected_outputs(
     phase = [plan.phase(b) for b in range(plan.beds)]  # the feeds are the first beds
     last_phase = max(phase)  # the tick's last send
     shard, shards = ecg_shard
-    for i, readings, all_chunks in tick_records(plan, start):
-        for b, r in enumerate(readings if vitals else ()):
+    for i, readings, all_chunks in tick_records(plan, start, vitals=vitals):
+        for b, r in enumerate(readings):
             end_s = record_end_s(start, i, phase[b])
             steps.reading(r, end_s, datetime.fromtimestamp(end_s, UTC))
         feed_ix = range(shard, len(all_chunks), shards)  # a chunk's index is its feed's, and its bed's

@@ -250,12 +250,17 @@ def _wait_group_stable(r: _Run, timeout_s: float = 90.0) -> None:
 
 
 def _stop_workers(r: _Run) -> None:
-    for p in r.workers:
+    _terminate(r.workers, 30.0)
+
+
+def _terminate(procs: list[subprocess.Popen], timeout_s: float) -> None:
+    """SIGTERM each of ``procs`` still running, then wait for each: SIGKILL after ``timeout_s``."""
+    for p in procs:
         if p.poll() is None:
             p.terminate()
-    for p in r.workers:
+    for p in procs:
         try:
-            p.wait(timeout=30)
+            p.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
@@ -294,12 +299,7 @@ def _drive(r: _Run, samplers: Any, progress: Progress, on_update: Callable[[Prog
             on_update(progress)
         out["end_wall"] = time.time()
     except BaseException:  # stopped mid-run (SIGTERM, Ctrl-C, an error): the simulator stops too
-        proc.terminate()  # (its own session: a signal to this process does not reach it)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _terminate([proc], 10.0)  # (its own session: a signal to this process does not reach it)
         raise
     if proc.wait(timeout=60) != 0 or "stats" not in out:
         raise RuntimeError(f"simulator exited with {proc.returncode}; see {r.folder / 'simulator.log'}")
