@@ -5,8 +5,13 @@ A discharge (a record on ``admissions``, see :mod:`wardwatch.records.admissions`
 
 1. the patient's open alarms are resolved (:func:`models.alarms.lifecycle.alert_on_discharge`,
    reason "discharged..." or "idle...") and those events published and acknowledged first, so
-   subscribers see every alarm close;
-2. then the patient's entries of ``alerts-open``, ``vitals-state`` and ``ecg-state`` are deleted
+   subscribers see every alarm close; the patient's ``alerts-open`` entry keeps only the
+   discharge mark, so that a condition of the ended stay still on its way (a worker behind: the
+   ECG worker drops its state only when it reads the discharge) raises no "ghost" alarm: it is
+   dead-lettered (``out_of_order``). The alert agent's timer deletes the entry once the mark is
+   :data:`models.alarms.lifecycle.DISCHARGE_MARK_S` old; the first active condition after the
+   discharge (a readmission) ends the mark instead;
+2. then the patient's entries of ``vitals-state`` and ``ecg-state`` are deleted
    (:meth:`streams.tables.PatientStateTable.retire`: a tombstone on the changelog partition, so
    compaction drops the patient and a restarted worker does not restore them), and the
    process-local ECG detector with them (the states this worker holds:
@@ -20,7 +25,8 @@ timer then judges a patient by its vitals alone.
 
 Every patient topic is keyed by patient id with the same partition count, so the partition of
 the discharge record (or of the state, for the timer) is the patient's partition in all three
-tables. A reading that arrives after a discharge starts a new state (a readmission).
+tables. A reading that arrives after a discharge starts a new state; its alarms are raised when
+it is later than the discharge (a readmission).
 
 Idle: a patient whose ``vitals-state`` and ``ecg-state`` entries (on this worker's active
 partitions) did not change for ``patient_idle_evict_h`` hours of the worker's wall clock is
@@ -77,13 +83,14 @@ def idle_step(seen: Marks, current: dict[str, Any], now_s: float, idle_s: float)
 
 async def discharge(patient_id: str, partition: int, ts: datetime, reason: str) -> int:
     """Resolve the patient's open alarms, then drop its state (see the module docstring).
-    Returns the number of alert events. Discharging a patient with no state only writes
-    tombstones (a re-delivered discharge changes nothing)."""
+    Returns the number of alert events. Discharging a patient with no state only writes the
+    mark and tombstones (a re-delivered discharge changes nothing)."""
     async with alerts_lock:
         state: AlertState = open_alerts[patient_id]  # the table's default: {}
-        _, events = alert_on_discharge(state, patient_id, ts.isoformat(), reason)
+        state, events = alert_on_discharge(state, patient_id, ts.isoformat(), reason)
         await publish_alert_events(patient_id, events)
-        await open_alerts.retire(patient_id, partition)
+        state["partition"] = partition
+        await open_alerts.write({patient_id: state})  # the discharge mark
     await retire_patient(patient_id, partition)
     metrics.incr("patients_discharged")
     log_event(

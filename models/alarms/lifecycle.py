@@ -38,6 +38,10 @@ deterioration model and the ECG alarms, every minute of device time while active
 escalates only what the state missed (a raise or rise lost on its way; the event's ``reason``
 says so) and never lowers, reactivates or resolves an alarm.
 
+A discharge resolves every open alert and leaves a mark (``discharged_ts``): a condition of the
+ended stay that arrives afterwards (device time at or before the mark) raises nothing, and the
+first active condition after it (a readmission) ends the mark (:func:`from_before_discharge`).
+
 Every event carries the alert's lifecycle state after it (``priority``, ``active``,
 ``acknowledged``, ``silenced_until``, ``level``) and a ``reason``: the audit trail's *why*.
 
@@ -110,6 +114,7 @@ class AlertState(TypedDict, total=False):
     partition: int  # set by the agent: the changelog partition (the engine ignores it)
     offset: int  # set by the agent: the last condition's offset (re-delivery check; ignored here)
     applied: dict[str, list[str]]  # source -> keys of its last conditions (see alert_on_condition)
+    discharged_ts: str  # the patient's last discharge, until readmitted (see alert_on_discharge)
 
 
 @dataclass(frozen=True)
@@ -247,11 +252,17 @@ def alert_on_condition(state: AlertState, cond: Condition, now: datetime) -> tup
     :func:`condition_key`, among the last :data:`APPLIED_KEEP` of its source) changes nothing:
     a stream worker that dies re-processes its input since its last state checkpoint and
     publishes those conditions again, as new records; applied once more to a state that has
-    moved on, an old one would raise, escalate or resolve the wrong alarm.
+    moved on, an old one would raise, escalate or resolve the wrong alarm. Nor does one from
+    before the patient's discharge (:func:`from_before_discharge`); an active one after it
+    ends the discharge mark (a readmission).
     """
     if condition_key(cond) in _applied_keys(state, cond.source):  # no time parsed on this path
         return state, []
+    if from_before_discharge(state, cond):
+        return state, []
     new, events = _apply_condition(state, cond, now)
+    if cond.active:  # a source active after the discharge: the patient was readmitted
+        new.pop("discharged_ts", None)
     applied = new.setdefault("applied", {}).setdefault(cond.source, [])
     applied.append(condition_key(cond))
     del applied[:-APPLIED_KEEP]
@@ -418,12 +429,15 @@ def alert_on_discharge(state: AlertState, patient_id: str, ts: str, reason: str)
     """The patient left the unit (a discharge, or the worker evicting an idle patient): every open
     alert is resolved, whatever its state (active, latched, unacknowledged, silenced), so that
     subscribers see it close; ``reason`` says why ("discharged: ...", "idle: ..."). The events
-    are stamped ``ts`` (the discharge's time), origin ``discharge``. Returns the empty state.
+    are stamped ``ts`` (the discharge's time), origin ``discharge``. Returns the state with no
+    open alert and the discharge mark ``discharged_ts`` (the later of ``ts`` and an earlier
+    mark): the conditions of the ended stay still on their way (:func:`from_before_discharge`)
+    then raise nothing.
 
     Examples
     --------
     >>> alert_on_discharge({}, "P1", "2026-11-26T10:00:00+00:00", "discharged")
-    ({'open': {}}, [])
+    ({'open': {}, 'discharged_ts': '2026-11-26T10:00:00+00:00'}, [])
     """
     state, open_ = _open_state(state)
     events = []
@@ -431,7 +445,56 @@ def alert_on_discharge(state: AlertState, patient_id: str, ts: str, reason: str)
         cur["active"] = False
         events.append(_event("resolved", "discharge", cur, patient_id, source, ts, reason))
     open_.clear()
+    mark = state.get("discharged_ts")
+    if mark is None or datetime.fromisoformat(ts) > datetime.fromisoformat(mark):
+        state["discharged_ts"] = ts
     return state, events
+
+
+#: how long after its time (on the worker's clock) a discharge mark is kept; a condition of the
+#: ended stay later than this (a worker down for over an hour) would raise its alarm again
+DISCHARGE_MARK_S = 3600.0
+
+
+def from_before_discharge(state: AlertState, cond: Condition) -> bool:
+    """Whether ``cond`` belongs to a stay the patient was discharged from: ``state`` carries a
+    discharge mark (:func:`alert_on_discharge`) and the condition's device time is the mark's
+    or earlier. Such conditions reach the alert agent after the discharge when a worker is
+    behind (the ECG worker drops its state only when it reads the discharge; a late reading);
+    taken in, one would raise a "ghost" alarm for a patient no longer on the unit, open until
+    the patient's next discharge or eviction. A re-assertion later than the mark is taken in:
+    its source is still sending data of this patient after the discharge (and a readmitted
+    patient whose source's state a late record of the ended stay started is alarmed by it).
+
+    Examples
+    --------
+    >>> st, _ = alert_on_discharge({}, "P1", "2026-01-01T10:00:00+00:00", "discharged")
+    >>> late = Condition("P1", "B1", "ecg.vtach", True, "high", "2026-01-01T09:59:58+00:00")
+    >>> after = Condition("P1", "B1", "news2", True, "high", "2026-01-01T10:30:00+00:00")
+    >>> from_before_discharge(st, late), from_before_discharge(st, after), from_before_discharge({}, late)
+    (True, False, False)
+    """
+    mark = (state or {}).get("discharged_ts")
+    if mark is None:
+        return False
+    return datetime.fromisoformat(cond.ts) <= datetime.fromisoformat(mark)
+
+
+def discharge_mark_expired(state: AlertState, now: datetime, keep_s: float = DISCHARGE_MARK_S) -> bool:
+    """Whether ``state`` is only a discharge mark (no open alert) at least ``keep_s`` old at
+    ``now``: the patient's entry can go.
+
+    Examples
+    --------
+    >>> st, _ = alert_on_discharge({}, "P1", "2026-01-01T10:00:00+00:00", "discharged")
+    >>> [discharge_mark_expired(st, datetime.fromisoformat(t)) for t in
+    ...  ("2026-01-01T10:59:59+00:00", "2026-01-01T11:00:00+00:00")]
+    [False, True]
+    """
+    mark = (state or {}).get("discharged_ts")
+    if mark is None or state.get("open"):
+        return False
+    return (now - datetime.fromisoformat(mark)).total_seconds() >= keep_s
 
 
 def alert_on_tick(

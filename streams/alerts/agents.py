@@ -39,6 +39,8 @@ from models.alarms.lifecycle import (
     alert_on_tick,
     alert_points,
     condition_standing,
+    discharge_mark_expired,
+    from_before_discharge,
 )
 from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
@@ -185,6 +187,9 @@ async def _raise_batch(events: list) -> None:
                 )
                 sends.append(deadletter_output(event, late, CONDITIONS))
                 continue
+        if from_before_discharge(current, cond):
+            sends.append(deadletter_output(event, _after_discharge(current, pid, cond), CONDITIONS))
+            continue
         state, new_events = alert_on_condition(current, cond, now)
         if cond.reassert and new_events:  # the raise or rise before it was never applied
             metrics.incr("alarms_healed_by_reassertion")
@@ -205,6 +210,25 @@ async def _raise_batch(events: list) -> None:
     for pid, new_events in raised:
         _logged(pid, new_events)
     await open_alerts.write(states)
+
+
+def _after_discharge(state: AlertState, patient_id: str, cond: Condition) -> InvalidRecord:
+    """Count and log a condition of a stay the patient was discharged from; the reason it is
+    dead-lettered with (it raises no alarm)."""
+    metrics.incr("conditions_after_discharge")
+    log_event(
+        log,
+        "condition of an ended stay",
+        logging.WARNING,
+        source=cond.source,
+        reassert=cond.reassert,
+        patient=pid_ref(patient_id),
+    )
+    return InvalidRecord(
+        "out_of_order",
+        f"from {cond.ts}, a stay that ended: the patient was discharged at {state['discharged_ts']};"
+        " no alarm is raised",
+    )
 
 
 def _passed_over(event: Any, patient_id: str, standing: str) -> None:
@@ -306,13 +330,20 @@ async def escalate_alerts() -> None:
 
 async def tick_alerts(now: datetime, partitions: set[int]) -> int:
     """Run the lifecycle's tick over the open alerts of ``partitions`` (a standby copy of another
-    worker's partition is left to that worker); publish the events, then write the states.
+    worker's partition is left to that worker); publish the events, then write the states; then
+    drop the entries of discharged patients whose mark has expired (a tombstone each).
     Returns the number of events."""
     async with alerts_lock:
         changed: dict[str, AlertState] = {}
         events_of: dict[str, list[dict[str, Any]]] = {}
+        gone: dict[str, int] = {}  # discharged patients whose mark has expired -> partition
         for pid, st in list(open_alerts.items()):
-            if not st or not st.get("open") or st.get("partition") not in partitions:
+            if not st or st.get("partition") not in partitions:
+                continue
+            if discharge_mark_expired(st, now):
+                gone[pid] = int(st["partition"])
+                continue
+            if not st.get("open"):
                 continue
             new, events = alert_on_tick(st, pid, now, POLICY)
             if new != st:
@@ -324,4 +355,6 @@ async def tick_alerts(now: datetime, partitions: set[int]) -> int:
             for pid, evs in events_of.items():
                 _logged(pid, evs)
         await open_alerts.write(changed)
+        for pid, partition in gone.items():
+            await open_alerts.retire(pid, partition)
         return sum(len(e) for e in events_of.values())

@@ -1,8 +1,9 @@
 """Bounded per-patient state against the real services (issue #20): ``wardwatch patients
-discharge`` resolves the patient's open alarm (subscribers see it close) and tombstones the
-patient's entries on the worker's changelogs; a new reading afterwards starts from nothing (a new
-alarm id). A patient with no data for ``WARDWATCH_PATIENT_IDLE_EVICT_H`` is evicted the same way
-by the worker's timer."""
+discharge`` resolves the patient's open alarm (subscribers see it close), tombstones the
+patient's vitals state and leaves only the discharge mark in its alert state; a late reading of
+the ended stay raises no alarm (its condition is dead-lettered), and a reading after the discharge
+starts from nothing (a new alarm id). A patient with no data for
+``WARDWATCH_PATIENT_IDLE_EVICT_H`` is evicted the same way by the worker's timer."""
 
 from __future__ import annotations
 
@@ -46,29 +47,32 @@ def produce(pid: str, ts: datetime, values: dict) -> None:
 
 
 class Watch:
-    """Alert events (de-duplicated by event_id) and changelog tombstones since the start."""
+    """Alert events (de-duplicated by event_id), dead letters, and the patients whose
+    alerts-open entry became a discharge mark and whose vitals-state entry a tombstone, since
+    the start."""
 
     def __init__(self, group: str):
-        self.changelogs = [f"{group}-{t}-changelog" for t in ("alerts-open", "vitals-state")]
-        self.start = end_offsets([topics.ALERTS, *self.changelogs])
+        self.alerts_log, self.vitals_log = (f"{group}-{t}-changelog" for t in ("alerts-open", "vitals-state"))
+        self.topics = [topics.ALERTS, topics.DEADLETTER, self.alerts_log, self.vitals_log]
+        self.start = end_offsets(self.topics)
         self.events: dict[str, dict] = {}
-        self.tombstones: set[tuple[str, str]] = set()  # (changelog, key)
+        self.letters: dict[tuple, dict] = {}  # (source topic, partition, offset) -> dead letter
+        self.closed: set[tuple[str, str]] = set()  # (changelog, key)
 
     def wait(self, done, timeout_s: float = 90.0) -> None:
         deadline = time.monotonic() + timeout_s
         for topic, key, v in consume(
-            [topics.ALERTS, *self.changelogs],
-            start=self.start,
-            timeout_s=timeout_s,
-            stop=lambda _: done(self),
+            self.topics, start=self.start, timeout_s=timeout_s, stop=lambda _: done(self)
         ):
             if topic == topics.ALERTS and isinstance(v, dict) and v.get("origin") != "timer":
                 self.events.setdefault(v["event_id"], v)
-            elif topic in self.changelogs and v is None:
-                self.tombstones.add((topic, key.strip('"')))
-        assert done(self), (
-            f"not seen within {timeout_s:.0f}s: {sorted(self.seen())} {sorted(self.tombstones)}"
-        )
+            elif topic == topics.DEADLETTER and isinstance(v, dict):
+                self.letters[v.get("source_topic"), v.get("partition"), v.get("offset")] = v
+            elif (topic == self.vitals_log and v is None) or (
+                topic == self.alerts_log and isinstance(v, dict) and v.get("discharged_ts")
+            ):
+                self.closed.add((topic, key.strip('"')))
+        assert done(self), f"not seen within {timeout_s:.0f}s: {sorted(self.seen())} {sorted(self.closed)}"
         assert time.monotonic() <= deadline + 5
 
     def of(self, pid: str) -> list[dict]:
@@ -78,7 +82,10 @@ class Watch:
         return [(e["patient_id"], e["type"], e["origin"]) for e in self.events.values()]
 
     def dropped(self, pid: str) -> bool:
-        return all((c, pid) in self.tombstones for c in self.changelogs)
+        return all((c, pid) in self.closed for c in (self.alerts_log, self.vitals_log))
+
+    def letters_of(self, pid: str) -> list[dict]:
+        return [d for d in self.letters.values() if d.get("key") == pid]
 
 
 def test_discharge_and_idle_eviction_resolve_alarms_and_drop_state(start_worker, services):
@@ -111,11 +118,21 @@ def test_discharge_and_idle_eviction_resolve_alarms_and_drop_state(start_worker,
             (raised["alert_id"], "discharge", "discharged: to ward 7")
         ]
 
-        # readmitted: the same reading again starts from nothing, a new alarm
-        produce(a, t0 + timedelta(minutes=5), HIGH)
+        # a late reading of the ended stay (a device's buffer sent after the discharge): its
+        # NEWS2 condition raises no ghost alarm, it is dead-lettered with the discharge's time
+        produce(a, t0 + timedelta(minutes=5), LOW)
+        watch.wait(lambda w: len(w.letters_of(a)) == 1)
+        [late] = watch.letters_of(a)
+        assert (late["code"], late["source_topic"]) == ("out_of_order", topics.CONDITIONS)
+        assert "discharged at" in late["reason"]
+
+        # readmitted: a reading after the discharge raises a new alarm (its level rises from
+        # the late reading's, which started the new state)
+        produce(a, datetime.now(UTC).replace(microsecond=0), HIGH)
         watch.wait(lambda w: len(w.of(a)) == 3)
         again = [e for e in watch.of(a) if e["type"] == "raised" and e["event_id"] != raised["event_id"]]
         assert len(again) == 1 and again[0]["alert_id"] != raised["alert_id"]
+        assert again[0]["priority"] == "high" and len(watch.letters_of(a)) == 1
 
         # b sent nothing more: evicted by the idle timer (18 s), its alarm resolved first
         watch.wait(lambda w: len(w.of(b)) == 2 and w.dropped(b), timeout_s=120)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from models.alarms.lifecycle import (
     APPLIED_KEEP,
+    DISCHARGE_MARK_S,
     EVENT_TYPES,
     MISSED,
     EscalationPolicy,
@@ -21,6 +22,8 @@ from models.alarms.lifecycle import (
     alert_on_tick,
     alert_points,
     condition_standing,
+    discharge_mark_expired,
+    from_before_discharge,
 )
 from wardwatch.records.actions import AlertAction
 from wardwatch.records.conditions import Condition
@@ -404,6 +407,35 @@ def test_a_discharge_resolves_every_open_alert_whatever_its_state():
     assert after["open"] == {}
     again, none = alert_on_discharge(after, "P1", ts, "discharged")
     assert again["open"] == {} and none == []
+
+
+def test_after_a_discharge_only_a_readmission_raises_and_the_mark_expires():
+    """The discharge mark (no ghost alarm from a stay that ended): a condition at or before the
+    discharge, a re-assertion too, changes nothing; an ended condition after it changes nothing
+    either and keeps the mark; the first active one after it (here a re-assertion: the source's
+    state was started by a late record of the ended stay) raises a new alarm and ends the mark.
+    An earlier discharge time never moves the mark back. The mark alone expires
+    DISCHARGE_MARK_S after its time."""
+    state, _ = alert_on_condition({}, cond(priority="high", source="ecg.vtach"), at(0))
+    out, [resolved] = alert_on_discharge(state, "P1", at(60).isoformat(), "discharged")
+    assert resolved["type"] == "resolved" and out["discharged_ts"] == at(60).isoformat()
+    assert alert_on_discharge(out, "P1", at(30).isoformat(), "idle")[0]["discharged_ts"] == at(60).isoformat()
+    for c in (
+        cond(priority="high", t=59),
+        cond(priority="high", t=60),
+        cond(priority="high", t=55, reassert=True),
+    ):
+        assert from_before_discharge(out, c)
+        assert alert_on_condition(out, c, at(100)) == (out, [])
+    ended, evs = alert_on_condition(out, cond(active=False, t=70), at(100))
+    assert evs == [] and ended["discharged_ts"] == at(60).isoformat()
+    back, evs = alert_on_condition(ended, cond(priority="high", t=120, reassert=True), at(120))
+    assert types(evs) == ["raised"] and "discharged_ts" not in back
+    assert evs[0]["alert_id"] != resolved["alert_id"]
+    assert not from_before_discharge(back, cond(priority="high", t=10))
+    assert not discharge_mark_expired(out, at(60 + DISCHARGE_MARK_S - 1))
+    assert discharge_mark_expired(out, at(60 + DISCHARGE_MARK_S))
+    assert not discharge_mark_expired(back, at(60 + 10 * DISCHARGE_MARK_S))  # readmitted
 
 
 def test_conditions_published_again_after_a_crash_change_nothing():

@@ -84,8 +84,9 @@ def discharge_msg(pid: str = "P001", **over) -> bytes:
 
 def test_a_discharge_resolves_open_alarms_then_drops_the_patients_state(agents):
     """Open alarms are resolved (origin discharge, reason "discharged: ...") and acknowledged by
-    the broker before the patient's entries of alerts-open, vitals-state and ecg-state are
-    deleted: tombstones on the record's partition. Another patient is left alone."""
+    the broker before the patient's alerts-open entry becomes its discharge mark and its
+    entries of vitals-state and ecg-state are deleted: each on the record's partition. Another
+    patient is left alone."""
     from streams.alerts.agents import open_alerts, raise_alerts
     from streams.ecg.agents import ecg_state
     from streams.patients import discharge
@@ -106,10 +107,9 @@ def test_a_discharge_resolves_open_alarms_then_drops_the_patients_state(agents):
             await agents.processed(agent, event)
         # the same discharge again (a re-delivery): nothing more to resolve
         assert await discharge("P001", 2, ADMIT, "discharged") == 0
-        # the tombstones are on the broker once the discharge returns
-        assert all(
-            any(m.value is None for m in agents.changelog(t)) for t in (open_alerts, vitals_state, ecg_state)
-        )
+        # the mark and the tombstones are on the broker once the discharge returns
+        assert all(any(m.value is None for m in agents.changelog(t)) for t in (vitals_state, ecg_state))
+        assert any((m.json() or {}).get("discharged_ts") for m in agents.changelog(open_alerts))
 
     agents.run(scenario())
     resolved = [e for e in agents.values(topics.ALERTS) if e["type"] == "resolved"]
@@ -117,15 +117,66 @@ def test_a_discharge_resolves_open_alarms_then_drops_the_patients_state(agents):
         ("P001", "discharge", "discharged: to ward 7", False)
     ]
     assert resolved[0]["ts"] == (ADMIT + timedelta(hours=5)).isoformat()
-    assert "P001" not in open_alerts.data and "P001" not in vitals_state.data and "P001" not in ecg_state.data
+    assert "P001" not in vitals_state.data and "P001" not in ecg_state.data
+    # the later of the two discharges' times (the second one's, ADMIT, is earlier)
+    assert open_alerts.data["P001"]["open"] == {}
+    assert open_alerts.data["P001"]["discharged_ts"] == (ADMIT + timedelta(hours=5)).isoformat()
     assert open_alerts.data["P002"]["open"]["news2"]["active"]  # another patient untouched
-    for table in (open_alerts, vitals_state, ecg_state):
+    for table in (vitals_state, ecg_state):
         tombs = [m for m in agents.changelog(table) if json.loads(m.key) == "P001" and m.value is None]
         assert tombs and {m.partition for m in tombs} == {2}
-    # the resolution reached the broker before the first tombstone
+    marks = [m for m in agents.changelog(open_alerts) if "discharged_ts" in (m.json() or {})]
+    assert [(json.loads(m.key), m.partition) for m in marks] == [("P001", 2)] * 2  # (discharged twice)
+    # the resolution reached the broker before the mark and the first tombstone
     sent = agents.broker.sent
     at = next(i for i, m in enumerate(sent) if m.topic == topics.ALERTS and m.json()["type"] == "resolved")
     assert at < min(i for i, m in enumerate(sent) if m.value is None)
+    assert at < min(i for i, m in enumerate(sent) if m in marks)
+
+
+def test_a_condition_of_the_ended_stay_raises_no_ghost_alarm(agents):
+    """After a discharge, conditions from its time or before (an ECG worker behind), a
+    re-assertion too, are dead-lettered (``out_of_order``, with the discharge time) and raise
+    nothing; the first active condition after the discharge is a readmission: a new alarm, and
+    the mark is gone. A patient whose mark is an hour old leaves the table at the alert
+    timer's next tick (a tombstone); a younger mark stays."""
+    from models.alarms.lifecycle import DISCHARGE_MARK_S
+    from streams.alerts.agents import open_alerts, raise_alerts, tick_alerts
+    from wardwatch.records.conditions import Condition
+
+    out = ADMIT + timedelta(hours=5)  # discharge_msg's time
+
+    def cond(pid: str, minutes: float, **over) -> dict:
+        ts = (out + timedelta(minutes=minutes)).isoformat()
+        return Condition(pid, "ICU-1", "ecg.vtach", True, "high", ts, "VT", **over).to_dict()
+
+    async def scenario():
+        async with ingest_admissions.test_context() as adm:
+            events = [await adm.put(discharge_msg(p), key=p.encode(), partition=2) for p in ("P001", "P002")]
+            await agents.processed(adm, *events)
+        async with raise_alerts.test_context() as conds:
+            late = [cond("P001", -0.5), cond("P001", 0), cond("P001", -0.2, reassert=True)]
+            events = [await conds.put(c, key=b"P001", partition=2) for c in late]
+            await agents.processed(conds, *events)
+            assert not agents.values(topics.ALERTS) and "discharged_ts" in open_alerts.data["P001"]
+            readmitted = await conds.put(cond("P001", 2), key=b"P001", partition=2)
+            await agents.processed(conds, readmitted)
+        open_alerts.data["P002"]["discharged_ts"] = (out - timedelta(seconds=DISCHARGE_MARK_S)).isoformat()
+        assert await tick_alerts(out, {2}) == 0
+
+    agents.run(scenario())
+    letters = agents.values(topics.DEADLETTER)
+    assert [(d["code"], d["source_topic"], d["offset"]) for d in letters] == [
+        ("out_of_order", topics.CONDITIONS, i) for i in range(3)
+    ]
+    assert all(out.isoformat() in d["reason"] for d in letters)
+    [raised] = agents.values(topics.ALERTS)
+    assert (raised["type"], raised["source"], raised["ts"]) == ("raised", "ecg.vtach", cond("P001", 2)["ts"])
+    assert "discharged_ts" not in open_alerts.data["P001"] and open_alerts.data["P001"]["open"]["ecg.vtach"]
+    # P002's mark was an hour old at the tick: gone, with a tombstone on its partition
+    assert "P002" not in open_alerts.data
+    tombs = [m for m in agents.changelog(open_alerts) if m.value is None]
+    assert [(json.loads(m.key), m.partition) for m in tombs] == [("P002", 2)]
 
 
 def test_idle_patients_are_evicted_after_the_idle_time(agents, monkeypatch):
