@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     # unacknowledged until its state is written, so a worker that dies handles it again from the
     # last write (its outputs go out again).
     ecg_checkpoint_s: float = Field(5.0, ge=0, le=60)
+    # The same for the vitals agent's per-patient states (0: written after every batch).
+    vitals_checkpoint_s: float = Field(5.0, ge=0, le=60)
 
     # The read-only training/test data laid beside the repository (``../shared/data``).
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"

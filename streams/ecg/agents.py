@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import zlib
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +42,7 @@ from models.ecg.rule_config import RuleConfig
 from models.ecg.step import LiveDetector, Rejected, StripInputs, ecg_state_new, ecg_step, ecg_stream_encode
 from models.ecg.stream_state import ECGState, FamilyVotes, ecg_state_copy
 from streams.app import app
+from streams.checkpoint import due_slices, slice_count, slice_picker, slice_turns, state_slice
 from streams.deadletter import deadletter_output
 from streams.delivery import HeldAcks, Output, already_processed, publish, run_batches
 from streams.ecg.strip import strip_id, strip_render
@@ -66,7 +66,7 @@ FEED_CHECK_S = 2.0  #: feed-stopped timer period
 CHECKPOINT_S = get_settings().ecg_checkpoint_s
 CHECKPOINT_SLICE_S = 0.5  #: one slice of the patients' states is written this often
 #: slices of patients (by a hash of their id) whose states are written in turn
-SLICES = max(1, round(CHECKPOINT_S / CHECKPOINT_SLICE_S))
+SLICES = slice_count(CHECKPOINT_S, CHECKPOINT_SLICE_S)
 STOP_WRITE_S = 15.0  #: longest a stopping worker waits to write the states (then at least once)
 RETIRE_AFTER_S = 6 * 3600.0  #: a stream silent this long (patient discharged) leaves the table
 RULES = RuleConfig()
@@ -129,26 +129,18 @@ class _Runtime:
 
 
 def _turns(now: float) -> list[float]:
-    """When each slice of the states was last due: slice ``i`` comes due ``i + 1`` slice
-    intervals from ``now``, then every :data:`CHECKPOINT_S`."""
-    return [now - CHECKPOINT_S + (i + 1) * CHECKPOINT_S / SLICES for i in range(SLICES)]
+    """When each slice of the states was last due (:func:`streams.checkpoint.slice_turns`)."""
+    return slice_turns(now, CHECKPOINT_S, SLICES)
 
 
 def _due(now: float) -> set[int]:
-    """The slices whose turn to be written has come (all, with no interval), each moved on to
-    its latest turn: a slice late because a batch was long keeps its place in the round,
-    instead of being written together with the next one from then on."""
-    if CHECKPOINT_S <= 0:
-        return set(range(SLICES))
-    due = {i for i, t in enumerate(rt.turns) if now - t >= CHECKPOINT_S}
-    for i in due:
-        rt.turns[i] = now - (now - rt.turns[i]) % CHECKPOINT_S
-    return due
+    """The slices whose turn to be written has come (:func:`streams.checkpoint.due_slices`)."""
+    return due_slices(rt.turns, now, CHECKPOINT_S) if CHECKPOINT_S > 0 else set(range(SLICES))
 
 
 def _slice(key: str) -> int:
-    """The slice of a patient's state (a hash stable across processes)."""
-    return zlib.crc32(key.encode("utf-8", "replace")) % SLICES
+    """The slice of a patient's state (:func:`streams.checkpoint.state_slice`)."""
+    return state_slice(key, SLICES)
 
 
 rt = _Runtime()
@@ -288,7 +280,7 @@ async def _checkpoint(slices: Collection[int] | None = None) -> int:
     """Write the states kept since their last checkpoint, those of ``slices`` (None: all), then
     acknowledge the records that made them (under ``rt.lock``); returns how many states it
     wrote."""
-    due = None if slices is None else (lambda key: _slice(key) in slices)
+    due = slice_picker(slices, SLICES)
     _encode_streams([p for p in rt.unencoded if due is None or due(p)])
     n = await ecg_state.checkpoint(due)
     rt.acks.release(due)

@@ -278,10 +278,11 @@ async def _put_offsets_per_partition(
 @pytest.fixture
 def agents(faust_loop, monkeypatch):
     """An :class:`AgentHarness` with the app's producer replaced by a :class:`BrokerStub`;
-    the tables the agents write are emptied before and after. The ECG agent writes its states
-    after every batch (a test of its checkpoint sets the interval itself), so that a record it
-    handled counts as processed (acknowledged) at once."""
+    the tables the agents write are emptied before and after. The ECG and vitals agents write
+    their states after every batch (a test of a checkpoint sets the interval itself), so that a
+    record they handled counts as processed (acknowledged) at once."""
     import streams.ecg.agents as ecg_agents
+    import streams.vitals.agents as vitals_agents
     from streams.alerts.agents import open_alerts
     from streams.delivery import HeldAcks
     from streams.metrics import metrics
@@ -293,6 +294,9 @@ def agents(faust_loop, monkeypatch):
     monkeypatch.setattr(ecg_agents.rt, "acks", HeldAcks())
     monkeypatch.setattr(ecg_agents.rt, "turns", ecg_agents._turns(time.monotonic()))
     ecg_agents.ecg_state._kept().clear()
+    monkeypatch.setattr(vitals_agents, "CHECKPOINT_S", 0.0)
+    monkeypatch.setattr(vitals_agents.cp, "acks", HeldAcks())
+    vitals_state._kept().clear()
     saved = app._producer, app._producer_transport
     was_active = app.flow_control.is_active()
     counts = metrics.counts.copy()

@@ -13,6 +13,7 @@ import pytest
 
 from models.deterioration.live import deterioration_step
 from models.vitals.scoring import vitals_step
+from streams.checkpoint import state_slice
 from streams.metrics import metrics
 from streams.vitals.agents import score_vitals, vitals_state
 from wardwatch import topics
@@ -272,3 +273,120 @@ def test_a_record_the_step_fails_on_is_dead_lettered_and_the_batch_around_it_pro
     assert (dl["code"], dl["offset"], dl["key"]) == ("processing_error", 1, "BUG")
     assert "ZeroDivisionError: a bug in a pure step" in dl["reason"]
     assert set(vitals_state.data) == {"P001", "P002", "P003"}
+
+
+def _taken_in(pid: str, event) -> bool:
+    """Whether ``pid``'s state in the table took in ``event``'s reading (kept or written)."""
+    st = vitals_state.data.get(pid) or {}
+    return st.get("partition") == event.message.partition and st.get("offset", -1) >= event.message.offset
+
+
+def test_readings_are_acknowledged_only_once_their_states_are_written_by_checkpoint(agents, monkeypatch):
+    """With a checkpoint interval, a batch's outputs go out at once and its states stay in
+    memory; its readings are acknowledged (may be committed) only when the checkpoint wrote the
+    states they made: a checkpoint of one slice acknowledges only its patients' readings, one of
+    all the rest. Each state reaches the changelog once, as last kept, on its own partition."""
+    import streams.vitals.agents as vitals_agents
+
+    monkeypatch.setattr(vitals_agents, "CHECKPOINT_S", 3600.0)
+    monkeypatch.setattr(vitals_agents, "SLICES", 10)
+    pids = ("P001", "P002")
+    first, second = (state_slice(p, 10) for p in pids)
+    assert first != second  # in different slices
+
+    async def scenario():
+        async with score_vitals.test_context() as agent:
+            events = {
+                p: [await agent.put(reading(p, at_s=s, **WELL), key=p.encode(), partition=2) for s in (0, 1)]
+                for p in pids
+            }
+            await agents.until(lambda: all(_taken_in(p, events[p][-1]) for p in pids))
+            before = (
+                [e.message.acked for p in pids for e in events[p]],
+                len(agents.changelog(vitals_state)),
+                len(agents.points()),
+            )
+            async with vitals_agents.state_lock:
+                await vitals_agents._checkpoint({first})
+            await agents.processed(agent, *events["P001"])
+            between = [e.message.acked for e in events["P002"]]
+            async with vitals_agents.state_lock:
+                await vitals_agents._checkpoint()
+            await agents.processed(agent, *(e for p in pids for e in events[p]))
+            return before, between, events
+
+    (acked, written, n_points), between, events = agents.run(scenario())
+    assert acked == [False] * 4 and written == 0 and between == [False, False]
+    assert n_points > 0 and len(agents.points()) == n_points  # out before any checkpoint, once
+    log = agents.changelog(vitals_state)
+    assert [json.loads(m.key) for m in log] == ["P001", "P002"]
+    for m in log:
+        pid = json.loads(m.key)
+        assert (m.partition, m.json()["offset"]) == (2, events[pid][-1].message.offset)
+        assert m.json() == json.loads(json.dumps(vitals_state.data[pid]))
+    assert vitals_state.unwritten() == 0 and not vitals_agents.cp.acks.held
+
+
+@pytest.mark.parametrize("signal", ["vitals_checkpoint_on_revoke", "vitals_checkpoint_on_stop"])
+def test_a_revocation_or_a_stop_writes_the_vitals_states_and_acknowledges_their_readings(
+    signal, agents, monkeypatch
+):
+    """A rebalance takes the partitions away (or the worker stops): the states kept since the
+    last checkpoint reach the broker before any other worker recovers them, then their readings
+    are acknowledged."""
+    import streams.vitals.agents as vitals_agents
+    from streams.app import app
+
+    monkeypatch.setattr(vitals_agents, "CHECKPOINT_S", 3600.0)
+
+    async def scenario():
+        async with score_vitals.test_context() as agent:
+            events = [await agent.put(reading(at_s=s, **WELL), key=b"P001", partition=1) for s in (0, 1, 2)]
+            await agents.until(lambda: _taken_in("P001", events[-1]))
+            assert not any(e.message.acked for e in events) and not agents.changelog(vitals_state)
+            await getattr(vitals_agents, signal)(app, set(), signal=None)
+            await agents.processed(agent, *events)
+            return events
+
+    events = agents.run(scenario())
+    [rec] = agents.changelog(vitals_state)
+    assert (rec.json()["offset"], rec.partition) == (events[-1].message.offset, 1)
+
+
+def test_a_revocation_whose_checkpoint_fails_puts_the_states_back_and_lets_the_readings_go(
+    agents, monkeypatch
+):
+    """The broker refuses the states on revocation: they must not be written later, when another
+    worker may own their partitions. The table goes back to the last checkpoint (a state
+    recovered from the changelog stays as it was, one new since leaves), and the readings since
+    are let go unacknowledged, to be read again from the committed offset by the partition's
+    owner. Nothing is written."""
+    import streams.vitals.agents as vitals_agents
+    from streams.app import app
+
+    monkeypatch.setattr(vitals_agents, "CHECKPOINT_S", 3600.0)
+    recovered = {"partition": 1, "offset": -1, "bed": "ICU-01"}  # as a changelog recovery leaves it
+    vitals_state.data["P001"] = recovered
+
+    async def refused(states):
+        raise RuntimeError("the broker refused the states")
+
+    async def scenario():
+        async with score_vitals.test_context() as agent:
+            events = [
+                await agent.put(reading(p, at_s=0, **WELL), key=p.encode(), partition=1)
+                for p in ("P001", "P002")
+            ]
+            await agents.until(
+                lambda: all(_taken_in(p, e) for p, e in zip(("P001", "P002"), events, strict=True))
+            )
+            monkeypatch.setattr(vitals_state, "write", refused)
+            await vitals_agents.vitals_checkpoint_on_revoke(app, set(), signal=None)
+            return events
+
+    events = agents.run(scenario())
+    assert vitals_state.data["P001"] == recovered and "P002" not in vitals_state.data
+    assert not any(e.message.acked for e in events) and not agents.changelog(vitals_state)
+    assert not vitals_agents.cp.acks.held and not vitals_agents.cp.acks.replay
+    assert not any(e.message in app.consumer._unacked_messages for e in events)
+    assert vitals_state.unwritten() == 0
