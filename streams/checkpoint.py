@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Collection
+from typing import Any
+
+from streams.metrics import metrics
 
 
 def slice_count(interval_s: float, slice_s: float) -> int:
@@ -63,3 +66,16 @@ def slice_picker(slices: Collection[int] | None, count: int) -> Callable[[str], 
     if slices is None:
         return None
     return lambda key: state_slice(key, count) in slices
+
+
+async def write_kept(table: Any, acks: Any, picks: Callable[[str], bool] | None, name: str) -> int:
+    """Write ``table``'s states kept since their last checkpoint whose key ``picks`` picks (None:
+    all), then acknowledge the records held for them in ``acks`` (a ``HeldAcks``); counts
+    ``<name>_checkpoints`` and ``<name>_checkpoint_states``. Returns how many states it wrote.
+    If the write raises, nothing is acknowledged: the states stay kept, the records held."""
+    n = await table.checkpoint(picks)
+    acks.release(picks)
+    if n:
+        metrics.incr(f"{name}_checkpoints")
+        metrics.incr(f"{name}_checkpoint_states", n)
+    return n

@@ -42,7 +42,7 @@ from models.ecg.rule_config import RuleConfig
 from models.ecg.step import LiveDetector, Rejected, StripInputs, ecg_state_new, ecg_step, ecg_stream_encode
 from models.ecg.stream_state import ECGState, FamilyVotes, ecg_state_copy
 from streams.app import app
-from streams.checkpoint import due_slices, slice_count, slice_picker, slice_turns, state_slice
+from streams.checkpoint import due_slices, slice_count, slice_picker, slice_turns, state_slice, write_kept
 from streams.deadletter import deadletter_output
 from streams.delivery import HeldAcks, Output, already_processed, publish, run_batches
 from streams.ecg.strip import strip_id, strip_render
@@ -282,12 +282,7 @@ async def _checkpoint(slices: Collection[int] | None = None) -> int:
     wrote."""
     due = slice_picker(slices, SLICES)
     _encode_streams([p for p in rt.unencoded if due is None or due(p)])
-    n = await ecg_state.checkpoint(due)
-    rt.acks.release(due)
-    if n:
-        metrics.incr("ecg_checkpoints")
-        metrics.incr("ecg_checkpoint_states", n)
-    return n
+    return await write_kept(ecg_state, rt.acks, due, "ecg")
 
 
 async def _checkpoint_due() -> None:

@@ -37,7 +37,7 @@ from models.deterioration.live import LiveState, deterioration_step
 from models.deterioration.model import load_model
 from models.vitals.scoring import VitalsState, vitals_step
 from streams.app import app
-from streams.checkpoint import due_slices, slice_count, slice_picker, slice_turns
+from streams.checkpoint import due_slices, slice_count, slice_picker, slice_turns, write_kept
 from streams.deadletter import deadletter_event, deadletter_output
 from streams.delivery import HeldAcks, Output, already_processed, publish, run_batches
 from streams.metrics import metrics
@@ -107,13 +107,7 @@ async def _checkpoint(slices: Collection[int] | None = None) -> int:
     """Write the states kept since their last checkpoint, those of ``slices`` (None: all), then
     acknowledge the readings that made them (under :data:`state_lock`); returns how many
     states it wrote."""
-    due = slice_picker(slices, SLICES)
-    n = await vitals_state.checkpoint(due)
-    cp.acks.release(due)
-    if n:
-        metrics.incr("vitals_checkpoints")
-        metrics.incr("vitals_checkpoint_states", n)
-    return n
+    return await write_kept(vitals_state, cp.acks, slice_picker(slices, SLICES), "vitals")
 
 
 async def _checkpoint_due() -> None:
