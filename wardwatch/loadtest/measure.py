@@ -58,6 +58,11 @@ LAG_GROWTH_FLOOR_S = 3.0
 #: allocator's arenas) is most of the curve.
 RSS_GROWTH_MB_PER_H = 20.0
 RSS_SOAK_MIN_S = 600
+#: The growth is fitted to each worker's lowest RSS in every window this long, summed over the
+#: workers: what a worker holds after its allocator's trim (``memory_trim_s``, 60 s by default,
+#: :mod:`streams.memory`). Every sample would judge the sawtooth between trims, whose peaks
+#: follow the load (a burst of ECG work), not what the worker keeps.
+RSS_TROUGH_WINDOW_S = 120.0
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
@@ -85,6 +90,20 @@ def _second_half_slope(samples: Sequence[tuple[float, float]], t0: float, t1: fl
         return None
     ts = np.array([t for t, _ in half])
     return float(np.polyfit(ts - ts[0], np.array([v for _, v in half], dtype=float), 1)[0])
+
+
+def window_troughs(samples: Sequence[tuple[float, float]], start: float, window_s: float) -> dict[int, float]:
+    """The lowest value of ``(t, value)`` samples in each ``window_s`` window from ``start``, by
+    window number.
+
+    >>> window_troughs([(0, 5.0), (30, 3.0), (61, 9.0), (100, 8.0)], 0, 60)
+    {0: 3.0, 1: 8.0}
+    """
+    out: dict[int, float] = {}
+    for t, v in samples:
+        k = int((t - start) // window_s)
+        out[k] = min(v, out.get(k, v))
+    return out
 
 
 def lag_grows(
@@ -389,6 +408,18 @@ class ProcSampler(_Sampler):
             if n == name
         }
 
+    def rss_troughs(self, name: str, window_s: float = RSS_TROUGH_WINDOW_S) -> list[tuple[float, float]]:
+        """``(window middle, MB)``: the sum over ``name``'s processes of each one's lowest RSS in
+        every ``window_s`` window (:func:`window_troughs`), for the windows all of them answered in.
+        Each process trims on its own clock, so troughs are taken per process, then summed."""
+        per_pid = [tr.rss for (n, _), tr in self.track.items() if n == name and tr.rss]
+        if not per_pid:
+            return []
+        start = min(s[0][0] for s in per_pid)
+        troughs = [window_troughs(s, start, window_s) for s in per_pid]
+        common = sorted(set.intersection(*(set(t) for t in troughs)))
+        return [(start + (k + 0.5) * window_s, round(sum(t[k] for t in troughs), 1)) for k in common]
+
     def rss_series(self, name: str) -> list[tuple[float, float]]:
         """``(wall time, RSS MB)`` of ``name``'s processes summed, one entry per sampling round
         in which every one of them answered."""
@@ -440,14 +471,21 @@ def broker_writes(
     }
 
 
-def rss_growth(series: Sequence[tuple[float, float]], t0: float, t1: float, beds: int) -> dict[str, Any]:
+def rss_growth(
+    series: Sequence[tuple[float, float]],
+    t0: float,
+    t1: float,
+    beds: int,
+    troughs: Sequence[tuple[float, float]] | None = None,
+) -> dict[str, Any]:
     """Memory over a run from ``(t, rss MB)`` samples and the driving window ``[t0, t1]``.
 
     ``start_mb``: the first sample (workers idle, models loaded); ``end_mb``: the last at or
     before ``t1``; ``per_bed_kb``: their difference per bed; ``growth_mb_per_h``: the slope of a
-    linear fit over the second half of the window; ``grows``: that slope above
-    :data:`RSS_GROWTH_MB_PER_H` on a run of at least :data:`RSS_SOAK_MIN_S` (None: too short to
-    judge).
+    linear fit over the second half of the window, to ``troughs`` when given (the workers' RSS
+    after their trims, :meth:`ProcSampler.rss_troughs`), else to every sample; ``grows``: that
+    slope above :data:`RSS_GROWTH_MB_PER_H` on a run of at least :data:`RSS_SOAK_MIN_S` (None:
+    too short to judge); ``judged_on``: which of the two it was fitted to.
 
     Examples
     --------
@@ -463,8 +501,16 @@ def rss_growth(series: Sequence[tuple[float, float]], t0: float, t1: float, beds
     """
     during = [(t, v) for t, v in series if t <= t1]
     if len(during) < 2:
-        return {"start_mb": None, "end_mb": None, "per_bed_kb": None, "growth_mb_per_h": None, "grows": None}
-    per_s = _second_half_slope(during, t0, t1)
+        return {
+            "start_mb": None,
+            "end_mb": None,
+            "per_bed_kb": None,
+            "growth_mb_per_h": None,
+            "grows": None,
+            "judged_on": None,
+        }
+    judged = [(t, v) for t, v in troughs or () if t <= t1]
+    per_s = _second_half_slope(judged or during, t0, t1)
     slope = None if per_s is None else per_s * 3600.0
     start, end = during[0][1], during[-1][1]
     return {
@@ -473,6 +519,7 @@ def rss_growth(series: Sequence[tuple[float, float]], t0: float, t1: float, beds
         "per_bed_kb": round((end - start) * 1024.0 / beds, 1) if beds else None,
         "growth_mb_per_h": None if slope is None else round(slope, 1),
         "grows": None if slope is None or t1 - t0 < RSS_SOAK_MIN_S else slope > RSS_GROWTH_MB_PER_H,
+        "judged_on": "troughs" if judged else "samples",
     }
 
 
@@ -485,4 +532,5 @@ __all__ = [
     "lag_grows",
     "percentiles",
     "rss_growth",
+    "window_troughs",
 ]

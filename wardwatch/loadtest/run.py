@@ -33,7 +33,9 @@ order. ``cpu_s`` / ``rss_mb``: from ``/proc``, from
 the first tick to the end of the drain (``worker``: all workers summed / the largest one).
 ``worker_memory``: the workers' summed RSS from the first tick to the end of the driving
 (:func:`wardwatch.loadtest.measure.rss_growth`: start, end, per bed, growth per hour over the
-second half, and whether it grows, judged on runs of 10 minutes or more: the soak).
+second half, fitted to each worker's lowest RSS of every two minutes (what it holds after its
+allocator's trims, not the sawtooth between them), and whether it grows, judged on runs of 10
+minutes or more: the soak).
 ``broker_writes``: what the broker took in while driving, per topic a second (records and KB;
 the run's own changelogs named without its prefix) and the changelogs' share of the bytes
 (:func:`wardwatch.loadtest.measure.broker_writes`): where the broker's work comes from.
@@ -583,7 +585,7 @@ def _report(
     cpu, rss = sm.procs.totals()
     worker_cpu = sm.procs.cpu_by_process("worker")
     worker_rss = sm.procs.rss_series("worker")
-    memory = rss_growth(worker_rss, t0, drive["end_wall"], cfg.beds)
+    memory = rss_growth(worker_rss, t0, drive["end_wall"], cfg.beds, sm.procs.rss_troughs("worker"))
     points_expected = sum(e for e, _ in counts.values())
     points_written = sum(w for _, w in counts.values())
     missing = sum(1 for e in exp.alerts if e not in delivered)
