@@ -597,13 +597,20 @@ def tail_gap(committed: int | None, acked: list[int], delivered_to: int | None) 
 
 
 def fetch_gap(
-    committed: int | None, acked: list[int], delivered_to: int | None, highwater: int | None
+    committed: int | None,
+    acked: list[int],
+    delivered_to: int | None,
+    highwater: int | None,
+    fetched: bool = True,
 ) -> bool:
-    """Whether a partition has records on the broker from ``committed`` on (``highwater``, the
-    end offset the fetcher last saw, is past it) while the fetch loop has handed none of them to
-    the streams (``delivered_to`` is still ``committed``) and none is acknowledged: the fetcher
-    is not reading it (a partition Faust left paused or out of its active set after a rebalance,
-    seen once in CI as new records of never-committed partitions untouched for minutes).
+    """Whether a partition the fetch loop has handed nothing of (``delivered_to`` is still
+    ``committed``, none acknowledged) is not being read: it has records on the broker from
+    ``committed`` on (``highwater``, the end offset the fetcher last saw, is past it), or the
+    fetcher does not ask for it at all (``fetched`` false: it is out of Faust's active
+    partitions). A partition Faust left paused or out of its active set after a rebalance was
+    seen in CI (new records of never-committed partitions untouched for minutes), and in the
+    kill test (an ``alerts.ack`` partition whose last record came after its last fetch: the
+    highwater it had was the committed offset, so only ``fetched`` shows it).
 
     >>> fetch_gap(0, [], 0, 3), fetch_gap(0, [], None, 3), fetch_gap(3, [], 3, 3)
     (True, True, False)
@@ -611,11 +618,14 @@ def fetch_gap(
     (False, False)
     >>> fetch_gap(None, [], None, 3), fetch_gap(0, [], 0, None)
     (False, False)
+    >>> fetch_gap(3, [], 3, 3, fetched=False), fetch_gap(3, [], 3, None, fetched=False)
+    (True, True)
+    >>> fetch_gap(3, [], 5, 3, fetched=False), fetch_gap(None, [], None, 3, fetched=False)
+    (False, False)
     """
     return (
         committed is not None
-        and highwater is not None
-        and highwater > committed
+        and (not fetched or (highwater is not None and highwater > committed))
         and not acked
         and (delivered_to is None or delivered_to == committed)
     )
@@ -636,6 +646,36 @@ def _highwater(consumer: Any, tp: Any) -> int | None:
     except Exception:  # noqa: BLE001 - aiokafka asserts the partition is still assigned
         return None
     return None if hw is None else int(hw)
+
+
+def _idle(consumer: Any, tp: Any, held: set[Any], highwater: int | None) -> bool:
+    """Whether ``tp`` looks idle to the fetcher: nothing handed on from its committed offset,
+    nothing acknowledged or held, and the end offset it last saw shows nothing past it. The
+    fetcher's end offset is as old as its last fetch of the partition; one it no longer fetches
+    keeps the end it had then (see :func:`_broker_ends`)."""
+    committed = consumer._committed_offset.get(tp)
+    delivered_to = consumer._read_offset.get(tp)
+    return (
+        committed is not None
+        and tp not in held
+        and not consumer._acked.get(tp)
+        and delivered_to in (None, committed)
+        and (highwater is None or highwater <= committed)
+    )
+
+
+async def _broker_ends(consumer: Any, tps: list[Any]) -> dict[Any, int]:
+    """The broker's end offsets of ``tps`` (one ListOffsets request), for :func:`unstall`'s
+    fetch check: a partition the fetcher stopped reading before its last records came shows no
+    gap by the end it last saw. Empty when there are none or the broker does not answer (a
+    rebalance); the next check asks again."""
+    if not tps:
+        return {}
+    try:
+        ends = await consumer.highwaters(*tps)
+    except Exception:  # noqa: BLE001 - a rebalance or a broker away: the cached ends stand
+        return {}
+    return {tp: int(end) for tp, end in ends.items() if end is not None}
 
 
 def held_report(consumer: Any, tp: Any, most: int = 8) -> str:
@@ -662,7 +702,8 @@ async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float, b
     that record dropped somewhere on its way to the agents (no agent holds a record that
     long); it is read again from there, as is one whose records an agent has held unacknowledged
     for :data:`HELD_STALL_S`. A partition with records on the broker that the fetch loop has
-    not handed on for :data:`STALL_S` (:func:`fetch_gap`) is resumed (Faust's pause, which only
+    not handed on, or one out of the partitions Faust fetches, for :data:`STALL_S`
+    (:func:`fetch_gap`) is resumed (Faust's pause, which only
     the next rebalance would lift otherwise) and read again from its committed offset. What the
     agents already took in is recognised by their states (the offset each state records) and
     only acknowledged. Returns the partitions read again.
@@ -673,22 +714,35 @@ async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float, b
     next step of the diagnosis needs, should a commit stall again as it did once in CI (the last
     records of an ECG partition after a worker kill)."""
     acks_enabled_for = consumer.app.topics.acks_enabled_for
-    held = {m.tp for m in list(consumer._unacked_messages)}
+    committed_at = consumer._committed_offset
+    # an agent holds a record of the partition at or past its committed offset (one below it is
+    # a leftover the commit has passed: it holds nothing up, and must not hide a stall)
+    held = {
+        m.tp
+        for m in list(consumer._unacked_messages)
+        if committed_at.get(m.tp) is None or m.offset >= committed_at[m.tp]
+    }
     # the fetch check waits while Faust itself holds partitions back (a rebalance's recovery)
     fetching = consumer.flow_active and not consumer.app.in_recovery
+    active = getattr(consumer, "_active_partitions", None)  # what Faust's getmany asks for
+    tps = [tp for tp in list(consumer.assignment()) if acks_enabled_for(tp.topic)]
+    for tp in seen.keys() - set(tps):  # changelogs and partitions gone: nothing to re-read
+        seen.pop(tp, None)
+    highwaters = {tp: _highwater(consumer, tp) for tp in tps}
+    if fetching:
+        highwaters |= await _broker_ends(
+            consumer, [tp for tp in tps if _idle(consumer, tp, held, highwaters[tp])]
+        )
     again = []
-    for tp in list(consumer.assignment()):
-        if not acks_enabled_for(tp.topic):  # changelogs: nothing to re-read
-            seen.pop(tp, None)
-            continue
-        committed = consumer._committed_offset.get(tp)
+    for tp in tps:
+        committed = committed_at.get(tp)
         acked = list(consumer._acked.get(tp) or ())
         delivered_to = consumer._read_offset.get(tp)
         head = head_gap(committed, acked)
         unread = (
             fetching
             and tp not in held
-            and fetch_gap(committed, acked, delivered_to, _highwater(consumer, tp))
+            and fetch_gap(committed, acked, delivered_to, highwaters[tp], active is None or tp in active)
         )
         if not (head or tail_gap(committed, acked, delivered_to) or unread):
             seen.pop(tp, None)

@@ -348,7 +348,9 @@ class _Consumer:
         self._read_offset: dict[TP, int] = {}
         self._unacked_messages: set = set()
         self.seeks: list[tuple[TP, int]] = []
-        self.highwaters: dict[TP, int] = {}
+        self.fetched_ends: dict[TP, int] = {}  # the end offset of each partition's last fetch
+        self.broker_ends: dict[TP, int] = {}  # the broker's, asked for (ListOffsets)
+        self.asked_ends: list[set[TP]] = []
         self.flow_active = True
         self.resumed: list[TP] = []
 
@@ -356,7 +358,11 @@ class _Consumer:
         self.seeks.append((tp, offset))
 
     def highwater(self, tp: TP) -> int | None:
-        return self.highwaters.get(tp)
+        return self.fetched_ends.get(tp)
+
+    async def highwaters(self, *tps: TP) -> dict[TP, int]:
+        self.asked_ends.append(set(tps))
+        return {tp: self.broker_ends[tp] for tp in tps if tp in self.broker_ends}
 
     def resume_partitions(self, tps) -> None:
         self.resumed.extend(tps)
@@ -479,7 +485,7 @@ def test_a_partition_the_fetcher_does_not_read_is_resumed_and_read_again():
     labs2, idle, handed = TP("labs", 2), TP("labs", 0), TP("labs", 1)
     consumer = _Consumer({labs2: 0, idle: 5, handed: 7})
     consumer._read_offset = {labs2: 0, idle: 5, handed: 9}
-    consumer.highwaters = {labs2: 3, idle: 5, handed: 9}
+    consumer.fetched_ends = {labs2: 3, idle: 5, handed: 9}
     consumer._acked = {handed: [7, 8]}
     consumer.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: True), in_recovery=True)
     consumer.assignment = lambda: {labs2, idle, handed}
@@ -497,6 +503,55 @@ def test_a_partition_the_fetcher_does_not_read_is_resumed_and_read_again():
     consumer._read_offset[labs2] = 3
     assert asyncio.run(delivery.unstall(consumer, 400.0 + delivery.STALL_S, seen)) == []
     assert consumer.resumed == [labs2]
+
+
+def test_a_partition_the_fetcher_stopped_reading_is_found_by_the_brokers_end_offset():
+    """The kill test in stop 51: alerts.ack/3 committed at 49, nothing handed on, and the end
+    offset of the fetcher's last fetch 49 (record 49 was sent after it): by that it is idle. It
+    was not: record 49 was never handled in 150 s. The check asks the broker for the end offsets
+    of the partitions that look idle; alerts.ack/3's is 50, so after STALL_S it is resumed and
+    read from 49. A partition out of Faust's active set is resumed whatever its ends say, a
+    truly idle one is left alone, and a partition whose records are being handled or held is
+    not asked about. While the flow is stopped, nothing is asked."""
+    from types import SimpleNamespace
+
+    ack3, ack2, ack1, busy = TP("alerts.ack", 3), TP("alerts.ack", 2), TP("alerts.ack", 1), TP("vitals", 0)
+    consumer = _Consumer({ack3: 49, ack2: 44, ack1: 30, busy: 100})
+    consumer._read_offset = {ack3: 49, ack2: 44, ack1: 30, busy: 120}
+    consumer.fetched_ends = {ack3: 49, ack2: 44, ack1: 30, busy: 130}
+    consumer.broker_ends = {ack3: 50, ack2: 44, ack1: 30, busy: 140}
+    consumer._acked = {busy: [100, 101]}
+    consumer._active_partitions = {ack3, ack2, busy}  # ack1 left out of Faust's fetch
+    consumer.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: True), in_recovery=False)
+    consumer.assignment = lambda: {ack3, ack2, ack1, busy}
+    seen: dict = {}
+    assert asyncio.run(delivery.unstall(consumer, 100.0, seen)) == []
+    assert consumer.asked_ends == [{ack3, ack2, ack1}]
+    assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S - 1, seen)) == []
+    assert set(asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S, seen))) == {ack3, ack1}
+    assert set(consumer.resumed) == {ack3, ack1} and set(consumer.seeks) == {(ack3, 49), (ack1, 30)}
+    consumer.flow_active, consumer.asked_ends = False, []
+    asyncio.run(delivery.unstall(consumer, 200.0, seen))
+    assert consumer.asked_ends == []
+
+
+def test_a_leftover_record_below_the_commit_does_not_hide_a_stall():
+    """An unacknowledged record of alerts.ack/3 at offset 40, below its committed offset 49 (a
+    leftover of a batch the commit has passed), does not count as held: record 49, on the
+    broker and never handed on, is read again after STALL_S, not HELD_STALL_S or never."""
+    from types import SimpleNamespace
+
+    ack3 = TP("alerts.ack", 3)
+    consumer = _Consumer({ack3: 49})
+    consumer._read_offset = {ack3: 49}
+    consumer.fetched_ends = {ack3: 50}
+    consumer._acked = {}
+    consumer._unacked_messages = {_Msg(ack3, 40)}
+    consumer.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: True), in_recovery=False)
+    consumer.assignment = lambda: {ack3}
+    seen: dict = {}
+    assert asyncio.run(delivery.unstall(consumer, 100.0, seen)) == []
+    assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S, seen)) == [ack3]
 
 
 def test_a_partition_aiokafka_no_longer_has_does_not_stop_the_check():
