@@ -570,72 +570,50 @@ def delivery_verdict(expected: int | None, offset: int) -> str:
     return "drop" if offset < expected else "hold"
 
 
-#: seconds the next record to commit may stay unacknowledged while later ones are (see
-#: :func:`unstall`); well above a slow batch
+#: seconds a partition's commit may stay where it is while records exist past it and no agent
+#: holds one of them (see :func:`unstall`); well above a slow batch and a checkpoint interval
 STALL_S = 30.0
 
-
-def head_gap(committed: int | None, acked: list[int]) -> bool:
-    """Whether a partition's next record to commit (``committed``) is unacknowledged while a
-    later one is: the commit cannot move until that record is acknowledged.
-
-    >>> head_gap(10, [11, 12]), head_gap(10, [10, 11]), head_gap(10, []), head_gap(None, [3])
-    (True, False, False, False)
-    """
-    return committed is not None and bool(acked) and min(acked) > committed
+#: seconds a partition's commit may stay where it is while an agent holds records of it (a sink
+#: retrying through an InfluxDB outage, an agent waiting for the broker): after that the records
+#: are read again all the same (at least once; seen once in CI: the last ECG record of a
+#: partition held but never acknowledged after a worker kill)
+HELD_STALL_S = 120.0
 
 
-def tail_gap(committed: int | None, acked: list[int], delivered_to: int | None) -> bool:
-    """Whether a partition's records from ``committed`` up to ``delivered_to`` (the fetch loop's
-    next offset) were handed to the streams while none is acknowledged: dropped on the way (with
-    nothing after them to show the gap), or still being handled.
+def commit_stalled(committed: int | None, acked: list[int], end: int | None) -> bool:
+    """Whether a partition's commit cannot move on by itself: records exist from its next one
+    (``committed``) on (``end``, the partition's end offset as far as this worker knows, is past
+    it), and that next one is not acknowledged (``acked``, sorted, does not start with it), so
+    nothing is waiting to be committed. Whatever the cause (a record dropped on its way to the
+    agents, a partition the fetcher stopped reading, a record an agent holds), the partition
+    has stopped; :func:`unstall` decides how long that may last.
 
-    >>> tail_gap(10, [], 14), tail_gap(10, [11], 14), tail_gap(10, [], 10)
-    (True, False, False)
-    """
-    return committed is not None and delivered_to is not None and not acked and committed < delivered_to
-
-
-def fetch_gap(
-    committed: int | None,
-    acked: list[int],
-    delivered_to: int | None,
-    highwater: int | None,
-    fetched: bool = True,
-) -> bool:
-    """Whether a partition the fetch loop has handed nothing of (``delivered_to`` is still
-    ``committed``, none acknowledged) is not being read: it has records on the broker from
-    ``committed`` on (``highwater``, the end offset the fetcher last saw, is past it), or the
-    fetcher does not ask for it at all (``fetched`` false: it is out of Faust's active
-    partitions). A partition Faust left paused or out of its active set after a rebalance was
-    seen in CI (new records of never-committed partitions untouched for minutes), and in the
-    kill test (an ``alerts.ack`` partition whose last record came after its last fetch: the
-    highwater it had was the committed offset, so only ``fetched`` shows it).
-
-    >>> fetch_gap(0, [], 0, 3), fetch_gap(0, [], None, 3), fetch_gap(3, [], 3, 3)
+    >>> commit_stalled(10, [], 14), commit_stalled(10, [11, 12], 14), commit_stalled(10, [10, 11], 14)
     (True, True, False)
-    >>> fetch_gap(0, [], 2, 3), fetch_gap(0, [0], 0, 3)
-    (False, False)
-    >>> fetch_gap(None, [], None, 3), fetch_gap(0, [], 0, None)
-    (False, False)
-    >>> fetch_gap(3, [], 3, 3, fetched=False), fetch_gap(3, [], 3, None, fetched=False)
-    (True, True)
-    >>> fetch_gap(3, [], 5, 3, fetched=False), fetch_gap(None, [], None, 3, fetched=False)
-    (False, False)
+    >>> commit_stalled(10, [], 10), commit_stalled(10, [], None), commit_stalled(None, [], 14)
+    (False, False, False)
     """
     return (
         committed is not None
-        and (not fetched or (highwater is not None and highwater > committed))
-        and not acked
-        and (delivered_to is None or delivered_to == committed)
+        and end is not None
+        and end > committed
+        and not (acked and acked[0] == committed)
     )
 
 
-#: seconds a partition's delivered records may stay unacknowledged while an agent still holds
-#: one of them (a sink retrying through an InfluxDB outage, an agent waiting for the broker):
-#: after that the records are read again all the same (at least once; seen once in CI: the last
-#: ECG record of a partition held but never acknowledged after a worker kill)
-HELD_STALL_S = 120.0
+async def _broker_ends(consumer: Any, tps: list[Any]) -> dict[Any, int]:
+    """The broker's end offsets of ``tps`` (one ListOffsets request). The end offset the fetcher
+    knows is as old as its last fetch of a partition: one it stopped reading before its last
+    records came shows nothing to read. Empty when there are none to ask about or the broker does
+    not answer (a rebalance); the next check asks again."""
+    if not tps:
+        return {}
+    try:
+        ends = await consumer.highwaters(*tps)
+    except Exception:  # noqa: BLE001 - a rebalance or a broker away: what the fetcher knows stands
+        return {}
+    return {tp: int(end) for tp, end in ends.items() if end is not None}
 
 
 def _highwater(consumer: Any, tp: Any) -> int | None:
@@ -646,36 +624,6 @@ def _highwater(consumer: Any, tp: Any) -> int | None:
     except Exception:  # noqa: BLE001 - aiokafka asserts the partition is still assigned
         return None
     return None if hw is None else int(hw)
-
-
-def _idle(consumer: Any, tp: Any, held: set[Any], highwater: int | None) -> bool:
-    """Whether ``tp`` looks idle to the fetcher: nothing handed on from its committed offset,
-    nothing acknowledged or held, and the end offset it last saw shows nothing past it. The
-    fetcher's end offset is as old as its last fetch of the partition; one it no longer fetches
-    keeps the end it had then (see :func:`_broker_ends`)."""
-    committed = consumer._committed_offset.get(tp)
-    delivered_to = consumer._read_offset.get(tp)
-    return (
-        committed is not None
-        and tp not in held
-        and not consumer._acked.get(tp)
-        and delivered_to in (None, committed)
-        and (highwater is None or highwater <= committed)
-    )
-
-
-async def _broker_ends(consumer: Any, tps: list[Any]) -> dict[Any, int]:
-    """The broker's end offsets of ``tps`` (one ListOffsets request), for :func:`unstall`'s
-    fetch check: a partition the fetcher stopped reading before its last records came shows no
-    gap by the end it last saw. Empty when there are none or the broker does not answer (a
-    rebalance); the next check asks again."""
-    if not tps:
-        return {}
-    try:
-        ends = await consumer.highwaters(*tps)
-    except Exception:  # noqa: BLE001 - a rebalance or a broker away: the cached ends stand
-        return {}
-    return {tp: int(end) for tp, end in ends.items() if end is not None}
 
 
 def held_report(consumer: Any, tp: Any, most: int = 8) -> str:
@@ -696,23 +644,27 @@ def held_report(consumer: Any, tp: Any, most: int = 8) -> str:
 
 
 async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float, bool]]) -> list[Any]:
-    """The safety net under fixes 1 and 6 and :class:`InOrder`: a partition whose next record to
-    commit has stayed unacknowledged for :data:`STALL_S`, while later ones were acknowledged
-    (:func:`head_gap`) or while no agent holds any of its records (:func:`tail_gap`), had
-    that record dropped somewhere on its way to the agents (no agent holds a record that
-    long); it is read again from there, as is one whose records an agent has held unacknowledged
-    for :data:`HELD_STALL_S`. A partition with records on the broker that the fetch loop has
-    not handed on, or one out of the partitions Faust fetches, for :data:`STALL_S`
-    (:func:`fetch_gap`) is resumed (Faust's pause, which only
-    the next rebalance would lift otherwise) and read again from its committed offset. What the
-    agents already took in is recognised by their states (the offset each state records) and
-    only acknowledged. Returns the partitions read again.
-    ``seen``: per partition, the stalled offset, since when, and whether :func:`held_report`
-    has said what holds it (kept between calls).
+    """The safety net under fixes 1 and 6 and :class:`InOrder`: a partition whose commit has not
+    moved for :data:`STALL_S` while records exist past it (:func:`commit_stalled`) and no agent
+    holds any of them is read again from its committed offset (and resumed, should Faust have
+    left it paused: only the next rebalance would lift that); one whose records an agent holds
+    is read again after :data:`HELD_STALL_S`. What the agents already took in is recognised by
+    their states (the offset each state records) and only acknowledged. Returns the partitions
+    read again. Acts only while the flow runs and no recovery does (Faust holds partitions back
+    then), and the wait starts again after.
 
-    A held partition's wait is logged once, after :data:`STALL_S`, with what holds it; what the
-    next step of the diagnosis needs, should a commit stall again as it did once in CI (the last
-    records of an ECG partition after a worker kill)."""
+    One invariant instead of the kinds of stall seen one by one (a record dropped before later
+    ones were acknowledged, the last records handed on and dropped, a partition the fetcher
+    stopped reading): the kill test of stop 51 lost ``alerts.ack`` records to a kind that none
+    of those checks saw. Where the fetcher's end offset shows nothing past the commit, the
+    broker's is asked (:func:`_broker_ends`). Each re-read logs what held the partition
+    (:func:`held_report`), the next diagnosis's starting point.
+
+    ``seen``: per partition, the stalled offset, since when, and whether the wait of a held
+    partition has been logged (kept between calls)."""
+    if not consumer.flow_active or consumer.app.in_recovery:
+        seen.clear()
+        return []
     acks_enabled_for = consumer.app.topics.acks_enabled_for
     committed_at = consumer._committed_offset
     # an agent holds a record of the partition at or past its committed offset (one below it is
@@ -722,55 +674,49 @@ async def unstall(consumer: Any, now: float, seen: dict[Any, tuple[int, float, b
         for m in list(consumer._unacked_messages)
         if committed_at.get(m.tp) is None or m.offset >= committed_at[m.tp]
     }
-    # the fetch check waits while Faust itself holds partitions back (a rebalance's recovery)
-    fetching = consumer.flow_active and not consumer.app.in_recovery
-    active = getattr(consumer, "_active_partitions", None)  # what Faust's getmany asks for
     tps = [tp for tp in list(consumer.assignment()) if acks_enabled_for(tp.topic)]
     for tp in seen.keys() - set(tps):  # changelogs and partitions gone: nothing to re-read
         seen.pop(tp, None)
-    highwaters = {tp: _highwater(consumer, tp) for tp in tps}
-    if fetching:
-        highwaters |= await _broker_ends(
-            consumer, [tp for tp in tps if _idle(consumer, tp, held, highwaters[tp])]
-        )
+    # records exist up to the fetcher's end offset, and up to what the fetch loop handed on
+    known = {tp: max(_highwater(consumer, tp) or 0, consumer._read_offset.get(tp) or 0) for tp in tps}
+    ask = [tp for tp in tps if committed_at.get(tp) is not None and known[tp] <= committed_at[tp]]
+    ends = known | await _broker_ends(consumer, ask)
+    active = getattr(consumer, "_active_partitions", None)  # what Faust's getmany asks for
     again = []
     for tp in tps:
         committed = committed_at.get(tp)
-        acked = list(consumer._acked.get(tp) or ())
-        delivered_to = consumer._read_offset.get(tp)
-        head = head_gap(committed, acked)
-        unread = (
-            fetching
-            and tp not in held
-            and fetch_gap(committed, acked, delivered_to, highwaters[tp], active is None or tp in active)
-        )
-        if not (head or tail_gap(committed, acked, delivered_to) or unread):
+        acked = sorted(consumer._acked.get(tp) or ())
+        if not commit_stalled(committed, acked, ends.get(tp)):
             seen.pop(tp, None)
             continue
         first = seen.get(tp)
         if first is None or first[0] != committed:
             seen[tp] = (committed, now, False)
             continue
-        if tp in held and not head and not first[2] and now - first[1] >= STALL_S:
+        waited = now - first[1]
+        if tp in held and not first[2] and waited >= STALL_S:
             seen[tp] = (committed, first[1], True)
             log.warning(
-                "record %s of %s unacknowledged for %.0f s while an agent holds records of it: %s",
+                "record %s of %s not committed for %.0f s while an agent holds records of it: %s",
                 committed,
                 tp,
-                now - first[1],
+                waited,
                 held_report(consumer, tp),
             )
-        if now - first[1] >= (STALL_S if head or tp not in held else HELD_STALL_S):
+        if waited >= (HELD_STALL_S if tp in held else STALL_S):
+            paused = active is not None and tp not in active
             log.warning(
-                "record %s of %s never %s; reading it again",
+                "record %s of %s not committed for %.0f s, records up to %s on the broker%s: %s; "
+                "reading it again",
                 committed,
                 tp,
-                "fetched (the partition was not being read)"
-                if unread
-                else "acknowledged" + (" (an agent holds records of it)" if tp in held else ""),
+                waited,
+                ends[tp],
+                " (the partition was not being fetched)" if paused else "",
+                held_report(consumer, tp),
             )
-            if unread:
-                metrics.incr("delivery_unread_resumed")
+            metrics.incr("delivery_stall_reread")
+            if paused or active is None:
                 consumer.resume_partitions({tp})
             consumer._read_offset[tp] = committed
             await consumer._seek(tp, committed)

@@ -267,8 +267,16 @@ def test_every_valid_ecg_chunk_is_analysed_once_into_its_state(kill_run):
     exp, got = kill_run["ecg_expected"], kill_run["ecg_points"]
     assert len(exp) > 100
     missing, extra = sorted(exp - got), sorted(got - exp)
+
+    def around(points: set, key: tuple) -> list:
+        """The patient's points within 3 s of ``key``'s time: what the pipeline gave instead."""
+        return sorted((m, t) for m, tags, t in points if tags == key[1] and abs(t - key[2]) < 3e9)
+
     assert not missing and not extra, (
-        f"{len(missing)} ECG points missing {missing[:5]}, {len(extra)} extra {extra[:5]}"
+        f"{len(missing)} ECG points missing {missing[:5]}, {len(extra)} extra {extra[:5]}; "
+        f"around the first missing, expected {around(exp, (missing or extra)[0])}, "
+        f"published {around(got, (missing or extra)[0])}; "
+        f"chunks dead-lettered {kill_run['ecg_rejected'][:10]}"
     )
     logs = [
         ln[-300:]
