@@ -405,6 +405,48 @@ def _where(e: BaseException) -> str:
     return f"{type(e).__name__}{at}"
 
 
+def fetched_before(app: Any, message: Any) -> bool:
+    """Whether ``message`` was fetched in an earlier consumer generation than the app's (a
+    message without one, as in tests' fakes, is judged by its offset alone)."""
+    fetched_in = getattr(message, "generation_id", None)
+    return fetched_in is not None and fetched_in != app.consumer_generation_id
+
+
+def keep_back(consumer: Any, message: Any) -> None:
+    """Leave ``message`` unacknowledged for good: the stream's own acknowledgements of its
+    batch must not count, and no commit waits for it (it is read again from the committed
+    offset, by this worker after a seek or by the partition's owner after a rebalance)."""
+    message.incref(2)
+    consumer._unacked_messages.discard(message)
+
+
+def current(app: Any, events: Sequence[Any]) -> list[Any]:
+    """The events of ``events`` an agent may still handle, checked under its state lock right
+    before it does: fetched in the app's consumer generation, of a partition assigned and
+    sought in it (with a committed offset). The others are kept back (:func:`keep_back`).
+
+    A batch is taken from the stream, then waits for the agent's lock, which a rebalance's
+    revocation handler holds while it writes the states. Handled after that, the batch's work
+    went into states already written for the partition's next owner: between revocation and
+    assignment it is lost to the state the recovery reads back; after the assignment, while
+    the recovery still reads the changelog, the recovery puts that written state back over it.
+    Stop 51's kill test lost an ECG chunk's heart rate that way: the live detector no longer
+    matched the state ("ecg detector lost") and the next chunk started a new detector.
+    Records kept back are read again from the committed offset, by whichever worker owns
+    their partition in the new generation."""
+    consumer = app.consumer
+    committed = consumer._committed_offset
+    out = []
+    for event in events:
+        message = event.message
+        if fetched_before(app, message) or committed.get(message.tp) is None:
+            metrics.incr("delivery_kept_stale")
+            keep_back(consumer, message)
+        else:
+            out.append(event)
+    return out
+
+
 #: seconds before a partition read again for a missing record is read again once more, and how
 #: many times before the missing offset is taken to be a real gap (never expected on our topics)
 REREAD_AFTER_S, REREADS_BEFORE_GAP = 5.0, 3
@@ -422,7 +464,8 @@ class InOrder:
     the partition is read again from the missing record. The next offset of each partition
     starts, in each consumer generation, at its committed offset (where the seek put it); a
     record that comes before the seek, while the partition has none, is kept back too (the
-    seek delivers it again, or the partition's new owner reads it).
+    seek delivers it again, or the partition's new owner reads it), as is a record fetched in
+    an earlier consumer generation (the seek delivers it again in this one).
     """
 
     def __init__(self, app: Any) -> None:
@@ -443,6 +486,9 @@ class InOrder:
         for event in events:
             message = event.message
             tp, offset = message.tp, message.offset
+            if fetched_before(self.app, message):  # see current(); next offset unmoved
+                keep_back(consumer, message)
+                continue
             if tp not in blocked:
                 nxt = self.next.get(tp, consumer._committed_offset.get(tp))
                 if nxt is None:
@@ -464,9 +510,7 @@ class InOrder:
                 else:
                     blocked.add(tp)
                     await self._read_again(consumer, tp, nxt, offset)
-            # kept back: the stream's own acknowledgements of the batch must not count
-            message.incref(2)
-            consumer._unacked_messages.discard(message)
+            keep_back(consumer, message)
         return taken
 
     def _real_gap(self, tp: Any, nxt: int) -> bool:

@@ -44,7 +44,7 @@ from models.alarms.lifecycle import (
 )
 from streams.app import app
 from streams.deadletter import deadletter_event, deadletter_output
-from streams.delivery import Output, already_processed, publish, run_batches
+from streams.delivery import Output, already_processed, current, publish, run_batches
 from streams.metrics import metrics
 from streams.tables import active_partitions, patient_table, settle_on_revocation
 from streams.topics import alerts_ack_topic, alerts_topic, conditions_in, points_topic
@@ -148,7 +148,9 @@ async def raise_alerts(stream):
 
 async def _raise_locked(events: list) -> None:
     async with alerts_lock:
-        await _raise_batch(events)
+        events = current(app, events)  # none from before a rebalance that came meanwhile
+        if events:
+            await _raise_batch(events)
 
 
 async def _raise_batch(events: list) -> None:
@@ -296,6 +298,8 @@ async def _act(event: Any) -> None:
     """One operator action: verified, applied, its events published, then the state written."""
     msg = event.message
     async with alerts_lock:
+        if not current(app, [event]):  # from before a rebalance that came meanwhile
+            return
         try:
             key = msg.key.decode("utf-8", "replace") if msg.key else None
             action = action_validate(msg.value, key=key)

@@ -44,7 +44,7 @@ from models.ecg.stream_state import ECGState, FamilyVotes, ecg_state_copy
 from streams.app import app
 from streams.checkpoint import due_slices, slice_count, slice_picker, slice_turns, state_slice, write_kept
 from streams.deadletter import deadletter_output
-from streams.delivery import HeldAcks, Output, already_processed, publish, run_batches
+from streams.delivery import HeldAcks, Output, already_processed, current, publish, run_batches
 from streams.ecg.strip import strip_id, strip_render
 from streams.metrics import metrics
 from streams.outputs import PointBatches
@@ -265,6 +265,9 @@ async def analyse_ecg(stream):
 async def _process_locked(events: list) -> None:
     async with rt.lock:
         await _replay()
+        events = current(app, events)  # none from before a rebalance that came meanwhile
+        if not events:
+            return
         rt.acks.hold(events, await _process_batch(events))
         await _checkpoint_due()
 

@@ -39,7 +39,7 @@ from models.vitals.scoring import VitalsState, vitals_step
 from streams.app import app
 from streams.checkpoint import due_slices, slice_count, slice_picker, slice_turns, write_kept
 from streams.deadletter import deadletter_event, deadletter_output
-from streams.delivery import HeldAcks, Output, already_processed, publish, run_batches
+from streams.delivery import HeldAcks, Output, already_processed, current, publish, run_batches
 from streams.metrics import metrics
 from streams.outputs import PointBatches
 from streams.tables import patient_table, register_patient_states
@@ -99,6 +99,9 @@ async def score_vitals(stream):
 
 async def _score_locked(events: list) -> None:
     async with state_lock:
+        events = current(app, events)  # none from before a rebalance that came meanwhile
+        if not events:
+            return
         cp.acks.hold(events, await _score_batch(events))
         await _checkpoint_due()
 
@@ -273,6 +276,8 @@ async def _apply_side_record(
         metrics.incr(f"{name}_processed")
         return
     async with state_lock:
+        if not current(app, [event]):  # from before a rebalance that came meanwhile
+            return
         state = vitals_state[record.patient_id]
         apply(state, record)
         state["partition"] = msg.partition  # (also for the idle timer of streams.patients)

@@ -521,3 +521,55 @@ def test_a_reasserted_alarm_is_a_condition_only(agents):
     assert points.sends(topics.POINTS) == []
     assert metrics.counts["ecg_reassertions"] == before.get("ecg_reassertions", 0) + 1
     assert metrics.counts["ecg_conditions"] == before.get("ecg_conditions", 0)
+
+
+def test_a_batch_that_waited_through_a_rebalance_is_not_handled_and_is_read_again(
+    agents, ecg_table, monkeypatch
+):
+    """Stop 51's kill test: a batch taken from the stream waits for the agent's lock, which the
+    revocation handler holds while it writes the states; the rebalance assigns the partitions
+    anew (a new consumer generation) before the batch gets the lock. Handled then, its chunks
+    would go into states that the table's recovery puts back from the changelog (the chunk and
+    the live detector's continuity lost). The batch is not handled: no output, no state, its
+    records unacknowledged. Read again in the new generation (the seek to the committed
+    offset), the chunks are handled once, as a single pass would."""
+    import asyncio
+
+    from faust.agents.agent import AgentTestWrapper
+
+    from streams.app import app
+
+    delivered = AgentTestWrapper.to_message
+
+    def fetched_now(self, *args, **kwargs):  # a worker's fetcher stamps its generation
+        message = delivered(self, *args, **kwargs)
+        message.generation_id = app.consumer_generation_id
+        return message
+
+    monkeypatch.setattr(AgentTestWrapper, "to_message", fetched_now)
+    raws = chunks(seconds=3)
+
+    async def scenario():
+        async with analyse_ecg.test_context() as agent:
+            async with rt.lock:  # the revocation handler writing the states
+                taken = [await agent.put(raw, key=b"E001", partition=1) for raw in raws]
+                await asyncio.sleep(0.3)  # the batch is taken and waits for the lock
+                monkeypatch.setattr(app, "consumer_generation_id", app.consumer_generation_id + 1)
+            await asyncio.sleep(0.3)
+            assert not any(e.message.acked for e in taken)
+            assert agents.sent(topics.POINTS) == [] and "E001" not in ecg_state.data
+            agent.sent_offset = 0  # the seek to the committed offset reads them again
+            again = [await agent.put(raw, key=b"E001", partition=1) for raw in raws]
+            await agents.processed(agent, *again)
+            assert not any(e.message.acked for e in taken)
+
+    agents.run(scenario())
+    assert ecg_state.data["E001"]["last"]["seq"] == 2 and ecg_state.data["E001"]["offset"] == 2
+    states: dict = {}
+    expected = [
+        p
+        for raw in raws
+        for out in ecg_step(states, [ecg_validate(raw, key="E001")], rt, 0.0).results
+        for p in out.points
+    ]
+    assert agents.points() == expected
