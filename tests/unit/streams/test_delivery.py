@@ -492,7 +492,7 @@ def test_a_partition_whose_delivered_records_nobody_holds_is_read_again(caplog):
     """Records 10-13 were handed to the streams, none is acknowledged and no agent holds one
     (dropped, with nothing after them to show it): after STALL_S the partition is read again
     from 10. A partition whose records an agent holds (a sink retrying) is left alone for
-    HELD_STALL_S; after STALL_S one line says what holds it."""
+    HELD_STALL_S; after HELD_REPORT_S one line says what holds it."""
     from types import SimpleNamespace
 
     vitals1 = TP("vitals", 1)
@@ -508,6 +508,7 @@ def test_a_partition_whose_delivered_records_nobody_holds_is_read_again(caplog):
     with caplog.at_level("WARNING", logger="wardwatch.delivery"):
         assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S, seen)) == [VITALS0]
         assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S + 5, seen)) == []
+        assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.HELD_REPORT_S, seen)) == []
     assert consumer.seeks == [(VITALS0, 10)] and consumer._read_offset[VITALS0] == 10
     waits = [r.getMessage() for r in caplog.records if "while an agent holds" in r.getMessage()]
     assert waits == [
@@ -579,7 +580,7 @@ def test_a_partition_the_fetcher_stopped_reading_is_found_by_the_brokers_end_off
         assert asyncio.run(delivery.unstall(consumer, 100.0 + delivery.STALL_S, seen)) == [ack3]
     assert consumer.resumed == [ack3] and consumer.seeks == [(ack3, 49)]
     assert [r.getMessage() for r in caplog.records] == [
-        "record 49 of TP(topic='alerts.ack', partition=3) not committed for 30 s, records up to 50 on the"
+        "record 49 of TP(topic='alerts.ack', partition=3) not committed for 10 s, records up to 50 on the"
         " broker (the partition was not being fetched): held [], acked [], next 49; reading it again"
     ]
     consumer.flow_active, consumer.asked_ends = False, []
