@@ -21,6 +21,7 @@ from streams.app import app
 from streams.delivery import publish
 from streams.metrics import metrics
 from wardwatch.logs import log_event
+from wardwatch.settings import get_settings
 
 log = logging.getLogger("wardwatch.tables")
 
@@ -167,10 +168,26 @@ class PatientStateTable(Table):
         self._sensor_on_del(self, key)
 
 
+def changelog_config(segment_mb: int) -> dict[str, str]:
+    """The topic config a state changelog is created with (``changelog_segment_mb``).
+
+    >>> changelog_config(64)
+    {'segment.bytes': '67108864'}
+    """
+    return {"segment.bytes": str(segment_mb * 1024 * 1024)}
+
+
 def patient_table(name: str, restorable: bool = False) -> PatientStateTable:
     """A per-patient state table (``default=dict``, string keys) registered with the app
     (``restorable``: see :class:`PatientStateTable`)."""
-    table = PatientStateTable(app, name=name, default=dict, key_type=str, beacon=app.tables.beacon)
+    table = PatientStateTable(
+        app,
+        name=name,
+        default=dict,
+        key_type=str,
+        beacon=app.tables.beacon,
+        extra_topic_configs=changelog_config(get_settings().changelog_segment_mb),
+    )
     table.restorable = restorable
     app.tables.add(table)
     return table

@@ -47,16 +47,18 @@ def load_agents() -> None:
 
 
 def ensure_worker_topics(app) -> None:
-    """Create every topic the worker uses, table changelogs included (compacted), before it
+    """Create every topic the worker uses, table changelogs included (compacted, with their
+    tables' ``extra_topic_configs``: Faust's own creation then finds them there), before it
     starts: a changelog that Faust creates itself at start-up can still show 0 partitions in the
     consumer's metadata when the first table write checks co-partitioning (PartitionsMismatch,
     seen on fresh brokers), which would crash that agent."""
     from wardwatch.topics import ALL_TOPICS, ensure_topics
 
     ensure_topics(ALL_TOPICS)
-    ensure_topics(
-        tuple(t.changelog_topic_name for t in app.tables.values()), config={"cleanup.policy": "compact"}
-    )
+    for table in app.tables.values():  # with the table's own topic config (its segment size)
+        ensure_topics(
+            (table.changelog_topic_name,), config={"cleanup.policy": "compact", **table.extra_topic_configs}
+        )
 
 
 def run(log_level: str = "info") -> None:

@@ -188,6 +188,20 @@ def topic_writes(
     return {t: (records[t], sizes[t] if sized else None) for t in names}
 
 
+def topic_config(names: Iterable[str], key: str, s: Settings | None = None) -> dict[str, str]:
+    """Each topic's value of the topic config ``key`` on the broker (DescribeConfigs)."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    names = list(names)
+    admin = KafkaAdminClient(**client_config(s or get_settings()))
+    try:
+        res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+    finally:
+        admin.close()
+    by_name = next(iter(res.values()))  # {resource type: {topic: {config key: {config data}}}}
+    return {n: str(by_name[n][key]["value"]) for n in names}
+
+
 def committed_offsets(
     group: str, tps: Iterable[TopicPartition], s: Settings | None = None
 ) -> dict[TopicPartition, int | None]:

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     # A patient with no vitals reading and no ECG chunk for this long (the worker's wall clock) is
     # evicted as if discharged: open alarms resolved ("idle"), state dropped (0: never).
     patient_idle_evict_h: float = Field(24.0, ge=0)
+    # The per-patient state changelogs' segment size (``segment.bytes``, set when a worker's
+    # Faust creates them; streams/tables.py). Compaction never touches the active segment: with
+    # Kafka's 1 GB default the ECG changelog (~1.7 MB/s at 500 ECG beds) kept ~20 minutes of
+    # states uncompacted, ~4 GB on disk, which a new owner reads whole on a rebalance, then
+    # cleaned it in bursts. Existing changelogs keep theirs (kafka-configs --alter to change).
+    changelog_segment_mb: int = Field(64, gt=0)
     # How often a worker returns the memory its allocator has freed to the system
     # (``streams/memory.py``: glibc's malloc_trim), so that RSS falls again after a backlog.
     memory_trim_s: float = Field(60.0, gt=0)

@@ -186,12 +186,17 @@ def test_bench_load_with_an_ecg_worker_of_its_own_nothing_missing(services):
     assert report["deadletters"] == 0 and report["ok"] is True, report
 
     # --keep-data: the run's changelogs (the ward's and the ECG worker's), groups and series stay
-    from wardwatch.kafka_io import delete_topics_and_groups
+    from wardwatch.kafka_io import delete_topics_and_groups, topic_config
     from wardwatch.services import influx
 
     app = f"wardwatch-bench-{report['run']}"
     kept, groups = _owned(services, app)
     assert any("ecg-state-changelog" in t for t in kept) and any("vitals-state" in t for t in kept), kept
+    # created with the setting's segment size, not the broker's 1 GB (compaction skips the
+    # active segment: a 1 GB one is ~20 minutes of ECG states a new owner reads whole)
+    segment = str(services.changelog_segment_mb * 1024 * 1024)
+    changelogs = [t for t in kept if t.endswith("-changelog")]
+    assert topic_config(changelogs, "segment.bytes", services) == dict.fromkeys(changelogs, segment)
     assert len(groups) == 2, groups  # the ward's and the ECG worker's
     assert _series(services, f"LD{report['run'][:6]}-") >= report["points_written"] > 0
     # and the bench's own cleanup deletes exactly them

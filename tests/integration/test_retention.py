@@ -12,19 +12,14 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from tests.integration.waiting import wait_for
 from wardwatch import topics
+from wardwatch.kafka_io import topic_config
 from wardwatch.services.influx import create_database
 
 pytestmark = pytest.mark.integration
 
 
 def _retention_ms(s, names):
-    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap_servers)
-    try:
-        res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
-    finally:
-        admin.close()
-    by_name = next(iter(res.values()))  # {resource type: {topic: {config key: {config data}}}}
-    return {n: int(by_name[n]["retention.ms"]["value"]) for n in names}
+    return {n: int(v) for n, v in topic_config(names, "retention.ms", s).items()}
 
 
 def test_topic_retention_is_short_for_identified_payloads(services):

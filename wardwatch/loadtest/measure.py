@@ -49,7 +49,8 @@ POINT_WINDOW_S = 30.0
 LAG_EVERY_S = 1.0
 PROC_EVERY_S = 1.0
 #: Lag grows without bound when, over the second half of the run, it rises faster than this share
-#: of the input rate (messages per second per second) and ends above LAG_GROWTH_FLOOR_S of input.
+#: of the input rate (messages per second per second) and ends above LAG_GROWTH_FLOOR_S of input
+#: (plus the state checkpoint interval: the records held until it are lag by design).
 LAG_GROWTH_SHARE = 0.02
 LAG_GROWTH_FLOOR_S = 3.0
 #: A worker's memory grows when, over the second half of the driving, its RSS rises faster than
